@@ -1,0 +1,33 @@
+# Every target sets up what it needs: a fresh machine runs `make run` or `make test` directly.
+PY      ?= python3
+VENV    := .venv
+BIN     := $(VENV)/bin
+STAMP   := $(VENV)/.installed
+# The CPU build of torch lies on local disk; a bare `torch` could pull a multi-GB CUDA build.
+TORCH   := torch==2.13.0
+
+.PHONY: setup run test bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q $(TORCH)
+	$(BIN)/pip install -q -e '.[dev,ray]'
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+## run the daemon on the embedded default config (./hotfolder/incoming -> ./hotfolder/incoming.fixed)
+run: $(STAMP)
+	$(BIN)/flickerd run
+
+## run the test suite
+test: $(STAMP)
+	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+## run the benchmarks (numbers go in the issue notes)
+bench: $(STAMP)
+	$(BIN)/python -m bench $(BENCH_ARGS)
+
+clean:
+	rm -rf $(VENV) .pytest_cache build *.egg-info daemon/*.egg-info

@@ -1,0 +1,3 @@
+from flickerd.cli import main
+
+raise SystemExit(main())

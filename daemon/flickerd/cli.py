@@ -1,0 +1,46 @@
+"""The ``flickerd`` command: one sub-command per module in ``flickerd.commands``.
+
+Each command module exposes ``NAME``, ``HELP``, ``add_arguments(parser)`` and ``main(args) -> int``.
+Modules are imported lazily so ``flickerd diagnose`` never pays for torch or the daemon.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from flickerd import __version__
+
+# sub-command name -> module under flickerd.commands
+COMMANDS: dict[str, str] = {
+    "diagnose": "diagnose",
+}
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="flickerd",
+        description="Diagnose and repair temporal flicker in AI-generated video.",
+    )
+    parser.add_argument("--version", action="version", version=f"flickerd {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, module_name in COMMANDS.items():
+        module = importlib.import_module(f"flickerd.commands.{module_name}")
+        p = sub.add_parser(name, help=module.HELP, description=module.HELP)
+        module.add_arguments(p)
+        p.set_defaults(_main=module.main)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "_main", None):
+        parser.print_help(sys.stderr)
+        return 2
+    try:
+        return int(args._main(args) or 0)
+    except KeyboardInterrupt:
+        print("flickerd: interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,94 @@
+"""What a diagnosis says: the verdict, its confidence, the scores and the per-frame timeline.
+
+These frozen records are the contract between ``diagnose`` and everything after it
+(rules, verification, reports, the journal). ``to_json`` gives the documented schema 1.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import Enum
+
+SCHEMA_VERSION = 1
+
+
+class Verdict(str, Enum):
+    CLEAN = "clean"
+    GENERATIVE_FLICKER = "generative_flicker"
+    CODEC_ARTIFACTS = "codec_artifacts"
+    MIXED = "mixed"
+    INCOHERENT = "incoherent"
+
+
+@dataclass(frozen=True, slots=True)
+class FramePoint:
+    """Per-frame measures; a pair measure (t-1 → t) is stored on frame t, NaN/None where not measured."""
+
+    index: int
+    time_s: float
+    warp_error: float | None = None  # flow-compensated error vs the previous frame, RGB in [0,1]²
+    luma: float | None = None  # mean Y of the frame, [0,255]
+    luma_flicker: float | None = None  # |Y_t − (Y_{t−1}+Y_{t+1})/2|
+    chroma_flicker: float | None = None
+    local_flicker: float | None = None
+    mean_diff: float | None = None  # the seed's baseline |F_t − F_{t−1}|
+    flow_failure: float | None = None  # fraction of the frame where the flow check fails
+    banding: float | None = None
+    blocking: float | None = None
+    cut: bool = False
+    keyframe: bool = False
+
+    def to_json(self) -> dict:
+        return {k: (round(v, 6) if isinstance(v, float) else v) for k, v in
+                ((name, getattr(self, name)) for name in self.__slots__)}
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    """A run of frames [start, end] (inclusive) that shows one kind of problem."""
+
+    start: int
+    end: int
+    kind: str  # "luma", "chroma", "local", "texture", "codec", "incoherent"
+    score: float
+
+    def to_json(self) -> dict:
+        return {"start": self.start, "end": self.end, "kind": self.kind, "score": round(self.score, 6)}
+
+
+@dataclass(frozen=True, slots=True)
+class Diagnosis:
+    file: str
+    verdict: Verdict
+    confidence: float  # [0, 1]
+    scores: Mapping[str, float]
+    frames: int
+    fps: float
+    width: int
+    height: int
+    duration_s: float
+    timeline: tuple[FramePoint, ...] = ()
+    segments: tuple[Segment, ...] = ()
+    cuts: tuple[int, ...] = ()
+    settings: Mapping[str, object] = field(default_factory=dict)
+    seconds: float = 0.0  # wall time spent diagnosing
+
+    def to_json(self) -> dict:
+        return {
+            "schema": SCHEMA_VERSION,
+            "file": self.file,
+            "verdict": self.verdict.value,
+            "confidence": round(self.confidence, 4),
+            "scores": {k: (round(v, 6) if isinstance(v, float) else v) for k, v in self.scores.items()},
+            "frames": self.frames,
+            "fps": self.fps,
+            "width": self.width,
+            "height": self.height,
+            "duration_s": round(self.duration_s, 4),
+            "cuts": list(self.cuts),
+            "segments": [s.to_json() for s in self.segments],
+            "timeline": [p.to_json() for p in self.timeline],
+            "settings": dict(self.settings),
+            "seconds": round(self.seconds, 3),
+        }

@@ -1,0 +1,88 @@
+"""The exception tree. Every error a user can meet is a ``FlickerdError``.
+
+    FlickerdError
+    ├── ConfigError          bad TOML, unknown key, wrong type (names the key path)
+    ├── InputError           the file cannot be used as input
+    │   ├── MissingInput     it does not exist or cannot be read
+    │   ├── EmptyInput       zero bytes
+    │   ├── NotAVideo        no decodable video stream (text file, audio only, ...)
+    │   ├── CorruptInput     truncated or damaged: the container or frames fail to decode
+    │   └── LimitExceeded    beyond a configured resource limit (pixels, frames, duration, size)
+    ├── ModelError           a model folder or weights file is missing or incomplete
+    ├── RouteError           a fix step failed (ffmpeg exit, encoder error, out of memory, ...)
+    ├── VerifyRejected       the fix ran but made things worse or broke a threshold
+    └── JournalError         the state database cannot be opened or written
+
+Each class carries a fixed ``reason``: the label used for metrics, quarantine records and
+reports. Messages are full sentences that say what failed, where, and what to do next.
+Shutdown is never an ``Exception`` subclass (see ``ShutdownRequested``).
+"""
+
+from __future__ import annotations
+
+
+class FlickerdError(Exception):
+    reason = "internal"
+
+
+class ConfigError(FlickerdError):
+    reason = "config"
+
+
+class InputError(FlickerdError):
+    reason = "bad_input"
+
+
+class MissingInput(InputError):
+    reason = "missing_input"
+
+
+class EmptyInput(InputError):
+    reason = "empty_input"
+
+
+class NotAVideo(InputError):
+    reason = "not_a_video"
+
+
+class CorruptInput(InputError):
+    reason = "corrupt_input"
+
+
+class LimitExceeded(InputError):
+    reason = "limit_exceeded"
+
+
+class ModelError(FlickerdError):
+    reason = "model_missing"
+
+
+class RouteError(FlickerdError):
+    reason = "route_failed"
+
+
+class VerifyRejected(FlickerdError):
+    reason = "verify_rejected"
+
+
+class JournalError(FlickerdError):
+    reason = "journal"
+
+
+class ShutdownRequested(BaseException):
+    """Flow control for a stop signal; ``except Exception`` must not swallow it."""
+
+
+FAILURE_REASONS: tuple[str, ...] = tuple(
+    sorted(
+        {
+            cls.reason
+            for cls in (
+                FlickerdError, ConfigError, InputError, MissingInput, EmptyInput, NotAVideo,
+                CorruptInput, LimitExceeded, ModelError, RouteError, VerifyRejected, JournalError,
+            )
+        }
+        | {"timeout", "out_of_memory", "disk_full", "permission"}
+    )
+)
+"""The fixed list of failure reasons exported as metric labels."""

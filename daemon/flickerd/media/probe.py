@@ -1,0 +1,198 @@
+"""Probe a video file: codec, geometry, timing, pixel format, colour metadata, audio.
+
+``probe`` only demuxes (it never decodes more than ``decode_check`` frames), so it is cheap
+enough to run as the settle gate on every candidate file.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from fractions import Fraction
+
+import av
+
+from flickerd.errors import CorruptInput, EmptyInput, MissingInput, NotAVideo
+
+# Packets counted when the container does not declare a frame count (webm, gif, some mkv).
+MAX_COUNTED_PACKETS = 200_000
+
+
+@dataclass(frozen=True, slots=True)
+class MediaInfo:
+    path: str
+    container: str  # demuxer name, e.g. "mov,mp4,m4a,3gp,3g2,mj2", "matroska,webm", "gif"
+    codec: str
+    width: int
+    height: int
+    fps: float
+    fps_num: int
+    fps_den: int
+    frame_count: int
+    frame_count_exact: bool  # False when estimated from duration × fps
+    duration_s: float
+    pix_fmt: str
+    bit_depth: int
+    color_range: int  # AVColorRange / AVColorPrimaries / AVColorTransferCharacteristic / AVColorSpace
+    color_primaries: int
+    color_trc: int
+    colorspace: int
+    has_audio: bool
+    audio_codec: str | None
+    bitrate: int | None  # bits per second of the whole file
+    rotation: int  # degrees, from the display matrix
+    size_bytes: int
+    metadata: dict[str, str]  # container tags (title, comment, ...)
+
+    @property
+    def pixels(self) -> int:
+        return self.width * self.height
+
+    def to_dict(self) -> dict:
+        return {name: getattr(self, name) for name in self.__slots__}
+
+
+def _open(path: str) -> av.container.InputContainer:
+    if not os.path.exists(path):
+        raise MissingInput(f"{path}: no such file.")
+    if os.path.isdir(path):
+        raise NotAVideo(f"{path}: is a directory, not a video file.")
+    try:
+        size = os.path.getsize(path)
+    except OSError as exc:
+        raise MissingInput(f"{path}: cannot be read ({exc.strerror}).") from exc
+    if size == 0:
+        raise EmptyInput(f"{path}: the file is empty (0 bytes); was it still being written?")
+    try:
+        return av.open(path, mode="r", metadata_errors="ignore")
+    except PermissionError as exc:
+        raise MissingInput(f"{path}: permission denied; check the file's owner and mode.") from exc
+    except av.error.InvalidDataError as exc:
+        raise NotAVideo(f"{path}: not a recognised media container ({exc}).") from exc
+    except av.error.FFmpegError as exc:
+        raise CorruptInput(f"{path}: the container cannot be opened ({exc}).") from exc
+
+
+def _rotation(stream) -> int:
+    try:
+        for sd in getattr(stream, "side_data", None) or ():
+            if "DISPLAYMATRIX" in str(getattr(sd, "type", "")).upper():
+                return int(round(float(sd.to_ndarray()))) if hasattr(sd, "to_ndarray") else 0
+    except Exception:  # side data is best effort: never fail a probe on it
+        pass
+    tag = stream.metadata.get("rotate")
+    return int(tag) % 360 if tag and tag.lstrip("-").isdigit() else 0
+
+
+def _bit_depth(pix_fmt: str | None) -> int:
+    if not pix_fmt:
+        return 8
+    try:
+        return max(c.bits for c in av.VideoFormat(pix_fmt).components)
+    except (ValueError, TypeError):
+        return 8
+
+
+def probe(path: str | os.PathLike, *, decode_check: int = 0) -> MediaInfo:
+    """Describe ``path``; with ``decode_check`` > 0 also prove that many frames decode.
+
+    Raises an ``InputError`` subclass with a one-sentence message for anything unusable.
+    """
+    path = os.fspath(path)
+    container = _open(path)
+    try:
+        if not container.streams.video:
+            raise NotAVideo(f"{path}: contains no video stream.")
+        stream = container.streams.video[0]
+        cc = stream.codec_context
+        if not cc.width or not cc.height:
+            raise CorruptInput(f"{path}: the video stream declares no frame size.")
+        rate = stream.average_rate or stream.guessed_rate or stream.base_rate or Fraction(25)
+        rate = Fraction(rate)
+        if rate <= 0:
+            rate = Fraction(25)
+        fps = float(rate)
+        if stream.duration is not None and stream.time_base is not None:
+            duration = float(stream.duration * stream.time_base)
+        elif container.duration is not None:
+            duration = container.duration / av.time_base
+        else:
+            duration = 0.0
+        frames = int(stream.frames or 0)
+        exact = frames > 0
+        if not exact:
+            frames, duration = _count_packets(container, stream, duration, fps)
+            exact = frames > 0
+        if not duration and frames:
+            duration = frames / fps
+        audio = container.streams.audio[0] if container.streams.audio else None
+        info = MediaInfo(
+            path=path,
+            container=container.format.name,
+            codec=cc.name,
+            width=int(cc.width),
+            height=int(cc.height),
+            fps=fps,
+            fps_num=rate.numerator,
+            fps_den=rate.denominator,
+            frame_count=frames,
+            frame_count_exact=exact,
+            duration_s=float(duration),
+            pix_fmt=cc.pix_fmt or "unknown",
+            bit_depth=_bit_depth(cc.pix_fmt),
+            color_range=int(cc.color_range or 0),
+            color_primaries=int(cc.color_primaries or 2),
+            color_trc=int(cc.color_trc or 2),
+            colorspace=int(cc.colorspace or 2),
+            has_audio=audio is not None,
+            audio_codec=audio.codec_context.name if audio is not None else None,
+            bitrate=int(container.bit_rate) if container.bit_rate else None,
+            rotation=_rotation(stream),
+            size_bytes=os.path.getsize(path),
+            metadata={str(k): str(v) for k, v in container.metadata.items()},
+        )
+    except av.error.FFmpegError as exc:
+        raise CorruptInput(f"{path}: the container is damaged ({exc}).") from exc
+    finally:
+        container.close()
+    if decode_check > 0:
+        _check_decodes(path, decode_check)
+    return info
+
+
+def _count_packets(container, stream, duration: float, fps: float) -> tuple[int, float]:
+    """Frame count by demuxing (no decode) when the header does not say."""
+    count = 0
+    last_end = 0.0
+    try:
+        for packet in container.demux(stream):
+            if packet.size == 0:
+                continue
+            count += 1
+            if packet.pts is not None and packet.time_base is not None:
+                end = float((packet.pts + (packet.duration or 0)) * packet.time_base)
+                last_end = max(last_end, end)
+            if count >= MAX_COUNTED_PACKETS:
+                break
+    except av.error.FFmpegError:
+        pass  # a damaged tail: keep what was counted; decoding will say more
+    if count == 0 and duration:
+        return int(round(duration * fps)), duration
+    return count, duration or last_end
+
+
+def _check_decodes(path: str, n: int) -> None:
+    """Prove the first ``n`` frames decode (the settle gate's last step)."""
+    container = _open(path)
+    got = 0
+    try:
+        for frame in container.decode(video=0):
+            got += 1
+            if got >= n:
+                break
+    except av.error.FFmpegError as exc:
+        raise CorruptInput(f"{path}: frames fail to decode ({exc}).") from exc
+    finally:
+        container.close()
+    if got == 0:
+        raise CorruptInput(f"{path}: the video stream holds no decodable frame.")

@@ -1,0 +1,85 @@
+"""Streaming frame reader: one decoded frame at a time, never the whole video.
+
+Scaling and colour conversion happen in libswscale (``VideoFrame.reformat``), which is
+much faster than resizing full frames in numpy afterwards.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import av
+import numpy as np
+
+from flickerd.errors import CorruptInput
+from flickerd.media.probe import _open
+
+# AVPictureType values as PyAV reports them
+PICT_I = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    index: int
+    time_s: float
+    image: np.ndarray  # HxWx3 RGB, or HxW luma when gray=True; uint8, or uint16 when deep=True
+    keyframe: bool
+    pict_type: int  # 1 = I, 2 = P, 3 = B
+
+
+def analysis_size(width: int, height: int, scale: float = 1.0, max_side: int | None = None) -> tuple[int, int]:
+    """The (w, h) a frame is analysed at: ``scale`` times the source, capped at ``max_side``."""
+    s = scale
+    if max_side:
+        s = min(s, max_side / max(width, height))
+    w = max(16, int(round(width * s)))
+    h = max(16, int(round(height * s)))
+    return w - (w % 2), h - (h % 2)
+
+
+def iter_frames(
+    path: str | os.PathLike,
+    *,
+    scale: float = 1.0,
+    max_side: int | None = None,
+    gray: bool = False,
+    deep: bool = False,
+    max_frames: int | None = None,
+    tolerant: bool = False,
+    threads: bool = True,
+) -> Iterator[Frame]:
+    """Yield decoded frames of the first video stream, resized to the analysis size.
+
+    ``gray`` gives luma only (BT.601 from swscale); ``deep`` keeps 16-bit samples for
+    10-bit masters. With ``tolerant`` a decode error ends the stream quietly instead of
+    raising ``CorruptInput`` (used when diagnosing damaged files).
+    """
+    path = os.fspath(path)
+    container = _open(path)
+    try:
+        stream = container.streams.video[0] if container.streams.video else None
+        if stream is None:
+            raise CorruptInput(f"{path}: contains no video stream.")
+        if threads:
+            stream.thread_type = "AUTO"
+        cc = stream.codec_context
+        w, h = analysis_size(cc.width, cc.height, scale, max_side)
+        fmt = ("gray16le" if deep else "gray") if gray else ("rgb48le" if deep else "rgb24")
+        index = 0
+        try:
+            for frame in container.decode(stream):
+                image = frame.to_ndarray(format=fmt, width=w, height=h)
+                time_s = float(frame.time) if frame.time is not None else index / float(stream.average_rate or 25)
+                yield Frame(index, time_s, image, bool(frame.key_frame), int(frame.pict_type))
+                index += 1
+                if max_frames is not None and index >= max_frames:
+                    return
+        except av.error.FFmpegError as exc:
+            if not tolerant:
+                raise CorruptInput(f"{path}: decoding failed after {index} frames ({exc}).") from exc
+        if index == 0:
+            raise CorruptInput(f"{path}: the video stream holds no decodable frame.")
+    finally:
+        container.close()

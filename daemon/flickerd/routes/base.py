@@ -1,0 +1,121 @@
+"""The route protocol every fix implements, and the chain that runs several as one job.
+
+A route reads ``src``, writes ``out`` (both plain paths inside the job's workdir), reports
+progress as a fraction, and returns a ``StepResult`` saying what it actually did. It never
+publishes: publishing is the service's job. Failures raise ``RouteError`` subclasses.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+ProgressFn = Callable[[float], None]
+"""Called with the fraction done in [0, 1]."""
+
+
+def no_progress(fraction: float) -> None:
+    """The default progress callback: ignore it."""
+
+
+@dataclass(frozen=True, slots=True)
+class StepResult:
+    route: str
+    version: str
+    backend: str  # what actually ran, e.g. "ffmpeg 9.0.2", "rife-hdv3 (torch cpu)", "dis-flow fallback"
+    params: Mapping[str, Any]  # the effective parameters, defaults filled in
+    commands: tuple[tuple[str, ...], ...] = ()  # exact external commands run, if any
+    seconds: float = 0.0
+    output: str = ""
+    notes: tuple[str, ...] = ()
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return {
+            "route": self.route,
+            "version": self.version,
+            "backend": self.backend,
+            "params": dict(self.params),
+            "commands": [list(c) for c in self.commands],
+            "seconds": round(self.seconds, 3),
+            "output": self.output,
+            "notes": list(self.notes),
+            "extra": dict(self.extra),
+        }
+
+
+@runtime_checkable
+class Route(Protocol):
+    name: str
+    version: str  # part of the idempotence key: bump it when the output changes
+
+    def fix(self, src: str, out: str, params: Mapping[str, Any], progress: ProgressFn) -> StepResult: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One step of a chain: a route name and its parameters."""
+
+    route: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ChainResult:
+    steps: tuple[StepResult, ...]
+    output: str
+    seconds: float
+
+    @property
+    def routes(self) -> str:
+        return "+".join(s.route for s in self.steps)
+
+    def to_dict(self) -> dict:
+        return {"route": self.routes, "seconds": round(self.seconds, 3), "steps": [s.to_dict() for s in self.steps]}
+
+
+def intermediate_path(workdir: str, index: int) -> str:
+    """Where step ``index`` of a chain writes when it is not the last step (lossless mkv)."""
+    return os.path.join(workdir, f"step{index}.mkv")
+
+
+def run_chain(
+    src: str,
+    steps: Sequence[Step],
+    out: str,
+    workdir: str,
+    *,
+    routes: Mapping[str, Route] | None = None,
+    progress: ProgressFn = no_progress,
+) -> ChainResult:
+    """Run ``steps`` in order, each reading the previous output; the last writes ``out``.
+
+    Intermediate files live in ``workdir`` and are removed as soon as the next step is done.
+    """
+    from flickerd.routes.registry import get_route
+
+    if not steps:
+        raise ValueError("a chain needs at least one step")
+    start = time.monotonic()
+    results: list[StepResult] = []
+    current = src
+    n = len(steps)
+    for i, step in enumerate(steps):
+        route = routes[step.route] if routes is not None else get_route(step.route)
+        target = out if i == n - 1 else intermediate_path(workdir, i)
+        params = dict(step.params)
+        if i < n - 1:
+            params.setdefault("_intermediate", True)  # routes encode losslessly between steps
+
+        def step_progress(f: float, i: int = i) -> None:
+            progress((i + max(0.0, min(1.0, f))) / n)
+
+        results.append(route.fix(current, target, params, step_progress))
+        if current != src and os.path.exists(current):
+            os.unlink(current)
+        current = target
+    progress(1.0)
+    return ChainResult(steps=tuple(results), output=out, seconds=time.monotonic() - start)
