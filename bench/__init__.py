@@ -1,0 +1,1 @@
+"""Benchmarks: ``python -m bench NAME [ARGS]`` (``make bench BENCH_ARGS="NAME ..."``)."""

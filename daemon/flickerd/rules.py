@@ -1,0 +1,128 @@
+"""Routing: a diagnosis and a folder's ordered rules → the steps to run (pure).
+
+The first rule whose ``Match`` accepts the diagnosis wins. A rule's ``action`` says what
+happens to the output: ``fix`` publishes a verified video, ``review`` publishes a candidate
+under ``_review/`` (regeneration), ``report`` writes only the report, ``attention`` writes a
+"needs attention" report and no video. ``config.py`` builds these records from TOML.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import Enum
+
+from flickerd.diagnose.model import Diagnosis, Verdict
+from flickerd.routes.base import Step
+
+
+class Action(str, Enum):
+    FIX = "fix"
+    REVIEW = "review"
+    REPORT = "report"
+    ATTENTION = "attention"
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """Every given condition must hold; an empty ``Match`` matches everything."""
+
+    verdicts: tuple[Verdict, ...] = ()
+    min_scores: Mapping[str, float] = field(default_factory=dict)  # scores[k] >= v
+    max_scores: Mapping[str, float] = field(default_factory=dict)  # scores[k] <= v
+    min_confidence: float = 0.0
+    min_pixels: int = 0
+    max_pixels: int = 0  # 0: no limit
+    min_duration_s: float = 0.0
+    max_duration_s: float = 0.0  # 0: no limit
+    sidecar: bool | None = None  # None: either
+    gpu: bool | None = None  # None: either; True: only when a GPU slot is usable
+
+    def accepts(self, d: Diagnosis, *, sidecar: bool, gpu: bool) -> bool:
+        scores = d.scores
+        pixels = d.width * d.height
+        return (
+            (not self.verdicts or d.verdict in self.verdicts)
+            and all(scores.get(k, float("-inf")) >= v for k, v in self.min_scores.items())
+            and all(scores.get(k, float("inf")) <= v for k, v in self.max_scores.items())
+            and d.confidence >= self.min_confidence
+            and pixels >= self.min_pixels
+            and (not self.max_pixels or pixels <= self.max_pixels)
+            and d.duration_s >= self.min_duration_s
+            and (not self.max_duration_s or d.duration_s <= self.max_duration_s)
+            and (self.sidecar is None or self.sidecar == sidecar)
+            and (self.gpu is None or self.gpu == gpu)
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    name: str
+    match: Match
+    action: Action = Action.FIX
+    steps: tuple[Step, ...] = ()
+    fallback: tuple[Step, ...] = ()  # run when the steps fail or are rejected
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    rule: str
+    action: Action
+    steps: tuple[Step, ...]
+    fallback: tuple[Step, ...]
+
+    @property
+    def route(self) -> str:
+        """The chain's name for metrics and reports, e.g. ``normalize+rife``; ``none`` for no video."""
+        return "+".join(s.route for s in self.steps) or "none"
+
+
+def decide(diagnosis: Diagnosis, rules: Sequence[Rule], *, sidecar: bool = False, gpu: bool = False) -> Decision:
+    for rule in rules:
+        if rule.match.accepts(diagnosis, sidecar=sidecar, gpu=gpu):
+            steps = rule.steps if rule.action in (Action.FIX, Action.REVIEW) else ()
+            return Decision(rule.name, rule.action, steps, rule.fallback)
+    return Decision("no-match", Action.REPORT, (), ())
+
+
+def _v(*verdicts: Verdict) -> tuple[Verdict, ...]:
+    return verdicts
+
+
+DEFAULT_RULES: tuple[Rule, ...] = (
+    Rule("clean", Match(verdicts=_v(Verdict.CLEAN)), Action.REPORT),
+    Rule(
+        "generative",
+        Match(verdicts=_v(Verdict.GENERATIVE_FLICKER)),
+        Action.FIX,
+        steps=(Step("normalize"), Step("rife", {"mode": "smooth"})),
+        fallback=(Step("normalize"),),
+    ),
+    Rule(
+        "codec-luma",
+        Match(verdicts=_v(Verdict.CODEC_ARTIFACTS), min_scores={"luma_flicker": 0.5}),
+        Action.FIX,
+        steps=(Step("ffmpeg", {"deflicker": True, "deband": True}),),
+    ),
+    Rule(
+        "codec",
+        Match(verdicts=_v(Verdict.CODEC_ARTIFACTS)),
+        Action.FIX,
+        steps=(Step("ffmpeg", {"deflicker": False, "deband": True}),),
+    ),
+    Rule(
+        "mixed",
+        Match(verdicts=_v(Verdict.MIXED)),
+        Action.FIX,
+        steps=(Step("normalize"), Step("rife", {"mode": "smooth"}), Step("ffmpeg", {"deflicker": False, "deband": True})),
+        fallback=(Step("normalize"), Step("ffmpeg", {"deflicker": False, "deband": True})),
+    ),
+    Rule(
+        "incoherent-gpu",
+        Match(verdicts=_v(Verdict.INCOHERENT), gpu=True),
+        Action.REVIEW,
+        steps=(Step("regenerate"),),
+    ),
+    Rule("incoherent", Match(verdicts=_v(Verdict.INCOHERENT)), Action.ATTENTION),
+)
+"""The default rules (README, "Default rules")."""
