@@ -13,6 +13,7 @@ from fractions import Fraction
 import av
 
 from flickerd.errors import CorruptInput, EmptyInput, MissingInput, NotAVideo
+from flickerd.media.webp import is_webp, probe_webp
 
 # Packets counted when the container does not declare a frame count (webm, gif, some mkv).
 MAX_COUNTED_PACKETS = 200_000
@@ -100,6 +101,9 @@ def probe(path: str | os.PathLike, *, decode_check: int = 0) -> MediaInfo:
     """
     path = os.fspath(path)
     container = _open(path)
+    if container.format.name == "webp_pipe" or is_webp(path):
+        container.close()
+        return _probe_webp(path)
     try:
         if not container.streams.video:
             raise NotAVideo(f"{path}: contains no video stream.")
@@ -196,3 +200,16 @@ def _check_decodes(path: str, n: int) -> None:
         container.close()
     if got == 0:
         raise CorruptInput(f"{path}: the video stream holds no decodable frame.")
+
+
+def _probe_webp(path: str) -> MediaInfo:
+    w = probe_webp(path)
+    rate = w["rate"]
+    return MediaInfo(
+        path=path, container="webp", codec="webp", width=w["width"], height=w["height"],
+        fps=float(rate), fps_num=rate.numerator, fps_den=rate.denominator,
+        frame_count=w["frames"], frame_count_exact=True, duration_s=w["duration"],
+        pix_fmt=w["pix_fmt"], bit_depth=8, color_range=0, color_primaries=2, color_trc=2,
+        colorspace=2, has_audio=False, audio_codec=None, bitrate=None, rotation=0,
+        size_bytes=os.path.getsize(path), metadata={},
+    )

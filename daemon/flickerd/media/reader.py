@@ -15,6 +15,7 @@ import numpy as np
 
 from flickerd.errors import CorruptInput
 from flickerd.media.probe import _open
+from flickerd.media.webp import is_webp, iter_webp, probe_webp
 
 # AVPictureType values as PyAV reports them
 PICT_I = 1
@@ -57,6 +58,9 @@ def iter_frames(
     raising ``CorruptInput`` (used when diagnosing damaged files).
     """
     path = os.fspath(path)
+    if is_webp(path):
+        yield from _iter_webp(path, scale, max_side, gray, deep, max_frames)
+        return
     container = _open(path)
     try:
         stream = container.streams.video[0] if container.streams.video else None
@@ -83,3 +87,12 @@ def iter_frames(
             raise CorruptInput(f"{path}: the video stream holds no decodable frame.")
     finally:
         container.close()
+
+
+def _iter_webp(path, scale, max_side, gray, deep, max_frames) -> Iterator[Frame]:
+    info = probe_webp(path)
+    size = analysis_size(info["width"], info["height"], scale, max_side)
+    for index, time_s, image in iter_webp(path, size, gray=gray, deep=deep):
+        yield Frame(index, time_s, image, True, PICT_I)
+        if max_frames is not None and index + 1 >= max_frames:
+            return
