@@ -13,6 +13,7 @@ from fractions import Fraction
 import av
 
 from flickerd.errors import CorruptInput, EmptyInput, MissingInput, NotAVideo
+from flickerd.media.sequence import find_sequence, read_image, sequence_fps
 from flickerd.media.webp import is_webp, probe_webp
 
 # Packets counted when the container does not declare a frame count (webm, gif, some mkv).
@@ -44,6 +45,11 @@ class MediaInfo:
     rotation: int  # degrees, from the display matrix
     size_bytes: int
     metadata: dict[str, str]  # container tags (title, comment, ...)
+    sequence_gaps: tuple[int, ...] = ()  # image sequences: frame numbers missing from the run
+
+    @property
+    def is_sequence(self) -> bool:
+        return self.container == "image2"
 
     @property
     def pixels(self) -> int:
@@ -57,7 +63,7 @@ def _open(path: str) -> av.container.InputContainer:
     if not os.path.exists(path):
         raise MissingInput(f"{path}: no such file.")
     if os.path.isdir(path):
-        raise NotAVideo(f"{path}: is a directory, not a video file.")
+        raise NotAVideo(f"{path}: is a directory, not a video file or an image sequence.")
     try:
         size = os.path.getsize(path)
     except OSError as exc:
@@ -100,6 +106,8 @@ def probe(path: str | os.PathLike, *, decode_check: int = 0) -> MediaInfo:
     Raises an ``InputError`` subclass with a one-sentence message for anything unusable.
     """
     path = os.fspath(path)
+    if os.path.isdir(path):
+        return _probe_sequence(path)
     container = _open(path)
     if container.format.name == "webp_pipe" or is_webp(path):
         container.close()
@@ -212,4 +220,23 @@ def _probe_webp(path: str) -> MediaInfo:
         pix_fmt=w["pix_fmt"], bit_depth=8, color_range=0, color_primaries=2, color_trc=2,
         colorspace=2, has_audio=False, audio_codec=None, bitrate=None, rotation=0,
         size_bytes=os.path.getsize(path), metadata={},
+    )
+
+
+def _probe_sequence(folder: str) -> MediaInfo:
+    seq = find_sequence(folder)
+    first = read_image(seq.paths[0])
+    rate = sequence_fps(folder)
+    depth = {1: 8, 2: 16, 4: 32}[first.dtype.itemsize]
+    n = len(seq.numbers)
+    return MediaInfo(
+        path=folder, container="image2", codec=seq.ext.lstrip(".").lower(),
+        width=int(first.shape[1]), height=int(first.shape[0]),
+        fps=float(rate), fps_num=rate.numerator, fps_den=rate.denominator,
+        frame_count=n, frame_count_exact=True, duration_s=n / float(rate),
+        pix_fmt={8: "rgb24", 16: "rgb48le", 32: "gbrpf32le"}[depth], bit_depth=depth,
+        color_range=2, color_primaries=1, color_trc=13 if depth < 32 else 8, colorspace=0,
+        has_audio=False, audio_codec=None, bitrate=None, rotation=0,
+        size_bytes=sum(os.path.getsize(p) for p in seq.paths), metadata={},
+        sequence_gaps=seq.gaps,
     )

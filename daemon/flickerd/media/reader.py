@@ -15,6 +15,7 @@ import numpy as np
 
 from flickerd.errors import CorruptInput
 from flickerd.media.probe import _open
+from flickerd.media.sequence import find_sequence, iter_sequence, sequence_fps
 from flickerd.media.webp import is_webp, iter_webp, probe_webp
 
 # AVPictureType values as PyAV reports them
@@ -58,6 +59,9 @@ def iter_frames(
     raising ``CorruptInput`` (used when diagnosing damaged files).
     """
     path = os.fspath(path)
+    if os.path.isdir(path):
+        yield from _iter_sequence(path, scale, max_side, gray, deep, max_frames)
+        return
     if is_webp(path):
         yield from _iter_webp(path, scale, max_side, gray, deep, max_frames)
         return
@@ -94,5 +98,18 @@ def _iter_webp(path, scale, max_side, gray, deep, max_frames) -> Iterator[Frame]
     size = analysis_size(info["width"], info["height"], scale, max_side)
     for index, time_s, image in iter_webp(path, size, gray=gray, deep=deep):
         yield Frame(index, time_s, image, True, PICT_I)
+        if max_frames is not None and index + 1 >= max_frames:
+            return
+
+
+def _iter_sequence(path, scale, max_side, gray, deep, max_frames) -> Iterator[Frame]:
+    seq = find_sequence(path)
+    from flickerd.media.sequence import read_image
+
+    first = read_image(seq.paths[0])
+    size = analysis_size(first.shape[1], first.shape[0], scale, max_side)
+    fps = float(sequence_fps(path))
+    for index, image in enumerate(iter_sequence(seq, size, gray=gray, deep=deep)):
+        yield Frame(index, index / fps, image, True, PICT_I)
         if max_frames is not None and index + 1 >= max_frames:
             return

@@ -17,16 +17,19 @@ import numpy as np
 from flickerd.errors import RouteError
 from flickerd.media.probe import MediaInfo
 
-# extension -> (video codec, 8-bit pix_fmt, 10-bit pix_fmt)
-CODECS: dict[str, tuple[str, str, str]] = {
-    ".mp4": ("libx264", "yuv420p", "yuv420p10le"),
-    ".m4v": ("libx264", "yuv420p", "yuv420p10le"),
-    ".mov": ("libx264", "yuv420p", "yuv420p10le"),
-    ".mkv": ("libx264", "yuv420p", "yuv420p10le"),
-    ".webm": ("libvpx-vp9", "yuv420p", "yuv420p10le"),
-    ".gif": ("gif", "rgb8", "rgb8"),
-    ".webp": ("libwebp_anim", "yuva420p", "yuva420p"),
+# extension -> default video codec
+CONTAINER_CODEC: dict[str, str] = {
+    ".mp4": "libx264", ".m4v": "libx264", ".mov": "libx264", ".mkv": "libx264",
+    ".webm": "libvpx-vp9", ".gif": "gif", ".webp": "libwebp_anim",
 }
+# Friendly names a config may use for ``codec``.
+CODEC_ALIASES: dict[str, str] = {
+    "h264": "libx264", "x264": "libx264", "h265": "libx265", "hevc": "libx265", "x265": "libx265",
+    "prores": "prores_ks", "prores422": "prores_ks", "prores4444": "prores_ks", "ffv1": "ffv1",
+    "nvenc": "h264_nvenc", "h264_nvenc": "h264_nvenc", "hevc_nvenc": "hevc_nvenc", "vp9": "libvpx-vp9",
+}
+# Codecs whose pixel format is fixed by the codec, not by the input.
+FIXED_PIX_FMT = {"gif": "rgb8", "libwebp_anim": "yuva420p"}
 # Containers that take a copied audio stream.
 AUDIO_CONTAINERS = {".mp4", ".m4v", ".mov", ".mkv", ".webm"}
 
@@ -35,16 +38,42 @@ AUDIO_CONTAINERS = {".mp4", ".m4v", ".mov", ".mkv", ".webm"}
 class EncodeSettings:
     crf: int = 16
     preset: str = "slow"
-    pix_fmt: str | None = None  # None: follow the input's bit depth
-    codec: str | None = None  # None: follow the output extension
+    pix_fmt: str | None = None  # None: follow the input's bit depth and chroma subsampling
+    codec: str | None = None  # None: follow the output extension; else a name or alias above
+
+
+def _chroma(pix_fmt: str | None) -> str:
+    """"420", "422" or "444" of a yuv pixel format; RGB-like inputs count as 444."""
+    if pix_fmt and pix_fmt.startswith(("yuv", "yuvj")):
+        for c in ("444", "422", "420"):
+            if c in pix_fmt:
+                return c
+        return "420"
+    return "444" if pix_fmt and pix_fmt.startswith(("rgb", "gbr", "bgr")) else "420"
+
+
+def choose_pix_fmt(codec: str, source: MediaInfo | None, alias: str | None = None) -> str:
+    """The output pixel format that keeps the input's bit depth and subsampling where the codec can."""
+    if codec in FIXED_PIX_FMT:
+        return FIXED_PIX_FMT[codec]
+    deep = source is not None and source.bit_depth > 8
+    chroma = _chroma(source.pix_fmt if source else None)
+    if codec == "prores_ks":
+        return "yuva444p10le" if alias == "prores4444" or chroma == "444" else "yuv422p10le"
+    if codec in ("h264_nvenc", "hevc_nvenc"):
+        return "p010le" if deep and codec == "hevc_nvenc" else "yuv420p"
+    if codec == "libvpx-vp9":
+        chroma = "420" if chroma == "422" else chroma
+    if source is not None and source.pix_fmt.startswith("rgb") and codec in ("libx264", "libvpx-vp9"):
+        chroma = "420"  # players expect 4:2:0 from renders delivered as RGB (gif, png)
+    return f"yuv{chroma}p" + ("10le" if deep else "")
 
 
 def output_codec(path: str, source: MediaInfo | None, settings: EncodeSettings) -> tuple[str, str]:
     ext = os.path.splitext(path)[1].lower()
-    codec, pf8, pf10 = CODECS.get(ext, CODECS[".mp4"])
-    codec = settings.codec or codec
-    deep = source is not None and source.bit_depth > 8
-    pix_fmt = settings.pix_fmt or (pf10 if deep else pf8)
+    alias = (settings.codec or "").lower() or None
+    codec = CODEC_ALIASES.get(alias, alias) if alias else CONTAINER_CODEC.get(ext, "libx264")
+    pix_fmt = settings.pix_fmt or choose_pix_fmt(codec, source, alias)
     return codec, pix_fmt
 
 
@@ -78,8 +107,17 @@ class VideoWriter:
             raise RouteError(f"{self.path}: cannot create the output ({exc}).") from exc
         self._v.width, self._v.height = self.width - self.width % 2, self.height - self.height % 2
         self._v.pix_fmt = self.pix_fmt
+        alias = (settings.codec or "").lower()
         if self.codec in ("libx264", "libx265"):
             self._v.options = {"crf": str(settings.crf), "preset": settings.preset}
+            if self.codec == "libx265":
+                self._v.options["x265-params"] = "log-level=error"
+        elif self.codec == "prores_ks":
+            self._v.options = {"profile": "4" if alias == "prores4444" or "444" in self.pix_fmt else "2"}
+        elif self.codec == "ffv1":
+            self._v.options = {"level": "3", "slicecrc": "1"}
+        elif self.codec in ("h264_nvenc", "hevc_nvenc"):
+            self._v.options = {"cq": str(settings.crf + 3), "preset": "p5"}
         elif self.codec == "libvpx-vp9":
             self._v.options = {"crf": str(settings.crf + 15), "b": "0", "row-mt": "1", "deadline": "good", "cpu-used": "4"}
         cc = self._v.codec_context

@@ -1,0 +1,192 @@
+"""Image sequences (a folder of numbered PNG, JPEG, TIFF or EXR frames) as one render.
+
+A sequence is the largest group of files in the folder sharing a prefix and extension
+with a frame number before the extension (``shot_0001.png``). Gaps in the numbering are
+reported, not filled. Frames are read one at a time.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass
+from fractions import Fraction
+
+import cv2
+import numpy as np
+
+from flickerd.errors import CorruptInput, MissingInput, NotAVideo
+
+SEQUENCE_EXTS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".exr")
+DEFAULT_SEQUENCE_FPS = Fraction(24)
+# A sidecar ``DIR.json`` beside the folder, or this file inside it, may give {"fps": 24}.
+INNER_SIDECAR = "_sequence.json"
+_NUMBERED = re.compile(r"^(?P<prefix>.*?)(?P<num>\d+)(?P<ext>\.[A-Za-z]+)$")
+
+
+@dataclass(frozen=True, slots=True)
+class ImageSequence:
+    folder: str
+    prefix: str
+    ext: str
+    digits: int  # zero padding of the numbers, e.g. 4 for 0001
+    numbers: tuple[int, ...]  # sorted
+    gaps: tuple[int, ...]  # missing numbers between first and last
+
+    @property
+    def paths(self) -> list[str]:
+        return [self.path_for(n) for n in self.numbers]
+
+    def path_for(self, number: int) -> str:
+        return os.path.join(self.folder, f"{self.prefix}{number:0{self.digits}d}{self.ext}")
+
+
+def find_sequence(folder: str | os.PathLike) -> ImageSequence:
+    folder = os.fspath(folder)
+    if not os.path.isdir(folder):
+        raise MissingInput(f"{folder}: not a folder of image frames.")
+    groups: dict[tuple[str, str], list[tuple[int, int]]] = defaultdict(list)
+    for name in os.listdir(folder):
+        if name.startswith("."):
+            continue
+        m = _NUMBERED.match(name)
+        if m and m["ext"].lower() in SEQUENCE_EXTS:
+            groups[(m["prefix"], m["ext"])].append((int(m["num"]), len(m["num"])))
+    if not groups:
+        raise NotAVideo(f"{folder}: holds no numbered image frames ({', '.join(SEQUENCE_EXTS)}).")
+    (prefix, ext), items = max(groups.items(), key=lambda kv: len(kv[1]))
+    numbers = sorted(n for n, _ in items)
+    digits = min(d for _, d in items)
+    present = set(numbers)
+    gaps = tuple(n for n in range(numbers[0], numbers[-1] + 1) if n not in present)
+    return ImageSequence(folder, prefix, ext, digits, tuple(numbers), gaps)
+
+
+def sequence_fps(folder: str, default: Fraction = DEFAULT_SEQUENCE_FPS) -> Fraction:
+    """Frame rate from ``FOLDER.json`` or ``FOLDER/_sequence.json`` (key ``fps``), else ``default``."""
+    for candidate in (folder.rstrip(os.sep) + ".json", os.path.join(folder, INNER_SIDECAR)):
+        try:
+            with open(candidate, encoding="utf-8") as fh:
+                data = json.load(fh)
+        except (OSError, ValueError):
+            continue
+        fps = data.get("fps") if isinstance(data, dict) else None
+        if isinstance(fps, (int, float)) and not isinstance(fps, bool) and 0 < fps <= 1000:
+            return Fraction(fps).limit_denominator(1001)
+    return default
+
+
+def read_image(path: str) -> np.ndarray:
+    """One frame as RGB: uint8, uint16 (16-bit PNG/TIFF) or float32 (EXR, linear)."""
+    if path.lower().endswith(".exr"):
+        return _read_exr(path)
+    image = cv2.imread(path, cv2.IMREAD_UNCHANGED)
+    if image is None:
+        raise CorruptInput(f"{path}: the image frame cannot be decoded.")
+    if image.ndim == 2:
+        image = cv2.cvtColor(image, cv2.COLOR_GRAY2RGB)
+    elif image.shape[2] == 4:
+        image = cv2.cvtColor(image, cv2.COLOR_BGRA2RGB)
+    else:
+        image = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+    return image
+
+
+def _read_exr(path: str) -> np.ndarray:
+    try:
+        import OpenEXR
+    except ImportError as exc:
+        raise NotAVideo(f"{path}: reading EXR needs the OpenEXR package (pip install OpenEXR).") from exc
+    try:
+        with OpenEXR.File(path) as f:
+            channels = f.channels()
+            if "RGB" in channels:
+                rgb = channels["RGB"].pixels
+            elif "RGBA" in channels:
+                rgb = channels["RGBA"].pixels[..., :3]
+            else:
+                names = [n for n in ("R", "G", "B") if n in channels]
+                if not names:
+                    raise CorruptInput(f"{path}: the EXR frame has no R, G, B channels.")
+                rgb = np.dstack([channels[n].pixels for n in names] * (3 // len(names)))
+    except (OSError, RuntimeError) as exc:
+        raise CorruptInput(f"{path}: the EXR frame cannot be decoded ({exc}).") from exc
+    return np.ascontiguousarray(rgb, dtype=np.float32)
+
+
+def linear_to_srgb(x: np.ndarray) -> np.ndarray:
+    x = np.clip(x, 0.0, 1.0)
+    return np.where(x <= 0.0031308, 12.92 * x, 1.055 * np.power(x, 1 / 2.4) - 0.055)
+
+
+def srgb_to_linear(x: np.ndarray) -> np.ndarray:
+    return np.where(x <= 0.04045, x / 12.92, np.power((x + 0.055) / 1.055, 2.4))
+
+
+def to_display(image: np.ndarray, *, deep: bool) -> np.ndarray:
+    """Convert a frame of any sample type to uint8 (or uint16 when ``deep``) display RGB."""
+    if image.dtype == np.float32:
+        v = linear_to_srgb(image)
+        return (v * 65535 + 0.5).astype(np.uint16) if deep else (v * 255 + 0.5).astype(np.uint8)
+    if image.dtype == np.uint16:
+        return image if deep else (image >> 8).astype(np.uint8)
+    return image.astype(np.uint16) * 257 if deep else image
+
+
+def iter_sequence(seq: ImageSequence, size: tuple[int, int], *, gray: bool, deep: bool) -> Iterator[np.ndarray]:
+    for path in seq.paths:
+        image = to_display(read_image(path), deep=deep)
+        if image.shape[1] != size[0] or image.shape[0] != size[1]:
+            image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+        yield cv2.cvtColor(image, cv2.COLOR_RGB2GRAY) if gray else image
+
+
+class SequenceWriter:
+    """Write frames as a numbered sequence in ``folder`` (same format as the source sequence).
+
+    Frames arrive as display RGB (uint8 or uint16); EXR output converts back to linear float.
+    """
+
+    def __init__(self, folder: str | os.PathLike, template: ImageSequence, *, sixteen_bit: bool) -> None:
+        self.folder = os.fspath(folder)
+        os.makedirs(self.folder, exist_ok=True)
+        self.template = template
+        self.sixteen_bit = sixteen_bit
+        self.frames = 0
+
+    def write(self, rgb: np.ndarray) -> None:
+        number = self.template.numbers[self.frames] if self.frames < len(self.template.numbers) else \
+            self.template.numbers[-1] + self.frames - len(self.template.numbers) + 1
+        path = os.path.join(self.folder, f"{self.template.prefix}{number:0{self.template.digits}d}{self.template.ext}")
+        ext = self.template.ext.lower()
+        if ext == ".exr":
+            import OpenEXR
+
+            scale = 65535.0 if rgb.dtype == np.uint16 else 255.0
+            lin = srgb_to_linear(rgb.astype(np.float32) / scale).astype(np.float32)
+            header = {"compression": OpenEXR.ZIP_COMPRESSION, "type": OpenEXR.scanlineimage}
+            with OpenEXR.File(header, {"RGB": lin}) as f:
+                f.write(path)
+        else:
+            out = rgb
+            if ext in (".jpg", ".jpeg") and out.dtype == np.uint16:
+                out = (out >> 8).astype(np.uint8)
+            elif self.sixteen_bit and out.dtype == np.uint8:
+                out = out.astype(np.uint16) * 257
+            elif not self.sixteen_bit and out.dtype == np.uint16:
+                out = (out >> 8).astype(np.uint8)
+            if not cv2.imwrite(path, cv2.cvtColor(out, cv2.COLOR_RGB2BGR)):
+                raise OSError(f"{path}: the frame could not be written.")
+        self.frames += 1
+
+    def close(self) -> None:
+        pass
+
+    def __enter__(self) -> "SequenceWriter":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
