@@ -1,0 +1,447 @@
+"""Prometheus metrics: one ``Metrics`` object per daemon, on a registry the caller passes in.
+
+Naming follows Prometheus practice: ``flickerd_`` prefix, base units (seconds, bytes), ``_total``
+only on counters. Label values come only from fixed lists (outcomes, failure reasons, verdicts,
+queue states) or from lists fixed at start (configured folder names, the routes the rules can
+produce), so the number of series is bounded; a value outside its list is counted under
+``other`` and logged once. Every known series is exported at 0 from the start, so ``rate()``
+and alerts see the first event. Queue depth, GPU memory and output disk space are read when
+Prometheus scrapes, never cached.
+
+All updates happen in the daemon process; work done in subprocesses or on Ray reports back to it.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
+from wsgiref.simple_server import WSGIServer
+
+import structlog
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.exposition import start_http_server
+
+from flickerd import __version__
+from flickerd.diagnose.model import Verdict
+from flickerd.errors import FAILURE_REASONS, ConfigError
+
+log = structlog.get_logger("flickerd.metrics")
+
+NAMESPACE = "flickerd"
+DEFAULT_ADDRESS = "127.0.0.1:9478"
+
+BASE_ROUTES: tuple[str, ...] = ("none", "normalize", "ffmpeg", "rife", "regenerate")
+OUTCOMES: tuple[str, ...] = (
+    "done", "rejected", "failed", "quarantined", "report_only", "needs_attention", "review", "duplicate",
+)
+# Outcomes where the pipeline worked as intended (a fix, a report or a candidate came out).
+SUCCESS_OUTCOMES: tuple[str, ...] = ("done", "report_only", "needs_attention", "review")
+VERDICTS: tuple[str, ...] = tuple(v.value for v in Verdict)
+QUEUE_STATES: tuple[str, ...] = (
+    "pending", "running", "done", "rejected", "failed", "quarantined", "review", "cancelled",
+)
+STAGES: tuple[str, ...] = ("before", "after")
+OTHER = "other"
+
+# Jobs range from seconds (diagnose a short clip) to two hours (regenerate a long one on a busy GPU).
+DURATION_BUCKETS_S: tuple[float, ...] = (1, 2, 5, 10, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200)
+# Flicker scores are in 8-bit luma units (second difference of mean Y); 0 is perfectly steady.
+FLICKER_BUCKETS: tuple[float, ...] = (0.1, 0.25, 0.5, 1, 2, 3, 5, 8, 12, 20, 35, 60)
+# 1 - after/before: 1 = all flicker removed, 0 = unchanged, negative = made worse.
+REDUCTION_BUCKETS: tuple[float, ...] = (-1, -0.5, -0.25, 0, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 1)
+
+
+@dataclass(frozen=True, slots=True)
+class GpuMemory:
+    """Memory of one GPU in bytes, as the driver reports it."""
+
+    index: int
+    used_bytes: int
+    total_bytes: int
+
+
+GpuReader = Callable[[], Sequence[GpuMemory]]
+
+
+def read_gpu_memory() -> list[GpuMemory]:
+    """Per-GPU memory from NVML, else from torch if torch is already imported with CUDA initialised.
+
+    Never imports torch itself (seconds of start-up) and never creates a CUDA context
+    (hundreds of MB per device): with neither source available it returns an empty list.
+    """
+    try:
+        import pynvml  # type: ignore[import-not-found]  # nvidia-ml-py, optional
+    except ImportError:
+        pynvml = None
+    if pynvml is not None:
+        try:
+            pynvml.nvmlInit()
+            try:
+                out = []
+                for i in range(pynvml.nvmlDeviceGetCount()):
+                    info = pynvml.nvmlDeviceGetMemoryInfo(pynvml.nvmlDeviceGetHandleByIndex(i))
+                    out.append(GpuMemory(i, int(info.used), int(info.total)))
+                return out
+            finally:
+                pynvml.nvmlShutdown()
+        except Exception:  # no driver on this host: fall through to torch
+            pass
+    torch = sys.modules.get("torch")
+    cuda = getattr(torch, "cuda", None)
+    if cuda is None or not cuda.is_available() or not cuda.is_initialized():
+        return []
+    out = []
+    for i in range(cuda.device_count()):
+        free, total = cuda.mem_get_info(i)
+        out.append(GpuMemory(i, int(total - free), int(total)))
+    return out
+
+
+def _value(v: object) -> str:
+    return str(v.value) if isinstance(v, Enum) else str(v)
+
+
+class _Bounded:
+    """Maps a label value onto a fixed list; anything else becomes the fallback (logged once)."""
+
+    def __init__(self, kind: str, allowed: Iterable[str], fallback: str = OTHER) -> None:
+        self.kind = kind
+        self.allowed: tuple[str, ...] = tuple(dict.fromkeys(allowed))
+        self.fallback = fallback
+        self._warned: set[str] = set()
+
+    def extend(self, values: Iterable[str]) -> list[str]:
+        new = [v for v in dict.fromkeys(values) if v not in self.allowed]
+        self.allowed += tuple(new)
+        return new
+
+    def __call__(self, value: object) -> str:
+        v = _value(value)
+        if v in self.allowed:
+            return v
+        if v not in self._warned:
+            self._warned.add(v)
+            log.warning("metric_label_unknown", kind=self.kind, value=v, counted_as=self.fallback)
+        return self.fallback
+
+
+# name -> (help, label) of the gauges read at scrape time
+_SCRAPE_TIME: Mapping[str, tuple[str, str]] = {
+    "queue_depth": ("Jobs in the journal by state.", "state"),
+    "gpu_memory_used_bytes": ("GPU memory in use.", "gpu"),
+    "gpu_memory_total_bytes": ("GPU memory size.", "gpu"),
+    "output_free_bytes": ("Free space for flickerd in the output folder's file system.", "folder"),
+    "output_size_bytes": ("Size of the output folder's file system.", "folder"),
+}
+
+
+def _family(name: str) -> GaugeMetricFamily:
+    help_text, label = _SCRAPE_TIME[name]
+    return GaugeMetricFamily(f"{NAMESPACE}_{name}", help_text, labels=[label])
+
+
+class _ScrapeTimeCollector:
+    """Queue depth, GPU memory and output disk space, read at each scrape."""
+
+    def __init__(self, owner: Metrics) -> None:
+        self._m = owner
+
+    def describe(self) -> list[Metric]:
+        # Names only, so registering does not call the sources (the journal may not be open yet).
+        return [_family(name) for name in _SCRAPE_TIME]
+
+    def collect(self) -> Iterable[Metric]:
+        m = self._m
+        depth = _family("queue_depth")
+        counts = m._read_queue()
+        if counts is not None:
+            for state in QUEUE_STATES:
+                depth.add_metric([state], float(counts.get(state, 0)))
+
+        used, total = _family("gpu_memory_used_bytes"), _family("gpu_memory_total_bytes")
+        for gpu in m._read_gpus():
+            used.add_metric([str(gpu.index)], float(gpu.used_bytes))
+            total.add_metric([str(gpu.index)], float(gpu.total_bytes))
+
+        free, size = _family("output_free_bytes"), _family("output_size_bytes")
+        for folder, path in m._output_dirs.items():
+            try:
+                st = os.statvfs(path)
+            except OSError:  # missing mount: flickerd_intake_paused says so; a 0 here would page for disk
+                continue
+            free.add_metric([folder], float(st.f_bavail * st.f_frsize))
+            size.add_metric([folder], float(st.f_blocks * st.f_frsize))
+        return [depth, used, total, free, size]
+
+
+class Metrics:
+    """All flickerd metrics on one registry. Thread-safe: workers and the watcher call it directly.
+
+    ``folders`` are the configured folder names; ``routes`` every route name the rules can produce,
+    chains included (``normalize+rife``). Both may grow on a config reload (``set_folders``,
+    ``set_routes``); series are never removed while the process lives.
+    """
+
+    def __init__(
+        self,
+        registry: CollectorRegistry,
+        *,
+        folders: Sequence[str],
+        routes: Sequence[str],
+        gpu_slots: int = 0,
+        gpu_reader: GpuReader = read_gpu_memory,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.registry = registry
+        self._clock = clock
+        self._gpu_reader = gpu_reader
+        self._queue_source: Callable[[], Mapping[str, int]] | None = None
+        self._output_dirs: dict[str, Path] = {}
+        self._lock = threading.Lock()
+        self._folders = _Bounded("folder", [*folders, OTHER])
+        self._routes = _Bounded("route", [*BASE_ROUTES, *routes, OTHER])
+        self._outcomes = _Bounded("outcome", OUTCOMES, fallback="failed")
+        self._reasons = _Bounded("reason", FAILURE_REASONS, fallback="internal")
+        self._verdicts = _Bounded("verdict", [*VERDICTS, OTHER])
+        r, ns = registry, NAMESPACE
+
+        def counter(name: str, doc: str, labels: Sequence[str] = ()) -> Counter:
+            return Counter(name, doc, labels, namespace=ns, registry=r)
+
+        def gauge(name: str, doc: str, labels: Sequence[str] = ()) -> Gauge:
+            return Gauge(name, doc, labels, namespace=ns, registry=r)
+
+        def histogram(name: str, doc: str, labels: Sequence[str], buckets: Sequence[float]) -> Histogram:
+            return Histogram(name, doc, labels, namespace=ns, registry=r, buckets=buckets)
+
+        self.build_info = gauge(
+            "build_info", "Always 1; labels carry the flickerd and Python versions.", ["version", "python_version"]
+        )
+        self.build_info.labels(__version__, platform.python_version()).set(1)
+        ProcessCollector(namespace=ns, registry=r)
+
+        self.files_seen = counter("files_seen", "Files noticed in a watched folder.", ["folder"])
+        self.files_settled = counter(
+            "files_settled", "Files that finished writing and passed the probe gate.", ["folder"]
+        )
+        self.files_ignored = counter(
+            "files_ignored", "Files skipped: wrong pattern, our own temp or output files.", ["folder"]
+        )
+        self.intake_paused = gauge(
+            "intake_paused", "1 while intake from a folder is paused (disk full, mount missing).", ["folder"]
+        )
+        self.jobs_started = counter("jobs_started", "Jobs that started running, by route.", ["route"])
+        self.jobs_in_progress = gauge("jobs_in_progress", "Jobs running now.")
+        self.jobs = counter("jobs", "Finished jobs by route and outcome.", ["route", "outcome"])
+        self.job_duration = histogram(
+            "job_duration_seconds", "Wall time of a job from start to its outcome.",
+            ["route", "outcome"], DURATION_BUCKETS_S,
+        )
+        self.queue_wait = histogram(
+            "queue_wait_seconds", "Time from a file settling to its job starting.", [], DURATION_BUCKETS_S
+        )
+        self.failures = counter("failures", "Failed attempts by reason.", ["reason"])
+        self.last_success = gauge(
+            "last_success_timestamp_seconds",
+            "Unix time of the last successful job per route; 0 = none since start.", ["route"],
+        )
+        self.verdicts = counter("verdicts", "Diagnosis verdicts of input files.", ["verdict"])
+        self.flicker_score = histogram(
+            "flicker_score", "Flicker score of fixed jobs before and after the fix.", ["stage"], FLICKER_BUCKETS
+        )
+        # Negative buckets: the client exports no _sum for this one, only buckets and _count.
+        self.flicker_reduction = histogram(
+            "flicker_reduction_ratio",
+            "1 - after/before flicker score of fixed jobs (1 = all removed, < 0 = worse).", [], REDUCTION_BUCKETS,
+        )
+        self.config_reloads = counter("config_reloads", "Config reloads by result.", ["result"])
+        self.config_reload_ok = gauge("config_last_reload_successful", "1 if the last config (re)load succeeded.")
+        self.config_reload_time = gauge(
+            "config_last_reload_success_timestamp_seconds", "Unix time of the last successful config (re)load."
+        )
+        self.gpu_available = gauge("gpu_available", "1 if a CUDA GPU is usable by flickerd.")
+        self.gpu_slots = gauge("gpu_slots_configured", "GPU slots the config asks for.")
+        registry.register(_ScrapeTimeCollector(self))
+
+        for stage in STAGES:
+            self.flicker_score.labels(stage)
+        for reason in self._reasons.allowed:
+            self.failures.labels(reason)
+        for verdict in self._verdicts.allowed:
+            self.verdicts.labels(verdict)
+        for result in ("success", "failure"):
+            self.config_reloads.labels(result)
+        self._init_folders(self._folders.allowed)
+        self._init_routes(self._routes.allowed)
+        # The daemon only builds Metrics after loading its config, so the initial load succeeded.
+        self.config_reload_ok.set(1)
+        self.config_reload_time.set(self._clock())
+        self.gpu_slots.set(gpu_slots)
+
+    def _init_folders(self, folders: Iterable[str]) -> None:
+        for folder in folders:
+            for counter in (self.files_seen, self.files_settled, self.files_ignored):
+                counter.labels(folder)
+            self.intake_paused.labels(folder)
+
+    def _init_routes(self, routes: Iterable[str]) -> None:
+        for route in routes:
+            self.jobs_started.labels(route)
+            self.last_success.labels(route)
+            for outcome in self._outcomes.allowed:
+                self.jobs.labels(route, outcome)
+                self.job_duration.labels(route, outcome)
+
+    # --- configuration-time -------------------------------------------------------------------
+
+    def set_routes(self, routes: Sequence[str]) -> None:
+        """Add routes a reloaded config can produce (existing series stay)."""
+        with self._lock:
+            self._init_routes(self._routes.extend(routes))
+
+    def set_folders(self, folders: Sequence[str]) -> None:
+        """Add folder names from a reloaded config (existing series stay)."""
+        with self._lock:
+            self._init_folders(self._folders.extend(folders))
+
+    def set_output_dirs(self, dirs: Mapping[str, Path | str]) -> None:
+        """Output folder per configured folder name; their file systems' free space is exported."""
+        with self._lock:
+            self._output_dirs = {self._folders(name): Path(path) for name, path in dirs.items()}
+
+    def set_queue_source(self, fn: Callable[[], Mapping[str, int]]) -> None:
+        """``fn`` returns job counts by state; called at each scrape (reads the journal)."""
+        self._queue_source = fn
+
+    def set_gpu_slots(self, slots: int) -> None:
+        self.gpu_slots.set(slots)
+
+    # --- events -------------------------------------------------------------------------------
+
+    def file_seen(self, folder: str) -> None:
+        self.files_seen.labels(self._folders(folder)).inc()
+
+    def file_settled(self, folder: str) -> None:
+        self.files_settled.labels(self._folders(folder)).inc()
+
+    def file_ignored(self, folder: str) -> None:
+        self.files_ignored.labels(self._folders(folder)).inc()
+
+    def set_intake_paused(self, folder: str, paused: bool) -> None:
+        self.intake_paused.labels(self._folders(folder)).set(1 if paused else 0)
+
+    def job_started(self, route: str) -> None:
+        self.jobs_started.labels(self._routes(route)).inc()
+        self.jobs_in_progress.inc()
+
+    def job_finished(self, route: str, outcome: str, duration_s: float, queue_wait_s: float) -> None:
+        """Call exactly once per ``job_started``; ``route`` may differ (the diagnosis picks it)."""
+        route, outcome = self._routes(route), self._outcomes(outcome)
+        self.jobs.labels(route, outcome).inc()
+        self.job_duration.labels(route, outcome).observe(max(0.0, duration_s))
+        self.queue_wait.observe(max(0.0, queue_wait_s))
+        self.jobs_in_progress.dec()
+        if outcome in SUCCESS_OUTCOMES:
+            self.last_success.labels(route).set(self._clock())
+
+    def failure(self, reason: str) -> None:
+        """One failed attempt; ``reason`` is an error's ``reason`` (``flickerd.errors.FAILURE_REASONS``)."""
+        self.failures.labels(self._reasons(reason)).inc()
+
+    def verdict(self, verdict: str) -> None:
+        self.verdicts.labels(self._verdicts(verdict)).inc()
+
+    def flicker(self, before: float, after: float) -> None:
+        """Flicker scores of one fixed job, before and after the fix."""
+        self.flicker_score.labels("before").observe(before)
+        self.flicker_score.labels("after").observe(after)
+        if before > 0:
+            self.flicker_reduction.observe(1.0 - after / before)
+
+    def config_reloaded(self, ok: bool) -> None:
+        self.config_reloads.labels("success" if ok else "failure").inc()
+        self.config_reload_ok.set(1 if ok else 0)
+        if ok:
+            self.config_reload_time.set(self._clock())
+
+    def set_gpu_available(self, available: bool) -> None:
+        self.gpu_available.set(1 if available else 0)
+
+    # --- scrape-time sources --------------------------------------------------------------------
+
+    def _read_queue(self) -> Mapping[str, int] | None:
+        if self._queue_source is None:
+            return {}
+        try:
+            return self._queue_source()
+        except Exception as exc:  # a scrape must not fail because the journal is busy
+            log.warning("queue_depth_read_failed", error=str(exc))
+            return None
+
+    def _read_gpus(self) -> Sequence[GpuMemory]:
+        try:
+            return self._gpu_reader()
+        except Exception as exc:  # driver hiccup: skip the GPU series for this scrape
+            log.warning("gpu_memory_read_failed", error=str(exc))
+            return ()
+
+
+def names(registry: CollectorRegistry) -> set[str]:
+    """Every series name the registry exposes (``_bucket``/``_sum``/``_count``/``_total`` included)."""
+    out: set[str] = set()
+    for family in registry.collect():
+        out.update(sample.name for sample in family.samples)
+        if family.type == "gauge":  # scrape-time gauges may have no sample yet (no GPU here)
+            out.add(family.name)
+    return out
+
+
+class MetricsServer:
+    """The ``/metrics`` HTTP endpoint on a daemon thread."""
+
+    def __init__(self, httpd: WSGIServer, thread: threading.Thread) -> None:
+        self._httpd = httpd
+        self._thread = thread
+        host, port = httpd.server_address[:2]
+        self.address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+    def shutdown(self) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+        self._thread.join(timeout=5)
+
+
+def parse_address(address: str) -> tuple[str, int]:
+    """``host:port``, ``[v6]:port`` or ``:port`` (all interfaces) → (host, port)."""
+    host, sep, port = address.rpartition(":")
+    if not sep or not port.isdigit() or int(port) > 65535:
+        raise ConfigError(
+            f"metrics_address {address!r} is not host:port; "
+            f"use e.g. {DEFAULT_ADDRESS!r}, or ':9478' for all interfaces."
+        )
+    host = host.strip("[]") or "0.0.0.0"
+    return host, int(port)
+
+
+def serve(metrics: Metrics, address: str = DEFAULT_ADDRESS) -> MetricsServer:
+    """Serve ``metrics`` at ``http://address/metrics``; port 0 picks a free port (see ``.address``)."""
+    host, port = parse_address(address)
+    try:
+        httpd, thread = start_http_server(port, addr=host, registry=metrics.registry)
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot serve metrics on {address}: {exc.strerror or exc}; "
+            "stop the other process using it or set metrics_address to a free host:port."
+        ) from exc
+    thread.name = "flickerd-metrics"
+    server = MetricsServer(httpd, thread)
+    log.info("metrics_served", address=server.address)
+    return server

@@ -1,0 +1,208 @@
+"""flickerd.metrics on a fresh registry: names, bounded labels, zeros from the start, the HTTP endpoint."""
+
+from __future__ import annotations
+
+import subprocess
+import urllib.request
+
+import pytest
+from prometheus_client import CollectorRegistry, generate_latest
+
+from flickerd.errors import FAILURE_REASONS, ConfigError
+from flickerd.metrics import (
+    BASE_ROUTES, OUTCOMES, QUEUE_STATES, GpuMemory, Metrics, names, parse_address, read_gpu_memory, serve,
+)
+
+from .prom import require
+
+
+def make(**kw) -> tuple[Metrics, CollectorRegistry]:
+    registry = CollectorRegistry()
+    m = Metrics(registry, folders=["renders", "film"], routes=["normalize+rife", "ffmpeg"], **kw)
+    return m, registry
+
+
+def sample(registry: CollectorRegistry, name: str, **labels: str) -> float | None:
+    return registry.get_sample_value(name, labels)
+
+
+def test_known_series_start_at_zero():
+    m, r = make()
+    for route in [*BASE_ROUTES, "normalize+rife"]:
+        for outcome in OUTCOMES:
+            assert sample(r, "flickerd_jobs_total", route=route, outcome=outcome) == 0
+            assert sample(r, "flickerd_job_duration_seconds_count", route=route, outcome=outcome) == 0
+        assert sample(r, "flickerd_last_success_timestamp_seconds", route=route) == 0
+    for reason in FAILURE_REASONS:
+        assert sample(r, "flickerd_failures_total", reason=reason) == 0
+    for folder in ("renders", "film"):
+        assert sample(r, "flickerd_files_seen_total", folder=folder) == 0
+        assert sample(r, "flickerd_intake_paused", folder=folder) == 0
+    assert sample(r, "flickerd_jobs_in_progress") == 0
+    assert sample(r, "flickerd_config_last_reload_successful") == 1
+    assert sample(r, "flickerd_build_info", version=__import__("flickerd").__version__,
+                  python_version=__import__("platform").python_version()) == 1
+    # no journal attached yet: every state reads 0
+    for state in QUEUE_STATES:
+        assert sample(r, "flickerd_queue_depth", state=state) == 0
+
+
+def test_job_lifecycle_updates_counters_histograms_and_last_success():
+    now = [1_700_000_000.0]
+    m, r = make(clock=lambda: now[0])
+    m.job_started("normalize+rife")
+    assert sample(r, "flickerd_jobs_in_progress") == 1
+    now[0] += 100
+    m.job_finished("normalize+rife", "done", duration_s=42.0, queue_wait_s=7.0)
+    m.job_started("ffmpeg")
+    m.job_finished("ffmpeg", "failed", duration_s=3.0, queue_wait_s=1.0)
+    assert sample(r, "flickerd_jobs_in_progress") == 0
+    assert sample(r, "flickerd_jobs_total", route="normalize+rife", outcome="done") == 1
+    assert sample(r, "flickerd_jobs_total", route="ffmpeg", outcome="failed") == 1
+    assert sample(r, "flickerd_job_duration_seconds_sum", route="normalize+rife", outcome="done") == 42.0
+    assert sample(r, "flickerd_job_duration_seconds_bucket", route="normalize+rife", outcome="done", le="30.0") == 0
+    assert sample(r, "flickerd_job_duration_seconds_bucket", route="normalize+rife", outcome="done", le="60.0") == 1
+    assert sample(r, "flickerd_job_duration_seconds_bucket", route="normalize+rife", outcome="done", le="7200.0") == 1
+    assert sample(r, "flickerd_queue_wait_seconds_sum") == 8.0
+    assert sample(r, "flickerd_last_success_timestamp_seconds", route="normalize+rife") == now[0]
+    assert sample(r, "flickerd_last_success_timestamp_seconds", route="ffmpeg") == 0  # a failure is no success
+
+
+def test_unknown_label_values_stay_bounded():
+    m, r = make()
+    m.file_seen("/home/alice/secret-render.mp4")  # a file name must never become a label
+    m.job_started("rife+bogus")
+    m.job_finished("rife+bogus", "exploded", 1.0, 0.0)
+    m.failure("no_such_reason")
+    m.verdict("psychedelic")
+    assert sample(r, "flickerd_files_seen_total", folder="other") == 1
+    assert sample(r, "flickerd_jobs_total", route="other", outcome="failed") == 1
+    assert sample(r, "flickerd_failures_total", reason="internal") == 1
+    assert sample(r, "flickerd_verdicts_total", verdict="other") == 1
+    text = generate_latest(r).decode()
+    assert "secret-render" not in text and "bogus" not in text and "exploded" not in text
+
+
+def test_reload_adds_routes_and_folders_and_records_result():
+    now = [1000.0]
+    m, r = make(clock=lambda: now[0])
+    m.set_routes(["ffmpeg+normalize"])
+    m.set_folders(["new"])
+    assert sample(r, "flickerd_jobs_total", route="ffmpeg+normalize", outcome="review") == 0
+    assert sample(r, "flickerd_files_settled_total", folder="new") == 0
+    now[0] = 2000.0
+    m.config_reloaded(False)
+    assert sample(r, "flickerd_config_last_reload_successful") == 0
+    assert sample(r, "flickerd_config_last_reload_success_timestamp_seconds") == 1000.0
+    m.config_reloaded(True)
+    assert sample(r, "flickerd_config_last_reload_successful") == 1
+    assert sample(r, "flickerd_config_last_reload_success_timestamp_seconds") == 2000.0
+    assert sample(r, "flickerd_config_reloads_total", result="failure") == 1
+
+
+def test_flicker_and_verdicts():
+    m, r = make()
+    m.verdict("generative_flicker")
+    m.flicker(before=4.0, after=1.0)
+    m.flicker(before=2.0, after=3.0)  # made worse: reduction -0.5
+    assert sample(r, "flickerd_verdicts_total", verdict="generative_flicker") == 1
+    assert sample(r, "flickerd_flicker_score_sum", stage="before") == 6.0
+    assert sample(r, "flickerd_flicker_score_sum", stage="after") == 4.0
+    # reductions 0.75 and -0.5 (negative buckets: the client exports no _sum for this histogram)
+    assert sample(r, "flickerd_flicker_reduction_ratio_count") == 2
+    assert sample(r, "flickerd_flicker_reduction_ratio_bucket", le="-1.0") == 0
+    assert sample(r, "flickerd_flicker_reduction_ratio_bucket", le="-0.5") == 1
+    assert sample(r, "flickerd_flicker_reduction_ratio_bucket", le="0.5") == 1
+    assert sample(r, "flickerd_flicker_reduction_ratio_bucket", le="0.75") == 2
+
+
+def test_scrape_time_sources_are_read_at_each_scrape(tmp_path):
+    gpus = [GpuMemory(0, 3 << 30, 16 << 30), GpuMemory(1, 1 << 30, 16 << 30)]  # a mocked GPU pair
+    m, r = make(gpu_slots=2, gpu_reader=lambda: gpus)
+    queue = {"pending": 5}
+    m.set_queue_source(lambda: queue)
+    m.set_output_dirs({"renders": tmp_path, "film": tmp_path / "missing"})
+    assert sample(r, "flickerd_queue_depth", state="pending") == 5
+    queue["pending"] = 2
+    assert sample(r, "flickerd_queue_depth", state="pending") == 2
+    assert sample(r, "flickerd_queue_depth", state="quarantined") == 0
+    assert sample(r, "flickerd_gpu_memory_used_bytes", gpu="1") == 1 << 30
+    assert sample(r, "flickerd_gpu_memory_total_bytes", gpu="0") == 16 << 30
+    assert sample(r, "flickerd_gpu_slots_configured") == 2
+    assert sample(r, "flickerd_output_free_bytes", folder="renders") > 0
+    assert sample(r, "flickerd_output_size_bytes", folder="renders") >= sample(r, "flickerd_output_free_bytes", folder="renders")
+    assert sample(r, "flickerd_output_free_bytes", folder="film") is None  # missing mount: no false "disk full"
+
+
+def test_a_broken_source_does_not_break_the_scrape():
+    def journal_locked():
+        raise RuntimeError("database is locked")
+
+    def driver_gone():
+        raise RuntimeError("NVML: driver not loaded")
+
+    m, r = make(gpu_reader=driver_gone)
+    m.set_queue_source(journal_locked)
+    text = generate_latest(r).decode()
+    assert "flickerd_jobs_total" in text
+    assert sample(r, "flickerd_queue_depth", state="pending") is None
+
+
+def test_no_gpu_here_means_no_gpu_series():
+    # This machine has no CUDA: the real reader must return nothing, not zeros or an error.
+    assert read_gpu_memory() == []
+    m, r = make()
+    assert sample(r, "flickerd_gpu_memory_used_bytes", gpu="0") is None
+    assert "flickerd_gpu_memory_used_bytes" in names(r)
+
+
+def test_promtool_check_metrics_has_no_findings(tmp_path):
+    promtool = require("promtool")
+    m, r = make(gpu_reader=lambda: [GpuMemory(0, 1, 2)])
+    m.set_queue_source(lambda: {"pending": 1, "running": 1})
+    m.set_output_dirs({"renders": tmp_path})
+    m.file_seen("renders"); m.file_settled("renders"); m.file_ignored("film")
+    m.job_started("rife"); m.job_finished("rife", "done", 12.0, 3.0)
+    m.failure("corrupt_input"); m.verdict("mixed"); m.flicker(3.0, 1.0); m.set_gpu_available(True)
+    m.set_intake_paused("film", True)
+    proc = subprocess.run([promtool, "check", "metrics"], input=generate_latest(r), capture_output=True, timeout=60)
+    assert proc.returncode == 0 and not proc.stdout.strip() and not proc.stderr.strip(), (proc.stdout, proc.stderr)
+
+
+def test_promtool_check_metrics_would_catch_a_bad_name():
+    # The lint must be able to fail: a counter without _total and a non-base unit.
+    promtool = require("promtool")
+    bad = b"# HELP flickerd_jobs_ms Jobs.\n# TYPE flickerd_jobs_ms counter\nflickerd_jobs_ms 1\n"
+    proc = subprocess.run([promtool, "check", "metrics"], input=bad, capture_output=True, timeout=60)
+    assert proc.returncode != 0 and b"_total" in proc.stdout + proc.stderr
+
+
+def test_serve_exposes_metrics_over_http():
+    m, r = make()
+    m.job_started("ffmpeg")
+    server = serve(m, "127.0.0.1:0")
+    try:
+        host, port = parse_address(server.address)
+        assert host == "127.0.0.1" and port > 0
+        with urllib.request.urlopen(f"http://{server.address}/metrics", timeout=5) as resp:
+            body = resp.read().decode()
+        assert 'flickerd_jobs_started_total{route="ffmpeg"} 1.0' in body
+        with pytest.raises(ConfigError, match="cannot serve metrics"):
+            serve(m, server.address)  # port taken
+    finally:
+        server.shutdown()
+
+
+@pytest.mark.parametrize("address, expected", [
+    ("127.0.0.1:9478", ("127.0.0.1", 9478)),
+    ("[::1]:9478", ("::1", 9478)),
+    (":9478", ("0.0.0.0", 9478)),
+])
+def test_parse_address(address, expected):
+    assert parse_address(address) == expected
+
+
+@pytest.mark.parametrize("address", ["9478", "localhost", "host:port", "h:70000"])
+def test_parse_address_rejects_garbage(address):
+    with pytest.raises(ConfigError, match="metrics_address"):
+        parse_address(address)
