@@ -8,7 +8,12 @@ from flickerd.errors import ConfigError
 from flickerd.routes.base import Route
 
 # name -> "module:attribute" of a Route instance or a zero-argument factory
-ROUTES: dict[str, str] = {}
+ROUTES: dict[str, str] = {
+    "normalize": "flickerd.routes.normalize:NormalizeRoute",
+    "ffmpeg": "flickerd.routes.ffmpeg_filters:FfmpegRoute",
+    "rife": "flickerd.routes.rife.route:RifeRoute",
+    "regenerate": "flickerd.routes.regenerate.route:RegenerateRoute",
+}
 
 _loaded: dict[str, Route] = {}
 
@@ -36,6 +41,7 @@ def get_route(name: str) -> Route:
         raise ConfigError(f"unknown route {name!r}; known routes: {', '.join(sorted(ROUTES))}.")
     module_name, _, attr = target.partition(":")
     obj = getattr(importlib.import_module(module_name), attr)
-    route = obj() if callable(obj) and not isinstance(obj, Route) else obj
+    # A class satisfies the Route protocol's isinstance check itself, so instantiate classes explicitly.
+    route = obj() if isinstance(obj, type) or (callable(obj) and not isinstance(obj, Route)) else obj
     _loaded[name] = route
     return route

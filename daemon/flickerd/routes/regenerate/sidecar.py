@@ -1,0 +1,192 @@
+"""The sidecar record: prompt, negative prompt, seed and model for one render.
+
+A sidecar is ``NAME.json`` next to ``NAME.mp4`` or, failing that, a JSON object in the container's
+``flickerd`` (or ``comment``) metadata tag. It comes from the same untrusted folder as the render,
+so parsing is strict: unknown keys, wrong types, huge or binary text, non-finite numbers, duplicate
+keys and model names that could point outside the model folder are all rejected with a
+``SidecarError`` naming the problem. Nothing else escapes ``parse_sidecar``.
+
+    {"prompt": "a red fox in snow", "negative_prompt": "blurry", "seed": 42,
+     "model": "CogVideoX-2b", "family": "cogvideox-t2v", "strength": 0.5}
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from flickerd.errors import InputError
+
+MAX_SIDECAR_BYTES = 64 * 1024
+MAX_PROMPT_CHARS = 4000
+MAX_SEED = 2**63 - 1
+METADATA_KEYS = ("flickerd", "comment")
+_MODEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+_FAMILY_NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,39}")
+_KEYS = frozenset({"version", "prompt", "negative_prompt", "seed", "model", "family", "strength"})
+
+
+class SidecarError(InputError):
+    """The sidecar exists but cannot be trusted or understood."""
+
+
+@dataclass(frozen=True, slots=True)
+class Sidecar:
+    origin: str  # the file, or "PATH (container metadata)"
+    prompt: str = ""
+    negative_prompt: str = ""
+    seed: int | None = None
+    model: str | None = None  # a folder name under the configured model root, never a path
+    family: str | None = None
+    strength: float | None = None
+
+    @property
+    def text_to_video(self) -> bool:
+        """Prompt, seed and model are all given: enough to re-render from text alone."""
+        return bool(self.prompt) and self.seed is not None and self.model is not None
+
+    def to_dict(self) -> dict:
+        return {k: getattr(self, k) for k in self.__slots__}
+
+
+def _show(value: object) -> str:
+    """A short, safe rendering of a rejected value for a message."""
+    try:
+        return repr(value)[:40]
+    except ValueError:  # an integer too long to print
+        return f"<{type(value).__name__}>"
+
+
+def _no_duplicates(pairs: list[tuple[str, object]]) -> dict:
+    seen: dict = {}
+    for key, value in pairs:
+        if key in seen:
+            raise SidecarError(f"duplicate key {key!r}")
+        seen[key] = value
+    return seen
+
+
+def _reject_constant(name: str) -> float:
+    raise SidecarError(f"{name} is not a number JSON allows")
+
+
+def _text(origin: str, key: str, value: object) -> str:
+    if not isinstance(value, str):
+        raise SidecarError(f"{origin}: {key!r} must be a string, got {type(value).__name__}.")
+    if len(value) > MAX_PROMPT_CHARS:
+        raise SidecarError(f"{origin}: {key!r} is {len(value)} characters; the limit is {MAX_PROMPT_CHARS}.")
+    if any(ord(c) < 32 and c not in "\n\t" for c in value) or "\x7f" in value:
+        raise SidecarError(f"{origin}: {key!r} contains control characters; use plain text.")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise SidecarError(f"{origin}: {key!r} contains an unpaired surrogate; use valid Unicode text.") from None
+    return value.strip()
+
+
+def _name(origin: str, key: str, value: object, pattern: re.Pattern) -> str:
+    if not isinstance(value, str):
+        raise SidecarError(f"{origin}: {key!r} must be a string, got {type(value).__name__}.")
+    if "/" in value or "\\" in value or value in (".", "..") or value.startswith("."):
+        raise SidecarError(
+            f"{origin}: {key!r} must be a plain name, not a path ({value[:80]!r}); sidecars may not point outside the model folder."
+        )
+    if not pattern.fullmatch(value):
+        raise SidecarError(f"{origin}: {key!r} must match {pattern.pattern}, got {value[:80]!r}.")
+    return value
+
+
+def from_mapping(data: object, origin: str) -> Sidecar:
+    """Validate an already-decoded JSON value."""
+    if not isinstance(data, Mapping):
+        raise SidecarError(f"{origin}: a sidecar must be a JSON object, got {type(data).__name__}.")
+    unknown = sorted(str(k)[:40] for k in data if k not in _KEYS)
+    if unknown:
+        raise SidecarError(f"{origin}: unknown keys {', '.join(map(repr, unknown))}; allowed: {', '.join(sorted(_KEYS))}.")
+    version = data.get("version", 1)
+    if type(version) is not int or version != 1:
+        raise SidecarError(f"{origin}: 'version' must be 1, got {_show(version)}.")
+    seed = data.get("seed")
+    if seed is not None and (type(seed) is not int or not 0 <= seed <= MAX_SEED):
+        raise SidecarError(f"{origin}: 'seed' must be an integer from 0 to {MAX_SEED}, got {_show(seed)}.")
+    strength = data.get("strength")
+    if strength is not None:
+        if type(strength) not in (int, float) or not math.isfinite(strength) or not 0.0 < strength <= 1.0:
+            raise SidecarError(f"{origin}: 'strength' must be a number in (0, 1], got {_show(strength)}.")
+        strength = float(strength)
+    model = data.get("model")
+    family = data.get("family")
+    return Sidecar(
+        origin=origin,
+        prompt=_text(origin, "prompt", data.get("prompt", "")),
+        negative_prompt=_text(origin, "negative_prompt", data.get("negative_prompt", "")),
+        seed=seed,
+        model=None if model is None else _name(origin, "model", model, _MODEL_NAME),
+        family=None if family is None else _name(origin, "family", family, _FAMILY_NAME),
+        strength=strength,
+    )
+
+
+def parse_sidecar(text: str | bytes, origin: str) -> Sidecar:
+    """Parse sidecar JSON; raise ``SidecarError`` (and nothing else) when it is not acceptable."""
+    if isinstance(text, bytes):
+        if len(text) > MAX_SIDECAR_BYTES:
+            raise SidecarError(f"{origin}: the sidecar is {len(text)} bytes; the limit is {MAX_SIDECAR_BYTES}.")
+        try:
+            text = text.decode("utf-8")
+        except UnicodeDecodeError:
+            raise SidecarError(f"{origin}: the sidecar is not UTF-8 text.") from None
+    if len(text) > MAX_SIDECAR_BYTES:
+        raise SidecarError(f"{origin}: the sidecar is {len(text)} characters; the limit is {MAX_SIDECAR_BYTES}.")
+    try:
+        data = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_reject_constant)
+    except SidecarError as exc:
+        raise SidecarError(f"{origin}: {exc}.") from None
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError, over-long integers, deep nesting
+        raise SidecarError(f"{origin}: not valid JSON ({str(exc)[:120]}).") from None
+    return from_mapping(data, origin)
+
+
+def sidecar_path(video: str | os.PathLike) -> Path:
+    """Where the sidecar of ``video`` lives: the same name with ``.json``."""
+    return Path(video).with_suffix(".json")
+
+
+def read_sidecar(video: str | os.PathLike, metadata: Mapping[str, str] | None = None) -> Sidecar | None:
+    """The sidecar for ``video``, from ``NAME.json`` or container metadata; None when there is none."""
+    path = sidecar_path(video)
+    if os.path.lexists(path):
+        folder = os.path.realpath(os.path.dirname(os.path.abspath(video)))
+        real = os.path.realpath(path)
+        if os.path.dirname(real) != folder:
+            raise SidecarError(f"{path}: the sidecar links outside the render's folder ({real}); refusing to read it.")
+        if not os.path.isfile(real):
+            raise SidecarError(f"{path}: the sidecar is not a regular file.")
+        if os.path.getsize(real) > MAX_SIDECAR_BYTES:
+            raise SidecarError(f"{path}: the sidecar is larger than {MAX_SIDECAR_BYTES} bytes.")
+        try:
+            with open(real, "rb") as f:
+                data = f.read(MAX_SIDECAR_BYTES + 1)
+        except OSError as exc:
+            raise SidecarError(f"{path}: the sidecar cannot be read ({exc.strerror}).") from exc
+        return parse_sidecar(data, str(path))
+    for key in METADATA_KEYS:
+        value = (metadata or {}).get(key, "")
+        if value.lstrip().startswith("{"):
+            return parse_sidecar(value, f"{video} (container metadata {key!r})")
+    return None
+
+
+def resolve_model(name: str, model_root: str | os.PathLike) -> Path:
+    """``model_root/name``, refusing anything (a symlink included) that resolves outside ``model_root``."""
+    _name(f"model {name!r}", "model", name, _MODEL_NAME)
+    root = Path(model_root).resolve()
+    target = (root / name).resolve()
+    if target.parent != root:
+        raise SidecarError(f"model {name!r} resolves to {target}, outside the model folder {root}.")
+    return target
