@@ -14,7 +14,16 @@ from flickerd import __version__
 
 # sub-command name -> module under flickerd.commands
 COMMANDS: dict[str, str] = {
+    "run": "run",
+    "status": "status",
+    "retry": "retry",
+    "cancel": "cancel",
+    "approve": "review",
+    "reject": "review",
     "diagnose": "diagnose",
+    "sample": "sample",
+    "fix": "fix",
+    "check-config": "check_config",
 }
 
 

@@ -1,0 +1,64 @@
+"""``flickerd approve`` / ``flickerd reject``: decide on a candidate waiting under ``OUTPUT/_review/``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from flickerd.errors import FlickerdError, JournalError
+from flickerd.service.journal import Journal, JobState
+from flickerd.service.publish import move_published
+from flickerd.service.worker import FAILED_DIR, REPORT_KINDS, REVIEW_DIR
+from flickerd.service.options import add_config_arguments, state_dir
+
+NAME = "review"
+HELP = "Approve (publish to the output folder) or reject (move to _failed/) a job waiting for review."
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_config_arguments(parser)
+    parser.add_argument("job", type=int, metavar="JOB", help="the job id (see `flickerd status`)")
+
+
+def moved(path: Path, to_sub: str | None) -> Path:
+    """``OUT/_review/a/x.mp4`` → ``OUT/a/x.mp4`` (approve) or ``OUT/_failed/a/x.mp4`` (reject)."""
+    parts = list(path.parts)
+    i = len(parts) - 1 - parts[::-1].index(REVIEW_DIR)
+    new = parts[:i] + ([to_sub] if to_sub else []) + parts[i + 1:]
+    return Path(*new)
+
+
+def decide(journal: Journal, job_id: int, approve: bool) -> list[Path]:
+    job = journal.get(job_id)
+    if job is None:
+        raise JournalError(f"job {job_id} does not exist; see `flickerd status`.")
+    if job.state is not JobState.REVIEW:
+        raise JournalError(f"job {job_id} is {job.state.value}, not waiting for review.")
+    anchor = Path(job.output_path or job.report_path or "")
+    if REVIEW_DIR not in anchor.parts:
+        raise JournalError(f"job {job_id} has no files under {REVIEW_DIR}/; retry it with `flickerd retry {job_id}`.")
+    sub = None if approve else FAILED_DIR
+    stem = Path(job.path).stem
+    files = [anchor] if job.output_path else []
+    files += [anchor.with_name(stem + kind) for kind in REPORT_KINDS]
+    done = [move_published(f, moved(f, sub)) for f in files if f.exists()]
+    report = moved(Path(job.report_path), sub) if job.report_path else None
+    journal.transition(
+        job_id, JobState.DONE if approve else JobState.REJECTED, expect=[JobState.REVIEW],
+        output_path=str(moved(Path(job.output_path), sub)) if job.output_path and approve else None,
+        report_path=str(report) if report else None,
+        outcome="done" if approve else "rejected", reason=None if approve else "rejected_in_review",
+    )
+    return done
+
+
+def main(args: argparse.Namespace) -> int:
+    approve = args.command == "approve"
+    try:
+        files = decide(Journal.in_state_dir(state_dir(args)), args.job, approve)
+    except (FlickerdError, OSError) as exc:
+        print(f"flickerd: {exc}", file=sys.stderr)
+        return 1
+    print(f"job {args.job} {'approved' if approve else 'rejected'}; moved {len(files)} file(s)")
+    return 0

@@ -1,0 +1,87 @@
+"""``flickerd status``: queue, running jobs with progress and ETA, recent jobs — read from the journal."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+
+from flickerd.errors import FlickerdError
+from flickerd.service.journal import Job, Journal, JobState
+from flickerd.service.options import add_config_arguments, state_dir
+
+NAME = "status"
+HELP = "Show the queue, running jobs (progress, ETA) and recent jobs from the daemon's journal."
+RECENT = 15
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_config_arguments(parser)
+    parser.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
+    parser.add_argument("-n", "--recent", type=int, default=RECENT, metavar="N", help=f"recent jobs shown ({RECENT})")
+
+
+def eta_s(job: Job, now: float, mean_s: float | None) -> float | None:
+    """Seconds left: from the job's own progress when it has some, else the recent mean duration."""
+    if job.started_at is None:
+        return None
+    elapsed = max(0.0, now - job.started_at)
+    if job.progress > 0.02:
+        return max(0.0, elapsed / job.progress - elapsed)
+    if mean_s is not None:
+        return max(0.0, mean_s - elapsed)
+    return None
+
+
+def _fmt_s(s: float | None) -> str:
+    if s is None:
+        return "?"
+    s = int(round(s))
+    return f"{s // 3600}h{s % 3600 // 60:02d}m" if s >= 3600 else f"{s // 60}m{s % 60:02d}s" if s >= 60 else f"{s}s"
+
+
+def _table(rows: list[list[str]], header: list[str]) -> str:
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    lines = ["  ".join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip() for r in [header, *rows]]
+    return "\n".join(lines)
+
+
+def snapshot(journal: Journal, recent: int = RECENT) -> dict:
+    now = time.time()
+    mean_s = journal.mean_seconds()
+    running = journal.by_state(JobState.RUNNING, limit=100)
+    return {
+        "counts": journal.counts(),
+        "running": [{**j.to_dict(), "eta_s": eta_s(j, now, mean_s)} for j in running],
+        "pending": [j.to_dict() for j in journal.next_pending(20)],
+        "recent": [j.to_dict() for j in journal.recent(recent)],
+    }
+
+
+def main(args: argparse.Namespace) -> int:
+    try:
+        journal = Journal.in_state_dir(state_dir(args), readonly=True)
+        snap = snapshot(journal, args.recent)
+    except FlickerdError as exc:
+        print(f"flickerd: {exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(snap, indent=2))
+        return 0
+    counts = snap["counts"]
+    print("jobs: " + ", ".join(f"{k} {v}" for k, v in counts.items() if v or k in ("pending", "running")))
+    if snap["running"]:
+        print("\nrunning:")
+        print(_table([[j["id"], f"{j['progress'] * 100:.0f}%", _fmt_s(j["eta_s"]), j["attempts"], j["folder"], j["path"]]
+                      for j in snap["running"]], ["JOB", "DONE", "ETA", "TRY", "FOLDER", "FILE"]))
+    if snap["pending"]:
+        print(f"\nqueue (first {len(snap['pending'])} of {counts['pending']}):")
+        print(_table([[j["id"], j["priority"], j["folder"], j["path"]] for j in snap["pending"]],
+                     ["JOB", "PRIO", "FOLDER", "FILE"]))
+    if snap["recent"]:
+        print("\nrecent:")
+        print(_table([[j["id"], j["state"], j["outcome"] or "", j["route"] or "", j["attempts"],
+                       j["reason"] or "", j["path"]] for j in snap["recent"]],
+                     ["JOB", "STATE", "OUTCOME", "ROUTE", "TRY", "REASON", "FILE"]))
+    return 0

@@ -1,0 +1,603 @@
+"""The daemon: one loop from start to stop, like rq's ``work()``.
+
+The loop owns the journal, the metrics and every state transition. Watchdog threads only
+queue ``Seen`` paths; worker threads only run ``worker.run_task`` and queue ``Progress`` and
+``Result`` records back. Each turn of the loop: handle signals, drain the event queue, settle
+due candidates into journal rows, check that folders are still mounted, rescan when due,
+start pending jobs on free slots, forward cancel requests, ping systemd. ``once=True`` drains
+what is in the folders and the queue, then returns (tests, bench).
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import structlog
+
+from flickerd.errors import FlickerdError, JournalError
+from flickerd.service import publish as pub
+from flickerd.service.hashing import content_hash
+from flickerd.service.journal import Job, Journal, JobState
+from flickerd.service.settle import Settled, Settler, default_probe
+from flickerd.service.signals import Signals
+from flickerd.service.watcher import Seen, Watcher, WatchSpec, scan
+from flickerd.service.worker import Processor, Progress, Result, Task, default_processor, failure_note, run_task
+
+log = structlog.get_logger("flickerd.service")
+
+TICK_S = 0.2  # longest sleep of the loop: bounds settle → start latency and signal response
+HOUSEKEEPING_S = 1.0  # folder mount checks, cancel polling, status text
+PROGRESS_WRITE_S = 1.0  # at most one progress write per job per second
+WORK_DIR = "work"
+LOCK_NAME = "daemon.lock"
+
+
+class _NoMetrics:
+    """Stands in until ``flickerd.metrics`` exists or when metrics are off."""
+
+    def __getattr__(self, name: str) -> Callable[..., None]:
+        return lambda *a, **k: None
+
+
+class _NoNotifier:
+    watchdog_interval_s = None
+
+    def __getattr__(self, name: str) -> Callable[..., None]:
+        return lambda *a, **k: None
+
+
+def make_notifier() -> Any:
+    try:
+        from flickerd.service.notify import Notifier
+    except ImportError:
+        return _NoNotifier()
+    return Notifier.from_env()
+
+
+def gpu_present() -> bool:
+    """A cheap look for an NVIDIA device node: the daemon never imports torch."""
+    return os.path.exists("/dev/nvidia0") or os.path.exists("/dev/dxg")
+
+
+@dataclass(slots=True)
+class _Running:
+    task: Task
+    thread: threading.Thread
+    started: float
+    gpu: bool
+    last_progress_write: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class _Hashed:
+    check: Any  # settle.Check
+    sha: str | None
+    stat: os.stat_result | None
+    error: OSError | None
+
+
+@dataclass(slots=True)
+class _FolderState:
+    spec: WatchSpec
+    conf: Any
+    dev: int | None = None
+    paused: bool = False
+
+
+@dataclass
+class Daemon:
+    """Run with ``Daemon(config).run()``; ``reload_config`` returns a new config or raises ``ConfigError``."""
+
+    config: Any
+    processor: Processor | None = None
+    metrics: Any = None
+    reload_config: Callable[[], Any] | None = None
+    once: bool = False
+    install_signals: bool = True
+    node_id: str = field(default_factory=socket.gethostname)
+
+    def __post_init__(self) -> None:
+        self.events: queue.Queue = queue.Queue()
+        self.signals = Signals()
+        self.settler = Settler(probe=lambda path: default_probe(path, getattr(self.config, "limits", None)))
+        self.running: dict[int, _Running] = {}
+        self.folders: dict[str, _FolderState] = {}
+        self.metrics = self.metrics or _NoMetrics()
+        self.notifier = make_notifier()
+        self.gpu_available = gpu_present()
+        self._gpu_free = 0
+        self._last_housekeeping = 0.0
+        self._last_rescan = 0.0
+        self._last_watchdog = 0.0
+        self._last_status = ""
+        self._to_hash: queue.Queue = queue.Queue()
+        self._hashing: set[str] = set()
+
+    # ---- life ---------------------------------------------------------------------------
+
+    def run(self) -> int:
+        """Start, loop until stopped (or drained with ``once``), stop; returns the exit code."""
+        self._start()
+        reason = "stopped"
+        try:
+            while True:
+                if self.signals.stop.is_set():
+                    reason = "stop_signal"
+                    break
+                if self.signals.reload.is_set():
+                    self.signals.reload.clear()
+                    self._reload()
+                self._turn()
+                if self.once and self._drained():
+                    reason = "drained"
+                    break
+        finally:
+            self._stop(reason)
+        return 0
+
+    def _start(self) -> None:
+        cfg = self.config
+        self.state_dir = Path(cfg.state_dir)
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self._lock_fd = _lock_state_dir(self.state_dir)
+        self.journal = Journal.in_state_dir(self.state_dir)
+        self.workdir_root = self.state_dir / WORK_DIR
+        if self.processor is None:
+            self.processor = default_processor()
+        if self.install_signals:
+            self.signals.install()
+        requeued = self.journal.requeue_running()
+        shutil.rmtree(self.workdir_root, ignore_errors=True)  # nothing runs yet: every workdir is stale
+        self.workdir_root.mkdir(parents=True, exist_ok=True)
+        self.watcher = Watcher(self.events)
+        threading.Thread(target=self._hash_loop, name="hasher", daemon=True).start()
+        self._apply_folders(cfg)
+        for st in self.folders.values():
+            for leftover in pub.remove_temp_files(st.conf.output):
+                log.info("temp_file_removed", path=str(leftover))
+        for job in requeued:
+            log.info("job_requeued", job_id=job.id, file=job.path, attempts=job.attempts)
+        self._gpu_free = int(getattr(cfg, "gpu_slots", 0)) if self.gpu_available else 0
+        self.metrics.set_gpu_available(self._gpu_free > 0)
+        self.metrics.set_queue_source(self._queue_counts)
+        self._rescan(time.monotonic())
+        self.notifier.ready()
+        log.info("daemon_started", folders=[f.spec.name for f in self.folders.values()], state_dir=str(self.state_dir),
+                 cpu_workers=self._slots(), gpu_slots=self._gpu_free, requeued=len(requeued), once=self.once)
+
+    def _stop(self, reason: str) -> None:
+        """Stop intake, give running jobs ``shutdown_timeout_s`` to finish, requeue the rest."""
+        self.notifier.stopping()
+        log.info("daemon_stopping", reason=reason, running=len(self.running))
+        self.watcher.stop()
+        self._to_hash.put(None)
+        deadline = time.monotonic() + float(getattr(self.config, "shutdown_timeout_s", 30.0))
+        while self.running and time.monotonic() < deadline:
+            if self.signals.stop.is_set() and reason != "stop_signal":
+                break
+            self._drain_events(min(TICK_S, max(0.0, deadline - time.monotonic())))
+        for job_id, run in list(self.running.items()):
+            run.task.cancel.set()
+            try:
+                job = self.journal.transition(job_id, JobState.PENDING, expect=[JobState.RUNNING],
+                                              attempts=max(run.task.job.attempts - 1, 0), progress=0.0)
+                log.info("job_requeued", job_id=job_id, file=job.path, reason="shutdown")
+            except JournalError as exc:
+                log.error("job_requeue_failed", job_id=job_id, error=str(exc))
+        self.running.clear()
+        self.journal.close()
+        log.info("daemon_stopped", reason=reason)
+
+    def _drained(self) -> bool:
+        if self.running or len(self.settler) or self._hashing or not self.events.empty():
+            return False
+        return not self._startable(limit=1)
+
+    # ---- one turn -----------------------------------------------------------------------
+
+    def _turn(self) -> None:
+        now = time.monotonic()
+        due = self.settler.next_due()
+        timeout = TICK_S if due is None else min(TICK_S, max(0.0, due - now))
+        self._drain_events(timeout)
+        now = time.monotonic()
+        for check in self.settler.due(now, paused=self._paused):
+            self._settled(check)
+        if now - self._last_housekeeping >= HOUSEKEEPING_S:
+            self._last_housekeeping = now
+            self._check_folders()
+            self._forward_cancels()
+            self._notify_status()
+        if now - self._last_rescan >= float(getattr(self.config, "rescan_interval_s", 60.0)):
+            self._rescan(now)
+        self._dispatch()
+        self._ping_watchdog(now)
+
+    def _drain_events(self, timeout: float) -> None:
+        try:
+            item = self.events.get(timeout=timeout) if timeout > 0 else self.events.get_nowait()
+        except queue.Empty:
+            return
+        while True:
+            self._handle(item)
+            try:
+                item = self.events.get_nowait()
+            except queue.Empty:
+                return
+
+    def _handle(self, item: Any) -> None:
+        if isinstance(item, Seen):
+            st = self.folders.get(item.folder)
+            if st is None or st.paused:
+                return
+            if item.path not in self.settler:
+                self.metrics.file_seen(item.folder)
+            self.settler.observe(item.path, item.folder, time.monotonic(), settle_s=float(st.conf.settle_s),
+                                 settle_max_s=float(st.conf.settle_max_s), renamed=item.renamed)
+        elif isinstance(item, Progress):
+            run = self.running.get(item.job_id)
+            now = time.monotonic()
+            if run is not None and (now - run.last_progress_write >= PROGRESS_WRITE_S or item.fraction >= 1.0):
+                run.last_progress_write = now
+                self.journal.update(item.job_id, progress=item.fraction)
+        elif isinstance(item, Result):
+            self._finished(item)
+        elif isinstance(item, _Hashed):
+            self._intake(item)
+
+    # ---- folders ------------------------------------------------------------------------
+
+    def _apply_folders(self, cfg: Any) -> None:
+        outputs = tuple(Path(f.output) for f in cfg.folders)
+        for name in list(self.folders):
+            self.watcher.unschedule(name)
+        self.folders.clear()
+        for f in cfg.folders:
+            spec = WatchSpec(name=f.name, path=Path(f.path), patterns=tuple(f.patterns), recursive=bool(f.recursive),
+                             poll=bool(f.poll), poll_interval_s=float(f.poll_interval_s), excluded=outputs)
+            state = _FolderState(spec, f)
+            self.folders[f.name] = state
+            Path(f.output).mkdir(parents=True, exist_ok=True)
+            if spec.path.is_dir():
+                state.dev = spec.path.stat().st_dev
+                self.watcher.schedule(spec)
+            else:
+                self._pause(state, "missing")
+
+    def _pause(self, st: _FolderState, why: str) -> None:
+        if not st.paused:
+            st.paused = True
+            self.watcher.unschedule(st.spec.name)
+            self.metrics.set_intake_paused(st.spec.name, True)
+            log.warning("folder_paused", folder=st.spec.name, path=str(st.spec.path), why=why)
+
+    def _paused(self, folder: str) -> bool:
+        st = self.folders.get(folder)
+        return st is None or st.paused
+
+    def _check_folders(self) -> None:
+        """A vanished path or a changed device (unmounted share) pauses intake; it is not a deletion."""
+        for st in self.folders.values():
+            try:
+                s = st.spec.path.stat()
+                ok = st.spec.path.is_dir() and (st.dev is None or s.st_dev == st.dev)
+            except OSError:
+                ok = False
+            if not ok:
+                self._pause(st, "unavailable")
+            elif st.paused:
+                st.paused = False
+                st.dev = s.st_dev
+                self.watcher.schedule(st.spec)
+                self.metrics.set_intake_paused(st.spec.name, False)
+                log.info("folder_resumed", folder=st.spec.name, path=str(st.spec.path))
+                self._scan_folder(st, time.monotonic())
+
+    def _rescan(self, now: float) -> None:
+        self._last_rescan = now
+        for st in self.folders.values():
+            if not st.paused:
+                self._scan_folder(st, now)
+
+    def _scan_folder(self, st: _FolderState, now: float) -> None:
+        for path in scan(st.spec):
+            if path in self.settler or path in self._hashing:
+                continue
+            try:
+                s = os.stat(path)
+            except OSError:
+                continue
+            if self.journal.known(path, s.st_size, s.st_mtime):
+                continue
+            self.settler.observe(path, st.spec.name, now, settle_s=float(st.conf.settle_s),
+                                 settle_max_s=float(st.conf.settle_max_s))
+
+    # ---- intake -------------------------------------------------------------------------
+
+    def _settled(self, check: Any) -> None:
+        cand = check.candidate
+        st = self.folders.get(cand.folder)
+        if st is None:
+            return
+        if check.state is Settled.GONE:
+            log.info("file_vanished", file=cand.path, folder=cand.folder)
+            return
+        if check.state is Settled.GROWING:
+            log.warning("file_still_growing", file=cand.path, folder=cand.folder,
+                        seconds=round(time.monotonic() - cand.first_seen, 1))
+            return
+        # hashing a large render takes seconds: a helper thread does it, the loop stays responsive
+        self._hashing.add(cand.path)
+        self._to_hash.put(check)
+
+    def _hash_loop(self) -> None:
+        while (check := self._to_hash.get()) is not None:
+            try:
+                sha, st = content_hash(check.candidate.path, self.journal)
+                self.events.put(_Hashed(check, sha, st, None))
+            except OSError as exc:
+                self.events.put(_Hashed(check, None, None, exc))
+
+    def _intake(self, hashed: _Hashed) -> None:
+        """A settled, hashed file becomes a journal row: pending, a duplicate, or quarantined."""
+        check = hashed.check
+        cand = check.candidate
+        self._hashing.discard(cand.path)
+        st = self.folders.get(cand.folder)
+        if st is None:
+            return
+        if isinstance(hashed.error, FileNotFoundError):
+            log.info("file_vanished", file=cand.path, folder=cand.folder)
+            return
+        if hashed.error is not None or hashed.sha is None or hashed.stat is None:
+            log.warning("file_unreadable", file=cand.path, error=str(hashed.error))
+            return
+        sha, s = hashed.sha, hashed.stat
+        latest = self.journal.latest_for_path(cand.path)
+        if latest is not None and latest.sha256 == sha and latest.state is not JobState.CANCELLED:
+            # same content under the same name (touched, or seen by a rescan): remember the new stat
+            self.journal.update(latest.id, size=s.st_size, mtime=s.st_mtime)
+            return
+        rules_hash = self._rules_hash(st)
+        common = dict(path=cand.path, folder=cand.folder, sha256=sha, size=s.st_size, mtime=s.st_mtime,
+                      priority=int(getattr(st.conf, "priority", 0)), rules_hash=rules_hash)
+        if check.state is Settled.UNUSABLE:
+            err = check.error
+            reason = getattr(err, "reason", "bad_input")
+            job = self.journal.add(state=JobState.QUARANTINED, reason=reason, error=str(err), outcome="quarantined",
+                                   **common)
+            task = self._task(job, st)
+            try:
+                note = failure_note(task, reason, str(err), JobState.QUARANTINED)
+                self.journal.update(job.id, report_path=str(note))
+            except OSError as exc:
+                log.error("report_write_failed", job_id=job.id, error=str(exc))
+            self.metrics.failure(reason)
+            log.warning("job_quarantined", job_id=job.id, file=cand.path, folder=cand.folder, reason=reason,
+                        error=str(err))
+            return
+        original = self.journal.find_original(sha, rules_hash, exclude_path=cand.path)
+        job = self.journal.add(duplicate_of=original.id if original else None, **common)
+        self.metrics.file_settled(cand.folder)
+        log.info("job_queued", job_id=job.id, file=cand.path, folder=cand.folder, sha256=sha[:12],
+                 duplicate_of=job.duplicate_of)
+
+    # ---- dispatch -----------------------------------------------------------------------
+
+    def _rules_hash(self, st: _FolderState) -> str | None:
+        """The folder's own rules hash when it has one, else the config's; with the mode it is the key."""
+        h = getattr(st.conf, "rules_hash", None) or getattr(self.config, "rules_hash", None) or ""
+        return f"{getattr(st.conf, 'mode', 'fix')}:{h}"
+
+    def _slots(self) -> int:
+        return max(1, int(getattr(self.config, "cpu_workers", 1)))
+
+    def _startable(self, limit: int) -> list[Job]:
+        out = []
+        for job in self.journal.next_pending(limit + 32, exclude=self.running):
+            if job.folder not in self.folders:
+                continue
+            if job.duplicate_of is not None:
+                orig = self.journal.get(job.duplicate_of)
+                if orig is not None and orig.state in (JobState.PENDING, JobState.RUNNING):
+                    continue  # link once the original has an output
+            out.append(job)
+            if len(out) >= limit:
+                break
+        return out
+
+    def _dispatch(self) -> None:
+        free = self._slots() - len(self.running)
+        if free <= 0 or self.signals.stop.is_set():
+            return
+        for job in self._startable(free):
+            self._launch(job)
+
+    def _task(self, job: Job, st: _FolderState, *, gpu: bool = False, original: Job | None = None) -> Task:
+        cfg, f = self.config, st.conf
+        return Task(job=job, src_root=Path(f.path), out_root=Path(f.output), mode=str(getattr(f, "mode", "fix")),
+                    auto_accept=bool(getattr(f, "auto_accept", True)),
+                    rules=tuple(f.rules), diagnose_settings=getattr(cfg, "diagnose", None),
+                    acceptance=getattr(cfg, "acceptance", None), workdir=self.workdir_root / str(job.id),
+                    gpu=gpu, original=original,
+                    final_attempt=job.attempts >= int(getattr(cfg, "max_attempts", 3)))
+
+    def _launch(self, job: Job) -> None:
+        st = self.folders[job.folder]
+        try:
+            job = self.journal.transition(
+                job.id, JobState.RUNNING, expect=[JobState.PENDING], attempts=job.attempts + 1,
+                rules_hash=self._rules_hash(st), node_id=self.node_id, error=None,
+            )
+        except JournalError as exc:  # cancelled from the CLI a moment ago
+            log.info("job_start_skipped", job_id=job.id, error=str(exc))
+            return
+        original = self.journal.get(job.duplicate_of) if job.duplicate_of is not None else None
+        gpu = False
+        if original is None and self._gpu_free > 0 and st.conf.mode != "diagnose":
+            self._gpu_free -= 1
+            gpu = True
+        task = self._task(job, st, gpu=gpu, original=original)
+        thread = threading.Thread(target=self._work, args=(task,), name=f"job-{job.id}", daemon=True)
+        self.running[job.id] = _Running(task, thread, time.monotonic(), gpu)
+        self.metrics.job_started("none" if original is None else "duplicate")
+        log.info("job_started", job_id=job.id, file=job.path, folder=job.folder, attempt=job.attempts, gpu=gpu)
+        thread.start()
+
+    def _work(self, task: Task) -> None:
+        assert self.processor is not None
+        with structlog.contextvars.bound_contextvars(job_id=task.job.id, file=task.job.path, folder=task.job.folder):
+            result = run_task(task, self.processor, self.events.put)
+        self.events.put(result)
+
+    def _forward_cancels(self) -> None:
+        for job_id in self.journal.cancel_requests():
+            run = self.running.get(job_id)
+            if run is not None and not run.task.cancel.is_set():
+                run.task.cancel.set()
+                log.info("job_cancel_requested", job_id=job_id)
+
+    # ---- outcomes -----------------------------------------------------------------------
+
+    def _finished(self, res: Result) -> None:
+        """Commit the outcome, then count and log it (never the other way round)."""
+        run = self.running.pop(res.job_id, None)
+        if run is None:
+            return
+        if run.gpu:
+            self._gpu_free += 1
+        job = run.task.job
+        state, outcome = res.state, res.outcome
+        if res.retryable:
+            max_attempts = int(getattr(self.config, "max_attempts", 3))
+            state = JobState.PENDING if job.attempts < max_attempts else JobState.QUARANTINED
+            outcome = "failed" if state is JobState.PENDING else "quarantined"
+        changes: dict[str, Any] = dict(outcome=outcome, route=res.route, reason=res.reason, error=res.error,
+                                       progress=1.0 if state is not JobState.PENDING else 0.0)
+        if res.output_path:
+            changes["output_path"] = res.output_path
+        if res.report_path:
+            changes["report_path"] = res.report_path
+        if res.route_versions:
+            changes["route_versions"] = res.route_versions
+        if state is JobState.QUARANTINED and not res.report_path:
+            try:
+                changes["report_path"] = str(failure_note(run.task, res.reason or "internal", res.error or "", state))
+            except OSError as exc:
+                log.error("report_write_failed", job_id=job.id, error=str(exc))
+        try:
+            final = self.journal.transition(job.id, state, expect=[JobState.RUNNING], **changes)
+        except JournalError as exc:
+            log.error("job_commit_failed", job_id=job.id, error=str(exc))
+            return
+        queue_wait = max(0.0, (job.started_at or 0.0) - job.created_at)
+        self.metrics.job_finished(res.route, outcome, res.seconds, queue_wait)
+        if res.reason and state in (JobState.PENDING, JobState.QUARANTINED, JobState.FAILED):
+            self.metrics.failure(res.reason)
+        if res.verdict:
+            self.metrics.verdict(res.verdict)
+        if res.flicker_before is not None and res.flicker_after is not None:
+            self.metrics.flicker(res.flicker_before, res.flicker_after)
+        if state is JobState.DONE:
+            self._after_success(run.task)
+        with structlog.contextvars.bound_contextvars(job_id=job.id, file=job.path, folder=job.folder):
+            _summary(outcome=outcome, route=res.route, verdict=res.verdict, duration_s=res.seconds,
+                     queue_wait_s=queue_wait, flicker_before=res.flicker_before, flicker_after=res.flicker_after,
+                     reason=res.reason, state=state.value, attempts=final.attempts, error=res.error,
+                     output=res.output_path, report=final.report_path)
+
+    def _after_success(self, task: Task) -> None:
+        st = self.folders.get(task.job.folder)
+        if st is None or getattr(st.conf, "on_success", "keep") != "move" or not getattr(st.conf, "archive", None):
+            return
+        dest = Path(st.conf.archive) / Path(task.job.path).relative_to(task.src_root)
+        try:
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            shutil.move(task.job.path, dest)
+            log.info("source_archived", file=task.job.path, archive=str(dest))
+        except OSError as exc:
+            log.error("source_archive_failed", file=task.job.path, error=str(exc))
+
+    # ---- config, health -----------------------------------------------------------------
+
+    def _reload(self) -> None:
+        self.notifier.reloading()
+        if self.reload_config is None:
+            return
+        try:
+            cfg = self.reload_config()
+        except FlickerdError as exc:
+            self.metrics.config_reloaded(False)
+            log.error("config_reload_failed", error=str(exc), kept=str(getattr(self.config, "source", "")))
+            self.notifier.ready()
+            return
+        self.config = cfg
+        for name in list(self.folders):
+            self.settler.forget_folder(name)
+        self._apply_folders(cfg)
+        self.metrics.set_folders([f.name for f in cfg.folders])
+        self.metrics.set_routes(sorted({"+".join(s.route for s in r.steps) or "none" for f in cfg.folders for r in f.rules}))
+        self._rescan(time.monotonic())
+        self.metrics.config_reloaded(True)
+        log.info("config_reloaded", source=str(getattr(cfg, "source", "")), rules_hash=getattr(cfg, "rules_hash", None))
+        self.notifier.ready()
+
+    def _queue_counts(self) -> Mapping[str, int]:
+        return self.journal.counts()
+
+    def healthy(self) -> bool:
+        return self.watcher.healthy() and self.journal.ping()
+
+    def _ping_watchdog(self, now: float) -> None:
+        interval = self.notifier.watchdog_interval_s
+        if interval and now - self._last_watchdog >= interval and self.healthy():
+            self._last_watchdog = now
+            self.notifier.watchdog()
+
+    def _notify_status(self) -> None:
+        counts = self.journal.counts()
+        paused = [n for n, s in self.folders.items() if s.paused]
+        text = f"{counts['pending']} pending, {len(self.running)} running, {counts['done']} done" + (
+            f"; paused: {', '.join(paused)}" if paused else "")
+        if text != self._last_status:
+            self._last_status = text
+            self.notifier.status(text)
+
+
+def _lock_state_dir(state_dir: Path) -> int:
+    """One daemon per state dir: two would both run the same pending jobs. Held until exit."""
+    import fcntl
+
+    path = state_dir / LOCK_NAME
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        other = os.read(fd, 32).decode(errors="replace").strip() or "?"
+        os.close(fd)
+        raise JournalError(
+            f"another flickerd daemon (pid {other}) is using the state dir {state_dir}; "
+            "stop it first or give this one its own --state-dir."
+        ) from None
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+    return fd
+
+
+def _summary(**fields: Any) -> None:
+    """The one ``job_finished`` line per job (``flickerd.logs`` formats it when present)."""
+    try:
+        from flickerd.logs import log_job_summary
+    except ImportError:
+        log.info("job_finished", **fields)
+        return
+    log_job_summary(**fields)

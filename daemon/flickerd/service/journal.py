@@ -1,0 +1,364 @@
+"""The job journal: one SQLite row per job, the daemon's queue and its memory across restarts.
+
+WAL + ``synchronous=FULL``: a committed transition survives a power cut. Every state change
+goes through ``Journal.transition`` (one transaction each); callers emit metrics and logs only
+after it returns. Several processes may open the same journal (the daemon, ``flickerd status``,
+``flickerd retry``); SQLite's locking and a busy timeout serialise their writes.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, fields
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+from flickerd.errors import JournalError
+
+JOURNAL_NAME = "journal.sqlite3"
+BUSY_TIMEOUT_MS = 10_000
+SCHEMA_VERSION = 1
+
+
+class JobState(str, Enum):
+    PENDING = "pending"
+    RUNNING = "running"
+    DONE = "done"
+    REJECTED = "rejected"
+    FAILED = "failed"
+    QUARANTINED = "quarantined"
+    REVIEW = "review"
+    CANCELLED = "cancelled"
+
+
+TERMINAL: frozenset[JobState] = frozenset(
+    {JobState.DONE, JobState.REJECTED, JobState.FAILED, JobState.QUARANTINED, JobState.CANCELLED}
+)
+
+# from -> allowed destinations; anything else is a bug or a race with another process.
+ALLOWED: Mapping[JobState, frozenset[JobState]] = {
+    JobState.PENDING: frozenset({JobState.RUNNING, JobState.CANCELLED, JobState.QUARANTINED, JobState.DONE}),
+    JobState.RUNNING: frozenset(set(JobState) - {JobState.RUNNING}),
+    JobState.DONE: frozenset({JobState.PENDING}),
+    JobState.REJECTED: frozenset({JobState.PENDING}),
+    JobState.FAILED: frozenset({JobState.PENDING}),
+    JobState.QUARANTINED: frozenset({JobState.PENDING}),
+    JobState.REVIEW: frozenset({JobState.DONE, JobState.REJECTED, JobState.PENDING}),
+    JobState.CANCELLED: frozenset({JobState.PENDING}),
+}
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS jobs (
+    id INTEGER PRIMARY KEY,
+    path TEXT NOT NULL,
+    folder TEXT NOT NULL,
+    sha256 TEXT,
+    size INTEGER NOT NULL,
+    mtime REAL NOT NULL,
+    state TEXT NOT NULL,
+    outcome TEXT,
+    route TEXT,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    priority INTEGER NOT NULL DEFAULT 0,
+    created_at REAL NOT NULL,
+    started_at REAL,
+    finished_at REAL,
+    error TEXT,
+    reason TEXT,
+    report_path TEXT,
+    output_path TEXT,
+    rules_hash TEXT,
+    route_versions TEXT,
+    node_id TEXT,
+    progress REAL NOT NULL DEFAULT 0,
+    cancel_requested INTEGER NOT NULL DEFAULT 0,
+    duplicate_of INTEGER
+);
+CREATE INDEX IF NOT EXISTS jobs_queue ON jobs (state, priority, id);
+CREATE INDEX IF NOT EXISTS jobs_sha ON jobs (sha256);
+CREATE INDEX IF NOT EXISTS jobs_path ON jobs (path);
+CREATE TABLE IF NOT EXISTS hash_cache (
+    dev INTEGER NOT NULL,
+    ino INTEGER NOT NULL,
+    size INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL,
+    sha256 TEXT NOT NULL,
+    PRIMARY KEY (dev, ino, size, mtime_ns)
+);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    id: int
+    path: str
+    folder: str
+    sha256: str | None
+    size: int
+    mtime: float
+    state: JobState
+    outcome: str | None
+    route: str | None
+    attempts: int
+    priority: int
+    created_at: float
+    started_at: float | None
+    finished_at: float | None
+    error: str | None
+    reason: str | None
+    report_path: str | None
+    output_path: str | None
+    rules_hash: str | None
+    route_versions: str | None
+    node_id: str | None
+    progress: float
+    cancel_requested: bool
+    duplicate_of: int | None
+
+    @classmethod
+    def from_row(cls, row: sqlite3.Row) -> Job:
+        data = {f.name: row[f.name] for f in fields(cls)}
+        data["state"] = JobState(data["state"])
+        data["cancel_requested"] = bool(data["cancel_requested"])
+        return cls(**data)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = {f.name: getattr(self, f.name) for f in fields(self)}
+        d["state"] = self.state.value
+        return d
+
+
+_COLUMNS = frozenset(f.name for f in fields(Job)) - {"id"}
+
+
+def journal_path(state_dir: str | os.PathLike) -> Path:
+    return Path(state_dir) / JOURNAL_NAME
+
+
+class Journal:
+    """The journal of one state dir. Thread-safe: one connection guarded by a lock."""
+
+    def __init__(self, path: str | os.PathLike, *, readonly: bool = False) -> None:
+        self.path = Path(path)
+        self._lock = threading.RLock()
+        try:
+            if readonly:
+                if not self.path.exists():
+                    raise JournalError(f"{self.path}: no journal here; has the daemon run with this state dir?")
+                uri = f"file:{self.path}?mode=ro"
+                self._db = sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False,
+                                           isolation_level=None)
+            else:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                self._db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False,
+                                           isolation_level=None)
+            self._db.row_factory = sqlite3.Row
+            self._db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+            if not readonly:
+                self._db.execute("PRAGMA journal_mode=WAL")
+                self._db.execute("PRAGMA synchronous=FULL")
+                self._db.executescript(_SCHEMA)
+                self._db.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
+        except sqlite3.Error as exc:
+            raise JournalError(
+                f"{self.path}: the journal cannot be opened ({exc}); check the state dir's permissions and free space."
+            ) from exc
+
+    @classmethod
+    def in_state_dir(cls, state_dir: str | os.PathLike, *, readonly: bool = False) -> Journal:
+        return cls(journal_path(state_dir), readonly=readonly)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction; BEGIN IMMEDIATE takes the write lock up front (no upgrade deadlocks)."""
+        with self._lock:
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    yield self._db
+                except BaseException:
+                    self._db.execute("ROLLBACK")
+                    raise
+                self._db.execute("COMMIT")
+            except sqlite3.Error as exc:
+                raise JournalError(f"{self.path}: the journal cannot be written ({exc}).") from exc
+
+    def _query(self, sql: str, args: Iterable[Any] = ()) -> list[sqlite3.Row]:
+        with self._lock:
+            try:
+                return self._db.execute(sql, tuple(args)).fetchall()
+            except sqlite3.Error as exc:
+                raise JournalError(f"{self.path}: the journal cannot be read ({exc}).") from exc
+
+    # ---- writes -------------------------------------------------------------------------
+
+    def add(self, *, path: str, folder: str, sha256: str | None, size: int, mtime: float,
+            state: JobState = JobState.PENDING, priority: int = 0, **extra: Any) -> Job:
+        """Create a job row (the only way rows are born)."""
+        unknown = set(extra) - _COLUMNS
+        if unknown:
+            raise ValueError(f"unknown job columns: {sorted(unknown)}")
+        now = time.time()
+        row = {"path": path, "folder": folder, "sha256": sha256, "size": size, "mtime": mtime,
+               "state": JobState(state).value, "priority": priority, "created_at": now, **extra}
+        if JobState(state) in TERMINAL:
+            row.setdefault("finished_at", now)
+        cols = ", ".join(row)
+        marks = ", ".join("?" for _ in row)
+        with self._tx() as db:
+            cur = db.execute(f"INSERT INTO jobs ({cols}) VALUES ({marks})", tuple(row.values()))
+            job_id = cur.lastrowid
+            got = db.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        return Job.from_row(got)
+
+    def transition(self, job_id: int, to: JobState, *, expect: Iterable[JobState] | None = None,
+                   **changes: Any) -> Job:
+        """Move a job to ``to`` and set ``changes`` in one transaction; returns the new row.
+
+        Raises ``JournalError`` when the job does not exist, its current state is not in
+        ``expect`` (another process got there first), or the move is not in ``ALLOWED``.
+        """
+        unknown = set(changes) - _COLUMNS
+        if unknown:
+            raise ValueError(f"unknown job columns: {sorted(unknown)}")
+        to = JobState(to)
+        now = time.time()
+        with self._tx() as db:
+            row = db.execute("SELECT state FROM jobs WHERE id = ?", (job_id,)).fetchone()
+            if row is None:
+                raise JournalError(f"job {job_id} does not exist in {self.path}.")
+            current = JobState(row["state"])
+            if expect is not None and current not in set(expect):
+                raise JournalError(f"job {job_id} is {current.value}, not {'/'.join(s.value for s in expect)}.")
+            if to not in ALLOWED[current]:
+                raise JournalError(f"job {job_id} cannot go from {current.value} to {to.value}.")
+            values: dict[str, Any] = {"state": to.value, **changes}
+            if to is JobState.RUNNING:
+                values.setdefault("started_at", now)
+                values.setdefault("progress", 0.0)
+            if to in TERMINAL or to is JobState.REVIEW:
+                values.setdefault("finished_at", now)
+            if to is JobState.PENDING:
+                values.setdefault("cancel_requested", 0)
+            sets = ", ".join(f"{k} = ?" for k in values)
+            db.execute(f"UPDATE jobs SET {sets} WHERE id = ?", (*values.values(), job_id))
+            got = db.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        return Job.from_row(got)
+
+    def update(self, job_id: int, **changes: Any) -> None:
+        """Change non-state columns (progress, cancel flag, mtime bookkeeping)."""
+        unknown = set(changes) - (_COLUMNS - {"state"})
+        if unknown:
+            raise ValueError(f"not updatable without a transition: {sorted(unknown)}")
+        sets = ", ".join(f"{k} = ?" for k in changes)
+        with self._tx() as db:
+            db.execute(f"UPDATE jobs SET {sets} WHERE id = ?", (*changes.values(), job_id))
+
+    def requeue_running(self) -> list[Job]:
+        """On start (and after a shutdown timeout): every ``running`` row back to ``pending``."""
+        with self._tx() as db:
+            rows = db.execute("SELECT * FROM jobs WHERE state = 'running'").fetchall()
+            db.execute("UPDATE jobs SET state = 'pending', progress = 0, cancel_requested = 0 WHERE state = 'running'")
+        return [Job.from_row(r) for r in rows]
+
+    # ---- hash cache ---------------------------------------------------------------------
+
+    def cached_hash(self, st: os.stat_result) -> str | None:
+        rows = self._query(
+            "SELECT sha256 FROM hash_cache WHERE dev = ? AND ino = ? AND size = ? AND mtime_ns = ?",
+            (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns),
+        )
+        return rows[0]["sha256"] if rows else None
+
+    def remember_hash(self, st: os.stat_result, sha256: str) -> None:
+        with self._tx() as db:
+            db.execute("INSERT OR REPLACE INTO hash_cache VALUES (?, ?, ?, ?, ?)",
+                       (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, sha256))
+
+    # ---- reads --------------------------------------------------------------------------
+
+    def get(self, job_id: int) -> Job | None:
+        rows = self._query("SELECT * FROM jobs WHERE id = ?", (job_id,))
+        return Job.from_row(rows[0]) if rows else None
+
+    def latest_for_path(self, path: str) -> Job | None:
+        rows = self._query("SELECT * FROM jobs WHERE path = ? ORDER BY id DESC LIMIT 1", (path,))
+        return Job.from_row(rows[0]) if rows else None
+
+    def known(self, path: str, size: int, mtime: float) -> bool:
+        """Whether this exact file version (path, size, mtime) already has a row: rescans skip it unhashed."""
+        rows = self._query("SELECT 1 FROM jobs WHERE path = ? AND size = ? AND mtime = ? LIMIT 1", (path, size, mtime))
+        return bool(rows)
+
+    def find_original(self, sha256: str, rules_hash: str | None, exclude_path: str) -> Job | None:
+        """The earliest live job for the same content and rules under another name.
+
+        Route versions are the third part of the key; they are known only once a job ran, so the
+        worker compares them before linking (``worker.same_route_versions``).
+        """
+        rows = self._query(
+            "SELECT * FROM jobs WHERE sha256 = ? AND rules_hash IS ? AND path != ? "
+            "AND duplicate_of IS NULL AND state NOT IN ('cancelled', 'quarantined', 'failed') ORDER BY id LIMIT 1",
+            (sha256, rules_hash, exclude_path),
+        )
+        return Job.from_row(rows[0]) if rows else None
+
+    def next_pending(self, limit: int, exclude: Iterable[int] = ()) -> list[Job]:
+        """The queue head: highest folder priority first, then oldest."""
+        exclude = tuple(exclude)
+        marks = ", ".join("?" for _ in exclude)
+        where = f"AND id NOT IN ({marks})" if exclude else ""
+        rows = self._query(
+            f"SELECT * FROM jobs WHERE state = 'pending' {where} ORDER BY priority DESC, id LIMIT ?",
+            (*exclude, limit),
+        )
+        return [Job.from_row(r) for r in rows]
+
+    def by_state(self, *states: JobState, limit: int = 1000) -> list[Job]:
+        marks = ", ".join("?" for _ in states)
+        rows = self._query(f"SELECT * FROM jobs WHERE state IN ({marks}) ORDER BY id LIMIT ?",
+                           (*(s.value for s in states), limit))
+        return [Job.from_row(r) for r in rows]
+
+    def recent(self, limit: int = 20) -> list[Job]:
+        rows = self._query("SELECT * FROM jobs ORDER BY COALESCE(finished_at, started_at, created_at) DESC, id DESC "
+                           "LIMIT ?", (limit,))
+        return [Job.from_row(r) for r in rows]
+
+    def counts(self) -> dict[str, int]:
+        """State → number of jobs, every state present (zero when empty); the queue-depth source."""
+        out = {s.value: 0 for s in JobState}
+        for r in self._query("SELECT state, COUNT(*) AS n FROM jobs GROUP BY state"):
+            out[r["state"]] = r["n"]
+        return out
+
+    def cancel_requests(self) -> list[int]:
+        return [r["id"] for r in self._query("SELECT id FROM jobs WHERE state = 'running' AND cancel_requested = 1")]
+
+    def mean_seconds(self, limit: int = 50) -> float | None:
+        """Mean wall time of recent finished jobs, for ETAs."""
+        rows = self._query(
+            "SELECT AVG(finished_at - started_at) AS s FROM (SELECT finished_at, started_at FROM jobs "
+            "WHERE state = 'done' AND started_at IS NOT NULL AND finished_at IS NOT NULL ORDER BY id DESC LIMIT ?)",
+            (limit,),
+        )
+        return rows[0]["s"] if rows and rows[0]["s"] is not None else None
+
+    def ping(self) -> bool:
+        """Health check for the systemd watchdog: a trivial read succeeds."""
+        try:
+            self._query("SELECT 1")
+            return True
+        except JournalError:
+            return False

@@ -1,0 +1,158 @@
+"""Atomic publishing into output folders: a reader never sees a half-written file.
+
+Every file goes through ``publish``: copy (or move, same filesystem) to a dot-prefixed temp
+name in the destination folder that keeps the extension (``.clip.tmp.mp4``), fsync it,
+``os.replace`` it over the final name, fsync the folder. The watcher ignores dot names, so
+outputs inside a watched tree never re-trigger it; ``remove_temp_files`` sweeps what a crash
+left behind.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import re
+import shutil
+from pathlib import Path
+
+COPY_CHUNK_BYTES = 1 << 20
+_TEMP_RE = re.compile(r"^\..+\.tmp(\.[^./]+)?$")
+
+
+def temp_name(final: Path) -> Path:
+    """``dir/clip.mp4`` → ``dir/.clip.tmp.mp4`` (ffmpeg and players still see the extension)."""
+    return final.with_name(f".{final.stem}.tmp{final.suffix}")
+
+
+def is_temp_name(name: str) -> bool:
+    return bool(_TEMP_RE.match(name))
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _copy_synced(src: Path, dst: Path) -> None:
+    with open(src, "rb") as fin, open(dst, "wb") as fout:
+        shutil.copyfileobj(fin, fout, COPY_CHUNK_BYTES)
+        fout.flush()
+        os.fsync(fout.fileno())
+    shutil.copystat(src, dst, follow_symlinks=True)
+
+
+def publish(src: str | os.PathLike, final: str | os.PathLike, *, move: bool = False) -> Path:
+    """Place ``src``'s bytes at ``final`` atomically and durably; returns ``final``.
+
+    ``move=True`` lets a workdir file be renamed instead of copied when both sides share a
+    filesystem (``src`` is then gone). On any failure the temp file is removed and the error
+    re-raised; ``final`` is either the old file or the complete new one.
+    """
+    src, final = Path(src), Path(final)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = temp_name(final)
+    try:
+        moved = False
+        if move:
+            try:
+                os.replace(src, tmp)
+                moved = True
+                with open(tmp, "rb+") as f:
+                    os.fsync(f.fileno())
+            except OSError as exc:
+                if exc.errno != errno.EXDEV:
+                    raise
+        if not moved:
+            _copy_synced(src, tmp)
+        os.replace(tmp, final)
+        _fsync_dir(final.parent)
+    except BaseException:
+        try:
+            tmp.unlink()
+        except FileNotFoundError:
+            pass
+        raise
+    return final
+
+
+def publish_bytes(data: bytes, final: str | os.PathLike) -> Path:
+    """``publish`` for content made in memory (small reports and notes)."""
+    final = Path(final)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = temp_name(final)
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, final)
+        _fsync_dir(final.parent)
+    except BaseException:
+        try:
+            tmp.unlink()
+        except FileNotFoundError:
+            pass
+        raise
+    return final
+
+
+def link_or_copy(existing: str | os.PathLike, final: str | os.PathLike) -> tuple[Path, str]:
+    """Make ``final`` show ``existing``'s content: hardlink, else symlink, else an atomic copy.
+
+    Returns the path and how (``"hardlink"``, ``"symlink"``, ``"copy"``). The link is made
+    under the temp name first and renamed, so it appears atomically too.
+    """
+    existing, final = Path(existing), Path(final)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = temp_name(final)
+    for how in ("hardlink", "symlink"):
+        try:
+            tmp.unlink(missing_ok=True)
+            if how == "hardlink":
+                os.link(existing, tmp)
+            else:
+                os.symlink(os.path.abspath(existing), tmp)
+            os.replace(tmp, final)
+            _fsync_dir(final.parent)
+            return final, how
+        except OSError:
+            tmp.unlink(missing_ok=True)
+    return publish(existing, final), "copy"
+
+
+def move_published(src: str | os.PathLike, final: str | os.PathLike) -> Path:
+    """Move an already published file (``_review/`` → output) atomically; copies across filesystems."""
+    src, final = Path(src), Path(final)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.replace(src, final)
+        _fsync_dir(final.parent)
+        _fsync_dir(src.parent)
+    except OSError as exc:
+        if exc.errno != errno.EXDEV:
+            raise
+        publish(src, final)
+        src.unlink()
+    return final
+
+
+def remove_temp_files(folder: str | os.PathLike, *, recursive: bool = True) -> list[Path]:
+    """Delete leftover publish temp files (``.NAME.tmp.EXT``) under ``folder``; returns them."""
+    folder = Path(folder)
+    removed: list[Path] = []
+    if not folder.is_dir():
+        return removed
+    walker = os.walk(folder) if recursive else [(str(folder), [], os.listdir(folder))]
+    for root, _dirs, names in walker:
+        for name in names:
+            if is_temp_name(name):
+                p = Path(root) / name
+                try:
+                    p.unlink()
+                    removed.append(p)
+                except FileNotFoundError:
+                    pass
+    return removed

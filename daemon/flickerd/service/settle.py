@@ -1,0 +1,188 @@
+"""Settling: when is a dropped file completely written and safe to process?
+
+A candidate becomes ready only when its size and mtime have been stable for the folder's
+``settle_s`` and a probe opens it and decodes frames. A file that was renamed into the folder
+(an atomic move) skips the stability wait but not the probe. A failing probe is retried with
+exponential backoff; only after ``settle_max_s`` and at least ``MIN_PROBES`` tries is the file
+given up as unusable (the daemon journals it as quarantined with the reason, never drops it).
+A file still growing after ``settle_max_s`` is reported once and kept under watch.
+
+``Settler`` holds no threads and does no I/O of its own: ``stat`` and ``probe`` are passed in.
+"""
+
+from __future__ import annotations
+
+import heapq
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import Enum
+
+from flickerd.errors import FlickerdError, LimitExceeded
+
+MIN_PROBES = 2
+MAX_BACKOFF_S = 60.0
+PROBE_DECODE_FRAMES = 2
+
+
+class Settled(str, Enum):
+    WAIT = "wait"  # not yet; re-checked at ``next_check``
+    READY = "ready"  # stable and probed: make it a job
+    GONE = "gone"  # deleted before it settled
+    UNUSABLE = "unusable"  # stable but the probe kept failing: journal it with the reason
+    GROWING = "growing"  # still changing after settle_max_s (reported once, still watched)
+
+
+@dataclass(slots=True)
+class Candidate:
+    path: str
+    folder: str
+    first_seen: float
+    settle_s: float
+    settle_max_s: float
+    size: int = -1
+    mtime_ns: int = -1
+    stable_since: float = 0.0
+    next_check: float = 0.0
+    probes: int = 0
+    renamed: bool = False
+    reported_growing: bool = False
+    last_error: FlickerdError | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    state: Settled
+    candidate: Candidate
+    stat: os.stat_result | None = None
+    error: FlickerdError | None = None
+
+
+StatFn = Callable[[str], os.stat_result]
+ProbeFn = Callable[[str], object]
+
+
+def default_probe(path: str, limits: object = None) -> object:
+    """The gate: the container opens, ``PROBE_DECODE_FRAMES`` frames decode, and it is within ``limits``."""
+    from flickerd.media.probe import probe
+
+    info = probe(path, decode_check=PROBE_DECODE_FRAMES)
+    if limits is not None:
+        from flickerd.limits import check_limits
+
+        why = check_limits(info, limits)
+        if why:
+            raise LimitExceeded(f"{path}: {why}")
+    return info
+
+
+@dataclass
+class Settler:
+    """Candidates by path, checked in due-time order (a heap; stale heap entries are skipped)."""
+
+    stat: StatFn = os.stat
+    probe: ProbeFn = default_probe
+    _cands: dict[str, Candidate] = field(default_factory=dict)
+    _heap: list[tuple[float, str]] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self._cands)
+
+    def __contains__(self, path: str) -> bool:
+        return path in self._cands
+
+    def observe(self, path: str, folder: str, now: float, *, settle_s: float, settle_max_s: float,
+                renamed: bool = False) -> None:
+        """Note an event for ``path``; a renamed-in file is checked at once."""
+        cand = self._cands.get(path)
+        if cand is None:
+            cand = Candidate(path, folder, now, settle_s, settle_max_s, stable_since=now, renamed=renamed)
+            self._cands[path] = cand
+            self._schedule(cand, now)  # the first look records size and mtime
+        elif renamed and not cand.renamed:
+            cand.renamed = True
+            self._schedule(cand, now)
+
+    def forget(self, path: str) -> None:
+        self._cands.pop(path, None)
+
+    def forget_folder(self, folder: str) -> None:
+        for path in [p for p, c in self._cands.items() if c.folder == folder]:
+            del self._cands[path]
+
+    def next_due(self) -> float | None:
+        while self._heap:
+            t, path = self._heap[0]
+            cand = self._cands.get(path)
+            if cand is not None and cand.next_check == t:
+                return t
+            heapq.heappop(self._heap)
+        return None
+
+    def due(self, now: float, *, paused: Callable[[str], bool] = lambda folder: False) -> list[Check]:
+        """Check every candidate whose time has come; returns the non-WAIT results."""
+        out: list[Check] = []
+        deferred: list[Candidate] = []
+        while (t := self.next_due()) is not None and t <= now:
+            _, path = heapq.heappop(self._heap)
+            cand = self._cands[path]
+            if paused(cand.folder):
+                deferred.append(cand)  # a vanished mount: keep it, decide nothing
+                continue
+            res = self.check(cand, now)
+            if res.state is Settled.WAIT:
+                continue
+            if res.state is not Settled.GROWING:
+                self._cands.pop(path, None)
+            out.append(res)
+        for cand in deferred:
+            self._schedule(cand, now + max(cand.settle_s, 1.0))
+        return out
+
+    def check(self, cand: Candidate, now: float) -> Check:
+        try:
+            st = self.stat(cand.path)
+        except FileNotFoundError:
+            return Check(Settled.GONE, cand)
+        except OSError as exc:
+            cand.probes += 1
+            self._schedule(cand, now + self._backoff(cand))
+            if cand.probes >= MIN_PROBES and now - cand.first_seen >= cand.settle_max_s:
+                from flickerd.errors import MissingInput
+
+                return Check(Settled.UNUSABLE, cand, error=MissingInput(f"{cand.path}: cannot be read ({exc.strerror})."))
+            return Check(Settled.WAIT, cand)
+        if (st.st_size, st.st_mtime_ns) != (cand.size, cand.mtime_ns):
+            first_look = cand.size < 0
+            cand.size, cand.mtime_ns = st.st_size, st.st_mtime_ns
+            if not (first_look and cand.renamed):
+                # a normal first look, or the file changed since: (re)start the stability clock
+                cand.renamed = False
+                cand.stable_since = now
+                self._schedule(cand, now + cand.settle_s)
+                if not first_look and now - cand.first_seen >= cand.settle_max_s and not cand.reported_growing:
+                    cand.reported_growing = True
+                    return Check(Settled.GROWING, cand, stat=st)
+                return Check(Settled.WAIT, cand)
+        if not cand.renamed and now - cand.stable_since < cand.settle_s:
+            self._schedule(cand, cand.stable_since + cand.settle_s)
+            return Check(Settled.WAIT, cand)
+        try:
+            self.probe(cand.path)
+        except FlickerdError as exc:
+            cand.probes += 1
+            cand.last_error = exc
+            final = isinstance(exc, LimitExceeded)  # a stable file over a limit will not shrink
+            if final or (cand.probes >= MIN_PROBES and now - cand.first_seen >= cand.settle_max_s):
+                return Check(Settled.UNUSABLE, cand, stat=st, error=exc)
+            self._schedule(cand, now + self._backoff(cand))
+            return Check(Settled.WAIT, cand)
+        return Check(Settled.READY, cand, stat=st)
+
+    @staticmethod
+    def _backoff(cand: Candidate) -> float:
+        return min(max(cand.settle_s, 0.25) * (2 ** max(cand.probes - 1, 0)), MAX_BACKOFF_S)
+
+    def _schedule(self, cand: Candidate, when: float) -> None:
+        cand.next_check = when
+        heapq.heappush(self._heap, (when, cand.path))

@@ -1,0 +1,299 @@
+"""Running one job in a worker thread: process in a private workdir, then publish.
+
+``run_task`` is the whole life of a job outside the daemon loop. It never touches the
+journal or the metrics: it returns a ``Result`` (and reports ``Progress``) that the daemon
+commits and counts. Cancellation is cooperative: the progress callback raises ``JobCancelled``
+once the job's cancel event is set.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import threading
+import time
+import traceback
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from flickerd.errors import FlickerdError, InputError
+from flickerd.service import publish as pub
+from flickerd.service.journal import Job, JobState
+
+REPORT_KINDS = (".report.json", ".flicker.png", ".compare.mp4")
+FAILED_DIR = "_failed"
+REVIEW_DIR = "_review"
+
+# process_file's Outcome.status → (journal state, where the files go)
+_PLACEMENT: Mapping[str, tuple[JobState, str | None, bool]] = {
+    # status: (state, subfolder, publish the video)
+    "done": (JobState.DONE, None, True),
+    "report_only": (JobState.DONE, None, False),
+    "needs_attention": (JobState.DONE, None, False),
+    "review": (JobState.REVIEW, REVIEW_DIR, True),
+    "rejected": (JobState.REJECTED, FAILED_DIR, False),
+    "failed": (JobState.FAILED, FAILED_DIR, False),
+}
+
+
+class JobCancelled(BaseException):
+    """Flow control: ``flickerd cancel`` or a shutdown asked this job to stop."""
+
+
+@dataclass(frozen=True, slots=True)
+class Task:
+    job: Job
+    src_root: Path  # the watched folder
+    out_root: Path  # its output folder
+    mode: str  # "fix" | "diagnose"
+    auto_accept: bool
+    rules: tuple
+    diagnose_settings: Any
+    acceptance: Any
+    workdir: Path
+    gpu: bool = False
+    final_attempt: bool = True  # a failed outcome is retried unless this is the last attempt
+    original: Job | None = None  # set for a re-drop of content already processed
+    cancel: threading.Event = field(default_factory=threading.Event)
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    job_id: int
+    fraction: float
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    job_id: int
+    state: JobState
+    outcome: str  # metrics label: done, rejected, failed, report_only, needs_attention, review, duplicate, cancelled
+    route: str = "none"
+    output_path: str | None = None
+    report_path: str | None = None
+    reason: str | None = None
+    error: str | None = None
+    retryable: bool = False
+    verdict: str | None = None
+    flicker_before: float | None = None
+    flicker_after: float | None = None
+    route_versions: str | None = None
+    seconds: float = 0.0
+
+
+Processor = Callable[..., Any]
+"""``flickerd.process.process_file`` or a test fake with the same signature."""
+
+
+def default_processor() -> Processor:
+    from flickerd.process import process_file
+
+    return process_file
+
+
+def output_dir(task: Task, sub: str | None = None) -> Path:
+    """Where this job's files go, mirroring the source's subfolder for recursive watches."""
+    rel = Path(task.job.path).parent.relative_to(task.src_root) if Path(task.job.path).is_relative_to(task.src_root) \
+        else Path()
+    base = task.out_root / sub if sub else task.out_root
+    return base / rel
+
+
+def _report_name(src: Path, produced: Path) -> str:
+    for kind in REPORT_KINDS:
+        if produced.name.endswith(kind):
+            return src.stem + kind
+    return produced.name
+
+
+def _video_name(src: Path, produced: Path) -> str:
+    return src.name if produced.suffix.lower() == src.suffix.lower() else src.stem + produced.suffix
+
+
+def write_note(task_or_job_path: str, folder: Path, payload: Mapping[str, Any]) -> Path:
+    """A small JSON report (failures, quarantine, duplicates) published atomically."""
+    src = Path(task_or_job_path)
+    return pub.publish_bytes(json.dumps(payload, indent=2, default=str).encode() + b"\n",
+                             folder / f"{src.stem}.report.json")
+
+
+def failure_note(task: Task, reason: str, error: str, state: JobState) -> Path:
+    return write_note(task.job.path, output_dir(task, FAILED_DIR), {
+        "file": task.job.path, "job": task.job.id, "state": state.value, "reason": reason, "error": error,
+        "attempts": task.job.attempts, "sha256": task.job.sha256,
+    })
+
+
+def _flicker(diag: Any) -> float | None:
+    scores = getattr(diag, "scores", None) or {}
+    for key in ("flicker", "warp_error", "luma_flicker"):
+        if key in scores:
+            return float(scores[key])
+    return None
+
+
+def _route_versions(outcome: Any) -> str | None:
+    fix = getattr(outcome, "fix", None) or getattr(outcome, "chain", None)
+    steps = getattr(fix, "steps", None)
+    if not steps:
+        return None
+    return ",".join(f"{s.route}={s.version}" for s in steps)
+
+
+def _duplicate(task: Task) -> Result:
+    """Same content as an earlier job: link its output under this name and say so in a note."""
+    orig = task.original
+    assert orig is not None
+    where = output_dir(task)
+    if orig.state is JobState.REVIEW:
+        where = output_dir(task, REVIEW_DIR)
+    elif orig.state in (JobState.REJECTED, JobState.FAILED, JobState.QUARANTINED):
+        where = output_dir(task, FAILED_DIR)
+    src = Path(task.job.path)
+    linked, how = None, None
+    if orig.output_path and os.path.exists(orig.output_path):
+        linked, how = pub.link_or_copy(orig.output_path, where / _video_name(src, Path(orig.output_path)))
+    note = write_note(task.job.path, where, {
+        "file": task.job.path, "job": task.job.id, "sha256": task.job.sha256,
+        "duplicate_of": {"job": orig.id, "file": orig.path, "output": orig.output_path, "report": orig.report_path,
+                         "state": orig.state.value, "outcome": orig.outcome},
+        "note": f"Same content as {orig.path} (job {orig.id}); not processed again."
+                + (f" The output is a {how} to the earlier one." if linked else ""),
+        "output": str(linked) if linked else None,
+    })
+    return Result(task.job.id, JobState.DONE, "duplicate", route=orig.route or "none",
+                  output_path=str(linked) if linked else None, report_path=str(note),
+                  route_versions=orig.route_versions)
+
+
+def _publish_outcome(task: Task, outcome: Any) -> tuple[JobState, str, str | None, str | None]:
+    status = str(getattr(outcome, "status", "failed"))
+    if status == "review" and task.auto_accept:
+        status = "done"  # this folder trusts regenerated candidates without a person's look
+    state, sub, with_video = _PLACEMENT.get(status, (JobState.FAILED, FAILED_DIR, False))
+    where = output_dir(task, sub)
+    src = Path(task.job.path)
+    report_path = None
+    # reports first: whoever sees the video can rely on its report being there
+    for produced in getattr(outcome, "reports", ()) or ():
+        produced = Path(produced)
+        if produced.exists():
+            final = pub.publish(produced, where / _report_name(src, produced), move=True)
+            if final.name.endswith(".report.json"):
+                report_path = str(final)
+    if report_path is None and state in (JobState.REJECTED, JobState.FAILED):
+        report_path = str(write_note(task.job.path, where, {
+            "file": task.job.path, "job": task.job.id, "state": state.value,
+            "reason": getattr(outcome, "reason", None), "sha256": task.job.sha256}))
+    output_path = None
+    video = getattr(outcome, "output", None)
+    if with_video and task.mode != "diagnose" and video and Path(video).exists():
+        output_path = str(pub.publish(video, where / _video_name(src, Path(video)), move=True))
+    return state, status, output_path, report_path
+
+
+def same_route_versions(recorded: str | None) -> bool:
+    """Whether the routes an earlier job ran (``name=version,...``) still have those versions."""
+    if not recorded:
+        return True  # no video route ran (report only): nothing can have changed
+    from flickerd.routes.registry import get_route
+
+    for part in recorded.split(","):
+        name, _, version = part.partition("=")
+        try:
+            if get_route(name).version != version:
+                return False
+        except Exception:  # the route is gone or broken: do not trust the old output
+            return False
+    return True
+
+
+def run_task(task: Task, processor: Processor, report: Callable[[Progress], None]) -> Result:
+    """Process one job and publish its files. Steps:
+
+    1. a duplicate of earlier content (same rules, same route versions) is linked, not processed;
+    2. a fresh workdir is made under the state dir;
+    3. ``processor`` diagnoses, decides, fixes and verifies inside it;
+    4. reports, then the video, are published atomically by outcome
+       (output folder, ``_review/`` or ``_failed/``);
+    5. the workdir is removed whatever happened.
+
+    Input errors are final (quarantine); other errors are retryable; cancellation returns
+    a ``cancelled`` result.
+    """
+    start = time.monotonic()
+    if task.original is not None and same_route_versions(task.original.route_versions):
+        return _duplicate(task)
+    last = [0.0]
+
+    def progress(fraction: float) -> None:
+        if task.cancel.is_set():
+            raise JobCancelled()
+        now = time.monotonic()
+        if now - last[0] >= 0.5 or fraction >= 1.0:
+            last[0] = now
+            report(Progress(task.job.id, max(0.0, min(1.0, float(fraction)))))
+
+    shutil.rmtree(task.workdir, ignore_errors=True)
+    task.workdir.mkdir(parents=True)
+    try:
+        from flickerd.rules import Action, Match, Rule
+
+        rules = task.rules if task.mode != "diagnose" else (Rule("diagnose-only", Match(), Action.REPORT),)
+        src = Path(task.job.path)
+        sidecar = src.with_suffix(".json").exists()
+        outcome = processor(str(src), str(task.workdir), rules=rules, diagnose_settings=task.diagnose_settings,
+                            acceptance=task.acceptance, gpu=task.gpu, sidecar=sidecar, progress=progress)
+        if task.cancel.is_set():
+            raise JobCancelled()
+        decision = getattr(outcome, "decision", None)
+        route = getattr(decision, "route", None) or "none"
+        status = str(getattr(outcome, "status", "failed"))
+        if status == "failed" and not task.final_attempt:
+            # retried later; its reports would only go stale in _failed/
+            return Result(task.job.id, JobState.FAILED, "failed", route=route,
+                          reason=getattr(outcome, "failure", None) or "internal",
+                          error=getattr(outcome, "reason", None) or None, retryable=True,
+                          seconds=time.monotonic() - start)
+        state, status, output_path, report_path = _publish_outcome(task, outcome)
+        reason = None
+        if state is JobState.FAILED:
+            reason = getattr(outcome, "failure", None) or "internal"
+        elif state is JobState.REJECTED:
+            reason = "verify_rejected"
+        return Result(
+            task.job.id, state, status, route=route,
+            output_path=output_path, report_path=report_path,
+            reason=reason, error=(getattr(outcome, "reason", None) or None) if reason else None,
+            retryable=state is JobState.FAILED,
+            verdict=getattr(getattr(getattr(outcome, "before", None), "verdict", None), "value", None),
+            flicker_before=_flicker(getattr(outcome, "before", None)),
+            flicker_after=_flicker(getattr(outcome, "after", None)),
+            route_versions=_route_versions(outcome),
+            seconds=time.monotonic() - start,
+        )
+    except JobCancelled:
+        return Result(task.job.id, JobState.CANCELLED, "cancelled", reason="cancelled",
+                      seconds=time.monotonic() - start)
+    except InputError as exc:
+        return Result(task.job.id, JobState.QUARANTINED, "quarantined", reason=exc.reason, error=str(exc),
+                      seconds=time.monotonic() - start)
+    except FlickerdError as exc:
+        return Result(task.job.id, JobState.FAILED, "failed", reason=exc.reason, error=str(exc), retryable=True,
+                      seconds=time.monotonic() - start)
+    except MemoryError as exc:
+        return Result(task.job.id, JobState.FAILED, "failed", reason="out_of_memory", error=repr(exc),
+                      retryable=True, seconds=time.monotonic() - start)
+    except OSError as exc:
+        reason = "disk_full" if exc.errno == 28 else "permission" if exc.errno in (1, 13) else "internal"
+        return Result(task.job.id, JobState.FAILED, "failed", reason=reason, error=str(exc), retryable=True,
+                      seconds=time.monotonic() - start)
+    except Exception as exc:  # a bug in a route must not kill the daemon: record it, retry, quarantine
+        tb = traceback.format_exception_only(type(exc), exc)[-1].strip()
+        return Result(task.job.id, JobState.FAILED, "failed", reason="internal", error=tb, retryable=True,
+                      seconds=time.monotonic() - start)
+    finally:
+        shutil.rmtree(task.workdir, ignore_errors=True)

@@ -1,0 +1,100 @@
+import os
+import sqlite3
+import threading
+
+import pytest
+
+from flickerd.errors import JournalError
+from flickerd.service.hashing import content_hash, sha256_file
+from flickerd.service.journal import Journal, JobState
+
+
+@pytest.fixture
+def journal(tmp_path):
+    j = Journal.in_state_dir(tmp_path)
+    yield j
+    j.close()
+
+
+def add(journal, path="/in/a.mp4", **kw):
+    return journal.add(path=path, folder="in", sha256=kw.pop("sha256", "ab" * 32), size=10, mtime=1.5, **kw)
+
+
+def test_wal_and_full_sync(journal):
+    con = sqlite3.connect(journal.path)
+    assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    # synchronous is per connection: check ours
+    assert journal._db.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+    con.close()
+
+
+def test_transitions_are_checked_and_recorded(journal):
+    job = add(journal)
+    assert job.state is JobState.PENDING and job.attempts == 0
+    job = journal.transition(job.id, JobState.RUNNING, expect=[JobState.PENDING], attempts=1)
+    assert job.state is JobState.RUNNING and job.started_at is not None
+    with pytest.raises(JournalError, match="not pending"):
+        journal.transition(job.id, JobState.RUNNING, expect=[JobState.PENDING])
+    job = journal.transition(job.id, JobState.DONE, outcome="done", output_path="/out/a.mp4")
+    assert job.finished_at is not None and job.output_path == "/out/a.mp4"
+    with pytest.raises(JournalError, match="cannot go from done to running"):
+        journal.transition(job.id, JobState.RUNNING)
+    with pytest.raises(JournalError, match="does not exist"):
+        journal.transition(999, JobState.RUNNING)
+
+
+def test_requeue_running_on_start(tmp_path):
+    j = Journal.in_state_dir(tmp_path)
+    a, b = add(j, "/in/a.mp4"), add(j, "/in/b.mp4")
+    j.transition(a.id, JobState.RUNNING, attempts=1)
+    j.close()
+    j2 = Journal.in_state_dir(tmp_path)  # as after a crash
+    requeued = j2.requeue_running()
+    assert [r.id for r in requeued] == [a.id]
+    assert j2.get(a.id).state is JobState.PENDING and j2.get(a.id).attempts == 1
+    assert j2.counts()["pending"] == 2 and j2.get(b.id).state is JobState.PENDING
+    j2.close()
+
+
+def test_queue_order_by_priority_then_age(journal):
+    low = add(journal, "/in/low.mp4", priority=0)
+    high = add(journal, "/in/high.mp4", priority=5)
+    low2 = add(journal, "/in/low2.mp4", priority=0)
+    assert [j.id for j in journal.next_pending(10)] == [high.id, low.id, low2.id]
+    assert [j.id for j in journal.next_pending(10, exclude=[high.id])] == [low.id, low2.id]
+
+
+def test_find_original_matches_content_and_key(journal):
+    first = add(journal, "/in/a.mp4", sha256="11" * 32, rules_hash="r1")
+    assert journal.find_original("11" * 32, "r1", exclude_path="/in/b.mp4").id == first.id
+    assert journal.find_original("11" * 32, "r2", exclude_path="/in/b.mp4") is None  # rules changed
+    assert journal.find_original("11" * 32, "r1", exclude_path="/in/a.mp4") is None  # itself
+
+
+def test_hash_cache_keyed_by_stat(journal, tmp_path):
+    f = tmp_path / "x.bin"
+    f.write_bytes(b"hello" * 1000)
+    digest, st = content_hash(f, journal)
+    assert digest == sha256_file(f)
+    assert journal.cached_hash(os.stat(f)) == digest
+    f.write_bytes(b"changed")  # new size/mtime → cache miss, new hash
+    assert journal.cached_hash(os.stat(f)) is None
+    assert content_hash(f, journal)[0] == sha256_file(f) != digest
+
+
+def test_concurrent_writers_from_threads(journal):
+    def worker(n):
+        for i in range(25):
+            add(journal, f"/in/{n}-{i}.mp4")
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert journal.counts()["pending"] == 100
+
+
+def test_readonly_journal_needs_existing_file(tmp_path):
+    with pytest.raises(JournalError, match="no journal here"):
+        Journal.in_state_dir(tmp_path / "nothing", readonly=True)

@@ -1,0 +1,28 @@
+from types import SimpleNamespace
+
+from flickerd.commands.status import eta_s, snapshot
+from flickerd.service.journal import Journal, JobState
+
+
+def test_eta_from_progress_or_recent_mean():
+    job = SimpleNamespace(started_at=100.0, progress=0.5)
+    assert eta_s(job, 110.0, None) == 10.0
+    fresh = SimpleNamespace(started_at=100.0, progress=0.0)
+    assert eta_s(fresh, 104.0, 30.0) == 26.0
+    assert eta_s(fresh, 104.0, None) is None
+    assert eta_s(SimpleNamespace(started_at=None, progress=0.0), 1.0, 5.0) is None
+
+
+def test_snapshot_reads_a_live_journal_read_only(tmp_path):
+    j = Journal.in_state_dir(tmp_path)
+    a = j.add(path="/in/a.mp4", folder="in", sha256="a", size=1, mtime=1.0)
+    j.add(path="/in/b.mp4", folder="in", sha256="b", size=1, mtime=1.0)
+    j.transition(a.id, JobState.RUNNING, attempts=1)
+    j.update(a.id, progress=0.25)
+    ro = Journal.in_state_dir(tmp_path, readonly=True)
+    snap = snapshot(ro)
+    assert snap["counts"]["running"] == 1 and snap["counts"]["pending"] == 1
+    assert snap["running"][0]["progress"] == 0.25 and snap["running"][0]["eta_s"] is not None
+    assert [p["path"] for p in snap["pending"]] == ["/in/b.mp4"]
+    ro.close()
+    j.close()

@@ -1,0 +1,128 @@
+import json
+import threading
+from pathlib import Path
+from types import SimpleNamespace
+
+from flickerd.commands.review import moved
+from flickerd.errors import NotAVideo, RouteError
+from flickerd.service.journal import Journal, JobState
+from flickerd.service.worker import Task, run_task
+
+
+def make_task(tmp_path, *, auto_accept=True, final_attempt=True, cancel=None):
+    src = tmp_path / "in" / "sub" / "clip.mp4"
+    src.parent.mkdir(parents=True, exist_ok=True)
+    src.write_bytes(b"source bytes")
+    j = Journal.in_state_dir(tmp_path / "state")
+    job = j.add(path=str(src), folder="in", sha256="00" * 32, size=12, mtime=0.0)
+    j.close()
+    return Task(job=job, src_root=tmp_path / "in", out_root=tmp_path / "out", mode="fix", auto_accept=auto_accept,
+                rules=(), diagnose_settings=None, acceptance=None, workdir=tmp_path / "state" / "work" / "1",
+                final_attempt=final_attempt, cancel=cancel or threading.Event())
+
+
+def fake(status, *, video=True, failure=None):
+    """A processor with process_file's signature that writes what a real one would, in the workdir."""
+
+    def process(src, workdir, **kw):
+        kw["progress"](0.5)
+        w = Path(workdir)
+        (w / "clip.report.json").write_text(json.dumps({"status": status}))
+        (w / "clip.flicker.png").write_bytes(b"png")
+        out = None
+        if video:
+            out = w / "clip.mp4"
+            out.write_bytes(b"fixed video")
+        decision = SimpleNamespace(route="normalize+rife")
+        return SimpleNamespace(status=status, output=str(out) if out else None,
+                               reports=[w / "clip.report.json", w / "clip.flicker.png"], decision=decision,
+                               reason="a sentence" if status != "done" else "", failure=failure,
+                               before=SimpleNamespace(verdict=SimpleNamespace(value="generative_flicker"),
+                                                      scores={"flicker": 0.4}),
+                               after=SimpleNamespace(scores={"flicker": 0.1}), chain=None)
+
+    return process
+
+
+def progress_sink():
+    got = []
+    return got, got.append
+
+
+def test_done_publishes_video_and_reports_mirroring_subfolders(tmp_path):
+    task = make_task(tmp_path)
+    got, report = progress_sink()
+    res = run_task(task, fake("done"), report)
+    out = tmp_path / "out" / "sub"
+    assert res.state is JobState.DONE and res.route == "normalize+rife"
+    assert (out / "clip.mp4").read_bytes() == b"fixed video"
+    assert res.output_path == str(out / "clip.mp4") and res.report_path == str(out / "clip.report.json")
+    assert (out / "clip.flicker.png").exists()
+    assert res.flicker_before == 0.4 and res.flicker_after == 0.1 and res.verdict == "generative_flicker"
+    assert got and got[0].fraction == 0.5
+    assert not task.workdir.exists()
+    assert (tmp_path / "in" / "sub" / "clip.mp4").read_bytes() == b"source bytes"
+
+
+def test_review_candidate_waits_under_review_unless_auto_accept(tmp_path):
+    res = run_task(make_task(tmp_path / "a", auto_accept=False), fake("review"), lambda p: None)
+    assert res.state is JobState.REVIEW
+    assert (tmp_path / "a" / "out" / "_review" / "sub" / "clip.mp4").exists()
+    assert not (tmp_path / "a" / "out" / "sub" / "clip.mp4").exists()
+    res = run_task(make_task(tmp_path / "b", auto_accept=True), fake("review"), lambda p: None)
+    assert res.state is JobState.DONE
+    assert (tmp_path / "b" / "out" / "sub" / "clip.mp4").exists()
+
+
+def test_verified_fix_is_published_directly_whatever_auto_accept_says(tmp_path):
+    res = run_task(make_task(tmp_path, auto_accept=False), fake("done"), lambda p: None)
+    assert res.state is JobState.DONE
+    assert (tmp_path / "out" / "sub" / "clip.mp4").exists()
+    assert not (tmp_path / "out" / "_review").exists()
+
+
+def test_rejected_goes_to_failed_without_video(tmp_path):
+    res = run_task(make_task(tmp_path), fake("rejected", video=False), lambda p: None)
+    assert res.state is JobState.REJECTED and res.reason == "verify_rejected"
+    assert (tmp_path / "out" / "_failed" / "sub" / "clip.report.json").exists()
+    assert not list((tmp_path / "out").rglob("clip.mp4"))
+
+
+def test_failed_outcome_is_retried_quietly_until_the_last_attempt(tmp_path):
+    res = run_task(make_task(tmp_path, final_attempt=False), fake("failed", video=False, failure="route_failed"),
+                   lambda p: None)
+    assert res.retryable and res.reason == "route_failed" and not (tmp_path / "out").exists()
+    res = run_task(make_task(tmp_path / "b"), fake("failed", video=False, failure="route_failed"), lambda p: None)
+    assert res.retryable and (tmp_path / "b" / "out" / "_failed" / "sub" / "clip.report.json").exists()
+
+
+def test_errors_map_to_quarantine_or_retry(tmp_path):
+    def bad_input(src, workdir, **kw):
+        raise NotAVideo(f"{src}: contains no video stream.")
+
+    def bad_route(src, workdir, **kw):
+        raise RouteError("ffmpeg exited with 1.")
+
+    def bug(src, workdir, **kw):
+        raise ZeroDivisionError("oops")
+
+    res = run_task(make_task(tmp_path / "a"), bad_input, lambda p: None)
+    assert res.state is JobState.QUARANTINED and res.reason == "not_a_video" and not res.retryable
+    res = run_task(make_task(tmp_path / "b"), bad_route, lambda p: None)
+    assert res.retryable and res.reason == "route_failed"
+    res = run_task(make_task(tmp_path / "c"), bug, lambda p: None)
+    assert res.retryable and res.reason == "internal" and "ZeroDivisionError" in res.error
+
+
+def test_cancel_stops_at_the_next_progress_call(tmp_path):
+    cancel = threading.Event()
+    cancel.set()
+    task = make_task(tmp_path, cancel=cancel)
+    res = run_task(task, fake("done"), lambda p: None)
+    assert res.state is JobState.CANCELLED
+    assert not (tmp_path / "out").exists() and not task.workdir.exists()
+
+
+def test_review_paths():
+    assert moved(Path("/o/_review/a/x.mp4"), None) == Path("/o/a/x.mp4")
+    assert moved(Path("/o/_review/x.mp4"), "_failed") == Path("/o/_failed/x.mp4")
