@@ -425,7 +425,7 @@ class Daemon:
     def _task(self, job: Job, st: _FolderState, *, gpu: bool = False, original: Job | None = None) -> Task:
         cfg, f = self.config, st.conf
         return Task(job=job, src_root=Path(f.path), out_root=Path(f.output), mode=str(getattr(f, "mode", "fix")),
-                    auto_accept=bool(getattr(f, "auto_accept", True)),
+                    auto_accept=bool(getattr(f, "auto_accept", False)),
                     rules=tuple(f.rules), diagnose_settings=getattr(cfg, "diagnose", None),
                     acceptance=getattr(cfg, "acceptance", None), workdir=self.workdir_root / str(job.id),
                     gpu=gpu, original=original,
