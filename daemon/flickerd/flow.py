@@ -52,9 +52,10 @@ def occlusion_mask(fw: np.ndarray, bw: np.ndarray) -> np.ndarray:
     """
     bw_at = warp(bw, fw)
     fb = fw + bw_at
-    mag_fw = (fw**2).sum(-1)
-    mag_bw = (bw_at**2).sum(-1)
-    occluded = (fb**2).sum(-1) > 0.01 * (mag_fw + mag_bw) + 0.5
+    # component sums, not .sum(-1): numpy reduces a 2-long last axis about 10× slower
+    mag_fw = fw[..., 0] ** 2 + fw[..., 1] ** 2
+    mag_bw = bw_at[..., 0] ** 2 + bw_at[..., 1] ** 2
+    occluded = fb[..., 0] ** 2 + fb[..., 1] ** 2 > 0.01 * (mag_fw + mag_bw) + 0.5
     du_y, du_x = np.gradient(fw[..., 0])
     dv_y, dv_x = np.gradient(fw[..., 1])
     boundary = du_x**2 + du_y**2 + dv_x**2 + dv_y**2 > 0.01 * mag_fw + 0.002

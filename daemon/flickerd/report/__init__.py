@@ -1,0 +1,107 @@
+"""Reports next to each output: ``STEM.report.json``, ``STEM.flicker.png``, ``STEM.compare.mp4``.
+
+``write_reports`` writes each file through a temp name and ``os.replace``, so a reader never
+sees half a file; the daemon then publishes them atomically, ``flickerd fix`` uses them as is.
+Outcomes without a video (clean, needs attention, failed) get the JSON and the plot only.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from flickerd.diagnose.model import Diagnosis
+from flickerd.report.json_report import build, write_json
+from flickerd.routes.base import ChainResult
+from flickerd.rules import Decision
+
+JSON_SUFFIX = ".report.json"
+PLOT_SUFFIX = ".flicker.png"
+COMPARE_SUFFIX = ".compare.mp4"
+
+
+@dataclass(frozen=True, slots=True)
+class ReportPaths:
+    json: str
+    plot: str | None = None
+    compare: str | None = None
+
+    def all(self) -> tuple[str, ...]:
+        return tuple(p for p in (self.json, self.plot, self.compare) if p)
+
+    def __iter__(self):  # the service publishes ``for path in outcome.reports``
+        return iter(self.all())
+
+
+def write_reports(
+    out_dir: str,
+    stem: str,
+    *,
+    source: str,
+    fixed: str | None,
+    before: Diagnosis | None,
+    decision: Decision | None,
+    chain: ChainResult | None,
+    verification: Any | None,
+    status: str = "",
+    reason: str = "",
+    source_info: Mapping[str, Any] | None = None,
+    timings: Mapping[str, float] | None = None,
+    notes: Sequence[str] = (),
+    compare: bool = True,
+) -> ReportPaths:
+    """Write the reports for one job into ``out_dir``; the compare clip only when ``fixed`` exists.
+
+    ``status`` defaults to ``done``/``rejected`` from the verification, else ``report_only``.
+    A failing plot or compare clip is noted in the JSON rather than losing the whole report.
+    """
+    os.makedirs(out_dir, exist_ok=True)
+    if not status:
+        status = ("done" if verification.accepted else "rejected") if verification is not None else "report_only"
+    notes = list(notes)
+    plot_path: str | None = os.path.join(out_dir, stem + PLOT_SUFFIX)
+    compare_path: str | None = None
+    try:
+        from flickerd.report.plot import write_plot
+
+        write_plot(plot_path, before=before, verification=verification, title=_title(source, status, decision, verification))
+    except (OSError, ValueError, RuntimeError) as exc:
+        plot_path = None
+        notes.append(f"the flicker plot could not be drawn: {exc}")
+    if compare and fixed and os.path.exists(fixed):
+        from flickerd.errors import FlickerdError
+        from flickerd.report.compare import write_compare
+
+        compare_path = os.path.join(out_dir, stem + COMPARE_SUFFIX)
+        try:
+            write_compare(compare_path, source, fixed)
+        except (FlickerdError, OSError) as exc:
+            compare_path = None
+            notes.append(f"the side-by-side clip could not be written: {exc}")
+    document = build(source=source, fixed=fixed, before=before, decision=decision, chain=chain,
+                     verification=verification, status=status, reason=reason, source_info=source_info,
+                     timings=timings, notes=notes)
+    document["reports"] = {"plot": _name(plot_path), "compare": _name(compare_path)}
+    json_path = write_json(os.path.join(out_dir, stem + JSON_SUFFIX), document)
+    return ReportPaths(json_path, plot_path, compare_path)
+
+
+def _title(source: str, status: str, decision: Decision | None, verification: Any | None) -> str:
+    title = f"{os.path.basename(source)} — {status}"
+    if decision is not None:
+        title += f" ({decision.route})"
+    metrics = getattr(verification, "metrics", None) or {}
+    if metrics.get("flicker_reduction") is not None:
+        title += f" — flicker {-100 * metrics['flicker_reduction']:+.0f}%"
+    if metrics.get("ssim") is not None:
+        title += f", SSIM {metrics['ssim']:.3f}"
+    return title
+
+
+def _name(path: str | None) -> str | None:
+    return os.path.basename(path) if path else None
+
+
+__all__ = ["ReportPaths", "write_reports", "JSON_SUFFIX", "PLOT_SUFFIX", "COMPARE_SUFFIX"]

@@ -1,0 +1,196 @@
+"""``flickerd fix FILE``: diagnose, fix, verify and write one file, like the daemon does.
+
+Output: by default the sibling folder the daemon uses, ``DIR.fixed/NAME.EXT`` for
+``DIR/NAME.EXT``; ``-o OUT`` names the file (or an existing folder). The three reports go
+beside it (``NAME.report.json``, ``NAME.flicker.png``, ``NAME.compare.mp4``). The video is
+written only when verification accepts it, through a temp name and ``os.replace``.
+
+Exit codes: 0 fixed video written, or the clip is clean (report only) or a review candidate
+was written; 1 the fix was rejected by verification (reports only); 2 bad usage or unusable
+input (missing, empty, corrupt, not a video, unknown route); 3 needs attention (incoherent:
+report only); 4 the fix failed (route error, missing model); 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import shutil
+import sys
+import tempfile
+from collections.abc import Sequence
+
+from flickerd.errors import ConfigError, FlickerdError, InputError
+
+NAME = "fix"
+HELP = "Diagnose, fix and verify one video; write the fixed file and its reports."
+
+EXIT_OK = 0
+EXIT_REJECTED = 1
+EXIT_USAGE = 2
+EXIT_ATTENTION = 3
+EXIT_FAILED = 4
+
+_EXIT = {"done": EXIT_OK, "report_only": EXIT_OK, "review": EXIT_OK, "rejected": EXIT_REJECTED,
+         "needs_attention": EXIT_ATTENTION, "failed": EXIT_FAILED}
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("file", metavar="FILE", help="the video to fix")
+    p.add_argument("--route", default="auto", metavar="ROUTE",
+                   help="auto (diagnose and pick by the default rules), a route (normalize, ffmpeg, rife) "
+                        "or a chain such as normalize+rife (default: auto)")
+    p.add_argument("--mode", choices=("smooth", "interpolate"), default=None,
+                   help="RIFE mode: smooth (same fps, default) or interpolate (2x fps; never counted as a flicker fix)")
+    p.add_argument("-o", "--output", metavar="OUT", default=None,
+                   help="output file, or an existing folder (default: DIR.fixed/NAME.EXT beside the input's folder)")
+    p.add_argument("--no-compare", action="store_true", help="skip the side-by-side comparison clip")
+
+
+def default_output(src: str) -> str:
+    """``DIR/NAME.EXT`` → ``DIR.fixed/NAME.EXT`` (the daemon's sibling folder)."""
+    folder = os.path.dirname(os.path.abspath(src))
+    return os.path.join(folder.rstrip(os.sep) + ".fixed", os.path.basename(src))
+
+
+def resolve_output(src: str, output: str | None) -> str:
+    if output is None:
+        return default_output(src)
+    if os.path.isdir(output) or output.endswith(os.sep):
+        return os.path.join(output, os.path.basename(src))
+    return os.path.abspath(output)
+
+
+def parse_route(route: str, mode: str | None):
+    """``auto`` → None; ``a+b`` → steps (``--mode`` goes to RIFE steps). Unknown names: ConfigError."""
+    from flickerd.routes.base import Step
+    from flickerd.routes.registry import ROUTES
+
+    if route == "auto":
+        return None
+    names = [n.strip() for n in route.split("+")]
+    unknown = [n for n in names if n not in ROUTES]
+    if not all(names) or unknown:
+        raise ConfigError(f"unknown route {'+'.join(unknown) or route!r}; choose auto or a chain of: "
+                          f"{', '.join(sorted(ROUTES))}.")
+    return tuple(Step(n, {"mode": mode} if mode and n == "rife" else {}) for n in names)
+
+
+def rules_with_mode(rules, mode: str | None):
+    """The rules with ``mode`` set on every RIFE step (``--mode`` with ``--route auto``)."""
+    if not mode:
+        return rules
+
+    def fix(steps):
+        return tuple(dataclasses.replace(s, params={**s.params, "mode": mode}) if s.route == "rife" else s
+                     for s in steps)
+
+    return tuple(dataclasses.replace(r, steps=fix(r.steps), fallback=fix(r.fallback)) for r in rules)
+
+
+class _Bar:
+    """A one-line progress bar on a TTY; silent otherwise."""
+
+    WIDTH = 30
+
+    def __init__(self, label: str, stream=sys.stderr) -> None:
+        self.label = label
+        self.stream = stream
+        self.on = stream.isatty()
+        self.last = -1
+
+    def __call__(self, fraction: float) -> None:
+        pct = int(100 * max(0.0, min(1.0, fraction)))
+        if not self.on or pct == self.last:
+            return
+        self.last = pct
+        done = self.WIDTH * pct // 100
+        self.stream.write(f"\r{self.label} [{'#' * done}{'.' * (self.WIDTH - done)}] {pct:3d}%")
+        self.stream.flush()
+
+    def close(self) -> None:
+        if self.on and self.last >= 0:
+            self.stream.write("\r" + " " * (len(self.label) + self.WIDTH + 8) + "\r")
+            self.stream.flush()
+
+
+def _err(message: str) -> None:
+    print(f"flickerd fix: {message}", file=sys.stderr)
+
+
+def main(args: argparse.Namespace) -> int:
+    from flickerd.process import process_file
+    from flickerd.report import COMPARE_SUFFIX, JSON_SUFFIX, PLOT_SUFFIX
+    from flickerd.rules import DEFAULT_RULES
+
+    from flickerd.media.probe import probe
+
+    src = args.file
+    try:
+        probe(src, decode_check=1)  # a bad input fails here, before anything is created
+        steps = parse_route(args.route, args.mode)
+        final = resolve_output(src, args.output)
+        if os.path.abspath(final) == os.path.abspath(src):
+            raise ConfigError(f"{final}: the output would overwrite the input; choose another -o.")
+    except FlickerdError as exc:
+        _err(str(exc))
+        return EXIT_USAGE
+    out_dir = os.path.dirname(final)
+    stem = os.path.splitext(os.path.basename(final))[0]
+    created = not os.path.isdir(out_dir)
+    try:
+        os.makedirs(out_dir, exist_ok=True)
+        # The workdir sits in the output folder so the final os.replace never crosses filesystems.
+        workdir = tempfile.mkdtemp(prefix=".flickerd-", dir=out_dir)
+    except OSError as exc:
+        _err(f"{out_dir}: cannot create the output folder ({exc.strerror}).")
+        return EXIT_USAGE
+    bar = _Bar(os.path.basename(src))
+    try:
+        try:
+            outcome = process_file(src, workdir, rules=rules_with_mode(DEFAULT_RULES, args.mode),
+                                   route_override=steps, progress=bar, compare=not args.no_compare)
+        finally:
+            bar.close()
+        written = []
+        for produced, suffix in ((outcome.reports.json if outcome.reports else None, JSON_SUFFIX),
+                                 (outcome.reports.plot if outcome.reports else None, PLOT_SUFFIX),
+                                 (outcome.reports.compare if outcome.reports else None, COMPARE_SUFFIX)):
+            if produced and os.path.exists(produced):
+                target = os.path.join(out_dir, stem + suffix)
+                os.replace(produced, target)
+                written.append(target)
+        if outcome.status in ("done", "review") and outcome.output:
+            os.replace(outcome.output, final)  # last: the video appears only with its reports beside it
+            written.insert(0, final)
+    except InputError as exc:
+        _err(str(exc))
+        return EXIT_USAGE
+    except FlickerdError as exc:
+        _err(str(exc))
+        return EXIT_FAILED
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+        if created and not os.listdir(out_dir):
+            os.rmdir(out_dir)  # leave no empty folder behind a failed run
+    _summary(outcome, written)
+    return _EXIT.get(outcome.status, EXIT_FAILED)
+
+
+def _summary(outcome, written: Sequence[str]) -> None:
+    v = outcome.verification
+    parts = [outcome.status, outcome.route]
+    if outcome.before is not None:
+        parts.append(f"verdict {outcome.before.verdict.value}")
+    if v is not None:
+        red = v.metrics.get("flicker_reduction")
+        if red is not None:
+            parts.append(f"flicker {-100 * red:+.0f}%")
+        if v.metrics.get("ssim") is not None:
+            parts.append(f"SSIM {v.metrics['ssim']:.3f}")
+    print(": ".join(parts[:1]) + " (" + ", ".join(parts[1:]) + ")")
+    if outcome.reason:
+        print(f"  {outcome.reason}")
+    for path in written:
+        print(f"  {path}")

@@ -1,0 +1,235 @@
+"""One file, start to finish: diagnose → decide → fix → verify → (fallback) → reports.
+
+Shared by ``flickerd fix`` and the daemon's workers. Everything it writes stays in
+``workdir``; publishing (atomic moves into the output folder) is the caller's job. It returns
+an ``Outcome`` for every other ending, failed routes included (status ``failed`` with the
+error's ``reason`` label), so the caller has one thing to record.
+
+Steps of ``process_file``:
+1. diagnose the source (an unusable source raises its ``InputError``: that is final, nothing is
+   written and the caller quarantines it or prints the one-line message);
+2. pick the steps: ``route_override`` if given, else the first matching rule;
+3. ``report``/``attention`` actions end with a report and no video;
+4. run the chain into ``workdir`` (output keeps the source's extension) and verify it;
+5. if the chain failed or was rejected and the decision has fallback steps, try those once;
+6. write the reports; a rejected candidate is deleted after its side-by-side clip is made.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from flickerd.diagnose.model import Diagnosis
+from flickerd.errors import FlickerdError, InputError
+from flickerd.media.probe import probe
+from flickerd.report import ReportPaths, write_reports
+from flickerd.routes.base import ChainResult, ProgressFn, Step, no_progress, run_chain
+from flickerd.rules import DEFAULT_RULES, Action, Decision, Rule, decide
+from flickerd.verify import Acceptance, Verification, check
+
+STATUSES = ("done", "rejected", "report_only", "needs_attention", "review", "failed")
+
+# Shares of the progress bar per stage.
+_DIAGNOSE, _FIX, _VERIFY = 0.25, 0.55, 0.15
+
+DiagnoseFn = Callable[[str, Any, ProgressFn], Diagnosis]
+"""``(path, settings, progress) -> Diagnosis``; the default is ``flickerd.diagnose.run``."""
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """How one file ended. ``output`` and ``reports`` are paths inside the workdir."""
+
+    status: str  # one of STATUSES
+    source: str
+    output: str | None = None
+    reports: ReportPaths | None = None
+    before: Diagnosis | None = None
+    after: Diagnosis | None = None
+    decision: Decision | None = None
+    chain: ChainResult | None = None
+    verification: Verification | None = None
+    reason: str = ""  # a full sentence for people; empty when done
+    failure: str | None = None  # the errors.FAILURE_REASONS label when status is "failed"
+    attempts: tuple[str, ...] = ()  # chains tried, in order, e.g. ("normalize+rife", "normalize")
+    timings: Mapping[str, float] = field(default_factory=dict)
+
+    @property
+    def route(self) -> str:
+        return self.decision.route if self.decision is not None else "none"
+
+
+def _default_diagnose(path: str, settings: Any, progress: ProgressFn) -> Diagnosis:
+    from flickerd.diagnose import run
+
+    if settings is None:
+        return run(path, progress=progress)
+    return run(path, settings, progress=progress)
+
+
+def _verify_mode(steps: Sequence[Step]) -> str:
+    return "interpolate" if any(s.params.get("mode") == "interpolate" for s in steps) else "fix"
+
+
+def _output_path(src: str, workdir: str) -> str:
+    stem, ext = os.path.splitext(os.path.basename(src))
+    out = os.path.join(workdir, f"{stem}.fixed{ext or '.mp4'}")
+    if os.path.abspath(out) == os.path.abspath(src):  # never write over the source
+        out = os.path.join(workdir, f".{stem}.fixed{ext or '.mp4'}")
+    return out
+
+
+class _Progress:
+    """Maps each stage's [0, 1] onto its share of the whole; never goes backwards."""
+
+    def __init__(self, fn: ProgressFn) -> None:
+        self.fn = fn
+        self.done = 0.0
+
+    def stage(self, start: float, share: float) -> ProgressFn:
+        def report(f: float) -> None:
+            value = start + share * max(0.0, min(1.0, f))
+            if value > self.done:
+                self.done = value
+                self.fn(value)
+
+        return report
+
+
+def process_file(
+    src: str | os.PathLike,
+    workdir: str | os.PathLike,
+    *,
+    rules: Sequence[Rule] = DEFAULT_RULES,
+    route_override: Sequence[Step] | None = None,
+    diagnose_settings: Any = None,
+    acceptance: Acceptance = Acceptance(),
+    gpu: bool = False,
+    sidecar: bool = False,
+    progress: ProgressFn | None = None,
+    diagnose_fn: DiagnoseFn | None = None,
+    compare: bool = True,
+) -> Outcome:
+    """Process ``src`` into ``workdir`` and say how it ended (see the module docstring).
+
+    ``diagnose_fn`` swaps the diagnosis engine (tests); ``compare`` turns off the side-by-side clip.
+    """
+    src = os.fspath(src)
+    workdir = os.fspath(workdir)
+    os.makedirs(workdir, exist_ok=True)
+    stem = os.path.splitext(os.path.basename(src))[0]
+    bar = _Progress(progress or no_progress)
+    diagnose = diagnose_fn or _default_diagnose
+    timings: dict[str, float] = {}
+    notes: list[str] = []
+
+    def reports(**kw: Any) -> ReportPaths:
+        t = time.monotonic()
+        try:
+            return write_reports(workdir, stem, source=src, source_info=source_info, timings=timings, notes=notes,
+                                 compare=compare and kw.get("fixed") is not None, **kw)
+        finally:
+            timings["reports"] = time.monotonic() - t
+            bar.stage(0.0, 1.0)(1.0)
+
+    def failed(exc: BaseException, before=None, decision=None, chain=None, attempts=()) -> Outcome:
+        reason = str(exc) if isinstance(exc, FlickerdError) else f"internal error: {type(exc).__name__}: {exc}"
+        label = exc.reason if isinstance(exc, FlickerdError) else "internal"
+        paths = reports(fixed=None, before=before, decision=decision, chain=chain, verification=None,
+                        status="failed", reason=reason)
+        return Outcome("failed", src, None, paths, before, None, decision, chain, None, reason, label,
+                       tuple(attempts), dict(timings))
+
+    # 1. diagnose
+    t0 = time.monotonic()
+    source_info = probe(src).to_dict()  # InputError for an unusable source: final, nothing written
+    try:
+        before = diagnose(src, diagnose_settings, bar.stage(0.0, _DIAGNOSE))
+    except InputError:
+        raise  # the source is unusable: final, the caller quarantines it or prints one line
+    except FlickerdError as exc:
+        timings["diagnose"] = time.monotonic() - t0
+        return failed(exc)
+    timings["diagnose"] = time.monotonic() - t0
+
+    # 2. decide
+    if route_override:
+        decision = Decision("override", Action.FIX, tuple(route_override), ())
+    else:
+        decision = decide(before, rules, sidecar=sidecar, gpu=gpu)
+
+    # 3. no-video actions
+    if decision.action in (Action.REPORT, Action.ATTENTION) or not decision.steps:
+        status = "needs_attention" if decision.action is Action.ATTENTION else "report_only"
+        reason = (f"{before.verdict.value}: post-processing cannot fix this clip; it needs regeneration or a person."
+                  if status == "needs_attention" else "")
+        paths = reports(fixed=None, before=before, decision=decision, chain=None, verification=None,
+                        status=status, reason=reason)
+        return Outcome(status, src, None, paths, before, None, decision, None, None, reason, None, (), dict(timings))
+
+    # 4–5. fix and verify, then the fallback once
+    out = _output_path(src, workdir)
+    rediagnose = (lambda p: diagnose(p, diagnose_settings, no_progress))
+    attempts: list[str] = []
+    candidates = [decision.steps] + ([decision.fallback] if decision.fallback else [])
+    chain: ChainResult | None = None
+    verification: Verification | None = None
+    for n, steps in enumerate(candidates):
+        attempts.append("+".join(s.route for s in steps))
+        share = _FIX / len(candidates)
+        t1 = time.monotonic()
+        try:
+            chain = run_chain(src, steps, out, workdir, progress=bar.stage(_DIAGNOSE + n * share, share))
+        except Exception as exc:  # a route is a plug-in: any error fails this attempt only
+            timings[f"fix{n}"] = time.monotonic() - t1
+            _remove(out)
+            if n + 1 < len(candidates):
+                notes.append(f"chain {attempts[-1]} failed ({_sentence(exc)}); trying the fallback.")
+                continue
+            return failed(exc, before, decision, None, attempts)
+        timings[f"fix{n}"] = time.monotonic() - t1
+        t2 = time.monotonic()
+        try:
+            verification = check(src, out, before, chain, acceptance, mode=_verify_mode(steps),
+                                 rediagnose=rediagnose, progress=bar.stage(_DIAGNOSE + _FIX, _VERIFY))
+        except InputError:  # the source itself went bad between diagnosis and verification
+            _remove(out)
+            raise
+        timings[f"verify{n}"] = time.monotonic() - t2
+        if verification.accepted or decision.action is Action.REVIEW or n + 1 == len(candidates):
+            break
+        notes.append(f"chain {attempts[-1]} was rejected ({' '.join(verification.reasons)}); trying the fallback.")
+        _remove(out)
+
+    assert chain is not None and verification is not None
+    decision_used = decision if len(attempts) == 1 else Decision(decision.rule, decision.action,
+                                                                   tuple(candidates[len(attempts) - 1]), ())
+    if decision.action is Action.REVIEW:
+        status, reason = "review", "a regenerated candidate for a person to review."
+    elif verification.accepted:
+        status, reason = "done", ""
+    else:
+        status, reason = "rejected", "verification rejected the fix: " + " ".join(verification.reasons)
+    paths = reports(fixed=out, before=before, decision=decision_used, chain=chain, verification=verification,
+                    status=status, reason=reason)
+    output: str | None = out
+    if status == "rejected":
+        _remove(out)  # the side-by-side clip is made; the rejected video must never be published
+        output = None
+    return Outcome(status, src, output, paths, before, verification.after, decision_used, chain, verification,
+                   reason, None, tuple(attempts), dict(timings))
+
+
+def _sentence(exc: BaseException) -> str:
+    return str(exc) if isinstance(exc, FlickerdError) else f"{type(exc).__name__}: {exc}"
+
+
+def _remove(path: str) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass

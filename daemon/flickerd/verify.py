@@ -1,0 +1,576 @@
+"""Verification: did the fix reduce flicker without damaging the picture? Accept or reject.
+
+``check`` reads the input and the output in lockstep at analysis scale (a three-frame window,
+never the whole clip) and scores both with the *input's* optical flow, so an output that is
+simply blurred cannot fake a lower warping error. It then compares the measures with the
+``Acceptance`` thresholds (per route where configured) and re-diagnoses the output.
+
+In ``interpolate`` mode (more frames per second) the output is compared at the source
+timestamps, ghosting is scored on the inserted frames, and flicker is not scored: a frame-rate
+change is never counted as a flicker fix.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+import cv2
+import numpy as np
+
+from flickerd.diagnose.model import Diagnosis
+from flickerd.errors import ConfigError, FlickerdError, InputError
+from flickerd.flow import flow, occlusion_mask, warp
+from flickerd.media.probe import MediaInfo, probe
+from flickerd.media.reader import iter_frames
+from flickerd.quality.fidelity import psnr, psnr_tone_matched, ssim
+from flickerd.quality.ghosting import ghosting, midpoint_estimate, moving_mask
+from flickerd.quality.sharpness import detail_energy, stable_texture, texture_mask
+from flickerd.quality.temporal import local_residuals, luma_second_difference, warp_error
+from flickerd.routes.base import ChainResult, ProgressFn, no_progress
+
+SCHEMA_VERSION = 1
+
+DEFAULT_MIN_FLICKER_REDUCTION = 0.10  # the best of warp/luma/local flicker must fall by more (a re-encode alone: ≈0.09)
+DEFAULT_MAX_FLICKER_INCREASE = 0.10  # none of them may rise by more than this fraction
+DEFAULT_MIN_SSIM = 0.70  # a fix of regenerated texture scores 0.71–0.83 vs its input (bench verify)
+DEFAULT_MIN_PSNR = 24.0  # dB vs the input after per-frame gain/offset matching (a fix may move the tone)
+DEFAULT_MAX_GHOSTING = 0.20  # 1 = a plain 50/50 blend of the neighbours
+DEFAULT_MIN_SHARPNESS = 0.75  # detail energy of the output / the input on textured pixels (texture fixes ≥ 0.82)
+DEFAULT_MIN_VMAF = 0.0  # 0: VMAF not required (it is slow; computed only when asked)
+# Deband alone does not reduce flicker; it must only not add any.
+DEFAULT_ROUTE_OVERRIDES: Mapping[str, Mapping[str, float]] = MappingProxyType(
+    {"ffmpeg": MappingProxyType({"min_flicker_reduction": -0.05})}
+)
+
+ANALYSIS_MAX_SIDE = 320  # px: verification reads both files at this size
+FPS_TOLERANCE = 1e-3  # relative
+DURATION_TOLERANCE_FRAMES = 2.0
+# Noise floors: below these a clip has no flicker of that kind to reduce (and changes are noise).
+LUMA_FLICKER_SLACK = 0.25  # luma levels
+LOCAL_FLICKER_SLACK = 0.6  # luma levels: a re-encode alone moves it by ±0.2; half the visible level
+WARP_ERROR_FLOOR = 1e-5  # RGB in [0, 1], squared
+
+_THRESHOLDS = (
+    "min_flicker_reduction",
+    "max_flicker_increase",
+    "min_ssim",
+    "min_psnr",
+    "max_ghosting",
+    "min_sharpness_ratio",
+    "min_vmaf",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Acceptance:
+    """Numbers a fix must meet; ``routes`` maps a route or chain name to overrides of them."""
+
+    min_flicker_reduction: float = DEFAULT_MIN_FLICKER_REDUCTION
+    max_flicker_increase: float = DEFAULT_MAX_FLICKER_INCREASE
+    min_ssim: float = DEFAULT_MIN_SSIM
+    min_psnr: float = DEFAULT_MIN_PSNR
+    max_ghosting: float = DEFAULT_MAX_GHOSTING
+    min_sharpness_ratio: float = DEFAULT_MIN_SHARPNESS
+    min_vmaf: float = DEFAULT_MIN_VMAF
+    routes: Mapping[str, Mapping[str, float]] = field(default_factory=lambda: DEFAULT_ROUTE_OVERRIDES, hash=False)
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any], path: str = "acceptance") -> "Acceptance":
+        """Build from a TOML table; unknown keys and non-numbers raise ``ConfigError`` naming the key path."""
+        if not isinstance(data, Mapping):
+            raise ConfigError(f"{path}: expected a table, got {type(data).__name__}.")
+        values: dict[str, Any] = {}
+        for key, value in data.items():
+            if key == "routes":  # merged over the defaults, route by route
+                values["routes"] = MappingProxyType({**DEFAULT_ROUTE_OVERRIDES, **_route_overrides(value, f"{path}.routes")})
+            elif key in _THRESHOLDS:
+                values[key] = _number(value, f"{path}.{key}")
+            else:
+                raise ConfigError(f"{path}.{key}: unknown key; expected one of {', '.join(_THRESHOLDS + ('routes',))}.")
+        if "routes" not in values:
+            values["routes"] = DEFAULT_ROUTE_OVERRIDES
+        return cls(**values)
+
+    def for_chain(self, routes: Sequence[str]) -> "Acceptance":
+        """The thresholds for a chain: its exact name's overrides, else the strictest of its steps'."""
+        name = "+".join(routes)
+        if name in self.routes:
+            return dataclasses.replace(self, routes=MappingProxyType({}), **dict(self.routes[name]))
+        merged: dict[str, float] = {}
+        for route in routes:
+            for key, value in self.routes.get(route, {}).items():
+                if key not in merged:
+                    merged[key] = value
+                elif key.startswith("min_"):
+                    merged[key] = max(merged[key], value)
+                else:
+                    merged[key] = min(merged[key], value)
+        # A step without overrides keeps the defaults: it is stricter than any loosened step.
+        if len(routes) > 1:
+            for key in list(merged):
+                if any(key not in self.routes.get(r, {}) for r in routes):
+                    base = getattr(self, key)
+                    merged[key] = max(merged[key], base) if key.startswith("min_") else min(merged[key], base)
+        return dataclasses.replace(self, routes=MappingProxyType({}), **merged)
+
+    def to_json(self) -> dict:
+        out: dict[str, Any] = {k: getattr(self, k) for k in _THRESHOLDS}
+        if self.routes:
+            out["routes"] = {r: dict(v) for r, v in self.routes.items()}
+        return out
+
+
+def _number(value: Any, path: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ConfigError(f"{path}: expected a number, got {value!r}.")
+    return float(value)
+
+
+def _route_overrides(value: Any, path: str) -> dict[str, Mapping[str, float]]:
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"{path}: expected a table of route names, got {type(value).__name__}.")
+    out: dict[str, Mapping[str, float]] = {}
+    for route, table in value.items():
+        if not isinstance(table, Mapping):
+            raise ConfigError(f"{path}.{route}: expected a table of thresholds, got {type(table).__name__}.")
+        entry = {}
+        for key, v in table.items():
+            if key not in _THRESHOLDS:
+                raise ConfigError(f"{path}.{route}.{key}: unknown key; expected one of {', '.join(_THRESHOLDS)}.")
+            entry[key] = _number(v, f"{path}.{route}.{key}")
+        out[str(route)] = MappingProxyType(entry)
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class Verification:
+    """The verdict on one fixed file. ``metrics`` holds numbers (None where not measured)."""
+
+    accepted: bool
+    reasons: tuple[str, ...]
+    metrics: Mapping[str, Any]
+    after: Diagnosis | None
+    mode: str = "fix"
+    thresholds: Acceptance = field(default_factory=Acceptance)
+    series: Mapping[str, tuple[float | None, ...]] = field(default_factory=dict)  # per source frame
+    seconds: float = 0.0
+
+    def to_json(self, *, include_after: bool = True) -> dict:
+        return {
+            "schema": SCHEMA_VERSION,
+            "accepted": self.accepted,
+            "mode": self.mode,
+            "reasons": list(self.reasons),
+            "metrics": {k: _round(v) for k, v in self.metrics.items()},
+            "thresholds": self.thresholds.to_json(),
+            "after": self.after.to_json() if include_after and self.after is not None else None,
+            "series": {k: [_round(v) for v in vs] for k, vs in self.series.items()},
+            "seconds": round(self.seconds, 3),
+        }
+
+
+def _round(v: Any) -> Any:
+    if isinstance(v, float):
+        return round(v, 6) if math.isfinite(v) else None
+    return v
+
+
+# ---------------------------------------------------------------- measurement (streaming)
+
+
+class _Img:
+    """A frame at analysis size with its luma, converted once."""
+
+    __slots__ = ("rgb", "gray")
+
+    def __init__(self, rgb: np.ndarray) -> None:
+        self.rgb = rgb
+        self.gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+
+
+def _fit(image: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """The output frame at the input's analysis size (encoders may crop odd sizes by a pixel)."""
+    if image.shape == shape:
+        return image
+    return cv2.resize(image, (shape[1], shape[0]), interpolation=cv2.INTER_AREA)
+
+
+def _magnitude(f: np.ndarray) -> float:
+    return float(cv2.magnitude(f[..., 0], f[..., 1]).mean())
+
+
+@dataclass(slots=True)
+class _Tally:
+    """Running sums; one instance per ``check``."""
+
+    frames_in: int = 0
+    frames_out: int = 0
+    warp_in: list = field(default_factory=list)
+    warp_out: list = field(default_factory=list)
+    local_in: list = field(default_factory=list)
+    local_out: list = field(default_factory=list)
+    luma_in: list = field(default_factory=list)
+    luma_out: list = field(default_factory=list)
+    ssim: list = field(default_factory=list)
+    psnr: list = field(default_factory=list)
+    psnr_matched: list = field(default_factory=list)
+    motion: list = field(default_factory=list)  # mean |flow| per pair, analysis-scale px
+    ghost_num: float = 0.0
+    ghost_den: float = 0.0
+    ghost_frames: int = 0
+    detail_in: float = 0.0
+    detail_out: float = 0.0
+
+    def fidelity(self, a: _Img, b: _Img) -> None:
+        self.ssim.append(ssim(a.gray, b.gray))
+        self.psnr.append(psnr(a.rgb, b.rgb))
+        self.psnr_matched.append(psnr_tone_matched(a.rgb, b.rgb))
+        self.luma_in.append(float(a.gray.mean()))
+        self.luma_out.append(float(b.gray.mean()))
+
+    def sharpness(self, a: _Img, b: _Img, nxt: _Img | None = None, fw: np.ndarray | None = None,
+                  reliable: np.ndarray | None = None) -> None:
+        """Detail kept by ``b`` on ``a``'s textured pixels; stable ones only when the next frame is given."""
+        mask = texture_mask(a.gray)
+        if nxt is not None and fw is not None and reliable is not None:
+            residual = warp(nxt.gray, fw).astype(np.float32) - a.gray.astype(np.float32)
+            mask = stable_texture(mask, residual, reliable)
+        if mask.any():
+            self.detail_in += detail_energy(a.gray, mask)
+            self.detail_out += detail_energy(b.gray, mask)
+
+    def ghost(self, num: float, den: float) -> None:
+        if den > 0:
+            self.ghost_num += num
+            self.ghost_den += den
+            self.ghost_frames += 1
+
+
+def _pair_flows(a: _Img, b: _Img) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(fw a→b, bw b→a, reliable on a's grid, reliable on b's grid)."""
+    fw = flow(a.gray, b.gray)
+    bw = flow(b.gray, a.gray)
+    return fw, bw, occlusion_mask(fw, bw), occlusion_mask(bw, fw)
+
+
+def _measure_fix(src_frames: Iterator[np.ndarray], out_frames: Iterator[np.ndarray], cuts: set[int],
+                 tally: _Tally, progress: Callable[[int], None]) -> None:
+    """Same frame rate: frame t of the output against frame t of the input."""
+    prev_in = prev_out = older_in = None
+    prev_back = None  # (flow t−1→t−2, reliable) for the frame before the newest
+    for x, y in _zip_counting(src_frames, out_frames, tally):
+        a, b = _Img(x), _Img(_fit(y, x.shape))
+        tally.fidelity(a, b)
+        t = tally.frames_in - 1
+        if prev_in is not None and t not in cuts:
+            fw, bw, rel_fw, rel_bw = _pair_flows(prev_in, a)
+            tally.motion.append(_magnitude(fw))
+            tally.sharpness(prev_in, prev_out, a, fw, rel_fw)
+            tally.warp_in.append(warp_error(a.rgb, prev_in.rgb, fw, rel_fw))
+            tally.warp_out.append(warp_error(b.rgb, prev_out.rgb, fw, rel_fw))
+            tally.local_in.append(local_residuals(a.gray, prev_in.gray, fw, rel_fw))
+            tally.local_out.append(local_residuals(b.gray, prev_out.gray, fw, rel_fw))
+            if prev_back is not None and older_in is not None:
+                # ghosting of the middle frame (prev) from its neighbours (older, a)
+                to_prev, rel_prev = prev_back
+                naive, mc = midpoint_estimate(older_in.gray, a.gray, to_prev, fw)
+                mask = moving_mask(to_prev, fw, reliable=rel_prev & rel_fw)
+                tally.ghost(*ghosting(prev_out.gray, prev_in.gray, naive, mc, mask))
+            prev_back = (bw, rel_bw)
+        else:
+            if prev_in is not None:
+                tally.sharpness(prev_in, prev_out)
+                for series in (tally.warp_in, tally.warp_out, tally.local_in, tally.local_out):
+                    series.append(None)
+            prev_back = None
+        older_in = prev_in
+        prev_in, prev_out = a, b
+        progress(tally.frames_in)
+    if prev_in is not None:
+        tally.sharpness(prev_in, prev_out)
+
+
+def _measure_interpolated(src_frames: Iterator[np.ndarray], out_frames: Iterator[np.ndarray], factor: int,
+                          tally: _Tally, progress: Callable[[int], None]) -> None:
+    """Output frame k·factor is input frame k; the frames between are scored for ghosting only."""
+    prev_in: _Img | None = None
+    prev_out: _Img | None = None  # the output frame at prev_in's timestamp
+    out_iter = iter(out_frames)
+    for x in src_frames:
+        tally.frames_in += 1
+        a = _Img(x)
+        want = 1 if prev_in is None else factor
+        pending: list[_Img] = []  # output frames up to this source timestamp
+        for _ in range(want):
+            try:
+                pending.append(_Img(_fit(next(out_iter), x.shape)))
+                tally.frames_out += 1
+            except StopIteration:
+                break
+        if len(pending) < want:
+            out_iter = iter(())
+            prev_in = prev_out = None
+            continue  # too few frames: the count check rejects
+        tally.fidelity(a, pending[-1])
+        if prev_in is not None:
+            fw, _bw, rel_fw, _ = _pair_flows(prev_in, a)
+            tally.motion.append(_magnitude(fw))
+            tally.sharpness(prev_in, prev_out, a, fw, rel_fw)
+            mask = moving_mask(fw, reliable=rel_fw)
+            for j, mid in enumerate(pending[:-1], start=1):
+                s = j / factor
+                naive, mc = midpoint_estimate(prev_in.gray, a.gray, -s * fw, (1.0 - s) * fw, s)
+                tally.ghost(*ghosting(mid.gray, mc, naive, mc, mask))
+        prev_in, prev_out = a, pending[-1]
+        progress(tally.frames_in)
+    if prev_in is not None and prev_out is not None:
+        tally.sharpness(prev_in, prev_out)
+    for _ in out_iter:  # a trailing group after the last source frame (n·factor outputs) is allowed
+        tally.frames_out += 1
+
+
+def _zip_counting(a: Iterator[np.ndarray], b: Iterator[np.ndarray], tally: _Tally) -> Iterator[tuple]:
+    """Pairs while both last; afterwards count what is left of either (dropped/duplicated frames)."""
+    ia, ib = iter(a), iter(b)
+    while True:
+        x = next(ia, None)
+        y = next(ib, None)
+        if x is not None:
+            tally.frames_in += 1
+        if y is not None:
+            tally.frames_out += 1
+        if x is None or y is None:
+            tally.frames_in += sum(1 for _ in ia)
+            tally.frames_out += sum(1 for _ in ib)
+            return
+        yield x, y
+
+
+class _OutputUnreadable(Exception):
+    """The fixed file failed to decode part-way: a rejection, unlike a bad source."""
+
+
+def _images(path: str, max_side: int, *, output: bool = False) -> Iterator[np.ndarray]:
+    try:
+        for frame in iter_frames(path, max_side=max_side):
+            yield frame.image
+    except InputError as exc:
+        if output:
+            raise _OutputUnreadable(str(exc)) from exc
+        raise
+
+
+# ---------------------------------------------------------------- decision (pure)
+
+
+def _mean(values: Sequence[float | None]) -> float | None:
+    xs = [v for v in values if v is not None and math.isfinite(v)]
+    return float(np.mean(xs)) if xs else None
+
+
+def _reduction(before: float | None, after: float | None, floor: float) -> float | None:
+    """1 − after/before, with both raised to ``floor`` so changes within noise count as none."""
+    if before is None or after is None:
+        return None
+    return 1.0 - max(after, floor) / max(before, floor)
+
+
+def judge(metrics: Mapping[str, Any], t: Acceptance, mode: str) -> list[str]:
+    """The reasons to reject (empty: accept). Pure: numbers in, sentences out."""
+    reasons: list[str] = []
+    if mode == "fix":
+        red = metrics.get("flicker_reduction")
+        if red is not None and red <= t.min_flicker_reduction:
+            reasons.append(
+                f"the fix does not reduce flicker: the best of warping error, luma and local flicker fell by "
+                f"{100 * red:+.1f}% (needs more than {100 * t.min_flicker_reduction:+.1f}%)."
+            )
+        for key, label in (("warp_error", "warping error"), ("luma_flicker", "luma flicker"), ("local_flicker", "local flicker")):
+            b, a, r = metrics.get(f"{key}_before"), metrics.get(f"{key}_after"), metrics.get(f"{key}_reduction")
+            if r is not None and r < -t.max_flicker_increase:
+                reasons.append(f"the fix adds flicker: {label} rose from {b:.4g} to {a:.4g}.")
+    checks = (
+        ("ssim", "min", t.min_ssim, "SSIM vs the input {v:.4f} is below the minimum {t:.4f}."),
+        ("psnr_tone_matched_db", "min", t.min_psnr,
+         "PSNR vs the input (after matching each frame's tone) {v:.2f} dB is below the minimum {t:.2f} dB."),
+        ("ghosting", "max", t.max_ghosting, "ghosting on moving regions {v:.3f} exceeds the maximum {t:.3f} (double edges or blended neighbours)."),
+        ("sharpness_ratio", "min", t.min_sharpness_ratio, "sharpness retention {v:.3f} is below the minimum {t:.3f} (the output is blurred)."),
+    )
+    for key, kind, limit, text in checks:
+        v = metrics.get(key)
+        if v is None:
+            continue
+        if (kind == "min" and v < limit) or (kind == "max" and v > limit):
+            reasons.append(text.format(v=v, t=limit))
+    vm = metrics.get("vmaf")
+    if t.min_vmaf > 0 and vm is not None and vm < t.min_vmaf:
+        reasons.append(f"VMAF vs the input {vm:.2f} is below the minimum {t.min_vmaf:.2f}.")
+    return reasons
+
+
+def _structure(info_in: MediaInfo, info_out: MediaInfo, frames_in: int, frames_out: int, mode: str,
+               factor: int) -> list[str]:
+    """Reasons from frame count, rate, duration, size and audio (dropped or duplicated frames)."""
+    reasons = []
+    if mode == "interpolate":
+        if factor < 2:
+            return [f"interpolation expected an integer frame-rate multiple ≥ 2, got {info_out.fps:.3f} fps "
+                    f"from {info_in.fps:.3f} fps."]
+        allowed = {(frames_in - 1) * factor + 1, frames_in * factor}
+        if frames_out not in allowed:
+            reasons.append(f"frame count {frames_out} does not match {factor}× interpolation of {frames_in} frames "
+                           f"(expected {' or '.join(map(str, sorted(allowed)))}).")
+        want_fps = info_in.fps * factor
+    else:
+        if frames_out != frames_in:
+            reasons.append(f"frame count changed from {frames_in} to {frames_out}: the fix dropped or duplicated frames.")
+        want_fps = info_in.fps
+    if abs(info_out.fps - want_fps) > FPS_TOLERANCE * want_fps:
+        reasons.append(f"frame rate changed from {want_fps:.3f} to {info_out.fps:.3f} fps.")
+    if info_in.duration_s and info_out.duration_s:
+        slack = DURATION_TOLERANCE_FRAMES / info_in.fps
+        if abs(info_out.duration_s - info_in.duration_s) > slack:
+            reasons.append(f"duration changed from {info_in.duration_s:.3f} s to {info_out.duration_s:.3f} s.")
+    if info_in.has_audio and not info_out.has_audio:
+        reasons.append("the audio track was lost.")
+    if abs(info_out.width - info_in.width) > 1 or abs(info_out.height - info_in.height) > 1:
+        reasons.append(f"frame size changed from {info_in.width}×{info_in.height} to {info_out.width}×{info_out.height}.")
+    return reasons
+
+
+def _interpolation_factor(info_in: MediaInfo, info_out: MediaInfo) -> int:
+    ratio = info_out.fps / info_in.fps if info_in.fps else 0.0
+    k = int(round(ratio))
+    return k if k >= 2 and abs(ratio - k) <= FPS_TOLERANCE * k else 0
+
+
+def _default_rediagnose(path: str) -> Diagnosis | None:
+    try:
+        from flickerd.diagnose import run
+    except ImportError:  # the diagnosis engine is optional for verification itself
+        return None
+    return run(path)
+
+
+def check(
+    src: str,
+    fixed: str,
+    before: Diagnosis | None,
+    chain: ChainResult | None,
+    thresholds: Acceptance = Acceptance(),
+    *,
+    mode: str = "fix",
+    rediagnose: Callable[[str], Diagnosis | None] | None = _default_rediagnose,
+    vmaf: bool = False,
+    max_side: int = ANALYSIS_MAX_SIDE,
+    progress: ProgressFn = no_progress,
+) -> Verification:
+    """Measure ``fixed`` against ``src`` and accept or reject it (see the module docstring).
+
+    ``rediagnose`` re-runs the diagnosis on the output (None: skip). VMAF runs when ``vmaf``
+    is true or the thresholds require it. Problems with the *output* (unreadable, wrong frame
+    count, rate or size) are rejections, not exceptions; an unreadable *input* raises ``InputError``.
+    """
+    if mode not in ("fix", "interpolate"):
+        raise ValueError(f"unknown verification mode {mode!r}")
+    start = time.monotonic()
+    t = thresholds.for_chain([s.route for s in chain.steps]) if chain is not None else thresholds
+    info_in = probe(src)
+    try:
+        info_out = probe(fixed)
+    except InputError as exc:
+        return Verification(False, (f"the output cannot be read: {exc}",), {}, None, mode, t,
+                            seconds=time.monotonic() - start)
+    factor = _interpolation_factor(info_in, info_out) if mode == "interpolate" else 1
+    cuts = set(before.cuts) if before is not None else set()
+    total = max(1, info_in.frame_count)
+    tally = _Tally()
+
+    def frame_progress(i: int) -> None:
+        progress(min(0.9, 0.9 * i / total))
+
+    reasons: list[str] = []
+    unreadable = False
+    try:
+        out_frames = _images(fixed, max_side, output=True)
+        if mode == "interpolate" and factor:
+            _measure_interpolated(_images(src, max_side), out_frames, factor, tally, frame_progress)
+        elif mode == "fix":
+            _measure_fix(_images(src, max_side), out_frames, cuts, tally, frame_progress)
+    except _OutputUnreadable as exc:
+        unreadable = True
+        reasons.append(f"the output cannot be decoded: {exc}")
+    reasons[:0] = _structure(info_in, info_out, tally.frames_in or info_in.frame_count,
+                             tally.frames_out or info_out.frame_count, mode, factor)
+
+    metrics = _metrics(tally, mode, factor, info_in, info_out, sorted(cuts))
+    if (vmaf or t.min_vmaf > 0) and not reasons:
+        from flickerd.quality.vmaf import vmaf as run_vmaf
+
+        metrics["vmaf"] = run_vmaf(src, fixed, info_in.width, info_in.height, every_nth_distorted=factor or 1)
+    reasons += judge(metrics, t, mode)
+
+    after = None
+    if rediagnose is not None and not unreadable:
+        try:
+            after = rediagnose(fixed)
+        except FlickerdError as exc:
+            reasons.append(f"the output cannot be diagnosed: {exc}")
+    progress(1.0)
+    series = {
+        "warp_error_before": tuple([None] + tally.warp_in) if tally.warp_in else (),
+        "warp_error_after": tuple([None] + tally.warp_out) if tally.warp_out else (),
+        "luma_flicker_before": tuple(luma_second_difference(tally.luma_in, sorted(cuts))),
+        "luma_flicker_after": tuple(luma_second_difference(tally.luma_out, sorted(cuts))),
+    }
+    return Verification(not reasons, tuple(reasons), metrics, after, mode, t, series, time.monotonic() - start)
+
+
+def _metrics(tally: _Tally, mode: str, factor: int, info_in: MediaInfo, info_out: MediaInfo,
+             cuts: Sequence[int]) -> dict[str, Any]:
+    ssim_mean = _mean(tally.ssim)
+    m: dict[str, Any] = {
+        "frames_in": tally.frames_in,
+        "frames_out": tally.frames_out,
+        "fps_in": info_in.fps,
+        "fps_out": info_out.fps,
+        "duration_in_s": info_in.duration_s,
+        "duration_out_s": info_out.duration_s,
+        "ssim": ssim_mean,
+        "ssim_min": min(tally.ssim) if tally.ssim else None,
+        "psnr_db": _mean(tally.psnr),
+        "psnr_tone_matched_db": _mean(tally.psnr_matched),  # after per-frame gain/offset: what the threshold uses
+        "ghosting": max(0.0, tally.ghost_num / tally.ghost_den) if tally.ghost_den > 0 else None,
+        "ghosting_frames": tally.ghost_frames,
+        "sharpness_ratio": tally.detail_out / tally.detail_in if tally.detail_in > 0 else None,
+        "flicker_fix": mode == "fix",
+        "motion_px": _mean(tally.motion),  # mean flow magnitude of the input at analysis scale
+    }
+    if mode == "interpolate":
+        m["interpolation_factor"] = factor
+        return m
+    wb, wa = _mean(tally.warp_in), _mean(tally.warp_out)
+    lb = _mean(luma_second_difference(tally.luma_in, cuts))
+    la = _mean(luma_second_difference(tally.luma_out, cuts))
+    cb, ca = _mean(tally.local_in), _mean(tally.local_out)
+    m.update(
+        warp_error_before=wb,
+        warp_error_after=wa,
+        warp_error_reduction=_reduction(wb, wa, WARP_ERROR_FLOOR),
+        luma_flicker_before=lb,
+        luma_flicker_after=la,
+        luma_flicker_reduction=_reduction(lb, la, LUMA_FLICKER_SLACK),
+        local_flicker_before=cb,
+        local_flicker_after=ca,
+        local_flicker_reduction=_reduction(cb, ca, LOCAL_FLICKER_SLACK),
+    )
+    # A fix may target only one kind of flicker (a breathing region barely moves the global numbers).
+    found = [m[k] for k in ("warp_error_reduction", "luma_flicker_reduction", "local_flicker_reduction") if m[k] is not None]
+    m["flicker_reduction"] = max(found) if found else None
+    return m

@@ -1,0 +1,213 @@
+"""process_file and ``flickerd fix`` end to end: real encodes, the real diagnosis, test routes."""
+
+import argparse
+import json
+import os
+
+import av
+import cv2
+import numpy as np
+import pytest
+
+from flickerd.commands import fix as fix_cmd
+from flickerd.diagnose.model import Verdict
+from flickerd.errors import InputError
+from flickerd.process import process_file
+from flickerd.report import COMPARE_SUFFIX, JSON_SUFFIX, PLOT_SUFFIX
+from flickerd.routes import registry
+from flickerd.routes.base import Step
+from flickerd.rules import Action, Match, Rule
+from . import clips
+from .routes import FailingRoute, FrameRoute
+
+cv2.setNumThreads(1)
+N = 16
+OFFSETS = clips.flicker_offsets(N, 12.0, seed=3)
+
+BAD = {
+    "test-blur": clips.temporal_blur,
+    "test-dup": lambda fr: fr[:6] + [fr[6]] + fr[6:],
+    "test-drop": lambda fr: fr[:6] + fr[7:],
+    "test-flicker": lambda fr: clips.luma_flicker(fr, 20.0, seed=9),
+}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def routes():
+    # the good route knows the injected offsets, so it removes the flicker exactly
+    registry.register("test-good", FrameRoute("test-good", lambda fr: [f - o for f, o in zip(fr, OFFSETS)]))
+    for name, fn in BAD.items():
+        registry.register(name, FrameRoute(name, fn))
+    registry.register("test-fail", FailingRoute())
+    yield
+    for name in ("test-good", "test-fail", *BAD):
+        registry.unregister(name)
+
+
+@pytest.fixture(scope="module")
+def renders(tmp_path_factory):
+    d = tmp_path_factory.mktemp("renders") / "renders"
+    d.mkdir()
+    clean = clips.moving_frames(N, speed=2.0)
+    flickering = clips.write(str(d / "shot.mp4"), [f + o for f, o in zip(clean, OFFSETS)])
+    still = clips.write(str(d / "clean.mp4"), clips.moving_frames(N, speed=2.0, seed=4))
+    return d, flickering, still
+
+
+def _files(folder):
+    return sorted(os.listdir(folder)) if os.path.isdir(folder) else []
+
+
+def test_good_fix_is_done_with_all_reports(renders, tmp_path):
+    _, src, _ = renders
+    seen = []
+    out = process_file(src, tmp_path / "work", route_override=[Step("test-good")], progress=seen.append)
+    assert out.status == "done", out.reason
+    assert out.output and os.path.exists(out.output) and out.output.endswith(".mp4")
+    assert out.before.verdict is Verdict.GENERATIVE_FLICKER
+    assert out.after is not None and out.after.scores["luma_flicker"] < out.before.scores["luma_flicker"]
+    assert seen == sorted(seen) and seen[-1] == pytest.approx(1.0)
+    paths = list(out.reports)
+    assert [p[-len(s):] for p, s in zip(paths, (JSON_SUFFIX, PLOT_SUFFIX, COMPARE_SUFFIX))] == \
+        [JSON_SUFFIX, PLOT_SUFFIX, COMPARE_SUFFIX]
+    assert all(os.path.dirname(p) == str(tmp_path / "work") for p in paths)
+
+    doc = json.loads(open(out.reports.json).read())
+    assert doc["schema"] == 1 and doc["kind"] == "flickerd.report" and doc["status"] == "done"
+    assert doc["diagnosis"]["before"]["verdict"] == "generative_flicker"
+    assert doc["diagnosis"]["after"]["frames"] == N
+    assert doc["decision"]["route"] == "test-good" and doc["decision"]["rule"] == "override"
+    step = doc["chain"]["steps"][0]
+    assert step["backend"] == "numpy test route" and step["version"] == "test-1" and "seconds" in step
+    assert doc["verification"]["accepted"] is True
+    for key in ("flicker_reduction", "ssim", "psnr_db", "ghosting", "sharpness_ratio", "warp_error_before"):
+        assert isinstance(doc["verification"]["metrics"][key], float)
+    assert set(doc["timings"]) >= {"diagnose", "fix0", "verify0"}
+    assert doc["source"]["path"] == src
+
+    png = cv2.imread(out.reports.plot)
+    assert png is not None and png.shape[:2] == (560, 1000)
+    assert png.std() > 10  # something is drawn
+    with av.open(out.reports.compare) as c:
+        s = c.streams.video[0]
+        n = sum(1 for _ in c.decode(s))
+        assert n == N
+        assert s.codec_context.width == 2 * clips.W + 4
+        assert float(s.average_rate) == pytest.approx(5.0)  # 10 fps shown at half speed
+
+
+@pytest.mark.parametrize("route", sorted(BAD))
+def test_bad_steps_are_rejected_and_no_video_is_kept(renders, tmp_path, route):
+    _, src, _ = renders
+    work = tmp_path / "work"
+    out = process_file(src, work, route_override=[Step(route)])
+    assert out.status == "rejected"
+    assert out.output is None and out.verification is not None and not out.verification.accepted
+    assert "verification rejected the fix" in out.reason
+    videos = [f for f in _files(work) if f.endswith(".mp4") and not f.endswith(COMPARE_SUFFIX)]
+    assert videos == []
+    doc = json.loads(open(out.reports.json).read())
+    assert doc["status"] == "rejected" and doc["verification"]["reasons"]
+    assert out.reports.compare  # a person can still see why
+
+
+def test_rejected_chain_falls_back_once(renders, tmp_path):
+    _, src, _ = renders
+    rules = (Rule("gen", Match(verdicts=(Verdict.GENERATIVE_FLICKER,)), Action.FIX,
+                  steps=(Step("test-blur"),), fallback=(Step("test-good"),)),)
+    out = process_file(src, tmp_path, rules=rules, compare=False)
+    assert out.status == "done" and out.attempts == ("test-blur", "test-good")
+    assert out.decision.route == "test-good" and out.reports.compare is None
+    doc = json.loads(open(out.reports.json).read())
+    assert any("test-blur was rejected" in n for n in doc["notes"])
+
+
+def test_a_failing_route_is_a_failed_outcome(renders, tmp_path):
+    _, src, _ = renders
+    out = process_file(src, tmp_path, route_override=[Step("test-fail")], compare=False)
+    assert out.status == "failed" and out.failure == "route_failed"
+    assert "failed on purpose" in out.reason and out.output is None
+    assert not any(f.endswith(".fixed.mp4") for f in _files(tmp_path))
+    assert json.loads(open(out.reports.json).read())["status"] == "failed"
+
+
+def test_clean_clip_gets_a_report_only(renders, tmp_path):
+    _, _, still = renders
+    out = process_file(still, tmp_path)
+    assert out.status == "report_only" and out.output is None and out.decision.rule == "clean"
+    assert out.reports.compare is None and os.path.exists(out.reports.plot)
+    doc = json.loads(open(out.reports.json).read())
+    assert doc["verification"] is None and doc["diagnosis"]["before"]["verdict"] == "clean"
+
+
+def test_corrupt_input_raises_and_writes_nothing(tmp_path):
+    bad = tmp_path / "in" / "broken.mp4"
+    bad.parent.mkdir()
+    bad.write_bytes(b"\x00\x00\x00\x18ftypmp42" + os.urandom(2000))
+    with pytest.raises(InputError):
+        process_file(str(bad), tmp_path / "work")
+    assert _files(tmp_path / "work") == []
+
+
+def _cli(*argv):
+    p = argparse.ArgumentParser()
+    fix_cmd.add_arguments(p)
+    return fix_cmd.main(p.parse_args(list(argv)))
+
+
+def test_cli_writes_beside_in_a_sibling_folder(renders, capsys):
+    d, src, _ = renders
+    rc = _cli(src, "--route", "test-good")
+    assert rc == 0
+    out_dir = str(d) + ".fixed"
+    assert set(_files(out_dir)) == {"shot.mp4"} | {"shot" + s for s in (COMPARE_SUFFIX, PLOT_SUFFIX, JSON_SUFFIX)}
+    assert capsys.readouterr().out.startswith("done")
+
+
+def test_cli_rejection_writes_reports_but_no_video(renders, tmp_path, capsys):
+    _, src, _ = renders
+    target = tmp_path / "out" / "result.mp4"
+    rc = _cli(src, "--route", "test-blur", "-o", str(target))
+    assert rc == fix_cmd.EXIT_REJECTED
+    names = _files(tmp_path / "out")
+    assert "result.mp4" not in names and "result.report.json" in names
+    assert not any(n.startswith(".") for n in names)  # no temp leftovers
+    assert "rejected" in capsys.readouterr().out
+
+
+def test_cli_bad_input_is_one_line_and_writes_nothing(tmp_path, capsys):
+    bad = tmp_path / "in" / "notes.mp4"
+    bad.parent.mkdir()
+    bad.write_text("this is not a video\n")
+    assert _cli(str(bad)) == fix_cmd.EXIT_USAGE
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("flickerd fix: ") and "\n" not in err and "Traceback" not in err
+    assert not os.path.exists(str(tmp_path / "in") + ".fixed")
+    assert _cli(str(tmp_path / "missing.mp4")) == fix_cmd.EXIT_USAGE
+    assert _cli(str(bad), "--route", "nope") == fix_cmd.EXIT_USAGE
+
+
+def test_cli_unknown_route_is_named(renders, capsys):
+    _, src, _ = renders
+    assert _cli(src, "--route", "test-good+nope") == fix_cmd.EXIT_USAGE
+    assert "unknown route 'nope'" in capsys.readouterr().err
+
+
+def test_attention_gets_a_report_and_no_video(renders, tmp_path):
+    _, src, _ = renders
+    rules = (Rule("everything-needs-a-person", Match(), Action.ATTENTION),)
+    out = process_file(src, tmp_path, rules=rules)
+    assert out.status == "needs_attention" and out.output is None and out.chain is None
+    assert "needs regeneration or a person" in out.reason
+    doc = json.loads(open(out.reports.json).read())
+    assert doc["status"] == "needs_attention" and doc["decision"]["action"] == "attention"
+    assert doc["output"] is None and doc["reports"]["compare"] is None
+
+
+@pytest.mark.skipif("normalize" not in registry.ROUTES, reason="the normalize route is not registered")
+def test_the_real_normalize_route_is_accepted_on_luma_flicker(renders, tmp_path):
+    _, src, _ = renders
+    out = process_file(src, tmp_path, route_override=[Step("normalize")], compare=False)
+    assert out.status == "done", out.reason
+    m = out.verification.metrics
+    assert m["luma_flicker_reduction"] > 0.5 and m["ghosting"] < 0.1

@@ -1,0 +1,159 @@
+"""verify.check on real H.264 files: good fixes pass, bad ones are rejected with reasons."""
+
+import os
+
+import cv2
+import numpy as np
+import pytest
+
+from flickerd.errors import ConfigError
+from flickerd.verify import Acceptance, check
+from . import clips
+
+cv2.setNumThreads(1)
+N = 20
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory):
+    d = tmp_path_factory.mktemp("verify")
+    clean = clips.moving_frames(N)
+    src = clips.write(str(d / "src.mp4"), clips.luma_flicker(clean))
+    return d, clean, src
+
+
+def _check(src, out, **kw):
+    return check(src, out, None, None, rediagnose=None, **kw)
+
+
+def test_a_real_fix_is_accepted(clip):
+    d, clean, src = clip
+    out = clips.write(str(d / "fixed.mp4"), clean)
+    v = _check(src, out)
+    assert v.accepted, v.reasons
+    m = v.metrics
+    assert m["luma_flicker_after"] < 0.1 * m["luma_flicker_before"]
+    assert m["flicker_reduction"] > 0.5
+    assert m["ssim"] > 0.95 and m["sharpness_ratio"] > 0.95 and m["ghosting"] < 0.05
+    assert m["frames_in"] == m["frames_out"] == N
+    assert len(v.series["luma_flicker_after"]) == N
+    doc = v.to_json()
+    assert doc["accepted"] is True and doc["metrics"]["frames_out"] == N and doc["thresholds"]["min_ssim"] > 0
+
+
+def test_a_reencode_alone_is_not_a_fix(clip):
+    d, _, src = clip
+    out = clips.transform(src, str(d / "same.mp4"), lambda fr: fr)
+    v = _check(src, out)
+    assert not v.accepted
+    assert any("does not reduce flicker" in r for r in v.reasons)
+
+
+@pytest.mark.parametrize(
+    ("name", "fn", "expect"),
+    [
+        ("blur", clips.temporal_blur, ("ghosting", "sharpness")),
+        ("flicker", lambda fr: clips.luma_flicker(fr, 20.0, seed=7), ("adds flicker",)),
+        ("dup", lambda fr: fr[:8] + [fr[8]] + fr[8:], ("frame count changed from 20 to 21",)),
+        ("drop", lambda fr: fr[:8] + fr[9:], ("frame count changed from 20 to 19",)),
+    ],
+)
+def test_bad_fixes_are_rejected(clip, name, fn, expect):
+    d, _, src = clip
+    out = clips.transform(src, str(d / f"{name}.mp4"), fn)
+    v = _check(src, out)
+    assert not v.accepted
+    text = " ".join(v.reasons)
+    for word in expect:
+        assert word in text, v.reasons
+
+
+def test_an_unreadable_output_is_a_rejection(clip):
+    d, _, src = clip
+    bad = d / "broken.mp4"
+    bad.write_bytes(b"not a video at all")
+    v = _check(src, str(bad))
+    assert not v.accepted and "cannot be read" in v.reasons[0]
+
+
+def test_interpolation_is_checked_at_source_timestamps_and_for_ghosts(tmp_path):
+    speed = 3.0
+    src = clips.write(str(tmp_path / "src.mp4"), clips.moving_frames(12, speed))
+    # exact 2x: the pan at half the step, every other frame is a source frame
+    exact = clips.write(str(tmp_path / "x2.mp4"), clips.moving_frames(23, speed / 2), fps=20)
+    v = _check(src, exact, mode="interpolate")
+    assert v.accepted, v.reasons
+    assert v.metrics["interpolation_factor"] == 2 and v.metrics["flicker_fix"] is False
+    assert "flicker_reduction" not in v.metrics
+    assert v.metrics["ghosting"] < 0.1 and v.metrics["ghosting_frames"] == 11
+    # a plain cross-fade between source frames: right count, right rate, ghosts
+    frames = clips.read(src)
+    fades = [frames[0]]
+    for a, b in zip(frames, frames[1:]):
+        fades += [(a + b) / 2, b]
+    blend = clips.write(str(tmp_path / "fade.mp4"), fades, fps=20)
+    v = _check(src, blend, mode="interpolate")
+    assert not v.accepted and v.metrics["ghosting"] > 0.7
+    assert any("ghosting" in r for r in v.reasons)
+    # the source itself is not an interpolation
+    v = _check(src, src, mode="interpolate")
+    assert not v.accepted and "integer frame-rate multiple" in v.reasons[0]
+
+
+def test_acceptance_from_mapping_and_route_overrides():
+    a = Acceptance.from_mapping({"min_ssim": 0.9, "routes": {"rife": {"max_ghosting": 0.1}, "ffmpeg": {"min_flicker_reduction": -0.2}}})
+    assert a.min_ssim == 0.9
+    assert a.for_chain(["rife"]).max_ghosting == 0.1
+    assert a.for_chain(["ffmpeg"]).min_flicker_reduction == -0.2
+    # a chain takes the strictest of its steps: normalize has no loosening
+    assert a.for_chain(["normalize", "ffmpeg"]).min_flicker_reduction == a.min_flicker_reduction
+    assert a.for_chain(["normalize", "rife"]).max_ghosting == 0.1
+    b = Acceptance.from_mapping({"routes": {"normalize+rife": {"min_ssim": 0.5}}})
+    assert b.for_chain(["normalize", "rife"]).min_ssim == 0.5
+    with pytest.raises(ConfigError, match=r"acceptance\.min_sim: unknown key"):
+        Acceptance.from_mapping({"min_sim": 1})
+    with pytest.raises(ConfigError, match=r"folders\[0\]\.acceptance\.routes\.rife\.max_ghosting: expected a number, got 'x'"):
+        Acceptance.from_mapping({"routes": {"rife": {"max_ghosting": "x"}}}, "folders[0].acceptance")
+    with pytest.raises(ConfigError, match="expected a number"):
+        Acceptance.from_mapping({"min_psnr": True})
+
+
+def test_thresholds_decide(clip):
+    d, clean, src = clip
+    out = str(d / "fixed.mp4")
+    if not os.path.exists(out):
+        clips.write(out, clean)
+    strict = Acceptance(min_psnr=60.0)
+    v = _check(src, out, thresholds=strict)
+    assert not v.accepted and any("PSNR" in r for r in v.reasons)
+
+
+def test_a_lost_audio_track_is_a_rejection(tmp_path):
+    from flickerd.media.probe import probe
+    from flickerd.media.writer import EncodeSettings, VideoWriter
+    from flickerd.synth.corpus import ClipSpec, clean_frames, write_clip
+
+    spec = ClipSpec(seed=5, kind="luma", width=128, height=96, frames=16, fps=12.0, scene="pan")
+    src = write_clip(spec, tmp_path / "src.mp4", audio=True)
+    info = probe(src)
+    assert info.has_audio
+    clean = list(clean_frames(spec))
+    with VideoWriter(tmp_path / "kept.mp4", info, settings=EncodeSettings(crf=10, preset="veryfast")) as w:
+        for f in clean:
+            w.write(f)
+    silent = clips.write(str(tmp_path / "silent.mp4"), [f.astype(np.float32) for f in clean], fps=12, crf=10)
+    kept = _check(src, str(tmp_path / "kept.mp4"))
+    assert kept.accepted, kept.reasons
+    lost = _check(src, silent)
+    assert not lost.accepted and lost.reasons == ("the audio track was lost.",)
+
+
+def test_a_truncated_output_is_a_rejection(clip):
+    d, clean, src = clip
+    good = clips.write(str(d / "whole.mp4"), clean)
+    data = open(good, "rb").read()
+    cut = d / "cut.mp4"
+    cut.write_bytes(data[: len(data) * 2 // 3])
+    v = _check(src, str(cut))
+    assert not v.accepted
+    assert any("frame count" in r or "cannot" in r for r in v.reasons), v.reasons
