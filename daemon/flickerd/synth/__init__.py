@@ -1,0 +1,1 @@
+"""Generated test material: a labelled corpus of short clips (``corpus``) and flicker injectors (``inject``)."""

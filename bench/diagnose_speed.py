@@ -1,0 +1,54 @@
+"""Speed: `flickerd diagnose` vs the seed's script on the same 720x480 clip, both as subprocesses, start-up included.
+
+``python -m bench diagnose_speed [--frames 300] [--repeat 3]``. The clip is generated once
+into the temp folder (a corpus "luma" clip at 720x480). Reports the best wall time of each
+and the ratio (target: ≥ 20×).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+
+def clip(frames: int) -> str:
+    from flickerd.synth.corpus import ClipSpec, write_clip
+
+    path = os.path.join(tempfile.gettempdir(), f"flickerd-bench-720x480-{frames}.mp4")
+    if not os.path.exists(path):
+        write_clip(ClipSpec(seed=42, kind="luma", width=720, height=480, frames=frames, scene="pan"), path + ".tmp.mp4")
+        os.replace(path + ".tmp.mp4", path)
+    return path
+
+
+def timed(cmd: list[str]) -> tuple[float, str]:
+    start = time.perf_counter()
+    r = subprocess.run(cmd, capture_output=True, text=True, check=True)
+    return time.perf_counter() - start, r.stdout
+
+
+def main(argv: list[str]) -> int:
+    p = argparse.ArgumentParser(prog="bench diagnose_speed")
+    p.add_argument("--frames", type=int, default=300)
+    p.add_argument("--repeat", type=int, default=3)
+    a = p.parse_args(argv)
+    path = clip(a.frames)
+    flickerd = str(Path(sys.executable).with_name("flickerd"))
+    ours = [timed([flickerd, "diagnose", "--json", path]) for _ in range(a.repeat)]
+    seed = [timed([sys.executable, str(HERE / "seed_script.py"), path]) for _ in range(a.repeat)]
+    t_ours, t_seed = min(t for t, _ in ours), min(t for t, _ in seed)
+    import json
+
+    verdict = json.loads(ours[0][1])["verdict"]
+    print(f"clip: {path} (720x480, {a.frames} frames)")
+    print(f"flickerd diagnose: {t_ours:.2f} s (best of {a.repeat}), verdict {verdict}")
+    print(f"seed script:       {t_seed:.2f} s (best of {a.repeat}), {seed[0][1].strip().split(': ', 1)[-1]}")
+    print(f"speed-up:          {t_seed / t_ours:.1f}x (target >= 20x)")
+    return 0

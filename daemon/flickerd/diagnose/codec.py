@@ -1,0 +1,113 @@
+"""Codec artifacts: banding, blocking, and error spikes that sit on I-frames.
+
+* ``banding``: in smooth areas, the fraction of pixels whose neighbourhood is flat plateaus
+  joined by steps of 3–12 grey levels — quantised gradients. Own measure on the analysis luma.
+* ``blocking``: mean step across the 8x8 block grid over the step elsewhere, on sampled
+  frames (own measure; ``BlockDetect`` runs ffmpeg's ``blockdetect`` for comparison).
+* ``iframe_spike``: mean warping error of pairs that end on an I-frame over the median of
+  the others (≫1 when the encoder "pumps" at each keyframe).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import threading
+from collections.abc import Sequence
+
+import cv2
+import numpy as np
+
+from flickerd.media.ffmpeg import ffmpeg_exe, media_arg
+
+STEP_MIN, STEP_MAX = 3, 12  # grey levels of one band step (encoders leave 1–2 level steps on clean gradients)
+WINDOW = (9, 9)
+MIN_KEYFRAME_PAIRS = 2
+
+
+def banding(y: np.ndarray) -> float:
+    """Fraction of smooth-area pixels in banded neighbourhoods. ``y``: uint8 luma.
+
+    A smooth 8-bit gradient changes by 0 or 1 level per pixel; a banded one is flat plateaus
+    joined by steps of several levels. A pixel's 9x9 neighbourhood is smooth when it holds no
+    texture or hard edge, and banded when it is mostly flat and changes only by steps.
+    """
+    f = y.astype(np.int16)
+    g = np.zeros(f.shape, np.int16)
+    g[:, :-1] = np.abs(np.diff(f, axis=1))
+    g[:-1] = np.maximum(g[:-1], np.abs(np.diff(f, axis=0)))
+    flat = cv2.blur((g == 0).astype(np.float32), WINDOW)
+    ones = cv2.blur((g == 1).astype(np.float32), WINDOW)
+    steps = cv2.blur(((g >= STEP_MIN) & (g <= STEP_MAX)).astype(np.float32), WINDOW)
+    smooth = flat + ones + steps > 0.97
+    banded = smooth & (steps > 0.02) & (ones < 0.5 * steps + 0.05) & (flat > 0.5)
+    n = int(smooth.sum())
+    return float(banded.sum() / n) if n > 64 else 0.0
+
+
+def iframe_spike(errors: Sequence[float], keyframes: Sequence[bool]) -> float:
+    """``errors[t]``: warping error of pair (t−1, t); ``keyframes[t]``: frame t is an I-frame."""
+    e = np.asarray(errors, np.float64)
+    k = np.asarray(keyframes, bool)
+    k[0] = False
+    ok = ~np.isnan(e)
+    on, off = e[ok & k], e[ok & ~k]
+    if on.size < MIN_KEYFRAME_PAIRS or off.size == 0:
+        return 1.0  # pumping repeats; one keyframe (often at a cut) says nothing
+    return float(on.mean() / max(np.median(off), 1e-9))
+
+
+class BlockDetect:
+    """``blockdetect`` on every n-th frame in a background ffmpeg; ``result()`` waits for it."""
+
+    def __init__(self, path: str, frames: int, samples: int, exe: str | None = None) -> None:
+        step = max(1, frames // max(1, samples))
+        vf = f"select='not(mod(n\\,{step}))',blockdetect,metadata=print:key=lavfi.block:file=-"
+        cmd = [exe or ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-threads", "1",
+               "-i", media_arg(path), "-an", "-vf", vf, "-f", "null", "-"]
+        self._values: list[float] = []
+        self._proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        self._thread = threading.Thread(target=self._read, daemon=True)
+        self._thread.start()
+
+    def _read(self) -> None:
+        assert self._proc.stdout is not None
+        for line in self._proc.stdout:
+            if line.startswith("lavfi.block="):
+                try:
+                    self._values.append(float(line.split("=", 1)[1]))
+                except ValueError:
+                    pass
+
+    def result(self, timeout_s: float = 600.0) -> float:
+        """Median block score over the sampled frames; NaN if ffmpeg measured nothing."""
+        try:
+            self._proc.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            self._proc.kill()
+            self._proc.wait()
+        self._thread.join(timeout=5)
+        return float(np.median(self._values)) if self._values else float("nan")
+
+    def cancel(self) -> None:
+        if self._proc.poll() is None:
+            self._proc.kill()
+            self._proc.wait()
+        self._thread.join(timeout=5)
+
+
+def blocking(y: np.ndarray, period: int = 8) -> float:
+    """Median over block-boundary lines of the step across the line over the steps next to it.
+
+    ≈1 without blocks, >1.15 blocky. ``period`` is the block size in analysis pixels (8 at
+    full size, 4 at half size); the grid starts at pixel 0, as every block codec's does. The
+    median over lines keeps a few object edges that happen to sit on the grid from counting.
+    """
+    f = y.astype(np.float32)
+    ratios = []
+    for d in (np.abs(np.diff(f, axis=1)).mean(0), np.abs(np.diff(f, axis=0)).mean(1)):
+        # d[i]: mean step between pixel i and i+1; boundaries at i = period-1, 2*period-1, ...
+        for i in range(period - 1, d.size - 1, period):
+            near = (d[i - 1] + d[i + 1]) / 2
+            if near > 0.05:
+                ratios.append(d[i] / near)
+    return float(np.median(ratios)) if ratios else 1.0

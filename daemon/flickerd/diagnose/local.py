@@ -1,0 +1,67 @@
+"""Local flicker: appearance change the flow does not explain, on a coarse grid.
+
+After warping and removing the global offset, each cell's mean residual should stay ~0 where
+the flow is right; a region that breathes moves its cells' residuals up and down. The score
+of a cell is the mean over time of its motion-compensated second difference, like the global
+measure but per region.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+MIN_CELL_COVER = 0.3  # a cell counts only if this fraction of it has trustworthy flow
+
+
+def cell_means(residual_y: np.ndarray, mask: np.ndarray, grid: tuple[int, int]) -> np.ndarray:
+    """Masked mean residual per cell (rows x cols), NaN where the flow covers too little."""
+    rows, cols = grid
+    h, w = residual_y.shape
+    ys = np.linspace(0, h, rows + 1).astype(int)[:-1]
+    xs = np.linspace(0, w, cols + 1).astype(int)[:-1]
+    m = mask.astype(np.float64)
+
+    def cells(a: np.ndarray) -> np.ndarray:
+        return np.add.reduceat(np.add.reduceat(a, ys, axis=0), xs, axis=1)
+
+    total = cells(m)
+    area = cells(np.ones_like(m))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = cells(residual_y * m) / total
+    out[total < MIN_CELL_COVER * area] = np.nan
+    return out
+
+
+class LocalMap:
+    """Accumulates per-cell second differences over a clip; ``map`` is the flicker map."""
+
+    def __init__(self, grid: tuple[int, int]) -> None:
+        self.sum = np.zeros(grid)
+        self.count = np.zeros(grid)
+        self.last: np.ndarray | None = None
+
+    def add(self, cells: np.ndarray | None) -> float:
+        """Add the cells of the next pair (None: a gap); returns this frame's peak value."""
+        peak = float("nan")
+        if cells is not None and self.last is not None:
+            d = np.abs(self.last - cells) / 2
+            ok = ~np.isnan(d)
+            self.sum[ok] += d[ok]
+            self.count[ok] += 1
+            if ok.any():
+                peak = float(np.nanmax(d))
+        self.last = cells
+        return peak
+
+    @property
+    def map(self) -> np.ndarray:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(self.count > 0, self.sum / np.maximum(self.count, 1), np.nan)
+
+    def score(self) -> float:
+        """Mean of the top quarter of cells: a region, not one noisy cell, must flicker."""
+        m = self.map
+        v = np.sort(m[~np.isnan(m)])[::-1]
+        if v.size == 0:
+            return 0.0
+        return float(v[: max(1, v.size // 4)].mean())

@@ -1,0 +1,88 @@
+"""Diagnosis settings: analysis size, optical flow preset, sampling and verdict thresholds.
+
+Thresholds were fixed on the training split of the generated corpus
+(``python -m bench diagnose_accuracy --fit``) and are in the units of the score keys
+documented in ``flickerd.diagnose``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from flickerd.errors import ConfigError
+from flickerd.flow import PRESETS
+
+SCALE = 1.0
+MAX_SIDE = 400  # frames are halved until their longer side is at most this many pixels
+FLOW_PRESET = "ultrafast"
+PAIR_STRIDE = 1  # analyse flow on every n-th pair (1 = all pairs)
+MAX_PAIRS = 96  # at most about this many pairs get the flow-based measures, spread over the clip
+GRID = (6, 8)  # rows x columns of the local flicker map
+CODEC_SAMPLES = 24  # frames sampled for the banding and blocking measures
+
+
+@dataclass(frozen=True, slots=True)
+class DiagnoseSettings:
+    scale: float = SCALE
+    max_side: int = MAX_SIDE
+    flow_preset: str = FLOW_PRESET
+    pair_stride: int = PAIR_STRIDE
+    max_pairs: int = MAX_PAIRS  # 0: no cap
+    grid: tuple[int, int] = GRID
+    codec_samples: int = CODEC_SAMPLES
+    timeline: bool = True  # keep the per-frame timeline in the Diagnosis
+    # verdict thresholds (score units: see flickerd.diagnose)
+    luma_threshold: float = 0.3
+    chroma_threshold: float = 0.55
+    local_threshold: float = 1.2
+    texture_threshold: float = 1.0
+    banding_threshold: float = 0.015
+    blocking_threshold: float = 1.3
+    incoherence_threshold: float = 0.08
+    cut_threshold: float = 0.45
+
+    def __post_init__(self) -> None:
+        if self.flow_preset not in PRESETS:
+            raise ConfigError(f"diagnose.flow_preset: expected one of {', '.join(PRESETS)}, got {self.flow_preset!r}.")
+        if not 0 < self.scale <= 4:
+            raise ConfigError(f"diagnose.scale: expected a number in (0, 4], got {self.scale!r}.")
+        if self.pair_stride < 1 or self.max_side < 32:
+            raise ConfigError("diagnose: pair_stride must be >= 1 and max_side >= 32.")
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any], path: str = "diagnose") -> DiagnoseSettings:
+        """Build from a TOML table; unknown keys and wrong types raise ConfigError naming ``path.key``."""
+        if not isinstance(data, Mapping):
+            raise ConfigError(f"{path}: expected a table, got {type(data).__name__}.")
+        fields = {f.name: f for f in dataclasses.fields(cls)}
+        kwargs: dict[str, Any] = {}
+        for key, value in data.items():
+            if key not in fields:
+                raise ConfigError(f"{path}.{key}: unknown key; expected one of {', '.join(fields)}.")
+            default = fields[key].default
+            if isinstance(default, bool):
+                ok = isinstance(value, bool)
+            elif isinstance(default, int):
+                ok = isinstance(value, int) and not isinstance(value, bool)
+            elif isinstance(default, float):
+                ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+                value = float(value) if ok else value
+            elif isinstance(default, tuple):
+                ok = isinstance(value, (list, tuple)) and len(value) == 2 and all(
+                    isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in value)
+                value = tuple(value) if ok else value
+            else:
+                ok = isinstance(value, str)
+            if not ok:
+                raise ConfigError(f"{path}.{key}: expected {type(default).__name__}, got {value!r}.")
+            kwargs[key] = value
+        try:
+            return cls(**kwargs)
+        except ConfigError as exc:
+            raise ConfigError(f"{path}: {exc}") from None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}

@@ -1,0 +1,129 @@
+"""From per-frame series to scores, segments, a verdict and its confidence (pure).
+
+Incoherence wins over everything (post-processing cannot fix it); otherwise generative
+flicker (any of luma, chroma, local, texture over its threshold) and codec artifacts
+(banding, blocking, or keyframe pumping over threshold) combine into clean / generative_flicker /
+codec_artifacts / mixed. Confidence grows with the distance of the deciding scores from
+their thresholds (on a log scale) and is 0.5 right at a threshold.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from flickerd.diagnose import baseline, codec, incoherence
+from flickerd.diagnose.model import Segment, Verdict
+from flickerd.diagnose.settings import DiagnoseSettings
+
+MIN_SEGMENT = 3  # frames
+SCORE_NAMES: tuple[str, ...] = (
+    "luma_flicker", "luma_flicker_raw", "chroma_flicker", "local_flicker", "texture_flicker", "warp_error",
+    "flow_failure", "incoherence", "banding", "blocking", "iframe_spike", "mean_diff", "vbench_flickering", "cuts",
+)
+"""Every key of ``Diagnosis.scores`` (documented in ``flickerd.diagnose``); rules may name these."""
+IFRAME_SPIKE = 4.0  # warping error on I-frame pairs this many times the rest: keyframe pumping
+
+
+def _clean(values) -> np.ndarray:
+    a = np.asarray([np.nan if v is None else v for v in values], np.float64)
+    return a[~np.isnan(a)]
+
+
+def _mean(values) -> float:
+    a = _clean(values)
+    return float(a.mean()) if a.size else 0.0
+
+
+def _median(values) -> float:
+    a = _clean(values)
+    return float(np.median(a)) if a.size else 0.0
+
+
+def _segments(values, threshold: float, kind: str) -> list[Segment]:
+    """Runs of frames whose value exceeds ``threshold``, gaps of one frame bridged."""
+    v = np.asarray([np.nan if x is None else x for x in values], np.float64)
+    hot = np.nan_to_num(v, nan=0.0) > threshold
+    out: list[Segment] = []
+    t, n = 0, len(hot)
+    while t < n:
+        if not hot[t]:
+            t += 1
+            continue
+        end = t
+        while end + 1 < n and (hot[end + 1] or (end + 2 < n and hot[end + 2])):
+            end += 1
+        if end - t + 1 >= MIN_SEGMENT:
+            out.append(Segment(t, end, kind, float(np.nanmean(v[t:end + 1]))))
+        t = end + 1
+    return out
+
+
+def scores_and_segments(series: dict, blocking: float, s: DiagnoseSettings) -> tuple[dict[str, float], tuple[Segment, ...]]:
+    mean_diff = _mean(series["mean_diff"])
+    lmap = series["local_map"]
+    scores = {
+        "luma_flicker": _mean(series["luma_flicker"]),
+        "luma_flicker_raw": _mean(series["luma_raw"]),
+        "chroma_flicker": _mean(series["chroma_flicker"]),
+        "local_flicker": lmap.score(),
+        "texture_flicker": _median(series["texture"]),
+        "warp_error": _mean(series["warp"]),
+        "flow_failure": _mean(series["failure"]),
+        "incoherence": incoherence.incoherence_score(series["area"]),
+        "banding": _median(series["banding"]),
+        "blocking": 0.0 if math.isnan(blocking) else blocking,
+        "iframe_spike": _iframe(series),
+        "mean_diff": mean_diff,
+        "vbench_flickering": baseline.vbench_flickering(_clean(series["mean_diff"])),
+        "cuts": float(len(series["cuts"])),
+    }
+    segs = (
+        _segments(series["luma_flicker"], s.luma_threshold, "luma")
+        + _segments(series["chroma_flicker"], s.chroma_threshold, "chroma")
+        + _segments(series["local"], s.local_threshold * 2, "local")
+        + _segments(series["area"], incoherence.SIGNIFICANT_AREA, "incoherent")
+    )
+    return scores, tuple(sorted(segs, key=lambda x: (x.start, x.kind)))
+
+
+def _iframe(series: dict) -> float:
+    return codec.iframe_spike(series["warp"], series["keyframe"])
+
+
+def _margin(score: float, threshold: float) -> float:
+    """log-ratio of a score to its threshold: >0 above, <0 below."""
+    return math.log(max(score, 1e-9) / max(threshold, 1e-9))
+
+
+def _confidence(margin: float) -> float:
+    return 1.0 / (1.0 + math.exp(-4.0 * abs(margin)))
+
+
+def generative_margin(scores: dict[str, float], s: DiagnoseSettings) -> float:
+    return max(
+        _margin(scores["luma_flicker"], s.luma_threshold),
+        _margin(scores["chroma_flicker"], s.chroma_threshold),
+        _margin(scores["local_flicker"], s.local_threshold),
+        _margin(scores["texture_flicker"], s.texture_threshold),
+    )
+
+
+def codec_margin(scores: dict[str, float], s: DiagnoseSettings) -> float:
+    return max(_margin(scores["banding"], s.banding_threshold), _margin(scores["blocking"], s.blocking_threshold),
+               _margin(scores["iframe_spike"], IFRAME_SPIKE))
+
+
+def decide(scores: dict[str, float], s: DiagnoseSettings) -> tuple[Verdict, float]:
+    inc = _margin(scores["incoherence"], s.incoherence_threshold)
+    if inc > 0:
+        return Verdict.INCOHERENT, _confidence(inc)
+    gen, cod = generative_margin(scores, s), codec_margin(scores, s)
+    if gen > 0 and cod > 0:
+        return Verdict.MIXED, _confidence(min(gen, cod))
+    if gen > 0:
+        return Verdict.GENERATIVE_FLICKER, _confidence(min(gen, -cod, -inc))
+    if cod > 0:
+        return Verdict.CODEC_ARTIFACTS, _confidence(min(cod, -gen, -inc))
+    return Verdict.CLEAN, _confidence(min(-gen, -cod, -inc))

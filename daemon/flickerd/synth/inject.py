@@ -1,0 +1,100 @@
+"""Generative-style flicker injected into clean frames, in image space.
+
+Each injector is built once per clip (it draws its random parameters from the clip's
+generator) and then called per frame: ``inj(frame_float_rgb, t) -> frame``. They work on
+any footage, so benchmarks also use them on real clips. ``strength`` 1.0 is clearly
+visible flicker; 0.3 is subtle.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import cv2
+import numpy as np
+
+Injector = Callable[[np.ndarray, int], np.ndarray]
+
+LUMA_GAIN = 0.05  # ± fraction of brightness per frame at strength 1
+CHROMA_SHIFT = 6.0  # ± grey levels per channel at strength 1
+BREATH_LEVELS = 14.0  # ± grey levels of the breathing region at strength 1
+BREATH_CONTRAST = 0.2
+TEXTURE_SIGMA = 1.0  # the scale (px) of the detail that is regenerated
+
+_Y = np.array([0.299, 0.587, 0.114], np.float32)
+
+
+def _signs(rng: np.random.Generator, n: int) -> np.ndarray:
+    """Random per-frame values in ±[0.4, 1]: always a visible jump, never a smooth drift."""
+    return rng.choice([-1.0, 1.0], n) * rng.uniform(0.4, 1.0, n)
+
+
+def luma(rng: np.random.Generator, frames: int, strength: float) -> Injector:
+    gain = 1.0 + strength * LUMA_GAIN * _signs(rng, frames)
+
+    def apply(img: np.ndarray, t: int) -> np.ndarray:
+        return img * gain[t]
+
+    return apply
+
+
+def chroma(rng: np.random.Generator, frames: int, strength: float) -> Injector:
+    shift = strength * CHROMA_SHIFT * rng.uniform(-1, 1, (frames, 3)).astype(np.float32)
+    shift += strength * CHROMA_SHIFT * 0.5 * _signs(rng, frames)[:, None] * np.array([1, -0.5, -1], np.float32)
+    shift -= (shift @ _Y)[:, None]  # a colour cast, not a brightness change
+
+    def apply(img: np.ndarray, t: int) -> np.ndarray:
+        return img + shift[t]
+
+    return apply
+
+
+def texture(rng: np.random.Generator, frames: int, strength: float) -> Injector:
+    """Fine detail re-sampled every frame while the coarse structure stays."""
+    mix = min(1.0, 0.85 * strength)
+    seeds = rng.integers(0, 2**31, frames)
+
+    def apply(img: np.ndarray, t: int) -> np.ndarray:
+        low = cv2.GaussianBlur(img, (0, 0), TEXTURE_SIGMA)
+        detail = img - low
+        amp = np.sqrt(cv2.GaussianBlur(detail**2, (0, 0), 3.0))
+        r = np.random.default_rng(int(seeds[t]))
+        noise = r.standard_normal(img.shape[:2]).astype(np.float32)
+        noise = noise - cv2.GaussianBlur(noise, (0, 0), TEXTURE_SIGMA)
+        noise /= noise.std() + 1e-6
+        new = noise[..., None] * amp * np.sqrt(2.0)
+        return img + mix * (new - detail)
+
+    return apply
+
+
+def breathing(rng: np.random.Generator, frames: int, strength: float, width: int, height: int) -> Injector:
+    """One soft region whose brightness and contrast oscillate."""
+    cx, cy = rng.uniform(0.25, 0.75) * width, rng.uniform(0.25, 0.75) * height
+    radius = rng.uniform(0.18, 0.3) * min(width, height) * 1.5
+    yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
+    mask = np.exp(-((xx - cx) ** 2 + (yy - cy) ** 2) / (2 * (radius / 1.6) ** 2))[..., None]
+    period = rng.uniform(2.5, 5.0)
+    phase = rng.uniform(0, 2 * np.pi)
+    wave = np.sin(2 * np.pi * np.arange(frames) / period + phase) * 0.7 + 0.3 * _signs(rng, frames)
+    level = strength * BREATH_LEVELS * wave
+    contrast = 1.0 + strength * BREATH_CONTRAST * wave
+
+    def apply(img: np.ndarray, t: int) -> np.ndarray:
+        mean = cv2.GaussianBlur(img, (0, 0), radius / 2)
+        return img + mask * ((img - mean) * (contrast[t] - 1.0) + level[t])
+
+    return apply
+
+
+BANDING_STEP = 10.0  # grey levels per band at strength 1
+
+
+def posterize(img: np.ndarray, strength: float) -> np.ndarray:
+    """Quantisation banding: smooth areas collapse into flat steps; detailed areas keep their detail."""
+    step = max(2.0, BANDING_STEP * strength)
+    low = cv2.GaussianBlur(img, (0, 0), 2.0)
+    detail = img - low
+    smooth = np.sqrt(cv2.GaussianBlur((detail**2).mean(-1), (0, 0), 4.0)) < 4.0
+    quant = np.floor(low / step) * step + step / 2
+    return np.where(smooth[..., None], quant, img)
