@@ -52,3 +52,28 @@ def test_page_renders_in_headless_chromium(page, tmp_path):
 
     img = cv2.imread(str(shot))
     assert img.shape[:2] == (900, 1100) and img.std() > 10  # not a blank page
+
+
+def test_diagnose_folder_writes_html_report(tmp_path):
+    import sys
+
+    d = tmp_path / "renders"
+    d.mkdir()
+    write_clip(ClipSpec(seed=5, kind="clean", width=64, height=48, frames=10), d / "a.mp4")
+    write_clip(ClipSpec(seed=6, kind="luma", width=64, height=48, frames=10), d / "b.mp4")
+    (d / "notes.mp4").write_text("not a video")
+    seq = d / "seq"
+    seq.mkdir()
+    import cv2
+    import numpy as np
+
+    for i in range(6):
+        cv2.imwrite(str(seq / f"f_{i:03d}.png"), np.full((48, 64, 3), 40 + 5 * i, np.uint8))
+    out = tmp_path / "report.html"
+    exe = os.path.join(os.path.dirname(sys.executable), "flickerd")
+    res = subprocess.run([exe, "diagnose", str(d), "--report", str(out)], capture_output=True, text=True, timeout=120)
+    assert res.returncode == 1  # notes.mp4 is not a video; the rest still diagnosed
+    assert "notes.mp4" in res.stderr and "Traceback" not in res.stderr
+    page = out.read_text()
+    assert page.count("<section") == 3  # a.mp4, b.mp4 and the image sequence
+    assert "notes.mp4" in page and ">seq<" in page

@@ -1,7 +1,10 @@
-"""``flickerd diagnose FILE... [--json] [--scale S]``: diagnose files and print the verdicts.
+"""``flickerd diagnose FILE|DIR... [--json] [--scale S] [--report OUT.html]``: diagnose and print verdicts.
 
 Human output is a small table per file; ``--json`` prints one schema-1 object per line.
-A bad file gets a one-line error on stderr and a non-zero exit; the other files still run.
+A folder stands for the videos in it (and the image sequences in its sub-folders); a folder
+holding only numbered frames is one image-sequence render. ``--report`` also writes one
+self-contained HTML page for everything diagnosed. A bad file gets a one-line error on stderr
+and a non-zero exit; the other files still run.
 """
 
 from __future__ import annotations
@@ -9,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 
 NAME = "diagnose"
@@ -32,10 +36,44 @@ _TABLE_KEYS = (
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("files", nargs="+", metavar="FILE", help="video files to diagnose")
+    parser.add_argument("files", nargs="+", metavar="FILE", help="video files, image-sequence folders or folders of videos")
     parser.add_argument("--json", action="store_true", help="one JSON object (schema 1) per file per line")
     parser.add_argument("--scale", type=float, default=None,
                         help="analysis scale before the max-side cap (default 1.0)")
+    parser.add_argument("--report", metavar="OUT.html", default=None,
+                        help="also write one self-contained HTML page with every clip's verdict and flicker plot")
+
+
+VIDEO_EXTS = (".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v", ".gif", ".webp")
+
+
+def _is_sequence(folder: str) -> bool:
+    from flickerd.errors import FlickerdError
+    from flickerd.media.sequence import find_sequence
+
+    try:
+        return len(find_sequence(folder).numbers) >= 2
+    except FlickerdError:
+        return False
+
+
+def expand(paths: list[str]) -> list[str]:
+    """Files as given; a folder → its videos and image-sequence sub-folders, or itself if it is a sequence."""
+    out: list[str] = []
+    for path in paths:
+        if not os.path.isdir(path):
+            out.append(path)
+            continue
+        entries = sorted(os.listdir(path))
+        videos = [os.path.join(path, e) for e in entries
+                  if not e.startswith(".") and e.lower().endswith(VIDEO_EXTS) and os.path.isfile(os.path.join(path, e))]
+        sequences = [os.path.join(path, e) for e in entries
+                     if not e.startswith(".") and os.path.isdir(os.path.join(path, e)) and _is_sequence(os.path.join(path, e))]
+        if not videos and not sequences and _is_sequence(path):
+            out.append(path)
+        else:
+            out.extend(videos + sequences)
+    return out
 
 
 def _progress_bar(name: str):
@@ -79,22 +117,44 @@ def main(args: argparse.Namespace) -> int:
         return 2
     tty = sys.stderr.isatty()
     status = EXIT_OK
-    for path in args.files:
+    done, errors = [], []
+    files = expand(args.files)
+    if not files:
+        print("flickerd diagnose: no videos or image sequences found in the given folders.", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    for path in files:
         try:
             d = run(path, settings, progress=_progress_bar(path) if tty else None)
         except FlickerdError as exc:
             print(f"flickerd diagnose: {exc}", file=sys.stderr)
             status = EXIT_BAD_INPUT
+            errors.append((path, str(exc)))
             continue
         except Exception as exc:  # one unreadable file must not stop the others
-            print(f"flickerd diagnose: {path}: cannot be diagnosed ({type(exc).__name__}: {exc}).", file=sys.stderr)
+            message = f"{path}: cannot be diagnosed ({type(exc).__name__}: {exc})."
+            print(f"flickerd diagnose: {message}", file=sys.stderr)
             status = EXIT_BAD_INPUT
+            errors.append((path, message))
             continue
+        done.append(d)
         if args.json:
             print(json.dumps(_finite(d.to_json()), allow_nan=False), flush=True)
         else:
             print(format_table(d), flush=True)
+    if args.report:
+        _write_report(args.report, done, errors)
+        print(f"flickerd diagnose: wrote {args.report} ({len(done)} clips)", file=sys.stderr)
     return status
+
+
+def _write_report(target: str, diagnoses: list, errors: list) -> None:
+    from flickerd.report.folder_html import render
+
+    folder = os.path.dirname(os.path.abspath(target))
+    tmp = os.path.join(folder, f".{os.path.basename(target)}.tmp")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        fh.write(render(diagnoses, errors))
+    os.replace(tmp, target)
 
 
 def _finite(value):
