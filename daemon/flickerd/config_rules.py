@@ -28,11 +28,10 @@ RULES_HASH_VERSION = "rules-v1"  # bump when the hashed form below changes
 
 # Route → its parameter class ("module:Class" with ``from_mapping(data, path)``), imported only
 # when a config uses that route, so a misspelt parameter fails at load time, not mid-job.
-# RIFE's class lives beside torch: checking a rife step pays torch's import once.
 ROUTE_PARAMS: dict[str, str] = {
     "normalize": "flickerd.routes.normalize:NormalizeParams",
     "ffmpeg": "flickerd.routes.ffmpeg_filters:FfmpegParams",
-    "rife": "flickerd.routes.rife.route:RifeParams",
+    "rife": "flickerd.routes.rife.params:RifeParams",
     "regenerate": "flickerd.routes.regenerate.settings:RegenerateSettings",
 }
 _STEP_ACTIONS = (Action.FIX, Action.REVIEW)
