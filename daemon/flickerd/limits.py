@@ -39,7 +39,7 @@ class Limits:
     max_frames: int = DEFAULT_MAX_FRAMES
     max_duration_s: float = DEFAULT_MAX_DURATION_S
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
-    decode_timeout_s: float = DEFAULT_DECODE_TIMEOUT_S  # wall time allowed to decode one file (the service enforces it)
+    decode_timeout_s: float = DEFAULT_DECODE_TIMEOUT_S  # wall time of one job; past it the job is stopped
     max_expansion: float = DEFAULT_MAX_EXPANSION  # decoded bytes per file byte
 
     @classmethod

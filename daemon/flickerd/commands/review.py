@@ -39,7 +39,9 @@ def decide(journal: Journal, job_id: int, approve: bool) -> list[Path]:
     if REVIEW_DIR not in anchor.parts:
         raise JournalError(f"job {job_id} has no files under {REVIEW_DIR}/; retry it with `flickerd retry {job_id}`.")
     sub = None if approve else FAILED_DIR
-    stem = Path(job.path).stem
+    report = Path(job.report_path or "")
+    # the published stem: the source's, or the full name when another input had claimed it
+    stem = report.name[: -len(".report.json")] if report.name.endswith(".report.json") else Path(job.path).stem
     files = [anchor] if job.output_path else []
     files += [anchor.with_name(stem + kind) for kind in REPORT_KINDS]
     done = [move_published(f, moved(f, sub)) for f in files if f.exists()]

@@ -7,12 +7,13 @@ enough to run as the settle gate on every candidate file.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from fractions import Fraction
 
 import av
 
-from flickerd.errors import CorruptInput, EmptyInput, MissingInput, NotAVideo
+from flickerd.errors import CorruptInput, EmptyInput, LimitExceeded, MissingInput, NotAVideo
 from flickerd.media.sequence import find_sequence, read_image, sequence_fps
 from flickerd.media.webp import is_webp, probe_webp
 
@@ -118,6 +119,12 @@ def probe(path: str | os.PathLike, *, decode_check: int = 0) -> MediaInfo:
         stream = container.streams.video[0]
         cc = stream.codec_context
         if not cc.width or not cc.height:
+            refused = _refused_size(path)
+            if refused:
+                raise LimitExceeded(
+                    f"{path}: the video declares {refused[0]}×{refused[1]} pixels per frame, more than FFmpeg "
+                    "will decode (limits.max_pixels); it was not attempted."
+                )
             raise CorruptInput(f"{path}: the video stream declares no frame size.")
         rate = stream.average_rate or stream.guessed_rate or stream.base_rate or Fraction(25)
         rate = Fraction(rate)
@@ -170,6 +177,33 @@ def probe(path: str | os.PathLike, *, decode_check: int = 0) -> MediaInfo:
     if decode_check > 0:
         _check_decodes(path, decode_check)
     return info
+
+
+_REFUSED_SIZE = re.compile(r"Picture size (\d+)x(\d+) is invalid")
+
+
+def _refused_size(path: str) -> tuple[int, int] | None:
+    """The frame size a header declared but FFmpeg refused as too large (it then reports 0×0).
+
+    FFmpeg only says so in its log, so the file is opened once more with the log captured.
+    """
+    import av.logging
+
+    level = av.logging.get_level()
+    try:
+        av.logging.set_level(av.logging.ERROR)
+        with av.logging.Capture() as logs:
+            try:
+                av.open(path, mode="r", metadata_errors="ignore").close()
+            except av.error.FFmpegError:
+                pass
+    finally:
+        av.logging.set_level(level)
+    for _level, _name, message in logs:
+        m = _REFUSED_SIZE.search(message)
+        if m:
+            return int(m.group(1)), int(m.group(2))
+    return None
 
 
 def _count_packets(container, stream, duration: float, fps: float) -> tuple[int, float]:

@@ -10,10 +10,13 @@ what is in the folders and the queue, then returns (tests, bench).
 
 from __future__ import annotations
 
+import dataclasses
+import errno
 import os
 import queue
 import shutil
 import socket
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -24,13 +27,14 @@ from typing import Any
 import structlog
 
 from flickerd.errors import FlickerdError, JournalError
+from flickerd.scaleout.executor import Attempt, make_executor, wants_gpu
 from flickerd.service import publish as pub
 from flickerd.service.hashing import content_hash
 from flickerd.service.journal import Job, Journal, JobState
 from flickerd.service.settle import Settled, Settler, default_probe
 from flickerd.service.signals import Signals
 from flickerd.service.watcher import Seen, Watcher, WatchSpec, scan
-from flickerd.service.worker import Processor, Progress, Result, Task, default_processor, failure_note, run_task
+from flickerd.service.worker import Processor, Progress, Result, Task, default_processor, failure_note
 
 log = structlog.get_logger("flickerd.service")
 
@@ -39,6 +43,10 @@ HOUSEKEEPING_S = 1.0  # folder mount checks, cancel polling, status text
 PROGRESS_WRITE_S = 1.0  # at most one progress write per job per second
 WORK_DIR = "work"
 LOCK_NAME = "daemon.lock"
+# an input whose stem ends so would publish over another input's report files
+_RESERVED_STEM_ENDINGS = (".report", ".flicker", ".compare")
+DISK_FREED_BYTES = 1024 * 1024  # a full output counts as freed once this much more is free
+DISK_FULL_RETRY_S = 60.0  # ... or try again after this long anyway (space may come back unseen)
 
 
 class _NoMetrics:
@@ -71,10 +79,11 @@ def gpu_present() -> bool:
 @dataclass(slots=True)
 class _Running:
     task: Task
-    thread: threading.Thread
+    thread: Any  # unused: the executor runs the job (kept for the positional shape)
     started: float
     gpu: bool
     last_progress_write: float = 0.0
+    timed_out: bool = False  # stopped for running past limits.decode_timeout_s
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +91,7 @@ class _Hashed:
     check: Any  # settle.Check
     sha: str | None
     stat: os.stat_result | None
-    error: OSError | None
+    error: OSError | FlickerdError | None
 
 
 @dataclass(slots=True)
@@ -91,6 +100,8 @@ class _FolderState:
     conf: Any
     dev: int | None = None
     paused: bool = False
+    full_since: float | None = None  # its output ran out of space then: no intake, no jobs until freed
+    full_free: int = 0  # free bytes of the output when it filled up
 
 
 @dataclass
@@ -104,6 +115,7 @@ class Daemon:
     once: bool = False
     install_signals: bool = True
     node_id: str = field(default_factory=socket.gethostname)
+    executor: Any = None  # a flickerd.scaleout Executor; None: the one config.executor names
 
     def __post_init__(self) -> None:
         self.events: queue.Queue = queue.Queue()
@@ -121,6 +133,10 @@ class Daemon:
         self._last_status = ""
         self._to_hash: queue.Queue = queue.Queue()
         self._hashing: set[str] = set()
+        self._refused: set[str] = set()  # links out of their folder, logged once
+        self._state_full_since: float | None = None  # the state dir's disk filled up: all intake waits
+        self._state_free = 0
+        self._stale_running: set[int] = set()  # finished while the journal could not be written
 
     # ---- life ---------------------------------------------------------------------------
 
@@ -147,12 +163,19 @@ class Daemon:
     def _start(self) -> None:
         cfg = self.config
         self.state_dir = Path(cfg.state_dir)
-        self.state_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            self.state_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise JournalError(f"cannot create the state dir {self.state_dir} ({exc.strerror}); "
+                               "create it writable for this user or set daemon.state_dir.") from exc
         self._lock_fd = _lock_state_dir(self.state_dir)
         self.journal = Journal.in_state_dir(self.state_dir)
         self.workdir_root = self.state_dir / WORK_DIR
         if self.processor is None:
             self.processor = default_processor()
+        if self.executor is None:
+            self.executor = make_executor(cfg, self.processor)
+        self.executor.start(self.events.put)
         if self.install_signals:
             self.signals.install()
         requeued = self.journal.requeue_running()
@@ -166,7 +189,7 @@ class Daemon:
                 log.info("temp_file_removed", path=str(leftover))
         for job in requeued:
             log.info("job_requeued", job_id=job.id, file=job.path, attempts=job.attempts)
-        self._gpu_free = int(getattr(cfg, "gpu_slots", 0)) if self.gpu_available else 0
+        self._gpu_free = self.executor.capacity(self._cpu_workers(), int(getattr(cfg, "gpu_slots", 0))).gpus
         self.metrics.set_gpu_available(self._gpu_free > 0)
         self.metrics.set_queue_source(self._queue_counts)
         self._rescan(time.monotonic())
@@ -194,6 +217,7 @@ class Daemon:
             except JournalError as exc:
                 log.error("job_requeue_failed", job_id=job_id, error=str(exc))
         self.running.clear()
+        self.executor.shutdown()
         self.journal.close()
         log.info("daemon_stopped", reason=reason)
 
@@ -216,9 +240,11 @@ class Daemon:
             self._last_housekeeping = now
             self._check_folders()
             self._forward_cancels()
+            self._check_disk_space(now)
             self._notify_status()
         if now - self._last_rescan >= float(getattr(self.config, "rescan_interval_s", 60.0)):
             self._rescan(now)
+        self._enforce_timeouts(now)
         self._dispatch()
         self._ping_watchdog(now)
 
@@ -237,7 +263,9 @@ class Daemon:
     def _handle(self, item: Any) -> None:
         if isinstance(item, Seen):
             st = self.folders.get(item.folder)
-            if st is None or st.paused:
+            if st is None or st.paused or st.full_since is not None or self._state_full_since is not None:
+                return  # the rescan on resume picks it up
+            if self._escapes(st, item.path):
                 return
             if item.path not in self.settler:
                 self.metrics.file_seen(item.folder)
@@ -248,11 +276,22 @@ class Daemon:
             now = time.monotonic()
             if run is not None and (now - run.last_progress_write >= PROGRESS_WRITE_S or item.fraction >= 1.0):
                 run.last_progress_write = now
-                self.journal.update(item.job_id, progress=item.fraction)
+                try:
+                    self.journal.update(item.job_id, progress=item.fraction)
+                except JournalError as exc:  # progress is best effort; a full disk pauses intake
+                    if _is_disk_full(exc):
+                        self._state_full(exc)
         elif isinstance(item, Result):
             self._finished(item)
+        elif isinstance(item, Attempt):
+            self._attempted(item)
         elif isinstance(item, _Hashed):
-            self._intake(item)
+            try:
+                self._intake(item)
+            except JournalError as exc:
+                if not _is_disk_full(exc):
+                    raise
+                self._state_full(exc)  # the file is not journaled: the rescan on resume takes it in
 
     # ---- folders ------------------------------------------------------------------------
 
@@ -273,6 +312,18 @@ class Daemon:
             else:
                 self._pause(state, "missing")
 
+    def _escapes(self, st: _FolderState, path: str) -> bool:
+        """Whether ``path`` is a symlink (or under one) that resolves outside its watched folder: never followed."""
+        root = os.path.realpath(st.spec.path)
+        real = os.path.realpath(path)
+        if os.path.commonpath([root, real]) == root:
+            return False
+        if path not in self._refused:
+            self._refused.add(path)
+            self.metrics.file_ignored(st.spec.name)
+            log.warning("file_ignored", file=path, folder=st.spec.name, why="symlink_outside", target=real)
+        return True
+
     def _pause(self, st: _FolderState, why: str) -> None:
         if not st.paused:
             st.paused = True
@@ -282,7 +333,60 @@ class Daemon:
 
     def _paused(self, folder: str) -> bool:
         st = self.folders.get(folder)
-        return st is None or st.paused
+        return st is None or st.paused or st.full_since is not None or self._state_full_since is not None
+
+    def _state_full(self, error: BaseException) -> None:
+        """The state dir's disk is full (journal, workdirs): pause every folder until space returns."""
+        if self._state_full_since is None:
+            self._state_full_since = time.monotonic()
+            self._state_free = _free_bytes(self.state_dir)
+            for name in self.folders:
+                self.metrics.set_intake_paused(name, True)
+            self.metrics.failure("disk_full")
+            log.error("intake_paused", why="state_disk_full", path=str(self.state_dir), free_bytes=self._state_free,
+                      error=str(error))
+
+    def _disk_full(self, st: _FolderState, error: str | None) -> None:
+        """The output is full: pause intake and jobs of this folder until space returns."""
+        if st.full_since is None:
+            st.full_since = time.monotonic()
+            st.full_free = _free_bytes(st.conf.output)
+            self.metrics.set_intake_paused(st.spec.name, True)
+            log.error("folder_paused", folder=st.spec.name, path=str(st.conf.output), why="disk_full",
+                      free_bytes=st.full_free, error=error)
+
+    def _check_disk_space(self, now: float) -> None:
+        """Resume a full folder once space was freed, or after ``DISK_FULL_RETRY_S`` to try again."""
+        if self._state_full_since is not None:
+            free = _free_bytes(self.state_dir)
+            if free < self._state_free + DISK_FREED_BYTES and now - self._state_full_since < DISK_FULL_RETRY_S:
+                return
+            self._state_full_since = None
+            for job_id in sorted(self._stale_running):  # their outputs are published again by a rerun
+                try:
+                    self.journal.transition(job_id, JobState.PENDING, expect=[JobState.RUNNING], progress=0.0)
+                except JournalError as exc:
+                    if _is_disk_full(exc):
+                        self._state_full(exc)
+                        return
+                self._stale_running.discard(job_id)
+            for st in self.folders.values():
+                if not st.paused and st.full_since is None:
+                    self.metrics.set_intake_paused(st.spec.name, False)
+                    self._scan_folder(st, now)
+            log.info("intake_resumed", why="state_disk_space", path=str(self.state_dir), free_bytes=free)
+        for st in self.folders.values():
+            if st.full_since is None:
+                continue
+            free = _free_bytes(st.conf.output)
+            if free >= st.full_free + DISK_FREED_BYTES or now - st.full_since >= DISK_FULL_RETRY_S:
+                st.full_since = None
+                if not st.paused:
+                    self.metrics.set_intake_paused(st.spec.name, False)
+                log.info("folder_resumed", folder=st.spec.name, path=str(st.conf.output), why="disk_space",
+                         free_bytes=free)
+                if not st.paused:
+                    self._scan_folder(st, now)
 
     def _check_folders(self) -> None:
         """A vanished path or a changed device (unmounted share) pauses intake; it is not a deletion."""
@@ -316,7 +420,7 @@ class Daemon:
                 s = os.stat(path)
             except OSError:
                 continue
-            if self.journal.known(path, s.st_size, s.st_mtime):
+            if self.journal.known(path, s.st_size, s.st_mtime) or self._escapes(st, path):
                 continue
             self.settler.observe(path, st.spec.name, now, settle_s=float(st.conf.settle_s),
                                  settle_max_s=float(st.conf.settle_max_s))
@@ -335,6 +439,8 @@ class Daemon:
             log.warning("file_still_growing", file=cand.path, folder=cand.folder,
                         seconds=round(time.monotonic() - cand.first_seen, 1))
             return
+        if self._escapes(st, cand.path):  # swapped for a link since it was seen
+            return
         # hashing a large render takes seconds: a helper thread does it, the loop stays responsive
         self._hashing.add(cand.path)
         self._to_hash.put(check)
@@ -344,7 +450,7 @@ class Daemon:
             try:
                 sha, st = content_hash(check.candidate.path, self.journal)
                 self.events.put(_Hashed(check, sha, st, None))
-            except OSError as exc:
+            except (OSError, FlickerdError) as exc:  # a full state disk fails the hash cache write
                 self.events.put(_Hashed(check, None, None, exc))
 
     def _intake(self, hashed: _Hashed) -> None:
@@ -358,8 +464,13 @@ class Daemon:
         if isinstance(hashed.error, FileNotFoundError):
             log.info("file_vanished", file=cand.path, folder=cand.folder)
             return
+        if isinstance(hashed.error, FlickerdError):
+            if _is_disk_full(hashed.error):
+                raise hashed.error  # the state disk is full: _handle pauses intake
+            log.error("file_hash_failed", file=cand.path, folder=cand.folder, error=str(hashed.error))
+            return
         if hashed.error is not None or hashed.sha is None or hashed.stat is None:
-            log.warning("file_unreadable", file=cand.path, error=str(hashed.error))
+            self._unreadable(cand, st, hashed.error)
             return
         sha, s = hashed.sha, hashed.stat
         latest = self.journal.latest_for_path(cand.path)
@@ -391,6 +502,32 @@ class Daemon:
         log.info("job_queued", job_id=job.id, file=cand.path, folder=cand.folder, sha256=sha[:12],
                  duplicate_of=job.duplicate_of)
 
+    def _unreadable(self, cand: Any, st: _FolderState, error: OSError | None) -> None:
+        """A file the daemon's user cannot read: one quarantined row saying so, not silence."""
+        try:
+            s = os.stat(cand.path)
+        except OSError:
+            log.info("file_vanished", file=cand.path, folder=cand.folder)
+            return
+        if self.journal.known(cand.path, s.st_size, s.st_mtime):
+            return
+        denied = isinstance(error, PermissionError)
+        reason = "permission" if denied else "missing_input"
+        why = error.strerror if error is not None and error.strerror else str(error)
+        message = (f"{cand.path}: cannot be read by the daemon's user (uid {os.geteuid()}): {why}. "
+                   "Fix its owner or mode, then run `flickerd retry` with this job's id.")
+        job = self.journal.add(path=cand.path, folder=cand.folder, sha256=None, size=s.st_size, mtime=s.st_mtime,
+                               state=JobState.QUARANTINED, reason=reason, error=message, outcome="quarantined",
+                               priority=int(getattr(st.conf, "priority", 0)), rules_hash=self._rules_hash(st))
+        try:
+            self.journal.update(job.id, report_path=str(failure_note(self._task(job, st), reason, message,
+                                                                     JobState.QUARANTINED)))
+        except OSError as exc:
+            log.error("report_write_failed", job_id=job.id, error=str(exc))
+        self.metrics.failure(reason)
+        log.warning("job_quarantined", job_id=job.id, file=cand.path, folder=cand.folder, reason=reason,
+                    error=message)
+
     # ---- dispatch -----------------------------------------------------------------------
 
     def _rules_hash(self, st: _FolderState) -> str | None:
@@ -398,13 +535,17 @@ class Daemon:
         h = getattr(st.conf, "rules_hash", None) or getattr(self.config, "rules_hash", None) or ""
         return f"{getattr(st.conf, 'mode', 'fix')}:{h}"
 
-    def _slots(self) -> int:
+    def _cpu_workers(self) -> int:
         return max(1, int(getattr(self.config, "cpu_workers", 1)))
+
+    def _slots(self) -> int:
+        """Jobs in flight: ``cpu_workers`` here, the cluster's CPUs on Ray."""
+        return max(1, self.executor.capacity(self._cpu_workers(), 0).jobs)
 
     def _startable(self, limit: int) -> list[Job]:
         out = []
         for job in self.journal.next_pending(limit + 32, exclude=self.running):
-            if job.folder not in self.folders:
+            if job.folder not in self.folders or self.folders[job.folder].full_since is not None:
                 continue
             if job.duplicate_of is not None:
                 orig = self.journal.get(job.duplicate_of)
@@ -417,14 +558,40 @@ class Daemon:
 
     def _dispatch(self) -> None:
         free = self._slots() - len(self.running)
-        if free <= 0 or self.signals.stop.is_set():
+        if free <= 0 or self.signals.stop.is_set() or self._state_full_since is not None:
             return
         for job in self._startable(free):
             self._launch(job)
 
+    def _out_stem(self, job: Job, st: _FolderState) -> str | None:
+        """A name for this job's outputs that no other input uses; None keeps the source's stem.
+
+        ``a.mp4`` and ``a.mkv`` would both publish ``a.report.json``, and ``a.compare.mp4`` would
+        publish over ``a.mp4``'s side-by-side clip: the later one takes its full file name instead.
+        """
+        src = Path(job.path)
+        rel = src.parent.relative_to(st.spec.path) if src.is_relative_to(st.spec.path) else Path()
+        out = Path(st.conf.output)
+        dirs = [out / rel, out / "_failed" / rel, out / "_review" / rel]
+
+        def taken(stem: str) -> bool:
+            for run in self.running.values():
+                t = run.task
+                if t.job.path != job.path and t.job.folder == job.folder and Path(t.job.path).parent == src.parent \
+                        and (t.out_stem or Path(t.job.path).stem) == stem:
+                    return True
+            return bool(self.journal.sources_of_reports([str(d / f"{stem}.report.json") for d in dirs], job.path))
+
+        if not src.stem.endswith(_RESERVED_STEM_ENDINGS) and not taken(src.stem):
+            return None
+        if not taken(src.name):
+            return src.name
+        return f"{src.name}.{job.id}"
+
     def _task(self, job: Job, st: _FolderState, *, gpu: bool = False, original: Job | None = None) -> Task:
         cfg, f = self.config, st.conf
         return Task(job=job, src_root=Path(f.path), out_root=Path(f.output), mode=str(getattr(f, "mode", "fix")),
+                    out_stem=self._out_stem(job, st),
                     auto_accept=bool(getattr(f, "auto_accept", False)),
                     rules=tuple(f.rules), diagnose_settings=getattr(cfg, "diagnose", None),
                     acceptance=getattr(cfg, "acceptance", None), workdir=self.workdir_root / str(job.id),
@@ -438,26 +605,28 @@ class Daemon:
                 job.id, JobState.RUNNING, expect=[JobState.PENDING], attempts=job.attempts + 1,
                 rules_hash=self._rules_hash(st), node_id=self.node_id, error=None,
             )
-        except JournalError as exc:  # cancelled from the CLI a moment ago
+        except JournalError as exc:  # cancelled from the CLI a moment ago, or a full disk
+            if _is_disk_full(exc):
+                self._state_full(exc)
             log.info("job_start_skipped", job_id=job.id, error=str(exc))
             return
         original = self.journal.get(job.duplicate_of) if job.duplicate_of is not None else None
         gpu = False
-        if original is None and self._gpu_free > 0 and st.conf.mode != "diagnose":
+        if original is None and self._gpu_free > 0 and st.conf.mode != "diagnose" and wants_gpu(st.conf.rules):
             self._gpu_free -= 1
             gpu = True
         task = self._task(job, st, gpu=gpu, original=original)
-        thread = threading.Thread(target=self._work, args=(task,), name=f"job-{job.id}", daemon=True)
-        self.running[job.id] = _Running(task, thread, time.monotonic(), gpu)
+        self.running[job.id] = _Running(task, None, time.monotonic(), gpu)
         self.metrics.job_started("none" if original is None else "duplicate")
         log.info("job_started", job_id=job.id, file=job.path, folder=job.folder, attempt=job.attempts, gpu=gpu)
-        thread.start()
+        self.executor.submit(task)
 
-    def _work(self, task: Task) -> None:
-        assert self.processor is not None
-        with structlog.contextvars.bound_contextvars(job_id=task.job.id, file=task.job.path, folder=task.job.folder):
-            result = run_task(task, self.processor, self.events.put)
-        self.events.put(result)
+    def _attempted(self, a: Attempt) -> None:
+        """A worker started a job; a second start of one launch means its node was lost."""
+        if a.job_id not in self.running:
+            return
+        n = self.journal.record_attempt(a.job_id, a.node_id, a.pid, a.started_at)
+        log.info("job_attempt_started", job_id=a.job_id, node_id=a.node_id, pid=a.pid, attempt=n)
 
     def _forward_cancels(self) -> None:
         for job_id in self.journal.cancel_requests():
@@ -465,6 +634,17 @@ class Daemon:
             if run is not None and not run.task.cancel.is_set():
                 run.task.cancel.set()
                 log.info("job_cancel_requested", job_id=job_id)
+
+    def _enforce_timeouts(self, now: float) -> None:
+        """Stop a job that has run past ``limits.decode_timeout_s``; ``_finished`` quarantines it."""
+        limit = float(getattr(getattr(self.config, "limits", None), "decode_timeout_s", 0.0) or 0.0)
+        if limit <= 0:
+            return
+        for job_id, run in self.running.items():
+            if not run.timed_out and now - run.started > limit:
+                run.timed_out = True
+                run.task.cancel.set()
+                log.warning("job_timed_out", job_id=job_id, file=run.task.job.path, limit_s=limit)
 
     # ---- outcomes -----------------------------------------------------------------------
 
@@ -476,13 +656,28 @@ class Daemon:
         if run.gpu:
             self._gpu_free += 1
         job = run.task.job
+        if run.timed_out and res.state is JobState.CANCELLED:
+            # the same file would take as long again: not retried
+            limit = float(self.config.limits.decode_timeout_s)
+            res = dataclasses.replace(
+                res, state=JobState.QUARANTINED, outcome="quarantined", reason="timeout",
+                error=f"{job.path}: processing took longer than {limit:g} s (limits.decode_timeout_s); it was stopped.")
         state, outcome = res.state, res.outcome
-        if res.retryable:
+        attempts = job.attempts
+        st = self.folders.get(job.folder)
+        if res.reason == "disk_full" and res.retryable and st is not None:
+            # not the file's fault: back in the queue without spending an attempt
+            if _free_bytes(self.state_dir) < DISK_FREED_BYTES:  # the workdir's disk, not the output's
+                self._state_full(OSError(28, res.error or "No space left on device"))
+            else:
+                self._disk_full(st, res.error)
+            state, outcome, attempts = JobState.PENDING, "failed", max(job.attempts - 1, 0)
+        elif res.retryable:
             max_attempts = int(getattr(self.config, "max_attempts", 3))
             state = JobState.PENDING if job.attempts < max_attempts else JobState.QUARANTINED
             outcome = "failed" if state is JobState.PENDING else "quarantined"
         changes: dict[str, Any] = dict(outcome=outcome, route=res.route, reason=res.reason, error=res.error,
-                                       progress=1.0 if state is not JobState.PENDING else 0.0)
+                                       progress=1.0 if state is not JobState.PENDING else 0.0, attempts=attempts)
         if res.output_path:
             changes["output_path"] = res.output_path
         if res.report_path:
@@ -498,6 +693,9 @@ class Daemon:
             final = self.journal.transition(job.id, state, expect=[JobState.RUNNING], **changes)
         except JournalError as exc:
             log.error("job_commit_failed", job_id=job.id, error=str(exc))
+            if _is_disk_full(exc):  # left "running"; run again once the journal can be written
+                self._state_full(exc)
+                self._stale_running.add(job.id)
             return
         queue_wait = max(0.0, (job.started_at or 0.0) - job.created_at)
         self.metrics.job_finished(res.route, outcome, res.seconds, queue_wait)
@@ -573,12 +771,39 @@ class Daemon:
             self.notifier.status(text)
 
 
+def _is_disk_full(exc: BaseException | None) -> bool:
+    """Whether ``exc`` (or what caused it) is a full disk: ENOSPC, or SQLite's SQLITE_FULL."""
+    seen = 0
+    while exc is not None and seen < 8:
+        if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+            return True
+        if isinstance(exc, sqlite3.Error) and (getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL
+                                               or "disk is full" in str(exc)):
+            return True
+        exc, seen = exc.__cause__ or exc.__context__, seen + 1
+    return False
+
+
+def _free_bytes(folder: Any) -> int:
+    try:
+        st = os.statvfs(folder)
+    except OSError:
+        return 0
+    return st.f_bavail * st.f_frsize
+
+
 def _lock_state_dir(state_dir: Path) -> int:
     """One daemon per state dir: two would both run the same pending jobs. Held until exit."""
     import fcntl
 
     path = state_dir / LOCK_NAME
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    except OSError as exc:
+        raise JournalError(
+            f"the state dir {state_dir} is not writable ({exc.strerror}); the journal and workdirs live there: "
+            "make it writable for this user or set daemon.state_dir."
+        ) from exc
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:

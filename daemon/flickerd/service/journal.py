@@ -12,7 +12,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from enum import Enum
@@ -92,6 +92,14 @@ CREATE TABLE IF NOT EXISTS hash_cache (
     PRIMARY KEY (dev, ino, size, mtime_ns)
 );
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS job_attempts (
+    job_id INTEGER NOT NULL,
+    attempt INTEGER NOT NULL,
+    node_id TEXT NOT NULL,
+    pid INTEGER,
+    started_at REAL NOT NULL,
+    PRIMARY KEY (job_id, attempt)
+);
 """
 
 
@@ -272,6 +280,18 @@ class Journal:
             db.execute("UPDATE jobs SET state = 'pending', progress = 0, cancel_requested = 0 WHERE state = 'running'")
         return [Job.from_row(r) for r in rows]
 
+    def record_attempt(self, job_id: int, node_id: str, pid: int | None, started_at: float) -> int:
+        """A worker started this job (a Ray retry on another node is another attempt); returns its number.
+
+        The job's ``node_id`` becomes the node of its latest attempt.
+        """
+        with self._tx() as db:
+            row = db.execute("SELECT COUNT(*) AS n FROM job_attempts WHERE job_id = ?", (job_id,)).fetchone()
+            attempt = int(row["n"]) + 1
+            db.execute("INSERT INTO job_attempts VALUES (?, ?, ?, ?, ?)", (job_id, attempt, node_id, pid, started_at))
+            db.execute("UPDATE jobs SET node_id = ? WHERE id = ?", (node_id, job_id))
+        return attempt
+
     # ---- hash cache ---------------------------------------------------------------------
 
     def cached_hash(self, st: os.stat_result) -> str | None:
@@ -291,6 +311,21 @@ class Journal:
     def get(self, job_id: int) -> Job | None:
         rows = self._query("SELECT * FROM jobs WHERE id = ?", (job_id,))
         return Job.from_row(rows[0]) if rows else None
+
+    def attempts_of(self, job_id: int) -> list[dict[str, Any]]:
+        """Every recorded start of a job, oldest first: attempt, node_id, pid, started_at."""
+        rows = self._query("SELECT attempt, node_id, pid, started_at FROM job_attempts WHERE job_id = ? "
+                           "ORDER BY attempt", (job_id,))
+        return [dict(r) for r in rows]
+
+    def sources_of_reports(self, report_paths: Sequence[str], exclude_path: str) -> list[str]:
+        """Source paths (other than ``exclude_path``) whose published report is one of ``report_paths``."""
+        if not report_paths:
+            return []
+        marks = ", ".join("?" for _ in report_paths)
+        rows = self._query(f"SELECT DISTINCT path FROM jobs WHERE report_path IN ({marks}) AND path != ?",
+                           (*report_paths, exclude_path))
+        return [r["path"] for r in rows]
 
     def latest_for_path(self, path: str) -> Job | None:
         rows = self._query("SELECT * FROM jobs WHERE path = ? ORDER BY id DESC LIMIT 1", (path,))

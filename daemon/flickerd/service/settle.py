@@ -63,16 +63,22 @@ ProbeFn = Callable[[str], object]
 
 
 def default_probe(path: str, limits: object = None) -> object:
-    """The gate: the container opens, ``PROBE_DECODE_FRAMES`` frames decode, and it is within ``limits``."""
-    from flickerd.media.probe import probe
+    """The gate: the container opens, it is within ``limits``, and ``PROBE_DECODE_FRAMES`` frames decode.
 
-    info = probe(path, decode_check=PROBE_DECODE_FRAMES)
+    The limits are checked on the declared numbers before anything is decoded: decoding even
+    one frame of a decompression bomb is what the limits exist to prevent.
+    """
+    from flickerd.media.probe import _check_decodes, probe
+
+    info = probe(path)
     if limits is not None:
         from flickerd.limits import check_limits
 
         why = check_limits(info, limits)
         if why:
             raise LimitExceeded(f"{path}: {why}")
+    if info.container not in ("image2", "webp"):  # like probe(decode_check=...): those decode elsewhere
+        _check_decodes(path, PROBE_DECODE_FRAMES)
     return info
 
 

@@ -57,6 +57,7 @@ class Task:
     gpu: bool = False
     final_attempt: bool = True  # a failed outcome is retried unless this is the last attempt
     original: Job | None = None  # set for a re-drop of content already processed
+    out_stem: str | None = None  # published names start with this instead of the source's stem (a clash)
     cancel: threading.Event = field(default_factory=threading.Event)
 
 
@@ -102,26 +103,33 @@ def output_dir(task: Task, sub: str | None = None) -> Path:
     return base / rel
 
 
-def _report_name(src: Path, produced: Path) -> str:
+def out_stem(task: Task) -> str:
+    """What this job's published names start with: the source's stem unless another input claimed it."""
+    return task.out_stem or Path(task.job.path).stem
+
+
+def _report_name(task: Task, produced: Path) -> str:
     for kind in REPORT_KINDS:
         if produced.name.endswith(kind):
-            return src.stem + kind
+            return out_stem(task) + kind
     return produced.name
 
 
-def _video_name(src: Path, produced: Path) -> str:
-    return src.name if produced.suffix.lower() == src.suffix.lower() else src.stem + produced.suffix
+def _video_name(task: Task, produced: Path) -> str:
+    src = Path(task.job.path)
+    if task.out_stem is None and produced.suffix.lower() == src.suffix.lower():
+        return src.name
+    return out_stem(task) + produced.suffix
 
 
-def write_note(task_or_job_path: str, folder: Path, payload: Mapping[str, Any]) -> Path:
+def write_note(task: Task, folder: Path, payload: Mapping[str, Any]) -> Path:
     """A small JSON report (failures, quarantine, duplicates) published atomically."""
-    src = Path(task_or_job_path)
     return pub.publish_bytes(json.dumps(payload, indent=2, default=str).encode() + b"\n",
-                             folder / f"{src.stem}.report.json")
+                             folder / f"{out_stem(task)}.report.json")
 
 
 def failure_note(task: Task, reason: str, error: str, state: JobState) -> Path:
-    return write_note(task.job.path, output_dir(task, FAILED_DIR), {
+    return write_note(task, output_dir(task, FAILED_DIR), {
         "file": task.job.path, "job": task.job.id, "state": state.value, "reason": reason, "error": error,
         "attempts": task.job.attempts, "sha256": task.job.sha256,
     })
@@ -152,11 +160,10 @@ def _duplicate(task: Task) -> Result:
         where = output_dir(task, REVIEW_DIR)
     elif orig.state in (JobState.REJECTED, JobState.FAILED, JobState.QUARANTINED):
         where = output_dir(task, FAILED_DIR)
-    src = Path(task.job.path)
     linked, how = None, None
     if orig.output_path and os.path.exists(orig.output_path):
-        linked, how = pub.link_or_copy(orig.output_path, where / _video_name(src, Path(orig.output_path)))
-    note = write_note(task.job.path, where, {
+        linked, how = pub.link_or_copy(orig.output_path, where / _video_name(task, Path(orig.output_path)))
+    note = write_note(task, where, {
         "file": task.job.path, "job": task.job.id, "sha256": task.job.sha256,
         "duplicate_of": {"job": orig.id, "file": orig.path, "output": orig.output_path, "report": orig.report_path,
                          "state": orig.state.value, "outcome": orig.outcome},
@@ -175,23 +182,32 @@ def _publish_outcome(task: Task, outcome: Any) -> tuple[JobState, str, str | Non
         status = "done"  # this folder trusts regenerated candidates without a person's look
     state, sub, with_video = _PLACEMENT.get(status, (JobState.FAILED, FAILED_DIR, False))
     where = output_dir(task, sub)
-    src = Path(task.job.path)
     report_path = None
-    # reports first: whoever sees the video can rely on its report being there
-    for produced in getattr(outcome, "reports", ()) or ():
-        produced = Path(produced)
-        if produced.exists():
-            final = pub.publish(produced, where / _report_name(src, produced), move=True)
-            if final.name.endswith(".report.json"):
-                report_path = str(final)
-    if report_path is None and state in (JobState.REJECTED, JobState.FAILED):
-        report_path = str(write_note(task.job.path, where, {
-            "file": task.job.path, "job": task.job.id, "state": state.value,
-            "reason": getattr(outcome, "reason", None), "sha256": task.job.sha256}))
-    output_path = None
-    video = getattr(outcome, "output", None)
-    if with_video and task.mode != "diagnose" and video and Path(video).exists():
-        output_path = str(pub.publish(video, where / _video_name(src, Path(video)), move=True))
+    published: list[Path] = []
+    try:
+        # reports first: whoever sees the video can rely on its report being there
+        for produced in getattr(outcome, "reports", ()) or ():
+            produced = Path(produced)
+            if produced.exists():
+                final = pub.publish(produced, where / _report_name(task, produced), move=True)
+                published.append(final)
+                if final.name.endswith(".report.json"):
+                    report_path = str(final)
+        if report_path is None and state in (JobState.REJECTED, JobState.FAILED):
+            report_path = str(write_note(task, where, {
+                "file": task.job.path, "job": task.job.id, "state": state.value,
+                "reason": getattr(outcome, "reason", None), "sha256": task.job.sha256}))
+            published.append(Path(report_path))
+        output_path = None
+        video = getattr(outcome, "output", None)
+        if with_video and task.mode != "diagnose" and video and Path(video).exists():
+            output_path = str(pub.publish(video, where / _video_name(task, Path(video)), move=True))
+    except OSError:
+        # a disk that filled up half way: take back this job's own files, so a retry starts clean
+        # and no reader sees a report whose video never came
+        for path in published:
+            path.unlink(missing_ok=True)
+        raise
     return state, status, output_path, report_path
 
 
@@ -244,6 +260,9 @@ def run_task(task: Task, processor: Processor, report: Callable[[Progress], None
 
         rules = task.rules if task.mode != "diagnose" else (Rule("diagnose-only", Match(), Action.REPORT),)
         src = Path(task.job.path)
+        root, real = os.path.realpath(task.src_root), os.path.realpath(src)
+        if os.path.commonpath([root, real]) != root:  # replaced by a link since it was taken in
+            raise InputError(f"{src}: now links outside its watched folder (to {real}); it was not read.")
         sidecar = src.with_suffix(".json").exists()
         outcome = processor(str(src), str(task.workdir), rules=rules, diagnose_settings=task.diagnose_settings,
                             acceptance=task.acceptance, gpu=task.gpu, sidecar=sidecar, progress=progress)
