@@ -29,7 +29,7 @@ FOLDER_KEYS = ["name", "path", "output", "patterns", "recursive", "poll", "poll_
                "mode", "priority", "auto_accept", "on_success", "archive"]
 WHEN_KEYS = ["verdict", "min_scores", "max_scores", "min_confidence", "min_pixels", "max_pixels", "min_duration_s",
              "max_duration_s", "sidecar", "gpu"]
-LIMIT_KEYS = ["max_pixels", "max_frames", "max_duration_s", "max_file_bytes", "decode_timeout_s", "max_expansion"]
+LIMIT_KEYS = ["max_pixels", "max_frames", "max_duration_s", "max_file_bytes", "job_timeout_s", "max_expansion"]
 WORDS = ["fix", "review", "report", "attention", "keep", "move", "diagnose", "local", "ray", "info", "debug",
          "clean", "generative_flicker", "codec_artifacts", "mixed", "incoherent", "normalize", "rife", "ffmpeg",
          "regenerate", "smooth", "luma_flicker", "127.0.0.1:9478", "a", "a/b", "/tmp/x", "..", "", "~", "*.mp4"]
@@ -104,7 +104,7 @@ GOOD = {
     **{k: _INTS for k in ("cpu_workers", "gpu_slots", "max_attempts", "priority", "min_pixels", "max_pixels",
                           "max_frames", "max_file_bytes", "max_side")},
     **{k: _FLOATS for k in ("rescan_interval_s", "shutdown_timeout_s", "poll_interval_s", "settle_s", "settle_max_s",
-                            "min_confidence", "min_duration_s", "max_duration_s", "decode_timeout_s", "max_expansion",
+                            "min_confidence", "min_duration_s", "max_duration_s", "job_timeout_s", "max_expansion",
                             "min_ssim", "scale")},
     **{k: [True, False] for k in ("recursive", "poll", "auto_accept", "sidecar", "gpu")},
     "patterns": [["*.mp4"], ["*.mov", "*.mkv"], [], [""]],

@@ -70,13 +70,13 @@ def test_zero_turns_a_limit_off():
 
 def test_limits_from_config_and_from_mapping():
     cfg = config.loads("[limits]\nmax_pixels = 100\nmax_frames = 5\nmax_duration_s = 1.5\nmax_file_bytes = 7\n"
-                       "decode_timeout_s = 2\nmax_expansion = 3\n")
+                       "job_timeout_s = 2\nmax_expansion = 3\n")
     assert cfg.limits == Limits(100, 5, 1.5, 7, 2.0, 3.0)
     assert Limits.from_mapping({"max_frames": 9}) == Limits(max_frames=9)
     with pytest.raises(ConfigError, match=r"^limits\.max_framez: unknown key; did you mean 'max_frames'\?$"):
         Limits.from_mapping({"max_framez": 9})
-    with pytest.raises(ConfigError, match=r"^x\.decode_timeout_s: expected a number, got 'slow'\.$"):
-        Limits.from_mapping({"decode_timeout_s": "slow"}, "x")
+    with pytest.raises(ConfigError, match=r"^x\.job_timeout_s: expected a number, got 'slow'\.$"):
+        Limits.from_mapping({"job_timeout_s": "slow"}, "x")
 
 
 # --- real files with lying headers ------------------------------------------------------

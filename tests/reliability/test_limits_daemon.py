@@ -38,16 +38,16 @@ max_file_bytes = 200000
     assert d.log().count('"job_started"') == 1  # only ok.mp4 was attempted
 
 
-def test_a_job_past_decode_timeout_is_stopped_and_quarantined(tmp_path):
+def test_a_job_past_job_timeout_is_stopped_and_quarantined(tmp_path):
     cfg = write_config(tmp_path, settle_s=0.2, daemon_extra="""
 [limits]
-decode_timeout_s = 0.1
+job_timeout_s = 0.1
 """)
     make_clip(tmp_path / "in" / "slow.mp4", frames=60, width=160, height=120, flicker=10)  # takes seconds
     d = Daemon(tmp_path, "--once", config=cfg)
     assert d.wait(90) == 0, d.log()
     (job,) = rows(tmp_path)
     assert (job["state"], job["reason"], job["attempts"]) == ("quarantined", "timeout", 1), (job, d.log()[-3000:])
-    assert "limits.decode_timeout_s" in job["error"]
+    assert "limits.job_timeout_s" in job["error"]
     assert '"job_timed_out"' in d.log()
     assert list((tmp_path / "state" / "work").iterdir()) == []

@@ -30,6 +30,8 @@ CODEC_ALIASES: dict[str, str] = {
 }
 # Codecs whose pixel format is fixed by the codec, not by the input.
 FIXED_PIX_FMT = {"gif": "rgb8", "libwebp_anim": "yuva420p"}
+# AVColorSpace values swscale converts with (bt709, fcc, bt470bg, smpte170m, smpte240m, bt2020).
+YUV_MATRICES = {1, 4, 5, 6, 7, 9, 10}
 # Containers that take a copied audio stream.
 AUDIO_CONTAINERS = {".mp4", ".m4v", ".mov", ".mkv", ".webm"}
 
@@ -176,6 +178,14 @@ class VideoWriter:
             rgb = rgb[:h, :w]
         fmt = "rgb48le" if rgb.dtype == np.uint16 else "rgb24"
         frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format=fmt)
+        if self.pix_fmt.startswith("yuv") and self.source.colorspace in YUV_MATRICES:
+            # Convert with the matrix the stream is tagged with: decoders (and our reader) use
+            # the tag, while the encoder's implicit conversion would always use BT.601.
+            frame = frame.reformat(format=self.pix_fmt, dst_colorspace=self.source.colorspace)
+        self.write_frame(frame)
+
+    def write_frame(self, frame: av.VideoFrame) -> None:
+        """Encode a ready-made frame (e.g. corrected YUV planes); the encoder converts its format if needed."""
         frame.pts = self.frames
         frame.time_base = Fraction(self.rate.denominator, self.rate.numerator)
         try:

@@ -83,7 +83,7 @@ class _Running:
     started: float
     gpu: bool
     last_progress_write: float = 0.0
-    timed_out: bool = False  # stopped for running past limits.decode_timeout_s
+    timed_out: bool = False  # stopped for running past limits.job_timeout_s
 
 
 @dataclass(frozen=True, slots=True)
@@ -636,8 +636,8 @@ class Daemon:
                 log.info("job_cancel_requested", job_id=job_id)
 
     def _enforce_timeouts(self, now: float) -> None:
-        """Stop a job that has run past ``limits.decode_timeout_s``; ``_finished`` quarantines it."""
-        limit = float(getattr(getattr(self.config, "limits", None), "decode_timeout_s", 0.0) or 0.0)
+        """Stop a job that has run past ``limits.job_timeout_s``; ``_finished`` quarantines it."""
+        limit = float(getattr(getattr(self.config, "limits", None), "job_timeout_s", 0.0) or 0.0)
         if limit <= 0:
             return
         for job_id, run in self.running.items():
@@ -658,10 +658,10 @@ class Daemon:
         job = run.task.job
         if run.timed_out and res.state is JobState.CANCELLED:
             # the same file would take as long again: not retried
-            limit = float(self.config.limits.decode_timeout_s)
+            limit = float(self.config.limits.job_timeout_s)
             res = dataclasses.replace(
                 res, state=JobState.QUARANTINED, outcome="quarantined", reason="timeout",
-                error=f"{job.path}: processing took longer than {limit:g} s (limits.decode_timeout_s); it was stopped.")
+                error=f"{job.path}: processing took longer than {limit:g} s (limits.job_timeout_s); it was stopped.")
         state, outcome = res.state, res.outcome
         attempts = job.attempts
         st = self.folders.get(job.folder)
