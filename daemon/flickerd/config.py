@@ -27,7 +27,9 @@ from flickerd.config_reader import Section, format_errors, plain
 from flickerd.config_rules import read_route_params, read_rules, rules_hash, with_route_params
 from flickerd.errors import ConfigError
 from flickerd.limits import Limits
+from flickerd.media.writer import CODEC_ALIASES
 from flickerd.rules import DEFAULT_RULES, Rule
+from flickerd.service.webhooks import WebhookConfig
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -83,6 +85,8 @@ class FolderConfig:
     on_success: str = "keep"  # "keep" | "move" (the source to ``archive`` once published)
     archive: Path | None = None
     rules_hash: str = ""  # of ``rules``; part of a job's idempotence key
+    webhooks: tuple[WebhookConfig, ...] = ()  # POSTed on done/rejected/failed/quarantined/needs_review
+    output_codec: str = ""  # "" keeps what came in; else h264, h265, prores, prores4444, ffv1, nvenc
 
     @classmethod
     def for_dir(cls, path: Path, *, rules: tuple[Rule, ...] = DEFAULT_RULES, name: str | None = None) -> FolderConfig:
@@ -363,6 +367,15 @@ def _read_folder(
     settle_max_s = s.get_float("settle_max_s", DEFAULT_SETTLE_MAX_S, min_value=0.0)
     if settle_max_s < settle_s:
         s.fail("settle_max_s", f"must be at least settle_s ({settle_s:g}), got {settle_max_s:g}.")
+    webhooks = []
+    for table in s.get_tables("webhooks"):
+        try:
+            webhooks.append(WebhookConfig.from_mapping(table.data, table.path))
+        except ConfigError as exc:
+            s.errors.append(str(exc))
+    output_codec = s.get_str("output_codec", "")
+    if output_codec and output_codec.lower() not in CODEC_ALIASES:
+        s.fail("output_codec", f"unknown codec {output_codec!r}; expected one of {', '.join(sorted(CODEC_ALIASES))}.")
     folder = FolderConfig(
         name=name,
         path=path,
@@ -380,6 +393,8 @@ def _read_folder(
         on_success=on_success,
         archive=archive,
         rules_hash=rules_hash(rules),
+        webhooks=tuple(webhooks),
+        output_codec=output_codec.lower(),
     )
     s.finish()
     return folder

@@ -112,3 +112,40 @@ def test_event_filter_and_config_validation():
         WebhookConfig.from_mapping({"url": "ftp://x/"}, "w")
     with pytest.raises(ConfigError, match="unknown key"):
         WebhookConfig.from_mapping({"url": "http://x/", "secrett": "a"}, "w")
+
+
+def test_daemon_posts_signed_events_for_each_outcome(tmp_path, receiver):
+    """``flickerd run --once`` with a webhook: a clean clip → done, a text file → quarantined."""
+    from tests.service.helpers import Daemon, make_clip, write_config
+
+    receiver.fail_first = 1  # the first delivery is retried
+    cfg = write_config(tmp_path, folder_extra=f"""
+[[folders.webhooks]]
+url = "{receiver.url}"
+secret = "{SECRET}"
+backoff_s = 0.1
+""")
+    make_clip(tmp_path / "in" / "clean.mp4")
+    (tmp_path / "in" / "notes.mp4").write_text("not a video at all\n" * 20)
+    d = Daemon(tmp_path, "--once", config=cfg)
+    assert d.wait(90) == 0, d.log()
+    events = {a["body"]["file"].rsplit("/", 1)[-1]: a["body"] for a in receiver.accepted}
+    assert set(events) == {"clean.mp4", "notes.mp4"}, receiver.accepted
+    assert events["clean.mp4"]["event"] == "done" and events["clean.mp4"]["folder"] == "in"
+    assert events["clean.mp4"]["verdict"] == "clean" and events["clean.mp4"]["report"].endswith("clean.report.json")
+    assert events["notes.mp4"]["event"] == "quarantined" and events["notes.mp4"]["reason"] == "not_a_video"
+    assert receiver.bad_signatures == 0 and len(receiver.accepted) == 2
+
+
+def test_webhook_config_errors_name_the_key(tmp_path):
+    from flickerd import config
+    from flickerd.errors import ConfigError
+
+    text = '[[folders]]\npath = "in"\n[[folders.webhooks]]\nurl = "gopher://x"\n'
+    with pytest.raises(ConfigError, match=r"folders\[0\]\.webhooks\[0\]\.url"):
+        config.loads(text, base_dir=tmp_path)
+    ok = config.loads('[[folders]]\npath = "in"\noutput_codec = "ProRes"\n[[folders.webhooks]]\nurl = "http://127.0.0.1:9/"\n',
+                      base_dir=tmp_path)
+    assert ok.folders[0].webhooks[0].url == "http://127.0.0.1:9/" and ok.folders[0].output_codec == "prores"
+    with pytest.raises(ConfigError, match=r"folders\[0\]\.output_codec"):
+        config.loads('[[folders]]\npath = "in"\noutput_codec = "divx"\n', base_dir=tmp_path)

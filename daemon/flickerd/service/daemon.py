@@ -34,7 +34,14 @@ from flickerd.service.journal import Job, Journal, JobState
 from flickerd.service.settle import Settled, Settler, default_probe
 from flickerd.service.signals import Signals
 from flickerd.service.watcher import Seen, Watcher, WatchSpec, scan
+from flickerd.service.webhooks import WebhookSender, build_event
 from flickerd.service.worker import Processor, Progress, Result, Task, default_processor, failure_note
+
+# Journal states that fire a webhook, and the event name they send.
+WEBHOOK_EVENTS: Mapping[JobState, str] = {
+    JobState.DONE: "done", JobState.REJECTED: "rejected", JobState.FAILED: "failed",
+    JobState.QUARANTINED: "quarantined", JobState.REVIEW: "needs_review",
+}
 
 log = structlog.get_logger("flickerd.service")
 
@@ -136,6 +143,7 @@ class Daemon:
         self._refused: set[str] = set()  # links out of their folder, logged once
         self._state_full_since: float | None = None  # the state dir's disk filled up: all intake waits
         self._state_free = 0
+        self._webhooks: WebhookSender | None = None  # started with the first event a folder wants sent
         self._stale_running: set[int] = set()  # finished while the journal could not be written
 
     # ---- life ---------------------------------------------------------------------------
@@ -219,6 +227,8 @@ class Daemon:
         self.running.clear()
         self.executor.shutdown()
         self.journal.close()
+        if self._webhooks is not None:
+            self._webhooks.close(timeout_s=5.0)  # a few seconds for queued events, never longer
         log.info("daemon_stopped", reason=reason)
 
     def _drained(self) -> bool:
@@ -493,6 +503,7 @@ class Daemon:
             except OSError as exc:
                 log.error("report_write_failed", job_id=job.id, error=str(exc))
             self.metrics.failure(reason)
+            self._webhook(job)
             log.warning("job_quarantined", job_id=job.id, file=cand.path, folder=cand.folder, reason=reason,
                         error=str(err))
             return
@@ -525,6 +536,7 @@ class Daemon:
         except OSError as exc:
             log.error("report_write_failed", job_id=job.id, error=str(exc))
         self.metrics.failure(reason)
+        self._webhook(job)
         log.warning("job_quarantined", job_id=job.id, file=cand.path, folder=cand.folder, reason=reason,
                     error=message)
 
@@ -712,6 +724,20 @@ class Daemon:
                      queue_wait_s=queue_wait, flicker_before=res.flicker_before, flicker_after=res.flicker_after,
                      reason=res.reason, state=state.value, attempts=final.attempts, error=res.error,
                      output=res.output_path, report=final.report_path)
+        self._webhook(final, verdict=res.verdict)
+
+    def _webhook(self, job: Job, *, verdict: str | None = None) -> None:
+        """Tell the folder's webhooks about a job that reached a state people care about."""
+        event = WEBHOOK_EVENTS.get(job.state)
+        st = self.folders.get(job.folder)
+        hooks = getattr(st.conf, "webhooks", ()) if st is not None else ()
+        if event is None or not hooks:
+            return
+        if self._webhooks is None:
+            self._webhooks = WebhookSender()
+        self._webhooks.send(hooks, build_event(
+            event, folder=job.folder, job_id=job.id, file=job.path, sha256=job.sha256, verdict=verdict,
+            route=job.route, output=job.output_path, report=job.report_path, reason=job.reason))
 
     def _after_success(self, task: Task) -> None:
         st = self.folders.get(task.job.folder)
