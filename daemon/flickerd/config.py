@@ -39,7 +39,7 @@ else:  # pragma: no cover - Python 3.10
 DEFAULT_STATE_DIR = ".flickerd-state"  # relative to the config file's folder
 DEFAULT_METRICS_ADDRESS = "127.0.0.1:9478"
 DEFAULT_CPU_WORKERS = 2
-DEFAULT_GPU_SLOTS = 1  # per GPU; unused when no CUDA device is found
+DEFAULT_GPU_SLOTS = 0  # per GPU; 0: CPU routes only (regeneration off)
 DEFAULT_EXECUTOR = "local"
 DEFAULT_LOG_LEVEL = "info"
 DEFAULT_MAX_ATTEMPTS = 3
