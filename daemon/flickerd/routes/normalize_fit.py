@@ -1,0 +1,247 @@
+"""The arithmetic of temporal normalisation (pure functions on numpy arrays).
+
+Each frame is compared with the previous one warped onto it by optical flow. Over a coarse
+grid of cells, and over the whole frame, the paired statistics of the trustworthy pixels give
+per channel (Y, Cb, Cr) a *step*: the offset ``mean(W) − mean(F)`` and, for luma, the log gain
+``log std(W) − log std(F)``. Chaining the steps gives every frame's tone and colour *levels*
+within its shot. A robust straight-line fit through the levels of a frame's neighbours, read
+at that frame, is the target: a flicker spike is an outlier to the line, a fade or an exposure
+ramp lies on it and survives.
+
+The corrections are low-frequency fields (per-cell gain and offset, cubic-interpolated to full
+resolution), so detail is never averaged between frames.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from flickerd.flow import occlusion_mask, warp
+
+# BT.601 luma weights; Cb/Cr centred on 0 so a chroma gain is a saturation change.
+KR, KB = 0.299, 0.114
+KG = 1.0 - KR - KB
+CB_SCALE = 0.5 / (1.0 - KB)
+CR_SCALE = 0.5 / (1.0 - KR)
+
+MIN_CELL_FRACTION = 0.15  # a cell needs this share of trustworthy pixels to speak for itself
+CELL_PRIOR_FRACTION = 0.25  # shrinks a cell's estimate toward the frame's in proportion to its support
+VAR_PRIOR = (0.03**2, 0.01**2, 0.01**2)  # below these variances a cell's gain is unobservable
+MAX_LOG_GAIN = float(np.log(1.5))
+OUTLIER_ABS = 0.15  # luma residuals beyond this (after the global offset) are flow failures
+VAR_BLUR_SIGMA = 1.0  # px at analysis scale: variances compare equally smoothed images
+EDGE_GRADIENT = 0.02  # luma change per px (analysis scale) at which a pixel's weight for offsets halves
+BIWEIGHT_C = 4.685  # Tukey biweight cut-off in robust deviations
+
+
+RGB_TO_YCC = np.array(
+    [[KR, KG, KB], [-KR * CB_SCALE, -KG * CB_SCALE, (1 - KB) * CB_SCALE], [(1 - KR) * CR_SCALE, -KG * CR_SCALE, -KB * CR_SCALE]],
+    np.float32,
+)
+YCC_TO_RGB = np.linalg.inv(RGB_TO_YCC.astype(np.float64)).astype(np.float32)
+FIELD_STEP = 8  # full-res fields: cubic from the grid to 1/8 size, then linear (smooth, and cheap)
+
+
+def rgb_to_ycc(rgb: np.ndarray) -> np.ndarray:
+    """Float RGB in [0, 1] → Y in [0, 1], Cb/Cr in [−0.5, 0.5] (float32, HxWx3)."""
+    return cv2.transform(np.ascontiguousarray(rgb, np.float32), RGB_TO_YCC)
+
+
+def ycc_to_rgb(ycc: np.ndarray) -> np.ndarray:
+    return cv2.transform(np.ascontiguousarray(ycc, np.float32), YCC_TO_RGB)
+
+
+def grid_shape(width: int, height: int, cells: int) -> tuple[int, int]:
+    """(rows, cols) of a grid with ``cells`` cells along the longer side, square-ish cells."""
+    if width >= height:
+        return max(1, round(cells * height / width)), cells
+    return cells, max(1, round(cells * width / height))
+
+
+def flow_luma(ycc: np.ndarray) -> np.ndarray:
+    """uint8 luma standardised to zero mean and fixed contrast: flicker must not steer the flow."""
+    y = ycc[..., 0]
+    std = float(y.std()) or 1.0
+    return np.clip((y - float(y.mean())) * (48.0 / std) + 128.0, 0, 255).astype(np.uint8)
+
+
+def hist_distance(a: np.ndarray, b: np.ndarray, bins: int = 32) -> float:
+    """L1 distance (0–2) between the histograms of two standardised luma images."""
+    ha = np.histogram(a, bins=bins, range=(0, 256))[0].astype(np.float64)
+    hb = np.histogram(b, bins=bins, range=(0, 256))[0].astype(np.float64)
+    return float(np.abs(ha / ha.sum() - hb / hb.sum()).sum())
+
+
+@dataclass(frozen=True, slots=True)
+class PairStats:
+    """How neighbour s, warped onto frame t, differs from it: per cell and over the frame.
+
+    ``offset``/``log_gain`` are (3, rows, cols) with NaN where a cell has too little support;
+    ``support`` is the trustworthy fraction per cell; ``g_offset``/``g_log_gain`` are (3,).
+    """
+
+    offset: np.ndarray
+    log_gain: np.ndarray
+    support: np.ndarray
+    g_offset: np.ndarray
+    g_log_gain: np.ndarray
+    valid_fraction: float
+
+
+def _cell_sum(x: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Per-cell means of ``x`` (area-weighted), as (rows, cols)."""
+    rows, cols = shape
+    return cv2.resize(x, (cols, rows), interpolation=cv2.INTER_AREA)
+
+
+def _blur(x: np.ndarray) -> np.ndarray:
+    return cv2.GaussianBlur(x, (0, 0), VAR_BLUR_SIGMA)
+
+
+def pair_stats(ycc_t: np.ndarray, ycc_s: np.ndarray, fw: np.ndarray, bw: np.ndarray, shape: tuple[int, int]) -> PairStats:
+    """Statistics of neighbour ``ycc_s`` warped onto ``ycc_t`` by ``fw`` (t → s), ``bw`` (s → t)."""
+    h, w = fw.shape[:2]
+    warped = warp(ycc_s, fw)
+    gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+    inside = (gx + fw[..., 0] >= 0) & (gx + fw[..., 0] <= w - 1) & (gy + fw[..., 1] >= 0) & (gy + fw[..., 1] <= h - 1)
+    mask = occlusion_mask(fw, bw) & inside
+    if mask.sum() < 16:
+        return _empty(shape)
+    resid = warped[..., 0] - ycc_t[..., 0]
+    mask &= np.abs(resid - float(np.median(resid[mask]))) < OUTLIER_ABS
+    m = mask.astype(np.float32)
+    if m.sum() < 16:
+        return _empty(shape)
+    # Resample frame t with the warp's own fractional shifts so both sides are equally smoothed.
+    same_blur = warp(ycc_t, fw - np.round(fw))
+    wb, tb = _blur(warped), _blur(same_blur)
+    support = _cell_sum(m, shape)
+    ok = support >= MIN_CELL_FRACTION
+    denom = np.maximum(support, 1e-6)
+    msum = m.sum()
+    offset = np.empty((3, *shape), np.float32)
+    log_gain = np.empty((3, *shape), np.float32)
+    g_offset = np.empty(3, np.float32)
+    g_log_gain = np.empty(3, np.float32)
+    # Offsets weigh flat pixels most: a residual misalignment on an edge reads as a level change.
+    dy, dx = np.gradient(tb[..., 0])
+    mo = m / (1.0 + (dx * dx + dy * dy) / EDGE_GRADIENT**2)
+    mo_denom = np.maximum(_cell_sum(mo, shape), 1e-6)
+    mo_sum = float(mo.sum())
+    for c in range(3):
+        ws, ts = warped[..., c], ycc_t[..., c]
+        mean_w = _cell_sum(mo * ws, shape) / mo_denom
+        mean_t = _cell_sum(mo * ts, shape) / mo_denom
+        offset[c] = np.where(ok, mean_w - mean_t, np.nan)
+        g_offset[c] = float((mo * (ws - ts)).sum() / mo_sum)
+        wbc, tbc = wb[..., c], tb[..., c]
+        mw, mt = _cell_sum(m * wbc, shape) / denom, _cell_sum(m * tbc, shape) / denom
+        var_w = np.maximum(_cell_sum(m * wbc * wbc, shape) / denom - mw * mw, 0)
+        var_t = np.maximum(_cell_sum(m * tbc * tbc, shape) / denom - mt * mt, 0)
+        prior = VAR_PRIOR[c]
+        # log(σ_w/σ_t), shrunk toward 0 where the cell is too flat to show a gain
+        lg = 0.5 * (np.log(var_w + 1e-8) - np.log(var_t + 1e-8)) * (var_t / (var_t + prior))
+        log_gain[c] = np.where(ok, lg, np.nan)
+        gw_mean, gt_mean = float((m * wbc).sum() / msum), float((m * tbc).sum() / msum)
+        gvar_w = float((m * (wbc - gw_mean) ** 2).sum() / msum)
+        gvar_t = float((m * (tbc - gt_mean) ** 2).sum() / msum)
+        g_log_gain[c] = 0.5 * (np.log(gvar_w + 1e-8) - np.log(gvar_t + 1e-8)) * (gvar_t / (gvar_t + prior))
+    return PairStats(offset, log_gain, support, g_offset, g_log_gain, float(msum / m.size))
+
+
+def _empty(shape: tuple[int, int]) -> PairStats:
+    nan = np.full((3, *shape), np.nan, np.float32)
+    return PairStats(nan, nan.copy(), np.zeros(shape, np.float32), np.full(3, np.nan, np.float32),
+                     np.full(3, np.nan, np.float32), 0.0)
+
+
+def smooth_at_zero(times: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Robust straight-line fit of ``values`` (J, ...) against ``times`` (J,), read at time 0.
+
+    Least squares, then one Tukey-biweight reweighting on the residuals so a single flash
+    or a flow failure cannot pull the line. A line through a symmetric window is read at its
+    centre as the window's mean (the most efficient estimate for random flicker), and a
+    linear ramp or fade is reproduced exactly.
+    """
+    x = np.asarray(times, np.float64).reshape((-1,) + (1,) * (values.ndim - 1))
+    y = values.astype(np.float64)
+    w = np.ones_like(y)
+    for _ in range(2):
+        s0, s1, s2 = w.sum(0), (w * x).sum(0), (w * x * x).sum(0)
+        t0, t1 = (w * y).sum(0), (w * x * y).sum(0)
+        det = s0 * s2 - s1 * s1
+        slope = np.where(np.abs(det) > 1e-9, (s0 * t1 - s1 * t0) / np.where(np.abs(det) > 1e-9, det, 1), 0.0)
+        icpt = (t0 - slope * s1) / np.maximum(s0, 1e-9)
+        resid = y - (icpt + slope * x)
+        scale = 1.4826 * np.median(np.abs(resid), axis=0) + 1e-4
+        u = resid / (BIWEIGHT_C * scale)
+        w = np.where(np.abs(u) < 1, (1 - u * u) ** 2, 0.0)
+    # Keep the slope only as far as it stands out of the scatter (a shrinkage factor
+    # slope² / (slope² + var(slope))): off-centre windows at a shot's ends then do not
+    # extrapolate a trend the flicker made up, while a real ramp keeps its slope.
+    s0, s1, s2 = w.sum(0), (w * x).sum(0), (w * x * x).sum(0)
+    sxx = np.maximum(s2 - s1 * s1 / np.maximum(s0, 1e-9), 1e-9)
+    var_resid = (w * resid * resid).sum(0) / np.maximum(s0 - 2, 1.0)
+    var_slope = var_resid / sxx
+    slope = slope * slope * slope / (slope * slope + var_slope + 1e-12)
+    icpt = ((w * y).sum(0) - slope * s1) / np.maximum(s0, 1e-9)
+    return icpt.astype(np.float32)
+
+
+@dataclass(frozen=True, slots=True)
+class Fields:
+    """Per-cell correction for one frame: ``corrected = gain * value + bias`` per channel (3, rows, cols)."""
+
+    gain: np.ndarray
+    bias: np.ndarray
+
+
+def link(stats: PairStats) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Level steps from one frame to the next: (cell offset, cell log gain, frame offset, frame log gain).
+
+    Cells without support take the frame's step, and thin cells are shrunk toward it, so the
+    chain of levels never breaks.
+    """
+    g_off = np.nan_to_num(stats.g_offset, nan=0.0)
+    g_lg = np.nan_to_num(stats.g_log_gain, nan=0.0)
+    weight = (stats.support / (stats.support + CELL_PRIOR_FRACTION))[None]
+    off = np.where(np.isnan(stats.offset), g_off[:, None, None], g_off[:, None, None] + weight * (stats.offset - g_off[:, None, None]))
+    lg = np.where(np.isnan(stats.log_gain), g_lg[:, None, None], g_lg[:, None, None] + weight * (stats.log_gain - g_lg[:, None, None]))
+    # Chroma gets offsets only: cell chroma variances are too small for a stable gain, and a
+    # chained noisy gain drifts into visible saturation changes.
+    lg[1:] = 0.0
+    g_lg = np.array([g_lg[0], 0.0, 0.0], np.float32)
+    return off.astype(np.float32), lg.astype(np.float32), g_off, g_lg
+
+
+def correction(ycc_t: np.ndarray, times: np.ndarray, offsets: np.ndarray, log_gains: np.ndarray,
+               shape: tuple[int, int]) -> Fields:
+    """Fields that move frame t's levels onto the robust line through its neighbours' levels.
+
+    ``offsets``/``log_gains`` are (J, 3, rows, cols): each neighbour's level minus frame t's,
+    at time offsets ``times`` (frame t itself included as 0). Broadcastable (J, 3, 1, 1)
+    arrays give one correction for the whole frame.
+    """
+    cell_mean = np.stack([_cell_sum(np.ascontiguousarray(ycc_t[..., c]), shape) for c in range(3)])
+    off = np.broadcast_to(smooth_at_zero(times, offsets), (3, *shape))
+    lg = np.broadcast_to(smooth_at_zero(times, log_gains), (3, *shape))
+    gain = np.exp(np.clip(lg, -MAX_LOG_GAIN, MAX_LOG_GAIN)).astype(np.float32)
+    # corrected = cell_mean + off + gain * (value − cell_mean)
+    bias = (cell_mean + off - gain * cell_mean).astype(np.float32)
+    return Fields(gain, bias)
+
+
+def apply(rgb: np.ndarray, fields: Fields, strength: float = 1.0) -> np.ndarray:
+    """Apply ``fields`` (smoothly upsampled to the frame's size) to float RGB; returns float RGB."""
+    h, w = rgb.shape[:2]
+    packed = np.concatenate([fields.gain, fields.bias]).transpose(1, 2, 0)  # rows × cols × 6
+    mid = cv2.resize(packed, (max(2, -(-w // FIELD_STEP)), max(2, -(-h // FIELD_STEP))), interpolation=cv2.INTER_CUBIC)
+    full = cv2.resize(mid, (w, h), interpolation=cv2.INTER_LINEAR)
+    gain, bias = full[..., :3], full[..., 3:]
+    if strength != 1.0:
+        gain = 1.0 + strength * (gain - 1.0)
+        bias = strength * bias
+    return ycc_to_rgb(rgb_to_ycc(rgb) * gain + bias)

@@ -1,0 +1,108 @@
+"""The ffmpeg route through the real bundled ffmpeg binary."""
+
+import os
+
+import pytest
+
+from flickerd.errors import ConfigError, InputError
+from flickerd.media import probe
+from flickerd.routes.encode import staged_output, staged_path
+from flickerd.routes.ffmpeg_filters import FfmpegParams, FfmpegRoute, auto_size, filter_chain
+from tests.cpuroutes import clips
+
+
+@pytest.fixture(scope="module")
+def flicker_clip(tmp_path_factory):
+    path = str(tmp_path_factory.mktemp("f") / "flicker.mp4")
+    clips.write(path, clips.flickered(clips.global_luma(), n=16), fps=15, audio=True)
+    return path
+
+
+def test_keeps_frames_fps_audio_colour_and_records_the_command(tmp_path, flicker_clip):
+    out = str(tmp_path / "out.mp4")
+    seen = []
+    result = FfmpegRoute().fix(flicker_clip, out, {}, seen.append)
+    src, got = probe(flicker_clip), probe(out)
+    assert (got.frame_count, got.fps_num, got.fps_den) == (src.frame_count, 15, 1)
+    assert got.has_audio and got.audio_codec == "aac"
+    assert (got.color_primaries, got.color_trc, got.colorspace, got.color_range) == (1, 1, 1, 1)
+    assert got.codec == "h264" and got.pix_fmt == "yuv420p"
+    (cmd,) = result.commands
+    assert "deflicker=size=5:mode=am,deband=1thr=0.02:2thr=0.02:3thr=0.02:range=16:blur=false" in cmd
+    assert cmd[cmd.index("-crf") + 1] == "16" and cmd[cmd.index("-preset") + 1] == "slow"
+    assert "passthrough" in cmd and "0:a?" in cmd
+    assert result.backend.startswith("ffmpeg") and seen and seen[-1] == 1.0
+    assert os.listdir(tmp_path) == ["out.mp4"]  # no temp file left behind
+    # deflicker really ran: the per-frame luma means are steadier than the input's
+    y_in = clips.channel_means(clips.load(flicker_clip))[:, 0]
+    y_out = clips.channel_means(clips.load(out))[:, 0]
+    assert clips.second_difference(y_out) < clips.second_difference(y_in) * 0.8
+
+
+def test_leading_dash_names_and_switches(tmp_path, flicker_clip):
+    src = tmp_path / "-odd name.mp4"
+    src.write_bytes(open(flicker_clip, "rb").read())
+    out = tmp_path / "-fixed.mp4"
+    result = FfmpegRoute().fix(str(src), str(out), {"deflicker": False, "deband": False, "preset": "ultrafast"}, lambda f: None)
+    assert probe(out).frame_count == 16
+    assert "-vf" not in result.commands[0]
+
+
+def test_ten_bit_and_webm_outputs(tmp_path):
+    src = str(tmp_path / "deep.mp4")
+    clips.write(src, clips.flickered(None, n=8), deep=True)
+    FfmpegRoute().fix(src, str(tmp_path / "deep.out.mp4"), {"preset": "ultrafast"}, lambda f: None)
+    assert probe(tmp_path / "deep.out.mp4").pix_fmt == "yuv420p10le"
+    FfmpegRoute().fix(src, str(tmp_path / "out.webm"), {}, lambda f: None)
+    got = probe(tmp_path / "out.webm")
+    assert got.codec == "vp9" and got.frame_count == 8
+
+
+@pytest.mark.parametrize("content", [b"", b"not a video at all" * 100, "truncated", "truncated-faststart"])
+def test_bad_input_gives_a_clear_error_and_writes_nothing(tmp_path, flicker_clip, content):
+    bad = tmp_path / "bad.mp4"
+    if content == "truncated-faststart":  # the index up front survives, the frames do not
+        content = clips.faststart(flicker_clip, str(tmp_path / "fs.mp4"))
+        os.unlink(tmp_path / "fs.mp4")
+        content = content[: len(content) // 2]
+    elif content == "truncated":
+        data = open(flicker_clip, "rb").read()
+        content = data[: len(data) // 3]
+    bad.write_bytes(content)
+    out = tmp_path / "out.mp4"
+    with pytest.raises(InputError) as err:
+        FfmpegRoute().fix(str(bad), str(out), {}, lambda f: None)
+    assert str(bad) in str(err.value)
+    assert sorted(os.listdir(tmp_path)) == ["bad.mp4"]
+
+
+def test_auto_size_grows_with_flicker(tmp_path, flicker_clip):
+    assert auto_size(0.1) < auto_size(2.0) < auto_size(20.0)
+    result = FfmpegRoute().fix(flicker_clip, str(tmp_path / "a.mp4"), {"size": "auto", "preset": "ultrafast"}, lambda f: None)
+    assert result.params["size"] == auto_size(result.extra["luma_flicker"]) > 5  # heavy injected flicker
+    assert f"deflicker=size={result.params['size']}:" in " ".join(result.commands[0])
+
+
+def test_params_are_checked():
+    p = FfmpegParams.from_mapping({"1thr": 0.05, "size": 9, "mode": "median"})
+    assert filter_chain(p, 9).startswith("deflicker=size=9:mode=median,deband=1thr=0.05:")
+    for bad, message in [
+        ({"sise": 5}, r"params\.sise: unknown parameter"),
+        ({"size": 1}, r"params\.size"),
+        ({"size": "big"}, r"params\.size"),
+        ({"mode": "xx"}, r"params\.mode"),
+        ({"deband": "yes"}, r"params\.deband: expected bool"),
+        ({"crf": True}, r"params\.crf: expected int"),
+    ]:
+        with pytest.raises(ConfigError, match=message):
+            FfmpegParams.from_mapping(bad)
+
+
+def test_staged_output_cleans_up_on_failure(tmp_path):
+    out = str(tmp_path / "x.mp4")
+    with pytest.raises(RuntimeError):
+        with staged_output(out) as tmp:
+            assert tmp == staged_path(out) and os.path.basename(tmp) == ".x.tmp.mp4"
+            open(tmp, "wb").write(b"partial")
+            raise RuntimeError("boom")
+    assert os.listdir(tmp_path) == []
