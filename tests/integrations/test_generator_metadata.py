@@ -60,3 +60,21 @@ def test_malformed_and_oversized_metadata_is_ignored():
     assert from_tags({"comment": json.dumps(deep)}) is None  # a self-loop, a bool seed: nothing usable
     huge = {"prompt": {"1": {"class_type": "CLIPTextEncode", "inputs": {"text": "y" * 100_000}}}}
     assert len(from_tags({"comment": json.dumps(huge)}).prompt) == 4000
+
+
+def test_regeneration_sidecar_is_filled_from_a_comfyui_tag(tmp_path):
+    import pytest
+
+    from flickerd.routes.regenerate.sidecar import SidecarError, read_sidecar
+
+    video = tmp_path / "render.mp4"
+    video.write_bytes(b"")
+    side = read_sidecar(video, {"comment": json.dumps({"prompt": API_GRAPH, "workflow": WORKFLOW})})
+    assert side.prompt == "a red fox running through snow" and side.seed == 123456
+    assert side.negative_prompt == "blurry, flicker" and side.model is None  # a checkpoint file is not a model folder
+    # a tag that is neither our sidecar nor a workflow is ignored, never fatal
+    assert read_sidecar(video, {"comment": json.dumps({"camera": "A7", "iso": 800})}) is None
+    # the sidecar file beside the render stays strict
+    (tmp_path / "render.json").write_text(json.dumps({"prompt": 5}))
+    with pytest.raises(SidecarError):
+        read_sidecar(video, {})

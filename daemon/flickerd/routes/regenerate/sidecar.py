@@ -20,7 +20,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+import structlog
+
 from flickerd.errors import InputError
+
+_log = structlog.get_logger("flickerd.sidecar")
 
 MAX_SIDECAR_BYTES = 64 * 1024
 MAX_PROMPT_CHARS = 4000
@@ -175,10 +179,31 @@ def read_sidecar(video: str | os.PathLike, metadata: Mapping[str, str] | None = 
         except OSError as exc:
             raise SidecarError(f"{path}: the sidecar cannot be read ({exc.strerror}).") from exc
         return parse_sidecar(data, str(path))
+    return _from_metadata(video, metadata or {})
+
+
+def _from_metadata(video: str | os.PathLike, metadata: Mapping[str, str]) -> Sidecar | None:
+    """A sidecar from container tags: our own JSON, or what a generator (ComfyUI) wrote there.
+
+    Tags travel with any file, so unlike ``NAME.json`` they are never fatal: anything that is
+    neither our sidecar nor a readable generator workflow is ignored with a warning.
+    """
+    from flickerd.media.generator_metadata import from_tags
+
     for key in METADATA_KEYS:
-        value = (metadata or {}).get(key, "")
-        if value.lstrip().startswith("{"):
-            return parse_sidecar(value, f"{video} (container metadata {key!r})")
+        value = metadata.get(key, "")
+        if not value.lstrip().startswith("{"):
+            continue
+        origin = f"{video} (container metadata {key!r})"
+        try:
+            return parse_sidecar(value, origin)
+        except SidecarError as exc:
+            generated = from_tags({key: value})
+            if generated is not None:
+                # a generator's checkpoint file name is not one of our model folders: keep it out
+                return Sidecar(origin=f"{origin}, {generated.source}", prompt=generated.prompt,
+                               negative_prompt=generated.negative_prompt, seed=generated.seed)
+            _log.warning("metadata_ignored", where=origin, why=str(exc))
     return None
 
 
