@@ -26,6 +26,7 @@ from typing import Any
 from flickerd.diagnose.model import Diagnosis
 from flickerd.errors import FlickerdError, InputError
 from flickerd.media.probe import probe
+from flickerd.media.writer import output_extension
 from flickerd.report import ReportPaths, write_reports
 from flickerd.routes.base import ChainResult, ProgressFn, Step, no_progress, run_chain
 from flickerd.rules import DEFAULT_RULES, Action, Decision, Rule, decide
@@ -75,11 +76,12 @@ def _verify_mode(steps: Sequence[Step]) -> str:
     return "interpolate" if any(s.params.get("mode") == "interpolate" for s in steps) else "fix"
 
 
-def _output_path(src: str, workdir: str) -> str:
+def _output_path(src: str, workdir: str, codec: str | None = None) -> str:
     stem, ext = os.path.splitext(os.path.basename(src))
-    out = os.path.join(workdir, f"{stem}.fixed{ext or '.mp4'}")
+    ext = output_extension(ext, codec)  # e.g. prores from an mp4 goes into a .mov
+    out = os.path.join(workdir, f"{stem}.fixed{ext}")
     if os.path.abspath(out) == os.path.abspath(src):  # never write over the source
-        out = os.path.join(workdir, f".{stem}.fixed{ext or '.mp4'}")
+        out = os.path.join(workdir, f".{stem}.fixed{ext}")
     return out
 
 
@@ -113,10 +115,13 @@ def process_file(
     progress: ProgressFn | None = None,
     diagnose_fn: DiagnoseFn | None = None,
     compare: bool = True,
+    output_codec: str | None = None,
 ) -> Outcome:
     """Process ``src`` into ``workdir`` and say how it ended (see the module docstring).
 
     ``diagnose_fn`` swaps the diagnosis engine (tests); ``compare`` turns off the side-by-side clip.
+    ``output_codec`` (a folder's ``output_codec``: h264, h265, prores, ffv1, …) is the final step's
+    codec; the output container follows it where the source's cannot hold it.
     """
     src = os.fspath(src)
     workdir = os.fspath(workdir)
@@ -172,7 +177,7 @@ def process_file(
         return Outcome(status, src, None, paths, before, None, decision, None, None, reason, None, (), dict(timings))
 
     # 4–5. fix and verify, then the fallback once
-    out = _output_path(src, workdir)
+    out = _output_path(src, workdir, output_codec)
     rediagnose = (lambda p: diagnose(p, diagnose_settings, no_progress))
     attempts: list[str] = []
     candidates = [decision.steps] + ([decision.fallback] if decision.fallback else [])
@@ -183,7 +188,8 @@ def process_file(
         share = _FIX / len(candidates)
         t1 = time.monotonic()
         try:
-            chain = run_chain(src, steps, out, workdir, progress=bar.stage(_DIAGNOSE + n * share, share))
+            chain = run_chain(src, steps, out, workdir, progress=bar.stage(_DIAGNOSE + n * share, share),
+                              final_codec=output_codec)
         except Exception as exc:  # a route is a plug-in: any error fails this attempt only
             timings[f"fix{n}"] = time.monotonic() - t1
             _remove(out)

@@ -46,6 +46,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("-o", "--output", metavar="OUT", default=None,
                    help="output file, or an existing folder (default: DIR.fixed/NAME.EXT beside the input's folder)")
     p.add_argument("--no-compare", action="store_true", help="skip the side-by-side comparison clip")
+    p.add_argument("--codec", default=None, metavar="CODEC",
+                   help="output codec: h264, h265, prores, prores4444, ffv1, nvenc (default: keep what came in)")
 
 
 def default_output(src: str) -> str:
@@ -131,6 +133,14 @@ def main(args: argparse.Namespace) -> int:
         probe(src, decode_check=1)  # a bad input fails here, before anything is created
         steps = parse_route(args.route, args.mode)
         final = resolve_output(src, args.output)
+        if args.codec:
+            from flickerd.media.writer import CODEC_ALIASES, output_extension
+
+            if args.codec.lower() not in CODEC_ALIASES:
+                raise ConfigError(f"unknown codec {args.codec!r}; expected one of {', '.join(sorted(CODEC_ALIASES))}.")
+            if args.output is None:  # the container follows the codec where the source's cannot hold it
+                base, ext = os.path.splitext(final)
+                final = base + output_extension(ext, args.codec)
         if os.path.abspath(final) == os.path.abspath(src):
             raise ConfigError(f"{final}: the output would overwrite the input; choose another -o.")
     except FlickerdError as exc:
@@ -150,7 +160,8 @@ def main(args: argparse.Namespace) -> int:
     try:
         try:
             outcome = process_file(src, workdir, rules=rules_with_mode(DEFAULT_RULES, args.mode),
-                                   route_override=steps, progress=bar, compare=not args.no_compare)
+                                   route_override=steps, progress=bar, compare=not args.no_compare,
+                                   output_codec=args.codec.lower() if args.codec else None)
         finally:
             bar.close()
         written = []

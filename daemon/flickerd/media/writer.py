@@ -32,6 +32,23 @@ CODEC_ALIASES: dict[str, str] = {
 FIXED_PIX_FMT = {"gif": "rgb8", "libwebp_anim": "yuva420p"}
 # AVColorSpace values swscale converts with (bt709, fcc, bt470bg, smpte170m, smpte240m, bt2020).
 YUV_MATRICES = {1, 4, 5, 6, 7, 9, 10}
+# Containers each codec can live in; the first is used when the input's container cannot take it.
+CODEC_CONTAINERS: dict[str, tuple[str, ...]] = {
+    "libx264": (".mp4", ".mov", ".mkv", ".m4v"), "libx265": (".mp4", ".mov", ".mkv"),
+    "h264_nvenc": (".mp4", ".mov", ".mkv"), "hevc_nvenc": (".mp4", ".mov", ".mkv"),
+    "prores_ks": (".mov", ".mkv"), "ffv1": (".mkv", ".mov"), "libvpx-vp9": (".webm", ".mkv", ".mp4"),
+}
+
+
+def output_extension(ext: str, codec: str | None) -> str:
+    """The container extension for an output of ``codec`` (an alias is fine) made from an ``ext`` input."""
+    if not codec:
+        return ext or ".mp4"
+    name = CODEC_ALIASES.get(codec.lower(), codec.lower())
+    allowed = CODEC_CONTAINERS.get(name, (".mkv",))
+    return ext.lower() if ext.lower() in allowed else allowed[0]
+
+
 # Containers that take a copied audio stream.
 AUDIO_CONTAINERS = {".mp4", ".m4v", ".mov", ".mkv", ".webm"}
 

@@ -90,10 +90,12 @@ def run_chain(
     *,
     routes: Mapping[str, Route] | None = None,
     progress: ProgressFn = no_progress,
+    final_codec: str | None = None,
 ) -> ChainResult:
     """Run ``steps`` in order, each reading the previous output; the last writes ``out``.
 
     Intermediate files live in ``workdir`` and are removed as soon as the next step is done.
+    ``final_codec`` (a folder's ``output_codec``) reaches the last step as the ``_codec`` param.
     """
     from flickerd.routes.registry import get_route
 
@@ -109,6 +111,8 @@ def run_chain(
         params = dict(step.params)
         if i < n - 1:
             params.setdefault("_intermediate", True)  # routes encode losslessly between steps
+        elif final_codec:
+            params.setdefault("_codec", final_codec)
 
         def step_progress(f: float, i: int = i) -> None:
             progress((i + max(0.0, min(1.0, f))) / n)

@@ -71,18 +71,26 @@ class Encoding:
                 "intermediate": self.intermediate}
 
 
+def final_codec(params: Mapping[str, Any]) -> str | None:
+    """The output codec a folder asked for (``output_codec``), passed down by the chain as ``_codec``."""
+    return params.get("_codec") or None
+
+
 def choose_encoding(
     out: str, source: MediaInfo, *, intermediate: bool, crf: int = DEFAULT_CRF, preset: str = DEFAULT_PRESET,
-    pix_fmt: str | None = None,
+    pix_fmt: str | None = None, codec: str | None = None,
 ) -> Encoding:
-    """The codec and pixel format for ``out``, following the input's bit depth and subsampling."""
+    """The codec and pixel format for ``out``, following the input's bit depth and subsampling.
+
+    ``codec`` (a name or alias from ``media.writer.CODEC_ALIASES``) overrides the extension's codec.
+    """
     deep = source.bit_depth > 8
     if intermediate:
         # Same subsampling and depth as the input: YUV planes pass through untouched, and every
         # step converts to RGB along the same swscale path as the first one did.
         _, chosen = output_codec(out, source, EncodeSettings(codec=INTERMEDIATE_CODEC, pix_fmt=pix_fmt))
         return Encoding(INTERMEDIATE_CODEC, chosen, None, None, True)
-    codec, chosen = output_codec(out, source, EncodeSettings(crf=crf, preset=preset, pix_fmt=pix_fmt))
+    codec, chosen = output_codec(out, source, EncodeSettings(crf=crf, preset=preset, pix_fmt=pix_fmt, codec=codec))
     if pix_fmt is None and source.codec == INTERMEDIATE_CODEC and chosen.startswith("yuv444"):
         # Our own 4:4:4 intermediate says nothing about the original's subsampling: deliver 4:2:0.
         chosen = "yuv420p10le" if deep else "yuv420p"
@@ -123,6 +131,10 @@ def ffmpeg_codec_args(out: str, source: MediaInfo, encoding: Encoding) -> list[s
         args += ["-crf", str((encoding.crf or DEFAULT_CRF) + VP9_CRF_OFFSET), "-b:v", "0", "-row-mt", "1"]
     elif encoding.codec == "ffv1":
         args += ["-level", "3", "-g", "1"]
+    elif encoding.codec == "prores_ks":
+        args += ["-profile:v", "4" if "444" in encoding.pix_fmt else "2"]
+    elif encoding.codec in ("h264_nvenc", "hevc_nvenc"):
+        args += ["-cq", str((encoding.crf or DEFAULT_CRF) + 3), "-preset", "p5"]
     args += colour_args(source)
     if source.has_audio:
         ext = os.path.splitext(out)[1].lower()

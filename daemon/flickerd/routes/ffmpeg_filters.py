@@ -26,6 +26,7 @@ from flickerd.routes.encode import (
     DEFAULT_CRF,
     DEFAULT_PRESET,
     choose_encoding,
+    final_codec,
     ffmpeg_codec_args,
     is_intermediate,
     staged_output,
@@ -162,9 +163,11 @@ def ffmpeg_version(exe: str) -> str:
         return "ffmpeg"
 
 
-def build_args(src: str, tmp: str, out: str, info: MediaInfo, p: FfmpegParams, size: int, intermediate: bool) -> list[str]:
+def build_args(src: str, tmp: str, out: str, info: MediaInfo, p: FfmpegParams, size: int, intermediate: bool,
+               codec: str | None = None) -> list[str]:
     """ffmpeg arguments (after the binary and its global options) for one run of the route."""
-    encoding = choose_encoding(out, info, intermediate=intermediate, crf=p.crf, preset=p.preset, pix_fmt=p.pix_fmt)
+    encoding = choose_encoding(out, info, intermediate=intermediate, crf=p.crf, preset=p.preset, pix_fmt=p.pix_fmt,
+                               codec=codec)
     graph = filter_chain(p, size)
     return [
         "-i", media_arg(src),
@@ -198,13 +201,13 @@ class FfmpegRoute:
             notes.append(f"deflicker window {size} chosen for a luma flicker score of {score:.2f}.")
         intermediate = is_intermediate(params)
         with staged_output(out) as tmp:
-            args = build_args(src, tmp, out, info, p, int(size), intermediate)
+            args = build_args(src, tmp, out, info, p, int(size), intermediate, final_codec(params))
             run = run_ffmpeg(args, exe=exe, total_frames=info.frame_count, progress=progress, timeout_s=p.timeout_s)
             _check_frame_count(src, tmp, info)
         progress(1.0)
         effective = p.to_dict() | {"size": size}
         extra["encoding"] = choose_encoding(out, info, intermediate=intermediate, crf=p.crf, preset=p.preset,
-                                            pix_fmt=p.pix_fmt).describe()
+                                            pix_fmt=p.pix_fmt, codec=final_codec(params)).describe()
         extra["ffmpeg_seconds"] = round(run.seconds, 3)
         return StepResult(
             route=self.name, version=self.version, backend=ffmpeg_version(exe), params=effective,

@@ -36,7 +36,9 @@ from flickerd.media.reader import analysis_size, iter_frames
 from flickerd.routes import normalize_fit as fit
 from flickerd.routes import normalize_planes as planes
 from flickerd.routes.base import ProgressFn, StepResult, no_progress
-from flickerd.routes.encode import DEFAULT_CRF, DEFAULT_PRESET, choose_encoding, is_intermediate, open_writer, staged_output
+from flickerd.routes.encode import (
+    DEFAULT_CRF, DEFAULT_PRESET, choose_encoding, final_codec, is_intermediate, open_writer, staged_output,
+)
 
 WINDOW = 8
 GRID = 4  # measured on real footage: finer grids add more estimation noise than they remove
@@ -261,7 +263,8 @@ class NormalizeRoute:
         p = NormalizeParams.from_mapping(params)
         info = probe(src)
         intermediate = is_intermediate(params)
-        encoding = choose_encoding(out, info, intermediate=intermediate, crf=p.crf, preset=p.preset, pix_fmt=p.pix_fmt)
+        encoding = choose_encoding(out, info, intermediate=intermediate, crf=p.crf, preset=p.preset, pix_fmt=p.pix_fmt,
+                                   codec=final_codec(params))
         planar = planes.supported(info.pix_fmt) and info.width % 2 == 0 and info.height % 2 == 0
         core: Normalizer | None = None
         total = max(1, info.frame_count)

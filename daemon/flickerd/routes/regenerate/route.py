@@ -22,7 +22,7 @@ import numpy as np
 from flickerd.errors import ConfigError, FlickerdError, RouteError
 from flickerd.media.probe import MediaInfo, probe
 from flickerd.media.reader import iter_frames
-from flickerd.media.writer import VideoWriter
+from flickerd.media.writer import EncodeSettings, VideoWriter
 from flickerd.routes.base import ProgressFn, StepResult
 from flickerd.routes.regenerate import device as devices
 from flickerd.routes.regenerate.acceptance import RegenAcceptance, judge, measure
@@ -264,7 +264,7 @@ class RegenerateRoute:
 
         source = _ModelFrames(src, job.plan, job.size) if job.family.mode is not Mode.TEXT_TO_VIDEO else None
         try:
-            self._render(job, info, out, source, run_window)
+            self._render(job, info, out, source, run_window, params.get("_codec") or None)
         except BaseException as exc:
             if os.path.exists(out):  # never leave a half-written video behind
                 os.unlink(out)
@@ -314,13 +314,14 @@ class RegenerateRoute:
             extra=extra,
         )
 
-    def _render(self, job: Job, info: MediaInfo, out: str, source: _ModelFrames | None, run_window) -> None:
+    def _render(self, job: Job, info: MediaInfo, out: str, source: _ModelFrames | None, run_window,
+                codec: str | None = None) -> None:
         """Run every window, cross-fade overlaps, and write the render's frames as they become final."""
         plan, windows = job.plan, job.windows
         pending: np.ndarray | None = None  # previous window's output for frames it shares with the next
         final: dict[int, np.ndarray] = {}
         next_out = 0
-        with VideoWriter(out, info) as writer:
+        with VideoWriter(out, info, settings=EncodeSettings(codec=codec)) as writer:
             for k, window in enumerate(windows):
                 inputs = source.get(window.start, window.stop) if source is not None else []
                 first = None

@@ -111,7 +111,8 @@ class RifeRoute:
         factor = p.factor if p.mode == "interpolate" else 1
         expected = max(1, info.frame_count * factor)
         rate = Fraction(info.fps_num, info.fps_den) * factor
-        encode = INTERMEDIATE if intermediate else EncodeSettings(crf=p.crf, preset=p.preset)
+        encode = INTERMEDIATE if intermediate else EncodeSettings(crf=p.crf, preset=p.preset,
+                                                                  codec=params.get("_codec") or None)
         weights_log: list[list[tuple[float, float]]] = []
         with _torch_threads(p.threads):
             midpointer, notes, facts = self.midpointer(p, info.width, info.height)
