@@ -214,7 +214,12 @@ def process_file(
     assert chain is not None and verification is not None
     decision_used = decision if len(attempts) == 1 else Decision(decision.rule, decision.action,
                                                                    tuple(candidates[len(attempts) - 1]), ())
-    if decision.action is Action.REVIEW:
+    own = _own_acceptance(chain)
+    if decision.action is Action.REVIEW and own is not None and not own.get("accepted", False):
+        # regeneration changes the artwork: it is judged by its own policy, not by fidelity
+        status, reason = "rejected", "the regenerated candidate failed its acceptance policy: " + " ".join(
+            str(r) for r in own.get("reasons", ()))
+    elif decision.action is Action.REVIEW:
         status, reason = "review", "a regenerated candidate for a person to review."
     elif verification.accepted:
         status, reason = "done", ""
@@ -228,6 +233,12 @@ def process_file(
         output = None
     return Outcome(status, src, output, paths, before, verification.after, decision_used, chain, verification,
                    reason, None, tuple(attempts), dict(timings))
+
+
+def _own_acceptance(chain: ChainResult) -> dict | None:
+    """A route's own accept/reject verdict (regeneration reports one in ``extra["acceptance"]``)."""
+    verdict = chain.steps[-1].extra.get("acceptance") if chain.steps else None
+    return verdict if isinstance(verdict, dict) else None
 
 
 def _sentence(exc: BaseException) -> str:

@@ -211,3 +211,35 @@ def test_the_real_normalize_route_is_accepted_on_luma_flicker(renders, tmp_path)
     assert out.status == "done", out.reason
     m = out.verification.metrics
     assert m["luma_flicker_reduction"] > 0.5 and m["ghosting"] < 0.1
+
+
+class _JudgedRoute(FrameRoute):
+    """A regeneration stand-in that reports its own acceptance verdict, as ``regenerate`` does."""
+
+    def __init__(self, name, accepted):
+        super().__init__(name, lambda fr: fr)
+        self.accepted = accepted
+
+    def fix(self, src, out, params, progress):
+        import dataclasses
+
+        res = super().fix(src, out, params, progress)
+        verdict = {"accepted": self.accepted, "reasons": [] if self.accepted else ["flicker did not fall."]}
+        return dataclasses.replace(res, extra={"acceptance": verdict})
+
+
+@pytest.mark.parametrize("accepted", [True, False])
+def test_review_candidates_are_judged_by_their_own_policy(renders, tmp_path, accepted):
+    _, src, _ = renders
+    name = f"test-regen-{accepted}"
+    registry.register(name, _JudgedRoute(name, accepted))
+    try:
+        rules = (Rule("regen", Match(), Action.REVIEW, steps=(Step(name),)),)
+        out = process_file(src, tmp_path, rules=rules)
+    finally:
+        registry.unregister(name)
+    if accepted:  # identity output: the CPU fidelity checks do not judge a candidate
+        assert out.status == "review" and out.output and os.path.exists(out.output)
+    else:
+        assert out.status == "rejected" and out.output is None
+        assert "acceptance policy" in out.reason and "flicker did not fall" in out.reason
