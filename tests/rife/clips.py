@@ -11,6 +11,8 @@ import av
 import cv2
 import numpy as np
 
+from flickerd.synth.corpus import write_tone
+
 
 def world(seed: int, h: int, w: int) -> np.ndarray:
     """Float32 RGB texture in [0, 255]: smooth colour blobs plus mid-scale detail."""
@@ -71,23 +73,8 @@ def write(
         for packet in v.encode():
             out.mux(packet)
         if a is not None:
-            _tone(out, a, len(images) / fps)
+            write_tone(out, a, len(images) / fps)
     return path
-
-
-def _tone(out, a, seconds: float) -> None:
-    sr, n, pts = 48000, int(48000 * seconds), 0
-    pcm = (0.2 * np.sin(2 * np.pi * 440.0 * np.arange(n) / sr)).astype(np.float32)
-    for start in range(0, n, 1024):
-        chunk = pcm[None, start:start + 1024]
-        f = av.AudioFrame.from_ndarray(chunk, format="fltp", layout="mono")
-        f.sample_rate = sr
-        f.pts = pts
-        pts += chunk.shape[1]
-        for packet in a.encode(f):
-            out.mux(packet)
-    for packet in a.encode():
-        out.mux(packet)
 
 
 def flicker(images: list[np.ndarray], apply: Callable[[np.ndarray, int], np.ndarray]) -> list[np.ndarray]:

@@ -9,10 +9,12 @@ left behind.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import re
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 COPY_CHUNK_BYTES = 1 << 20
@@ -44,58 +46,53 @@ def _copy_synced(src: Path, dst: Path) -> None:
     shutil.copystat(src, dst, follow_symlinks=True)
 
 
+@contextlib.contextmanager
+def _staged(final: Path) -> Iterator[Path]:
+    """Yield the temp path to fill; then rename it over ``final`` and fsync the folder.
+
+    On any failure the temp file is removed and the error re-raised, so ``final`` is either
+    the old file or the complete new one.
+    """
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = temp_name(final)
+    try:
+        yield tmp
+        os.replace(tmp, final)
+        _fsync_dir(final.parent)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
 def publish(src: str | os.PathLike, final: str | os.PathLike, *, move: bool = False) -> Path:
     """Place ``src``'s bytes at ``final`` atomically and durably; returns ``final``.
 
     ``move=True`` lets a workdir file be renamed instead of copied when both sides share a
-    filesystem (``src`` is then gone). On any failure the temp file is removed and the error
-    re-raised; ``final`` is either the old file or the complete new one.
+    filesystem (``src`` is then gone).
     """
     src, final = Path(src), Path(final)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = temp_name(final)
-    try:
-        moved = False
+    with _staged(final) as tmp:
         if move:
             try:
                 os.replace(src, tmp)
-                moved = True
                 with open(tmp, "rb+") as f:
                     os.fsync(f.fileno())
+                return final
             except OSError as exc:
                 if exc.errno != errno.EXDEV:
                     raise
-        if not moved:
-            _copy_synced(src, tmp)
-        os.replace(tmp, final)
-        _fsync_dir(final.parent)
-    except BaseException:
-        try:
-            tmp.unlink()
-        except FileNotFoundError:
-            pass
-        raise
+        _copy_synced(src, tmp)
     return final
 
 
 def publish_bytes(data: bytes, final: str | os.PathLike) -> Path:
     """``publish`` for content made in memory (small reports and notes)."""
     final = Path(final)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = temp_name(final)
-    try:
+    with _staged(final) as tmp:
         with open(tmp, "wb") as f:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, final)
-        _fsync_dir(final.parent)
-    except BaseException:
-        try:
-            tmp.unlink()
-        except FileNotFoundError:
-            pass
-        raise
     return final
 
 

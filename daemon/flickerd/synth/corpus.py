@@ -145,11 +145,12 @@ def write_clip(spec: ClipSpec, path: str | os.PathLike, *, clean: bool = False, 
         for packet in v.encode():
             out.mux(packet)
         if a is not None:
-            _write_tone(out, a, spec.frames / spec.fps)
+            write_tone(out, a, spec.frames / spec.fps)
     return path
 
 
-def _write_tone(out, stream, seconds: float) -> None:
+def write_tone(out, stream, seconds: float) -> None:
+    """Encode ``seconds`` of a 440 Hz mono tone on audio ``stream`` of container ``out``."""
     sr = 48000
     n = int(sr * seconds)
     t = np.arange(n, dtype=np.float32) / sr
