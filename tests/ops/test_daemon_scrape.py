@@ -13,9 +13,9 @@ import threading
 import time
 from pathlib import Path
 
-import av
-import numpy as np
 import pytest
+
+from tests.service.helpers import make_clip
 
 from .prom import PrometheusServer, finite, free_port
 from .promql import ALERTS, concrete, dashboard_targets
@@ -61,22 +61,6 @@ steps = [{{ route = "ffmpeg", params = {{ deflicker = true, deband = true }} }}]
 """
 
 
-def make_clip(path: Path, *, flicker: int, seed: int, frames: int = 12) -> Path:
-    """64×48 H.264 at 8 fps: a fixed random texture whose brightness alternates by ±``flicker``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    base = np.random.default_rng(seed).integers(60, 190, (48, 64, 3), dtype=np.uint8).astype(np.int16)
-    with av.open(str(path), "w") as c:
-        s = c.add_stream("libx264", rate=8)
-        s.width, s.height, s.pix_fmt = 64, 48, "yuv420p"
-        for i in range(frames):
-            img = np.clip(base + (flicker if i % 2 else -flicker), 0, 255).astype(np.uint8)
-            for p in s.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
-                c.mux(p)
-        for p in s.encode():
-            c.mux(p)
-    return path
-
-
 class NotifyListener:
     """Reads the notify socket as systemd does (at once, on its own thread)."""
 
@@ -106,10 +90,15 @@ class NotifyListener:
 def test_prometheus_scrapes_a_running_daemon(tmp_path):
     port = free_port()
     (tmp_path / "cfg.toml").write_text(CONFIG.format(port=port))
-    fixed = make_clip(tmp_path / "fix" / "flicker.mp4", flicker=20, seed=0)
-    make_clip(tmp_path / "strict" / "flicker.mp4", flicker=20, seed=3)
+    # Clips are made aside and renamed in only once Prometheus scrapes the daemon: counters that
+    # change before the first scrape would leave every rate() panel empty.
+    staging = tmp_path / "staging"
+    fixed = make_clip(staging / "fix" / "flicker.mp4", flicker=20, seed=0, frames=12)
+    make_clip(staging / "strict" / "flicker.mp4", flicker=20, seed=3, frames=12)
     data = fixed.read_bytes()
-    (tmp_path / "fix" / "broken.mp4").write_bytes(data[: len(data) // 3])
+    (staging / "fix" / "broken.mp4").write_bytes(data[: len(data) // 3])
+    for folder in ("fix", "strict"):
+        (tmp_path / folder).mkdir(exist_ok=True)
 
     notify = NotifyListener(tmp_path / "notify.sock")
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1",
@@ -122,6 +111,9 @@ def test_prometheus_scrapes_a_running_daemon(tmp_path):
     try:
         prom.start()
         try:
+            prom.wait_for('up{job="flickerd"}', lambda v: v == [1.0], timeout_s=60)
+            for clip in sorted(staging.rglob("*.mp4")):
+                os.replace(clip, tmp_path / clip.relative_to(staging))
             prom.wait_for("sum(flickerd_jobs_total)", lambda v: v == [2.0], timeout_s=150)
             prom.wait_for("sum(flickerd_queue_depth{state=\"quarantined\"})", lambda v: v == [1.0], timeout_s=30)
             time.sleep(2.5)  # a few more scrapes, so rate() over the window sees the change
