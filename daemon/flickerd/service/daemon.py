@@ -607,7 +607,7 @@ class Daemon:
                     auto_accept=bool(getattr(f, "auto_accept", False)),
                     rules=tuple(f.rules), diagnose_settings=getattr(cfg, "diagnose", None),
                     acceptance=getattr(cfg, "acceptance", None), workdir=self.workdir_root / str(job.id),
-                    gpu=gpu, original=original,
+                    gpu=gpu, original=original, output_codec=str(getattr(f, "output_codec", "") or ""),
                     final_attempt=job.attempts >= int(getattr(cfg, "max_attempts", 3)))
 
     def _launch(self, job: Job) -> None:

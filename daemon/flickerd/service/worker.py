@@ -58,6 +58,7 @@ class Task:
     final_attempt: bool = True  # a failed outcome is retried unless this is the last attempt
     original: Job | None = None  # set for a re-drop of content already processed
     out_stem: str | None = None  # published names start with this instead of the source's stem (a clash)
+    output_codec: str = ""  # the folder's output_codec; "" keeps what came in
     cancel: threading.Event = field(default_factory=threading.Event)
 
 
@@ -265,7 +266,8 @@ def run_task(task: Task, processor: Processor, report: Callable[[Progress], None
             raise InputError(f"{src}: now links outside its watched folder (to {real}); it was not read.")
         sidecar = src.with_suffix(".json").exists()
         outcome = processor(str(src), str(task.workdir), rules=rules, diagnose_settings=task.diagnose_settings,
-                            acceptance=task.acceptance, gpu=task.gpu, sidecar=sidecar, progress=progress)
+                            acceptance=task.acceptance, gpu=task.gpu, sidecar=sidecar, progress=progress,
+                            **({"output_codec": task.output_codec} if task.output_codec else {}))
         if task.cancel.is_set():
             raise JobCancelled()
         decision = getattr(outcome, "decision", None)
