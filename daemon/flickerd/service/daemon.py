@@ -199,6 +199,12 @@ class Daemon:
             log.info("job_requeued", job_id=job.id, file=job.path, attempts=job.attempts)
         self._gpu_free = self.executor.capacity(self._cpu_workers(), int(getattr(cfg, "gpu_slots", 0))).gpus
         self.metrics.set_gpu_available(self._gpu_free > 0)
+        configured_gpus = int(getattr(cfg, "gpu_slots", 0))
+        if configured_gpus > 0 and self._gpu_free == 0:
+            # said once and loudly: otherwise GPU rules would quietly fall back to CPU routes forever
+            log.error("gpu_unavailable", gpu_slots=configured_gpus,
+                      why="gpu_slots is set but no usable CUDA device was found; rules that need a GPU "
+                          "fall back (see flickerd_gpu_available).")
         self.metrics.set_queue_source(self._queue_counts)
         self._rescan(time.monotonic())
         self.notifier.ready()
