@@ -100,8 +100,10 @@ def ssim(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def decode(path: str | os.PathLike) -> list[np.ndarray]:
-    with av.open(os.fspath(path)) as c:
-        return [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
+    """Every frame as RGB through the project's reader (the same colour path the routes use)."""
+    from flickerd.media import iter_frames
+
+    return [f.image for f in iter_frames(path)]
 
 
 def clip_psnr(frames: list[np.ndarray], truth: list[np.ndarray]) -> float:

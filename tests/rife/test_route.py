@@ -77,7 +77,7 @@ def test_interpolate_doubles_frames_and_fps_and_keeps_source_frames(moving, tmp_
     assert info.has_audio
     source, doubled = clips.decode(src), clips.decode(out)
     for i, frame in enumerate(source):
-        assert clips.psnr(doubled[2 * i], frame) > 38  # only the lossless-intermediate colour round trip
+        assert clips.psnr(doubled[2 * i], frame) > 36  # only the 4:2:0 colour round trip of the intermediate
     # inserted frames lie between their neighbours, not on either of them
     assert clips.psnr(doubled[1], source[0]) < 30 and clips.psnr(doubled[1], source[1]) < 30
     assert result.extra["frames_out"] == 24 and "not a flicker fix" in " ".join(result.notes)

@@ -20,6 +20,12 @@ from flickerd.media.webp import is_webp, iter_webp, probe_webp
 
 # AVPictureType values as PyAV reports them
 PICT_I = 1
+# swscale's direct 4:2:0/4:2:2 → RGB path comes out about 1.2 grey levels dark in this FFmpeg
+# build; upsampling the chroma to 4:4:4 first takes its exact path.
+VIA_444 = {
+    "yuv420p": "yuv444p", "yuv422p": "yuv444p", "yuvj420p": "yuvj444p", "yuvj422p": "yuvj444p",
+    "yuv420p10le": "yuv444p10le", "yuv422p10le": "yuv444p10le",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +84,9 @@ def iter_frames(
         index = 0
         try:
             for frame in container.decode(stream):
+                if not gray and frame.format.name in VIA_444:
+                    frame = frame.reformat(format=VIA_444[frame.format.name], width=w, height=h,
+                                           interpolation="BICUBIC" if (w, h) == (frame.width, frame.height) else "AREA")
                 image = frame.to_ndarray(format=fmt, width=w, height=h)
                 time_s = float(frame.time) if frame.time is not None else index / float(stream.average_rate or 25)
                 yield Frame(index, time_s, image, bool(frame.key_frame), int(frame.pict_type))
