@@ -6,7 +6,7 @@ STAMP   := $(VENV)/.installed
 # The CPU build of torch lies on local disk; a bare `torch` could pull a multi-GB CUDA build.
 TORCH   := torch==2.13.0
 
-.PHONY: setup run test bench clean
+.PHONY: setup system-tools run test bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -21,8 +21,12 @@ setup: $(STAMP)
 run: $(STAMP)
 	$(BIN)/flickerd run
 
+## system tools the tests drive for real (Prometheus, systemd-analyze, Chromium); needs root + apt
+system-tools:
+	./scripts/system-tools
+
 ## run the test suite
-test: $(STAMP)
+test: system-tools $(STAMP)
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 ## run the benchmarks (numbers go in the issue notes)
