@@ -7,7 +7,6 @@ import socket
 import threading
 import time
 import uuid
-from typing import Any
 
 import structlog
 
