@@ -13,10 +13,11 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import psutil
+
+from tests.service.helpers import wait_for  # noqa: F401  (re-exported for the Ray tests)
 
 RAY = str(Path(sys.executable).with_name("ray"))
 # the GCS declares a silent node dead after period × threshold (defaults: 3 s × 5, after a 5 s delay)
@@ -113,18 +114,8 @@ class Cluster:
 
         if alive() is None:
             self.add_node(resource)
-            wait_for(lambda: alive() and ray.cluster_resources().get(resource), 60, f"{resource} to join")
+            wait_for(lambda: alive() and ray.cluster_resources().get(resource), 60, what=f"{resource} to join")
         return alive()
 
     def alive_processes(self) -> int:
         return sum(1 for p in self._ours() if p.status() != psutil.STATUS_ZOMBIE)
-
-
-def wait_for(predicate, timeout_s: float, what: str, step_s: float = 0.1):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(step_s)
-    raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")

@@ -140,12 +140,12 @@ def test_lost_node_and_restarted_daemon_still_publish_each_job_once(cluster, tmp
     # 1. the job starts on node_b; node_b dies mid-way; Ray re-runs it on the head node
     daemon = _daemon(cfg, "node_b", once=False)
     try:
-        wait_for(lambda: _attempts(tmp_path, "k.mp4") or daemon.poll() is not None, 90, "the first attempt")
+        wait_for(lambda: _attempts(tmp_path, "k.mp4") or daemon.poll() is not None, 90, what="the first attempt")
         assert daemon.poll() is None, (tmp_path / "daemon.log").read_text()[-3000:]
         assert _attempts(tmp_path, "k.mp4")[0]["node_id"] == node_b
-        wait_for(lambda: len(calls(src)) == 1, 30, "the fake fix to run")
+        wait_for(lambda: len(calls(src)) == 1, 30, what="the fake fix to run")
         cluster.kill_node("node_b")
-        wait_for(lambda: len(_attempts(tmp_path, "k.mp4")) == 2, 90, "the retry on another node")
+        wait_for(lambda: len(_attempts(tmp_path, "k.mp4")) == 2, 90, what="the retry on another node")
         assert [a["node_id"] for a in _attempts(tmp_path, "k.mp4")] == [node_b, head]
         # 2. the daemon dies while the retry still holds: the job stays "running" in the journal
         daemon.send_signal(signal.SIGKILL)

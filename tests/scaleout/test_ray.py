@@ -127,7 +127,7 @@ def test_a_job_whose_node_dies_is_retried_on_another_node_and_published_once(clu
             got = events.attempts(task.job.id)
             return got and any(isinstance(e, Progress) for e in events.seen)
 
-        wait_for(running_on_b, 60, "the job to run on node_b")
+        wait_for(running_on_b, 60, what="the job to run on node_b")
         assert events.attempts(task.job.id)[0].node_id == node_b
         cluster.kill_node("node_b")
         hold.unlink()
