@@ -6,9 +6,12 @@ injected, the clean clip is the ground truth. Per route/chain and kind it report
 PSNR(fixed, clean) − PSNR(input, clean), SSIM(fixed, clean), and the reduction of the
 flow-compensated warping error (Lai et al.) measured with the input's flow (pairs across
 a scene cut left out). ``reencode`` (normalize at strength 0) shows what the decode and x264
-re-encode alone cost.
+re-encode alone cost. Every output also goes through the project's own verification
+(``verify.check`` with the default acceptance, no re-diagnosis): a gain verification rejects
+does not count, so the summary gives the accepted share next to the medians.
 
-    python -m bench restoration [--seeds N] [--frames N] [--no-real] [--routes normalize,ffmpeg,...] [--json PATH]
+    python -m bench restoration [--seeds N] [--frames N] [--no-real] [--routes normalize,ffmpeg,...]
+        [--kinds luma,texture,...] [--json PATH]
 """
 
 from __future__ import annotations
@@ -30,6 +33,8 @@ ROUTES = {
     "ffmpeg": [("ffmpeg", {})],  # the seed's command: deflicker size 5 am, deband 0.02, x264 crf 16 slow
     "normalize+ffmpeg": [("normalize", {}), ("ffmpeg", {"deflicker": False})],
     "normalize+rife": [("normalize", {}), ("rife", {"mode": "smooth"})],
+    "detail": [("detail", {})],
+    "normalize+detail": [("normalize", {}), ("detail", {})],
 }
 REAL = ("bikes", "bigbuckbunny")
 REAL_SIDE = 320
@@ -92,12 +97,12 @@ def _input_flows(frames: list[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray]
     return out
 
 
-def _cases(seeds: int, frames: int, real: bool, work: str):
+def _cases(seeds: int, frames: int, real: bool, work: str, kinds: tuple[str, ...] = KINDS):
     """Yield (source, kind, flicker path, clean path)."""
     from flickerd.synth import corpus
 
     for seed in range(seeds):
-        for kind in KINDS:
+        for kind in kinds:
             spec = corpus.ClipSpec(seed=seed, kind=kind, frames=frames, width=160 if seed % 2 == 0 else 256,
                                    height=96 if seed % 2 == 0 else 144)
             src, clean = os.path.join(work, f"{spec.name}.mp4"), os.path.join(work, f"{spec.name}.clean.mp4")
@@ -117,6 +122,8 @@ def _cases(seeds: int, frames: int, real: bool, work: str):
         _write(clean, base)
         h, w = base[0].shape[:2]
         for i, kind in enumerate(KINDS):
+            if kind not in kinds:
+                continue
             inj = corpus.injector(kind, np.random.default_rng([7, i]), len(base), 1.0, w, h)
             src = os.path.join(work, f"{name}-{kind}.mp4")
             _write(src, (np.clip(inj(f.astype(np.float32), t) + 0.5, 0, 255).astype(np.uint8) for t, f in enumerate(base)))
@@ -129,6 +136,7 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--frames", type=int, default=48)
     ap.add_argument("--no-real", action="store_true")
     ap.add_argument("--routes", default=",".join(ROUTES))
+    ap.add_argument("--kinds", default=",".join(KINDS), help="flicker kinds to run (default: all)")
     ap.add_argument("--json", default=None)
     args = ap.parse_args(argv)
 
@@ -136,6 +144,7 @@ def main(argv: list[str]) -> int:
     from flickerd.quality.fidelity import ssim
     from flickerd.routes.base import Step, run_chain
     from flickerd.routes.registry import get_route
+    from flickerd.verify import check
 
     chains = {}
     for name in args.routes.split(","):
@@ -150,15 +159,17 @@ def main(argv: list[str]) -> int:
 
     rows = []
     with tempfile.TemporaryDirectory(prefix="flickerd-restoration-") as work:
-        for source, kind, src, clean_path in _cases(args.seeds, args.frames, not args.no_real, work):
+        for source, kind, src, clean_path in _cases(args.seeds, args.frames, not args.no_real, work,
+                                                     tuple(args.kinds.split(","))):
             clean, inp = _load(clean_path), _load(src)
             flows = _drop_cuts(clean, _input_flows(inp))
             base_psnr, base_warp = _psnr(inp, clean), _warp_errors(inp, flows)
             for name, steps in chains.items():
                 out = os.path.join(work, f"out-{name}.mp4")
                 start = time.monotonic()
-                run_chain(src, steps, out, work)
+                chain = run_chain(src, steps, out, work)
                 seconds = time.monotonic() - start
+                verdict = check(src, out, None, chain, rediagnose=None)
                 fixed = _load(out)
                 rows.append({
                     "source": source, "kind": kind, "route": name,
@@ -166,21 +177,26 @@ def main(argv: list[str]) -> int:
                     "ssim": round(float(np.mean([ssim(f, c) for f, c in zip(fixed, clean)])), 4),
                     "warp_reduction": round(1 - _warp_errors(fixed, flows) / max(base_warp, 1e-12), 3),
                     "fps": round(len(fixed) / seconds, 1),
+                    "accepted": verdict.accepted, "reasons": list(verdict.reasons),
                 })
                 r = rows[-1]
                 print(f"{source:12s} {kind:9s} {name:18s} in {r['psnr_in']:6.2f} dB  gain {r['psnr_gain_db']:+6.2f} dB  "
-                      f"ssim {r['ssim']:.4f}  warp -{100 * r['warp_reduction']:5.1f}%  {r['fps']:6.1f} fps", flush=True)
+                      f"ssim {r['ssim']:.4f}  warp -{100 * r['warp_reduction']:5.1f}%  {r['fps']:6.1f} fps  "
+                      f"{'accepted' if r['accepted'] else 'REJECTED: ' + ' '.join(r['reasons'])}", flush=True)
                 os.unlink(out)
-    print("\nmedians (gain dB / SSIM / warping-error reduction), synthetic and real pooled:")
-    for name in chains:
-        cells = []
-        for kind in KINDS:
-            sel = [r for r in rows if r["route"] == name and r["kind"] == kind]
-            if sel:
-                cells.append(f"{kind} {statistics.median(r['psnr_gain_db'] for r in sel):+.2f}/"
-                             f"{statistics.median(r['ssim'] for r in sel):.3f}/"
-                             f"{100 * statistics.median(r['warp_reduction'] for r in sel):.0f}%")
-        print(f"  {name:18s} " + "  ".join(cells))
+    for title, keep in (("synthetic and real pooled", lambda r: True), ("synthetic", lambda r: r["source"] == "synthetic"),
+                        ("real", lambda r: r["source"] != "synthetic")):
+        print(f"\nmedians (gain dB / SSIM / warping-error reduction / verification accepted), {title}:")
+        for name in chains:
+            cells = []
+            for kind in KINDS:
+                sel = [r for r in rows if r["route"] == name and r["kind"] == kind and keep(r)]
+                if sel:
+                    cells.append(f"{kind} {statistics.median(r['psnr_gain_db'] for r in sel):+.2f}/"
+                                 f"{statistics.median(r['ssim'] for r in sel):.3f}/"
+                                 f"{100 * statistics.median(r['warp_reduction'] for r in sel):.0f}%/"
+                                 f"{sum(r['accepted'] for r in sel)}of{len(sel)}")
+            print(f"  {name:18s} " + "  ".join(cells))
     if args.json:
         with open(args.json, "w") as fh:
             json.dump(rows, fh, indent=1)

@@ -27,7 +27,8 @@ COMMANDS: dict[str, str] = {
 }
 
 
-def _build_parser() -> argparse.ArgumentParser:
+def _build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The whole command line, or with ``only`` just that sub-command (its module alone is imported)."""
     parser = argparse.ArgumentParser(
         prog="flickerd",
         description="Diagnose and repair temporal flicker in AI-generated video.",
@@ -35,6 +36,8 @@ def _build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"flickerd {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, module_name in COMMANDS.items():
+        if only is not None and name != only:
+            continue
         module = importlib.import_module(f"flickerd.commands.{module_name}")
         p = sub.add_parser(name, help=module.HELP, description=module.HELP)
         module.add_arguments(p)
@@ -43,7 +46,9 @@ def _build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = _build_parser()
+    first = (sys.argv[1:] if argv is None else argv)[:1]
+    # a named sub-command needs only its own module: `flickerd diagnose` starts without the daemon's
+    parser = _build_parser(first[0] if first and first[0] in COMMANDS else None)
     args = parser.parse_args(argv)
     if not getattr(args, "_main", None):
         parser.print_help(sys.stderr)

@@ -29,6 +29,9 @@ from flickerd.errors import ConfigError
 from flickerd.limits import Limits
 from flickerd.media.writer import CODEC_ALIASES
 from flickerd.rules import DEFAULT_RULES, Rule
+from flickerd.service.sequence_settle import DEFAULT_FPS as DEFAULT_SEQUENCE_FPS
+from flickerd.service.sequence_settle import DEFAULT_MARKER as DEFAULT_SEQUENCE_MARKER
+from flickerd.service.sequence_settle import DEFAULT_QUIET_S as DEFAULT_SEQUENCE_QUIET_S
 from flickerd.service.webhooks import WebhookConfig
 
 if sys.version_info >= (3, 11):
@@ -58,6 +61,8 @@ EXECUTORS = ("local", "ray")
 LOG_LEVELS = ("debug", "info", "warning", "error")
 MODES = ("fix", "diagnose")
 ON_SUCCESS = ("keep", "move")
+SEQUENCE_OUTPUTS = ("video", "sequence")
+MAX_SEQUENCE_FPS = 1000.0
 
 DEFAULT_RESOURCE = "defaults/flickerd.toml"
 _NAME = re.compile(r"^[\w.-]{1,64}$")
@@ -87,6 +92,10 @@ class FolderConfig:
     rules_hash: str = ""  # of ``rules``; part of a job's idempotence key
     webhooks: tuple[WebhookConfig, ...] = ()  # POSTed on done/rejected/failed/quarantined/needs_review
     output_codec: str = ""  # "" keeps what came in; else h264, h265, prores, prores4444, ffv1, nvenc
+    sequence_marker: str = DEFAULT_SEQUENCE_MARKER  # a sequence folder is complete once this file is in it
+    sequence_quiet_s: float = DEFAULT_SEQUENCE_QUIET_S  # ... or no frame changed this long (0: marker only)
+    sequence_fps: float = DEFAULT_SEQUENCE_FPS  # a sequence's rate when no sidecar gives one
+    sequence_output: str = "video"  # "video" | "sequence" (frames in the source's format and depth)
 
     @classmethod
     def for_dir(cls, path: Path, *, rules: tuple[Rule, ...] = DEFAULT_RULES, name: str | None = None) -> FolderConfig:
@@ -376,6 +385,9 @@ def _read_folder(
     output_codec = s.get_str("output_codec", "")
     if output_codec and output_codec.lower() not in CODEC_ALIASES:
         s.fail("output_codec", f"unknown codec {output_codec!r}; expected one of {', '.join(sorted(CODEC_ALIASES))}.")
+    marker = s.get_str("sequence_marker", DEFAULT_SEQUENCE_MARKER)
+    if marker and (marker in (".", "..") or any(c in marker for c in "/\\\0") or len(marker) > 255):
+        s.fail("sequence_marker", f"must be a plain file name (or \"\" for none), got {marker[:80]!r}.")
     folder = FolderConfig(
         name=name,
         path=path,
@@ -395,6 +407,10 @@ def _read_folder(
         rules_hash=rules_hash(rules),
         webhooks=tuple(webhooks),
         output_codec=output_codec.lower(),
+        sequence_marker=marker,
+        sequence_quiet_s=s.get_float("sequence_quiet_s", DEFAULT_SEQUENCE_QUIET_S, min_value=0.0),
+        sequence_fps=s.get_float("sequence_fps", DEFAULT_SEQUENCE_FPS, positive=True, max_value=MAX_SEQUENCE_FPS),
+        sequence_output=s.get_choice("sequence_output", "video", SEQUENCE_OUTPUTS),
     )
     s.finish()
     return folder

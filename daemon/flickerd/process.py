@@ -34,6 +34,11 @@ from flickerd.verify import Acceptance, Verification, check
 
 STATUSES = ("done", "rejected", "report_only", "needs_attention", "review", "failed")
 
+# Routes that hand the input to the ffmpeg binary, which cannot read a folder of frames: an
+# image sequence reaches them as a lossless FFV1 video made in the workdir first.
+FILE_ONLY_ROUTES = frozenset({"ffmpeg"})
+SEQUENCE_AS_VIDEO = "source.mkv"
+
 # Shares of the progress bar per stage.
 _DIAGNOSE, _FIX, _VERIFY = 0.25, 0.55, 0.15
 
@@ -152,6 +157,7 @@ def process_file(
     # 1. diagnose
     t0 = time.monotonic()
     source_info = probe(src).to_dict()  # InputError for an unusable source: final, nothing written
+    _describe_sequence(src, source_info, notes)
     try:
         before = diagnose(src, diagnose_settings, bar.stage(0.0, _DIAGNOSE))
     except InputError:
@@ -188,7 +194,10 @@ def process_file(
         share = _FIX / len(candidates)
         t1 = time.monotonic()
         try:
-            chain = run_chain(src, steps, out, workdir, progress=bar.stage(_DIAGNOSE + n * share, share),
+            chain_src = src
+            if source_info.get("container") == "image2" and any(s.route in FILE_ONLY_ROUTES for s in steps):
+                chain_src = _sequence_as_video(src, workdir, source_info)
+            chain = run_chain(chain_src, steps, out, workdir, progress=bar.stage(_DIAGNOSE + n * share, share),
                               final_codec=output_codec)
         except Exception as exc:  # a route is a plug-in: any error fails this attempt only
             timings[f"fix{n}"] = time.monotonic() - t1
@@ -233,6 +242,39 @@ def process_file(
         output = None
     return Outcome(status, src, output, paths, before, verification.after, decision_used, chain, verification,
                    reason, None, tuple(attempts), dict(timings))
+
+
+def _describe_sequence(src: str, source_info: dict[str, Any], notes: list[str]) -> None:
+    """Image sequences: gaps go into the report's notes, generator metadata (PNG chunks or the
+    sidecar, as the regeneration route reads it) beside the probe. Never fatal."""
+    if source_info.get("container") != "image2":
+        return
+    from flickerd.media.sequence import describe_gaps
+    from flickerd.routes.regenerate.sidecar import generator_record
+
+    gaps = tuple(source_info.get("sequence_gaps") or ())
+    if gaps:
+        notes.append(f"the image sequence misses frames {describe_gaps(gaps)} (gaps in the numbering); "
+                     "it was processed without them.")
+    record = generator_record(src)
+    source_info["generator"] = record.to_dict() if record is not None else None
+
+
+def _sequence_as_video(src: str, workdir: str, source_info: Mapping[str, Any]) -> str:
+    """The frames of ``src`` as a lossless FFV1 video in ``workdir`` (made once per job, streamed)."""
+    from flickerd.media.probe import probe as probe_media
+    from flickerd.media.reader import iter_frames
+    from flickerd.media.writer import EncodeSettings, VideoWriter
+
+    path = os.path.join(workdir, SEQUENCE_AS_VIDEO)
+    if not os.path.exists(path):
+        deep = int(source_info.get("bit_depth", 8)) > 8
+        tmp = os.path.join(workdir, "." + SEQUENCE_AS_VIDEO)
+        with VideoWriter(tmp, probe_media(src), settings=EncodeSettings(codec="ffv1")) as writer:
+            for frame in iter_frames(src, deep=deep):
+                writer.write(frame.image)
+        os.replace(tmp, path)
+    return path
 
 
 def _own_acceptance(chain: ChainResult) -> dict | None:

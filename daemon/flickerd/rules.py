@@ -95,7 +95,8 @@ DEFAULT_RULES: tuple[Rule, ...] = (
         "generative",
         Match(verdicts=_v(Verdict.GENERATIVE_FLICKER)),
         Action.FIX,
-        steps=(Step("normalize"), Step("rife", {"mode": "smooth"})),
+        # tone/colour, then boiling texture; RIFE smoothing earned no place here (bench restoration)
+        steps=(Step("normalize"), Step("detail")),
         fallback=(Step("normalize"),),
     ),
     Rule(
@@ -114,7 +115,7 @@ DEFAULT_RULES: tuple[Rule, ...] = (
         "mixed",
         Match(verdicts=_v(Verdict.MIXED)),
         Action.FIX,
-        steps=(Step("normalize"), Step("rife", {"mode": "smooth"}), Step("ffmpeg", {"deflicker": False, "deband": True})),
+        steps=(Step("normalize"), Step("detail"), Step("ffmpeg", {"deflicker": False, "deband": True})),
         fallback=(Step("normalize"), Step("ffmpeg", {"deflicker": False, "deband": True})),
     ),
     Rule(

@@ -1,10 +1,12 @@
 import json
+import os
 import threading
 from pathlib import Path
 from types import SimpleNamespace
 
 from flickerd.commands.review import moved
 from flickerd.errors import NotAVideo, RouteError
+from flickerd.service.hashing import sha256_file
 from flickerd.service.journal import Journal, JobState
 from flickerd.service.worker import Task, run_task
 
@@ -14,7 +16,8 @@ def make_task(tmp_path, *, auto_accept=True, final_attempt=True, cancel=None):
     src.parent.mkdir(parents=True, exist_ok=True)
     src.write_bytes(b"source bytes")
     j = Journal.in_state_dir(tmp_path / "state")
-    job = j.add(path=str(src), folder="in", sha256="00" * 32, size=12, mtime=0.0)
+    st = src.stat()
+    job = j.add(path=str(src), folder="in", sha256=sha256_file(src), size=st.st_size, mtime=st.st_mtime)
     j.close()
     return Task(job=job, src_root=tmp_path / "in", out_root=tmp_path / "out", mode="fix", auto_accept=auto_accept,
                 rules=(), diagnose_settings=None, acceptance=None, workdir=tmp_path / "state" / "work" / "1",
@@ -126,3 +129,54 @@ def test_cancel_stops_at_the_next_progress_call(tmp_path):
 def test_review_paths():
     assert moved(Path("/o/_review/a/x.mp4"), None) == Path("/o/a/x.mp4")
     assert moved(Path("/o/_review/x.mp4"), "_failed") == Path("/o/_failed/x.mp4")
+
+
+def rewriting(src, data, *, then=None):
+    """A processor that, while 'processing', has the source rewritten with ``data`` (a re-export)."""
+    inner = fake("done")
+
+    def process(path, workdir, **kw):
+        out = inner(path, workdir, **kw)
+        src.write_bytes(data)
+        os.utime(src, ns=(src.stat().st_atime_ns, src.stat().st_mtime_ns + 5_000_000_000))
+        return out
+
+    return process
+
+
+def test_source_rewritten_during_the_job_publishes_nothing(tmp_path):
+    task = make_task(tmp_path)
+    src = Path(task.job.path)
+    res = run_task(task, rewriting(src, b"source BYTES"), lambda p: None)  # same size, new content
+    assert res.state is JobState.CANCELLED and res.reason == "source_changed"
+    assert "changed while it was being processed" in res.error
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").rglob("*"))
+    assert not task.workdir.exists()
+
+
+def test_source_touched_with_the_same_bytes_still_publishes(tmp_path):
+    task = make_task(tmp_path)
+    src = Path(task.job.path)
+    res = run_task(task, rewriting(src, b"source bytes"), lambda p: None)
+    assert res.state is JobState.DONE
+    assert (tmp_path / "out" / "sub" / "clip.mp4").read_bytes() == b"fixed video"
+
+
+def test_sequence_with_a_frame_rewritten_during_the_job_publishes_nothing(tmp_path):
+    from PIL import Image
+
+    from flickerd.service.sequence_hash import sequence_hash
+
+    folder = tmp_path / "in" / "shot"
+    folder.mkdir(parents=True)
+    for i in range(3):
+        Image.new("RGB", (16, 8), (i * 40, 0, 0)).save(folder / f"shot_{i:04d}.png")
+    sha, snap = sequence_hash(str(folder), marker="_done", default_fps=24.0)
+    j = Journal.in_state_dir(tmp_path / "state")
+    job = j.add(path=str(folder), folder="in", sha256=sha, size=snap.st_size, mtime=snap.st_mtime)
+    j.close()
+    task = Task(job=job, src_root=tmp_path / "in", out_root=tmp_path / "out", mode="fix", auto_accept=True,
+                rules=(), diagnose_settings=None, acceptance=None, workdir=tmp_path / "state" / "work" / "1")
+    frame = folder / "shot_0001.png"
+    res = run_task(task, rewriting(frame, frame.read_bytes().replace(b"IDAT", b"IDAT", 1) + b"\0"), lambda p: None)
+    assert res.state is JobState.CANCELLED and res.reason == "source_changed"

@@ -1,15 +1,18 @@
 """Image sequences (a folder of numbered PNG, JPEG, TIFF or EXR frames) as one render.
 
 A sequence is the largest group of files in the folder sharing a prefix and extension
-with a frame number before the extension (``shot_0001.png``). Gaps in the numbering are
-reported, not filled. Frames are read one at a time.
+with a frame number before the extension (``shot_0001.png``, or ComfyUI's ``ComfyUI_00001_.png``
+with one ``_``/``-`` after the number). Gaps in the numbering are reported, not filled. Frames
+are read one at a time.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
+import threading
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -24,7 +27,10 @@ SEQUENCE_EXTS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".exr")
 DEFAULT_SEQUENCE_FPS = Fraction(24)
 # A sidecar ``DIR.json`` beside the folder, or this file inside it, may give {"fps": 24}.
 INNER_SIDECAR = "_sequence.json"
-_NUMBERED = re.compile(r"^(?P<prefix>.*?)(?P<num>\d+)(?P<ext>\.[A-Za-z]+)$")
+_NUMBERED = re.compile(r"^(?P<prefix>.*?)(?P<num>\d+)(?P<suffix>[_-]?)(?P<ext>\.[A-Za-z]+)$")
+# Frame rates a caller (the daemon: a folder's ``sequence_fps``) set for folders without a sidecar.
+_fps_defaults: dict[str, Fraction] = {}
+_fps_lock = threading.Lock()
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,38 +41,115 @@ class ImageSequence:
     digits: int  # zero padding of the numbers, e.g. 4 for 0001
     numbers: tuple[int, ...]  # sorted
     gaps: tuple[int, ...]  # missing numbers between first and last
+    suffix: str = ""  # between the number and the extension ("_" in ComfyUI's names)
 
     @property
     def paths(self) -> list[str]:
         return [self.path_for(n) for n in self.numbers]
 
+    def name_for(self, number: int) -> str:
+        return f"{self.prefix}{number:0{self.digits}d}{self.suffix}{self.ext}"
+
     def path_for(self, number: int) -> str:
-        return os.path.join(self.folder, f"{self.prefix}{number:0{self.digits}d}{self.ext}")
+        return os.path.join(self.folder, self.name_for(number))
+
+
+def is_frame_name(name: str) -> bool:
+    """Whether ``name`` looks like a numbered image frame (hidden names never do)."""
+    if name.startswith("."):
+        return False
+    m = _NUMBERED.match(name)
+    return bool(m) and m["ext"].lower() in SEQUENCE_EXTS
 
 
 def find_sequence(folder: str | os.PathLike) -> ImageSequence:
     folder = os.fspath(folder)
     if not os.path.isdir(folder):
         raise MissingInput(f"{folder}: not a folder of image frames.")
-    groups: dict[tuple[str, str], list[tuple[int, int]]] = defaultdict(list)
+    groups: dict[tuple[str, str, str], list[tuple[int, int]]] = defaultdict(list)
     for name in os.listdir(folder):
         if name.startswith("."):
             continue
         m = _NUMBERED.match(name)
         if m and m["ext"].lower() in SEQUENCE_EXTS:
-            groups[(m["prefix"], m["ext"])].append((int(m["num"]), len(m["num"])))
+            groups[(m["prefix"], m["suffix"], m["ext"])].append((int(m["num"]), len(m["num"])))
     if not groups:
         raise NotAVideo(f"{folder}: holds no numbered image frames ({', '.join(SEQUENCE_EXTS)}).")
-    (prefix, ext), items = max(groups.items(), key=lambda kv: len(kv[1]))
+    (prefix, suffix, ext), items = max(groups.items(), key=lambda kv: (len(kv[1]), kv[0]))
     numbers = sorted(n for n, _ in items)
     digits = min(d for _, d in items)
     present = set(numbers)
     gaps = tuple(n for n in range(numbers[0], numbers[-1] + 1) if n not in present)
-    return ImageSequence(folder, prefix, ext, digits, tuple(numbers), gaps)
+    return ImageSequence(folder, prefix, ext, digits, tuple(numbers), gaps, suffix)
 
 
-def sequence_fps(folder: str, default: Fraction = DEFAULT_SEQUENCE_FPS) -> Fraction:
-    """Frame rate from ``FOLDER.json`` or ``FOLDER/_sequence.json`` (key ``fps``), else ``default``."""
+def describe_gaps(gaps: tuple[int, ...], limit: int = 20) -> str:
+    """``5, 6, 9`` (the first ``limit`` missing frame numbers, then how many more)."""
+    shown = ", ".join(str(n) for n in gaps[:limit])
+    return shown + (f" and {len(gaps) - limit} more" if len(gaps) > limit else "")
+
+
+def frame_size(path: str) -> tuple[int, int]:
+    """(width, height) from the frame's header alone (nothing is decoded)."""
+    if path.lower().endswith(".exr"):
+        try:
+            import OpenEXR
+
+            with OpenEXR.File(path, header_only=True) as f:
+                (x0, y0), (x1, y1) = f.header()["dataWindow"]
+            return int(x1 - x0 + 1), int(y1 - y0 + 1)
+        except (ImportError, OSError, RuntimeError, KeyError, TypeError, ValueError) as exc:
+            raise CorruptInput(f"{path}: the EXR frame header cannot be read ({exc}).") from exc
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as im:
+            return im.size
+    except (OSError, UnidentifiedImageError, ValueError) as exc:
+        raise CorruptInput(f"{path}: the frame header cannot be read ({exc}).") from exc
+
+
+def check_frame_sizes(seq: ImageSequence) -> tuple[int, int]:
+    """Every frame must have the first frame's size (a sequence is one shot); returns it.
+
+    Only headers are read, so this is cheap enough for the settle gate of long sequences.
+    """
+    paths = seq.paths
+    first = frame_size(paths[0])
+    for path in paths[1:]:
+        size = frame_size(path)
+        if size != first:
+            raise CorruptInput(
+                f"{seq.folder}: frames differ in size ({os.path.basename(path)} is {size[0]}×{size[1]}, "
+                f"{os.path.basename(paths[0])} is {first[0]}×{first[1]}); a sequence must be one shot "
+                "of one size. Re-render or remove the odd frames, then drop the folder again."
+            )
+    return first
+
+
+@contextlib.contextmanager
+def default_fps(folder: str | os.PathLike, fps: float | Fraction) -> Iterator[None]:
+    """While open, ``sequence_fps(folder)`` falls back to ``fps`` instead of 24 (a folder's config).
+
+    Probing and reading happen deep inside diagnosis and routes, which only get a path; the
+    daemon's worker sets its folder's default around one job.
+    """
+    key = os.path.realpath(os.fspath(folder))
+    with _fps_lock:
+        _fps_defaults[key] = Fraction(fps).limit_denominator(1001)
+    try:
+        yield
+    finally:
+        with _fps_lock:
+            _fps_defaults.pop(key, None)
+
+
+def sequence_fps(folder: str, default: Fraction | None = None) -> Fraction:
+    """Frame rate from ``FOLDER.json`` or ``FOLDER/_sequence.json`` (key ``fps``), else ``default``
+    (else the rate ``default_fps`` set for this folder, else 24)."""
+    if default is None:
+        with _fps_lock:
+            default = _fps_defaults.get(os.path.realpath(folder), DEFAULT_SEQUENCE_FPS)
     for candidate in (folder.rstrip(os.sep) + ".json", os.path.join(folder, INNER_SIDECAR)):
         try:
             with open(candidate, encoding="utf-8") as fh:
@@ -160,7 +243,7 @@ class SequenceWriter:
     def write(self, rgb: np.ndarray) -> None:
         number = self.template.numbers[self.frames] if self.frames < len(self.template.numbers) else \
             self.template.numbers[-1] + self.frames - len(self.template.numbers) + 1
-        path = os.path.join(self.folder, f"{self.template.prefix}{number:0{self.template.digits}d}{self.template.ext}")
+        path = os.path.join(self.folder, self.template.name_for(number))
         ext = self.template.ext.lower()
         if ext == ".exr":
             import OpenEXR
@@ -190,3 +273,17 @@ class SequenceWriter:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def video_to_sequence(video: str, folder: str | os.PathLike, template: ImageSequence, *, sixteen_bit: bool) -> int:
+    """Decode ``video`` frame by frame into a numbered sequence like ``template``; returns the count.
+
+    Frame numbers follow the template's (gaps included), so frame N of the output replaces
+    frame N of the source.
+    """
+    from flickerd.media.reader import iter_frames
+
+    with SequenceWriter(folder, template, sixteen_bit=sixteen_bit) as writer:
+        for frame in iter_frames(video, deep=sixteen_bit, threads=False):
+            writer.write(frame.image)
+    return writer.frames

@@ -10,6 +10,7 @@ from flickerd.routes.base import Route
 # name -> "module:attribute" of a Route instance or a zero-argument factory
 ROUTES: dict[str, str] = {
     "normalize": "flickerd.routes.normalize:NormalizeRoute",
+    "detail": "flickerd.routes.detail:DetailRoute",
     "ffmpeg": "flickerd.routes.ffmpeg_filters:FfmpegRoute",
     "rife": "flickerd.routes.rife.route:RifeRoute",
     "regenerate": "flickerd.routes.regenerate.route:RegenerateRoute",

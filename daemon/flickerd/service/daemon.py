@@ -31,11 +31,13 @@ from flickerd.scaleout.executor import Attempt, make_executor, wants_gpu
 from flickerd.service import publish as pub
 from flickerd.service.hashing import content_hash
 from flickerd.service.journal import Job, Journal, JobState
+from flickerd.service.sequence_hash import sequence_hash
+from flickerd.service.sequence_settle import SequenceRules, probe_sequence, snapshot
 from flickerd.service.settle import Settled, Settler, default_probe
 from flickerd.service.signals import Signals
-from flickerd.service.watcher import Seen, Watcher, WatchSpec, scan
+from flickerd.service.watcher import Seen, Watcher, WatchSpec, scan, scan_sequences
 from flickerd.service.webhooks import WebhookSender, build_event
-from flickerd.service.worker import Processor, Progress, Result, Task, default_processor, failure_note
+from flickerd.service.worker import Processor, Progress, Result, Task, default_processor, failure_note, source_stem
 
 # Journal states that fire a webhook, and the event name they send.
 WEBHOOK_EVENTS: Mapping[JobState, str] = {
@@ -127,7 +129,8 @@ class Daemon:
     def __post_init__(self) -> None:
         self.events: queue.Queue = queue.Queue()
         self.signals = Signals()
-        self.settler = Settler(probe=lambda path: default_probe(path, getattr(self.config, "limits", None)))
+        self.settler = Settler(probe=lambda path: default_probe(path, getattr(self.config, "limits", None)),
+                               probe_sequence=lambda path: probe_sequence(path, getattr(self.config, "limits", None)))
         self.running: dict[int, _Running] = {}
         self.folders: dict[str, _FolderState] = {}
         self.metrics = self.metrics or _NoMetrics()
@@ -286,7 +289,8 @@ class Daemon:
             if item.path not in self.settler:
                 self.metrics.file_seen(item.folder)
             self.settler.observe(item.path, item.folder, time.monotonic(), settle_s=float(st.conf.settle_s),
-                                 settle_max_s=float(st.conf.settle_max_s), renamed=item.renamed)
+                                 settle_max_s=float(st.conf.settle_max_s), renamed=item.renamed,
+                                 sequence=_sequence_rules(st.conf) if item.sequence else None)
         elif isinstance(item, Progress):
             run = self.running.get(item.job_id)
             now = time.monotonic()
@@ -318,7 +322,8 @@ class Daemon:
         self.folders.clear()
         for f in cfg.folders:
             spec = WatchSpec(name=f.name, path=Path(f.path), patterns=tuple(f.patterns), recursive=bool(f.recursive),
-                             poll=bool(f.poll), poll_interval_s=float(f.poll_interval_s), excluded=outputs)
+                             poll=bool(f.poll), poll_interval_s=float(f.poll_interval_s), excluded=outputs,
+                             marker=str(getattr(f, "sequence_marker", "_done")))
             state = _FolderState(spec, f)
             self.folders[f.name] = state
             Path(f.output).mkdir(parents=True, exist_ok=True)
@@ -440,6 +445,18 @@ class Daemon:
                 continue
             self.settler.observe(path, st.spec.name, now, settle_s=float(st.conf.settle_s),
                                  settle_max_s=float(st.conf.settle_max_s))
+        rules = _sequence_rules(st.conf)
+        for folder in scan_sequences(st.spec):
+            if folder in self.settler or folder in self._hashing:
+                continue
+            try:
+                snap = snapshot(folder, rules.marker)
+            except OSError:
+                continue
+            if self.journal.known(folder, snap.st_size, snap.st_mtime) or self._escapes(st, folder):
+                continue
+            self.settler.observe(folder, st.spec.name, now, settle_s=float(st.conf.settle_s),
+                                 settle_max_s=float(st.conf.settle_max_s), sequence=rules)
 
     # ---- intake -------------------------------------------------------------------------
 
@@ -455,6 +472,8 @@ class Daemon:
             log.warning("file_still_growing", file=cand.path, folder=cand.folder,
                         seconds=round(time.monotonic() - cand.first_seen, 1))
             return
+        if check.state is Settled.IGNORED:
+            return  # a sub-folder without frames: its first frame brings it back
         if self._escapes(st, cand.path):  # swapped for a link since it was seen
             return
         # hashing a large render takes seconds: a helper thread does it, the loop stays responsive
@@ -464,7 +483,11 @@ class Daemon:
     def _hash_loop(self) -> None:
         while (check := self._to_hash.get()) is not None:
             try:
-                sha, st = content_hash(check.candidate.path, self.journal)
+                cand = check.candidate
+                if cand.sequence is not None:
+                    sha, st = sequence_hash(cand.path, marker=cand.sequence.marker, default_fps=cand.sequence.fps)
+                else:
+                    sha, st = content_hash(cand.path, self.journal)
                 self.events.put(_Hashed(check, sha, st, None))
             except (OSError, FlickerdError) as exc:  # a full state disk fails the hash cache write
                 self.events.put(_Hashed(check, None, None, exc))
@@ -517,7 +540,7 @@ class Daemon:
         job = self.journal.add(duplicate_of=original.id if original else None, **common)
         self.metrics.file_settled(cand.folder)
         log.info("job_queued", job_id=job.id, file=cand.path, folder=cand.folder, sha256=sha[:12],
-                 duplicate_of=job.duplicate_of)
+                 duplicate_of=job.duplicate_of, **({"frames": s.frames} if cand.sequence is not None else {}))
 
     def _unreadable(self, cand: Any, st: _FolderState, error: OSError | None) -> None:
         """A file the daemon's user cannot read: one quarantined row saying so, not silence."""
@@ -588,6 +611,7 @@ class Daemon:
         publish over ``a.mp4``'s side-by-side clip: the later one takes its full file name instead.
         """
         src = Path(job.path)
+        stem = source_stem(src)
         rel = src.parent.relative_to(st.spec.path) if src.is_relative_to(st.spec.path) else Path()
         out = Path(st.conf.output)
         dirs = [out / rel, out / "_failed" / rel, out / "_review" / rel]
@@ -596,15 +620,16 @@ class Daemon:
             for run in self.running.values():
                 t = run.task
                 if t.job.path != job.path and t.job.folder == job.folder and Path(t.job.path).parent == src.parent \
-                        and (t.out_stem or Path(t.job.path).stem) == stem:
+                        and (t.out_stem or source_stem(t.job.path)) == stem:
                     return True
             return bool(self.journal.sources_of_reports([str(d / f"{stem}.report.json") for d in dirs], job.path))
 
-        if not src.stem.endswith(_RESERVED_STEM_ENDINGS) and not taken(src.stem):
+        if not stem.endswith(_RESERVED_STEM_ENDINGS) and not taken(stem):
             return None
-        if not taken(src.name):
-            return src.name
-        return f"{src.name}.{job.id}"
+        name = src.name if stem != src.name else src.name + ".seq"
+        if not taken(name):
+            return name
+        return f"{name}.{job.id}"
 
     def _task(self, job: Job, st: _FolderState, *, gpu: bool = False, original: Job | None = None) -> Task:
         cfg, f = self.config, st.conf
@@ -614,7 +639,9 @@ class Daemon:
                     rules=tuple(f.rules), diagnose_settings=getattr(cfg, "diagnose", None),
                     acceptance=getattr(cfg, "acceptance", None), workdir=self.workdir_root / str(job.id),
                     gpu=gpu, original=original, output_codec=str(getattr(f, "output_codec", "") or ""),
-                    final_attempt=job.attempts >= int(getattr(cfg, "max_attempts", 3)))
+                    final_attempt=job.attempts >= int(getattr(cfg, "max_attempts", 3)),
+                    sequence_output=str(getattr(f, "sequence_output", "video")),
+                    sequence_fps=float(getattr(f, "sequence_fps", 24.0)))
 
     def _launch(self, job: Job) -> None:
         st = self.folders[job.folder]
@@ -801,6 +828,13 @@ class Daemon:
         if text != self._last_status:
             self._last_status = text
             self.notifier.status(text)
+
+
+def _sequence_rules(conf: Any) -> SequenceRules:
+    """What the settler and hasher need from a folder's sequence settings."""
+    return SequenceRules(marker=str(getattr(conf, "sequence_marker", "_done")),
+                         quiet_s=float(getattr(conf, "sequence_quiet_s", 10.0)),
+                         fps=float(getattr(conf, "sequence_fps", 24.0)))
 
 
 def _is_disk_full(exc: BaseException | None) -> bool:

@@ -85,6 +85,39 @@ def publish(src: str | os.PathLike, final: str | os.PathLike, *, move: bool = Fa
     return final
 
 
+def publish_folder(src: str | os.PathLike, final: str | os.PathLike) -> Path:
+    """Place the folder ``src`` (image-sequence frames) at ``final`` as one unit; returns ``final``.
+
+    The frames are copied into ``.NAME.tmp`` in the destination and fsynced, the temp folder is
+    renamed to ``final`` and the parent fsynced: a reader sees no folder or a complete one. An
+    older ``final`` is first renamed aside (``.NAME.old.tmp``) and removed once the new one is in.
+    ``src`` (in the workdir) is left for the caller to remove.
+    """
+    src, final = Path(src), Path(final)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = final.with_name(f".{final.name}.tmp")
+    old = final.with_name(f".{final.name}.old.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        tmp.mkdir()
+        for entry in sorted(os.scandir(src), key=lambda e: e.name):
+            if entry.is_file():
+                _copy_synced(Path(entry.path), tmp / entry.name)
+        _fsync_dir(tmp)
+        if final.exists():
+            shutil.rmtree(old, ignore_errors=True)
+            os.replace(final, old)
+        os.replace(tmp, final)
+        _fsync_dir(final.parent)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if old.exists() and not final.exists():
+            os.replace(old, final)  # put the previous version back
+        raise
+    shutil.rmtree(old, ignore_errors=True)
+    return final
+
+
 def publish_bytes(data: bytes, final: str | os.PathLike) -> Path:
     """``publish`` for content made in memory (small reports and notes)."""
     final = Path(final)
@@ -137,13 +170,17 @@ def move_published(src: str | os.PathLike, final: str | os.PathLike) -> Path:
 
 
 def remove_temp_files(folder: str | os.PathLike, *, recursive: bool = True) -> list[Path]:
-    """Delete leftover publish temp files (``.NAME.tmp.EXT``) under ``folder``; returns them."""
+    """Delete leftover publish temp files (``.NAME.tmp.EXT``) and folders (``.NAME.tmp``) under ``folder``."""
     folder = Path(folder)
     removed: list[Path] = []
     if not folder.is_dir():
         return removed
     walker = os.walk(folder) if recursive else [(str(folder), [], os.listdir(folder))]
-    for root, _dirs, names in walker:
+    for root, dirs, names in walker:
+        for name in [d for d in dirs if is_temp_name(d)]:
+            shutil.rmtree(Path(root) / name, ignore_errors=True)
+            removed.append(Path(root) / name)
+            dirs.remove(name)
         for name in names:
             if is_temp_name(name):
                 p = Path(root) / name

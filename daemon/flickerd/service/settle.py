@@ -6,6 +6,8 @@ A candidate becomes ready only when its size and mtime have been stable for the 
 exponential backoff; only after ``settle_max_s`` and at least ``MIN_PROBES`` tries is the file
 given up as unusable (the daemon journals it as quarantined with the reason, never drops it).
 A file still growing after ``settle_max_s`` is reported once and kept under watch.
+An image-sequence folder settles as one unit by its marker or quiet period
+(``sequence_settle``), then passes its own gate; its frames are never candidates.
 
 ``Settler`` holds no threads and does no I/O of its own: ``stat`` and ``probe`` are passed in.
 """
@@ -19,8 +21,11 @@ from dataclasses import dataclass, field
 from enum import Enum
 
 from flickerd.errors import FlickerdError, LimitExceeded
+from flickerd.service.sequence_settle import SequenceRules, Snapshot, Step, next_step, probe_sequence, snapshot
 
 MIN_PROBES = 2
+RECHECK_FALLBACK_S = 2.0  # a growing sequence is still looked at this often
+EVENT_LOOK_S = 0.25  # a sequence folder with news is looked at this soon
 MAX_BACKOFF_S = 60.0
 PROBE_DECODE_FRAMES = 2
 
@@ -31,6 +36,7 @@ class Settled(str, Enum):
     GONE = "gone"  # deleted before it settled
     UNUSABLE = "unusable"  # stable but the probe kept failing: journal it with the reason
     GROWING = "growing"  # still changing after settle_max_s (reported once, still watched)
+    IGNORED = "ignored"  # a folder with no frames and no marker: not a render (yet)
 
 
 @dataclass(slots=True)
@@ -48,6 +54,8 @@ class Candidate:
     renamed: bool = False
     reported_growing: bool = False
     last_error: FlickerdError | None = None
+    sequence: SequenceRules | None = None  # set: ``path`` is an image-sequence folder
+    signature: tuple[str, bool] | None = None  # a sequence's last snapshot (frames, marker)
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +68,7 @@ class Check:
 
 StatFn = Callable[[str], os.stat_result]
 ProbeFn = Callable[[str], object]
+SnapshotFn = Callable[[str, str], Snapshot]
 
 
 def default_probe(path: str, limits: object = None) -> object:
@@ -88,6 +97,8 @@ class Settler:
 
     stat: StatFn = os.stat
     probe: ProbeFn = default_probe
+    snapshot: SnapshotFn = snapshot
+    probe_sequence: ProbeFn = probe_sequence
     _cands: dict[str, Candidate] = field(default_factory=dict)
     _heap: list[tuple[float, str]] = field(default_factory=list)
 
@@ -98,13 +109,22 @@ class Settler:
         return path in self._cands
 
     def observe(self, path: str, folder: str, now: float, *, settle_s: float, settle_max_s: float,
-                renamed: bool = False) -> None:
-        """Note an event for ``path``; a renamed-in file is checked at once."""
+                renamed: bool = False, sequence: SequenceRules | None = None) -> None:
+        """Note an event for ``path``; a renamed-in file is checked at once.
+
+        With ``sequence`` the path is an image-sequence folder: events of its frames all land
+        here and bring its next look forward; only its looks decide when it is settled.
+        """
         cand = self._cands.get(path)
         if cand is None:
-            cand = Candidate(path, folder, now, settle_s, settle_max_s, stable_since=now, renamed=renamed)
+            cand = Candidate(path, folder, now, settle_s, settle_max_s, stable_since=now,
+                             renamed=renamed and sequence is None, sequence=sequence)
             self._cands[path] = cand
             self._schedule(cand, now)  # the first look records size and mtime
+        elif cand.sequence is not None:
+            # a frame or the marker moved: look soon (but at most every EVENT_LOOK_S, however many frames land)
+            if cand.next_check > now + EVENT_LOOK_S:
+                self._schedule(cand, now + EVENT_LOOK_S)
         elif renamed and not cand.renamed:
             cand.renamed = True
             self._schedule(cand, now)
@@ -146,6 +166,8 @@ class Settler:
         return out
 
     def check(self, cand: Candidate, now: float) -> Check:
+        if cand.sequence is not None:
+            return self._check_sequence(cand, now)
         try:
             st = self.stat(cand.path)
         except FileNotFoundError:
@@ -184,6 +206,50 @@ class Settler:
             self._schedule(cand, now + self._backoff(cand))
             return Check(Settled.WAIT, cand)
         return Check(Settled.READY, cand, stat=st)
+
+    def _check_sequence(self, cand: Candidate, now: float) -> Check:
+        """A sequence folder: restart the clock on any change, then marker or quiet period, then the gate."""
+        rules = cand.sequence
+        assert rules is not None
+        try:
+            snap = self.snapshot(cand.path, rules.marker)
+        except (FileNotFoundError, NotADirectoryError):
+            return Check(Settled.GONE, cand)
+        except OSError as exc:
+            cand.probes += 1
+            self._schedule(cand, now + self._backoff(cand))
+            if cand.probes >= MIN_PROBES and now - cand.first_seen >= cand.settle_max_s:
+                from flickerd.errors import MissingInput
+
+                return Check(Settled.UNUSABLE, cand, error=MissingInput(
+                    f"{cand.path}: the sequence folder cannot be listed ({exc.strerror})."))
+            return Check(Settled.WAIT, cand)
+        if (snap.signature, snap.marker) != cand.signature:
+            first_look = cand.signature is None
+            cand.signature = (snap.signature, snap.marker)
+            cand.stable_since = now
+            cand.probes = 0
+            if not first_look and now - cand.first_seen >= cand.settle_max_s and not cand.reported_growing:
+                cand.reported_growing = True
+                self._schedule(cand, now + min(cand.settle_s or RECHECK_FALLBACK_S, RECHECK_FALLBACK_S))
+                return Check(Settled.GROWING, cand)
+        step, wait = next_step(snap, stable_for=now - cand.stable_since, settle_s=cand.settle_s,
+                               quiet_s=rules.quiet_s)
+        if step is Step.IGNORE:
+            return Check(Settled.IGNORED, cand)
+        if step is Step.WAIT:
+            self._schedule(cand, now + max(wait, 0.05))
+            return Check(Settled.WAIT, cand)
+        try:
+            self.probe_sequence(cand.path)
+        except FlickerdError as exc:
+            cand.probes += 1
+            cand.last_error = exc
+            if isinstance(exc, LimitExceeded) or cand.probes >= MIN_PROBES:
+                return Check(Settled.UNUSABLE, cand, error=exc)
+            self._schedule(cand, now + self._backoff(cand))
+            return Check(Settled.WAIT, cand)
+        return Check(Settled.READY, cand)
 
     @staticmethod
     def _backoff(cand: Candidate) -> float:

@@ -4,6 +4,11 @@ Native (inotify) watches for local folders share one observer; a folder with ``p
 (NFS, SMB) gets its own polling observer. Handlers only filter names and queue paths: settling,
 hashing and journaling are other modules' jobs. ``scan`` lists the same files for the startup
 reconciliation and the periodic rescan that catch whatever events miss.
+
+Image sequences: a sub-folder holding numbered frames (``shots/a/frame_0001.png``) is one
+render. Any event of one of its frames (or its completion marker) queues the *folder*, marked
+``sequence``; its frames never become candidates of their own. Frames loose in the watched
+folder itself belong to no sequence and are not inputs.
 """
 
 from __future__ import annotations
@@ -19,6 +24,8 @@ from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 from watchdog.observers.polling import PollingObserver
 
+from flickerd.media.sequence import is_frame_name
+
 # names being written by someone else, never inputs
 IGNORED_SUFFIXES = (".part", ".tmp", ".crdownload", ".partial", ".download")
 
@@ -28,6 +35,7 @@ class Seen:
     folder: str  # the folder config's name
     path: str
     renamed: bool = False  # arrived by an atomic rename: complete already
+    sequence: bool = False  # ``path`` is an image-sequence folder
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +49,8 @@ class WatchSpec:
     poll: bool
     poll_interval_s: float
     excluded: tuple[Path, ...]  # output trees: never inputs
+    sequences: bool = True  # sub-folders of numbered frames are renders
+    marker: str = "_done"  # a sequence's completion marker file name ("" : none)
 
 
 def wanted(spec: WatchSpec, path: str) -> bool:
@@ -65,6 +75,78 @@ def wanted(spec: WatchSpec, path: str) -> bool:
     if spec.patterns and not any(fnmatch.fnmatch(lower, pat.lower()) for pat in spec.patterns):
         return False
     return True
+
+
+def _inside(spec: WatchSpec, p: Path) -> tuple[str, ...] | None:
+    """``p``'s parts below the watched folder, or None when hidden, excluded or outside it."""
+    try:
+        parts = p.relative_to(spec.path).parts
+    except ValueError:
+        return None
+    if not parts or any(part.startswith(".") for part in parts):
+        return None
+    for ex in spec.excluded:
+        if p == ex or ex in p.parents:
+            return None
+    return parts
+
+
+def sequence_folder(spec: WatchSpec, path: str, *, is_dir: bool = False) -> str | None:
+    """The sequence folder an event at ``path`` belongs to, or None (pure; no stat).
+
+    A frame or the marker inside a sub-folder names that sub-folder; a sub-folder itself (a
+    directory created or renamed in) names itself. Without ``recursive`` only direct
+    sub-folders of the watched folder hold sequences.
+    """
+    if not spec.sequences:
+        return None
+    p = Path(path)
+    parts = _inside(spec, p)
+    if parts is None:
+        return None
+    if is_dir:
+        folder_parts = parts
+    else:
+        name = parts[-1]
+        lower = name.lower()
+        if lower.endswith(IGNORED_SUFFIXES) or lower.endswith("~"):
+            return None
+        if not (is_frame_name(name) or (spec.marker and name == spec.marker)):
+            return None
+        folder_parts = parts[:-1]
+    if not folder_parts or (not spec.recursive and len(folder_parts) != 1):
+        return None
+    return str(spec.path.joinpath(*folder_parts))
+
+
+def _holds_frames(folder: str) -> bool:
+    try:
+        with os.scandir(folder) as it:
+            return any(is_frame_name(e.name) for e in it)
+    except OSError:
+        return False
+
+
+def scan_sequences(spec: WatchSpec) -> Iterator[str]:
+    """Every sub-folder that holds numbered frames now (the candidates ``scan`` leaves out)."""
+    if not spec.sequences:
+        return
+    if spec.recursive:
+        for root, dirs, _names in os.walk(spec.path):
+            rootp = Path(root)
+            dirs[:] = [d for d in dirs if not d.startswith(".") and rootp / d not in spec.excluded]
+            for d in dirs:
+                full = str(rootp / d)
+                if _holds_frames(full):
+                    yield full
+        return
+    try:
+        entries = list(os.scandir(spec.path))
+    except OSError:
+        return
+    for entry in entries:
+        if sequence_folder(spec, entry.path, is_dir=True) and entry.is_dir() and _holds_frames(entry.path):
+            yield entry.path
 
 
 def scan(spec: WatchSpec) -> Iterator[str]:
@@ -93,16 +175,18 @@ class _QueueHandler(FileSystemEventHandler):
         self.out = out
 
     def on_any_event(self, event: FileSystemEvent) -> None:
-        if event.is_directory:
-            return
         kind = event.event_type
         if kind == "moved":
             path, renamed = os.fsdecode(event.dest_path), True
-        elif kind in ("created", "modified", "closed"):
+        elif kind in ("created", "modified", "closed", "deleted") and (kind != "deleted" or not event.is_directory):
             path, renamed = os.fsdecode(event.src_path), False
         else:
             return
-        if wanted(self.spec, path):
+        folder = sequence_folder(self.spec, path, is_dir=event.is_directory)
+        if folder is not None:
+            # a frame removed changes the sequence as much as one added
+            self.out.put(Seen(self.spec.name, folder, False, sequence=True))
+        elif kind != "deleted" and not event.is_directory and wanted(self.spec, path):
             self.out.put(Seen(self.spec.name, path, renamed))
 
 
@@ -123,11 +207,13 @@ class Watcher:
         if spec.poll:
             obs = PollingObserver(timeout=spec.poll_interval_s)
             obs.daemon = True
-            obs.schedule(handler, str(spec.path), recursive=spec.recursive)
+            obs.schedule(handler, str(spec.path), recursive=spec.recursive or spec.sequences)
             obs.start()
             self._pollers[spec.name] = obs
         else:
-            self._watches[spec.name] = self._native.schedule(handler, str(spec.path), recursive=spec.recursive)
+            # sequences live in sub-folders: their frames' events are needed even without ``recursive``
+            self._watches[spec.name] = self._native.schedule(handler, str(spec.path),
+                                                             recursive=spec.recursive or spec.sequences)
 
     def unschedule(self, name: str) -> None:
         watch = self._watches.pop(name, None)

@@ -4,10 +4,15 @@
 journal or the metrics: it returns a ``Result`` (and reports ``Progress``) that the daemon
 commits and counts. Cancellation is cooperative: the progress callback raises ``JobCancelled``
 once the job's cancel event is set.
+
+An image-sequence job (``job.path`` is a folder) reads its frames in place, never changing
+them; its output is a video, or (``sequence_output = "sequence"``) a folder of frames in the
+source's format and depth, published as one folder.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -22,8 +27,14 @@ from typing import Any
 from flickerd.errors import FlickerdError, InputError
 from flickerd.service import publish as pub
 from flickerd.service.journal import Job, JobState
+from flickerd.service.source_check import source_changed
 
 REPORT_KINDS = (".report.json", ".flicker.png", ".compare.mp4")
+# A deep (16-bit, float) sequence delivered as video: ProRes keeps 10 bits and full chroma and
+# plays in every editor, where 10-bit H.264 does not. An ``output_codec`` overrides it.
+DEEP_SEQUENCE_CODEC = "prores"
+# A sequence delivered as frames goes through a lossless video (ffv1) in the workdir.
+SEQUENCE_INTERMEDIATE_CODEC = "ffv1"
 FAILED_DIR = "_failed"
 REVIEW_DIR = "_review"
 
@@ -59,6 +70,8 @@ class Task:
     original: Job | None = None  # set for a re-drop of content already processed
     out_stem: str | None = None  # published names start with this instead of the source's stem (a clash)
     output_codec: str = ""  # the folder's output_codec; "" keeps what came in
+    sequence_output: str = "video"  # an image-sequence job: "video" or "sequence" (frames, as they came)
+    sequence_fps: float = 24.0  # an image sequence's rate when no sidecar gives one
     cancel: threading.Event = field(default_factory=threading.Event)
 
 
@@ -104,9 +117,15 @@ def output_dir(task: Task, sub: str | None = None) -> Path:
     return base / rel
 
 
+def source_stem(path: str | os.PathLike) -> str:
+    """A source's own name for its outputs: a file's stem, a sequence folder's whole name."""
+    p = Path(path)
+    return p.name if p.is_dir() else p.stem
+
+
 def out_stem(task: Task) -> str:
     """What this job's published names start with: the source's stem unless another input claimed it."""
-    return task.out_stem or Path(task.job.path).stem
+    return task.out_stem or source_stem(task.job.path)
 
 
 def _report_name(task: Task, produced: Path) -> str:
@@ -177,7 +196,8 @@ def _duplicate(task: Task) -> Result:
                   route_versions=orig.route_versions)
 
 
-def _publish_outcome(task: Task, outcome: Any) -> tuple[JobState, str, str | None, str | None]:
+def _publish_outcome(task: Task, outcome: Any, frames: Path | None = None) -> tuple[JobState, str, str | None, str | None]:
+    """Publish reports, then the video (or ``frames``, a sequence folder made from it)."""
     status = str(getattr(outcome, "status", "failed"))
     if status == "review" and task.auto_accept:
         status = "done"  # this folder trusts regenerated candidates without a person's look
@@ -201,7 +221,9 @@ def _publish_outcome(task: Task, outcome: Any) -> tuple[JobState, str, str | Non
             published.append(Path(report_path))
         output_path = None
         video = getattr(outcome, "output", None)
-        if with_video and task.mode != "diagnose" and video and Path(video).exists():
+        if with_video and task.mode != "diagnose" and frames is not None:
+            output_path = str(pub.publish_folder(frames, where / out_stem(task)))
+        elif with_video and task.mode != "diagnose" and video and Path(video).exists():
             output_path = str(pub.publish(video, where / _video_name(task, Path(video)), move=True))
     except OSError:
         # a disk that filled up half way: take back this job's own files, so a retry starts clean
@@ -210,6 +232,72 @@ def _publish_outcome(task: Task, outcome: Any) -> tuple[JobState, str, str | Non
             path.unlink(missing_ok=True)
         raise
     return state, status, output_path, report_path
+
+
+@dataclass(frozen=True, slots=True)
+class _SequenceJob:
+    """What a sequence job needs beyond a file's: its rate, codec, sidecar flag, gaps and template."""
+
+    folder: Path
+    fps: float
+    codec: str
+    sidecar: bool
+    gaps: tuple[int, ...]
+    deep: bool
+    template: Any  # media.sequence.ImageSequence
+
+    @property
+    def gaps_sentence(self) -> str:
+        from flickerd.media.sequence import describe_gaps
+
+        return (f"{self.folder}: frames {describe_gaps(self.gaps)} are missing from the numbering; "
+                "the sequence was processed without them.")
+
+    def fps_default(self) -> contextlib.AbstractContextManager:
+        from flickerd.media.sequence import default_fps
+
+        return default_fps(self.folder, self.fps)
+
+
+def _sequence_job(task: Task) -> _SequenceJob:
+    """Probe a sequence folder (first frame only) and decide its output codec and sidecar flag."""
+    from flickerd.media.probe import probe
+    from flickerd.media.sequence import default_fps, find_sequence
+    from flickerd.routes.regenerate.sidecar import generator_record
+
+    folder = Path(task.job.path)
+    with default_fps(folder, task.sequence_fps):
+        info = probe(folder)  # an InputError here is final: quarantined
+    template = find_sequence(folder)
+    deep = info.bit_depth > 8
+    codec = sequence_codec(deep=deep, sequence_output=task.sequence_output, output_codec=task.output_codec)
+    return _SequenceJob(folder, task.sequence_fps, codec, generator_record(folder) is not None,
+                        template.gaps, deep, template)
+
+
+def sequence_codec(*, deep: bool, sequence_output: str, output_codec: str) -> str:
+    """The codec a sequence job's fix writes ("" : the default, H.264 mp4). Pure.
+
+    Frames out: a lossless FFV1 video in between. Video out: the folder's ``output_codec``, else
+    ProRes for 16-bit and float frames (10-bit), else H.264.
+    """
+    if sequence_output == "sequence":
+        return SEQUENCE_INTERMEDIATE_CODEC
+    return output_codec or (DEEP_SEQUENCE_CODEC if deep else "")
+
+
+def _frames_output(task: Task, seq: _SequenceJob | None, outcome: Any) -> Path | None:
+    """For ``sequence_output = "sequence"``: the fixed video as frames like the source's, in the workdir."""
+    video = getattr(outcome, "output", None)
+    if seq is None or task.sequence_output != "sequence" or task.mode == "diagnose" or not video \
+            or not Path(video).exists():
+        return None
+    from flickerd.media.sequence import video_to_sequence
+
+    frames = task.workdir / "frames" / seq.folder.name
+    # numbered like the source (an interpolated output numbers on past its last frame)
+    video_to_sequence(str(video), frames, seq.template, sixteen_bit=seq.deep)
+    return frames
 
 
 def same_route_versions(recorded: str | None) -> bool:
@@ -234,7 +322,8 @@ def run_task(task: Task, processor: Processor, report: Callable[[Progress], None
     1. a duplicate of earlier content (same rules, same route versions) is linked, not processed;
     2. a fresh workdir is made under the state dir;
     3. ``processor`` diagnoses, decides, fixes and verifies inside it;
-    4. reports, then the video, are published atomically by outcome
+    4. a source that changed meanwhile publishes nothing (``cancelled``, reason ``source_changed``:
+       its new version is its own job); otherwise reports, then the video, are published atomically by outcome
        (output folder, ``_review/`` or ``_failed/``);
     5. the workdir is removed whatever happened.
 
@@ -264,12 +353,16 @@ def run_task(task: Task, processor: Processor, report: Callable[[Progress], None
         root, real = os.path.realpath(task.src_root), os.path.realpath(src)
         if os.path.commonpath([root, real]) != root:  # replaced by a link since it was taken in
             raise InputError(f"{src}: now links outside its watched folder (to {real}); it was not read.")
-        sidecar = src.with_suffix(".json").exists()
-        outcome = processor(str(src), str(task.workdir), rules=rules, diagnose_settings=task.diagnose_settings,
-                            acceptance=task.acceptance, gpu=task.gpu, sidecar=sidecar, progress=progress,
-                            **({"output_codec": task.output_codec} if task.output_codec else {}))
-        if task.cancel.is_set():
-            raise JobCancelled()
+        seq = _sequence_job(task) if src.is_dir() else None
+        sidecar = seq.sidecar if seq is not None else src.with_suffix(".json").exists()
+        codec = seq.codec if seq is not None else task.output_codec
+        with seq.fps_default() if seq is not None else contextlib.nullcontext():
+            outcome = processor(str(src), str(task.workdir), rules=rules, diagnose_settings=task.diagnose_settings,
+                                acceptance=task.acceptance, gpu=task.gpu, sidecar=sidecar, progress=progress,
+                                **({"output_codec": codec} if codec else {}))
+            if task.cancel.is_set():
+                raise JobCancelled()
+            frames = _frames_output(task, seq, outcome)
         decision = getattr(outcome, "decision", None)
         route = getattr(decision, "route", None) or "none"
         status = str(getattr(outcome, "status", "failed"))
@@ -279,16 +372,23 @@ def run_task(task: Task, processor: Processor, report: Callable[[Progress], None
                           reason=getattr(outcome, "failure", None) or "internal",
                           error=getattr(outcome, "reason", None) or None, retryable=True,
                           seconds=time.monotonic() - start)
-        state, status, output_path, report_path = _publish_outcome(task, outcome)
+        changed = source_changed(task.job, sequence_fps=task.sequence_fps)
+        if changed is not None:
+            return Result(task.job.id, JobState.CANCELLED, "cancelled", route=route, reason="source_changed",
+                          error=changed, seconds=time.monotonic() - start)
+        state, status, output_path, report_path = _publish_outcome(task, outcome, frames)
         reason = None
         if state is JobState.FAILED:
             reason = getattr(outcome, "failure", None) or "internal"
         elif state is JobState.REJECTED:
             reason = "verify_rejected"
+        error = (getattr(outcome, "reason", None) or None) if reason else None
+        if reason is None and seq is not None and seq.gaps:
+            reason, error = "sequence_gaps", seq.gaps_sentence  # not a failure: said where people look
         return Result(
             task.job.id, state, status, route=route,
             output_path=output_path, report_path=report_path,
-            reason=reason, error=(getattr(outcome, "reason", None) or None) if reason else None,
+            reason=reason, error=error,
             retryable=state is JobState.FAILED,
             verdict=getattr(getattr(getattr(outcome, "before", None), "verdict", None), "value", None),
             flicker_before=_flicker(getattr(outcome, "before", None)),

@@ -6,6 +6,11 @@ so parsing is strict: unknown keys, wrong types, huge or binary text, non-finite
 keys and model names that could point outside the model folder are all rejected with a
 ``SidecarError`` naming the problem. Nothing else escapes ``parse_sidecar``.
 
+An image-sequence folder's record comes from ``FOLDER.json`` beside it or ``FOLDER/_sequence.json``
+(which may also give the sequence's ``fps``), else from its first frame's PNG text chunks
+(ComfyUI ``prompt``/``workflow``, A1111 ``parameters``). Those files are a frame tool's as much
+as ours, so for sequences anything unusable is ignored with a warning, never fatal.
+
     {"prompt": "a red fox in snow", "negative_prompt": "blurry", "seed": 42,
      "model": "CogVideoX-2b", "family": "cogvideox-t2v", "strength": 0.5}
 """
@@ -163,6 +168,8 @@ def sidecar_path(video: str | os.PathLike) -> Path:
 
 def read_sidecar(video: str | os.PathLike, metadata: Mapping[str, str] | None = None) -> Sidecar | None:
     """The sidecar for ``video``, from ``NAME.json`` or container metadata; None when there is none."""
+    if os.path.isdir(video):
+        return _sequence_sidecar(Path(video))
     path = sidecar_path(video)
     if os.path.lexists(path):
         folder = os.path.realpath(os.path.dirname(os.path.abspath(video)))
@@ -205,6 +212,66 @@ def _from_metadata(video: str | os.PathLike, metadata: Mapping[str, str]) -> Sid
                                negative_prompt=generated.negative_prompt, seed=generated.seed)
             _log.warning("metadata_ignored", where=origin, why=str(exc))
     return None
+
+
+SEQUENCE_ONLY_KEYS = ("fps",)  # the sequence's own sidecar keys, not the generator's
+
+
+def _sequence_sidecar(folder: Path) -> Sidecar | None:
+    """A sequence's record: its sidecar JSON, else its first frame's PNG text chunks (never raises)."""
+    from flickerd.media.generator_metadata import from_png, from_tags
+    from flickerd.media.sequence import INNER_SIDECAR, find_sequence
+
+    for path in (Path(str(folder).rstrip(os.sep) + ".json"), folder / INNER_SIDECAR):
+        if not os.path.isfile(path):
+            continue
+        origin = str(path)
+        try:
+            if os.path.getsize(path) > MAX_SIDECAR_BYTES:
+                raise SidecarError(f"{path}: the sidecar is larger than {MAX_SIDECAR_BYTES} bytes.")
+            with open(path, "rb") as f:
+                text = f.read(MAX_SIDECAR_BYTES + 1).decode("utf-8")
+            data = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_reject_constant)
+            if not isinstance(data, Mapping):
+                raise SidecarError(f"{path}: a sidecar must be a JSON object.")
+            own = {k: v for k, v in data.items() if k not in SEQUENCE_ONLY_KEYS}
+            if not own:
+                continue  # only the frame rate: nothing about the generator here
+            if set(own) <= _KEYS:
+                return from_mapping(own, origin)
+            generated = from_tags({"comment": text})  # a generator's {"prompt": graph, "workflow": …}
+            if generated is not None:
+                return Sidecar(origin=f"{origin}, {generated.source}", prompt=generated.prompt,
+                               negative_prompt=generated.negative_prompt, seed=generated.seed)
+            raise SidecarError(f"{path}: neither a flickerd sidecar nor a generator's metadata.")
+        except (SidecarError, OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
+            _log.warning("metadata_ignored", where=origin, why=str(exc)[:200])
+    try:
+        first = find_sequence(folder).paths[0]
+    except InputError:
+        return None
+    if not first.lower().endswith(".png"):
+        return None
+    generated = from_png(first)
+    if generated is None:
+        return None
+    try:  # the chunks are untrusted text too: the same checks as a sidecar's
+        origin = f"{first} (PNG text chunks, {generated.source})"
+        return Sidecar(origin=origin, prompt=_text(origin, "prompt", generated.prompt),
+                       negative_prompt=_text(origin, "negative_prompt", generated.negative_prompt),
+                       seed=generated.seed if generated.seed is None or generated.seed <= MAX_SEED else None)
+    except SidecarError as exc:
+        _log.warning("metadata_ignored", where=first, why=str(exc)[:200])
+        return None
+
+
+def generator_record(src: str | os.PathLike, metadata: Mapping[str, str] | None = None) -> Sidecar | None:
+    """``read_sidecar`` for reports: a sidecar that cannot be used is a warning here, not an error."""
+    try:
+        return read_sidecar(src, metadata)
+    except SidecarError as exc:
+        _log.warning("metadata_ignored", where=str(src), why=str(exc)[:200])
+        return None
 
 
 def resolve_model(name: str, model_root: str | os.PathLike) -> Path:

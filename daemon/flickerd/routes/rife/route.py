@@ -80,21 +80,27 @@ class RifeRoute:
         """The estimator to run, notes for the report, and weights facts for ``extra``."""
         if params.backend == "dis":
             return DisMidpoint(), ["DIS-flow backend requested in the parameters."], {}
+        device = pick_device(params.device)
+        fp16 = params.precision == "fp16" or (params.precision == "auto" and device.type == "cuda")
+        usable = device.type != "cuda" or torch.cuda.is_available()
+        channels_last = params.layout == "channels_last" and device.type == "cpu"
         try:
-            net, info = rife_weights.load_network(
+            # placed where it will run (when it can run), so the per-process cache holds it ready
+            net, info = rife_weights.cached_network(
                 params.weights or None,
                 expected_sha256=params.weights_sha256 or None,
                 batch_directions=params.device != "cpu" and torch.cuda.is_available(),
+                device=device if usable else torch.device("cpu"),
+                dtype=torch.float16 if fp16 and usable and device.type == "cuda" else torch.float32,
+                memory_format=torch.channels_last if channels_last else torch.contiguous_format,
             )
         except ModelError as exc:
             if params.backend == "rife":
                 raise
             log.warning("rife_weights_unavailable", error=str(exc), backend="dis-flow fallback")
             return DisMidpoint(), [f"RIFE weights unavailable; ran the DIS-flow fallback instead. {exc}"], {}
-        device = pick_device(params.device)
-        if device.type == "cuda" and not torch.cuda.is_available():
+        if not usable:
             raise ModelError("The rife route was configured with device = \"cuda\" but no CUDA device is available.")
-        fp16 = params.precision == "fp16" or (params.precision == "auto" and device.type == "cuda")
         if fp16 and device.type != "cuda":
             raise ConfigError("params.precision: fp16 needs a CUDA device; use \"auto\" or \"fp32\" on a CPU.")
         scale = params.scale or auto_scale(width, height)

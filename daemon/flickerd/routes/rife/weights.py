@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import importlib.metadata
 import os
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -128,3 +129,49 @@ def load_network(
         ) from exc
     net.eval().requires_grad_(False)
     return net, WeightsInfo(path=str(path), sha256=digest, source=source)
+
+
+# Loaded networks per process, so a worker does not re-read and re-check ~12 MB of weights for
+# every job. Keyed by the file (path, size, mtime: a replaced file is reloaded), the checksum
+# asked for, the layout and the device/dtype/memory format the network was moved to (moving a
+# module is in place, so each placement is its own entry). A job only runs the network in
+# inference mode, so threads can share one.
+_CACHE_SIZE = 4
+_cache: dict[tuple, tuple[IFNet, WeightsInfo]] = {}
+_cache_lock = threading.Lock()
+
+
+def cached_network(
+    configured: str | os.PathLike | None = None,
+    *,
+    expected_sha256: str | None = SHA256,
+    batch_directions: bool = False,
+    device: torch.device | None = None,
+    dtype: torch.dtype | None = None,
+    memory_format: torch.memory_format | None = None,
+) -> tuple[IFNet, WeightsInfo]:
+    """``load_network``, placed on ``device``/``dtype``/``memory_format``, loaded once per process."""
+    import torch
+
+    path, _ = locate(configured)
+    stat = os.stat(path)
+    device = device or torch.device("cpu")
+    dtype = dtype or torch.float32
+    memory_format = memory_format or torch.contiguous_format
+    key = (str(path), stat.st_size, stat.st_mtime_ns, (expected_sha256 or "").lower(), batch_directions,
+           str(device), dtype, memory_format)
+    with _cache_lock:
+        hit = _cache.get(key)
+        if hit is None:
+            net, info = load_network(configured, expected_sha256=expected_sha256, batch_directions=batch_directions)
+            hit = (net.to(device=device, dtype=dtype, memory_format=memory_format), info)
+            if len(_cache) >= _CACHE_SIZE:
+                _cache.pop(next(iter(_cache)))
+            _cache[key] = hit
+        return hit
+
+
+def clear_cache() -> None:
+    """Forget every loaded network (tests; or to free memory)."""
+    with _cache_lock:
+        _cache.clear()

@@ -1,0 +1,46 @@
+"""``auto`` on generative flicker: the default rules' chain runs end to end and verification accepts it."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from flickerd.process import process_file
+from flickerd.routes.base import Step
+from flickerd.rules import DEFAULT_RULES
+from tests.restoration import clips
+
+
+def test_default_generative_chain_is_normalize_then_detail():
+    rule = next(r for r in DEFAULT_RULES if r.name == "generative")
+    assert rule.steps == (Step("normalize"), Step("detail"))
+    assert rule.fallback == (Step("normalize"),)
+    mixed = next(r for r in DEFAULT_RULES if r.name == "mixed")
+    assert [s.route for s in mixed.steps] == ["normalize", "detail", "ffmpeg"]
+
+
+def test_process_picks_the_generative_chain_and_verification_accepts_it(tmp_path):
+    src, clean = clips.pair(tmp_path, "luma", seed=0, width=160, height=96, frames=24)
+    outcome = process_file(src, tmp_path / "work", compare=False)
+    assert outcome.before is not None and outcome.before.verdict.value == "generative_flicker"
+    assert outcome.decision is not None and outcome.decision.rule == "generative"
+    assert outcome.attempts == ("normalize+detail",)
+    assert outcome.status == "done", outcome.reason
+    assert outcome.verification is not None and outcome.verification.accepted
+    assert [s.route for s in outcome.chain.steps] == ["normalize", "detail"]
+    gain = clips.psnr(clips.load(outcome.output), clips.load(clean)) - clips.psnr(clips.load(src), clips.load(clean))
+    assert gain > 3.0, gain
+
+
+def test_cli_fix_auto_repairs_regenerated_texture(tmp_path):
+    src, clean = clips.pair(tmp_path, "texture", seed=1, width=160, height=96, frames=24)
+    out = tmp_path / "out" / "fixed.mp4"
+    done = subprocess.run([sys.executable, "-m", "flickerd", "fix", src, "--route", "auto", "-o", str(out), "--no-compare"],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    report = json.loads((tmp_path / "out" / "fixed.report.json").read_text())
+    assert report["verification"]["accepted"] is True
+    assert "detail" in json.dumps(report["chain"])
+    gain = clips.psnr(clips.load(str(out)), clips.load(clean)) - clips.psnr(clips.load(src), clips.load(clean))
+    assert gain > 1.0, gain
