@@ -2,7 +2,8 @@
 
 ``python -m bench diagnose_speed [--frames 300] [--repeat 3]``. The clip is generated once
 into the temp folder (a corpus "luma" clip at 720x480). Reports the best wall time of each
-and the ratio (target: ≥ 20×).
+and the ratio (target: ≥ 20×), with each one's user+sys CPU seconds and the load average,
+since the box may be shared.
 """
 
 from __future__ import annotations
@@ -28,10 +29,15 @@ def clip(frames: int) -> str:
     return path
 
 
-def timed(cmd: list[str]) -> tuple[float, str]:
+def timed(cmd: list[str]) -> tuple[float, str, float]:
+    """(wall seconds, stdout, user+sys CPU seconds of the process and its children)."""
+    before = os.times()
     start = time.perf_counter()
     r = subprocess.run(cmd, capture_output=True, text=True, check=True)
-    return time.perf_counter() - start, r.stdout
+    wall = time.perf_counter() - start
+    after = os.times()
+    cpu = (after.children_user - before.children_user) + (after.children_system - before.children_system)
+    return wall, r.stdout, cpu
 
 
 def main(argv: list[str]) -> int:
@@ -43,12 +49,15 @@ def main(argv: list[str]) -> int:
     flickerd = str(Path(sys.executable).with_name("flickerd"))
     ours = [timed([flickerd, "diagnose", "--json", path]) for _ in range(a.repeat)]
     seed = [timed([sys.executable, str(HERE / "seed_script.py"), path]) for _ in range(a.repeat)]
-    t_ours, t_seed = min(t for t, _ in ours), min(t for t, _ in seed)
+    t_ours, t_seed = min(t for t, _, _ in ours), min(t for t, _, _ in seed)
+    c_ours, c_seed = min(c for _, _, c in ours), min(c for _, _, c in seed)
     import json
 
     verdict = json.loads(ours[0][1])["verdict"]
     print(f"clip: {path} (720x480, {a.frames} frames)")
-    print(f"flickerd diagnose: {t_ours:.2f} s (best of {a.repeat}), verdict {verdict}")
-    print(f"seed script:       {t_seed:.2f} s (best of {a.repeat}), {seed[0][1].strip().split(': ', 1)[-1]}")
-    print(f"speed-up:          {t_seed / t_ours:.1f}x (target >= 20x)")
+    print(f"load average:      {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    print(f"flickerd diagnose: {t_ours:.2f} s (best of {a.repeat}; {c_ours:.2f} s user+sys CPU), verdict {verdict}")
+    print(f"seed script:       {t_seed:.2f} s (best of {a.repeat}; {c_seed:.2f} s user+sys CPU), "
+          f"{seed[0][1].strip().split(': ', 1)[-1]}")
+    print(f"speed-up:          {t_seed / t_ours:.1f}x wall (target >= 20x), {c_seed / c_ours:.1f}x CPU")
     return 0

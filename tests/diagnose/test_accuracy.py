@@ -8,7 +8,7 @@ from flickerd.diagnose import run
 from flickerd.synth.corpus import corpus, write_clip
 
 HELD_OUT_SEEDS = (2000, 2001)
-ACCURACY_FLOOR = 0.85
+ACCURACY_FLOOR = 0.9  # 17 of 18 right at HEAD and now; a second miss fails
 
 
 @pytest.mark.slow

@@ -1,9 +1,13 @@
 """The streaming driver: one decode pass, a two-frame window, every measure fed per pair.
 
-Frames come from ``flickerd.media.iter_frames`` at the detail scale (at most 1280 px, for
-blocking and fine texture) and are halved to the analysis scale (at most ``max_side``) for
-flow and the flicker measures. Flow runs on every pair of short clips and on evenly spread
-pairs of frame triples of long ones (``max_pairs``); cheap per-frame measures see every frame.
+Frames come from ``flickerd.media.planes`` as the decoder's own Y/Cb/Cr planes, decoded on a
+second thread. Every decoded frame gives its cheap numbers (means, the cut histogram) straight
+from the planes; only the frames the pair measures or the codec samples use are resized to
+the detail scale (at most 1280 px: blocking, fine texture) and the analysis scale (at most
+``max_side``: flow, flicker, banding) and converted to RGB. Flow runs on every pair of short
+clips and on evenly spread frame triples of long ones (``max_pairs``); there the decoder
+skips the frames nothing needs and no other frame is predicted from (timeline entries of
+skipped frames hold None).
 """
 
 from __future__ import annotations
@@ -14,23 +18,17 @@ import os
 import time
 from collections.abc import Callable
 
-import cv2
 import numpy as np
 
 from flickerd.diagnose import baseline, codec, cuts, global_flicker, incoherence, local, texture, verdict, warping
+from flickerd.diagnose.frames import FrameView, Geometry
 from flickerd.diagnose.model import Diagnosis, FramePoint
 from flickerd.diagnose.settings import DiagnoseSettings
-from flickerd.media import iter_frames, probe
+from flickerd.media import probe
+from flickerd.media.planes import PlaneReader
 
 PROGRESS_EVERY = 16  # frames between progress callbacks
 DETAIL_MAX_SIDE = 1280  # frames are decoded at most this large (halving) for blocking and fine texture
-
-
-
-def _nanmedian(values) -> float:
-    a = np.asarray(values, np.float64)
-    a = a[~np.isnan(a)]
-    return float(np.median(a)) if a.size else 0.0
 
 
 def _opt(v: float) -> float | None:
@@ -56,8 +54,9 @@ def run(
         # pairs are analysed two at a time (a triple of frames) for the second differences
         stride = max(stride, math.ceil(2 * total / settings.max_pairs))
     settings = dataclasses.replace(settings, pair_stride=stride)
-    n, series = _analyse(path, settings, detail_scale, round(detail_scale / scale), sample_every, progress, total)
-    blocking = _nanmedian(series["blocking"]) or float("nan")
+    n, series = _analyse(path, settings, detail_scale, round(detail_scale / scale), sample_every, progress, total,
+                         (info.width, info.height), info.fps or 25.0)
+    blocking = codec.blocking_score(series["blocking"], series["keyframe"])
     scores, segments = verdict.scores_and_segments(series, blocking, settings)
     v, confidence = verdict.decide(scores, settings)
     timeline = tuple(
@@ -97,60 +96,104 @@ def analysis_scale(width: int, height: int, s: DiagnoseSettings) -> float:
     return _halve_until(width, height, _halve_until(width, height, s.scale, DETAIL_MAX_SIDE), s.max_side)
 
 
+_SKIPPED = {"warp": math.nan, "luma": math.nan, "mean_diff": math.nan, "failure": math.nan, "banding": math.nan,
+            "blocking": math.nan, "keyframe": False, "offsets": None, "texture": math.nan, "area": math.nan,
+            "jump": math.nan}
+
+
+def _skip_to(series: dict, lmap: local.LocalMap, n: int, t: int, fps: float) -> None:
+    """Fill the series for frames n..t-1, which the decoder skipped (nobody predicts from them)."""
+    for i in range(n, t):
+        for key, value in _SKIPPED.items():
+            series[key].append(value)
+        series["time"].append(i / fps)
+        series["ycc"].append(np.full(3, np.nan))
+        series["local"].append(lmap.add(None))
+
+
+def _sampled_pair(t: int, stride: int) -> bool:
+    """Whether the pair (t−1, t) gets the flow-based measures (given both frames were decoded)."""
+    return stride == 1 or t % stride < 2
+
+
 def _analyse(path: str, s: DiagnoseSettings, detail_scale: float, factor: int, sample_every: int,
-             progress: Callable[[float], None] | None, total: int) -> tuple[int, dict]:
-    """Decode at the detail scale; analyse at 1/``factor`` of it (blocking and texture use the detail)."""
+             progress: Callable[[float], None] | None, total: int, size: tuple[int, int],
+             fps: float) -> tuple[int, dict]:
+    """Decode planes; analyse at 1/``factor`` of the detail scale (blocking and texture use the detail)."""
     period = int(round(8 * detail_scale)) if detail_scale <= 1 else 0
+    geometry = Geometry.of(size[0], size[1], detail_scale, factor)
     series: dict = {k: [] for k in ("time", "warp", "luma", "mean_diff", "failure", "banding", "blocking", "keyframe",
                                     "offsets", "texture", "area", "local", "ycc", "jump")}
     cut_set: set[int] = set()
     lmap = local.LocalMap(s.grid)
-    prev = prev_gray = prev_hist = prev_detail = None
-    n = 0
-    for frame in iter_frames(path, scale=detail_scale):
-        t = frame.index
-        full = frame.image
-        img = full if factor == 1 else cv2.resize(
-            full, (full.shape[1] // factor, full.shape[0] // factor), interpolation=cv2.INTER_AREA)
-        g = warping.gray(img)
-        detail = g if factor == 1 else warping.gray(full)
-        hist = cuts.histogram(img)
-        series["time"].append(frame.time_s)
-        series["keyframe"].append(frame.pict_type == 1 or frame.keyframe)
-        ycc = np.asarray(cv2.mean(cv2.cvtColor(img, cv2.COLOR_RGB2YCrCb))[:3])
-        series["ycc"].append(ycc[[0, 2, 1]])  # Y, Cb, Cr
+    prev: FrameView | None = None
+    prev_hist = None
+    n = key_samples = 0
+    stride = s.pair_stride
+
+    def wanted(t: int) -> bool:  # the frames of the sampled pairs and the codec samples
+        return (t + 1) % stride < 3 or t % sample_every == 0
+
+    reader = PlaneReader(path, wanted=wanted if stride > 2 else None)
+    for planes in reader:
+        t = planes.index
+        _skip_to(series, lmap, n, t, fps)
+        n = t
+        view = FrameView(planes, geometry)
+        hist = view.histogram()
+        series["time"].append(planes.time_s)
+        series["keyframe"].append(planes.pict_type == 1 or planes.keyframe)
+        ycc = view.means()
+        series["ycc"].append(ycc)
         series["luma"].append(float(ycc[0]))
         sampled = t % sample_every == 0
-        series["banding"].append(codec.banding(g) if sampled else float("nan"))
-        series["blocking"].append(codec.blocking(detail, period) if sampled and period >= 2 else float("nan"))
-        warp_e = failure = tex = area = float("nan")
+        series["banding"].append(codec.banding(view.gray) if sampled else float("nan"))
+        # I-frames are always measured too: at a very high CRF their blocks sit on the grid, while
+        # P-frames carry moved copies of them off it, where the grid measure cannot see them
+        key = series["keyframe"][-1]
+        block = period >= 2 and (sampled or (key and key_samples < s.codec_samples))
+        key_samples += key and block
+        series["blocking"].append(codec.blocking(view.detail, period) if block else float("nan"))
+        warp_e = failure = tex = area = mean_diff = float("nan")
         offsets = cells = None
         jump = float("nan")
         if prev is not None:
-            series["mean_diff"].append(baseline.mean_diff(prev, img))
             jump = cuts.histogram_jump(prev_hist, hist)
-            analyse = s.pair_stride == 1 or t % s.pair_stride < 2 or jump >= s.cut_threshold
-            if analyse:
-                c = warping.compensate(prev, img, s.flow_preset, prev_gray, g)
-                warp_e = warping.warp_error(c.residual, c.mask)
+            adjacent = prev.planes.index == t - 1
+            sampled_pair = adjacent and _sampled_pair(t, stride)
+            # A colour jump off the sampled pairs asks the thumbnails, then the flow, whether it is
+            # a cut; a clear jump is one without asking. Neither adds a sample to the flicker measures.
+            candidate = not sampled_pair and s.cut_threshold <= jump <= 2 * s.cut_threshold
+            # plainly one shot: flicker moves histograms too
+            one_shot = candidate and cuts.same_shot(prev.thumb, view.thumb)
+            candidate = candidate and not one_shot
+            if sampled_pair:
+                mean_diff = baseline.mean_diff(prev.rgb, view.rgb)  # cut pairs too, as the seed's script
+            if candidate:
+                failure, area = cuts.flow_evidence(prev.rgb, view.rgb, s.flow_preset)
+            elif sampled_pair:
+                c = warping.compensate(prev.rgb, view.rgb, s.flow_preset, prev.gray, view.gray)
                 failure = 1.0 - float(c.mask.mean())
                 offsets = global_flicker.pair_offsets(c.residual, c.mask)
                 ry = c.residual @ global_flicker.YCC[0]
                 ry_local = ry - offsets[0]
                 area = incoherence.unexplained_area(ry_local)
-            if cuts.is_cut(jump, area, s.cut_threshold) or (failure > cuts.FLOW_CUT and area > 0.25):
+            if not one_shot and (cuts.is_cut(jump, area, s.cut_threshold) or (failure > cuts.FLOW_CUT and area > 0.25)):
                 cut_set.add(t)
-                warp_e = tex = area = float("nan")
+                tex = area = failure = float("nan")
                 offsets = None
-            elif analyse:
+            elif candidate:
+                area = failure = float("nan")
+                offsets = None
+            elif sampled_pair:
+                warp_e = warping.warp_error(c.residual, c.mask)
                 if factor == 1:
-                    prev_y = prev_gray.astype(np.float32)
+                    prev_y = prev.gray.astype(np.float32)
                     tex = texture.texture_ratio(prev_y, prev_y - ry, c.mask)
                 else:
-                    tex = texture.detail_ratio(prev_detail, detail, c.flow, c.mask, factor)
+                    tex = texture.detail_ratio(prev.detail, view.detail, c.flow, c.mask, factor)
                 cells = local.cell_means(ry_local, c.mask, s.grid)
-        else:
-            series["mean_diff"].append(float("nan"))
+        series["mean_diff"].append(mean_diff)
         series["jump"].append(jump)
         series["warp"].append(warp_e)
         series["failure"].append(failure)
@@ -158,10 +201,12 @@ def _analyse(path: str, s: DiagnoseSettings, detail_scale: float, factor: int, s
         series["texture"].append(tex)
         series["area"].append(area)
         series["local"].append(lmap.add(cells))
-        prev, prev_gray, prev_hist, prev_detail = img, g, hist, detail
+        prev, prev_hist = view, hist
         n += 1
         if progress and n % PROGRESS_EVERY == 0:
             progress(min(0.99, n / total))
+    _skip_to(series, lmap, n, reader.frames, fps)
+    n = max(n, reader.frames)
     series["cuts"] = cut_set
     # Pairs that end on an I-frame carry the encoder's keyframe "pumping": a codec artifact
     # (scored as iframe_spike), so they are left out of the flicker and incoherence measures.

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import cv2
 import numpy as np
 
 MEDIAN_SAMPLES = 20_000
@@ -35,8 +36,11 @@ def pair_offsets(residual: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """Robust (Y, Cb, Cr) offset of frame t−1 minus warped frame t over reliable pixels."""
     step = max(1, int(np.sqrt(mask.size / MEDIAN_SAMPLES)))
     res, m = residual[::step, ::step], mask[::step, ::step]  # a regular subsample's median is as good
-    r = res[m] if m.any() else res.reshape(-1, 3)
-    return np.median(r, axis=0) @ YCC.T
+    if not m.any():
+        m = np.ones_like(m)
+    # per-channel medians of contiguous planes: far faster than a median along axis 0 of an Nx3 array
+    channels = cv2.split(np.ascontiguousarray(res))
+    return np.array([np.median(c[m]) for c in channels], np.float32) @ YCC.T
 
 
 def offset_flicker(offsets: Sequence[np.ndarray | None]) -> np.ndarray:

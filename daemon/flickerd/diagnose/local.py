@@ -3,18 +3,25 @@
 After warping and removing the global offset, each cell's mean residual should stay ~0 where
 the flow is right; a region that breathes moves its cells' residuals up and down. The score
 of a cell is the mean over time of its motion-compensated second difference, like the global
-measure but per region.
+measure but per region. The clip's score is how far its worst regions stand above its
+typical one.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-MIN_CELL_COVER = 0.3  # a cell counts only if this fraction of it has trustworthy flow
+MIN_CELL_COVER = 0.3  # below this fraction of trustworthy flow a cell falls back to its clipped plain mean
+FALLBACK_CLIP = 24.0  # grey levels: bounds what occlusions add to a fallback cell's mean
 
 
 def cell_means(residual_y: np.ndarray, mask: np.ndarray, grid: tuple[int, int]) -> np.ndarray:
-    """Masked mean residual per cell (rows x cols), NaN where the flow covers too little."""
+    """Mean residual per cell (rows x cols) over the pixels whose flow is trustworthy.
+
+    A region that changes brightness is just where the flow check tends to fail (more so on
+    heavily compressed frames), so a cell the flow covers too little falls back to the mean
+    of its whole residual, clipped to ±``FALLBACK_CLIP`` so occlusions count little.
+    """
     rows, cols = grid
     h, w = residual_y.shape
     ys = np.linspace(0, h, rows + 1).astype(int)[:-1]
@@ -28,7 +35,10 @@ def cell_means(residual_y: np.ndarray, mask: np.ndarray, grid: tuple[int, int]) 
     area = cells(np.ones_like(m))
     with np.errstate(invalid="ignore", divide="ignore"):
         out = cells(residual_y * m) / total
-    out[total < MIN_CELL_COVER * area] = np.nan
+    sparse = total < MIN_CELL_COVER * area
+    if sparse.any():
+        plain = cells(np.clip(residual_y, -FALLBACK_CLIP, FALLBACK_CLIP).astype(np.float64)) / area
+        out[sparse] = plain[sparse]
     return out
 
 
@@ -59,9 +69,11 @@ class LocalMap:
             return np.where(self.count > 0, self.sum / np.maximum(self.count, 1), np.nan)
 
     def score(self) -> float:
-        """Mean of the top quarter of cells: a region, not one noisy cell, must flicker."""
+        """Mean of the top quarter of cells over the median cell: a region, not one noisy cell,
+        must flicker, and more than the frame as a whole (real footage's motion leaves every
+        cell some residual change; that is not a region flickering)."""
         m = self.map
         v = np.sort(m[~np.isnan(m)])[::-1]
         if v.size == 0:
             return 0.0
-        return float(v[: max(1, v.size // 4)].mean())
+        return float(v[: max(1, v.size // 4)].mean() - np.median(v))

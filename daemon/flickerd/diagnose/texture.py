@@ -12,6 +12,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from flickerd.flow import pixel_grid
+
 HIGH_PASS_SIGMA = 1.0
 MIN_DETAIL = 6.0  # mean squared detail (grey levels²) below which there is no texture to judge (a high-CRF encode has ~1)
 
@@ -61,8 +63,8 @@ def detail_ratio(prev_detail: np.ndarray, cur_detail: np.ndarray, flow: np.ndarr
         crop_mask = crop_mask[y0 - fy0 * factor:][:h, x0 - fx0 * factor:][:, :w]
         if crop_flow.shape[:2] != (h, w) or crop_mask.shape != (h, w):
             return float("nan")
-    gx, gy = np.meshgrid(np.arange(x0, x0 + w, dtype=np.float32), np.arange(y0, y0 + h, dtype=np.float32))
-    warped = cv2.remap(cur_detail.astype(np.float32), gx + crop_flow[..., 0], gy + crop_flow[..., 1],
+    gx, gy = pixel_grid(h, w)
+    warped = cv2.remap(cur_detail.astype(np.float32), gx + (crop_flow[..., 0] + x0), gy + (crop_flow[..., 1] + y0),
                        cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     prev = prev_detail[y0:y0 + h, x0:x0 + w].astype(np.float32)
     return texture_ratio(prev, warped, crop_mask)

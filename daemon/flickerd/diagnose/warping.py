@@ -46,11 +46,10 @@ def compensate(prev: np.ndarray, cur: np.ndarray, preset: str = "ultrafast",
 
 def warp_error(residual: np.ndarray, mask: np.ndarray) -> float:
     """Lai's E for one pair from a residual in grey levels."""
-    n = int(mask.sum())
-    if n == 0:
+    if not mask.any():
         return float("nan")
-    sq = (residual / 255.0) ** 2
-    return float(sq.sum(-1)[mask].sum() / n)
+    # cv2.mean over the mask is the masked channel-wise mean of the squares, without a boolean-index copy
+    return float(sum(cv2.mean(residual * residual, mask=np.ascontiguousarray(mask).view(np.uint8))[:3]) / 255.0**2)
 
 
 def warp_errors(

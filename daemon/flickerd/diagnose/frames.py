@@ -1,0 +1,118 @@
+"""One decoded frame seen at the sizes the measures need, each image made only when first asked for.
+
+Every frame gets its cheap numbers (Y/Cb/Cr means, the cut histogram) straight from the
+decoder's planes; only the frames a pair measure or a codec sample uses are ever resized
+or converted to RGB. Studio-range planes are stretched to full range first, so the RGB and
+luma match what ``iter_frames`` gives (BT.601, as swscale converts untagged video).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from flickerd.diagnose import cuts
+from flickerd.media.planes import Planes
+
+# studio range (Y 16–235, C 16–240) → full range, as lookup tables
+_LUMA = np.clip(np.round((np.arange(256) - 16) * 255.0 / 219.0), 0, 255).astype(np.uint8)
+_CHROMA = np.clip(np.round((np.arange(256) - 128) * 255.0 / 224.0 + 128), 0, 255).astype(np.uint8)
+MEAN_STEP = 4  # per-frame means use every 4th pixel of every 4th row: plenty for a mean
+
+
+@dataclass(frozen=True, slots=True)
+class Geometry:
+    """Pixel sizes (w, h) of the two analysis levels."""
+
+    detail: tuple[int, int]  # blocking and fine texture
+    analysis: tuple[int, int]  # flow, flicker, banding
+
+    @classmethod
+    def of(cls, width: int, height: int, detail_scale: float, factor: int) -> Geometry:
+        dw, dh = max(16, round(width * detail_scale)), max(16, round(height * detail_scale))
+        dw, dh = dw - dw % 2, dh - dh % 2
+        return cls((dw, dh), (max(8, dw // factor), max(8, dh // factor)))
+
+
+def _resize(plane: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    if (plane.shape[1], plane.shape[0]) == size:
+        return plane
+    shrink = size[0] < plane.shape[1] or size[1] < plane.shape[0]
+    return cv2.resize(plane, size, interpolation=cv2.INTER_AREA if shrink else cv2.INTER_CUBIC)
+
+
+class FrameView:
+    """Lazily derived images of one frame; ``gray``/``detail`` are full-range uint8 luma."""
+
+    def __init__(self, planes: Planes, geometry: Geometry) -> None:
+        self.planes = planes
+        self.geometry = geometry
+        self._rgb: np.ndarray | None = None
+        self._gray: np.ndarray | None = None
+        self._detail: np.ndarray | None = None
+        self.thumb: np.ndarray | None = None  # the luma thumbnail ``histogram`` made (uint8, ≤ cuts.THUMB px)
+
+    # Full-range planes are used as decoded: the decoder's views carry line padding, and DIS
+    # (like most OpenCV calls) wants contiguous rows, so those are copied.
+    def _luma(self, y: np.ndarray) -> np.ndarray:
+        return np.ascontiguousarray(y) if self.planes.full_range else cv2.LUT(y, _LUMA)
+
+    def _chroma(self, c: np.ndarray) -> np.ndarray:
+        return np.ascontiguousarray(c) if self.planes.full_range else cv2.LUT(c, _CHROMA)
+
+    def means(self) -> np.ndarray:
+        """Full-range (Y, Cb, Cr) means of the frame, grey levels."""
+        p, s = self.planes, MEAN_STEP
+        sc_y = max(1, s * p.cb.shape[0] // p.y.shape[0])  # the same grid on subsampled chroma
+        sc_x = max(1, s * p.cb.shape[1] // p.y.shape[1])
+        m = np.array([p.y[::s, ::s].mean(), p.cb[::sc_y, ::sc_x].mean(), p.cr[::sc_y, ::sc_x].mean()])
+        if not p.full_range:
+            m = np.array([(m[0] - 16) * 255 / 219, (m[1] - 128) * 255 / 224 + 128, (m[2] - 128) * 255 / 224 + 128])
+        return m
+
+    def histogram(self) -> np.ndarray:
+        """The cut detector's colour histogram, from an RGB thumbnail made straight from the planes."""
+        p = self.planes
+        h, w = p.y.shape
+        k = -(-max(h, w) // cuts.THUMB)
+        k += k % 2 if k > 1 else 0  # even, so subsampled chroma shrinks by whole pixels too
+        th, tw = max(1, h // k), max(1, w // k)
+        size = (tw, th)
+        # whole-pixel area averages: OpenCV's integer-factor path is ~8x faster than a fractional one
+        y = _resize(p.y[: th * k, : tw * k], size)
+        self.thumb = y
+        ky, kx = k * p.cb.shape[0] // h, k * p.cb.shape[1] // w
+        cb = _resize(p.cb[: th * ky, : tw * kx], size) if ky and kx else _resize(p.cb, size)
+        cr = _resize(p.cr[: th * ky, : tw * kx], size) if ky and kx else _resize(p.cr, size)
+        return cuts.histogram(self._to_rgb(y, cb, cr))
+
+    def _to_rgb(self, y: np.ndarray, cb: np.ndarray, cr: np.ndarray) -> np.ndarray:
+        return cv2.cvtColor(cv2.merge([self._luma(y), self._chroma(cr), self._chroma(cb)]), cv2.COLOR_YCrCb2RGB)
+
+    @property
+    def rgb(self) -> np.ndarray:
+        """HxWx3 uint8 RGB at the analysis size."""
+        if self._rgb is None:
+            size = self.geometry.analysis
+            p = self.planes
+            self._rgb = self._to_rgb(self._analysis_y(), _resize(p.cb, size), _resize(p.cr, size))
+        return self._rgb
+
+    def _analysis_y(self) -> np.ndarray:
+        return _resize(self.planes.y, self.geometry.analysis)
+
+    @property
+    def gray(self) -> np.ndarray:
+        """HxW uint8 luma at the analysis size."""
+        if self._gray is None:
+            self._gray = self._luma(self._analysis_y())
+        return self._gray
+
+    @property
+    def detail(self) -> np.ndarray:
+        """HxW uint8 luma at the detail size."""
+        if self._detail is None:
+            self._detail = self._luma(_resize(self.planes.y, self.geometry.detail))
+        return self._detail

@@ -1,0 +1,191 @@
+"""Fast analysis decode: each frame's Y, Cb, Cr planes as numpy views, decoded on a background thread.
+
+Diagnosis needs cheap per-frame numbers (means, a histogram) from every frame but full
+images only from the few frames its pair measures sample. Converting every frame to RGB
+(``iter_frames``) costs more than decoding it, so this reader hands out the decoder's own
+planes, zero-copy, and leaves any conversion to the caller. PyAV releases the GIL while it
+decodes, so decoding on a thread overlaps the caller's analysis on a second core; the queue
+between them holds a few frames, so memory stays flat whatever the clip's length.
+
+8-bit planar YUV (4:2:0, 4:2:2, 4:4:4) comes as is; other pixel formats (10-bit, palettes,
+RGB, NV12) are converted by swscale to 8-bit 4:4:4; WebP and image sequences, which PyAV
+does not read as video, go through ``iter_frames`` and OpenCV.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import av
+import numpy as np
+
+from flickerd.errors import CorruptInput
+from flickerd.media.probe import _open
+from flickerd.media.webp import is_webp
+
+QUEUE_FRAMES = 6  # decoded frames waiting for the analysis thread (bounded: memory stays flat)
+NATIVE = {"yuv420p", "yuv422p", "yuv444p", "yuvj420p", "yuvj422p", "yuvj444p"}
+FALLBACK_FORMAT = "yuv444p"
+_JPEG_RANGE = 2  # AVCOL_RANGE_JPEG
+
+
+@dataclass(frozen=True, slots=True)
+class Planes:
+    """One decoded frame as 8-bit planes. Chroma may be subsampled (half width and/or height)."""
+
+    index: int
+    time_s: float
+    keyframe: bool
+    pict_type: int  # 1 = I, 2 = P, 3 = B
+    y: np.ndarray  # HxW uint8
+    cb: np.ndarray  # uint8, H or H/2 rows, W or W/2 columns
+    cr: np.ndarray
+    full_range: bool  # True: 0–255 (JPEG range); False: Y 16–235, chroma 16–240
+
+
+def _view(plane) -> np.ndarray:
+    """The plane's pixels without copying (rows padded to ``line_size`` in the buffer)."""
+    return np.frombuffer(plane, np.uint8).reshape(plane.height, plane.line_size)[:, : plane.width]
+
+
+def _planes(frame: av.VideoFrame, index: int, fallback_rate: float) -> Planes:
+    full = frame.format.name.startswith("yuvj") or int(frame.color_range) == _JPEG_RANGE
+    if frame.format.name not in NATIVE:
+        frame = frame.reformat(format=FALLBACK_FORMAT)
+    p = frame.planes
+    time_s = float(frame.time) if frame.time is not None else index / fallback_rate
+    return Planes(index, time_s, bool(frame.key_frame), int(frame.pict_type), _view(p[0]), _view(p[1]), _view(p[2]),
+                  full)
+
+
+class PlaneReader:
+    """Iterate over the planes of the first video stream's frames, in display order.
+
+    ``wanted(index) -> bool`` lets the decoder skip frames nobody needs, but only frames no
+    other frame predicts from (``skip_frame=NONREF``), so every frame it does decode is
+    exact; which frames get skipped depends on the encoder (typically its B-frames).
+    Skipped frames leave gaps in the indices; ``frames`` is the count including them. With
+    ``tolerant`` a decode error ends the stream quietly instead of raising ``CorruptInput``.
+    Breaking out of the loop stops the decoding thread.
+    """
+
+    def __init__(self, path: str | os.PathLike, *, wanted: Callable[[int], bool] | None = None,
+                 tolerant: bool = False, max_frames: int | None = None) -> None:
+        self.path = os.fspath(path)
+        self.wanted = wanted
+        self.tolerant = tolerant
+        self.max_frames = max_frames
+        self.frames = 0  # frames in the stream so far, skipped ones included
+
+    def __iter__(self) -> Iterator[Planes]:
+        path = self.path
+        if os.path.isdir(path) or is_webp(path):
+            for planes in _via_rgb(path, self.max_frames):
+                self.frames = planes.index + 1
+                yield planes
+            return
+        container = _open(path)
+        if not container.streams.video:
+            container.close()
+            raise CorruptInput(f"{path}: contains no video stream.")
+        stream = container.streams.video[0]
+        frames: queue.Queue = queue.Queue(maxsize=QUEUE_FRAMES)
+        stop = threading.Event()
+        end = object()
+
+        def put(item) -> bool:
+            while not stop.is_set():
+                try:
+                    frames.put(item, timeout=0.1)
+                    return True
+                except queue.Full:
+                    continue
+            return False
+
+        def decode() -> None:
+            try:
+                for planes in self._decode(container, stream):
+                    if not put(planes):
+                        return
+            except av.error.FFmpegError as exc:
+                if not self.tolerant:
+                    put(CorruptInput(f"{path}: decoding failed after {self.frames} frames ({exc})."))
+                    return
+            except Exception as exc:  # handed to the consumer, which re-raises it
+                put(exc)
+                return
+            if self.frames == 0:
+                put(CorruptInput(f"{path}: the video stream holds no decodable frame."))
+                return
+            put(end)
+
+        worker = threading.Thread(target=decode, name="flickerd-decode", daemon=True)
+        worker.start()
+        try:
+            while True:
+                item = frames.get()
+                if item is end:
+                    return
+                if isinstance(item, Exception):
+                    raise item
+                yield item
+        finally:
+            stop.set()
+            worker.join()
+            container.close()
+
+    def _decode(self, container, stream) -> Iterator[Planes]:
+        rate = float(stream.average_rate or 25)
+        timed = self.wanted is not None and stream.average_rate and stream.time_base is not None
+        if not timed:  # every frame, counted
+            for frame in container.decode(stream):
+                yield _planes(frame, self.frames, rate)
+                self.frames += 1
+                if self.max_frames is not None and self.frames >= self.max_frames:
+                    return
+            return
+        # Skipping: a packet's display index comes from its timestamp (constant frame rate), and
+        # the decoder reads skip_frame per packet when it decodes single-threaded.
+        stream.thread_type = "NONE"
+        cc = stream.codec_context
+        tb, start = float(stream.time_base), stream.start_time
+        last = -1
+        for packet in container.demux(stream):
+            if packet.pts is not None:
+                start = packet.pts if start is None else start
+                index = round((packet.pts - start) * tb * rate)
+                self.frames = max(self.frames, index + 1)
+                cc.skip_frame = "DEFAULT" if self.wanted(index) else "NONREF"
+            for frame in packet.decode():
+                if frame.pts is not None and last < 0:
+                    start = frame.pts  # the first frame shown is frame 0, whatever the container's start says
+                index = round((frame.pts - start) * tb * rate) if frame.pts is not None else last + 1
+                index = max(index, last + 1)  # never twice the same index, whatever the timestamps say
+                last = index
+                self.frames = max(self.frames, index + 1)
+                yield _planes(frame, index, rate)
+                if self.max_frames is not None and index + 1 >= self.max_frames:
+                    return
+
+
+def iter_planes(path: str | os.PathLike, *, tolerant: bool = False, max_frames: int | None = None) -> Iterator[Planes]:
+    """Every frame's planes, in display order (see ``PlaneReader``)."""
+    return iter(PlaneReader(path, tolerant=tolerant, max_frames=max_frames))
+
+
+def _via_rgb(path: str, max_frames: int | None) -> Iterator[Planes]:
+    """WebP and image sequences: RGB frames from ``iter_frames``, converted to full-range YCbCr."""
+    import cv2
+
+    from flickerd.media.reader import iter_frames
+
+    for f in iter_frames(path, max_frames=max_frames):
+        img = f.image
+        if img.dtype != np.uint8:
+            img = (img >> 8).astype(np.uint8)
+        ycrcb = cv2.cvtColor(img, cv2.COLOR_RGB2YCrCb)
+        yield Planes(f.index, f.time_s, f.keyframe, f.pict_type, ycrcb[..., 0], ycrcb[..., 2], ycrcb[..., 1], True)
