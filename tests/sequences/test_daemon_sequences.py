@@ -130,6 +130,7 @@ def test_tiff16_to_sequence_gaps_broken_and_comfyui_metadata(tmp_path):
     try:
         d.wait_log("daemon_started")
         # whole folders renamed in, as a render farm's atomic move does
+        (tmp_path / "frames" / "tiff16.json").write_text('{"fps": 12}')  # its sidecar, beside it
         os.rename(staging / "tiff16", tmp_path / "frames" / "tiff16")
         for name in ("broken", "gappy", "comfy", "deep"):
             os.rename(staging / name, tmp_path / "in" / name)
@@ -159,6 +160,8 @@ def test_tiff16_to_sequence_gaps_broken_and_comfyui_metadata(tmp_path):
     # on_success = "move": the whole folder, untouched, goes to the archive
     assert not (tmp_path / "frames" / "tiff16").exists()
     assert snapshot_bytes(tmp_path / "frames.done" / "tiff16") == tiff_before
+    assert (tmp_path / "frames.done" / "tiff16.json").read_text() == '{"fps": 12}'  # the sidecar went along
+    assert not (tmp_path / "frames" / "tiff16.json").exists()
 
     # mixed sizes: quarantined with the reason, a note in _failed/
     assert broken["state"] == "quarantined" and broken["reason"] == "corrupt_input", log

@@ -12,7 +12,7 @@ from flickerd import config
 from flickerd.errors import ConfigError, CorruptInput, NotAVideo
 from flickerd.media.sequence import find_sequence
 from flickerd.routes.regenerate.sidecar import read_sidecar
-from flickerd.service.publish import publish_folder, remove_temp_files
+from flickerd.service.publish import move_published, publish_folder, remove_temp_files
 from flickerd.service.sequence_hash import sequence_hash
 from flickerd.service.sequence_settle import SequenceRules
 from flickerd.service.settle import Settled, Settler
@@ -152,6 +152,17 @@ def test_publish_folder_replaces_a_previous_version_whole(tmp_path):
     (tmp_path / "out" / ".left.tmp" / "f_0001.png").write_bytes(b"x")
     assert remove_temp_files(tmp_path / "out") == [tmp_path / "out" / ".left.tmp"]
     assert [p.name for p in (tmp_path / "out").iterdir()] == ["shot"]
+
+
+def test_approving_a_reviewed_sequence_replaces_the_published_folder(tmp_path):
+    review, final = tmp_path / "out" / "_review" / "shot", tmp_path / "out" / "shot"
+    write_sequence(review, range(1, 4))
+    write_sequence(final, range(1, 6), seed=9)  # an earlier published version
+    want = {p.name: p.read_bytes() for p in review.iterdir()}
+    assert move_published(review, final) == final
+    assert {p.name: p.read_bytes() for p in final.iterdir()} == want
+    assert not review.exists()
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["_review", "shot"]  # nothing left aside
 
 
 def test_generator_record_of_a_sequence(tmp_path):

@@ -776,10 +776,15 @@ class Daemon:
         st = self.folders.get(task.job.folder)
         if st is None or getattr(st.conf, "on_success", "keep") != "move" or not getattr(st.conf, "archive", None):
             return
-        dest = Path(st.conf.archive) / Path(task.job.path).relative_to(task.src_root)
+        src = Path(task.job.path)
+        dest = Path(st.conf.archive) / src.relative_to(task.src_root)
+        # the sidecar (NAME.json beside a video, FOLDER.json beside a sequence) goes along
+        sidecar = src.parent / f"{src.name}.json" if src.is_dir() else src.with_suffix(".json")
         try:
             dest.parent.mkdir(parents=True, exist_ok=True)
-            shutil.move(task.job.path, dest)
+            shutil.move(src, dest)
+            if sidecar.is_file():
+                shutil.move(sidecar, dest.parent / sidecar.name)
             log.info("source_archived", file=task.job.path, archive=str(dest))
         except OSError as exc:
             log.error("source_archive_failed", file=task.job.path, error=str(exc))

@@ -154,9 +154,12 @@ def link_or_copy(existing: str | os.PathLike, final: str | os.PathLike) -> tuple
 
 
 def move_published(src: str | os.PathLike, final: str | os.PathLike) -> Path:
-    """Move an already published file (``_review/`` → output) atomically; copies across filesystems."""
+    """Move an already published file or sequence folder (``_review/`` → output) atomically;
+    copies across filesystems. A folder replaces an older one of the same name as one unit."""
     src, final = Path(src), Path(final)
     final.parent.mkdir(parents=True, exist_ok=True)
+    if src.is_dir():
+        return _move_folder(src, final)
     try:
         os.replace(src, final)
         _fsync_dir(final.parent)
@@ -166,6 +169,30 @@ def move_published(src: str | os.PathLike, final: str | os.PathLike) -> Path:
             raise
         publish(src, final)
         src.unlink()
+    return final
+
+
+def _move_folder(src: Path, final: Path) -> Path:
+    # a rename cannot land on a non-empty folder: the old one steps aside first (as in publish_folder)
+    old = final.with_name(f".{final.name}.old.tmp")
+    try:
+        if final.exists():
+            shutil.rmtree(old, ignore_errors=True)
+            os.replace(final, old)
+        try:
+            os.replace(src, final)
+        except OSError as exc:
+            if exc.errno != errno.EXDEV:
+                raise
+            publish_folder(src, final)
+            shutil.rmtree(src)
+        _fsync_dir(final.parent)
+        _fsync_dir(src.parent)
+    except BaseException:
+        if old.exists() and not final.exists():
+            os.replace(old, final)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
     return final
 
 
