@@ -10,8 +10,14 @@ re-encode alone cost. Every output also goes through the project's own verificat
 (``verify.check`` with the default acceptance, no re-diagnosis): a gain verification rejects
 does not count, so the summary gives the accepted share next to the medians.
 
+The ``clean`` row puts each clean clip itself (one per synthetic seed, and each real clip)
+through every route: a fix must not damage footage that does not flicker. Its gain is
+PSNR(fixed, clean) − PSNR(reencode, clean), where ``reencode`` is the same clean clip through
+normalize at strength 0 (decode + the same final x264 encode): what the route costs beyond the
+unavoidable re-encode (0 = untouched, negative = damage).
+
     python -m bench restoration [--seeds N] [--frames N] [--no-real] [--routes normalize,ffmpeg,...]
-        [--kinds luma,texture,...] [--json PATH]
+        [--kinds luma,texture,...,clean] [--json PATH]
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ import cv2
 import numpy as np
 
 KINDS = ("luma", "chroma", "texture", "breathing")
+CLEAN = "clean"  # the clean clip itself through each route (see the module docstring)
 ROUTES = {
     "reencode": [("normalize", {"strength": 0.0})],  # the floor: decode + x264 crf 16 re-encode only
     "normalize": [("normalize", {})],
@@ -97,17 +104,21 @@ def _input_flows(frames: list[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray]
     return out
 
 
-def _cases(seeds: int, frames: int, real: bool, work: str, kinds: tuple[str, ...] = KINDS):
-    """Yield (source, kind, flicker path, clean path)."""
+def _cases(seeds: int, frames: int, real: bool, work: str, kinds: tuple[str, ...] = KINDS + (CLEAN,)):
+    """Yield (source, kind, flicker path, clean path); a ``clean`` case has the clean clip as its input."""
     from flickerd.synth import corpus
 
     for seed in range(seeds):
         for kind in kinds:
-            spec = corpus.ClipSpec(seed=seed, kind=kind, frames=frames, width=160 if seed % 2 == 0 else 256,
-                                   height=96 if seed % 2 == 0 else 144)
+            # the clean clip of a seed is the same scene whatever the kind: one clean case per seed
+            spec = corpus.ClipSpec(seed=seed, kind=KINDS[0] if kind == CLEAN else kind, frames=frames,
+                                   width=160 if seed % 2 == 0 else 256, height=96 if seed % 2 == 0 else 144)
             src, clean = os.path.join(work, f"{spec.name}.mp4"), os.path.join(work, f"{spec.name}.clean.mp4")
-            corpus.write_clip(spec, src)
             corpus.write_clip(spec, clean, clean=True)
+            if kind == CLEAN:
+                yield "synthetic", CLEAN, clean, clean
+                continue
+            corpus.write_clip(spec, src)
             yield "synthetic", kind, src, clean
     if not real:
         return
@@ -121,6 +132,8 @@ def _cases(seeds: int, frames: int, real: bool, work: str, kinds: tuple[str, ...
         clean = os.path.join(work, f"{name}.clean.mp4")
         _write(clean, base)
         h, w = base[0].shape[:2]
+        if CLEAN in kinds:
+            yield name, CLEAN, clean, clean
         for i, kind in enumerate(KINDS):
             if kind not in kinds:
                 continue
@@ -136,7 +149,7 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--frames", type=int, default=48)
     ap.add_argument("--no-real", action="store_true")
     ap.add_argument("--routes", default=",".join(ROUTES))
-    ap.add_argument("--kinds", default=",".join(KINDS), help="flicker kinds to run (default: all)")
+    ap.add_argument("--kinds", default=",".join(KINDS + (CLEAN,)), help="flicker kinds to run, and clean (default: all)")
     ap.add_argument("--json", default=None)
     args = ap.parse_args(argv)
 
@@ -164,6 +177,11 @@ def main(argv: list[str]) -> int:
             clean, inp = _load(clean_path), _load(src)
             flows = _drop_cuts(clean, _input_flows(inp))
             base_psnr, base_warp = _psnr(inp, clean), _warp_errors(inp, flows)
+            if kind == CLEAN:  # the floor is the re-encoded clean clip, not the clean clip itself
+                ref = os.path.join(work, "reencode-clean.mp4")
+                run_chain(src, [Step(r, p) for r, p in ROUTES["reencode"]], ref, work)
+                base_psnr = _psnr(_load(ref), clean)
+                os.unlink(ref)
             for name, steps in chains.items():
                 out = os.path.join(work, f"out-{name}.mp4")
                 start = time.monotonic()
@@ -189,7 +207,7 @@ def main(argv: list[str]) -> int:
         print(f"\nmedians (gain dB / SSIM / warping-error reduction / verification accepted), {title}:")
         for name in chains:
             cells = []
-            for kind in KINDS:
+            for kind in KINDS + (CLEAN,):
                 sel = [r for r in rows if r["route"] == name and r["kind"] == kind and keep(r)]
                 if sel:
                     cells.append(f"{kind} {statistics.median(r['psnr_gain_db'] for r in sel):+.2f}/"

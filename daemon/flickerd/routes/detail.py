@@ -252,7 +252,7 @@ class DetailRoute:
     """Temporal stabilisation of fine detail (see ``DetailParams``)."""
 
     name = "detail"
-    version = "1"
+    version = "2"
 
     def fix(self, src: str, out: str, params: Mapping[str, Any], progress: ProgressFn = no_progress) -> StepResult:
         start = time.monotonic()
@@ -269,28 +269,35 @@ class DetailRoute:
             def put(items: Iterator[tuple[int, Any, list[np.ndarray]]]) -> None:
                 nonlocal written
                 for _, data, new in items:
+                    # a frame the step barely touched is written exactly as it came (see
+                    # planes.PASS_MEAN_LEVELS): clean footage must not pay for a re-encode's shift
                     if planar:
                         ints = [(plane + 0.5).astype(dtype) for plane in new]
-                        writer.write_frame(planes.frame_from_planes(ints, data))
+                        before = planes.read_planes(data)
+                        writer.write_frame(planes.frame_from_planes(before if planes.negligible(ints, before, peak) else ints,
+                                                                    data))
                     else:
                         g, r, b = new
-                        writer.write((np.dstack([r, g, b]) + 0.5).astype(data.dtype))
+                        rgb = (np.dstack([r, g, b]) + 0.5).astype(data.dtype)
+                        writer.write(data if planes.negligible([rgb], [data], peak) else rgb)
                     written += 1
                     progress(min(1.0, written / total))
 
             if planar:
                 bits = planes.PLANAR[info.pix_fmt]
                 dtype = np.uint8 if bits == 8 else np.uint16
+                peak = float((1 << bits) - 1)
                 for index, frame in enumerate(planes.decode(src)):
                     plane_list = [x.astype(np.float32) for x in planes.read_planes(frame)]
                     if core is None:
-                        core = DetailStabilizer(frame.width, frame.height, float((1 << bits) - 1), p)
+                        core = DetailStabilizer(frame.width, frame.height, peak, p)
                     put(core.feed(index, frame, plane_list))
             else:
                 deep = info.bit_depth > 8
+                peak = 65535.0 if deep else 255.0
                 for f in iter_frames(src, deep=deep):
                     if core is None:
-                        core = DetailStabilizer(f.image.shape[1], f.image.shape[0], 65535.0 if deep else 255.0, p)
+                        core = DetailStabilizer(f.image.shape[1], f.image.shape[0], peak, p)
                     put(core.feed(f.index, f.image, _rgb_planes(f.image)))
             if core is not None:
                 put(core.finish())
