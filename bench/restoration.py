@@ -6,7 +6,9 @@ injected, the clean clip is the ground truth. Per route/chain and kind it report
 PSNR(fixed, clean) − PSNR(input, clean), SSIM(fixed, clean), and the reduction of the
 flow-compensated warping error (Lai et al.) measured with the input's flow (pairs across
 a scene cut left out). ``reencode`` (normalize at strength 0) shows what the decode and x264
-re-encode alone cost. Every output also goes through the project's own verification
+re-encode alone cost; ``rife2x`` is the seed's RIFE 2x interpolation, scored at the source's
+timestamps (verification never counts interpolation as a fix, so it is never "accepted").
+Every output also goes through the project's own verification
 (``verify.check`` with the default acceptance, no re-diagnosis): a gain verification rejects
 does not count, so the summary gives the accepted share next to the medians.
 
@@ -41,6 +43,8 @@ ROUTES = {
     "normalize+ffmpeg": [("normalize", {}), ("ffmpeg", {"deflicker": False})],
     "normalize+rife": [("normalize", {}), ("rife", {"mode": "smooth"})],
     "detail": [("detail", {})],
+    # the seed's RIFE use: 2x fps; scored at the source's timestamps (every other output frame)
+    "rife2x": [("rife", {"mode": "interpolate", "factor": 2})],
     "normalize+detail": [("normalize", {}), ("detail", {})],
 }
 REAL = ("bikes", "bigbuckbunny")
@@ -189,6 +193,9 @@ def main(argv: list[str]) -> int:
                 seconds = time.monotonic() - start
                 verdict = check(src, out, None, chain, rediagnose=None)
                 fixed = _load(out)
+                if len(fixed) > len(inp):  # interpolated: the source's frames sit at even indices
+                    step = round(len(fixed) / len(inp))
+                    fixed = fixed[::step][: len(inp)]
                 rows.append({
                     "source": source, "kind": kind, "route": name,
                     "psnr_in": round(base_psnr, 2), "psnr_gain_db": round(_psnr(fixed, clean) - base_psnr, 2),

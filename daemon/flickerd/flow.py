@@ -40,11 +40,19 @@ def pixel_grid(h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
     return gx, gy
 
 
+@functools.lru_cache(maxsize=8)
+def _pixel_grid_xy(h: int, w: int) -> np.ndarray:
+    """Read-only (x, y) of every pixel as one HxWx2 float32 array, cached per size."""
+    grid = np.dstack(pixel_grid(h, w))
+    grid.flags.writeable = False
+    return grid
+
+
 def warp(image: np.ndarray, flow_to: np.ndarray, border: int = cv2.BORDER_REPLICATE) -> np.ndarray:
     """Sample ``image`` at x + flow: warps frame t+1 back onto frame t given the flow t → t+1."""
     h, w = flow_to.shape[:2]
-    gx, gy = pixel_grid(h, w)
-    return cv2.remap(image, gx + flow_to[..., 0], gy + flow_to[..., 1], cv2.INTER_LINEAR, borderMode=border)
+    # one two-channel map: the same coordinates as separate x and y maps, built in one pass
+    return cv2.remap(image, _pixel_grid_xy(h, w) + flow_to, None, cv2.INTER_LINEAR, borderMode=border)
 
 
 def _gradient_sq(c: np.ndarray) -> np.ndarray:
@@ -56,7 +64,10 @@ def _gradient_sq(c: np.ndarray) -> np.ndarray:
     np.subtract(c[2:], c[:-2], out=gy[1:-1])
     gy[1:-1] *= 0.5
     gy[0], gy[-1] = c[1] - c[0], c[-1] - c[-2]
-    return gx * gx + gy * gy
+    gx *= gx
+    gy *= gy
+    gx += gy
+    return gx
 
 
 def occlusion_mask(fw: np.ndarray, bw: np.ndarray) -> np.ndarray:
@@ -68,8 +79,24 @@ def occlusion_mask(fw: np.ndarray, bw: np.ndarray) -> np.ndarray:
     bw_at = warp(bw, fw)
     u, v = cv2.split(fw)  # contiguous components: elementwise maths on them is several times faster
     bu, bv = cv2.split(bw_at)
-    mag_fw = u * u + v * v
+    # The formulas above, evaluated in place in the same order (so bit for bit the same result)
+    mag_fw = u * u
+    mag_fw += v * v
+    boundary = _gradient_sq(u)
+    boundary += _gradient_sq(v)
+    limit = mag_fw * 0.01
+    limit += 0.002
+    boundary = boundary > limit
     fu, fv = u + bu, v + bv
-    occluded = fu * fu + fv * fv > 0.01 * (mag_fw + bu * bu + bv * bv) + 0.5
-    boundary = _gradient_sq(u) + _gradient_sq(v) > 0.01 * mag_fw + 0.002
-    return ~(occluded | boundary)
+    fu *= fu
+    fv *= fv
+    fu += fv  # |fw + bw(x+fw)|²
+    bu *= bu
+    bv *= bv
+    mag_fw += bu
+    mag_fw += bv
+    mag_fw *= 0.01
+    mag_fw += 0.5
+    occluded = fu > mag_fw
+    occluded |= boundary
+    return ~occluded

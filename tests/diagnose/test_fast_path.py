@@ -69,6 +69,19 @@ def test_frame_view_matches_the_rgb_reader(make_clip):
         assert view.means() == pytest.approx([means[0], means[2], means[1]], abs=1.0)
 
 
+def test_histogram_thumbnail_and_its_reused_half_plane_match_direct_resizes(make_clip):
+    """The thumbnail halves Y first (one grey level of rounding at most); the analysis luma reuses that half exactly."""
+    path = make_clip("chroma", width=256, height=128)
+    geometry = Geometry.of(256, 128, 1.0, 2)
+    for p in iter_planes(path, max_frames=4):
+        view = FrameView(p, geometry)
+        view.histogram()
+        direct = cv2.resize(p.y, view.thumb.shape[::-1], interpolation=cv2.INTER_AREA)
+        assert np.abs(view.thumb.astype(int) - direct).max() <= 1
+        assert np.array_equal(view.gray, FrameView(p, geometry).gray)
+        assert np.array_equal(view.rgb, FrameView(p, geometry).rgb)
+
+
 def test_ten_bit_and_gif_go_through_the_fallback(tmp_path, make_clip):
     import subprocess
 
@@ -122,6 +135,31 @@ def test_occlusion_mask_matches_lais_formula(pair):
     got = of.occlusion_mask(fw, bw)
     assert 0.05 < expected.mean() < 1.0
     assert (got != expected).mean() < 1e-4
+
+
+def test_warp_and_mask_match_their_plain_forms_bit_for_bit(pair):
+    """``warp`` builds one two-channel map and ``occlusion_mask`` works in place: same numbers as the plain forms."""
+    a, b = pair
+    fw, bw = of.flow(a.gray, b.gray), of.flow(b.gray, a.gray)
+    gx, gy = of.pixel_grid(*fw.shape[:2])
+
+    def plain_warp(image, f):
+        return cv2.remap(image, gx + f[..., 0], gy + f[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
+    for image in (b.rgb, b.gray, bw, b.rgb.astype(np.float32)):
+        assert np.array_equal(of.warp(image, fw), plain_warp(image, fw))
+    u, v = cv2.split(fw)
+    bu, bv = cv2.split(plain_warp(bw, fw))
+    mag_fw = u * u + v * v
+    fu, fv = u + bu, v + bv
+    occluded = fu * fu + fv * fv > 0.01 * (mag_fw + bu * bu + bv * bv) + 0.5
+
+    def grad_sq(c):
+        gyc, gxc = np.gradient(c)
+        return gxc * gxc + gyc * gyc
+
+    boundary = grad_sq(u) + grad_sq(v) > 0.01 * mag_fw + 0.002
+    assert np.array_equal(of.occlusion_mask(fw, bw), ~(occluded | boundary))
 
 
 def test_warp_error_and_offsets_match_their_definitions(pair):

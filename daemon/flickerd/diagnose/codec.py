@@ -17,6 +17,7 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
+from flickerd.diagnose.robust import median
 from flickerd.media.ffmpeg import ffmpeg_exe, media_arg
 
 STEP_MIN, STEP_MAX = 3, 12  # grey levels of one band step (encoders leave 1–2 level steps on clean gradients)
@@ -53,7 +54,7 @@ def iframe_spike(errors: Sequence[float], keyframes: Sequence[bool]) -> float:
     on, off = e[ok & k], e[ok & ~k]
     if on.size < MIN_KEYFRAME_PAIRS or off.size == 0:
         return 1.0  # pumping repeats; one keyframe (often at a cut) says nothing
-    return float(on.mean() / max(np.median(off), 1e-9))
+    return float(on.mean() / max(median(off), 1e-9))
 
 
 class BlockDetect:
@@ -86,7 +87,7 @@ class BlockDetect:
             self._proc.kill()
             self._proc.wait()
         self._thread.join(timeout=5)
-        return float(np.median(self._values)) if self._values else float("nan")
+        return float(median(self._values)) if self._values else float("nan")
 
     def cancel(self) -> None:
         if self._proc.poll() is None:
@@ -105,9 +106,9 @@ def blocking_score(values: Sequence[float], keyframes: Sequence[bool]) -> float:
     ok = ~np.isnan(v)
     if not ok.any():
         return float("nan")
-    score = float(np.median(v[ok]))
+    score = float(median(v[ok]))
     if (ok & k).any():
-        score = max(score, float(np.median(v[ok & k])))
+        score = max(score, float(median(v[ok & k])))
     return score
 
 
@@ -131,4 +132,4 @@ def blocking(y: np.ndarray, period: int = 8) -> float:
         keep = near > 0.05
         ratios.append(d[i][keep] / near[keep])
     r = np.concatenate(ratios)
-    return float(np.median(r)) if r.size else 1.0
+    return float(median(r)) if r.size else 1.0

@@ -19,6 +19,7 @@ from flickerd.media.planes import Planes
 # studio range (Y 16–235, C 16–240) → full range, as lookup tables
 _LUMA = np.clip(np.round((np.arange(256) - 16) * 255.0 / 219.0), 0, 255).astype(np.uint8)
 _CHROMA = np.clip(np.round((np.arange(256) - 128) * 255.0 / 224.0 + 128), 0, 255).astype(np.uint8)
+_YCRCB = np.dstack([_LUMA, _CHROMA, _CHROMA])  # the same per channel of a merged Y, Cr, Cb image
 MEAN_STEP = 4  # per-frame means use every 4th pixel of every 4th row: plenty for a mean
 
 
@@ -52,6 +53,7 @@ class FrameView:
         self._rgb: np.ndarray | None = None
         self._gray: np.ndarray | None = None
         self._detail: np.ndarray | None = None
+        self._half_y: np.ndarray | None = None  # the Y plane halved (INTER_AREA), when ``histogram`` made it
         self.thumb: np.ndarray | None = None  # the luma thumbnail ``histogram`` made (uint8, ≤ cuts.THUMB px)
 
     # Full-range planes are used as decoded: the decoder's views carry line padding, and DIS
@@ -80,8 +82,13 @@ class FrameView:
         k += k % 2 if k > 1 else 0  # even, so subsampled chroma shrinks by whole pixels too
         th, tw = max(1, h // k), max(1, w // k)
         size = (tw, th)
-        # whole-pixel area averages: OpenCV's integer-factor path is ~8x faster than a fractional one
-        y = _resize(p.y[: th * k, : tw * k], size)
+        # whole-pixel area averages: OpenCV's integer-factor path is ~8x faster than a fractional one,
+        # and halving first (its vectorised 2x path) then shrinking by k/2 is ~3x faster again
+        if k >= 2 and th * k == h and tw * k == w:
+            self._half_y = _resize(p.y, (w // 2, h // 2))
+            y = _resize(self._half_y, size)
+        else:
+            y = _resize(p.y[: th * k, : tw * k], size)
         self.thumb = y
         ky, kx = k * p.cb.shape[0] // h, k * p.cb.shape[1] // w
         cb = _resize(p.cb[: th * ky, : tw * kx], size) if ky and kx else _resize(p.cb, size)
@@ -89,7 +96,10 @@ class FrameView:
         return cuts.histogram(self._to_rgb(y, cb, cr))
 
     def _to_rgb(self, y: np.ndarray, cb: np.ndarray, cr: np.ndarray) -> np.ndarray:
-        return cv2.cvtColor(cv2.merge([self._luma(y), self._chroma(cr), self._chroma(cb)]), cv2.COLOR_YCrCb2RGB)
+        ycrcb = cv2.merge([y, cr, cb])
+        if not self.planes.full_range:
+            ycrcb = cv2.LUT(ycrcb, _YCRCB)  # one call for the three planes' range stretch
+        return cv2.cvtColor(ycrcb, cv2.COLOR_YCrCb2RGB)
 
     @property
     def rgb(self) -> np.ndarray:
@@ -101,6 +111,9 @@ class FrameView:
         return self._rgb
 
     def _analysis_y(self) -> np.ndarray:
+        half = self._half_y
+        if half is not None and (half.shape[1], half.shape[0]) == self.geometry.analysis:
+            return half  # the same pixels: INTER_AREA halving of the same plane
         return _resize(self.planes.y, self.geometry.analysis)
 
     @property

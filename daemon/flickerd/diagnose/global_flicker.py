@@ -13,6 +13,8 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
+from flickerd.diagnose.robust import median
+
 MEDIAN_SAMPLES = 20_000
 # BT.601 RGB → (Y, Cb, Cr) for differences (offsets cancel)
 YCC = np.array([[0.299, 0.587, 0.114], [-0.168736, -0.331264, 0.5], [0.5, -0.418688, -0.081312]], np.float32)
@@ -40,7 +42,7 @@ def pair_offsets(residual: np.ndarray, mask: np.ndarray) -> np.ndarray:
         m = np.ones_like(m)
     # per-channel medians of contiguous planes: far faster than a median along axis 0 of an Nx3 array
     channels = cv2.split(np.ascontiguousarray(res))
-    return np.array([np.median(c[m]) for c in channels], np.float32) @ YCC.T
+    return np.array([median(c[m]) for c in channels], np.float32) @ YCC.T
 
 
 def offset_flicker(offsets: Sequence[np.ndarray | None]) -> np.ndarray:

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from flickerd.diagnose.robust import median
+
 MIN_CELL_COVER = 0.3  # below this fraction of trustworthy flow a cell falls back to its clipped plain mean
 FALLBACK_CLIP = 24.0  # grey levels: bounds what occlusions add to a fallback cell's mean
 
@@ -76,4 +78,4 @@ class LocalMap:
         v = np.sort(m[~np.isnan(m)])[::-1]
         if v.size == 0:
             return 0.0
-        return float(v[: max(1, v.size // 4)].mean() - np.median(v))
+        return float(v[: max(1, v.size // 4)].mean() - median(v))

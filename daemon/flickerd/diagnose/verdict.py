@@ -15,6 +15,7 @@ import numpy as np
 
 from flickerd.diagnose import baseline, codec, incoherence
 from flickerd.diagnose.model import Segment, Verdict
+from flickerd.diagnose.robust import median
 from flickerd.diagnose.settings import DiagnoseSettings
 
 MIN_SEGMENT = 3  # frames
@@ -38,7 +39,7 @@ def _mean(values) -> float:
 
 def _median(values) -> float:
     a = _clean(values)
-    return float(np.median(a)) if a.size else 0.0
+    return float(median(a)) if a.size else 0.0
 
 
 def _segments(values, threshold: float, kind: str) -> list[Segment]:

@@ -27,7 +27,11 @@ from flickerd.errors import CorruptInput
 from flickerd.media.probe import _open
 from flickerd.media.webp import is_webp
 
-QUEUE_FRAMES = 6  # decoded frames waiting for the analysis thread (bounded: memory stays flat)
+# Decoded frames waiting for the analysis thread: bounded in bytes, so memory stays flat; at
+# 720x480 about 30 frames, enough for the decoder to run ahead while the consumer works on
+# the frames its pair measures sample, instead of idling and then making the consumer wait.
+QUEUE_BYTES = 32 << 20
+QUEUE_FRAMES = (6, 64)  # fewest and most frames queued, whatever their size
 NATIVE = {"yuv420p", "yuv422p", "yuv444p", "yuvj420p", "yuvj422p", "yuvj444p"}
 FALLBACK_FORMAT = "yuv444p"
 _JPEG_RANGE = 2  # AVCOL_RANGE_JPEG
@@ -93,7 +97,9 @@ class PlaneReader:
             container.close()
             raise CorruptInput(f"{path}: contains no video stream.")
         stream = container.streams.video[0]
-        frames: queue.Queue = queue.Queue(maxsize=QUEUE_FRAMES)
+        frame_bytes = max(1, 3 * (stream.codec_context.width or 1920) * (stream.codec_context.height or 1080))
+        frames: queue.Queue = queue.Queue(maxsize=min(max(QUEUE_BYTES // frame_bytes, QUEUE_FRAMES[0]),
+                                                      QUEUE_FRAMES[1]))
         stop = threading.Event()
         end = object()
 
