@@ -21,21 +21,23 @@ from __future__ import annotations
 import time
 from collections import deque
 from collections.abc import Iterator, Mapping
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import cv2
 import numpy as np
 
-from flickerd.errors import ConfigError, CorruptInput
+from flickerd.errors import ConfigError
 from flickerd.flow import PRESETS, flow
 from flickerd.media.probe import probe
 from flickerd.media.reader import analysis_size, iter_frames
 from flickerd.routes import detail_fit as dfit
 from flickerd.routes import normalize_planes as planes
 from flickerd.routes.base import ProgressFn, StepResult, no_progress
+from flickerd.routes.params_table import check_range, read_fields
 from flickerd.routes.encode import (
-    DEFAULT_CRF, DEFAULT_PRESET, choose_encoding, final_codec, is_intermediate, open_writer, staged_output,
+    DEFAULT_CRF, DEFAULT_PRESET, check_all_decoded, choose_encoding, final_codec, is_intermediate, open_writer,
+    staged_output,
 )
 
 RADIUS = 2
@@ -56,7 +58,6 @@ AMPLITUDE = 0.85
 NOVELTY_SIGMA = 3.0  # px at full resolution: the window of that correlation
 ANALYSIS_MAX_SIDE = 480  # flows need detail-level accuracy, so a larger analysis size than normalize's
 FLOW_PRESET = "medium"  # "fast" misaligns fine detail on zooms (clean-clip SSIM 0.971 vs 0.983 at medium)
-MISSING_FRAMES_TOLERANCE = 0.02
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,23 +93,16 @@ class DetailParams:
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any], path: str = "params") -> DetailParams:
         """Check keys, types and ranges; private keys (``_intermediate``) belong to the chain."""
-        names = {f.name for f in fields(cls)}
-        values: dict[str, Any] = {}
-        for key, value in data.items():
-            if key.startswith("_"):
-                continue
-            if key not in names:
-                raise ConfigError(f"{path}.{key}: unknown parameter of the detail route; known: {', '.join(sorted(names))}.")
-            values[key] = _check(f"{path}.{key}", key, value)
+        values = read_fields(cls, data, path, "detail", _KINDS)
         p = cls(**values)
-        _range(path, "radius", p.radius, 1, 8)
-        _range(path, "sigma", p.sigma, 0.5, 8.0)
-        _range(path, "strength", p.strength, 0.0, 1.0)
-        _range(path, "tolerance", p.tolerance, 0.005, 0.5)
-        _range(path, "keep", p.keep, 0.05, 1.0)
-        _range(path, "amplitude", p.amplitude, 0.0, 1.0)
-        _range(path, "analysis_max_side", p.analysis_max_side, 32, 4096)
-        _range(path, "crf", p.crf, 0, 51)
+        check_range(path, "radius", p.radius, 1, 8)
+        check_range(path, "sigma", p.sigma, 0.5, 8.0)
+        check_range(path, "strength", p.strength, 0.0, 1.0)
+        check_range(path, "tolerance", p.tolerance, 0.005, 0.5)
+        check_range(path, "keep", p.keep, 0.05, 1.0)
+        check_range(path, "amplitude", p.amplitude, 0.0, 1.0)
+        check_range(path, "analysis_max_side", p.analysis_max_side, 32, 4096)
+        check_range(path, "crf", p.crf, 0, 51)
         if p.flow_preset not in PRESETS:
             raise ConfigError(f"{path}.flow_preset: expected one of {', '.join(PRESETS)}, got {p.flow_preset!r}.")
         return p
@@ -121,18 +115,6 @@ _KINDS: dict[str, tuple[type, ...]] = {
     "radius": (int,), "sigma": (float, int), "strength": (float, int), "tolerance": (float, int), "chroma": (bool,), "keep": (float, int), "amplitude": (float, int),
     "analysis_max_side": (int,), "flow_preset": (str,), "crf": (int,), "preset": (str,), "pix_fmt": (str, type(None)),
 }
-
-
-def _check(path: str, key: str, value: Any) -> Any:
-    kinds = _KINDS[key]
-    if (isinstance(value, bool) and bool not in kinds) or not isinstance(value, kinds):
-        raise ConfigError(f"{path}: expected {' or '.join(k.__name__ for k in kinds)}, got {value!r}.")
-    return float(value) if float in kinds else value
-
-
-def _range(path: str, key: str, value: float, lo: float, hi: float) -> None:
-    if not lo <= value <= hi:
-        raise ConfigError(f"{path}.{key}: expected a value in {lo}–{hi}, got {value}.")
 
 
 @dataclass(slots=True)
@@ -301,11 +283,7 @@ class DetailRoute:
                     put(core.feed(f.index, f.image, _rgb_planes(f.image)))
             if core is not None:
                 put(core.finish())
-            if info.frame_count_exact and written < info.frame_count * (1 - MISSING_FRAMES_TOLERANCE) - 1:
-                raise CorruptInput(
-                    f"{src}: only {written} of the {info.frame_count} frames the container lists could be "
-                    "decoded; the file looks truncated, so nothing was written."
-                )
+            check_all_decoded(src, written, info)
         progress(1.0)
         return StepResult(
             route=self.name, version=self.version,

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
+from flickerd.errors import CorruptInput
 from flickerd.media.probe import MediaInfo
 from flickerd.media.writer import EncodeSettings, VideoWriter, output_codec
 
@@ -49,6 +50,7 @@ MATRICES = {0: "gbr", 1: "bt709", 4: "fcc", 5: "bt470bg", 6: "smpte170m", 7: "sm
             9: "bt2020nc", 10: "bt2020c"}
 RANGES = {1: "tv", 2: "pc"}
 UNSPECIFIED = 2  # AVCOL_PRI/TRC/SPC_UNSPECIFIED
+MISSING_FRAMES_TOLERANCE = 0.02  # listed frame counts can be a little off (edit lists); more is damage
 
 
 def is_intermediate(params: Mapping[str, Any]) -> bool:
@@ -166,3 +168,15 @@ def staged_output(out: str) -> Iterator[str]:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+def check_all_decoded(src: str, written: int, info: MediaInfo) -> None:
+    """Refuse a result that stopped short of the frames the container lists: the input is truncated.
+
+    Raised inside ``staged_output`` so nothing is left under the output name.
+    """
+    if info.frame_count_exact and written < info.frame_count * (1 - MISSING_FRAMES_TOLERANCE) - 1:
+        raise CorruptInput(
+            f"{src}: only {written} of the {info.frame_count} frames the container lists could be "
+            "decoded; the file looks truncated, so nothing was written."
+        )

@@ -29,21 +29,23 @@ from __future__ import annotations
 import time
 from collections import deque
 from collections.abc import Iterator, Mapping
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import cv2
 import numpy as np
 
-from flickerd.errors import ConfigError, CorruptInput
+from flickerd.errors import ConfigError
 from flickerd.flow import PRESETS, flow, occlusion_mask, warp
 from flickerd.media.probe import probe
 from flickerd.media.reader import analysis_size, iter_frames
 from flickerd.routes import normalize_fit as fit
 from flickerd.routes import normalize_planes as planes
 from flickerd.routes.base import ProgressFn, StepResult, no_progress
+from flickerd.routes.params_table import check_range, read_fields
 from flickerd.routes.encode import (
-    DEFAULT_CRF, DEFAULT_PRESET, choose_encoding, final_codec, is_intermediate, open_writer, staged_output,
+    DEFAULT_CRF, DEFAULT_PRESET, check_all_decoded, choose_encoding, final_codec, is_intermediate, open_writer,
+    staged_output,
 )
 
 # The whole-frame levels use a wide window: random flicker averages out as 1/√frames, and a
@@ -73,7 +75,6 @@ FLOW_PRESET = "fast"
 CUT_RESIDUAL = 15.0
 CUT_HIST_DISTANCE = 0.5
 CUT_MAX_VALID = 0.6
-MISSING_FRAMES_TOLERANCE = 0.02  # listed frame counts can be a little off (edit lists); more is damage
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,22 +115,20 @@ class NormalizeParams:
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any], path: str = "params") -> NormalizeParams:
         """Check keys, types and ranges; private keys (``_intermediate``) belong to the chain."""
-        names = {f.name for f in fields(cls)}
-        values: dict[str, Any] = {}
-        for key, value in data.items():
-            if key.startswith("_"):
-                continue
-            if key not in names:
-                raise ConfigError(f"{path}.{key}: unknown parameter of the normalize route; known: {', '.join(sorted(names))}.")
-            values[key] = _check(f"{path}.{key}", key, value)
+        values = read_fields(cls, data, path, "normalize", _KINDS)
+        if "cuts" in values:
+            cuts = values["cuts"]
+            if not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in cuts):
+                raise ConfigError(f"{path}.cuts: expected a list of frame indices (integers ≥ 0), got {cuts!r}.")
+            values["cuts"] = tuple(sorted(set(cuts)))
         p = cls(**values)
-        _range(path, "window", p.window, 1, 30)
-        _range(path, "global_window", p.global_window, 1, 30)
-        _range(path, "grid", p.grid, 1, 32)
-        _range(path, "strength", p.strength, 0.0, 1.0)
-        _range(path, "analysis_scale", p.analysis_scale, 0.05, 1.0)
-        _range(path, "analysis_max_side", p.analysis_max_side, 32, 4096)
-        _range(path, "crf", p.crf, 0, 51)
+        check_range(path, "window", p.window, 1, 30)
+        check_range(path, "global_window", p.global_window, 1, 30)
+        check_range(path, "grid", p.grid, 1, 32)
+        check_range(path, "strength", p.strength, 0.0, 1.0)
+        check_range(path, "analysis_scale", p.analysis_scale, 0.05, 1.0)
+        check_range(path, "analysis_max_side", p.analysis_max_side, 32, 4096)
+        check_range(path, "crf", p.crf, 0, 51)
         if p.flow_preset not in PRESETS:
             raise ConfigError(f"{path}.flow_preset: expected one of {', '.join(PRESETS)}, got {p.flow_preset!r}.")
         return p
@@ -146,25 +145,6 @@ _KINDS: dict[str, tuple[type, ...]] = {
     "analysis_max_side": (int,), "flow_preset": (str,), "cuts": (list, tuple), "detect_cuts": (bool,),
     "crf": (int,), "preset": (str,), "pix_fmt": (str, type(None)),
 }
-
-
-def _check(path: str, key: str, value: Any) -> Any:
-    kinds = _KINDS[key]
-    names = " or ".join("list" if k is tuple else k.__name__ for k in kinds if k is not list)
-    if (isinstance(value, bool) and bool not in kinds) or not isinstance(value, kinds):
-        raise ConfigError(f"{path}: expected {names}, got {value!r}.")
-    if key == "cuts":
-        if not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in value):
-            raise ConfigError(f"{path}: expected a list of frame indices (integers ≥ 0), got {value!r}.")
-        return tuple(sorted(set(value)))
-    if float in kinds and not isinstance(value, bool):
-        return float(value)
-    return value
-
-
-def _range(path: str, key: str, value: float, lo: float, hi: float) -> None:
-    if not lo <= value <= hi:
-        raise ConfigError(f"{path}.{key}: expected a value in {lo}–{hi}, got {value}.")
 
 
 @dataclass(slots=True)
@@ -347,11 +327,7 @@ class NormalizeRoute:
                     put(core.feed(f.index, f.image, fit.rgb_to_ycc(small)))
             if core is not None:
                 put(core.finish())
-            if info.frame_count_exact and written < info.frame_count * (1 - MISSING_FRAMES_TOLERANCE) - 1:
-                raise CorruptInput(
-                    f"{src}: only {written} of the {info.frame_count} frames the container lists could be "
-                    "decoded; the file looks truncated, so nothing was written."
-                )
+            check_all_decoded(src, written, info)
         progress(1.0)
         corrections = core.luma_corrections if core else []
         return StepResult(
