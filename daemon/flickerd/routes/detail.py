@@ -30,15 +30,16 @@ import numpy as np
 from flickerd.errors import ConfigError
 from flickerd.flow import PRESETS, flow
 from flickerd.media.probe import probe
-from flickerd.media.reader import analysis_size, iter_frames
+from flickerd.media.reader import analysis_size
 from flickerd.routes import detail_fit as dfit
 from flickerd.routes import normalize_planes as planes
 from flickerd.routes.base import ProgressFn, StepResult, no_progress
-from flickerd.routes.params_table import check_range, read_fields
 from flickerd.routes.encode import (
-    DEFAULT_CRF, DEFAULT_PRESET, check_all_decoded, choose_encoding, final_codec, is_intermediate, open_writer,
+    DEFAULT_CRF, DEFAULT_PRESET, choose_encoding, final_codec, is_intermediate, open_writer,
     staged_output,
 )
+from flickerd.routes.frame_stream import is_planar, stream_frames
+from flickerd.routes.params_table import check_range, read_fields
 
 RADIUS = 2
 SIGMA = 1.5  # px at full resolution: detail finer than this is what generative models re-draw
@@ -242,48 +243,31 @@ class DetailRoute:
         info = probe(src)
         encoding = choose_encoding(out, info, intermediate=is_intermediate(params), crf=p.crf, preset=p.preset,
                                    pix_fmt=p.pix_fmt, codec=final_codec(params))
-        planar = planes.supported(info.pix_fmt) and info.width % 2 == 0 and info.height % 2 == 0
-        core: DetailStabilizer | None = None
-        total = max(1, info.frame_count)
-        written = 0
+        planar = is_planar(info)
+        bits = planes.PLANAR[info.pix_fmt] if planar else 0
+        dtype = np.uint8 if bits == 8 else np.uint16
+        peak = float((1 << bits) - 1) if planar else 65535.0 if info.bit_depth > 8 else 255.0
+
+        def analyse(core: DetailStabilizer, data: Any) -> list[np.ndarray]:
+            return [x.astype(np.float32) for x in planes.read_planes(data)] if planar else _rgb_planes(data)
+
         with staged_output(out) as tmp, open_writer(tmp, info, encoding) as writer:
 
-            def put(items: Iterator[tuple[int, Any, list[np.ndarray]]]) -> None:
-                nonlocal written
-                for _, data, new in items:
-                    # a frame the step barely touched is written exactly as it came (see
-                    # planes.PASS_MEAN_LEVELS): clean footage must not pay for a re-encode's shift
-                    if planar:
-                        ints = [(plane + 0.5).astype(dtype) for plane in new]
-                        before = planes.read_planes(data)
-                        writer.write_frame(planes.frame_from_planes(before if planes.negligible(ints, before, peak) else ints,
-                                                                    data))
-                    else:
-                        g, r, b = new
-                        rgb = (np.dstack([r, g, b]) + 0.5).astype(data.dtype)
-                        writer.write(data if planes.negligible([rgb], [data], peak) else rgb)
-                    written += 1
-                    progress(min(1.0, written / total))
+            def write(data: Any, new: list[np.ndarray]) -> None:
+                # a frame the step barely touched is written exactly as it came (see
+                # planes.PASS_MEAN_LEVELS): clean footage must not pay for a re-encode's shift
+                if planar:
+                    ints = [(plane + 0.5).astype(dtype) for plane in new]
+                    before = planes.read_planes(data)
+                    writer.write_frame(planes.frame_from_planes(before if planes.negligible(ints, before, peak) else ints,
+                                                                data))
+                else:
+                    g, r, b = new
+                    rgb = (np.dstack([r, g, b]) + 0.5).astype(data.dtype)
+                    writer.write(data if planes.negligible([rgb], [data], peak) else rgb)
 
-            if planar:
-                bits = planes.PLANAR[info.pix_fmt]
-                dtype = np.uint8 if bits == 8 else np.uint16
-                peak = float((1 << bits) - 1)
-                for index, frame in enumerate(planes.decode(src)):
-                    plane_list = [x.astype(np.float32) for x in planes.read_planes(frame)]
-                    if core is None:
-                        core = DetailStabilizer(frame.width, frame.height, peak, p)
-                    put(core.feed(index, frame, plane_list))
-            else:
-                deep = info.bit_depth > 8
-                peak = 65535.0 if deep else 255.0
-                for f in iter_frames(src, deep=deep):
-                    if core is None:
-                        core = DetailStabilizer(f.image.shape[1], f.image.shape[0], peak, p)
-                    put(core.feed(f.index, f.image, _rgb_planes(f.image)))
-            if core is not None:
-                put(core.finish())
-            check_all_decoded(src, written, info)
+            written, core = stream_frames(src, info, make_core=lambda w, h: DetailStabilizer(w, h, peak, p),
+                                          analyse=analyse, write=write, progress=progress)
         progress(1.0)
         return StepResult(
             route=self.name, version=self.version,

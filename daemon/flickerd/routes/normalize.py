@@ -38,15 +38,16 @@ import numpy as np
 from flickerd.errors import ConfigError
 from flickerd.flow import PRESETS, flow, occlusion_mask, warp
 from flickerd.media.probe import probe
-from flickerd.media.reader import analysis_size, iter_frames
+from flickerd.media.reader import analysis_size
 from flickerd.routes import normalize_fit as fit
 from flickerd.routes import normalize_planes as planes
 from flickerd.routes.base import ProgressFn, StepResult, no_progress
-from flickerd.routes.params_table import check_range, read_fields
 from flickerd.routes.encode import (
-    DEFAULT_CRF, DEFAULT_PRESET, check_all_decoded, choose_encoding, final_codec, is_intermediate, open_writer,
+    DEFAULT_CRF, DEFAULT_PRESET, choose_encoding, final_codec, is_intermediate, open_writer,
     staged_output,
 )
+from flickerd.routes.frame_stream import is_planar, stream_frames
+from flickerd.routes.params_table import check_range, read_fields
 
 # The whole-frame levels use a wide window: random flicker averages out as 1/√frames, and a
 # frame's level is estimated from so many pixels that it hardly drifts along the chain. A cell's
@@ -289,45 +290,30 @@ class NormalizeRoute:
         start = time.monotonic()
         p = NormalizeParams.from_mapping(params)
         info = probe(src)
-        intermediate = is_intermediate(params)
-        encoding = choose_encoding(out, info, intermediate=intermediate, crf=p.crf, preset=p.preset, pix_fmt=p.pix_fmt,
+        encoding = choose_encoding(out, info, intermediate=is_intermediate(params), crf=p.crf, preset=p.preset, pix_fmt=p.pix_fmt,
                                    codec=final_codec(params))
-        planar = planes.supported(info.pix_fmt) and info.width % 2 == 0 and info.height % 2 == 0
-        core: Normalizer | None = None
-        total = max(1, info.frame_count)
-        written = 0
+        planar = is_planar(info)
+        bits = planes.PLANAR[info.pix_fmt] if planar else 0
+        peak = 65535.0 if info.bit_depth > 8 else 255.0  # of the RGB frames when not planar
+
+        def analyse(core: Normalizer, data: Any) -> np.ndarray:
+            if planar:
+                return planes.analysis_ycc(planes.read_planes(data), core.size, bits)
+            small = cv2.resize(data, core.size, interpolation=cv2.INTER_AREA).astype(np.float32) / peak
+            return fit.rgb_to_ycc(small)
+
         with staged_output(out) as tmp, open_writer(tmp, info, encoding) as writer:
 
-            def put(items: Iterator[tuple[int, Any, fit.Fields]]) -> None:
-                nonlocal written
-                for _, data, fields_t in items:
-                    if planar:
-                        fixed = planes.apply_planes(planes.read_planes(data), fields_t, bits, p.strength)
-                        writer.write_frame(planes.frame_from_planes(fixed, data))
-                    else:
-                        rgb = fit.apply(data.astype(np.float32) / peak, fields_t, p.strength)
-                        writer.write((np.clip(rgb, 0.0, 1.0) * peak + 0.5).astype(data.dtype))
-                    written += 1
-                    progress(min(1.0, written / total))
+            def write(data: Any, fields_t: fit.Fields) -> None:
+                if planar:
+                    fixed = planes.apply_planes(planes.read_planes(data), fields_t, bits, p.strength)
+                    writer.write_frame(planes.frame_from_planes(fixed, data))
+                else:
+                    rgb = fit.apply(data.astype(np.float32) / peak, fields_t, p.strength)
+                    writer.write((np.clip(rgb, 0.0, 1.0) * peak + 0.5).astype(data.dtype))
 
-            if planar:
-                bits = planes.PLANAR[info.pix_fmt]
-                for index, frame in enumerate(planes.decode(src)):
-                    if core is None:
-                        core = Normalizer(frame.width, frame.height, p)
-                    small = planes.analysis_ycc(planes.read_planes(frame), core.size, bits)
-                    put(core.feed(index, frame, small))
-            else:
-                deep = info.bit_depth > 8
-                peak = 65535.0 if deep else 255.0
-                for f in iter_frames(src, deep=deep):
-                    if core is None:
-                        core = Normalizer(f.image.shape[1], f.image.shape[0], p)
-                    small = cv2.resize(f.image, core.size, interpolation=cv2.INTER_AREA).astype(np.float32) / peak
-                    put(core.feed(f.index, f.image, fit.rgb_to_ycc(small)))
-            if core is not None:
-                put(core.finish())
-            check_all_decoded(src, written, info)
+            written, core = stream_frames(src, info, make_core=lambda w, h: Normalizer(w, h, p), analyse=analyse,
+                                          write=write, progress=progress)
         progress(1.0)
         corrections = core.luma_corrections if core else []
         return StepResult(
