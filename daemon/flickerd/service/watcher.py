@@ -55,26 +55,13 @@ class WatchSpec:
 
 def wanted(spec: WatchSpec, path: str) -> bool:
     """Whether ``path`` is a candidate input of ``spec``'s folder (pure; no stat)."""
-    p = Path(path)
-    try:
-        rel = p.relative_to(spec.path)
-    except ValueError:
+    parts = _inside(spec, Path(path))
+    if parts is None or (not spec.recursive and len(parts) != 1):
         return False
-    parts = rel.parts
-    if not parts or (not spec.recursive and len(parts) != 1):
-        return False
-    if any(part.startswith(".") for part in parts):
-        return False
-    name = parts[-1]
-    lower = name.lower()
+    lower = parts[-1].lower()
     if lower.endswith(IGNORED_SUFFIXES) or lower.endswith("~"):
         return False
-    for ex in spec.excluded:
-        if p == ex or ex in p.parents:
-            return False
-    if spec.patterns and not any(fnmatch.fnmatch(lower, pat.lower()) for pat in spec.patterns):
-        return False
-    return True
+    return not spec.patterns or any(fnmatch.fnmatch(lower, pat.lower()) for pat in spec.patterns)
 
 
 def _inside(spec: WatchSpec, p: Path) -> tuple[str, ...] | None:
@@ -127,46 +114,40 @@ def _holds_frames(folder: str) -> bool:
         return False
 
 
+def _listing(spec: WatchSpec) -> Iterator[tuple[Path, list[str], list[str]]]:
+    """(folder, sub-folders, files) of the watched tree now: one level unless ``recursive``;
+    hidden and excluded (output) sub-folders are neither listed nor entered."""
+    if spec.recursive:
+        walk = ((Path(root), dirs, names) for root, dirs, names in os.walk(spec.path))
+    else:
+        try:
+            with os.scandir(spec.path) as it:
+                entries = list(it)
+        except OSError:
+            return
+        walk = iter([(spec.path, [e.name for e in entries if e.is_dir()], [e.name for e in entries if not e.is_dir()])])
+    for root, dirs, names in walk:
+        dirs[:] = [d for d in dirs if not d.startswith(".") and root / d not in spec.excluded]
+        yield root, dirs, names
+
+
 def scan_sequences(spec: WatchSpec) -> Iterator[str]:
     """Every sub-folder that holds numbered frames now (the candidates ``scan`` leaves out)."""
     if not spec.sequences:
         return
-    if spec.recursive:
-        for root, dirs, _names in os.walk(spec.path):
-            rootp = Path(root)
-            dirs[:] = [d for d in dirs if not d.startswith(".") and rootp / d not in spec.excluded]
-            for d in dirs:
-                full = str(rootp / d)
-                if _holds_frames(full):
-                    yield full
-        return
-    try:
-        entries = list(os.scandir(spec.path))
-    except OSError:
-        return
-    for entry in entries:
-        if sequence_folder(spec, entry.path, is_dir=True) and entry.is_dir() and _holds_frames(entry.path):
-            yield entry.path
+    for root, dirs, _names in _listing(spec):
+        for d in dirs:
+            if _holds_frames(str(root / d)):
+                yield str(root / d)
 
 
 def scan(spec: WatchSpec) -> Iterator[str]:
     """Every wanted regular file under the folder now (skipping hidden and output trees)."""
-    if spec.recursive:
-        for root, dirs, names in os.walk(spec.path):
-            rootp = Path(root)
-            dirs[:] = [d for d in dirs if not d.startswith(".") and rootp / d not in spec.excluded]
-            for name in names:
-                full = str(rootp / name)
-                if wanted(spec, full) and os.path.isfile(full):
-                    yield full
-    else:
-        try:
-            entries = list(os.scandir(spec.path))
-        except OSError:
-            return
-        for entry in entries:
-            if wanted(spec, entry.path) and entry.is_file():
-                yield entry.path
+    for root, _dirs, names in _listing(spec):
+        for name in names:
+            full = str(root / name)
+            if wanted(spec, full) and os.path.isfile(full):
+                yield full
 
 
 class _QueueHandler(FileSystemEventHandler):
