@@ -1,3 +1,3 @@
-from flickerd.cli import main
+from flickerd.cli import console
 
-raise SystemExit(main())
+console()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 from flickerd import __version__
@@ -58,3 +59,25 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("flickerd: interrupted", file=sys.stderr)
         return 130
+
+
+def console() -> None:
+    """The installed ``flickerd`` script: ``main``, then exit.
+
+    Commands that set ``FAST_EXIT`` (they leave no thread, open file or pending write
+    behind) skip the interpreter's teardown: unloading numpy, OpenCV and PyAV takes
+    longer than a short diagnosis' last frame.
+    """
+    argv = sys.argv[1:]
+    try:
+        code = main(argv)
+        sys.stdout.flush()
+    except BrokenPipeError:  # the reader went away (``flickerd diagnose --json ... | head``): not an error to report
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        code = 1
+    command = argv[0] if argv else None
+    module = COMMANDS.get(command or "")
+    if module and getattr(sys.modules.get(f"flickerd.commands.{module}"), "FAST_EXIT", False):
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)

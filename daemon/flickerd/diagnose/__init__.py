@@ -26,12 +26,29 @@ vbench_flickering   VBench temporal_flickering in [0,1] (comparison only)
 cuts                number of scene cuts found
 ==================  =====================================================================
 
-Torch is never imported on this path.
+Torch is never imported on this path. The names below load on first use, so that
+``flickerd.diagnose.plan`` can start decoding before numpy and OpenCV are imported.
 """
 
-from flickerd.diagnose.engine import run
-from flickerd.diagnose.model import Diagnosis, FramePoint, Segment, Verdict
-from flickerd.diagnose.settings import DiagnoseSettings
-from flickerd.diagnose.warping import warp_errors
+from __future__ import annotations
 
-__all__ = ["run", "Diagnosis", "FramePoint", "Segment", "Verdict", "DiagnoseSettings", "warp_errors"]
+import importlib
+from typing import TYPE_CHECKING, Any
+
+_HOME = {"run": "engine", "Diagnosis": "model", "FramePoint": "model", "Segment": "model", "Verdict": "model",
+         "DiagnoseSettings": "settings", "warp_errors": "warping"}
+__all__ = list(_HOME)
+
+if TYPE_CHECKING:
+    from flickerd.diagnose.engine import run
+    from flickerd.diagnose.model import Diagnosis, FramePoint, Segment, Verdict
+    from flickerd.diagnose.settings import DiagnoseSettings
+    from flickerd.diagnose.warping import warp_errors
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _HOME:
+        raise AttributeError(f"module 'flickerd.diagnose' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"flickerd.diagnose.{_HOME[name]}"), name)
+    globals()[name] = value
+    return value

@@ -12,7 +12,6 @@ skipped frames hold None).
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import os
 import time
@@ -20,15 +19,13 @@ from collections.abc import Callable
 
 import numpy as np
 
-from flickerd.diagnose import baseline, codec, cuts, global_flicker, incoherence, local, texture, verdict, warping
+from flickerd.diagnose import baseline, codec, cuts, global_flicker, incoherence, local, plan, texture, verdict, warping
 from flickerd.diagnose.frames import FrameView, Geometry
 from flickerd.diagnose.model import Diagnosis, FramePoint
 from flickerd.diagnose.settings import DiagnoseSettings
-from flickerd.media import probe
 from flickerd.media.planes import PlaneReader
 
 PROGRESS_EVERY = 16  # frames between progress callbacks
-DETAIL_MAX_SIDE = 1280  # frames are decoded at most this large (halving) for blocking and fine texture
 
 
 def _opt(v: float) -> float | None:
@@ -39,23 +36,20 @@ def run(
     path: str | os.PathLike,
     settings: DiagnoseSettings = DiagnoseSettings(),
     progress: Callable[[float], None] | None = None,
+    started: plan.Started | None = None,
 ) -> Diagnosis:
-    """Diagnose one video file. Raises ``flickerd.errors.InputError`` subclasses for bad input."""
+    """Diagnose one video file. Raises ``flickerd.errors.InputError`` subclasses for bad input.
+
+    ``started``: this file already probed and decoding (``plan.start``, same settings).
+    """
     start = time.monotonic()
     path = os.fspath(path)
-    info = probe(path)
-    total = max(1, info.frame_count)
-    sample_every = max(1, total // max(1, settings.codec_samples))
-    detail_scale = _halve_until(info.width, info.height, settings.scale, DETAIL_MAX_SIDE)
-    scale = _halve_until(info.width, info.height, detail_scale, settings.max_side)
-    settings_used = settings
-    stride = settings.pair_stride
-    if settings.max_pairs and total > settings.max_pairs:
-        # pairs are analysed two at a time (a triple of frames) for the second differences
-        stride = max(stride, math.ceil(2 * total / settings.max_pairs))
-    settings = dataclasses.replace(settings, pair_stride=stride)
-    n, series = _analyse(path, settings, detail_scale, round(detail_scale / scale), sample_every, progress, total,
-                         (info.width, info.height), info.fps or 25.0)
+    if started is None:
+        started = plan.start(path, settings)
+    elif started.path != path:
+        raise ValueError(f"started for {started.path}, not for {path}")
+    info, p = started.info, started.plan
+    n, series = _analyse(started.reader, settings, p, progress, (info.width, info.height), info.fps or 25.0)
     blocking = codec.blocking_score(series["blocking"], series["keyframe"])
     scores, segments = verdict.scores_and_segments(series, blocking, settings)
     v, confidence = verdict.decide(scores, settings)
@@ -76,24 +70,9 @@ def run(
         file=path, verdict=v, confidence=confidence, scores=scores, frames=n, fps=info.fps,
         width=info.width, height=info.height, duration_s=info.duration_s or n / max(info.fps, 1e-6),
         timeline=timeline, segments=segments, cuts=tuple(sorted(series["cuts"])),
-        settings=settings_used.to_dict() | {"pair_stride": stride, "analysis_scale": scale}, seconds=time.monotonic() - start,
+        settings=settings.to_dict() | {"pair_stride": p.stride, "analysis_scale": p.scale},
+        seconds=time.monotonic() - start,
     )
-
-
-def _halve_until(width: int, height: int, scale: float, max_side: int) -> float:
-    """``scale`` halved until the longer side fits ``max_side``.
-
-    Power-of-two factors keep the codec's 8x8 block grid on whole pixels, and let the
-    analysis flow be upscaled exactly onto the detail-scale frames.
-    """
-    while max(width, height) * scale > max_side and scale > 1 / 64:
-        scale /= 2
-    return scale
-
-
-def analysis_scale(width: int, height: int, s: DiagnoseSettings) -> float:
-    """The scale frames are analysed at (flow, flicker, banding) for a source of this size."""
-    return _halve_until(width, height, _halve_until(width, height, s.scale, DETAIL_MAX_SIDE), s.max_side)
 
 
 _SKIPPED = {"warp": math.nan, "luma": math.nan, "mean_diff": math.nan, "failure": math.nan, "banding": math.nan,
@@ -116,12 +95,12 @@ def _sampled_pair(t: int, stride: int) -> bool:
     return stride == 1 or t % stride < 2
 
 
-def _analyse(path: str, s: DiagnoseSettings, detail_scale: float, factor: int, sample_every: int,
-             progress: Callable[[float], None] | None, total: int, size: tuple[int, int],
-             fps: float) -> tuple[int, dict]:
-    """Decode planes; analyse at 1/``factor`` of the detail scale (blocking and texture use the detail)."""
-    period = int(round(8 * detail_scale)) if detail_scale <= 1 else 0
-    geometry = Geometry.of(size[0], size[1], detail_scale, factor)
+def _analyse(reader: PlaneReader, s: DiagnoseSettings, p: plan.Plan, progress: Callable[[float], None] | None,
+             size: tuple[int, int], fps: float) -> tuple[int, dict]:
+    """Analyse the planes at 1/``factor`` of the detail scale (blocking and texture use the detail)."""
+    period = int(round(8 * p.detail_scale)) if p.detail_scale <= 1 else 0
+    factor, sample_every, stride, total = p.factor, p.sample_every, p.stride, p.total
+    geometry = Geometry.of(size[0], size[1], p.detail_scale, factor)
     series: dict = {k: [] for k in ("time", "warp", "luma", "mean_diff", "failure", "banding", "blocking", "keyframe",
                                     "offsets", "texture", "area", "local", "ycc", "jump")}
     cut_set: set[int] = set()
@@ -129,12 +108,6 @@ def _analyse(path: str, s: DiagnoseSettings, detail_scale: float, factor: int, s
     prev: FrameView | None = None
     prev_hist = None
     n = key_samples = 0
-    stride = s.pair_stride
-
-    def wanted(t: int) -> bool:  # the frames of the sampled pairs and the codec samples
-        return (t + 1) % stride < 3 or t % sample_every == 0
-
-    reader = PlaneReader(path, wanted=wanted if stride > 2 else None)
     for planes in reader:
         t = planes.index
         _skip_to(series, lmap, n, t, fps)

@@ -15,7 +15,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from flickerd.errors import ConfigError
-from flickerd.flow import PRESETS
+
+# the keys of ``flickerd.flow.PRESETS``, named here so that settings never load OpenCV
+FLOW_PRESETS = ("ultrafast", "fast", "medium")
 
 SCALE = 1.0
 MAX_SIDE = 400  # frames are halved until their longer side is at most this many pixels
@@ -47,8 +49,8 @@ class DiagnoseSettings:
     cut_threshold: float = 0.45
 
     def __post_init__(self) -> None:
-        if self.flow_preset not in PRESETS:
-            raise ConfigError(f"diagnose.flow_preset: expected one of {', '.join(PRESETS)}, got {self.flow_preset!r}.")
+        if self.flow_preset not in FLOW_PRESETS:
+            raise ConfigError(f"diagnose.flow_preset: expected one of {', '.join(FLOW_PRESETS)}, got {self.flow_preset!r}.")
         if not 0 < self.scale <= 4:
             raise ConfigError(f"diagnose.scale: expected a number in (0, 4], got {self.scale!r}.")
         if self.pair_stride < 1 or self.max_side < 32:

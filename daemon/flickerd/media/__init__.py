@@ -1,9 +1,24 @@
 """Media I/O on PyAV and the ffmpeg binary: probe, streaming decode, streaming encode.
 
-This package and ``service/`` are the only places that touch media files.
+This package and ``service/`` are the only places that touch media files. Importing it
+loads PyAV only; the frame reader (numpy, OpenCV) loads on first use.
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 from flickerd.media.probe import MediaInfo, probe
-from flickerd.media.reader import Frame, iter_frames
+
+if TYPE_CHECKING:
+    from flickerd.media.reader import Frame, iter_frames
 
 __all__ = ["MediaInfo", "probe", "Frame", "iter_frames"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in ("Frame", "iter_frames"):
+        from flickerd.media import reader
+
+        return getattr(reader, name)
+    raise AttributeError(f"module 'flickerd.media' has no attribute {name!r}")

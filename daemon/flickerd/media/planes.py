@@ -19,22 +19,26 @@ import queue
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import av
-import numpy as np
 
 from flickerd.errors import CorruptInput
 from flickerd.media.probe import _open
 from flickerd.media.webp import is_webp
 
+if TYPE_CHECKING:
+    import numpy as np
+
 # Decoded frames waiting for the analysis thread: bounded in bytes, so memory stays flat; at
-# 720x480 about 30 frames, enough for the decoder to run ahead while the consumer works on
+# 720x480 about 60 frames, enough for the decoder to run ahead while the consumer works on
 # the frames its pair measures sample, instead of idling and then making the consumer wait.
 QUEUE_BYTES = 32 << 20
 QUEUE_FRAMES = (6, 64)  # fewest and most frames queued, whatever their size
 NATIVE = {"yuv420p", "yuv422p", "yuv444p", "yuvj420p", "yuvj422p", "yuvj444p"}
 FALLBACK_FORMAT = "yuv444p"
 _JPEG_RANGE = 2  # AVCOL_RANGE_JPEG
+_END = object()
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,13 +57,20 @@ class Planes:
 
 def _view(plane) -> np.ndarray:
     """The plane's pixels without copying (rows padded to ``line_size`` in the buffer)."""
+    import numpy as np  # not at the top: the decoding thread may start before numpy is loaded
+
     return np.frombuffer(plane, np.uint8).reshape(plane.height, plane.line_size)[:, : plane.width]
 
 
-def _planes(frame: av.VideoFrame, index: int, fallback_rate: float) -> Planes:
+def _native(frame: av.VideoFrame, index: int) -> tuple[av.VideoFrame, int, bool]:
+    """(8-bit planar YUV frame, index, full range): converted on the decoding thread, which needs no numpy."""
     full = frame.format.name.startswith("yuvj") or int(frame.color_range) == _JPEG_RANGE
     if frame.format.name not in NATIVE:
         frame = frame.reformat(format=FALLBACK_FORMAT)
+    return frame, index, full
+
+
+def _planes(frame: av.VideoFrame, index: int, full: bool, fallback_rate: float) -> Planes:
     p = frame.planes
     time_s = float(frame.time) if frame.time is not None else index / fallback_rate
     return Planes(index, time_s, bool(frame.key_frame), int(frame.pict_type), _view(p[0]), _view(p[1]), _view(p[2]),
@@ -84,24 +95,32 @@ class PlaneReader:
         self.tolerant = tolerant
         self.max_frames = max_frames
         self.frames = 0  # frames in the stream so far, skipped ones included
+        self._started = False
+        self._running: tuple | None = None  # (container, queue, stop event, thread, frame rate) while decoding
 
-    def __iter__(self) -> Iterator[Planes]:
-        path = self.path
-        if os.path.isdir(path) or is_webp(path):
-            for planes in _via_rgb(path, self.max_frames):
-                self.frames = planes.index + 1
-                yield planes
+    def start(self) -> None:
+        """Open the file and start decoding ahead (iterating does this if nobody did).
+
+        Needs only PyAV: the decoding thread queues PyAV frames and the consumer makes the
+        numpy views, so decoding may begin while numpy is still being imported.
+        """
+        if self._started or os.path.isdir(self.path) or is_webp(self.path):
             return
+        self._started = True
+        path = self.path
         container = _open(path)
         if not container.streams.video:
             container.close()
             raise CorruptInput(f"{path}: contains no video stream.")
         stream = container.streams.video[0]
-        frame_bytes = max(1, 3 * (stream.codec_context.width or 1920) * (stream.codec_context.height or 1080))
+        cc = stream.codec_context
+        rate = float(stream.average_rate or 25)
+        # bytes per pixel of the planes handed out: 1.5 for 4:2:0, at most 3 (4:4:4 and conversions)
+        bytes_per_pixel = 1.5 if cc.pix_fmt in ("yuv420p", "yuvj420p") else 3
+        frame_bytes = max(1, int(bytes_per_pixel * (cc.width or 1920) * (cc.height or 1080)))
         frames: queue.Queue = queue.Queue(maxsize=min(max(QUEUE_BYTES // frame_bytes, QUEUE_FRAMES[0]),
                                                       QUEUE_FRAMES[1]))
         stop = threading.Event()
-        end = object()
 
         def put(item) -> bool:
             while not stop.is_set():
@@ -114,8 +133,8 @@ class PlaneReader:
 
         def decode() -> None:
             try:
-                for planes in self._decode(container, stream):
-                    if not put(planes):
+                for item in self._decode(container, stream):
+                    if not put(item):
                         return
             except av.error.FFmpegError as exc:
                 if not self.tolerant:
@@ -127,37 +146,58 @@ class PlaneReader:
             if self.frames == 0:
                 put(CorruptInput(f"{path}: the video stream holds no decodable frame."))
                 return
-            put(end)
+            put(_END)
 
         worker = threading.Thread(target=decode, name="flickerd-decode", daemon=True)
+        self._running = (container, frames, stop, worker, rate)
         worker.start()
-        try:
-            while True:
-                item = frames.get()
-                if item is end:
-                    return
-                if isinstance(item, Exception):
-                    raise item
-                yield item
-        finally:
+
+    def close(self) -> None:
+        """Stop the decoding thread and close the file (iteration does this when it ends)."""
+        if self._running is not None:
+            container, _, stop, worker, _ = self._running
+            self._running = None
             stop.set()
             worker.join()
             container.close()
 
-    def _decode(self, container, stream) -> Iterator[Planes]:
-        rate = float(stream.average_rate or 25)
+    def __iter__(self) -> Iterator[Planes]:
+        path = self.path
+        if os.path.isdir(path) or is_webp(path):
+            for planes in _via_rgb(path, self.max_frames):
+                self.frames = planes.index + 1
+                yield planes
+            return
+        self.start()
+        if self._running is None:
+            raise RuntimeError(f"{path}: a PlaneReader is iterated once.")
+        _, frames, _, _, rate = self._running
+        try:
+            while True:
+                item = frames.get()
+                if item is _END:
+                    return
+                if isinstance(item, Exception):
+                    raise item
+                yield _planes(*item, rate)
+        finally:
+            self.close()
+
+    def _decode(self, container, stream) -> Iterator[tuple[av.VideoFrame, int, bool]]:
         timed = self.wanted is not None and stream.average_rate and stream.time_base is not None
         if not timed:  # every frame, counted
             for frame in container.decode(stream):
-                yield _planes(frame, self.frames, rate)
+                yield _native(frame, self.frames)
                 self.frames += 1
                 if self.max_frames is not None and self.frames >= self.max_frames:
                     return
             return
         # Skipping: a packet's display index comes from its timestamp (constant frame rate), and
-        # the decoder reads skip_frame per packet when it decodes single-threaded.
+        # the decoder takes skip_frame with each packet. One decoding thread: the analysis
+        # keeps another core busy, and FFmpeg's frame threads only added CPU time on two cores.
         stream.thread_type = "NONE"
         cc = stream.codec_context
+        rate = float(stream.average_rate)
         tb, start = float(stream.time_base), stream.start_time
         last = -1
         for packet in container.demux(stream):
@@ -173,7 +213,7 @@ class PlaneReader:
                 index = max(index, last + 1)  # never twice the same index, whatever the timestamps say
                 last = index
                 self.frames = max(self.frames, index + 1)
-                yield _planes(frame, index, rate)
+                yield _native(frame, index)
                 if self.max_frames is not None and index + 1 >= self.max_frames:
                     return
 
@@ -186,6 +226,7 @@ def iter_planes(path: str | os.PathLike, *, tolerant: bool = False, max_frames: 
 def _via_rgb(path: str, max_frames: int | None) -> Iterator[Planes]:
     """WebP and image sequences: RGB frames from ``iter_frames``, converted to full-range YCbCr."""
     import cv2
+    import numpy as np
 
     from flickerd.media.reader import iter_frames
 

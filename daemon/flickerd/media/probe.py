@@ -14,7 +14,6 @@ from fractions import Fraction
 import av
 
 from flickerd.errors import CorruptInput, EmptyInput, LimitExceeded, MissingInput, NotAVideo
-from flickerd.media.sequence import find_sequence, read_image, sequence_fps
 from flickerd.media.webp import is_webp, probe_webp
 
 # Packets counted when the container does not declare a frame count (webm, gif, some mkv).
@@ -258,6 +257,10 @@ def _probe_webp(path: str) -> MediaInfo:
 
 
 def _probe_sequence(folder: str) -> MediaInfo:
+    # imported here: numpy and OpenCV are not needed to probe a video (``flickerd diagnose``
+    # starts decoding before they load)
+    from flickerd.media.sequence import find_sequence, read_image, sequence_fps
+
     seq = find_sequence(folder)
     first = read_image(seq.paths[0])
     rate = sequence_fps(folder)

@@ -8,11 +8,12 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from fractions import Fraction
-
-import cv2
-import numpy as np
+from typing import TYPE_CHECKING
 
 from flickerd.errors import CorruptInput, NotAVideo
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 def is_webp(path: str) -> bool:
@@ -71,6 +72,9 @@ def probe_webp(path: str) -> dict:
 
 def iter_webp(path: str, size: tuple[int, int], *, gray: bool, deep: bool) -> Iterator[tuple[int, float, np.ndarray]]:
     """Yield (index, time_s, image) at ``size`` = (w, h); images as ``reader.iter_frames`` gives them."""
+    import cv2  # here, so that probing (``is_webp``) never loads OpenCV
+    import numpy as np
+
     im = _open(path)
     try:
         t_ms = 0

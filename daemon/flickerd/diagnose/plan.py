@@ -1,0 +1,83 @@
+"""Which frames a diagnosis reads and at what sizes, and the decoder started on them.
+
+The plan depends only on the probe and the settings, so ``start`` can set the decoder
+going before numpy, OpenCV and the measures are imported: ``flickerd diagnose`` does that
+for its first file, and the decoding overlaps the imports on the second core. This module
+must stay light (PyAV only) for that reason.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+
+from flickerd.diagnose.settings import DiagnoseSettings
+from flickerd.media.planes import PlaneReader
+from flickerd.media.probe import MediaInfo, probe
+
+DETAIL_MAX_SIDE = 1280  # frames are analysed at most this large (halving) for blocking and fine texture
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    total: int  # frames the probe announces (at least 1)
+    detail_scale: float  # blocking and fine texture
+    scale: float  # flow, flicker, banding: the detail scale halved until it fits ``max_side``
+    stride: int  # the pairs (t-1, t) and (t, t+1) with t % stride < 2 get the flow measures
+    sample_every: int  # every n-th frame gets the codec measures
+
+    @classmethod
+    def of(cls, info: MediaInfo, s: DiagnoseSettings) -> Plan:
+        total = max(1, info.frame_count)
+        detail_scale = _halve_until(info.width, info.height, s.scale, DETAIL_MAX_SIDE)
+        stride = s.pair_stride
+        if s.max_pairs and total > s.max_pairs:
+            # pairs are analysed two at a time (a triple of frames) for the second differences
+            stride = max(stride, math.ceil(2 * total / s.max_pairs))
+        return cls(total, detail_scale, _halve_until(info.width, info.height, detail_scale, s.max_side), stride,
+                   max(1, total // max(1, s.codec_samples)))
+
+    @property
+    def factor(self) -> int:
+        """Detail pixels per analysis pixel."""
+        return round(self.detail_scale / self.scale)
+
+    def wanted(self, t: int) -> bool:
+        """Whether frame ``t`` is read by a sampled pair or a codec sample."""
+        return (t + 1) % self.stride < 3 or t % self.sample_every == 0
+
+    def reader(self, path: str) -> PlaneReader:
+        # short strides need nearly every frame: not worth the single-packet bookkeeping
+        return PlaneReader(path, wanted=self.wanted if self.stride > 2 else None)
+
+
+def _halve_until(width: int, height: int, scale: float, max_side: int) -> float:
+    """``scale`` halved until the longer side fits ``max_side``.
+
+    Power-of-two factors keep the codec's 8x8 block grid on whole pixels, and let the
+    analysis flow be upscaled exactly onto the detail-scale frames.
+    """
+    while max(width, height) * scale > max_side and scale > 1 / 64:
+        scale /= 2
+    return scale
+
+
+@dataclass(frozen=True, slots=True)
+class Started:
+    """A probed file with its plan and its decoder already running (``engine.run`` consumes it)."""
+
+    path: str
+    info: MediaInfo
+    plan: Plan
+    reader: PlaneReader
+
+
+def start(path: str | os.PathLike, settings: DiagnoseSettings) -> Started:
+    """Probe ``path`` and start decoding the frames its plan needs. Raises ``InputError`` for bad input."""
+    path = os.fspath(path)
+    info = probe(path)
+    plan = Plan.of(info, settings)
+    reader = plan.reader(path)
+    reader.start()
+    return Started(path, info, plan, reader)
