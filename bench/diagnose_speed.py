@@ -1,9 +1,11 @@
 """Speed: `flickerd diagnose` vs the seed's script on the same 720x480 clip, both as subprocesses, start-up included.
 
-``python -m bench diagnose_speed [--frames 300] [--repeat 3]``. The clip is generated once
-into the temp folder (a corpus "luma" clip at 720x480). Reports the best wall time of each
-and the ratio (target: ≥ 20×), with each one's user+sys CPU seconds and the load average,
-since the box may be shared.
+``python -m bench diagnose_speed [--frames 300] [--repeat 3] [--ffmpeg-encode]``. The clip is
+generated once into the temp folder (a corpus "luma" clip at 720x480; PyAV's libx264 writes
+it with two slices per frame). ``--ffmpeg-encode`` times the same pictures re-encoded by the
+ffmpeg command line at its defaults (CRF 23, one slice, as ComfyUI's and diffusers' writers produce)
+instead. Reports the best wall time of each and the ratio (target: ≥ 20×), with each one's
+user+sys CPU seconds and the load average, since the box may be shared.
 """
 
 from __future__ import annotations
@@ -29,6 +31,17 @@ def clip(frames: int) -> str:
     return path
 
 
+def ffmpeg_encoded(path: str) -> str:
+    from flickerd.media.ffmpeg import ffmpeg_exe
+
+    out = path.replace(".mp4", "-ffmpeg.mp4")
+    if not os.path.exists(out):
+        subprocess.run([ffmpeg_exe(), "-v", "error", "-y", "-i", path, "-c:v", "libx264",
+                        out + ".tmp.mp4"], check=True)
+        os.replace(out + ".tmp.mp4", out)
+    return out
+
+
 def timed(cmd: list[str]) -> tuple[float, str, float]:
     """(wall seconds, stdout, user+sys CPU seconds of the process and its children)."""
     before = os.times()
@@ -44,8 +57,11 @@ def main(argv: list[str]) -> int:
     p = argparse.ArgumentParser(prog="bench diagnose_speed")
     p.add_argument("--frames", type=int, default=300)
     p.add_argument("--repeat", type=int, default=3)
+    p.add_argument("--ffmpeg-encode", action="store_true", help="time the clip as the ffmpeg CLI encodes it")
     a = p.parse_args(argv)
     path = clip(a.frames)
+    if a.ffmpeg_encode:
+        path = ffmpeg_encoded(path)
     flickerd = str(Path(sys.executable).with_name("flickerd"))
     ours = [timed([flickerd, "diagnose", "--json", path]) for _ in range(a.repeat)]
     seed = [timed([sys.executable, str(HERE / "seed_script.py"), path]) for _ in range(a.repeat)]
