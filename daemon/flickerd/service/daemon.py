@@ -35,7 +35,7 @@ from flickerd.service.sequence_hash import sequence_hash
 from flickerd.service.sequence_settle import SequenceRules, probe_sequence, snapshot
 from flickerd.service.settle import Settled, Settler, default_probe
 from flickerd.service.signals import Signals
-from flickerd.service.watcher import Seen, Watcher, WatchSpec, scan, scan_sequences
+from flickerd.service.watcher import Seen, Watcher, WatchSpec, candidates
 from flickerd.service.webhooks import WebhookSender, build_event
 from flickerd.service.worker import Processor, Progress, Result, Task, default_processor, failure_note, source_stem
 
@@ -434,29 +434,18 @@ class Daemon:
                 self._scan_folder(st, now)
 
     def _scan_folder(self, st: _FolderState, now: float) -> None:
-        for path in scan(st.spec):
+        rules = _sequence_rules(st.conf)
+        for path, sequence in candidates(st.spec):
             if path in self.settler or path in self._hashing:
                 continue
             try:
-                s = os.stat(path)
+                s = snapshot(path, rules.marker) if sequence else os.stat(path)
             except OSError:
                 continue
             if self.journal.known(path, s.st_size, s.st_mtime) or self._escapes(st, path):
                 continue
             self.settler.observe(path, st.spec.name, now, settle_s=float(st.conf.settle_s),
-                                 settle_max_s=float(st.conf.settle_max_s))
-        rules = _sequence_rules(st.conf)
-        for folder in scan_sequences(st.spec):
-            if folder in self.settler or folder in self._hashing:
-                continue
-            try:
-                snap = snapshot(folder, rules.marker)
-            except OSError:
-                continue
-            if self.journal.known(folder, snap.st_size, snap.st_mtime) or self._escapes(st, folder):
-                continue
-            self.settler.observe(folder, st.spec.name, now, settle_s=float(st.conf.settle_s),
-                                 settle_max_s=float(st.conf.settle_max_s), sequence=rules)
+                                 settle_max_s=float(st.conf.settle_max_s), sequence=rules if sequence else None)
 
     # ---- intake -------------------------------------------------------------------------
 

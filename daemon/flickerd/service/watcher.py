@@ -131,23 +131,28 @@ def _listing(spec: WatchSpec) -> Iterator[tuple[Path, list[str], list[str]]]:
         yield root, dirs, names
 
 
-def scan_sequences(spec: WatchSpec) -> Iterator[str]:
-    """Every sub-folder that holds numbered frames now (the candidates ``scan`` leaves out)."""
-    if not spec.sequences:
-        return
-    for root, dirs, _names in _listing(spec):
-        for d in dirs:
-            if _holds_frames(str(root / d)):
-                yield str(root / d)
+def candidates(spec: WatchSpec) -> Iterator[tuple[str, bool]]:
+    """(path, is_sequence) for every wanted regular file and, with ``sequences``, every
+    sub-folder holding numbered frames now: one listing of the tree (it may be a slow share)."""
+    for root, dirs, names in _listing(spec):
+        for name in names:
+            full = str(root / name)
+            if wanted(spec, full) and os.path.isfile(full):
+                yield full, False
+        if spec.sequences:
+            for d in dirs:
+                if _holds_frames(str(root / d)):
+                    yield str(root / d), True
 
 
 def scan(spec: WatchSpec) -> Iterator[str]:
     """Every wanted regular file under the folder now (skipping hidden and output trees)."""
-    for root, _dirs, names in _listing(spec):
-        for name in names:
-            full = str(root / name)
-            if wanted(spec, full) and os.path.isfile(full):
-                yield full
+    return (path for path, sequence in candidates(spec) if not sequence)
+
+
+def scan_sequences(spec: WatchSpec) -> Iterator[str]:
+    """Every sub-folder that holds numbered frames now (the candidates ``scan`` leaves out)."""
+    return (path for path, sequence in candidates(spec) if sequence)
 
 
 class _QueueHandler(FileSystemEventHandler):
