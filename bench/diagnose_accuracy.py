@@ -25,7 +25,7 @@ VERDICTS = ("clean", "generative_flicker", "codec_artifacts", "mixed", "incohere
 
 def _diagnose_specs(specs, workdir, settings):
     from flickerd.diagnose import run
-    from flickerd.synth.corpus import write_clip
+    from flickerd.synth.corpus import _plan, write_clip
 
     rows = []
     for spec in specs:
@@ -35,7 +35,10 @@ def _diagnose_specs(specs, workdir, settings):
         rows.append((spec, dict(d.scores), d.verdict.value))
         if os.environ.get("BENCH_DUMP"):
             with open(os.environ["BENCH_DUMP"], "a") as f:
-                f.write(json.dumps({"name": spec.name, "kind": spec.kind, "cuts": spec.cuts, **d.scores}) + "\n")
+                plan = _plan(spec)  # what the seed drew: a mixed clip's generative and codec parts
+                f.write(json.dumps({"name": spec.name, "kind": spec.kind, "label": spec.label, "cuts": spec.cuts,
+                                    "generative": plan.generative, "codec": plan.codec, "crf": plan.crf,
+                                    **d.scores}) + "\n")
         os.unlink(path)
     return rows
 

