@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from flickerd.diagnose import codec, cuts, global_flicker, texture, warping
+from flickerd.diagnose import blockdetect, codec, cuts, global_flicker, texture, warping
 from flickerd.diagnose.local import LocalMap
 from flickerd.synth.corpus import ClipSpec, clean_frames, frames
 
@@ -148,7 +148,7 @@ def test_own_blocking_agrees_with_ffmpeg_blockdetect(make_clip):
             return np.median([codec.blocking(f.to_ndarray(format="gray")) for f in c.decode(video=0)])
 
     clean, crf = make_clip("clean"), make_clip("crf")
-    ffmpeg_clean = codec.BlockDetect(clean, 24, 24).result()
-    ffmpeg_crf = codec.BlockDetect(crf, 24, 24).result()
+    ffmpeg_clean = blockdetect.BlockDetect(clean, 24, 24).result()
+    ffmpeg_crf = blockdetect.BlockDetect(crf, 24, 24).result()
     assert ffmpeg_crf > ffmpeg_clean + 0.5
     assert ours(crf) > ours(clean) + 0.3

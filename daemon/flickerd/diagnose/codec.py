@@ -3,22 +3,19 @@
 * ``banding``: in smooth areas, the fraction of pixels whose neighbourhood is flat plateaus
   joined by steps of 3–12 grey levels — quantised gradients. Own measure on the analysis luma.
 * ``blocking``: mean step across the 8x8 block grid over the step elsewhere, on sampled
-  frames and I-frames (own measure; ``BlockDetect`` runs ffmpeg's ``blockdetect`` for comparison).
+  frames and I-frames (own measure; ``blockdetect.BlockDetect`` runs ffmpeg's for comparison).
 * ``iframe_spike``: mean warping error of pairs that end on an I-frame over the median of
   the others (≫1 when the encoder "pumps" at each keyframe).
 """
 
 from __future__ import annotations
 
-import subprocess
-import threading
 from collections.abc import Sequence
 
 import cv2
 import numpy as np
 
 from flickerd.diagnose.robust import median
-from flickerd.media.ffmpeg import ffmpeg_exe, media_arg
 
 STEP_MIN, STEP_MAX = 3, 12  # grey levels of one band step (encoders leave 1–2 level steps on clean gradients)
 WINDOW = (9, 9)
@@ -58,45 +55,6 @@ def iframe_spike(errors: Sequence[float], keyframes: Sequence[bool]) -> float:
     if on.size < MIN_KEYFRAME_PAIRS or off.size == 0:
         return 1.0  # pumping repeats; one keyframe (often at a cut) says nothing
     return float(on.mean() / max(median(off), 1e-9))
-
-
-class BlockDetect:
-    """``blockdetect`` on every n-th frame in a background ffmpeg; ``result()`` waits for it."""
-
-    def __init__(self, path: str, frames: int, samples: int, exe: str | None = None) -> None:
-        step = max(1, frames // max(1, samples))
-        vf = f"select='not(mod(n\\,{step}))',blockdetect,metadata=print:key=lavfi.block:file=-"
-        cmd = [exe or ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-threads", "1",
-               "-i", media_arg(path), "-an", "-vf", vf, "-f", "null", "-"]
-        self._values: list[float] = []
-        self._proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-        self._thread = threading.Thread(target=self._read, daemon=True)
-        self._thread.start()
-
-    def _read(self) -> None:
-        assert self._proc.stdout is not None
-        for line in self._proc.stdout:
-            if line.startswith("lavfi.block="):
-                try:
-                    self._values.append(float(line.split("=", 1)[1]))
-                except ValueError:
-                    pass
-
-    def result(self, timeout_s: float = 600.0) -> float:
-        """Median block score over the sampled frames; NaN if ffmpeg measured nothing."""
-        try:
-            self._proc.wait(timeout=timeout_s)
-        except subprocess.TimeoutExpired:
-            self._proc.kill()
-            self._proc.wait()
-        self._thread.join(timeout=5)
-        return float(median(self._values)) if self._values else float("nan")
-
-    def cancel(self) -> None:
-        if self._proc.poll() is None:
-            self._proc.kill()
-            self._proc.wait()
-        self._thread.join(timeout=5)
 
 
 def blocking_score(values: Sequence[float], keyframes: Sequence[bool]) -> float:
