@@ -54,6 +54,7 @@ def test_the_plan_matches_the_settings():
     wanted = [t for t in range(40) if p.wanted(t)]
     # the triples (t-1, t, t+1) around every 19th frame, and every 12th frame for the codec measures
     assert wanted == [0, 1, 12, 18, 19, 20, 24, 36, 37, 38, 39]
+    assert [t for t in range(40) if p.sampled_pair(t)] == [0, 1, 19, 20, 38, 39]  # pair (t-1, t)
     short = plan.Plan.of(MediaInfo(**fields | {"frame_count": 20, "width": 320, "height": 240}), DiagnoseSettings())
     assert short.stride == 1 and short.scale == 1.0
 

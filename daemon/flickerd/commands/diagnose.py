@@ -111,14 +111,13 @@ def format_table(d) -> str:
 def _start_first(path: str, settings):
     """Probe the first file and start decoding it, so that it decodes while the measures import.
 
-    Errors are left for the file's turn in the loop, which reports them.
+    Any error is left for the file's turn in the loop, which reports it like any other file's.
     """
     from flickerd.diagnose import plan
-    from flickerd.errors import FlickerdError
 
     try:
         return plan.start(path, settings)
-    except FlickerdError:
+    except Exception:
         return None
 
 

@@ -7,7 +7,7 @@ the detail scale (at most 1280 px: blocking, fine texture) and the analysis scal
 ``max_side``: flow, flicker, banding) and converted to RGB. Flow runs on every pair of short
 clips and on evenly spread frame triples of long ones (``max_pairs``); there the decoder
 skips the frames nothing needs and no other frame is predicted from (timeline entries of
-skipped frames hold None).
+skipped frames hold None). Which frames are read, and at which sizes, is ``plan``'s.
 """
 
 from __future__ import annotations
@@ -90,16 +90,11 @@ def _skip_to(series: dict, lmap: local.LocalMap, n: int, t: int, fps: float) -> 
         series["local"].append(lmap.add(None))
 
 
-def _sampled_pair(t: int, stride: int) -> bool:
-    """Whether the pair (t−1, t) gets the flow-based measures (given both frames were decoded)."""
-    return stride == 1 or t % stride < 2
-
-
 def _analyse(reader: PlaneReader, s: DiagnoseSettings, p: plan.Plan, progress: Callable[[float], None] | None,
              size: tuple[int, int], fps: float) -> tuple[int, dict]:
     """Analyse the planes at 1/``factor`` of the detail scale (blocking and texture use the detail)."""
     period = int(round(8 * p.detail_scale)) if p.detail_scale <= 1 else 0
-    factor, sample_every, stride, total = p.factor, p.sample_every, p.stride, p.total
+    factor, sample_every, total = p.factor, p.sample_every, p.total
     geometry = Geometry.of(size[0], size[1], p.detail_scale, factor)
     series: dict = {k: [] for k in ("time", "warp", "luma", "mean_diff", "failure", "banding", "blocking", "keyframe",
                                     "offsets", "texture", "area", "local", "ycc", "jump")}
@@ -133,7 +128,7 @@ def _analyse(reader: PlaneReader, s: DiagnoseSettings, p: plan.Plan, progress: C
         if prev is not None:
             jump = cuts.histogram_jump(prev_hist, hist)
             adjacent = prev.planes.index == t - 1
-            sampled_pair = adjacent and _sampled_pair(t, stride)
+            sampled_pair = adjacent and p.sampled_pair(t)
             # A colour jump off the sampled pairs asks the thumbnails, then the flow, whether it is
             # a cut; a clear jump is one without asking. Neither adds a sample to the flicker measures.
             candidate = not sampled_pair and s.cut_threshold <= jump <= 2 * s.cut_threshold

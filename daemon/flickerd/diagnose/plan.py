@@ -43,6 +43,10 @@ class Plan:
         """Detail pixels per analysis pixel."""
         return round(self.detail_scale / self.scale)
 
+    def sampled_pair(self, t: int) -> bool:
+        """Whether the pair (t−1, t) gets the flow-based measures (given both frames were decoded)."""
+        return self.stride == 1 or t % self.stride < 2
+
     def wanted(self, t: int) -> bool:
         """Whether frame ``t`` is read by a sampled pair or a codec sample."""
         return (t + 1) % self.stride < 3 or t % self.sample_every == 0
