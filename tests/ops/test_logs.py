@@ -50,6 +50,11 @@ def test_library_logging_records_come_out_in_the_same_json():
     # transformers (like diffusers and torch) attaches its own stderr handler and stops propagation
     import transformers.utils.logging as hf_logging
     hf_log = hf_logging.get_logger("transformers.models.fake")
+    # as transformers sets itself up on first use; a daemon run earlier in this process may have adopted it already
+    library = logging.getLogger("transformers")
+    if not any(type(h) is logging.StreamHandler for h in library.handlers):
+        library.addHandler(logging.StreamHandler())
+        library.propagate = False
     assert "transformers" in logs.adopt_library_loggers()
     with structlog.contextvars.bound_contextvars(job_id="j-18"):
         logging.getLogger("watchdog.observers.inotify").warning("watch lost on %s", "/srv/in")

@@ -80,11 +80,6 @@ def make_notifier() -> Any:
     return Notifier.from_env()
 
 
-def gpu_present() -> bool:
-    """A cheap look for an NVIDIA device node: the daemon never imports torch."""
-    return os.path.exists("/dev/nvidia0") or os.path.exists("/dev/dxg")
-
-
 @dataclass(slots=True)
 class _Running:
     task: Task
@@ -135,8 +130,6 @@ class Daemon:
         self.folders: dict[str, _FolderState] = {}
         self.metrics = self.metrics or _NoMetrics()
         self.notifier = make_notifier()
-        self.gpu_available = gpu_present()
-        self._gpu_free = 0
         self._last_housekeeping = 0.0
         self._last_rescan = 0.0
         self._last_watchdog = 0.0
@@ -200,10 +193,9 @@ class Daemon:
                 log.info("temp_file_removed", path=str(leftover))
         for job in requeued:
             log.info("job_requeued", job_id=job.id, file=job.path, attempts=job.attempts)
-        self._gpu_free = self.executor.capacity(self._cpu_workers(), int(getattr(cfg, "gpu_slots", 0))).gpus
-        self.metrics.set_gpu_available(self._gpu_free > 0)
+        gpus = self._gpu_slots()
         configured_gpus = int(getattr(cfg, "gpu_slots", 0))
-        if configured_gpus > 0 and self._gpu_free == 0:
+        if configured_gpus > 0 and gpus == 0:
             # said once and loudly: otherwise GPU rules would quietly fall back to CPU routes forever
             log.error("gpu_unavailable", gpu_slots=configured_gpus,
                       why="gpu_slots is set but no usable CUDA device was found; rules that need a GPU "
@@ -212,7 +204,7 @@ class Daemon:
         self._rescan(time.monotonic())
         self.notifier.ready()
         log.info("daemon_started", folders=[f.spec.name for f in self.folders.values()], state_dir=str(self.state_dir),
-                 cpu_workers=self._slots(), gpu_slots=self._gpu_free, requeued=len(requeued), once=self.once)
+                 cpu_workers=self._slots(), gpu_slots=gpus, requeued=len(requeued), once=self.once)
 
     def _stop(self, reason: str) -> None:
         """Stop intake, give running jobs ``shutdown_timeout_s`` to finish, requeue the rest."""
@@ -568,6 +560,12 @@ class Daemon:
     def _cpu_workers(self) -> int:
         return max(1, int(getattr(self.config, "cpu_workers", 1)))
 
+    def _gpu_slots(self) -> int:
+        """GPU jobs that may run at once, asked each time: on Ray, GPU nodes join and leave."""
+        slots = self.executor.capacity(self._cpu_workers(), int(getattr(self.config, "gpu_slots", 0))).gpus
+        self.metrics.set_gpu_available(slots > 0)
+        return slots
+
     def _slots(self) -> int:
         """Jobs in flight: ``cpu_workers`` here, the cluster's CPUs on Ray."""
         return max(1, self.executor.capacity(self._cpu_workers(), 0).jobs)
@@ -645,10 +643,8 @@ class Daemon:
             log.info("job_start_skipped", job_id=job.id, error=str(exc))
             return
         original = self.journal.get(job.duplicate_of) if job.duplicate_of is not None else None
-        gpu = False
-        if original is None and self._gpu_free > 0 and st.conf.mode != "diagnose" and wants_gpu(st.conf.rules):
-            self._gpu_free -= 1
-            gpu = True
+        gpu = (original is None and st.conf.mode != "diagnose" and wants_gpu(st.conf.rules)
+               and sum(r.gpu for r in self.running.values()) < self._gpu_slots())
         task = self._task(job, st, gpu=gpu, original=original)
         self.running[job.id] = _Running(task, None, time.monotonic(), gpu)
         self.metrics.job_started("none" if original is None else "duplicate")
@@ -687,8 +683,6 @@ class Daemon:
         run = self.running.pop(res.job_id, None)
         if run is None:
             return
-        if run.gpu:
-            self._gpu_free += 1
         job = run.task.job
         if run.timed_out and res.state is JobState.CANCELLED:
             # the same file would take as long again: not retried
