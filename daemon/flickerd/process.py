@@ -26,6 +26,7 @@ from typing import Any
 from flickerd.diagnose.model import Diagnosis
 from flickerd.errors import FlickerdError, InputError
 from flickerd.media.probe import probe
+from flickerd.media.rotation import carry_rotation, display_rotation
 from flickerd.media.writer import output_extension
 from flickerd.report import ReportPaths, write_reports
 from flickerd.routes.base import ChainResult, ProgressFn, Step, no_progress, run_chain
@@ -157,6 +158,7 @@ def process_file(
     # 1. diagnose
     t0 = time.monotonic()
     source_info = probe(src).to_dict()  # InputError for an unusable source: final, nothing written
+    source_info["rotation"] = display_rotation(src)  # PyAV's probe cannot see the display matrix
     _describe_sequence(src, source_info, notes)
     try:
         before = diagnose(src, diagnose_settings, bar.stage(0.0, _DIAGNOSE))
@@ -234,6 +236,8 @@ def process_file(
         status, reason = "done", ""
     else:
         status, reason = "rejected", "verification rejected the fix: " + " ".join(verification.reasons)
+    if status != "rejected":
+        carry_rotation(out, source_info["rotation"])  # a phone clip's display matrix, or it plays sideways
     paths = reports(fixed=out, before=before, decision=decision_used, chain=chain, verification=verification,
                     status=status, reason=reason)
     output: str | None = out

@@ -170,6 +170,7 @@ def build_args(src: str, tmp: str, out: str, info: MediaInfo, p: FfmpegParams, s
                                codec=codec)
     graph = filter_chain(p, size)
     return [
+        "-noautorotate",  # frames stay in coded orientation, as every other route keeps them; the matrix is carried
         "-i", media_arg(src),
         "-map", "0:v:0", "-map", "0:a?",
         *(["-vf", graph] if graph else []),
