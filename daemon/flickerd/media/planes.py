@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     import numpy as np
 
 # Decoded frames waiting for the analysis thread: bounded in bytes, so memory stays flat; at
-# 720x480 about 60 frames, enough for the decoder to run ahead while the consumer works on
+# 720x480 64 frames (the cap), enough for the decoder to run ahead while the consumer works on
 # the frames its pair measures sample, instead of idling and then making the consumer wait.
 QUEUE_BYTES = 32 << 20
 QUEUE_FRAMES = (6, 64)  # fewest and most frames queued, whatever their size
