@@ -27,7 +27,6 @@ from typing import Any
 import cv2
 import numpy as np
 
-from flickerd.errors import ConfigError
 from flickerd.flow import PRESETS, flow
 from flickerd.media.probe import probe
 from flickerd.media.reader import analysis_size
@@ -39,7 +38,7 @@ from flickerd.routes.encode import (
     staged_output,
 )
 from flickerd.routes.frame_stream import is_planar, stream_frames
-from flickerd.routes.params_table import check_range, read_fields
+from flickerd.routes.params_table import check_choice, check_range, read_fields
 
 RADIUS = 2
 SIGMA = 1.5  # px at full resolution: detail finer than this is what generative models re-draw
@@ -104,8 +103,7 @@ class DetailParams:
         check_range(path, "amplitude", p.amplitude, 0.0, 1.0)
         check_range(path, "analysis_max_side", p.analysis_max_side, 32, 4096)
         check_range(path, "crf", p.crf, 0, 51)
-        if p.flow_preset not in PRESETS:
-            raise ConfigError(f"{path}.flow_preset: expected one of {', '.join(PRESETS)}, got {p.flow_preset!r}.")
+        check_choice(path, "flow_preset", p.flow_preset, PRESETS)
         return p
 
     def to_dict(self) -> dict[str, Any]:

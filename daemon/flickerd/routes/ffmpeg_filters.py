@@ -22,6 +22,7 @@ from flickerd.media.ffmpeg import ffmpeg_exe, media_arg, run_ffmpeg
 from flickerd.media.probe import MediaInfo, probe
 from flickerd.media.reader import iter_frames
 from flickerd.routes.base import ProgressFn, StepResult, no_progress
+from flickerd.routes.params_table import check_choice
 from flickerd.routes.encode import (
     DEFAULT_CRF,
     DEFAULT_PRESET,
@@ -90,8 +91,7 @@ class FfmpegParams:
             raise ConfigError(f"{path}.size: expected an integer or \"auto\", got {p.size!r}.")
         if isinstance(p.size, int) and not DEFLICKER_SIZE_RANGE[0] <= p.size <= DEFLICKER_SIZE_RANGE[1]:
             raise ConfigError(f"{path}.size: the deflicker window must be 2–129 frames, got {p.size}.")
-        if p.mode not in DEFLICKER_MODES:
-            raise ConfigError(f"{path}.mode: expected one of {', '.join(DEFLICKER_MODES)}, got {p.mode!r}.")
+        check_choice(path, "mode", p.mode, DEFLICKER_MODES)
         for name in ("thr1", "thr2", "thr3"):
             if not 0.00003 <= getattr(p, name) <= 0.5:
                 raise ConfigError(f"{path}.{_KEY_ALIASES[name]}: deband thresholds lie in 0.00003–0.5.")

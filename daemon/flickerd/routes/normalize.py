@@ -47,7 +47,7 @@ from flickerd.routes.encode import (
     staged_output,
 )
 from flickerd.routes.frame_stream import is_planar, stream_frames
-from flickerd.routes.params_table import check_range, read_fields
+from flickerd.routes.params_table import check_choice, check_range, read_fields
 
 # The whole-frame levels use a wide window: random flicker averages out as 1/√frames, and a
 # frame's level is estimated from so many pixels that it hardly drifts along the chain. A cell's
@@ -130,8 +130,7 @@ class NormalizeParams:
         check_range(path, "analysis_scale", p.analysis_scale, 0.05, 1.0)
         check_range(path, "analysis_max_side", p.analysis_max_side, 32, 4096)
         check_range(path, "crf", p.crf, 0, 51)
-        if p.flow_preset not in PRESETS:
-            raise ConfigError(f"{path}.flow_preset: expected one of {', '.join(PRESETS)}, got {p.flow_preset!r}.")
+        check_choice(path, "flow_preset", p.flow_preset, PRESETS)
         return p
 
     def to_dict(self) -> dict[str, Any]:

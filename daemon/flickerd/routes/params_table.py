@@ -6,7 +6,7 @@ loader promises. Keys starting with ``_`` are the chain's private parameters and
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import fields
 from typing import Any
 
@@ -40,3 +40,9 @@ def check_type(path: str, value: Any, kinds: tuple[type, ...]) -> Any:
 def check_range(path: str, key: str, value: float, lo: float, hi: float) -> None:
     if not lo <= value <= hi:
         raise ConfigError(f"{path}.{key}: expected a value in {lo}–{hi}, got {value}.")
+
+
+def check_choice(path: str, key: str, value: Any, choices: Iterable[str]) -> None:
+    choices = tuple(choices)
+    if value not in choices:
+        raise ConfigError(f"{path}.{key}: expected one of {', '.join(choices)}, got {value!r}.")
