@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from flickerd import flow as of
-from flickerd.diagnose import DiagnoseSettings, Verdict, codec, global_flicker, run, warping
+from flickerd.diagnose import DiagnoseSettings, Verdict, codec, global_flicker, run, texture, warping
 from flickerd.diagnose.frames import FrameView, Geometry
 from flickerd.media import iter_frames
 from flickerd.media.planes import PlaneReader, iter_planes
@@ -66,7 +66,9 @@ def test_frame_view_matches_the_rgb_reader(make_clip):
         assert diff.mean() < 1.5 and np.percentile(diff, 99) <= 6
         assert np.abs(view.gray.astype(int) - cv2.cvtColor(f.image, cv2.COLOR_RGB2GRAY)).mean() < 1.0
         means = cv2.mean(cv2.cvtColor(f.image, cv2.COLOR_RGB2YCrCb))
-        assert view.means() == pytest.approx([means[0], means[2], means[1]], abs=1.0)
+        assert view.means() == pytest.approx([means[0], means[2], means[1]], abs=1.0)  # sampled from the planes
+        view.histogram()
+        assert view.means() == pytest.approx([means[0], means[2], means[1]], abs=1.0)  # from the thumbnails
 
 
 def test_histogram_thumbnail_and_its_reused_half_plane_match_direct_resizes(make_clip):
@@ -169,7 +171,8 @@ def test_warp_error_and_offsets_match_their_definitions(pair):
     assert warping.warp_error(c.residual, c.mask) == pytest.approx(expected, rel=1e-4)
     step = max(1, int(np.sqrt(c.mask.size / global_flicker.MEDIAN_SAMPLES)))
     r = c.residual[::step, ::step][c.mask[::step, ::step]]
-    assert np.allclose(global_flicker.pair_offsets(c.residual, c.mask), np.median(r, axis=0) @ global_flicker.YCC.T)
+    medians = np.median(r, axis=0)
+    assert np.array_equal(global_flicker.pair_offsets(c.residual, c.mask), medians.astype(np.float32) @ global_flicker.YCC.T)
 
 
 def test_blocking_matches_the_line_by_line_form(pair):
@@ -190,6 +193,42 @@ def test_blocking_matches_the_line_by_line_form(pair):
         for period in (2, 4, 8):
             assert codec.blocking(y, period) == pytest.approx(slow(y, period))
     assert codec.blocking(blocky, 8) > 1.15 > codec.blocking(pair[0].gray, 8)
+
+
+def test_banding_counts_match_the_fractions_of_the_window(make_clip):
+    """``banding`` tests whole pixel counts per 9x9 window: the same answers as the fractions of box-blurred masks."""
+    def plain(y):
+        f = y.astype(np.int16)
+        g = np.zeros(f.shape, np.int16)
+        g[:, :-1] = np.abs(np.diff(f, axis=1))
+        g[:-1] = np.maximum(g[:-1], np.abs(np.diff(f, axis=0)))
+        flat = cv2.blur(((g == 0) & (f > 5) & (f < 250)).astype(np.float32), (9, 9))
+        ones = cv2.blur((g == 1).astype(np.float32), (9, 9))
+        steps = cv2.blur(((g >= 3) & (g <= 12)).astype(np.float32), (9, 9))
+        smooth = flat + ones + steps > 0.97
+        banded = smooth & (steps > 0.02) & (ones < 0.5 * steps + 0.05) & (flat > 0.5)
+        n = int(smooth.sum())
+        return float(banded.sum() / n) if n > 64 else 0.0
+
+    x = np.linspace(0, 1, 320)[None, :] * np.ones((180, 1))
+    ramp = (40 + 150 * x).astype(np.uint8)
+    stepped = (40 + 6 * np.floor(25 * x)).astype(np.uint8)
+    frames = [ramp, stepped] + [p.y.copy() for kind in ("banding", "clean") for p in iter_planes(make_clip(kind), max_frames=3)]
+    values = [codec.banding(y) for y in frames]
+    assert values == [plain(y) for y in frames]
+    assert values[1] > 0.1 > values[0] and any(0 < v < 1 for v in values[2:])
+
+
+def test_texture_ratio_matches_its_definition(pair):
+    a, b = pair
+    c = warping.compensate(a.rgb, b.rgb, "ultrafast", a.gray, b.gray)
+    prev = a.gray.astype(np.float32)
+    warped = prev - c.residual @ global_flicker.YCC[0]
+    hp_a = prev - cv2.GaussianBlur(prev, (0, 0), texture.HIGH_PASS_SIGMA)
+    hp_b = warped - cv2.GaussianBlur(warped, (0, 0), texture.HIGH_PASS_SIGMA)
+    detail = ((hp_a ** 2 + hp_b ** 2) / 2)[c.mask].mean()
+    expected = ((hp_a - hp_b) ** 2)[c.mask].mean() / detail
+    assert texture.texture_ratio(prev, warped, c.mask) == pytest.approx(expected, rel=1e-5)
 
 
 def test_image_sequence_goes_through_the_rgb_fallback(tmp_path):

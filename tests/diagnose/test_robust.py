@@ -6,7 +6,7 @@ import sys
 import numpy as np
 import pytest
 
-from flickerd.diagnose.robust import median
+from flickerd.diagnose.robust import integer_median, median
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int32, np.uint8])
@@ -30,3 +30,11 @@ def test_a_diagnosis_does_not_import_numpy_ma(make_clip):
     code = ("import sys; from flickerd.diagnose import run; run(sys.argv[1]); "
             "sys.exit(1 if 'numpy.ma' in sys.modules else 0)")
     assert subprocess.run([sys.executable, "-c", code, str(path)]).returncode == 0
+
+
+@pytest.mark.parametrize("n", [1, 2, 7, 20_000, 20_001])
+def test_integer_median_is_the_median_of_whole_numbers(n):
+    rng = np.random.default_rng(n)
+    for values in (rng.integers(-255, 256, n).astype(np.float32), rng.integers(0, 3, n), -rng.integers(0, 40, n)):
+        assert integer_median(values) == np.median(values)
+    assert np.isnan(integer_median(np.array([], np.float32)))

@@ -122,8 +122,6 @@ def _start_first(path: str, settings):
 
 
 def main(args: argparse.Namespace) -> int:
-    # numpy's BLAS threads only spin here (no large matrix products) and take the core the decoder needs
-    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     from flickerd.diagnose.settings import DiagnoseSettings
     from flickerd.errors import FlickerdError
 
@@ -150,6 +148,9 @@ def _diagnose_all(args: argparse.Namespace, files: list[str], settings) -> int:
     from flickerd.errors import FlickerdError
 
     first = _start_first(files[0], settings)
+    from flickerd.diagnose import process_tuning
+
+    process_tuning.tune()  # while the first file decodes, before numpy and OpenCV load
     from flickerd.diagnose import run
 
     tty = sys.stderr.isatty()

@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import cv2
@@ -19,6 +20,14 @@ from flickerd.diagnose.robust import median
 
 STEP_MIN, STEP_MAX = 3, 12  # grey levels of one band step (encoders leave 1–2 level steps on clean gradients)
 WINDOW = (9, 9)
+# A neighbourhood is smooth when over 97% of it is flat, 1-level or step pixels; banded when
+# over 2% are steps, 1-level pixels are under half the steps + 5% and over half is flat. As
+# whole pixel counts of the window (exactly the same tests on counts of 81):
+_AREA = WINDOW[0] * WINDOW[1]
+_SMOOTH_MIN = math.floor(0.97 * _AREA) + 1
+_STEPS_MIN = math.floor(0.02 * _AREA) + 1
+_ONES_SLACK = math.ceil(0.10 * _AREA) - 1  # ones < steps/2 + 5%  <=>  2·ones − steps < 10% of the window
+_FLAT_MIN = math.floor(0.5 * _AREA) + 1
 CLIP_LOW, CLIP_HIGH = 5, 250  # full-range luma at or beyond these is clipped
 MIN_KEYFRAME_PAIRS = 2
 
@@ -30,19 +39,23 @@ def banding(y: np.ndarray) -> float:
     joined by steps of several levels. A pixel's 9x9 neighbourhood is smooth when it holds no
     texture or hard edge, and banded when it is mostly flat and changes only by steps.
     """
-    f = y.astype(np.int16)
-    g = np.zeros(f.shape, np.int16)
-    g[:, :-1] = np.abs(np.diff(f, axis=1))
-    g[:-1] = np.maximum(g[:-1], np.abs(np.diff(f, axis=0)))
+    g = np.zeros(y.shape, np.uint8)  # the larger of the right and down neighbours' steps
+    g[:, :-1] = cv2.absdiff(y[:, 1:], y[:, :-1])
+    np.maximum(g[:-1], cv2.absdiff(y[1:], y[:-1]), out=g[:-1])
     # a plateau at the clipping level is saturation (a blown highlight, crushed black, or
     # luma flicker pushed over the top), not quantisation: it is not counted as flat
-    flat = cv2.blur(((g == 0) & (f > CLIP_LOW) & (f < CLIP_HIGH)).astype(np.float32), WINDOW)
-    ones = cv2.blur((g == 1).astype(np.float32), WINDOW)
-    steps = cv2.blur(((g >= STEP_MIN) & (g <= STEP_MAX)).astype(np.float32), WINDOW)
-    smooth = flat + ones + steps > 0.97
-    banded = smooth & (steps > 0.02) & (ones < 0.5 * steps + 0.05) & (flat > 0.5)
-    n = int(smooth.sum())
-    return float(banded.sum() / n) if n > 64 else 0.0
+    flat = _window_count((g == 0) & (y > CLIP_LOW) & (y < CLIP_HIGH))
+    ones = _window_count(g == 1)
+    steps = _window_count((g >= STEP_MIN) & (g <= STEP_MAX))
+    smooth = flat + ones + steps >= _SMOOTH_MIN
+    banded = smooth & (steps >= _STEPS_MIN) & (2 * ones <= steps + _ONES_SLACK) & (flat >= _FLAT_MIN)
+    n = int(np.count_nonzero(smooth))
+    return float(np.count_nonzero(banded) / n) if n > 64 else 0.0
+
+
+def _window_count(mask: np.ndarray) -> np.ndarray:
+    """How many pixels of each ``WINDOW`` neighbourhood are set (uint8; edges mirrored as ``cv2.blur`` does)."""
+    return cv2.boxFilter(mask.view(np.uint8), -1, WINDOW, normalize=False)
 
 
 def iframe_spike(errors: Sequence[float], keyframes: Sequence[bool]) -> float:

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
-from flickerd.diagnose.robust import median
+from flickerd.diagnose.robust import integer_median
 
 MEDIAN_SAMPLES = 20_000
 # BT.601 RGB → (Y, Cb, Cr) for differences (offsets cancel)
@@ -40,9 +40,10 @@ def pair_offsets(residual: np.ndarray, mask: np.ndarray) -> np.ndarray:
     res, m = residual[::step, ::step], mask[::step, ::step]  # a regular subsample's median is as good
     if not m.any():
         m = np.ones_like(m)
-    # per-channel medians of contiguous planes: far faster than a median along axis 0 of an Nx3 array
+    # per-channel medians of contiguous planes: far faster than a median along axis 0 of an Nx3 array;
+    # the residual of uint8 frames holds whole numbers, so the medians come from counts
     channels = cv2.split(np.ascontiguousarray(res))
-    return np.array([median(c[m]) for c in channels], np.float32) @ YCC.T
+    return np.array([integer_median(c[m]) for c in channels], np.float32) @ YCC.T
 
 
 def offset_flicker(offsets: Sequence[np.ndarray | None]) -> np.ndarray:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from flickerd.diagnose.settings import DiagnoseSettings
 from flickerd.media.planes import PlaneReader
-from flickerd.media.probe import MediaInfo, probe
+from flickerd.media.probe import MediaInfo, probe_open
 
 DETAIL_MAX_SIDE = 1280  # frames are analysed at most this large (halving) for blocking and fine texture
 
@@ -51,9 +51,9 @@ class Plan:
         """Whether frame ``t`` is read by a sampled pair or a codec sample."""
         return (t + 1) % self.stride < 3 or t % self.sample_every == 0
 
-    def reader(self, path: str) -> PlaneReader:
+    def reader(self, path: str, container=None) -> PlaneReader:
         # short strides need nearly every frame: not worth the single-packet bookkeeping
-        return PlaneReader(path, wanted=self.wanted if self.stride > 2 else None)
+        return PlaneReader(path, wanted=self.wanted if self.stride > 2 else None, container=container)
 
 
 def _halve_until(width: int, height: int, scale: float, max_side: int) -> float:
@@ -80,8 +80,8 @@ class Started:
 def start(path: str | os.PathLike, settings: DiagnoseSettings) -> Started:
     """Probe ``path`` and start decoding the frames its plan needs. Raises ``InputError`` for bad input."""
     path = os.fspath(path)
-    info = probe(path)
+    info, container = probe_open(path)  # the decoder takes the probe's container over
     plan = Plan.of(info, settings)
-    reader = plan.reader(path)
+    reader = plan.reader(path, container)
     reader.start()
     return Started(path, info, plan, reader)

@@ -9,6 +9,8 @@ high-pass residual / mean energy of the two frames' high-pass detail (≈0.1–0
 
 from __future__ import annotations
 
+import functools
+
 import cv2
 import numpy as np
 
@@ -24,14 +26,17 @@ def high_pass(img: np.ndarray) -> np.ndarray:
 
 def texture_ratio(prev_y: np.ndarray, warped_y: np.ndarray, mask: np.ndarray) -> float:
     """Float luma of frame t−1 and warped frame t; NaN when the pair has no texture to judge."""
-    if not mask.any():
+    m = np.ascontiguousarray(mask).view(np.uint8)
+    if not cv2.countNonZero(m):
         return float("nan")
     hp_a = high_pass(prev_y)
     hp_b = high_pass(warped_y)
-    detail = ((hp_a**2 + hp_b**2) / 2)[mask].mean()
+    diff = hp_a - hp_b
+    # masked means by OpenCV (double sums over the mask) instead of copying the masked pixels out
+    detail = (cv2.mean(cv2.multiply(hp_a, hp_a), mask=m)[0] + cv2.mean(cv2.multiply(hp_b, hp_b), mask=m)[0]) / 2
     if detail < MIN_DETAIL:
         return float("nan")
-    return float(((hp_a - hp_b) ** 2)[mask].mean() / detail)
+    return float(cv2.mean(cv2.multiply(diff, diff), mask=m)[0] / detail)
 
 
 DETAIL_CROP = 320  # side of the centred crop (detail-scale pixels) the measure looks at
@@ -63,8 +68,17 @@ def detail_ratio(prev_detail: np.ndarray, cur_detail: np.ndarray, flow: np.ndarr
         crop_mask = crop_mask[y0 - fy0 * factor:][:h, x0 - fx0 * factor:][:, :w]
         if crop_flow.shape[:2] != (h, w) or crop_mask.shape != (h, w):
             return float("nan")
-    gx, gy = pixel_grid(h, w)
-    warped = cv2.remap(cur_detail.astype(np.float32), gx + (crop_flow[..., 0] + x0), gy + (crop_flow[..., 1] + y0),
-                       cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    # one two-channel map (x, y): the crop's pixel coordinates in the whole frame plus the flow
+    coords = crop_flow + _frame_coords(h, w, x0, y0)
+    warped = cv2.remap(cur_detail.astype(np.float32), coords, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     prev = prev_detail[y0:y0 + h, x0:x0 + w].astype(np.float32)
     return texture_ratio(prev, warped, crop_mask)
+
+
+@functools.lru_cache(maxsize=8)
+def _frame_coords(h: int, w: int, x0: int, y0: int) -> np.ndarray:
+    """Read-only HxWx2 float32 (x0 + x, y0 + y) of every pixel of a crop, cached per crop."""
+    gx, gy = pixel_grid(h, w)
+    coords = np.dstack([gx + x0, gy + y0])
+    coords.flags.writeable = False
+    return coords

@@ -40,8 +40,8 @@ def compensate(prev: np.ndarray, cur: np.ndarray, preset: str = "ultrafast",
                prev_gray: np.ndarray | None = None, cur_gray: np.ndarray | None = None) -> Compensated:
     fw, mask = pair_flow(gray(prev) if prev_gray is None else prev_gray,
                          gray(cur) if cur_gray is None else cur_gray, preset)
-    warped = of.warp(cur, fw).astype(np.float32)
-    return Compensated(fw, mask, prev.astype(np.float32) - warped)
+    # one pass from uint8 to the float difference (exact: whole numbers)
+    return Compensated(fw, mask, cv2.subtract(prev, of.warp(cur, fw), dtype=cv2.CV_32F))
 
 
 def warp_error(residual: np.ndarray, mask: np.ndarray) -> float:

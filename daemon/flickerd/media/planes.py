@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 # the frames its pair measures sample, instead of idling and then making the consumer wait.
 QUEUE_BYTES = 32 << 20
 QUEUE_FRAMES = (6, 64)  # fewest and most frames queued, whatever their size
+DECODE_THREADS = 4  # FFmpeg frame threads at most, when frames are skipped (the analysis is one thread)
 NATIVE = {"yuv420p", "yuv422p", "yuv444p", "yuvj420p", "yuvj422p", "yuvj444p"}
 FALLBACK_FORMAT = "yuv444p"
 _JPEG_RANGE = 2  # AVCOL_RANGE_JPEG
@@ -85,16 +86,19 @@ class PlaneReader:
     exact; which frames get skipped depends on the encoder (typically its B-frames).
     Skipped frames leave gaps in the indices; ``frames`` is the count including them. With
     ``tolerant`` a decode error ends the stream quietly instead of raising ``CorruptInput``.
+    ``container``: ``path`` already open and unread (``probe_open``); the reader closes it.
     Breaking out of the loop stops the decoding thread.
     """
 
     def __init__(self, path: str | os.PathLike, *, wanted: Callable[[int], bool] | None = None,
-                 tolerant: bool = False, max_frames: int | None = None) -> None:
+                 tolerant: bool = False, max_frames: int | None = None,
+                 container: av.container.InputContainer | None = None) -> None:
         self.path = os.fspath(path)
         self.wanted = wanted
         self.tolerant = tolerant
         self.max_frames = max_frames
         self.frames = 0  # frames in the stream so far, skipped ones included
+        self._container = container
         self._started = False
         self._running: tuple | None = None  # (container, queue, stop event, thread, frame rate) while decoding
 
@@ -108,7 +112,7 @@ class PlaneReader:
             return
         self._started = True
         path = self.path
-        container = _open(path)
+        container, self._container = self._container or _open(path), None
         if not container.streams.video:
             container.close()
             raise CorruptInput(f"{path}: contains no video stream.")
@@ -154,6 +158,9 @@ class PlaneReader:
 
     def close(self) -> None:
         """Stop the decoding thread and close the file (iteration does this when it ends)."""
+        if self._container is not None:  # handed over but never started
+            self._container.close()
+            self._container = None
         if self._running is not None:
             container, _, stop, worker, _ = self._running
             self._running = None
@@ -193,9 +200,11 @@ class PlaneReader:
                     return
             return
         # Skipping: a packet's display index comes from its timestamp (constant frame rate), and
-        # the decoder takes skip_frame with each packet. One decoding thread: the analysis
-        # keeps another core busy, and FFmpeg's frame threads only added CPU time on two cores.
-        stream.thread_type = "NONE"
+        # the decoder takes skip_frame with each packet. Which frames are decoded depends only on
+        # their indices, so FFmpeg's frame threads change nothing but the speed: they decode on
+        # whatever the analysis leaves of the cores (a few threads: each holds frames in memory).
+        stream.thread_type = "FRAME"
+        stream.codec_context.thread_count = min(DECODE_THREADS, (os.cpu_count() or 1) + 1)
         cc = stream.codec_context
         rate = float(stream.average_rate)
         tb, start = float(stream.time_base), stream.start_time

@@ -105,13 +105,28 @@ def probe(path: str | os.PathLike, *, decode_check: int = 0) -> MediaInfo:
 
     Raises an ``InputError`` subclass with a one-sentence message for anything unusable.
     """
+    info, container = probe_open(path)
+    if container is not None:
+        container.close()
+    if decode_check > 0:
+        _check_decodes(info.path, decode_check)
+    return info
+
+
+def probe_open(path: str | os.PathLike) -> tuple[MediaInfo, av.container.InputContainer | None]:
+    """``probe``, handing back the container still open and unread when it can (else None).
+
+    Opening a container reads its header and the first packets again: a caller that decodes
+    right after probing saves that by taking this one over (and closing it).
+    """
     path = os.fspath(path)
     if os.path.isdir(path):
-        return _probe_sequence(path)
+        return _probe_sequence(path), None
     container = _open(path)
     if container.format.name == "webp_pipe" or is_webp(path):
         container.close()
-        return _probe_webp(path)
+        return _probe_webp(path), None
+    hand_back = False
     try:
         if not container.streams.video:
             raise NotAVideo(f"{path}: contains no video stream.")
@@ -137,7 +152,7 @@ def probe(path: str | os.PathLike, *, decode_check: int = 0) -> MediaInfo:
         else:
             duration = 0.0
         frames = int(stream.frames or 0)
-        exact = frames > 0
+        exact = unread = frames > 0  # counting packets reads the container to its end: not handed back
         if not exact:
             frames, duration = _count_packets(container, stream, duration, fps)
             exact = frames > 0
@@ -169,13 +184,13 @@ def probe(path: str | os.PathLike, *, decode_check: int = 0) -> MediaInfo:
             size_bytes=os.path.getsize(path),
             metadata={str(k): str(v) for k, v in container.metadata.items()},
         )
+        hand_back = unread
     except av.error.FFmpegError as exc:
         raise CorruptInput(f"{path}: the container is damaged ({exc}).") from exc
     finally:
-        container.close()
-    if decode_check > 0:
-        _check_decodes(path, decode_check)
-    return info
+        if not hand_back:
+            container.close()
+    return info, container if hand_back else None
 
 
 _REFUSED_SIZE = re.compile(r"Picture size (\d+)x(\d+) is invalid")
