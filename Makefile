@@ -6,7 +6,7 @@ STAMP   := $(VENV)/.installed
 # The CPU build of torch lies on local disk; a bare `torch` could pull a multi-GB CUDA build.
 TORCH   := torch==2.13.0
 
-.PHONY: setup system-tools run test bench clean
+.PHONY: setup bytecode system-tools run test bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -17,8 +17,14 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)
 
+# An editable install leaves bytecode to the first import, and an environment with
+# PYTHONDONTWRITEBYTECODE (as here) recompiles every module on every start; compileall only
+# redoes changed files.
+bytecode: $(STAMP)
+	$(BIN)/python -m compileall -q daemon/flickerd
+
 ## run the daemon on the embedded default config (./hotfolder/incoming -> ./hotfolder/incoming.fixed)
-run: $(STAMP)
+run: bytecode
 	$(BIN)/flickerd run
 
 ## system tools the tests drive for real (Prometheus, systemd-analyze, Chromium); needs root + apt
@@ -26,11 +32,11 @@ system-tools:
 	./scripts/system-tools
 
 ## run the test suite
-test: system-tools $(STAMP)
+test: system-tools bytecode
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 ## run the benchmarks (numbers go in the issue notes)
-bench: $(STAMP)
+bench: bytecode
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
 clean:

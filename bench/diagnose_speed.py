@@ -61,6 +61,12 @@ def main(argv: list[str]) -> int:
     p.add_argument("--repeat", type=int, default=3)
     p.add_argument("--ffmpeg-encode", action="store_true", help="time the clip as the ffmpeg CLI encodes it")
     a = p.parse_args(argv)
+    # an installed package has its bytecode compiled (pip does it); an editable one may not
+    import compileall
+
+    import flickerd
+
+    compileall.compile_dir(os.path.dirname(flickerd.__file__), quiet=1)
     path = clip(a.frames)
     if a.ffmpeg_encode:
         path = ffmpeg_encoded(path)
