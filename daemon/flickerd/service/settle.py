@@ -173,13 +173,7 @@ class Settler:
         except FileNotFoundError:
             return Check(Settled.GONE, cand)
         except OSError as exc:
-            cand.probes += 1
-            self._schedule(cand, now + self._backoff(cand))
-            if cand.probes >= MIN_PROBES and now - cand.first_seen >= cand.settle_max_s:
-                from flickerd.errors import MissingInput
-
-                return Check(Settled.UNUSABLE, cand, error=MissingInput(f"{cand.path}: cannot be read ({exc.strerror})."))
-            return Check(Settled.WAIT, cand)
+            return self._unreadable(cand, now, f"{cand.path}: cannot be read ({exc.strerror}).")
         if (st.st_size, st.st_mtime_ns) != (cand.size, cand.mtime_ns):
             first_look = cand.size < 0
             cand.size, cand.mtime_ns = st.st_size, st.st_mtime_ns
@@ -198,13 +192,7 @@ class Settler:
         try:
             self.probe(cand.path)
         except FlickerdError as exc:
-            cand.probes += 1
-            cand.last_error = exc
-            final = isinstance(exc, LimitExceeded)  # a stable file over a limit will not shrink
-            if final or (cand.probes >= MIN_PROBES and now - cand.first_seen >= cand.settle_max_s):
-                return Check(Settled.UNUSABLE, cand, stat=st, error=exc)
-            self._schedule(cand, now + self._backoff(cand))
-            return Check(Settled.WAIT, cand)
+            return self._refused(cand, now, exc, patient=True, stat=st)
         return Check(Settled.READY, cand, stat=st)
 
     def _check_sequence(self, cand: Candidate, now: float) -> Check:
@@ -216,14 +204,7 @@ class Settler:
         except (FileNotFoundError, NotADirectoryError):
             return Check(Settled.GONE, cand)
         except OSError as exc:
-            cand.probes += 1
-            self._schedule(cand, now + self._backoff(cand))
-            if cand.probes >= MIN_PROBES and now - cand.first_seen >= cand.settle_max_s:
-                from flickerd.errors import MissingInput
-
-                return Check(Settled.UNUSABLE, cand, error=MissingInput(
-                    f"{cand.path}: the sequence folder cannot be listed ({exc.strerror})."))
-            return Check(Settled.WAIT, cand)
+            return self._unreadable(cand, now, f"{cand.path}: the sequence folder cannot be listed ({exc.strerror}).")
         if (snap.signature, snap.marker) != cand.signature:
             first_look = cand.signature is None
             cand.signature = (snap.signature, snap.marker)
@@ -243,13 +224,30 @@ class Settler:
         try:
             self.probe_sequence(cand.path)
         except FlickerdError as exc:
-            cand.probes += 1
-            cand.last_error = exc
-            if isinstance(exc, LimitExceeded) or cand.probes >= MIN_PROBES:
-                return Check(Settled.UNUSABLE, cand, error=exc)
-            self._schedule(cand, now + self._backoff(cand))
-            return Check(Settled.WAIT, cand)
+            return self._refused(cand, now, exc, patient=False)  # the folder already kept quiet
         return Check(Settled.READY, cand)
+
+    def _unreadable(self, cand: Candidate, now: float, message: str) -> Check:
+        """A stat or listing failed: retried with backoff, unusable after ``MIN_PROBES`` tries over ``settle_max_s``."""
+        cand.probes += 1
+        self._schedule(cand, now + self._backoff(cand))
+        if cand.probes >= MIN_PROBES and now - cand.first_seen >= cand.settle_max_s:
+            from flickerd.errors import MissingInput
+
+            return Check(Settled.UNUSABLE, cand, error=MissingInput(message))
+        return Check(Settled.WAIT, cand)
+
+    def _refused(self, cand: Candidate, now: float, exc: FlickerdError, *, patient: bool,
+                 stat: os.stat_result | None = None) -> Check:
+        """The gate refused a stable input: final over a limit (it will not shrink), else retried
+        with backoff until ``MIN_PROBES`` tries (and, when ``patient``, ``settle_max_s`` since first seen)."""
+        cand.probes += 1
+        cand.last_error = exc
+        tried = cand.probes >= MIN_PROBES and (not patient or now - cand.first_seen >= cand.settle_max_s)
+        if isinstance(exc, LimitExceeded) or tried:
+            return Check(Settled.UNUSABLE, cand, stat=stat, error=exc)
+        self._schedule(cand, now + self._backoff(cand))
+        return Check(Settled.WAIT, cand)
 
     @staticmethod
     def _backoff(cand: Candidate) -> float:
