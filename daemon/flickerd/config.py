@@ -29,10 +29,7 @@ from flickerd.errors import ConfigError
 from flickerd.limits import Limits
 from flickerd.media.writer import CODEC_ALIASES
 from flickerd.rules import DEFAULT_RULES, Rule
-from flickerd.service.sequence_settle import DEFAULT_FPS as DEFAULT_SEQUENCE_FPS
-from flickerd.service.sequence_settle import DEFAULT_MARKER as DEFAULT_SEQUENCE_MARKER
-from flickerd.service.sequence_settle import DEFAULT_QUIET_S as DEFAULT_SEQUENCE_QUIET_S
-from flickerd.service.webhooks import WebhookConfig
+from flickerd.config_webhooks import WebhookConfig
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -54,6 +51,9 @@ DEFAULT_POLL_INTERVAL_S = 5.0
 DEFAULT_SETTLE_S = 5.0
 DEFAULT_SETTLE_MAX_S = 3600.0
 DEFAULT_PRIORITY = 0
+DEFAULT_SEQUENCE_MARKER = "_done"
+DEFAULT_SEQUENCE_QUIET_S = 10.0
+DEFAULT_SEQUENCE_FPS = 24.0
 OUTPUT_SUFFIX = ".fixed"  # renders/ → renders.fixed/
 ARCHIVE_SUFFIX = ".done"  # renders/ → renders.done/ when on_success = "move"
 

@@ -17,11 +17,9 @@ import os
 from dataclasses import dataclass
 from enum import Enum
 
+from flickerd.config import DEFAULT_SEQUENCE_FPS, DEFAULT_SEQUENCE_MARKER, DEFAULT_SEQUENCE_QUIET_S
 from flickerd.errors import LimitExceeded, NotAVideo
 
-DEFAULT_MARKER = "_done"
-DEFAULT_QUIET_S = 10.0
-DEFAULT_FPS = 24.0
 RECHECK_S = 2.0  # longest gap between two looks at a folder that is still settling
 # names being written by someone else (as the watcher's IGNORED_SUFFIXES)
 _PARTIAL_SUFFIXES = (".part", ".tmp", ".crdownload", ".partial", ".download")
@@ -31,9 +29,9 @@ _PARTIAL_SUFFIXES = (".part", ".tmp", ".crdownload", ".partial", ".download")
 class SequenceRules:
     """A folder's sequence settings, as the settler and the hasher need them."""
 
-    marker: str = DEFAULT_MARKER  # "" : no marker, the quiet period alone settles
-    quiet_s: float = DEFAULT_QUIET_S  # 0: only the marker settles a sequence
-    fps: float = DEFAULT_FPS  # when no sidecar gives one
+    marker: str = DEFAULT_SEQUENCE_MARKER  # "" : no marker, the quiet period alone settles
+    quiet_s: float = DEFAULT_SEQUENCE_QUIET_S  # 0: only the marker settles a sequence
+    fps: float = DEFAULT_SEQUENCE_FPS  # when no sidecar gives one
 
 
 @dataclass(frozen=True, slots=True)
