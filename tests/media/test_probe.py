@@ -87,3 +87,20 @@ def test_header_only_truncation_fails_the_decode_gate(tmp_path):
     cut.write_bytes(data[:400])
     with pytest.raises((CorruptInput, NotAVideo)):
         probe(cut, decode_check=2)
+
+
+@pytest.mark.parametrize("ext,codec,pix_fmt,fmt", CONTAINERS)
+def test_probe_open_hands_back_an_unread_container_or_none(tmp_path, ext, codec, pix_fmt, fmt):
+    """A container whose header gives the frame count comes back unread (every frame still to decode);
+    one whose packets had to be counted is closed (it was read to its end)."""
+    from flickerd.media.probe import probe_open
+
+    fps = 10 if ext == "gif" else 12
+    path = make_clip(tmp_path / f"c.{ext}", frames=10, w=64, h=48, fps=fps, codec=codec, pix_fmt=pix_fmt, fmt=fmt)
+    info, container = probe_open(path)
+    assert info == probe(path)
+    if container is None:
+        assert ext in ("webm", "mkv", "gif")  # no frame count in these headers
+        return
+    with container:
+        assert sum(1 for _ in container.decode(video=0)) == 10
