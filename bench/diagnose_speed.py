@@ -70,10 +70,10 @@ def main(argv: list[str]) -> int:
     path = clip(a.frames)
     if a.ffmpeg_encode:
         path = ffmpeg_encoded(path)
-    flickerd = str(Path(sys.executable).with_name("flickerd"))
+    command = str(Path(sys.executable).with_name("flickerd"))
     ours, seed = [], []
     for _ in range(a.repeat):  # alternated, so both see the same state of a shared machine
-        ours.append(timed([flickerd, "diagnose", "--json", path]))
+        ours.append(timed([command, "diagnose", "--json", path]))
         seed.append(timed([sys.executable, str(HERE / "seed_script.py"), path]))
     t_ours, t_seed = min(t for t, _, _ in ours), min(t for t, _, _ in seed)
     c_ours, c_seed = min(c for _, _, c in ours), min(c for _, _, c in seed)
