@@ -98,3 +98,24 @@ def test_concurrent_writers_from_threads(journal):
 def test_readonly_journal_needs_existing_file(tmp_path):
     with pytest.raises(JournalError, match="no journal here"):
         Journal.in_state_dir(tmp_path / "nothing", readonly=True)
+
+
+def test_a_readonly_journal_the_daemon_is_still_creating_reads_as_empty(tmp_path):
+    """``flickerd status`` (or a test) opening the journal between the daemon creating the file and its tables."""
+    from flickerd.service.journal import journal_path
+
+    journal_path(tmp_path).touch()
+    ro = Journal.in_state_dir(tmp_path, readonly=True)
+    try:
+        assert ro.recent(5) == [] and ro.get(1) is None and ro.mean_seconds() is None
+        assert all(n == 0 for n in ro.counts().values())
+    finally:
+        ro.close()
+    writer = Journal.in_state_dir(tmp_path)  # the daemon finishes creating it: a reader sees its rows
+    writer.add(path="/in/a.mp4", folder="in", sha256=None, size=1, mtime=0.0)
+    ro = Journal.in_state_dir(tmp_path, readonly=True)
+    try:
+        assert [j.path for j in ro.recent(5)] == ["/in/a.mp4"]
+    finally:
+        ro.close()
+        writer.close()

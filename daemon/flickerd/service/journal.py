@@ -155,6 +155,7 @@ class Journal:
 
     def __init__(self, path: str | os.PathLike, *, readonly: bool = False) -> None:
         self.path = Path(path)
+        self.readonly = readonly
         self._lock = threading.RLock()
         try:
             if readonly:
@@ -207,6 +208,9 @@ class Journal:
             try:
                 return self._db.execute(sql, tuple(args)).fetchall()
             except sqlite3.Error as exc:
+                if self.readonly and str(exc).startswith("no such table"):
+                    # the daemon has created the file but not yet its tables: nothing is recorded yet
+                    return []
                 raise JournalError(f"{self.path}: the journal cannot be read ({exc}).") from exc
 
     # ---- writes -------------------------------------------------------------------------
