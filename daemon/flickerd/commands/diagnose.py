@@ -122,6 +122,9 @@ def _start_first(path: str, settings):
 
 
 def main(args: argparse.Namespace) -> int:
+    from flickerd.diagnose import process_tuning
+
+    process_tuning.tune()  # before numpy and OpenCV load (listing a folder for sequences loads them)
     from flickerd.diagnose.settings import DiagnoseSettings
     from flickerd.errors import FlickerdError
 
@@ -148,9 +151,6 @@ def _diagnose_all(args: argparse.Namespace, files: list[str], settings) -> int:
     from flickerd.errors import FlickerdError
 
     first = _start_first(files[0], settings)
-    from flickerd.diagnose import process_tuning
-
-    process_tuning.tune()  # while the first file decodes, before numpy and OpenCV load
     from flickerd.diagnose import run
 
     tty = sys.stderr.isatty()

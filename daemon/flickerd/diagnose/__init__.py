@@ -33,8 +33,9 @@ Torch is never imported on this path. The names below load on first use, so that
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from flickerd.lazy_exports import lazy_exports
 
 _HOME = {"run": "engine", "Diagnosis": "model", "FramePoint": "model", "Segment": "model", "Verdict": "model",
          "DiagnoseSettings": "settings", "warp_errors": "warping"}
@@ -46,10 +47,4 @@ if TYPE_CHECKING:
     from flickerd.diagnose.settings import DiagnoseSettings
     from flickerd.diagnose.warping import warp_errors
 
-
-def __getattr__(name: str) -> Any:
-    if name not in _HOME:
-        raise AttributeError(f"module 'flickerd.diagnose' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"flickerd.diagnose.{_HOME[name]}"), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports(__name__, _HOME)

@@ -1,7 +1,7 @@
 """One decoded frame seen at the sizes the measures need, each image made only when first asked for.
 
-Every frame gets its cheap numbers (Y/Cb/Cr means, the cut histogram) straight from the
-decoder's planes; only the frames a pair measure or a codec sample uses are ever resized
+Every frame gets its cheap numbers (Y/Cb/Cr means, the cut histogram) from thumbnails made
+straight from the decoder's planes; only the frames a pair measure or a codec sample uses are ever resized
 or converted to RGB. Studio-range planes are stretched to full range first, so the RGB and
 luma match what ``iter_frames`` gives (BT.601, as swscale converts untagged video).
 """
@@ -20,7 +20,6 @@ from flickerd.media.planes import Planes
 _LUMA = np.clip(np.round((np.arange(256) - 16) * 255.0 / 219.0), 0, 255).astype(np.uint8)
 _CHROMA = np.clip(np.round((np.arange(256) - 128) * 255.0 / 224.0 + 128), 0, 255).astype(np.uint8)
 _YCRCB = np.dstack([_LUMA, _CHROMA, _CHROMA])  # the same per channel of a merged Y, Cr, Cb image
-MEAN_STEP = 4  # per-frame means use every 4th pixel of every 4th row: plenty for a mean
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +53,7 @@ class FrameView:
         self._gray: np.ndarray | None = None
         self._detail: np.ndarray | None = None
         self._half_y: np.ndarray | None = None  # the Y plane halved (INTER_AREA), when ``histogram`` made it
-        self.thumb: np.ndarray | None = None  # the luma thumbnail ``histogram`` made (uint8, ≤ cuts.THUMB px)
+        self.thumb: np.ndarray | None = None  # the luma thumbnail (uint8, ≤ cuts.THUMB px), once made
         self._thumb_cb: np.ndarray | None = None
         self._thumb_cr: np.ndarray | None = None
 
@@ -67,24 +66,22 @@ class FrameView:
         return np.ascontiguousarray(c) if self.planes.full_range else cv2.LUT(c, _CHROMA)
 
     def means(self) -> np.ndarray:
-        """Full-range (Y, Cb, Cr) means of the frame, grey levels.
-
-        After ``histogram``, from its thumbnails: area averages of every pixel, so closer to the
-        true means than a sparse sample of the planes, and nearly free.
-        """
-        p, s = self.planes, MEAN_STEP
-        if self.thumb is not None:
-            m = np.array([cv2.mean(self.thumb)[0], cv2.mean(self._thumb_cb)[0], cv2.mean(self._thumb_cr)[0]])
-        else:
-            sc_y = max(1, s * p.cb.shape[0] // p.y.shape[0])  # the same grid on subsampled chroma
-            sc_x = max(1, s * p.cb.shape[1] // p.y.shape[1])
-            m = np.array([p.y[::s, ::s].mean(), p.cb[::sc_y, ::sc_x].mean(), p.cr[::sc_y, ::sc_x].mean()])
-        if not p.full_range:
+        """Full-range (Y, Cb, Cr) means of the frame, grey levels, from the thumbnails: area
+        averages of every pixel, and nearly free once ``histogram`` has made them."""
+        y, cb, cr = self._thumbnails()
+        m = np.array([cv2.mean(y)[0], cv2.mean(cb)[0], cv2.mean(cr)[0]])
+        if not self.planes.full_range:
             m = np.array([(m[0] - 16) * 255 / 219, (m[1] - 128) * 255 / 224 + 128, (m[2] - 128) * 255 / 224 + 128])
         return m
 
     def histogram(self) -> np.ndarray:
         """The cut detector's colour histogram, from an RGB thumbnail made straight from the planes."""
+        return cuts.histogram(self._to_rgb(*self._thumbnails()))
+
+    def _thumbnails(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(Y, Cb, Cr) at most ``cuts.THUMB`` px a side, made once; Y is also kept as ``thumb``."""
+        if self.thumb is not None:
+            return self.thumb, self._thumb_cb, self._thumb_cr
         p = self.planes
         h, w = p.y.shape
         k = -(-max(h, w) // cuts.THUMB)
@@ -98,12 +95,11 @@ class FrameView:
             y = _resize(self._half_y, size)
         else:
             y = _resize(p.y[: th * k, : tw * k], size)
-        self.thumb = y
         ky, kx = k * p.cb.shape[0] // h, k * p.cb.shape[1] // w
         cb = _resize(p.cb[: th * ky, : tw * kx], size) if ky and kx else _resize(p.cb, size)
         cr = _resize(p.cr[: th * ky, : tw * kx], size) if ky and kx else _resize(p.cr, size)
-        self._thumb_cb, self._thumb_cr = cb, cr
-        return cuts.histogram(self._to_rgb(y, cb, cr))
+        self.thumb, self._thumb_cb, self._thumb_cr = y, cb, cr
+        return y, cb, cr
 
     def _to_rgb(self, y: np.ndarray, cb: np.ndarray, cr: np.ndarray) -> np.ndarray:
         ycrcb = cv2.merge([y, cr, cb])

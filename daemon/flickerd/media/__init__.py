@@ -6,8 +6,9 @@ loads PyAV only; the frame reader (numpy, OpenCV) loads on first use.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from flickerd.lazy_exports import lazy_exports
 from flickerd.media.probe import MediaInfo, probe
 
 if TYPE_CHECKING:
@@ -15,10 +16,4 @@ if TYPE_CHECKING:
 
 __all__ = ["MediaInfo", "probe", "Frame", "iter_frames"]
 
-
-def __getattr__(name: str) -> Any:
-    if name in ("Frame", "iter_frames"):
-        from flickerd.media import reader
-
-        return getattr(reader, name)
-    raise AttributeError(f"module 'flickerd.media' has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, {"Frame": "reader", "iter_frames": "reader"})

@@ -14,6 +14,7 @@ does not read as video, go through ``iter_frames`` and OpenCV.
 
 from __future__ import annotations
 
+import functools
 import os
 import queue
 import threading
@@ -108,7 +109,7 @@ class PlaneReader:
         Needs only PyAV: the decoding thread queues PyAV frames and the consumer makes the
         numpy views, so decoding may begin while numpy is still being imported.
         """
-        if self._started or os.path.isdir(self.path) or is_webp(self.path):
+        if self._started or self._via_rgb:
             return
         self._started = True
         path = self.path
@@ -168,9 +169,14 @@ class PlaneReader:
             worker.join()
             container.close()
 
+    @functools.cached_property
+    def _via_rgb(self) -> bool:
+        """WebP and image sequences, which PyAV does not read as video (looked at once: ``is_webp`` reads the file)."""
+        return os.path.isdir(self.path) or is_webp(self.path)
+
     def __iter__(self) -> Iterator[Planes]:
         path = self.path
-        if os.path.isdir(path) or is_webp(path):
+        if self._via_rgb:
             for planes in _via_rgb(path, self.max_frames):
                 self.frames = planes.index + 1
                 yield planes
