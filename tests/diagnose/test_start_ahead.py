@@ -48,15 +48,18 @@ def test_the_plan_matches_the_settings():
                   color_range=1, color_primaries=1, color_trc=1, colorspace=1, has_audio=False, audio_codec=None,
                   bitrate=None, rotation=0, size_bytes=1, metadata={})
     p = plan.Plan.of(MediaInfo(**fields), DiagnoseSettings())
-    assert p.stride == 19 and p.sample_every == 12  # ceil(2*300/32), 300 // 24
+    assert p.stride == 19 and p.codec_per_triple == 2  # ceil(2*300/32); 16 triples for 24 codec samples
     # halved until 1280 px (960), then until 400 px (240): power-of-two steps keep the 8x8 grid whole
     assert (p.detail_scale, p.scale, p.factor) == (0.5, 0.125, 4)
     wanted = [t for t in range(40) if p.wanted(t)]
-    # the triples (t-1, t, t+1) around every 19th frame, and every 12th frame for the codec measures
-    assert wanted == [0, 1, 12, 18, 19, 20, 24, 36, 37, 38, 39]
+    assert wanted == [0, 1, 18, 19, 20, 37, 38, 39]  # the triples (t-1, t, t+1) around every 19th frame
+    # the codec measures take the middle frame of each triple and the next: frames decoded anyway
+    assert [t for t in range(300) if p.codec_sample(t)][:6] == [0, 1, 19, 20, 38, 39]
+    assert sum(map(p.codec_sample, range(300))) == 32 and all(map(p.wanted, filter(p.codec_sample, range(300))))
     assert [t for t in range(40) if p.sampled_pair(t)] == [0, 1, 19, 20, 38, 39]  # pair (t-1, t)
     short = plan.Plan.of(MediaInfo(**fields | {"frame_count": 20, "width": 320, "height": 240}), DiagnoseSettings())
     assert short.stride == 1 and short.scale == 1.0
+    assert all(map(short.codec_sample, range(20)))  # fewer frames than codec samples: every one
 
 
 def test_a_started_reader_closed_unread_stops_its_thread(make_clip):

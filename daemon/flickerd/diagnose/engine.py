@@ -71,7 +71,7 @@ def run(
         width=info.width, height=info.height, duration_s=info.duration_s or n / max(info.fps, 1e-6),
         timeline=timeline, segments=segments, cuts=tuple(sorted(series["cuts"])),
         settings=settings.to_dict() | {"pair_stride": p.stride, "analysis_scale": p.scale},
-        seconds=time.monotonic() - start,
+        seconds=time.monotonic() - start, rotation=started.reader.rotation,
     )
 
 
@@ -94,7 +94,7 @@ def _analyse(reader: PlaneReader, s: DiagnoseSettings, p: plan.Plan, progress: C
              size: tuple[int, int], fps: float) -> tuple[int, dict]:
     """Analyse the planes at 1/``factor`` of the detail scale (blocking and texture use the detail)."""
     period = int(round(8 * p.detail_scale)) if p.detail_scale <= 1 else 0
-    factor, sample_every, total = p.factor, p.sample_every, p.total
+    factor, total = p.factor, p.total
     geometry = Geometry.of(size[0], size[1], p.detail_scale, factor)
     series: dict = {k: [] for k in ("time", "warp", "luma", "mean_diff", "failure", "banding", "blocking", "keyframe",
                                     "offsets", "texture", "area", "local", "ycc", "jump")}
@@ -114,7 +114,7 @@ def _analyse(reader: PlaneReader, s: DiagnoseSettings, p: plan.Plan, progress: C
         ycc = view.means()
         series["ycc"].append(ycc)
         series["luma"].append(float(ycc[0]))
-        sampled = t % sample_every == 0
+        sampled = p.codec_sample(t)
         series["banding"].append(codec.banding(view.gray) if sampled else float("nan"))
         # I-frames are always measured too: at a very high CRF their blocks sit on the grid, while
         # P-frames carry moved copies of them off it, where the grid measure cannot see them

@@ -43,6 +43,17 @@ def _resize(plane: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return cv2.resize(plane, size, interpolation=cv2.INTER_AREA if shrink else cv2.INTER_CUBIC)
 
 
+def _shrink(plane: np.ndarray, ky: int, size: tuple[int, int], kx: int | None = None) -> np.ndarray:
+    """Area average of whole ``ky`` x ``kx`` blocks to ``size``. OpenCV's generic integer-factor path is
+    ~8x faster than a fractional one, and its vectorised 2x path ~5x faster again per pixel, so even
+    factors are halved first: 720x480 to 60x40 costs 40 µs instead of 130 µs per plane set."""
+    kx = ky if kx is None else kx
+    while ky % 2 == 0 and kx % 2 == 0 and ky > 1:
+        plane = cv2.resize(plane, (plane.shape[1] // 2, plane.shape[0] // 2), interpolation=cv2.INTER_AREA)
+        ky, kx = ky // 2, kx // 2
+    return _resize(plane, size)
+
+
 class FrameView:
     """Lazily derived images of one frame; ``gray``/``detail`` are full-range uint8 luma."""
 
@@ -87,17 +98,17 @@ class FrameView:
         k = -(-max(h, w) // cuts.THUMB)
         k += k % 2 if k > 1 else 0  # even, so subsampled chroma shrinks by whole pixels too
         th, tw = max(1, h // k), max(1, w // k)
-        size = (tw, th)
-        # whole-pixel area averages: OpenCV's integer-factor path is ~8x faster than a fractional one,
-        # and halving first (its vectorised 2x path) then shrinking by k/2 is ~3x faster again
         if k >= 2 and th * k == h and tw * k == w:
             self._half_y = _resize(p.y, (w // 2, h // 2))
-            y = _resize(self._half_y, size)
+            y = _shrink(self._half_y, k // 2, (tw, th))
         else:
-            y = _resize(p.y[: th * k, : tw * k], size)
+            y = _resize(p.y[: th * k, : tw * k], (tw, th))
         ky, kx = k * p.cb.shape[0] // h, k * p.cb.shape[1] // w
-        cb = _resize(p.cb[: th * ky, : tw * kx], size) if ky and kx else _resize(p.cb, size)
-        cr = _resize(p.cr[: th * ky, : tw * kx], size) if ky and kx else _resize(p.cr, size)
+        if ky and kx:
+            cb = _shrink(p.cb[: th * ky, : tw * kx], ky, (tw, th), kx)
+            cr = _shrink(p.cr[: th * ky, : tw * kx], ky, (tw, th), kx)
+        else:
+            cb, cr = _resize(p.cb, (tw, th)), _resize(p.cr, (tw, th))
         self.thumb, self._thumb_cb, self._thumb_cr = y, cb, cr
         return y, cb, cr
 
