@@ -100,22 +100,62 @@ def test_readonly_journal_needs_existing_file(tmp_path):
         Journal.in_state_dir(tmp_path / "nothing", readonly=True)
 
 
-def test_a_readonly_journal_the_daemon_is_still_creating_reads_as_empty(tmp_path):
-    """``flickerd status`` (or a test) opening the journal between the daemon creating the file and its tables."""
-    from flickerd.service.journal import journal_path
+def test_a_reader_never_sees_a_journal_without_its_tables(tmp_path, monkeypatch):
+    """``flickerd status`` (or a test) opening the journal while the daemon is still creating it.
 
-    journal_path(tmp_path).touch()
-    ro = Journal.in_state_dir(tmp_path, readonly=True)
+    At every statement the daemon runs to create its journal, a reader tries the journal path:
+    either there is no journal yet or it reads as empty, never "no such table".
+    """
+    from flickerd.service import journal as journal_module
+
+    path = journal_module.journal_path(tmp_path)
+    seen = []
+
+    def reader_meanwhile(statement: str) -> None:  # SQLite ignores what a trace callback raises: record it
+        if not path.exists():
+            seen.append("absent")
+            return
+        try:
+            ro = Journal(path, readonly=True)
+            try:
+                seen.append(len(ro.recent(5)))
+            finally:
+                ro.close()
+        except JournalError as exc:
+            seen.append(str(exc))
+
+    real_connect = sqlite3.connect
+
+    def traced_connect(*args, **kwargs):  # the writer's connections only, not the reader's
+        db = real_connect(*args, **kwargs)
+        if "mode=ro" not in str(args[0]):
+            db.set_trace_callback(reader_meanwhile)
+        return db
+
+    monkeypatch.setattr(journal_module.sqlite3, "connect", traced_connect)
+    writer = Journal.in_state_dir(tmp_path)
+    monkeypatch.undo()
     try:
-        assert ro.recent(5) == [] and ro.get(1) is None and ro.mean_seconds() is None
-        assert all(n == 0 for n in ro.counts().values())
+        assert "absent" in seen and set(seen) <= {"absent", 0}  # the creation was watched, and never failed
+        writer.add(path="/in/a.mp4", folder="in", sha256=None, size=1, mtime=0.0)
+        ro = Journal.in_state_dir(tmp_path, readonly=True)
+        try:
+            assert [j.path for j in ro.recent(5)] == ["/in/a.mp4"]
+        finally:
+            ro.close()
     finally:
-        ro.close()
-    writer = Journal.in_state_dir(tmp_path)  # the daemon finishes creating it: a reader sees its rows
-    writer.add(path="/in/a.mp4", folder="in", sha256=None, size=1, mtime=0.0)
-    ro = Journal.in_state_dir(tmp_path, readonly=True)
-    try:
-        assert [j.path for j in ro.recent(5)] == ["/in/a.mp4"]
-    finally:
-        ro.close()
         writer.close()
+    assert sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith(path.name)) == []  # no temp file left
+
+
+def test_two_processes_creating_one_journal_share_it(tmp_path):
+    """The second to link its new journal keeps the first one's (and its rows)."""
+    from flickerd.service import journal as journal_module
+
+    first = Journal.in_state_dir(tmp_path)
+    try:
+        first.add(path="/in/a.mp4", folder="in", sha256=None, size=1, mtime=0.0)
+        journal_module._create(journal_module.journal_path(tmp_path))  # lost the race: must not replace it
+        assert [j.path for j in first.recent(5)] == ["/in/a.mp4"]
+    finally:
+        first.close()

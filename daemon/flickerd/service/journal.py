@@ -8,6 +8,7 @@ after it returns. Several processes may open the same journal (the daemon, ``fli
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 import threading
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from flickerd.errors import JournalError
+from flickerd.service.fsync import fsync_dir
 
 JOURNAL_NAME = "journal.sqlite3"
 BUSY_TIMEOUT_MS = 10_000
@@ -150,6 +152,31 @@ def journal_path(state_dir: str | os.PathLike) -> Path:
     return Path(state_dir) / JOURNAL_NAME
 
 
+def _create(path: Path) -> None:
+    """Build a new journal beside ``path`` and link it into place whole.
+
+    A reader (``flickerd status`` at the daemon's first start) that opened the file while
+    the daemon was still creating its tables failed on them; now the file appears with them.
+    When another process links its journal first, that one stands and this one is dropped.
+    """
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.new")
+    try:
+        db = sqlite3.connect(tmp, isolation_level=None)
+        try:
+            db.execute("PRAGMA journal_mode=WAL")  # kept in the file's header
+            db.executescript(_SCHEMA)
+            db.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
+        finally:
+            db.close()  # the last connection: its WAL is checkpointed into the file and removed
+        with contextlib.suppress(FileExistsError):
+            os.link(tmp, path)
+        fsync_dir(path.parent)
+    finally:
+        for leftover in (tmp, tmp.with_name(tmp.name + "-wal"), tmp.with_name(tmp.name + "-shm")):
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(leftover)
+
+
 class Journal:
     """The journal of one state dir. Thread-safe: one connection guarded by a lock."""
 
@@ -166,6 +193,8 @@ class Journal:
                                            isolation_level=None)
             else:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
+                if not self.path.exists():
+                    _create(self.path)
                 self._db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False,
                                            isolation_level=None)
             self._db.row_factory = sqlite3.Row
@@ -208,9 +237,6 @@ class Journal:
             try:
                 return self._db.execute(sql, tuple(args)).fetchall()
             except sqlite3.Error as exc:
-                if self.readonly and str(exc).startswith("no such table"):
-                    # the daemon has created the file but not yet its tables: nothing is recorded yet
-                    return []
                 raise JournalError(f"{self.path}: the journal cannot be read ({exc}).") from exc
 
     # ---- writes -------------------------------------------------------------------------

@@ -17,6 +17,8 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
+from flickerd.service.fsync import fsync_dir
+
 COPY_CHUNK_BYTES = 1 << 20
 _TEMP_RE = re.compile(r"^\..+\.tmp(\.[^./]+)?$")
 
@@ -28,14 +30,6 @@ def temp_name(final: Path) -> Path:
 
 def is_temp_name(name: str) -> bool:
     return bool(_TEMP_RE.match(name))
-
-
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _copy_synced(src: Path, dst: Path) -> None:
@@ -58,7 +52,7 @@ def _staged(final: Path) -> Iterator[Path]:
     try:
         yield tmp
         os.replace(tmp, final)
-        _fsync_dir(final.parent)
+        fsync_dir(final.parent)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
@@ -103,12 +97,12 @@ def publish_folder(src: str | os.PathLike, final: str | os.PathLike) -> Path:
         for entry in sorted(os.scandir(src), key=lambda e: e.name):
             if entry.is_file():
                 _copy_synced(Path(entry.path), tmp / entry.name)
-        _fsync_dir(tmp)
+        fsync_dir(tmp)
         if final.exists():
             shutil.rmtree(old, ignore_errors=True)
             os.replace(final, old)
         os.replace(tmp, final)
-        _fsync_dir(final.parent)
+        fsync_dir(final.parent)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         if old.exists() and not final.exists():
@@ -146,7 +140,7 @@ def link_or_copy(existing: str | os.PathLike, final: str | os.PathLike) -> tuple
             else:
                 os.symlink(os.path.abspath(existing), tmp)
             os.replace(tmp, final)
-            _fsync_dir(final.parent)
+            fsync_dir(final.parent)
             return final, how
         except OSError:
             tmp.unlink(missing_ok=True)
@@ -162,8 +156,8 @@ def move_published(src: str | os.PathLike, final: str | os.PathLike) -> Path:
         return _move_folder(src, final)
     try:
         os.replace(src, final)
-        _fsync_dir(final.parent)
-        _fsync_dir(src.parent)
+        fsync_dir(final.parent)
+        fsync_dir(src.parent)
     except OSError as exc:
         if exc.errno != errno.EXDEV:
             raise
@@ -186,8 +180,8 @@ def _move_folder(src: Path, final: Path) -> Path:
                 raise
             publish_folder(src, final)
             shutil.rmtree(src)
-        _fsync_dir(final.parent)
-        _fsync_dir(src.parent)
+        fsync_dir(final.parent)
+        fsync_dir(src.parent)
     except BaseException:
         if old.exists() and not final.exists():
             os.replace(old, final)
