@@ -26,7 +26,7 @@ from typing import Any
 from flickerd.diagnose.model import Diagnosis
 from flickerd.errors import FlickerdError, InputError
 from flickerd.media.probe import probe
-from flickerd.media.rotation import carry_rotation, display_rotation
+from flickerd.media.rotation import carry_rotation
 from flickerd.media.writer import output_extension
 from flickerd.report import ReportPaths, write_reports
 from flickerd.routes.base import ChainResult, ProgressFn, Step, no_progress, run_chain
@@ -158,7 +158,6 @@ def process_file(
     # 1. diagnose
     t0 = time.monotonic()
     source_info = probe(src).to_dict()  # InputError for an unusable source: final, nothing written
-    source_info["rotation"] = display_rotation(src)  # PyAV's probe cannot see the display matrix
     _describe_sequence(src, source_info, notes)
     try:
         before = diagnose(src, diagnose_settings, bar.stage(0.0, _DIAGNOSE))
@@ -168,6 +167,7 @@ def process_file(
         timings["diagnose"] = time.monotonic() - t0
         return failed(exc)
     timings["diagnose"] = time.monotonic() - t0
+    source_info["rotation"] = before.rotation  # PyAV's probe cannot see the display matrix; the decoder can
 
     # 2. decide
     if route_override:

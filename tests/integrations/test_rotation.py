@@ -55,3 +55,13 @@ def test_a_container_without_a_matrix_is_left_alone(tmp_path):
     before = mkv.read_bytes()
     carry_rotation(mkv, 90)
     assert mkv.read_bytes() == before
+
+
+@pytest.mark.parametrize("degrees", [90, 270])
+def test_the_diagnosis_reads_the_rotation_off_its_own_first_frame(tmp_path, degrees):
+    """The daemon takes the source's rotation from the diagnosis instead of decoding the first frame again."""
+    from flickerd.diagnose import run
+
+    d = run(_rotated(tmp_path, degrees))
+    assert d.rotation == degrees and d.to_json()["rotation"] == degrees
+    assert run(tmp_path / "plain.mp4").rotation == 0

@@ -73,6 +73,7 @@ class Diagnosis:
     cuts: tuple[int, ...] = ()
     settings: Mapping[str, object] = field(default_factory=dict)
     seconds: float = 0.0  # wall time spent diagnosing
+    rotation: int = 0  # the display matrix's degrees counter-clockwise, from the first frame (0 when none)
 
     def to_json(self) -> dict:
         return {
@@ -86,6 +87,7 @@ class Diagnosis:
             "width": self.width,
             "height": self.height,
             "duration_s": round(self.duration_s, 4),
+            "rotation": self.rotation,
             "cuts": list(self.cuts),
             "segments": [s.to_json() for s in self.segments],
             "timeline": [p.to_json() for p in self.timeline],

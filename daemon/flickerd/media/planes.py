@@ -99,6 +99,7 @@ class PlaneReader:
         self.tolerant = tolerant
         self.max_frames = max_frames
         self.frames = 0  # frames in the stream so far, skipped ones included
+        self.rotation = 0  # the first frame's display rotation, degrees counter-clockwise, once it is decoded
         self._container = container
         self._started = False
         self._running: tuple | None = None  # (container, queue, stop event, thread, frame rate) while decoding
@@ -197,10 +198,19 @@ class PlaneReader:
             self.close()
 
     def _decode(self, container, stream) -> Iterator[tuple[av.VideoFrame, int, bool]]:
+        first = True
+        for frame, index in self._frames(container, stream):
+            if first:  # PyAV 18 shows a display matrix only on frames: the first one's is the video's
+                self.rotation = int(round(frame.rotation)) % 360
+                first = False
+            yield _native(frame, index)
+
+    def _frames(self, container, stream) -> Iterator[tuple[av.VideoFrame, int]]:
+        """(decoded frame, display index)."""
         timed = self.wanted is not None and stream.average_rate and stream.time_base is not None
         if not timed:  # every frame, counted
             for frame in container.decode(stream):
-                yield _native(frame, self.frames)
+                yield frame, self.frames
                 self.frames += 1
                 if self.max_frames is not None and self.frames >= self.max_frames:
                     return
@@ -228,7 +238,7 @@ class PlaneReader:
                 index = max(index, last + 1)  # never twice the same index, whatever the timestamps say
                 last = index
                 self.frames = max(self.frames, index + 1)
-                yield _native(frame, index)
+                yield frame, index
                 if self.max_frames is not None and index + 1 >= self.max_frames:
                     return
 

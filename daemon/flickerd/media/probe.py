@@ -42,7 +42,7 @@ class MediaInfo:
     has_audio: bool
     audio_codec: str | None
     bitrate: int | None  # bits per second of the whole file
-    rotation: int  # degrees, from stream side data or a rotate tag; PyAV 18 shows neither: media.rotation reads frames
+    rotation: int  # degrees, from stream side data or a rotate tag; PyAV 18 shows neither: decoded frames carry it
     size_bytes: int
     metadata: dict[str, str]  # container tags (title, comment, ...)
     sequence_gaps: tuple[int, ...] = ()  # image sequences: frame numbers missing from the run
