@@ -44,9 +44,14 @@ def _resize(plane: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 
 
 def _shrink(plane: np.ndarray, ky: int, size: tuple[int, int], kx: int | None = None) -> np.ndarray:
-    """Area average of whole ``ky`` x ``kx`` blocks to ``size``. OpenCV's generic integer-factor path is
-    ~8x faster than a fractional one, and its vectorised 2x path ~5x faster again per pixel, so even
-    factors are halved first: 720x480 to 60x40 costs 40 µs instead of 130 µs per plane set."""
+    """Area average of whole ``ky`` x ``kx`` blocks to ``size``.
+
+    OpenCV's integer-factor path is ~8x faster than a fractional one, and its vectorised 2x path
+    faster again, so even factors are halved first: a 720x480 frame's three planes shrink to
+    60x40 in 85 µs instead of 127 µs. Each halving rounds to whole grey levels (+1/8 on
+    average): nothing next to the cut histogram's 32-level bins, and it cancels in the second
+    differences of the per-frame means.
+    """
     kx = ky if kx is None else kx
     while ky % 2 == 0 and kx % 2 == 0 and ky > 1:
         plane = cv2.resize(plane, (plane.shape[1] // 2, plane.shape[0] // 2), interpolation=cv2.INTER_AREA)

@@ -30,7 +30,7 @@ FLOW_PRESET = "ultrafast"
 PAIR_STRIDE = 1  # analyse flow on every n-th pair (1 = all pairs)
 MAX_PAIRS = 32  # at most about this many pairs get the flow-based measures, spread over the clip (as triples)
 GRID = (6, 8)  # rows x columns of the local flicker map
-CODEC_SAMPLES = 24  # frames sampled for the banding and blocking measures
+CODEC_SAMPLES = 24  # about this many frames get the banding and blocking measures (long clips: ≤ 3 per flow triple)
 
 
 @dataclass(frozen=True, slots=True)
