@@ -70,3 +70,26 @@ def test_sample_writes_a_clip_that_diagnoses_as_its_kind(tmp_path):
     d = json.loads(_run("diagnose", "--json", out).stdout)
     assert d["verdict"] == "generative_flicker" and d["width"] == 160
     assert _run("sample", out, "--size", "big").returncode == 2
+
+
+def test_json_lines_stream_the_timeline_and_match_one_dump():
+    """``write_json`` encodes the timeline in batches; the text is what one ``json.dumps`` gives."""
+    import io
+    import math
+
+    from flickerd.commands.diagnose import TIMELINE_BATCH, _finite, write_json
+    from flickerd.diagnose.model import Diagnosis, FramePoint, Segment, Verdict
+
+    n = 2 * TIMELINE_BATCH + 7  # three batches, the last one short
+    timeline = tuple(FramePoint(index=t, time_s=t / 24, luma=100.0 + t % 3, warp_error=None if t % 5 else 0.01,
+                                cut=t == 40, keyframe=t % 250 == 0) for t in range(n))
+    d = Diagnosis(file='odd "timeline": [] name.mp4', verdict=Verdict.MIXED, confidence=0.5,
+                  scores={"luma_flicker": 0.7, "texture_flicker": math.nan}, frames=n, fps=24.0, width=64,
+                  height=48, duration_s=n / 24, timeline=timeline, segments=(Segment(3, 9, "luma", 0.7),),
+                  cuts=(40,), rotation=90)
+    out = io.StringIO()
+    write_json(d, out)
+    text = out.getvalue()
+    assert text == json.dumps(_finite(d.to_json()), allow_nan=False) + "\n"
+    doc = json.loads(text)
+    assert len(doc["timeline"]) == n and doc["scores"]["texture_flicker"] is None and doc["rotation"] == 90

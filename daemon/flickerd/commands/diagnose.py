@@ -170,9 +170,10 @@ def _diagnose_all(args: argparse.Namespace, files: list[str], settings) -> int:
             status = EXIT_BAD_INPUT
             errors.append((path, message))
             continue
-        done.append(d)
+        if args.report:
+            done.append(d)
         if args.json:
-            print(json.dumps(_finite(d.to_json()), allow_nan=False), flush=True)
+            write_json(d, sys.stdout)
         else:
             print(format_table(d), flush=True)
     if args.report:
@@ -189,6 +190,31 @@ def _write_report(target: str, diagnoses: list, errors: list) -> None:
     with open(tmp, "w", encoding="utf-8") as fh:
         fh.write(render(diagnoses, errors))
     os.replace(tmp, target)
+
+
+TIMELINE_BATCH = 256  # timeline entries encoded at a time
+
+
+def write_json(d, out) -> None:
+    """``d`` as one line of JSON (schema 1), the timeline encoded a batch of entries at a time.
+
+    The same text as ``json.dumps`` of the whole document, but a long clip's timeline (about
+    1 KB a frame as dicts, and again as one string) is never held whole.
+    """
+    head = _finite(d.to_json(timeline=False))
+    out.write("{")
+    for i, (key, value) in enumerate(head.items()):
+        out.write(f"{', ' if i else ''}{json.dumps(key)}: ")
+        if key != "timeline":
+            out.write(json.dumps(value, allow_nan=False))
+            continue
+        out.write("[")
+        for start in range(0, len(d.timeline), TIMELINE_BATCH):
+            batch = [_finite(p.to_json()) for p in d.timeline[start:start + TIMELINE_BATCH]]
+            out.write((", " if start else "") + json.dumps(batch, allow_nan=False)[1:-1])
+        out.write("]")
+    out.write("}\n")
+    out.flush()
 
 
 def _finite(value):

@@ -75,7 +75,8 @@ class Diagnosis:
     seconds: float = 0.0  # wall time spent diagnosing
     rotation: int = 0  # the display matrix's degrees counter-clockwise, from the first frame (0 when none)
 
-    def to_json(self) -> dict:
+    def to_json(self, *, timeline: bool = True) -> dict:
+        """Schema 1; ``timeline=False`` leaves the per-frame entries out (an empty list)."""
         return {
             "schema": SCHEMA_VERSION,
             "file": self.file,
@@ -90,7 +91,7 @@ class Diagnosis:
             "rotation": self.rotation,
             "cuts": list(self.cuts),
             "segments": [s.to_json() for s in self.segments],
-            "timeline": [p.to_json() for p in self.timeline],
+            "timeline": [p.to_json() for p in self.timeline] if timeline else [],
             "settings": dict(self.settings),
             "seconds": round(self.seconds, 3),
         }
