@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 import os
 import time
+from array import array
 from collections.abc import Callable
 
 import cv2
@@ -77,8 +78,10 @@ def run(
 
 
 _SKIPPED = {"warp": math.nan, "luma": math.nan, "mean_diff": math.nan, "failure": math.nan, "banding": math.nan,
-            "blocking": math.nan, "keyframe": False, "offsets": None, "texture": math.nan, "area": math.nan,
-            "jump": math.nan}
+            "blocking": math.nan, "keyframe": False, "offsets": None, "texture": math.nan, "area": math.nan}
+
+
+_NO_YCC = (math.nan, math.nan, math.nan)
 
 
 def _skip_to(series: dict, lmap: local.LocalMap, n: int, t: int, fps: float) -> None:
@@ -87,8 +90,13 @@ def _skip_to(series: dict, lmap: local.LocalMap, n: int, t: int, fps: float) -> 
         for key, value in _SKIPPED.items():
             series[key].append(value)
         series["time"].append(i / fps)
-        series["ycc"].append(np.full(3, np.nan))
+        series["ycc"].extend(_NO_YCC)
         series["local"].append(lmap.add(None))
+
+
+# Per-frame numbers are kept as packed doubles (8 bytes a frame each, where a list of floats
+# holds 32), so an hour of video keeps its timeline in a few MB; "ycc" holds three a frame.
+_FLOAT_SERIES = ("time", "warp", "luma", "mean_diff", "failure", "banding", "blocking", "texture", "area", "local", "ycc")
 
 
 def _analyse(reader: PlaneReader, s: DiagnoseSettings, p: plan.Plan, progress: Callable[[float], None] | None,
@@ -97,8 +105,7 @@ def _analyse(reader: PlaneReader, s: DiagnoseSettings, p: plan.Plan, progress: C
     period = int(round(8 * p.detail_scale)) if p.detail_scale <= 1 else 0
     factor, total = p.factor, p.total
     geometry = Geometry.of(size[0], size[1], p.detail_scale, factor)
-    series: dict = {k: [] for k in ("time", "warp", "luma", "mean_diff", "failure", "banding", "blocking", "keyframe",
-                                    "offsets", "texture", "area", "local", "ycc", "jump")}
+    series: dict = {k: array("d") for k in _FLOAT_SERIES} | {"keyframe": [], "offsets": []}
     cut_set: set[int] = set()
     lmap = local.LocalMap(s.grid)
     prev: FrameView | None = None
@@ -113,7 +120,7 @@ def _analyse(reader: PlaneReader, s: DiagnoseSettings, p: plan.Plan, progress: C
         series["time"].append(planes.time_s)
         series["keyframe"].append(planes.pict_type == 1 or planes.keyframe)
         ycc = view.means()
-        series["ycc"].append(ycc)
+        series["ycc"].extend(ycc)
         series["luma"].append(float(ycc[0]))
         sampled = p.codec_sample(t)
         series["banding"].append(codec.banding(view.gray) if sampled else float("nan"))
@@ -163,7 +170,6 @@ def _analyse(reader: PlaneReader, s: DiagnoseSettings, p: plan.Plan, progress: C
                     tex = texture.detail_ratio(prev.detail, view.detail, c.flow, c.mask, factor)
                 cells = local.cell_means(ry_local, c.mask, s.grid)
         series["mean_diff"].append(mean_diff)
-        series["jump"].append(jump)
         series["warp"].append(warp_e)
         series["failure"].append(failure)
         series["offsets"].append(offsets)
@@ -183,11 +189,11 @@ def _analyse(reader: PlaneReader, s: DiagnoseSettings, p: plan.Plan, progress: C
     if sum(keys) > len(keys) / 2:  # intra-only streams (animated WebP, ProRes, MJPEG): no pumping
         keys = [False] * len(keys)
     series["pumping_free_offsets"] = [None if keys[t] and t > 0 else o for t, o in enumerate(series["offsets"])]
-    series["area"] = [float("nan") if keys[t] and t > 0 else a for t, a in enumerate(series["area"])]
+    series["area"] = array("d", (math.nan if keys[t] and t > 0 else a for t, a in enumerate(series["area"])))
     mc = global_flicker.offset_flicker(series["pumping_free_offsets"])
-    series["luma_flicker"] = list(mc[:, 0])
-    series["chroma_flicker"] = list(np.hypot(mc[:, 1], mc[:, 2]))
-    ycc_arr = np.asarray(series["ycc"])
+    series["luma_flicker"] = mc[:, 0].copy()
+    series["chroma_flicker"] = np.hypot(mc[:, 1], mc[:, 2])
+    ycc_arr = np.frombuffer(series["ycc"]).reshape(-1, 3)
     series["luma_raw"] = global_flicker.second_difference(ycc_arr[:, 0], cut_set)
     series["local_map"] = lmap
     return n, series
