@@ -159,3 +159,19 @@ def test_two_processes_creating_one_journal_share_it(tmp_path):
         assert [j.path for j in first.recent(5)] == ["/in/a.mp4"]
     finally:
         first.close()
+
+
+def test_a_state_dir_without_hard_links_still_gets_a_journal(tmp_path, monkeypatch):
+    from flickerd.service import journal as journal_module
+
+    def no_links(src, dst):
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr(journal_module.os, "link", no_links)
+    j = Journal.in_state_dir(tmp_path)
+    try:
+        j.add(path="/in/a.mp4", folder="in", sha256=None, size=1, mtime=0.0)
+        assert [x.path for x in j.recent(5)] == ["/in/a.mp4"]
+    finally:
+        j.close()
+    assert sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith("journal.sqlite3")) == []

@@ -168,8 +168,13 @@ def _create(path: Path) -> None:
             db.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
         finally:
             db.close()  # the last connection: its WAL is checkpointed into the file and removed
-        with contextlib.suppress(FileExistsError):
+        try:
             os.link(tmp, path)
+        except FileExistsError:
+            pass
+        except OSError:  # a filesystem without hard links (FAT, some FUSE mounts): a rename, unless one is there
+            if not path.exists():
+                os.replace(tmp, path)
         fsync_dir(path.parent)
     finally:
         for leftover in (tmp, tmp.with_name(tmp.name + "-wal"), tmp.with_name(tmp.name + "-shm")):
@@ -204,7 +209,7 @@ class Journal:
                 self._db.execute("PRAGMA synchronous=FULL")
                 self._db.executescript(_SCHEMA)
                 self._db.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, OSError) as exc:
             raise JournalError(
                 f"{self.path}: the journal cannot be opened ({exc}); check the state dir's permissions and free space."
             ) from exc
