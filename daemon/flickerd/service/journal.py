@@ -153,10 +153,9 @@ def journal_path(state_dir: str | os.PathLike) -> Path:
 
 
 def _create(path: Path) -> None:
-    """Build a new journal beside ``path`` and link it into place whole.
+    """Build a new journal beside ``path`` and link it into place whole, so that a reader
+    (``flickerd status`` at the daemon's first start) never opens a journal without its tables.
 
-    A reader (``flickerd status`` at the daemon's first start) that opened the file while
-    the daemon was still creating its tables failed on them; now the file appears with them.
     When another process links its journal first, that one stands and this one is dropped.
     """
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.new")
