@@ -18,7 +18,6 @@ import time
 from array import array
 from collections.abc import Callable
 
-import cv2
 import numpy as np
 
 from flickerd.diagnose import baseline, codec, cuts, global_flicker, incoherence, local, plan, texture, verdict, warping
@@ -149,7 +148,7 @@ def _analyse(reader: PlaneReader, s: DiagnoseSettings, p: plan.Plan, progress: C
                 failure, area = cuts.flow_evidence(prev.rgb, view.rgb, s.flow_preset)
             elif sampled_pair:
                 c = warping.compensate(prev.rgb, view.rgb, s.flow_preset, prev.gray, view.gray)
-                failure = 1.0 - cv2.countNonZero(c.mask.view(np.uint8)) / c.mask.size
+                failure = 1.0 - np.count_nonzero(c.mask) / c.mask.size
                 offsets = global_flicker.pair_offsets(c.residual, c.mask)
                 ry = c.residual @ global_flicker.YCC[0]
                 ry_local = ry - offsets[0]

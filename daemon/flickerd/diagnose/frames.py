@@ -43,8 +43,8 @@ def _resize(plane: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return cv2.resize(plane, size, interpolation=cv2.INTER_AREA if shrink else cv2.INTER_CUBIC)
 
 
-def _shrink(plane: np.ndarray, ky: int, size: tuple[int, int], kx: int | None = None) -> np.ndarray:
-    """Area average of whole ``ky`` x ``kx`` blocks to ``size``.
+def _shrink(plane: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Area average to ``size``, whose sides divide the plane's.
 
     OpenCV's integer-factor path is ~8x faster than a fractional one, and its vectorised 2x path
     faster again, so even factors are halved first: a 720x480 frame's three planes shrink to
@@ -52,8 +52,8 @@ def _shrink(plane: np.ndarray, ky: int, size: tuple[int, int], kx: int | None = 
     average): nothing next to the cut histogram's 32-level bins, and it cancels in the second
     differences of the per-frame means.
     """
-    kx = ky if kx is None else kx
-    while ky % 2 == 0 and kx % 2 == 0 and ky > 1:
+    ky, kx = plane.shape[0] // size[1], plane.shape[1] // size[0]
+    while ky % 2 == 0 and kx % 2 == 0 and min(ky, kx) > 1:
         plane = cv2.resize(plane, (plane.shape[1] // 2, plane.shape[0] // 2), interpolation=cv2.INTER_AREA)
         ky, kx = ky // 2, kx // 2
     return _resize(plane, size)
@@ -105,13 +105,13 @@ class FrameView:
         th, tw = max(1, h // k), max(1, w // k)
         if k >= 2 and th * k == h and tw * k == w:
             self._half_y = _resize(p.y, (w // 2, h // 2))
-            y = _shrink(self._half_y, k // 2, (tw, th))
+            y = _shrink(self._half_y, (tw, th))
         else:
             y = _resize(p.y[: th * k, : tw * k], (tw, th))
         ky, kx = k * p.cb.shape[0] // h, k * p.cb.shape[1] // w
         if ky and kx:
-            cb = _shrink(p.cb[: th * ky, : tw * kx], ky, (tw, th), kx)
-            cr = _shrink(p.cr[: th * ky, : tw * kx], ky, (tw, th), kx)
+            cb = _shrink(p.cb[: th * ky, : tw * kx], (tw, th))
+            cr = _shrink(p.cr[: th * ky, : tw * kx], (tw, th))
         else:
             cb, cr = _resize(p.cb, (tw, th)), _resize(p.cr, (tw, th))
         self.thumb, self._thumb_cb, self._thumb_cr = y, cb, cr

@@ -152,6 +152,12 @@ def journal_path(state_dir: str | os.PathLike) -> Path:
     return Path(state_dir) / JOURNAL_NAME
 
 
+def _apply_schema(db: sqlite3.Connection) -> None:
+    """The tables and indexes (those missing) and the schema version."""
+    db.executescript(_SCHEMA)
+    db.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
+
+
 def _create(path: Path) -> None:
     """Build a new journal beside ``path`` and link it into place whole, so that a reader
     (``flickerd status`` at the daemon's first start) never opens a journal without its tables.
@@ -163,8 +169,7 @@ def _create(path: Path) -> None:
         db = sqlite3.connect(tmp, isolation_level=None)
         try:
             db.execute("PRAGMA journal_mode=WAL")  # kept in the file's header
-            db.executescript(_SCHEMA)
-            db.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
+            _apply_schema(db)
         finally:
             db.close()  # the last connection: its WAL is checkpointed into the file and removed
         try:
@@ -206,8 +211,7 @@ class Journal:
             if not readonly:
                 self._db.execute("PRAGMA journal_mode=WAL")
                 self._db.execute("PRAGMA synchronous=FULL")
-                self._db.executescript(_SCHEMA)
-                self._db.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
+                _apply_schema(self._db)  # an older journal gets what this version added
         except (sqlite3.Error, OSError) as exc:
             raise JournalError(
                 f"{self.path}: the journal cannot be opened ({exc}); check the state dir's permissions and free space."
