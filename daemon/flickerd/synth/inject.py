@@ -98,3 +98,44 @@ def posterize(img: np.ndarray, strength: float) -> np.ndarray:
     smooth = np.sqrt(cv2.GaussianBlur((detail**2).mean(-1), (0, 0), 4.0)) < 4.0
     quant = np.floor(low / step) * step + step / 2
     return np.where(smooth[..., None], quant, img)
+
+
+IDENTITY_AREA = 0.15  # fraction of the frame the changing object covers at strength 1
+IDENTITY_SPAN = 6  # frames a swapped object stays swapped, or a morph takes
+
+
+class IdentityChange:
+    """An object-sized region changes identity without a cut: the ground truth of incoherence.
+
+    The region's content becomes another video's (``donor(t)``: float RGB frames of the same
+    size), either swapped in for ``IDENTITY_SPAN`` frames and back (``mode`` "swap"), or
+    cross-faded into it over that many frames and kept ("morph"). The donor moves as its own
+    video does, so what appears is coherent content of another identity, not noise.
+    ``frames`` is the range [start, end) where the change happens.
+    """
+
+    def __init__(self, rng: np.random.Generator, frames: int, strength: float, width: int, height: int,
+                 donor: Callable[[int], np.ndarray]) -> None:
+        area = IDENTITY_AREA * (0.4 + 0.6 * strength)
+        aspect = rng.uniform(0.6, 1.6)
+        ax = np.sqrt(area * width * height / np.pi * aspect)
+        ay = area * width * height / (np.pi * ax)
+        cx, cy = rng.uniform(0.3, 0.7) * width, rng.uniform(0.3, 0.7) * height
+        yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
+        inside = (((xx - cx) / ax) ** 2 + ((yy - cy) / ay) ** 2 <= 1).astype(np.float32)
+        self.mask = cv2.GaussianBlur(inside, (0, 0), max(1.0, 0.08 * min(ax, ay)))[..., None]
+        span = max(2, min(IDENTITY_SPAN, frames // 4))
+        start = int(rng.integers(max(1, frames // 4), max(2, frames // 2)))
+        self.mode = "morph" if rng.random() < 0.5 else "swap"
+        self.alpha = np.zeros(frames, np.float32)
+        if self.mode == "morph":
+            self.alpha[start:] = np.clip((np.arange(start, frames) - start + 1) / span, 0, 1)
+        else:
+            self.alpha[start:start + span] = 1.0
+        self.frames = (start, min(frames, start + span + (self.mode == "swap")))
+        self.donor = donor
+
+    def __call__(self, img: np.ndarray, t: int) -> np.ndarray:
+        if self.alpha[t] == 0:
+            return img
+        return img + self.alpha[t] * self.mask * (self.donor(t) - img)

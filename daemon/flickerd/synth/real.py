@@ -1,0 +1,176 @@
+"""Variants of a real render: flicker injected, codec damage, an identity change, fast camera motion.
+
+The render as decoded (capped in length and size) is the ground truth of every variant made
+from it. ``Variant`` fully determines a clip: same render, same variant, same pixels. The
+real-render bench (``python -m bench real_renders``) and the tests that use real renders build
+their clips here; neither copies a render anywhere but into its own temporary clips.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from fractions import Fraction
+
+import av
+import cv2
+import numpy as np
+
+from flickerd.synth import inject
+from flickerd.synth.corpus import HIGH_CRF, NORMAL_CRF, injector
+
+FLICKER = ("luma", "chroma", "texture", "breathing")  # generative flicker kinds
+INJECTED = (*FLICKER, "codec", "identity")
+MOTION = ("pan", "zoom", "skip")  # fast motion made from the render itself: still one coherent shot
+EXPECTED = {**{k: "generative_flicker" for k in FLICKER}, "codec": "codec_artifacts", "identity": "incoherent"}
+PAN_SPEEDS = (20, 40, 60)  # px/frame of the crop window, in the render's pixels
+ZOOM_RATES = (0.02, 0.04)  # fractional change of the crop's size per frame
+SKIP = 3  # every n-th frame: the render's own motion, n times faster
+CROP = 0.6  # the moving crop window's side, as a fraction of the render's
+
+
+@dataclass(frozen=True, slots=True)
+class Variant:
+    source: str  # file name of the render
+    kind: str  # "asis", one of INJECTED, or one of MOTION
+    strength: float = 1.0  # injected kinds; for "pan" px/frame, for "zoom" size change per frame
+    seed: int = 0
+
+    @property
+    def name(self) -> str:
+        stem = os.path.splitext(self.source)[0]
+        if self.kind == "asis":
+            return f"{stem}.asis"
+        return f"{stem}.{self.kind}-{self.strength:g}-s{self.seed}"
+
+    @property
+    def expected(self) -> str | None:
+        """The correct verdict of an injected variant (None: the render's own, unknown)."""
+        return EXPECTED.get(self.kind)
+
+    @property
+    def crf(self) -> int:
+        """x264 CRF of the clip: the codec kind's damage, as the synthetic corpus's "crf" kind."""
+        if self.kind == "codec":
+            return int(round(NORMAL_CRF + (HIGH_CRF - NORMAL_CRF) * self.strength))
+        return NORMAL_CRF
+
+
+def load(path: str | os.PathLike, max_frames: int, max_side: int) -> tuple[list[np.ndarray], float]:
+    """The first ``max_frames`` frames (RGB uint8, even sides, longest side ≤ ``max_side``) and the fps."""
+    from flickerd.media import iter_frames, probe
+
+    info = probe(path)
+    scale = min(1.0, max_side / max(info.width, info.height))
+    frames = [np.ascontiguousarray(f.image) for f in iter_frames(path, scale=scale, max_frames=max_frames)]
+    h, w = frames[0].shape[:2]
+    frames = [f[: h - h % 2, : w - w % 2] for f in frames]
+    return frames, float(info.fps or 25.0)
+
+
+def frames(v: Variant, render: Sequence[np.ndarray], donor: Sequence[np.ndarray] | None = None) -> Iterator[np.ndarray]:
+    """The variant's frames (RGB uint8), made from the render's ``render`` frames.
+
+    ``donor``: another render's frames, the new identity of the "identity" kind.
+    """
+    n = len(render)
+    h, w = render[0].shape[:2]
+    rng = np.random.default_rng([v.seed, 17, INJECTED.index(v.kind) if v.kind in INJECTED else 99])
+    if v.kind in ("asis", "codec"):
+        yield from render
+    elif v.kind in FLICKER:
+        inj = injector(v.kind, rng, n, v.strength, w, h)
+        for t, img in enumerate(render):
+            yield _u8(inj(img.astype(np.float32), t))
+    elif v.kind == "identity":
+        if donor is None:
+            raise ValueError("the identity kind needs a donor render")
+        inj = identity(rng, v.strength, render, donor)
+        for t, img in enumerate(render):
+            yield _u8(inj(img.astype(np.float32), t))
+    elif v.kind == "pan":
+        yield from _pan(render, v.strength, rng)
+    elif v.kind == "zoom":
+        yield from _zoom(render, v.strength)
+    elif v.kind == "skip":
+        yield from render[:: SKIP]
+    else:
+        raise ValueError(f"unknown variant kind {v.kind!r}")
+
+
+def identity(rng: np.random.Generator, strength: float, render: Sequence[np.ndarray],
+             donor: Sequence[np.ndarray]) -> inject.IdentityChange:
+    """The identity-change injector with ``donor``'s frames resized onto the render's."""
+    h, w = render[0].shape[:2]
+
+    def donor_frame(t: int) -> np.ndarray:
+        d = donor[min(t, len(donor) - 1)]
+        return cv2.resize(d, (w, h), interpolation=cv2.INTER_AREA).astype(np.float32)
+
+    return inject.IdentityChange(rng, len(render), strength, w, h, donor_frame)
+
+
+def _u8(img: np.ndarray) -> np.ndarray:
+    return np.clip(img + 0.5, 0, 255).astype(np.uint8)
+
+
+def _crop_size(h: int, w: int) -> tuple[int, int]:
+    ch, cw = int(h * CROP), int(w * CROP)
+    return ch - ch % 2, cw - cw % 2
+
+
+def _pan(render: Sequence[np.ndarray], speed: float, rng: np.random.Generator) -> Iterator[np.ndarray]:
+    """A crop window moving ``speed`` px/frame, bouncing off the frame's edges (a fast camera pan)."""
+    h, w = render[0].shape[:2]
+    ch, cw = _crop_size(h, w)
+    angle = rng.uniform(-0.35, 0.35) + (np.pi if rng.random() < 0.5 else 0.0)  # mostly horizontal
+    vx, vy = speed * np.cos(angle), speed * np.sin(angle)
+    x, y = rng.uniform(0, w - cw), rng.uniform(0, h - ch)
+    for img in render:
+        yield np.ascontiguousarray(img[int(y): int(y) + ch, int(x): int(x) + cw])
+        x, vx = _bounce(x + vx, vx, w - cw)
+        y, vy = _bounce(y + vy, vy, h - ch)
+
+
+def _bounce(pos: float, velocity: float, limit: float) -> tuple[float, float]:
+    if pos < 0:
+        return -pos, -velocity
+    if pos > limit:
+        return 2 * limit - pos, -velocity
+    return pos, velocity
+
+
+def _zoom(render: Sequence[np.ndarray], rate: float) -> Iterator[np.ndarray]:
+    """A centred crop shrinking (zoom in) then growing (zoom out) by ``rate`` per frame, shown at a fixed size."""
+    h, w = render[0].shape[:2]
+    ch, cw = _crop_size(h, w)
+    size, direction = 1.0, -1
+    for img in render:
+        sh, sw = max(16, int(h * size)), max(16, int(w * size))
+        y0, x0 = (h - sh) // 2, (w - sw) // 2
+        yield cv2.resize(img[y0:y0 + sh, x0:x0 + sw], (cw, ch), interpolation=cv2.INTER_AREA)
+        size *= 1 + direction * rate
+        if size < 0.5 or size > 1.0:
+            direction = -direction
+            size = min(1.0, max(0.5, size))
+
+
+def encode(images, path: str | os.PathLike, crf: int = NORMAL_CRF, fps: float = 25.0) -> str:
+    """Encode RGB uint8 frames to H.264 (yuv420p, preset medium) at ``path``; returns the path."""
+    path = os.fspath(path)
+    with av.open(path, "w") as out:
+        s = None
+        for img in images:
+            if s is None:
+                s = out.add_stream("libx264", rate=Fraction(fps).limit_denominator(1001))
+                s.height, s.width = img.shape[0] - img.shape[0] % 2, img.shape[1] - img.shape[1] % 2
+                s.pix_fmt, s.options = "yuv420p", {"crf": str(crf), "preset": "medium"}
+            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(img[: s.height, : s.width]), format="rgb24")
+            for p in s.encode(frame):
+                out.mux(p)
+        if s is None:
+            raise ValueError("encode: no frames")
+        for p in s.encode():
+            out.mux(p)
+    return path
