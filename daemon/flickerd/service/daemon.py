@@ -1,11 +1,12 @@
 """The daemon: one loop from start to stop, like rq's ``work()``.
 
-The loop owns the journal, the metrics and every state transition. Watchdog threads only
-queue ``Seen`` paths; worker threads only run ``worker.run_task`` and queue ``Progress`` and
-``Result`` records back. Each turn of the loop: handle signals, drain the event queue, settle
-due candidates into journal rows, check that folders are still mounted, rescan when due,
-start pending jobs on free slots, forward cancel requests, ping systemd. ``once=True`` drains
-what is in the folders and the queue, then returns (tests, bench).
+The loop owns the journal, the metrics and every state transition, and reads no file anyone
+placed. Watchdog threads only queue ``Seen`` paths; the intake stage (``stage.Stage``) runs the
+settle gate and the content hash; worker threads only run ``worker.run_task``; all of them queue
+their results back. Each turn of the loop: handle signals, drain the event queue, settle due
+candidates into journal rows, check that folders are still mounted, rescan when due, start
+pending jobs on free slots, forward cancel requests, check health, ping systemd. ``once=True``
+drains what is in the folders and the queue, then returns (tests, bench).
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ import queue
 import shutil
 import socket
 import sqlite3
-import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -26,8 +26,10 @@ from typing import Any
 
 import structlog
 
-from flickerd.errors import FlickerdError, JournalError
+from flickerd.errors import CorruptInput, FlickerdError, JournalError
+from flickerd.media.guarded import refusal
 from flickerd.scaleout.executor import Attempt, make_executor, wants_gpu
+from flickerd.service import health
 from flickerd.service import publish as pub
 from flickerd.service.hashing import content_hash
 from flickerd.service.journal import Job, Journal, JobState
@@ -35,7 +37,9 @@ from flickerd.service.sequence_hash import sequence_hash
 from flickerd.service.sequence_settle import SequenceRules, probe_sequence, snapshot
 from flickerd.service.settle import Settled, Settler, default_probe
 from flickerd.service.signals import Signals
-from flickerd.service.watcher import Seen, Watcher, WatchSpec, candidates
+from flickerd.service.stage import Stage, StageFailed
+from flickerd.service.state_dir import StateDir
+from flickerd.service.watcher import Seen, Watcher, WatchSpec, candidates, owns
 from flickerd.service.webhooks import WebhookSender, build_event
 from flickerd.service.worker import Processor, Progress, Result, Task, default_processor, failure_note, source_stem
 
@@ -51,7 +55,7 @@ TICK_S = 0.2  # longest sleep of the loop: bounds settle → start latency and s
 HOUSEKEEPING_S = 1.0  # folder mount checks, cancel polling, status text
 PROGRESS_WRITE_S = 1.0  # at most one progress write per job per second
 WORK_DIR = "work"
-LOCK_NAME = "daemon.lock"
+EXIT_STATE_DIR_LOST = 3  # non-zero: systemd's Restart=on-failure starts it afresh
 # an input whose stem ends so would publish over another input's report files
 _RESERVED_STEM_ENDINGS = (".report", ".flicker", ".compare")
 DISK_FREED_BYTES = 1024 * 1024  # a full output counts as freed once this much more is free
@@ -88,6 +92,20 @@ class _Running:
     gpu: bool
     last_progress_write: float = 0.0
     timed_out: bool = False  # stopped for running past limits.job_timeout_s
+    stop_asked: float | None = None  # when it was asked to stop (the health check's clock)
+
+
+@dataclass(frozen=True, slots=True)
+class _Gate:
+    """For the intake stage: run the settle gate on a stable candidate."""
+
+    check: Any  # settle.Check, state GATE
+
+
+@dataclass(frozen=True, slots=True)
+class _Gated:
+    path: str
+    error: FlickerdError | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,8 +142,7 @@ class Daemon:
     def __post_init__(self) -> None:
         self.events: queue.Queue = queue.Queue()
         self.signals = Signals()
-        self.settler = Settler(probe=lambda path: default_probe(path, getattr(self.config, "limits", None)),
-                               probe_sequence=lambda path: probe_sequence(path, getattr(self.config, "limits", None)))
+        self.settler = Settler(probe=None, probe_sequence=None)  # the gate runs in the intake stage
         self.running: dict[int, _Running] = {}
         self.folders: dict[str, _FolderState] = {}
         self.metrics = self.metrics or _NoMetrics()
@@ -134,9 +151,11 @@ class Daemon:
         self._last_rescan = 0.0
         self._last_watchdog = 0.0
         self._last_status = ""
-        self._to_hash: queue.Queue = queue.Queue()
+        self.intake = Stage("intake", self._intake_work, self.events.put)
         self._hashing: set[str] = set()
-        self._refused: set[str] = set()  # links out of their folder, logged once
+        self._refused: set[tuple[str, str]] = set()  # (path, why) already logged
+        self._unhealthy: str | None = None  # why, while the health check fails
+        self._fatal: str | None = None  # the loop ends with this reason (the state dir was lost)
         self._state_full_since: float | None = None  # the state dir's disk filled up: all intake waits
         self._state_free = 0
         self._webhooks: WebhookSender | None = None  # started with the first event a folder wants sent
@@ -150,6 +169,9 @@ class Daemon:
         reason = "stopped"
         try:
             while True:
+                if self._fatal is not None:
+                    reason = self._fatal
+                    break
                 if self.signals.stop.is_set():
                     reason = "stop_signal"
                     break
@@ -162,18 +184,14 @@ class Daemon:
                     break
         finally:
             self._stop(reason)
-        return 0
+        return EXIT_STATE_DIR_LOST if self._fatal is not None else 0
 
     def _start(self) -> None:
         cfg = self.config
-        self.state_dir = Path(cfg.state_dir)
-        try:
-            self.state_dir.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise JournalError(f"cannot create the state dir {self.state_dir} ({exc.strerror}); "
-                               "create it writable for this user or set daemon.state_dir.") from exc
-        self._lock_fd = _lock_state_dir(self.state_dir)
+        self.state = StateDir.claim(cfg.state_dir)
+        self.state_dir = self.state.path
         self.journal = Journal.in_state_dir(self.state_dir)
+        self.state.hold(self.journal.path)
         self.workdir_root = self.state_dir / WORK_DIR
         if self.processor is None:
             self.processor = default_processor()
@@ -186,8 +204,9 @@ class Daemon:
         shutil.rmtree(self.workdir_root, ignore_errors=True)  # nothing runs yet: every workdir is stale
         self.workdir_root.mkdir(parents=True, exist_ok=True)
         self.watcher = Watcher(self.events)
-        threading.Thread(target=self._hash_loop, name="hasher", daemon=True).start()
+        self.intake.start()
         self._apply_folders(cfg)
+        self._adopt_or_cancel()
         for st in self.folders.values():
             for leftover in pub.remove_temp_files(st.conf.output):
                 log.info("temp_file_removed", path=str(leftover))
@@ -211,14 +230,16 @@ class Daemon:
         self.notifier.stopping()
         log.info("daemon_stopping", reason=reason, running=len(self.running))
         self.watcher.stop()
-        self._to_hash.put(None)
-        deadline = time.monotonic() + float(getattr(self.config, "shutdown_timeout_s", 30.0))
+        self.intake.stop()
+        # no state dir: nothing a job finishes can be recorded, so none is waited for
+        grace = 0.0 if self._fatal is not None else float(getattr(self.config, "shutdown_timeout_s", 30.0))
+        deadline = time.monotonic() + grace
         while self.running and time.monotonic() < deadline:
             if self.signals.stop.is_set() and reason != "stop_signal":
                 break
             self._drain_events(min(TICK_S, max(0.0, deadline - time.monotonic())))
         for job_id, run in list(self.running.items()):
-            run.task.cancel.set()
+            self._ask_to_stop(run)
             try:
                 job = self.journal.transition(job_id, JobState.PENDING, expect=[JobState.RUNNING],
                                               attempts=max(run.task.job.attempts - 1, 0), progress=0.0)
@@ -252,6 +273,7 @@ class Daemon:
             self._check_folders()
             self._forward_cancels()
             self._check_disk_space(now)
+            self._check_health(now)
             self._notify_status()
         if now - self._last_rescan >= float(getattr(self.config, "rescan_interval_s", 60.0)):
             self._rescan(now)
@@ -276,7 +298,7 @@ class Daemon:
             st = self.folders.get(item.folder)
             if st is None or st.paused or st.full_since is not None or self._state_full_since is not None:
                 return  # the rescan on resume picks it up
-            if self._escapes(st, item.path):
+            if self._refuses(st, item.path, sequence=item.sequence):
                 return
             if item.path not in self.settler:
                 self.metrics.file_seen(item.folder)
@@ -297,6 +319,12 @@ class Daemon:
             self._finished(item)
         elif isinstance(item, Attempt):
             self._attempted(item)
+        elif isinstance(item, _Gated):
+            check = self.settler.gated(item.path, time.monotonic(), item.error)
+            if check is not None and check.state is not Settled.WAIT:
+                self._settled(check)
+        elif isinstance(item, StageFailed):
+            self._intake_failed(item)
         elif isinstance(item, _Hashed):
             try:
                 self._intake(item)
@@ -325,16 +353,18 @@ class Daemon:
             else:
                 self._pause(state, "missing")
 
-    def _escapes(self, st: _FolderState, path: str) -> bool:
-        """Whether ``path`` is a symlink (or under one) that resolves outside its watched folder: never followed."""
-        root = os.path.realpath(st.spec.path)
-        real = os.path.realpath(path)
-        if os.path.commonpath([root, real]) == root:
+    def _refuses(self, st: _FolderState, path: str, *, sequence: bool) -> bool:
+        """Whether ``path`` must not become a candidate: a link (or under one) leading out of its
+        folder, a named pipe, a socket or a device. Said once per path and reason, and counted."""
+        refused = refusal(path, root=st.spec.path, allow_dir=sequence)
+        if refused is None:
             return False
-        if path not in self._refused:
-            self._refused.add(path)
+        if (path, refused.why.value) not in self._refused:
+            self._refused.add((path, refused.why.value))
             self.metrics.file_ignored(st.spec.name)
-            log.warning("file_ignored", file=path, folder=st.spec.name, why="symlink_outside", target=real)
+            self.metrics.file_refused(st.spec.name, refused.why.value)
+            log.warning("file_ignored", file=path, folder=st.spec.name, why=refused.why.value,
+                        target=os.path.realpath(path), error=refused.message)
         return True
 
     def _pause(self, st: _FolderState, why: str) -> None:
@@ -434,7 +464,7 @@ class Daemon:
                 s = snapshot(path, rules.marker) if sequence else os.stat(path)
             except OSError:
                 continue
-            if self.journal.known(path, s.st_size, s.st_mtime) or self._escapes(st, path):
+            if self.journal.known(path, s.st_size, s.st_mtime) or self._refuses(st, path, sequence=sequence):
                 continue
             self.settler.observe(path, st.spec.name, now, settle_s=float(st.conf.settle_s),
                                  settle_max_s=float(st.conf.settle_max_s), sequence=rules if sequence else None)
@@ -455,23 +485,47 @@ class Daemon:
             return
         if check.state is Settled.IGNORED:
             return  # a sub-folder without frames: its first frame brings it back
-        if self._escapes(st, cand.path):  # swapped for a link since it was seen
+        if self._refuses(st, cand.path, sequence=cand.sequence is not None):  # swapped since it was seen
+            self.settler.forget(cand.path)
             return
-        # hashing a large render takes seconds: a helper thread does it, the loop stays responsive
+        # the gate and the hash read the file: the intake stage does both, the loop stays responsive
+        if check.state is Settled.GATE:
+            self.intake.submit(_Gate(check))
+            return
         self._hashing.add(cand.path)
-        self._to_hash.put(check)
+        self.intake.submit(check)
 
-    def _hash_loop(self) -> None:
-        while (check := self._to_hash.get()) is not None:
+    def _intake_work(self, item: Any, beat: Callable[[], None]) -> _Gated | _Hashed:
+        """On the intake stage's thread: the settle gate of a stable candidate, or the hash of a settled one."""
+        cand = item.check.candidate if isinstance(item, _Gate) else item.candidate
+        if isinstance(item, _Gate):
+            limits = getattr(self.config, "limits", None)
             try:
-                cand = check.candidate
-                if cand.sequence is not None:
-                    sha, st = sequence_hash(cand.path, marker=cand.sequence.marker, default_fps=cand.sequence.fps)
-                else:
-                    sha, st = content_hash(cand.path, self.journal)
-                self.events.put(_Hashed(check, sha, st, None))
-            except (OSError, FlickerdError) as exc:  # a full state disk fails the hash cache write
-                self.events.put(_Hashed(check, None, None, exc))
+                (probe_sequence if cand.sequence is not None else default_probe)(cand.path, limits)
+            except FlickerdError as exc:
+                return _Gated(cand.path, exc)
+            return _Gated(cand.path, None)
+        try:
+            if cand.sequence is not None:
+                sha, st = sequence_hash(cand.path, marker=cand.sequence.marker, default_fps=cand.sequence.fps,
+                                        beat=beat)
+            else:
+                sha, st = content_hash(cand.path, self.journal, beat)
+        except (OSError, FlickerdError) as exc:  # a full state disk fails the hash cache write
+            return _Hashed(item, None, None, exc)
+        return _Hashed(item, sha, st, None)
+
+    def _intake_failed(self, failed: StageFailed) -> None:
+        """A bug in the gate or the hash (logged with its traceback by the stage): the file is refused
+        like one the gate could not read (retried, then quarantined), never left waiting forever."""
+        if isinstance(failed.item, _Gate):
+            path = failed.item.check.candidate.path
+            error = CorruptInput(f"{path}: the settle gate failed unexpectedly ({failed.error!r}).")
+            check = self.settler.gated(path, time.monotonic(), error)
+            if check is not None and check.state is not Settled.WAIT:
+                self._settled(check)
+        else:
+            self._hashing.discard(failed.item.candidate.path)
 
     def _intake(self, hashed: _Hashed) -> None:
         """A settled, hashed file becomes a journal row: pending, a duplicate, or quarantined."""
@@ -573,7 +627,10 @@ class Daemon:
     def _startable(self, limit: int) -> list[Job]:
         out = []
         for job in self.journal.next_pending(limit + 32, exclude=self.running):
-            if job.folder not in self.folders or self.folders[job.folder].full_since is not None:
+            if job.folder not in self.folders:
+                self._adopt_or_cancel()  # queued again (`flickerd retry`) for a folder the config dropped
+                continue
+            if self.folders[job.folder].full_since is not None:
                 continue
             if job.duplicate_of is not None:
                 orig = self.journal.get(job.duplicate_of)
@@ -632,17 +689,20 @@ class Daemon:
 
     def _launch(self, job: Job) -> None:
         st = self.folders[job.folder]
+        original = self.journal.get(job.duplicate_of) if job.duplicate_of is not None else None
+        if original is not None and original.state is not JobState.DONE:
+            original = None  # failed, cancelled, in review: its output cannot stand for this one; processed
         try:
             job = self.journal.transition(
                 job.id, JobState.RUNNING, expect=[JobState.PENDING], attempts=job.attempts + 1,
                 rules_hash=self._rules_hash(st), node_id=self.node_id, error=None,
+                duplicate_of=original.id if original is not None else None,
             )
         except JournalError as exc:  # cancelled from the CLI a moment ago, or a full disk
             if _is_disk_full(exc):
                 self._state_full(exc)
             log.info("job_start_skipped", job_id=job.id, error=str(exc))
             return
-        original = self.journal.get(job.duplicate_of) if job.duplicate_of is not None else None
         gpu = (original is None and st.conf.mode != "diagnose" and wants_gpu(st.conf.rules)
                and sum(r.gpu for r in self.running.values()) < self._gpu_slots())
         task = self._task(job, st, gpu=gpu, original=original)
@@ -658,11 +718,17 @@ class Daemon:
         n = self.journal.record_attempt(a.job_id, a.node_id, a.pid, a.started_at)
         log.info("job_attempt_started", job_id=a.job_id, node_id=a.node_id, pid=a.pid, attempt=n)
 
+    def _ask_to_stop(self, run: _Running) -> None:
+        """Set the job's cancel flag; from now on the health check expects it back within ``stall_s``."""
+        run.task.cancel.set()
+        if run.stop_asked is None:
+            run.stop_asked = time.monotonic()
+
     def _forward_cancels(self) -> None:
         for job_id in self.journal.cancel_requests():
             run = self.running.get(job_id)
             if run is not None and not run.task.cancel.is_set():
-                run.task.cancel.set()
+                self._ask_to_stop(run)
                 log.info("job_cancel_requested", job_id=job_id)
 
     def _enforce_timeouts(self, now: float) -> None:
@@ -673,7 +739,7 @@ class Daemon:
         for job_id, run in self.running.items():
             if not run.timed_out and now - run.started > limit:
                 run.timed_out = True
-                run.task.cancel.set()
+                self._ask_to_stop(run)
                 log.warning("job_timed_out", job_id=job_id, file=run.task.job.path, limit_s=limit)
 
     # ---- outcomes -----------------------------------------------------------------------
@@ -729,6 +795,8 @@ class Daemon:
         self.metrics.job_finished(res.route, outcome, res.seconds, queue_wait)
         if res.reason and state in (JobState.PENDING, JobState.QUARANTINED, JobState.FAILED):
             self.metrics.failure(res.reason)
+        if state is JobState.CANCELLED:
+            self.metrics.job_cancelled(res.reason)
         if res.verdict:
             self.metrics.verdict(res.verdict)
         if res.flicker_before is not None and res.flicker_after is not None:
@@ -789,6 +857,7 @@ class Daemon:
         for name in list(self.folders):
             self.settler.forget_folder(name)
         self._apply_folders(cfg)
+        self._adopt_or_cancel()
         self.metrics.set_folders([f.name for f in cfg.folders])
         self.metrics.set_routes(sorted({"+".join(s.route for s in r.steps) or "none" for f in cfg.folders for r in f.rules}))
         self._rescan(time.monotonic())
@@ -799,8 +868,54 @@ class Daemon:
     def _queue_counts(self) -> Mapping[str, int]:
         return self.journal.counts()
 
+    def _adopt_or_cancel(self) -> None:
+        """Pending jobs of a folder name the config no longer has: the folder that now takes inputs
+        from their path adopts them (it was renamed), else they are cancelled with reason
+        ``folder_removed``; left pending they would wait forever, and hold their content's copies."""
+        for job in self.journal.pending_outside(list(self.folders)):
+            owner = next((st for st in self.folders.values() if owns(st.spec, job.path)), None)
+            if owner is not None:
+                self.journal.update(job.id, folder=owner.spec.name)
+                log.info("job_folder_renamed", job_id=job.id, file=job.path, was=job.folder, folder=owner.spec.name)
+                continue
+            error = (f"{job.path}: its folder {job.folder!r} is no longer in the configuration, so the job was "
+                     "cancelled; to process it, configure the folder again and run `flickerd retry` with its id.")
+            try:
+                self.journal.transition(job.id, JobState.CANCELLED, expect=[JobState.PENDING], outcome="cancelled",
+                                        reason="folder_removed", error=error)
+            except JournalError as exc:  # cancelled from the CLI meanwhile, or a full disk: the next sweep
+                log.info("job_cancel_skipped", job_id=job.id, error=str(exc))
+                continue
+            self.metrics.job_cancelled("folder_removed")
+            log.warning("job_cancelled", job_id=job.id, file=job.path, folder=job.folder, reason="folder_removed",
+                        error=error)
+
+    def _health_problem(self, now: float) -> str | None:
+        return health.problem(
+            watchers_alive=self.watcher.healthy(), journal_answers=self.journal.ping(), stages=(self.intake,),
+            cancelled_s={job_id: now - run.stop_asked for job_id, run in self.running.items()
+                         if run.stop_asked is not None},
+            stall_s=float(getattr(self.config, "stall_s", 120.0)), now=now)
+
     def healthy(self) -> bool:
-        return self.watcher.healthy() and self.journal.ping()
+        return self._health_problem(time.monotonic()) is None
+
+    def _check_health(self, now: float) -> None:
+        """Say when health changes (and count it); a lost state dir ends the loop."""
+        lost = self.state.lost()
+        if lost is not None:
+            log.error("state_dir_lost", state_dir=str(self.state_dir), why=lost)
+            self._fatal = "state_dir_lost"
+            return
+        why = self._health_problem(now)
+        if why == self._unhealthy:
+            return
+        if why is not None and self._unhealthy is None:
+            log.error("daemon_unhealthy", why=why)
+        elif why is None:
+            log.info("daemon_healthy", was=self._unhealthy)
+        self._unhealthy = why
+        self.metrics.set_healthy(why is None)
 
     def _ping_watchdog(self, now: float) -> None:
         interval = self.notifier.watchdog_interval_s
@@ -844,32 +959,6 @@ def _free_bytes(folder: Any) -> int:
     except OSError:
         return 0
     return st.f_bavail * st.f_frsize
-
-
-def _lock_state_dir(state_dir: Path) -> int:
-    """One daemon per state dir: two would both run the same pending jobs. Held until exit."""
-    import fcntl
-
-    path = state_dir / LOCK_NAME
-    try:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
-    except OSError as exc:
-        raise JournalError(
-            f"the state dir {state_dir} is not writable ({exc.strerror}); the journal and workdirs live there: "
-            "make it writable for this user or set daemon.state_dir."
-        ) from exc
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        other = os.read(fd, 32).decode(errors="replace").strip() or "?"
-        os.close(fd)
-        raise JournalError(
-            f"another flickerd daemon (pid {other}) is using the state dir {state_dir}; "
-            "stop it first or give this one its own --state-dir."
-        ) from None
-    os.ftruncate(fd, 0)
-    os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
-    return fd
 
 
 def _summary(**fields: Any) -> None:

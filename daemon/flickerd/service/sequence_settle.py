@@ -65,6 +65,7 @@ def snapshot(folder: str, marker: str) -> Snapshot:
 
     Raises ``FileNotFoundError`` when the folder is gone, ``OSError`` when it cannot be listed.
     """
+    from flickerd.media.guarded import refusal
     from flickerd.media.sequence import is_frame_name
 
     frames = size = newest = 0
@@ -78,6 +79,8 @@ def snapshot(folder: str, marker: str) -> Snapshot:
         if is_partial(entry.name) or not is_frame_name(entry.name):
             continue
         try:
+            if not entry.is_file(follow_symlinks=False) and refusal(entry.path, root=folder) is not None:
+                continue  # a link leading out, a pipe, a device: never a frame (find_sequence agrees)
             st = entry.stat()
         except FileNotFoundError:
             continue  # renamed away between the listing and the stat: the next look sees it
