@@ -63,6 +63,10 @@ def test_placed_entries_never_stop_the_daemon(tmp_path):
         report = json.loads(Path(job["report_path"]).read_text())
         if p.frames is not None:
             assert report["source"]["probe"]["frame_count"] == p.frames, p.name
+        if p.name == "frame_outside":  # said where people look: the report and the log
+            name = f"shot_{hostile_places.LINKED_FRAME:04d}.png"
+            assert any(name in note for note in report["notes"]), report["notes"]
+            assert '"event": "frames_ignored"' in log
     assert jobs[-1]["state"] == "done"
     by_path = {r["path"] for r in rows(tmp_path)}
     for p in placed:

@@ -12,12 +12,10 @@ drains what is in the folders and the queue, then returns (tests, bench).
 from __future__ import annotations
 
 import dataclasses
-import errno
 import os
 import queue
 import shutil
 import socket
-import sqlite3
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -29,19 +27,20 @@ import structlog
 from flickerd.errors import CorruptInput, FlickerdError, JournalError
 from flickerd.media.guarded import refusal
 from flickerd.scaleout.executor import Attempt, make_executor, wants_gpu
-from flickerd.service import health
+from flickerd.service import health, intake
 from flickerd.service import publish as pub
-from flickerd.service.hashing import content_hash
+from flickerd.service.disk import DISK_FREED_BYTES, DISK_FULL_RETRY_S, free_bytes, is_disk_full
+from flickerd.service.intake import Gate, Gated, Hashed
 from flickerd.service.journal import Job, Journal, JobState
-from flickerd.service.sequence_hash import sequence_hash
-from flickerd.service.sequence_settle import SequenceRules, probe_sequence, snapshot
-from flickerd.service.settle import Settled, Settler, default_probe
+from flickerd.service.out_names import out_stem
+from flickerd.service.sequence_settle import SequenceRules, snapshot
+from flickerd.service.settle import Settled, Settler
 from flickerd.service.signals import Signals
 from flickerd.service.stage import Stage, StageFailed
 from flickerd.service.state_dir import StateDir
 from flickerd.service.watcher import Seen, Watcher, WatchSpec, candidates, owns
 from flickerd.service.webhooks import WebhookSender, build_event
-from flickerd.service.worker import Processor, Progress, Result, Task, default_processor, failure_note, source_stem
+from flickerd.service.worker import Processor, Progress, Result, Task, default_processor, failure_note
 
 # Journal states that fire a webhook, and the event name they send.
 WEBHOOK_EVENTS: Mapping[JobState, str] = {
@@ -56,10 +55,6 @@ HOUSEKEEPING_S = 1.0  # folder mount checks, cancel polling, status text
 PROGRESS_WRITE_S = 1.0  # at most one progress write per job per second
 WORK_DIR = "work"
 EXIT_STATE_DIR_LOST = 3  # non-zero: systemd's Restart=on-failure starts it afresh
-# an input whose stem ends so would publish over another input's report files
-_RESERVED_STEM_ENDINGS = (".report", ".flicker", ".compare")
-DISK_FREED_BYTES = 1024 * 1024  # a full output counts as freed once this much more is free
-DISK_FULL_RETRY_S = 60.0  # ... or try again after this long anyway (space may come back unseen)
 
 
 class _NoMetrics:
@@ -93,27 +88,6 @@ class _Running:
     last_progress_write: float = 0.0
     timed_out: bool = False  # stopped for running past limits.job_timeout_s
     stop_asked: float | None = None  # when it was asked to stop (the health check's clock)
-
-
-@dataclass(frozen=True, slots=True)
-class _Gate:
-    """For the intake stage: run the settle gate on a stable candidate."""
-
-    check: Any  # settle.Check, state GATE
-
-
-@dataclass(frozen=True, slots=True)
-class _Gated:
-    path: str
-    error: FlickerdError | None
-
-
-@dataclass(frozen=True, slots=True)
-class _Hashed:
-    check: Any  # settle.Check
-    sha: str | None
-    stat: os.stat_result | None
-    error: OSError | FlickerdError | None
 
 
 @dataclass(slots=True)
@@ -151,7 +125,7 @@ class Daemon:
         self._last_rescan = 0.0
         self._last_watchdog = 0.0
         self._last_status = ""
-        self.intake = Stage("intake", self._intake_work, self.events.put)
+        self.intake_stage = Stage("intake", self._intake_work, self.events.put)
         self._hashing: set[str] = set()
         self._refused: set[tuple[str, str]] = set()  # (path, why) already logged
         self._unhealthy: str | None = None  # why, while the health check fails
@@ -204,7 +178,7 @@ class Daemon:
         shutil.rmtree(self.workdir_root, ignore_errors=True)  # nothing runs yet: every workdir is stale
         self.workdir_root.mkdir(parents=True, exist_ok=True)
         self.watcher = Watcher(self.events)
-        self.intake.start()
+        self.intake_stage.start()
         self._apply_folders(cfg)
         self._adopt_or_cancel()
         for st in self.folders.values():
@@ -230,7 +204,7 @@ class Daemon:
         self.notifier.stopping()
         log.info("daemon_stopping", reason=reason, running=len(self.running))
         self.watcher.stop()
-        self.intake.stop()
+        self.intake_stage.stop()
         # no state dir: nothing a job finishes can be recorded, so none is waited for
         grace = 0.0 if self._fatal is not None else float(getattr(self.config, "shutdown_timeout_s", 30.0))
         deadline = time.monotonic() + grace
@@ -304,7 +278,7 @@ class Daemon:
                 self.metrics.file_seen(item.folder)
             self.settler.observe(item.path, item.folder, time.monotonic(), settle_s=float(st.conf.settle_s),
                                  settle_max_s=float(st.conf.settle_max_s), renamed=item.renamed,
-                                 sequence=_sequence_rules(st.conf) if item.sequence else None)
+                                 sequence=SequenceRules.for_folder(st.conf) if item.sequence else None)
         elif isinstance(item, Progress):
             run = self.running.get(item.job_id)
             now = time.monotonic()
@@ -313,23 +287,23 @@ class Daemon:
                 try:
                     self.journal.update(item.job_id, progress=item.fraction)
                 except JournalError as exc:  # progress is best effort; a full disk pauses intake
-                    if _is_disk_full(exc):
+                    if is_disk_full(exc):
                         self._state_full(exc)
         elif isinstance(item, Result):
             self._finished(item)
         elif isinstance(item, Attempt):
             self._attempted(item)
-        elif isinstance(item, _Gated):
+        elif isinstance(item, Gated):
             check = self.settler.gated(item.path, time.monotonic(), item.error)
             if check is not None and check.state is not Settled.WAIT:
                 self._settled(check)
         elif isinstance(item, StageFailed):
             self._intake_failed(item)
-        elif isinstance(item, _Hashed):
+        elif isinstance(item, Hashed):
             try:
                 self._intake(item)
             except JournalError as exc:
-                if not _is_disk_full(exc):
+                if not is_disk_full(exc):
                     raise
                 self._state_full(exc)  # the file is not journaled: the rescan on resume takes it in
 
@@ -382,7 +356,7 @@ class Daemon:
         """The state dir's disk is full (journal, workdirs): pause every folder until space returns."""
         if self._state_full_since is None:
             self._state_full_since = time.monotonic()
-            self._state_free = _free_bytes(self.state_dir)
+            self._state_free = free_bytes(self.state_dir)
             for name in self.folders:
                 self.metrics.set_intake_paused(name, True)
             self.metrics.failure("disk_full")
@@ -393,7 +367,7 @@ class Daemon:
         """The output is full: pause intake and jobs of this folder until space returns."""
         if st.full_since is None:
             st.full_since = time.monotonic()
-            st.full_free = _free_bytes(st.conf.output)
+            st.full_free = free_bytes(st.conf.output)
             self.metrics.set_intake_paused(st.spec.name, True)
             log.error("folder_paused", folder=st.spec.name, path=str(st.conf.output), why="disk_full",
                       free_bytes=st.full_free, error=error)
@@ -401,7 +375,7 @@ class Daemon:
     def _check_disk_space(self, now: float) -> None:
         """Resume a full folder once space was freed, or after ``DISK_FULL_RETRY_S`` to try again."""
         if self._state_full_since is not None:
-            free = _free_bytes(self.state_dir)
+            free = free_bytes(self.state_dir)
             if free < self._state_free + DISK_FREED_BYTES and now - self._state_full_since < DISK_FULL_RETRY_S:
                 return
             self._state_full_since = None
@@ -409,7 +383,7 @@ class Daemon:
                 try:
                     self.journal.transition(job_id, JobState.PENDING, expect=[JobState.RUNNING], progress=0.0)
                 except JournalError as exc:
-                    if _is_disk_full(exc):
+                    if is_disk_full(exc):
                         self._state_full(exc)
                         return
                 self._stale_running.discard(job_id)
@@ -421,7 +395,7 @@ class Daemon:
         for st in self.folders.values():
             if st.full_since is None:
                 continue
-            free = _free_bytes(st.conf.output)
+            free = free_bytes(st.conf.output)
             if free >= st.full_free + DISK_FREED_BYTES or now - st.full_since >= DISK_FULL_RETRY_S:
                 st.full_since = None
                 if not st.paused:
@@ -456,7 +430,7 @@ class Daemon:
                 self._scan_folder(st, now)
 
     def _scan_folder(self, st: _FolderState, now: float) -> None:
-        rules = _sequence_rules(st.conf)
+        rules = SequenceRules.for_folder(st.conf)
         for path, sequence in candidates(st.spec):
             if path in self.settler or path in self._hashing:
                 continue
@@ -490,56 +464,40 @@ class Daemon:
             return
         # the gate and the hash read the file: the intake stage does both, the loop stays responsive
         if check.state is Settled.GATE:
-            self.intake.submit(_Gate(check))
+            self.intake_stage.submit(Gate(check))
             return
         self._hashing.add(cand.path)
-        self.intake.submit(check)
+        self.intake_stage.submit(check)
 
-    def _intake_work(self, item: Any, beat: Callable[[], None]) -> _Gated | _Hashed:
-        """On the intake stage's thread: the settle gate of a stable candidate, or the hash of a settled one."""
-        cand = item.check.candidate if isinstance(item, _Gate) else item.candidate
-        if isinstance(item, _Gate):
-            limits = getattr(self.config, "limits", None)
-            try:
-                (probe_sequence if cand.sequence is not None else default_probe)(cand.path, limits)
-            except FlickerdError as exc:
-                return _Gated(cand.path, exc)
-            return _Gated(cand.path, None)
-        try:
-            if cand.sequence is not None:
-                sha, st = sequence_hash(cand.path, marker=cand.sequence.marker, default_fps=cand.sequence.fps,
-                                        beat=beat)
-            else:
-                sha, st = content_hash(cand.path, self.journal, beat)
-        except (OSError, FlickerdError) as exc:  # a full state disk fails the hash cache write
-            return _Hashed(item, None, None, exc)
-        return _Hashed(item, sha, st, None)
+    def _intake_work(self, item: Any, beat: Callable[[], None]) -> Gated | Hashed:
+        return intake.work(item, beat, limits=getattr(self.config, "limits", None), journal=self.journal)
 
     def _intake_failed(self, failed: StageFailed) -> None:
         """A bug in the gate or the hash (logged with its traceback by the stage): the file is refused
         like one the gate could not read (retried, then quarantined), never left waiting forever."""
-        if isinstance(failed.item, _Gate):
-            path = failed.item.check.candidate.path
+        path = intake.candidate_path(failed.item)
+        if isinstance(failed.item, Gate):
             error = CorruptInput(f"{path}: the settle gate failed unexpectedly ({failed.error!r}).")
             check = self.settler.gated(path, time.monotonic(), error)
             if check is not None and check.state is not Settled.WAIT:
                 self._settled(check)
         else:
-            self._hashing.discard(failed.item.candidate.path)
+            self._hashing.discard(path)
 
-    def _intake(self, hashed: _Hashed) -> None:
+    def _intake(self, hashed: Hashed) -> None:
         """A settled, hashed file becomes a journal row: pending, a duplicate, or quarantined."""
         check = hashed.check
         cand = check.candidate
         self._hashing.discard(cand.path)
         st = self.folders.get(cand.folder)
-        if st is None:
+        if st is None:  # its folder left the config (or was renamed) while it was hashed
+            self._last_rescan = 0.0  # the next turn finds it under the folder that takes it now, if any
             return
         if isinstance(hashed.error, FileNotFoundError):
             log.info("file_vanished", file=cand.path, folder=cand.folder)
             return
         if isinstance(hashed.error, FlickerdError):
-            if _is_disk_full(hashed.error):
+            if is_disk_full(hashed.error):
                 raise hashed.error  # the state disk is full: _handle pauses intake
             log.error("file_hash_failed", file=cand.path, folder=cand.folder, error=str(hashed.error))
             return
@@ -648,37 +606,11 @@ class Daemon:
         for job in self._startable(free):
             self._launch(job)
 
-    def _out_stem(self, job: Job, st: _FolderState) -> str | None:
-        """A name for this job's outputs that no other input uses; None keeps the source's stem.
-
-        ``a.mp4`` and ``a.mkv`` would both publish ``a.report.json``, and ``a.compare.mp4`` would
-        publish over ``a.mp4``'s side-by-side clip: the later one takes its full file name instead.
-        """
-        src = Path(job.path)
-        stem = source_stem(src)
-        rel = src.parent.relative_to(st.spec.path) if src.is_relative_to(st.spec.path) else Path()
-        out = Path(st.conf.output)
-        dirs = [out / rel, out / "_failed" / rel, out / "_review" / rel]
-
-        def taken(stem: str) -> bool:
-            for run in self.running.values():
-                t = run.task
-                if t.job.path != job.path and t.job.folder == job.folder and Path(t.job.path).parent == src.parent \
-                        and (t.out_stem or source_stem(t.job.path)) == stem:
-                    return True
-            return bool(self.journal.sources_of_reports([str(d / f"{stem}.report.json") for d in dirs], job.path))
-
-        if not stem.endswith(_RESERVED_STEM_ENDINGS) and not taken(stem):
-            return None
-        name = src.name if stem != src.name else src.name + ".seq"
-        if not taken(name):
-            return name
-        return f"{name}.{job.id}"
-
     def _task(self, job: Job, st: _FolderState, *, gpu: bool = False, original: Job | None = None) -> Task:
         cfg, f = self.config, st.conf
         return Task(job=job, src_root=Path(f.path), out_root=Path(f.output), mode=str(getattr(f, "mode", "fix")),
-                    out_stem=self._out_stem(job, st),
+                    out_stem=out_stem(job, st.spec.path, Path(f.output), (r.task for r in self.running.values()),
+                                      self.journal),
                     auto_accept=bool(getattr(f, "auto_accept", False)),
                     rules=tuple(f.rules), diagnose_settings=getattr(cfg, "diagnose", None),
                     acceptance=getattr(cfg, "acceptance", None), workdir=self.workdir_root / str(job.id),
@@ -699,7 +631,7 @@ class Daemon:
                 duplicate_of=original.id if original is not None else None,
             )
         except JournalError as exc:  # cancelled from the CLI a moment ago, or a full disk
-            if _is_disk_full(exc):
+            if is_disk_full(exc):
                 self._state_full(exc)
             log.info("job_start_skipped", job_id=job.id, error=str(exc))
             return
@@ -761,7 +693,7 @@ class Daemon:
         st = self.folders.get(job.folder)
         if res.reason == "disk_full" and res.retryable and st is not None:
             # not the file's fault: back in the queue without spending an attempt
-            if _free_bytes(self.state_dir) < DISK_FREED_BYTES:  # the workdir's disk, not the output's
+            if free_bytes(self.state_dir) < DISK_FREED_BYTES:  # the workdir's disk, not the output's
                 self._state_full(OSError(28, res.error or "No space left on device"))
             else:
                 self._disk_full(st, res.error)
@@ -787,7 +719,7 @@ class Daemon:
             final = self.journal.transition(job.id, state, expect=[JobState.RUNNING], **changes)
         except JournalError as exc:
             log.error("job_commit_failed", job_id=job.id, error=str(exc))
-            if _is_disk_full(exc):  # left "running"; run again once the journal can be written
+            if is_disk_full(exc):  # left "running"; run again once the journal can be written
                 self._state_full(exc)
                 self._stale_running.add(job.id)
             return
@@ -891,11 +823,10 @@ class Daemon:
                         error=error)
 
     def _health_problem(self, now: float) -> str | None:
-        return health.problem(
-            watchers_alive=self.watcher.healthy(), journal_answers=self.journal.ping(), stages=(self.intake,),
-            cancelled_s={job_id: now - run.stop_asked for job_id, run in self.running.items()
-                         if run.stop_asked is not None},
-            stall_s=float(getattr(self.config, "stall_s", 120.0)), now=now)
+        asked = {job_id: now - run.stop_asked for job_id, run in self.running.items() if run.stop_asked is not None}
+        return health.problem(watchers_alive=self.watcher.healthy(), journal_answers=self.journal.ping(),
+                              stages=(self.intake_stage,), cancelled_s=asked,
+                              stall_s=float(getattr(self.config, "stall_s", 120.0)), now=now)
 
     def healthy(self) -> bool:
         return self._health_problem(time.monotonic()) is None
@@ -931,34 +862,6 @@ class Daemon:
         if text != self._last_status:
             self._last_status = text
             self.notifier.status(text)
-
-
-def _sequence_rules(conf: Any) -> SequenceRules:
-    """What the settler and hasher need from a folder's sequence settings."""
-    return SequenceRules(marker=str(getattr(conf, "sequence_marker", "_done")),
-                         quiet_s=float(getattr(conf, "sequence_quiet_s", 10.0)),
-                         fps=float(getattr(conf, "sequence_fps", 24.0)))
-
-
-def _is_disk_full(exc: BaseException | None) -> bool:
-    """Whether ``exc`` (or what caused it) is a full disk: ENOSPC, or SQLite's SQLITE_FULL."""
-    seen = 0
-    while exc is not None and seen < 8:
-        if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
-            return True
-        if isinstance(exc, sqlite3.Error) and (getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL
-                                               or "disk is full" in str(exc)):
-            return True
-        exc, seen = exc.__cause__ or exc.__context__, seen + 1
-    return False
-
-
-def _free_bytes(folder: Any) -> int:
-    try:
-        st = os.statvfs(folder)
-    except OSError:
-        return 0
-    return st.f_bavail * st.f_frsize
 
 
 def _summary(**fields: Any) -> None:
