@@ -449,6 +449,7 @@ class Daemon:
         cand = check.candidate
         st = self.folders.get(cand.folder)
         if st is None:
+            self.settler.forget(cand.path)
             return
         if check.state is Settled.GONE:
             log.info("file_vanished", file=cand.path, folder=cand.folder)
