@@ -807,17 +807,21 @@ class Daemon:
         ``folder_removed``; left pending they would wait forever, and hold their content's copies."""
         for job in self.journal.pending_outside(list(self.folders)):
             owner = next((st for st in self.folders.values() if owns(st.spec, job.path)), None)
-            if owner is not None:
-                self.journal.update(job.id, folder=owner.spec.name)
-                log.info("job_folder_renamed", job_id=job.id, file=job.path, was=job.folder, folder=owner.spec.name)
-                continue
             error = (f"{job.path}: its folder {job.folder!r} is no longer in the configuration, so the job was "
                      "cancelled; to process it, configure the folder again and run `flickerd retry` with its id.")
             try:
-                self.journal.transition(job.id, JobState.CANCELLED, expect=[JobState.PENDING], outcome="cancelled",
-                                        reason="folder_removed", error=error)
+                if owner is not None:
+                    self.journal.update(job.id, folder=owner.spec.name)
+                else:
+                    self.journal.transition(job.id, JobState.CANCELLED, expect=[JobState.PENDING],
+                                            outcome="cancelled", reason="folder_removed", error=error)
             except JournalError as exc:  # cancelled from the CLI meanwhile, or a full disk: the next sweep
-                log.info("job_cancel_skipped", job_id=job.id, error=str(exc))
+                if is_disk_full(exc):
+                    self._state_full(exc)
+                log.info("job_folder_change_skipped", job_id=job.id, error=str(exc))
+                continue
+            if owner is not None:
+                log.info("job_folder_renamed", job_id=job.id, file=job.path, was=job.folder, folder=owner.spec.name)
                 continue
             self.metrics.job_cancelled("folder_removed")
             log.warning("job_cancelled", job_id=job.id, file=job.path, folder=job.folder, reason="folder_removed",
