@@ -45,6 +45,7 @@ DEFAULT_LOG_LEVEL = "info"
 DEFAULT_MAX_ATTEMPTS = 3
 DEFAULT_RESCAN_INTERVAL_S = 60.0
 DEFAULT_SHUTDOWN_TIMEOUT_S = 30.0
+DEFAULT_STALL_S = 120.0  # a worker thread without progress this long makes the daemon unhealthy
 
 DEFAULT_PATTERNS = ("*.mp4", "*.mov", "*.mkv", "*.webm", "*.avi", "*.m4v", "*.gif")
 DEFAULT_POLL_INTERVAL_S = 5.0
@@ -124,6 +125,7 @@ class Config:
     max_attempts: int = DEFAULT_MAX_ATTEMPTS  # failed attempts before a job is quarantined
     rescan_interval_s: float = DEFAULT_RESCAN_INTERVAL_S
     shutdown_timeout_s: float = DEFAULT_SHUTDOWN_TIMEOUT_S
+    stall_s: float = DEFAULT_STALL_S  # intake or a stopping job without progress this long: unhealthy
     ffmpeg_path: str | None = None  # None: the bundled imageio-ffmpeg binary
     folders: tuple[FolderConfig, ...] = ()
     diagnose: Any = field(default_factory=dict)  # DiagnoseSettings, or a plain mapping until it exists
@@ -343,6 +345,7 @@ def _read_daemon(s: Section, base: Path) -> dict[str, Any]:
         max_attempts=s.get_int("max_attempts", DEFAULT_MAX_ATTEMPTS, min_value=1, max_value=100),
         rescan_interval_s=s.get_float("rescan_interval_s", DEFAULT_RESCAN_INTERVAL_S, positive=True),
         shutdown_timeout_s=s.get_float("shutdown_timeout_s", DEFAULT_SHUTDOWN_TIMEOUT_S, min_value=0.0),
+        stall_s=s.get_float("stall_s", DEFAULT_STALL_S, positive=True),
         ffmpeg_path=ffmpeg,
     )
     s.finish()

@@ -7,7 +7,8 @@
     │   ├── EmptyInput       zero bytes
     │   ├── NotAVideo        no decodable video stream (text file, audio only, ...)
     │   ├── CorruptInput     truncated or damaged: the container or frames fail to decode
-    │   └── LimitExceeded    beyond a configured resource limit (pixels, frames, duration, size)
+    │   ├── LimitExceeded    beyond a configured resource limit (pixels, frames, duration, size)
+    │   └── UnsafeInput      not a regular file (pipe, socket, device), a link leading out, or oversized
     ├── ModelError           a model folder or weights file is missing or incomplete
     ├── RouteError           a fix step failed (ffmpeg exit, encoder error, out of memory, ...)
     ├── VerifyRejected       the fix ran but made things worse or broke a threshold
@@ -53,6 +54,16 @@ class LimitExceeded(InputError):
     reason = "limit_exceeded"
 
 
+class UnsafeInput(InputError):
+    """Refused unread by ``flickerd.media.guarded``; ``why`` is a ``Refusal``."""
+
+    reason = "unsafe_input"
+
+    def __init__(self, message: str, why: object = None) -> None:
+        super().__init__(message)
+        self.why = why
+
+
 class ModelError(FlickerdError):
     reason = "model_missing"
 
@@ -79,7 +90,7 @@ FAILURE_REASONS: tuple[str, ...] = tuple(
             cls.reason
             for cls in (
                 FlickerdError, ConfigError, InputError, MissingInput, EmptyInput, NotAVideo,
-                CorruptInput, LimitExceeded, ModelError, RouteError, VerifyRejected, JournalError,
+                CorruptInput, LimitExceeded, UnsafeInput, ModelError, RouteError, VerifyRejected, JournalError,
             )
         }
         | {"timeout", "out_of_memory", "disk_full", "permission"}

@@ -32,6 +32,7 @@ from prometheus_client.exposition import start_http_server
 from flickerd import __version__
 from flickerd.diagnose.model import Verdict
 from flickerd.errors import FAILURE_REASONS, ConfigError
+from flickerd.media.guarded import Refusal
 
 log = structlog.get_logger("flickerd.metrics")
 
@@ -49,6 +50,8 @@ QUEUE_STATES: tuple[str, ...] = (
     "pending", "running", "done", "rejected", "failed", "quarantined", "review", "cancelled",
 )
 STAGES: tuple[str, ...] = ("before", "after")
+# Why a job ended cancelled: ``flickerd cancel``, its source changed under it, its folder left the config.
+CANCEL_REASONS: tuple[str, ...] = ("cancelled", "source_changed", "folder_removed")
 OTHER = "other"
 
 # Jobs range from seconds (diagnose a short clip) to two hours (regenerate a long one on a busy GPU).
@@ -211,6 +214,8 @@ class Metrics:
         self._outcomes = _Bounded("outcome", OUTCOMES, fallback="failed")
         self._reasons = _Bounded("reason", FAILURE_REASONS, fallback="internal")
         self._verdicts = _Bounded("verdict", [*VERDICTS, OTHER])
+        self._refusals = _Bounded("why", [r.value for r in Refusal], fallback=Refusal.NOT_REGULAR.value)
+        self._cancels = _Bounded("cancel_reason", CANCEL_REASONS, fallback="cancelled")
         r, ns = registry, NAMESPACE
 
         def counter(name: str, doc: str, labels: Sequence[str] = ()) -> Counter:
@@ -235,6 +240,9 @@ class Metrics:
         self.files_ignored = counter(
             "files_ignored", "Files skipped: wrong pattern, our own temp or output files.", ["folder"]
         )
+        self.files_refused = counter(
+            "files_refused", "Inputs refused unread: pipes, sockets, devices, links leading out.", ["folder", "why"]
+        )
         self.intake_paused = gauge(
             "intake_paused", "1 while intake from a folder is paused (disk full, mount missing).", ["folder"]
         )
@@ -249,6 +257,9 @@ class Metrics:
             "queue_wait_seconds", "Time from a file settling to its job starting.", [], DURATION_BUCKETS_S
         )
         self.failures = counter("failures", "Failed attempts by reason.", ["reason"])
+        self.jobs_cancelled = counter("jobs_cancelled", "Jobs that ended cancelled, by reason.", ["reason"])
+        self.healthy = gauge("healthy", "1 while every watcher, stage and job thread makes progress (the "
+                                        "systemd watchdog is pinged only then).")
         self.last_success = gauge(
             "last_success_timestamp_seconds",
             "Unix time of the last successful job per route; 0 = none since start.", ["route"],
@@ -277,6 +288,9 @@ class Metrics:
             self.failures.labels(reason)
         for verdict in self._verdicts.allowed:
             self.verdicts.labels(verdict)
+        for reason in self._cancels.allowed:
+            self.jobs_cancelled.labels(reason)
+        self.healthy.set(1)
         for result in ("success", "failure"):
             self.config_reloads.labels(result)
         self._init_folders(self._folders.allowed)
@@ -290,6 +304,8 @@ class Metrics:
         for folder in folders:
             for counter in (self.files_seen, self.files_settled, self.files_ignored):
                 counter.labels(folder)
+            for why in self._refusals.allowed:
+                self.files_refused.labels(folder, why)
             self.intake_paused.labels(folder)
 
     def _init_routes(self, routes: Iterable[str]) -> None:
@@ -334,6 +350,15 @@ class Metrics:
 
     def file_ignored(self, folder: str) -> None:
         self.files_ignored.labels(self._folders(folder)).inc()
+
+    def file_refused(self, folder: str, why: str) -> None:
+        self.files_refused.labels(self._folders(folder), self._refusals(why)).inc()
+
+    def job_cancelled(self, reason: str | None) -> None:
+        self.jobs_cancelled.labels(self._cancels(reason or "cancelled")).inc()
+
+    def set_healthy(self, healthy: bool) -> None:
+        self.healthy.set(1 if healthy else 0)
 
     def set_intake_paused(self, folder: str, paused: bool) -> None:
         self.intake_paused.labels(self._folders(folder)).set(1 if paused else 0)

@@ -253,13 +253,17 @@ def _describe_sequence(src: str, source_info: dict[str, Any], notes: list[str]) 
     sidecar, as the regeneration route reads it) beside the probe. Never fatal."""
     if source_info.get("container") != "image2":
         return
-    from flickerd.media.sequence import describe_gaps
+    from flickerd.media.sequence import describe_gaps, find_sequence
     from flickerd.routes.regenerate.sidecar import generator_record
 
     gaps = tuple(source_info.get("sequence_gaps") or ())
     if gaps:
         notes.append(f"the image sequence misses frames {describe_gaps(gaps)} (gaps in the numbering); "
                      "it was processed without them.")
+    ignored = find_sequence(src).ignored
+    if ignored:
+        notes.append(f"{len(ignored)} frame file(s) were not read ({', '.join(ignored[:20])}): links leading out "
+                     "of the sequence folder, or pipes, sockets or devices.")
     record = generator_record(src)
     source_info["generator"] = record.to_dict() if record is not None else None
 

@@ -24,7 +24,7 @@ FUZZ = settings(
 )
 
 DAEMON_KEYS = ["state_dir", "metrics_address", "cpu_workers", "gpu_slots", "executor", "ray_address", "log_level",
-               "max_attempts", "rescan_interval_s", "shutdown_timeout_s", "ffmpeg_path"]
+               "max_attempts", "rescan_interval_s", "shutdown_timeout_s", "stall_s", "ffmpeg_path"]
 FOLDER_KEYS = ["name", "path", "output", "patterns", "recursive", "poll", "poll_interval_s", "settle_s", "settle_max_s",
                "mode", "priority", "auto_accept", "on_success", "archive"]
 WHEN_KEYS = ["verdict", "min_scores", "max_scores", "min_confidence", "min_pixels", "max_pixels", "min_duration_s",
@@ -103,9 +103,9 @@ GOOD = {
                              "name", "path", "output", "archive")},
     **{k: _INTS for k in ("cpu_workers", "gpu_slots", "max_attempts", "priority", "min_pixels", "max_pixels",
                           "max_frames", "max_file_bytes", "max_side")},
-    **{k: _FLOATS for k in ("rescan_interval_s", "shutdown_timeout_s", "poll_interval_s", "settle_s", "settle_max_s",
-                            "min_confidence", "min_duration_s", "max_duration_s", "job_timeout_s", "max_expansion",
-                            "min_ssim", "scale")},
+    **{k: _FLOATS for k in ("rescan_interval_s", "shutdown_timeout_s", "stall_s", "poll_interval_s", "settle_s",
+                            "settle_max_s", "min_confidence", "min_duration_s", "max_duration_s", "job_timeout_s",
+                            "max_expansion", "min_ssim", "scale")},
     **{k: [True, False] for k in ("recursive", "poll", "auto_accept", "sidecar", "gpu")},
     "patterns": [["*.mp4"], ["*.mov", "*.mkv"], [], [""]],
     "verdict": ["clean", "mixed", ["incoherent", "generative_flicker"], ["codec_artifacts", "nope"], "flicker"],

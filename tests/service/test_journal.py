@@ -71,6 +71,25 @@ def test_find_original_matches_content_and_key(journal):
     assert journal.find_original("11" * 32, "r1", exclude_path="/in/a.mp4") is None  # itself
 
 
+@pytest.mark.parametrize("state", [JobState.REVIEW, JobState.REJECTED, JobState.QUARANTINED, JobState.FAILED,
+                                   JobState.CANCELLED])
+def test_only_a_job_that_ended_done_or_still_may_is_an_original(journal, state):
+    first = add(journal, "/in/a.mp4", sha256="11" * 32, rules_hash="r1")
+    journal.transition(first.id, JobState.RUNNING)
+    assert journal.find_original("11" * 32, "r1", exclude_path="/in/b.mp4").id == first.id  # may end done
+    journal.transition(first.id, state)
+    assert journal.find_original("11" * 32, "r1", exclude_path="/in/b.mp4") is None
+
+
+def test_pending_outside_names_the_jobs_of_folders_the_config_dropped(journal):
+    a = add(journal, "/in/a.mp4")
+    b = journal.add(path="/old/b.mp4", folder="old", sha256=None, size=1, mtime=1.0)
+    done = journal.add(path="/old/c.mp4", folder="old", sha256=None, size=1, mtime=1.0, state=JobState.DONE)
+    assert [j.id for j in journal.pending_outside(["in"])] == [b.id]
+    assert [j.id for j in journal.pending_outside([])] == [a.id, b.id]
+    assert done.id not in [j.id for j in journal.pending_outside(["in"])]
+
+
 def test_hash_cache_keyed_by_stat(journal, tmp_path):
     f = tmp_path / "x.bin"
     f.write_bytes(b"hello" * 1000)

@@ -13,6 +13,7 @@ warning (``None`` is returned), never fatal. Pure functions except ``from_png``.
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -175,13 +176,16 @@ def from_text_chunks(chunks: Mapping[str, str]) -> GeneratorMetadata | None:
 
 
 def from_png(path: str) -> GeneratorMetadata | None:
-    """Read the text chunks of one PNG frame (the first frame of a sequence)."""
+    """Read the text chunks of one PNG frame (the first frame of a sequence), through the guard."""
     from PIL import Image, UnidentifiedImageError
 
+    from flickerd.errors import UnsafeInput
+    from flickerd.media.guarded import InputKind, open_input
+
     try:
-        with Image.open(path) as im:
+        with open_input(path, InputKind.FRAME, root=os.path.dirname(path) or ".") as fh, Image.open(fh) as im:
             chunks = {k: v for k, v in (getattr(im, "text", None) or {}).items() if k in PNG_KEYS and isinstance(v, str)}
-    except (OSError, UnidentifiedImageError, ValueError) as exc:
+    except (OSError, UnidentifiedImageError, ValueError, UnsafeInput) as exc:
         log.warning("metadata_ignored", where=path, why=str(exc))
         return None
     return from_text_chunks(chunks)

@@ -14,6 +14,7 @@ from fractions import Fraction
 import av
 
 from flickerd.errors import CorruptInput, EmptyInput, LimitExceeded, MissingInput, NotAVideo
+from flickerd.media.guarded import refusal
 from flickerd.media.webp import is_webp, probe_webp
 
 # Packets counted when the container does not declare a frame count (webm, gif, some mkv).
@@ -64,6 +65,9 @@ def _open(path: str) -> av.container.InputContainer:
         raise MissingInput(f"{path}: no such file.")
     if os.path.isdir(path):
         raise NotAVideo(f"{path}: is a directory, not a video file or an image sequence.")
+    refused = refusal(path)  # a pipe would block FFmpeg's open forever, a device feed it forever
+    if refused is not None:
+        raise refused.error()
     try:
         size = os.path.getsize(path)
     except OSError as exc:

@@ -4,6 +4,10 @@ A sequence is the largest group of files in the folder sharing a prefix and exte
 with a frame number before the extension (``shot_0001.png``, or ComfyUI's ``ComfyUI_00001_.png``
 with one ``_``/``-`` after the number). Gaps in the numbering are reported, not filled. Frames
 are read one at a time.
+
+Every file of a sequence is read through ``guarded``: a frame that is a link leading out of its
+folder, or a pipe, socket or device, is not a frame (it is listed in ``ignored``, never opened);
+a sidecar that is one is ignored like a malformed one.
 """
 
 from __future__ import annotations
@@ -21,7 +25,8 @@ from fractions import Fraction
 import cv2
 import numpy as np
 
-from flickerd.errors import CorruptInput, MissingInput, NotAVideo
+from flickerd.errors import CorruptInput, MissingInput, NotAVideo, UnsafeInput
+from flickerd.media.guarded import InputKind, open_input, read_input, refusal
 
 SEQUENCE_EXTS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".exr")
 DEFAULT_SEQUENCE_FPS = Fraction(24)
@@ -42,6 +47,7 @@ class ImageSequence:
     numbers: tuple[int, ...]  # sorted
     gaps: tuple[int, ...]  # missing numbers between first and last
     suffix: str = ""  # between the number and the extension ("_" in ComfyUI's names)
+    ignored: tuple[str, ...] = ()  # frame names refused unread: links leading out, pipes, devices
 
     @property
     def paths(self) -> list[str]:
@@ -67,11 +73,15 @@ def find_sequence(folder: str | os.PathLike) -> ImageSequence:
     if not os.path.isdir(folder):
         raise MissingInput(f"{folder}: not a folder of image frames.")
     groups: dict[tuple[str, str, str], list[tuple[int, int]]] = defaultdict(list)
-    for name in os.listdir(folder):
-        if name.startswith("."):
-            continue
-        m = _NUMBERED.match(name)
-        if m and m["ext"].lower() in SEQUENCE_EXTS:
+    ignored: list[str] = []
+    with os.scandir(folder) as entries:
+        for entry in entries:
+            m = _NUMBERED.match(entry.name)
+            if entry.name.startswith(".") or not m or m["ext"].lower() not in SEQUENCE_EXTS:
+                continue
+            if not _plain_file(entry) and refusal(entry.path, root=folder) is not None:
+                ignored.append(entry.name)
+                continue
             groups[(m["prefix"], m["suffix"], m["ext"])].append((int(m["num"]), len(m["num"])))
     if not groups:
         raise NotAVideo(f"{folder}: holds no numbered image frames ({', '.join(SEQUENCE_EXTS)}).")
@@ -80,7 +90,15 @@ def find_sequence(folder: str | os.PathLike) -> ImageSequence:
     digits = min(d for _, d in items)
     present = set(numbers)
     gaps = tuple(n for n in range(numbers[0], numbers[-1] + 1) if n not in present)
-    return ImageSequence(folder, prefix, ext, digits, tuple(numbers), gaps, suffix)
+    return ImageSequence(folder, prefix, ext, digits, tuple(numbers), gaps, suffix, tuple(sorted(ignored)))
+
+
+def _plain_file(entry: os.DirEntry) -> bool:
+    """A regular file that is not a link: nothing to check (the directory entry says so, no syscall)."""
+    try:
+        return entry.is_file(follow_symlinks=False)
+    except OSError:
+        return False
 
 
 def describe_gaps(gaps: tuple[int, ...], limit: int = 20) -> str:
@@ -95,7 +113,7 @@ def frame_size(path: str) -> tuple[int, int]:
         try:
             import OpenEXR
 
-            with OpenEXR.File(path, header_only=True) as f:
+            with _open_frame(path) as fh, OpenEXR.File(fh, header_only=True) as f:
                 (x0, y0), (x1, y1) = f.header()["dataWindow"]
             return int(x1 - x0 + 1), int(y1 - y0 + 1)
         except (ImportError, OSError, RuntimeError, KeyError, TypeError, ValueError) as exc:
@@ -103,10 +121,15 @@ def frame_size(path: str) -> tuple[int, int]:
     from PIL import Image, UnidentifiedImageError
 
     try:
-        with Image.open(path) as im:
+        with _open_frame(path) as fh, Image.open(fh) as im:
             return im.size
     except (OSError, UnidentifiedImageError, ValueError) as exc:
         raise CorruptInput(f"{path}: the frame header cannot be read ({exc}).") from exc
+
+
+def _open_frame(path: str):
+    """A frame opened through the guard: a regular file inside its own folder; ``UnsafeInput`` if not."""
+    return open_input(path, InputKind.FRAME, root=os.path.dirname(path) or ".")
 
 
 def check_frame_sizes(seq: ImageSequence) -> tuple[int, int]:
@@ -150,11 +173,10 @@ def sequence_fps(folder: str, default: Fraction | None = None) -> Fraction:
     if default is None:
         with _fps_lock:
             default = _fps_defaults.get(os.path.realpath(folder), DEFAULT_SEQUENCE_FPS)
-    for candidate in (folder.rstrip(os.sep) + ".json", os.path.join(folder, INNER_SIDECAR)):
+    for candidate in sidecar_paths(folder):
         try:
-            with open(candidate, encoding="utf-8") as fh:
-                data = json.load(fh)
-        except (OSError, ValueError):
+            data = json.loads(read_input(candidate, InputKind.SIDECAR, root=os.path.dirname(candidate)))
+        except (OSError, ValueError, RecursionError, UnsafeInput):
             continue
         fps = data.get("fps") if isinstance(data, dict) else None
         if isinstance(fps, (int, float)) and not isinstance(fps, bool) and 0 < fps <= 1000:
@@ -162,11 +184,24 @@ def sequence_fps(folder: str, default: Fraction | None = None) -> Fraction:
     return default
 
 
+def sidecar_paths(folder: str | os.PathLike) -> tuple[str, str]:
+    """Where a sequence's sidecar may be: ``FOLDER.json`` beside it, ``FOLDER/_sequence.json`` inside."""
+    folder = os.fspath(folder)
+    return folder.rstrip(os.sep) + ".json", os.path.join(folder, INNER_SIDECAR)
+
+
 def read_image(path: str) -> np.ndarray:
     """One frame as RGB: uint8, uint16 (16-bit PNG/TIFF) or float32 (EXR, linear)."""
     if path.lower().endswith(".exr"):
         return _read_exr(path)
-    image = cv2.imread(path, cv2.IMREAD_UNCHANGED)
+    try:
+        with _open_frame(path) as fh:
+            data = np.frombuffer(fh.read(), np.uint8)
+    except FileNotFoundError as exc:
+        raise MissingInput(f"{path}: the frame is gone.") from exc
+    except OSError as exc:
+        raise CorruptInput(f"{path}: the image frame cannot be read ({exc.strerror or exc}).") from exc
+    image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
     if image is None:
         raise CorruptInput(f"{path}: the image frame cannot be decoded.")
     if image.ndim == 2:
@@ -184,7 +219,7 @@ def _read_exr(path: str) -> np.ndarray:
     except ImportError as exc:
         raise NotAVideo(f"{path}: reading EXR needs the OpenEXR package (pip install OpenEXR).") from exc
     try:
-        with OpenEXR.File(path) as f:
+        with _open_frame(path) as fh, OpenEXR.File(fh) as f:
             channels = f.channels()
             if "RGB" in channels:
                 rgb = channels["RGB"].pixels

@@ -17,10 +17,13 @@ if TYPE_CHECKING:
 
 
 def is_webp(path: str) -> bool:
+    from flickerd.errors import UnsafeInput
+    from flickerd.media.guarded import InputKind, open_input
+
     try:
-        with open(path, "rb") as fh:
+        with open_input(path, InputKind.VIDEO) as fh:  # a pipe named .webp must not block this
             head = fh.read(12)
-    except OSError:
+    except (OSError, UnsafeInput):
         return False
     return head[:4] == b"RIFF" and head[8:12] == b"WEBP"
 

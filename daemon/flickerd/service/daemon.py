@@ -1,23 +1,21 @@
 """The daemon: one loop from start to stop, like rq's ``work()``.
 
-The loop owns the journal, the metrics and every state transition. Watchdog threads only
-queue ``Seen`` paths; worker threads only run ``worker.run_task`` and queue ``Progress`` and
-``Result`` records back. Each turn of the loop: handle signals, drain the event queue, settle
-due candidates into journal rows, check that folders are still mounted, rescan when due,
-start pending jobs on free slots, forward cancel requests, ping systemd. ``once=True`` drains
-what is in the folders and the queue, then returns (tests, bench).
+The loop owns the journal, the metrics and every state transition, and reads no file anyone
+placed. Watchdog threads only queue ``Seen`` paths; the intake stage (``stage.Stage``) runs the
+settle gate and the content hash; worker threads only run ``worker.run_task``; all of them queue
+their results back. Each turn of the loop: handle signals, drain the event queue, settle due
+candidates into journal rows, check that folders are still mounted, rescan when due, start
+pending jobs on free slots, forward cancel requests, check health, ping systemd. ``once=True``
+drains what is in the folders and the queue, then returns (tests, bench).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import errno
 import os
 import queue
 import shutil
 import socket
-import sqlite3
-import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -26,18 +24,23 @@ from typing import Any
 
 import structlog
 
-from flickerd.errors import FlickerdError, JournalError
+from flickerd.errors import CorruptInput, FlickerdError, JournalError
+from flickerd.media.guarded import refusal
 from flickerd.scaleout.executor import Attempt, make_executor, wants_gpu
+from flickerd.service import health, intake
 from flickerd.service import publish as pub
-from flickerd.service.hashing import content_hash
+from flickerd.service.disk import DISK_FREED_BYTES, DISK_FULL_RETRY_S, free_bytes, is_disk_full
+from flickerd.service.intake import Gate, Gated, Hashed
 from flickerd.service.journal import Job, Journal, JobState
-from flickerd.service.sequence_hash import sequence_hash
-from flickerd.service.sequence_settle import SequenceRules, probe_sequence, snapshot
-from flickerd.service.settle import Settled, Settler, default_probe
+from flickerd.service.out_names import out_stem
+from flickerd.service.sequence_settle import SequenceRules, snapshot
+from flickerd.service.settle import Settled, Settler
 from flickerd.service.signals import Signals
-from flickerd.service.watcher import Seen, Watcher, WatchSpec, candidates
+from flickerd.service.stage import Stage, StageFailed
+from flickerd.service.state_dir import StateDir
+from flickerd.service.watcher import Seen, Watcher, WatchSpec, candidates, owns
 from flickerd.service.webhooks import WebhookSender, build_event
-from flickerd.service.worker import Processor, Progress, Result, Task, default_processor, failure_note, source_stem
+from flickerd.service.worker import Processor, Progress, Result, Task, default_processor, failure_note
 
 # Journal states that fire a webhook, and the event name they send.
 WEBHOOK_EVENTS: Mapping[JobState, str] = {
@@ -51,11 +54,7 @@ TICK_S = 0.2  # longest sleep of the loop: bounds settle → start latency and s
 HOUSEKEEPING_S = 1.0  # folder mount checks, cancel polling, status text
 PROGRESS_WRITE_S = 1.0  # at most one progress write per job per second
 WORK_DIR = "work"
-LOCK_NAME = "daemon.lock"
-# an input whose stem ends so would publish over another input's report files
-_RESERVED_STEM_ENDINGS = (".report", ".flicker", ".compare")
-DISK_FREED_BYTES = 1024 * 1024  # a full output counts as freed once this much more is free
-DISK_FULL_RETRY_S = 60.0  # ... or try again after this long anyway (space may come back unseen)
+EXIT_STATE_DIR_LOST = 3  # non-zero: systemd's Restart=on-failure starts it afresh
 
 
 class _NoMetrics:
@@ -88,14 +87,7 @@ class _Running:
     gpu: bool
     last_progress_write: float = 0.0
     timed_out: bool = False  # stopped for running past limits.job_timeout_s
-
-
-@dataclass(frozen=True, slots=True)
-class _Hashed:
-    check: Any  # settle.Check
-    sha: str | None
-    stat: os.stat_result | None
-    error: OSError | FlickerdError | None
+    stop_asked: float | None = None  # when it was asked to stop (the health check's clock)
 
 
 @dataclass(slots=True)
@@ -124,8 +116,7 @@ class Daemon:
     def __post_init__(self) -> None:
         self.events: queue.Queue = queue.Queue()
         self.signals = Signals()
-        self.settler = Settler(probe=lambda path: default_probe(path, getattr(self.config, "limits", None)),
-                               probe_sequence=lambda path: probe_sequence(path, getattr(self.config, "limits", None)))
+        self.settler = Settler(probe=None, probe_sequence=None)  # the gate runs in the intake stage
         self.running: dict[int, _Running] = {}
         self.folders: dict[str, _FolderState] = {}
         self.metrics = self.metrics or _NoMetrics()
@@ -134,9 +125,11 @@ class Daemon:
         self._last_rescan = 0.0
         self._last_watchdog = 0.0
         self._last_status = ""
-        self._to_hash: queue.Queue = queue.Queue()
+        self.intake_stage = Stage("intake", self._intake_work, self.events.put)
         self._hashing: set[str] = set()
-        self._refused: set[str] = set()  # links out of their folder, logged once
+        self._refused: set[tuple[str, str]] = set()  # (path, why) already logged
+        self._unhealthy: str | None = None  # why, while the health check fails
+        self._fatal: str | None = None  # the loop ends with this reason (the state dir was lost)
         self._state_full_since: float | None = None  # the state dir's disk filled up: all intake waits
         self._state_free = 0
         self._webhooks: WebhookSender | None = None  # started with the first event a folder wants sent
@@ -150,6 +143,9 @@ class Daemon:
         reason = "stopped"
         try:
             while True:
+                if self._fatal is not None:
+                    reason = self._fatal
+                    break
                 if self.signals.stop.is_set():
                     reason = "stop_signal"
                     break
@@ -162,18 +158,14 @@ class Daemon:
                     break
         finally:
             self._stop(reason)
-        return 0
+        return EXIT_STATE_DIR_LOST if self._fatal is not None else 0
 
     def _start(self) -> None:
         cfg = self.config
-        self.state_dir = Path(cfg.state_dir)
-        try:
-            self.state_dir.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise JournalError(f"cannot create the state dir {self.state_dir} ({exc.strerror}); "
-                               "create it writable for this user or set daemon.state_dir.") from exc
-        self._lock_fd = _lock_state_dir(self.state_dir)
+        self.state = StateDir.claim(cfg.state_dir)
+        self.state_dir = self.state.path
         self.journal = Journal.in_state_dir(self.state_dir)
+        self.state.hold(self.journal.path)
         self.workdir_root = self.state_dir / WORK_DIR
         if self.processor is None:
             self.processor = default_processor()
@@ -186,8 +178,9 @@ class Daemon:
         shutil.rmtree(self.workdir_root, ignore_errors=True)  # nothing runs yet: every workdir is stale
         self.workdir_root.mkdir(parents=True, exist_ok=True)
         self.watcher = Watcher(self.events)
-        threading.Thread(target=self._hash_loop, name="hasher", daemon=True).start()
+        self.intake_stage.start()
         self._apply_folders(cfg)
+        self._adopt_or_cancel()
         for st in self.folders.values():
             for leftover in pub.remove_temp_files(st.conf.output):
                 log.info("temp_file_removed", path=str(leftover))
@@ -211,14 +204,16 @@ class Daemon:
         self.notifier.stopping()
         log.info("daemon_stopping", reason=reason, running=len(self.running))
         self.watcher.stop()
-        self._to_hash.put(None)
-        deadline = time.monotonic() + float(getattr(self.config, "shutdown_timeout_s", 30.0))
+        self.intake_stage.stop()
+        # no state dir: nothing a job finishes can be recorded, so none is waited for
+        grace = 0.0 if self._fatal is not None else float(getattr(self.config, "shutdown_timeout_s", 30.0))
+        deadline = time.monotonic() + grace
         while self.running and time.monotonic() < deadline:
             if self.signals.stop.is_set() and reason != "stop_signal":
                 break
             self._drain_events(min(TICK_S, max(0.0, deadline - time.monotonic())))
         for job_id, run in list(self.running.items()):
-            run.task.cancel.set()
+            self._ask_to_stop(run)
             try:
                 job = self.journal.transition(job_id, JobState.PENDING, expect=[JobState.RUNNING],
                                               attempts=max(run.task.job.attempts - 1, 0), progress=0.0)
@@ -252,6 +247,7 @@ class Daemon:
             self._check_folders()
             self._forward_cancels()
             self._check_disk_space(now)
+            self._check_health(now)
             self._notify_status()
         if now - self._last_rescan >= float(getattr(self.config, "rescan_interval_s", 60.0)):
             self._rescan(now)
@@ -276,13 +272,13 @@ class Daemon:
             st = self.folders.get(item.folder)
             if st is None or st.paused or st.full_since is not None or self._state_full_since is not None:
                 return  # the rescan on resume picks it up
-            if self._escapes(st, item.path):
+            if self._refuses(st, item.path, sequence=item.sequence):
                 return
             if item.path not in self.settler:
                 self.metrics.file_seen(item.folder)
             self.settler.observe(item.path, item.folder, time.monotonic(), settle_s=float(st.conf.settle_s),
                                  settle_max_s=float(st.conf.settle_max_s), renamed=item.renamed,
-                                 sequence=_sequence_rules(st.conf) if item.sequence else None)
+                                 sequence=SequenceRules.for_folder(st.conf) if item.sequence else None)
         elif isinstance(item, Progress):
             run = self.running.get(item.job_id)
             now = time.monotonic()
@@ -291,17 +287,23 @@ class Daemon:
                 try:
                     self.journal.update(item.job_id, progress=item.fraction)
                 except JournalError as exc:  # progress is best effort; a full disk pauses intake
-                    if _is_disk_full(exc):
+                    if is_disk_full(exc):
                         self._state_full(exc)
         elif isinstance(item, Result):
             self._finished(item)
         elif isinstance(item, Attempt):
             self._attempted(item)
-        elif isinstance(item, _Hashed):
+        elif isinstance(item, Gated):
+            check = self.settler.gated(item.path, time.monotonic(), item.error)
+            if check is not None and check.state is not Settled.WAIT:
+                self._settled(check)
+        elif isinstance(item, StageFailed):
+            self._intake_failed(item)
+        elif isinstance(item, Hashed):
             try:
                 self._intake(item)
             except JournalError as exc:
-                if not _is_disk_full(exc):
+                if not is_disk_full(exc):
                     raise
                 self._state_full(exc)  # the file is not journaled: the rescan on resume takes it in
 
@@ -325,16 +327,18 @@ class Daemon:
             else:
                 self._pause(state, "missing")
 
-    def _escapes(self, st: _FolderState, path: str) -> bool:
-        """Whether ``path`` is a symlink (or under one) that resolves outside its watched folder: never followed."""
-        root = os.path.realpath(st.spec.path)
-        real = os.path.realpath(path)
-        if os.path.commonpath([root, real]) == root:
+    def _refuses(self, st: _FolderState, path: str, *, sequence: bool) -> bool:
+        """Whether ``path`` must not become a candidate: a link (or under one) leading out of its
+        folder, a named pipe, a socket or a device. Said once per path and reason, and counted."""
+        refused = refusal(path, root=st.spec.path, allow_dir=sequence)
+        if refused is None:
             return False
-        if path not in self._refused:
-            self._refused.add(path)
+        if (path, refused.why.value) not in self._refused:
+            self._refused.add((path, refused.why.value))
             self.metrics.file_ignored(st.spec.name)
-            log.warning("file_ignored", file=path, folder=st.spec.name, why="symlink_outside", target=real)
+            self.metrics.file_refused(st.spec.name, refused.why.value)
+            log.warning("file_ignored", file=path, folder=st.spec.name, why=refused.why.value,
+                        target=os.path.realpath(path), error=refused.message)
         return True
 
     def _pause(self, st: _FolderState, why: str) -> None:
@@ -352,7 +356,7 @@ class Daemon:
         """The state dir's disk is full (journal, workdirs): pause every folder until space returns."""
         if self._state_full_since is None:
             self._state_full_since = time.monotonic()
-            self._state_free = _free_bytes(self.state_dir)
+            self._state_free = free_bytes(self.state_dir)
             for name in self.folders:
                 self.metrics.set_intake_paused(name, True)
             self.metrics.failure("disk_full")
@@ -363,7 +367,7 @@ class Daemon:
         """The output is full: pause intake and jobs of this folder until space returns."""
         if st.full_since is None:
             st.full_since = time.monotonic()
-            st.full_free = _free_bytes(st.conf.output)
+            st.full_free = free_bytes(st.conf.output)
             self.metrics.set_intake_paused(st.spec.name, True)
             log.error("folder_paused", folder=st.spec.name, path=str(st.conf.output), why="disk_full",
                       free_bytes=st.full_free, error=error)
@@ -371,7 +375,7 @@ class Daemon:
     def _check_disk_space(self, now: float) -> None:
         """Resume a full folder once space was freed, or after ``DISK_FULL_RETRY_S`` to try again."""
         if self._state_full_since is not None:
-            free = _free_bytes(self.state_dir)
+            free = free_bytes(self.state_dir)
             if free < self._state_free + DISK_FREED_BYTES and now - self._state_full_since < DISK_FULL_RETRY_S:
                 return
             self._state_full_since = None
@@ -379,7 +383,7 @@ class Daemon:
                 try:
                     self.journal.transition(job_id, JobState.PENDING, expect=[JobState.RUNNING], progress=0.0)
                 except JournalError as exc:
-                    if _is_disk_full(exc):
+                    if is_disk_full(exc):
                         self._state_full(exc)
                         return
                 self._stale_running.discard(job_id)
@@ -391,7 +395,7 @@ class Daemon:
         for st in self.folders.values():
             if st.full_since is None:
                 continue
-            free = _free_bytes(st.conf.output)
+            free = free_bytes(st.conf.output)
             if free >= st.full_free + DISK_FREED_BYTES or now - st.full_since >= DISK_FULL_RETRY_S:
                 st.full_since = None
                 if not st.paused:
@@ -426,7 +430,7 @@ class Daemon:
                 self._scan_folder(st, now)
 
     def _scan_folder(self, st: _FolderState, now: float) -> None:
-        rules = _sequence_rules(st.conf)
+        rules = SequenceRules.for_folder(st.conf)
         for path, sequence in candidates(st.spec):
             if path in self.settler or path in self._hashing:
                 continue
@@ -434,7 +438,7 @@ class Daemon:
                 s = snapshot(path, rules.marker) if sequence else os.stat(path)
             except OSError:
                 continue
-            if self.journal.known(path, s.st_size, s.st_mtime) or self._escapes(st, path):
+            if self.journal.known(path, s.st_size, s.st_mtime) or self._refuses(st, path, sequence=sequence):
                 continue
             self.settler.observe(path, st.spec.name, now, settle_s=float(st.conf.settle_s),
                                  settle_max_s=float(st.conf.settle_max_s), sequence=rules if sequence else None)
@@ -445,6 +449,7 @@ class Daemon:
         cand = check.candidate
         st = self.folders.get(cand.folder)
         if st is None:
+            self.settler.forget(cand.path)
             return
         if check.state is Settled.GONE:
             log.info("file_vanished", file=cand.path, folder=cand.folder)
@@ -455,37 +460,45 @@ class Daemon:
             return
         if check.state is Settled.IGNORED:
             return  # a sub-folder without frames: its first frame brings it back
-        if self._escapes(st, cand.path):  # swapped for a link since it was seen
+        if self._refuses(st, cand.path, sequence=cand.sequence is not None):  # swapped since it was seen
+            self.settler.forget(cand.path)
             return
-        # hashing a large render takes seconds: a helper thread does it, the loop stays responsive
+        # the gate and the hash read the file: the intake stage does both, the loop stays responsive
+        if check.state is Settled.GATE:
+            self.intake_stage.submit(Gate(check))
+            return
         self._hashing.add(cand.path)
-        self._to_hash.put(check)
+        self.intake_stage.submit(check)
 
-    def _hash_loop(self) -> None:
-        while (check := self._to_hash.get()) is not None:
-            try:
-                cand = check.candidate
-                if cand.sequence is not None:
-                    sha, st = sequence_hash(cand.path, marker=cand.sequence.marker, default_fps=cand.sequence.fps)
-                else:
-                    sha, st = content_hash(cand.path, self.journal)
-                self.events.put(_Hashed(check, sha, st, None))
-            except (OSError, FlickerdError) as exc:  # a full state disk fails the hash cache write
-                self.events.put(_Hashed(check, None, None, exc))
+    def _intake_work(self, item: Any, beat: Callable[[], None]) -> Gated | Hashed:
+        return intake.work(item, beat, limits=getattr(self.config, "limits", None), journal=self.journal)
 
-    def _intake(self, hashed: _Hashed) -> None:
+    def _intake_failed(self, failed: StageFailed) -> None:
+        """A bug in the gate or the hash (logged with its traceback by the stage): the file is refused
+        like one the gate could not read (retried, then quarantined), never left waiting forever."""
+        path = intake.candidate_path(failed.item)
+        if isinstance(failed.item, Gate):
+            error = CorruptInput(f"{path}: the settle gate failed unexpectedly ({failed.error!r}).")
+            check = self.settler.gated(path, time.monotonic(), error)
+            if check is not None and check.state is not Settled.WAIT:
+                self._settled(check)
+        else:
+            self._hashing.discard(path)
+
+    def _intake(self, hashed: Hashed) -> None:
         """A settled, hashed file becomes a journal row: pending, a duplicate, or quarantined."""
         check = hashed.check
         cand = check.candidate
         self._hashing.discard(cand.path)
         st = self.folders.get(cand.folder)
-        if st is None:
+        if st is None:  # its folder left the config (or was renamed) while it was hashed
+            self._last_rescan = 0.0  # the next turn finds it under the folder that takes it now, if any
             return
         if isinstance(hashed.error, FileNotFoundError):
             log.info("file_vanished", file=cand.path, folder=cand.folder)
             return
         if isinstance(hashed.error, FlickerdError):
-            if _is_disk_full(hashed.error):
+            if is_disk_full(hashed.error):
                 raise hashed.error  # the state disk is full: _handle pauses intake
             log.error("file_hash_failed", file=cand.path, folder=cand.folder, error=str(hashed.error))
             return
@@ -573,7 +586,10 @@ class Daemon:
     def _startable(self, limit: int) -> list[Job]:
         out = []
         for job in self.journal.next_pending(limit + 32, exclude=self.running):
-            if job.folder not in self.folders or self.folders[job.folder].full_since is not None:
+            if job.folder not in self.folders:
+                self._adopt_or_cancel()  # queued again (`flickerd retry`) for a folder the config dropped
+                continue
+            if self.folders[job.folder].full_since is not None:
                 continue
             if job.duplicate_of is not None:
                 orig = self.journal.get(job.duplicate_of)
@@ -591,37 +607,11 @@ class Daemon:
         for job in self._startable(free):
             self._launch(job)
 
-    def _out_stem(self, job: Job, st: _FolderState) -> str | None:
-        """A name for this job's outputs that no other input uses; None keeps the source's stem.
-
-        ``a.mp4`` and ``a.mkv`` would both publish ``a.report.json``, and ``a.compare.mp4`` would
-        publish over ``a.mp4``'s side-by-side clip: the later one takes its full file name instead.
-        """
-        src = Path(job.path)
-        stem = source_stem(src)
-        rel = src.parent.relative_to(st.spec.path) if src.is_relative_to(st.spec.path) else Path()
-        out = Path(st.conf.output)
-        dirs = [out / rel, out / "_failed" / rel, out / "_review" / rel]
-
-        def taken(stem: str) -> bool:
-            for run in self.running.values():
-                t = run.task
-                if t.job.path != job.path and t.job.folder == job.folder and Path(t.job.path).parent == src.parent \
-                        and (t.out_stem or source_stem(t.job.path)) == stem:
-                    return True
-            return bool(self.journal.sources_of_reports([str(d / f"{stem}.report.json") for d in dirs], job.path))
-
-        if not stem.endswith(_RESERVED_STEM_ENDINGS) and not taken(stem):
-            return None
-        name = src.name if stem != src.name else src.name + ".seq"
-        if not taken(name):
-            return name
-        return f"{name}.{job.id}"
-
     def _task(self, job: Job, st: _FolderState, *, gpu: bool = False, original: Job | None = None) -> Task:
         cfg, f = self.config, st.conf
         return Task(job=job, src_root=Path(f.path), out_root=Path(f.output), mode=str(getattr(f, "mode", "fix")),
-                    out_stem=self._out_stem(job, st),
+                    out_stem=out_stem(job, st.spec.path, Path(f.output), (r.task for r in self.running.values()),
+                                      self.journal),
                     auto_accept=bool(getattr(f, "auto_accept", False)),
                     rules=tuple(f.rules), diagnose_settings=getattr(cfg, "diagnose", None),
                     acceptance=getattr(cfg, "acceptance", None), workdir=self.workdir_root / str(job.id),
@@ -632,17 +622,20 @@ class Daemon:
 
     def _launch(self, job: Job) -> None:
         st = self.folders[job.folder]
+        original = self.journal.get(job.duplicate_of) if job.duplicate_of is not None else None
+        if original is not None and original.state is not JobState.DONE:
+            original = None  # failed, cancelled, in review: its output cannot stand for this one; processed
         try:
             job = self.journal.transition(
                 job.id, JobState.RUNNING, expect=[JobState.PENDING], attempts=job.attempts + 1,
                 rules_hash=self._rules_hash(st), node_id=self.node_id, error=None,
+                duplicate_of=original.id if original is not None else None,
             )
         except JournalError as exc:  # cancelled from the CLI a moment ago, or a full disk
-            if _is_disk_full(exc):
+            if is_disk_full(exc):
                 self._state_full(exc)
             log.info("job_start_skipped", job_id=job.id, error=str(exc))
             return
-        original = self.journal.get(job.duplicate_of) if job.duplicate_of is not None else None
         gpu = (original is None and st.conf.mode != "diagnose" and wants_gpu(st.conf.rules)
                and sum(r.gpu for r in self.running.values()) < self._gpu_slots())
         task = self._task(job, st, gpu=gpu, original=original)
@@ -658,11 +651,17 @@ class Daemon:
         n = self.journal.record_attempt(a.job_id, a.node_id, a.pid, a.started_at)
         log.info("job_attempt_started", job_id=a.job_id, node_id=a.node_id, pid=a.pid, attempt=n)
 
+    def _ask_to_stop(self, run: _Running) -> None:
+        """Set the job's cancel flag; from now on the health check expects it back within ``stall_s``."""
+        run.task.cancel.set()
+        if run.stop_asked is None:
+            run.stop_asked = time.monotonic()
+
     def _forward_cancels(self) -> None:
         for job_id in self.journal.cancel_requests():
             run = self.running.get(job_id)
             if run is not None and not run.task.cancel.is_set():
-                run.task.cancel.set()
+                self._ask_to_stop(run)
                 log.info("job_cancel_requested", job_id=job_id)
 
     def _enforce_timeouts(self, now: float) -> None:
@@ -673,7 +672,7 @@ class Daemon:
         for job_id, run in self.running.items():
             if not run.timed_out and now - run.started > limit:
                 run.timed_out = True
-                run.task.cancel.set()
+                self._ask_to_stop(run)
                 log.warning("job_timed_out", job_id=job_id, file=run.task.job.path, limit_s=limit)
 
     # ---- outcomes -----------------------------------------------------------------------
@@ -695,7 +694,7 @@ class Daemon:
         st = self.folders.get(job.folder)
         if res.reason == "disk_full" and res.retryable and st is not None:
             # not the file's fault: back in the queue without spending an attempt
-            if _free_bytes(self.state_dir) < DISK_FREED_BYTES:  # the workdir's disk, not the output's
+            if free_bytes(self.state_dir) < DISK_FREED_BYTES:  # the workdir's disk, not the output's
                 self._state_full(OSError(28, res.error or "No space left on device"))
             else:
                 self._disk_full(st, res.error)
@@ -721,7 +720,7 @@ class Daemon:
             final = self.journal.transition(job.id, state, expect=[JobState.RUNNING], **changes)
         except JournalError as exc:
             log.error("job_commit_failed", job_id=job.id, error=str(exc))
-            if _is_disk_full(exc):  # left "running"; run again once the journal can be written
+            if is_disk_full(exc):  # left "running"; run again once the journal can be written
                 self._state_full(exc)
                 self._stale_running.add(job.id)
             return
@@ -729,6 +728,8 @@ class Daemon:
         self.metrics.job_finished(res.route, outcome, res.seconds, queue_wait)
         if res.reason and state in (JobState.PENDING, JobState.QUARANTINED, JobState.FAILED):
             self.metrics.failure(res.reason)
+        if state is JobState.CANCELLED:
+            self.metrics.job_cancelled(res.reason)
         if res.verdict:
             self.metrics.verdict(res.verdict)
         if res.flicker_before is not None and res.flicker_after is not None:
@@ -789,6 +790,7 @@ class Daemon:
         for name in list(self.folders):
             self.settler.forget_folder(name)
         self._apply_folders(cfg)
+        self._adopt_or_cancel()
         self.metrics.set_folders([f.name for f in cfg.folders])
         self.metrics.set_routes(sorted({"+".join(s.route for s in r.steps) or "none" for f in cfg.folders for r in f.rules}))
         self._rescan(time.monotonic())
@@ -799,8 +801,57 @@ class Daemon:
     def _queue_counts(self) -> Mapping[str, int]:
         return self.journal.counts()
 
+    def _adopt_or_cancel(self) -> None:
+        """Pending jobs of a folder name the config no longer has: the folder that now takes inputs
+        from their path adopts them (it was renamed), else they are cancelled with reason
+        ``folder_removed``; left pending they would wait forever, and hold their content's copies."""
+        for job in self.journal.pending_outside(list(self.folders)):
+            owner = next((st for st in self.folders.values() if owns(st.spec, job.path)), None)
+            error = (f"{job.path}: its folder {job.folder!r} is no longer in the configuration, so the job was "
+                     "cancelled; to process it, configure the folder again and run `flickerd retry` with its id.")
+            try:
+                if owner is not None:
+                    self.journal.update(job.id, folder=owner.spec.name)
+                else:
+                    self.journal.transition(job.id, JobState.CANCELLED, expect=[JobState.PENDING],
+                                            outcome="cancelled", reason="folder_removed", error=error)
+            except JournalError as exc:  # cancelled from the CLI meanwhile, or a full disk: the next sweep
+                if is_disk_full(exc):
+                    self._state_full(exc)
+                log.info("job_folder_change_skipped", job_id=job.id, error=str(exc))
+                continue
+            if owner is not None:
+                log.info("job_folder_renamed", job_id=job.id, file=job.path, was=job.folder, folder=owner.spec.name)
+                continue
+            self.metrics.job_cancelled("folder_removed")
+            log.warning("job_cancelled", job_id=job.id, file=job.path, folder=job.folder, reason="folder_removed",
+                        error=error)
+
+    def _health_problem(self, now: float) -> str | None:
+        asked = {job_id: now - run.stop_asked for job_id, run in self.running.items() if run.stop_asked is not None}
+        return health.problem(watchers_alive=self.watcher.healthy(), journal_answers=self.journal.ping(),
+                              stages=(self.intake_stage,), cancelled_s=asked,
+                              stall_s=float(getattr(self.config, "stall_s", 120.0)), now=now)
+
     def healthy(self) -> bool:
-        return self.watcher.healthy() and self.journal.ping()
+        return self._health_problem(time.monotonic()) is None
+
+    def _check_health(self, now: float) -> None:
+        """Say when health changes (and count it); a lost state dir ends the loop."""
+        lost = self.state.lost()
+        if lost is not None:
+            log.error("state_dir_lost", state_dir=str(self.state_dir), why=lost)
+            self._fatal = "state_dir_lost"
+            return
+        why = self._health_problem(now)
+        if why == self._unhealthy:
+            return
+        if why is not None and self._unhealthy is None:
+            log.error("daemon_unhealthy", why=why)
+        elif why is None:
+            log.info("daemon_healthy", was=self._unhealthy)
+        self._unhealthy = why
+        self.metrics.set_healthy(why is None)
 
     def _ping_watchdog(self, now: float) -> None:
         interval = self.notifier.watchdog_interval_s
@@ -816,60 +867,6 @@ class Daemon:
         if text != self._last_status:
             self._last_status = text
             self.notifier.status(text)
-
-
-def _sequence_rules(conf: Any) -> SequenceRules:
-    """What the settler and hasher need from a folder's sequence settings."""
-    return SequenceRules(marker=str(getattr(conf, "sequence_marker", "_done")),
-                         quiet_s=float(getattr(conf, "sequence_quiet_s", 10.0)),
-                         fps=float(getattr(conf, "sequence_fps", 24.0)))
-
-
-def _is_disk_full(exc: BaseException | None) -> bool:
-    """Whether ``exc`` (or what caused it) is a full disk: ENOSPC, or SQLite's SQLITE_FULL."""
-    seen = 0
-    while exc is not None and seen < 8:
-        if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
-            return True
-        if isinstance(exc, sqlite3.Error) and (getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL
-                                               or "disk is full" in str(exc)):
-            return True
-        exc, seen = exc.__cause__ or exc.__context__, seen + 1
-    return False
-
-
-def _free_bytes(folder: Any) -> int:
-    try:
-        st = os.statvfs(folder)
-    except OSError:
-        return 0
-    return st.f_bavail * st.f_frsize
-
-
-def _lock_state_dir(state_dir: Path) -> int:
-    """One daemon per state dir: two would both run the same pending jobs. Held until exit."""
-    import fcntl
-
-    path = state_dir / LOCK_NAME
-    try:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
-    except OSError as exc:
-        raise JournalError(
-            f"the state dir {state_dir} is not writable ({exc.strerror}); the journal and workdirs live there: "
-            "make it writable for this user or set daemon.state_dir."
-        ) from exc
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        other = os.read(fd, 32).decode(errors="replace").strip() or "?"
-        os.close(fd)
-        raise JournalError(
-            f"another flickerd daemon (pid {other}) is using the state dir {state_dir}; "
-            "stop it first or give this one its own --state-dir."
-        ) from None
-    os.ftruncate(fd, 0)
-    os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
-    return fd
 
 
 def _summary(**fields: Any) -> None:

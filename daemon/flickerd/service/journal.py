@@ -375,17 +375,24 @@ class Journal:
         return bool(rows)
 
     def find_original(self, sha256: str, rules_hash: str | None, exclude_path: str) -> Job | None:
-        """The earliest live job for the same content and rules under another name.
+        """The earliest job for the same content and rules under another name that ended ``done``
+        or may still (pending, running): only a done job's output can stand for this one.
 
         Route versions are the third part of the key; they are known only once a job ran, so the
         worker compares them before linking (``worker.same_route_versions``).
         """
         rows = self._query(
             "SELECT * FROM jobs WHERE sha256 = ? AND rules_hash IS ? AND path != ? "
-            "AND duplicate_of IS NULL AND state NOT IN ('cancelled', 'quarantined', 'failed') ORDER BY id LIMIT 1",
+            "AND duplicate_of IS NULL AND state IN ('done', 'pending', 'running') ORDER BY id LIMIT 1",
             (sha256, rules_hash, exclude_path),
         )
         return Job.from_row(rows[0]) if rows else None
+
+    def pending_outside(self, folders: Sequence[str]) -> list[Job]:
+        """Pending jobs whose folder name is none of ``folders`` (removed or renamed in the config)."""
+        where = f"AND folder NOT IN ({', '.join('?' for _ in folders)})" if folders else ""
+        rows = self._query(f"SELECT * FROM jobs WHERE state = 'pending' {where} ORDER BY id", tuple(folders))
+        return [Job.from_row(r) for r in rows]
 
     def next_pending(self, limit: int, exclude: Iterable[int] = ()) -> list[Job]:
         """The queue head: highest folder priority first, then oldest."""

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Callable
 
 from flickerd.errors import FlickerdError, NotAVideo
+from flickerd.media.guarded import InputKind, open_input
 from flickerd.media.sequence import find_sequence, sequence_fps
 from flickerd.service.sequence_settle import Snapshot, snapshot
 
@@ -18,8 +20,10 @@ CHUNK_BYTES = 1 << 20
 DOMAIN = b"flickerd image sequence v1\n"
 
 
-def sequence_hash(folder: str, *, marker: str, default_fps: float) -> tuple[str, Snapshot]:
-    """Hex sha256 over the frames, and the snapshot it describes (for the journal's size/mtime).
+def sequence_hash(folder: str, *, marker: str, default_fps: float,
+                  beat: Callable[[], None] = lambda: None) -> tuple[str, Snapshot]:
+    """Hex sha256 over the frames, and the snapshot it describes (for the journal's size/mtime);
+    ``beat`` is called per chunk read (progress for the stall check).
 
     A folder without frames hashes to the digest of the empty sequence (it is quarantined,
     and a later good version under the same name still differs).
@@ -34,10 +38,11 @@ def sequence_hash(folder: str, *, marker: str, default_fps: float) -> tuple[str,
     except NotAVideo:  # no frames: the gate quarantines it with the reason
         paths = []
     for path in paths:
-        h.update(f"{os.path.getsize(path)}\n".encode())  # frame boundaries are part of the content
-        with open(path, "rb") as f:
+        with open_input(path, InputKind.FRAME, root=folder) as f:
+            h.update(f"{os.fstat(f.fileno()).st_size}\n".encode())  # frame boundaries are part of the content
             while chunk := f.read(CHUNK_BYTES):
                 h.update(chunk)
+                beat()
     after = snapshot(folder, marker)
     if after.signature != before.signature:
         # not journaled: the next rescan settles it again

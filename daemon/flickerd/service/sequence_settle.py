@@ -17,8 +17,12 @@ import os
 from dataclasses import dataclass
 from enum import Enum
 
+import structlog
+
 from flickerd.config import DEFAULT_SEQUENCE_FPS, DEFAULT_SEQUENCE_MARKER, DEFAULT_SEQUENCE_QUIET_S
 from flickerd.errors import LimitExceeded, NotAVideo
+
+log = structlog.get_logger("flickerd.service")
 
 RECHECK_S = 2.0  # longest gap between two looks at a folder that is still settling
 # names being written by someone else (as the watcher's IGNORED_SUFFIXES)
@@ -32,6 +36,13 @@ class SequenceRules:
     marker: str = DEFAULT_SEQUENCE_MARKER  # "" : no marker, the quiet period alone settles
     quiet_s: float = DEFAULT_SEQUENCE_QUIET_S  # 0: only the marker settles a sequence
     fps: float = DEFAULT_SEQUENCE_FPS  # when no sidecar gives one
+
+    @classmethod
+    def for_folder(cls, conf: object) -> SequenceRules:
+        """A folder config's sequence settings."""
+        return cls(marker=str(getattr(conf, "sequence_marker", DEFAULT_SEQUENCE_MARKER)),
+                   quiet_s=float(getattr(conf, "sequence_quiet_s", DEFAULT_SEQUENCE_QUIET_S)),
+                   fps=float(getattr(conf, "sequence_fps", DEFAULT_SEQUENCE_FPS)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +76,7 @@ def snapshot(folder: str, marker: str) -> Snapshot:
 
     Raises ``FileNotFoundError`` when the folder is gone, ``OSError`` when it cannot be listed.
     """
+    from flickerd.media.guarded import refusal
     from flickerd.media.sequence import is_frame_name
 
     frames = size = newest = 0
@@ -78,6 +90,8 @@ def snapshot(folder: str, marker: str) -> Snapshot:
         if is_partial(entry.name) or not is_frame_name(entry.name):
             continue
         try:
+            if not entry.is_file(follow_symlinks=False) and refusal(entry.path, root=folder) is not None:
+                continue  # a link leading out, a pipe, a device: never a frame (find_sequence agrees)
             st = entry.stat()
         except FileNotFoundError:
             continue  # renamed away between the listing and the stat: the next look sees it
@@ -125,6 +139,9 @@ def probe_sequence(folder: str, limits: object = None) -> object:
     except NotAVideo as exc:
         raise NotAVideo(f"{folder}: the sequence folder holds no numbered image frames (PNG, JPEG, TIFF or EXR "
                         "named like shot_0001.png); nothing to process.") from exc
+    if seq.ignored:
+        log.warning("frames_ignored", file=folder, frames=list(seq.ignored[:20]), count=len(seq.ignored),
+                    why="links leading out of the sequence folder, or pipes, sockets or devices: never read")
     info = probe(folder)  # decodes the first frame
     if limits is not None:
         from flickerd.limits import check_limits

@@ -10,6 +10,9 @@ An image-sequence folder settles as one unit by its marker or quiet period
 (``sequence_settle``), then passes its own gate; its frames are never candidates.
 
 ``Settler`` holds no threads and does no I/O of its own: ``stat`` and ``probe`` are passed in.
+The gate reads the file, so the daemon runs it off its loop: with ``probe=None`` (and
+``probe_sequence=None``) a stable candidate comes back as ``GATE``, waits (no further looks),
+and ``gated`` takes the gate's answer and decides as a synchronous probe would have.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ class Settled(str, Enum):
     UNUSABLE = "unusable"  # stable but the probe kept failing: journal it with the reason
     GROWING = "growing"  # still changing after settle_max_s (reported once, still watched)
     IGNORED = "ignored"  # a folder with no frames and no marker: not a render (yet)
+    GATE = "gate"  # stable: the caller runs the gate off its loop and reports with ``gated``
 
 
 @dataclass(slots=True)
@@ -56,6 +60,9 @@ class Candidate:
     last_error: FlickerdError | None = None
     sequence: SequenceRules | None = None  # set: ``path`` is an image-sequence folder
     signature: tuple[str, bool] | None = None  # a sequence's last snapshot (frames, marker)
+    gating: bool = False  # its gate runs elsewhere: no looks until ``gated``
+    touched: bool = False  # an event arrived while gating: look again before it is ready
+    gate_stat: os.stat_result | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,9 +103,9 @@ class Settler:
     """Candidates by path, checked in due-time order (a heap; stale heap entries are skipped)."""
 
     stat: StatFn = os.stat
-    probe: ProbeFn = default_probe
+    probe: ProbeFn | None = default_probe  # None: the caller runs the gate (``GATE``, then ``gated``)
     snapshot: SnapshotFn = snapshot
-    probe_sequence: ProbeFn = probe_sequence
+    probe_sequence: ProbeFn | None = probe_sequence
     _cands: dict[str, Candidate] = field(default_factory=dict)
     _heap: list[tuple[float, str]] = field(default_factory=list)
 
@@ -121,6 +128,8 @@ class Settler:
                              renamed=renamed and sequence is None, sequence=sequence)
             self._cands[path] = cand
             self._schedule(cand, now)  # the first look records size and mtime
+        elif cand.gating:
+            cand.touched = True
         elif cand.sequence is not None:
             # a frame or the marker moved: look soon (but at most every EVENT_LOOK_S, however many frames land)
             if cand.next_check > now + EVENT_LOOK_S:
@@ -152,13 +161,15 @@ class Settler:
         while (t := self.next_due()) is not None and t <= now:
             _, path = heapq.heappop(self._heap)
             cand = self._cands[path]
+            if cand.gating:
+                continue  # ``gated`` decides
             if paused(cand.folder):
                 deferred.append(cand)  # a vanished mount: keep it, decide nothing
                 continue
             res = self.check(cand, now)
             if res.state is Settled.WAIT:
                 continue
-            if res.state is not Settled.GROWING:
+            if res.state not in (Settled.GROWING, Settled.GATE):
                 self._cands.pop(path, None)
             out.append(res)
         for cand in deferred:
@@ -189,11 +200,7 @@ class Settler:
         if not cand.renamed and now - cand.stable_since < cand.settle_s:
             self._schedule(cand, cand.stable_since + cand.settle_s)
             return Check(Settled.WAIT, cand)
-        try:
-            self.probe(cand.path)
-        except FlickerdError as exc:
-            return self._refused(cand, now, exc, patient=True, stat=st)
-        return Check(Settled.READY, cand, stat=st)
+        return self._gate(cand, now, self.probe, stat=st)
 
     def _check_sequence(self, cand: Candidate, now: float) -> Check:
         """A sequence folder: restart the clock on any change, then marker or quiet period, then the gate."""
@@ -221,11 +228,34 @@ class Settler:
         if step is Step.WAIT:
             self._schedule(cand, now + max(wait, 0.05))
             return Check(Settled.WAIT, cand)
+        return self._gate(cand, now, self.probe_sequence)
+
+    def _gate(self, cand: Candidate, now: float, probe: ProbeFn | None, stat: os.stat_result | None = None) -> Check:
+        """Run the gate here, or hand it to the caller (``probe`` None) and wait for ``gated``."""
+        if probe is None:
+            cand.gating, cand.touched, cand.gate_stat = True, False, stat
+            return Check(Settled.GATE, cand, stat=stat)
         try:
-            self.probe_sequence(cand.path)
+            probe(cand.path)
         except FlickerdError as exc:
-            return self._refused(cand, now, exc, patient=False)  # the folder already kept quiet
-        return Check(Settled.READY, cand)
+            return self._refused(cand, now, exc, stat=stat)
+        return Check(Settled.READY, cand, stat=stat)
+
+    def gated(self, path: str, now: float, error: FlickerdError | None) -> Check | None:
+        """The gate's answer for a ``GATE`` candidate: READY, UNUSABLE, or WAIT (retried, or changed
+        meanwhile and looked at again); None when it was forgotten since (a reload, a paused folder)."""
+        cand = self._cands.get(path)
+        if cand is None or not cand.gating:
+            return None
+        cand.gating = False
+        if cand.touched:  # an event while the gate ran: the answer may be about other bytes
+            self._schedule(cand, now)
+            return Check(Settled.WAIT, cand)
+        res = Check(Settled.READY, cand, stat=cand.gate_stat) if error is None else \
+            self._refused(cand, now, error, stat=cand.gate_stat)
+        if res.state is not Settled.WAIT:
+            self._cands.pop(path, None)
+        return res
 
     def _unreadable(self, cand: Candidate, now: float, message: str) -> Check:
         """A stat or listing failed: retried with backoff, unusable after ``MIN_PROBES`` tries over ``settle_max_s``."""
@@ -237,12 +267,13 @@ class Settler:
             return Check(Settled.UNUSABLE, cand, error=MissingInput(message))
         return Check(Settled.WAIT, cand)
 
-    def _refused(self, cand: Candidate, now: float, exc: FlickerdError, *, patient: bool,
-                 stat: os.stat_result | None = None) -> Check:
+    def _refused(self, cand: Candidate, now: float, exc: FlickerdError, *, stat: os.stat_result | None = None) -> Check:
         """The gate refused a stable input: final over a limit (it will not shrink), else retried
-        with backoff until ``MIN_PROBES`` tries (and, when ``patient``, ``settle_max_s`` since first seen)."""
+        with backoff until ``MIN_PROBES`` tries (and, for a file, ``settle_max_s`` since first seen:
+        a sequence folder already kept quiet)."""
         cand.probes += 1
         cand.last_error = exc
+        patient = cand.sequence is None
         tried = cand.probes >= MIN_PROBES and (not patient or now - cand.first_seen >= cand.settle_max_s)
         if isinstance(exc, LimitExceeded) or tried:
             return Check(Settled.UNUSABLE, cand, stat=stat, error=exc)

@@ -132,12 +132,13 @@ def _listing(spec: WatchSpec) -> Iterator[tuple[Path, list[str], list[str]]]:
 
 
 def candidates(spec: WatchSpec) -> Iterator[tuple[str, bool]]:
-    """(path, is_sequence) for every wanted regular file and, with ``sequences``, every
+    """(path, is_sequence) for every wanted name that is not a folder (pipes and devices included:
+    the daemon refuses those with a reason, as it does for events) and, with ``sequences``, every
     sub-folder holding numbered frames now: one listing of the tree (it may be a slow share)."""
     for root, dirs, names in _listing(spec):
         for name in names:
             full = str(root / name)
-            if wanted(spec, full) and os.path.isfile(full):
+            if wanted(spec, full) and os.path.exists(full) and not os.path.isdir(full):
                 yield full, False
         if spec.sequences:
             for d in dirs:
@@ -147,7 +148,14 @@ def candidates(spec: WatchSpec) -> Iterator[tuple[str, bool]]:
 
 def scan(spec: WatchSpec) -> Iterator[str]:
     """Every wanted regular file under the folder now (skipping hidden and output trees)."""
-    return (path for path, sequence in candidates(spec) if not sequence)
+    return (path for path, sequence in candidates(spec) if not sequence and os.path.isfile(path))
+
+
+def owns(spec: WatchSpec, path: str) -> bool:
+    """Whether an input at ``path`` (a file or a sequence folder) lies where ``spec``'s folder
+    takes inputs from, whatever its name or patterns (pure; no stat)."""
+    parts = _inside(spec, Path(path))
+    return parts is not None and (spec.recursive or len(parts) == 1)
 
 
 def scan_sequences(spec: WatchSpec) -> Iterator[str]:

@@ -67,7 +67,7 @@ class Task:
     workdir: Path
     gpu: bool = False
     final_attempt: bool = True  # a failed outcome is retried unless this is the last attempt
-    original: Job | None = None  # set for a re-drop of content already processed
+    original: Job | None = None  # set for a re-drop of content an earlier job processed (it ended done)
     out_stem: str | None = None  # published names start with this instead of the source's stem (a clash)
     output_codec: str = ""  # the folder's output_codec; "" keeps what came in
     sequence_output: str = "video"  # an image-sequence job: "video" or "sequence" (frames, as they came)
@@ -172,14 +172,10 @@ def _route_versions(outcome: Any) -> str | None:
 
 
 def _duplicate(task: Task) -> Result:
-    """Same content as an earlier job: link its output under this name and say so in a note."""
+    """Same content as an earlier job that ended done: link its output under this name and say so in a note."""
     orig = task.original
     assert orig is not None
     where = output_dir(task)
-    if orig.state is JobState.REVIEW:
-        where = output_dir(task, REVIEW_DIR)
-    elif orig.state in (JobState.REJECTED, JobState.FAILED, JobState.QUARANTINED):
-        where = output_dir(task, FAILED_DIR)
     linked, how = None, None
     if orig.output_path and os.path.exists(orig.output_path):
         linked, how = pub.link_or_copy(orig.output_path, where / _video_name(task, Path(orig.output_path)))

@@ -4,7 +4,8 @@ A sidecar is ``NAME.json`` next to ``NAME.mp4`` or, failing that, a JSON object 
 ``flickerd`` (or ``comment``) metadata tag. It comes from the same untrusted folder as the render,
 so parsing is strict: unknown keys, wrong types, huge or binary text, non-finite numbers, duplicate
 keys and model names that could point outside the model folder are all rejected with a
-``SidecarError`` naming the problem. Nothing else escapes ``parse_sidecar``.
+``SidecarError`` naming the problem. Nothing else escapes ``parse_sidecar``. Sidecar files are
+read through ``flickerd.media.guarded``: a regular file inside the render's folder, 64 KiB at most.
 
 An image-sequence folder's record comes from ``FOLDER.json`` beside it or ``FOLDER/_sequence.json``
 (which may also give the sequence's ``fps``), else from its first frame's PNG text chunks
@@ -27,11 +28,12 @@ from pathlib import Path
 
 import structlog
 
-from flickerd.errors import InputError
+from flickerd.errors import InputError, UnsafeInput
+from flickerd.media.guarded import CAPS, InputKind, Refusal, read_input
 
 _log = structlog.get_logger("flickerd.sidecar")
 
-MAX_SIDECAR_BYTES = 64 * 1024
+MAX_SIDECAR_BYTES = CAPS[InputKind.SIDECAR]
 MAX_PROMPT_CHARS = 4000
 MAX_SEED = 2**63 - 1
 METADATA_KEYS = ("flickerd", "comment")
@@ -172,21 +174,21 @@ def read_sidecar(video: str | os.PathLike, metadata: Mapping[str, str] | None = 
         return _sequence_sidecar(Path(video))
     path = sidecar_path(video)
     if os.path.lexists(path):
-        folder = os.path.realpath(os.path.dirname(os.path.abspath(video)))
-        real = os.path.realpath(path)
-        if os.path.dirname(real) != folder:
-            raise SidecarError(f"{path}: the sidecar links outside the render's folder ({real}); refusing to read it.")
-        if not os.path.isfile(real):
-            raise SidecarError(f"{path}: the sidecar is not a regular file.")
-        if os.path.getsize(real) > MAX_SIDECAR_BYTES:
-            raise SidecarError(f"{path}: the sidecar is larger than {MAX_SIDECAR_BYTES} bytes.")
-        try:
-            with open(real, "rb") as f:
-                data = f.read(MAX_SIDECAR_BYTES + 1)
-        except OSError as exc:
-            raise SidecarError(f"{path}: the sidecar cannot be read ({exc.strerror}).") from exc
-        return parse_sidecar(data, str(path))
+        return parse_sidecar(_read(path), str(path))
     return _from_metadata(video, metadata or {})
+
+
+def _read(path: Path) -> bytes:
+    """A sidecar's bytes through the guard: a regular file inside the render's folder, at most 64 KiB."""
+    try:
+        return read_input(path, InputKind.SIDECAR, root=path.parent)
+    except UnsafeInput as exc:
+        if exc.why is Refusal.LINK_OUTSIDE:
+            raise SidecarError(f"{path}: the sidecar links outside the render's folder ({os.path.realpath(path)}); "
+                               "refusing to read it.") from None
+        raise SidecarError(str(exc)) from None
+    except OSError as exc:
+        raise SidecarError(f"{path}: the sidecar cannot be read ({exc.strerror or exc}).") from exc
 
 
 def _from_metadata(video: str | os.PathLike, metadata: Mapping[str, str]) -> Sidecar | None:
@@ -220,17 +222,14 @@ SEQUENCE_ONLY_KEYS = ("fps",)  # the sequence's own sidecar keys, not the genera
 def _sequence_sidecar(folder: Path) -> Sidecar | None:
     """A sequence's record: its sidecar JSON, else its first frame's PNG text chunks (never raises)."""
     from flickerd.media.generator_metadata import from_png, from_tags
-    from flickerd.media.sequence import INNER_SIDECAR, find_sequence
+    from flickerd.media.sequence import find_sequence, sidecar_paths
 
-    for path in (Path(str(folder).rstrip(os.sep) + ".json"), folder / INNER_SIDECAR):
-        if not os.path.isfile(path):
+    for path in map(Path, sidecar_paths(folder)):
+        if not os.path.lexists(path):
             continue
         origin = str(path)
         try:
-            if os.path.getsize(path) > MAX_SIDECAR_BYTES:
-                raise SidecarError(f"{path}: the sidecar is larger than {MAX_SIDECAR_BYTES} bytes.")
-            with open(path, "rb") as f:
-                text = f.read(MAX_SIDECAR_BYTES + 1).decode("utf-8")
+            text = _read(path).decode("utf-8")
             data = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_reject_constant)
             if not isinstance(data, Mapping):
                 raise SidecarError(f"{path}: a sidecar must be a JSON object.")
