@@ -151,7 +151,7 @@ def process_file(
         reason = str(exc) if isinstance(exc, FlickerdError) else f"internal error: {type(exc).__name__}: {exc}"
         label = exc.reason if isinstance(exc, FlickerdError) else "internal"
         paths = reports(fixed=None, before=before, decision=decision, chain=chain, verification=None,
-                        status="failed", reason=reason)
+                        status="failed", reason=reason, failure=label)
         return Outcome("failed", src, None, paths, before, None, decision, chain, None, reason, label,
                        tuple(attempts), dict(timings))
 

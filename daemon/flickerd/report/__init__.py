@@ -47,6 +47,7 @@ def write_reports(
     verification: Any | None,
     status: str = "",
     reason: str = "",
+    failure: str | None = None,
     source_info: Mapping[str, Any] | None = None,
     timings: Mapping[str, float] | None = None,
     notes: Sequence[str] = (),
@@ -81,7 +82,7 @@ def write_reports(
             compare_path = None
             notes.append(f"the side-by-side clip could not be written: {exc}")
     document = build(source=source, fixed=fixed, before=before, decision=decision, chain=chain,
-                     verification=verification, status=status, reason=reason, source_info=source_info,
+                     verification=verification, status=status, reason=reason, failure=failure, source_info=source_info,
                      timings=timings, notes=notes)
     document["reports"] = {"plot": _name(plot_path), "compare": _name(compare_path)}
     json_path = write_json(os.path.join(out_dir, stem + JSON_SUFFIX), document)
