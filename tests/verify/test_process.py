@@ -87,7 +87,7 @@ def test_good_fix_is_done_with_all_reports(renders, tmp_path):
     assert doc["source"]["path"] == src
 
     png = cv2.imread(out.reports.plot)
-    assert png is not None and png.shape[:2] == (560, 1000)
+    assert png is not None and png.shape[1] == 1000 and png.shape[0] >= 550  # a panel per measure
     assert png.std() > 10  # something is drawn
     with av.open(out.reports.compare) as c:
         s = c.streams.video[0]

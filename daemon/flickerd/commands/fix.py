@@ -223,9 +223,11 @@ def _summary(outcome, written: Sequence[str]) -> None:
     if outcome.before is not None:
         parts.append(f"verdict {outcome.before.verdict.value}")
     if v is not None:
-        red = v.metrics.get("flicker_reduction")
-        if red is not None:
-            parts.append(f"flicker {-100 * red:+.0f}%")
+        from flickerd.report.headline import flicker_change_text
+
+        change = flicker_change_text(v)
+        if change:
+            parts.append(change)
         if v.metrics.get("ssim") is not None:
             parts.append(f"SSIM {v.metrics['ssim']:.3f}")
     print(": ".join(parts[:1]) + " (" + ", ".join(parts[1:]) + ")")

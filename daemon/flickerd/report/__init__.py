@@ -13,7 +13,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from flickerd.diagnose.model import Diagnosis
+from flickerd.report.headline import flicker_change_text
 from flickerd.report.json_report import build, write_json
+from flickerd.report.measures import verdict_sentence
 from flickerd.routes.base import ChainResult
 from flickerd.rules import Decision
 
@@ -67,7 +69,9 @@ def write_reports(
     try:
         from flickerd.report.plot import write_plot
 
-        write_plot(plot_path, before=before, verification=verification, title=_title(source, status, decision, verification))
+        write_plot(plot_path, before=before, verification=verification,
+                   title=_title(source, status, decision, verification),
+                   subtitle=_subtitle(before, status, verification))
     except (OSError, ValueError, RuntimeError) as exc:
         plot_path = None
         notes.append(f"the flicker plot could not be drawn: {exc}")
@@ -89,16 +93,30 @@ def write_reports(
     return ReportPaths(json_path, plot_path, compare_path)
 
 
+STATUS_WORDS = {
+    "done": "fixed", "report_only": "report only", "needs_attention": "needs attention", "review": "review candidate",
+    "rejected": "rejected", "failed": "failed",
+}
+
+
 def _title(source: str, status: str, decision: Decision | None, verification: Any | None) -> str:
-    title = f"{os.path.basename(source)} — {status}"
-    if decision is not None:
+    title = f"{os.path.basename(source)} — {STATUS_WORDS.get(status, status)}"
+    if decision is not None and decision.steps:
         title += f" ({decision.route})"
+    figures = [f for f in (flicker_change_text(verification),) if f]
     metrics = getattr(verification, "metrics", None) or {}
-    if metrics.get("flicker_reduction") is not None:
-        title += f" — flicker {-100 * metrics['flicker_reduction']:+.0f}%"
     if metrics.get("ssim") is not None:
-        title += f", SSIM {metrics['ssim']:.3f}"
-    return title
+        figures.append(f"SSIM {metrics['ssim']:.3f}")
+    return title + (" — " + ", ".join(figures) if figures else "")
+
+
+def _subtitle(before: Diagnosis | None, status: str, verification: Any | None) -> str:
+    lines = [verdict_sentence(before)] if before is not None else []
+    if verification is None:
+        lines.append("No fix was made, so only the input is shown.")
+    elif status == "rejected":
+        lines.append("The fix was rejected and not published; its curves show why.")
+    return "\n".join(lines)
 
 
 def _name(path: str | None) -> str | None:
