@@ -21,4 +21,4 @@ def flicker_reduction(verification: Any | None) -> float | None:
 def flicker_change_text(verification: Any | None) -> str | None:
     """``flicker −45%`` (a reduction shows as a fall), or None."""
     value = flicker_reduction(verification)
-    return None if value is None else f"flicker {-100 * value:+.0f}%".replace("-", "−")
+    return None if value is None else f"flicker {-100 * value:+.0f}%"
