@@ -93,8 +93,9 @@ def test_good_fix_is_done_with_all_reports(renders, tmp_path):
         s = c.streams.video[0]
         n = sum(1 for _ in c.decode(s))
         assert n == N
-        assert s.codec_context.width == 2 * clips.W + 4
-        assert float(s.average_rate) == pytest.approx(5.0)  # 10 fps shown at half speed
+        assert s.codec_context.width == 2 * clips.W + 4  # each half at the source's own size
+        assert s.codec_context.height == 2 * clips.H + 4  # and a row below zooms on the region of most flicker
+        assert float(s.average_rate) == pytest.approx(10.0)  # the source's rate: not a slideshow
 
 
 @pytest.mark.parametrize("route", sorted(BAD))

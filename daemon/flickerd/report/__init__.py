@@ -16,6 +16,7 @@ from flickerd.diagnose.model import Diagnosis
 from flickerd.report.headline import flicker_change_text
 from flickerd.report.json_report import build, write_json
 from flickerd.report.measures import verdict_sentence
+from flickerd.report.settings import ReportSettings
 from flickerd.routes.base import ChainResult
 from flickerd.rules import Decision
 
@@ -54,6 +55,7 @@ def write_reports(
     timings: Mapping[str, float] | None = None,
     notes: Sequence[str] = (),
     compare: bool = True,
+    settings: ReportSettings = ReportSettings(),
 ) -> ReportPaths:
     """Write the reports for one job into ``out_dir``; the compare clip only when ``fixed`` exists.
 
@@ -75,13 +77,14 @@ def write_reports(
     except (OSError, ValueError, RuntimeError) as exc:
         plot_path = None
         notes.append(f"the flicker plot could not be drawn: {exc}")
-    if compare and fixed and os.path.exists(fixed):
+    if compare and settings.compare and fixed and os.path.exists(fixed):
         from flickerd.errors import FlickerdError
         from flickerd.report.compare import write_compare
 
         compare_path = os.path.join(out_dir, stem + COMPARE_SUFFIX)
         try:
-            write_compare(compare_path, source, fixed)
+            write_compare(compare_path, source, fixed, speed=settings.compare_speed,
+                          max_width=settings.compare_max_width, zoom=settings.compare_zoom)
         except (FlickerdError, OSError) as exc:
             compare_path = None
             notes.append(f"the side-by-side clip could not be written: {exc}")

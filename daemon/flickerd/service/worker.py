@@ -77,6 +77,7 @@ class Task:
     output_codec: str = ""  # the folder's output_codec; "" keeps what came in
     sequence_output: str = "video"  # an image-sequence job: "video" or "sequence" (frames, as they came)
     sequence_fps: float = 24.0  # an image sequence's rate when no sidecar gives one
+    report_settings: Any = None  # the [reports] table (report.settings.ReportSettings); None: defaults
     cancel: threading.Event = field(default_factory=threading.Event)
 
 
@@ -381,7 +382,8 @@ def run_task(task: Task, processor: Processor, report: Callable[[Progress], None
         with seq.fps_default() if seq is not None else contextlib.nullcontext():
             outcome = processor(str(src), str(task.workdir), rules=rules, diagnose_settings=task.diagnose_settings,
                                 acceptance=task.acceptance, gpu=task.gpu, sidecar=sidecar, progress=progress,
-                                **({"output_codec": codec} if codec else {}))
+                                **({"output_codec": codec} if codec else {}),
+                                **({"report_settings": task.report_settings} if task.report_settings else {}))
             if task.cancel.is_set():
                 raise JobCancelled()
             frames = _frames_output(task, seq, outcome)
