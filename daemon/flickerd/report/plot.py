@@ -108,6 +108,7 @@ def _panel(title: str, m: Measure, curves: Sequence[Curve], diagnosis: Diagnosis
 
 VERIFIED = "every frame; input and output measured with the input's optical flow"
 DIAGNOSED = "the diagnosis of each file"
+DIAGNOSED_INPUT = "the input's diagnosis"
 
 
 def panels(before: Diagnosis | None, verification: Any | None) -> tuple[Panel, ...]:
@@ -133,7 +134,7 @@ def panels(before: Diagnosis | None, verification: Any | None) -> tuple[Panel, .
         b, a = _clean(series.get(f"{m.key}_before") or ()), _clean(series.get(f"{m.key}_after") or ())
         if b:
             return (Curve("before (input)", b, BEFORE), Curve("after (fixed)", a, AFTER)), VERIFIED
-        return diagnosed(m), DIAGNOSED
+        return diagnosed(m), (DIAGNOSED if after is not None else DIAGNOSED_INPUT)
 
     out: list[Panel] = []
     for key, name in (("warp_error", "Flow-compensated warping error (Lai et al.)"),
@@ -141,20 +142,22 @@ def panels(before: Diagnosis | None, verification: Any | None) -> tuple[Panel, .
         m = MEASURES[key]
         x = next((x for x in decided if x.measure.key == key), None)
         if x is not None:
-            out.append(_deciding_panel(x, diagnosed(m), before, mode))
+            out.append(_deciding_panel(x, diagnosed(m), before, mode, after is not None))
         else:
             curves, source = verified(m)
             out.append(_panel(f"{name} — {source}", m, curves, before, mode))
     for x in decided:
         if x.measure.key not in ("luma_flicker", "warp_error") and x.measure.per_frame is not None:
-            out.append(_deciding_panel(x, diagnosed(x.measure), before, mode))
+            out.append(_deciding_panel(x, diagnosed(x.measure), before, mode, after is not None))
     return tuple(out)
 
 
-def _deciding_panel(x: Deciding, curves: Sequence[Curve], before: Diagnosis | None, mode: str) -> Panel:
+def _deciding_panel(x: Deciding, curves: Sequence[Curve], before: Diagnosis | None, mode: str,
+                    with_after: bool) -> Panel:
     m = x.measure
     verb = "decided the verdict" if x.over else "closest to its threshold"
-    title = f"{m.label.capitalize()} — {verb}: {fmt(x.score)} {m.unit}, threshold {fmt(x.threshold)} ({DIAGNOSED})"
+    source = DIAGNOSED if with_after else DIAGNOSED_INPUT
+    title = f"{m.label.capitalize()} — {verb}: {fmt(x.score)} {m.unit}, threshold {fmt(x.threshold)} ({source})"
     line = x.threshold * m.run_factor if m.run_factor else None
     label = ""
     if line is not None:
@@ -225,8 +228,8 @@ def _draw(ax: Any, panel: Panel, cuts: Sequence[int]) -> None:
     top = ax.get_ylim()[1]
     if panel.threshold is not None:
         top = max(top, 1.15 * panel.threshold)  # the threshold is in view: a clean clip plots low and flat
-    if panel.note:
-        top *= 1.35  # headroom: the note sits above the data, never on it
+    if panel.note:  # headroom: the note sits above the data, never on it
+        top *= 1.25 + 0.13 * _wrap(panel.note).count("\n")
     ax.set_ylim(0, top)  # magnitudes stay honest: no zoom onto noise
     if drew or panel.threshold is not None:
         ax.legend(loc="best", fontsize=8)
