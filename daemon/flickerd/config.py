@@ -130,6 +130,7 @@ class Config:
     folders: tuple[FolderConfig, ...] = ()
     diagnose: Any = field(default_factory=dict)  # DiagnoseSettings, or a plain mapping until it exists
     acceptance: Any = field(default_factory=dict)  # verify.Acceptance, or a plain mapping until it exists
+    reports: Any = field(default_factory=dict)  # report.settings.ReportSettings: how the side-by-side clip is made
     limits: Limits = Limits()
     source: str = "<string>"
     rules_hash: str = ""  # of all effective rules; a job should record its folder's ``rules_hash``
@@ -294,6 +295,7 @@ def _build(data: dict[str, Any], source: str, base: Path) -> Config:
     limits = Limits.read(root.get_table("limits"))
     diagnose = _owned_section(root, "diagnose", "flickerd.diagnose.settings", "DiagnoseSettings")
     acceptance = _owned_section(root, "acceptance", "flickerd.verify", "Acceptance")
+    reports = _owned_section(root, "reports", "flickerd.report.settings", "ReportSettings")
     regenerate = root.get_plain("regenerate")
     root.finish()
     if not any(e.startswith("folders") for e in root.errors):  # a bad path would only cascade
@@ -304,6 +306,7 @@ def _build(data: dict[str, Any], source: str, base: Path) -> Config:
         folders=folders,
         diagnose=diagnose,
         acceptance=acceptance,
+        reports=reports,
         limits=limits,
         source=source,
         rules_hash=_config_rules_hash(shared, folders),

@@ -29,6 +29,7 @@ from flickerd.media.probe import probe
 from flickerd.media.rotation import carry_rotation
 from flickerd.media.writer import output_extension
 from flickerd.report import ReportPaths, write_reports
+from flickerd.report.settings import ReportSettings
 from flickerd.routes.base import ChainResult, ProgressFn, Step, no_progress, run_chain
 from flickerd.rules import DEFAULT_RULES, Action, Decision, Rule, decide
 from flickerd.verify import Acceptance, Verification, check
@@ -122,10 +123,12 @@ def process_file(
     diagnose_fn: DiagnoseFn | None = None,
     compare: bool = True,
     output_codec: str | None = None,
+    report_settings: ReportSettings | None = None,
 ) -> Outcome:
     """Process ``src`` into ``workdir`` and say how it ended (see the module docstring).
 
-    ``diagnose_fn`` swaps the diagnosis engine (tests); ``compare`` turns off the side-by-side clip.
+    ``diagnose_fn`` swaps the diagnosis engine (tests); ``compare`` turns off the side-by-side clip;
+    ``report_settings`` (the ``[reports]`` table) says how that clip is made.
     ``output_codec`` (a folder's ``output_codec``: h264, h265, prores, ffv1, …) is the final step's
     codec; the output container follows it where the source's cannot hold it.
     """
@@ -142,7 +145,8 @@ def process_file(
         t = time.monotonic()
         try:
             return write_reports(workdir, stem, source=src, source_info=source_info, timings=timings, notes=notes,
-                                 compare=compare and kw.get("fixed") is not None, **kw)
+                                 compare=compare and kw.get("fixed") is not None,
+                                 settings=report_settings or ReportSettings(), **kw)
         finally:
             timings["reports"] = time.monotonic() - t
             bar.stage(0.0, 1.0)(1.0)
@@ -151,7 +155,7 @@ def process_file(
         reason = str(exc) if isinstance(exc, FlickerdError) else f"internal error: {type(exc).__name__}: {exc}"
         label = exc.reason if isinstance(exc, FlickerdError) else "internal"
         paths = reports(fixed=None, before=before, decision=decision, chain=chain, verification=None,
-                        status="failed", reason=reason)
+                        status="failed", reason=reason, failure=label)
         return Outcome("failed", src, None, paths, before, None, decision, chain, None, reason, label,
                        tuple(attempts), dict(timings))
 

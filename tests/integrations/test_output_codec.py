@@ -24,8 +24,15 @@ def test_output_extension_follows_the_codec():
     assert output_extension(".webm", "h265") == ".mp4"
 
 
+def _codec_tag(path):
+    import av
+
+    with av.open(str(path)) as c:
+        return c.streams.video[0].codec_context.codec_tag
+
+
 @pytest.mark.parametrize("route,codec,expect", [("normalize", "prores", "prores"), ("ffmpeg", "h265", "hevc"),
-                                                ("normalize+ffmpeg", "ffv1", "ffv1")])
+                                                ("normalize", "h265", "hevc"), ("normalize+ffmpeg", "ffv1", "ffv1")])
 def test_chain_writes_the_folder_codec(tmp_path, route, codec, expect):
     src = str(make_clip(tmp_path / "flicker.mp4", frames=8, flicker=20))
     steps = [Step(r, {"preset": "ultrafast"}) for r in route.split("+")]
@@ -36,6 +43,8 @@ def test_chain_writes_the_folder_codec(tmp_path, route, codec, expect):
     info = probe(outcome.output)
     assert info.codec == expect and info.frame_count == 8
     assert os.path.splitext(outcome.output)[1] == output_extension(".mp4", codec)
+    if expect == "hevc":  # QuickTime and Apple players refuse H.265 tagged hev1 in mp4/mov
+        assert _codec_tag(outcome.output) == "hvc1"
 
 
 def test_fix_cli_codec_flag(tmp_path):

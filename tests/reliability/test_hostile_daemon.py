@@ -46,7 +46,7 @@ def test_every_hostile_input_gets_its_documented_outcome(tmp_path):
         else:
             ok = job["state"] == "quarantined" and job["reason"] == h.reason
             note = out / "_failed" / f"{stem}.report.json"
-            ok = ok and note.exists() and json.loads(note.read_text())["reason"] == h.reason
+            ok = ok and note.exists() and json.loads(note.read_text())["failure"] == h.reason
             ok = ok and job["attempts"] == 0  # refused at the gate: never attempted
         if not ok:
             wrong.append((h.name, h.about, job["state"], job["outcome"], job["reason"], job["error"]))

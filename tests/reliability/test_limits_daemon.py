@@ -34,7 +34,7 @@ max_file_bytes = 200000
         assert (job["state"], job["reason"], job["attempts"]) == ("quarantined", "limit_exceeded", 0), job
         assert key in job["error"]
         note = json.loads((tmp_path / "in.fixed" / "_failed" / f"{Path(name).stem}.report.json").read_text())
-        assert note["reason"] == "limit_exceeded" and key in note["error"]
+        assert note["failure"] == "limit_exceeded" and key in note["reason"]
     assert d.log().count('"job_started"') == 1  # only ok.mp4 was attempted
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 
@@ -49,6 +50,7 @@ def make_task(tmp: Path, journal: Journal, name: str, *, gpu: bool = False, cont
     src = src_root / name
     src.write_bytes(content if content is not None else name.encode() * 100)
     st = src.stat()
-    job = journal.add(path=str(src), folder="in", sha256=f"sha-{name}", size=st.st_size, mtime=st.st_mtime)
+    sha = hashlib.sha256(src.read_bytes()).hexdigest()  # a real key: the reports carry it
+    job = journal.add(path=str(src), folder="in", sha256=sha, size=st.st_size, mtime=st.st_mtime)
     return Task(job=job, src_root=src_root, out_root=out_root, mode="fix", auto_accept=True, rules=(),
                 diagnose_settings=None, acceptance=None, workdir=tmp / "state" / "work" / str(job.id), gpu=gpu)

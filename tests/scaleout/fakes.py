@@ -49,7 +49,10 @@ def copy_processor(src, workdir, *, rules=(), diagnose_settings=None, acceptance
     out = Path(workdir) / f"{src.stem}.fixed{src.suffix}"
     shutil.copyfile(src, out)
     report = Path(workdir) / f"{src.stem}.report.json"
-    report.write_text(json.dumps({"file": str(src), "pid": os.getpid()}))
+    from flickerd.report import json_report
+
+    report.write_bytes(json_report.dumps(json_report.note(status="done", source=str(src), reason="",
+                                                          notes=[f"copied by pid {os.getpid()}"])))
     if progress is not None:
         progress(1.0)
     return FakeOutcome("done", str(out), (str(report),))

@@ -166,7 +166,7 @@ def test_tiff16_to_sequence_gaps_broken_and_comfyui_metadata(tmp_path):
     # mixed sizes: quarantined with the reason, a note in _failed/
     assert broken["state"] == "quarantined" and broken["reason"] == "corrupt_input", log
     assert "differ in size" in broken["error"]
-    assert json.loads((tmp_path / "in.fixed" / "_failed" / "broken.report.json").read_text())["reason"] == "corrupt_input"
+    assert json.loads((tmp_path / "in.fixed" / "_failed" / "broken.report.json").read_text())["failure"] == "corrupt_input"
 
     # gaps: processed, and said in the journal (status, webhooks), the log and the report
     assert gappy["state"] == "done" and gappy["reason"] == "sequence_gaps", log

@@ -80,6 +80,12 @@ steps = [{ route = "rife", params = { mode = "smooth" } }]
     for kind in (".mp4", ".report.json", ".flicker.png", ".compare.mp4"):
         assert (out / (a + kind)).stat().st_size > 0, kind
     assert orig["output_path"] == str(out / f"{a}.mp4")
+    report = json.loads((out / f"{a}.report.json").read_text())
+    assert report["output"] == orig["output_path"]  # the published file, not the job's workdir
+    # the journal's idempotence key travels with the report: a lost journal can be rebuilt from these
+    assert report["key"] == {"sha256": orig["sha256"], "rules_hash": orig["rules_hash"],
+                             "route_versions": orig["route_versions"]}
+    assert report["job"]["id"] == orig["id"]
     # the clean clip: a report, no video
     assert jobs["clean.mp4"]["outcome"] == "report_only"
     assert (out / "clean.report.json").exists() and not (out / "clean.mp4").exists()
@@ -87,7 +93,9 @@ steps = [{ route = "rife", params = { mode = "smooth" } }]
     assert dup["outcome"] == "duplicate" and dup["duplicate_of"] == orig["id"]
     assert os.path.samefile(out / f"{b}.mp4", out / f"{a}.mp4")
     note = json.loads((out / f"{b}.report.json").read_text())
-    assert note["duplicate_of"]["file"] == orig["path"] and "not processed again" in note["note"]
+    assert note["duplicate_of"]["file"] == orig["path"] and "not processed again" in note["reason"]
+    assert (note["schema"], note["kind"], note["status"]) == (2, "flickerd.report", "duplicate")
+    assert note["output"] == str(out / f"{b}.mp4") and note["key"]["sha256"] == orig["sha256"]
     assert dup["route"] == "rife" and dup["attempts"] == 1
     assert d.log().count('"verdict": "generative_flicker"') == 2  # flicker + cand diagnosed; the duplicate was not
     # a folder that wants review: the candidate waits under _review/, approve publishes it
@@ -97,6 +105,8 @@ steps = [{ route = "rife", params = { mode = "smooth" } }]
     res = run_cli(tmp_path, "approve", "-c", str(cfg), str(jobs["cand.mp4"]["id"]))
     assert res.returncode == 0, res.stderr
     assert (rev / "cand.mp4").exists() and (rev / "cand.report.json").exists()
+    approved = json.loads((rev / "cand.report.json").read_text())
+    assert approved["status"] == "done" and approved["output"] == str(rev / "cand.mp4")
     assert not (rev / "_review" / "cand.mp4").exists()
     assert rows(tmp_path, f"id = {jobs['cand.mp4']['id']}")[0]["state"] == "done"
     # sources untouched, no temp leftovers, workdirs gone

@@ -6,9 +6,16 @@ from types import SimpleNamespace
 
 from flickerd.commands.review import moved
 from flickerd.errors import NotAVideo, RouteError
+from flickerd.report import json_report
+from flickerd.routes.registry import get_route
 from flickerd.service.hashing import sha256_file
 from flickerd.service.journal import Journal, JobState
 from flickerd.service.worker import Task, run_task
+
+
+RULES_HASH = "fix:0123456789abcdef"
+CHAIN = SimpleNamespace(steps=tuple(SimpleNamespace(route=r, version=get_route(r).version) for r in ("normalize", "ffmpeg")))
+VERSIONS = ",".join(f"{s.route}={s.version}" for s in CHAIN.steps)
 
 
 def make_task(tmp_path, *, auto_accept=True, final_attempt=True, cancel=None):
@@ -17,7 +24,8 @@ def make_task(tmp_path, *, auto_accept=True, final_attempt=True, cancel=None):
     src.write_bytes(b"source bytes")
     j = Journal.in_state_dir(tmp_path / "state")
     st = src.stat()
-    job = j.add(path=str(src), folder="in", sha256=sha256_file(src), size=st.st_size, mtime=st.st_mtime)
+    job = j.add(path=str(src), folder="in", sha256=sha256_file(src), size=st.st_size, mtime=st.st_mtime,
+                rules_hash=RULES_HASH)
     j.close()
     return Task(job=job, src_root=tmp_path / "in", out_root=tmp_path / "out", mode="fix", auto_accept=auto_accept,
                 rules=(), diagnose_settings=None, acceptance=None, workdir=tmp_path / "state" / "work" / "1",
@@ -30,7 +38,8 @@ def fake(status, *, video=True, failure=None):
     def process(src, workdir, **kw):
         kw["progress"](0.5)
         w = Path(workdir)
-        (w / "clip.report.json").write_text(json.dumps({"status": status}))
+        (w / "clip.report.json").write_bytes(json_report.dumps(json_report.note(
+            status=status, source=src, reason="a sentence" if status != "done" else "", failure=failure)))
         (w / "clip.flicker.png").write_bytes(b"png")
         out = None
         if video:
@@ -42,7 +51,7 @@ def fake(status, *, video=True, failure=None):
                                reason="a sentence" if status != "done" else "", failure=failure,
                                before=SimpleNamespace(verdict=SimpleNamespace(value="generative_flicker"),
                                                       scores={"flicker": 0.4}),
-                               after=SimpleNamespace(scores={"flicker": 0.1}), chain=None)
+                               after=SimpleNamespace(scores={"flicker": 0.1}), chain=CHAIN if video else None)
 
     return process
 
@@ -65,6 +74,70 @@ def test_done_publishes_video_and_reports_mirroring_subfolders(tmp_path):
     assert got and got[0].fraction == 0.5
     assert not task.workdir.exists()
     assert (tmp_path / "in" / "sub" / "clip.mp4").read_bytes() == b"source bytes"
+
+
+def _report(path):
+    return json.loads(Path(path).read_text())
+
+
+def test_published_report_names_the_published_video_and_carries_the_key(tmp_path):
+    task = make_task(tmp_path)
+    res = run_task(task, fake("done"), lambda p: None)
+    doc = _report(res.report_path)
+    assert doc["output"] == res.output_path == str(tmp_path / "out" / "sub" / "clip.mp4")  # not the workdir's
+    assert doc["key"] == {"sha256": task.job.sha256, "rules_hash": RULES_HASH, "route_versions": VERSIONS}
+    assert res.route_versions == doc["key"]["route_versions"]  # what the journal records
+    assert doc["job"] == {"id": task.job.id, "attempts": task.job.attempts}
+    assert doc["reports"]["plot"] == "clip.flicker.png" and doc["status"] == "done"
+
+
+def test_published_report_follows_a_clash_renamed_stem(tmp_path):
+    import dataclasses
+
+    task = dataclasses.replace(make_task(tmp_path), out_stem="clip.mp4")
+    res = run_task(task, fake("done"), lambda p: None)
+    doc = _report(res.report_path)
+    assert res.report_path.endswith("clip.mp4.report.json")
+    assert doc["reports"]["plot"] == "clip.mp4.flicker.png" and Path(res.report_path).with_name("clip.mp4.flicker.png").exists()
+
+
+def test_review_and_rejected_reports_say_where_the_video_is(tmp_path):
+    res = run_task(make_task(tmp_path / "a", auto_accept=False), fake("review"), lambda p: None)
+    doc = _report(res.report_path)
+    assert doc["output"] == str(tmp_path / "a" / "out" / "_review" / "sub" / "clip.mp4") and doc["status"] == "review"
+    res = run_task(make_task(tmp_path / "b", auto_accept=True), fake("review"), lambda p: None)
+    doc = _report(res.report_path)
+    assert doc["status"] == "done" and "auto_accept" in doc["reason"]  # what happened, not what was planned
+    assert doc["output"] == str(tmp_path / "b" / "out" / "sub" / "clip.mp4")
+    res = run_task(make_task(tmp_path / "c"), fake("rejected", video=False), lambda p: None)
+    doc = _report(res.report_path)
+    assert doc["output"] is None and doc["status"] == "rejected"
+
+
+def test_quarantine_and_duplicate_reports_have_the_one_schema(tmp_path):
+    from flickerd.service.worker import failure_note
+
+    task = make_task(tmp_path / "q")
+    doc = _report(failure_note(task, "not_a_video", "clip.mp4: contains no video stream.", JobState.QUARANTINED))
+    assert (doc["schema"], doc["kind"], doc["status"], doc["failure"]) == (2, "flickerd.report", "quarantined",
+                                                                            "not_a_video")
+    assert doc["key"]["sha256"] == task.job.sha256 and doc["reason"].endswith("no video stream.")
+
+    first = make_task(tmp_path / "d")
+    done = run_task(first, fake("done"), lambda p: None)
+    j = Journal.in_state_dir(tmp_path / "d" / "state")
+    orig = j.transition(first.job.id, JobState.RUNNING)
+    orig = j.transition(first.job.id, JobState.DONE, output_path=done.output_path, report_path=done.report_path,
+                        route="normalize+rife", route_versions=done.route_versions)
+    j.close()
+    import dataclasses
+
+    again = dataclasses.replace(make_task(tmp_path / "e"), original=orig)
+    res = run_task(again, fake("done"), lambda p: None)
+    doc = _report(res.report_path)
+    assert (doc["schema"], doc["kind"], doc["status"]) == (2, "flickerd.report", "duplicate")
+    assert doc["duplicate_of"]["job"] == orig.id and doc["output"] == res.output_path
+    assert doc["key"] == {"sha256": again.job.sha256, "rules_hash": RULES_HASH, "route_versions": VERSIONS}
 
 
 def test_review_candidate_waits_under_review_unless_auto_accept(tmp_path):

@@ -1,6 +1,7 @@
 """process_file and ``flickerd fix`` end to end: real encodes, the real diagnosis, test routes."""
 
 import argparse
+import hashlib
 import json
 import os
 
@@ -73,7 +74,7 @@ def test_good_fix_is_done_with_all_reports(renders, tmp_path):
     assert all(os.path.dirname(p) == str(tmp_path / "work") for p in paths)
 
     doc = json.loads(open(out.reports.json).read())
-    assert doc["schema"] == 1 and doc["kind"] == "flickerd.report" and doc["status"] == "done"
+    assert doc["schema"] == 2 and doc["kind"] == "flickerd.report" and doc["status"] == "done"
     assert doc["diagnosis"]["before"]["verdict"] == "generative_flicker"
     assert doc["diagnosis"]["after"]["frames"] == N
     assert doc["decision"]["route"] == "test-good" and doc["decision"]["rule"] == "override"
@@ -86,14 +87,15 @@ def test_good_fix_is_done_with_all_reports(renders, tmp_path):
     assert doc["source"]["path"] == src
 
     png = cv2.imread(out.reports.plot)
-    assert png is not None and png.shape[:2] == (560, 1000)
+    assert png is not None and png.shape[1] == 1000 and png.shape[0] >= 550  # a panel per measure
     assert png.std() > 10  # something is drawn
     with av.open(out.reports.compare) as c:
         s = c.streams.video[0]
         n = sum(1 for _ in c.decode(s))
         assert n == N
-        assert s.codec_context.width == 2 * clips.W + 4
-        assert float(s.average_rate) == pytest.approx(5.0)  # 10 fps shown at half speed
+        assert s.codec_context.width == 2 * clips.W + 4  # each half at the source's own size
+        assert s.codec_context.height == 2 * clips.H + 4  # and a row below zooms on the region of most flicker
+        assert float(s.average_rate) == pytest.approx(10.0)  # the source's rate: not a slideshow
 
 
 @pytest.mark.parametrize("route", sorted(BAD))
@@ -162,6 +164,13 @@ def test_cli_writes_beside_in_a_sibling_folder(renders, capsys):
     out_dir = str(d) + ".fixed"
     assert set(_files(out_dir)) == {"shot.mp4"} | {"shot" + s for s in (COMPARE_SUFFIX, PLOT_SUFFIX, JSON_SUFFIX)}
     assert capsys.readouterr().out.startswith("done")
+    doc = json.loads(open(os.path.join(out_dir, "shot" + JSON_SUFFIX)).read())
+    assert doc["output"] == os.path.join(out_dir, "shot.mp4")  # the written file, not the temp workdir's
+    assert doc["diagnosis"]["after"]["file"] == doc["output"]
+    assert doc["key"]["sha256"] == hashlib.sha256(open(src, "rb").read()).hexdigest()
+    assert doc["key"]["rules_hash"] == "override:test-good" and doc["key"]["route_versions"] == "test-good=test-1"
+    assert doc["reports"] == {"plot": "shot" + PLOT_SUFFIX, "compare": "shot" + COMPARE_SUFFIX}
+    assert not any("output" in step for step in doc["chain"]["steps"])  # workdir intermediates are gone
 
 
 def test_cli_rejection_writes_reports_but_no_video(renders, tmp_path, capsys):
@@ -171,6 +180,8 @@ def test_cli_rejection_writes_reports_but_no_video(renders, tmp_path, capsys):
     assert rc == fix_cmd.EXIT_REJECTED
     names = _files(tmp_path / "out")
     assert "result.mp4" not in names and "result.report.json" in names
+    doc = json.loads((tmp_path / "out" / "result.report.json").read_text())
+    assert doc["output"] is None and doc["diagnosis"]["after"]["file"] is None  # nothing was published
     assert not any(n.startswith(".") for n in names)  # no temp leftovers
     assert "rejected" in capsys.readouterr().out
 

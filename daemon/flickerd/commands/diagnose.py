@@ -183,12 +183,16 @@ def _diagnose_all(args: argparse.Namespace, files: list[str], settings) -> int:
 
 
 def _write_report(target: str, diagnoses: list, errors: list) -> None:
-    from flickerd.report.folder_html import render
+    from flickerd.media.thumbnails import data_uri, grab
+    from flickerd.report.folder_html import render, thumbnail_frames
 
+    # first, worst and last frame of each clip, decoded again at thumbnail size
+    thumbnails = {d.file: {i: data_uri(jpeg) for i, jpeg in grab(d.file, [f for f, _ in thumbnail_frames(d)]).items()}
+                  for d in diagnoses}
     folder = os.path.dirname(os.path.abspath(target))
     tmp = os.path.join(folder, f".{os.path.basename(target)}.tmp")
     with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(render(diagnoses, errors))
+        fh.write(render(diagnoses, errors, thumbnails=thumbnails))
     os.replace(tmp, target)
 
 

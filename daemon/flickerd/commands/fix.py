@@ -124,6 +124,7 @@ def _err(message: str) -> None:
 def main(args: argparse.Namespace) -> int:
     from flickerd.process import process_file
     from flickerd.report import COMPARE_SUFFIX, JSON_SUFFIX, PLOT_SUFFIX
+    from flickerd.report.placement import Placement, place_file
     from flickerd.rules import DEFAULT_RULES
 
     from flickerd.media.probe import probe
@@ -165,14 +166,20 @@ def main(args: argparse.Namespace) -> int:
         finally:
             bar.close()
         written = []
-        for produced, suffix in ((outcome.reports.json if outcome.reports else None, JSON_SUFFIX),
-                                 (outcome.reports.plot if outcome.reports else None, PLOT_SUFFIX),
-                                 (outcome.reports.compare if outcome.reports else None, COMPARE_SUFFIX)):
-            if produced and os.path.exists(produced):
-                target = os.path.join(out_dir, stem + suffix)
-                os.replace(produced, target)
-                written.append(target)
-        if outcome.status in ("done", "review") and outcome.output:
+        publish_video = outcome.status in ("done", "review") and bool(outcome.output)
+        produced = {suffix: path for path, suffix in (
+            (outcome.reports.json if outcome.reports else None, JSON_SUFFIX),
+            (outcome.reports.plot if outcome.reports else None, PLOT_SUFFIX),
+            (outcome.reports.compare if outcome.reports else None, COMPARE_SUFFIX)) if path and os.path.exists(path)}
+        targets = {suffix: os.path.join(out_dir, stem + suffix) for suffix in produced}
+        if JSON_SUFFIX in produced:  # the report names the files written here, not the temp workdir's
+            place_file(produced[JSON_SUFFIX], Placement(
+                final if publish_video else None, _key(src, steps, args.mode, outcome),
+                reports={"plot": targets.get(PLOT_SUFFIX), "compare": targets.get(COMPARE_SUFFIX)}))
+        for suffix, path in produced.items():
+            os.replace(path, targets[suffix])
+            written.append(targets[suffix])
+        if publish_video:
             os.replace(outcome.output, final)  # last: the video appears only with its reports beside it
             written.insert(0, final)
     except InputError as exc:
@@ -189,15 +196,38 @@ def main(args: argparse.Namespace) -> int:
     return _EXIT.get(outcome.status, EXIT_FAILED)
 
 
+def _key(src: str, steps, mode: str | None, outcome):
+    """The idempotence key the daemon would record: content hash, what decided the steps, route versions."""
+    from flickerd.config_rules import rules_hash
+    from flickerd.report.json_report import route_versions
+    from flickerd.report.placement import Key
+    from flickerd.rules import DEFAULT_RULES
+
+    if os.path.isdir(src):
+        from flickerd.service.sequence_hash import sequence_hash
+
+        sha = sequence_hash(src, marker="", default_fps=24.0)[0]
+    else:
+        from flickerd.service.hashing import sha256_file
+
+        sha = sha256_file(src)
+    # the daemon's key is "<mode>:<rules hash>"; an explicit --route stands in for the rules
+    decided = ("override:" + "+".join(s.route for s in steps)) if steps else \
+        "fix:" + rules_hash(rules_with_mode(DEFAULT_RULES, mode))
+    return Key(sha, decided, route_versions(outcome.chain))
+
+
 def _summary(outcome, written: Sequence[str]) -> None:
     v = outcome.verification
     parts = [outcome.status, outcome.route]
     if outcome.before is not None:
         parts.append(f"verdict {outcome.before.verdict.value}")
     if v is not None:
-        red = v.metrics.get("flicker_reduction")
-        if red is not None:
-            parts.append(f"flicker {-100 * red:+.0f}%")
+        from flickerd.report.headline import flicker_change_text
+
+        change = flicker_change_text(v)
+        if change:
+            parts.append(change)
         if v.metrics.get("ssim") is not None:
             parts.append(f"SSIM {v.metrics['ssim']:.3f}")
     print(": ".join(parts[:1]) + " (" + ", ".join(parts[1:]) + ")")

@@ -8,7 +8,8 @@ from pathlib import Path
 
 from flickerd.errors import FlickerdError, JournalError
 from flickerd.service.journal import Journal, JobState
-from flickerd.service.publish import move_published
+from flickerd.report.placement import Key, Placement, placed_bytes
+from flickerd.service.publish import move_published, publish_bytes
 from flickerd.service.worker import FAILED_DIR, REPORT_KINDS, REVIEW_DIR
 from flickerd.service.options import add_config_arguments, state_dir
 
@@ -44,15 +45,36 @@ def decide(journal: Journal, job_id: int, approve: bool) -> list[Path]:
     stem = report.name[: -len(".report.json")] if report.name.endswith(".report.json") else Path(job.path).stem
     files = [anchor] if job.output_path else []
     files += [anchor.with_name(stem + kind) for kind in REPORT_KINDS]
-    done = [move_published(f, moved(f, sub)) for f in files if f.exists()]
+    output = str(moved(Path(job.output_path), sub)) if job.output_path and approve else None
+    done = []
+    for f in files:
+        if not f.exists():
+            continue
+        if f.name.endswith(".report.json"):
+            done.append(_move_report(f, moved(f, sub), job, output, approve))
+        else:
+            done.append(move_published(f, moved(f, sub)))
     report = moved(Path(job.report_path), sub) if job.report_path else None
     journal.transition(
         job_id, JobState.DONE if approve else JobState.REJECTED, expect=[JobState.REVIEW],
-        output_path=str(moved(Path(job.output_path), sub)) if job.output_path and approve else None,
+        output_path=output,
         report_path=str(report) if report else None,
         outcome="done" if approve else "rejected", reason=None if approve else "rejected_in_review",
     )
     return done
+
+
+def _move_report(src: Path, dst: Path, job, output: str | None, approve: bool) -> Path:
+    """The report goes along, saying the new status and where the video is now (nowhere, when rejected)."""
+    data = placed_bytes(src, Placement(
+        output, Key(job.sha256, job.rules_hash, job.route_versions), job.id, job.attempts,
+        status="done" if approve else "rejected",
+        reason="approved in review." if approve else "rejected in review: the candidate was not published."))
+    if data is None:  # not a report flickerd wrote: move it as it is
+        return move_published(src, dst)
+    publish_bytes(data, dst)
+    src.unlink()
+    return dst
 
 
 def main(args: argparse.Namespace) -> int:

@@ -58,7 +58,7 @@ def run(
         FramePoint(
             index=t, time_s=series["time"][t], warp_error=_opt(series["warp"][t]), luma=_opt(series["luma"][t]),
             luma_flicker=_opt(series["luma_flicker"][t]), chroma_flicker=_opt(series["chroma_flicker"][t]),
-            local_flicker=_opt(series["local"][t]), mean_diff=_opt(series["mean_diff"][t]),
+            local_flicker=_opt(series["local"][t]), texture_flicker=_opt(series["texture"][t]), mean_diff=_opt(series["mean_diff"][t]),
             flow_failure=_opt(series["failure"][t]), banding=_opt(series["banding"][t]),
             blocking=_opt(series["blocking"][t]),
             cut=t in series["cuts"], keyframe=series["keyframe"][t],

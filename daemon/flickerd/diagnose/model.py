@@ -32,6 +32,7 @@ class FramePoint:
     luma_flicker: float | None = None  # |Y_t − (Y_{t−1}+Y_{t+1})/2|
     chroma_flicker: float | None = None
     local_flicker: float | None = None
+    texture_flicker: float | None = None  # high-pass residual / high-pass detail of the pair (≈1: re-drawn)
     mean_diff: float | None = None  # the seed's baseline |F_t − F_{t−1}|
     flow_failure: float | None = None  # fraction of the frame where the flow check fails
     banding: float | None = None

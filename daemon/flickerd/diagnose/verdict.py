@@ -43,11 +43,16 @@ def _median(values) -> float:
 
 
 def _segments(values, threshold: float, kind: str) -> list[Segment]:
-    """Runs of frames whose value exceeds ``threshold``, gaps of one frame bridged."""
+    """Runs of measured frames whose value exceeds ``threshold``, one cold frame between hot ones bridged.
+
+    Unmeasured frames (NaN: sampled clips, cuts) neither end nor make a run, so a clip whose
+    flow measures saw only spread-out triples still gets its runs, spanning the frames between.
+    """
     v = np.asarray([np.nan if x is None else x for x in values], np.float64)
-    hot = np.nan_to_num(v, nan=0.0) > threshold
+    idx = np.flatnonzero(~np.isnan(v))
+    hot = v[idx] > threshold
     out: list[Segment] = []
-    t, n = 0, len(hot)
+    t, n = 0, len(idx)
     while t < n:
         if not hot[t]:
             t += 1
@@ -56,9 +61,15 @@ def _segments(values, threshold: float, kind: str) -> list[Segment]:
         while end + 1 < n and (hot[end + 1] or (end + 2 < n and hot[end + 2])):
             end += 1
         if end - t + 1 >= MIN_SEGMENT:
-            out.append(Segment(t, end, kind, float(np.nanmean(v[t:end + 1]))))
+            out.append(Segment(int(idx[t]), int(idx[end]), kind, float(v[idx[t:end + 1]].mean())))
         t = end + 1
     return out
+
+
+def _whole(values, kind: str, score: float) -> list[Segment]:
+    """The measured span of the clip: its score is over the threshold, but no run stands out."""
+    idx = np.flatnonzero(~np.isnan(np.asarray([np.nan if x is None else x for x in values], np.float64)))
+    return [Segment(int(idx[0]), int(idx[-1]), kind, score)] if idx.size else []
 
 
 def scores_and_segments(series: dict, blocking: float, s: DiagnoseSettings) -> tuple[dict[str, float], tuple[Segment, ...]]:
@@ -80,12 +91,19 @@ def scores_and_segments(series: dict, blocking: float, s: DiagnoseSettings) -> t
         "vbench_flickering": baseline.vbench_flickering(_clean(series["mean_diff"])),
         "cuts": float(len(series["cuts"])),
     }
-    segs = (
-        _segments(series["luma_flicker"], s.luma_threshold, "luma")
-        + _segments(series["chroma_flicker"], s.chroma_threshold, "chroma")
-        + _segments(series["local"], s.local_threshold * 2, "local")
-        + _segments(series["area"], incoherence.SIGNIFICANT_AREA, "incoherent")
+    # Segments agree with the verdict: only a kind whose score is over its threshold has any,
+    # and such a kind always has one (the whole measured span when no run stands out).
+    kinds = (
+        ("luma", "luma_flicker", series["luma_flicker"], s.luma_threshold, s.luma_threshold),
+        ("chroma", "chroma_flicker", series["chroma_flicker"], s.chroma_threshold, s.chroma_threshold),
+        ("local", "local_flicker", series["local"], s.local_threshold, s.local_threshold * 2),  # per-frame peaks
+        ("texture", "texture_flicker", series["texture"], s.texture_threshold, s.texture_threshold),
+        ("incoherent", "incoherence", series["area"], s.incoherence_threshold, incoherence.SIGNIFICANT_AREA),
     )
+    segs: list[Segment] = []
+    for kind, key, values, over, per_frame in kinds:
+        if scores[key] > over:
+            segs += _segments(values, per_frame, kind) or _whole(values, kind, scores[key])
     return scores, tuple(sorted(segs, key=lambda x: (x.start, x.kind)))
 
 

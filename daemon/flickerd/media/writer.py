@@ -49,6 +49,18 @@ def output_extension(ext: str, codec: str | None) -> str:
     return ext.lower() if ext.lower() in allowed else allowed[0]
 
 
+# H.265 in an ISO-BMFF container is tagged hvc1 (parameter sets in the sample description):
+# QuickTime and Apple devices refuse FFmpeg's default hev1.
+HEVC_CODECS = frozenset({"libx265", "hevc_nvenc"})
+HVC1_CONTAINERS = frozenset({".mp4", ".m4v", ".mov"})
+HVC1_TAG = "hvc1"
+
+
+def hevc_tag(codec: str, ext: str) -> str | None:
+    """The codec tag an output of ``codec`` in an ``ext`` file needs (None: the muxer's default)."""
+    return HVC1_TAG if codec in HEVC_CODECS and ext.lower() in HVC1_CONTAINERS else None
+
+
 # Containers that take a copied audio stream.
 AUDIO_CONTAINERS = {".mp4", ".m4v", ".mov", ".mkv", ".webm"}
 
@@ -126,6 +138,9 @@ class VideoWriter:
             raise RouteError(f"{self.path}: cannot create the output ({exc}).") from exc
         self._v.width, self._v.height = self.width - self.width % 2, self.height - self.height % 2
         self._v.pix_fmt = self.pix_fmt
+        tag = hevc_tag(self.codec, ext)
+        if tag:
+            self._v.codec_tag = tag
         alias = (settings.codec or "").lower()
         if self.codec in ("libx264", "libx265"):
             self._v.options = {"crf": str(settings.crf), "preset": settings.preset}

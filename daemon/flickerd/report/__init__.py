@@ -13,7 +13,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from flickerd.diagnose.model import Diagnosis
+from flickerd.report.headline import flicker_change_text
 from flickerd.report.json_report import build, write_json
+from flickerd.report.measures import verdict_sentence
+from flickerd.report.settings import ReportSettings
 from flickerd.routes.base import ChainResult
 from flickerd.rules import Decision
 
@@ -47,10 +50,12 @@ def write_reports(
     verification: Any | None,
     status: str = "",
     reason: str = "",
+    failure: str | None = None,
     source_info: Mapping[str, Any] | None = None,
     timings: Mapping[str, float] | None = None,
     notes: Sequence[str] = (),
     compare: bool = True,
+    settings: ReportSettings = ReportSettings(),
 ) -> ReportPaths:
     """Write the reports for one job into ``out_dir``; the compare clip only when ``fixed`` exists.
 
@@ -66,38 +71,55 @@ def write_reports(
     try:
         from flickerd.report.plot import write_plot
 
-        write_plot(plot_path, before=before, verification=verification, title=_title(source, status, decision, verification))
+        write_plot(plot_path, before=before, verification=verification,
+                   title=_title(source, status, decision, verification),
+                   subtitle=_subtitle(before, status, verification))
     except (OSError, ValueError, RuntimeError) as exc:
         plot_path = None
         notes.append(f"the flicker plot could not be drawn: {exc}")
-    if compare and fixed and os.path.exists(fixed):
+    if compare and settings.compare and fixed and os.path.exists(fixed):
         from flickerd.errors import FlickerdError
         from flickerd.report.compare import write_compare
 
         compare_path = os.path.join(out_dir, stem + COMPARE_SUFFIX)
         try:
-            write_compare(compare_path, source, fixed)
+            write_compare(compare_path, source, fixed, speed=settings.compare_speed,
+                          max_width=settings.compare_max_width, zoom=settings.compare_zoom)
         except (FlickerdError, OSError) as exc:
             compare_path = None
             notes.append(f"the side-by-side clip could not be written: {exc}")
     document = build(source=source, fixed=fixed, before=before, decision=decision, chain=chain,
-                     verification=verification, status=status, reason=reason, source_info=source_info,
+                     verification=verification, status=status, reason=reason, failure=failure, source_info=source_info,
                      timings=timings, notes=notes)
     document["reports"] = {"plot": _name(plot_path), "compare": _name(compare_path)}
     json_path = write_json(os.path.join(out_dir, stem + JSON_SUFFIX), document)
     return ReportPaths(json_path, plot_path, compare_path)
 
 
+STATUS_WORDS = {
+    "done": "fixed", "report_only": "report only", "needs_attention": "needs attention", "review": "review candidate",
+    "rejected": "rejected", "failed": "failed",
+}
+
+
 def _title(source: str, status: str, decision: Decision | None, verification: Any | None) -> str:
-    title = f"{os.path.basename(source)} — {status}"
-    if decision is not None:
+    title = f"{os.path.basename(source)} — {STATUS_WORDS.get(status, status)}"
+    if decision is not None and decision.steps:
         title += f" ({decision.route})"
+    figures = [f for f in (flicker_change_text(verification),) if f]
     metrics = getattr(verification, "metrics", None) or {}
-    if metrics.get("flicker_reduction") is not None:
-        title += f" — flicker {-100 * metrics['flicker_reduction']:+.0f}%"
     if metrics.get("ssim") is not None:
-        title += f", SSIM {metrics['ssim']:.3f}"
-    return title
+        figures.append(f"SSIM {metrics['ssim']:.3f}")
+    return title + (" — " + ", ".join(figures) if figures else "")
+
+
+def _subtitle(before: Diagnosis | None, status: str, verification: Any | None) -> str:
+    lines = [verdict_sentence(before)] if before is not None else []
+    if verification is None:
+        lines.append("No fix was made, so only the input is shown.")
+    elif status == "rejected":
+        lines.append("The fix was rejected and not published; its curves show why.")
+    return "\n".join(lines)
 
 
 def _name(path: str | None) -> str | None:

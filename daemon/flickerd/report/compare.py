@@ -1,7 +1,12 @@
-"""``NAME.compare.mp4``: original | fixed side by side, labelled, slowed down — how a person judges a fix.
+"""``NAME.compare.mp4``: original | fixed side by side, labelled — how a person judges a fix.
 
-Streams both files (one frame of each in memory). When the fixed clip has more frames
-(interpolation), each of its frames is shown next to the source frame at the same time.
+Each half keeps the source's resolution up to half of ``max_width``; the clip plays at the
+source's rate × ``speed``. With ``zoom`` a second row shows both halves' region of most flicker
+magnified: a first pass at thumbnail size finds where the fix changed the frame-to-frame change
+the most (motion is in both files and cancels; flicker is only in the source), and a box marks
+that region on the top row. Streams both files (one frame of each in memory). When the fixed
+clip has more frames (interpolation), each of its frames is shown next to the source frame at
+the same time, and the zoom follows the source's own frame-to-frame change.
 """
 
 from __future__ import annotations
@@ -16,36 +21,108 @@ import numpy as np
 from flickerd.media.probe import probe
 from flickerd.media.reader import iter_frames
 from flickerd.media.writer import EncodeSettings, VideoWriter
+from flickerd.report.settings import DEFAULT_COMPARE_MAX_WIDTH, DEFAULT_COMPARE_SPEED, DEFAULT_COMPARE_ZOOM
 
-DEFAULT_SPEED = 0.5
-MAX_WIDTH = 960  # px, both panels together
 GAP = 4  # px between panels
+MAP_SIDE = 160  # px: the first pass's frame size
 ENCODE = EncodeSettings(crf=20, preset="veryfast", pix_fmt="yuv420p", codec="libx264")
+BOX_COLOUR = (255, 214, 0)
 
 
-def _panel_size(width: int, height: int, max_width: int) -> tuple[int, int]:
+@dataclasses.dataclass(frozen=True, slots=True)
+class Layout:
+    """Panel size and the zoom box, in source pixels (``box`` None: no zoom row)."""
+
+    panel: tuple[int, int]  # w, h of one half
+    box: tuple[int, int, int, int] | None  # x, y, w, h of the region shown magnified
+
+    @property
+    def size(self) -> tuple[int, int]:
+        pw, ph = self.panel
+        return 2 * pw + GAP, ph * (2 if self.box else 1) + (GAP if self.box else 0)
+
+
+def panel_size(width: int, height: int, max_width: int) -> tuple[int, int]:
+    """One half at the source's size, shrunk only to fit two of them (and the gap) in ``max_width``."""
     s = min(1.0, (max_width - GAP) / 2 / width)
     w = max(16, int(round(width * s)))
     h = max(16, int(round(height * s)))
     return w - w % 2, h - h % 2
 
 
+def flicker_box(change: np.ndarray, width: int, height: int, zoom: float) -> tuple[int, int, int, int]:
+    """The ``1/zoom``-sized box (source pixels) holding the most of ``change`` (a low-resolution map)."""
+    bw, bh = max(2, int(round(width / zoom))), max(2, int(round(height / zoom)))
+    mh, mw = change.shape
+    kw, kh = max(1, round(mw * bw / width)), max(1, round(mh * bh / height))
+    sums = cv2.boxFilter(change.astype(np.float64), -1, (kw, kh), normalize=False, anchor=(0, 0),
+                         borderType=cv2.BORDER_CONSTANT)
+    sums[:, mw - kw + 1:] = -1  # boxes that would stick out of the frame
+    sums[mh - kh + 1:, :] = -1
+    my, mx = np.unravel_index(int(np.argmax(sums)), sums.shape)
+    x = min(width - bw, int(round(mx * width / mw)))
+    y = min(height - bh, int(round(my * height / mh)))
+    return x - x % 2, y - y % 2, bw - bw % 2, bh - bh % 2
+
+
+def change_map(source: str, fixed: str, same_timing: bool) -> np.ndarray | None:
+    """Summed |Δsource − Δfixed| between consecutive frames at ``MAP_SIDE`` (|Δsource| when the timing differs)."""
+    total = None
+    prev = None
+    src = iter_frames(source, max_side=MAP_SIDE, gray=True)
+    fix = iter_frames(fixed, max_side=MAP_SIDE, gray=True) if same_timing else None
+    try:
+        for a in src:
+            a_img = a.image.astype(np.float32)
+            b_img = None
+            if fix is not None:
+                b = next(fix, None)
+                if b is None:
+                    break
+                b_img = cv2.resize(b.image, a_img.shape[::-1], interpolation=cv2.INTER_AREA).astype(np.float32) \
+                    if b.image.shape != a.image.shape else b.image.astype(np.float32)
+            if prev is not None:
+                d = a_img - prev[0]
+                if b_img is not None:
+                    d = d - (b_img - prev[1])
+                total = np.abs(d) if total is None else total + np.abs(d)
+            prev = (a_img, b_img)
+    finally:
+        src.close()
+        if fix is not None:
+            fix.close()
+    return total
+
+
+def layout(source: str, fixed: str, *, max_width: int, zoom: float) -> Layout:
+    info_src, info_fix = probe(source), probe(fixed)
+    panel = panel_size(info_src.width, info_src.height, max_width)
+    if not zoom:
+        return Layout(panel, None)
+    change = change_map(source, fixed, info_src.frame_count == info_fix.frame_count)
+    if change is None or not np.any(change):
+        change = np.ones((9, 16))  # nothing moved differently: the centre
+    return Layout(panel, flicker_box(change, info_src.width, info_src.height, zoom))
+
+
 def _label(image: np.ndarray, text: str) -> None:
-    scale = max(0.35, image.shape[1] / 640)
+    scale = max(0.4, min(1.2, image.shape[1] / 640))
     thick = max(1, int(round(scale * 1.5)))
     (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, thick)
     cv2.rectangle(image, (0, 0), (tw + 8, th + base + 8), (0, 0, 0), -1)
     cv2.putText(image, text, (4, th + 4), cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), thick, cv2.LINE_AA)
 
 
-def write_compare(path: str, source: str, fixed: str, *, speed: float = DEFAULT_SPEED, max_width: int = MAX_WIDTH,
+def write_compare(path: str, source: str, fixed: str, *, speed: float = DEFAULT_COMPARE_SPEED,
+                  max_width: int = DEFAULT_COMPARE_MAX_WIDTH, zoom: float = DEFAULT_COMPARE_ZOOM,
                   labels: tuple[str, str] = ("original", "fixed")) -> str:
-    """Write the side-by-side clip at ``speed`` × real time via a temp name; returns ``path``."""
+    """Write the side-by-side clip at ``speed`` × the source's rate via a temp name; returns ``path``."""
     info_src, info_fix = probe(source), probe(fixed)
-    pw, ph = _panel_size(info_src.width, info_src.height, max_width)
+    lay = layout(source, fixed, max_width=max_width, zoom=zoom)
+    pw, ph = lay.panel
     ratio = (info_fix.fps / info_src.fps) if info_src.fps else 1.0
     rate = Fraction(info_fix.fps_num, info_fix.fps_den) * Fraction(speed).limit_denominator(100)
-    size = (2 * pw + GAP, ph)
+    width, height = lay.size
     # Colour metadata and audio of the source do not apply to this drawn clip.
     meta = dataclasses.replace(info_src, has_audio=False, color_range=1, color_primaries=1, color_trc=1,
                                colorspace=1, metadata={})
@@ -55,7 +132,7 @@ def write_compare(path: str, source: str, fixed: str, *, speed: float = DEFAULT_
     src_frame = None
     src_index = -1
     try:
-        with VideoWriter(tmp, meta, settings=ENCODE, fps=rate, size=size, copy_audio=False) as writer:
+        with VideoWriter(tmp, meta, settings=ENCODE, fps=rate, size=(width, height), copy_audio=False) as writer:
             for i, f in enumerate(iter_frames(fixed)):
                 want = min(int(i / ratio + 1e-6), max(0, info_src.frame_count - 1)) if ratio > 0 else i
                 while src_index < want:
@@ -63,18 +140,41 @@ def write_compare(path: str, source: str, fixed: str, *, speed: float = DEFAULT_
                     if nxt is None:
                         break
                     src_frame, src_index = nxt.image, src_index + 1
-                canvas = np.zeros((ph, size[0], 3), np.uint8)
-                left = cv2.resize(src_frame, (pw, ph), interpolation=cv2.INTER_AREA) if src_frame is not None else None
-                right = cv2.resize(f.image, (pw, ph), interpolation=cv2.INTER_AREA)
-                if left is not None:
-                    _label(left, labels[0])
-                    canvas[:, :pw] = left
-                _label(right, labels[1])
-                canvas[:, pw + GAP:] = right
-                writer.write(canvas)
+                writer.write(_canvas(src_frame, f.image, lay, labels, zoom, (info_src.width, info_src.height)))
         os.replace(tmp, path)
     finally:
         src_iter.close()
         if os.path.exists(tmp):
             os.unlink(tmp)
     return path
+
+
+def _canvas(src: np.ndarray | None, fixed: np.ndarray, lay: Layout, labels: tuple[str, str], zoom: float,
+            src_size: tuple[int, int]) -> np.ndarray:
+    pw, ph = lay.panel
+    width, height = lay.size
+    canvas = np.zeros((height, width, 3), np.uint8)
+    for k, frame in enumerate((src, fixed)):
+        if frame is None:
+            continue
+        frame = _to_source_size(frame, src_size)
+        top = cv2.resize(frame, (pw, ph), interpolation=cv2.INTER_AREA) if frame.shape[:2] != (ph, pw) else frame.copy()
+        x0 = k * (pw + GAP)
+        if lay.box is not None:
+            x, y, w, h = lay.box
+            crop = cv2.resize(frame[y:y + h, x:x + w], (pw, ph), interpolation=cv2.INTER_CUBIC)
+            _label(crop, f"{labels[k]}: zoom x{zoom:g}, region of most flicker")
+            canvas[ph + GAP:, x0:x0 + pw] = crop
+            s = pw / src_size[0]
+            cv2.rectangle(top, (int(x * s), int(y * s)), (int((x + w) * s) - 1, int((y + h) * s) - 1), BOX_COLOUR, 2)
+        _label(top, labels[k])
+        canvas[:ph, x0:x0 + pw] = top
+    return canvas
+
+
+def _to_source_size(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """A fixed frame at the source's size (encoders may crop odd sizes by a pixel)."""
+    w, h = size
+    if frame.shape[1] == w and frame.shape[0] == h:
+        return frame
+    return cv2.resize(frame, (w, h), interpolation=cv2.INTER_AREA)

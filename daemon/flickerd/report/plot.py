@@ -1,74 +1,175 @@
-"""``NAME.flicker.png``: per-frame flicker before and after the fix, scene cuts marked."""
+"""``NAME.flicker.png``: what was measured per frame, before and after the fix, scene cuts marked.
+
+Panels: the warping error and the global luma flicker (always), then the measure that decided
+the verdict (texture, local, chroma, codec, incoherence) when it is another one. A curve is
+drawn only where it was measured: a diagnosis of a long clip samples spread-out frame
+triples, so its points are markers, and each panel says in words what was not measured and
+why. ``panels`` (pure) decides all of that; ``write_plot`` only draws it.
+"""
 
 from __future__ import annotations
 
 import math
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from flickerd.diagnose.model import Diagnosis
+from flickerd.report.measures import MEASURES, Deciding, Measure, deciding, fmt
 
-FIG_SIZE_IN = (10.0, 5.6)
-DPI = 100  # 1000 × 560 px
-
-
-def _clean(values: Sequence[Any]) -> list[float]:
-    return [float(v) if v is not None and math.isfinite(float(v)) else math.nan for v in values]
-
-
-def _from_timeline(d: Diagnosis | None, key: str) -> list[float]:
-    if d is None:
-        return []
-    return _clean([getattr(p, key) for p in d.timeline])
+WIDTH_IN = 10.0
+DPI = 100  # 1000 px wide
+PANEL_IN = 2.3  # height of one panel
+TITLE_IN = 0.9
+BEFORE, AFTER = "#c0392b", "#2471a3"
+SAMPLED_SHARE = 0.8  # fewer measured frames than this share of the measurable ones: drawn as points
 
 
-def series(before: Diagnosis | None, verification: Any | None) -> dict[str, list[float]]:
-    """The curves to draw: verification's (input and output under the input's flow) or the diagnosis's."""
-    s = dict(getattr(verification, "series", None) or {})
+@dataclass(frozen=True, slots=True)
+class Curve:
+    label: str
+    values: tuple[float, ...]  # NaN where not measured
+    colour: str
+    summary: str = "mean"  # the statistic the legend gives ("mean" | "median")
+
+    @property
+    def measured(self) -> int:
+        return sum(1 for v in self.values if not math.isnan(v))
+
+    def statistic(self) -> float | None:
+        finite = sorted(v for v in self.values if not math.isnan(v))
+        if not finite:
+            return None
+        if self.summary == "median":
+            mid = len(finite) // 2
+            return finite[mid] if len(finite) % 2 else (finite[mid - 1] + finite[mid]) / 2
+        return sum(finite) / len(finite)
+
+    def legend(self, unit: str) -> str:
+        value = self.statistic()
+        return self.label if value is None else f"{self.label}: {self.summary} {fmt(value)} {unit}"
+
+
+@dataclass(frozen=True, slots=True)
+class Panel:
+    title: str
+    ylabel: str  # the unit of the plotted values
+    curves: tuple[Curve, ...]
+    sampled: bool  # draw measured points as markers
+    threshold: float | None = None  # a dashed line: the per-frame level the verdict uses
+    threshold_label: str = ""
+    note: str = ""  # what was not measured and why; empty when everything was
+
+
+def _clean(values: Sequence[Any]) -> tuple[float, ...]:
+    out = []
+    for v in values:
+        try:
+            f = float(v) if v is not None else math.nan
+        except (TypeError, ValueError):
+            f = math.nan
+        out.append(f if math.isfinite(f) else math.nan)
+    return tuple(out)
+
+
+def _timeline(d: Diagnosis | None, field: str) -> tuple[float, ...]:
+    return _clean([getattr(p, field, None) for p in d.timeline]) if d is not None else ()
+
+
+def _sampling_note(d: Diagnosis | None, counts: Sequence[int], n: int) -> str:
+    pairs = d.settings.get("max_pairs") if d is not None else None
+    why = (f"the diagnosis measures at most {pairs} frame pairs, spread over the clip (diagnose.max_pairs)"
+           if pairs else "the diagnosis sampled frame pairs")
+    measured = " and ".join(str(c) for c in dict.fromkeys(counts))
+    return f"{measured} of {n} frames measured: {why}. Dots are measured frames."
+
+
+def _missing_note(curve: Curve, frames: int, mode: str) -> str:
+    if mode == "interpolate":
+        why = "interpolation changes the frame rate, and is never scored as a flicker fix"
+    elif frames < 3:
+        why = f"the clip has {frames} frame{'s' if frames != 1 else ''}; these measures need 3"
+    else:
+        why = "every frame pair was a scene cut or could not be followed by optical flow"
+    return f"{curve.label}: not measured — {why}."
+
+
+def _panel(title: str, m: Measure, curves: Sequence[Curve], diagnosis: Diagnosis | None, mode: str,
+           threshold: float | None = None, threshold_label: str = "", how: str = "") -> Panel:
+    curves = tuple(c for c in curves if c.values)
+    missing = [_missing_note(c, len(c.values), mode) for c in curves if c.measured == 0]
+    # pair and triple measures skip the clip's ends
+    sampled = [c for c in curves if 0 < c.measured < SAMPLED_SHARE * max(1, len(c.values) - 2)]
+    notes = missing + ([_sampling_note(diagnosis, [c.measured for c in sampled], len(sampled[0].values))]
+                       if sampled else []) + ([how] if how else [])
+    return Panel(title, m.axis_label, curves, bool(sampled), threshold, threshold_label, " ".join(notes))
+
+
+VERIFIED = "every frame; input and output measured with the input's optical flow"
+DIAGNOSED = "the diagnosis of each file"
+DIAGNOSED_INPUT = "the input's diagnosis"
+
+
+def panels(before: Diagnosis | None, verification: Any | None) -> tuple[Panel, ...]:
+    """The panels to draw, with their curves and notes (pure).
+
+    Warping error and luma flicker come from verification when there is one (every frame, the
+    same flow for both files); a measure that decided the verdict comes from the diagnoses
+    (the input's, and the fixed file's re-diagnosis), so its curve sums up to the score the
+    verdict used and sits against the verdict's threshold. Legends give each curve's mean (or
+    median, for scores that are medians) of exactly what is drawn.
+    """
+    series = dict(getattr(verification, "series", None) or {})
     after = getattr(verification, "after", None)
-    out = {
-        "warp_before": _clean(s.get("warp_error_before") or ()) or _from_timeline(before, "warp_error"),
-        "warp_after": _clean(s.get("warp_error_after") or ()) or _from_timeline(after, "warp_error"),
-        "luma_before": _clean(s.get("luma_flicker_before") or ()) or _from_timeline(before, "luma_flicker"),
-        "luma_after": _clean(s.get("luma_flicker_after") or ()) or _from_timeline(after, "luma_flicker"),
-    }
-    return out
+    mode = str(getattr(verification, "mode", "fix") or "fix")
+    decided = deciding(before) if before is not None else ()
 
+    def diagnosed(m: Measure) -> tuple[Curve, Curve]:
+        field = m.per_frame or m.key
+        return (Curve("before (input)", _timeline(before, field), BEFORE, m.summary),
+                Curve("after (fixed, re-diagnosed)", _timeline(after, field), AFTER, m.summary))
 
-def write_plot(path: str, *, before: Diagnosis | None, verification: Any | None, title: str) -> str:
-    """Draw the two panels (warping error, luma flicker) and write the PNG via a temp name."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    from matplotlib.figure import Figure  # no pyplot: no global state, safe in worker threads
-
-    curves = series(before, verification)
-    fps = before.fps if before is not None and before.fps else 0.0
-    cuts = list(before.cuts) if before is not None else []
-    fig = Figure(figsize=FIG_SIZE_IN, dpi=DPI, layout="constrained")
-    axes = fig.subplots(2, 1, sharex=True)
-    panels = (
-        (axes[0], "warp", "Flow-compensated warping error", "error (RGB, [0,1]²)"),
-        (axes[1], "luma", "Global luma flicker", "|Y − mean(neighbours)| (levels)"),
-    )
-    for ax, key, name, ylabel in panels:
-        b, a = curves[f"{key}_before"], curves[f"{key}_after"]
+    def verified(m: Measure) -> tuple[tuple[Curve, Curve], str]:
+        b, a = _clean(series.get(f"{m.key}_before") or ()), _clean(series.get(f"{m.key}_after") or ())
         if b:
-            ax.plot(range(len(b)), b, color="#c0392b", lw=1.4, label="before (input)")
-        if a:
-            ax.plot(range(len(a)), a, color="#2471a3", lw=1.4, label="after (fixed)")
-        for i, c in enumerate(cuts):
-            ax.axvline(c, color="0.4", ls="--", lw=1, label="scene cut" if i == 0 else None)
-        ax.set_title(name, fontsize=10)
-        ax.set_ylabel(ylabel, fontsize=8)
-        ax.grid(alpha=0.3)
-        if not b and not a:
-            ax.text(0.5, 0.5, "not measured", ha="center", va="center", transform=ax.transAxes, color="0.5")
+            return (Curve("before (input)", b, BEFORE), Curve("after (fixed)", a, AFTER)), VERIFIED
+        return diagnosed(m), (DIAGNOSED if after is not None else DIAGNOSED_INPUT)
+
+    out: list[Panel] = []
+    for key, name in (("warp_error", "Flow-compensated warping error (Lai et al.)"),
+                      ("luma_flicker", "Global luma flicker")):
+        m = MEASURES[key]
+        x = next((x for x in decided if x.measure.key == key), None)
+        if x is not None:
+            out.append(_deciding_panel(x, diagnosed(m), before, mode, after is not None))
         else:
-            ax.legend(loc="upper right", fontsize=8)
-    axes[1].set_xlabel(f"frame{f' ({fps:.3g} fps)' if fps else ''}")
-    fig.suptitle(title, fontsize=11)
+            curves, source = verified(m)
+            out.append(_panel(f"{name} — {source}", m, curves, before, mode))
+    for x in decided:
+        if x.measure.key not in ("luma_flicker", "warp_error") and x.measure.per_frame is not None:
+            out.append(_deciding_panel(x, diagnosed(x.measure), before, mode, after is not None))
+    return tuple(out)
+
+
+def _deciding_panel(x: Deciding, curves: Sequence[Curve], before: Diagnosis | None, mode: str,
+                    with_after: bool) -> Panel:
+    m = x.measure
+    verb = "decided the verdict" if x.over else "closest to its threshold"
+    source = DIAGNOSED if with_after else DIAGNOSED_INPUT
+    title = f"{m.label.capitalize()} — {verb}: {fmt(x.score)} {m.unit}, threshold {fmt(x.threshold)} ({source})"
+    line = x.threshold * m.run_factor if m.run_factor else None
+    label = ""
+    if line is not None:
+        label = (f"verdict threshold {fmt(x.threshold)}" if m.run_factor == 1 else
+                 f"segment level {fmt(line)} ({m.run_factor:g}× threshold)")
+    return _panel(title, m, curves, before, mode, line, label, m.how)
+
+
+def write_plot(path: str, *, before: Diagnosis | None, verification: Any | None, title: str,
+               subtitle: str = "") -> str:
+    """Draw ``panels`` and write the PNG via a temp name; returns ``path``."""
+    fig = figure(before=before, verification=verification, title=title, subtitle=subtitle)
     tmp = os.path.join(os.path.dirname(path) or ".", f".{os.path.basename(path)}.tmp")
     try:
         fig.savefig(tmp, format="png")
@@ -77,3 +178,73 @@ def write_plot(path: str, *, before: Diagnosis | None, verification: Any | None,
         if os.path.exists(tmp):
             os.unlink(tmp)
     return path
+
+
+def figure(*, before: Diagnosis | None, verification: Any | None, title: str, subtitle: str = "") -> Any:
+    """The matplotlib ``Figure`` of ``panels`` (one axes per panel, top to bottom)."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    from matplotlib.figure import Figure  # no pyplot: no global state, safe in worker threads
+
+    drawn = panels(before, verification)
+    fps = before.fps if before is not None and before.fps else 0.0
+    cuts = list(before.cuts) if before is not None else []
+    frames = max((len(c.values) for p in drawn for c in p.curves), default=0)
+    fig = Figure(figsize=(WIDTH_IN, TITLE_IN + PANEL_IN * len(drawn)), dpi=DPI, layout="constrained")
+    axes = fig.subplots(len(drawn), 1, sharex=True, squeeze=False)[:, 0]
+    for ax, panel in zip(axes, drawn):
+        _draw(ax, panel, cuts)
+    axes[-1].set_xlabel(f"frame{f' ({fps:.3g} fps)' if fps else ''}")
+    if frames > 1:
+        axes[-1].set_xlim(-0.5, frames - 0.5)
+    fig.suptitle(title + (f"\n{subtitle}" if subtitle else ""), fontsize=11)
+    return fig
+
+
+def _draw(ax: Any, panel: Panel, cuts: Sequence[int]) -> None:
+    drew = False
+    for c in panel.curves:
+        points = [(i, v) for i, v in enumerate(c.values) if not math.isnan(v)]
+        if not points:
+            continue
+        drew = True
+        if panel.sampled:
+            xs, ys = zip(*points)
+            ax.plot(xs, ys, color=c.colour, lw=0.7, ls=":", alpha=0.6)
+            ax.plot(xs, ys, color=c.colour, ls="none", marker="o", ms=4, label=c.legend(panel.ylabel))
+        else:
+            ax.plot(range(len(c.values)), c.values, color=c.colour, lw=1.4, label=c.legend(panel.ylabel))
+            lone = [(i, v) for i, v in points if _isolated(c.values, i)]
+            if lone:  # a measured frame between unmeasured ones would vanish from a line
+                ax.plot(*zip(*lone), color=c.colour, ls="none", marker="o", ms=3)
+    if panel.threshold is not None:
+        ax.axhline(panel.threshold, color="0.35", ls="--", lw=1, label=panel.threshold_label)
+    for i, c in enumerate(cuts):
+        ax.axvline(c, color="0.4", ls="-.", lw=1, label="scene cut" if i == 0 else None)
+    ax.set_title(panel.title, fontsize=10, loc="left")
+    ax.set_ylabel(panel.ylabel, fontsize=8)
+    ax.grid(alpha=0.3)
+    top = ax.get_ylim()[1]
+    if panel.threshold is not None:
+        top = max(top, 1.15 * panel.threshold)  # the threshold is in view: a clean clip plots low and flat
+    if panel.note:  # headroom: the note sits above the data, never on it
+        top *= 1.25 + 0.13 * _wrap(panel.note).count("\n")
+    ax.set_ylim(0, top)  # magnitudes stay honest: no zoom onto noise
+    if drew or panel.threshold is not None:
+        ax.legend(loc="best", fontsize=8)
+    if panel.note:
+        ax.text(0.005, 0.97, _wrap(panel.note), transform=ax.transAxes, va="top", ha="left", fontsize=7.5,
+                color="0.25", bbox={"boxstyle": "round", "fc": "white", "ec": "0.8", "alpha": 0.85})
+
+
+def _isolated(values: Sequence[float], i: int) -> bool:
+    left = i == 0 or math.isnan(values[i - 1])
+    right = i == len(values) - 1 or math.isnan(values[i + 1])
+    return left and right
+
+
+def _wrap(text: str, width: int = 95) -> str:
+    import textwrap
+
+    return "\n".join(textwrap.wrap(text, width))

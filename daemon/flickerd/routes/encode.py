@@ -23,7 +23,7 @@ from typing import Any
 
 from flickerd.errors import CorruptInput
 from flickerd.media.probe import MediaInfo
-from flickerd.media.writer import EncodeSettings, VideoWriter, output_codec
+from flickerd.media.writer import EncodeSettings, VideoWriter, hevc_tag, output_codec
 
 DEFAULT_CRF = 16
 DEFAULT_PRESET = "slow"
@@ -137,9 +137,12 @@ def ffmpeg_codec_args(out: str, source: MediaInfo, encoding: Encoding) -> list[s
         args += ["-profile:v", "4" if "444" in encoding.pix_fmt else "2"]
     elif encoding.codec in ("h264_nvenc", "hevc_nvenc"):
         args += ["-cq", str((encoding.crf or DEFAULT_CRF) + 3), "-preset", "p5"]
+    ext = os.path.splitext(out)[1].lower()
+    tag = hevc_tag(encoding.codec, ext)
+    if tag:
+        args += ["-tag:v", tag]
     args += colour_args(source)
     if source.has_audio:
-        ext = os.path.splitext(out)[1].lower()
         ok = AUDIO_COPY_OK.get(ext)
         if ok is None or (source.audio_codec or "") in ok:
             args += ["-c:a", "copy"]

@@ -618,7 +618,8 @@ class Daemon:
                     gpu=gpu, original=original, output_codec=str(getattr(f, "output_codec", "") or ""),
                     final_attempt=job.attempts >= int(getattr(cfg, "max_attempts", 3)),
                     sequence_output=str(getattr(f, "sequence_output", "video")),
-                    sequence_fps=float(getattr(f, "sequence_fps", 24.0)))
+                    sequence_fps=float(getattr(f, "sequence_fps", 24.0)),
+                    report_settings=getattr(cfg, "reports", None) or None)
 
     def _launch(self, job: Job) -> None:
         st = self.folders[job.folder]

@@ -13,7 +13,6 @@ source's format and depth, published as one folder.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import shutil
 import threading
@@ -25,11 +24,14 @@ from pathlib import Path
 from typing import Any
 
 from flickerd.errors import FlickerdError, InputError
+from flickerd.report import json_report
+from flickerd.report.placement import Key, Placement, place, place_file
 from flickerd.service import publish as pub
 from flickerd.service.journal import Job, JobState
 from flickerd.service.source_check import source_changed
 
 REPORT_KINDS = (".report.json", ".flicker.png", ".compare.mp4")
+_REPORT_KEYS = {".flicker.png": "plot", ".compare.mp4": "compare"}  # their names in report.json "reports"
 # A deep (16-bit, float) sequence delivered as video: ProRes keeps 10 bits and full chroma and
 # plays in every editor, where 10-bit H.264 does not. An ``output_codec`` overrides it.
 DEEP_SEQUENCE_CODEC = "prores"
@@ -48,6 +50,9 @@ _PLACEMENT: Mapping[str, tuple[JobState, str | None, bool]] = {
     "rejected": (JobState.REJECTED, FAILED_DIR, False),
     "failed": (JobState.FAILED, FAILED_DIR, False),
 }
+
+
+AUTO_ACCEPTED = "a regenerated candidate, published without a person's review (the folder sets auto_accept)."
 
 
 class JobCancelled(BaseException):
@@ -72,6 +77,7 @@ class Task:
     output_codec: str = ""  # the folder's output_codec; "" keeps what came in
     sequence_output: str = "video"  # an image-sequence job: "video" or "sequence" (frames, as they came)
     sequence_fps: float = 24.0  # an image sequence's rate when no sidecar gives one
+    report_settings: Any = None  # the [reports] table (report.settings.ReportSettings); None: defaults
     cancel: threading.Event = field(default_factory=threading.Event)
 
 
@@ -142,17 +148,20 @@ def _video_name(task: Task, produced: Path) -> str:
     return out_stem(task) + produced.suffix
 
 
-def write_note(task: Task, folder: Path, payload: Mapping[str, Any]) -> Path:
-    """A small JSON report (failures, quarantine, duplicates) published atomically."""
-    return pub.publish_bytes(json.dumps(payload, indent=2, default=str).encode() + b"\n",
-                             folder / f"{out_stem(task)}.report.json")
+def _key(task: Task, route_versions: str | None = None) -> Key:
+    return Key(task.job.sha256, task.job.rules_hash, route_versions)
+
+
+def write_note(task: Task, folder: Path, document: Mapping[str, Any]) -> Path:
+    """A report made here (failures, quarantine, duplicates), placed and published atomically."""
+    placement = Placement(document.get("output"), _key(task), task.job.id, task.job.attempts)
+    return pub.publish_bytes(json_report.dumps(place(document, placement)), folder / f"{out_stem(task)}.report.json")
 
 
 def failure_note(task: Task, reason: str, error: str, state: JobState) -> Path:
-    return write_note(task, output_dir(task, FAILED_DIR), {
-        "file": task.job.path, "job": task.job.id, "state": state.value, "reason": reason, "error": error,
-        "attempts": task.job.attempts, "sha256": task.job.sha256,
-    })
+    return write_note(task, output_dir(task, FAILED_DIR), json_report.note(
+        status=state.value, source=task.job.path, reason=error or f"the job ended {state.value} ({reason}).",
+        failure=reason))
 
 
 def _flicker(diag: Any) -> float | None:
@@ -168,7 +177,7 @@ def _route_versions(outcome: Any) -> str | None:
     steps = getattr(fix, "steps", None)
     if not steps:
         return None
-    return ",".join(f"{s.route}={s.version}" for s in steps)
+    return json_report.route_versions(fix)
 
 
 def _duplicate(task: Task) -> Result:
@@ -179,14 +188,14 @@ def _duplicate(task: Task) -> Result:
     linked, how = None, None
     if orig.output_path and os.path.exists(orig.output_path):
         linked, how = pub.link_or_copy(orig.output_path, where / _video_name(task, Path(orig.output_path)))
-    note = write_note(task, where, {
-        "file": task.job.path, "job": task.job.id, "sha256": task.job.sha256,
-        "duplicate_of": {"job": orig.id, "file": orig.path, "output": orig.output_path, "report": orig.report_path,
-                         "state": orig.state.value, "outcome": orig.outcome},
-        "note": f"Same content as {orig.path} (job {orig.id}); not processed again."
-                + (f" The output is a {how} to the earlier one." if linked else ""),
-        "output": str(linked) if linked else None,
-    })
+    sentence = (f"Same content as {orig.path} (job {orig.id}); not processed again."
+                + (f" The output is a {how} to the earlier one." if linked else ""))
+    document = json_report.note(
+        status="duplicate", source=task.job.path, reason=sentence, output=str(linked) if linked else None,
+        duplicate_of={"job": orig.id, "file": orig.path, "output": orig.output_path, "report": orig.report_path,
+                      "state": orig.state.value, "outcome": orig.outcome})
+    placement = Placement(document["output"], _key(task, orig.route_versions), task.job.id, task.job.attempts)
+    note = pub.publish_bytes(json_report.dumps(place(document, placement)), where / f"{out_stem(task)}.report.json")
     return Result(task.job.id, JobState.DONE, "duplicate", route=orig.route or "none",
                   output_path=str(linked) if linked else None, report_path=str(note),
                   route_versions=orig.route_versions)
@@ -201,26 +210,40 @@ def _publish_outcome(task: Task, outcome: Any, frames: Path | None = None) -> tu
     where = output_dir(task, sub)
     report_path = None
     published: list[Path] = []
+    video = getattr(outcome, "output", None)
+    target: Path | None = None  # the video's (or frames folder's) published name, known before it exists
+    if with_video and task.mode != "diagnose" and frames is not None:
+        target = where / out_stem(task)
+    elif with_video and task.mode != "diagnose" and video and Path(video).exists():
+        target = where / _video_name(task, Path(video))
+    produced_reports = [Path(p) for p in getattr(outcome, "reports", ()) or () if Path(p).exists()]
+    finals = {p: where / _report_name(task, p) for p in produced_reports}
+    placement = Placement(
+        str(target) if target else None, _key(task, _route_versions(outcome)), task.job.id, task.job.attempts,
+        status=status if status != getattr(outcome, "status", status) else None,
+        reason=AUTO_ACCEPTED if status != getattr(outcome, "status", status) else None,
+        reports={kind: str(f) for p, f in finals.items() for suffix, kind in _REPORT_KEYS.items()
+                 if p.name.endswith(suffix)})
     try:
         # reports first: whoever sees the video can rely on its report being there
-        for produced in getattr(outcome, "reports", ()) or ():
-            produced = Path(produced)
-            if produced.exists():
-                final = pub.publish(produced, where / _report_name(task, produced), move=True)
-                published.append(final)
-                if final.name.endswith(".report.json"):
-                    report_path = str(final)
+        for produced in produced_reports:
+            if produced.name.endswith(".report.json"):
+                place_file(produced, placement)  # names the published files, not the workdir's
+            final = pub.publish(produced, finals[produced], move=True)
+            published.append(final)
+            if final.name.endswith(".report.json"):
+                report_path = str(final)
         if report_path is None and state in (JobState.REJECTED, JobState.FAILED):
-            report_path = str(write_note(task, where, {
-                "file": task.job.path, "job": task.job.id, "state": state.value,
-                "reason": getattr(outcome, "reason", None), "sha256": task.job.sha256}))
+            report_path = str(write_note(task, where, json_report.note(
+                status=state.value, source=task.job.path,
+                reason=getattr(outcome, "reason", None) or f"the job ended {state.value}.",
+                failure=getattr(outcome, "failure", None))))
             published.append(Path(report_path))
         output_path = None
-        video = getattr(outcome, "output", None)
-        if with_video and task.mode != "diagnose" and frames is not None:
-            output_path = str(pub.publish_folder(frames, where / out_stem(task)))
-        elif with_video and task.mode != "diagnose" and video and Path(video).exists():
-            output_path = str(pub.publish(video, where / _video_name(task, Path(video)), move=True))
+        if target is not None and frames is not None:
+            output_path = str(pub.publish_folder(frames, target))
+        elif target is not None:
+            output_path = str(pub.publish(video, target, move=True))
     except OSError:
         # a disk that filled up half way: take back this job's own files, so a retry starts clean
         # and no reader sees a report whose video never came
@@ -355,7 +378,8 @@ def run_task(task: Task, processor: Processor, report: Callable[[Progress], None
         with seq.fps_default() if seq is not None else contextlib.nullcontext():
             outcome = processor(str(src), str(task.workdir), rules=rules, diagnose_settings=task.diagnose_settings,
                                 acceptance=task.acceptance, gpu=task.gpu, sidecar=sidecar, progress=progress,
-                                **({"output_codec": codec} if codec else {}))
+                                **({"output_codec": codec} if codec else {}),
+                                **({"report_settings": task.report_settings} if task.report_settings else {}))
             if task.cancel.is_set():
                 raise JobCancelled()
             frames = _frames_output(task, seq, outcome)

@@ -1,0 +1,148 @@
+"""What each diagnosis score means to a person, and which one decided a verdict (pure).
+
+The plot, the folder HTML report and its sentences all read this one table, so a measure has
+one name, one unit and one threshold everywhere. Thresholds come from the diagnosis's own
+``settings`` (the values it was judged with); the verdict logic is ``diagnose.verdict``'s:
+incoherence first, then the generative and codec families, each decided by its measure with
+the largest log-ratio to its threshold.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from flickerd.diagnose.model import Diagnosis, Verdict
+from flickerd.diagnose.verdict import IFRAME_SPIKE
+
+
+@dataclass(frozen=True, slots=True)
+class Measure:
+    key: str  # the score's key in Diagnosis.scores
+    label: str
+    unit: str
+    family: str  # "generative" | "codec" | "incoherent" | "reference" (shown, never decides)
+    threshold_key: str | None = None  # DiagnoseSettings field holding its verdict threshold
+    fixed_threshold: float | None = None  # a threshold that is not a setting
+    per_frame: str | None = None  # FramePoint field with its per-frame values
+    per_frame_unit: str = ""  # what a per-frame value is, when it differs from the score
+    run_factor: float | None = 1.0  # per-frame values over threshold × this make a segment; None: no line
+    summary: str = "mean"  # how the score sums up its per-frame values ("mean" | "median")
+    how: str = ""  # how the score comes from the per-frame values, when it is not simply their summary
+
+    def threshold(self, d: Diagnosis) -> float | None:
+        value = d.settings.get(self.threshold_key) if self.threshold_key else self.fixed_threshold
+        return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+    @property
+    def axis_label(self) -> str:
+        return self.per_frame_unit or self.unit
+
+
+MEASURES: dict[str, Measure] = {m.key: m for m in (
+    Measure("luma_flicker", "global luma flicker", "grey levels", "generative", "luma_threshold",
+            per_frame="luma_flicker"),
+    Measure("chroma_flicker", "colour flicker", "grey levels of Cb/Cr", "generative", "chroma_threshold",
+            per_frame="chroma_flicker"),
+    Measure("local_flicker", "local flicker", "grey levels", "generative", "local_threshold",
+            per_frame="local_flicker", per_frame_unit="grey levels, worst cell", run_factor=2.0,
+            how="The score is the worst quarter of a grid map of the whole clip minus its median cell; "
+                "the dots are each frame's worst cell."),
+    Measure("texture_flicker", "regenerated texture", "residual/detail ratio", "generative", "texture_threshold",
+            per_frame="texture_flicker", summary="median"),
+    Measure("incoherence", "incoherent pairs", "fraction of pairs", "incoherent", "incoherence_threshold",
+            per_frame="flow_failure", per_frame_unit="flow fails, frame fraction", run_factor=None,
+            how="The score is the share of frame pairs whose flow fails over a large area without a cut; "
+                "the dots are the share of each frame where it fails."),
+    Measure("banding", "banding", "fraction of smooth area", "codec", "banding_threshold", per_frame="banding",
+            summary="median"),
+    Measure("blocking", "blocking", "8×8 step ratio", "codec", "blocking_threshold", per_frame="blocking",
+            summary="median", how="The score is the larger of the sampled frames' median and the I-frames' "
+                                  "lower median (high-CRF blocks sit on I-frames)."),
+    Measure("iframe_spike", "keyframe pumping", "× warping error off I-frames", "codec", fixed_threshold=IFRAME_SPIKE),
+    Measure("warp_error", "warping error", "RGB² in [0,1]", "reference", per_frame="warp_error",
+            run_factor=None),
+)}
+
+_FAMILIES = {
+    Verdict.INCOHERENT: ("incoherent",),
+    Verdict.GENERATIVE_FLICKER: ("generative",),
+    Verdict.CODEC_ARTIFACTS: ("codec",),
+    Verdict.MIXED: ("generative", "codec"),
+    Verdict.CLEAN: ("generative", "codec", "incoherent"),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Deciding:
+    """A measure that decided (or, for a clean clip, came closest to deciding) the verdict."""
+
+    measure: Measure
+    score: float
+    threshold: float
+
+    @property
+    def over(self) -> bool:
+        return self.score > self.threshold
+
+    def sentence(self) -> str:
+        m = self.measure
+        relation = "over" if self.over else "under"
+        return (f"{m.label} {fmt(self.score)} {m.unit} is {relation} its threshold of {fmt(self.threshold)}")
+
+
+def _margin(score: float, threshold: float) -> float:
+    return math.log(max(score, 1e-9) / max(threshold, 1e-9))
+
+
+def deciding(d: Diagnosis) -> tuple[Deciding, ...]:
+    """One measure per family the verdict rests on (two for ``mixed``; for ``clean`` the closest one)."""
+    out = []
+    families = _FAMILIES.get(d.verdict, ())
+    candidates = []
+    for family in families:
+        best = None
+        for m in MEASURES.values():
+            t = m.threshold(d)
+            score = d.scores.get(m.key)
+            if m.family != family or t is None or not isinstance(score, (int, float)) or math.isnan(score):
+                continue
+            if best is None or _margin(score, t) > _margin(best.score, best.threshold):
+                best = Deciding(m, float(score), t)
+        if best is not None:
+            candidates.append(best)
+    if d.verdict is Verdict.CLEAN:
+        candidates = sorted(candidates, key=lambda c: _margin(c.score, c.threshold), reverse=True)[:1]
+    out.extend(candidates)
+    return tuple(out)
+
+
+VERDICT_WORDS = {
+    Verdict.CLEAN: "clean",
+    Verdict.GENERATIVE_FLICKER: "generative flicker",
+    Verdict.CODEC_ARTIFACTS: "codec artifacts",
+    Verdict.MIXED: "generative flicker and codec artifacts",
+    Verdict.INCOHERENT: "incoherent (post-processing cannot fix it)",
+}
+
+
+def verdict_sentence(d: Diagnosis) -> str:
+    """``Generative flicker: regenerated texture 1.48 residual/detail ratio is over its threshold of 1.00.``"""
+    found = deciding(d)
+    words = VERDICT_WORDS.get(d.verdict, d.verdict.value)
+    if not found:
+        return f"{words.capitalize()}."
+    if d.verdict is Verdict.CLEAN:
+        return (f"Clean: no measure reaches its threshold; the closest, {found[0].sentence()}.")
+    return f"{words[0].upper()}{words[1:]}: " + "; ".join(f.sentence() for f in found) + "."
+
+
+def fmt(v: float) -> str:
+    """A score as every report writes it: 2 decimals, or 2 significant digits below 0.01."""
+    if v == 0:
+        return "0"
+    if abs(v) >= 100:
+        return f"{v:.0f}"
+    if abs(v) >= 0.01:
+        return f"{v:.2f}"
+    return f"{v:.2g}"

@@ -1,0 +1,87 @@
+"""The side-by-side clip: the source's size per half up to a cap, its rate, and a zoom on the flicker."""
+
+from __future__ import annotations
+
+import av
+import cv2
+import numpy as np
+import pytest
+
+from flickerd.config import loads
+from flickerd.errors import ConfigError
+from flickerd.report.compare import GAP, flicker_box, panel_size, write_compare
+from flickerd.report.settings import ReportSettings
+
+W, H, N = 192, 108, 12
+
+
+def _write(path, frames, fps=8):
+    with av.open(str(path), "w") as c:
+        s = c.add_stream("libx264", rate=fps)
+        s.width, s.height, s.pix_fmt = W, H, "yuv420p"
+        s.options = {"crf": "12", "preset": "ultrafast"}
+        for f in frames:
+            for p in s.encode(av.VideoFrame.from_ndarray(f, format="rgb24")):
+                c.mux(p)
+        for p in s.encode():
+            c.mux(p)
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def pair(tmp_path_factory):
+    """A panning texture (motion in both files) whose lower-right corner breathes in the source only."""
+    d = tmp_path_factory.mktemp("compare")
+    rng = np.random.default_rng(2)
+    world = cv2.GaussianBlur(rng.integers(40, 215, (H, W + 3 * N, 3), dtype=np.uint8), (3, 3), 0)
+    clean = [np.ascontiguousarray(world[:, 3 * i:3 * i + W]) for i in range(N)]
+    flicker = []
+    for i, f in enumerate(clean):
+        g = f.astype(np.int16)
+        g[H // 2:, 2 * W // 3:] += 30 if i % 2 else -30
+        flicker.append(np.clip(g, 0, 255).astype(np.uint8))
+    return _write(d / "src.mp4", flicker), _write(d / "fixed.mp4", clean)
+
+
+def _read(path):
+    with av.open(path) as c:
+        s = c.streams.video[0]
+        frames = [f.to_ndarray(format="rgb24") for f in c.decode(s)]
+        return s.codec_context.width, s.codec_context.height, float(s.average_rate), frames
+
+
+def test_source_size_source_rate_and_a_zoom_row(pair, tmp_path):
+    src, fixed = pair
+    w, h, rate, frames = _read(write_compare(str(tmp_path / "c.mp4"), src, fixed))
+    assert (w, h) == (2 * W + GAP, 2 * H + GAP)  # halves at the source's size, zoom row below
+    assert rate == pytest.approx(8.0) and len(frames) == N  # the source's 8 fps, every frame
+    w, h, rate, _ = _read(write_compare(str(tmp_path / "slow.mp4"), src, fixed, speed=0.5, zoom=0))
+    assert (w, h, rate) == (2 * W + GAP, H, pytest.approx(4.0))
+
+
+def test_the_zoom_finds_the_region_that_flickers(pair, tmp_path):
+    src, fixed = pair
+    from flickerd.report.compare import layout
+
+    x, y, bw, bh = layout(src, fixed, max_width=1920, zoom=3).box
+    cx, cy = x + bw / 2, y + bh / 2
+    assert cx > 2 * W / 3 and cy > H / 2, (x, y, bw, bh)  # inside the breathing corner, not where it pans
+    assert bw == pytest.approx(W / 3, abs=2) and bh == pytest.approx(H / 3, abs=2)
+
+
+def test_wide_sources_are_capped_and_the_box_stays_inside():
+    assert panel_size(1280, 720, 1920) == (958, 538)
+    assert panel_size(480, 368, 1920) == (480, 368)  # never upscaled
+    change = np.zeros((90, 160))
+    change[-5:, -5:] = 1  # the very corner
+    x, y, w, h = flicker_box(change, 1280, 720, 4)
+    assert x + w <= 1280 and y + h <= 720 and x > 800 and y > 400
+
+
+def test_reports_table_is_validated_with_its_key_path():
+    cfg = loads('[reports]\ncompare_speed = 0.5\ncompare_zoom = 0\n[[folders]]\npath = "in"\n')
+    assert cfg.reports == ReportSettings(compare_speed=0.5, compare_zoom=0.0)
+    with pytest.raises(ConfigError, match=r"reports\.compare_max_width"):
+        loads('[reports]\ncompare_max_width = 10\n[[folders]]\npath = "in"\n')
+    with pytest.raises(ConfigError, match=r"reports\.speed: unknown key"):
+        loads('[reports]\nspeed = 1\n[[folders]]\npath = "in"\n')

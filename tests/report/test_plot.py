@@ -1,0 +1,84 @@
+"""The flicker plot draws what was measured: sampled points as dots, notes for what was not, the deciding measure."""
+
+from __future__ import annotations
+
+import math
+from types import SimpleNamespace
+
+import cv2
+import pytest
+
+from flickerd.diagnose import DiagnoseSettings, run
+from flickerd.report.plot import figure, panels, write_plot
+from flickerd.synth.corpus import ClipSpec, write_clip
+
+
+@pytest.fixture(scope="module")
+def clips(tmp_path_factory):
+    d = tmp_path_factory.mktemp("plot-clips")
+    make = lambda kind, frames, **kw: write_clip(ClipSpec(seed=4, kind=kind, width=160, height=96, frames=frames, **kw),  # noqa: E731
+                                                 d / f"{kind}-{frames}.mp4")
+    return {"luma": make("luma", 40), "texture": make("texture", 24), "short": make("luma", 2)}
+
+
+def _finite(values):
+    return [v for v in values if not math.isnan(v)]
+
+
+def test_a_sampled_diagnosis_is_drawn_as_dots_and_says_so(clips):
+    d = run(clips["luma"], DiagnoseSettings(max_pairs=8))  # a long clip's sampling, on a short one
+    warp, luma = panels(d, None)[:2]
+    before = luma.curves[0]
+    assert 0 < before.measured < 20 and luma.sampled and warp.sampled
+    assert f"of {d.frames} frames measured" in luma.note and "diagnose.max_pairs" in luma.note
+    fig = figure(before=d, verification=None, title="t")
+    dots = [ln for ln in fig.axes[1].lines if ln.get_marker() == "o"]
+    assert dots and len(dots[0].get_xdata()) == before.measured  # every measured frame is visible
+
+
+def test_the_deciding_measure_gets_its_panel_with_threshold_and_agreeing_numbers(clips):
+    d = run(clips["texture"])
+    drawn = panels(d, None)
+    texture = [p for p in drawn if p.title.startswith("Regenerated texture — decided the verdict")]
+    assert len(drawn) == 3 and texture, [p.title for p in drawn]
+    panel = texture[0]
+    assert panel.threshold == pytest.approx(d.settings["texture_threshold"])
+    assert panel.curves[0].statistic() == pytest.approx(d.scores["texture_flicker"], rel=1e-6)  # the score is this median
+    assert f"{d.scores['texture_flicker']:.2f}" in panel.title
+
+
+def test_before_and_after_come_from_verification_and_the_re_diagnosis(clips):
+    d = run(clips["texture"])
+    n = d.frames
+    verification = SimpleNamespace(series={"warp_error_before": [None] + [0.002] * (n - 1),
+                                           "warp_error_after": [None] + [0.001] * (n - 1),
+                                           "luma_flicker_before": [None] + [0.5] * (n - 2) + [None],
+                                           "luma_flicker_after": [None] + [0.2] * (n - 2) + [None]},
+                                   after=d, mode="fix", metrics={})
+    warp, luma, texture = panels(d, verification)
+    assert [c.label for c in warp.curves] == ["before (input)", "after (fixed)"] and not warp.sampled
+    assert "input's optical flow" in warp.title and warp.note == ""
+    assert warp.curves[1].legend(warp.ylabel) == "after (fixed): mean 0.001 RGB² in [0,1]"
+    assert texture.curves[1].label == "after (fixed, re-diagnosed)" and texture.curves[1].measured > 0
+
+
+def test_what_was_not_measured_is_said_with_the_reason(clips):
+    d = run(clips["short"])
+    warp, luma = panels(d, None)[:2]
+    assert luma.curves[0].measured == 0
+    assert "not measured" in luma.note and "the clip has 2 frames" in luma.note
+    interpolated = SimpleNamespace(series={}, after=None, mode="interpolate", metrics={})
+    d40 = run(clips["luma"])
+    assert all(p.note == "" or "not measured" not in p.note for p in panels(d40, interpolated))
+
+
+@pytest.mark.parametrize("status", ["report_only", "needs_attention"])
+def test_the_png_has_a_panel_per_measure(clips, tmp_path, status):
+    from flickerd.report import _subtitle, _title
+
+    d = run(clips["texture"])
+    path = write_plot(str(tmp_path / "p.png"), before=d, verification=None,
+                      title=_title(clips["texture"], status, None, None), subtitle=_subtitle(d, status, None))
+    png = cv2.imread(path)
+    assert png.shape[1] == 1000 and png.shape[0] == 780  # 3 panels
+    assert png.std() > 10
