@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from fractions import Fraction
 
-import av
 import numpy as np
 
 MAX_FRAMES = 48
@@ -38,18 +36,24 @@ def _frames(path: str):
 
 
 def _write(frames, path: str, crf: int, fps: float = 25.0) -> None:
-    with av.open(path, "w") as out:
-        s = None
-        for img in frames:
-            if s is None:
-                s = out.add_stream("libx264", rate=Fraction(fps).limit_denominator(1001))
-                s.height, s.width = img.shape[0] - img.shape[0] % 2, img.shape[1] - img.shape[1] % 2
-                s.pix_fmt, s.options = "yuv420p", {"crf": str(crf), "preset": "medium"}
-            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(img[: s.height, : s.width]), format="rgb24")
-            for p in s.encode(frame):
-                out.mux(p)
-        for p in s.encode():
-            out.mux(p)
+    from flickerd.synth.real import encode
+
+    encode(frames, path, crf, fps)
+
+
+def clean_verdicts(tmp: str, settings) -> list[str]:
+    """Verdicts of the clean clips as shipped and re-encoded at CRF 16 (false-alarm checks)."""
+    from flickerd.diagnose import run as diagnose
+
+    out = []
+    for name, src in _sources().items():
+        if "distorted" in name:
+            continue
+        out.append(diagnose(src, settings).verdict.value)
+        clip = os.path.join(tmp, f"{name}-clean.mp4")
+        _write(_frames(src), clip, 16)
+        out.append(diagnose(clip, settings).verdict.value)
+    return out
 
 
 def run(tmp: str, settings, report) -> None:

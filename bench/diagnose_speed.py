@@ -1,11 +1,11 @@
-"""Speed: `flickerd diagnose` vs the seed's script on the same 720x480 clip, both as subprocesses, start-up included.
+"""Speed: `flickerd diagnose` vs the seed's script and a bare ffmpeg decode of the same 720x480 clip, as subprocesses.
 
 ``python -m bench diagnose_speed [--frames 300] [--repeat 3] [--ffmpeg-encode]``. The clip is
 generated once into the temp folder (a corpus "luma" clip at 720x480; PyAV's libx264 writes
 it with two slices per frame). ``--ffmpeg-encode`` times the same pictures re-encoded by the
 ffmpeg command line at its defaults (CRF 23, one slice, as ComfyUI's and diffusers' writers produce)
-instead. The two alternate, run by run; reports the best and the median wall time of each and
-their ratios (target: ≥ 20×), with each one's user+sys CPU seconds and the load average,
+instead. The three alternate, run by run; reports the best and the median wall time of each and
+their ratios (target: ≥ 20× the seed, ≤ 1.6× the bare decode ``ffmpeg -i CLIP -f null -``), with each one's user+sys CPU seconds and the load average,
 since the box may be shared.
 """
 
@@ -70,10 +70,13 @@ def main(argv: list[str]) -> int:
     path = clip(a.frames)
     if a.ffmpeg_encode:
         path = ffmpeg_encoded(path)
+    from flickerd.media.ffmpeg import ffmpeg_exe
+
     command = str(Path(sys.executable).with_name("flickerd"))
-    ours, seed = [], []
-    for _ in range(a.repeat):  # alternated, so both see the same state of a shared machine
+    ours, seed, bare = [], [], []
+    for _ in range(a.repeat):  # alternated, so all see the same state of a shared machine
         ours.append(timed([command, "diagnose", "--json", path]))
+        bare.append(timed([ffmpeg_exe(), "-v", "error", "-i", path, "-f", "null", "-"]))
         seed.append(timed([sys.executable, str(HERE / "seed_script.py"), path]))
     t_ours, t_seed = min(t for t, _, _ in ours), min(t for t, _, _ in seed)
     c_ours, c_seed = min(c for _, _, c in ours), min(c for _, _, c in seed)
@@ -88,6 +91,10 @@ def main(argv: list[str]) -> int:
     med_seed = statistics.median(t for t, _, _ in seed)
     print(f"seed script:       {t_seed:.2f} s (best of {a.repeat}, median {med_seed:.2f}; {c_seed:.2f} s user+sys CPU), "
           f"{seed[0][1].strip().split(': ', 1)[-1]}")
+    t_bare, med_bare = min(t for t, _, _ in bare), statistics.median(t for t, _, _ in bare)
+    print(f"bare decode:       {t_bare:.3f} s (best of {a.repeat}, median {med_bare:.3f}; "
+          f"{min(c for _, _, c in bare):.2f} s user+sys CPU): ffmpeg -i CLIP -f null -")
+    print(f"diagnose / decode: {t_ours / t_bare:.2f}x best/best, {med_ours / med_bare:.2f}x median/median (target <= 1.6x)")
     print(f"speed-up:          {t_seed / t_ours:.1f}x wall best/best, {med_seed / med_ours:.1f}x median/median "
           f"(target >= 20x), {c_seed / c_ours:.1f}x CPU")
     return 0

@@ -24,12 +24,48 @@ def _dis(preset: str) -> cv2.DISOpticalFlow:
     return cv2.DISOpticalFlow_create(PRESETS[preset])
 
 
-def flow(src_gray: np.ndarray, dst_gray: np.ndarray, preset: str = "ultrafast") -> np.ndarray:
+def flow(src_gray: np.ndarray, dst_gray: np.ndarray, preset: str = "ultrafast",
+         shift: tuple[float, float] | None = None) -> np.ndarray:
     """Flow from ``src`` to ``dst`` (HxWx2 float32): ``src[y, x]`` moves to ``dst[y+v, x+u]``.
 
-    Inputs are uint8 luma of the same size.
+    Inputs are uint8 luma of the same size. ``shift``: the global motion (dx, dy) in px, from
+    ``global_shift``; DIS starts from it instead of from rest.
     """
-    return _dis(preset).calc(src_gray, dst_gray, None)
+    if shift is None:
+        return _dis(preset).calc(src_gray, dst_gray, None)
+    init = np.empty((*src_gray.shape[:2], 2), np.float32)
+    init[..., 0], init[..., 1] = shift
+    return _dis(preset).calc(src_gray, dst_gray, init)
+
+
+# DIS starts at a pyramid level a few pixels across: a pan faster than about a tenth of the
+# frame per pair is beyond its reach, and the pair then looks like replaced content. Phase
+# correlation finds such a translation in one FFT; DIS refines from it.
+SHIFT_MIN = 4.0  # px: slower global motion is left to DIS alone (results unchanged there)
+SHIFT_RESPONSE = 0.1  # phase correlation peak below this: no single global motion
+
+
+def global_shift(src_gray: np.ndarray, dst_gray: np.ndarray) -> tuple[float, float] | None:
+    """The dominant translation (dx, dy) from ``src`` to ``dst`` in px, or None when it is small or unclear."""
+    h, w = src_gray.shape[:2]
+    (dx, dy), response = cv2.phaseCorrelate(src_gray.astype(np.float32), dst_gray.astype(np.float32),
+                                            _hanning(w, h))
+    if response < SHIFT_RESPONSE or np.hypot(dx, dy) < SHIFT_MIN:
+        return None
+    return float(dx), float(dy)
+
+
+@functools.lru_cache(maxsize=4)
+def _hanning(w: int, h: int) -> np.ndarray:
+    return cv2.createHanningWindow((w, h), cv2.CV_32F)
+
+
+def inside(flow_to: np.ndarray) -> np.ndarray:
+    """True where x + flow lands inside the frame: the content is still in view in the other frame."""
+    h, w = flow_to.shape[:2]
+    target = _pixel_grid_xy(h, w) + flow_to
+    x, y = target[..., 0], target[..., 1]
+    return (x >= 0) & (x <= w - 1) & (y >= 0) & (y <= h - 1)
 
 
 @functools.lru_cache(maxsize=8)

@@ -34,7 +34,7 @@ from flickerd.quality.sharpness import detail_energy, stable_texture, texture_ma
 from flickerd.quality.temporal import local_residuals, luma_second_difference, warp_error
 from flickerd.routes.base import ChainResult, ProgressFn, no_progress
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 DEFAULT_MIN_FLICKER_REDUCTION = 0.10  # the best of warp/luma/local flicker must fall by more (a re-encode alone: ≈0.09)
 DEFAULT_MAX_FLICKER_INCREASE = 0.10  # none of them may rise by more than this fraction
@@ -385,7 +385,7 @@ def judge(metrics: Mapping[str, Any], t: Acceptance, mode: str) -> list[str]:
     """The reasons to reject (empty: accept). Pure: numbers in, sentences out."""
     reasons: list[str] = []
     if mode == "fix":
-        red = metrics.get("flicker_reduction")
+        red = metrics.get("best_reduction")
         if red is not None and red <= t.min_flicker_reduction:
             reasons.append(
                 f"the fix does not reduce flicker: the best of warping error, luma and local flicker fell by "
@@ -570,7 +570,12 @@ def _metrics(tally: _Tally, mode: str, factor: int, info_in: MediaInfo, info_out
         local_flicker_after=ca,
         local_flicker_reduction=_reduction(cb, ca, LOCAL_FLICKER_SLACK),
     )
-    # A fix may target only one kind of flicker (a breathing region barely moves the global numbers).
+    # The headline people see everywhere (log, metric, report, plot, CLI): the warping error with
+    # the input's flow, before and after; 1 − after/before, so the three figures always agree.
+    m["flicker_before"], m["flicker_after"] = wb, wa
+    m["flicker_reduction"] = 1.0 - wa / wb if wb and wa is not None else None
+    # Acceptance asks more leniently: a fix may target one kind of flicker only (a breathing
+    # region barely moves the global numbers), so the best of the three reductions counts there.
     found = [m[k] for k in ("warp_error_reduction", "luma_flicker_reduction", "local_flicker_reduction") if m[k] is not None]
-    m["flicker_reduction"] = max(found) if found else None
+    m["best_reduction"] = max(found) if found else None
     return m

@@ -5,6 +5,7 @@ import pytest
 
 from flickerd.diagnose import blockdetect, codec, cuts, global_flicker, texture, warping
 from flickerd.diagnose.local import LocalMap
+from flickerd.diagnose.settings import DiagnoseSettings
 from flickerd.synth.corpus import ClipSpec, clean_frames, frames
 
 
@@ -127,8 +128,20 @@ def test_banding_clip_scores_above_clean(diagnosed):
 
 
 def test_incoherent_object_swaps(diagnosed):
-    assert diagnosed("incoherent").scores["incoherence"] > 0.2
-    assert diagnosed("clean").scores["incoherence"] < 0.05
+    threshold = DiagnoseSettings().incoherence_threshold
+    assert diagnosed("incoherent").scores["incoherence"] > threshold  # the largest isolated replaced area
+    assert diagnosed("clean").scores["incoherence"] < 0.5 * threshold
+
+
+def test_replaced_content_counts_where_it_sits_and_fast_motion_cancels():
+    from flickerd.diagnose.incoherence import incoherence_score, isolated
+
+    swap = [0.0, 0.01, 0.0, 0.12, 0.0, 0.01, 0.0, 0.11, 0.0]  # an object swapped in and back out
+    chase = [0.05, 0.07, 0.06, 0.08, 0.06, 0.07, 0.05]  # a subject faster than the flow, pair after pair
+    assert incoherence_score(isolated(swap)) == pytest.approx(0.11)
+    assert incoherence_score(isolated(chase)) < 0.03
+    gaps = [np.nan, 0.0, 0.1, np.nan, np.nan, 0.0, 0.0]  # unmeasured pairs are no neighbours
+    assert np.isnan(isolated(gaps)[0]) and isolated(gaps)[2] == pytest.approx(0.1)
 
 
 def test_iframe_spike_pure():

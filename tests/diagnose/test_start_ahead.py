@@ -32,7 +32,7 @@ def test_the_plan_and_the_decoder_load_without_numpy_or_opencv(make_clip):
 
 def test_a_started_file_diagnoses_exactly_as_a_fresh_run(make_clip):
     path = make_clip("texture", frames=80)  # long enough to skip frames (stride > 2)
-    s = DiagnoseSettings(max_pairs=16)
+    s = DiagnoseSettings(max_pairs=16, every_pair_up_to=0)
     started = plan.start(path, s)
     assert started.plan.stride > 2 and started.plan.total == 80
     ahead, fresh = run(path, s, started=started), run(path, s)

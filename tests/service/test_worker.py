@@ -51,7 +51,8 @@ def fake(status, *, video=True, failure=None):
                                reason="a sentence" if status != "done" else "", failure=failure,
                                before=SimpleNamespace(verdict=SimpleNamespace(value="generative_flicker"),
                                                       scores={"flicker": 0.4}),
-                               after=SimpleNamespace(scores={"flicker": 0.1}), chain=CHAIN if video else None)
+                               after=SimpleNamespace(scores={"flicker": 0.1}), chain=CHAIN if video else None,
+                               verification=SimpleNamespace(metrics={"flicker_before": 0.4, "flicker_after": 0.1}))
 
     return process
 

@@ -74,7 +74,7 @@ def test_good_fix_is_done_with_all_reports(renders, tmp_path):
     assert all(os.path.dirname(p) == str(tmp_path / "work") for p in paths)
 
     doc = json.loads(open(out.reports.json).read())
-    assert doc["schema"] == 2 and doc["kind"] == "flickerd.report" and doc["status"] == "done"
+    assert doc["schema"] == 3 and doc["kind"] == "flickerd.report" and doc["status"] == "done"
     assert doc["diagnosis"]["before"]["verdict"] == "generative_flicker"
     assert doc["diagnosis"]["after"]["frames"] == N
     assert doc["decision"]["route"] == "test-good" and doc["decision"]["rule"] == "override"

@@ -30,7 +30,7 @@ _TABLE_KEYS = (
     ("chroma_flicker", "global chroma flicker (grey levels)"),
     ("local_flicker", "local flicker, worst regions (grey levels)"),
     ("texture_flicker", "regenerated texture (residual/detail)"),
-    ("incoherence", "incoherent pairs (fraction)"),
+    ("incoherence", "replaced content (frame fraction)"),
     ("banding", "banding (fraction of smooth area)"),
     ("blocking", "blocking (8x8 step ratio)"),
     ("warp_error", "warping error (Lai et al.)"),

@@ -14,10 +14,13 @@ local_flicker       mean of the top quarter of the coarse flicker map minus its 
                     cell's one-off spikes capped at its 75th percentile over time, grey
                     levels (how much the worst regions flicker beyond the frame as a whole)
 texture_flicker     median over pairs of high-pass residual energy / high-pass detail energy
-                    after flow compensation, at up to 1280 px (≈0.1–0.6 tracked, →2 regenerated)
+                    after flow compensation, on native-resolution tiles with their motion
+                    refined there (≈0–0.4 tracked, →2 regenerated)
 warp_error          mean Lai et al. warping error, RGB in [0,1], summed over channels
 flow_failure        mean fraction of each frame where the flow check fails
-incoherence         fraction of pairs where a large area changes beyond what flow explains
+incoherence         the largest isolated replaced area: fraction of the frame whose content
+                    neither frame of a pair explains (luma, colour or structure, both ways,
+                    not found nearby), above the pairs around it
 banding             median fraction of smooth-area pixels that are band edges (0–1)
 blocking            own 8x8 block-boundary step ratio, the larger of its median over sampled
                     frames and its lower median over I-frames (≈1 none, >1.45 blocky)

@@ -3,9 +3,10 @@
 Frames come from ``flickerd.media.planes`` as the decoder's own Y/Cb/Cr planes, decoded on a
 second thread. Every decoded frame gives its cheap numbers (means, the cut histogram) straight
 from the planes; only the frames the pair measures or the codec samples use are resized to
-the detail scale (at most 1280 px: blocking, fine texture) and the analysis scale (at most
-``max_side``: flow, flicker, banding) and converted to RGB. Flow runs on every pair of short
-clips and on evenly spread frame triples of long ones (``max_pairs``); there the decoder
+the detail scale (at most 1280 px: blocking) and the analysis scale (at most ``max_side``:
+flow, flicker, banding, incoherence) and converted to RGB; regenerated texture is judged on
+native-resolution tiles of the decoded planes. Flow runs on every pair of clips up to
+``every_pair_up_to`` frames and on evenly spread frame triples of longer ones (``max_pairs``); there the decoder
 skips the frames nothing needs and no other frame is predicted from (timeline entries of
 skipped frames hold None). Which frames are read, and at which sizes, is ``plan``'s.
 """
@@ -58,7 +59,8 @@ def run(
         FramePoint(
             index=t, time_s=series["time"][t], warp_error=_opt(series["warp"][t]), luma=_opt(series["luma"][t]),
             luma_flicker=_opt(series["luma_flicker"][t]), chroma_flicker=_opt(series["chroma_flicker"][t]),
-            local_flicker=_opt(series["local"][t]), texture_flicker=_opt(series["texture"][t]), mean_diff=_opt(series["mean_diff"][t]),
+            local_flicker=_opt(series["local"][t]), texture_flicker=_opt(series["texture"][t]),
+            incoherence=_opt(series["incoherent"][t]), mean_diff=_opt(series["mean_diff"][t]),
             flow_failure=_opt(series["failure"][t]), banding=_opt(series["banding"][t]),
             blocking=_opt(series["blocking"][t]),
             cut=t in series["cuts"], keyframe=series["keyframe"][t],
@@ -95,12 +97,37 @@ def _skip_to(series: dict, lmap: local.LocalMap, n: int, t: int, fps: float) -> 
 
 # Per-frame numbers are kept as packed doubles (8 bytes a frame each, where a list of floats
 # holds 32): an hour at 24 fps keeps its series in about 10 MB; "ycc" holds three a frame.
-_FLOAT_SERIES = ("time", "warp", "luma", "mean_diff", "failure", "banding", "blocking", "texture", "area", "local", "ycc")
+_PAIR_SERIES = ("mean_diff", "warp", "failure", "texture", "area")
+_FLOAT_SERIES = ("time", "luma", "banding", "blocking", "local", "ycc", *_PAIR_SERIES)
+_NO_PAIR = {k: math.nan for k in _PAIR_SERIES} | {"offsets": None, "cells": None}
+
+
+def _pair_measures(prev: FrameView, view: FrameView, s: DiagnoseSettings, factor: int) -> dict:
+    """The flow-based measures of one sampled pair (t−1, t), keyed as the series are."""
+    c = warping.compensate(prev.rgb, view.rgb, s.flow_preset, prev.gray, view.gray)
+    offsets = global_flicker.pair_offsets(c.residual, c.mask)
+    ry_local = c.residual @ global_flicker.YCC[0] - offsets[0]
+    if factor == 1 and min(view.planes.y.shape) < texture.TILE + 2 * texture.TILE_MARGIN:
+        prev_y = prev.gray.astype(np.float32)  # too small for native tiles: the analysis frame is native
+        tex = texture.texture_ratio(prev_y, prev_y - ry_local - offsets[0], c.mask)
+    else:
+        native = prev.planes.y.shape[1] / prev.gray.shape[1]
+        origins = texture.tile_origins(prev.gray, c.mask, native, prev.planes.y.shape)
+        tex = texture.native_ratio(prev.planes.y, view.planes.y, c.flow, c.mask, native, origins)
+    return {
+        "mean_diff": baseline.mean_diff(prev.rgb, view.rgb),
+        "warp": warping.warp_error(c.residual, c.mask),
+        "failure": 1.0 - np.count_nonzero(c.mask) / c.mask.size,
+        "texture": tex,
+        "area": incoherence.pair_area(prev.rgb, view.rgb, prev.gray, view.gray, c, offsets),
+        "offsets": offsets,
+        "cells": local.cell_means(ry_local, c.mask, s.grid),
+    }
 
 
 def _analyse(reader: PlaneReader, s: DiagnoseSettings, p: plan.Plan, progress: Callable[[float], None] | None,
              size: tuple[int, int], fps: float) -> tuple[int, dict]:
-    """Analyse the planes at 1/``factor`` of the detail scale (blocking and texture use the detail)."""
+    """Analyse the planes at 1/``factor`` of the detail scale (blocking uses the detail)."""
     period = int(round(8 * p.detail_scale)) if p.detail_scale <= 1 else 0
     factor, total = p.factor, p.total
     geometry = Geometry.of(size[0], size[1], p.detail_scale, factor)
@@ -129,8 +156,7 @@ def _analyse(reader: PlaneReader, s: DiagnoseSettings, p: plan.Plan, progress: C
         block = period >= 2 and (sampled or (key and key_samples < s.codec_samples))
         key_samples += key and block
         series["blocking"].append(codec.blocking(view.detail, period) if block else float("nan"))
-        warp_e = failure = tex = area = mean_diff = float("nan")
-        offsets = cells = None
+        pair = _NO_PAIR
         jump = float("nan")
         if prev is not None:
             jump = cuts.histogram_jump(prev_hist, hist)
@@ -142,39 +168,19 @@ def _analyse(reader: PlaneReader, s: DiagnoseSettings, p: plan.Plan, progress: C
             # plainly one shot: flicker moves histograms too
             one_shot = candidate and cuts.same_shot(prev.thumb, view.thumb)
             candidate = candidate and not one_shot
-            if sampled_pair:
-                mean_diff = baseline.mean_diff(prev.rgb, view.rgb)  # cut pairs too, as the seed's script
+            failure = area = float("nan")
             if candidate:
                 failure, area = cuts.flow_evidence(prev.rgb, view.rgb, s.flow_preset)
             elif sampled_pair:
-                c = warping.compensate(prev.rgb, view.rgb, s.flow_preset, prev.gray, view.gray)
-                failure = 1.0 - np.count_nonzero(c.mask) / c.mask.size
-                offsets = global_flicker.pair_offsets(c.residual, c.mask)
-                ry = c.residual @ global_flicker.YCC[0]
-                ry_local = ry - offsets[0]
-                area = incoherence.unexplained_area(ry_local)
+                pair = _pair_measures(prev, view, s, factor)
+                failure, area = pair["failure"], pair["area"]
             if not one_shot and (cuts.is_cut(jump, area, s.cut_threshold) or (failure > cuts.FLOW_CUT and area > 0.25)):
                 cut_set.add(t)
-                tex = area = failure = float("nan")
-                offsets = None
-            elif candidate:
-                area = failure = float("nan")
-                offsets = None
-            elif sampled_pair:
-                warp_e = warping.warp_error(c.residual, c.mask)
-                if factor == 1:
-                    prev_y = prev.gray.astype(np.float32)
-                    tex = texture.texture_ratio(prev_y, prev_y - ry, c.mask)
-                else:
-                    tex = texture.detail_ratio(prev.detail, view.detail, c.flow, c.mask, factor)
-                cells = local.cell_means(ry_local, c.mask, s.grid)
-        series["mean_diff"].append(mean_diff)
-        series["warp"].append(warp_e)
-        series["failure"].append(failure)
-        series["offsets"].append(offsets)
-        series["texture"].append(tex)
-        series["area"].append(area)
-        series["local"].append(lmap.add(cells))
+                pair = _NO_PAIR | {"mean_diff": pair["mean_diff"]}  # the seed's baseline counts cut pairs too
+        for key in _PAIR_SERIES:
+            series[key].append(pair[key])
+        series["offsets"].append(pair["offsets"])
+        series["local"].append(lmap.add(pair["cells"]))
         prev, prev_hist = view, hist
         n += 1
         if progress and n % PROGRESS_EVERY == 0:
@@ -189,6 +195,7 @@ def _analyse(reader: PlaneReader, s: DiagnoseSettings, p: plan.Plan, progress: C
         keys = [False] * len(keys)
     series["pumping_free_offsets"] = [None if keys[t] and t > 0 else o for t, o in enumerate(series["offsets"])]
     series["area"] = array("d", (math.nan if keys[t] and t > 0 else a for t, a in enumerate(series["area"])))
+    series["incoherent"] = incoherence.isolated(series["area"])
     mc = global_flicker.offset_flicker(series["pumping_free_offsets"])
     series["luma_flicker"] = mc[:, 0].copy()
     series["chroma_flicker"] = np.hypot(mc[:, 1], mc[:, 2])

@@ -1,16 +1,22 @@
-"""Incoherence: large areas whose content the flow cannot explain, pair after pair, without a cut.
+"""Incoherence: content that changes identity without a cut, which no post-process can fix.
 
-Per pair: the fraction of the frame where the motion-compensated change is large (after the
-global offset is removed) and forms big connected areas rather than scattered pixels.
-Flicker changes brightness or detail; incoherence replaces what is there.
+Per analysed pair, the *replaced area*: the fraction of the frame, in big connected areas, whose
+content neither frame explains from the other. A pixel is unexplained where, after motion
+compensation and the global offsets, its luma or colour differs a lot or its local structure
+does not correlate (replaced content of matching brightness), and where the flow keeps it in
+the frame (content leaving or entering the view is motion, not replacement). Replaced content
+fails both ways at the same place; motion the flow gets wrong fails at an object's leading
+edge one way and its trailing edge the other. What is left is searched for nearby in the
+other frame: content that moved too far or deformed too much for the flow is still there.
 
-Replaced content ends at its outline: lowering the bar to half of ``BIG_CHANGE`` hardly grows
-the area (on the incoherent pairs of training seeds 0-35 by 1.3x at the median, 2.4x at the 90th
-percentile). A brightness change that fades out smoothly — a strong breathing region, whose
-centre can move by more than ``BIG_CHANGE`` between frames — grows by 2-7x; past
-``SOFT_GROWTH`` the pair is taken for flicker (the local measure's business), neither
-unexplained content nor a cut. The second look runs only on pairs already over
-``SIGNIFICANT_AREA``, so a clip without large changes pays nothing for it.
+Fast motion still leaves some unexplained area pair after pair, and a swap happens at a
+moment: the clip's score is the largest *isolated* replaced area, how far one pair stands
+above the ``ISOLATION`` measured pairs on each side. A change spread evenly over many frames
+(a slow cross-fade into other content) is not seen: each pair explains most of it.
+
+A brightness change that fades out smoothly (a strong breathing region, whose centre can move
+by more than ``BIG_CHANGE`` between frames) grows by 2-7x when the bar is halved, while replaced
+content ends at its outline (1.3x at the median); past ``SOFT_GROWTH`` the pair is flicker.
 """
 
 from __future__ import annotations
@@ -19,25 +25,155 @@ import cv2
 import numpy as np
 
 BIG_CHANGE = 28.0  # grey levels of luma (after global offset removal)
-SIGNIFICANT_AREA = 0.04  # a pair counts as incoherent above this fraction of the frame
+SIGNIFICANT_AREA = 0.04  # fraction of the frame: replaced areas well below this end the look early
 SOFT_GROWTH = 3.0  # area over BIG_CHANGE / 2 this many times the area over BIG_CHANGE: a soft change
 
 
-def _big_area(residual_y: np.ndarray, level: float) -> float:
+def _big(residual_y: np.ndarray, level: float, inside: np.ndarray | None) -> np.ndarray:
     big = (np.abs(residual_y) > level).astype(np.uint8)
+    if inside is not None:
+        big &= inside.view(np.uint8)
     k = max(3, int(min(residual_y.shape) / 24) | 1)
-    big = cv2.morphologyEx(big, cv2.MORPH_OPEN, np.ones((k, k), np.uint8))
-    return float(big.mean())
+    return cv2.morphologyEx(big, cv2.MORPH_OPEN, np.ones((k, k), np.uint8))
 
 
-def unexplained_area(residual_y: np.ndarray) -> float:
-    area = _big_area(residual_y, BIG_CHANGE)
-    if area > SIGNIFICANT_AREA and _big_area(residual_y, BIG_CHANGE / 2) > SOFT_GROWTH * area:
+def unexplained_area(residual_y: np.ndarray, inside: np.ndarray | None = None) -> float:
+    """Fraction of the frame in big connected areas of large residual; ``inside``: where the
+    flow stays in the frame (content leaving the view is not replaced content)."""
+    area = float(_big(residual_y, BIG_CHANGE, inside).mean())
+    if area > SIGNIFICANT_AREA and float(_big(residual_y, BIG_CHANGE / 2, inside).mean()) > SOFT_GROWTH * area:
         return 0.0  # a smooth brightness change (see the module docstring), not replaced content
     return area
 
 
-def incoherence_score(areas: list[float]) -> float:
-    """Fraction of analysed pairs with a significant unexplained area."""
-    a = np.asarray([x for x in areas if not np.isnan(x)])
-    return float((a > SIGNIFICANT_AREA).mean()) if a.size else 0.0
+STRUCTURE_SIGMA = 1.0  # px: the blur before comparing structure (regenerated fine detail is not identity)
+STRUCTURE_WINDOW = 9  # px: side of the window whose correlation says whether the structure is the same
+STRUCTURE_NCC = 0.3  # correlation below this in a textured window: other content
+TEXTURED_STD = 4.0  # grey levels: windows flatter than this in both frames have no structure to compare
+
+
+def structure_changed(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """uint8 mask of where ``b`` (warped onto ``a``) shows other structure: low local correlation.
+
+    Brightness and contrast changes (flicker, a breathing region) keep the correlation; replaced
+    content loses it even when its brightness matches what was there.
+    """
+    a = cv2.GaussianBlur(a.astype(np.float32), (0, 0), STRUCTURE_SIGMA)
+    b = cv2.GaussianBlur(b.astype(np.float32), (0, 0), STRUCTURE_SIGMA)
+    k = (STRUCTURE_WINDOW, STRUCTURE_WINDOW)
+    ma, mb = cv2.boxFilter(a, -1, k), cv2.boxFilter(b, -1, k)
+    va = cv2.boxFilter(a * a, -1, k) - ma * ma
+    vb = cv2.boxFilter(b * b, -1, k) - mb * mb
+    cov = cv2.boxFilter(a * b, -1, k) - ma * mb
+    textured = np.maximum(va, vb) > TEXTURED_STD**2
+    ncc = cov / np.sqrt(np.maximum(va, 1e-3) * np.maximum(vb, 1e-3))
+    return (textured & (ncc < STRUCTURE_NCC)).view(np.uint8)
+
+
+CHROMA_CHANGE = 20.0  # grey levels of Cb/Cr distance (after global offset removal): another colour
+
+
+def _unexplained(residual: np.ndarray, a: np.ndarray, b_warped: np.ndarray, inside: np.ndarray) -> np.ndarray:
+    """uint8 mask of big connected areas whose luma, colour or structure the other frame does not explain;
+    ``residual``: HxWx3 (Y, Cb, Cr) grey levels, global offsets removed."""
+    y, cb, cr = cv2.split(residual)
+    big = (np.abs(y) > BIG_CHANGE) | (cv2.magnitude(cb, cr) > CHROMA_CHANGE)
+    big = big.view(np.uint8) | structure_changed(a, b_warped)
+    big &= inside.view(np.uint8)
+    k = max(3, int(min(y.shape) / 24) | 1)
+    return cv2.morphologyEx(big, cv2.MORPH_OPEN, np.ones((k, k), np.uint8))
+
+
+def replaced_area(prev_gray: np.ndarray, cur_gray: np.ndarray, forward: np.ndarray, flow: np.ndarray,
+                  back_flow: np.ndarray, backward) -> float:
+    """Fraction of the frame whose content is replaced: unexplained both ways at the same place.
+
+    ``forward``: prev − W(cur) as (Y, Cb, Cr) residuals (global offsets removed) on prev's pixels;
+    ``backward()``: gives cur − W(prev) likewise on cur's pixels (made only when needed).
+    A pixel is unexplained where its residual is large or its structure differs, and the flow
+    keeps it in the frame. Replaced content fails both ways where it sits. Motion the flow gets
+    wrong fails at an object's leading edge one way and its trailing edge the other; a pan fails
+    where content leaves one way and where it enters the other.
+    """
+    from flickerd import flow as of
+
+    fwd = _unexplained(forward, prev_gray, of.warp(cur_gray, flow), of.inside(flow))
+    if fwd.mean() < SIGNIFICANT_AREA / 4:
+        return float(fwd.mean())
+    bwd = _unexplained(backward(), cur_gray, of.warp(prev_gray, back_flow), of.inside(back_flow))
+    both = fwd & bwd
+    if both.mean() < SIGNIFICANT_AREA / 4:
+        return float(both.mean())
+    return float(_not_found(both, cur_gray, prev_gray).mean())
+
+
+FOUND_RMSE = 14.0  # grey levels: content matched this closely nearby in the other frame moved there (GIF dither and
+# blur leave ~10 on moved content; replaced content is far off)
+SEARCH = 0.2  # the search reaches this fraction of the frame's longer side beyond the region
+
+
+def _not_found(mask: np.ndarray, cur_gray: np.ndarray, prev_gray: np.ndarray) -> np.ndarray:
+    """``mask`` without the areas whose content (in ``cur_gray``) exists nearby in ``prev_gray``.
+
+    Content that moved further or deformed more than the flow can follow is still there, shifted;
+    replaced content is nowhere near. Each connected area's inner box is searched for.
+    """
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    h, w = mask.shape
+    reach = int(SEARCH * max(h, w))
+    a = cv2.GaussianBlur(cur_gray, (0, 0), 1.0).astype(np.float32)
+    b = cv2.GaussianBlur(prev_gray, (0, 0), 1.0).astype(np.float32)
+    out = mask.copy()
+    for i in range(1, n):
+        x, y, bw_, bh, _area = stats[i]
+        # the inner half of the box: the content itself, not its surroundings
+        x0, y0, x1, y1 = x + bw_ // 4, y + bh // 4, x + bw_ - bw_ // 4, y + bh - bh // 4
+        if x1 - x0 < 3 or y1 - y0 < 3:
+            continue
+        template = a[y0:y1, x0:x1]
+        sx0, sy0 = max(0, x0 - reach), max(0, y0 - reach)
+        sx1, sy1 = min(w, x1 + reach), min(h, y1 + reach)
+        ssd = cv2.matchTemplate(b[sy0:sy1, sx0:sx1], template, cv2.TM_SQDIFF)
+        best = float(ssd.min()) / template.size
+        if best < FOUND_RMSE**2:
+            out[labels == i] = 0
+    return out
+
+
+def pair_area(prev_rgb: np.ndarray, cur_rgb: np.ndarray, prev_gray: np.ndarray, cur_gray: np.ndarray,
+              c, offsets: np.ndarray) -> float:
+    """The replaced area of a compensated pair (``warping.Compensated``; ``offsets``: its global (Y, Cb, Cr) offsets)."""
+    from flickerd import flow as of
+    from flickerd.diagnose.global_flicker import YCC
+
+    forward = c.residual @ YCC.T - offsets
+    if unexplained_area(np.ascontiguousarray(forward[..., 0]), of.inside(c.flow)) == 0:
+        return 0.0  # nothing, or a smooth brightness change
+    return replaced_area(prev_gray, cur_gray, forward, c.flow, c.back,
+                         lambda: c.backward_residual(prev_rgb, cur_rgb) @ YCC.T + offsets)
+
+
+ISOLATION = 2  # measured pairs on each side that an event must stand above
+
+
+def isolated(areas) -> np.ndarray:
+    """Per pair: its replaced area above the largest of the ``ISOLATION`` measured pairs on each side.
+
+    An object that changes identity does so at a moment, and the pairs around it are explained
+    (the new content moves coherently). Motion the flow cannot follow, or a subject deforming
+    fast, leaves unexplained areas pair after pair, which cancel here. NaN where not measured.
+    """
+    a = np.asarray(areas, np.float64)
+    measured = np.flatnonzero(~np.isnan(a))
+    out = np.full(a.shape, np.nan)
+    for k, t in enumerate(measured):
+        around = a[measured[max(0, k - ISOLATION):k]].tolist() + a[measured[k + 1:k + 1 + ISOLATION]].tolist()
+        out[t] = max(0.0, a[t] - max(around, default=0.0))
+    return out
+
+
+def incoherence_score(isolated_areas) -> float:
+    """The clip's largest isolated replaced area (fraction of the frame; 0 when none was measured)."""
+    v = np.asarray(isolated_areas, np.float64)
+    v = v[~np.isnan(v)]
+    return float(v.max()) if v.size else 0.0

@@ -1,7 +1,7 @@
 """What a diagnosis says: the verdict, its confidence, the scores and the per-frame timeline.
 
 These frozen records are the contract between ``diagnose`` and everything after it
-(rules, verification, reports, the journal). ``to_json`` gives the documented schema 1.
+(rules, verification, reports, the journal). ``to_json`` gives the documented schema 2.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 class Verdict(str, Enum):
@@ -33,6 +33,7 @@ class FramePoint:
     chroma_flicker: float | None = None
     local_flicker: float | None = None
     texture_flicker: float | None = None  # high-pass residual / high-pass detail of the pair (≈1: re-drawn)
+    incoherence: float | None = None  # the pair's replaced area above its neighbours', frame fraction
     mean_diff: float | None = None  # the seed's baseline |F_t − F_{t−1}|
     flow_failure: float | None = None  # fraction of the frame where the flow check fails
     banding: float | None = None
@@ -77,7 +78,7 @@ class Diagnosis:
     rotation: int = 0  # the display matrix's degrees counter-clockwise, from the first frame (0 when none)
 
     def to_json(self, *, timeline: bool = True) -> dict:
-        """Schema 1; ``timeline=False`` leaves the per-frame entries out (an empty list)."""
+        """Schema 2; ``timeline=False`` leaves the per-frame entries out (an empty list)."""
         return {
             "schema": SCHEMA_VERSION,
             "file": self.file,

@@ -33,7 +33,7 @@ class Plan:
         total = max(1, info.frame_count)
         detail_scale = _halve_until(info.width, info.height, s.scale, DETAIL_MAX_SIDE)
         stride = s.pair_stride
-        if s.max_pairs and total > s.max_pairs:
+        if s.max_pairs and total > max(s.max_pairs, s.every_pair_up_to):
             # pairs are analysed two at a time (a triple of frames) for the second differences
             stride = max(stride, math.ceil(2 * total / s.max_pairs))
         triples = -(-total // stride)

@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from flickerd.config_table import table_kwargs
 from flickerd.errors import ConfigError
 
 # the keys of ``flickerd.flow.PRESETS``, named here so that settings never load OpenCV
@@ -28,7 +29,10 @@ SCALE = 1.0
 MAX_SIDE = 400  # frames are halved until their longer side is at most this many pixels
 FLOW_PRESET = "ultrafast"
 PAIR_STRIDE = 1  # analyse flow on every n-th pair (1 = all pairs)
-MAX_PAIRS = 32  # at most about this many pairs get the flow-based measures, spread over the clip (as triples)
+MAX_PAIRS = 32  # longer clips: about this many pairs get the flow-based measures, spread over the clip (as triples)
+# Clips up to this many frames (Wan 2.x renders 81, HunyuanVideo 129) get every pair: a swapped
+# object shows on two pairs only, and a morph needs runs of consecutive pairs (incoherence.LongLook).
+EVERY_PAIR_UP_TO = 130
 GRID = (6, 8)  # rows x columns of the local flicker map
 CODEC_SAMPLES = 24  # about this many frames get the banding and blocking measures (long clips: ≤ 3 per flow triple)
 
@@ -40,17 +44,18 @@ class DiagnoseSettings:
     flow_preset: str = FLOW_PRESET
     pair_stride: int = PAIR_STRIDE
     max_pairs: int = MAX_PAIRS  # 0: no cap
+    every_pair_up_to: int = EVERY_PAIR_UP_TO  # frames
     grid: tuple[int, int] = GRID
     codec_samples: int = CODEC_SAMPLES
     timeline: bool = True  # keep the per-frame timeline in the Diagnosis
     # verdict thresholds (score units: see flickerd.diagnose), fitted on training seeds 0-71
     luma_threshold: float = 0.59
-    chroma_threshold: float = 0.55
-    local_threshold: float = 0.46
-    texture_threshold: float = 1.0
+    chroma_threshold: float = 0.4504
+    local_threshold: float = 0.7367
+    texture_threshold: float = 0.4297
     banding_threshold: float = 0.029
     blocking_threshold: float = 1.467
-    incoherence_threshold: float = 0.08
+    incoherence_threshold: float = 0.05268
     cut_threshold: float = 0.45
 
     def __post_init__(self) -> None:
@@ -64,30 +69,7 @@ class DiagnoseSettings:
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any], path: str = "diagnose") -> DiagnoseSettings:
         """Build from a TOML table; unknown keys and wrong types raise ConfigError naming ``path.key``."""
-        if not isinstance(data, Mapping):
-            raise ConfigError(f"{path}: expected a table, got {type(data).__name__}.")
-        fields = {f.name: f for f in dataclasses.fields(cls)}
-        kwargs: dict[str, Any] = {}
-        for key, value in data.items():
-            if key not in fields:
-                raise ConfigError(f"{path}.{key}: unknown key; expected one of {', '.join(fields)}.")
-            default = fields[key].default
-            if isinstance(default, bool):
-                ok = isinstance(value, bool)
-            elif isinstance(default, int):
-                ok = isinstance(value, int) and not isinstance(value, bool)
-            elif isinstance(default, float):
-                ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-                value = float(value) if ok else value
-            elif isinstance(default, tuple):
-                ok = isinstance(value, (list, tuple)) and len(value) == 2 and all(
-                    isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in value)
-                value = tuple(value) if ok else value
-            else:
-                ok = isinstance(value, str)
-            if not ok:
-                raise ConfigError(f"{path}.{key}: expected {type(default).__name__}, got {value!r}.")
-            kwargs[key] = value
+        kwargs = table_kwargs(cls, data, path)
         try:
             return cls(**kwargs)
         except ConfigError as exc:

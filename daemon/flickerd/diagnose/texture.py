@@ -3,18 +3,19 @@
 After flow compensation, tracked detail cancels, so the high-frequency residual is small
 compared with the detail itself; regenerated detail is uncorrelated frame to frame and the
 residual carries about the energy of both frames' detail. Score per pair: energy of the
-high-pass residual / mean energy of the two frames' high-pass detail (≈0.1–0.5 when tracked,
+high-pass residual / mean energy of the two frames' high-pass detail (≈0–0.5 when tracked,
 →2 when fully regenerated).
+
+The detail is 1-3 px: it is judged at the decoder's native resolution, on a few tiles per pair
+(the most textured place of each quarter of the frame that the flow covers), each tile's
+motion refined there from the analysis flow. Upscaled analysis flow is off by about a native
+pixel, which leaves as much high-pass residual as regeneration does.
 """
 
 from __future__ import annotations
 
-import functools
-
 import cv2
 import numpy as np
-
-from flickerd.flow import pixel_grid
 
 HIGH_PASS_SIGMA = 1.0
 MIN_DETAIL = 6.0  # mean squared detail (grey levels²) below which there is no texture to judge (a high-CRF encode has ~1)
@@ -41,46 +42,84 @@ def texture_ratio(prev_y: np.ndarray, warped_y: np.ndarray, mask: np.ndarray) ->
     return float(cv2.norm(hp_a, hp_b, cv2.NORM_L2SQR) / count / detail)
 
 
-DETAIL_CROP = 320  # side of the centred crop (detail-scale pixels) the measure looks at
+TILE = 96  # side of a tile, native px
+TILES = (2, 2)  # one tile per region of this grid: the most textured place the flow covers
+TILE_MARGIN = 8  # px around a tile, so the refined flow has room at the tile's border
+TILE_PRESET = "medium"  # tiny images: the finest DIS costs ~1 ms a tile and direction
 
 
-def detail_ratio(prev_detail: np.ndarray, cur_detail: np.ndarray, flow: np.ndarray, mask: np.ndarray,
-                 factor: int) -> float:
-    """``texture_ratio`` at the detail scale: frames ``factor`` times larger than the flow.
+def tile_origins(gray: np.ndarray, mask: np.ndarray, scale: float, native: tuple[int, int]) -> list[tuple[int, int]]:
+    """Top-left corners (native px) of the tiles: per region, the most textured place the flow covers.
 
-    The analysis flow (and mask) is upscaled onto a centred crop of the uint8 luma frames,
-    so detail too fine to survive the analysis downscale is still judged.
+    ``gray``/``mask``: the analysis-size luma and flow mask; ``scale``: native px per analysis px;
+    ``native``: (h, w) of the native frame.
     """
-    if factor == 1:
-        crop_flow, crop_mask = flow, mask
-        y0 = x0 = 0
-        h, w = prev_detail.shape
-    else:
-        H, W = prev_detail.shape
-        h, w = min(H, DETAIL_CROP), min(W, DETAIL_CROP)
-        y0, x0 = (H - h) // 2, (W - w) // 2
-        fy0, fx0 = y0 // factor, x0 // factor
-        fh, fw_ = -(-h // factor) + 1, -(-w // factor) + 1
-        sub = flow[fy0:fy0 + fh, fx0:fx0 + fw_] * factor
-        crop_flow = cv2.resize(sub, (sub.shape[1] * factor, sub.shape[0] * factor), interpolation=cv2.INTER_LINEAR)
-        crop_flow = crop_flow[y0 - fy0 * factor:][:h, x0 - fx0 * factor:][:, :w]
-        sub_m = mask[fy0:fy0 + fh, fx0:fx0 + fw_].astype(np.uint8)
-        crop_mask = cv2.resize(sub_m, (sub_m.shape[1] * factor, sub_m.shape[0] * factor),
-                               interpolation=cv2.INTER_NEAREST).astype(bool)
-        crop_mask = crop_mask[y0 - fy0 * factor:][:h, x0 - fx0 * factor:][:, :w]
-        if crop_flow.shape[:2] != (h, w) or crop_mask.shape != (h, w):
-            return float("nan")
-    # one two-channel map (x, y): the crop's pixel coordinates in the whole frame plus the flow
-    coords = crop_flow + _frame_coords(h, w, x0, y0)
-    warped = cv2.remap(cur_detail.astype(np.float32), coords, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    prev = prev_detail[y0:y0 + h, x0:x0 + w].astype(np.float32)
-    return texture_ratio(prev, warped, crop_mask)
+    H, W = native
+    t = TILE + 2 * TILE_MARGIN
+    if H < t or W < t:
+        return []
+    ta = max(3, int(round(t / scale)))
+    hp = high_pass(gray.astype(np.float32))
+    energy = cv2.boxFilter(hp * hp, -1, (ta, ta)) * cv2.boxFilter(mask.astype(np.float32), -1, (ta, ta))
+    h, w = gray.shape
+    rows, cols = TILES
+    out = []
+    for r in range(rows):
+        for c in range(cols):
+            y0, y1 = r * h // rows, (r + 1) * h // rows
+            x0, x1 = c * w // cols, (c + 1) * w // cols
+            region = energy[y0:y1, x0:x1]
+            yy, xx = np.unravel_index(int(np.argmax(region)), region.shape)
+            cy, cx = (y0 + yy + 0.5) * scale, (x0 + xx + 0.5) * scale  # the box's centre, native px
+            ny = int(min(max(cy - t / 2, 0), H - t)) + TILE_MARGIN
+            nx = int(min(max(cx - t / 2, 0), W - t)) + TILE_MARGIN
+            out.append((ny, nx))
+    return out
 
 
-@functools.lru_cache(maxsize=8)
-def _frame_coords(h: int, w: int, x0: int, y0: int) -> np.ndarray:
-    """Read-only HxWx2 float32 (x0 + x, y0 + y) of every pixel of a crop, cached per crop."""
-    gx, gy = pixel_grid(h, w)
-    coords = np.dstack([gx + x0, gy + y0])
-    coords.flags.writeable = False
-    return coords
+def native_ratio(prev_y: np.ndarray, cur_y: np.ndarray, flow: np.ndarray, mask: np.ndarray, scale: float,
+                 origins: list[tuple[int, int]]) -> float:
+    """``texture_ratio`` over native-resolution tiles, each with its motion refined at native size.
+
+    ``prev_y``/``cur_y``: native luma planes; ``flow``/``mask``: the analysis flow prev → cur and
+    its mask; ``scale``: native px per analysis px. Residual and detail energies are summed over
+    the tiles (NaN when none has texture to judge).
+    """
+    from flickerd import flow as of
+
+    H, W = prev_y.shape
+    m = TILE_MARGIN
+    t = TILE + 2 * m
+    residual = detail = 0.0
+    count = 0
+    for ny, nx in origins:
+        ay = min(flow.shape[0] - 1, int((ny + TILE / 2) / scale))
+        ax = min(flow.shape[1] - 1, int((nx + TILE / 2) / scale))
+        r = max(1, int(TILE / scale / 2))
+        f = flow[max(0, ay - r):ay + r + 1, max(0, ax - r):ax + r + 1].reshape(-1, 2)
+        k = mask[max(0, ay - r):ay + r + 1, max(0, ax - r):ax + r + 1].ravel()
+        if not k.any():
+            continue
+        dx, dy = (np.median(f[k], axis=0) * scale).round().astype(int)
+        py, px = ny - m, nx - m
+        cy, cx = py + dy, px + dx
+        if cy < 0 or cx < 0 or cy + t > H or cx + t > W:
+            continue  # the tile moved out of the frame
+        p = np.ascontiguousarray(prev_y[py:py + t, px:px + t])
+        c = np.ascontiguousarray(cur_y[cy:cy + t, cx:cx + t])
+        fw = of.flow(p, c, TILE_PRESET)
+        bw = of.flow(c, p, TILE_PRESET)
+        ok = of.occlusion_mask(fw, bw)[m:m + TILE, m:m + TILE]
+        warped = of.warp(c.astype(np.float32), fw)
+        keep = ok.astype(np.float32)
+        n = int(keep.sum())
+        if n < TILE * TILE // 4:
+            continue
+        hp_a = cv2.multiply(high_pass(p.astype(np.float32))[m:m + TILE, m:m + TILE], keep)
+        hp_b = cv2.multiply(high_pass(warped)[m:m + TILE, m:m + TILE], keep)
+        residual += cv2.norm(hp_a, hp_b, cv2.NORM_L2SQR)
+        detail += (cv2.norm(hp_a, cv2.NORM_L2SQR) + cv2.norm(hp_b, cv2.NORM_L2SQR)) / 2
+        count += n
+    if not count or detail / count < MIN_DETAIL:
+        return float("nan")
+    return float(residual / detail)

@@ -83,7 +83,7 @@ def scores_and_segments(series: dict, blocking: float, s: DiagnoseSettings) -> t
         "texture_flicker": _median(series["texture"]),
         "warp_error": _mean(series["warp"]),
         "flow_failure": _mean(series["failure"]),
-        "incoherence": incoherence.incoherence_score(series["area"]),
+        "incoherence": incoherence.incoherence_score(series["incoherent"]),
         "banding": _median(series["banding"]),
         "blocking": 0.0 if math.isnan(blocking) else blocking,
         "iframe_spike": _iframe(series),
@@ -98,12 +98,14 @@ def scores_and_segments(series: dict, blocking: float, s: DiagnoseSettings) -> t
         ("chroma", "chroma_flicker", series["chroma_flicker"], s.chroma_threshold, s.chroma_threshold),
         ("local", "local_flicker", series["local"], s.local_threshold, s.local_threshold * 2),  # per-frame peaks
         ("texture", "texture_flicker", series["texture"], s.texture_threshold, s.texture_threshold),
-        ("incoherent", "incoherence", series["area"], s.incoherence_threshold, incoherence.SIGNIFICANT_AREA),
     )
     segs: list[Segment] = []
     for kind, key, values, over, per_frame in kinds:
         if scores[key] > over:
             segs += _segments(values, per_frame, kind) or _whole(values, kind, scores[key])
+    if scores["incoherence"] > s.incoherence_threshold:  # events, not runs: a pair where content was replaced
+        segs += [Segment(int(t) - 1, int(t), "incoherent", float(series["incoherent"][t]))
+                 for t in np.flatnonzero(np.nan_to_num(series["incoherent"]) > s.incoherence_threshold)]
     return scores, tuple(sorted(segs, key=lambda x: (x.start, x.kind)))
 
 

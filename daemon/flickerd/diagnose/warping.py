@@ -23,25 +23,36 @@ class Compensated:
     flow: np.ndarray  # HxWx2, prev → cur
     mask: np.ndarray  # HxW bool, True where the flow is trustworthy
     residual: np.ndarray  # HxWx3 float32, prev − W(cur), grey levels
+    back: np.ndarray  # HxWx2, cur → prev
+
+    def backward_residual(self, prev: np.ndarray, cur: np.ndarray) -> np.ndarray:
+        """cur − W(prev) along the backward flow (HxWx3 float32, grey levels, on cur's pixels)."""
+        return cv2.subtract(cur, of.warp(prev, self.back), dtype=cv2.CV_32F)
 
 
 def gray(rgb: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
 
 
+def pair_flows(prev_gray: np.ndarray, cur_gray: np.ndarray, preset: str = "ultrafast") -> tuple[np.ndarray, np.ndarray]:
+    """Forward (prev → cur) and backward flow, both started from the pair's global motion."""
+    shift = of.global_shift(prev_gray, cur_gray)
+    back = None if shift is None else (-shift[0], -shift[1])
+    return of.flow(prev_gray, cur_gray, preset, shift), of.flow(cur_gray, prev_gray, preset, back)
+
+
 def pair_flow(prev_gray: np.ndarray, cur_gray: np.ndarray, preset: str = "ultrafast") -> tuple[np.ndarray, np.ndarray]:
     """Forward flow prev → cur and its reliability mask."""
-    fw = of.flow(prev_gray, cur_gray, preset)
-    bw = of.flow(cur_gray, prev_gray, preset)
+    fw, bw = pair_flows(prev_gray, cur_gray, preset)
     return fw, of.occlusion_mask(fw, bw)
 
 
 def compensate(prev: np.ndarray, cur: np.ndarray, preset: str = "ultrafast",
                prev_gray: np.ndarray | None = None, cur_gray: np.ndarray | None = None) -> Compensated:
-    fw, mask = pair_flow(gray(prev) if prev_gray is None else prev_gray,
-                         gray(cur) if cur_gray is None else cur_gray, preset)
+    fw, bw = pair_flows(gray(prev) if prev_gray is None else prev_gray,
+                        gray(cur) if cur_gray is None else cur_gray, preset)
     # one pass from uint8 to the float difference (exact: whole numbers)
-    return Compensated(fw, mask, cv2.subtract(prev, of.warp(cur, fw), dtype=cv2.CV_32F))
+    return Compensated(fw, of.occlusion_mask(fw, bw), cv2.subtract(prev, of.warp(cur, fw), dtype=cv2.CV_32F), bw)
 
 
 def warp_error(residual: np.ndarray, mask: np.ndarray) -> float:

@@ -1,7 +1,9 @@
 """The one flicker-reduction figure people see (plot title, folder report, ``flickerd fix``'s summary).
 
-Every place that shows a reduction reads it here, so its definition can change in one spot:
-today it is verification's ``metrics["flicker_reduction"]`` (a fraction: 0.45 = 45% less).
+Every place that shows a reduction reads it here: verification's ``metrics["flicker_reduction"]``,
+1 − after/before of the warping error measured with the input's flow (a fraction: 0.45 = 45%
+less). The daemon's log line and ``flickerd_flicker_reduction_ratio`` compute the same
+1 − after/before from verification's ``flicker_before``/``flicker_after``.
 """
 
 from __future__ import annotations

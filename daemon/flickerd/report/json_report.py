@@ -28,7 +28,7 @@ from flickerd.diagnose.model import Diagnosis
 from flickerd.routes.base import ChainResult, Step
 from flickerd.rules import Decision
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 KIND = "flickerd.report"
 SCHEMA_FILE = os.path.join(os.path.dirname(__file__), "report.schema.json")
 STATUSES = ("done", "rejected", "report_only", "needs_attention", "review", "failed", "quarantined", "duplicate")

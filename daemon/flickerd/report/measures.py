@@ -50,10 +50,10 @@ MEASURES: dict[str, Measure] = {m.key: m for m in (
                 "the dots are each frame's worst cell."),
     Measure("texture_flicker", "regenerated texture", "residual/detail ratio", "generative", "texture_threshold",
             per_frame="texture_flicker", summary="median"),
-    Measure("incoherence", "incoherent pairs", "fraction of pairs", "incoherent", "incoherence_threshold",
-            per_frame="flow_failure", per_frame_unit="flow fails, frame fraction", run_factor=None,
-            how="The score is the share of frame pairs whose flow fails over a large area without a cut; "
-                "the dots are the share of each frame where it fails."),
+    Measure("incoherence", "replaced content", "frame fraction", "incoherent", "incoherence_threshold",
+            per_frame="incoherence", per_frame_unit="isolated replaced area, frame fraction", run_factor=None,
+            how="The score is the largest area whose content neither frame of a pair explains, above the "
+                "pairs around it; the dots are each pair's."),
     Measure("banding", "banding", "fraction of smooth area", "codec", "banding_threshold", per_frame="banding",
             summary="median"),
     Measure("blocking", "blocking", "8×8 step ratio", "codec", "blocking_threshold", per_frame="blocking",

@@ -79,7 +79,9 @@ def _timeline(d: Diagnosis | None, field: str) -> tuple[float, ...]:
 
 def _sampling_note(d: Diagnosis | None, counts: Sequence[int], n: int) -> str:
     pairs = d.settings.get("max_pairs") if d is not None else None
-    why = (f"the diagnosis measures at most {pairs} frame pairs, spread over the clip (diagnose.max_pairs)"
+    every = d.settings.get("every_pair_up_to") if d is not None else None
+    longer = f"clips over {every} frames (diagnose.every_pair_up_to) get " if every else ""
+    why = (f"{longer}at most {pairs} frame pairs, spread over the clip (diagnose.max_pairs)"
            if pairs else "the diagnosis sampled frame pairs")
     measured = " and ".join(str(c) for c in dict.fromkeys(counts))
     return f"{measured} of {n} frames measured: {why}. Dots are measured frames."

@@ -8,11 +8,11 @@ many times (0 turns it off).
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from flickerd.config_table import table_kwargs
 from flickerd.errors import ConfigError
 
 DEFAULT_COMPARE_SPEED = 1.0  # × the source's frame rate
@@ -42,24 +42,7 @@ class ReportSettings:
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any], path: str = "reports") -> ReportSettings:
         """Build from a TOML table; unknown keys and wrong types raise ``ConfigError`` naming ``path.key``."""
-        if not isinstance(data, Mapping):
-            raise ConfigError(f"{path}: expected a table, got {type(data).__name__}.")
-        fields = {f.name: f for f in dataclasses.fields(cls)}
-        values: dict[str, Any] = {}
-        for key, value in data.items():
-            if key not in fields:
-                raise ConfigError(f"{path}.{key}: unknown key; expected one of {', '.join(fields)}.")
-            default = fields[key].default
-            if isinstance(default, bool):
-                ok = isinstance(value, bool)
-            elif isinstance(default, int):
-                ok = isinstance(value, int) and not isinstance(value, bool)
-            else:
-                ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-                value = float(value) if ok else value
-            if not ok:
-                raise ConfigError(f"{path}.{key}: expected {type(default).__name__}, got {value!r}.")
-            values[key] = value
+        values = table_kwargs(cls, data, path)
         try:
             return cls(**values)
         except ConfigError as exc:

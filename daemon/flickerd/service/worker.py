@@ -164,12 +164,10 @@ def failure_note(task: Task, reason: str, error: str, state: JobState) -> Path:
         failure=reason))
 
 
-def _flicker(diag: Any) -> float | None:
-    scores = getattr(diag, "scores", None) or {}
-    for key in ("flicker", "warp_error", "luma_flicker"):
-        if key in scores:
-            return float(scores[key])
-    return None
+def _flicker(outcome: Any, key: str) -> float | None:
+    """Verification's headline flicker figure (``flicker_before``/``flicker_after``), if it measured one."""
+    value = (getattr(getattr(outcome, "verification", None), "metrics", None) or {}).get(key)
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
 def _route_versions(outcome: Any) -> str | None:
@@ -411,8 +409,8 @@ def run_task(task: Task, processor: Processor, report: Callable[[Progress], None
             reason=reason, error=error,
             retryable=state is JobState.FAILED,
             verdict=getattr(getattr(getattr(outcome, "before", None), "verdict", None), "value", None),
-            flicker_before=_flicker(getattr(outcome, "before", None)),
-            flicker_after=_flicker(getattr(outcome, "after", None)),
+            flicker_before=_flicker(outcome, "flicker_before"),
+            flicker_after=_flicker(outcome, "flicker_after"),
             route_versions=_route_versions(outcome),
             seconds=time.monotonic() - start,
         )

@@ -114,8 +114,12 @@ class IdentityChange:
     ``frames`` is the range [start, end) where the change happens.
     """
 
+    MODES = ("swap", "morph")
+
     def __init__(self, rng: np.random.Generator, frames: int, strength: float, width: int, height: int,
-                 donor: Callable[[int], np.ndarray]) -> None:
+                 donor: Callable[[int], np.ndarray], mode: str = "swap") -> None:
+        if mode not in self.MODES:
+            raise ValueError(f"identity change mode must be one of {self.MODES}, got {mode!r}")
         area = IDENTITY_AREA * (0.4 + 0.6 * strength)
         aspect = rng.uniform(0.6, 1.6)
         ax = np.sqrt(area * width * height / np.pi * aspect)
@@ -126,7 +130,7 @@ class IdentityChange:
         self.mask = cv2.GaussianBlur(inside, (0, 0), max(1.0, 0.08 * min(ax, ay)))[..., None]
         span = max(2, min(IDENTITY_SPAN, frames // 4))
         start = int(rng.integers(max(1, frames // 4), max(2, frames // 2)))
-        self.mode = "morph" if rng.random() < 0.5 else "swap"
+        self.mode = mode
         self.alpha = np.zeros(frames, np.float32)
         if self.mode == "morph":
             self.alpha[start:] = np.clip((np.arange(start, frames) - start + 1) / span, 0, 1)

@@ -8,6 +8,7 @@ their clips here; neither copies a render anywhere but into its own temporary cl
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -50,10 +51,17 @@ class Variant:
         return EXPECTED.get(self.kind)
 
     @property
+    def identity_mode(self) -> str:
+        """The identity kind's change: even seeds swap the object in and out, odd seeds cross-fade it."""
+        return inject.IdentityChange.MODES[self.seed % 2]
+
+    @property
     def crf(self) -> int:
-        """x264 CRF of the clip: the codec kind's damage, as the synthetic corpus's "crf" kind."""
+        """x264 CRF of the clip. The codec kind at strength 1 is the synthetic corpus's CRF 45; each
+        halving of the strength doubles the bits (x264: about -6 CRF), so 0.5 is CRF 39. Halving
+        the CRF distance instead would give CRF 30, an ordinary web encode rather than damage."""
         if self.kind == "codec":
-            return int(round(NORMAL_CRF + (HIGH_CRF - NORMAL_CRF) * self.strength))
+            return int(round(HIGH_CRF + 6 * math.log2(max(self.strength, 1 / 64))))
         return NORMAL_CRF
 
 
@@ -86,7 +94,7 @@ def frames(v: Variant, render: Sequence[np.ndarray], donor: Sequence[np.ndarray]
     elif v.kind == "identity":
         if donor is None:
             raise ValueError("the identity kind needs a donor render")
-        inj = identity(rng, v.strength, render, donor)
+        inj = identity(rng, v.strength, render, donor, v.identity_mode)
         for t, img in enumerate(render):
             yield _u8(inj(img.astype(np.float32), t))
     elif v.kind == "pan":
@@ -100,7 +108,7 @@ def frames(v: Variant, render: Sequence[np.ndarray], donor: Sequence[np.ndarray]
 
 
 def identity(rng: np.random.Generator, strength: float, render: Sequence[np.ndarray],
-             donor: Sequence[np.ndarray]) -> inject.IdentityChange:
+             donor: Sequence[np.ndarray], mode: str = "swap") -> inject.IdentityChange:
     """The identity-change injector with ``donor``'s frames resized onto the render's."""
     h, w = render[0].shape[:2]
 
@@ -108,7 +116,7 @@ def identity(rng: np.random.Generator, strength: float, render: Sequence[np.ndar
         d = donor[min(t, len(donor) - 1)]
         return cv2.resize(d, (w, h), interpolation=cv2.INTER_AREA).astype(np.float32)
 
-    return inject.IdentityChange(rng, len(render), strength, w, h, donor_frame)
+    return inject.IdentityChange(rng, len(render), strength, w, h, donor_frame, mode)
 
 
 def _u8(img: np.ndarray) -> np.ndarray:

