@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from flickerd.report.json_report import SCHEMA_VERSION
 from tests.service.helpers import (
     Daemon, make_clip, rows, run_cli, sha256, wait_for, write_config,
 )
@@ -94,7 +95,7 @@ steps = [{ route = "rife", params = { mode = "smooth" } }]
     assert os.path.samefile(out / f"{b}.mp4", out / f"{a}.mp4")
     note = json.loads((out / f"{b}.report.json").read_text())
     assert note["duplicate_of"]["file"] == orig["path"] and "not processed again" in note["reason"]
-    assert (note["schema"], note["kind"], note["status"]) == (2, "flickerd.report", "duplicate")
+    assert (note["schema"], note["kind"], note["status"]) == (SCHEMA_VERSION, "flickerd.report", "duplicate")
     assert note["output"] == str(out / f"{b}.mp4") and note["key"]["sha256"] == orig["sha256"]
     assert dup["route"] == "rife" and dup["attempts"] == 1
     assert d.log().count('"verdict": "generative_flicker"') == 2  # flicker + cand diagnosed; the duplicate was not
