@@ -4,7 +4,6 @@ import threading
 from pathlib import Path
 from types import SimpleNamespace
 
-from flickerd.report.json_report import SCHEMA_VERSION
 from flickerd.commands.review import moved
 from flickerd.errors import NotAVideo, RouteError
 from flickerd.report import json_report
@@ -121,7 +120,7 @@ def test_quarantine_and_duplicate_reports_have_the_one_schema(tmp_path):
 
     task = make_task(tmp_path / "q")
     doc = _report(failure_note(task, "not_a_video", "clip.mp4: contains no video stream.", JobState.QUARANTINED))
-    assert (doc["schema"], doc["kind"], doc["status"], doc["failure"]) == (SCHEMA_VERSION, "flickerd.report", "quarantined",
+    assert (doc["schema"], doc["kind"], doc["status"], doc["failure"]) == (json_report.SCHEMA_VERSION, "flickerd.report", "quarantined",
                                                                             "not_a_video")
     assert doc["key"]["sha256"] == task.job.sha256 and doc["reason"].endswith("no video stream.")
 
@@ -137,7 +136,7 @@ def test_quarantine_and_duplicate_reports_have_the_one_schema(tmp_path):
     again = dataclasses.replace(make_task(tmp_path / "e"), original=orig)
     res = run_task(again, fake("done"), lambda p: None)
     doc = _report(res.report_path)
-    assert (doc["schema"], doc["kind"], doc["status"]) == (SCHEMA_VERSION, "flickerd.report", "duplicate")
+    assert (doc["schema"], doc["kind"], doc["status"]) == (json_report.SCHEMA_VERSION, "flickerd.report", "duplicate")
     assert doc["duplicate_of"]["job"] == orig.id and doc["output"] == res.output_path
     assert doc["key"] == {"sha256": again.job.sha256, "rules_hash": RULES_HASH, "route_versions": VERSIONS}
 
