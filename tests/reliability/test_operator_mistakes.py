@@ -123,3 +123,7 @@ def test_state_dir_removed_while_running_stops_the_daemon(tmp_path):
     finally:
         assert d.stop() == 0, d.log()[-3000:]
     assert len(rows(tmp_path, "path LIKE '%two.mp4'")) == 1
+    # the new journal was rebuilt from the reports: the clip published before the loss was not processed again
+    assert '"event": "journal_rebuilt"' in d.log() and "one.mp4" not in "".join(
+        line for line in d.log().splitlines() if '"job_started"' in line), d.log()[-3000:]
+    assert [r["state"] for r in rows(tmp_path, "path LIKE '%one.mp4'")] == ["done"]

@@ -32,6 +32,7 @@ from flickerd.service import publish as pub
 from flickerd.service.disk import DISK_FREED_BYTES, DISK_FULL_RETRY_S, free_bytes, is_disk_full
 from flickerd.service.intake import Gate, Gated, Hashed
 from flickerd.service.journal import Job, Journal, JobState
+from flickerd.service.journal_recovery import rebuild_if_empty
 from flickerd.service.out_names import out_stem
 from flickerd.service.sequence_settle import SequenceRules, snapshot
 from flickerd.service.settle import Settled, Settler
@@ -165,7 +166,9 @@ class Daemon:
         self.state = StateDir.claim(cfg.state_dir)
         self.state_dir = self.state.path
         self.journal = Journal.in_state_dir(self.state_dir)
+        self.journal.check()  # a damaged journal is refused here, before it is taken for the truth
         self.state.hold(self.journal.path)
+        self._rebuild_if_empty(cfg)
         self.workdir_root = self.state_dir / WORK_DIR
         if self.processor is None:
             self.processor = default_processor()
@@ -198,6 +201,15 @@ class Daemon:
         self.notifier.ready()
         log.info("daemon_started", folders=[f.spec.name for f in self.folders.values()], state_dir=str(self.state_dir),
                  cpu_workers=self._slots(), gpu_slots=gpus, requeued=len(requeued), once=self.once)
+
+    def _rebuild_if_empty(self, cfg: Any) -> None:
+        """A journal without jobs (a fresh state dir after a lost one) gets the finished jobs back from the
+        reports, so nothing already published is processed again."""
+        got = rebuild_if_empty(self.journal, [(f.name, Path(f.output)) for f in cfg.folders])
+        if got is not None and (got.jobs or got.without_hash or got.unreadable):
+            log.warning("journal_rebuilt", jobs=got.jobs, states=dict(got.states), reports=got.reports,
+                        without_hash=len(got.without_hash), unreadable=len(got.unreadable),
+                        missing_outputs=list(got.missing))
 
     def _stop(self, reason: str) -> None:
         """Stop intake, give running jobs ``shutdown_timeout_s`` to finish, requeue the rest."""

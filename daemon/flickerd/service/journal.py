@@ -20,7 +20,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
-from flickerd.errors import JournalError
+from flickerd.errors import JournalCorrupt, JournalError
 from flickerd.service.fsync import fsync_dir
 
 JOURNAL_NAME = "journal.sqlite3"
@@ -152,6 +152,21 @@ def journal_path(state_dir: str | os.PathLike) -> Path:
     return Path(state_dir) / JOURNAL_NAME
 
 
+def is_corruption(exc: BaseException) -> bool:
+    """Whether SQLite says the file itself is damaged (not locked, unwritable or full)."""
+    name = getattr(exc, "sqlite_errorname", "") or ""
+    return name.startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB")) or any(
+        s in str(exc) for s in ("file is not a database", "disk image is malformed"))
+
+
+def broken(path: Path, what: str) -> JournalCorrupt:
+    return JournalCorrupt(
+        f"{path}: the journal {what}, so flickerd cannot tell which files it already processed, and it does "
+        "not start rather than process every file again. Run `flickerd journal recover` with the same -c or "
+        "--state-dir: it moves the broken journal aside and rebuilds the finished jobs from the reports in the "
+        "output folders (see the README, \"A lost or broken journal\").")
+
+
 def _apply_schema(db: sqlite3.Connection) -> None:
     """The tables and indexes (those missing) and the schema version."""
     db.executescript(_SCHEMA)
@@ -194,6 +209,9 @@ class Journal:
         self.readonly = readonly
         self._lock = threading.RLock()
         try:
+            if self.path.exists() and self.path.stat().st_size == 0:
+                # never a journal in the making (``_create`` links a whole file): opened, it would pass for new
+                raise broken(self.path, "is empty (0 bytes)")
             if readonly:
                 if not self.path.exists():
                     raise JournalError(f"{self.path}: no journal here; has the daemon run with this state dir?")
@@ -213,6 +231,8 @@ class Journal:
                 self._db.execute("PRAGMA synchronous=FULL")
                 _apply_schema(self._db)  # an older journal gets what this version added
         except (sqlite3.Error, OSError) as exc:
+            if is_corruption(exc):
+                raise broken(self.path, f"is damaged ({exc})") from exc
             raise JournalError(
                 f"{self.path}: the journal cannot be opened ({exc}); check the state dir's permissions and free space."
             ) from exc
@@ -238,6 +258,8 @@ class Journal:
                     raise
                 self._db.execute("COMMIT")
             except sqlite3.Error as exc:
+                if is_corruption(exc):
+                    raise broken(self.path, f"is damaged ({exc})") from exc
                 raise JournalError(f"{self.path}: the journal cannot be written ({exc}).") from exc
 
     def _query(self, sql: str, args: Iterable[Any] = ()) -> list[sqlite3.Row]:
@@ -245,6 +267,8 @@ class Journal:
             try:
                 return self._db.execute(sql, tuple(args)).fetchall()
             except sqlite3.Error as exc:
+                if is_corruption(exc):
+                    raise broken(self.path, f"is damaged ({exc})") from exc
                 raise JournalError(f"{self.path}: the journal cannot be read ({exc}).") from exc
 
     # ---- writes -------------------------------------------------------------------------
@@ -310,6 +334,17 @@ class Journal:
         sets = ", ".join(f"{k} = ?" for k in changes)
         with self._tx() as db:
             db.execute(f"UPDATE jobs SET {sets} WHERE id = ?", (*changes.values(), job_id))
+
+    def restore(self, jobs: Sequence[Mapping[str, Any]]) -> int:
+        """Insert rebuilt rows as they were (``id`` kept when given) in one transaction; returns how many."""
+        with self._tx() as db:
+            for job in jobs:
+                unknown = set(job) - _COLUMNS - {"id"}
+                if unknown:
+                    raise ValueError(f"unknown job columns: {sorted(unknown)}")
+                cols = ", ".join(job)
+                db.execute(f"INSERT INTO jobs ({cols}) VALUES ({', '.join('?' for _ in job)})", tuple(job.values()))
+        return len(jobs)
 
     def requeue_running(self) -> list[Job]:
         """On start (and after a shutdown timeout): every ``running`` row back to ``pending``."""
@@ -434,6 +469,17 @@ class Journal:
             (limit,),
         )
         return rows[0]["s"] if rows and rows[0]["s"] is not None else None
+
+    def check(self) -> None:
+        """``JournalCorrupt`` unless SQLite's quick check passes (every page read once; at start)."""
+        rows = self._query("PRAGMA quick_check")
+        first = rows[0][0] if rows else "no answer"
+        if first != "ok":
+            raise broken(self.path, f"is damaged (SQLite's quick check: {first})")
+
+    def empty(self) -> bool:
+        """No job rows at all: a new journal, or one that replaced a lost one."""
+        return not self._query("SELECT 1 FROM jobs LIMIT 1")
 
     def ping(self) -> bool:
         """Health check for the systemd watchdog: a trivial read succeeds."""
