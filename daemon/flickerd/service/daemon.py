@@ -29,6 +29,7 @@ from flickerd.media.guarded import refusal
 from flickerd.scaleout.executor import Attempt, make_executor, wants_gpu
 from flickerd.service import health, intake
 from flickerd.service import publish as pub
+from flickerd.service.folders import FolderState, Look, identity, look
 from flickerd.service.disk import DISK_FREED_BYTES, DISK_FULL_RETRY_S, free_bytes, is_disk_full
 from flickerd.service.intake import Gate, Gated, Hashed
 from flickerd.service.journal import Job, Journal, JobState
@@ -39,7 +40,7 @@ from flickerd.service.settle import Settled, Settler
 from flickerd.service.signals import Signals
 from flickerd.service.stage import Stage, StageFailed
 from flickerd.service.state_dir import StateDir
-from flickerd.service.watcher import Seen, Watcher, WatchSpec, candidates, owns
+from flickerd.service.watcher import EventsLost, Seen, Watcher, WatchLost, WatchSpec, candidates, owns
 from flickerd.service.webhooks import WebhookSender, build_event
 from flickerd.service.worker import Processor, Progress, Result, Task, default_processor, failure_note
 
@@ -91,16 +92,6 @@ class _Running:
     stop_asked: float | None = None  # when it was asked to stop (the health check's clock)
 
 
-@dataclass(slots=True)
-class _FolderState:
-    spec: WatchSpec
-    conf: Any
-    dev: int | None = None
-    paused: bool = False
-    full_since: float | None = None  # its output ran out of space then: no intake, no jobs until freed
-    full_free: int = 0  # free bytes of the output when it filled up
-
-
 @dataclass
 class Daemon:
     """Run with ``Daemon(config).run()``; ``reload_config`` returns a new config or raises ``ConfigError``."""
@@ -119,7 +110,7 @@ class Daemon:
         self.signals = Signals()
         self.settler = Settler(probe=None, probe_sequence=None)  # the gate runs in the intake stage
         self.running: dict[int, _Running] = {}
-        self.folders: dict[str, _FolderState] = {}
+        self.folders: dict[str, FolderState] = {}
         self.metrics = self.metrics or _NoMetrics()
         self.notifier = make_notifier()
         self._last_housekeeping = 0.0
@@ -311,6 +302,12 @@ class Daemon:
                 self._settled(check)
         elif isinstance(item, StageFailed):
             self._intake_failed(item)
+        elif isinstance(item, WatchLost):
+            self._watch_lost(item.folder)
+        elif isinstance(item, EventsLost) and item.folder in self.folders:
+            log.warning("watch_events_lost", folder=item.folder, rescanned=not self.folders[item.folder].paused)
+            if not self.folders[item.folder].paused:
+                self._scan_folder(self.folders[item.folder], time.monotonic())
         elif isinstance(item, Hashed):
             try:
                 self._intake(item)
@@ -330,16 +327,16 @@ class Daemon:
             spec = WatchSpec(name=f.name, path=Path(f.path), patterns=tuple(f.patterns), recursive=bool(f.recursive),
                              poll=bool(f.poll), poll_interval_s=float(f.poll_interval_s), excluded=outputs,
                              marker=str(getattr(f, "sequence_marker", "_done")))
-            state = _FolderState(spec, f)
+            state = FolderState(spec, f)
             self.folders[f.name] = state
             Path(f.output).mkdir(parents=True, exist_ok=True)
-            if spec.path.is_dir():
-                state.dev = spec.path.stat().st_dev
+            state.identity = identity(spec.path)
+            if state.identity is not None:
                 self.watcher.schedule(spec)
             else:
                 self._pause(state, "missing")
 
-    def _refuses(self, st: _FolderState, path: str, *, sequence: bool) -> bool:
+    def _refuses(self, st: FolderState, path: str, *, sequence: bool) -> bool:
         """Whether ``path`` must not become a candidate: a link (or under one) leading out of its
         folder, a named pipe, a socket or a device. Said once per path and reason, and counted."""
         refused = refusal(path, root=st.spec.path, allow_dir=sequence)
@@ -353,7 +350,7 @@ class Daemon:
                         target=os.path.realpath(path), error=refused.message)
         return True
 
-    def _pause(self, st: _FolderState, why: str) -> None:
+    def _pause(self, st: FolderState, why: str) -> None:
         if not st.paused:
             st.paused = True
             self.watcher.unschedule(st.spec.name)
@@ -375,7 +372,7 @@ class Daemon:
             log.error("intake_paused", why="state_disk_full", path=str(self.state_dir), free_bytes=self._state_free,
                       error=str(error))
 
-    def _disk_full(self, st: _FolderState, error: str | None) -> None:
+    def _disk_full(self, st: FolderState, error: str | None) -> None:
         """The output is full: pause intake and jobs of this folder until space returns."""
         if st.full_since is None:
             st.full_since = time.monotonic()
@@ -418,22 +415,37 @@ class Daemon:
                     self._scan_folder(st, now)
 
     def _check_folders(self) -> None:
-        """A vanished path or a changed device (unmounted share) pauses intake; it is not a deletion."""
+        """A vanished path or a changed device (unmounted share) pauses intake, it is not a deletion; a folder
+        replaced under its name, or whose watch stopped, is watched again."""
+        stopped = self.watcher.stopped()
         for st in self.folders.values():
-            try:
-                s = st.spec.path.stat()
-                ok = st.spec.path.is_dir() and (st.dev is None or s.st_dev == st.dev)
-            except OSError:
-                ok = False
-            if not ok:
+            seen, now = look(st)
+            if seen is Look.GONE:
                 self._pause(st, "unavailable")
-            elif st.paused:
-                st.paused = False
-                st.dev = s.st_dev
-                self.watcher.schedule(st.spec)
-                self.metrics.set_intake_paused(st.spec.name, False)
-                log.info("folder_resumed", folder=st.spec.name, path=str(st.spec.path))
-                self._scan_folder(st, time.monotonic())
+            elif seen is not Look.SAME or st.spec.name in stopped:
+                self._watch_again(st, now, why=seen.value if seen is not Look.SAME else "watch_stopped")
+
+    def _watch_lost(self, folder: str) -> None:
+        """The watched folder was deleted: watch the one made in its place, or pause until there is one."""
+        st = self.folders.get(folder)
+        if st is None or st.paused:
+            return
+        now = identity(st.spec.path)
+        if now is None:
+            self._pause(st, "unavailable")
+        else:
+            self._watch_again(st, now, why="deleted")
+
+    def _watch_again(self, st: FolderState, now: Any, *, why: str) -> None:
+        """Schedule a fresh watch on the folder at the path now and scan it: what arrived meanwhile had no event."""
+        resumed, st.paused, st.identity = st.paused, False, now
+        self.watcher.schedule(st.spec)
+        if resumed:
+            self.metrics.set_intake_paused(st.spec.name, False)
+            log.info("folder_resumed", folder=st.spec.name, path=str(st.spec.path))
+        else:
+            log.warning("watch_lost", folder=st.spec.name, path=str(st.spec.path), why=why, rescanned=True)
+        self._scan_folder(st, time.monotonic())
 
     def _rescan(self, now: float) -> None:
         self._last_rescan = now
@@ -441,7 +453,7 @@ class Daemon:
             if not st.paused:
                 self._scan_folder(st, now)
 
-    def _scan_folder(self, st: _FolderState, now: float) -> None:
+    def _scan_folder(self, st: FolderState, now: float) -> None:
         rules = SequenceRules.for_folder(st.conf)
         for path, sequence in candidates(st.spec):
             if path in self.settler or path in self._hashing:
@@ -452,6 +464,7 @@ class Daemon:
                 continue
             if self.journal.known(path, s.st_size, s.st_mtime) or self._refuses(st, path, sequence=sequence):
                 continue
+            self.metrics.file_seen(st.spec.name)  # found by a scan, not an event: seen all the same
             self.settler.observe(path, st.spec.name, now, settle_s=float(st.conf.settle_s),
                                  settle_max_s=float(st.conf.settle_max_s), sequence=rules if sequence else None)
 
@@ -548,7 +561,7 @@ class Daemon:
         log.info("job_queued", job_id=job.id, file=cand.path, folder=cand.folder, sha256=sha[:12],
                  duplicate_of=job.duplicate_of, **({"frames": s.frames} if cand.sequence is not None else {}))
 
-    def _unreadable(self, cand: Any, st: _FolderState, error: OSError | None) -> None:
+    def _unreadable(self, cand: Any, st: FolderState, error: OSError | None) -> None:
         """A file the daemon's user cannot read: one quarantined row saying so, not silence."""
         try:
             s = os.stat(cand.path)
@@ -577,7 +590,7 @@ class Daemon:
 
     # ---- dispatch -----------------------------------------------------------------------
 
-    def _rules_hash(self, st: _FolderState) -> str | None:
+    def _rules_hash(self, st: FolderState) -> str | None:
         """The folder's own rules hash when it has one, else the config's; with the mode it is the key."""
         h = getattr(st.conf, "rules_hash", None) or getattr(self.config, "rules_hash", None) or ""
         return f"{getattr(st.conf, 'mode', 'fix')}:{h}"
@@ -619,7 +632,7 @@ class Daemon:
         for job in self._startable(free):
             self._launch(job)
 
-    def _task(self, job: Job, st: _FolderState, *, gpu: bool = False, original: Job | None = None) -> Task:
+    def _task(self, job: Job, st: FolderState, *, gpu: bool = False, original: Job | None = None) -> Task:
         cfg, f = self.config, st.conf
         return Task(job=job, src_root=Path(f.path), out_root=Path(f.output), mode=str(getattr(f, "mode", "fix")),
                     out_stem=out_stem(job, st.spec.path, Path(f.output), (r.task for r in self.running.values()),
