@@ -548,7 +548,7 @@ class Daemon:
             try:
                 note = failure_note(task, reason, str(err), JobState.QUARANTINED)
                 self.journal.update(job.id, report_path=str(note))
-            except OSError as exc:
+            except (OSError, FlickerdError) as exc:  # a full disk, a link in the way
                 log.error("report_write_failed", job_id=job.id, error=str(exc))
             self.metrics.failure(reason)
             self._webhook(job)
@@ -581,7 +581,7 @@ class Daemon:
         try:
             self.journal.update(job.id, report_path=str(failure_note(self._task(job, st), reason, message,
                                                                      JobState.QUARANTINED)))
-        except OSError as exc:
+        except (OSError, FlickerdError) as exc:  # a full disk, a link in the way
             log.error("report_write_failed", job_id=job.id, error=str(exc))
         self.metrics.failure(reason)
         self._webhook(job)
@@ -740,7 +740,7 @@ class Daemon:
         if state is JobState.QUARANTINED and not res.report_path:
             try:
                 changes["report_path"] = str(failure_note(run.task, res.reason or "internal", res.error or "", state))
-            except OSError as exc:
+            except (OSError, FlickerdError) as exc:  # a full disk, a link in the way
                 log.error("report_write_failed", job_id=job.id, error=str(exc))
         try:
             final = self.journal.transition(job.id, state, expect=[JobState.RUNNING], **changes)
