@@ -27,7 +27,7 @@ import structlog
 from flickerd.errors import CorruptInput, FlickerdError, JournalError
 from flickerd.media.guarded import refusal
 from flickerd.scaleout.executor import Attempt, make_executor, wants_gpu
-from flickerd.service import health, intake
+from flickerd.service import health, intake, restart_keys
 from flickerd.service import publish as pub
 from flickerd.service.folders import FolderState, Look, identity, look
 from flickerd.service.disk import DISK_FREED_BYTES, DISK_FULL_RETRY_S, free_bytes, is_disk_full
@@ -536,46 +536,37 @@ class Daemon:
             # same content under the same name (touched, or seen by a rescan): remember the new stat
             self.journal.update(latest.id, size=s.st_size, mtime=s.st_mtime)
             return
-        rules_hash = self._rules_hash(st)
-        common = dict(path=cand.path, folder=cand.folder, sha256=sha, size=s.st_size, mtime=s.st_mtime,
-                      priority=int(getattr(st.conf, "priority", 0)), rules_hash=rules_hash)
         if check.state is Settled.UNUSABLE:
-            err = check.error
-            reason = getattr(err, "reason", "bad_input")
-            job = self.journal.add(state=JobState.QUARANTINED, reason=reason, error=str(err), outcome="quarantined",
-                                   **common)
-            task = self._task(job, st)
-            try:
-                note = failure_note(task, reason, str(err), JobState.QUARANTINED)
-                self.journal.update(job.id, report_path=str(note))
-            except (OSError, FlickerdError) as exc:  # a full disk, a link in the way
-                log.error("report_write_failed", job_id=job.id, error=str(exc))
-            self.metrics.failure(reason)
-            self._webhook(job)
-            log.warning("job_quarantined", job_id=job.id, file=cand.path, folder=cand.folder, reason=reason,
-                        error=str(err))
+            self._quarantine(cand, st, sha256=sha, size=s.st_size, mtime=s.st_mtime,
+                             reason=getattr(check.error, "reason", "bad_input"), message=str(check.error))
             return
+        rules_hash = self._rules_hash(st)
         original = self.journal.find_original(sha, rules_hash, exclude_path=cand.path)
-        job = self.journal.add(duplicate_of=original.id if original else None, **common)
+        job = self.journal.add(path=cand.path, folder=cand.folder, sha256=sha, size=s.st_size, mtime=s.st_mtime,
+                               priority=int(getattr(st.conf, "priority", 0)), rules_hash=rules_hash,
+                               duplicate_of=original.id if original else None)
         self.metrics.file_settled(cand.folder)
         log.info("job_queued", job_id=job.id, file=cand.path, folder=cand.folder, sha256=sha[:12],
                  duplicate_of=job.duplicate_of, **({"frames": s.frames} if cand.sequence is not None else {}))
 
     def _unreadable(self, cand: Any, st: FolderState, error: OSError | None) -> None:
-        """A file the daemon's user cannot read: one quarantined row saying so, not silence."""
+        """A file the hash could not read: refused when the name is a special file now (swapped in since the
+        watcher looked), else one quarantined row saying why, not silence."""
         try:
             s = os.stat(cand.path)
         except OSError:
             log.info("file_vanished", file=cand.path, folder=cand.folder)
             return
-        if self.journal.known(cand.path, s.st_size, s.st_mtime):
+        if self._refuses(st, cand.path, sequence=cand.sequence is not None) or \
+                self.journal.known(cand.path, s.st_size, s.st_mtime):
             return
-        denied = isinstance(error, PermissionError)
-        reason = "permission" if denied else "missing_input"
-        why = error.strerror if error is not None and error.strerror else str(error)
-        message = (f"{cand.path}: cannot be read by the daemon's user (uid {os.geteuid()}): {why}. "
-                   "Fix its owner or mode, then run `flickerd retry` with this job's id.")
-        job = self.journal.add(path=cand.path, folder=cand.folder, sha256=None, size=s.st_size, mtime=s.st_mtime,
+        reason, message = intake.unreadable(cand.path, error, os.geteuid())
+        self._quarantine(cand, st, sha256=None, size=s.st_size, mtime=s.st_mtime, reason=reason, message=message)
+
+    def _quarantine(self, cand: Any, st: FolderState, *, sha256: str | None, size: int, mtime: float, reason: str,
+                    message: str) -> None:
+        """A file refused at intake: a quarantined row, its report in ``_failed/``, counted and said."""
+        job = self.journal.add(path=cand.path, folder=cand.folder, sha256=sha256, size=size, mtime=mtime,
                                state=JobState.QUARANTINED, reason=reason, error=message, outcome="quarantined",
                                priority=int(getattr(st.conf, "priority", 0)), rules_hash=self._rules_hash(st))
         try:
@@ -812,10 +803,14 @@ class Daemon:
             log.error("config_reload_failed", error=str(exc), kept=str(getattr(self.config, "source", "")))
             self.notifier.ready()
             return
-        self.config = cfg
+        self.config, later = restart_keys.split(self.config, cfg)
+        if later:
+            log.warning("config_needs_restart", keys=sorted(later), running={k: v[0] for k, v in later.items()},
+                        configured={k: v[1] for k, v in later.items()},
+                        why="these settings take effect at the next start (systemctl restart flickerd)")
         for name in list(self.folders):
             self.settler.forget_folder(name)
-        self._apply_folders(cfg)
+        self._apply_folders(self.config)
         self._adopt_or_cancel()
         self.metrics.set_folders([f.name for f in cfg.folders])
         self.metrics.set_routes(sorted({"+".join(s.route for s in r.steps) or "none" for f in cfg.folders for r in f.rules}))

@@ -58,12 +58,13 @@ def open_folder(folder: str | os.PathLike, root: Root = None) -> int:
         reached = base
         for part in below:
             reached = reached / part
-            with contextlib.suppress(FileExistsError):
-                os.mkdir(part, 0o777, dir_fd=fd)
             try:
+                with contextlib.suppress(FileExistsError):
+                    os.mkdir(part, 0o777, dir_fd=fd)
                 nxt = os.open(part, _DIR_FLAGS | os.O_NOFOLLOW, dir_fd=fd)
             except OSError as exc:
                 if exc.errno not in (errno.ELOOP, errno.ENOTDIR):
+                    _name_paths(exc, reached.parent)
                     raise
                 raise UnsafeOutput(
                     f"{reached}: is a link (to {os.path.realpath(reached)}) or a file, not a folder; flickerd does "
@@ -77,11 +78,22 @@ def open_folder(folder: str | os.PathLike, root: Root = None) -> int:
         raise
 
 
+def _name_paths(exc: OSError, folder: Path) -> None:
+    """A call relative to a folder's descriptor names its file relatively; people read the whole path."""
+    for attr in ("filename", "filename2"):
+        name = getattr(exc, attr)
+        if isinstance(name, str) and not os.path.isabs(name):
+            setattr(exc, attr, str(folder / name))
+
+
 @contextlib.contextmanager
 def _folder(folder: str | os.PathLike, root: Root) -> Iterator[int]:
     fd = open_folder(folder, root)
     try:
         yield fd
+    except OSError as exc:
+        _name_paths(exc, Path(folder))
+        raise
     finally:
         os.close(fd)
 
@@ -238,12 +250,24 @@ def link_or_copy(existing: str | os.PathLike, final: str | os.PathLike, *, root:
     return publish(existing, final, root=root), "copy"
 
 
+@contextlib.contextmanager
+def _both_named(src: Path, final: Path) -> Iterator[None]:
+    try:
+        yield
+    except OSError as exc:
+        if exc.filename == src.name:
+            exc.filename = str(src)
+        if exc.filename2 == final.name:
+            exc.filename2 = str(final)
+        raise
+
+
 def move_published(src: str | os.PathLike, final: str | os.PathLike, *, root: Root = None) -> Path:
     """Move an already published file or sequence folder (``_review/`` → output) atomically;
     copies across filesystems. A folder replaces an older one of the same name as one unit.
     Neither side is reached through a link below ``root``."""
     src, final = Path(src), Path(final)
-    with _folder(src.parent, root) as src_fd, _folder(final.parent, root) as dst_fd:
+    with _folder(src.parent, root) as src_fd, _folder(final.parent, root) as dst_fd, _both_named(src, final):
         if stat.S_ISDIR(os.stat(src.name, dir_fd=src_fd, follow_symlinks=False).st_mode):
             def fill(new: str) -> None:
                 try:
