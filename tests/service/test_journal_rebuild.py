@@ -72,3 +72,24 @@ def test_rebuilt_rows_keep_their_ids_and_new_jobs_follow(tmp_path):
         assert journal.find_original(SHA, "fix:1", exclude_path="/in/copy.mp4").id == 12
     finally:
         journal.close()
+
+
+def test_a_source_unchanged_since_its_report_keeps_its_stat_so_scans_skip_it(tmp_path):
+    import time
+
+    from flickerd.service.journal_rebuild import unchanged_stat
+
+    src = tmp_path / "in" / "a.mp4"
+    src.parent.mkdir()
+    src.write_bytes(b"x" * 100)
+    doc = {"source": {"path": str(src), "probe": {"size_bytes": 100}},
+           "created": time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(time.time() + 5))}
+    st = src.stat()
+    assert unchanged_stat(doc) == (100, st.st_mtime)
+    doc["source"]["probe"]["size_bytes"] = 99  # not the file that was probed
+    assert unchanged_stat(doc) is None
+    doc["source"]["probe"]["size_bytes"] = 100
+    os.utime(src, (st.st_atime + 3600, st.st_mtime + 3600))  # modified after the report was written
+    assert unchanged_stat(doc) is None
+    doc["source"]["probe"] = None  # a note: nothing was probed
+    assert unchanged_stat(doc) is None

@@ -3,9 +3,10 @@
 A published report names its job (id, attempts), its source and the idempotence key (sha256,
 rules hash, route versions): enough for a row the daemon treats as it treated the lost one, so
 a file already published is neither processed again nor taken for new. Rows keep their ids
-(``flickerd approve ID`` still names the same candidate) and get an unknown size and mtime, so
-the first scan hashes each source once and finds its row by content (the hash cache was lost
-with the journal).
+(``flickerd approve ID`` still names the same candidate). A source still of the size its report
+probed and not modified since the report was written keeps its size and mtime, so scans skip it
+as they skip any known file; any other gets an unknown size and mtime, and the first scan hashes
+it once and finds its row by content (the hash cache was lost with the journal).
 
 A report without a content hash (written before the key carried one) cannot stand for its
 source: it is named in the result, and that source is processed again.
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -33,6 +35,7 @@ STATES: Mapping[str, JobState] = {
     "failed": JobState.FAILED, "quarantined": JobState.QUARANTINED,
 }
 UNKNOWN_STAT = -1  # never a real size or mtime: the first scan hashes the source and updates it
+CREATED_RESOLUTION_S = 1.0  # a report's ``created`` is in whole seconds
 REPORT_SUFFIX = ".report.json"
 
 
@@ -88,6 +91,22 @@ def row(doc: Mapping[str, Any], folder: str, report: Path) -> dict[str, Any] | N
     return out
 
 
+def unchanged_stat(doc: Mapping[str, Any]) -> tuple[int, float] | None:
+    """(size, mtime) of the report's source when it is still the file the report describes: a regular file of
+    the probed size, last modified before the report was written; else None."""
+    source = doc.get("source") or {}
+    probe = source.get("probe") if isinstance(source.get("probe"), Mapping) else {}
+    created = _epoch(doc.get("created"))
+    try:
+        st = os.stat(str(source.get("path")), follow_symlinks=False)
+    except (OSError, ValueError):
+        return None
+    if not stat.S_ISREG(st.st_mode) or created is None or probe.get("size_bytes") != st.st_size \
+            or st.st_mtime > created + CREATED_RESOLUTION_S:
+        return None
+    return st.st_size, st.st_mtime
+
+
 def _read(report: Path, output: Path) -> Mapping[str, Any] | None:
     try:
         doc = json.loads(read_input(report, InputKind.REPORT, root=output))
@@ -116,6 +135,8 @@ def collect(folders: Sequence[tuple[str, Path]]) -> tuple[list[dict[str, Any]], 
                 continue
             read += 1
             got = row(doc, name, report)
+            if got is not None and (known := unchanged_stat(doc)) is not None:
+                got["size"], got["mtime"] = known
             if got is None:
                 without_hash.append(str(report))
             elif "id" not in got:
