@@ -131,3 +131,21 @@ def test_a_daemon_starting_into_a_fresh_state_dir_rebuilds_from_the_reports(tmp_
     assert '"event": "journal_rebuilt"' in rerun.stdout, rerun.stdout[-3000:]
     assert '"event": "job_started"' not in rerun.stdout, rerun.stdout[-3000:]
     assert sorted(r["id"] for r in rows(tmp_path)) == sorted(r["id"] for r in before.values())
+
+
+def test_a_folder_configured_again_after_a_recovery_without_it_gets_its_jobs_back(tmp_path):
+    other = '[[folders]]\nname = "other"\npath = "other"\nsettle_s = 0.1\n'
+    cfg = write_config(tmp_path, settle_s=0.1, folder_extra=other)
+    make_clip(tmp_path / "in" / "a.mp4", seed=1)
+    make_clip(tmp_path / "other" / "b.mp4", seed=2)
+    assert run_cli(tmp_path, "run", "-c", str(cfg), "--once").returncode == 0
+    with_other = cfg.read_text()
+    cfg.write_text(with_other.replace(other, ""))  # the folder leaves the config...
+    damage(journal(tmp_path), "zero_bytes")
+    assert run_cli(tmp_path, "journal", "recover", "-c", str(cfg)).returncode == 0  # ...and the journal is lost
+    assert [Path(r["path"]).name for r in rows(tmp_path)] == ["a.mp4"]
+    cfg.write_text(with_other)  # back in the config: its reports are taken in, its file is not processed again
+    rerun = run_cli(tmp_path, "run", "-c", str(cfg), "--once", timeout=120)
+    assert rerun.returncode == 0 and '"event": "journal_rebuilt"' in rerun.stdout, rerun.stdout[-3000:]
+    assert '"event": "job_started"' not in rerun.stdout, rerun.stdout[-3000:]
+    assert [r["state"] for r in rows(tmp_path)] == ["done", "done"]

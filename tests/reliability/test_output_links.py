@@ -4,11 +4,10 @@ gets no report or candidate through it (a real ``flickerd run``); the job fails 
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import pytest
 
-from tests.reliability.helpers import Daemon, FINAL_STATES, make_clip, rows, run_cli, wait_for, write_config
+from tests.reliability.helpers import Daemon, FINAL_STATES, make_clip, rows, wait_for, write_config
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
 

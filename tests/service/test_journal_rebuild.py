@@ -8,7 +8,7 @@ from pathlib import Path
 
 from flickerd.report import json_report
 from flickerd.report.placement import Key, Placement, place
-from flickerd.service.journal import Journal
+from flickerd.service.journal import Journal, JobState
 from flickerd.service.journal_rebuild import UNKNOWN_STAT, collect, rebuild
 
 SHA = "ab" * 32
@@ -93,3 +93,23 @@ def test_a_source_unchanged_since_its_report_keeps_its_stat_so_scans_skip_it(tmp
     assert unchanged_stat(doc) is None
     doc["source"]["probe"] = None  # a note: nothing was probed
     assert unchanged_stat(doc) is None
+
+
+def test_merging_into_a_journal_leaves_its_rows_and_moves_taken_ids(tmp_path):
+    out = tmp_path / "out"
+    report(out / "a.report.json", source="/in/a.mp4", job=7)  # the journal has this one already
+    report(out / "b.report.json", source="/in/b.mp4", job=2, sha="cd" * 32)  # its id is taken
+    report(out / "c.report.json", source="/in/c.mp4", status="duplicate", job=8, sha="cd" * 32, duplicate_of=2)
+    report(out / "d.report.json", source="/in/d.mp4", status="duplicate", job=9, duplicate_of=7)
+    journal = Journal.in_state_dir(tmp_path / "state")
+    try:
+        had = journal.add(path="/in/a.mp4", folder="in", sha256=SHA, size=1, mtime=1.0)
+        journal.add(path="/in/x.mp4", folder="in", sha256="ef" * 32, size=1, mtime=1.0)  # id 2
+        assert rebuild(journal, [("in", out)]).jobs == 3
+        b = journal.latest_for_path("/in/b.mp4")
+        assert b.id not in (had.id, 2) and journal.get(2).path == "/in/x.mp4"
+        assert journal.latest_for_path("/in/c.mp4").duplicate_of == b.id
+        assert journal.latest_for_path("/in/d.mp4").duplicate_of == had.id
+        assert len(journal.by_state(JobState.DONE, JobState.PENDING)) == 5
+    finally:
+        journal.close()

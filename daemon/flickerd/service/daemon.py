@@ -27,13 +27,15 @@ import structlog
 from flickerd.errors import CorruptInput, FlickerdError, JournalError
 from flickerd.media.guarded import refusal
 from flickerd.scaleout.executor import Attempt, make_executor, wants_gpu
+from flickerd.logs import log_job_summary
 from flickerd.service import health, intake, restart_keys
+from flickerd.service.archive import archive_source
 from flickerd.service import publish as pub
 from flickerd.service.folders import FolderState, Look, identity, look
 from flickerd.service.disk import DISK_FREED_BYTES, DISK_FULL_RETRY_S, free_bytes, is_disk_full
 from flickerd.service.intake import Gate, Gated, Hashed
 from flickerd.service.journal import Job, Journal, JobState
-from flickerd.service.journal_recovery import rebuild_if_empty
+from flickerd.service.journal_recovery import adopt_outputs
 from flickerd.service.out_names import out_stem
 from flickerd.service.sequence_settle import SequenceRules, snapshot
 from flickerd.service.settle import Settled, Settler
@@ -41,14 +43,9 @@ from flickerd.service.signals import Signals
 from flickerd.service.stage import Stage, StageFailed
 from flickerd.service.state_dir import StateDir
 from flickerd.service.watcher import EventsLost, Seen, Watcher, WatchLost, WatchSpec, candidates, owns
-from flickerd.service.webhooks import WebhookSender, build_event
+from flickerd.service.notify import Notifier
+from flickerd.service.webhooks import WebhookSender, job_event
 from flickerd.service.worker import Processor, Progress, Result, Task, default_processor, failure_note
-
-# Journal states that fire a webhook, and the event name they send.
-WEBHOOK_EVENTS: Mapping[JobState, str] = {
-    JobState.DONE: "done", JobState.REJECTED: "rejected", JobState.FAILED: "failed",
-    JobState.QUARANTINED: "quarantined", JobState.REVIEW: "needs_review",
-}
 
 log = structlog.get_logger("flickerd.service")
 
@@ -64,21 +61,6 @@ class _NoMetrics:
 
     def __getattr__(self, name: str) -> Callable[..., None]:
         return lambda *a, **k: None
-
-
-class _NoNotifier:
-    watchdog_interval_s = None
-
-    def __getattr__(self, name: str) -> Callable[..., None]:
-        return lambda *a, **k: None
-
-
-def make_notifier() -> Any:
-    try:
-        from flickerd.service.notify import Notifier
-    except ImportError:
-        return _NoNotifier()
-    return Notifier.from_env()
 
 
 @dataclass(slots=True)
@@ -112,7 +94,7 @@ class Daemon:
         self.running: dict[int, _Running] = {}
         self.folders: dict[str, FolderState] = {}
         self.metrics = self.metrics or _NoMetrics()
-        self.notifier = make_notifier()
+        self.notifier = Notifier.from_env()
         self._last_housekeeping = 0.0
         self._last_rescan = 0.0
         self._last_watchdog = 0.0
@@ -159,7 +141,7 @@ class Daemon:
         self.journal = Journal.in_state_dir(self.state_dir)
         self.journal.check()  # a damaged journal is refused here, before it is taken for the truth
         self.state.hold(self.journal.path)
-        self._rebuild_if_empty(cfg)
+        self._adopt_outputs(cfg)
         self.workdir_root = self.state_dir / WORK_DIR
         if self.processor is None:
             self.processor = default_processor()
@@ -193,10 +175,10 @@ class Daemon:
         log.info("daemon_started", folders=[f.spec.name for f in self.folders.values()], state_dir=str(self.state_dir),
                  cpu_workers=self._slots(), gpu_slots=gpus, requeued=len(requeued), once=self.once)
 
-    def _rebuild_if_empty(self, cfg: Any) -> None:
-        """A journal without jobs (a fresh state dir after a lost one) gets the finished jobs back from the
-        reports, so nothing already published is processed again."""
-        got = rebuild_if_empty(self.journal, [(f.name, Path(f.output)) for f in cfg.folders])
+    def _adopt_outputs(self, cfg: Any) -> None:
+        """Finished jobs back from the reports of output folders the journal does not know (a fresh state dir
+        after a lost one, a folder configured again after a recovery): nothing published is processed again."""
+        got = adopt_outputs(self.journal, [(f.name, Path(f.output)) for f in cfg.folders])
         if got is not None and (got.jobs or got.without_hash or got.unreadable):
             log.warning("journal_rebuilt", jobs=got.jobs, states=dict(got.states), reports=got.reports,
                         without_hash=len(got.without_hash), unreadable=len(got.unreadable),
@@ -751,44 +733,24 @@ class Daemon:
             self.metrics.verdict(res.verdict)
         if res.flicker_before is not None and res.flicker_after is not None:
             self.metrics.flicker(res.flicker_before, res.flicker_after)
-        if state is JobState.DONE:
-            self._after_success(run.task)
+        if state is JobState.DONE and st is not None:
+            archive_source(job.path, run.task.src_root, st.conf)
         with structlog.contextvars.bound_contextvars(job_id=job.id, file=job.path, folder=job.folder):
-            _summary(outcome=outcome, route=res.route, verdict=res.verdict, duration_s=res.seconds,
-                     queue_wait_s=queue_wait, flicker_before=res.flicker_before, flicker_after=res.flicker_after,
-                     reason=res.reason, state=state.value, attempts=final.attempts, error=res.error,
-                     output=res.output_path, report=final.report_path)
+            log_job_summary(outcome=outcome, route=res.route, verdict=res.verdict, duration_s=res.seconds,
+                            queue_wait_s=queue_wait, flicker_before=res.flicker_before,
+                            flicker_after=res.flicker_after, reason=res.reason, state=state.value,
+                            attempts=final.attempts, error=res.error, output=res.output_path,
+                            report=final.report_path)
         self._webhook(final, verdict=res.verdict)
 
     def _webhook(self, job: Job, *, verdict: str | None = None) -> None:
         """Tell the folder's webhooks about a job that reached a state people care about."""
-        event = WEBHOOK_EVENTS.get(job.state)
         st = self.folders.get(job.folder)
         hooks = getattr(st.conf, "webhooks", ()) if st is not None else ()
-        if event is None or not hooks:
-            return
-        if self._webhooks is None:
-            self._webhooks = WebhookSender()
-        self._webhooks.send(hooks, build_event(
-            event, folder=job.folder, job_id=job.id, file=job.path, sha256=job.sha256, verdict=verdict,
-            route=job.route, output=job.output_path, report=job.report_path, reason=job.reason))
-
-    def _after_success(self, task: Task) -> None:
-        st = self.folders.get(task.job.folder)
-        if st is None or getattr(st.conf, "on_success", "keep") != "move" or not getattr(st.conf, "archive", None):
-            return
-        src = Path(task.job.path)
-        dest = Path(st.conf.archive) / src.relative_to(task.src_root)
-        # the sidecar (NAME.json beside a video, FOLDER.json beside a sequence) goes along
-        sidecar = src.parent / f"{src.name}.json" if src.is_dir() else src.with_suffix(".json")
-        try:
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            shutil.move(src, dest)
-            if sidecar.is_file():
-                shutil.move(sidecar, dest.parent / sidecar.name)
-            log.info("source_archived", file=task.job.path, archive=str(dest))
-        except OSError as exc:
-            log.error("source_archive_failed", file=task.job.path, error=str(exc))
+        event = job_event(job, verdict) if hooks else None
+        if event is not None:
+            self._webhooks = self._webhooks or WebhookSender()
+            self._webhooks.send(hooks, event)
 
     # ---- config, health -----------------------------------------------------------------
 
@@ -811,6 +773,7 @@ class Daemon:
         for name in list(self.folders):
             self.settler.forget_folder(name)
         self._apply_folders(self.config)
+        self._adopt_outputs(self.config)
         self._adopt_or_cancel()
         self.metrics.set_folders([f.name for f in cfg.folders])
         self.metrics.set_routes(sorted({"+".join(s.route for s in r.steps) or "none" for f in cfg.folders for r in f.rules}))
@@ -889,12 +852,3 @@ class Daemon:
             self._last_status = text
             self.notifier.status(text)
 
-
-def _summary(**fields: Any) -> None:
-    """The one ``job_finished`` line per job (``flickerd.logs`` formats it when present)."""
-    try:
-        from flickerd.logs import log_job_summary
-    except ImportError:
-        log.info("job_finished", **fields)
-        return
-    log_job_summary(**fields)

@@ -9,6 +9,7 @@ after it returns. Several processes may open the same journal (the daemon, ``fli
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import sqlite3
 import threading
@@ -26,6 +27,7 @@ from flickerd.service.fsync import fsync_dir
 JOURNAL_NAME = "journal.sqlite3"
 BUSY_TIMEOUT_MS = 10_000
 SCHEMA_VERSION = 1
+OUTPUTS_KEY = "outputs"  # meta: the output folders whose published reports this journal has taken in
 
 
 class JobState(str, Enum):
@@ -185,6 +187,8 @@ def _create(path: Path) -> None:
         try:
             db.execute("PRAGMA journal_mode=WAL")  # kept in the file's header
             _apply_schema(db)
+            # a new journal knows no output folder's reports yet (see journal_recovery.adopt_outputs)
+            db.execute("INSERT INTO meta VALUES (?, '[]')", (OUTPUTS_KEY,))
         finally:
             db.close()  # the last connection: its WAL is checkpointed into the file and removed
         try:
@@ -335,16 +339,45 @@ class Journal:
         with self._tx() as db:
             db.execute(f"UPDATE jobs SET {sets} WHERE id = ?", (*changes.values(), job_id))
 
-    def restore(self, jobs: Sequence[Mapping[str, Any]]) -> int:
-        """Insert rebuilt rows as they were (``id`` kept when given) in one transaction; returns how many."""
+    def merge(self, jobs: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+        """Insert rebuilt rows in one transaction, in order; returns those that went in.
+
+        A row whose (path, sha256) the journal has already is skipped; one whose ``id`` is taken gets a
+        new one, and its duplicates' ``duplicate_of`` follows it (a skipped original's row stands in).
+        """
+        moved: dict[int, int | None] = {}  # a row's id in its report -> its id here
+        inserted = []
         with self._tx() as db:
             for job in jobs:
+                job = dict(job)
                 unknown = set(job) - _COLUMNS - {"id"}
                 if unknown:
                     raise ValueError(f"unknown job columns: {sorted(unknown)}")
+                old_id = job.get("id")
+                if job.get("duplicate_of") is not None:
+                    job["duplicate_of"] = moved.get(job["duplicate_of"])
+                had = db.execute("SELECT id FROM jobs WHERE path = ? AND sha256 IS ? ORDER BY id DESC LIMIT 1",
+                                 (job["path"], job.get("sha256"))).fetchone()
+                if had is not None:
+                    moved[old_id] = had["id"]
+                    continue
+                if old_id is not None and db.execute("SELECT 1 FROM jobs WHERE id = ?", (old_id,)).fetchone():
+                    del job["id"]
                 cols = ", ".join(job)
-                db.execute(f"INSERT INTO jobs ({cols}) VALUES ({', '.join('?' for _ in job)})", tuple(job.values()))
-        return len(jobs)
+                cur = db.execute(f"INSERT INTO jobs ({cols}) VALUES ({', '.join('?' for _ in job)})",
+                                 tuple(job.values()))
+                moved[old_id] = cur.lastrowid
+                inserted.append(job)
+        return inserted
+
+    def meta(self, key: str) -> Any:
+        """A JSON value kept beside the jobs, or None."""
+        rows = self._query("SELECT value FROM meta WHERE key = ?", (key,))
+        return json.loads(rows[0]["value"]) if rows else None
+
+    def set_meta(self, key: str, value: Any) -> None:
+        with self._tx() as db:
+            db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, json.dumps(value)))
 
     def requeue_running(self) -> list[Job]:
         """On start (and after a shutdown timeout): every ``running`` row back to ``pending``."""
@@ -476,10 +509,6 @@ class Journal:
         first = rows[0][0] if rows else "no answer"
         if first != "ok":
             raise broken(self.path, f"is damaged (SQLite's quick check: {first})")
-
-    def empty(self) -> bool:
-        """No job rows at all: a new journal, or one that replaced a lost one."""
-        return not self._query("SELECT 1 FROM jobs LIMIT 1")
 
     def ping(self) -> bool:
         """Health check for the systemd watchdog: a trivial read succeeds."""

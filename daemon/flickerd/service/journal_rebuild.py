@@ -14,6 +14,7 @@ source: it is named in the result, and that source is processed again.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import stat
@@ -41,8 +42,8 @@ REPORT_SUFFIX = ".report.json"
 
 @dataclass(frozen=True, slots=True)
 class Rebuilt:
-    jobs: int  # rows written
-    states: Mapping[str, int]  # rows by journal state
+    jobs: int  # rows written (those the journal had already are left out)
+    states: Mapping[str, int]  # rows written, by journal state
     reports: int  # reports read
     without_hash: tuple[str, ...]  # reports that cannot be used: no content hash
     unreadable: tuple[str, ...]  # not JSON, not a flickerd report, a link leading out
@@ -157,7 +158,8 @@ def collect(folders: Sequence[tuple[str, Path]]) -> tuple[list[dict[str, Any]], 
 
 
 def rebuild(journal: Journal, folders: Sequence[tuple[str, Path]]) -> Rebuilt:
-    """Write the rows the reports stand for into ``journal`` (meant to be empty) in one transaction."""
+    """Write the rows the reports of ``folders`` stand for into ``journal``, in one transaction; rows the
+    journal has already (same source, same content) are left as they are."""
     rows, tally = collect(folders)
-    journal.restore(rows)
-    return tally
+    written = journal.merge(rows)
+    return dataclasses.replace(tally, jobs=len(written), states=dict(Counter(r["state"] for r in written)))

@@ -2,9 +2,12 @@
 
 The daemon refuses to start on an empty or damaged journal (``JournalCorrupt``): taking it for
 new would process every file in the folders again. ``recover`` is what ``flickerd journal
-recover`` runs, with the state dir locked so no daemon works meanwhile; a daemon that starts
-with no job rows at all (a fresh state dir after the old one was lost) rebuilds the same way
-(``rebuild_if_empty``).
+recover`` runs, with the state dir locked so no daemon works meanwhile.
+
+A journal remembers which output folders' reports it has taken in (meta ``outputs``). The daemon
+takes in those of every configured output folder it does not know yet, at start and at each
+reload (``adopt_outputs``): a new journal in a fresh state dir (the old one was lost) gets every
+finished job back, and so does a folder configured again after a recovery that ran without it.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from pathlib import Path
 
 from flickerd.errors import JournalCorrupt
 from flickerd.service.fsync import fsync_dir
-from flickerd.service.journal import Journal, journal_path
+from flickerd.service.journal import OUTPUTS_KEY, Journal, journal_path
 from flickerd.service.journal_rebuild import Rebuilt, rebuild
 from flickerd.service.state_dir import StateDir
 
@@ -44,9 +47,19 @@ def set_aside(path: Path, *, now: float | None = None) -> Path:
     return target
 
 
-def rebuild_if_empty(journal: Journal, folders: Sequence[tuple[str, Path]]) -> Rebuilt | None:
-    """At the daemon's start: a journal without a single job is rebuilt from the reports (None: it had jobs)."""
-    return rebuild(journal, folders) if journal.empty() else None
+def adopt_outputs(journal: Journal, folders: Sequence[tuple[str, Path]]) -> Rebuilt | None:
+    """Rows for the reports in the output folders of ``folders`` (name, output) this journal has not taken in
+    yet; None when it knew them all. A journal from before the record knew its folders all along."""
+    known = journal.meta(OUTPUTS_KEY)
+    if known is None:
+        journal.set_meta(OUTPUTS_KEY, sorted({str(out) for _, out in folders}))
+        return None
+    new = [(name, out) for name, out in folders if str(out) not in known]
+    if not new:
+        return None
+    got = rebuild(journal, new)
+    journal.set_meta(OUTPUTS_KEY, sorted({*known, *(str(out) for _, out in new)}))
+    return got
 
 
 def recover(state_dir: Path, folders: Sequence[tuple[str, Path]]) -> Recovery:
@@ -67,6 +80,6 @@ def recover(state_dir: Path, folders: Sequence[tuple[str, Path]]) -> Recovery:
             aside = set_aside(path)
     journal = Journal(path)
     try:
-        return Recovery(path, aside, rebuild(journal, folders))
+        return Recovery(path, aside, adopt_outputs(journal, folders) or Rebuilt(0, {}, 0, (), (), ()))
     finally:
         journal.close()
