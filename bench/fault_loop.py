@@ -106,6 +106,7 @@ class Drop:
     folder: str
     at: float  # time.time() of the rename into the folder
     probe: bool = False  # dropped to measure a recovery (expected slow until it recovered)
+    down: bool = False  # not yet taken in when the loop stopped the daemon: its wait is not latency
     latency: float | None = None  # seconds to its job_queued line
 
 
@@ -129,6 +130,7 @@ class Figures:
     deliberate_exits: int = 0
     worst_latency_s: float = 0.0  # over the drips between faults (probes measure the recoveries)
     slow_drops: int = 0  # drips above LATENCY_OK_S
+    slowest: list[tuple[str, float]] = field(default_factory=list)  # the slowest drips (name, seconds)
     states: Counter = field(default_factory=Counter)
     problems: list[str] = field(default_factory=list)
 
@@ -150,7 +152,7 @@ class Figures:
                 "partial_finals": self.partial, "temp_left": self.temp_left,
                 "refused_made_jobs": self.refused_made_jobs, "unexpected_exits": self.unexpected_exits,
                 "deliberate_exits": self.deliberate_exits, "worst_latency_s": round(self.worst_latency_s, 2),
-                "slow_drops": self.slow_drops,
+                "slow_drops": self.slow_drops, "slowest_drips": self.slowest,
                 "worst_recovery_s": None if self.worst_recovery_s is None else round(self.worst_recovery_s, 2),
                 "recoveries_by_kind": _worst_by_kind(self.recoveries), "states": dict(self.states)}
 
@@ -284,6 +286,9 @@ class FaultLoop:
         return time.time()
 
     def kill(self) -> None:
+        self.tick()
+        for d in self.drops.values():
+            d.down = d.down or d.latency is None
         self.proc.kill()
         self.proc.wait(30)
         self.fig.deliberate_exits += 1
@@ -592,9 +597,11 @@ class FaultLoop:
         if work.exists() and any(work.iterdir()):
             fig.temp_left += 1
             fig.problems.append(f"workdirs left: {sorted(p.name for p in work.iterdir())}")
-        drips = [d.latency for d in self.drops.values() if d.latency is not None and not d.probe]
-        fig.worst_latency_s = max(drips, default=0.0)
-        fig.slow_drops = sum(lat > LATENCY_OK_S for lat in drips)
+        drips = sorted(((d.latency, Path(d.path).name) for d in self.drops.values()
+                        if d.latency is not None and not (d.probe or d.down)), reverse=True)
+        fig.worst_latency_s = drips[0][0] if drips else 0.0
+        fig.slow_drops = sum(lat > LATENCY_OK_S for lat, _ in drips)
+        fig.slowest = [(name, round(lat, 2)) for lat, name in drips[:3]]
 
     def _check_input(self, src: Path, folder: str, rows: list[dict], reports: dict) -> None:
         fig = self.fig
