@@ -59,6 +59,7 @@ class _BoundedServer(WSGIServer):
         self._pool = ThreadPoolExecutor(limits.workers, thread_name_prefix="flickerd-metrics")
         self._refused = 0
         self._refused_logged = 0.0
+        self._open: set[socket.socket] = set()  # connections being answered (woken at close)
         super().__init__(address, _Handler)
 
     def process_request(self, request: Any, client_address: Any) -> None:
@@ -69,11 +70,13 @@ class _BoundedServer(WSGIServer):
         self._pool.submit(self._answer, request, client_address)
 
     def _answer(self, request: Any, client_address: Any) -> None:
+        self._open.add(request)
         try:
             self.finish_request(request, client_address)
         except Exception:  # a client that went silent (timeout) or away: nothing to tell anyone
             pass
         finally:
+            self._open.discard(request)
             self.shutdown_request(request)
             self._slots.release()
 
@@ -87,6 +90,11 @@ class _BoundedServer(WSGIServer):
     def server_close(self) -> None:
         super().server_close()
         self._pool.shutdown(wait=False, cancel_futures=True)
+        for request in list(self._open):  # a read waiting on a silent client returns now, not at its timeout
+            try:
+                request.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
 
 
 class MetricsServer:
