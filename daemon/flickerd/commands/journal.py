@@ -18,9 +18,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
     recover = sub.add_parser(
         "recover", help="move a broken journal aside and rebuild the finished jobs from the reports",
-        description="Stop the daemon first. A broken or missing journal is renamed to journal.sqlite3.broken-TIME "
-                    "and a new one is built from the reports in every configured output folder, so nothing "
-                    "already published is processed again. A healthy journal is left alone.")
+        description="Stop the daemon first. A broken journal is renamed to journal.sqlite3.broken-TIME; a new one "
+                    "(also for a missing one) is built from the reports in every configured output folder, so "
+                    "nothing already published is processed again. A healthy journal is left alone.")
     add_config_arguments(recover)
 
 
