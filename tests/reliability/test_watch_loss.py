@@ -16,12 +16,23 @@ from tests.reliability.helpers import Daemon, make_clip, metric, rows, scrape, w
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
 
 BACK_S = 5.0  # a new file is journaled this soon after the watch was lost (the rescan is 600 s away)
-FLOOD = 20_000  # inotify events: more than the kernel queues for one reader (fs.inotify.max_queued_events)
+FLOOD = 40_000  # inotify events: well over what the kernel queues for one reader (fs.inotify.max_queued_events)
 
 
 def drop(root: Path, name: str, seed: int) -> Path:
     staged = make_clip(root / "stage" / name, seed=seed)
     return staged.rename(root / "in" / name)
+
+
+def stopped(pid: int) -> bool:
+    """Every thread of ``pid`` is stopped (SIGSTOP takes effect a moment after it is sent)."""
+    states = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            states.append((task / "stat").read_text().rsplit(")", 1)[1].split()[0])
+        except (OSError, IndexError):
+            continue
+    return bool(states) and all(state in ("T", "t") for state in states)
 
 
 def journaled(root: Path, path: Path) -> bool:
@@ -64,6 +75,7 @@ def test_an_inotify_queue_overflow_rescans_at_once(tmp_path, daemon):
     b.touch()
     daemon.signal(signal.SIGSTOP)  # its inotify reader stops reading; the kernel queue fills up
     try:
+        wait_for(lambda: stopped(daemon.proc.pid), 10, interval=0.01, what="the daemon stopped")
         for i in range(FLOOD // 2):
             os.utime(a, (i, i))  # two names in turn: the kernel folds only repeats of the last event
             os.utime(b, (i, i))
