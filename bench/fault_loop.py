@@ -39,7 +39,6 @@ import signal
 import socket
 import sqlite3
 import subprocess
-import sys
 import tempfile
 import time
 from collections import Counter
@@ -47,13 +46,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from bench._daemon import make_clip
 from bench._checks import sha256_of, whole
+from bench._daemon import ENV, FLICKERD, make_clip
 from flickerd.service.publish import is_temp_name
 
-FLICKERD = str(Path(sys.executable).with_name("flickerd"))
-ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
-ENV.pop("NOTIFY_SOCKET", None)
 KINDS = ("kill9", "fifo", "socket", "link", "rename", "replace", "delete", "recreate", "reload", "disk_full",
          "zero_journal")
 MID_JOB = ("rename", "replace", "delete")
@@ -158,10 +154,11 @@ class Figures:
 
 
 def _worst_by_kind(recoveries: list[tuple[str, float | None]]) -> dict[str, float | None]:
+    """The slowest recovery of each kind of fault; None when one never recovered."""
     out: dict[str, float | None] = {}
     for kind, s in recoveries:
-        was = out.get(kind, 0.0)
-        out[kind] = None if s is None or (kind in out and was is None) else round(max(was or 0.0, s), 2)
+        if kind not in out or out[kind] is not None:
+            out[kind] = None if s is None else round(max(out.get(kind) or 0.0, s), 2)
     return out
 
 

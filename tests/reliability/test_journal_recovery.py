@@ -11,16 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.reliability.helpers import make_clip, rows, run_cli, write_config
+from tests.reliability.helpers import FFMPEG_RULES, make_clip, rows, run_cli, write_config
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
 
-FFMPEG_RULES = """
-[[rules]]
-name = "deflicker-all"
-action = "fix"
-steps = [{ route = "ffmpeg", params = { deflicker = true, deband = false } }]
-"""
 EXIT_JOURNAL_BROKEN = 4
 
 
