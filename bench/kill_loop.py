@@ -15,7 +15,6 @@ remain, the sources must be byte-identical and SQLite's integrity check must pas
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import random
@@ -28,6 +27,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bench._checks import sha256_of, whole
 from flickerd.service.publish import is_temp_name
 from flickerd.synth.hostile import write_clip
 
@@ -101,10 +101,6 @@ class Figures:
                     or self.sources_changed or not self.journal_ok)
 
 
-def _sha(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def _drop(root: Path, folder: str, i: int) -> Path:
     """A clip made beside the folder and renamed in, as a render farm or ``mv`` does."""
     staged = write_clip(root / f".stage-{i}.mp4", seed=i, frames=8 + i % 5)
@@ -121,32 +117,13 @@ def _wait_started(proc: subprocess.Popen, log_path: Path, timeout: float = 60.0)
         time.sleep(0.02)
 
 
-def _complete(path: Path) -> bool:
-    if path.name.endswith(".json"):
-        try:
-            json.loads(path.read_text())
-            return True
-        except (OSError, ValueError):
-            return False
-    if path.suffix == ".mp4":
-        from flickerd.errors import FlickerdError
-        from flickerd.media.probe import probe
-
-        try:
-            probe(path, decode_check=1)
-            return True
-        except FlickerdError:
-            return False
-    return path.stat().st_size > 0
-
-
 def check_finals(root: Path, figures: Figures) -> None:
     """Every file under a final name in the output trees is whole (a kill may leave only temp names)."""
     for folder in FOLDERS:
         for dirpath, _dirs, names in os.walk(root / f"{folder}.fixed"):
             for name in names:
                 p = Path(dirpath) / name
-                if not is_temp_name(name) and not _complete(p):
+                if not is_temp_name(name) and not whole(p):
                     figures.incomplete_finals += 1
                     figures.problems.append(f"incomplete file under a final name: {p}")
 
@@ -181,7 +158,7 @@ def check_end(root: Path, sources: dict[Path, str], figures: Figures) -> None:
         by_path.setdefault(r["path"], []).append(r)
         figures.states[r["state"]] = figures.states.get(r["state"], 0) + 1
     for src, digest in sources.items():
-        if not src.exists() or _sha(src) != digest:
+        if not src.exists() or sha256_of(src) != digest:
             figures.sources_changed += 1
             figures.problems.append(f"source changed: {src}")
         jobs = by_path.get(str(src), [])
@@ -232,7 +209,7 @@ def run_kill_loop(root: Path, *, runs: int, clips_per_run: int = 2, seed: int = 
     for run in range(runs):
         for _ in range(clips_per_run):
             src = _drop(root, FOLDERS[n % len(FOLDERS)], n)
-            sources[src] = _sha(src)
+            sources[src] = sha256_of(src)
             n += 1
         log_path = root / f"daemon-{run:03d}.log"
         with open(log_path, "w") as out:

@@ -25,6 +25,7 @@ COMMANDS: dict[str, str] = {
     "sample": "sample",
     "fix": "fix",
     "check-config": "check_config",
+    "journal": "journal",
 }
 
 

@@ -12,7 +12,9 @@
     ├── ModelError           a model folder or weights file is missing or incomplete
     ├── RouteError           a fix step failed (ffmpeg exit, encoder error, out of memory, ...)
     ├── VerifyRejected       the fix ran but made things worse or broke a threshold
+    ├── UnsafeOutput         a folder below an output folder is a link (writing through it would leave it)
     └── JournalError         the state database cannot be opened or written
+        └── JournalCorrupt   it is empty or damaged: ``flickerd journal recover`` rebuilds it from the reports
 
 Each class carries a fixed ``reason``: the label used for metrics, quarantine records and
 reports. Messages are full sentences that say what failed, where, and what to do next.
@@ -76,8 +78,18 @@ class VerifyRejected(FlickerdError):
     reason = "verify_rejected"
 
 
+class UnsafeOutput(FlickerdError):
+    """A write refused because a folder below the output folder is a link (``_failed -> /elsewhere``)."""
+
+    reason = "unsafe_output"
+
+
 class JournalError(FlickerdError):
     reason = "journal"
+
+
+class JournalCorrupt(JournalError):
+    """Not a permission or space problem: the file itself is empty or damaged; only a rebuild helps."""
 
 
 class ShutdownRequested(BaseException):
@@ -90,7 +102,8 @@ FAILURE_REASONS: tuple[str, ...] = tuple(
             cls.reason
             for cls in (
                 FlickerdError, ConfigError, InputError, MissingInput, EmptyInput, NotAVideo,
-                CorruptInput, LimitExceeded, UnsafeInput, ModelError, RouteError, VerifyRejected, JournalError,
+                CorruptInput, LimitExceeded, UnsafeInput, ModelError, RouteError, VerifyRejected, UnsafeOutput,
+                JournalError,
             )
         }
         | {"timeout", "out_of_memory", "disk_full", "permission"}

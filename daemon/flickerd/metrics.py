@@ -22,22 +22,20 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
-from wsgiref.simple_server import WSGIServer
 
 import structlog
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector
 from prometheus_client.core import GaugeMetricFamily, Metric
-from prometheus_client.exposition import start_http_server
 
 from flickerd import __version__
 from flickerd.diagnose.model import Verdict
-from flickerd.errors import FAILURE_REASONS, ConfigError
+from flickerd.errors import FAILURE_REASONS
 from flickerd.media.guarded import Refusal
+from flickerd.metrics_http import DEFAULT_ADDRESS, MetricsServer, ServerLimits, parse_address, serve  # noqa: F401
 
 log = structlog.get_logger("flickerd.metrics")
 
 NAMESPACE = "flickerd"
-DEFAULT_ADDRESS = "127.0.0.1:9478"
 
 BASE_ROUTES: tuple[str, ...] = ("none", "normalize", "ffmpeg", "rife", "regenerate")
 OUTCOMES: tuple[str, ...] = (
@@ -427,46 +425,3 @@ def names(registry: CollectorRegistry) -> set[str]:
         if family.type == "gauge":  # scrape-time gauges may have no sample yet (no GPU here)
             out.add(family.name)
     return out
-
-
-class MetricsServer:
-    """The ``/metrics`` HTTP endpoint on a daemon thread."""
-
-    def __init__(self, httpd: WSGIServer, thread: threading.Thread) -> None:
-        self._httpd = httpd
-        self._thread = thread
-        host, port = httpd.server_address[:2]
-        self.address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-
-    def shutdown(self) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
-        self._thread.join(timeout=5)
-
-
-def parse_address(address: str) -> tuple[str, int]:
-    """``host:port``, ``[v6]:port`` or ``:port`` (all interfaces) → (host, port)."""
-    host, sep, port = address.rpartition(":")
-    if not sep or not port.isdigit() or int(port) > 65535:
-        raise ConfigError(
-            f"metrics_address {address!r} is not host:port; "
-            f"use e.g. {DEFAULT_ADDRESS!r}, or ':9478' for all interfaces."
-        )
-    host = host.strip("[]") or "0.0.0.0"
-    return host, int(port)
-
-
-def serve(metrics: Metrics, address: str = DEFAULT_ADDRESS) -> MetricsServer:
-    """Serve ``metrics`` at ``http://address/metrics``; port 0 picks a free port (see ``.address``)."""
-    host, port = parse_address(address)
-    try:
-        httpd, thread = start_http_server(port, addr=host, registry=metrics.registry)
-    except OSError as exc:
-        raise ConfigError(
-            f"cannot serve metrics on {address}: {exc.strerror or exc}; "
-            "stop the other process using it or set metrics_address to a free host:port."
-        ) from exc
-    thread.name = "flickerd-metrics"
-    server = MetricsServer(httpd, thread)
-    log.info("metrics_served", address=server.address)
-    return server

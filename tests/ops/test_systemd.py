@@ -63,6 +63,18 @@ def test_unit_has_the_required_settings():
         assert dev in allowed
 
 
+def test_unit_bounds_descriptors_and_memory_and_does_not_restart_into_a_broken_journal():
+    from flickerd.commands.run import EXIT_JOURNAL_BROKEN
+
+    one = {k: v for s, k, v in directives(UNIT.read_text())}
+    # one number (soft = hard): far above what the daemon holds (/metrics is bounded to a few connections),
+    # far below what a leak could take from the machine
+    assert one["LimitNOFILE"].isdigit() and 4096 <= int(one["LimitNOFILE"]) <= 65536, one.get("LimitNOFILE")
+    m = re.fullmatch(r"(\d+)([KMGT])", one["MemoryMax"])
+    assert m and 8 * 2**30 <= int(m.group(1)) * 2 ** (10 * "KMGT".index(m.group(2)) + 10) <= 128 * 2**30, one["MemoryMax"]
+    assert str(EXIT_JOURNAL_BROKEN) in one["RestartPreventExitStatus"].split()
+
+
 def test_systemd_analyze_verify_passes(tmp_path):
     """Verify a copy whose absolute paths point into a temp root where they exist."""
     analyze = systemd_analyze()

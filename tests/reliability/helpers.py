@@ -13,6 +13,12 @@ from tests.service.helpers import (  # noqa: F401  (re-exported for the reliabil
 )
 
 FINAL_STATES = {"done", "rejected", "failed", "quarantined", "review", "cancelled"}
+FFMPEG_RULES = """
+[[rules]]
+name = "deflicker-all"
+action = "fix"
+steps = [{ route = "ffmpeg", params = { deflicker = true, deband = false } }]
+"""  # every clip fixed by the ffmpeg route: a video is published
 
 
 def temp_leftovers(folder: Path) -> list[str]:

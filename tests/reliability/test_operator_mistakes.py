@@ -123,3 +123,24 @@ def test_state_dir_removed_while_running_stops_the_daemon(tmp_path):
     finally:
         assert d.stop() == 0, d.log()[-3000:]
     assert len(rows(tmp_path, "path LIKE '%two.mp4'")) == 1
+    # the new journal was rebuilt from the reports: the clip published before the loss was not processed again
+    assert '"event": "journal_rebuilt"' in d.log() and "one.mp4" not in "".join(
+        line for line in d.log().splitlines() if '"job_started"' in line), d.log()[-3000:]
+    assert [r["state"] for r in rows(tmp_path, "path LIKE '%one.mp4'")] == ["done"]
+
+
+def test_a_reload_that_changes_the_state_dir_says_it_needs_a_restart_and_keeps_the_old_one(tmp_path):
+    cfg = write_config(tmp_path, settle_s=0.2)
+    d = Daemon(tmp_path, config=cfg)
+    try:
+        d.wait_log("daemon_started")
+        cfg.write_text(cfg.read_text().replace('state_dir = "state"', 'state_dir = "elsewhere"'))
+        d.signal(signal.SIGHUP)
+        d.wait_log('"config_reloaded"')
+        log = d.log()
+        assert '"event": "config_needs_restart"' in log and '"state_dir"' in log, log[-3000:]
+        make_clip(tmp_path / "stage" / "a.mp4").rename(tmp_path / "in" / "a.mp4")
+        wait_for(lambda: rows(tmp_path, "state = 'done'"), 30, what="a clip done in the old state dir")
+        assert not (tmp_path / "elsewhere").exists()
+    finally:
+        assert d.stop() == 0, d.log()[-3000:]

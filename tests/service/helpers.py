@@ -104,13 +104,14 @@ def wait_for(cond: Callable[[], object], timeout: float = 30.0, interval: float 
 class Daemon:
     """``flickerd run`` in a subprocess, logging to a file we can search."""
 
-    def __init__(self, root: Path, *args: str, config: Path | None = None, env: dict | None = None) -> None:
+    def __init__(self, root: Path, *args: str, config: Path | None = None, env: dict | None = None,
+                 preexec_fn: Callable[[], None] | None = None) -> None:
         self.root = root
         self.log_path = root / f"daemon-{time.monotonic_ns()}.log"
         self._log = open(self.log_path, "w")
         cmd = [*FLICKERD, "run", *(["-c", str(config)] if config else []), *args]
         self.proc = subprocess.Popen(cmd, cwd=root, stdout=self._log, stderr=subprocess.STDOUT,
-                                     env={**ENV, **(env or {})})
+                                     env={**ENV, **(env or {})}, preexec_fn=preexec_fn)
 
     def log(self) -> str:
         return self.log_path.read_text()

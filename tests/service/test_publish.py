@@ -63,3 +63,37 @@ def test_remove_temp_files_only_ours(tmp_path):
     removed = pub.remove_temp_files(tmp_path)
     assert sorted(p.name for p in removed) == [".a.tmp.mp4", ".b.report.tmp.json"]
     assert (tmp_path / "keep.mp4").exists() and (tmp_path / ".keep.mp4").exists()
+
+
+@pytest.mark.parametrize("write", ["publish", "publish_bytes", "link_or_copy", "publish_folder", "move_published"])
+def test_nothing_is_written_through_a_link_below_the_output_folder(tmp_path, write):
+    """``OUT/_failed -> /elsewhere`` must not send a report elsewhere; ``OUT`` itself may be a link."""
+    from flickerd.errors import UnsafeOutput
+
+    real_out, outside = tmp_path / "real-out", tmp_path / "outside"
+    real_out.mkdir()
+    outside.mkdir()
+    out = tmp_path / "out"
+    out.symlink_to(real_out)  # the operator's choice: allowed
+    (out / "_failed").symlink_to(outside)  # someone's link below it: refused
+    src = tmp_path / "work" / "a.mp4"
+    src.parent.mkdir()
+    src.write_bytes(b"video")
+    frames = tmp_path / "work" / "frames"
+    frames.mkdir()
+    (frames / "f_0001.png").write_bytes(b"png")
+    final = out / "_failed" / "sub" / "a.mp4"
+    calls = {
+        "publish": lambda: pub.publish(src, final, root=out),
+        "publish_bytes": lambda: pub.publish_bytes(b"{}", final, root=out),
+        "link_or_copy": lambda: pub.link_or_copy(src, final, root=out),
+        "publish_folder": lambda: pub.publish_folder(frames, out / "_failed" / "frames", root=out),
+        "move_published": lambda: pub.move_published(src, final, root=out),
+    }
+    with pytest.raises(UnsafeOutput, match="_failed"):
+        calls[write]()
+    assert os.listdir(outside) == [] and src.exists()
+    # through a real folder it works, below the linked output folder
+    (out / "_failed").unlink()
+    calls[write]()
+    assert (real_out / "_failed").is_dir() and os.listdir(outside) == []

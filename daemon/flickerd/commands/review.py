@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
 from flickerd.errors import FlickerdError, JournalError
 from flickerd.service.journal import Journal, JobState
 from flickerd.report.placement import Key, Placement, placed_bytes
-from flickerd.service.publish import move_published, publish_bytes
+from flickerd.service.publish import move_published, open_folder, publish_bytes
 from flickerd.service.worker import FAILED_DIR, REPORT_KINDS, REVIEW_DIR
 from flickerd.service.options import add_config_arguments, state_dir
 
@@ -30,6 +31,12 @@ def moved(path: Path, to_sub: str | None) -> Path:
     return Path(*new)
 
 
+def output_root(path: Path) -> Path:
+    """``OUT/_review/a/x.mp4`` → ``OUT``: the folder below which no link is followed."""
+    parts = list(path.parts)
+    return Path(*parts[: len(parts) - 1 - parts[::-1].index(REVIEW_DIR)])
+
+
 def decide(journal: Journal, job_id: int, approve: bool) -> list[Path]:
     job = journal.get(job_id)
     if job is None:
@@ -46,14 +53,16 @@ def decide(journal: Journal, job_id: int, approve: bool) -> list[Path]:
     files = [anchor] if job.output_path else []
     files += [anchor.with_name(stem + kind) for kind in REPORT_KINDS]
     output = str(moved(Path(job.output_path), sub)) if job.output_path and approve else None
+    root = output_root(anchor)
+    os.close(open_folder(anchor.parent, root))  # _review/ swapped for a link: refused before anything is read
     done = []
     for f in files:
         if not f.exists():
             continue
         if f.name.endswith(".report.json"):
-            done.append(_move_report(f, moved(f, sub), job, output, approve))
+            done.append(_move_report(f, moved(f, sub), job, output, approve, root))
         else:
-            done.append(move_published(f, moved(f, sub)))
+            done.append(move_published(f, moved(f, sub), root=root))
     report = moved(Path(job.report_path), sub) if job.report_path else None
     journal.transition(
         job_id, JobState.DONE if approve else JobState.REJECTED, expect=[JobState.REVIEW],
@@ -64,15 +73,15 @@ def decide(journal: Journal, job_id: int, approve: bool) -> list[Path]:
     return done
 
 
-def _move_report(src: Path, dst: Path, job, output: str | None, approve: bool) -> Path:
+def _move_report(src: Path, dst: Path, job, output: str | None, approve: bool, root: Path) -> Path:
     """The report goes along, saying the new status and where the video is now (nowhere, when rejected)."""
     data = placed_bytes(src, Placement(
         output, Key(job.sha256, job.rules_hash, job.route_versions), job.id, job.attempts,
         status="done" if approve else "rejected",
         reason="approved in review." if approve else "rejected in review: the candidate was not published."))
     if data is None:  # not a report flickerd wrote: move it as it is
-        return move_published(src, dst)
-    publish_bytes(data, dst)
+        return move_published(src, dst, root=root)
+    publish_bytes(data, dst, root=root)
     src.unlink()
     return dst
 

@@ -6,11 +6,14 @@ import argparse
 import sys
 from pathlib import Path
 
-from flickerd.errors import FlickerdError
+from flickerd.errors import FlickerdError, JournalCorrupt
 from flickerd.service.options import add_config_arguments, creates_folders, load_config
 
 NAME = "run"
 HELP = "Watch folders and fix every render dropped into them (foreground; logs to stdout)."
+# an empty or damaged journal: restarting cannot help, `flickerd journal recover` can (the unit's
+# RestartPreventExitStatus= names it)
+EXIT_JOURNAL_BROKEN = 4
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -69,7 +72,7 @@ def main(args: argparse.Namespace) -> int:
         return daemon.run()
     except FlickerdError as exc:
         print(f"flickerd: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_JOURNAL_BROKEN if isinstance(exc, JournalCorrupt) else 2
     finally:
         if server is not None:
             server.shutdown()

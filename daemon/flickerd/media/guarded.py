@@ -32,12 +32,14 @@ class InputKind(str, Enum):
     VIDEO = "video"  # an input clip: no cap here, limits.max_file_bytes applies at the gate
     SIDECAR = "sidecar"  # NAME.json, FOLDER.json, FOLDER/_sequence.json
     FRAME = "frame"  # one image of a sequence, its PNG text chunks included
+    REPORT = "report"  # a published NAME.report.json, read back to rebuild a lost journal
 
 
 CAPS: Mapping[InputKind, int] = {  # bytes; 0 = no cap
     InputKind.VIDEO: 0,
     InputKind.SIDECAR: 64 * 1024,
     InputKind.FRAME: 1024 * 1024 * 1024,  # a 16K 16-bit RGBA frame, uncompressed, is 2 GiB: none is that big
+    InputKind.REPORT: 256 * 1024 * 1024,  # an hour-long clip's timeline is a few MiB
 }
 
 

@@ -27,26 +27,25 @@ import structlog
 from flickerd.errors import CorruptInput, FlickerdError, JournalError
 from flickerd.media.guarded import refusal
 from flickerd.scaleout.executor import Attempt, make_executor, wants_gpu
-from flickerd.service import health, intake
+from flickerd.logs import log_job_summary
+from flickerd.service import health, intake, restart_keys
+from flickerd.service.archive import archive_source
 from flickerd.service import publish as pub
+from flickerd.service.folders import FolderState, Look, identity, look
 from flickerd.service.disk import DISK_FREED_BYTES, DISK_FULL_RETRY_S, free_bytes, is_disk_full
 from flickerd.service.intake import Gate, Gated, Hashed
 from flickerd.service.journal import Job, Journal, JobState
+from flickerd.service.journal_recovery import adopt_outputs
 from flickerd.service.out_names import out_stem
 from flickerd.service.sequence_settle import SequenceRules, snapshot
 from flickerd.service.settle import Settled, Settler
 from flickerd.service.signals import Signals
 from flickerd.service.stage import Stage, StageFailed
 from flickerd.service.state_dir import StateDir
-from flickerd.service.watcher import Seen, Watcher, WatchSpec, candidates, owns
-from flickerd.service.webhooks import WebhookSender, build_event
+from flickerd.service.watcher import EventsLost, Seen, Watcher, WatchLost, WatchSpec, candidates, owns
+from flickerd.service.notify import Notifier
+from flickerd.service.webhooks import WebhookSender, job_event
 from flickerd.service.worker import Processor, Progress, Result, Task, default_processor, failure_note
-
-# Journal states that fire a webhook, and the event name they send.
-WEBHOOK_EVENTS: Mapping[JobState, str] = {
-    JobState.DONE: "done", JobState.REJECTED: "rejected", JobState.FAILED: "failed",
-    JobState.QUARANTINED: "quarantined", JobState.REVIEW: "needs_review",
-}
 
 log = structlog.get_logger("flickerd.service")
 
@@ -64,21 +63,6 @@ class _NoMetrics:
         return lambda *a, **k: None
 
 
-class _NoNotifier:
-    watchdog_interval_s = None
-
-    def __getattr__(self, name: str) -> Callable[..., None]:
-        return lambda *a, **k: None
-
-
-def make_notifier() -> Any:
-    try:
-        from flickerd.service.notify import Notifier
-    except ImportError:
-        return _NoNotifier()
-    return Notifier.from_env()
-
-
 @dataclass(slots=True)
 class _Running:
     task: Task
@@ -88,16 +72,6 @@ class _Running:
     last_progress_write: float = 0.0
     timed_out: bool = False  # stopped for running past limits.job_timeout_s
     stop_asked: float | None = None  # when it was asked to stop (the health check's clock)
-
-
-@dataclass(slots=True)
-class _FolderState:
-    spec: WatchSpec
-    conf: Any
-    dev: int | None = None
-    paused: bool = False
-    full_since: float | None = None  # its output ran out of space then: no intake, no jobs until freed
-    full_free: int = 0  # free bytes of the output when it filled up
 
 
 @dataclass
@@ -118,9 +92,9 @@ class Daemon:
         self.signals = Signals()
         self.settler = Settler(probe=None, probe_sequence=None)  # the gate runs in the intake stage
         self.running: dict[int, _Running] = {}
-        self.folders: dict[str, _FolderState] = {}
+        self.folders: dict[str, FolderState] = {}
         self.metrics = self.metrics or _NoMetrics()
-        self.notifier = make_notifier()
+        self.notifier = Notifier.from_env()
         self._last_housekeeping = 0.0
         self._last_rescan = 0.0
         self._last_watchdog = 0.0
@@ -165,7 +139,9 @@ class Daemon:
         self.state = StateDir.claim(cfg.state_dir)
         self.state_dir = self.state.path
         self.journal = Journal.in_state_dir(self.state_dir)
+        self.journal.check()  # a damaged journal is refused here, before it is taken for the truth
         self.state.hold(self.journal.path)
+        self._adopt_outputs(cfg)
         self.workdir_root = self.state_dir / WORK_DIR
         if self.processor is None:
             self.processor = default_processor()
@@ -198,6 +174,15 @@ class Daemon:
         self.notifier.ready()
         log.info("daemon_started", folders=[f.spec.name for f in self.folders.values()], state_dir=str(self.state_dir),
                  cpu_workers=self._slots(), gpu_slots=gpus, requeued=len(requeued), once=self.once)
+
+    def _adopt_outputs(self, cfg: Any) -> None:
+        """Finished jobs back from the reports of output folders the journal does not know (a fresh state dir
+        after a lost one, a folder configured again after a recovery): nothing published is processed again."""
+        got = adopt_outputs(self.journal, [(f.name, Path(f.output)) for f in cfg.folders])
+        if got is not None and (got.jobs or got.without_hash or got.unreadable):
+            log.warning("journal_rebuilt", jobs=got.jobs, states=dict(got.states), reports=got.reports,
+                        without_hash=len(got.without_hash), unreadable=len(got.unreadable),
+                        missing_outputs=list(got.missing))
 
     def _stop(self, reason: str) -> None:
         """Stop intake, give running jobs ``shutdown_timeout_s`` to finish, requeue the rest."""
@@ -299,6 +284,12 @@ class Daemon:
                 self._settled(check)
         elif isinstance(item, StageFailed):
             self._intake_failed(item)
+        elif isinstance(item, WatchLost):
+            self._watch_lost(item.folder)
+        elif isinstance(item, EventsLost) and item.folder in self.folders:
+            log.warning("watch_events_lost", folder=item.folder, rescanned=not self.folders[item.folder].paused)
+            if not self.folders[item.folder].paused:
+                self._scan_folder(self.folders[item.folder], time.monotonic())
         elif isinstance(item, Hashed):
             try:
                 self._intake(item)
@@ -318,16 +309,16 @@ class Daemon:
             spec = WatchSpec(name=f.name, path=Path(f.path), patterns=tuple(f.patterns), recursive=bool(f.recursive),
                              poll=bool(f.poll), poll_interval_s=float(f.poll_interval_s), excluded=outputs,
                              marker=str(getattr(f, "sequence_marker", "_done")))
-            state = _FolderState(spec, f)
+            state = FolderState(spec, f)
             self.folders[f.name] = state
             Path(f.output).mkdir(parents=True, exist_ok=True)
-            if spec.path.is_dir():
-                state.dev = spec.path.stat().st_dev
+            state.identity = identity(spec.path)
+            if state.identity is not None:
                 self.watcher.schedule(spec)
             else:
                 self._pause(state, "missing")
 
-    def _refuses(self, st: _FolderState, path: str, *, sequence: bool) -> bool:
+    def _refuses(self, st: FolderState, path: str, *, sequence: bool) -> bool:
         """Whether ``path`` must not become a candidate: a link (or under one) leading out of its
         folder, a named pipe, a socket or a device. Said once per path and reason, and counted."""
         refused = refusal(path, root=st.spec.path, allow_dir=sequence)
@@ -341,7 +332,7 @@ class Daemon:
                         target=os.path.realpath(path), error=refused.message)
         return True
 
-    def _pause(self, st: _FolderState, why: str) -> None:
+    def _pause(self, st: FolderState, why: str) -> None:
         if not st.paused:
             st.paused = True
             self.watcher.unschedule(st.spec.name)
@@ -363,7 +354,7 @@ class Daemon:
             log.error("intake_paused", why="state_disk_full", path=str(self.state_dir), free_bytes=self._state_free,
                       error=str(error))
 
-    def _disk_full(self, st: _FolderState, error: str | None) -> None:
+    def _disk_full(self, st: FolderState, error: str | None) -> None:
         """The output is full: pause intake and jobs of this folder until space returns."""
         if st.full_since is None:
             st.full_since = time.monotonic()
@@ -406,22 +397,37 @@ class Daemon:
                     self._scan_folder(st, now)
 
     def _check_folders(self) -> None:
-        """A vanished path or a changed device (unmounted share) pauses intake; it is not a deletion."""
+        """A vanished path or a changed device (unmounted share) pauses intake, it is not a deletion; a folder
+        replaced under its name, or whose watch stopped, is watched again."""
+        stopped = self.watcher.stopped()
         for st in self.folders.values():
-            try:
-                s = st.spec.path.stat()
-                ok = st.spec.path.is_dir() and (st.dev is None or s.st_dev == st.dev)
-            except OSError:
-                ok = False
-            if not ok:
+            seen, now = look(st)
+            if seen is Look.GONE:
                 self._pause(st, "unavailable")
-            elif st.paused:
-                st.paused = False
-                st.dev = s.st_dev
-                self.watcher.schedule(st.spec)
-                self.metrics.set_intake_paused(st.spec.name, False)
-                log.info("folder_resumed", folder=st.spec.name, path=str(st.spec.path))
-                self._scan_folder(st, time.monotonic())
+            elif seen is not Look.SAME or st.spec.name in stopped:
+                self._watch_again(st, now, why=seen.value if seen is not Look.SAME else "watch_stopped")
+
+    def _watch_lost(self, folder: str) -> None:
+        """The watched folder was deleted: watch the one made in its place, or pause until there is one."""
+        st = self.folders.get(folder)
+        if st is None or st.paused:
+            return
+        now = identity(st.spec.path)
+        if now is None:
+            self._pause(st, "unavailable")
+        else:
+            self._watch_again(st, now, why="deleted")
+
+    def _watch_again(self, st: FolderState, now: Any, *, why: str) -> None:
+        """Schedule a fresh watch on the folder at the path now and scan it: what arrived meanwhile had no event."""
+        resumed, st.paused, st.identity = st.paused, False, now
+        self.watcher.schedule(st.spec)
+        if resumed:
+            self.metrics.set_intake_paused(st.spec.name, False)
+            log.info("folder_resumed", folder=st.spec.name, path=str(st.spec.path))
+        else:
+            log.warning("watch_lost", folder=st.spec.name, path=str(st.spec.path), why=why, rescanned=True)
+        self._scan_folder(st, time.monotonic())
 
     def _rescan(self, now: float) -> None:
         self._last_rescan = now
@@ -429,7 +435,7 @@ class Daemon:
             if not st.paused:
                 self._scan_folder(st, now)
 
-    def _scan_folder(self, st: _FolderState, now: float) -> None:
+    def _scan_folder(self, st: FolderState, now: float) -> None:
         rules = SequenceRules.for_folder(st.conf)
         for path, sequence in candidates(st.spec):
             if path in self.settler or path in self._hashing:
@@ -440,6 +446,7 @@ class Daemon:
                 continue
             if self.journal.known(path, s.st_size, s.st_mtime) or self._refuses(st, path, sequence=sequence):
                 continue
+            self.metrics.file_seen(st.spec.name)  # found by a scan, not an event: seen all the same
             self.settler.observe(path, st.spec.name, now, settle_s=float(st.conf.settle_s),
                                  settle_max_s=float(st.conf.settle_max_s), sequence=rules if sequence else None)
 
@@ -511,52 +518,43 @@ class Daemon:
             # same content under the same name (touched, or seen by a rescan): remember the new stat
             self.journal.update(latest.id, size=s.st_size, mtime=s.st_mtime)
             return
-        rules_hash = self._rules_hash(st)
-        common = dict(path=cand.path, folder=cand.folder, sha256=sha, size=s.st_size, mtime=s.st_mtime,
-                      priority=int(getattr(st.conf, "priority", 0)), rules_hash=rules_hash)
         if check.state is Settled.UNUSABLE:
-            err = check.error
-            reason = getattr(err, "reason", "bad_input")
-            job = self.journal.add(state=JobState.QUARANTINED, reason=reason, error=str(err), outcome="quarantined",
-                                   **common)
-            task = self._task(job, st)
-            try:
-                note = failure_note(task, reason, str(err), JobState.QUARANTINED)
-                self.journal.update(job.id, report_path=str(note))
-            except OSError as exc:
-                log.error("report_write_failed", job_id=job.id, error=str(exc))
-            self.metrics.failure(reason)
-            self._webhook(job)
-            log.warning("job_quarantined", job_id=job.id, file=cand.path, folder=cand.folder, reason=reason,
-                        error=str(err))
+            self._quarantine(cand, st, sha256=sha, size=s.st_size, mtime=s.st_mtime,
+                             reason=getattr(check.error, "reason", "bad_input"), message=str(check.error))
             return
+        rules_hash = self._rules_hash(st)
         original = self.journal.find_original(sha, rules_hash, exclude_path=cand.path)
-        job = self.journal.add(duplicate_of=original.id if original else None, **common)
+        job = self.journal.add(path=cand.path, folder=cand.folder, sha256=sha, size=s.st_size, mtime=s.st_mtime,
+                               priority=int(getattr(st.conf, "priority", 0)), rules_hash=rules_hash,
+                               duplicate_of=original.id if original else None)
         self.metrics.file_settled(cand.folder)
         log.info("job_queued", job_id=job.id, file=cand.path, folder=cand.folder, sha256=sha[:12],
                  duplicate_of=job.duplicate_of, **({"frames": s.frames} if cand.sequence is not None else {}))
 
-    def _unreadable(self, cand: Any, st: _FolderState, error: OSError | None) -> None:
-        """A file the daemon's user cannot read: one quarantined row saying so, not silence."""
+    def _unreadable(self, cand: Any, st: FolderState, error: OSError | None) -> None:
+        """A file the hash could not read: refused when the name is a special file now (swapped in since the
+        watcher looked), else one quarantined row saying why, not silence."""
         try:
             s = os.stat(cand.path)
         except OSError:
             log.info("file_vanished", file=cand.path, folder=cand.folder)
             return
-        if self.journal.known(cand.path, s.st_size, s.st_mtime):
+        if self._refuses(st, cand.path, sequence=cand.sequence is not None) or \
+                self.journal.known(cand.path, s.st_size, s.st_mtime):
             return
-        denied = isinstance(error, PermissionError)
-        reason = "permission" if denied else "missing_input"
-        why = error.strerror if error is not None and error.strerror else str(error)
-        message = (f"{cand.path}: cannot be read by the daemon's user (uid {os.geteuid()}): {why}. "
-                   "Fix its owner or mode, then run `flickerd retry` with this job's id.")
-        job = self.journal.add(path=cand.path, folder=cand.folder, sha256=None, size=s.st_size, mtime=s.st_mtime,
+        reason, message = intake.unreadable(cand.path, error, os.geteuid())
+        self._quarantine(cand, st, sha256=None, size=s.st_size, mtime=s.st_mtime, reason=reason, message=message)
+
+    def _quarantine(self, cand: Any, st: FolderState, *, sha256: str | None, size: int, mtime: float, reason: str,
+                    message: str) -> None:
+        """A file refused at intake: a quarantined row, its report in ``_failed/``, counted and said."""
+        job = self.journal.add(path=cand.path, folder=cand.folder, sha256=sha256, size=size, mtime=mtime,
                                state=JobState.QUARANTINED, reason=reason, error=message, outcome="quarantined",
                                priority=int(getattr(st.conf, "priority", 0)), rules_hash=self._rules_hash(st))
         try:
             self.journal.update(job.id, report_path=str(failure_note(self._task(job, st), reason, message,
                                                                      JobState.QUARANTINED)))
-        except OSError as exc:
+        except (OSError, FlickerdError) as exc:  # a full disk, a link in the way
             log.error("report_write_failed", job_id=job.id, error=str(exc))
         self.metrics.failure(reason)
         self._webhook(job)
@@ -565,7 +563,7 @@ class Daemon:
 
     # ---- dispatch -----------------------------------------------------------------------
 
-    def _rules_hash(self, st: _FolderState) -> str | None:
+    def _rules_hash(self, st: FolderState) -> str | None:
         """The folder's own rules hash when it has one, else the config's; with the mode it is the key."""
         h = getattr(st.conf, "rules_hash", None) or getattr(self.config, "rules_hash", None) or ""
         return f"{getattr(st.conf, 'mode', 'fix')}:{h}"
@@ -607,7 +605,7 @@ class Daemon:
         for job in self._startable(free):
             self._launch(job)
 
-    def _task(self, job: Job, st: _FolderState, *, gpu: bool = False, original: Job | None = None) -> Task:
+    def _task(self, job: Job, st: FolderState, *, gpu: bool = False, original: Job | None = None) -> Task:
         cfg, f = self.config, st.conf
         return Task(job=job, src_root=Path(f.path), out_root=Path(f.output), mode=str(getattr(f, "mode", "fix")),
                     out_stem=out_stem(job, st.spec.path, Path(f.output), (r.task for r in self.running.values()),
@@ -715,7 +713,7 @@ class Daemon:
         if state is JobState.QUARANTINED and not res.report_path:
             try:
                 changes["report_path"] = str(failure_note(run.task, res.reason or "internal", res.error or "", state))
-            except OSError as exc:
+            except (OSError, FlickerdError) as exc:  # a full disk, a link in the way
                 log.error("report_write_failed", job_id=job.id, error=str(exc))
         try:
             final = self.journal.transition(job.id, state, expect=[JobState.RUNNING], **changes)
@@ -735,44 +733,24 @@ class Daemon:
             self.metrics.verdict(res.verdict)
         if res.flicker_before is not None and res.flicker_after is not None:
             self.metrics.flicker(res.flicker_before, res.flicker_after)
-        if state is JobState.DONE:
-            self._after_success(run.task)
+        if state is JobState.DONE and st is not None:
+            archive_source(job.path, run.task.src_root, st.conf)
         with structlog.contextvars.bound_contextvars(job_id=job.id, file=job.path, folder=job.folder):
-            _summary(outcome=outcome, route=res.route, verdict=res.verdict, duration_s=res.seconds,
-                     queue_wait_s=queue_wait, flicker_before=res.flicker_before, flicker_after=res.flicker_after,
-                     reason=res.reason, state=state.value, attempts=final.attempts, error=res.error,
-                     output=res.output_path, report=final.report_path)
+            log_job_summary(outcome=outcome, route=res.route, verdict=res.verdict, duration_s=res.seconds,
+                            queue_wait_s=queue_wait, flicker_before=res.flicker_before,
+                            flicker_after=res.flicker_after, reason=res.reason, state=state.value,
+                            attempts=final.attempts, error=res.error, output=res.output_path,
+                            report=final.report_path)
         self._webhook(final, verdict=res.verdict)
 
     def _webhook(self, job: Job, *, verdict: str | None = None) -> None:
         """Tell the folder's webhooks about a job that reached a state people care about."""
-        event = WEBHOOK_EVENTS.get(job.state)
         st = self.folders.get(job.folder)
         hooks = getattr(st.conf, "webhooks", ()) if st is not None else ()
-        if event is None or not hooks:
-            return
-        if self._webhooks is None:
-            self._webhooks = WebhookSender()
-        self._webhooks.send(hooks, build_event(
-            event, folder=job.folder, job_id=job.id, file=job.path, sha256=job.sha256, verdict=verdict,
-            route=job.route, output=job.output_path, report=job.report_path, reason=job.reason))
-
-    def _after_success(self, task: Task) -> None:
-        st = self.folders.get(task.job.folder)
-        if st is None or getattr(st.conf, "on_success", "keep") != "move" or not getattr(st.conf, "archive", None):
-            return
-        src = Path(task.job.path)
-        dest = Path(st.conf.archive) / src.relative_to(task.src_root)
-        # the sidecar (NAME.json beside a video, FOLDER.json beside a sequence) goes along
-        sidecar = src.parent / f"{src.name}.json" if src.is_dir() else src.with_suffix(".json")
-        try:
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            shutil.move(src, dest)
-            if sidecar.is_file():
-                shutil.move(sidecar, dest.parent / sidecar.name)
-            log.info("source_archived", file=task.job.path, archive=str(dest))
-        except OSError as exc:
-            log.error("source_archive_failed", file=task.job.path, error=str(exc))
+        event = job_event(job, verdict) if hooks else None
+        if event is not None:
+            self._webhooks = self._webhooks or WebhookSender()
+            self._webhooks.send(hooks, event)
 
     # ---- config, health -----------------------------------------------------------------
 
@@ -787,10 +765,15 @@ class Daemon:
             log.error("config_reload_failed", error=str(exc), kept=str(getattr(self.config, "source", "")))
             self.notifier.ready()
             return
-        self.config = cfg
+        self.config, later = restart_keys.split(self.config, cfg)
+        if later:
+            log.warning("config_needs_restart", keys=sorted(later), running={k: v[0] for k, v in later.items()},
+                        configured={k: v[1] for k, v in later.items()},
+                        why="these settings take effect at the next start (systemctl restart flickerd)")
         for name in list(self.folders):
             self.settler.forget_folder(name)
-        self._apply_folders(cfg)
+        self._apply_folders(self.config)
+        self._adopt_outputs(self.config)
         self._adopt_or_cancel()
         self.metrics.set_folders([f.name for f in cfg.folders])
         self.metrics.set_routes(sorted({"+".join(s.route for s in r.steps) or "none" for f in cfg.folders for r in f.rules}))
@@ -869,12 +852,3 @@ class Daemon:
             self._last_status = text
             self.notifier.status(text)
 
-
-def _summary(**fields: Any) -> None:
-    """The one ``job_finished`` line per job (``flickerd.logs`` formats it when present)."""
-    try:
-        from flickerd.logs import log_job_summary
-    except ImportError:
-        log.info("job_finished", **fields)
-        return
-    log_job_summary(**fields)

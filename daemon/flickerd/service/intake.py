@@ -62,4 +62,15 @@ def work(item: Gate | Check, beat: Callable[[], None], *, limits: Any, journal: 
     return Hashed(item, sha, st, None)
 
 
-__all__ = ["Gate", "Gated", "Hashed", "candidate_path", "work"]
+def unreadable(path: str, error: OSError | None, uid: int) -> tuple[str, str]:
+    """(failure reason, sentence) for a regular file the hash could not read. Only a permission error is
+    about its owner or mode (a name swapped for a socket or pipe is refused before this, never quarantined)."""
+    why = error.strerror if error is not None and error.strerror else str(error)
+    if isinstance(error, PermissionError):
+        return "permission", (f"{path}: cannot be read by the daemon's user (uid {uid}): {why}. "
+                              "Fix its owner or mode, then run `flickerd retry` with this job's id.")
+    return "missing_input", (f"{path}: could not be read ({why}); once it reads (`cat` it to check), "
+                             "run `flickerd retry` with this job's id.")
+
+
+__all__ = ["Gate", "Gated", "Hashed", "candidate_path", "unreadable", "work"]

@@ -9,6 +9,7 @@ after it returns. Several processes may open the same journal (the daemon, ``fli
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import sqlite3
 import threading
@@ -20,12 +21,13 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
-from flickerd.errors import JournalError
+from flickerd.errors import JournalCorrupt, JournalError
 from flickerd.service.fsync import fsync_dir
 
 JOURNAL_NAME = "journal.sqlite3"
 BUSY_TIMEOUT_MS = 10_000
 SCHEMA_VERSION = 1
+OUTPUTS_KEY = "outputs"  # meta: the output folders whose published reports this journal has taken in
 
 
 class JobState(str, Enum):
@@ -152,6 +154,21 @@ def journal_path(state_dir: str | os.PathLike) -> Path:
     return Path(state_dir) / JOURNAL_NAME
 
 
+def is_corruption(exc: BaseException) -> bool:
+    """Whether SQLite says the file itself is damaged (not locked, unwritable or full)."""
+    name = getattr(exc, "sqlite_errorname", "") or ""
+    return name.startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB")) or any(
+        s in str(exc) for s in ("file is not a database", "disk image is malformed"))
+
+
+def broken(path: Path, what: str) -> JournalCorrupt:
+    return JournalCorrupt(
+        f"{path}: the journal {what}, so flickerd cannot tell which files it already processed, and it does "
+        "not start rather than process every file again. Run `flickerd journal recover` with the same -c or "
+        "--state-dir: it moves the broken journal aside and rebuilds the finished jobs from the reports in the "
+        "output folders (see the README, \"A lost or broken journal\").")
+
+
 def _apply_schema(db: sqlite3.Connection) -> None:
     """The tables and indexes (those missing) and the schema version."""
     db.executescript(_SCHEMA)
@@ -170,6 +187,8 @@ def _create(path: Path) -> None:
         try:
             db.execute("PRAGMA journal_mode=WAL")  # kept in the file's header
             _apply_schema(db)
+            # a new journal knows no output folder's reports yet (see journal_recovery.adopt_outputs)
+            db.execute("INSERT INTO meta VALUES (?, '[]')", (OUTPUTS_KEY,))
         finally:
             db.close()  # the last connection: its WAL is checkpointed into the file and removed
         try:
@@ -194,6 +213,9 @@ class Journal:
         self.readonly = readonly
         self._lock = threading.RLock()
         try:
+            if self.path.exists() and self.path.stat().st_size == 0:
+                # never a journal in the making (``_create`` links a whole file): opened, it would pass for new
+                raise broken(self.path, "is empty (0 bytes)")
             if readonly:
                 if not self.path.exists():
                     raise JournalError(f"{self.path}: no journal here; has the daemon run with this state dir?")
@@ -213,6 +235,8 @@ class Journal:
                 self._db.execute("PRAGMA synchronous=FULL")
                 _apply_schema(self._db)  # an older journal gets what this version added
         except (sqlite3.Error, OSError) as exc:
+            if is_corruption(exc):
+                raise broken(self.path, f"is damaged ({exc})") from exc
             raise JournalError(
                 f"{self.path}: the journal cannot be opened ({exc}); check the state dir's permissions and free space."
             ) from exc
@@ -238,6 +262,8 @@ class Journal:
                     raise
                 self._db.execute("COMMIT")
             except sqlite3.Error as exc:
+                if is_corruption(exc):
+                    raise broken(self.path, f"is damaged ({exc})") from exc
                 raise JournalError(f"{self.path}: the journal cannot be written ({exc}).") from exc
 
     def _query(self, sql: str, args: Iterable[Any] = ()) -> list[sqlite3.Row]:
@@ -245,6 +271,8 @@ class Journal:
             try:
                 return self._db.execute(sql, tuple(args)).fetchall()
             except sqlite3.Error as exc:
+                if is_corruption(exc):
+                    raise broken(self.path, f"is damaged ({exc})") from exc
                 raise JournalError(f"{self.path}: the journal cannot be read ({exc}).") from exc
 
     # ---- writes -------------------------------------------------------------------------
@@ -310,6 +338,46 @@ class Journal:
         sets = ", ".join(f"{k} = ?" for k in changes)
         with self._tx() as db:
             db.execute(f"UPDATE jobs SET {sets} WHERE id = ?", (*changes.values(), job_id))
+
+    def merge(self, jobs: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+        """Insert rebuilt rows in one transaction, in order; returns those that went in.
+
+        A row whose (path, sha256) the journal has already is skipped; one whose ``id`` is taken gets a
+        new one, and its duplicates' ``duplicate_of`` follows it (a skipped original's row stands in).
+        """
+        moved: dict[int, int | None] = {}  # a row's id in its report -> its id here
+        inserted = []
+        with self._tx() as db:
+            for job in jobs:
+                job = dict(job)
+                unknown = set(job) - _COLUMNS - {"id"}
+                if unknown:
+                    raise ValueError(f"unknown job columns: {sorted(unknown)}")
+                old_id = job.get("id")
+                if job.get("duplicate_of") is not None:
+                    job["duplicate_of"] = moved.get(job["duplicate_of"])
+                had = db.execute("SELECT id FROM jobs WHERE path = ? AND sha256 IS ? ORDER BY id DESC LIMIT 1",
+                                 (job["path"], job.get("sha256"))).fetchone()
+                if had is not None:
+                    moved[old_id] = had["id"]
+                    continue
+                if old_id is not None and db.execute("SELECT 1 FROM jobs WHERE id = ?", (old_id,)).fetchone():
+                    del job["id"]
+                cols = ", ".join(job)
+                cur = db.execute(f"INSERT INTO jobs ({cols}) VALUES ({', '.join('?' for _ in job)})",
+                                 tuple(job.values()))
+                moved[old_id] = cur.lastrowid
+                inserted.append(job)
+        return inserted
+
+    def meta(self, key: str) -> Any:
+        """A JSON value kept beside the jobs, or None."""
+        rows = self._query("SELECT value FROM meta WHERE key = ?", (key,))
+        return json.loads(rows[0]["value"]) if rows else None
+
+    def set_meta(self, key: str, value: Any) -> None:
+        with self._tx() as db:
+            db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, json.dumps(value)))
 
     def requeue_running(self) -> list[Job]:
         """On start (and after a shutdown timeout): every ``running`` row back to ``pending``."""
@@ -434,6 +502,13 @@ class Journal:
             (limit,),
         )
         return rows[0]["s"] if rows and rows[0]["s"] is not None else None
+
+    def check(self) -> None:
+        """``JournalCorrupt`` unless SQLite's quick check passes (every page read once; at start)."""
+        rows = self._query("PRAGMA quick_check")
+        first = rows[0][0] if rows else "no answer"
+        if first != "ok":
+            raise broken(self.path, f"is damaged (SQLite's quick check: {first})")
 
     def ping(self) -> bool:
         """Health check for the systemd watchdog: a trivial read succeeds."""

@@ -39,6 +39,20 @@ class Seen:
 
 
 @dataclass(frozen=True, slots=True)
+class WatchLost:
+    """The watched folder itself was deleted (inotify's IN_DELETE_SELF, then IN_IGNORED): its watch is gone."""
+
+    folder: str
+
+
+@dataclass(frozen=True, slots=True)
+class EventsLost:
+    """The kernel's event queue overflowed: events of this folder were dropped; only a rescan finds them."""
+
+    folder: str
+
+
+@dataclass(frozen=True, slots=True)
 class WatchSpec:
     """What the watcher needs from a folder's configuration."""
 
@@ -170,6 +184,12 @@ class _QueueHandler(FileSystemEventHandler):
 
     def on_any_event(self, event: FileSystemEvent) -> None:
         kind = event.event_type
+        if kind == "events_lost":
+            self.out.put(EventsLost(self.spec.name))
+            return
+        if kind == "deleted" and event.is_directory and os.fsdecode(event.src_path) == str(self.spec.path):
+            self.out.put(WatchLost(self.spec.name))  # watchdog stops this folder's emitter after it
+            return
         if kind == "moved":
             path, renamed = os.fsdecode(event.dest_path), True
         elif kind in ("created", "modified", "closed", "deleted") and (kind != "deleted" or not event.is_directory):
@@ -223,6 +243,12 @@ class Watcher:
 
     def folders(self) -> Sequence[str]:
         return (*self._watches, *self._pollers)
+
+    def stopped(self) -> list[str]:
+        """Folders whose emitter thread ended (its folder was deleted, or it failed): no events come from them."""
+        alive = {e.watch: e.is_alive() for e in list(self._native.emitters)}
+        out = [name for name, watch in self._watches.items() if not alive.get(watch, False)]
+        return out + [name for name, obs in self._pollers.items() if not all(e.is_alive() for e in list(obs.emitters))]
 
     def healthy(self) -> bool:
         return self._native.is_alive() and all(o.is_alive() for o in self._pollers.values())

@@ -34,7 +34,7 @@ import structlog
 
 from flickerd.config_webhooks import EVENTS, WebhookConfig
 
-__all__ = ["EVENTS", "WebhookConfig", "WebhookSender", "build_event", "sign", "verify_signature"]
+__all__ = ["EVENTS", "WebhookConfig", "WebhookSender", "build_event", "job_event", "sign", "verify_signature"]
 
 SCHEMA = 1
 MAX_BACKOFF_S = 60.0
@@ -64,6 +64,21 @@ def build_event(event: str, **fields: Any) -> dict[str, Any]:
     for key in ("folder", "job_id", "file", "sha256", "verdict", "route", "output", "report", "reason"):
         body[key] = fields.get(key)
     return body
+
+
+# journal states that fire a webhook, and the event name they send
+JOB_EVENTS: Mapping[str, str] = {
+    "done": "done", "rejected": "rejected", "failed": "failed", "quarantined": "quarantined", "review": "needs_review",
+}
+
+
+def job_event(job: Any, verdict: str | None = None) -> dict[str, Any] | None:
+    """The event a journal ``Job`` in its state sends, or None when its state sends none."""
+    event = JOB_EVENTS.get(getattr(job.state, "value", job.state))
+    if event is None:
+        return None
+    return build_event(event, folder=job.folder, job_id=job.id, file=job.path, sha256=job.sha256, verdict=verdict,
+                       route=job.route, output=job.output_path, report=job.report_path, reason=job.reason)
 
 
 PostFn = Callable[[str, bytes, Mapping[str, str], float], int]

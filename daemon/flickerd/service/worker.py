@@ -155,7 +155,8 @@ def _key(task: Task, route_versions: str | None = None) -> Key:
 def write_note(task: Task, folder: Path, document: Mapping[str, Any]) -> Path:
     """A report made here (failures, quarantine, duplicates), placed and published atomically."""
     placement = Placement(document.get("output"), _key(task), task.job.id, task.job.attempts)
-    return pub.publish_bytes(json_report.dumps(place(document, placement)), folder / f"{out_stem(task)}.report.json")
+    return pub.publish_bytes(json_report.dumps(place(document, placement)), folder / f"{out_stem(task)}.report.json",
+                             root=task.out_root)
 
 
 def failure_note(task: Task, reason: str, error: str, state: JobState) -> Path:
@@ -185,7 +186,8 @@ def _duplicate(task: Task) -> Result:
     where = output_dir(task)
     linked, how = None, None
     if orig.output_path and os.path.exists(orig.output_path):
-        linked, how = pub.link_or_copy(orig.output_path, where / _video_name(task, Path(orig.output_path)))
+        linked, how = pub.link_or_copy(orig.output_path, where / _video_name(task, Path(orig.output_path)),
+                                       root=task.out_root)
     sentence = (f"Same content as {orig.path} (job {orig.id}); not processed again."
                 + (f" The output is a {how} to the earlier one." if linked else ""))
     document = json_report.note(
@@ -193,7 +195,8 @@ def _duplicate(task: Task) -> Result:
         duplicate_of={"job": orig.id, "file": orig.path, "output": orig.output_path, "report": orig.report_path,
                       "state": orig.state.value, "outcome": orig.outcome})
     placement = Placement(document["output"], _key(task, orig.route_versions), task.job.id, task.job.attempts)
-    note = pub.publish_bytes(json_report.dumps(place(document, placement)), where / f"{out_stem(task)}.report.json")
+    note = pub.publish_bytes(json_report.dumps(place(document, placement)), where / f"{out_stem(task)}.report.json",
+                             root=task.out_root)
     return Result(task.job.id, JobState.DONE, "duplicate", route=orig.route or "none",
                   output_path=str(linked) if linked else None, report_path=str(note),
                   route_versions=orig.route_versions)
@@ -227,7 +230,7 @@ def _publish_outcome(task: Task, outcome: Any, frames: Path | None = None) -> tu
         for produced in produced_reports:
             if produced.name.endswith(".report.json"):
                 place_file(produced, placement)  # names the published files, not the workdir's
-            final = pub.publish(produced, finals[produced], move=True)
+            final = pub.publish(produced, finals[produced], move=True, root=task.out_root)
             published.append(final)
             if final.name.endswith(".report.json"):
                 report_path = str(final)
@@ -239,11 +242,11 @@ def _publish_outcome(task: Task, outcome: Any, frames: Path | None = None) -> tu
             published.append(Path(report_path))
         output_path = None
         if target is not None and frames is not None:
-            output_path = str(pub.publish_folder(frames, target))
+            output_path = str(pub.publish_folder(frames, target, root=task.out_root))
         elif target is not None:
-            output_path = str(pub.publish(video, target, move=True))
-    except OSError:
-        # a disk that filled up half way: take back this job's own files, so a retry starts clean
+            output_path = str(pub.publish(video, target, move=True, root=task.out_root))
+    except (OSError, FlickerdError):
+        # a disk that filled up half way, or a link in the way: take back this job's own files, so a retry starts clean
         # and no reader sees a report whose video never came
         for path in published:
             path.unlink(missing_ok=True)
