@@ -38,7 +38,8 @@ from flickerd.service.settle import Settled, Settler
 from flickerd.service.signals import Signals
 from flickerd.service.stage import Stage, StageFailed
 from flickerd.service.state_dir import StateDir
-from flickerd.service.watcher import Seen, Watcher, WatchSpec, candidates, owns
+from flickerd.service.ignored import IgnoredNames, Skip
+from flickerd.service.watcher import Seen, Skipped, Watcher, WatchSpec, candidates, owns
 from flickerd.service.webhooks import WebhookSender, build_event
 from flickerd.service.worker import Processor, Progress, Result, Task, default_processor, failure_note
 
@@ -127,7 +128,7 @@ class Daemon:
         self._last_status = ""
         self.intake_stage = Stage("intake", self._intake_work, self.events.put)
         self._hashing: set[str] = set()
-        self._refused: set[tuple[str, str]] = set()  # (path, why) already logged
+        self._ignored_names = IgnoredNames()  # each name that is not an input is said once
         self._unhealthy: str | None = None  # why, while the health check fails
         self._fatal: str | None = None  # the loop ends with this reason (the state dir was lost)
         self._state_full_since: float | None = None  # the state dir's disk filled up: all intake waits
@@ -279,6 +280,8 @@ class Daemon:
             self.settler.observe(item.path, item.folder, time.monotonic(), settle_s=float(st.conf.settle_s),
                                  settle_max_s=float(st.conf.settle_max_s), renamed=item.renamed,
                                  sequence=SequenceRules.for_folder(st.conf) if item.sequence else None)
+        elif isinstance(item, Skipped):
+            self._ignored(item.folder, item.path, item.why)
         elif isinstance(item, Progress):
             run = self.running.get(item.job_id)
             now = time.monotonic()
@@ -333,13 +336,18 @@ class Daemon:
         refused = refusal(path, root=st.spec.path, allow_dir=sequence)
         if refused is None:
             return False
-        if (path, refused.why.value) not in self._refused:
-            self._refused.add((path, refused.why.value))
-            self.metrics.file_ignored(st.spec.name)
+        if self._ignored_names.first(path, refused.why.value):
+            self.metrics.file_ignored(st.spec.name, Skip.REFUSED)
             self.metrics.file_refused(st.spec.name, refused.why.value)
             log.warning("file_ignored", file=path, folder=st.spec.name, why=refused.why.value,
                         target=os.path.realpath(path), error=refused.message)
         return True
+
+    def _ignored(self, folder: str, path: str, why: Skip) -> None:
+        """A name that is not an input (hidden, partial, no pattern matches): said and counted once."""
+        if self._ignored_names.first(path, why.value):
+            self.metrics.file_ignored(folder, why)
+            log.info("file_ignored", file=path, folder=folder, why=why.value)
 
     def _pause(self, st: _FolderState, why: str) -> None:
         if not st.paused:
@@ -431,7 +439,7 @@ class Daemon:
 
     def _scan_folder(self, st: _FolderState, now: float) -> None:
         rules = SequenceRules.for_folder(st.conf)
-        for path, sequence in candidates(st.spec):
+        for path, sequence in candidates(st.spec, lambda p, why: self._ignored(st.spec.name, p, why)):
             if path in self.settler or path in self._hashing:
                 continue
             try:
