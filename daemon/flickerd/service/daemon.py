@@ -156,6 +156,8 @@ class Daemon:
                 self._turn()
                 if self.once and self._drained():
                     reason = "drained"
+                    for cand in self.settler.waiting_on_writers():  # --once does not wait on writers
+                        log.warning("file_not_taken", file=cand.path, folder=cand.folder, why=cand.not_ready)
                     break
         finally:
             self._stop(reason)
@@ -229,7 +231,8 @@ class Daemon:
         log.info("daemon_stopped", reason=reason)
 
     def _drained(self) -> bool:
-        if self.running or len(self.settler) or self._hashing or not self.events.empty():
+        waiting = len(self.settler) - len(self.settler.waiting_on_writers())
+        if self.running or waiting or self._hashing or not self.events.empty():
             return False
         return not self._startable(limit=1)
 
