@@ -25,29 +25,26 @@ from typing import Any
 import structlog
 
 from flickerd.errors import CorruptInput, FlickerdError, JournalError
+from flickerd.logs import log_job_summary
 from flickerd.media.guarded import refusal
 from flickerd.scaleout.executor import Attempt, make_executor, wants_gpu
-from flickerd.service import health, intake
+from flickerd.service import health, intake, shutdown
 from flickerd.service import publish as pub
+from flickerd.service.archive import archive_source
 from flickerd.service.disk import DISK_FREED_BYTES, DISK_FULL_RETRY_S, free_bytes, is_disk_full
+from flickerd.service.ignored import IgnoredNames, Skip
 from flickerd.service.intake import Gate, Gated, Hashed
 from flickerd.service.journal import Job, Journal, JobState
+from flickerd.service.notify import Notifier
 from flickerd.service.out_names import out_stem
 from flickerd.service.sequence_settle import SequenceRules, snapshot
 from flickerd.service.settle import Settled, Settler
 from flickerd.service.signals import Signals
 from flickerd.service.stage import Stage, StageFailed
 from flickerd.service.state_dir import StateDir
-from flickerd.service.ignored import IgnoredNames, Skip
 from flickerd.service.watcher import Seen, Skipped, Watcher, WatchSpec, candidates, owns
-from flickerd.service.webhooks import WebhookSender, build_event
+from flickerd.service.webhooks import WebhookSender, job_event
 from flickerd.service.worker import Processor, Progress, Result, Task, default_processor, failure_note
-
-# Journal states that fire a webhook, and the event name they send.
-WEBHOOK_EVENTS: Mapping[JobState, str] = {
-    JobState.DONE: "done", JobState.REJECTED: "rejected", JobState.FAILED: "failed",
-    JobState.QUARANTINED: "quarantined", JobState.REVIEW: "needs_review",
-}
 
 log = structlog.get_logger("flickerd.service")
 
@@ -65,21 +62,6 @@ class _NoMetrics:
         return lambda *a, **k: None
 
 
-class _NoNotifier:
-    watchdog_interval_s = None
-
-    def __getattr__(self, name: str) -> Callable[..., None]:
-        return lambda *a, **k: None
-
-
-def make_notifier() -> Any:
-    try:
-        from flickerd.service.notify import Notifier
-    except ImportError:
-        return _NoNotifier()
-    return Notifier.from_env()
-
-
 @dataclass(slots=True)
 class _Running:
     task: Task
@@ -89,6 +71,8 @@ class _Running:
     last_progress_write: float = 0.0
     timed_out: bool = False  # stopped for running past limits.job_timeout_s
     stop_asked: float | None = None  # when it was asked to stop (the health check's clock)
+    fraction: float = 0.0  # the share of its estimated time that has passed (its ETA: flickerd.eta)
+    for_shutdown: bool = False  # cancelled by a shutdown: back to pending when it ends, no attempt spent
 
 
 @dataclass(slots=True)
@@ -121,7 +105,7 @@ class Daemon:
         self.running: dict[int, _Running] = {}
         self.folders: dict[str, _FolderState] = {}
         self.metrics = self.metrics or _NoMetrics()
-        self.notifier = make_notifier()
+        self.notifier = Notifier.from_env()
         self._last_housekeeping = 0.0
         self._last_rescan = 0.0
         self._last_watchdog = 0.0
@@ -203,32 +187,52 @@ class Daemon:
                  cpu_workers=self._slots(), gpu_slots=gpus, requeued=len(requeued), once=self.once)
 
     def _stop(self, reason: str) -> None:
-        """Stop intake, give running jobs ``shutdown_timeout_s`` to finish, requeue the rest."""
+        """Stop intake, finish or cancel the running jobs (``shutdown``), then close everything."""
         self.notifier.stopping()
         log.info("daemon_stopping", reason=reason, running=len(self.running))
         self.watcher.stop()
         self.intake_stage.stop()
-        # no state dir: nothing a job finishes can be recorded, so none is waited for
-        grace = 0.0 if self._fatal is not None else float(getattr(self.config, "shutdown_timeout_s", 30.0))
-        deadline = time.monotonic() + grace
-        while self.running and time.monotonic() < deadline:
-            if self.signals.stop.is_set() and reason != "stop_signal":
-                break
-            self._drain_events(min(TICK_S, max(0.0, deadline - time.monotonic())))
-        for job_id, run in list(self.running.items()):
-            self._ask_to_stop(run)
-            try:
-                job = self.journal.transition(job_id, JobState.PENDING, expect=[JobState.RUNNING],
-                                              attempts=max(run.task.job.attempts - 1, 0), progress=0.0)
-                log.info("job_requeued", job_id=job_id, file=job.path, reason="shutdown")
-            except JournalError as exc:
-                log.error("job_requeue_failed", job_id=job_id, error=str(exc))
-        self.running.clear()
+        self._wind_down()
         self.executor.shutdown()
         self.journal.close()
         if self._webhooks is not None:
-            self._webhooks.close(timeout_s=5.0)  # a few seconds for queued events, never longer
+            self._webhooks.close(timeout_s=shutdown.TEARDOWN_S)  # a few seconds for queued events, never longer
         log.info("daemon_stopped", reason=reason)
+
+    def _wind_down(self) -> None:
+        """Wait for jobs that will finish within ``shutdown_timeout_s``, cancel the others back to pending."""
+        fatal = self._fatal is not None  # no state dir: nothing a job finishes can be recorded
+        grace = 0.0 if fatal else float(getattr(self.config, "shutdown_timeout_s", 30.0))
+        plan = shutdown.WindDown(time.monotonic() + grace)
+        while self.running:
+            now = time.monotonic()
+            step = plan.step([shutdown.RunningJob(i, r.task.job.path, now - r.started, r.fraction, r.for_shutdown)
+                              for i, r in self.running.items()], now, force=fatal or self.signals.force.is_set())
+            for job in step.cancel:
+                self.running[job.job_id].for_shutdown = True
+                self._ask_to_stop(self.running[job.job_id])
+                log.info("job_cancelled_for_shutdown", job_id=job.job_id, file=job.path, eta_s=job.describe()["eta_s"],
+                         left_s=round(max(plan.deadline - now, 0.0), 1), forced=self.signals.force.is_set())
+            if step.say is not None:
+                log.info("shutdown_waiting", **step.say)
+            if fatal or step.give_up:
+                break
+            self._drain_events(TICK_S)
+        for run in list(self.running.values()):  # did not stop in time: requeued here, its thread ends with us
+            self._ask_to_stop(run)
+            self._requeue(run, "shutdown")
+        self.running.clear()
+
+    def _requeue(self, run: _Running, reason: str) -> None:
+        """Back to pending without spending an attempt; its intermediates go (nothing resumes from them)."""
+        job_id = run.task.job.id
+        shutil.rmtree(run.task.workdir, ignore_errors=True)
+        try:
+            job = self.journal.transition(job_id, JobState.PENDING, expect=[JobState.RUNNING],
+                                          attempts=max(run.task.job.attempts - 1, 0), progress=0.0)
+            log.info("job_requeued", job_id=job_id, file=job.path, reason=reason, attempts=job.attempts)
+        except JournalError as exc:
+            log.error("job_requeue_failed", job_id=job_id, error=str(exc))
 
     def _drained(self) -> bool:
         waiting = len(self.settler) - len(self.settler.waiting_on_writers())
@@ -288,6 +292,8 @@ class Daemon:
         elif isinstance(item, Progress):
             run = self.running.get(item.job_id)
             now = time.monotonic()
+            if run is not None:
+                run.fraction = item.fraction
             if run is not None and (now - run.last_progress_write >= PROGRESS_WRITE_S or item.fraction >= 1.0):
                 run.last_progress_write = now
                 try:
@@ -526,20 +532,7 @@ class Daemon:
         common = dict(path=cand.path, folder=cand.folder, sha256=sha, size=s.st_size, mtime=s.st_mtime,
                       priority=int(getattr(st.conf, "priority", 0)), rules_hash=rules_hash)
         if check.state is Settled.UNUSABLE:
-            err = check.error
-            reason = getattr(err, "reason", "bad_input")
-            job = self.journal.add(state=JobState.QUARANTINED, reason=reason, error=str(err), outcome="quarantined",
-                                   **common)
-            task = self._task(job, st)
-            try:
-                note = failure_note(task, reason, str(err), JobState.QUARANTINED)
-                self.journal.update(job.id, report_path=str(note))
-            except OSError as exc:
-                log.error("report_write_failed", job_id=job.id, error=str(exc))
-            self.metrics.failure(reason)
-            self._webhook(job)
-            log.warning("job_quarantined", job_id=job.id, file=cand.path, folder=cand.folder, reason=reason,
-                        error=str(err))
+            self._quarantine(st, getattr(check.error, "reason", "bad_input"), str(check.error), **common)
             return
         original = self.journal.find_original(sha, rules_hash, exclude_path=cand.path)
         job = self.journal.add(duplicate_of=original.id if original else None, **common)
@@ -561,18 +554,20 @@ class Daemon:
         why = error.strerror if error is not None and error.strerror else str(error)
         message = (f"{cand.path}: cannot be read by the daemon's user (uid {os.geteuid()}): {why}. "
                    "Fix its owner or mode, then run `flickerd retry` with this job's id.")
-        job = self.journal.add(path=cand.path, folder=cand.folder, sha256=None, size=s.st_size, mtime=s.st_mtime,
-                               state=JobState.QUARANTINED, reason=reason, error=message, outcome="quarantined",
-                               priority=int(getattr(st.conf, "priority", 0)), rules_hash=self._rules_hash(st))
+        self._quarantine(st, reason, message, path=cand.path, folder=cand.folder, sha256=None, size=s.st_size,
+                         mtime=s.st_mtime, priority=int(getattr(st.conf, "priority", 0)), rules_hash=self._rules_hash(st))
+
+    def _quarantine(self, st: _FolderState, reason: str, error: str, **row: Any) -> None:
+        """A file that will never be a job: its row, its ``_failed/`` report, a count, a webhook, a line."""
+        job = self.journal.add(state=JobState.QUARANTINED, reason=reason, error=error, outcome="quarantined", **row)
         try:
-            self.journal.update(job.id, report_path=str(failure_note(self._task(job, st), reason, message,
-                                                                     JobState.QUARANTINED)))
+            note = failure_note(self._task(job, st), reason, error, JobState.QUARANTINED)
+            self.journal.update(job.id, report_path=str(note))
         except OSError as exc:
             log.error("report_write_failed", job_id=job.id, error=str(exc))
         self.metrics.failure(reason)
         self._webhook(job)
-        log.warning("job_quarantined", job_id=job.id, file=cand.path, folder=cand.folder, reason=reason,
-                    error=message)
+        log.warning("job_quarantined", job_id=job.id, file=job.path, folder=job.folder, reason=reason, error=error)
 
     # ---- dispatch -----------------------------------------------------------------------
 
@@ -661,7 +656,10 @@ class Daemon:
         if a.job_id not in self.running:
             return
         n = self.journal.record_attempt(a.job_id, a.node_id, a.pid, a.started_at)
-        log.info("job_attempt_started", job_id=a.job_id, node_id=a.node_id, pid=a.pid, attempt=n)
+        # ``attempt`` counts as job_started and job_finished do (a shutdown's interrupted run is not
+        # one); ``start`` counts every worker start of the job, lost nodes and interrupted runs included
+        log.info("job_attempt_started", job_id=a.job_id, node_id=a.node_id, pid=a.pid,
+                 attempt=self.running[a.job_id].task.job.attempts, start=n)
 
     def _ask_to_stop(self, run: _Running) -> None:
         """Set the job's cancel flag; from now on the health check expects it back within ``stall_s``."""
@@ -695,6 +693,9 @@ class Daemon:
         if run is None:
             return
         job = run.task.job
+        if run.for_shutdown and res.state is JobState.CANCELLED:
+            self._requeue(run, "shutdown")
+            return
         if run.timed_out and res.state is JobState.CANCELLED:
             # the same file would take as long again: not retried
             limit = float(self.config.limits.job_timeout_s)
@@ -749,7 +750,7 @@ class Daemon:
         if state is JobState.DONE:
             self._after_success(run.task)
         with structlog.contextvars.bound_contextvars(job_id=job.id, file=job.path, folder=job.folder):
-            _summary(outcome=outcome, route=res.route, verdict=res.verdict, duration_s=res.seconds,
+            log_job_summary(outcome=outcome, route=res.route, verdict=res.verdict, duration_s=res.seconds,
                      queue_wait_s=queue_wait, flicker_before=res.flicker_before, flicker_after=res.flicker_after,
                      reason=res.reason, state=state.value, attempts=final.attempts, error=res.error,
                      output=res.output_path, report=final.report_path)
@@ -757,30 +758,20 @@ class Daemon:
 
     def _webhook(self, job: Job, *, verdict: str | None = None) -> None:
         """Tell the folder's webhooks about a job that reached a state people care about."""
-        event = WEBHOOK_EVENTS.get(job.state)
         st = self.folders.get(job.folder)
         hooks = getattr(st.conf, "webhooks", ()) if st is not None else ()
-        if event is None or not hooks:
-            return
-        if self._webhooks is None:
-            self._webhooks = WebhookSender()
-        self._webhooks.send(hooks, build_event(
-            event, folder=job.folder, job_id=job.id, file=job.path, sha256=job.sha256, verdict=verdict,
-            route=job.route, output=job.output_path, report=job.report_path, reason=job.reason))
+        event = job_event(job, verdict=verdict) if hooks else None
+        if event is not None:
+            if self._webhooks is None:
+                self._webhooks = WebhookSender()
+            self._webhooks.send(hooks, event)
 
     def _after_success(self, task: Task) -> None:
         st = self.folders.get(task.job.folder)
         if st is None or getattr(st.conf, "on_success", "keep") != "move" or not getattr(st.conf, "archive", None):
             return
-        src = Path(task.job.path)
-        dest = Path(st.conf.archive) / src.relative_to(task.src_root)
-        # the sidecar (NAME.json beside a video, FOLDER.json beside a sequence) goes along
-        sidecar = src.parent / f"{src.name}.json" if src.is_dir() else src.with_suffix(".json")
         try:
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            shutil.move(src, dest)
-            if sidecar.is_file():
-                shutil.move(sidecar, dest.parent / sidecar.name)
+            dest = archive_source(Path(task.job.path), task.src_root, Path(st.conf.archive))
             log.info("source_archived", file=task.job.path, archive=str(dest))
         except OSError as exc:
             log.error("source_archive_failed", file=task.job.path, error=str(exc))
@@ -879,13 +870,3 @@ class Daemon:
         if text != self._last_status:
             self._last_status = text
             self.notifier.status(text)
-
-
-def _summary(**fields: Any) -> None:
-    """The one ``job_finished`` line per job (``flickerd.logs`` formats it when present)."""
-    try:
-        from flickerd.logs import log_job_summary
-    except ImportError:
-        log.info("job_finished", **fields)
-        return
-    log_job_summary(**fields)

@@ -66,6 +66,21 @@ def build_event(event: str, **fields: Any) -> dict[str, Any]:
     return body
 
 
+# Journal states that fire a webhook, and the event name they send.
+JOB_EVENTS: Mapping[str, str] = {
+    "done": "done", "rejected": "rejected", "failed": "failed", "quarantined": "quarantined", "review": "needs_review",
+}
+
+
+def job_event(job: Any, *, verdict: str | None = None) -> dict[str, Any] | None:
+    """The event for a journal row (``journal.Job``) that reached a state people care about, else None."""
+    event = JOB_EVENTS.get(getattr(job.state, "value", job.state))
+    if event is None:
+        return None
+    return build_event(event, folder=job.folder, job_id=job.id, file=job.path, sha256=job.sha256, verdict=verdict,
+                       route=job.route, output=job.output_path, report=job.report_path, reason=job.reason)
+
+
 PostFn = Callable[[str, bytes, Mapping[str, str], float], int]
 
 
