@@ -23,9 +23,11 @@ TRUSTED = 0.25  # from this share of a stage on, only its own speed counts; befo
 # load changes, and the frames still to do run at today's speed, not at the stage's average.
 RECENT_SHARE = 0.5
 FACTOR_RANGE = (0.2, 5.0)  # how far a machine may be from the reference box, either way
-# The machine factor starts as if this many seconds had run exactly as their priors said: a few
-# seconds of one clip's quick stages (its content, not the machine) must not rescale the rest.
-PRIOR_WEIGHT_S = 5.0
+# The machine factor starts as if this share of the job's prior seconds (at most the maximum) had
+# run exactly as their priors said: a few seconds of one clip's quick stages (its content, not the
+# machine) must not rescale the rest, yet a short job on a faster box must learn it in time.
+PRIOR_WEIGHT_SHARE = 0.2
+PRIOR_WEIGHT_MAX_S = 5.0
 MAX_FRACTION = 0.999  # 1.0 is said only when the job is done
 
 
@@ -48,15 +50,15 @@ class Cost:
 
 # Fitted on the bench clips (`python -m bench eta_accuracy`) on the reference box.
 COSTS: dict[str, Cost] = {
-    "diagnose": Cost(0.2, 0.001, 0.0, frames_cap=300),
-    "normalize": Cost(0.0, 0.006, 0.052),
-    "detail": Cost(0.0, 0.031, 0.33),
-    "ffmpeg": Cost(0.0, 0.0036, 0.044),
+    "diagnose": Cost(0.19, 0.0011, 0.0, frames_cap=300),
+    "normalize": Cost(0.0, 0.0057, 0.056),
+    "detail": Cost(0.0, 0.028, 0.35),
+    "ffmpeg": Cost(0.0, 0.0042, 0.029),
     "rife": Cost(2.0, 0.3, 2.0),  # not fitted: about 0.5 frames/s at 720p on CPU (bench rife_speed)
     "regenerate": Cost(60.0, 1.0, 0.0),  # not fitted: a GPU route, minutes per clip
-    "verify": Cost(0.46, 0.026, 0.006),
+    "verify": Cost(0.465, 0.0225, 0.013),
     "reports": Cost(0.3, 0.0, 0.0),  # the JSON and the plot
-    "compare": Cost(0.0, 0.018, 0.081),  # the side-by-side clip, part of the reports stage
+    "compare": Cost(0.0, 0.016, 0.092),  # the side-by-side clip, part of the reports stage
 }
 UNKNOWN_ROUTE = "normalize"  # a route without a prior of its own (a plug-in) is costed like this
 GUESSED_CHAIN = ("normalize", "detail")  # before the diagnosis decides: the default generative chain
@@ -150,7 +152,10 @@ class Eta:
         if current is not None:  # the running stage counts as much as its own speed is trusted
             weight = min(1.0, self.stage_fraction / TRUSTED)
             actual, prior = actual + weight * current[1] + (1.0 - weight) * current[2], prior + current[2]
-        ratio = (actual + PRIOR_WEIGHT_S) / (prior + PRIOR_WEIGHT_S)
+        weight = min(PRIOR_WEIGHT_MAX_S, PRIOR_WEIGHT_SHARE * (sum(st.prior_s for st in self.stages)))
+        if prior + weight <= 0:
+            return 1.0
+        ratio = (actual + weight) / (prior + weight)
         return min(max(ratio, FACTOR_RANGE[0]), FACTOR_RANGE[1])
 
     def remaining_s(self, now: float) -> float:
