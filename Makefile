@@ -8,8 +8,8 @@ RUN_STAMP  := $(VENV)/.installed-run
 TEST_STAMP := $(VENV)/.installed-test
 # The CPU build of torch lies on local disk; a bare `torch` could pull a multi-GB CUDA build.
 TORCH   := torch==2.13.0
-# pip's own output is pages long; each step's echo is its one line (errors still show in full).
-PIP     := $(BIN)/pip install -q --disable-pip-version-check
+# pip's own output is pages long; each step's echo is its one line (-qq: pip's errors still show).
+PIP     := $(BIN)/pip install -qq --disable-pip-version-check
 
 .PHONY: setup bytecode system-tools run test bench clean
 
