@@ -13,6 +13,7 @@ time left back with ``remaining_s``. Pure: the caller passes the clock.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -60,6 +61,11 @@ COSTS: dict[str, Cost] = {
     "reports": Cost(0.3, 0.0, 0.0),  # the JSON and the plot
     "compare": Cost(0.0, 0.016, 0.092),  # the side-by-side clip, part of the reports stage
 }
+# The side-by-side clip's encode costs more for busy texture than for a flat, heavily compressed
+# picture; the source file's bits per pixel stand in for that (bounded: a lossless source is big).
+REFERENCE_BPP = 0.1  # bits per pixel and frame of a render encoded plainly (H.264, CRF 16)
+CONTENT_SLOPE = 0.15  # per tenfold bits per pixel
+CONTENT_RANGE = (0.7, 1.3)
 UNKNOWN_ROUTE = "normalize"  # a route without a prior of its own (a plug-in) is costed like this
 GUESSED_CHAIN = ("normalize", "detail")  # before the diagnosis decides: the default generative chain
 
@@ -71,8 +77,11 @@ class Stage:
 
 
 def plan(frames: int, width: int, height: int, steps: Sequence[str] | None = GUESSED_CHAIN, *,
-         compare: bool = True) -> tuple[Stage, ...]:
-    """The stages after the diagnosis: ``steps`` (None: no video, a report only), verify, reports."""
+         compare: bool = True, bits_per_pixel: float | None = None) -> tuple[Stage, ...]:
+    """The stages after the diagnosis: ``steps`` (None: no video, a report only), verify, reports.
+
+    ``bits_per_pixel``: the source file's size over its pixels and frames (``content_factor``).
+    """
     mp = max(width * height, 1) / 1e6
     frames = max(int(frames), 1)
 
@@ -82,8 +91,17 @@ def plan(frames: int, width: int, height: int, steps: Sequence[str] | None = GUE
     rest = [Stage(name, cost(name)) for name in steps or ()]
     if steps:
         rest.append(Stage("verify", cost("verify")))
-    rest.append(Stage("reports", cost("reports") + (cost("compare") if steps and compare else 0.0)))
+    side_by_side = cost("compare") * content_factor(bits_per_pixel) if steps and compare else 0.0
+    rest.append(Stage("reports", cost("reports") + side_by_side))
     return tuple(rest)
+
+
+def content_factor(bits_per_pixel: float | None) -> float:
+    """The side-by-side clip's cost against a plain render's, from the source's bits per pixel."""
+    if not bits_per_pixel or bits_per_pixel <= 0:
+        return 1.0
+    factor = 1.0 + CONTENT_SLOPE * math.log10(bits_per_pixel / REFERENCE_BPP)
+    return min(max(factor, CONTENT_RANGE[0]), CONTENT_RANGE[1])
 
 
 def diagnose_stage(frames: int, width: int, height: int) -> Stage:

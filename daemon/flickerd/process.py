@@ -104,11 +104,15 @@ class _Progress:
         self.clock = clock
         self.compare = compare
         self.size = (int(info.get("frame_count") or 1), int(info.get("width") or 1), int(info.get("height") or 1))
-        self.eta = Eta((diagnose_stage(*self.size), *plan(*self.size, compare=compare)), clock())
+        frames, width, height = self.size
+        self.bpp = 8.0 * int(info.get("size_bytes") or 0) / (frames * width * height)
+        self.eta = Eta((diagnose_stage(*self.size), *plan(*self.size, compare=compare, bits_per_pixel=self.bpp)),
+                       clock())
 
     def plan(self, steps: Sequence[Step] | None) -> None:
         """The stages after the current one: ``steps`` then verify and reports (None: reports only)."""
-        self.eta.replan(plan(*self.size, [s.route for s in steps] if steps else None, compare=self.compare))
+        self.eta.replan(plan(*self.size, [s.route for s in steps] if steps else None, compare=self.compare,
+                             bits_per_pixel=self.bpp))
 
     def first(self) -> ProgressFn:
         return self._reporter(0)

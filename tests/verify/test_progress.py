@@ -64,3 +64,11 @@ def test_a_real_job_reaches_half_way_at_half_its_time(tmp_path):
     assert outcome.route == "ffmpeg" and points[-1][1] == 1.0
     at = next(t for t, f in points if f >= 0.5)
     assert 0.35 * total <= at <= 0.65 * total, (at, total)
+
+
+def test_busy_texture_costs_the_side_by_side_clip_more_than_a_flat_picture():
+    from flickerd.eta import content_factor
+
+    assert content_factor(0.005) < content_factor(0.1) == 1.0 < content_factor(2.0)
+    assert 0.7 <= content_factor(1e-9) and content_factor(1e9) <= 1.3  # a lossless source is only bounded
+    assert content_factor(None) == 1.0
