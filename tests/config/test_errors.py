@@ -209,4 +209,4 @@ def test_a_route_parameter_typo_gets_a_did_you_mean(route, typo, meant):
     message = error_of(f'[[rules]]\nname = "r"\nsteps = [{{ route = "{route}", params = {{ {typo} = 1 }} }}]\n')
     assert f"rules[0].steps[0].params.{typo}: unknown parameter of the {route} route; did you mean '{meant}'?" \
         in message
-    assert f"Known: " in message
+    assert "Known: " in message

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.service.helpers import FLICKERD, ENV, run_cli, write_config
+from tests.service.helpers import run_cli, write_config
 
 pytestmark = pytest.mark.timeout(60)
 
