@@ -47,7 +47,7 @@ DEFAULT_RESCAN_INTERVAL_S = 60.0
 DEFAULT_SHUTDOWN_TIMEOUT_S = 30.0
 DEFAULT_STALL_S = 120.0  # a worker thread without progress this long makes the daemon unhealthy
 
-DEFAULT_PATTERNS = ("*.mp4", "*.mov", "*.mkv", "*.webm", "*.avi", "*.m4v", "*.gif")
+DEFAULT_PATTERNS = ("*.mp4", "*.mov", "*.mkv", "*.webm", "*.avi", "*.m4v", "*.gif", "*.webp")
 DEFAULT_POLL_INTERVAL_S = 5.0
 DEFAULT_SETTLE_S = 5.0
 DEFAULT_SETTLE_MAX_S = 3600.0

@@ -30,6 +30,7 @@ RULES_HASH_VERSION = "rules-v1"  # bump when the hashed form below changes
 # when a config uses that route, so a misspelt parameter fails at load time, not mid-job.
 ROUTE_PARAMS: dict[str, str] = {
     "normalize": "flickerd.routes.normalize:NormalizeParams",
+    "detail": "flickerd.routes.detail:DetailParams",
     "ffmpeg": "flickerd.routes.ffmpeg_filters:FfmpegParams",
     "rife": "flickerd.routes.rife.params:RifeParams",
     "regenerate": "flickerd.routes.regenerate.settings:RegenerateSettings",

@@ -6,6 +6,7 @@
     │   ├── MissingInput     it does not exist or cannot be read
     │   ├── EmptyInput       zero bytes
     │   ├── NotAVideo        no decodable video stream (text file, audio only, ...)
+    │   │   └── NotAContainer    its first bytes are no video container at all: final at once
     │   ├── CorruptInput     truncated or damaged: the container or frames fail to decode
     │   ├── LimitExceeded    beyond a configured resource limit (pixels, frames, duration, size)
     │   └── UnsafeInput      not a regular file (pipe, socket, device), a link leading out, or oversized
@@ -46,6 +47,11 @@ class EmptyInput(InputError):
 
 class NotAVideo(InputError):
     reason = "not_a_video"
+
+
+class NotAContainer(NotAVideo):
+    """Not a render still being written but something else (a text file named ``.mp4``): the settle
+    gate gives it up at once instead of retrying it for ``settle_max_s``."""
 
 
 class CorruptInput(InputError):

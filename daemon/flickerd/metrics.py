@@ -32,6 +32,7 @@ from flickerd.diagnose.model import Verdict
 from flickerd.errors import FAILURE_REASONS
 from flickerd.media.guarded import Refusal
 from flickerd.metrics_http import DEFAULT_ADDRESS, MetricsServer, ServerLimits, parse_address, serve  # noqa: F401
+from flickerd.service.ignored import Skip
 
 log = structlog.get_logger("flickerd.metrics")
 
@@ -236,7 +237,8 @@ class Metrics:
             "files_settled", "Files that finished writing and passed the probe gate.", ["folder"]
         )
         self.files_ignored = counter(
-            "files_ignored", "Files skipped: wrong pattern, our own temp or output files.", ["folder"]
+            "files_ignored", "Names in a watched folder that are not inputs, each counted once, by why: hidden, "
+            "partial (still being written), pattern (no folder pattern matches), refused.", ["folder", "why"]
         )
         self.files_refused = counter(
             "files_refused", "Inputs refused unread: pipes, sockets, devices, links leading out.", ["folder", "why"]
@@ -300,8 +302,10 @@ class Metrics:
 
     def _init_folders(self, folders: Iterable[str]) -> None:
         for folder in folders:
-            for counter in (self.files_seen, self.files_settled, self.files_ignored):
+            for counter in (self.files_seen, self.files_settled):
                 counter.labels(folder)
+            for skip in Skip:
+                self.files_ignored.labels(folder, skip.value)
             for why in self._refusals.allowed:
                 self.files_refused.labels(folder, why)
             self.intake_paused.labels(folder)
@@ -346,8 +350,8 @@ class Metrics:
     def file_settled(self, folder: str) -> None:
         self.files_settled.labels(self._folders(folder)).inc()
 
-    def file_ignored(self, folder: str) -> None:
-        self.files_ignored.labels(self._folders(folder)).inc()
+    def file_ignored(self, folder: str, why: Skip) -> None:
+        self.files_ignored.labels(self._folders(folder), Skip(why).value).inc()
 
     def file_refused(self, folder: str, why: str) -> None:
         self.files_refused.labels(self._folders(folder), self._refusals(why)).inc()

@@ -25,6 +25,7 @@ from typing import Any
 
 from flickerd.diagnose.model import Diagnosis
 from flickerd.errors import FlickerdError, InputError
+from flickerd.eta import Eta, diagnose_stage, plan
 from flickerd.media.probe import probe
 from flickerd.media.rotation import carry_rotation
 from flickerd.media.writer import output_extension
@@ -40,9 +41,6 @@ STATUSES = ("done", "rejected", "report_only", "needs_attention", "review", "fai
 # image sequence reaches them as a lossless FFV1 video made in the workdir first.
 FILE_ONLY_ROUTES = frozenset({"ffmpeg"})
 SEQUENCE_AS_VIDEO = "source.mkv"
-
-# Shares of the progress bar per stage.
-_DIAGNOSE, _FIX, _VERIFY = 0.25, 0.55, 0.15
 
 DiagnoseFn = Callable[[str, Any, ProgressFn], Diagnosis]
 """``(path, settings, progress) -> Diagnosis``; the default is ``flickerd.diagnose.run``."""
@@ -93,20 +91,73 @@ def _output_path(src: str, workdir: str, codec: str | None = None) -> str:
 
 
 class _Progress:
-    """Maps each stage's [0, 1] onto its share of the whole; never goes backwards."""
+    """Reports the share of the job's estimated time that has passed (``flickerd.eta``), so that
+    ``elapsed / fraction - elapsed`` is the time left, from each stage's measured speed.
 
-    def __init__(self, fn: ProgressFn) -> None:
+    Stages are entered in order: the diagnosis first, then ``next`` (or ``chain`` for a chain's
+    steps) for each further one; ``plan`` replaces the stages still to come once they are known.
+    """
+
+    def __init__(self, fn: ProgressFn, info: Mapping[str, Any], *, compare: bool,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.fn = fn
-        self.done = 0.0
+        self.clock = clock
+        self.compare = compare
+        self.size = (int(info.get("frame_count") or 1), int(info.get("width") or 1), int(info.get("height") or 1))
+        frames, width, height = self.size
+        self.bpp = 8.0 * int(info.get("size_bytes") or 0) / (frames * width * height)
+        self.eta = Eta((diagnose_stage(*self.size), *plan(*self.size, compare=compare, bits_per_pixel=self.bpp)),
+                       clock())
 
-    def stage(self, start: float, share: float) -> ProgressFn:
-        def report(f: float) -> None:
-            value = start + share * max(0.0, min(1.0, f))
-            if value > self.done:
-                self.done = value
-                self.fn(value)
+    def plan(self, steps: Sequence[Step] | None) -> None:
+        """The stages after the current one: ``steps`` then verify and reports (None: reports only)."""
+        self.eta.replan(plan(*self.size, [s.route for s in steps] if steps else None, compare=self.compare,
+                             bits_per_pixel=self.bpp))
+
+    def first(self) -> ProgressFn:
+        return self._reporter(0)
+
+    def next(self) -> ProgressFn:
+        index = self.eta.current + 1
+        self.eta.enter(index, self.clock())
+        return self._reporter(index)
+
+    def chain(self, n: int) -> ProgressFn:
+        """One callback for a chain of ``n`` steps reporting over [0, 1] (``run_chain``): step i is a stage."""
+        first = self.eta.current + 1
+        self.eta.enter(first, self.clock())
+
+        def report(x: float) -> None:
+            x = max(0.0, min(1.0, x))
+            i = min(int(x * n), n - 1)
+            self._report(first + i, x * n - i)
 
         return report
+
+    def reports(self) -> ProgressFn:
+        """The last stage, whatever ran before it (a failure skips verification)."""
+        index = len(self.eta.stages) - 1
+        self.eta.enter(index, self.clock())
+        return self._reporter(index)
+
+    def finish(self) -> None:
+        self.fn(1.0)
+
+    def tick(self) -> None:
+        """Report again without news (a work that has no fraction of its own, such as the re-diagnosis)."""
+        self.fn(self.eta.fraction(self.clock()))
+
+    def _reporter(self, index: int) -> ProgressFn:
+        return lambda f: self._report(index, f)
+
+    def _report(self, index: int, f: float) -> None:
+        now = self.clock()
+        if index > self.eta.current:
+            self.eta.enter(index, now)
+        elif index < self.eta.current:
+            return  # a late callback of a stage already left
+        self.eta.update(f, now)
+        self.fn(self.eta.fraction(now))
 
 
 def process_file(
@@ -136,7 +187,6 @@ def process_file(
     workdir = os.fspath(workdir)
     os.makedirs(workdir, exist_ok=True)
     stem = os.path.splitext(os.path.basename(src))[0]
-    bar = _Progress(progress or no_progress)
     diagnose = diagnose_fn or _default_diagnose
     timings: dict[str, float] = {}
     notes: list[str] = []
@@ -146,10 +196,10 @@ def process_file(
         try:
             return write_reports(workdir, stem, source=src, source_info=source_info, timings=timings, notes=notes,
                                  compare=compare and kw.get("fixed") is not None,
-                                 settings=report_settings or ReportSettings(), **kw)
+                                 settings=report_settings or ReportSettings(), progress=bar.reports(), **kw)
         finally:
             timings["reports"] = time.monotonic() - t
-            bar.stage(0.0, 1.0)(1.0)
+            bar.finish()
 
     def failed(exc: BaseException, before=None, decision=None, chain=None, attempts=()) -> Outcome:
         reason = str(exc) if isinstance(exc, FlickerdError) else f"internal error: {type(exc).__name__}: {exc}"
@@ -163,8 +213,9 @@ def process_file(
     t0 = time.monotonic()
     source_info = probe(src).to_dict()  # InputError for an unusable source: final, nothing written
     _describe_sequence(src, source_info, notes)
+    bar = _Progress(progress or no_progress, source_info, compare=compare)
     try:
-        before = diagnose(src, diagnose_settings, bar.stage(0.0, _DIAGNOSE))
+        before = diagnose(src, diagnose_settings, bar.first())
     except InputError:
         raise  # the source is unusable: final, the caller quarantines it or prints one line
     except FlickerdError as exc:
@@ -181,6 +232,7 @@ def process_file(
 
     # 3. no-video actions
     if decision.action in (Action.REPORT, Action.ATTENTION) or not decision.steps:
+        bar.plan(None)
         status = "needs_attention" if decision.action is Action.ATTENTION else "report_only"
         reason = (f"{before.verdict.value}: post-processing cannot fix this clip; it needs regeneration or a person."
                   if status == "needs_attention" else "")
@@ -190,20 +242,22 @@ def process_file(
 
     # 4–5. fix and verify, then the fallback once
     out = _output_path(src, workdir, output_codec)
-    rediagnose = (lambda p: diagnose(p, diagnose_settings, no_progress))
+    # the re-diagnosis inside verification reports no fraction of its own, but each call is a point
+    # where a cancelled job stops (``flickerd cancel``, a shutdown)
+    rediagnose = (lambda p: diagnose(p, diagnose_settings, lambda f: bar.tick()))
     attempts: list[str] = []
     candidates = [decision.steps] + ([decision.fallback] if decision.fallback else [])
     chain: ChainResult | None = None
     verification: Verification | None = None
     for n, steps in enumerate(candidates):
         attempts.append("+".join(s.route for s in steps))
-        share = _FIX / len(candidates)
+        bar.plan(steps)  # the first chain, or the fallback in place of what the first one had left
         t1 = time.monotonic()
         try:
             chain_src = src
             if source_info.get("container") == "image2" and any(s.route in FILE_ONLY_ROUTES for s in steps):
                 chain_src = _sequence_as_video(src, workdir, source_info)
-            chain = run_chain(chain_src, steps, out, workdir, progress=bar.stage(_DIAGNOSE + n * share, share),
+            chain = run_chain(chain_src, steps, out, workdir, progress=bar.chain(len(steps)),
                               final_codec=output_codec)
         except Exception as exc:  # a route is a plug-in: any error fails this attempt only
             timings[f"fix{n}"] = time.monotonic() - t1
@@ -216,7 +270,7 @@ def process_file(
         t2 = time.monotonic()
         try:
             verification = check(src, out, before, chain, acceptance, mode=_verify_mode(steps),
-                                 rediagnose=rediagnose, progress=bar.stage(_DIAGNOSE + _FIX, _VERIFY))
+                                 rediagnose=rediagnose, progress=bar.next())
         except InputError:  # the source itself went bad between diagnosis and verification
             _remove(out)
             raise

@@ -381,6 +381,12 @@ def _reduction(before: float | None, after: float | None, floor: float) -> float
     return 1.0 - max(after, floor) / max(before, floor)
 
 
+def _moved(reduction: float) -> str:
+    """``0.01`` → "fell by only 1.0%", ``-0.03`` → "rose by 3.0%" (a signed "+1.0%" read as a gain)."""
+    pct = round(100 * reduction, 1)
+    return f"fell by only {pct:.1f}%" if pct > 0 else f"rose by {-pct:.1f}%" if pct < 0 else "did not change"
+
+
 def judge(metrics: Mapping[str, Any], t: Acceptance, mode: str) -> list[str]:
     """The reasons to reject (empty: accept). Pure: numbers in, sentences out."""
     reasons: list[str] = []
@@ -388,8 +394,8 @@ def judge(metrics: Mapping[str, Any], t: Acceptance, mode: str) -> list[str]:
         red = metrics.get("best_reduction")
         if red is not None and red <= t.min_flicker_reduction:
             reasons.append(
-                f"the fix does not reduce flicker: the best of warping error, luma and local flicker fell by "
-                f"{100 * red:+.1f}% (needs more than {100 * t.min_flicker_reduction:+.1f}%)."
+                f"the fix does not reduce flicker: the best of warping error, luma and local flicker "
+                f"{_moved(red)}, and it must fall by more than {round(100 * t.min_flicker_reduction, 1):g}%."
             )
         for key, label in (("warp_error", "warping error"), ("luma_flicker", "luma flicker"), ("local_flicker", "local flicker")):
             b, a, r = metrics.get(f"{key}_before"), metrics.get(f"{key}_after"), metrics.get(f"{key}_reduction")

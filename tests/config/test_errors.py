@@ -197,3 +197,16 @@ def test_score_names_are_checked_when_the_diagnosis_declares_them(monkeypatch):
     message = error_of(f'[[rules]]\nwhen = {{ min_scores = {{ {typo} = 0.5 }} }}\naction = "report"\n')
     assert f"rules[0].when.min_scores.{typo}: unknown score" in message
     config.loads(f'[[rules]]\nwhen = {{ max_scores = {{ {real} = 0.5 }} }}\naction = "report"\n')
+
+
+@pytest.mark.parametrize(
+    "route, typo, meant",
+    [("ffmpeg", "deflikcer", "deflicker"), ("normalize", "strenght", "strength"), ("detail", "radus", "radius"),
+     ("rife", "mdoe", "mode")],
+)
+def test_a_route_parameter_typo_gets_a_did_you_mean(route, typo, meant):
+    """Every route's parameters, ``detail`` included (it was not checked at load time at all)."""
+    message = error_of(f'[[rules]]\nname = "r"\nsteps = [{{ route = "{route}", params = {{ {typo} = 1 }} }}]\n')
+    assert f"rules[0].steps[0].params.{typo}: unknown parameter of the {route} route; did you mean '{meant}'?" \
+        in message
+    assert "Known: " in message

@@ -161,7 +161,7 @@ def test_promtool_check_metrics_has_no_findings(tmp_path):
     m, r = make(gpu_reader=lambda: [GpuMemory(0, 1, 2)])
     m.set_queue_source(lambda: {"pending": 1, "running": 1})
     m.set_output_dirs({"renders": tmp_path})
-    m.file_seen("renders"); m.file_settled("renders"); m.file_ignored("film")
+    m.file_seen("renders"); m.file_settled("renders"); m.file_ignored("film", "hidden")
     m.job_started("rife"); m.job_finished("rife", "done", 12.0, 3.0)
     m.failure("corrupt_input"); m.verdict("mixed"); m.flicker(3.0, 1.0); m.set_gpu_available(True)
     m.set_intake_paused("film", True)

@@ -34,7 +34,7 @@ def script_activity(m: Metrics) -> None:
     for _ in range(3):
         m.file_seen("renders")
         m.file_settled("renders")
-    m.file_ignored("renders")
+    m.file_ignored("renders", "pattern")
     m.verdict("generative_flicker")
     m.job_started("normalize+rife")
     m.flicker(before=4.0, after=1.0)

@@ -120,3 +120,25 @@ def test_sysusers_file_creates_the_service_user():
     assert proc.returncode == 0, proc.stderr
     if "flickerd" not in (proc.stdout + proc.stderr):  # the user may already exist on this machine
         assert subprocess.run(["getent", "passwd", "flickerd"], capture_output=True).returncode == 0
+
+
+def test_stop_timeout_fits_the_daemons_shutdown():
+    """systemd must not SIGKILL a stop that is finishing a job within shutdown_timeout_s, nor wait far longer."""
+    from flickerd.commands.check_config import UNIT_TIMEOUT_STOP_S
+    from flickerd.config import DEFAULT_SHUTDOWN_TIMEOUT_S
+    from flickerd.service.shutdown import stop_budget_s
+
+    (stop,) = values("TimeoutStopSec")
+    budget = stop_budget_s(DEFAULT_SHUTDOWN_TIMEOUT_S)
+    assert budget <= int(stop) <= budget + 30
+    assert int(stop) == UNIT_TIMEOUT_STOP_S  # what check-config --unit-paths compares a config with
+
+
+def test_check_config_asks_for_a_longer_stop_timeout_when_the_shutdown_needs_it(tmp_path):
+    from flickerd import config
+    from flickerd.commands.check_config import unit_path_lines
+
+    short = config.loads("[daemon]\nshutdown_timeout_s = 30\n", base_dir=tmp_path)
+    assert not any(line.startswith("TimeoutStopSec=") for line in unit_path_lines(short))
+    long = config.loads("[daemon]\nshutdown_timeout_s = 300\n", base_dir=tmp_path)
+    assert "TimeoutStopSec=330" in unit_path_lines(long)

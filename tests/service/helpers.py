@@ -139,5 +139,26 @@ class Daemon:
         self.wait()
 
 
+def scrape(d: Daemon) -> str:
+    """The running daemon's /metrics text (its address is in the ``metrics_served`` log line)."""
+    import re
+    import urllib.request
+
+    address = re.search(r'"address": "([^"]+)", "event": "metrics_served"', d.log()).group(1)
+    with urllib.request.urlopen(f"http://{address}/metrics", timeout=10) as resp:
+        return resp.read().decode()
+
+
+def metric(text: str, name: str, **labels: str) -> float | None:
+    """One sample's value from a /metrics text, or None."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
+                return sample.value
+    return None
+
+
 def run_cli(root: Path, *args: str, timeout: float = 60.0) -> subprocess.CompletedProcess:
     return subprocess.run([*FLICKERD, *args], cwd=root, capture_output=True, text=True, env=ENV, timeout=timeout)

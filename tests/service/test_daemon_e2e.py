@@ -14,7 +14,7 @@ import pytest
 
 from flickerd.report.json_report import SCHEMA_VERSION
 from tests.service.helpers import (
-    Daemon, make_clip, rows, run_cli, sha256, wait_for, write_config,
+    Daemon, make_clip, rows, run_cli, scrape, sha256, wait_for, write_config,
 )
 
 pytestmark = pytest.mark.timeout(120)
@@ -30,15 +30,6 @@ name = "smooth"
 action = "fix"
 steps = [{ route = "rife", params = { mode = "smooth" } }]
 """
-
-
-def scrape(d: Daemon) -> str:
-    import re
-    import urllib.request
-
-    address = re.search(r'"address": "([^"]+)", "event": "metrics_served"', d.log()).group(1)
-    with urllib.request.urlopen(f"http://{address}/metrics", timeout=10) as resp:
-        return resp.read().decode()
 
 
 def hidden_files(folder: Path) -> list[str]:

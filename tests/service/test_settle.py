@@ -1,6 +1,6 @@
 import os
 
-from flickerd.errors import NotAVideo
+from flickerd.errors import NotAContainer, NotAVideo
 from flickerd.service.settle import Settled, Settler
 
 from tests.service.helpers import make_clip
@@ -49,9 +49,15 @@ def test_renamed_file_skips_the_wait_but_not_the_probe(tmp_path):
     assert states(s, 0.0) == [(Settled.READY, "r.mp4")]
 
 
+def _cut(clip, fraction: float = 0.5):
+    """A render whose writer paused: an mp4 cut before its ``moov`` (its head says ``ftyp`` already)."""
+    data = clip.read_bytes()
+    clip.write_bytes(data[: int(len(data) * fraction)])
+    return clip
+
+
 def test_unprobeable_file_backs_off_then_is_unusable(tmp_path):
-    f = tmp_path / "notes.mp4"
-    f.write_text("not a video")
+    f = _cut(make_clip(tmp_path / "paused.mp4"))
     s = Settler()
     s.observe(str(f), "in", 0.0, settle_s=0.5, settle_max_s=3.0)
     results = []
@@ -103,3 +109,25 @@ def test_file_over_a_limit_is_unusable_at_once(tmp_path):
     got = s.due(0.5)
     assert [c.state for c in got] == [Settled.UNUSABLE]
     assert isinstance(got[0].error, LimitExceeded) and "max_pixels" in str(got[0].error)
+
+
+def test_a_stable_file_that_is_no_container_is_unusable_at_once(tmp_path):
+    """A text file named ``.mp4`` (copy-then-rename) is not a render in progress: no hour of retries."""
+    f = tmp_path / "notes.mp4"
+    f.write_text("meeting notes\n" * 20)
+    s = Settler()
+    s.observe(str(f), "in", 0.0, settle_s=0.5, settle_max_s=3600.0, renamed=True)
+    (check,) = s.due(0.0)
+    assert check.state is Settled.UNUSABLE
+    assert isinstance(check.error, NotAContainer) and check.error.reason == "not_a_video"
+    assert "is not a video" in str(check.error) and len(s) == 0
+
+
+def test_not_ready_candidates_say_why_for_run_once(tmp_path):
+    paused = _cut(make_clip(tmp_path / "paused.mp4"))
+    s = Settler()
+    s.observe(str(paused), "in", 0.0, settle_s=0.5, settle_max_s=3600.0)
+    assert s.due(0.0) == [] and s.waiting_on_writers() == []  # not looked at properly yet
+    assert s.due(0.5) == []  # refused once, retried later
+    (cand,) = s.waiting_on_writers()
+    assert "container" in cand.not_ready or "moov" in cand.not_ready

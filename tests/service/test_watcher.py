@@ -2,7 +2,8 @@ import queue
 import time
 from pathlib import Path
 
-from flickerd.service.watcher import Seen, Watcher, WatchSpec, scan, wanted
+from flickerd.service.ignored import Skip
+from flickerd.service.watcher import Seen, Skipped, Watcher, WatchSpec, scan, wanted
 
 
 def spec(root: Path, **kw) -> WatchSpec:
@@ -62,4 +63,5 @@ def test_native_and_polling_observers_queue_paths(tmp_path):
     assert Seen("native", str(native / "a.mp4"), False) in got
     assert Seen("native", str(native / "c.mp4"), True) in got  # the rename is flagged
     assert any(s.folder == "polled" and s.path == str(polled / "b.mp4") for s in got)
-    assert not any(".c.tmp" in s.path for s in got)
+    assert not any(isinstance(s, Seen) and ".c.tmp" in s.path for s in got)
+    assert Skipped("native", str(native / ".c.tmp.mp4"), Skip.HIDDEN) in got  # not an input, but said

@@ -161,3 +161,14 @@ def test_a_truncated_output_is_a_rejection(clip):
     v = _check(src, str(cut))
     assert not v.accepted
     assert any("frame count" in r or "cannot" in r for r in v.reasons), v.reasons
+
+
+@pytest.mark.parametrize("reduction, words", [(0.01, "fell by only 1.0%"), (-0.034, "rose by 3.4%"),
+                                              (0.0, "did not change")])
+def test_too_small_a_reduction_is_said_in_words(reduction, words):
+    from flickerd.verify import judge
+
+    reasons = judge({"flicker_reduction": reduction}, Acceptance(), "fix")
+    assert len(reasons) == 1
+    assert f"{words}, and it must fall by more than 10%." in reasons[0]
+    assert "+" not in reasons[0]

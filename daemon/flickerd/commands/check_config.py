@@ -1,5 +1,5 @@
 """``flickerd check-config [FILE] [--unit-paths]``: validate a config file, or print the
-systemd path lines its folders need.
+systemd path lines its folders need (and a longer stop timeout when its shutdown needs one).
 
 Exit status: 0 valid, 1 invalid (every error printed with its key path or line).
 """
@@ -7,10 +7,13 @@ Exit status: 0 valid, 1 invalid (every error printed with its key path or line).
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 from collections.abc import Iterable
 from pathlib import Path
+
+from flickerd.service.shutdown import stop_budget_s
 
 NAME = "check-config"
 HELP = "Validate a config file; print each error with its key path (or line, for TOML syntax)."
@@ -57,6 +60,10 @@ def rule_count(config) -> int:
     return sum(tables.values())
 
 
+UNIT_TIMEOUT_STOP_S = 60  # TimeoutStopSec= of systemd/flickerd.service
+STOP_MARGIN_S = 15
+
+
 def unit_path_lines(config, *, exists=lambda path: True) -> list[str]:
     """A systemd drop-in (``systemctl edit flickerd``) granting exactly the folders' paths.
 
@@ -81,6 +88,10 @@ def unit_path_lines(config, *, exists=lambda path: True) -> list[str]:
     ]
     lines += [f"ReadOnlyPaths={systemd_path(p, '-')}" for p in read_only]
     lines += [f"ReadWritePaths={systemd_path(p)}" for p in read_write]
+    budget = stop_budget_s(float(config.shutdown_timeout_s))
+    if budget > UNIT_TIMEOUT_STOP_S:  # systemd would SIGKILL a stop that is still finishing a job
+        lines.append(f"# shutdown_timeout_s = {config.shutdown_timeout_s:g}: a stop can take {budget:g} s")
+        lines.append(f"TimeoutStopSec={math.ceil(budget) + STOP_MARGIN_S}")
     missing = [p for p in read_write if not exists(p)]
     if missing:
         lines.append("# Create these before starting the service (systemd refuses a missing ReadWritePaths= path):")

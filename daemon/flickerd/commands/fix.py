@@ -37,10 +37,13 @@ _EXIT = {"done": EXIT_OK, "report_only": EXIT_OK, "review": EXIT_OK, "rejected":
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    from flickerd.routes.registry import ROUTES
+
     p.add_argument("file", metavar="FILE", help="the video to fix")
+    # listed from the registry, so a new route (detail was missing) cannot be left out of the help
     p.add_argument("--route", default="auto", metavar="ROUTE",
-                   help="auto (diagnose and pick by the default rules), a route (normalize, ffmpeg, rife) "
-                        "or a chain such as normalize+rife (default: auto)")
+                   help=f"auto (diagnose and pick by the default rules), a route ({', '.join(ROUTES)}) "
+                        "or a chain such as normalize+detail (default: auto)")
     p.add_argument("--mode", choices=("smooth", "interpolate"), default=None,
                    help="RIFE mode: smooth (same fps, default) or interpolate (2x fps; never counted as a flicker fix)")
     p.add_argument("-o", "--output", metavar="OUT", default=None,
@@ -74,7 +77,10 @@ def parse_route(route: str, mode: str | None):
     names = [n.strip() for n in route.split("+")]
     unknown = [n for n in names if n not in ROUTES]
     if not all(names) or unknown:
-        raise ConfigError(f"unknown route {'+'.join(unknown) or route!r}; choose auto or a chain of: "
+        from flickerd.config_reader import suggestion
+
+        hint = suggestion(unknown[0], ROUTES) if len(unknown) == 1 else ""
+        raise ConfigError(f"unknown route {'+'.join(unknown) or route!r}{hint or '.'} Choose auto or a chain of: "
                           f"{', '.join(sorted(ROUTES))}.")
     return tuple(Step(n, {"mode": mode} if mode and n == "rife" else {}) for n in names)
 
@@ -131,8 +137,8 @@ def main(args: argparse.Namespace) -> int:
 
     src = args.file
     try:
+        steps = parse_route(args.route, args.mode)  # a usage error is said before the input is read
         probe(src, decode_check=1)  # a bad input fails here, before anything is created
-        steps = parse_route(args.route, args.mode)
         final = resolve_output(src, args.output)
         if args.codec:
             from flickerd.media.writer import CODEC_ALIASES, output_extension

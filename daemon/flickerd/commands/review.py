@@ -1,4 +1,4 @@
-"""``flickerd approve`` / ``flickerd reject``: decide on a candidate waiting under ``OUTPUT/_review/``."""
+"""What ``flickerd approve`` and ``flickerd reject`` share: deciding on a candidate waiting under ``OUTPUT/_review/``."""
 
 from __future__ import annotations
 
@@ -13,10 +13,6 @@ from flickerd.report.placement import Key, Placement, placed_bytes
 from flickerd.service.publish import move_published, open_folder, publish_bytes
 from flickerd.service.worker import FAILED_DIR, REPORT_KINDS, REVIEW_DIR
 from flickerd.service.options import add_config_arguments, state_dir
-
-NAME = "review"
-HELP = "Approve (publish to the output folder) or reject (move to _failed/) a job waiting for review."
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_config_arguments(parser)
@@ -86,8 +82,7 @@ def _move_report(src: Path, dst: Path, job, output: str | None, approve: bool, r
     return dst
 
 
-def main(args: argparse.Namespace) -> int:
-    approve = args.command == "approve"
+def main(args: argparse.Namespace, *, approve: bool) -> int:
     try:
         files = decide(Journal.in_state_dir(state_dir(args)), args.job, approve)
     except (FlickerdError, OSError) as exc:

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from flickerd.errors import FlickerdError, JournalCorrupt
-from flickerd.service.options import add_config_arguments, creates_folders, load_config
+from flickerd.service.options import add_config_arguments, check_watch_dirs, creates_folders, load_config
 
 NAME = "run"
 HELP = "Watch folders and fix every render dropped into them (foreground; logs to stdout)."
@@ -19,7 +19,9 @@ EXIT_JOURNAL_BROKEN = 4
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_config_arguments(parser)
     parser.add_argument("--watch", metavar="DIR", nargs="+", action="append",
-                        help="watch DIR with the default rules, output to its sibling DIR.fixed (no config needed)")
+                        help="watch DIR (it must exist) with the default rules, output to its sibling DIR.fixed "
+                             "(no config needed; without -c the state is kept in DIR.fixed/.flickerd-state)")
+    parser.add_argument("--create", action="store_true", help="create --watch folders that do not exist")
     parser.add_argument("--metrics-address", metavar="HOST:PORT",
                         help="serve Prometheus metrics here ('off' disables; port 0 picks a free one)")
     parser.add_argument("--once", action="store_true",
@@ -49,6 +51,7 @@ def main(args: argparse.Namespace) -> int:
 
     try:
         cfg = load_config(args)
+        check_watch_dirs(args, cfg)  # before anything is created: a typo makes no folders
     except FlickerdError as exc:
         print(f"flickerd: {exc}", file=sys.stderr)
         return 2

@@ -8,6 +8,7 @@ import sys
 import time
 
 from flickerd.errors import FlickerdError
+from flickerd.eta import remaining_s
 from flickerd.service.journal import Job, Journal, JobState
 from flickerd.service.options import add_config_arguments, state_dir
 
@@ -23,12 +24,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def eta_s(job: Job, now: float, mean_s: float | None) -> float | None:
-    """Seconds left: from the job's own progress when it has some, else the recent mean duration."""
+    """Seconds left: from the job's progress, the share of its estimated time that has passed
+    (``flickerd.eta``: each stage's measured speed); before any, the recent mean duration."""
     if job.started_at is None:
         return None
     elapsed = max(0.0, now - job.started_at)
-    if job.progress > 0.02:
-        return max(0.0, elapsed / job.progress - elapsed)
+    if job.progress > 0.0:
+        return remaining_s(elapsed, job.progress)
     if mean_s is not None:
         return max(0.0, mean_s - elapsed)
     return None

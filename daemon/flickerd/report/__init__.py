@@ -8,7 +8,7 @@ Outcomes without a video (clean, needs attention, failed) get the JSON and the p
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -56,6 +56,7 @@ def write_reports(
     notes: Sequence[str] = (),
     compare: bool = True,
     settings: ReportSettings = ReportSettings(),
+    progress: Callable[[float], None] | None = None,
 ) -> ReportPaths:
     """Write the reports for one job into ``out_dir``; the compare clip only when ``fixed`` exists.
 
@@ -84,7 +85,7 @@ def write_reports(
         compare_path = os.path.join(out_dir, stem + COMPARE_SUFFIX)
         try:
             write_compare(compare_path, source, fixed, speed=settings.compare_speed,
-                          max_width=settings.compare_max_width, zoom=settings.compare_zoom)
+                          max_width=settings.compare_max_width, zoom=settings.compare_zoom, progress=progress)
         except (FlickerdError, OSError) as exc:
             compare_path = None
             notes.append(f"the side-by-side clip could not be written: {exc}")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from collections.abc import Callable
 from fractions import Fraction
 
 import cv2
@@ -25,6 +26,7 @@ from flickerd.report.settings import DEFAULT_COMPARE_MAX_WIDTH, DEFAULT_COMPARE_
 
 GAP = 4  # px between panels
 MAP_SIDE = 160  # px: the first pass's frame size
+MAP_SHARE = 0.25  # of the clip's making: the first pass (progress and ETA)
 ENCODE = EncodeSettings(crf=20, preset="veryfast", pix_fmt="yuv420p", codec="libx264")
 BOX_COLOUR = (255, 214, 0)
 
@@ -65,14 +67,18 @@ def flicker_box(change: np.ndarray, width: int, height: int, zoom: float) -> tup
     return x - x % 2, y - y % 2, bw - bw % 2, bh - bh % 2
 
 
-def change_map(source: str, fixed: str, same_timing: bool) -> np.ndarray | None:
-    """Summed |Δsource − Δfixed| between consecutive frames at ``MAP_SIDE`` (|Δsource| when the timing differs)."""
+def change_map(source: str, fixed: str, same_timing: bool,
+               progress: Callable[[int], None] | None = None) -> np.ndarray | None:
+    """Summed |Δsource − Δfixed| between consecutive frames at ``MAP_SIDE`` (|Δsource| when the timing differs);
+    ``progress`` gets the number of source frames read."""
     total = None
     prev = None
     src = iter_frames(source, max_side=MAP_SIDE, gray=True)
     fix = iter_frames(fixed, max_side=MAP_SIDE, gray=True) if same_timing else None
     try:
-        for a in src:
+        for i, a in enumerate(src):
+            if progress is not None:
+                progress(i)
             a_img = a.image.astype(np.float32)
             b_img = None
             if fix is not None:
@@ -94,12 +100,13 @@ def change_map(source: str, fixed: str, same_timing: bool) -> np.ndarray | None:
     return total
 
 
-def layout(source: str, fixed: str, *, max_width: int, zoom: float) -> Layout:
+def layout(source: str, fixed: str, *, max_width: int, zoom: float,
+           progress: Callable[[int], None] | None = None) -> Layout:
     info_src, info_fix = probe(source), probe(fixed)
     panel = panel_size(info_src.width, info_src.height, max_width)
     if not zoom:
         return Layout(panel, None)
-    change = change_map(source, fixed, info_src.frame_count == info_fix.frame_count)
+    change = change_map(source, fixed, info_src.frame_count == info_fix.frame_count, progress)
     if change is None or not np.any(change):
         change = np.ones((9, 16))  # nothing moved differently: the centre
     return Layout(panel, flicker_box(change, info_src.width, info_src.height, zoom))
@@ -115,10 +122,18 @@ def _label(image: np.ndarray, text: str) -> None:
 
 def write_compare(path: str, source: str, fixed: str, *, speed: float = DEFAULT_COMPARE_SPEED,
                   max_width: int = DEFAULT_COMPARE_MAX_WIDTH, zoom: float = DEFAULT_COMPARE_ZOOM,
-                  labels: tuple[str, str] = ("original", "fixed")) -> str:
-    """Write the side-by-side clip at ``speed`` × the source's rate via a temp name; returns ``path``."""
+                  labels: tuple[str, str] = ("original", "fixed"),
+                  progress: Callable[[float], None] | None = None) -> str:
+    """Write the side-by-side clip at ``speed`` × the source's rate via a temp name; returns ``path``.
+
+    ``progress`` gets the fraction done (it may raise to stop the job: the temp file is removed).
+    """
     info_src, info_fix = probe(source), probe(fixed)
-    lay = layout(source, fixed, max_width=max_width, zoom=zoom)
+    report = progress or (lambda f: None)
+    frames = max(info_fix.frame_count, 1)
+    share = MAP_SHARE if zoom else 0.0
+    lay = layout(source, fixed, max_width=max_width, zoom=zoom,
+                 progress=lambda i: report(share * min(1.0, i / max(info_src.frame_count, 1))))
     pw, ph = lay.panel
     ratio = (info_fix.fps / info_src.fps) if info_src.fps else 1.0
     rate = Fraction(info_fix.fps_num, info_fix.fps_den) * Fraction(speed).limit_denominator(100)
@@ -141,6 +156,7 @@ def write_compare(path: str, source: str, fixed: str, *, speed: float = DEFAULT_
                         break
                     src_frame, src_index = nxt.image, src_index + 1
                 writer.write(_canvas(src_frame, f.image, lay, labels, zoom, (info_src.width, info_src.height)))
+                report(share + (1.0 - share) * min(1.0, (i + 1) / frames))
         os.replace(tmp, path)
     finally:
         src_iter.close()

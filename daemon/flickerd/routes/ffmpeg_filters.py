@@ -22,7 +22,7 @@ from flickerd.media.ffmpeg import ffmpeg_exe, media_arg, run_ffmpeg
 from flickerd.media.probe import MediaInfo, probe
 from flickerd.media.reader import iter_frames
 from flickerd.routes.base import ProgressFn, StepResult, no_progress
-from flickerd.routes.params_table import check_choice
+from flickerd.routes.params_table import check_choice, unknown_parameter
 from flickerd.routes.encode import (
     DEFAULT_CRF,
     DEFAULT_PRESET,
@@ -83,7 +83,7 @@ class FfmpegParams:
             if key.startswith("_"):
                 continue
             if key not in keys:
-                raise ConfigError(f"{path}.{key}: unknown parameter of the ffmpeg route; known: {', '.join(sorted(keys))}.")
+                raise unknown_parameter(path, key, "ffmpeg", keys)
             name = keys[key]
             values[name] = _check(f"{path}.{key}", value, _KINDS[name])
         p = cls(**values)

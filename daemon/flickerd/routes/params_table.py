@@ -10,6 +10,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import fields
 from typing import Any
 
+from flickerd.config_reader import suggestion
 from flickerd.errors import ConfigError
 
 
@@ -22,9 +23,16 @@ def read_fields(cls: type, data: Mapping[str, Any], path: str, route: str,
         if key.startswith("_"):
             continue
         if key not in names:
-            raise ConfigError(f"{path}.{key}: unknown parameter of the {route} route; known: {', '.join(sorted(names))}.")
+            raise unknown_parameter(path, key, route, names)
         values[key] = check_type(f"{path}.{key}", value, kinds[key])
     return values
+
+
+def unknown_parameter(path: str, key: str, route: str, known: Iterable[str]) -> ConfigError:
+    """``PATH.KEY: unknown parameter of the ROUTE route; did you mean 'x'? Known: ...``, as other config errors say."""
+    hint = suggestion(key, known)
+    return ConfigError(f"{path}.{key}: unknown parameter of the {route} route{hint or '.'} "
+                       f"Known: {', '.join(sorted(known))}.")
 
 
 def check_type(path: str, value: Any, kinds: tuple[type, ...]) -> Any:

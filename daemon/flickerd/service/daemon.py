@@ -25,14 +25,15 @@ from typing import Any
 import structlog
 
 from flickerd.errors import CorruptInput, FlickerdError, JournalError
+from flickerd.logs import log_job_summary
 from flickerd.media.guarded import refusal
 from flickerd.scaleout.executor import Attempt, make_executor, wants_gpu
-from flickerd.logs import log_job_summary
-from flickerd.service import health, intake, restart_keys
+from flickerd.service import health, intake, restart_keys, shutdown
 from flickerd.service.archive import archive_source
 from flickerd.service import publish as pub
 from flickerd.service.folders import FolderState, Look, identity, look
 from flickerd.service.disk import DISK_FREED_BYTES, DISK_FULL_RETRY_S, free_bytes, is_disk_full
+from flickerd.service.ignored import IgnoredNames, Skip
 from flickerd.service.intake import Gate, Gated, Hashed
 from flickerd.service.journal import Job, Journal, JobState
 from flickerd.service.journal_recovery import adopt_outputs
@@ -42,7 +43,7 @@ from flickerd.service.settle import Settled, Settler
 from flickerd.service.signals import Signals
 from flickerd.service.stage import Stage, StageFailed
 from flickerd.service.state_dir import StateDir
-from flickerd.service.watcher import EventsLost, Seen, Watcher, WatchLost, WatchSpec, candidates, owns
+from flickerd.service.watcher import EventsLost, Seen, Skipped, Watcher, WatchLost, WatchSpec, candidates, owns
 from flickerd.service.notify import Notifier
 from flickerd.service.webhooks import WebhookSender, job_event
 from flickerd.service.worker import Processor, Progress, Result, Task, default_processor, failure_note
@@ -72,6 +73,8 @@ class _Running:
     last_progress_write: float = 0.0
     timed_out: bool = False  # stopped for running past limits.job_timeout_s
     stop_asked: float | None = None  # when it was asked to stop (the health check's clock)
+    fraction: float = 0.0  # the share of its estimated time that has passed (its ETA: flickerd.eta)
+    for_shutdown: bool = False  # cancelled by a shutdown: back to pending when it ends, no attempt spent
 
 
 @dataclass
@@ -101,7 +104,7 @@ class Daemon:
         self._last_status = ""
         self.intake_stage = Stage("intake", self._intake_work, self.events.put)
         self._hashing: set[str] = set()
-        self._refused: set[tuple[str, str]] = set()  # (path, why) already logged
+        self._ignored_names = IgnoredNames()  # each name that is not an input is said once
         self._unhealthy: str | None = None  # why, while the health check fails
         self._fatal: str | None = None  # the loop ends with this reason (the state dir was lost)
         self._state_full_since: float | None = None  # the state dir's disk filled up: all intake waits
@@ -129,6 +132,8 @@ class Daemon:
                 self._turn()
                 if self.once and self._drained():
                     reason = "drained"
+                    for cand in self.settler.waiting_on_writers():  # --once does not wait on writers
+                        log.warning("file_not_taken", file=cand.path, folder=cand.folder, why=cand.not_ready)
                     break
         finally:
             self._stop(reason)
@@ -185,35 +190,56 @@ class Daemon:
                         missing_outputs=list(got.missing))
 
     def _stop(self, reason: str) -> None:
-        """Stop intake, give running jobs ``shutdown_timeout_s`` to finish, requeue the rest."""
+        """Stop intake, finish or cancel the running jobs (``shutdown``), then close everything."""
         self.notifier.stopping()
         log.info("daemon_stopping", reason=reason, running=len(self.running))
         self.watcher.stop()
         self.intake_stage.stop()
-        # no state dir: nothing a job finishes can be recorded, so none is waited for
-        grace = 0.0 if self._fatal is not None else float(getattr(self.config, "shutdown_timeout_s", 30.0))
-        deadline = time.monotonic() + grace
-        while self.running and time.monotonic() < deadline:
-            if self.signals.stop.is_set() and reason != "stop_signal":
-                break
-            self._drain_events(min(TICK_S, max(0.0, deadline - time.monotonic())))
-        for job_id, run in list(self.running.items()):
-            self._ask_to_stop(run)
-            try:
-                job = self.journal.transition(job_id, JobState.PENDING, expect=[JobState.RUNNING],
-                                              attempts=max(run.task.job.attempts - 1, 0), progress=0.0)
-                log.info("job_requeued", job_id=job_id, file=job.path, reason="shutdown")
-            except JournalError as exc:
-                log.error("job_requeue_failed", job_id=job_id, error=str(exc))
-        self.running.clear()
+        self._wind_down()
         self.executor.shutdown()
         self.journal.close()
         if self._webhooks is not None:
-            self._webhooks.close(timeout_s=5.0)  # a few seconds for queued events, never longer
+            self._webhooks.close(timeout_s=shutdown.TEARDOWN_S)  # a few seconds for queued events, never longer
         log.info("daemon_stopped", reason=reason)
 
+    def _wind_down(self) -> None:
+        """Wait for jobs that will finish within ``shutdown_timeout_s``, cancel the others back to pending."""
+        fatal = self._fatal is not None  # no state dir: nothing a job finishes can be recorded
+        grace = 0.0 if fatal else float(getattr(self.config, "shutdown_timeout_s", 30.0))
+        plan = shutdown.WindDown(time.monotonic() + grace)
+        while self.running:
+            now = time.monotonic()
+            step = plan.step([shutdown.RunningJob(i, r.task.job.path, now - r.started, r.fraction, r.for_shutdown)
+                              for i, r in self.running.items()], now, force=fatal or self.signals.force.is_set())
+            for job in step.cancel:
+                self.running[job.job_id].for_shutdown = True
+                self._ask_to_stop(self.running[job.job_id])
+                log.info("job_cancelled_for_shutdown", job_id=job.job_id, file=job.path, eta_s=job.describe()["eta_s"],
+                         left_s=round(max(plan.deadline - now, 0.0), 1), forced=self.signals.force.is_set())
+            if step.say is not None:
+                log.info("shutdown_waiting", **step.say)
+            if fatal or step.give_up:
+                break
+            self._drain_events(TICK_S)
+        for run in list(self.running.values()):  # did not stop in time: requeued here, its thread ends with us
+            self._ask_to_stop(run)
+            self._requeue(run, "shutdown")
+        self.running.clear()
+
+    def _requeue(self, run: _Running, reason: str) -> None:
+        """Back to pending without spending an attempt; its intermediates go (nothing resumes from them)."""
+        job_id = run.task.job.id
+        shutil.rmtree(run.task.workdir, ignore_errors=True)
+        try:
+            job = self.journal.transition(job_id, JobState.PENDING, expect=[JobState.RUNNING],
+                                          attempts=max(run.task.job.attempts - 1, 0), progress=0.0)
+            log.info("job_requeued", job_id=job_id, file=job.path, reason=reason, attempts=job.attempts)
+        except JournalError as exc:
+            log.error("job_requeue_failed", job_id=job_id, error=str(exc))
+
     def _drained(self) -> bool:
-        if self.running or len(self.settler) or self._hashing or not self.events.empty():
+        waiting = len(self.settler) - len(self.settler.waiting_on_writers())
+        if self.running or waiting or self._hashing or not self.events.empty():
             return False
         return not self._startable(limit=1)
 
@@ -264,9 +290,13 @@ class Daemon:
             self.settler.observe(item.path, item.folder, time.monotonic(), settle_s=float(st.conf.settle_s),
                                  settle_max_s=float(st.conf.settle_max_s), renamed=item.renamed,
                                  sequence=SequenceRules.for_folder(st.conf) if item.sequence else None)
+        elif isinstance(item, Skipped):
+            self._ignored(item.folder, item.path, item.why)
         elif isinstance(item, Progress):
             run = self.running.get(item.job_id)
             now = time.monotonic()
+            if run is not None:
+                run.fraction = item.fraction
             if run is not None and (now - run.last_progress_write >= PROGRESS_WRITE_S or item.fraction >= 1.0):
                 run.last_progress_write = now
                 try:
@@ -324,13 +354,18 @@ class Daemon:
         refused = refusal(path, root=st.spec.path, allow_dir=sequence)
         if refused is None:
             return False
-        if (path, refused.why.value) not in self._refused:
-            self._refused.add((path, refused.why.value))
-            self.metrics.file_ignored(st.spec.name)
+        if self._ignored_names.first(path, refused.why.value):
+            self.metrics.file_ignored(st.spec.name, Skip.REFUSED)
             self.metrics.file_refused(st.spec.name, refused.why.value)
             log.warning("file_ignored", file=path, folder=st.spec.name, why=refused.why.value,
                         target=os.path.realpath(path), error=refused.message)
         return True
+
+    def _ignored(self, folder: str, path: str, why: Skip) -> None:
+        """A name that is not an input (hidden, partial, no pattern matches): said and counted once."""
+        if self._ignored_names.first(path, why.value):
+            self.metrics.file_ignored(folder, why)
+            log.info("file_ignored", file=path, folder=folder, why=why.value)
 
     def _pause(self, st: FolderState, why: str) -> None:
         if not st.paused:
@@ -437,7 +472,7 @@ class Daemon:
 
     def _scan_folder(self, st: FolderState, now: float) -> None:
         rules = SequenceRules.for_folder(st.conf)
-        for path, sequence in candidates(st.spec):
+        for path, sequence in candidates(st.spec, lambda p, why: self._ignored(st.spec.name, p, why)):
             if path in self.settler or path in self._hashing:
                 continue
             try:
@@ -648,7 +683,10 @@ class Daemon:
         if a.job_id not in self.running:
             return
         n = self.journal.record_attempt(a.job_id, a.node_id, a.pid, a.started_at)
-        log.info("job_attempt_started", job_id=a.job_id, node_id=a.node_id, pid=a.pid, attempt=n)
+        # ``attempt`` counts as job_started and job_finished do (a shutdown's interrupted run is not
+        # one); ``start`` counts every worker start of the job, lost nodes and interrupted runs included
+        log.info("job_attempt_started", job_id=a.job_id, node_id=a.node_id, pid=a.pid,
+                 attempt=self.running[a.job_id].task.job.attempts, start=n)
 
     def _ask_to_stop(self, run: _Running) -> None:
         """Set the job's cancel flag; from now on the health check expects it back within ``stall_s``."""
@@ -682,6 +720,9 @@ class Daemon:
         if run is None:
             return
         job = run.task.job
+        if run.for_shutdown and res.state is JobState.CANCELLED:
+            self._requeue(run, "shutdown")
+            return
         if run.timed_out and res.state is JobState.CANCELLED:
             # the same file would take as long again: not retried
             limit = float(self.config.limits.job_timeout_s)

@@ -5,6 +5,8 @@ A candidate becomes ready only when its size and mtime have been stable for the 
 (an atomic move) skips the stability wait but not the probe. A failing probe is retried with
 exponential backoff; only after ``settle_max_s`` and at least ``MIN_PROBES`` tries is the file
 given up as unusable (the daemon journals it as quarantined with the reason, never drops it).
+A stable file whose first bytes are no video container at all (``NotAContainer``: a text file
+named ``notes.mp4``) is given up at once: no writer pausing makes it a video.
 A file still growing after ``settle_max_s`` is reported once and kept under watch.
 An image-sequence folder settles as one unit by its marker or quiet period
 (``sequence_settle``), then passes its own gate; its frames are never candidates.
@@ -23,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
 
-from flickerd.errors import FlickerdError, LimitExceeded
+from flickerd.errors import FlickerdError, LimitExceeded, NotAContainer, NotAVideo
 from flickerd.service.sequence_settle import SequenceRules, Snapshot, Step, next_step, probe_sequence, snapshot
 
 MIN_PROBES = 2
@@ -63,6 +65,7 @@ class Candidate:
     gating: bool = False  # its gate runs elsewhere: no looks until ``gated``
     touched: bool = False  # an event arrived while gating: look again before it is ready
     gate_stat: os.stat_result | None = None
+    not_ready: str | None = None  # why it waits on its writer (changing, refused by the gate): ``--once`` stops waiting
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,7 +89,10 @@ def default_probe(path: str, limits: object = None) -> object:
     """
     from flickerd.media.probe import _check_decodes, probe
 
-    info = probe(path)
+    try:
+        info = probe(path)
+    except NotAVideo as exc:
+        raise _junk(path, exc) or exc
     if limits is not None:
         from flickerd.limits import check_limits
 
@@ -96,6 +102,22 @@ def default_probe(path: str, limits: object = None) -> object:
     if info.container not in ("image2", "webp"):  # like probe(decode_check=...): those decode elsewhere
         _check_decodes(path, PROBE_DECODE_FRAMES)
     return info
+
+
+def _junk(path: str, exc: NotAVideo) -> NotAContainer | None:
+    """``NotAContainer`` when the file's head is no video container (final at once), else None (patient:
+    a render whose writer paused has a container head already)."""
+    from flickerd.media.sniff import looks_like, read_head
+
+    try:
+        head = read_head(path)
+    except (OSError, FlickerdError):
+        return None
+    if looks_like(head) is not False:
+        return None
+    return NotAContainer(f"{path}: is not a video: its first bytes match no video container flickerd reads "
+                         "(MP4/MOV, Matroska/WebM, AVI, GIF, WebP, MPEG-TS, ...), so it was set aside at once; "
+                         "save a video under this name and it is taken in as a new version.")
 
 
 @dataclass
@@ -137,6 +159,11 @@ class Settler:
         elif renamed and not cand.renamed:
             cand.renamed = True
             self._schedule(cand, now)
+
+    def waiting_on_writers(self) -> list[Candidate]:
+        """Candidates that were looked at and found not ready (still changing, refused by the gate, a
+        sequence without its marker): only their writers can change that, so ``--once`` need not wait."""
+        return [c for c in self._cands.values() if c.not_ready is not None and not c.gating]
 
     def forget(self, path: str) -> None:
         self._cands.pop(path, None)
@@ -193,6 +220,8 @@ class Settler:
                 cand.renamed = False
                 cand.stable_since = now
                 self._schedule(cand, now + cand.settle_s)
+                if not first_look:
+                    cand.not_ready = "it is still being written (its size or modification time changed)"
                 if not first_look and now - cand.first_seen >= cand.settle_max_s and not cand.reported_growing:
                     cand.reported_growing = True
                     return Check(Settled.GROWING, cand, stat=st)
@@ -226,6 +255,8 @@ class Settler:
         if step is Step.IGNORE:
             return Check(Settled.IGNORED, cand)
         if step is Step.WAIT:
+            if not snap.marker and rules.quiet_s <= 0 and now - cand.stable_since >= cand.settle_s:
+                cand.not_ready = f"the sequence waits for its marker file {rules.marker!r}"
             self._schedule(cand, now + max(wait, 0.05))
             return Check(Settled.WAIT, cand)
         return self._gate(cand, now, self.probe_sequence)
@@ -265,6 +296,7 @@ class Settler:
             from flickerd.errors import MissingInput
 
             return Check(Settled.UNUSABLE, cand, error=MissingInput(message))
+        cand.not_ready = message
         return Check(Settled.WAIT, cand)
 
     def _refused(self, cand: Candidate, now: float, exc: FlickerdError, *, stat: os.stat_result | None = None) -> Check:
@@ -275,8 +307,9 @@ class Settler:
         cand.last_error = exc
         patient = cand.sequence is None
         tried = cand.probes >= MIN_PROBES and (not patient or now - cand.first_seen >= cand.settle_max_s)
-        if isinstance(exc, LimitExceeded) or tried:
+        if isinstance(exc, (LimitExceeded, NotAContainer)) or tried:
             return Check(Settled.UNUSABLE, cand, stat=stat, error=exc)
+        cand.not_ready = str(exc)
         self._schedule(cand, now + self._backoff(cand))
         return Check(Settled.WAIT, cand)
 

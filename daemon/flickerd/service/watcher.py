@@ -16,7 +16,7 @@ from __future__ import annotations
 import fnmatch
 import os
 import queue
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +25,7 @@ from watchdog.observers import Observer
 from watchdog.observers.polling import PollingObserver
 
 from flickerd.media.sequence import is_frame_name
+from flickerd.service.ignored import Skip
 
 # names being written by someone else, never inputs
 IGNORED_SUFFIXES = (".part", ".tmp", ".crdownload", ".partial", ".download")
@@ -53,6 +54,15 @@ class EventsLost:
 
 
 @dataclass(frozen=True, slots=True)
+class Skipped:
+    """A name in the folder that is not an input (the daemon logs and counts it once)."""
+
+    folder: str
+    path: str
+    why: Skip
+
+
+@dataclass(frozen=True, slots=True)
 class WatchSpec:
     """What the watcher needs from a folder's configuration."""
 
@@ -72,10 +82,31 @@ def wanted(spec: WatchSpec, path: str) -> bool:
     parts = _inside(spec, Path(path))
     if parts is None or (not spec.recursive and len(parts) != 1):
         return False
-    lower = parts[-1].lower()
+    return _name_skip(spec, parts[-1]) is None
+
+
+def why_skipped(spec: WatchSpec, path: str) -> Skip | None:
+    """Why a name of the folder is not an input; None for an input, or for a path that is no name
+    of this folder (outside it, under an output or a hidden folder, below a non-recursive watch)."""
+    p = Path(path)
+    try:
+        parts = p.relative_to(spec.path).parts
+    except ValueError:
+        return None
+    if not parts or (not spec.recursive and len(parts) != 1) or any(x.startswith(".") for x in parts[:-1]):
+        return None
+    if any(p == ex or ex in p.parents for ex in spec.excluded):
+        return None
+    return Skip.HIDDEN if parts[-1].startswith(".") else _name_skip(spec, parts[-1])
+
+
+def _name_skip(spec: WatchSpec, name: str) -> Skip | None:
+    lower = name.lower()
     if lower.endswith(IGNORED_SUFFIXES) or lower.endswith("~"):
-        return False
-    return not spec.patterns or any(fnmatch.fnmatch(lower, pat.lower()) for pat in spec.patterns)
+        return Skip.PARTIAL
+    if spec.patterns and not any(fnmatch.fnmatch(lower, pat.lower()) for pat in spec.patterns):
+        return Skip.PATTERN
+    return None
 
 
 def _inside(spec: WatchSpec, p: Path) -> tuple[str, ...] | None:
@@ -145,15 +176,21 @@ def _listing(spec: WatchSpec) -> Iterator[tuple[Path, list[str], list[str]]]:
         yield root, dirs, names
 
 
-def candidates(spec: WatchSpec) -> Iterator[tuple[str, bool]]:
+def candidates(spec: WatchSpec, skipped: Callable[[str, Skip], None] | None = None) -> Iterator[tuple[str, bool]]:
     """(path, is_sequence) for every wanted name that is not a folder (pipes and devices included:
     the daemon refuses those with a reason, as it does for events) and, with ``sequences``, every
-    sub-folder holding numbered frames now: one listing of the tree (it may be a slow share)."""
+    sub-folder holding numbered frames now: one listing of the tree (it may be a slow share).
+    ``skipped`` hears of every other name (a sequence's frames excepted) and why it is not an input."""
     for root, dirs, names in _listing(spec):
         for name in names:
             full = str(root / name)
-            if wanted(spec, full) and os.path.exists(full) and not os.path.isdir(full):
-                yield full, False
+            if wanted(spec, full):
+                if os.path.exists(full) and not os.path.isdir(full):
+                    yield full, False
+            elif skipped is not None and sequence_folder(spec, full) is None:
+                why = why_skipped(spec, full)
+                if why is not None:
+                    skipped(full, why)
         if spec.sequences:
             for d in dirs:
                 if _holds_frames(str(root / d)):
@@ -200,8 +237,11 @@ class _QueueHandler(FileSystemEventHandler):
         if folder is not None:
             # a frame removed changes the sequence as much as one added
             self.out.put(Seen(self.spec.name, folder, False, sequence=True))
-        elif kind != "deleted" and not event.is_directory and wanted(self.spec, path):
-            self.out.put(Seen(self.spec.name, path, renamed))
+        elif kind != "deleted" and not event.is_directory:
+            if wanted(self.spec, path):
+                self.out.put(Seen(self.spec.name, path, renamed))
+            elif (why := why_skipped(self.spec, path)) is not None:
+                self.out.put(Skipped(self.spec.name, path, why))
 
 
 class Watcher:

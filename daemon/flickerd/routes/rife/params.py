@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 from flickerd.errors import ConfigError
+from flickerd.routes.params_table import unknown_parameter
 from flickerd.routes.rife.weights import SHA256
 
 FACTORS = (2, 4)
@@ -73,7 +74,7 @@ class RifeParams:
             if key.startswith("_"):
                 continue  # chain-internal flags (``_intermediate``), not user settings
             if key not in known:
-                raise ConfigError(f"{path}.{key}: unknown parameter of the rife route; known: {', '.join(sorted(known))}.")
+                raise unknown_parameter(path, key, "rife", known)
             values[key] = _check(key, value, f"{path}.{key}")
         params = cls(**values)
         if params.mode == "interpolate" and params.iterations != 1:
