@@ -307,7 +307,10 @@ class Settler:
         cand.last_error = exc
         patient = cand.sequence is None
         tried = cand.probes >= MIN_PROBES and (not patient or now - cand.first_seen >= cand.settle_max_s)
-        if isinstance(exc, (LimitExceeded, NotAContainer)) or tried:
+        # a file this user may not read waits on its owner, not its writer: final now, so the hash's
+        # PermissionError quarantines it with the advice to fix the mode (``--once`` included)
+        unreadable = patient and not os.access(cand.path, os.R_OK)
+        if isinstance(exc, (LimitExceeded, NotAContainer)) or tried or unreadable:
             return Check(Settled.UNUSABLE, cand, stat=stat, error=exc)
         cand.not_ready = str(exc)
         self._schedule(cand, now + self._backoff(cand))
