@@ -168,7 +168,7 @@ def test_a_truncated_output_is_a_rejection(clip):
 def test_too_small_a_reduction_is_said_in_words(reduction, words):
     from flickerd.verify import judge
 
-    reasons = judge({"flicker_reduction": reduction}, Acceptance(), "fix")
+    reasons = judge({"best_reduction": reduction}, Acceptance(), "fix")
     assert len(reasons) == 1
     assert f"{words}, and it must fall by more than 10%." in reasons[0]
     assert "+" not in reasons[0]
