@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from flickerd.synth.real import encode
+
 MAX_FRAMES = 48
 MAX_SIDE = 640
 
@@ -35,12 +37,6 @@ def _frames(path: str):
         yield f.image
 
 
-def _write(frames, path: str, crf: int, fps: float = 25.0) -> None:
-    from flickerd.synth.real import encode
-
-    encode(frames, path, crf, fps)
-
-
 def clean_verdicts(tmp: str, settings) -> list[str]:
     """Verdicts of the clean clips as shipped and re-encoded at CRF 16 (false-alarm checks)."""
     from flickerd.diagnose import run as diagnose
@@ -51,7 +47,7 @@ def clean_verdicts(tmp: str, settings) -> list[str]:
             continue
         out.append(diagnose(src, settings).verdict.value)
         clip = os.path.join(tmp, f"{name}-clean.mp4")
-        _write(_frames(src), clip, 16)
+        encode(_frames(src), clip, 16)
         out.append(diagnose(clip, settings).verdict.value)
     return out
 
@@ -73,16 +69,16 @@ def run(tmp: str, settings, report) -> None:
             rng = np.random.default_rng([i, 99])
             inj = injector(kind, rng, len(frames), 1.0, w, h)
             out = os.path.join(tmp, f"{name}-{kind}.mp4")
-            _write((np.clip(inj(f.astype(np.float32), t) + 0.5, 0, 255).astype(np.uint8)
+            encode((np.clip(inj(f.astype(np.float32), t) + 0.5, 0, 255).astype(np.uint8)
                     for t, f in enumerate(frames)), out, 16)
             d = diagnose(out, settings)
             rows.append((RealCase(f"{name}+{kind}", kind, "generative_flicker"), dict(d.scores), d.verdict.value))
         out = os.path.join(tmp, f"{name}-crf.mp4")
-        _write(frames, out, HIGH_CRF)
+        encode(frames, out, HIGH_CRF)
         d = diagnose(out, settings)
         rows.append((RealCase(f"{name}+crf{HIGH_CRF}", "crf", "codec_artifacts"), dict(d.scores), d.verdict.value))
         out = os.path.join(tmp, f"{name}-clean.mp4")
-        _write(frames, out, 16)
+        encode(frames, out, 16)
         d = diagnose(out, settings)
         rows.append((RealCase(f"{name} re-encoded crf16", "clean", "clean"), dict(d.scores), d.verdict.value))
     for case, scores, verdict in rows:

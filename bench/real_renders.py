@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import csv
 import dataclasses
+import functools
 import json
 import os
 import time
@@ -63,10 +64,12 @@ def _tsv(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader((line for line in f if not line.startswith("#")), delimiter="\t"))
 
 
+@functools.cache
 def split() -> dict[str, dict[str, str]]:
     return {r["file"]: r for r in _tsv(SPLIT)}
 
 
+@functools.cache
 def morph_list() -> dict[str, tuple[int, int]]:
     return {r["file"]: (int(r["first"]), int(r["last"])) for r in _tsv(MORPH)}
 
@@ -141,8 +144,7 @@ def _jobs(a, renders: Path, truth: dict[str, bool], sides: dict[str, str]) -> li
     names = sorted(truth)
     if a.ci:
         names = [n for n in names if n in CI_RENDERS]
-    settings = {k: v for k, v in DiagnoseSettings(timeline=False).to_dict().items()}
-    settings["grid"] = tuple(settings["grid"])
+    settings = DiagnoseSettings(timeline=False).to_dict()
     seeds = range(1) if a.ci else range(a.seeds)
     strengths = STRENGTHS[:1] if a.ci else STRENGTHS
     jobs = []

@@ -24,6 +24,9 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from flickerd import flow as of
+from flickerd.diagnose.global_flicker import YCC
+
 BIG_CHANGE = 28.0  # grey levels of luma (after global offset removal)
 SIGNIFICANT_AREA = 0.04  # fraction of the frame: replaced areas well below this end the look early
 SOFT_GROWTH = 3.0  # area over BIG_CHANGE / 2 this many times the area over BIG_CHANGE: a soft change
@@ -85,19 +88,18 @@ def _unexplained(residual: np.ndarray, a: np.ndarray, b_warped: np.ndarray, insi
 
 
 def replaced_area(prev_gray: np.ndarray, cur_gray: np.ndarray, forward: np.ndarray, flow: np.ndarray,
-                  back_flow: np.ndarray, backward) -> float:
+                  back_flow: np.ndarray, backward, inside: np.ndarray) -> float:
     """Fraction of the frame whose content is replaced: unexplained both ways at the same place.
 
     ``forward``: prev − W(cur) as (Y, Cb, Cr) residuals (global offsets removed) on prev's pixels;
-    ``backward()``: gives cur − W(prev) likewise on cur's pixels (made only when needed).
+    ``backward()``: gives cur − W(prev) likewise on cur's pixels (made only when needed);
+    ``inside``: ``flow.inside(flow)``.
     A pixel is unexplained where its residual is large or its structure differs, and the flow
     keeps it in the frame. Replaced content fails both ways where it sits. Motion the flow gets
     wrong fails at an object's leading edge one way and its trailing edge the other; a pan fails
     where content leaves one way and where it enters the other.
     """
-    from flickerd import flow as of
-
-    fwd = _unexplained(forward, prev_gray, of.warp(cur_gray, flow), of.inside(flow))
+    fwd = _unexplained(forward, prev_gray, of.warp(cur_gray, flow), inside)
     if fwd.mean() < SIGNIFICANT_AREA / 4:
         return float(fwd.mean())
     bwd = _unexplained(backward(), cur_gray, of.warp(prev_gray, back_flow), of.inside(back_flow))
@@ -143,14 +145,12 @@ def _not_found(mask: np.ndarray, cur_gray: np.ndarray, prev_gray: np.ndarray) ->
 def pair_area(prev_rgb: np.ndarray, cur_rgb: np.ndarray, prev_gray: np.ndarray, cur_gray: np.ndarray,
               c, offsets: np.ndarray) -> float:
     """The replaced area of a compensated pair (``warping.Compensated``; ``offsets``: its global (Y, Cb, Cr) offsets)."""
-    from flickerd import flow as of
-    from flickerd.diagnose.global_flicker import YCC
-
     forward = c.residual @ YCC.T - offsets
-    if unexplained_area(np.ascontiguousarray(forward[..., 0]), of.inside(c.flow)) == 0:
+    inside = of.inside(c.flow)
+    if unexplained_area(np.ascontiguousarray(forward[..., 0]), inside) == 0:
         return 0.0  # nothing, or a smooth brightness change
     return replaced_area(prev_gray, cur_gray, forward, c.flow, c.back,
-                         lambda: c.backward_residual(prev_rgb, cur_rgb) @ YCC.T + offsets)
+                         lambda: c.backward_residual(prev_rgb, cur_rgb) @ YCC.T + offsets, inside)
 
 
 ISOLATION = 2  # measured pairs on each side that an event must stand above
