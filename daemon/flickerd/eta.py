@@ -30,6 +30,7 @@ FACTOR_RANGE = (0.2, 5.0)  # how far a machine may be from the reference box, ei
 PRIOR_WEIGHT_SHARE = 0.2
 PRIOR_WEIGHT_MAX_S = 5.0
 MAX_FRACTION = 0.999  # 1.0 is said only when the job is done
+OVERRUN_LEFT = 0.5  # a stage past its estimate with no speed of its own yet: left is this share of its time so far
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,7 +180,8 @@ class Eta:
     def remaining_s(self, now: float) -> float:
         factor = self.factor(now)
         spent = now - self.stage_start
-        left = max(0.0, self.stages[self.current].prior_s * factor - spent)
+        # past its estimate, a stage is not done: with nothing measured, it is taken to be two-thirds through
+        left = max(self.stages[self.current].prior_s * factor - spent, OVERRUN_LEFT * spent)
         current = self._measured(now)
         if current is not None:  # its remaining frames at its own speed, trusted more as it gets on
             weight = min(1.0, self.stage_fraction / TRUSTED)

@@ -169,9 +169,9 @@ def log_job_summary(
     for stage, seconds in (stages_s or {}).items():
         fields[f"{stage}_s"] = round(seconds, 3)
     if flicker_before is not None:
-        fields["flicker_before"] = round(flicker_before, 4)
+        fields["flicker_before"] = float(f"{flicker_before:.4g}")  # warping errors are ~1e-4..1e-2: keep digits, not places
     if flicker_after is not None:
-        fields["flicker_after"] = round(flicker_after, 4)
+        fields["flicker_after"] = float(f"{flicker_after:.4g}")
     if flicker_before and flicker_after is not None:
         fields["flicker_reduction"] = round(1.0 - flicker_after / flicker_before, 4)
     if reason is not None:

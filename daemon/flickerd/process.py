@@ -108,6 +108,7 @@ class _Progress:
         self.bpp = 8.0 * int(info.get("size_bytes") or 0) / (frames * width * height)
         self.eta = Eta((diagnose_stage(*self.size), *plan(*self.size, compare=compare, bits_per_pixel=self.bpp)),
                        clock())
+        self.shown = 0.0  # the largest fraction reported so far
 
     def plan(self, steps: Sequence[Step] | None) -> None:
         """The stages after the current one: ``steps`` then verify and reports (None: reports only)."""
@@ -145,7 +146,12 @@ class _Progress:
 
     def tick(self) -> None:
         """Report again without news (a work that has no fraction of its own, such as the re-diagnosis)."""
-        self.fn(self.eta.fraction(self.clock()))
+        self._say(self.eta.fraction(self.clock()))
+
+    def _say(self, fraction: float) -> None:
+        # the estimate may grow (a stage slower than its prior); what people see never runs backwards
+        self.shown = max(self.shown, fraction)
+        self.fn(self.shown)
 
     def _reporter(self, index: int) -> ProgressFn:
         return lambda f: self._report(index, f)
@@ -157,7 +163,7 @@ class _Progress:
         elif index < self.eta.current:
             return  # a late callback of a stage already left
         self.eta.update(f, now)
-        self.fn(self.eta.fraction(now))
+        self._say(self.eta.fraction(now))
 
 
 def process_file(
