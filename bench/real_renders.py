@@ -124,17 +124,25 @@ def _run_job(job: Job) -> list[dict]:
     for v in job.variants:
         clip = Path(job.cache) / f"{v.name}.{job.frames}f{job.max_side}.mp4"
         if not clip.exists():
-            n = job.frames * (real.SKIP if v.kind == "skip" else 1)
-            render, fps = frames_of(job.render, n)
-            donor = frames_of(job.donor, job.frames)[0] if v.kind == "identity" else None
-            tmp = clip.with_suffix(".tmp.mp4")
-            real.encode(real.frames(v, render, donor), tmp, v.crf, fps)
-            os.replace(tmp, clip)
+            make_clip(v, job.render, job.donor, job.frames, job.max_side, clip, frames_of)
         d = diagnose(clip, settings)
         rows.append({"source": v.source, "kind": v.kind, "strength": v.strength, "seed": v.seed, "name": v.name,
                      "verdict": d.verdict.value, "confidence": d.confidence, "scores": dict(d.scores),
                      "seconds": d.seconds})
     return rows
+
+
+def make_clip(v, render: str, donor: str | None, frames: int, max_side: int, clip, frames_of=None) -> None:
+    """Encode variant ``v`` of ``render`` into the cache file ``clip`` (atomically: a killed run leaves none)."""
+    from flickerd.synth import real
+
+    frames_of = frames_of or (lambda path, n: real.load(path, n, max_side))
+    n = frames * (real.SKIP if v.kind == "skip" else 1)
+    images, fps = frames_of(render, n)
+    donor_frames = frames_of(donor, frames)[0] if v.kind == "identity" else None
+    tmp = Path(clip).with_suffix(".tmp.mp4")
+    real.encode(real.frames(v, images, donor_frames), tmp, v.crf, fps)
+    os.replace(tmp, clip)
 
 
 def _jobs(a, renders: Path, truth: dict[str, bool], sides: dict[str, str]) -> list[Job]:

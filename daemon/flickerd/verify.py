@@ -23,11 +23,12 @@ from typing import Any
 import cv2
 import numpy as np
 
+from flickerd.quality import texture
 from flickerd.diagnose.model import Diagnosis
 from flickerd.errors import ConfigError, FlickerdError, InputError
 from flickerd.flow import flow, occlusion_mask, warp
 from flickerd.media.probe import MediaInfo, probe
-from flickerd.media.reader import iter_frames
+from flickerd.media.reader import analysis_size, iter_frames
 from flickerd.quality.fidelity import psnr, psnr_tone_matched, ssim
 from flickerd.quality.ghosting import ghosting, midpoint_estimate, moving_mask
 from flickerd.quality.sharpness import detail_energy, stable_texture, texture_mask
@@ -42,6 +43,7 @@ DEFAULT_MIN_SSIM = 0.70  # a fix of regenerated texture scores 0.71–0.83 vs it
 DEFAULT_MIN_PSNR = 24.0  # dB vs the input after per-frame gain/offset matching (a fix may move the tone)
 DEFAULT_MAX_GHOSTING = 0.20  # 1 = a plain 50/50 blend of the neighbours
 DEFAULT_MIN_SHARPNESS = 0.75  # detail energy of the output / the input on textured pixels (texture fixes ≥ 0.82)
+DEFAULT_MIN_DETAIL_KEPT = 0.0  # share of the fine detail that persists along the motion the output must keep
 DEFAULT_MIN_VMAF = 0.0  # 0: VMAF not required (it is slow; computed only when asked)
 # Deband alone does not reduce flicker; it must only not add any.
 DEFAULT_ROUTE_OVERRIDES: Mapping[str, Mapping[str, float]] = MappingProxyType(
@@ -55,6 +57,14 @@ DURATION_TOLERANCE_FRAMES = 2.0
 LUMA_FLICKER_SLACK = 0.25  # luma levels
 LOCAL_FLICKER_SLACK = 0.6  # luma levels: a re-encode alone moves it by ±0.2; half the visible level
 WARP_ERROR_FLOOR = 1e-5  # RGB in [0, 1], squared
+PERSISTENT_SHARE = 0.1  # detail_kept is measured where at least this share of the input's detail persists
+CHROMA_FLICKER_SLACK = 0.25  # chroma levels, as luma
+DETAIL_FLICKER_SLACK = 1.0  # grey levels RMS of fine detail changing along the motion: an x264 re-encode moves it ±0.3
+# The flicker measures, each with the input's motion: a fix must lower one and raise none.
+FLICKER_MEASURES: Mapping[str, str] = MappingProxyType({
+    "warp_error": "warping error", "luma_flicker": "luma flicker", "local_flicker": "local flicker",
+    "chroma_flicker": "chroma flicker", "detail_flicker": "fine-detail flicker",
+})
 
 _THRESHOLDS = (
     "min_flicker_reduction",
@@ -63,6 +73,7 @@ _THRESHOLDS = (
     "min_psnr",
     "max_ghosting",
     "min_sharpness_ratio",
+    "min_detail_kept",
     "min_vmaf",
 )
 
@@ -77,6 +88,7 @@ class Acceptance:
     min_psnr: float = DEFAULT_MIN_PSNR
     max_ghosting: float = DEFAULT_MAX_GHOSTING
     min_sharpness_ratio: float = DEFAULT_MIN_SHARPNESS
+    min_detail_kept: float = DEFAULT_MIN_DETAIL_KEPT
     min_vmaf: float = DEFAULT_MIN_VMAF
     routes: Mapping[str, Mapping[str, float]] = field(default_factory=lambda: DEFAULT_ROUTE_OVERRIDES, hash=False)
 
@@ -185,20 +197,33 @@ def _round(v: Any) -> Any:
 
 
 class _Img:
-    """A frame at analysis size with its luma, converted once."""
+    """A frame at analysis size with its luma and mean chroma, and its native-size luma."""
 
-    __slots__ = ("rgb", "gray")
+    __slots__ = ("rgb", "gray", "chroma", "y")
 
-    def __init__(self, rgb: np.ndarray) -> None:
+    def __init__(self, native: np.ndarray, size: tuple[int, int] | None = None) -> None:
+        """``native``: the decoded RGB frame; ``size``: the analysis (w, h) (None: native is it)."""
+        rgb = native if size is None or native.shape[1::-1] == size else cv2.resize(native, size, interpolation=cv2.INTER_AREA)
         self.rgb = rgb
         self.gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+        ycc = cv2.cvtColor(rgb, cv2.COLOR_RGB2YCrCb)
+        self.chroma = (float(ycc[..., 2].mean()), float(ycc[..., 1].mean()))  # (Cb, Cr)
+        self.y = self.gray if rgb is native else cv2.cvtColor(native, cv2.COLOR_RGB2GRAY)
 
 
 def _fit(image: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
-    """The output frame at the input's analysis size (encoders may crop odd sizes by a pixel)."""
+    """The output frame at the input's size (encoders may crop odd sizes by a pixel)."""
     if image.shape == shape:
         return image
     return cv2.resize(image, (shape[1], shape[0]), interpolation=cv2.INTER_AREA)
+
+
+def _analysis_size(shape: tuple[int, ...], max_side: int) -> tuple[int, int] | None:
+    """The (w, h) a native frame of ``shape`` is measured at (None: native, it is small enough)."""
+    h, w = shape[:2]
+    if max(h, w) <= max_side:
+        return None
+    return analysis_size(w, h, max_side=max_side)
 
 
 def _magnitude(f: np.ndarray) -> float:
@@ -217,6 +242,13 @@ class _Tally:
     local_out: list = field(default_factory=list)
     luma_in: list = field(default_factory=list)
     luma_out: list = field(default_factory=list)
+    chroma_in: list = field(default_factory=list)  # (Cb, Cr) means per frame
+    chroma_out: list = field(default_factory=list)
+    hf_in: list = field(default_factory=list)  # per pair: RMS high-pass change along the motion, native px
+    hf_out: list = field(default_factory=list)
+    kept_num: float = 0.0  # Σ covariance of the output's detail across each pair (its persistent energy)
+    kept_den: float = 0.0  # the same for the input
+    detail_energy: float = 0.0  # Σ the input's detail energy on the same tiles
     ssim: list = field(default_factory=list)
     psnr: list = field(default_factory=list)
     psnr_matched: list = field(default_factory=list)
@@ -233,6 +265,29 @@ class _Tally:
         self.psnr_matched.append(psnr_tone_matched(a.rgb, b.rgb))
         self.luma_in.append(float(a.gray.mean()))
         self.luma_out.append(float(b.gray.mean()))
+        self.chroma_in.append(a.chroma)
+        self.chroma_out.append(b.chroma)
+
+    def high_frequency(self, a0: _Img, a1: _Img, b0: _Img, b1: _Img, fw: np.ndarray, reliable: np.ndarray) -> None:
+        """Fine detail along the input's motion, on native tiles: how much changes frame to frame
+        (flicker: regenerated texture, noise) before and after, and how much of the detail that
+        persists across the pair the output keeps (a fix may remove the first, never the second)."""
+        scale = a0.y.shape[1] / a0.gray.shape[1]
+        origins = texture.tile_origins(a0.gray, reliable, scale, a0.y.shape)
+        moved_in = moved_out = 0.0
+        count = 0
+        for motion in texture.tile_motions(a0.y, a1.y, fw, reliable, scale, origins):
+            ia, ib = texture.tile_bands(a0.y, a1.y, motion)
+            oa, ob = texture.tile_bands(b0.y, b1.y, motion)
+            moved_in += cv2.norm(ia, ib, cv2.NORM_L2SQR)
+            moved_out += cv2.norm(oa, ob, cv2.NORM_L2SQR)
+            # detail that persists along the motion: the pair's covariance (what changes cancels)
+            self.kept_num += float(cv2.sumElems(cv2.multiply(oa, ob))[0])
+            self.kept_den += float(cv2.sumElems(cv2.multiply(ia, ib))[0])
+            self.detail_energy += (cv2.norm(ia, cv2.NORM_L2SQR) + cv2.norm(ib, cv2.NORM_L2SQR)) / 2
+            count += int(motion.ok.sum())
+        self.hf_in.append(math.sqrt(moved_in / count) if count else None)
+        self.hf_out.append(math.sqrt(moved_out / count) if count else None)
 
     def sharpness(self, a: _Img, b: _Img, nxt: _Img | None = None, fw: np.ndarray | None = None,
                   reliable: np.ndarray | None = None) -> None:
@@ -260,12 +315,13 @@ def _pair_flows(a: _Img, b: _Img) -> tuple[np.ndarray, np.ndarray, np.ndarray, n
 
 
 def _measure_fix(src_frames: Iterator[np.ndarray], out_frames: Iterator[np.ndarray], cuts: set[int],
-                 tally: _Tally, progress: Callable[[int], None]) -> None:
-    """Same frame rate: frame t of the output against frame t of the input."""
+                 tally: _Tally, progress: Callable[[int], None], max_side: int = ANALYSIS_MAX_SIDE) -> None:
+    """Same frame rate: frame t of the output against frame t of the input (both native size)."""
     prev_in = prev_out = older_in = None
     prev_back = None  # (flow t−1→t−2, reliable) for the frame before the newest
     for x, y in _zip_counting(src_frames, out_frames, tally):
-        a, b = _Img(x), _Img(_fit(y, x.shape))
+        size = _analysis_size(x.shape, max_side)
+        a, b = _Img(x, size), _Img(_fit(y, x.shape), size)
         tally.fidelity(a, b)
         t = tally.frames_in - 1
         if prev_in is not None and t not in cuts:
@@ -276,6 +332,7 @@ def _measure_fix(src_frames: Iterator[np.ndarray], out_frames: Iterator[np.ndarr
             tally.warp_out.append(warp_error(b.rgb, prev_out.rgb, fw, rel_fw))
             tally.local_in.append(local_residuals(a.gray, prev_in.gray, fw, rel_fw))
             tally.local_out.append(local_residuals(b.gray, prev_out.gray, fw, rel_fw))
+            tally.high_frequency(prev_in, a, prev_out, b, fw, rel_fw)
             if prev_back is not None and older_in is not None:
                 # ghosting of the middle frame (prev) from its neighbours (older, a)
                 to_prev, rel_prev = prev_back
@@ -286,7 +343,8 @@ def _measure_fix(src_frames: Iterator[np.ndarray], out_frames: Iterator[np.ndarr
         else:
             if prev_in is not None:
                 tally.sharpness(prev_in, prev_out)
-                for series in (tally.warp_in, tally.warp_out, tally.local_in, tally.local_out):
+                for series in (tally.warp_in, tally.warp_out, tally.local_in, tally.local_out, tally.hf_in,
+                               tally.hf_out):
                     series.append(None)
             prev_back = None
         older_in = prev_in
@@ -297,19 +355,20 @@ def _measure_fix(src_frames: Iterator[np.ndarray], out_frames: Iterator[np.ndarr
 
 
 def _measure_interpolated(src_frames: Iterator[np.ndarray], out_frames: Iterator[np.ndarray], factor: int,
-                          tally: _Tally, progress: Callable[[int], None]) -> None:
+                          tally: _Tally, progress: Callable[[int], None], max_side: int = ANALYSIS_MAX_SIDE) -> None:
     """Output frame k·factor is input frame k; the frames between are scored for ghosting only."""
     prev_in: _Img | None = None
     prev_out: _Img | None = None  # the output frame at prev_in's timestamp
     out_iter = iter(out_frames)
     for x in src_frames:
         tally.frames_in += 1
-        a = _Img(x)
+        size = _analysis_size(x.shape, max_side)
+        a = _Img(x, size)
         want = 1 if prev_in is None else factor
         pending: list[_Img] = []  # output frames up to this source timestamp
         for _ in range(want):
             try:
-                pending.append(_Img(_fit(next(out_iter), x.shape)))
+                pending.append(_Img(_fit(next(out_iter), x.shape), size))
                 tally.frames_out += 1
             except StopIteration:
                 break
@@ -356,9 +415,10 @@ class _OutputUnreadable(Exception):
     """The fixed file failed to decode part-way: a rejection, unlike a bad source."""
 
 
-def _images(path: str, max_side: int, *, output: bool = False) -> Iterator[np.ndarray]:
+def _images(path: str, *, output: bool = False) -> Iterator[np.ndarray]:
+    """Native-size RGB frames: the measures at analysis size shrink them, the fine-detail ones do not."""
     try:
-        for frame in iter_frames(path, max_side=max_side):
+        for frame in iter_frames(path):
             yield frame.image
     except InputError as exc:
         if output:
@@ -381,6 +441,20 @@ def _reduction(before: float | None, after: float | None, floor: float) -> float
     return 1.0 - max(after, floor) / max(before, floor)
 
 
+def _listed(names) -> str:
+    names = list(names)
+    return ", ".join(names[:-1]) + " and " + names[-1] if len(names) > 1 else "".join(names)
+
+
+def _chroma_second_difference(means: Sequence[tuple[float, float]], cuts: Sequence[int]) -> list[float | None]:
+    """Per frame, the mean of Cb's and Cr's second differences (chroma levels); see luma's."""
+    if not means:
+        return []
+    cb = luma_second_difference([m[0] for m in means], cuts)
+    cr = luma_second_difference([m[1] for m in means], cuts)
+    return [None if b is None else (b + r) / 2 for b, r in zip(cb, cr)]
+
+
 def _moved(reduction: float) -> str:
     """``0.01`` → "fell by only 1.0%", ``-0.03`` → "rose by 3.0%" (a signed "+1.0%" read as a gain)."""
     pct = round(100 * reduction, 1)
@@ -394,10 +468,10 @@ def judge(metrics: Mapping[str, Any], t: Acceptance, mode: str) -> list[str]:
         red = metrics.get("best_reduction")
         if red is not None and red <= t.min_flicker_reduction:
             reasons.append(
-                f"the fix does not reduce flicker: the best of warping error, luma and local flicker "
+                f"the fix does not reduce flicker: the best of {_listed(FLICKER_MEASURES.values())} "
                 f"{_moved(red)}, and it must fall by more than {round(100 * t.min_flicker_reduction, 1):g}%."
             )
-        for key, label in (("warp_error", "warping error"), ("luma_flicker", "luma flicker"), ("local_flicker", "local flicker")):
+        for key, label in FLICKER_MEASURES.items():
             b, a, r = metrics.get(f"{key}_before"), metrics.get(f"{key}_after"), metrics.get(f"{key}_reduction")
             if r is not None and r < -t.max_flicker_increase:
                 reasons.append(f"the fix adds flicker: {label} rose from {b:.4g} to {a:.4g}.")
@@ -407,6 +481,8 @@ def judge(metrics: Mapping[str, Any], t: Acceptance, mode: str) -> list[str]:
          "PSNR vs the input (after matching each frame's tone) {v:.2f} dB is below the minimum {t:.2f} dB."),
         ("ghosting", "max", t.max_ghosting, "ghosting on moving regions {v:.3f} exceeds the maximum {t:.3f} (double edges or blended neighbours)."),
         ("sharpness_ratio", "min", t.min_sharpness_ratio, "sharpness retention {v:.3f} is below the minimum {t:.3f} (the output is blurred)."),
+        ("detail_kept", "min", t.min_detail_kept,
+         "the fix removed detail that persists from frame to frame: it kept {v:.3f} of it, below the minimum {t:.3f}."),
     )
     for key, kind, limit, text in checks:
         v = metrics.get(key)
@@ -504,11 +580,11 @@ def check(
     reasons: list[str] = []
     unreadable = False
     try:
-        out_frames = _images(fixed, max_side, output=True)
+        out_frames = _images(fixed, output=True)
         if mode == "interpolate" and factor:
-            _measure_interpolated(_images(src, max_side), out_frames, factor, tally, frame_progress)
+            _measure_interpolated(_images(src), out_frames, factor, tally, frame_progress, max_side)
         elif mode == "fix":
-            _measure_fix(_images(src, max_side), out_frames, cuts, tally, frame_progress)
+            _measure_fix(_images(src), out_frames, cuts, tally, frame_progress, max_side)
     except _OutputUnreadable as exc:
         unreadable = True
         reasons.append(f"the output cannot be decoded: {exc}")
@@ -565,6 +641,9 @@ def _metrics(tally: _Tally, mode: str, factor: int, info_in: MediaInfo, info_out
     lb = _mean(luma_second_difference(tally.luma_in, cuts))
     la = _mean(luma_second_difference(tally.luma_out, cuts))
     cb, ca = _mean(tally.local_in), _mean(tally.local_out)
+    hb, ha = _mean(tally.hf_in), _mean(tally.hf_out)
+    chroma_b = _mean(_chroma_second_difference(tally.chroma_in, cuts))
+    chroma_a = _mean(_chroma_second_difference(tally.chroma_out, cuts))
     m.update(
         warp_error_before=wb,
         warp_error_after=wa,
@@ -575,6 +654,16 @@ def _metrics(tally: _Tally, mode: str, factor: int, info_in: MediaInfo, info_out
         local_flicker_before=cb,
         local_flicker_after=ca,
         local_flicker_reduction=_reduction(cb, ca, LOCAL_FLICKER_SLACK),
+        chroma_flicker_before=chroma_b,
+        chroma_flicker_after=chroma_a,
+        chroma_flicker_reduction=_reduction(chroma_b, chroma_a, CHROMA_FLICKER_SLACK),
+        detail_flicker_before=hb,
+        detail_flicker_after=ha,
+        detail_flicker_reduction=_reduction(hb, ha, DETAIL_FLICKER_SLACK),
+        # energy of the fine detail that persists along the input's motion, output over input (> 1:
+        # boiling made steady); not measured where almost nothing of the input's detail persists
+        detail_kept=(tally.kept_num / tally.kept_den
+                     if tally.kept_den > PERSISTENT_SHARE * tally.detail_energy > 0 else None),
     )
     # The headline people see everywhere (log, metric, report, plot, CLI): the warping error with
     # the input's flow, before and after; 1 − after/before, so the three figures always agree.
@@ -582,6 +671,6 @@ def _metrics(tally: _Tally, mode: str, factor: int, info_in: MediaInfo, info_out
     m["flicker_reduction"] = 1.0 - wa / wb if wb and wa is not None else None
     # Acceptance asks more leniently: a fix may target one kind of flicker only (a breathing
     # region barely moves the global numbers), so the best of the three reductions counts there.
-    found = [m[k] for k in ("warp_error_reduction", "luma_flicker_reduction", "local_flicker_reduction") if m[k] is not None]
+    found = [m[f"{k}_reduction"] for k in FLICKER_MEASURES if m[f"{k}_reduction"] is not None]
     m["best_reduction"] = max(found) if found else None
     return m

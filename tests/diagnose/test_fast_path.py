@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from flickerd import flow as of
-from flickerd.diagnose import DiagnoseSettings, Verdict, codec, global_flicker, run, texture, warping
+from flickerd.diagnose import DiagnoseSettings, Verdict, codec, global_flicker, run, warping
+from flickerd.quality import texture
 from flickerd.diagnose.frames import FrameView, Geometry
 from flickerd.media import iter_frames
 from flickerd.media.planes import PlaneReader, iter_planes

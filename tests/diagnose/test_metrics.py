@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from flickerd.diagnose import blockdetect, codec, cuts, global_flicker, texture, warping
+from flickerd.diagnose import blockdetect, codec, cuts, global_flicker, warping
+from flickerd.quality import texture
 from flickerd.diagnose.local import LocalMap
 from flickerd.diagnose.settings import DiagnoseSettings
 from flickerd.synth.corpus import ClipSpec, clean_frames, frames

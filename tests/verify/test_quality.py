@@ -70,6 +70,14 @@ def test_ghosting_scores_a_blend_of_neighbours_and_not_the_original():
     # a global brightness change (a flicker fix) is not ghosting
     num_f, den_f = ghosting(g[1].astype(np.float32) + 10, g[1], naive, mc, mask)
     assert abs(num_f / den_f) < 0.05
+    # nor is one region's tone and contrast moved (a breathing region steadied)
+    h, w = g[1].shape
+    yy, xx = np.mgrid[0:h, 0:w]
+    region = np.exp(-((xx - w / 2) ** 2 + (yy - h / 2) ** 2) / (2 * (h / 4) ** 2)).astype(np.float32)
+    src = g[1].astype(np.float32)
+    steadied = src + region * (0.2 * (src - cv2.GaussianBlur(src, (0, 0), h / 8)) + 12)
+    num_r, den_r = ghosting(steadied, g[1], naive, mc, mask)
+    assert abs(num_r / den_r) < 0.05
 
 
 def test_ghosting_needs_moving_pixels():

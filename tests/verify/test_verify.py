@@ -172,3 +172,53 @@ def test_too_small_a_reduction_is_said_in_words(reduction, words):
     assert len(reasons) == 1
     assert f"{words}, and it must fall by more than 10%." in reasons[0]
     assert "+" not in reasons[0]
+
+
+# ---------------------------------------------------------------- fine detail and chroma
+
+
+@pytest.fixture(scope="module")
+def boiling(tmp_path_factory):
+    """A pan large enough for native tiles, its fine detail regenerated every frame (the texture injector)."""
+    from flickerd.synth import inject
+
+    d = tmp_path_factory.mktemp("boiling")
+    canvas = clips.texture(3, (160, 480))
+    clean = [cv2.warpAffine(canvas, np.float32([[1, 0, -2.0 * t], [0, 1, 0]]), (480, 160),
+                            borderMode=cv2.BORDER_REFLECT)[:, :224] for t in range(14)]
+    regenerate = inject.texture(np.random.default_rng(5), len(clean), 1.0)
+    src = clips.write(str(d / "boiling.mp4"), [regenerate(f, t) for t, f in enumerate(clean)])
+    return d, clean, src
+
+
+def test_fine_detail_flicker_falls_when_regenerated_texture_is_made_steady(boiling):
+    d, clean, src = boiling
+    v = _check(src, clips.write(str(d / "steady.mp4"), clean))
+    m = v.metrics
+    assert m["detail_flicker_before"] > 3 * m["detail_flicker_after"], m
+    assert m["detail_flicker_reduction"] > 0.5 and m["best_reduction"] >= m["detail_flicker_reduction"]
+    assert m["detail_kept"] is None or m["detail_kept"] > 0.9  # what persisted is kept (the rest was boiling)
+    # a re-encode alone moves neither
+    same = _check(src, clips.transform(src, str(d / "same.mp4"), lambda fr: fr)).metrics
+    assert abs(same["detail_flicker_reduction"]) < 0.1 and same["detail_kept"] > 0.9
+
+
+def test_a_blur_that_removes_persistent_detail_is_rejected(boiling):
+    d, _, src = boiling
+    out = clips.transform(src, str(d / "blur.mp4"), lambda fr: [cv2.GaussianBlur(f, (0, 0), 2.0) for f in fr])
+    v = _check(src, out, thresholds=Acceptance(min_detail_kept=0.5, min_sharpness_ratio=0.0, min_ssim=0.0,
+                                                min_psnr=0.0))
+    assert v.metrics["detail_flicker_reduction"] > 0.5  # the blur does remove the boiling...
+    assert v.metrics["detail_kept"] < 0.4  # ...and the detail that persists with it
+    assert not v.accepted and any("removed detail that persists" in r for r in v.reasons), v.reasons
+
+
+def test_chroma_flicker_that_rises_is_a_rejection(clip):
+    d, clean, src = clip
+    rng = np.random.default_rng(9)
+    tinted = [f + np.float32([s, 0, -s]) for f, s in zip(clean, rng.uniform(-10, 10, len(clean)))]
+    v = _check(src, clips.write(str(d / "tinted.mp4"), tinted))
+    m = v.metrics
+    assert m["luma_flicker_reduction"] > 0.5  # the luma fix worked...
+    assert m["chroma_flicker_after"] > 2 * m["chroma_flicker_before"] + 1  # ...and added colour flicker
+    assert not v.accepted and any("chroma flicker rose" in r for r in v.reasons), v.reasons

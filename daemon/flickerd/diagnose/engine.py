@@ -21,10 +21,11 @@ from collections.abc import Callable
 
 import numpy as np
 
-from flickerd.diagnose import baseline, codec, cuts, global_flicker, incoherence, local, plan, texture, verdict, warping
+from flickerd.diagnose import baseline, codec, cuts, global_flicker, incoherence, local, plan, verdict, warping
 from flickerd.diagnose.frames import FrameView, Geometry
 from flickerd.diagnose.model import Diagnosis, FramePoint
 from flickerd.diagnose.settings import DiagnoseSettings
+from flickerd.quality import texture
 from flickerd.media.planes import PlaneReader
 
 PROGRESS_EVERY = 16  # frames between progress callbacks

@@ -14,6 +14,8 @@ pixel, which leaves as much high-pass residual as regeneration does.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import cv2
 import numpy as np
 
@@ -77,21 +79,34 @@ def tile_origins(gray: np.ndarray, mask: np.ndarray, scale: float, native: tuple
     return out
 
 
-def native_ratio(prev_y: np.ndarray, cur_y: np.ndarray, flow: np.ndarray, mask: np.ndarray, scale: float,
-                 origins: list[tuple[int, int]]) -> float:
-    """``texture_ratio`` over native-resolution tiles, each with its motion refined at native size.
+@dataclass(frozen=True, slots=True)
+class TileMotion:
+    """One tile's motion between two frames, refined at native size.
 
-    ``prev_y``/``cur_y``: native luma planes; ``flow``/``mask``: the analysis flow prev → cur and
-    its mask; ``scale``: native px per analysis px. Residual and detail energies are summed over
-    the tiles (NaN when none has texture to judge).
+    ``prev``/``cur``: top-left corners (native px, margin included) in frame t−1 and t; ``flow``:
+    the refined flow prev → cur over the tile with its margin; ``ok``: the tile's reliable pixels.
+    """
+
+    prev: tuple[int, int]
+    cur: tuple[int, int]
+    flow: np.ndarray
+    ok: np.ndarray
+
+
+def tile_motions(prev_y: np.ndarray, cur_y: np.ndarray, flow: np.ndarray, mask: np.ndarray, scale: float,
+                 origins: list[tuple[int, int]]) -> list[TileMotion]:
+    """Each tile's motion from ``prev_y`` to ``cur_y`` (native luma): the analysis flow's median
+    over the tile, refined by DIS at native size. Tiles that leave the frame or have too few
+    reliable pixels are left out.
+
+    ``flow``/``mask``: the analysis flow prev → cur and its mask; ``scale``: native px per analysis px.
     """
     from flickerd import flow as of
 
     H, W = prev_y.shape
     m = TILE_MARGIN
     t = TILE + 2 * m
-    residual = detail = 0.0
-    count = 0
+    out = []
     for ny, nx in origins:
         ay = min(flow.shape[0] - 1, int((ny + TILE / 2) / scale))
         ax = min(flow.shape[1] - 1, int((nx + TILE / 2) / scale))
@@ -110,16 +125,43 @@ def native_ratio(prev_y: np.ndarray, cur_y: np.ndarray, flow: np.ndarray, mask: 
         fw = of.flow(p, c, TILE_PRESET)
         bw = of.flow(c, p, TILE_PRESET)
         ok = of.occlusion_mask(fw, bw)[m:m + TILE, m:m + TILE]
-        warped = of.warp(c.astype(np.float32), fw)
-        keep = ok.astype(np.float32)
-        n = int(keep.sum())
-        if n < TILE * TILE // 4:
+        if int(ok.sum()) < TILE * TILE // 4:
             continue
-        hp_a = cv2.multiply(high_pass(p.astype(np.float32))[m:m + TILE, m:m + TILE], keep)
-        hp_b = cv2.multiply(high_pass(warped)[m:m + TILE, m:m + TILE], keep)
+        out.append(TileMotion((py, px), (cy, cx), fw, ok))
+    return out
+
+
+def tile_bands(prev_y: np.ndarray, cur_y: np.ndarray, motion: TileMotion) -> tuple[np.ndarray, np.ndarray]:
+    """The high-pass detail of frame t−1 and of frame t warped onto it, over ``motion``'s tile
+    (zero off its reliable pixels). Applied to another video's frames (a fix), it judges them
+    with the motion of the frames it was found on."""
+    from flickerd import flow as of
+
+    m = TILE_MARGIN
+    t = TILE + 2 * m
+    (py, px), (cy, cx) = motion.prev, motion.cur
+    p = prev_y[py:py + t, px:px + t].astype(np.float32)
+    warped = of.warp(cur_y[cy:cy + t, cx:cx + t].astype(np.float32), motion.flow)
+    keep = motion.ok.astype(np.float32)
+    return (cv2.multiply(high_pass(p)[m:m + TILE, m:m + TILE], keep),
+            cv2.multiply(high_pass(warped)[m:m + TILE, m:m + TILE], keep))
+
+
+def native_ratio(prev_y: np.ndarray, cur_y: np.ndarray, flow: np.ndarray, mask: np.ndarray, scale: float,
+                 origins: list[tuple[int, int]]) -> float:
+    """``texture_ratio`` over native-resolution tiles, each with its motion refined at native size.
+
+    ``prev_y``/``cur_y``: native luma planes; ``flow``/``mask``: the analysis flow prev → cur and
+    its mask; ``scale``: native px per analysis px. Residual and detail energies are summed over
+    the tiles (NaN when none has texture to judge).
+    """
+    residual = detail = 0.0
+    count = 0
+    for motion in tile_motions(prev_y, cur_y, flow, mask, scale, origins):
+        hp_a, hp_b = tile_bands(prev_y, cur_y, motion)
         residual += cv2.norm(hp_a, hp_b, cv2.NORM_L2SQR)
         detail += (cv2.norm(hp_a, cv2.NORM_L2SQR) + cv2.norm(hp_b, cv2.NORM_L2SQR)) / 2
-        count += n
+        count += int(motion.ok.sum())
     if not count or detail / count < MIN_DETAIL:
         return float("nan")
     return float(residual / detail)
