@@ -136,7 +136,8 @@ def _run_job(job: Job) -> list[dict]:
             diag_s = time.monotonic() - t
             decision = decide(before, DEFAULT_RULES)
             row = {"source": v.source, "kind": v.kind, "strength": v.strength, "seed": v.seed, "name": v.name,
-                   "verdict": before.verdict.value, "rule": decision.rule, "input_psnr": input_psnr,
+                   "verdict": before.verdict.value, "scores": dict(before.scores), "rule": decision.rule,
+                   "input_psnr": input_psnr,
                    "diagnose_s": diag_s, "auto": [], "routes": {}}
             if decision.steps and job.auto:
                 for n, steps in enumerate([decision.steps] + ([decision.fallback] if decision.fallback else [])):

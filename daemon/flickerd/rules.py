@@ -89,16 +89,22 @@ def _v(*verdicts: Verdict) -> tuple[Verdict, ...]:
     return verdicts
 
 
+# Texture flicker from which ``detail`` joins a chain: the diagnosis's own texture threshold
+# (fitted on the real-render bench), so "boiling texture" means the same in both places.
+TEXTURE_ROUTE = 0.43
+
 DEFAULT_RULES: tuple[Rule, ...] = (
     Rule("clean", Match(verdicts=_v(Verdict.CLEAN)), Action.REPORT),
     Rule(
-        "generative",
-        Match(verdicts=_v(Verdict.GENERATIVE_FLICKER)),
+        "generative-texture",
+        Match(verdicts=_v(Verdict.GENERATIVE_FLICKER), min_scores={"texture_flicker": TEXTURE_ROUTE}),
         Action.FIX,
         # tone/colour, then boiling texture; RIFE smoothing earned no place here (bench restoration)
         steps=(Step("normalize"), Step("detail")),
         fallback=(Step("normalize"),),
     ),
+    # without boiling texture, ``detail`` only averages real detail (bench real_repairs)
+    Rule("generative", Match(verdicts=_v(Verdict.GENERATIVE_FLICKER)), Action.FIX, steps=(Step("normalize"),)),
     Rule(
         "codec-luma",
         Match(verdicts=_v(Verdict.CODEC_ARTIFACTS), min_scores={"luma_flicker": 0.5}),
@@ -112,11 +118,17 @@ DEFAULT_RULES: tuple[Rule, ...] = (
         steps=(Step("ffmpeg", {"deflicker": False, "deband": True}),),
     ),
     Rule(
-        "mixed",
-        Match(verdicts=_v(Verdict.MIXED)),
+        "mixed-texture",
+        Match(verdicts=_v(Verdict.MIXED), min_scores={"texture_flicker": TEXTURE_ROUTE}),
         Action.FIX,
         steps=(Step("normalize"), Step("detail"), Step("ffmpeg", {"deflicker": False, "deband": True})),
         fallback=(Step("normalize"), Step("ffmpeg", {"deflicker": False, "deband": True})),
+    ),
+    Rule(
+        "mixed",
+        Match(verdicts=_v(Verdict.MIXED)),
+        Action.FIX,
+        steps=(Step("normalize"), Step("ffmpeg", {"deflicker": False, "deband": True})),
     ),
     Rule(
         "incoherent-gpu",

@@ -8,16 +8,22 @@ import sys
 
 from flickerd.process import process_file
 from flickerd.routes.base import Step
-from flickerd.rules import DEFAULT_RULES
+from flickerd.rules import DEFAULT_RULES, TEXTURE_ROUTE
 from tests.restoration import clips
 
 
-def test_default_generative_chain_is_normalize_then_detail():
-    rule = next(r for r in DEFAULT_RULES if r.name == "generative")
-    assert rule.steps == (Step("normalize"), Step("detail"))
-    assert rule.fallback == (Step("normalize"),)
-    mixed = next(r for r in DEFAULT_RULES if r.name == "mixed")
+def test_default_rules_add_detail_only_where_the_texture_boils():
+    texture = next(r for r in DEFAULT_RULES if r.name == "generative-texture")
+    assert texture.steps == (Step("normalize"), Step("detail"))
+    assert texture.fallback == (Step("normalize"),)
+    assert dict(texture.match.min_scores) == {"texture_flicker": TEXTURE_ROUTE}
+    plain = next(r for r in DEFAULT_RULES if r.name == "generative")
+    assert plain.steps == (Step("normalize"),)
+    names = [r.name for r in DEFAULT_RULES]
+    assert names.index("generative-texture") < names.index("generative")
+    mixed = next(r for r in DEFAULT_RULES if r.name == "mixed-texture")
     assert [s.route for s in mixed.steps] == ["normalize", "detail", "ffmpeg"]
+    assert [s.route for s in next(r for r in DEFAULT_RULES if r.name == "mixed").steps] == ["normalize", "ffmpeg"]
 
 
 def test_process_picks_the_generative_chain_and_verification_accepts_it(tmp_path):
@@ -25,10 +31,11 @@ def test_process_picks_the_generative_chain_and_verification_accepts_it(tmp_path
     outcome = process_file(src, tmp_path / "work", compare=False)
     assert outcome.before is not None and outcome.before.verdict.value == "generative_flicker"
     assert outcome.decision is not None and outcome.decision.rule == "generative"
-    assert outcome.attempts == ("normalize+detail",)
+    assert outcome.before.scores["texture_flicker"] < TEXTURE_ROUTE  # luma flicker: no boiling texture
+    assert outcome.attempts == ("normalize",)
     assert outcome.status == "done", outcome.reason
     assert outcome.verification is not None and outcome.verification.accepted
-    assert [s.route for s in outcome.chain.steps] == ["normalize", "detail"]
+    assert [s.route for s in outcome.chain.steps] == ["normalize"]
     gain = clips.psnr(clips.load(outcome.output), clips.load(clean)) - clips.psnr(clips.load(src), clips.load(clean))
     assert gain > 3.0, gain
 
