@@ -32,6 +32,7 @@ def main(argv: list[str]) -> int:
     for i in range(n):
         route = chains[i % len(chains)] if chains else "ffmpeg"
         m.file_seen(folders[i % len(folders)])
+        m.job_launched()
         m.job_started(route)
         m.verdict("mixed")
         m.flicker(3.0, 1.0)

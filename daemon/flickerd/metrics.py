@@ -4,9 +4,11 @@ Naming follows Prometheus practice: ``flickerd_`` prefix, base units (seconds, b
 only on counters. Label values come only from fixed lists (outcomes, failure reasons, verdicts,
 queue states) or from lists fixed at start (configured folder names, the routes the rules can
 produce), so the number of series is bounded; a value outside its list is counted under
-``other`` and logged once. Every known series is exported at 0 from the start, so ``rate()``
-and alerts see the first event. Queue depth, GPU memory and output disk space are read when
-Prometheus scrapes, never cached.
+``other`` and logged once. A series a dashboard panel or alert reads with ``rate()``,
+``increase()`` or a comparison is exported at 0 from the start (only the label combinations
+that can occur), so they see the first event; the rest appear when first used, which keeps an
+idle daemon near 200 series. No ``_created`` series. Queue depth, GPU memory and output disk
+space are read when Prometheus scrapes, never cached.
 
 All updates happen in the daemon process; work done in subprocesses or on Ray reports back to it.
 """
@@ -24,7 +26,7 @@ from enum import Enum
 from pathlib import Path
 
 import structlog
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector, disable_created_metrics
 from prometheus_client.core import GaugeMetricFamily, Metric
 
 from flickerd import __version__
@@ -40,10 +42,19 @@ NAMESPACE = "flickerd"
 
 BASE_ROUTES: tuple[str, ...] = ("none", "normalize", "ffmpeg", "rife", "regenerate")
 OUTCOMES: tuple[str, ...] = (
-    "done", "rejected", "failed", "quarantined", "report_only", "needs_attention", "review", "duplicate",
+    "done", "rejected", "failed", "quarantined", "cancelled", "report_only", "needs_attention", "review", "duplicate",
 )
-# Outcomes where the pipeline worked as intended (a fix, a report or a candidate came out).
-SUCCESS_OUTCOMES: tuple[str, ...] = ("done", "report_only", "needs_attention", "review")
+# What was asked for came out: a verified fix, the report of a diagnose-only folder, a candidate for review.
+# needs_attention is not one: the clip still flickers and a person has to act.
+SUCCESS_OUTCOMES: tuple[str, ...] = ("done", "report_only", "review")
+FAILURE_OUTCOMES: tuple[str, ...] = ("failed", "quarantined")
+# Neither success nor failure, so out of both ratios: a person or a changed source stopped the job,
+# or earlier content was linked without processing.
+UNJUDGED_OUTCOMES: tuple[str, ...] = ("cancelled", "duplicate")
+# Outcomes that can occur with no route (``none``: stopped before the decision, or a report-only
+# decision) and with a fixing chain; only these pairs are pre-created.
+NO_ROUTE_OUTCOMES: tuple[str, ...] = ("report_only", "needs_attention", "failed", "quarantined", "cancelled", "duplicate")
+ROUTE_OUTCOMES: tuple[str, ...] = ("done", "review", "rejected", "failed", "quarantined", "cancelled", "duplicate")
 VERDICTS: tuple[str, ...] = tuple(v.value for v in Verdict)
 QUEUE_STATES: tuple[str, ...] = (
     "pending", "running", "done", "rejected", "failed", "quarantined", "review", "cancelled",
@@ -53,12 +64,22 @@ STAGES: tuple[str, ...] = ("before", "after")
 CANCEL_REASONS: tuple[str, ...] = ("cancelled", "source_changed", "folder_removed")
 OTHER = "other"
 
-# Jobs range from seconds (diagnose a short clip) to two hours (regenerate a long one on a busy GPU).
-DURATION_BUCKETS_S: tuple[float, ...] = (1, 2, 5, 10, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200)
-# Flicker scores are in 8-bit luma units (second difference of mean Y); 0 is perfectly steady.
-FLICKER_BUCKETS: tuple[float, ...] = (0.1, 0.25, 0.5, 1, 2, 3, 5, 8, 12, 20, 35, 60)
-# 1 - after/before: 1 = all flicker removed, 0 = unchanged, negative = made worse.
-REDUCTION_BUCKETS: tuple[float, ...] = (-1, -0.5, -0.25, 0, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 1)
+# Bucket edges come from what each value really takes: a real daemon fixing 36 real renders as they
+# are and with injected flicker (``python -m bench metric_ranges``; its run is
+# tests/ops/data/metric_observations.json, and tests/ops/test_metric_buckets.py keeps each median
+# off the first and last buckets). Ten edges each: a child costs 13 series.
+# Job wall time: 0.8-26 s (median 11) for 48 frames at 832 px on one CPU worker; long clips and
+# GPU routes run to hours (limits.job_timeout_s is 6 h).
+DURATION_BUCKETS_S: tuple[float, ...] = (2, 5, 10, 20, 45, 90, 180, 600, 1800, 7200)
+# Settled to started: 5 ms on an idle daemon, 0-205 s (median 106) behind that run's backlog
+# (a file every 6 s), hours behind a long one.
+QUEUE_WAIT_BUCKETS_S: tuple[float, ...] = (0.1, 1, 5, 15, 30, 60, 120, 300, 1800, 7200)
+# Verification's warping error with the input's flow (RGB in [0,1], squared): 1.5e-5 to 2.4e-3
+# (median 5.9e-4 before, 2.2e-4 after); up to 0.017 on longer renders. 0 is perfectly steady.
+FLICKER_BUCKETS: tuple[float, ...] = (2e-5, 5e-5, 1e-4, 2e-4, 5e-4, 1e-3, 2e-3, 5e-3, 1e-2, 2e-2)
+# 1 - after/before: 1 = all flicker removed, 0 = unchanged, negative = made worse. Observed -0.04 to
+# 0.86 (median 0.17); a rejected fix sits near 0, so the edges are dense there.
+REDUCTION_BUCKETS: tuple[float, ...] = (-0.25, 0, 0.02, 0.05, 0.1, 0.2, 0.4, 0.6, 0.8, 1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,6 +223,10 @@ class Metrics:
         gpu_reader: GpuReader = read_gpu_memory,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        # prometheus_client keeps this switch per process, read at each collect; flickerd's is the only
+        # registry in the daemon. _created would double the counter and histogram series for a value
+        # no panel reads (process_start_time_seconds says when counting began).
+        disable_created_metrics()
         self.registry = registry
         self._clock = clock
         self._gpu_reader = gpu_reader
@@ -210,6 +235,7 @@ class Metrics:
         self._lock = threading.Lock()
         self._folders = _Bounded("folder", [*folders, OTHER])
         self._routes = _Bounded("route", [*BASE_ROUTES, *routes, OTHER])
+        self._configured_routes: tuple[str, ...] = ()
         self._outcomes = _Bounded("outcome", OUTCOMES, fallback="failed")
         self._reasons = _Bounded("reason", FAILURE_REASONS, fallback="internal")
         self._verdicts = _Bounded("verdict", [*VERDICTS, OTHER])
@@ -246,7 +272,9 @@ class Metrics:
         self.intake_paused = gauge(
             "intake_paused", "1 while intake from a folder is paused (disk full, mount missing).", ["folder"]
         )
-        self.jobs_started = counter("jobs_started", "Jobs that started running, by route.", ["route"])
+        self.jobs_started = counter(
+            "jobs_started", "Jobs that started running, by the route their rules chose (counted when chosen; a job "
+            "that ends before a choice, or runs no route, counts under none when it ends).", ["route"])
         self.jobs_in_progress = gauge("jobs_in_progress", "Jobs running now.")
         self.jobs = counter("jobs", "Finished jobs by route and outcome.", ["route", "outcome"])
         self.job_duration = histogram(
@@ -254,7 +282,7 @@ class Metrics:
             ["route", "outcome"], DURATION_BUCKETS_S,
         )
         self.queue_wait = histogram(
-            "queue_wait_seconds", "Time from a file settling to its job starting.", [], DURATION_BUCKETS_S
+            "queue_wait_seconds", "Time from a file settling to its job starting.", [], QUEUE_WAIT_BUCKETS_S
         )
         self.failures = counter("failures", "Failed attempts by reason.", ["reason"])
         self.jobs_cancelled = counter("jobs_cancelled", "Jobs that ended cancelled, by reason.", ["reason"])
@@ -266,7 +294,8 @@ class Metrics:
         )
         self.verdicts = counter("verdicts", "Diagnosis verdicts of input files.", ["verdict"])
         self.flicker_score = histogram(
-            "flicker_score", "Flicker score of fixed jobs before and after the fix.", ["stage"], FLICKER_BUCKETS
+            "flicker_score", "Warping error with the input's flow (RGB in [0,1], squared) of verified jobs, "
+            "before and after the fix.", ["stage"], FLICKER_BUCKETS
         )
         # Negative buckets: the client exports no _sum for this one, only buckets and _count.
         self.flicker_reduction = histogram(
@@ -286,44 +315,47 @@ class Metrics:
             self.flicker_score.labels(stage)
         for reason in self._reasons.allowed:
             self.failures.labels(reason)
-        for verdict in self._verdicts.allowed:
+        for verdict in VERDICTS:
             self.verdicts.labels(verdict)
-        for reason in self._cancels.allowed:
-            self.jobs_cancelled.labels(reason)
         self.healthy.set(1)
         for result in ("success", "failure"):
             self.config_reloads.labels(result)
-        self._init_folders(self._folders.allowed)
-        self._init_routes(self._routes.allowed)
+        self._init_folders(folders)
+        self._init_routes(["none", *routes])
         # The daemon only builds Metrics after loading its config, so the initial load succeeded.
         self.config_reload_ok.set(1)
         self.config_reload_time.set(self._clock())
         self.gpu_slots.set(gpu_slots)
 
     def _init_folders(self, folders: Iterable[str]) -> None:
+        """Zeros for what the folder panels and the intake alert read (files_refused has no panel)."""
         for folder in folders:
             for counter in (self.files_seen, self.files_settled):
                 counter.labels(folder)
             for skip in Skip:
                 self.files_ignored.labels(folder, skip.value)
-            for why in self._refusals.allowed:
-                self.files_refused.labels(folder, why)
             self.intake_paused.labels(folder)
 
     def _init_routes(self, routes: Iterable[str]) -> None:
+        """Zeros for each route/outcome pair that can occur (jobs panels, ratio and quarantine alerts) and the
+        last-success time the no-success alert reads. Durations only for the pair the percentile panels are
+        about (a route's success), so the first such job shows; other pairs appear with their first job."""
         for route in routes:
-            self.jobs_started.labels(route)
+            if route in self._configured_routes:
+                continue
+            self._configured_routes += (route,)
             self.last_success.labels(route)
-            for outcome in self._outcomes.allowed:
+            for outcome in NO_ROUTE_OUTCOMES if route == "none" else ROUTE_OUTCOMES:
                 self.jobs.labels(route, outcome)
-                self.job_duration.labels(route, outcome)
+            self.job_duration.labels(route, "report_only" if route == "none" else "done")
 
     # --- configuration-time -------------------------------------------------------------------
 
     def set_routes(self, routes: Sequence[str]) -> None:
         """Add routes a reloaded config can produce (existing series stay)."""
         with self._lock:
-            self._init_routes(self._routes.extend(routes))
+            self._routes.extend(routes)
+            self._init_routes(routes)
 
     def set_folders(self, folders: Sequence[str]) -> None:
         """Add folder names from a reloaded config (existing series stay)."""
@@ -365,12 +397,16 @@ class Metrics:
     def set_intake_paused(self, folder: str, paused: bool) -> None:
         self.intake_paused.labels(self._folders(folder)).set(1 if paused else 0)
 
-    def job_started(self, route: str) -> None:
-        self.jobs_started.labels(self._routes(route)).inc()
+    def job_launched(self) -> None:
+        """A job was handed to a worker (its route is not known yet)."""
         self.jobs_in_progress.inc()
 
+    def job_started(self, route: str) -> None:
+        """The rules chose ``route`` for a launched job; once per launch (``none`` at its end if never chosen)."""
+        self.jobs_started.labels(self._routes(route)).inc()
+
     def job_finished(self, route: str, outcome: str, duration_s: float, queue_wait_s: float) -> None:
-        """Call exactly once per ``job_started``; ``route`` may differ (the diagnosis picks it)."""
+        """Call exactly once per ``job_launched``; ``route`` may differ from the started one (a fallback ran)."""
         route, outcome = self._routes(route), self._outcomes(outcome)
         self.jobs.labels(route, outcome).inc()
         self.job_duration.labels(route, outcome).observe(max(0.0, duration_s))

@@ -177,6 +177,7 @@ def process_file(
     gpu: bool = False,
     sidecar: bool = False,
     progress: ProgressFn | None = None,
+    on_route: Callable[[str], None] | None = None,
     diagnose_fn: DiagnoseFn | None = None,
     compare: bool = True,
     output_codec: str | None = None,
@@ -184,6 +185,7 @@ def process_file(
 ) -> Outcome:
     """Process ``src`` into ``workdir`` and say how it ended (see the module docstring).
 
+    ``on_route`` hears the chosen route (``Decision.route``) once, before any fix runs;
     ``diagnose_fn`` swaps the diagnosis engine (tests); ``compare`` turns off the side-by-side clip;
     ``report_settings`` (the ``[reports]`` table) says how that clip is made.
     ``output_codec`` (a folder's ``output_codec``: h264, h265, prores, ffv1, …) is the final step's
@@ -235,6 +237,8 @@ def process_file(
         decision = Decision("override", Action.FIX, tuple(route_override), ())
     else:
         decision = decide(before, rules, sidecar=sidecar, gpu=gpu)
+    if on_route is not None:
+        on_route(decision.route)
 
     # 3. no-video actions
     if decision.action in (Action.REPORT, Action.ATTENTION) or not decision.steps:

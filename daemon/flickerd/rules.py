@@ -8,7 +8,7 @@ under ``_review/`` (regeneration), ``report`` writes only the report, ``attentio
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 
@@ -83,6 +83,15 @@ def decide(diagnosis: Diagnosis, rules: Sequence[Rule], *, sidecar: bool = False
             steps = rule.steps if rule.action in (Action.FIX, Action.REVIEW) else ()
             return Decision(rule.name, rule.action, steps, rule.fallback)
     return Decision("no-match", Action.REPORT, (), ())
+
+
+def route_names(rules: Iterable[Rule]) -> set[str]:
+    """Every route name ``rules`` can put on a job (``Decision.route``), fallback chains and ``none`` included."""
+    out = {"none"}
+    for rule in rules:
+        if rule.action in (Action.FIX, Action.REVIEW):
+            out.update("+".join(s.route for s in chain) for chain in (rule.steps, rule.fallback) if chain)
+    return out
 
 
 def _v(*verdicts: Verdict) -> tuple[Verdict, ...]:

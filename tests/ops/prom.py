@@ -99,9 +99,9 @@ class PrometheusServer:
             self._proc.wait()
         self._proc = None
 
-    def query(self, expr: str) -> list[dict]:
-        """Instant query at now; the result vector (each item has ``metric`` and ``value``)."""
-        url = f"{self.url}/api/v1/query?" + urllib.parse.urlencode({"query": expr})
+    def query(self, expr: str, at: float | None = None) -> list[dict]:
+        """Instant query at ``at`` (Unix seconds; default now); the result vector (each item has ``metric`` and ``value``)."""
+        url = f"{self.url}/api/v1/query?" + urllib.parse.urlencode({"query": expr, **({"time": at} if at else {})})
         try:
             with urllib.request.urlopen(url, timeout=10) as r:
                 body = json.load(r)

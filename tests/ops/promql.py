@@ -34,6 +34,31 @@ def dashboard_targets(path: Path = DASHBOARD) -> list[tuple[str, str]]:
     return out
 
 
+def dashboard_legends(path: Path = DASHBOARD) -> list[tuple[str, str, str]]:
+    """(panel title, legend, expression) for every query target; a legend names a target within its panel."""
+    out: list[tuple[str, str, str]] = []
+
+    def walk(panels: list[dict]) -> None:
+        for panel in panels:
+            for target in panel.get("targets", ()):
+                if target.get("expr"):
+                    out.append((panel["title"], target.get("legendFormat", ""), target["expr"]))
+            walk(panel.get("panels", []))
+
+    walk(json.loads(path.read_text())["panels"])
+    return out
+
+
+def alert_rules(path: Path = ALERTS) -> dict[str, str]:
+    """Alert name → its expression on one line (the rules file's two forms: one-liners and ``expr: |``)."""
+    out = {}
+    for block in path.read_text().split("- alert: ")[1:]:
+        name = block.split("\n", 1)[0].strip()
+        m = re.search(r"expr: \|\n((?:\s{10}.*\n)+)", block) or re.search(r"expr: (.+)", block)
+        out[name] = " ".join(m.group(1).split())
+    return out
+
+
 def concrete(expr: str, window: str = "1m") -> str:
     """Replace Grafana's variables by values Prometheus accepts."""
     return (

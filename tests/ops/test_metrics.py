@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import urllib.request
+from pathlib import Path
 
 import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 
 from flickerd.errors import FAILURE_REASONS, ConfigError
 from flickerd.metrics import (
-    BASE_ROUTES, OUTCOMES, QUEUE_STATES, GpuMemory, Metrics, names, parse_address, read_gpu_memory, serve,
+    FAILURE_OUTCOMES, NO_ROUTE_OUTCOMES, OUTCOMES, QUEUE_STATES, ROUTE_OUTCOMES, SUCCESS_OUTCOMES, GpuMemory, Metrics,
+    names, parse_address, read_gpu_memory, serve,
 )
 
 from .prom import require
+
+DEFAULT_CONFIG = Path(__file__).resolve().parents[2] / "daemon" / "flickerd" / "defaults" / "flickerd.toml"
 
 
 def make(**kw) -> tuple[Metrics, CollectorRegistry]:
@@ -26,13 +31,23 @@ def sample(registry: CollectorRegistry, name: str, **labels: str) -> float | Non
     return registry.get_sample_value(name, labels)
 
 
-def test_known_series_start_at_zero():
+def test_series_a_panel_or_alert_reads_start_at_zero():
     m, r = make()
-    for route in [*BASE_ROUTES, "normalize+rife"]:
-        for outcome in OUTCOMES:
+    for route in ("none", "normalize+rife", "ffmpeg"):  # "none" always, the rest as configured
+        for outcome in NO_ROUTE_OUTCOMES if route == "none" else ROUTE_OUTCOMES:
             assert sample(r, "flickerd_jobs_total", route=route, outcome=outcome) == 0
-            assert sample(r, "flickerd_job_duration_seconds_count", route=route, outcome=outcome) == 0
+        success = "report_only" if route == "none" else "done"
+        assert sample(r, "flickerd_job_duration_seconds_count", route=route, outcome=success) == 0
         assert sample(r, "flickerd_last_success_timestamp_seconds", route=route) == 0
+    # pairs that cannot occur, routes no rule produces, and counters no panel reads are not pre-created
+    assert sample(r, "flickerd_jobs_total", route="none", outcome="done") is None
+    assert sample(r, "flickerd_jobs_total", route="ffmpeg", outcome="report_only") is None
+    assert sample(r, "flickerd_jobs_total", route="regenerate", outcome="review") is None
+    assert sample(r, "flickerd_jobs_total", route="other", outcome="failed") is None
+    assert sample(r, "flickerd_job_duration_seconds_count", route="ffmpeg", outcome="failed") is None
+    assert sample(r, "flickerd_jobs_started_total", route="ffmpeg") is None
+    assert sample(r, "flickerd_jobs_cancelled_total", reason="cancelled") is None
+    assert set(NO_ROUTE_OUTCOMES) | set(ROUTE_OUTCOMES) == set(OUTCOMES)
     for reason in FAILURE_REASONS:
         assert sample(r, "flickerd_failures_total", reason=reason) == 0
     for folder in ("renders", "film"):
@@ -50,18 +65,19 @@ def test_known_series_start_at_zero():
 def test_job_lifecycle_updates_counters_histograms_and_last_success():
     now = [1_700_000_000.0]
     m, r = make(clock=lambda: now[0])
-    m.job_started("normalize+rife")
+    m.job_launched()
     assert sample(r, "flickerd_jobs_in_progress") == 1
+    m.job_started("normalize+rife")
     now[0] += 100
     m.job_finished("normalize+rife", "done", duration_s=42.0, queue_wait_s=7.0)
-    m.job_started("ffmpeg")
+    m.job_launched(); m.job_started("ffmpeg")
     m.job_finished("ffmpeg", "failed", duration_s=3.0, queue_wait_s=1.0)
     assert sample(r, "flickerd_jobs_in_progress") == 0
     assert sample(r, "flickerd_jobs_total", route="normalize+rife", outcome="done") == 1
     assert sample(r, "flickerd_jobs_total", route="ffmpeg", outcome="failed") == 1
     assert sample(r, "flickerd_job_duration_seconds_sum", route="normalize+rife", outcome="done") == 42.0
-    assert sample(r, "flickerd_job_duration_seconds_bucket", route="normalize+rife", outcome="done", le="30.0") == 0
-    assert sample(r, "flickerd_job_duration_seconds_bucket", route="normalize+rife", outcome="done", le="60.0") == 1
+    assert sample(r, "flickerd_job_duration_seconds_bucket", route="normalize+rife", outcome="done", le="20.0") == 0
+    assert sample(r, "flickerd_job_duration_seconds_bucket", route="normalize+rife", outcome="done", le="45.0") == 1
     assert sample(r, "flickerd_job_duration_seconds_bucket", route="normalize+rife", outcome="done", le="7200.0") == 1
     assert sample(r, "flickerd_queue_wait_seconds_sum") == 8.0
     assert sample(r, "flickerd_last_success_timestamp_seconds", route="normalize+rife") == now[0]
@@ -71,7 +87,7 @@ def test_job_lifecycle_updates_counters_histograms_and_last_success():
 def test_unknown_label_values_stay_bounded():
     m, r = make()
     m.file_seen("/home/alice/secret-render.mp4")  # a file name must never become a label
-    m.job_started("rife+bogus")
+    m.job_launched(); m.job_started("rife+bogus")
     m.job_finished("rife+bogus", "exploded", 1.0, 0.0)
     m.failure("no_such_reason")
     m.verdict("psychedelic")
@@ -103,17 +119,79 @@ def test_reload_adds_routes_and_folders_and_records_result():
 def test_flicker_and_verdicts():
     m, r = make()
     m.verdict("generative_flicker")
-    m.flicker(before=4.0, after=1.0)
-    m.flicker(before=2.0, after=3.0)  # made worse: reduction -0.5
+    m.flicker(before=4e-3, after=1e-3)
+    m.flicker(before=2e-3, after=3e-3)  # made worse: reduction -0.5
     assert sample(r, "flickerd_verdicts_total", verdict="generative_flicker") == 1
-    assert sample(r, "flickerd_flicker_score_sum", stage="before") == 6.0
-    assert sample(r, "flickerd_flicker_score_sum", stage="after") == 4.0
+    assert sample(r, "flickerd_flicker_score_sum", stage="before") == pytest.approx(6e-3)
+    assert sample(r, "flickerd_flicker_score_sum", stage="after") == pytest.approx(4e-3)
+    assert sample(r, "flickerd_flicker_score_bucket", stage="before", le="0.002") == 1
+    assert sample(r, "flickerd_flicker_score_bucket", stage="before", le="0.005") == 2
     # reductions 0.75 and -0.5 (negative buckets: the client exports no _sum for this histogram)
     assert sample(r, "flickerd_flicker_reduction_ratio_count") == 2
-    assert sample(r, "flickerd_flicker_reduction_ratio_bucket", le="-1.0") == 0
-    assert sample(r, "flickerd_flicker_reduction_ratio_bucket", le="-0.5") == 1
-    assert sample(r, "flickerd_flicker_reduction_ratio_bucket", le="0.5") == 1
-    assert sample(r, "flickerd_flicker_reduction_ratio_bucket", le="0.75") == 2
+    assert sample(r, "flickerd_flicker_reduction_ratio_bucket", le="-0.25") == 1
+    assert sample(r, "flickerd_flicker_reduction_ratio_bucket", le="0.6") == 1
+    assert sample(r, "flickerd_flicker_reduction_ratio_bucket", le="0.8") == 2
+
+
+def test_each_outcome_has_its_own_label():
+    m, r = make()
+    for outcome in ("cancelled", "needs_attention", "failed"):
+        m.job_launched(); m.job_started("ffmpeg")
+        m.job_finished("ffmpeg", outcome, 1.0, 0.0)
+    for outcome in ("cancelled", "needs_attention", "failed"):
+        assert sample(r, "flickerd_jobs_total", route="ffmpeg", outcome=outcome) == 1
+    # only what was asked for is a success: needs_attention and cancelled leave last_success alone
+    assert sample(r, "flickerd_last_success_timestamp_seconds", route="ffmpeg") == 0
+    assert set(SUCCESS_OUTCOMES) == {"done", "report_only", "review"}
+    assert not set(SUCCESS_OUTCOMES) & set(FAILURE_OUTCOMES) and "cancelled" not in FAILURE_OUTCOMES
+
+
+def exposition_samples(registry: CollectorRegistry) -> list[str]:
+    """The sample lines of the /metrics page (what Prometheus stores as series)."""
+    return [ln for ln in generate_latest(registry).decode().splitlines() if ln and not ln.startswith("#")]
+
+
+def default_metrics(tmp_path) -> Metrics:
+    """Metrics as ``flickerd run`` builds them for the embedded default config."""
+    from flickerd.config import load
+    from flickerd.rules import route_names
+
+    cfg = load(str(DEFAULT_CONFIG))
+    m = Metrics(CollectorRegistry(), folders=[f.name for f in cfg.folders],
+                routes=sorted(set().union(*(route_names(f.rules) for f in cfg.folders))))
+    m.set_output_dirs({f.name: tmp_path for f in cfg.folders})
+    m.set_queue_source(lambda: {})
+    return m
+
+
+def test_an_idle_daemon_exports_at_most_300_series_and_no_created(tmp_path):
+    m = default_metrics(tmp_path)
+    lines = exposition_samples(m.registry)
+    assert not [ln for ln in lines if "_created" in ln]
+    assert len(lines) <= 300, len(lines)
+
+
+def test_after_100_jobs_of_the_real_mix_at_most_600_series(tmp_path):
+    # the route/outcome mix of the real-render run (data/metric_observations.json), plus a share of
+    # every other ending a day brings: failures, quarantines, cancels, duplicates, flagged clips
+    jobs = json.loads((Path(__file__).parent / "data" / "metric_observations.json").read_text())["jobs"]
+    mix = [(j["route"], j["outcome"], j.get("flicker_before"), j.get("flicker_after")) for j in jobs]
+    mix += [("normalize+detail", "failed", None, None), ("normalize+detail", "quarantined", None, None),
+            ("none", "quarantined", None, None), ("none", "cancelled", None, None),
+            ("normalize+detail", "duplicate", None, None), ("none", "needs_attention", None, None)]
+    m = default_metrics(tmp_path)
+    for i in range(100):
+        route, outcome, before, after = mix[i % len(mix)]
+        m.file_seen("incoming"); m.file_settled("incoming"); m.job_launched(); m.job_started(route)
+        m.verdict(("clean", "generative_flicker", "codec_artifacts", "mixed", "incoherent")[i % 5])
+        if before is not None:
+            m.flicker(before, after)
+        if outcome in ("failed", "quarantined"):
+            m.failure(("route_failed", "corrupt_input")[i % 2])
+        if outcome == "cancelled":
+            m.job_cancelled("cancelled")
+        m.job_finished(route, outcome, 10.0, 1.0)
+    assert len(exposition_samples(m.registry)) <= 600
 
 
 def test_scrape_time_sources_are_read_at_each_scrape(tmp_path):
@@ -162,7 +240,7 @@ def test_promtool_check_metrics_has_no_findings(tmp_path):
     m.set_queue_source(lambda: {"pending": 1, "running": 1})
     m.set_output_dirs({"renders": tmp_path})
     m.file_seen("renders"); m.file_settled("renders"); m.file_ignored("film", "hidden")
-    m.job_started("rife"); m.job_finished("rife", "done", 12.0, 3.0)
+    m.job_launched(); m.job_started("rife"); m.job_finished("rife", "done", 12.0, 3.0)
     m.failure("corrupt_input"); m.verdict("mixed"); m.flicker(3.0, 1.0); m.set_gpu_available(True)
     m.set_intake_paused("film", True)
     proc = subprocess.run([promtool, "check", "metrics"], input=generate_latest(r), capture_output=True, timeout=60)

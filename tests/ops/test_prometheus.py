@@ -15,7 +15,7 @@ from flickerd.metrics import GpuMemory, Metrics, names, serve
 
 from .prom import PrometheusServer, finite, require
 from .promql import (
-    ALERT_TESTS, ALERTS, PROMETHEUS_YML, SYNTHETIC, concrete, dashboard_targets, metric_names, rules_file_for,
+    ALERT_TESTS, ALERTS, DASHBOARD, PROMETHEUS_YML, SYNTHETIC, concrete, dashboard_targets, metric_names, rules_file_for,
 )
 
 GIB = 1 << 30
@@ -36,15 +36,15 @@ def script_activity(m: Metrics) -> None:
         m.file_settled("renders")
     m.file_ignored("renders", "pattern")
     m.verdict("generative_flicker")
-    m.job_started("normalize+rife")
+    m.job_launched(); m.job_started("normalize+rife")
     m.flicker(before=4.0, after=1.0)
     m.job_finished("normalize+rife", "done", duration_s=40.0, queue_wait_s=2.0)
     m.verdict("codec_artifacts")
-    m.job_started("ffmpeg")
+    m.job_launched(); m.job_started("ffmpeg")
     m.flicker(before=2.0, after=2.5)
     m.failure("verify_rejected")
     m.job_finished("ffmpeg", "rejected", duration_s=12.0, queue_wait_s=5.0)
-    m.job_started("none")
+    m.job_launched(); m.job_started("none")
     m.failure("corrupt_input")
     m.job_finished("none", "failed", duration_s=0.5, queue_wait_s=1.0)
     m.config_reloaded(True)
@@ -166,3 +166,24 @@ def test_promtool_alert_unit_tests_pass():
     assert "alertname: FlickerdDown" in text and "alertname: FlickerdFailureRatioHigh" in text
     proc = subprocess.run([promtool, "test", "rules", str(ALERT_TESTS)], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0 and "SUCCESS" in proc.stdout, proc.stdout + proc.stderr
+
+
+def unit_of(expr: str) -> str:
+    """The unit a target plots, from the metric names it reads (Prometheus names carry the base unit)."""
+    units = {"bytes" if n.endswith("_bytes") else "seconds" if "_seconds" in n else "count"
+             for n in metric_names(concrete(expr)) - {"up"}}
+    assert len(units) <= 1, f"{expr} mixes {units}"
+    return units.pop() if units else "count"
+
+
+def test_each_panel_plots_one_unit():
+    panels: dict[str, list[str]] = {}
+    for title, expr in dashboard_targets():
+        panels.setdefault(title, []).append(unit_of(expr))
+    mixed = {title: units for title, units in panels.items() if len(set(units)) > 1}
+    assert not mixed, f"panels whose series share an axis but not a unit: {mixed}"
+    units = {p["title"]: p.get("fieldConfig", {}).get("defaults", {}).get("unit")
+             for p in json.loads(DASHBOARD.read_text())["panels"]}
+    for title, expr in dashboard_targets():
+        if unit_of(expr) == "bytes" and "/" not in expr:
+            assert units[title] == "bytes", title

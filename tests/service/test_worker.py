@@ -10,7 +10,7 @@ from flickerd.report import json_report
 from flickerd.routes.registry import get_route
 from flickerd.service.hashing import sha256_file
 from flickerd.service.journal import Journal, JobState
-from flickerd.service.worker import Task, run_task
+from flickerd.service.worker import RouteChosen, Task, run_task
 
 
 RULES_HASH = "fix:0123456789abcdef"
@@ -254,3 +254,28 @@ def test_sequence_with_a_frame_rewritten_during_the_job_publishes_nothing(tmp_pa
     frame = folder / "shot_0001.png"
     res = run_task(task, rewriting(frame, frame.read_bytes().replace(b"IDAT", b"IDAT", 1) + b"\0"), lambda p: None)
     assert res.state is JobState.CANCELLED and res.reason == "source_changed"
+
+
+def test_the_chosen_route_is_reported_before_the_fix_and_kept_by_a_cancelled_job(tmp_path):
+    cancel = threading.Event()
+
+    def process(src, workdir, **kw):
+        kw["on_route"]("normalize+rife")  # process_file calls it right after the rules decide
+        cancel.set()  # a `flickerd cancel` arrives while the chain runs
+        kw["progress"](0.6)
+
+    got, sink = progress_sink()
+    res = run_task(make_task(tmp_path, cancel=cancel), process, sink)
+    assert [g for g in got if isinstance(g, RouteChosen)] == [RouteChosen(res.job_id, "normalize+rife")]
+    assert res.state is JobState.CANCELLED and res.outcome == "cancelled"
+    assert res.route == res.chosen_route == "normalize+rife"  # counted under the route that ran
+
+
+def test_a_job_that_ends_before_a_route_is_chosen_has_none(tmp_path):
+    def process(src, workdir, **kw):
+        raise NotAVideo(f"{src}: not a video")
+
+    got, sink = progress_sink()
+    res = run_task(make_task(tmp_path), process, sink)
+    assert not [g for g in got if isinstance(g, RouteChosen)]
+    assert res.route == "none" and res.chosen_route is None

@@ -36,10 +36,9 @@ def _metrics(cfg):
     from prometheus_client import CollectorRegistry
 
     from flickerd.metrics import Metrics, serve
+    from flickerd.rules import route_names
 
-    routes = {"duplicate"} | {
-        "+".join(s.route for s in rule.steps) or "none" for f in cfg.folders for rule in f.rules
-    }
+    routes = set().union(*(route_names(f.rules) for f in cfg.folders))
     metrics = Metrics(CollectorRegistry(), folders=[f.name for f in cfg.folders], routes=sorted(routes),
                       gpu_slots=int(cfg.gpu_slots))
     metrics.set_output_dirs({f.name: f.output for f in cfg.folders})

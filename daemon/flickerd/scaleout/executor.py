@@ -2,9 +2,9 @@
 
 The daemon owns the journal and every state change; an executor only runs
 ``flickerd.service.worker.run_task`` somewhere and sends records back through one ``sink``
-callable (the daemon's event queue): ``Progress`` while it runs, an ``Attempt`` each time a
-worker starts it (a Ray retry on another node is a second attempt), and exactly one ``Result``
-per submitted task. ``executor = "local"`` never imports Ray.
+callable (the daemon's event queue): ``Progress`` while it runs, a ``RouteChosen`` once its rules
+pick the route, an ``Attempt`` each time a worker starts it (a Ray retry on another node is a
+second attempt), and exactly one ``Result`` per submitted task. ``executor = "local"`` never imports Ray.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any, Protocol
 GPU_ROUTES = frozenset({"regenerate", "rife"})  # routes that use a GPU when their job holds one
 
 Sink = Callable[[Any], None]
-"""Receives ``Progress``, ``Attempt`` and ``Result`` records; must be thread-safe (``queue.put``)."""
+"""Receives ``Progress``, ``RouteChosen``, ``Attempt`` and ``Result`` records; must be thread-safe (``queue.put``)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -47,7 +47,7 @@ SHARED_WORK_DIR = ".flickerd-work"  # inside each output folder: shared storage 
 
 @ray.remote(num_cpus=0)
 class Mailbox:
-    """Collects ``Attempt`` and ``Progress`` records from tasks for the daemon to drain."""
+    """Collects ``Attempt``, ``Progress`` and ``RouteChosen`` records from tasks for the daemon to drain."""
 
     def __init__(self) -> None:
         self.items: list[Any] = []

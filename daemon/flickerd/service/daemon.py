@@ -27,6 +27,7 @@ import structlog
 from flickerd.errors import CorruptInput, FlickerdError, JournalError
 from flickerd.logs import log_job_summary
 from flickerd.media.guarded import refusal
+from flickerd.rules import route_names
 from flickerd.scaleout.executor import Attempt, make_executor, wants_gpu
 from flickerd.service import health, intake, restart_keys, shutdown
 from flickerd.service.archive import archive_source
@@ -46,7 +47,9 @@ from flickerd.service.state_dir import StateDir
 from flickerd.service.watcher import EventsLost, Seen, Skipped, Watcher, WatchLost, WatchSpec, candidates, owns
 from flickerd.service.notify import Notifier
 from flickerd.service.webhooks import WebhookSender, job_event
-from flickerd.service.worker import Processor, Progress, Result, Task, default_processor, failure_note
+from flickerd.service.worker import (
+    Processor, Progress, Result, RouteChosen, Task, default_processor, failure_note,
+)
 
 log = structlog.get_logger("flickerd.service")
 
@@ -75,6 +78,7 @@ class _Running:
     stop_asked: float | None = None  # when it was asked to stop (the health check's clock)
     fraction: float = 0.0  # the share of its estimated time that has passed (its ETA: flickerd.eta)
     for_shutdown: bool = False  # cancelled by a shutdown: back to pending when it ends, no attempt spent
+    route_counted: bool = False  # flickerd_jobs_started_total has it (its RouteChosen arrived)
 
 
 @dataclass
@@ -304,6 +308,11 @@ class Daemon:
                 except JournalError as exc:  # progress is best effort; a full disk pauses intake
                     if is_disk_full(exc):
                         self._state_full(exc)
+        elif isinstance(item, RouteChosen):
+            run = self.running.get(item.job_id)
+            if run is not None and not run.route_counted:
+                run.route_counted = True
+                self.metrics.job_started(item.route)
         elif isinstance(item, Result):
             self._finished(item)
         elif isinstance(item, Attempt):
@@ -674,7 +683,7 @@ class Daemon:
                and sum(r.gpu for r in self.running.values()) < self._gpu_slots())
         task = self._task(job, st, gpu=gpu, original=original)
         self.running[job.id] = _Running(task, None, time.monotonic(), gpu)
-        self.metrics.job_started("none" if original is None else "duplicate")
+        self.metrics.job_launched()  # counted as started once its route is chosen (RouteChosen)
         log.info("job_started", job_id=job.id, file=job.path, folder=job.folder, attempt=job.attempts, gpu=gpu)
         self.executor.submit(task)
 
@@ -765,6 +774,8 @@ class Daemon:
                 self._stale_running.add(job.id)
             return
         queue_wait = max(0.0, (job.started_at or 0.0) - job.created_at)
+        if not run.route_counted:  # ended before its rules chose a route, or that record is still on its way
+            self.metrics.job_started(res.chosen_route or "none")
         self.metrics.job_finished(res.route, outcome, res.seconds, queue_wait)
         if res.reason and state in (JobState.PENDING, JobState.QUARANTINED, JobState.FAILED):
             self.metrics.failure(res.reason)
@@ -817,7 +828,7 @@ class Daemon:
         self._adopt_outputs(self.config)
         self._adopt_or_cancel()
         self.metrics.set_folders([f.name for f in cfg.folders])
-        self.metrics.set_routes(sorted({"+".join(s.route for s in r.steps) or "none" for f in cfg.folders for r in f.rules}))
+        self.metrics.set_routes(sorted(set().union(*(route_names(f.rules) for f in cfg.folders))))
         self._rescan(time.monotonic())
         self.metrics.config_reloaded(True)
         log.info("config_reloaded", source=str(getattr(cfg, "source", "")), rules_hash=getattr(cfg, "rules_hash", None))

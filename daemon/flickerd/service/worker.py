@@ -13,6 +13,7 @@ source's format and depth, published as one folder.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import shutil
 import threading
@@ -88,6 +89,14 @@ class Progress:
 
 
 @dataclass(frozen=True, slots=True)
+class RouteChosen:
+    """The rules chose the job's route (``none``: no video will be made); sent once, before the fix runs."""
+
+    job_id: int
+    route: str
+
+
+@dataclass(frozen=True, slots=True)
 class Result:
     job_id: int
     state: JobState
@@ -103,6 +112,7 @@ class Result:
     flicker_after: float | None = None
     route_versions: str | None = None
     seconds: float = 0.0
+    chosen_route: str | None = None  # what RouteChosen said, in case that record arrives late (Ray) or not at all
 
 
 Processor = Callable[..., Any]
@@ -336,7 +346,7 @@ def same_route_versions(recorded: str | None) -> bool:
     return True
 
 
-def run_task(task: Task, processor: Processor, report: Callable[[Progress], None]) -> Result:
+def run_task(task: Task, processor: Processor, report: Callable[[Progress | RouteChosen], None]) -> Result:
     """Process one job and publish its files. Steps:
 
     1. a duplicate of earlier content (same rules, same route versions) is linked, not processed;
@@ -348,8 +358,24 @@ def run_task(task: Task, processor: Processor, report: Callable[[Progress], None
     5. the workdir is removed whatever happened.
 
     Input errors are final (quarantine); other errors are retryable; cancellation returns
-    a ``cancelled`` result.
+    a ``cancelled`` result. Once the rules choose the route, ``report`` gets a ``RouteChosen``.
     """
+    chosen: list[str] = []
+
+    def on_route(route: str) -> None:
+        chosen.append(route)
+        report(RouteChosen(task.job.id, route))
+
+    result = _run(task, processor, report, on_route)
+    if not chosen:
+        return result
+    # stopped or broken after the choice (cancelled, publish failed): the chosen route ran
+    route = chosen[0] if result.route == "none" else result.route
+    return dataclasses.replace(result, chosen_route=chosen[0], route=route)
+
+
+def _run(task: Task, processor: Processor, report: Callable[[Progress | RouteChosen], None],
+         on_route: Callable[[str], None]) -> Result:
     start = time.monotonic()
     if task.original is not None and same_route_versions(task.original.route_versions):
         return _duplicate(task)
@@ -379,6 +405,7 @@ def run_task(task: Task, processor: Processor, report: Callable[[Progress], None
         with seq.fps_default() if seq is not None else contextlib.nullcontext():
             outcome = processor(str(src), str(task.workdir), rules=rules, diagnose_settings=task.diagnose_settings,
                                 acceptance=task.acceptance, gpu=task.gpu, sidecar=sidecar, progress=progress,
+                                on_route=on_route,
                                 **({"output_codec": codec} if codec else {}),
                                 **({"report_settings": task.report_settings} if task.report_settings else {}))
             if task.cancel.is_set():
