@@ -247,6 +247,59 @@ def evaluate(rows: list[dict], sides: dict[str, str], judge=None) -> dict:
     return out
 
 
+STRUCTURAL = ("frame count", "frame rate", "duration", "audio", "frame size", "cannot be")
+GRID = {  # the acceptance thresholds searched, and the values tried
+    "min_flicker_reduction": (0.0, 0.02, 0.05, 0.08, 0.1, 0.15, 0.2),
+    "max_flicker_increase": (0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.5),
+    "min_detail_kept": (0.0, 0.8, 0.9, 0.93, 0.95, 0.97, 0.98, 0.99),
+    "max_change_persistence": (0.3, 0.33, 0.36, 0.38, 0.4, 0.42, 0.45, 0.5, 0.6, 0.67, 1.0),
+    "min_sharpness_ratio": (0.0, 0.75, 0.85, 0.9, 0.95, 0.97),
+    "max_ghosting": (0.1, 0.15, 0.2, 0.3, 0.5, 1.0),
+    "min_ssim": (0.0, 0.7, 0.8, 0.9, 0.95),
+    "min_psnr": (0.0, 24.0, 30.0, 34.0, 38.0),
+}
+
+
+def judge_with(acceptance):
+    """``candidate -> accepted`` under ``acceptance`` from the candidate's stored metrics."""
+    from flickerd.verify import judge
+
+    def accepted(c: dict) -> bool:
+        if "error" in c or any(w in r for r in c.get("reasons", ()) for w in STRUCTURAL):
+            return False
+        return not judge(c["metrics"], acceptance.for_chain(c["chain"].split("+")), "fix")
+
+    return accepted
+
+
+def objective(ev_side: dict) -> float:
+    """Do no harm first, then refuse few good fixes, then gain."""
+    a = ev_side["all"]
+    refused_over = max(0, a["good_rejected"] - 0.15 * a["good"])
+    return -10.0 * a["acc_harm"] - 2.0 * refused_over + sum(ev_side["median_gain"].values())
+
+
+def fit_acceptance(rows: list[dict], sides: dict[str, str]):
+    """Coordinate search of the acceptance thresholds on the fit half only (3 rounds)."""
+    import dataclasses as dc
+
+    from flickerd.verify import Acceptance
+
+    fit_rows = [r for r in rows if sides[r["source"]] == "fit"]
+    best = Acceptance()
+
+    def score(acc) -> float:
+        return objective(evaluate(fit_rows, sides, judge_with(acc))["fit"])
+
+    for _ in range(3):
+        for key, values in GRID.items():
+            current = getattr(best, key)
+            best = max((dc.replace(best, **{key: v}) for v in sorted(set(values) | {current})),
+                       key=lambda acc: (score(acc), -abs(getattr(acc, key) - current)))
+        print("  fitted so far:", {k: getattr(best, k) for k in GRID}, f"objective {score(best):.2f}", flush=True)
+    return best
+
+
 def print_report(ev: dict, verbose_rows: list[dict] | None = None) -> None:
     for side in ("fit", "report"):
         e = ev[side]
@@ -308,6 +361,8 @@ def main(argv: list[str]) -> int:
     p.add_argument("--dump", help="write every clip's results as JSON lines here")
     p.add_argument("--from-dump", help="score an earlier --dump instead of running")
     p.add_argument("--verbose", action="store_true")
+    p.add_argument("--fit-acceptance", action="store_true",
+                   help="search the acceptance thresholds on the fit half, then report both halves under them")
     a = p.parse_args(argv)
     renders = rr.renders_dir(a.renders)
     if renders is None:
@@ -337,6 +392,16 @@ def main(argv: list[str]) -> int:
             with open(a.dump, "w") as f:
                 for r in rows:
                     f.write(json.dumps(r) + "\n")
-    print_report(evaluate(rows, sides), rows if a.verbose else None)
+    judge = None
+    if a.fit_acceptance:
+        print("\n== fitting the acceptance thresholds on the fit half")
+        acc = fit_acceptance(rows, sides)
+        judge = judge_with(acc)
+        print("fitted:", {k: getattr(acc, k) for k in GRID})
+    elif a.from_dump:  # re-judged by today's verification thresholds
+        from flickerd.verify import Acceptance
+
+        judge = judge_with(Acceptance())
+    print_report(evaluate(rows, sides, judge), rows if a.verbose else None)
     print(f"\n{len(rows)} clips; {time.time() - start:.0f} s wall")
     return 0

@@ -44,6 +44,10 @@ DEFAULT_MIN_PSNR = 24.0  # dB vs the input after per-frame gain/offset matching 
 DEFAULT_MAX_GHOSTING = 0.20  # 1 = a plain 50/50 blend of the neighbours
 DEFAULT_MIN_SHARPNESS = 0.75  # detail energy of the output / the input on textured pixels (texture fixes ≥ 0.82)
 DEFAULT_MIN_DETAIL_KEPT = 0.0  # share of the fine detail that persists along the motion the output must keep
+# A fix's change is flicker removed (differs every frame: 1/3) plus error that persists (1); at
+# 2/3 the persistent error's energy equals the flicker's: beyond, the fix moved the picture further
+# from a steady truth than the flicker had. 1 turns the check off.
+DEFAULT_MAX_CHANGE_PERSISTENCE = 1.0
 DEFAULT_MIN_VMAF = 0.0  # 0: VMAF not required (it is slow; computed only when asked)
 # Deband alone does not reduce flicker; it must only not add any.
 DEFAULT_ROUTE_OVERRIDES: Mapping[str, Mapping[str, float]] = MappingProxyType(
@@ -57,6 +61,7 @@ DURATION_TOLERANCE_FRAMES = 2.0
 LUMA_FLICKER_SLACK = 0.25  # luma levels
 LOCAL_FLICKER_SLACK = 0.6  # luma levels: a re-encode alone moves it by ±0.2; half the visible level
 WARP_ERROR_FLOOR = 1e-5  # RGB in [0, 1], squared
+MIN_CHANGE = 0.25  # luma levels²: a fix changing frames by less (RMS 0.5 level) is not judged on persistence
 PERSISTENT_SHARE = 0.1  # detail_kept is measured where at least this share of the input's detail persists
 CHROMA_FLICKER_SLACK = 0.25  # chroma levels, as luma
 DETAIL_FLICKER_SLACK = 1.0  # grey levels RMS of fine detail changing along the motion: an x264 re-encode moves it ±0.3
@@ -74,6 +79,7 @@ _THRESHOLDS = (
     "max_ghosting",
     "min_sharpness_ratio",
     "min_detail_kept",
+    "max_change_persistence",
     "min_vmaf",
 )
 
@@ -89,6 +95,7 @@ class Acceptance:
     max_ghosting: float = DEFAULT_MAX_GHOSTING
     min_sharpness_ratio: float = DEFAULT_MIN_SHARPNESS
     min_detail_kept: float = DEFAULT_MIN_DETAIL_KEPT
+    max_change_persistence: float = DEFAULT_MAX_CHANGE_PERSISTENCE
     min_vmaf: float = DEFAULT_MIN_VMAF
     routes: Mapping[str, Mapping[str, float]] = field(default_factory=lambda: DEFAULT_ROUTE_OVERRIDES, hash=False)
 
@@ -253,6 +260,9 @@ class _Tally:
     psnr: list = field(default_factory=list)
     psnr_matched: list = field(default_factory=list)
     motion: list = field(default_factory=list)  # mean |flow| per pair, analysis-scale px
+    change_smooth: float = 0.0  # Σ (the fix's change, averaged over three frames along the motion)²
+    change_total: float = 0.0  # Σ (the fix's change)²
+    change_pixels: float = 0.0
     ghost_num: float = 0.0
     ghost_den: float = 0.0
     ghost_frames: int = 0
@@ -300,6 +310,21 @@ class _Tally:
             self.detail_in += detail_energy(a.gray, mask)
             self.detail_out += detail_energy(b.gray, mask)
 
+    def persistence(self, a0: _Img, b0: _Img, a1: _Img, b1: _Img, a2: _Img, b2: _Img, to_prev: np.ndarray,
+                    to_next: np.ndarray, reliable: np.ndarray) -> None:
+        """How much of the fix's change to the middle frame it makes to its neighbours too, along the
+        motion. Removing flicker changes each frame differently (its mean over three frames is
+        small); a change that persists — a tone moved for good, detail smoothed away — is a change
+        of the content, which the flicker measures cannot tell from a fix."""
+        if not reliable.any():
+            return
+        d0, d1, d2 = (cv2.subtract(b.gray, a.gray, dtype=cv2.CV_32F) for a, b in ((a0, b0), (a1, b1), (a2, b2)))
+        smooth = (warp(d0, to_prev) + d1 + warp(d2, to_next)) / 3.0
+        k = reliable.astype(np.float32)
+        self.change_smooth += float(cv2.sumElems(smooth * smooth * k)[0])
+        self.change_total += float(cv2.sumElems(d1 * d1 * k)[0])
+        self.change_pixels += float(cv2.sumElems(k)[0])
+
     def ghost(self, num: float, den: float) -> None:
         if den > 0:
             self.ghost_num += num
@@ -317,7 +342,7 @@ def _pair_flows(a: _Img, b: _Img) -> tuple[np.ndarray, np.ndarray, np.ndarray, n
 def _measure_fix(src_frames: Iterator[np.ndarray], out_frames: Iterator[np.ndarray], cuts: set[int],
                  tally: _Tally, progress: Callable[[int], None], max_side: int = ANALYSIS_MAX_SIDE) -> None:
     """Same frame rate: frame t of the output against frame t of the input (both native size)."""
-    prev_in = prev_out = older_in = None
+    prev_in = prev_out = older_in = older_out = None
     prev_back = None  # (flow t−1→t−2, reliable) for the frame before the newest
     for x, y in _zip_counting(src_frames, out_frames, tally):
         size = _analysis_size(x.shape, max_side)
@@ -339,6 +364,7 @@ def _measure_fix(src_frames: Iterator[np.ndarray], out_frames: Iterator[np.ndarr
                 naive, mc = midpoint_estimate(older_in.gray, a.gray, to_prev, fw)
                 mask = moving_mask(to_prev, fw, reliable=rel_prev & rel_fw)
                 tally.ghost(*ghosting(prev_out.gray, prev_in.gray, naive, mc, mask))
+                tally.persistence(older_in, older_out, prev_in, prev_out, a, b, to_prev, fw, rel_prev & rel_fw)
             prev_back = (bw, rel_bw)
         else:
             if prev_in is not None:
@@ -347,7 +373,7 @@ def _measure_fix(src_frames: Iterator[np.ndarray], out_frames: Iterator[np.ndarr
                                tally.hf_out):
                     series.append(None)
             prev_back = None
-        older_in = prev_in
+        older_in, older_out = prev_in, prev_out
         prev_in, prev_out = a, b
         progress(tally.frames_in)
     if prev_in is not None:
@@ -481,6 +507,9 @@ def judge(metrics: Mapping[str, Any], t: Acceptance, mode: str) -> list[str]:
          "PSNR vs the input (after matching each frame's tone) {v:.2f} dB is below the minimum {t:.2f} dB."),
         ("ghosting", "max", t.max_ghosting, "ghosting on moving regions {v:.3f} exceeds the maximum {t:.3f} (double edges or blended neighbours)."),
         ("sharpness_ratio", "min", t.min_sharpness_ratio, "sharpness retention {v:.3f} is below the minimum {t:.3f} (the output is blurred)."),
+        ("change_persistence", "max", t.max_change_persistence,
+         "the fix changes the picture the same way frame after frame ({v:.3f} of its change persists over "
+         "three frames, the maximum is {t:.3f}): that moves the content, not flicker."),
         ("detail_kept", "min", t.min_detail_kept,
          "the fix removed detail that persists from frame to frame: it kept {v:.3f} of it, below the minimum {t:.3f}."),
     )
@@ -664,6 +693,10 @@ def _metrics(tally: _Tally, mode: str, factor: int, info_in: MediaInfo, info_out
         # boiling made steady); not measured where almost nothing of the input's detail persists
         detail_kept=(tally.kept_num / tally.kept_den
                      if tally.kept_den > PERSISTENT_SHARE * tally.detail_energy > 0 else None),
+        # share of the fix's change energy that persists over three frames: 1/3 for a change that
+        # differs every frame (flicker removed), 1 for one that stays; not measured for tiny changes
+        change_persistence=(tally.change_smooth / tally.change_total
+                            if tally.change_total > MIN_CHANGE * tally.change_pixels > 0 else None),
     )
     # The headline people see everywhere (log, metric, report, plot, CLI): the warping error with
     # the input's flow, before and after; 1 − after/before, so the three figures always agree.
