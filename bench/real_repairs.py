@@ -209,10 +209,21 @@ def counts(cands: list[dict], judge=None) -> dict[str, int]:
     return out
 
 
-def evaluate(rows: list[dict], sides: dict[str, str], judge=None) -> dict:
+def steady_renders(rows: list[dict]) -> set[str]:
+    """Truth renders whose own texture and local flicker, as they are, stay under the diagnosis's
+    thresholds: against a render that boils, removing its own boiling reads as harm."""
+    from flickerd.diagnose.settings import DiagnoseSettings
+
+    s = DiagnoseSettings()
+    return {r["source"] for r in rows if r["kind"] == "asis" and "scores" in r
+            and r["scores"]["texture_flicker"] < s.texture_threshold and r["scores"]["local_flicker"] < s.local_threshold}
+
+
+def evaluate(rows: list[dict], sides: dict[str, str], judge=None, only: set[str] | None = None) -> dict:
     out = {}
     for side in ("fit", "report"):
-        rs = [r for r in rows if sides[r["source"]] == side and r["kind"] != "asis"]
+        rs = [r for r in rows if sides[r["source"]] == side and r["kind"] != "asis"
+              and (only is None or r["source"] in only)]
         per_kind = defaultdict(list)
         route_gain = defaultdict(lambda: defaultdict(list))  # route -> kind -> raw gains, accepted or not
         chains = defaultdict(list)
@@ -273,10 +284,11 @@ def judge_with(acceptance):
 
 
 def objective(ev_side: dict) -> float:
-    """Do no harm first, then refuse few good fixes, then gain."""
+    """Median gains, less one dB per harmful publication; refusing more than 15% of the good
+    fixes is out of bounds (harm can always be bought by refusing everything)."""
     a = ev_side["all"]
-    refused_over = max(0, a["good_rejected"] - 0.15 * a["good"])
-    return -10.0 * a["acc_harm"] - 2.0 * refused_over + sum(ev_side["median_gain"].values())
+    refused_over = max(0.0, a["good_rejected"] - 0.15 * a["good"])
+    return sum(ev_side["median_gain"].values()) - 1.0 * a["acc_harm"] - 10.0 * refused_over
 
 
 def fit_acceptance(rows: list[dict], sides: dict[str, str]):
@@ -403,5 +415,12 @@ def main(argv: list[str]) -> int:
 
         judge = judge_with(Acceptance())
     print_report(evaluate(rows, sides, judge), rows if a.verbose else None)
+    steady = steady_renders(rows)
+    if steady:
+        print(f"\n== the same on the {len(steady)} steady truth renders (as they are: texture flicker and local "
+              f"flicker under the diagnosis's thresholds): {', '.join(sorted(steady))}")
+        ev = evaluate(rows, sides, judge, only=steady)
+        ev["asis"] = []
+        print_report(ev)
     print(f"\n{len(rows)} clips; {time.time() - start:.0f} s wall")
     return 0

@@ -222,3 +222,15 @@ def test_chroma_flicker_that_rises_is_a_rejection(clip):
     assert m["luma_flicker_reduction"] > 0.5  # the luma fix worked...
     assert m["chroma_flicker_after"] > 2 * m["chroma_flicker_before"] + 1  # ...and added colour flicker
     assert not v.accepted and any("chroma flicker rose" in r for r in v.reasons), v.reasons
+
+
+def test_a_change_that_persists_is_told_from_flicker_removed(clip):
+    d, clean, src = clip
+    right = _check(src, clips.write(str(d / "right.mp4"), clean)).metrics["change_persistence"]
+    # the flicker removed, plus the whole picture brightened for good: a change of content
+    shifted = _check(src, clips.write(str(d / "shifted.mp4"), [f + 8.0 for f in clean]),
+                     thresholds=Acceptance(max_change_persistence=0.6))
+    assert right < 0.45, right  # per-frame offsets differ frame to frame: about 1/3 of their energy
+    assert shifted.metrics["change_persistence"] > 0.7
+    assert shifted.metrics["luma_flicker_reduction"] > 0.5  # every flicker measure still falls
+    assert not shifted.accepted and any("the same way frame after frame" in r for r in shifted.reasons)
