@@ -102,7 +102,12 @@ def _v(*verdicts: Verdict) -> tuple[Verdict, ...]:
 # (fitted on the real-render bench), so "boiling texture" means the same in both places.
 TEXTURE_ROUTE = 0.43
 
+# Window drift (grey levels per 100 frames, accumulated at seams) from which ``drift`` runs
+# first, whatever the verdict: a seam is a step the verdict's flicker measures do not see.
+DRIFT_ROUTE = 1.0
+
 DEFAULT_RULES: tuple[Rule, ...] = (
+    Rule("window-drift", Match(min_scores={"drift": DRIFT_ROUTE}), Action.FIX, steps=(Step("drift"),)),
     Rule("clean", Match(verdicts=_v(Verdict.CLEAN)), Action.REPORT),
     Rule(
         "generative-texture",
