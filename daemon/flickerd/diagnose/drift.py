@@ -33,6 +33,7 @@ SEAM_GAP = 6  # frames: the closest two seams can be
 LEVEL_FRAMES = 6  # frames each side that give a seam's levels
 FLASH = 3  # frames after a seam left out of its level (a flash at the join)
 REFINE = 4  # frames either side of the filtered edge where the seam may sit
+TREND_MIN = 1.0  # grey levels: a trend across a seam smaller than this is not taken out of its step
 SEAM_SHARPNESS = 4.0  # step / spread of the frames about their two levels (see ``sharpness``)
 SATURATION_FLOOR = 8.0  # grey levels: near-grey footage's saturation drift is taken relative to this
 SPREAD_FLOOR = 0.25  # grey levels: the spread of the cleanest levels, so flat synthetic ones do not divide by 0
@@ -141,6 +142,16 @@ def find_seams(stats: np.ndarray, cuts: Iterable[int] = (), given: Sequence[int]
     return tuple(sorted(kept + found))
 
 
+def _theil_sen(*sides: np.ndarray) -> np.ndarray:
+    """Per column, the median slope over every pair of frames within a side (Theil–Sen, pooled)."""
+    slopes = []
+    for side in sides:
+        for i in range(len(side)):
+            for j in range(i + 1, len(side)):
+                slopes.append((side[j] - side[i]) / (j - i))
+    return np.median(slopes, axis=0) if slopes else np.zeros(sides[0].shape[1])
+
+
 def steps(stats: np.ndarray, seams: Sequence[int]) -> np.ndarray:
     """Per seam, each statistic's level after minus before, less the local trend (S × 5, grey levels)."""
     v = _filled(np.asarray(stats, np.float64))
@@ -152,10 +163,11 @@ def steps(stats: np.ndarray, seams: Sequence[int]) -> np.ndarray:
         before, after = v[lo:s], v[min(s + FLASH, hi - 1):hi]
         if len(before) == 0 or len(after) == 0:
             continue
-        pairs = np.concatenate([np.diff(before, axis=0), np.diff(after, axis=0)])
-        slope = np.median(pairs, axis=0) if len(pairs) else np.zeros(v.shape[1])
+        slope = _theil_sen(before, after)
         gap = (min(s + FLASH, hi - 1) + (len(after) - 1) / 2) - (lo + (len(before) - 1) / 2)
-        out[i] = np.median(after, 0) - np.median(before, 0) - slope * max(0.0, gap - 1)
+        trend = slope * max(0.0, gap - 1)
+        trend[np.abs(trend) < TREND_MIN] = 0.0  # a slope that small is the levels' noise
+        out[i] = np.median(after, 0) - np.median(before, 0) - trend
     return out
 
 

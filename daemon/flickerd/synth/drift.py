@@ -9,7 +9,7 @@ positions. The untouched render is the truth.
 Per window j (the first window, j = 0, is untouched), frame by frame in RGB:
 saturation × (1 + SATURATION_STEP)^j about the pixel's luma, then an offset that accumulates a
 step of 3–8 grey levels per window (exposure: same on R, G, B, one sign per clip; plus a colour
-part of up to 3 grey levels per channel, one direction per clip); the first 1–3 frames of every
+part of up to 3 grey levels per channel that sums to zero, one direction per clip); the first 1–3 frames of every
 window after the first get a brightness flash of 6–12 grey levels.
 """
 
@@ -55,6 +55,7 @@ def plan(frames: int, seed: int = 0, window: int | None = None) -> Damage:
     rng = np.random.default_rng([seed, 23])
     sign = 1.0 if rng.random() < 0.5 else -1.0
     direction = rng.uniform(-1.0, 1.0, 3)
+    direction -= direction.mean()  # a tint: the mean of R, G, B is the exposure step alone
     seams = tuple(range(w, frames - 7, w))  # each with at least 8 frames after it
     offsets, sats, flashes = [(0.0, 0.0, 0.0)], [1.0], []
     acc = np.zeros(3)
