@@ -30,11 +30,13 @@ TREND_HALF = 10  # pairs each side that give the local trend
 SEAM_MIN = 1.5  # grey levels: the smallest step called a seam
 SEAM_NOISE = 6.0  # × the clip's median deviation from the trend
 SEAM_GAP = 6  # frames: the closest two seams can be
+MIN_WINDOW = 8  # frames: no seam before this (a render's first frames often settle)
 LEVEL_FRAMES = 6  # frames each side that give a seam's levels
 FLASH = 3  # frames after a seam left out of its level (a flash at the join)
 REFINE = 4  # frames either side of the filtered edge where the seam may sit
+REFINE_TOLERANCE = 0.1  # × the median pair change: splits this close to the best count as as good
 TREND_MIN = 1.0  # grey levels: a trend across a seam smaller than this is not taken out of its step
-SEAM_SHARPNESS = 4.0  # step / spread of the frames about their two levels (see ``sharpness``)
+SEAM_SHARPNESS = 3.0  # step / spread of the frames about their two levels (see ``sharpness``)
 SATURATION_FLOOR = 8.0  # grey levels: near-grey footage's saturation drift is taken relative to this
 SPREAD_FLOOR = 0.25  # grey levels: the spread of the cleanest levels, so flat synthetic ones do not divide by 0
 
@@ -81,7 +83,7 @@ def _refine(raw: np.ndarray, t: int, lo: int, hi: int) -> int:
         return t
     best = min(costs.values())
     spread = float(np.median(np.abs(np.diff(raw, axis=0)))) if len(raw) > 1 else 0.0
-    return max(s for s, c in costs.items() if c <= best + 0.25 * spread + 1e-9)
+    return max(s for s, c in costs.items() if c <= best + REFINE_TOLERANCE * spread + 1e-9)
 
 
 def sharpness(raw: np.ndarray, s: int) -> tuple[float, float]:
@@ -133,6 +135,8 @@ def find_seams(stats: np.ndarray, cuts: Iterable[int] = (), given: Sequence[int]
         if t < 2 or t > n - 2 or any(abs(t - f) < SEAM_GAP for f in found):
             continue
         s = _refine(raw, int(t), 0, n)
+        if s < MIN_WINDOW or n - s <= FLASH:  # no window that short: the render's own first or last frames
+            continue
         if any(abs(s - c) <= FLASH for c in cut_set) or any(abs(s - f) < SEAM_GAP for f in found):
             continue
         step, sharp = sharpness(raw, s)
