@@ -80,3 +80,13 @@ def test_engine_finds_the_seams_of_a_real_render(name, tmp_path):
     assert len(hurt.seams) == len(d.seams) and all(abs(a - b) <= 1 for a, b in zip(hurt.seams, d.seams))
     assert hurt.scores["drift"] > 3.0  # grey levels per 100 frames: 3–8 a window
     assert hurt.to_json(timeline=False)["seams"] == list(hurt.seams)
+
+
+def test_seams_keep_to_one_period():
+    assert drift.regular([20, 40, 61, 75]) == (20, 40, 61)
+    assert drift.regular([30, 75]) == (30, 75)  # two say nothing about a period
+    # a weaker step where the period puts the next window is a seam too
+    s = _stats(n=170, seams=(40, 80, 120), flash=(0.0, 0))
+    s[120:, :3] -= (3.6, 1.4, -1.4)  # the third window steps by a third as much as the others
+    s[120:, 4] /= 1.05
+    assert drift.find_seams(s) == (40, 80, 120)

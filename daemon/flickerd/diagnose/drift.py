@@ -35,6 +35,7 @@ LEVEL_FRAMES = 6  # frames each side that give a seam's levels
 FLASH = 3  # frames after a seam left out of its level (a flash at the join)
 REFINE = 4  # frames either side of the filtered edge where the seam may sit
 REFINE_TOLERANCE = 0.1  # × the median pair change: splits this close to the best count as as good
+REFINE_RELATIVE = 0.15  # and this fraction of the best cost (its noise)
 TREND_MIN = 1.0  # grey levels: a trend across a seam smaller than this is not taken out of its step
 SEAM_SHARPNESS = 3.0  # step / spread of the frames about their two levels (see ``sharpness``)
 SATURATION_FLOOR = 8.0  # grey levels: near-grey footage's saturation drift is taken relative to this
@@ -83,7 +84,7 @@ def _refine(raw: np.ndarray, t: int, lo: int, hi: int) -> int:
         return t
     best = min(costs.values())
     spread = float(np.median(np.abs(np.diff(raw, axis=0)))) if len(raw) > 1 else 0.0
-    return max(s for s, c in costs.items() if c <= best + REFINE_TOLERANCE * spread + 1e-9)
+    return max(s for s, c in costs.items() if c <= best * (1 + REFINE_RELATIVE) + REFINE_TOLERANCE * spread + 1e-9)
 
 
 def sharpness(raw: np.ndarray, s: int) -> tuple[float, float]:
@@ -142,8 +143,35 @@ def find_seams(stats: np.ndarray, cuts: Iterable[int] = (), given: Sequence[int]
         step, sharp = sharpness(raw, s)
         if step >= SEAM_MIN and sharp >= SEAM_SHARPNESS:
             found.append(s)
-    found = [f for f in regular(found) if all(abs(f - g) > REFINE for g in kept)]
+    found = _extend(raw, regular(found), n, cut_set)
+    found = [f for f in found if all(abs(f - g) > REFINE for g in kept)]
     return tuple(sorted(kept + found))
+
+
+def _extend(raw: np.ndarray, found: Sequence[int], n: int, cuts: set[int]) -> list[int]:
+    """Seams regularly spaced (two or more, one period) continued along their period: a weaker
+    step (half the sharpness) where the period puts the next window is a seam too."""
+    found = sorted(found)
+    if len(found) < 2:
+        return list(found)
+    gaps = np.diff(found)
+    period = int(gaps.min())
+    if period < 2 * SEAM_GAP or np.any(np.abs(gaps - period * np.round(gaps / period)) > 1):
+        return list(found)
+    out = list(found)
+    x = found[0] - period
+    steps_back = [x - k * period for k in range(0, n // period + 1)]
+    ahead = [found[-1] + k * period for k in range(1, n // period + 1)]
+    between = [f + k * period for f, g in zip(found, found[1:]) for k in range(1, (g - f) // period)]
+    for guess in [*steps_back, *between, *ahead]:
+        if guess < MIN_WINDOW or n - guess <= FLASH or any(abs(guess - f) < SEAM_GAP for f in out):
+            continue
+        s = _refine(raw, guess, max(0, guess - 2 * LEVEL_FRAMES), min(n, guess + 2 * LEVEL_FRAMES + FLASH))
+        step, sharp = sharpness(raw, s)
+        if abs(s - guess) <= 1 and step >= SEAM_MIN and sharp >= SEAM_SHARPNESS / 2 and \
+                not any(abs(s - c) <= FLASH for c in cuts):
+            out.append(s)
+    return sorted(out)
 
 
 def _theil_sen(*sides: np.ndarray) -> np.ndarray:
