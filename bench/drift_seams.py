@@ -98,7 +98,7 @@ def run_render(path: Path, frames: int, max_side: int, seeds: int, verify: bool,
             "drift_before": dd.drift(s_in, dmg.seams)[0], "drift_after": dd.drift(s_out, dmg.seams)[0],
             "seam_step_before": dd.seam_step(s_in, dmg.seams), "seam_step_after": dd.seam_step(s_out, dmg.seams),
             "psnr_before": _clip_psnr(decoded, truth), "psnr_after": _clip_psnr(out, truth),
-            "routed": before.scores.get("drift", 0.0) >= _drift_route(), "fix_s": secs,
+            "routed": _routed(before), "fix_s": secs,
         }
         if verify:
             from flickerd import verify as v
@@ -109,10 +109,11 @@ def run_render(path: Path, frames: int, max_side: int, seeds: int, verify: bool,
     return rows
 
 
-def _drift_route() -> float:
-    from flickerd.rules import DRIFT_ROUTE
+def _routed(diagnosis) -> bool:
+    """Whether the default rules send the clip to the ``drift`` route."""
+    from flickerd.rules import DEFAULT_RULES, decide
 
-    return DRIFT_ROUTE
+    return decide(diagnosis, DEFAULT_RULES).route == "drift"
 
 
 def report(rows: list[dict], sides: dict[str, str]) -> dict:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
+from types import MappingProxyType
 
 from flickerd.diagnose.model import Diagnosis, Verdict
 from flickerd.routes.base import Step
@@ -103,11 +104,15 @@ def _v(*verdicts: Verdict) -> tuple[Verdict, ...]:
 TEXTURE_ROUTE = 0.43
 
 # Window drift (grey levels per 100 frames, accumulated at seams) from which ``drift`` runs
-# first, whatever the verdict: a seam is a step the verdict's flicker measures do not see.
+# first, whatever the verdict: a seam is a step the verdict's flicker measures do not see. Not
+# where the frame's tone or colour flickers (the diagnosis's own luma and chroma thresholds):
+# flicker that jumps between levels can look like seams, and ``normalize`` is what it needs.
 DRIFT_ROUTE = 1.0
+DRIFT_MAX_FLICKER = MappingProxyType({"luma_flicker": 0.59, "chroma_flicker": 0.45})
 
 DEFAULT_RULES: tuple[Rule, ...] = (
-    Rule("window-drift", Match(min_scores={"drift": DRIFT_ROUTE}), Action.FIX, steps=(Step("drift"),)),
+    Rule("window-drift", Match(min_scores={"drift": DRIFT_ROUTE}, max_scores=DRIFT_MAX_FLICKER), Action.FIX,
+         steps=(Step("drift"),)),
     Rule("clean", Match(verdicts=_v(Verdict.CLEAN)), Action.REPORT),
     Rule(
         "generative-texture",

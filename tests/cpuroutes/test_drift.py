@@ -56,12 +56,17 @@ def test_default_rules_send_drift_to_the_drift_step():
     from flickerd.rules import DEFAULT_RULES, decide
 
     def diagnosis(verdict, drift):
-        return Diagnosis("x.mp4", verdict, 0.9, {"drift": drift, "seams": 2.0 if drift else 0.0}, 100, 24.0, 64, 64, 4.0)
+        scores = {"drift": drift, "seams": 2.0 if drift else 0.0, "luma_flicker": 0.2, "chroma_flicker": 0.1}
+        return Diagnosis("x.mp4", verdict, 0.9, scores, 100, 24.0, 64, 64, 4.0)
 
     assert decide(diagnosis(Verdict.CLEAN, 4.0), DEFAULT_RULES).route == "drift"
     assert decide(diagnosis(Verdict.GENERATIVE_FLICKER, 4.0), DEFAULT_RULES).route == "drift"
     assert decide(diagnosis(Verdict.CLEAN, 0.0), DEFAULT_RULES).route == "none"
     assert decide(diagnosis(Verdict.GENERATIVE_FLICKER, 0.5), DEFAULT_RULES).route == "normalize"
+    # flicker that jumps between levels can look like seams: that is normalize's
+    flicker = Diagnosis("x.mp4", Verdict.GENERATIVE_FLICKER, 0.9, {"drift": 6.0, "seams": 1.0, "luma_flicker": 2.0},
+                        100, 24.0, 64, 64, 4.0)
+    assert decide(flicker, DEFAULT_RULES).route == "normalize"
 
 
 RENDERS = rr.renders_dir()
