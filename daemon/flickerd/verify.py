@@ -8,6 +8,11 @@ simply blurred cannot fake a lower warping error. It then compares the measures 
 In ``interpolate`` mode (more frames per second) the output is compared at the source
 timestamps, ghosting is scored on the inserted frames, and flicker is not scored: a frame-rate
 change is never counted as a flicker fix.
+
+A fix of window drift (``drift`` route) lowers none of the flicker measures: it is judged on
+``drift`` (the tone and colour the seams accumulate, ``diagnose.drift``) and on the largest step
+left at a seam, both measured at the input's seams. A fix whose drift falls by more than
+``min_flicker_reduction`` counts as reducing flicker; every other check still applies.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from flickerd.diagnose import drift as window_drift
 from flickerd.quality import texture
 from flickerd.diagnose.model import Diagnosis
 from flickerd.errors import ConfigError, FlickerdError, InputError
@@ -64,6 +70,8 @@ WARP_ERROR_FLOOR = 1e-5  # RGB in [0, 1], squared
 MIN_CHANGE = 0.25  # luma levels²: a fix changing frames by less (RMS 0.5 level) is not judged on persistence
 PERSISTENT_SHARE = 0.1  # detail_kept is measured where at least this share of the input's detail persists
 CHROMA_FLICKER_SLACK = 0.45  # chroma levels: the diagnosis's chroma threshold, below which no chroma flicker shows (a 5-frame re-encode moves it 0.3)
+DRIFT_FLOOR = 1.0  # grey levels per 100 frames: less drift than this is none (a re-encode moves it ±0.3)
+SEAM_STEP_FLOOR = 0.5  # grey levels
 DETAIL_FLICKER_SLACK = 2.0  # grey levels RMS: a per-frame gain of a few % (a deflicker) moves fine detail by 1.5; no bench decision changes
 # The flicker measures, each with the input's motion: a fix must lower one and raise none.
 FLICKER_MEASURES: Mapping[str, str] = MappingProxyType({
@@ -251,6 +259,8 @@ class _Tally:
     luma_out: list = field(default_factory=list)
     chroma_in: list = field(default_factory=list)  # (Cb, Cr) means per frame
     chroma_out: list = field(default_factory=list)
+    drift_in: list = field(default_factory=list)  # per frame: diagnose.drift.STATS (means, spreads)
+    drift_out: list = field(default_factory=list)
     hf_in: list = field(default_factory=list)  # per pair: RMS high-pass change along the motion, native px
     hf_out: list = field(default_factory=list)
     kept_num: float = 0.0  # Σ covariance of the output's detail across each pair (its persistent energy)
@@ -277,6 +287,8 @@ class _Tally:
         self.luma_out.append(float(b.gray.mean()))
         self.chroma_in.append(a.chroma)
         self.chroma_out.append(b.chroma)
+        self.drift_in.append(window_drift.rgb_stats(a.rgb))
+        self.drift_out.append(window_drift.rgb_stats(b.rgb))
 
     def high_frequency(self, a0: _Img, a1: _Img, b0: _Img, b1: _Img, fw: np.ndarray, reliable: np.ndarray) -> None:
         """Fine detail along the input's motion, on native tiles: how much changes frame to frame
@@ -492,7 +504,9 @@ def judge(metrics: Mapping[str, Any], t: Acceptance, mode: str) -> list[str]:
     reasons: list[str] = []
     if mode == "fix":
         red = metrics.get("best_reduction")
-        if red is not None and red <= t.min_flicker_reduction:
+        drift_red = metrics.get("drift_reduction")
+        drift_fixed = drift_red is not None and drift_red > t.min_flicker_reduction
+        if red is not None and red <= t.min_flicker_reduction and not drift_fixed:
             reasons.append(
                 f"the fix does not reduce flicker: the best of {_listed(FLICKER_MEASURES.values())} "
                 f"{_moved(red)}, and it must fall by more than {round(100 * t.min_flicker_reduction, 1):g}%."
@@ -621,6 +635,9 @@ def check(
                              tally.frames_out or info_out.frame_count, mode, factor)
 
     metrics = _metrics(tally, mode, factor, info_in, info_out, sorted(cuts))
+    if mode == "fix":
+        metrics.update(drift_metrics(tally.drift_in, tally.drift_out, before.seams if before is not None else None,
+                                     sorted(cuts)))
     if (vmaf or t.min_vmaf > 0) and not reasons:
         from flickerd.quality.vmaf import vmaf as run_vmaf
 
@@ -697,4 +714,19 @@ def _metrics(tally: _Tally, mode: str, factor: int, info_in: MediaInfo, info_out
     # region barely moves the global numbers), so the best of the five reductions counts there.
     found = [m[f"{k}_reduction"] for k in FLICKER_MEASURES if m[f"{k}_reduction"] is not None]
     m["best_reduction"] = max(found) if found else None
+    return m
+
+
+def drift_metrics(stats_in: Sequence[np.ndarray], stats_out: Sequence[np.ndarray], seams: Sequence[int] | None,
+                  cuts: Sequence[int] = ()) -> dict[str, Any]:
+    """Window drift and the largest seam step, before and after, at the input's seams (the
+    diagnosis's, else found here); drift in grey levels per 100 frames, steps in grey levels."""
+    if not stats_in or len(stats_in) != len(stats_out):
+        return {}
+    a, b = np.stack(stats_in), np.stack(stats_out)
+    at = tuple(seams) if seams is not None else window_drift.find_seams(a, cuts)
+    m: dict[str, Any] = {"seams_checked": len(at)}
+    m["drift_before"], m["drift_after"] = window_drift.drift(a, at)[0], window_drift.drift(b, at)[0]
+    m["seam_step_before"], m["seam_step_after"] = window_drift.seam_step(a, at), window_drift.seam_step(b, at)
+    m["drift_reduction"] = _reduction(m["drift_before"], m["drift_after"], DRIFT_FLOOR) if at else None
     return m

@@ -28,6 +28,10 @@ iframe_spike        warping error on I-frame pairs / median elsewhere (≈1 none
 mean_diff           the seed's mean |F_t − F_{t−1}|, grey levels (comparison only)
 vbench_flickering   VBench temporal_flickering in [0,1] (comparison only)
 cuts                number of scene cuts found
+drift               tone and colour accumulated at render-window seams: the largest channel's
+                    (mean Y, Cb, Cr, spread of Y) sum of steps, grey levels per 100 frames
+drift_saturation    the same for saturation, % of the first window's per 100 frames
+seams               number of seams (frames where a window starts: ``Diagnosis.seams``)
 ==================  =====================================================================
 
 Torch is never imported on this path. The names below load on first use, so that

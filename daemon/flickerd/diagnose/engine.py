@@ -21,7 +21,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from flickerd.diagnose import baseline, codec, cuts, global_flicker, incoherence, local, plan, verdict, warping
+from flickerd.diagnose import baseline, codec, cuts, drift, global_flicker, incoherence, local, plan, verdict, warping
 from flickerd.diagnose.frames import FrameView, Geometry
 from flickerd.diagnose.model import Diagnosis, FramePoint
 from flickerd.diagnose.settings import DiagnoseSettings
@@ -40,10 +40,12 @@ def run(
     settings: DiagnoseSettings = DiagnoseSettings(),
     progress: Callable[[float], None] | None = None,
     started: plan.Started | None = None,
+    seams: tuple[int, ...] = (),
 ) -> Diagnosis:
     """Diagnose one video file. Raises ``flickerd.errors.InputError`` subclasses for bad input.
 
     ``started``: this file already probed and decoding (``plan.start``, same settings).
+    ``seams``: frames known to start a render window (a sidecar's); more are looked for.
     """
     start = time.monotonic()
     path = os.fspath(path)
@@ -55,6 +57,9 @@ def run(
     n, series = _analyse(started.reader, settings, p, progress, (info.width, info.height), info.fps or 25.0)
     blocking = codec.blocking_score(series["blocking"], series["keyframe"])
     scores, segments = verdict.scores_and_segments(series, blocking, settings)
+    seams = drift.find_seams(series["drift_stats"], series["cuts"], seams)
+    scores["drift"], scores["drift_saturation"] = drift.drift(series["drift_stats"], seams)
+    scores["seams"] = float(len(seams))
     v, confidence = verdict.decide(scores, settings)
     timeline = tuple(
         FramePoint(
@@ -73,7 +78,7 @@ def run(
     return Diagnosis(
         file=path, verdict=v, confidence=confidence, scores=scores, frames=n, fps=info.fps,
         width=info.width, height=info.height, duration_s=info.duration_s or n / max(info.fps, 1e-6),
-        timeline=timeline, segments=segments, cuts=tuple(sorted(series["cuts"])),
+        timeline=timeline, segments=segments, cuts=tuple(sorted(series["cuts"])), seams=seams,
         settings=settings.to_dict() | {"pair_stride": p.stride, "analysis_scale": p.scale},
         seconds=time.monotonic() - start, rotation=started.reader.rotation,
     )
@@ -84,6 +89,7 @@ _SKIPPED = {"warp": math.nan, "luma": math.nan, "mean_diff": math.nan, "failure"
 
 
 _NO_YCC = (math.nan, math.nan, math.nan)
+_NO_TONE = (math.nan, math.nan)
 
 
 def _skip_to(series: dict, lmap: local.LocalMap, n: int, t: int, fps: float) -> None:
@@ -93,13 +99,14 @@ def _skip_to(series: dict, lmap: local.LocalMap, n: int, t: int, fps: float) -> 
             series[key].append(value)
         series["time"].append(i / fps)
         series["ycc"].extend(_NO_YCC)
+        series["tone"].extend(_NO_TONE)
         series["local"].append(lmap.add(None))
 
 
 # Per-frame numbers are kept as packed doubles (8 bytes a frame each, where a list of floats
 # holds 32): an hour at 24 fps keeps its series in about 10 MB; "ycc" holds three a frame.
 _PAIR_SERIES = ("mean_diff", "warp", "failure", "texture", "area")
-_FLOAT_SERIES = ("time", "luma", "banding", "blocking", "local", "ycc", *_PAIR_SERIES)
+_FLOAT_SERIES = ("time", "luma", "banding", "blocking", "local", "ycc", "tone", *_PAIR_SERIES)
 _NO_PAIR = {k: math.nan for k in _PAIR_SERIES} | {"offsets": None, "cells": None}
 
 
@@ -149,6 +156,7 @@ def _analyse(reader: PlaneReader, s: DiagnoseSettings, p: plan.Plan, progress: C
         ycc = view.means()
         series["ycc"].extend(ycc)
         series["luma"].append(float(ycc[0]))
+        series["tone"].extend(view.spreads())
         sampled = p.codec_sample(t)
         series["banding"].append(codec.banding(view.gray) if sampled else float("nan"))
         # I-frames are always measured too: at a very high CRF their blocks sit on the grid, while
@@ -202,5 +210,7 @@ def _analyse(reader: PlaneReader, s: DiagnoseSettings, p: plan.Plan, progress: C
     series["chroma_flicker"] = np.hypot(mc[:, 1], mc[:, 2])
     ycc_arr = np.frombuffer(series["ycc"]).reshape(-1, 3)
     series["luma_raw"] = global_flicker.second_difference(ycc_arr[:, 0], cut_set)
+    # the per-frame means of the luma flicker, with the spreads: window drift and seams
+    series["drift_stats"] = np.concatenate([ycc_arr, np.frombuffer(series["tone"]).reshape(-1, 2)], axis=1)
     series["local_map"] = lmap
     return n, series

@@ -90,6 +90,15 @@ class FrameView:
             m = np.array([(m[0] - 16) * 255 / 219, (m[1] - 128) * 255 / 224 + 128, (m[2] - 128) * 255 / 224 + 128])
         return m
 
+    def spreads(self) -> tuple[float, float]:
+        """Full-range (spread of Y, saturation) of the frame, grey levels, from the thumbnails:
+        the standard deviation of Y and √(var Cb + var Cr) (``diagnose.drift``)."""
+        y, cb, cr = self._thumbnails()
+        sy, sc = float(cv2.meanStdDev(y)[1][0, 0]), float(np.hypot(cv2.meanStdDev(cb)[1][0, 0], cv2.meanStdDev(cr)[1][0, 0]))
+        if not self.planes.full_range:
+            sy, sc = sy * 255 / 219, sc * 255 / 224
+        return sy, sc
+
     def histogram(self) -> np.ndarray:
         """The cut detector's colour histogram, from an RGB thumbnail made straight from the planes."""
         return cuts.histogram(self._to_rgb(*self._thumbnails()))

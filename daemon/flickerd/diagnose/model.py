@@ -76,6 +76,7 @@ class Diagnosis:
     settings: Mapping[str, object] = field(default_factory=dict)
     seconds: float = 0.0  # wall time spent diagnosing
     rotation: int = 0  # the display matrix's degrees counter-clockwise, from the first frame (0 when none)
+    seams: tuple[int, ...] = ()  # frames that start a new render window (``diagnose.drift``)
 
     def to_json(self, *, timeline: bool = True) -> dict:
         """Schema 2; ``timeline=False`` leaves the per-frame entries out (an empty list)."""
@@ -92,6 +93,7 @@ class Diagnosis:
             "duration_s": round(self.duration_s, 4),
             "rotation": self.rotation,
             "cuts": list(self.cuts),
+            "seams": list(self.seams),
             "segments": [s.to_json() for s in self.segments],
             "timeline": [p.to_json() for p in self.timeline] if timeline else [],
             "settings": dict(self.settings),

@@ -11,6 +11,7 @@ from flickerd.routes.base import Route
 ROUTES: dict[str, str] = {
     "normalize": "flickerd.routes.normalize:NormalizeRoute",
     "detail": "flickerd.routes.detail:DetailRoute",
+    "drift": "flickerd.routes.drift:DriftRoute",
     "ffmpeg": "flickerd.routes.ffmpeg_filters:FfmpegRoute",
     "rife": "flickerd.routes.rife.route:RifeRoute",
     "regenerate": "flickerd.routes.regenerate.route:RegenerateRoute",

@@ -1,0 +1,251 @@
+"""Window drift and seams of long renders, from per-frame tone statistics (pure).
+
+The statistics are five numbers per frame (``STATS``): the mean of Y, Cb and Cr, the spread of
+Y (standard deviation) and the saturation (the spread of Cb and Cr about their means), all in
+grey levels. NaN marks a frame that was not decoded.
+
+A **seam** is a frame where tone or colour steps in one pair and stays stepped: on the series
+median-filtered over 9 frames (a flash of up to 3 frames vanishes, a step keeps its edge), the
+pair change stands out of the local trend (the median change of the 20 pairs around) by at
+least ``SEAM_MIN`` grey levels and ``SEAM_NOISE`` × the clip's typical deviation. Ramps, fades
+and camera moves change the means over many pairs, so they do not read as seams; an abrupt
+real change of light does (it is one too). A seam is placed on the pair that best splits the
+raw statistics around it into two levels (L1), so a flash at the join does not move it.
+
+**Drift** is what the seams accumulate: per channel, the sum of the steps at the seams (each
+the level after minus the level before, less the local trend), and the clip's drift the largest
+channel's, in grey levels per 100 frames; saturation drift in % per 100 frames. Tone changes
+that arrive gradually are not counted: they cannot be told from intended grading or real light.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+
+STATS = ("y", "cb", "cr", "spread", "saturation")
+MEDIAN_HALF = 4  # running median over 9 frames: removes flashes of up to 3 frames
+TREND_HALF = 10  # pairs each side that give the local trend
+SEAM_MIN = 1.5  # grey levels: the smallest step called a seam
+SEAM_NOISE = 6.0  # × the clip's median deviation from the trend
+SEAM_GAP = 6  # frames: the closest two seams can be
+MIN_WINDOW = 8  # frames: no seam before this (a render's first frames often settle)
+LEVEL_FRAMES = 6  # frames each side that give a seam's levels
+FLASH = 3  # frames after a seam left out of its level (a flash at the join)
+REFINE = 4  # frames either side of the filtered edge where the seam may sit
+REFINE_TOLERANCE = 0.1  # × the median pair change: splits this close to the best count as as good
+REFINE_RELATIVE = 0.15  # and this fraction of the best cost (its noise)
+TREND_MIN = 1.0  # grey levels: a trend across a seam smaller than this is not taken out of its step
+SEAM_SHARPNESS = 3.0  # step / spread of the frames about their two levels (see ``sharpness``)
+SATURATION_FLOOR = 8.0  # grey levels: near-grey footage's saturation drift is taken relative to this
+SPREAD_FLOOR = 0.25  # grey levels: the spread of the cleanest levels, so flat synthetic ones do not divide by 0
+
+
+def _filled(values: np.ndarray) -> np.ndarray:
+    """Columns with NaNs filled by linear interpolation (constant past the ends)."""
+    out = np.array(values, np.float64, copy=True)
+    idx = np.arange(len(out))
+    for c in range(out.shape[1]):
+        ok = np.isfinite(out[:, c])
+        if ok.any() and not ok.all():
+            out[~ok, c] = np.interp(idx[~ok], idx[ok], out[ok, c])
+        elif not ok.any():
+            out[:, c] = 0.0
+    return out
+
+
+def running_median(values: np.ndarray, half: int) -> np.ndarray:
+    """Per column, the median of the frames within ``half`` of each frame (shrunk at the ends)."""
+    v = np.asarray(values, np.float64)
+    return np.stack([np.median(v[max(0, t - half): t + half + 1], axis=0) for t in range(len(v))])
+
+
+def _deviation(stats: np.ndarray) -> np.ndarray:
+    """dev[t]: how far the filtered pair change (t−1 → t) of the means stands out of the local trend."""
+    m = running_median(_filled(stats)[:, :3], MEDIAN_HALF)
+    d = np.diff(m, axis=0)
+    base = running_median(d, TREND_HALF)
+    dev = np.zeros(len(m))
+    dev[1:] = np.linalg.norm(d - base, axis=1)
+    return dev
+
+
+def _refine(raw: np.ndarray, t: int, lo: int, hi: int) -> int:
+    """The seam near ``t``: the split that best separates ``raw`` into two levels (L1), the
+    ``FLASH`` frames after the split left out (a flash at the join); of the splits as good as
+    the best, the latest (before it, the left-out frames are still at the old level)."""
+    costs: dict[int, float] = {}
+    for s in range(max(lo + 2, t - REFINE), min(hi - 2, t + REFINE) + 1):
+        a = raw[max(lo, s - 2 * LEVEL_FRAMES): s]
+        b = raw[min(s + FLASH, hi - 1): min(hi, s + FLASH + 2 * LEVEL_FRAMES)]
+        costs[s] = float(np.abs(a - np.median(a, 0)).sum() + np.abs(b - np.median(b, 0)).sum()) / (len(a) + len(b))
+    if not costs:
+        return t
+    best = min(costs.values())
+    spread = float(np.median(np.abs(np.diff(raw, axis=0)))) if len(raw) > 1 else 0.0
+    return max(s for s, c in costs.items() if c <= best * (1 + REFINE_RELATIVE) + REFINE_TOLERANCE * spread + 1e-9)
+
+
+def sharpness(raw: np.ndarray, s: int) -> tuple[float, float]:
+    """(step, sharpness) of a seam at ``s``: the norm of the mean levels' change across it (the
+    ``FLASH`` frames after it left out), and that step over the mean L1 spread of the frames
+    about their two levels: a step into flat levels is sharp, a change spread over frames is not."""
+    a = raw[max(0, s - LEVEL_FRAMES): s, :3]
+    b = raw[min(s + FLASH, len(raw) - 1): s + FLASH + LEVEL_FRAMES, :3]
+    if len(a) == 0 or len(b) == 0:
+        return 0.0, 0.0
+    step = float(np.linalg.norm(np.median(b, 0) - np.median(a, 0)))
+    spread = float(np.linalg.norm((np.abs(a - np.median(a, 0)).sum(0) + np.abs(b - np.median(b, 0)).sum(0))
+                                  / (len(a) + len(b))))
+    return step, step / (spread + SPREAD_FLOOR)
+
+
+def regular(candidates: Sequence[int]) -> tuple[int, ...]:
+    """The largest subset of ``candidates`` (earliest-first wins ties) spaced regularly: at f + k·P
+    (± 1 frame) for a first seam f and a period P. Windows of one render share a length."""
+    c = sorted(candidates)
+    if len(c) < 3:
+        return tuple(c)
+    best: tuple[int, ...] = ()
+    for i, f in enumerate(c):
+        for g in c[i + 1:]:
+            period = g - f
+            kept = tuple(x for x in c if x >= f and abs((x - f) - period * round((x - f) / period)) <= 1)
+            if len(kept) > len(best):
+                best = kept
+    return best
+
+
+def find_seams(stats: np.ndarray, cuts: Iterable[int] = (), given: Sequence[int] = ()) -> tuple[int, ...]:
+    """Frames that start a new window (see the module docstring); ``given`` positions are kept as they are."""
+    stats = np.asarray(stats, np.float64)
+    n = len(stats)
+    cut_set = set(cuts)
+    kept = sorted(g for g in given if 0 < g < n)
+    if n < 2 * LEVEL_FRAMES:
+        return tuple(kept)
+    dev = _deviation(stats)
+    floor = max(SEAM_MIN, SEAM_NOISE * float(np.median(dev[1:])))
+    raw = _filled(stats)
+    raw = np.concatenate([raw[:, :3], raw[:, 4:5]], axis=1)  # the flash leaves saturation alone
+    found: list[int] = []
+    for t in np.argsort(-dev):
+        if dev[t] < floor:
+            break
+        if t < 2 or t > n - 2 or any(abs(t - f) < SEAM_GAP for f in found):
+            continue
+        s = _refine(raw, int(t), 0, n)
+        if s < MIN_WINDOW or n - s <= FLASH:  # no window that short: the render's own first or last frames
+            continue
+        if any(abs(s - c) <= FLASH for c in cut_set) or any(abs(s - f) < SEAM_GAP for f in found):
+            continue
+        step, sharp = sharpness(raw, s)
+        if step >= SEAM_MIN and sharp >= SEAM_SHARPNESS:
+            found.append(s)
+    found = _extend(raw, regular(found), n, cut_set)
+    found = [f for f in found if all(abs(f - g) > REFINE for g in kept)]
+    return tuple(sorted(kept + found))
+
+
+def _extend(raw: np.ndarray, found: Sequence[int], n: int, cuts: set[int]) -> list[int]:
+    """Seams regularly spaced (two or more, one period) continued along their period: a weaker
+    step (half the sharpness) where the period puts the next window is a seam too."""
+    found = sorted(found)
+    if len(found) < 2:
+        return list(found)
+    gaps = np.diff(found)
+    period = int(gaps.min())
+    if period < 2 * SEAM_GAP or np.any(np.abs(gaps - period * np.round(gaps / period)) > 1):
+        return list(found)
+    out = list(found)
+    x = found[0] - period
+    steps_back = [x - k * period for k in range(0, n // period + 1)]
+    ahead = [found[-1] + k * period for k in range(1, n // period + 1)]
+    between = [f + k * period for f, g in zip(found, found[1:]) for k in range(1, (g - f) // period)]
+    for guess in [*steps_back, *between, *ahead]:
+        if guess < MIN_WINDOW or n - guess <= FLASH or any(abs(guess - f) < SEAM_GAP for f in out):
+            continue
+        s = _refine(raw, guess, max(0, guess - 2 * LEVEL_FRAMES), min(n, guess + 2 * LEVEL_FRAMES + FLASH))
+        step, sharp = sharpness(raw, s)
+        if abs(s - guess) <= 1 and step >= SEAM_MIN and sharp >= SEAM_SHARPNESS / 2 and \
+                not any(abs(s - c) <= FLASH for c in cuts):
+            out.append(s)
+    return sorted(out)
+
+
+def _theil_sen(*sides: np.ndarray) -> np.ndarray:
+    """Per column, the median slope over every pair of frames within a side (Theil–Sen, pooled)."""
+    slopes = []
+    for side in sides:
+        for i in range(len(side)):
+            for j in range(i + 1, len(side)):
+                slopes.append((side[j] - side[i]) / (j - i))
+    return np.median(slopes, axis=0) if slopes else np.zeros(sides[0].shape[1])
+
+
+def steps(stats: np.ndarray, seams: Sequence[int]) -> np.ndarray:
+    """Per seam, each statistic's level after minus before, less the local trend (S × 5, grey levels)."""
+    v = _filled(np.asarray(stats, np.float64))
+    n = len(v)
+    out = np.zeros((len(seams), v.shape[1]))
+    bounds = [0, *seams, n]
+    for i, s in enumerate(seams):
+        lo, hi = max(bounds[i], s - LEVEL_FRAMES), min(bounds[i + 2], s + FLASH + LEVEL_FRAMES)
+        before, after = v[lo:s], v[min(s + FLASH, hi - 1):hi]
+        if len(before) == 0 or len(after) == 0:
+            continue
+        slope = _theil_sen(before, after)
+        gap = (min(s + FLASH, hi - 1) + (len(after) - 1) / 2) - (lo + (len(before) - 1) / 2)
+        trend = slope * max(0.0, gap - 1)
+        trend[np.abs(trend) < TREND_MIN] = 0.0  # a slope that small is the levels' noise
+        out[i] = np.median(after, 0) - np.median(before, 0) - trend
+    return out
+
+
+def drift(stats: np.ndarray, seams: Sequence[int]) -> tuple[float, float]:
+    """(drift in grey levels per 100 frames, saturation drift in % per 100 frames) over the seams."""
+    stats = np.asarray(stats, np.float64)
+    n = len(stats)
+    if not seams or n < 2:
+        return 0.0, 0.0
+    total = steps(stats, seams).sum(axis=0)
+    grey = float(np.max(np.abs(total[:4])))
+    first = max(SATURATION_FLOOR, float(np.nanmedian(stats[: max(1, seams[0]), 4])))
+    sat = 100.0 * abs(float(total[4])) / first
+    return grey * 100.0 / n, sat * 100.0 / n
+
+
+def seam_step(stats: np.ndarray, seams: Sequence[int]) -> float:
+    """The largest step at a seam: the biggest change of a channel mean over the pairs from the
+    seam to ``FLASH`` frames past it, less the median change of the pairs around (grey levels)."""
+    m = _filled(np.asarray(stats, np.float64))[:, :3]
+    n = len(m)
+    if n < 3 or not seams:
+        return 0.0
+    d = np.abs(np.diff(m, axis=0))  # d[t-1]: pair t-1 → t
+    worst = 0.0
+    for s in seams:
+        near = [t for t in range(max(1, s - TREND_HALF), min(n, s + FLASH + TREND_HALF + 1))
+                if not s <= t <= s + FLASH]
+        typical = np.median(d[[t - 1 for t in near]], axis=0) if near else np.zeros(3)
+        at = d[s - 1: min(n - 1, s + FLASH)]
+        if len(at):
+            worst = max(worst, float(np.max(at - typical)))
+    return max(0.0, worst)
+
+
+_YCC = np.array([[0.299, 0.587, 0.114], [-0.168736, -0.331264, 0.5], [0.5, -0.418688, -0.081312]], np.float32)
+
+
+def plane_stats(y: np.ndarray, cb: np.ndarray, cr: np.ndarray) -> np.ndarray:
+    """``STATS`` of one frame from its full-range Y, Cb, Cr planes (any equal or subsampled sizes)."""
+    y, cb, cr = (np.asarray(p, np.float32) for p in (y, cb, cr))
+    sat = float(np.sqrt(cb.var() + cr.var()))
+    return np.array([y.mean(), cb.mean(), cr.mean(), y.std(), sat])
+
+
+def rgb_stats(img: np.ndarray) -> np.ndarray:
+    """``STATS`` of one RGB frame (any range: the statistics come out in its units)."""
+    ycc = np.asarray(img, np.float32).reshape(-1, 3) @ _YCC.T
+    return plane_stats(ycc[:, 0], ycc[:, 1] + 128, ycc[:, 2] + 128)

@@ -1,0 +1,184 @@
+"""The ``drift`` route: window drift and seams of long renders taken out (issue 23).
+
+Two streaming passes over the file, any length, one frame held at a time. The first measures
+each frame's tone statistics (``diagnose.drift.STATS``, on a copy at most
+``analysis_max_side`` px) and finds the seams (``diagnose.drift.find_seams``, plus any given in
+``seams``); the second maps every frame with one affine map per channel (``drift_fit``) that
+brings each window back to the first, dissolves what a seam still steps and takes out flashes
+at the joins. Planar YUV sources are corrected on their own planes (no RGB round trip); others
+in full-range YCbCr through RGB. A clip with no seam is re-encoded unchanged.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import cv2
+import numpy as np
+
+from flickerd.diagnose import drift as dd
+from flickerd.errors import ConfigError
+from flickerd.media.probe import probe
+from flickerd.media.reader import iter_frames
+from flickerd.routes import drift_fit as fit
+from flickerd.routes import normalize_planes as planes
+from flickerd.routes.base import ProgressFn, StepResult, no_progress
+from flickerd.routes.encode import (
+    DEFAULT_CRF, DEFAULT_PRESET, choose_encoding, final_codec, is_intermediate, open_writer, staged_output,
+)
+from flickerd.routes.frame_stream import is_planar, stream_frames
+from flickerd.routes.params_table import check_range, read_fields
+
+DISSOLVE = 4  # frames on each side of a seam over which what it still steps is spread
+ANALYSIS_MAX_SIDE = 320
+_RGB2YCC = np.array([[0.299, 0.587, 0.114], [-0.168736, -0.331264, 0.5], [0.5, -0.418688, -0.081312]], np.float32)
+_YCC2RGB = np.linalg.inv(_RGB2YCC).astype(np.float32)
+
+
+@dataclass(frozen=True, slots=True)
+class DriftParams:
+    """Parameters of the ``drift`` route.
+
+    dissolve: frames on each side of a seam over which its remaining step is spread (0–30).
+    flash: take out a brightness flash in the first frames after a seam.
+    strength: 0–1, how much of the correction to apply.
+    seams: frames known to start a new window (a sidecar's); more are looked for.
+    analysis_max_side: the size the first pass measures at.
+    crf, preset, pix_fmt: the final encode (pix_fmt None follows the input).
+    """
+
+    dissolve: int = DISSOLVE
+    flash: bool = True
+    strength: float = 1.0
+    seams: tuple[int, ...] = ()
+    analysis_max_side: int = ANALYSIS_MAX_SIDE
+    crf: int = DEFAULT_CRF
+    preset: str = DEFAULT_PRESET
+    pix_fmt: str | None = None
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any], path: str = "params") -> DriftParams:
+        values = read_fields(cls, data, path, "drift", _KINDS)
+        if "seams" in values:
+            seams = values["seams"]
+            if not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in seams):
+                raise ConfigError(f"{path}.seams: expected a list of frame indices (integers > 0), got {seams!r}.")
+            values["seams"] = tuple(sorted(set(seams)))
+        p = cls(**values)
+        check_range(path, "dissolve", p.dissolve, 0, 30)
+        check_range(path, "strength", p.strength, 0.0, 1.0)
+        check_range(path, "analysis_max_side", p.analysis_max_side, 32, 4096)
+        check_range(path, "crf", p.crf, 0, 51)
+        return p
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["seams"] = list(self.seams)
+        return d
+
+
+_KINDS: dict[str, tuple[type, ...]] = {
+    "dissolve": (int,), "flash": (bool,), "strength": (float, int), "seams": (list, tuple),
+    "analysis_max_side": (int,), "crf": (int,), "preset": (str,), "pix_fmt": (str, type(None)),
+}
+
+
+def _small(img: np.ndarray, max_side: int) -> np.ndarray:
+    h, w = img.shape[:2]
+    k = max(h, w) / max_side
+    if k <= 1:
+        return img
+    return cv2.resize(img, (max(1, int(w / k)), max(1, int(h / k))), interpolation=cv2.INTER_AREA)
+
+
+def measure(src: str, planar: bool, bits: int, max_side: int) -> np.ndarray:
+    """Pass one: ``STATS`` per frame (T × 5) in 8-bit code values of the planes (planar) or grey levels."""
+    rows = []
+    if planar:
+        unit = ((1 << bits) - 1) / 255.0
+        for frame in planes.decode(src):
+            y, cb, cr = (_small(p, max_side).astype(np.float32) / unit for p in planes.read_planes(frame))
+            rows.append(dd.plane_stats(y, cb, cr))
+    else:
+        for f in iter_frames(src, max_side=max_side):
+            rows.append(dd.rgb_stats(f.image))
+    return np.array(rows, np.float64).reshape(-1, 5)
+
+
+class _Core:
+    """Hands every frame straight back with its index: the corrections are known before pass two."""
+
+    def feed(self, index: int, data: Any, analysis: Any) -> Iterator[tuple[int, Any, Any]]:
+        yield index, data, index
+
+    def finish(self) -> Iterator[tuple[int, Any, Any]]:
+        return iter(())
+
+
+class DriftRoute:
+    """Window drift and seams removed against the first window (see ``DriftParams``)."""
+
+    name = "drift"
+    version = "1"
+
+    def fix(self, src: str, out: str, params: Mapping[str, Any], progress: ProgressFn = no_progress) -> StepResult:
+        start = time.monotonic()
+        p = DriftParams.from_mapping(params)
+        info = probe(src)
+        encoding = choose_encoding(out, info, intermediate=is_intermediate(params), crf=p.crf, preset=p.preset,
+                                   pix_fmt=p.pix_fmt, codec=final_codec(params))
+        planar = is_planar(info)
+        bits = planes.PLANAR[info.pix_fmt] if planar else 8
+        stats = measure(src, planar, bits, p.analysis_max_side)
+        progress(0.3)
+        seams = dd.find_seams(stats, (), p.seams)
+        c = fit.correction(stats, seams, p.dissolve, p.flash, p.strength)
+        peak = 65535.0 if info.bit_depth > 8 else 255.0
+
+        with staged_output(out) as tmp, open_writer(tmp, info, encoding) as writer:
+
+            def write(data: Any, t: int) -> None:
+                if t >= len(c.gain) or c.is_identity(t):
+                    if planar:
+                        writer.write_frame(planes.frame_from_planes(planes.read_planes(data), data))
+                    else:
+                        writer.write(data)
+                    return
+                if planar:
+                    pl = planes.read_planes(data)
+                    top = float((1 << bits) - 1)
+                    unit = top / 255.0
+                    fixed = []
+                    for ch, plane in enumerate(pl):
+                        x = plane.astype(np.float32)
+                        m = c.mean[t, ch] * unit
+                        x = (x - m) * c.gain[t, ch] + m + c.offset[t, ch] * unit
+                        fixed.append(np.clip(x + 0.5, 0, top).astype(plane.dtype))
+                    writer.write_frame(planes.frame_from_planes(fixed, data))
+                else:
+                    rgb = data.astype(np.float32) * (255.0 / peak)
+                    ycc = rgb @ _RGB2YCC.T
+                    ycc[..., 1:] += 128
+                    ycc = fit.apply_ycc(ycc, c, t)
+                    ycc[..., 1:] -= 128
+                    back = (ycc @ _YCC2RGB.T) * (peak / 255.0)
+                    writer.write(np.clip(back + 0.5, 0, peak).astype(data.dtype))
+
+            written, _ = stream_frames(src, info, make_core=lambda w, h: _Core(), analyse=lambda core, d: None,
+                                       write=write, progress=lambda f: progress(0.3 + 0.7 * f))
+        progress(1.0)
+        return StepResult(
+            route=self.name, version=self.version, backend=f"per-channel affine (numpy {np.__version__})",
+            params=p.to_dict(), seconds=time.monotonic() - start, output=out,
+            extra={
+                "frames": written,
+                "seams": list(seams),
+                "drift_before": round(dd.drift(stats, seams)[0], 4),
+                "max_offset": round(float(np.max(np.abs(c.offset))) if len(c.offset) else 0.0, 3),
+                "encoding": encoding.describe(),
+                "working_space": f"{info.pix_fmt} planes" if planar else "ycbcr via rgb",
+            },
+        )

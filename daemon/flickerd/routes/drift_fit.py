@@ -1,0 +1,87 @@
+"""The ``drift`` route's arithmetic (pure): per-frame statistics and seams → one affine map per
+channel per frame.
+
+Every window is brought back to the first one (the reference): at each seam the step of the
+means (Y, Cb, Cr), of the spread of Y and of the saturation (``diagnose.drift.steps``: levels
+after minus before, less the local trend) is measured, the steps accumulate, and a frame
+``t`` is mapped per channel as x' = (x − μ_t) / G_t + μ_t − A_t (μ_t the frame's mean, A_t the
+accumulated mean step, G_t the accumulated ratio of spread for Y and of saturation for Cb, Cr).
+What a seam still steps after that is dissolved linearly over ``dissolve`` frames on each side,
+and a flash in the ``diagnose.drift.FLASH`` frames after a seam (a frame whose corrected means
+stand out of the line between the levels on both sides) is taken out. Frames away from the
+seams keep their own changes: a real ramp inside a window is not touched.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from flickerd.diagnose import drift as dd
+
+FLASH_MIN = 1.0  # grey levels: a frame after a seam is a flash when its means stand out this much
+
+
+@dataclass(frozen=True, slots=True)
+class Correction:
+    """Per frame and channel (Y, Cb, Cr): x' = gain · (x − mean) + mean + offset, grey levels."""
+
+    gain: np.ndarray  # T × 3
+    offset: np.ndarray  # T × 3
+    mean: np.ndarray  # T × 3, the frame's own means (the pivot)
+
+    def is_identity(self, t: int) -> bool:
+        return bool(np.all(np.abs(self.gain[t] - 1) < 1e-4) and np.all(np.abs(self.offset[t]) < 0.05))
+
+
+def _ratio(stats: np.ndarray, s: int, step: float, column: int) -> float:
+    """The level after a seam over the level before, of a spread statistic."""
+    before = float(np.median(stats[max(0, s - dd.LEVEL_FRAMES): s, column]))
+    return max(0.2, (before + step) / before) if before > 1e-3 else 1.0
+
+
+def correction(stats: np.ndarray, seams: Sequence[int], dissolve: int = 4, flash: bool = True,
+               strength: float = 1.0) -> Correction:
+    """The maps that bring every window back to the first (see the module docstring)."""
+    v = dd._filled(np.asarray(stats, np.float64))
+    n = len(v)
+    mean = v[:, :3].copy()
+    offset = np.zeros((n, 3))
+    log_gain = np.zeros((n, 3))
+    steps = dd.steps(v, seams) if seams else np.zeros((0, 5))
+    for s, step in zip(seams, steps):
+        offset[s:] -= step[:3]
+        log_gain[s:, 0] -= np.log(_ratio(v, s, step[3], 3))
+        log_gain[s:, 1:] -= np.log(_ratio(v, s, step[4], 4))
+    corrected = mean + offset
+    if dissolve > 0 and seams:
+        # what each seam still steps, spread over the frames around it
+        left = dd.steps(np.concatenate([corrected, v[:, 3:]], axis=1), seams)[:, :3]
+        for s, r in zip(seams, left):
+            for t in range(max(0, s - dissolve), min(n, s + dissolve)):
+                ramp = (t - (s - dissolve)) / (2 * dissolve)
+                offset[t] += r * (ramp - (1.0 if t >= s else 0.0))
+        corrected = mean + offset
+    if flash and seams:
+        for s in seams:
+            lo, hi = max(0, s - dd.LEVEL_FRAMES), min(n, s + dd.FLASH + dd.LEVEL_FRAMES)
+            after = corrected[min(s + dd.FLASH, hi - 1): hi]
+            before = corrected[lo:s]
+            if len(before) == 0 or len(after) == 0:
+                continue
+            a, b = np.median(before, 0), np.median(after, 0)
+            xa, xb = (lo + s - 1) / 2, (min(s + dd.FLASH, hi - 1) + hi - 1) / 2
+            for t in range(s, min(n, s + dd.FLASH)):
+                line = a + (b - a) * (t - xa) / max(1e-6, xb - xa)
+                res = corrected[t] - line
+                if np.max(np.abs(res)) > FLASH_MIN:
+                    offset[t] -= res
+    return Correction(np.exp(strength * log_gain), strength * offset, mean)
+
+
+def apply_ycc(ycc: np.ndarray, c: Correction, t: int, scale: float = 1.0) -> np.ndarray:
+    """Frame ``t``'s H × W × 3 float YCbCr (grey levels × ``scale``) corrected."""
+    m = c.mean[t] * scale
+    return (ycc - m) * c.gain[t] + m + c.offset[t] * scale

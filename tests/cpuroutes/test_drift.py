@@ -1,0 +1,135 @@
+"""The ``drift`` route: window drift taken out of a real render, real lighting left alone,
+verification and the default rules on its side (real renders: skipped, saying so, without them)."""
+
+import numpy as np
+import pytest
+
+from bench import real_renders as rr
+from flickerd.diagnose import drift as dd
+from flickerd.errors import ConfigError
+from flickerd.routes import drift_fit
+from flickerd.routes.drift import DriftParams
+from flickerd.routes.registry import get_route
+from tests.diagnose.test_drift import _stats
+
+
+def test_correction_brings_every_window_back_to_the_first():
+    s = _stats(flash=(8.0, 2))
+    c = drift_fit.correction(s, (40, 80))
+    corrected = c.mean + c.offset  # the frames' means after the map
+    ref = np.median(corrected[:40], axis=0)
+    assert np.max(np.abs(np.median(corrected[45:80], axis=0) - ref)) < 0.5
+    assert np.max(np.abs(np.median(corrected[85:], axis=0) - ref)) < 0.5
+    assert np.max(np.abs(corrected[40:43, 0] - ref[0])) < 1.0  # the flash is gone
+    assert c.gain[100, 1] == pytest.approx(1 / 1.05 ** 2, rel=0.03)  # saturation back
+    assert all(c.is_identity(t) for t in range(0, 36))  # the reference window is left alone
+    assert dd.seam_step(np.concatenate([corrected, s[:, 3:]], axis=1), (40, 80)) < 0.6
+
+
+def test_no_seams_no_change():
+    c = drift_fit.correction(_stats(seams=(), ramp=0.4), ())
+    assert all(c.is_identity(t) for t in range(120))
+
+
+def test_params_are_checked_by_name():
+    assert get_route("drift").name == "drift"
+    assert DriftParams.from_mapping({"seams": [81, 40, 81]}).seams == (40, 81)
+    with pytest.raises(ConfigError, match=r"params\.disolve: unknown parameter of the drift route"):
+        DriftParams.from_mapping({"disolve": 3})
+    with pytest.raises(ConfigError, match=r"params\.seams: expected a list of frame indices"):
+        DriftParams.from_mapping({"seams": [0.5]})
+    with pytest.raises(ConfigError, match=r"params\.strength: expected a value in 0.0–1.0"):
+        DriftParams.from_mapping({"strength": 2})
+
+
+def test_verification_accepts_a_drift_fix_only_when_drift_falls():
+    from flickerd.verify import Acceptance, judge
+
+    base = {"best_reduction": 0.02, "ssim": 0.95, "psnr_tone_matched_db": 40.0}
+    assert judge(base | {"drift_reduction": 0.8}, Acceptance(), "fix") == []
+    assert "does not reduce flicker" in judge(base | {"drift_reduction": 0.05}, Acceptance(), "fix")[0]
+    assert "does not reduce flicker" in judge(base | {"drift_reduction": None}, Acceptance(), "fix")[0]
+
+
+def test_the_window_drift_rule_sends_drift_to_the_drift_step():
+    from flickerd.diagnose.model import Diagnosis, Verdict
+    from flickerd.rules import DEFAULT_RULES, WINDOW_DRIFT_RULE, decide
+
+    rules = (WINDOW_DRIFT_RULE, *DEFAULT_RULES)  # as a config that opts in puts it
+
+    def diagnosis(verdict, drift):
+        scores = {"drift": drift, "seams": 2.0 if drift else 0.0, "luma_flicker": 0.2, "chroma_flicker": 0.1}
+        return Diagnosis("x.mp4", verdict, 0.9, scores, 100, 24.0, 64, 64, 4.0)
+
+    assert decide(diagnosis(Verdict.CLEAN, 4.0), rules).route == "drift"
+    assert decide(diagnosis(Verdict.GENERATIVE_FLICKER, 4.0), rules).route == "drift"
+    assert decide(diagnosis(Verdict.CLEAN, 4.0), DEFAULT_RULES).route == "none"  # not by default
+    assert decide(diagnosis(Verdict.CLEAN, 0.0), rules).route == "none"
+    assert decide(diagnosis(Verdict.GENERATIVE_FLICKER, 0.5), rules).route == "normalize"
+    # flicker that jumps between levels can look like seams: that is normalize's
+    flicker = Diagnosis("x.mp4", Verdict.GENERATIVE_FLICKER, 0.9, {"drift": 6.0, "seams": 1.0, "luma_flicker": 2.0},
+                        100, 24.0, 64, 64, 4.0)
+    assert decide(flicker, rules).route == "normalize"
+
+
+RENDERS = rr.renders_dir()
+NAME = "hao-ai-lab__FastVideo__hunyuan_STA__woman_reading.mp4"  # 117 frames: two 40-frame joins
+
+
+def _psnr(frames, truth) -> float:
+    mse = np.mean([np.mean((f.astype(np.float64) - t.astype(np.float64)) ** 2) for f, t in zip(frames, truth)])
+    return float(10 * np.log10(255.0 ** 2 / mse))
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(RENDERS is None, reason=f"no real renders: put them in {rr.DEFAULT_RENDERS} or set "
+                                            f"${rr.RENDERS_ENV} (a folder with SOURCES.tsv)")
+def test_real_render_drift_is_removed_and_verified(tmp_path):
+    from flickerd import verify
+    from flickerd.diagnose import run
+    from flickerd.synth import drift as synth
+    from flickerd.synth.real import encode, load
+
+    render, fps = load(RENDERS / NAME, 250, 416)
+    damaged, d = synth.damage(render, seed=1)
+    src = encode(damaged, tmp_path / "drift.mp4", fps=fps)
+    out = str(tmp_path / "fixed.mp4")
+    result = get_route("drift").fix(src, out, {})
+    found = result.extra["seams"]
+    assert len(found) == len(d.seams) and all(abs(a - b) <= 1 for a, b in zip(found, d.seams)), (found, d.seams)
+    fixed, before = load(out, 250, 10_000)[0], load(src, 250, 10_000)[0]
+    assert len(fixed) == len(render)
+    assert _psnr(fixed, render) - _psnr(before, render) > 3.0  # dB against the untouched render
+    s_in, s_out = (np.stack([dd.rgb_stats(f) for f in x]) for x in (before, fixed))
+    assert dd.drift(s_out, d.seams)[0] < 0.2 * dd.drift(s_in, d.seams)[0]
+    assert dd.seam_step(s_out, d.seams) < 1.0
+    check = verify.check(src, out, run(src), None, rediagnose=None)
+    assert check.accepted, check.reasons
+    assert check.metrics["drift_after"] < 0.2 * check.metrics["drift_before"]
+    assert check.metrics["seam_step_after"] < 1.0 < check.metrics["seam_step_before"]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(RENDERS is None, reason=f"no real renders: put them in {rr.DEFAULT_RENDERS} or set "
+                                            f"${rr.RENDERS_ENV} (a folder with SOURCES.tsv)")
+def test_real_fade_is_left_alone(tmp_path):
+    from flickerd.synth.real import encode, load
+
+    render, fps = load(RENDERS / NAME, 250, 416)
+    n = len(render) - 1
+    fade = [np.clip(f * (1 - 0.5 * t / n) + 0.5, 0, 255).astype(np.uint8) for t, f in enumerate(render)]
+    src = encode(fade, tmp_path / "fade.mp4", fps=fps)
+    route = get_route("drift")
+    route.fix(src, str(tmp_path / "fixed.mp4"), {})
+    route.fix(src, str(tmp_path / "plain.mp4"), {"strength": 0.0})  # the same encode, nothing changed
+    fixed, plain = (load(tmp_path / p, 250, 10_000)[0] for p in ("fixed.mp4", "plain.mp4"))
+    assert _psnr(plain, fade) - _psnr(fixed, fade) <= 0.3
+
+
+def test_the_window_drift_rule_is_opt_in():
+    """Seam detection still finds seams at real changes of light (bench drift_seams): the rule
+    that sends clips to ``drift`` is offered, not run by default."""
+    from flickerd.rules import DEFAULT_RULES, WINDOW_DRIFT_RULE
+
+    assert WINDOW_DRIFT_RULE.steps[0].route == "drift"
+    assert all(r.name != WINDOW_DRIFT_RULE.name for r in DEFAULT_RULES)

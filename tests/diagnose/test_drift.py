@@ -1,0 +1,92 @@
+"""Window drift and seams: the pure measures on made-up statistics, then the engine on a real
+render with window drift put into it (skipped, saying so, without the real renders)."""
+
+import numpy as np
+import pytest
+
+from bench import real_renders as rr
+from flickerd.diagnose import drift
+
+
+def _stats(n=120, seams=(40, 80), step=(5.0, 2.0, -2.0), flash=(8.0, 2), ramp=0.0, seed=0):
+    """Per-frame STATS: noisy levels, a step at each seam, a flash of ``flash[1]`` frames after it."""
+    rng = np.random.default_rng(seed)
+    s = np.zeros((n, 5))
+    s[:] = (110.0, 126.0, 131.0, 50.0, 20.0)
+    s[:, 0] += ramp * np.arange(n)
+    for j, at in enumerate(seams, 1):
+        s[at:, :3] += step
+        s[at:, 4] *= 1.05
+        s[at:at + flash[1], 0] += flash[0]
+    return s + rng.normal(0, 0.15, s.shape)
+
+
+def test_seams_are_found_at_the_join_despite_the_flash():
+    assert drift.find_seams(_stats()) == (40, 80)
+    assert drift.find_seams(_stats(step=(-4.0, 0.0, 0.0), flash=(8.0, 1))) == (40, 80)
+
+
+def test_ramps_and_noise_are_not_seams():
+    assert drift.find_seams(_stats(seams=())) == ()
+    # a fade of 0.5 grey levels a frame: 60 levels over the clip, no seam in it
+    assert drift.find_seams(_stats(seams=(), ramp=-0.5)) == ()
+    # a lone flash is not a seam: the level comes back
+    s = _stats(seams=())
+    s[50:52, 0] += 10
+    assert drift.find_seams(s) == ()
+
+
+def test_a_cut_is_not_a_seam_and_given_seams_are_kept():
+    s = _stats(seams=(40,))
+    assert drift.find_seams(s, cuts={40}) == ()
+    assert drift.find_seams(_stats(seams=()), given=(60,)) == (60,)
+
+
+def test_drift_sums_the_steps_per_100_frames():
+    s = _stats(flash=(0.0, 0))
+    grey, sat = drift.drift(s, (40, 80))
+    assert grey == pytest.approx(2 * 5.0 * 100 / 120, rel=0.1)
+    assert sat == pytest.approx(100 * (20 * 1.05 ** 2 - 20) / 20 * 100 / 120, rel=0.15)
+    assert drift.drift(s, ()) == (0.0, 0.0)
+    # a steady ramp around a seam is not counted in its step
+    ramped = drift.drift(_stats(flash=(0.0, 0), ramp=0.3), (40, 80))[0]
+    assert ramped == pytest.approx(grey, rel=0.1)
+
+
+def test_seam_step_is_the_jump_beyond_the_usual_change():
+    s = _stats(flash=(0.0, 0))
+    assert drift.seam_step(s, (40, 80)) == pytest.approx(5.0, abs=0.6)
+    assert drift.seam_step(_stats(seams=()), (40, 80)) < 0.6
+
+
+RENDERS = rr.renders_dir()
+REAL = ("hao-ai-lab__FastVideo__FastMochi_0.mp4", "hao-ai-lab__FastVideo__hunyuan_STA__woman_reading.mp4")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(RENDERS is None, reason=f"no real renders: put them in {rr.DEFAULT_RENDERS} or set "
+                                            f"${rr.RENDERS_ENV} (a folder with SOURCES.tsv)")
+@pytest.mark.parametrize("name", REAL)
+def test_engine_finds_the_seams_of_a_real_render(name, tmp_path):
+    from flickerd.diagnose import run
+    from flickerd.synth import drift as synth
+    from flickerd.synth.real import encode, load
+
+    render, fps = load(RENDERS / name, 250, 416)
+    damaged, d = synth.damage(render, seed=0)
+    clean = run(encode(render, tmp_path / "truth.mp4", fps=fps))
+    hurt = run(encode(damaged, tmp_path / "drift.mp4", fps=fps))
+    assert clean.seams == () and clean.scores["drift"] == 0.0 and clean.scores["seams"] == 0.0
+    assert len(hurt.seams) == len(d.seams) and all(abs(a - b) <= 1 for a, b in zip(hurt.seams, d.seams))
+    assert hurt.scores["drift"] > 3.0  # grey levels per 100 frames: 3–8 a window
+    assert hurt.to_json(timeline=False)["seams"] == list(hurt.seams)
+
+
+def test_seams_keep_to_one_period():
+    assert drift.regular([20, 40, 61, 75]) == (20, 40, 61)
+    assert drift.regular([30, 75]) == (30, 75)  # two say nothing about a period
+    # a weaker step where the period puts the next window is a seam too
+    s = _stats(n=170, seams=(40, 80, 120), flash=(0.0, 0))
+    s[120:, :3] -= (3.6, 1.4, -1.4)  # the third window steps by a third as much as the others
+    s[120:, 4] /= 1.05
+    assert drift.find_seams(s) == (40, 80, 120)
