@@ -24,6 +24,8 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
+from flickerd.diagnose.robust import column_median, median
+
 STATS = ("y", "cb", "cr", "spread", "saturation")
 MEDIAN_HALF = 4  # running median over 9 frames: removes flashes of up to 3 frames
 TREND_HALF = 10  # pairs each side that give the local trend
@@ -58,7 +60,7 @@ def _filled(values: np.ndarray) -> np.ndarray:
 def running_median(values: np.ndarray, half: int) -> np.ndarray:
     """Per column, the median of the frames within ``half`` of each frame (shrunk at the ends)."""
     v = np.asarray(values, np.float64)
-    return np.stack([np.median(v[max(0, t - half): t + half + 1], axis=0) for t in range(len(v))])
+    return np.stack([column_median(v[max(0, t - half): t + half + 1]) for t in range(len(v))])
 
 
 def _deviation(stats: np.ndarray) -> np.ndarray:
@@ -79,11 +81,11 @@ def _refine(raw: np.ndarray, t: int, lo: int, hi: int) -> int:
     for s in range(max(lo + 2, t - REFINE), min(hi - 2, t + REFINE) + 1):
         a = raw[max(lo, s - 2 * LEVEL_FRAMES): s]
         b = raw[min(s + FLASH, hi - 1): min(hi, s + FLASH + 2 * LEVEL_FRAMES)]
-        costs[s] = float(np.abs(a - np.median(a, 0)).sum() + np.abs(b - np.median(b, 0)).sum()) / (len(a) + len(b))
+        costs[s] = float(np.abs(a - column_median(a)).sum() + np.abs(b - column_median(b)).sum()) / (len(a) + len(b))
     if not costs:
         return t
     best = min(costs.values())
-    spread = float(np.median(np.abs(np.diff(raw, axis=0)))) if len(raw) > 1 else 0.0
+    spread = float(median(np.abs(np.diff(raw, axis=0)))) if len(raw) > 1 else 0.0
     return max(s for s, c in costs.items() if c <= best * (1 + REFINE_RELATIVE) + REFINE_TOLERANCE * spread + 1e-9)
 
 
@@ -95,8 +97,8 @@ def sharpness(raw: np.ndarray, s: int) -> tuple[float, float]:
     b = raw[min(s + FLASH, len(raw) - 1): s + FLASH + LEVEL_FRAMES, :3]
     if len(a) == 0 or len(b) == 0:
         return 0.0, 0.0
-    step = float(np.linalg.norm(np.median(b, 0) - np.median(a, 0)))
-    spread = float(np.linalg.norm((np.abs(a - np.median(a, 0)).sum(0) + np.abs(b - np.median(b, 0)).sum(0))
+    step = float(np.linalg.norm(column_median(b) - column_median(a)))
+    spread = float(np.linalg.norm((np.abs(a - column_median(a)).sum(0) + np.abs(b - column_median(b)).sum(0))
                                   / (len(a) + len(b))))
     return step, step / (spread + SPREAD_FLOOR)
 
@@ -126,7 +128,7 @@ def find_seams(stats: np.ndarray, cuts: Iterable[int] = (), given: Sequence[int]
     if n < 2 * LEVEL_FRAMES:
         return tuple(kept)
     dev = _deviation(stats)
-    floor = max(SEAM_MIN, SEAM_NOISE * float(np.median(dev[1:])))
+    floor = max(SEAM_MIN, SEAM_NOISE * float(median(dev[1:])))
     raw = _filled(stats)
     raw = np.concatenate([raw[:, :3], raw[:, 4:5]], axis=1)  # the flash leaves saturation alone
     found: list[int] = []
@@ -181,7 +183,7 @@ def _theil_sen(*sides: np.ndarray) -> np.ndarray:
         for i in range(len(side)):
             for j in range(i + 1, len(side)):
                 slopes.append((side[j] - side[i]) / (j - i))
-    return np.median(slopes, axis=0) if slopes else np.zeros(sides[0].shape[1])
+    return column_median(slopes) if slopes else np.zeros(sides[0].shape[1])
 
 
 def steps(stats: np.ndarray, seams: Sequence[int]) -> np.ndarray:
@@ -199,7 +201,7 @@ def steps(stats: np.ndarray, seams: Sequence[int]) -> np.ndarray:
         gap = (min(s + FLASH, hi - 1) + (len(after) - 1) / 2) - (lo + (len(before) - 1) / 2)
         trend = slope * max(0.0, gap - 1)
         trend[np.abs(trend) < TREND_MIN] = 0.0  # a slope that small is the levels' noise
-        out[i] = np.median(after, 0) - np.median(before, 0) - trend
+        out[i] = column_median(after) - column_median(before) - trend
     return out
 
 
@@ -211,7 +213,7 @@ def drift(stats: np.ndarray, seams: Sequence[int]) -> tuple[float, float]:
         return 0.0, 0.0
     total = steps(stats, seams).sum(axis=0)
     grey = float(np.max(np.abs(total[:4])))
-    first = max(SATURATION_FLOOR, float(np.nanmedian(stats[: max(1, seams[0]), 4])))
+    first = max(SATURATION_FLOOR, float(_finite_median(stats[: max(1, seams[0]), 4])))
     sat = 100.0 * abs(float(total[4])) / first
     return grey * 100.0 / n, sat * 100.0 / n
 
@@ -228,7 +230,7 @@ def seam_step(stats: np.ndarray, seams: Sequence[int]) -> float:
     for s in seams:
         near = [t for t in range(max(1, s - TREND_HALF), min(n, s + FLASH + TREND_HALF + 1))
                 if not s <= t <= s + FLASH]
-        typical = np.median(d[[t - 1 for t in near]], axis=0) if near else np.zeros(3)
+        typical = column_median(d[[t - 1 for t in near]]) if near else np.zeros(3)
         at = d[s - 1: min(n - 1, s + FLASH)]
         if len(at):
             worst = max(worst, float(np.max(at - typical)))
@@ -249,3 +251,8 @@ def rgb_stats(img: np.ndarray) -> np.ndarray:
     """``STATS`` of one RGB frame (any range: the statistics come out in its units)."""
     ycc = np.asarray(img, np.float32).reshape(-1, 3) @ _YCC.T
     return plane_stats(ycc[:, 0], ycc[:, 1] + 128, ycc[:, 2] + 128)
+
+
+def _finite_median(values: np.ndarray) -> float:
+    v = np.asarray(values, dtype=np.float64)
+    return float(median(v[np.isfinite(v)]))

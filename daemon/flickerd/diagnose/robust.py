@@ -28,6 +28,16 @@ def median(values) -> np.floating:
     return np.mean(part[half - 1:half + 1] if n % 2 == 0 else part[half:half + 1])
 
 
+def column_median(values) -> np.ndarray:
+    """``np.median(values, axis=0)`` for finite values, without importing ``numpy.ma``."""
+    s = np.sort(np.asarray(values, dtype=np.float64), axis=0)
+    n = s.shape[0]
+    if n == 0:
+        return np.full(s.shape[1:], np.nan)
+    half = n // 2
+    return s[half] if n % 2 else (s[half - 1] + s[half]) / 2
+
+
 def integer_median(values) -> float:
     """``median`` of integer values (any dtype), by counting: a few linear passes instead of a partition.
 
