@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.real_renders import DEFAULT_RENDERS, RENDERS_ENV, renders_dir, split, truth_set
+from bench.real_renders import DEFAULT_RENDERS, NO_RENDERS, RENDERS_ENV, renders_dir, split, truth_set
 
 SEAM_TOLERANCE = 1  # frames
 FADE_TO = 0.5  # the fade variant ends at this fraction of the render's brightness
@@ -169,7 +169,7 @@ def main(argv: list[str]) -> int:
     a = p.parse_args(argv)
     renders = renders_dir(a.renders)
     if renders is None:
-        print(f"no real renders: expected SOURCES.tsv in --renders, ${RENDERS_ENV} or {DEFAULT_RENDERS}")
+        print(NO_RENDERS)
         return 2
     start = time.time()
     sides = {k: r["side"] for k, r in split().items()}

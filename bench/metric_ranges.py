@@ -28,7 +28,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from bench._daemon import start, stop, wait_log
-from bench.real_renders import renders_dir
+from bench.real_renders import NO_RENDERS, renders_dir
 
 # Two renders from each of three model families, near-static and moving, GIF and mp4.
 RENDERS = (
@@ -86,7 +86,7 @@ def main(argv: list[str]) -> int:
     a = p.parse_args(argv)
     renders = renders_dir(a.renders)
     if renders is None:
-        print("no real renders found (--renders, $FLICKERD_REAL_RENDERS or ../shared/real-renders)", file=sys.stderr)
+        print(NO_RENDERS, file=sys.stderr)
         return 2
     names, kinds = a.names.split(","), a.kinds.split(",")
     root = Path(tempfile.mkdtemp(prefix="flickerd-metric-ranges-"))

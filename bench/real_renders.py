@@ -53,6 +53,10 @@ CI_RENDERS = ("Vchitect__Latte__latte_output_b421.mp4", "hao-ai-lab__FastVideo__
               "Vchitect__Vchitect-2.0__sample_8_seed0.mp4")
 
 
+NO_RENDERS = (f"no real renders: put them in {DEFAULT_RENDERS} or set ${RENDERS_ENV} (or pass --renders): "
+              "a folder with SOURCES.tsv")
+
+
 def renders_dir(arg: str | None = None) -> Path | None:
     """The real renders' folder: ``arg``, ``$FLICKERD_REAL_RENDERS``, or ``../shared/real-renders``."""
     p = Path(arg or os.environ.get(RENDERS_ENV) or DEFAULT_RENDERS)
@@ -342,7 +346,7 @@ def main(argv: list[str]) -> int:
     a = p.parse_args(argv)
     renders = renders_dir(a.renders)
     if renders is None:
-        print(f"no real renders: expected SOURCES.tsv in --renders, ${RENDERS_ENV} or {DEFAULT_RENDERS}")
+        print(NO_RENDERS)
         return 2
     start = time.time()
     os.makedirs(a.cache, exist_ok=True)

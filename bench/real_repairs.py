@@ -378,7 +378,7 @@ def main(argv: list[str]) -> int:
     a = p.parse_args(argv)
     renders = rr.renders_dir(a.renders)
     if renders is None:
-        print(f"no real renders: expected SOURCES.tsv in --renders, ${rr.RENDERS_ENV} or {rr.DEFAULT_RENDERS}")
+        print(rr.NO_RENDERS)
         return 2
     start = time.time()
     sides = {k: r["side"] for k, r in rr.split().items()}

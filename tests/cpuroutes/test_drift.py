@@ -82,8 +82,7 @@ def _psnr(frames, truth) -> float:
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(RENDERS is None, reason=f"no real renders: put them in {rr.DEFAULT_RENDERS} or set "
-                                            f"${rr.RENDERS_ENV} (a folder with SOURCES.tsv)")
+@pytest.mark.skipif(RENDERS is None, reason=rr.NO_RENDERS)
 def test_real_render_drift_is_removed_and_verified(tmp_path):
     from flickerd import verify
     from flickerd.diagnose import run
@@ -110,8 +109,7 @@ def test_real_render_drift_is_removed_and_verified(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(RENDERS is None, reason=f"no real renders: put them in {rr.DEFAULT_RENDERS} or set "
-                                            f"${rr.RENDERS_ENV} (a folder with SOURCES.tsv)")
+@pytest.mark.skipif(RENDERS is None, reason=rr.NO_RENDERS)
 def test_real_fade_is_left_alone(tmp_path):
     from flickerd.synth.real import encode, load
 

@@ -64,8 +64,7 @@ REAL = ("hao-ai-lab__FastVideo__FastMochi_0.mp4", "hao-ai-lab__FastVideo__hunyua
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(RENDERS is None, reason=f"no real renders: put them in {rr.DEFAULT_RENDERS} or set "
-                                            f"${rr.RENDERS_ENV} (a folder with SOURCES.tsv)")
+@pytest.mark.skipif(RENDERS is None, reason=rr.NO_RENDERS)
 @pytest.mark.parametrize("name", REAL)
 def test_engine_finds_the_seams_of_a_real_render(name, tmp_path):
     from flickerd.diagnose import run

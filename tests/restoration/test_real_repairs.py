@@ -20,8 +20,7 @@ pytestmark = pytest.mark.slow
 
 RENDERS = rr.renders_dir()
 if RENDERS is None:
-    pytest.skip(f"no real renders: put them in {rr.DEFAULT_RENDERS} or set ${rr.RENDERS_ENV} "
-                "(a folder with SOURCES.tsv)", allow_module_level=True)
+    pytest.skip(rr.NO_RENDERS, allow_module_level=True)
 
 
 @pytest.fixture(scope="module")
