@@ -391,6 +391,11 @@ class Metrics:
     def job_cancelled(self, reason: str | None) -> None:
         self.jobs_cancelled.labels(self._cancels(reason or "cancelled")).inc()
 
+    def queued_job_cancelled(self, reason: str | None) -> None:
+        """A job cancelled before it ever ran (no route, no duration): one ``cancelled`` outcome."""
+        self.jobs.labels("none", self._outcomes("cancelled")).inc()
+        self.job_cancelled(reason)
+
     def set_healthy(self, healthy: bool) -> None:
         self.healthy.set(1 if healthy else 0)
 
@@ -400,6 +405,10 @@ class Metrics:
     def job_launched(self) -> None:
         """A job was handed to a worker (its route is not known yet)."""
         self.jobs_in_progress.inc()
+
+    def job_requeued(self) -> None:
+        """A launched job went back to the queue without an outcome (a shutdown, a journal that could not be written)."""
+        self.jobs_in_progress.dec()
 
     def job_started(self, route: str) -> None:
         """The rules chose ``route`` for a launched job; once per launch (``none`` at its end if never chosen)."""

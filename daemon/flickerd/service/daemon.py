@@ -39,6 +39,7 @@ from flickerd.service.intake import Gate, Gated, Hashed
 from flickerd.service.journal import Job, Journal, JobState
 from flickerd.service.journal_recovery import adopt_outputs
 from flickerd.service.out_names import out_stem
+from flickerd.service.queue_cancels import QueueCancels
 from flickerd.service.sequence_settle import SequenceRules, snapshot
 from flickerd.service.settle import Settled, Settler
 from flickerd.service.signals import Signals
@@ -149,6 +150,7 @@ class Daemon:
         self.state_dir = self.state.path
         self.journal = Journal.in_state_dir(self.state_dir)
         self.journal.check()  # a damaged journal is refused here, before it is taken for the truth
+        self._queue_cancels = QueueCancels(self.journal, self.metrics, since=time.time())
         self.state.hold(self.journal.path)
         self._adopt_outputs(cfg)
         self.workdir_root = self.state_dir / WORK_DIR
@@ -234,6 +236,7 @@ class Daemon:
         """Back to pending without spending an attempt; its intermediates go (nothing resumes from them)."""
         job_id = run.task.job.id
         shutil.rmtree(run.task.workdir, ignore_errors=True)
+        self.metrics.job_requeued()
         try:
             job = self.journal.transition(job_id, JobState.PENDING, expect=[JobState.RUNNING],
                                           attempts=max(run.task.job.attempts - 1, 0), progress=0.0)
@@ -261,6 +264,7 @@ class Daemon:
             self._last_housekeeping = now
             self._check_folders()
             self._forward_cancels()
+            self._queue_cancels.sweep()
             self._check_disk_space(now)
             self._check_health(now)
             self._notify_status()
@@ -772,6 +776,7 @@ class Daemon:
             if is_disk_full(exc):  # left "running"; run again once the journal can be written
                 self._state_full(exc)
                 self._stale_running.add(job.id)
+            self.metrics.job_requeued()  # not running here any more; its rerun is launched (and counted) again
             return
         queue_wait = max(0.0, (job.started_at or 0.0) - job.created_at)
         if not run.route_counted:  # ended before its rules chose a route, or that record is still on its way
@@ -781,6 +786,7 @@ class Daemon:
             self.metrics.failure(res.reason)
         if state is JobState.CANCELLED:
             self.metrics.job_cancelled(res.reason)
+            self._queue_cancels.own(job.id, final.finished_at)
         if res.verdict:
             self.metrics.verdict(res.verdict)
         if res.flicker_before is not None and res.flicker_after is not None:
@@ -859,7 +865,6 @@ class Daemon:
             if owner is not None:
                 log.info("job_folder_renamed", job_id=job.id, file=job.path, was=job.folder, folder=owner.spec.name)
                 continue
-            self.metrics.job_cancelled("folder_removed")
             log.warning("job_cancelled", job_id=job.id, file=job.path, folder=job.folder, reason="folder_removed",
                         error=error)
 

@@ -491,6 +491,12 @@ class Journal:
             out[r["state"]] = r["n"]
         return out
 
+    def cancelled_since(self, after: float) -> list[tuple[int, float, str | None]]:
+        """(id, finished_at, reason) of the jobs cancelled at or after ``after`` (wall clock), oldest first."""
+        rows = self._query("SELECT id, finished_at, reason FROM jobs WHERE state = 'cancelled' AND finished_at >= ? "
+                           "ORDER BY finished_at, id", (after,))
+        return [(r["id"], r["finished_at"], r["reason"]) for r in rows]
+
     def cancel_requests(self) -> list[int]:
         return [r["id"] for r in self._query("SELECT id FROM jobs WHERE state = 'running' AND cancel_requested = 1")]
 
