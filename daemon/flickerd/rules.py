@@ -82,8 +82,18 @@ def decide(diagnosis: Diagnosis, rules: Sequence[Rule], *, sidecar: bool = False
     for rule in rules:
         if rule.match.accepts(diagnosis, sidecar=sidecar, gpu=gpu):
             steps = rule.steps if rule.action in (Action.FIX, Action.REVIEW) else ()
-            return Decision(rule.name, rule.action, steps, rule.fallback)
+            return Decision(rule.name, rule.action, _seamed(steps, diagnosis), _seamed(rule.fallback, diagnosis))
     return Decision("no-match", Action.REPORT, (), ())
+
+
+def _seamed(steps: tuple[Step, ...], diagnosis: Diagnosis) -> tuple[Step, ...]:
+    """A ``drift`` step that names no seams gets the diagnosis's (motion-compensated, so better
+    evidence than the route's own whole-frame statistics) and looks for no others."""
+    if not any(s.route == "drift" and "seams" not in s.params for s in steps):
+        return steps
+    seams = [int(x) for x in diagnosis.seams]
+    return tuple(Step(s.route, {**s.params, "seams": seams, "search": False})
+                 if s.route == "drift" and "seams" not in s.params else s for s in steps)
 
 
 def route_names(rules: Iterable[Rule]) -> set[str]:

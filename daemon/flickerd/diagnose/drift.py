@@ -57,6 +57,37 @@ def _filled(values: np.ndarray) -> np.ndarray:
     return out
 
 
+def compensated_levels(means: np.ndarray, offsets: Sequence[np.ndarray | None], cuts: Iterable[int] = ()) -> np.ndarray:
+    """Per-frame (Y, Cb, Cr) tone levels with motion taken out (T × 3, grey levels).
+
+    A frame's mean changes when content moves (a bright object enters, the camera pans onto
+    sky); a window's tone step changes every pixel. So the level moves by each pair's
+    motion-compensated global offset (``offsets[t]``: frame t−1 minus frame t warped onto it,
+    robust over the pixels the flow explains), and only where a pair was not analysed (long
+    clips sample pairs; frames the decoder skipped; cuts) by the change of the frame means.
+    NaN means (frames not decoded) are bridged by the next measured change.
+    """
+    m = np.asarray(means, np.float64)[:, :3]
+    n = len(m)
+    out = np.full((n, 3), np.nan)
+    if n == 0:
+        return out
+    cut_set = set(cuts)
+    level = np.where(np.isfinite(m[0]), m[0], 0.0)
+    last = m[0] if np.all(np.isfinite(m[0])) else None  # the last decoded frame's means
+    out[0] = level
+    for t in range(1, n):
+        o = offsets[t] if t < len(offsets) else None
+        if o is not None and t not in cut_set:
+            level = level - np.asarray(o, np.float64)
+        elif last is not None and np.all(np.isfinite(m[t])):
+            level = level + (m[t] - last)
+        if np.all(np.isfinite(m[t])):
+            last = m[t]
+        out[t] = level
+    return out
+
+
 def running_median(values: np.ndarray, half: int) -> np.ndarray:
     """Per column, the median of the frames within ``half`` of each frame (shrunk at the ends)."""
     v = np.asarray(values, np.float64)

@@ -210,7 +210,8 @@ def _analyse(reader: PlaneReader, s: DiagnoseSettings, p: plan.Plan, progress: C
     series["chroma_flicker"] = np.hypot(mc[:, 1], mc[:, 2])
     ycc_arr = np.frombuffer(series["ycc"]).reshape(-1, 3)
     series["luma_raw"] = global_flicker.second_difference(ycc_arr[:, 0], cut_set)
-    # the per-frame means of the luma flicker, with the spreads: window drift and seams
-    series["drift_stats"] = np.concatenate([ycc_arr, np.frombuffer(series["tone"]).reshape(-1, 2)], axis=1)
+    # window drift and seams: the tone levels with motion taken out, and the spreads
+    levels = drift.compensated_levels(ycc_arr, series["offsets"], cut_set)
+    series["drift_stats"] = np.concatenate([levels, np.frombuffer(series["tone"]).reshape(-1, 2)], axis=1)
     series["local_map"] = lmap
     return n, series
