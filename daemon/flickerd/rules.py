@@ -117,8 +117,9 @@ TEXTURE_ROUTE = 0.43
 # ``WINDOW_DRIFT_RULE`` runs ``drift``, whatever the verdict: a seam is a step the verdict's
 # flicker measures do not see. Not where the frame's tone or colour flickers (the diagnosis's
 # own luma and chroma thresholds): flicker that jumps between levels can look like seams.
-# Not a default rule: seam detection still finds seams at real changes of light on 4 of 22
-# unmodified real renders (bench drift_seams), and "fixing" those costs up to 18 dB.
+# Not a default rule: seam detection (on motion-compensated levels) still finds seams where light
+# really changes in one frame, on 1 of 22 unmodified real renders and one faded one (bench
+# drift_seams), and "fixing" those costs 3.4–3.7 dB.
 DRIFT_ROUTE = 1.0
 DRIFT_MAX_FLICKER = MappingProxyType({"luma_flicker": 0.59, "chroma_flicker": 0.45})
 
