@@ -70,17 +70,24 @@ def run_render(path: Path, frames: int, max_side: int, seeds: int, verify: bool,
     stem = path.stem[:40]
     rows = []
 
-    def fixed(src: str, params: dict | None = None) -> tuple[str, list[np.ndarray], float]:
-        out = os.path.join(work, f"{Path(src).stem}.fix{'0' if params else ''}.mp4")
+    def fixed(src: str, params: dict, tag: str) -> tuple[str, list[np.ndarray], float]:
+        out = os.path.join(work, f"{Path(src).stem}.{tag}.mp4")
         t0 = time.monotonic()
-        route.fix(src, out, params or {})
+        route.fix(src, out, params)
         return out, load(out, frames, 10_000)[0], time.monotonic() - t0
+
+    def as_routed(diagnosis) -> dict:
+        """The drift step's params as the rules give them (``rules.decide``): the diagnosis's seams."""
+        from flickerd.routes.base import Step
+        from flickerd.rules import Action, Match, Rule, decide
+
+        return dict(decide(diagnosis, (Rule("drift", Match(), Action.FIX, steps=(Step("drift"),)),)).steps[0].params)
 
     for name, clip in (("asis", truth), ("fade", _faded(truth))):
         src = encode(clip, os.path.join(work, f"{stem}.{name}.mp4"), fps=fps)
-        plain = fixed(src, {"strength": 0.0})[1]  # a plain re-encode with the route's own encoder
+        plain = fixed(src, {"strength": 0.0}, "plain")[1]  # a plain re-encode with the route's own encoder
         d = diagnose(src)
-        _, out, secs = fixed(src)
+        _, out, secs = fixed(src, as_routed(d), "fix")
         rows.append({"source": path.name, "kind": name, "frames": len(truth), "false_seams": len(d.seams),
                      "seams_found": list(d.seams), "loss_db": _clip_psnr(plain, clip) - _clip_psnr(out, clip),
                      "fix_s": secs})
@@ -88,7 +95,7 @@ def run_render(path: Path, frames: int, max_side: int, seeds: int, verify: bool,
         damaged, dmg = synth.damage(truth, seed=seed)
         src = encode(damaged, os.path.join(work, f"{stem}.drift{seed}.mp4"), fps=fps)
         before = diagnose(src)
-        out_path, out, secs = fixed(src)
+        out_path, out, secs = fixed(src, as_routed(before), "fix")
         decoded = load(src, frames, 10_000)[0]
         s_in, s_out = _stats(decoded), _stats(out)
         row = {

@@ -131,3 +131,39 @@ def test_the_window_drift_rule_is_opt_in():
 
     assert WINDOW_DRIFT_RULE.steps[0].route == "drift"
     assert all(r.name != WINDOW_DRIFT_RULE.name for r in DEFAULT_RULES)
+
+
+def test_the_drift_step_gets_the_diagnosis_seams_and_searches_no_more():
+    from flickerd.diagnose.model import Diagnosis, Verdict
+    from flickerd.routes.base import Step
+    from flickerd.routes.drift import DriftParams
+    from flickerd.rules import Action, Match, Rule, WINDOW_DRIFT_RULE, decide
+
+    found = Diagnosis("x.mp4", Verdict.CLEAN, 0.9, {"drift": 4.0, "seams": 2.0, "luma_flicker": 0.1,
+                                                   "chroma_flicker": 0.1}, 120, 24.0, 64, 64, 5.0,
+                      seams=(40, 81))
+    step = decide(found, (WINDOW_DRIFT_RULE,)).steps[0]
+    assert dict(step.params) == {"seams": [40, 81], "search": False}
+    p = DriftParams.from_mapping(step.params)
+    assert p.seams == (40, 81) and p.search is False
+    # a rule that names its seams (a sidecar's, a user's) keeps them, and the fallback gets them too
+    named = Rule("named", Match(), Action.FIX, steps=(Step("drift", {"seams": [10]}),), fallback=(Step("drift"),))
+    d = decide(found, (named,))
+    assert dict(d.steps[0].params) == {"seams": [10]} and dict(d.fallback[0].params)["seams"] == [40, 81]
+
+
+def test_without_search_the_route_corrects_only_the_given_seams(tmp_path):
+    from flickerd.media.reader import iter_frames
+    from flickerd.routes.drift import DriftRoute
+    from flickerd.synth import drift as synth
+    from flickerd.synth.real import encode
+
+    rng = np.random.default_rng(3)
+    base = [np.clip(rng.normal(120, 25, (48, 64, 3)), 0, 255).astype(np.uint8)] * 60
+    damaged, d = synth.damage(base, seed=0, window=30)
+    src = encode(damaged, tmp_path / "in.mp4", fps=24)
+    route = DriftRoute()
+    searched = route.fix(str(src), str(tmp_path / "a.mp4"), {})
+    told = route.fix(str(src), str(tmp_path / "b.mp4"), {"seams": [], "search": False})
+    assert searched.extra["seams"] == list(d.seams) and told.extra["seams"] == []
+    assert told.extra["max_offset"] == 0.0

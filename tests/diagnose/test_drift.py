@@ -89,3 +89,44 @@ def test_seams_keep_to_one_period():
     s[120:, :3] -= (3.6, 1.4, -1.4)  # the third window steps by a third as much as the others
     s[120:, 4] /= 1.05
     assert drift.find_seams(s) == (40, 80, 120)
+
+
+def test_levels_follow_the_motion_compensated_offsets_not_the_frame_means():
+    n = 30
+    means = np.tile([120.0, 128.0, 128.0], (n, 1))
+    means[10:, 0] += 6.0  # a bright object comes into view at frame 10: the means move, the tone does not
+    offsets: list = [None] + [np.zeros(3)] * (n - 1)
+    offsets[20] = np.array([-4.0, 1.0, 0.0])  # frame 19 minus frame 20 warped: frame 20 is 4 levels brighter
+    levels = drift.compensated_levels(means, offsets)
+    assert np.allclose(levels[:20], levels[0]) and np.allclose(levels[20:], levels[0] + (4.0, -1.0, 0.0))
+    # where no pair was analysed the frame means carry the level; an undecoded frame is bridged
+    means[25:, 0] += 3.0
+    means[24] = np.nan
+    for t in (24, 25):
+        offsets[t] = None
+    assert drift.compensated_levels(means, offsets)[25, 0] == pytest.approx(levels[0, 0] + 7.0)
+    # a cut is a new shot: the means, never a warp across it
+    offsets[20] = np.array([-40.0, 0.0, 0.0])
+    assert drift.compensated_levels(means, offsets, cuts={20})[20, 0] == pytest.approx(levels[0, 0])
+
+
+def _texture(seed: int, h: int = 36, w: int = 64) -> np.ndarray:
+    import cv2
+
+    rng = np.random.default_rng(seed)
+    return cv2.GaussianBlur(rng.uniform(40, 200, (h, w)).astype(np.float32), (0, 0), 1.5)
+
+
+def test_thumb_offset_sees_a_tone_step_through_motion_and_not_an_object():
+    y = _texture(1)
+    cb, cr = np.full_like(y, 120.0), np.full_like(y, 136.0)
+    moved = [np.roll(p, 2, axis=1) for p in (y, cb, cr)]  # the camera pans 2 px
+    stepped = [moved[0] + 5.0, moved[1] - 2.0, moved[2]]  # and the next window is 5 levels brighter
+    o = drift.thumb_offset([y, cb, cr], stepped)
+    assert o == pytest.approx([-5.0, 2.0, 0.0], abs=0.6)
+    # a bright object enters (the frame mean rises by ~4 levels): no tone step
+    entered = [p.copy() for p in moved]
+    entered[0][10:26, 20:36] = 250.0
+    assert np.abs(drift.thumb_offset([y, cb, cr], entered)) .max() < 0.6
+    # studio-range planes come out in full-range grey levels
+    assert drift.thumb_offset([y, cb, cr], stepped, full_range=False)[0] == pytest.approx(-5.0 * 255 / 219, abs=0.7)

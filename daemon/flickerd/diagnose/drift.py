@@ -57,6 +57,66 @@ def _filled(values: np.ndarray) -> np.ndarray:
     return out
 
 
+def compensated_levels(means: np.ndarray, offsets: Sequence[np.ndarray | None], cuts: Iterable[int] = ()) -> np.ndarray:
+    """Per-frame (Y, Cb, Cr) tone levels with motion taken out (T × 3, grey levels).
+
+    A frame's mean changes when content moves (a bright object enters, the camera pans onto
+    sky); a window's tone step changes every pixel. So the level moves by each pair's
+    motion-compensated global offset (``offsets[t]``: frame t−1 minus frame t warped onto it,
+    robust over the pixels the flow explains), and only where a pair was not analysed (long
+    clips sample pairs; frames the decoder skipped; cuts) by the change of the frame means.
+    NaN means (frames not decoded) are bridged by the next measured change.
+    """
+    m = np.asarray(means, np.float64)[:, :3]
+    n = len(m)
+    out = np.full((n, 3), np.nan)
+    if n == 0:
+        return out
+    cut_set = set(cuts)
+    level = np.where(np.isfinite(m[0]), m[0], 0.0)
+    last = m[0] if np.all(np.isfinite(m[0])) else None  # the last decoded frame's means
+    out[0] = level
+    for t in range(1, n):
+        o = offsets[t] if t < len(offsets) else None
+        if o is not None and t not in cut_set:
+            level = level - np.asarray(o, np.float64)
+        elif last is not None and np.all(np.isfinite(m[t])):
+            level = level + (m[t] - last)
+        if np.all(np.isfinite(m[t])):
+            last = m[t]
+        out[t] = level
+    return out
+
+
+THUMB_STEP = 1.0  # grey levels: pairs whose frame means change less are measured by those means alone
+THUMB_EXPLAINED = 0.3  # share of the thumbnail the flow must explain for its offset to count
+
+
+def thumb_offset(prev: Sequence[np.ndarray], cur: Sequence[np.ndarray], full_range: bool = True) -> np.ndarray | None:
+    """A pair's motion-compensated (Y, Cb, Cr) offset from the cut detector's thumbnails (frame
+    t−1 minus frame t warped onto it, median over the pixels the flow explains; grey levels),
+    for pairs the diagnosis gives no flow: a window's tone step moves every pixel, content that
+    moves or changes moves the frame means. None where the flow explains too little."""
+    from flickerd import flow as of  # OpenCV: only the engine, which has it loaded, calls this
+
+    a, b = _standardised(prev[0]), _standardised(cur[0])
+    if a.shape[0] < 8 or a.shape[1] < 8:
+        return None
+    fw, bw = of.flow(a, b), of.flow(b, a)
+    ok = of.occlusion_mask(fw, bw) & of.inside(fw)
+    if ok.mean() < THUMB_EXPLAINED:
+        return None
+    out = np.array([float(np.median(p.astype(np.float32)[ok] - of.warp(c.astype(np.float32), fw)[ok]))
+                    for p, c in zip(prev, cur)])
+    return out if full_range else out * np.array([255 / 219, 255 / 224, 255 / 224])
+
+
+def _standardised(gray: np.ndarray) -> np.ndarray:
+    """uint8 luma at a fixed mean and contrast: the flow then follows structure, not a tone step."""
+    g = gray.astype(np.float32)
+    return np.clip((g - g.mean()) * (40.0 / (float(g.std()) + 1e-3)) + 128.0, 0, 255).astype(np.uint8)
+
+
 def running_median(values: np.ndarray, half: int) -> np.ndarray:
     """Per column, the median of the frames within ``half`` of each frame (shrunk at the ends)."""
     v = np.asarray(values, np.float64)

@@ -85,11 +85,22 @@ def run(
 
 
 _SKIPPED = {"warp": math.nan, "luma": math.nan, "mean_diff": math.nan, "failure": math.nan, "banding": math.nan,
-            "blocking": math.nan, "keyframe": False, "offsets": None, "texture": math.nan, "area": math.nan}
+            "blocking": math.nan, "keyframe": False, "offsets": None, "tone_offsets": None, "texture": math.nan,
+            "area": math.nan}
 
 
 _NO_YCC = (math.nan, math.nan, math.nan)
 _NO_TONE = (math.nan, math.nan)
+
+
+def _tone_offset(prev: FrameView | None, view: FrameView, offset: np.ndarray | None, cut: bool) -> np.ndarray | None:
+    """The pair's motion-compensated tone offset for the drift levels: the flicker measures' own
+    where the pair was analysed, else the thumbnails' where the frame means moved enough to matter."""
+    if prev is None or cut or offset is not None:
+        return None if cut else offset
+    if float(np.max(np.abs(view.means() - prev.means()))) < drift.THUMB_STEP:
+        return None
+    return drift.thumb_offset(prev.thumbnails(), view.thumbnails(), view.planes.full_range)
 
 
 def _skip_to(series: dict, lmap: local.LocalMap, n: int, t: int, fps: float) -> None:
@@ -139,7 +150,7 @@ def _analyse(reader: PlaneReader, s: DiagnoseSettings, p: plan.Plan, progress: C
     period = int(round(8 * p.detail_scale)) if p.detail_scale <= 1 else 0
     factor, total = p.factor, p.total
     geometry = Geometry.of(size[0], size[1], p.detail_scale, factor)
-    series: dict = {k: array("d") for k in _FLOAT_SERIES} | {"keyframe": [], "offsets": []}
+    series: dict = {k: array("d") for k in _FLOAT_SERIES} | {"keyframe": [], "offsets": [], "tone_offsets": []}
     cut_set: set[int] = set()
     lmap = local.LocalMap(s.grid)
     prev: FrameView | None = None
@@ -189,6 +200,7 @@ def _analyse(reader: PlaneReader, s: DiagnoseSettings, p: plan.Plan, progress: C
         for key in _PAIR_SERIES:
             series[key].append(pair[key])
         series["offsets"].append(pair["offsets"])
+        series["tone_offsets"].append(_tone_offset(prev, view, pair["offsets"], t in cut_set))
         series["local"].append(lmap.add(pair["cells"]))
         prev, prev_hist = view, hist
         n += 1
@@ -210,7 +222,8 @@ def _analyse(reader: PlaneReader, s: DiagnoseSettings, p: plan.Plan, progress: C
     series["chroma_flicker"] = np.hypot(mc[:, 1], mc[:, 2])
     ycc_arr = np.frombuffer(series["ycc"]).reshape(-1, 3)
     series["luma_raw"] = global_flicker.second_difference(ycc_arr[:, 0], cut_set)
-    # the per-frame means of the luma flicker, with the spreads: window drift and seams
-    series["drift_stats"] = np.concatenate([ycc_arr, np.frombuffer(series["tone"]).reshape(-1, 2)], axis=1)
+    # window drift and seams: the tone levels with motion taken out, and the spreads
+    levels = drift.compensated_levels(ycc_arr, series["tone_offsets"], cut_set)
+    series["drift_stats"] = np.concatenate([levels, np.frombuffer(series["tone"]).reshape(-1, 2)], axis=1)
     series["local_map"] = lmap
     return n, series

@@ -103,6 +103,10 @@ class FrameView:
         """The cut detector's colour histogram, from an RGB thumbnail made straight from the planes."""
         return cuts.histogram(self._to_rgb(*self._thumbnails()))
 
+    def thumbnails(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(Y, Cb, Cr) planes at most ``cuts.THUMB`` px a side, as decoded (``planes.full_range`` says the range)."""
+        return self._thumbnails()
+
     def _thumbnails(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(Y, Cb, Cr) at most ``cuts.THUMB`` px a side, made once; Y is also kept as ``thumb``."""
         if self.thumb is not None:

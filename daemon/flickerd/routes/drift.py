@@ -45,7 +45,9 @@ class DriftParams:
     dissolve: frames on each side of a seam over which its remaining step is spread (0–30).
     flash: take out a brightness flash in the first frames after a seam.
     strength: 0–1, how much of the correction to apply.
-    seams: frames known to start a new window (a sidecar's); more are looked for.
+    seams: frames known to start a new window (a sidecar's, or the diagnosis's).
+    search: also look for seams in the route's own statistics (the rules turn this off when
+        they pass the diagnosis's seams, found on motion-compensated tone levels).
     analysis_max_side: the size the first pass measures at.
     crf, preset, pix_fmt: the final encode (pix_fmt None follows the input).
     """
@@ -54,6 +56,7 @@ class DriftParams:
     flash: bool = True
     strength: float = 1.0
     seams: tuple[int, ...] = ()
+    search: bool = True
     analysis_max_side: int = ANALYSIS_MAX_SIDE
     crf: int = DEFAULT_CRF
     preset: str = DEFAULT_PRESET
@@ -81,7 +84,7 @@ class DriftParams:
 
 
 _KINDS: dict[str, tuple[type, ...]] = {
-    "dissolve": (int,), "flash": (bool,), "strength": (float, int), "seams": (list, tuple),
+    "dissolve": (int,), "flash": (bool,), "strength": (float, int), "seams": (list, tuple), "search": (bool,),
     "analysis_max_side": (int,), "crf": (int,), "preset": (str,), "pix_fmt": (str, type(None)),
 }
 
@@ -134,7 +137,7 @@ class DriftRoute:
         bits = planes.PLANAR[info.pix_fmt] if planar else 8
         stats = measure(src, planar, bits, p.analysis_max_side)
         progress(0.3)
-        seams = dd.find_seams(stats, (), p.seams)
+        seams = dd.find_seams(stats, (), p.seams) if p.search else tuple(s for s in p.seams if 0 < s < len(stats))
         c = fit.correction(stats, seams, p.dissolve, p.flash, p.strength)
         peak = 65535.0 if info.bit_depth > 8 else 255.0
 
