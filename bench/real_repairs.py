@@ -60,6 +60,7 @@ class Job:
     cache: str
     routes: tuple[str, ...]
     auto: bool = True
+    lean: bool = False  # stop at the first accepted chain, as auto does (a dump cannot be re-judged)
 
 
 def _psnr(a: list[np.ndarray], b: list[np.ndarray]) -> float:
@@ -140,10 +141,12 @@ def _run_job(job: Job) -> list[dict]:
                    "input_psnr": input_psnr,
                    "diagnose_s": diag_s, "auto": [], "routes": {}}
             if decision.steps and job.auto:
+                # the fallback runs even after an accepted chain (unless --lean), so that a dump
+                # re-judged under other thresholds knows what auto would publish instead
                 for n, steps in enumerate([decision.steps] + ([decision.fallback] if decision.fallback else [])):
                     r = _try(clip, steps, truth_frames, input_psnr, before, work, f"auto{n}")
                     row["auto"].append(r)
-                    if r["accepted"]:
+                    if r["accepted"] and job.lean:
                         break
             for name in job.routes if v.kind != "asis" else ():
                 steps = [_step(s) for s in name.split("+")]
@@ -171,18 +174,31 @@ def _jobs(a, renders: Path, truth: dict[str, bool]) -> list[Job]:
             vs += [Variant(name, k, s, seed) for k in kinds for s in strengths for seed in seeds]
         if vs:
             jobs.append(Job(str(renders / name), tuple(vs), truth[name], a.frames, a.max_side, a.cache, routes,
-                            not a.no_auto))
+                            not a.no_auto, a.lean))
     return jobs
 
 
 # ---------------------------------------------------------------- scoring (pure, re-runnable on a dump)
 
 
+def _accepted(c: dict, judge=None) -> bool:
+    return c["accepted"] if judge is None else (judge(c) and "error" not in c)
+
+
+def tried(row: dict, judge=None) -> list[dict]:
+    """The candidates ``auto`` tries under ``judge``: its chain, then the fallback if that is refused."""
+    out = []
+    for c in row["auto"]:
+        out.append(c)
+        if _accepted(c, judge):
+            break
+    return out
+
+
 def published(row: dict, judge=None) -> dict | None:
     """The candidate ``auto`` publishes (the first accepted), re-judged by ``judge(candidate)`` if given."""
     for c in row["auto"]:
-        ok = c["accepted"] if judge is None else (judge(c) and "error" not in c)
-        if ok:
+        if _accepted(c, judge):
             return c
     return None
 
@@ -229,7 +245,7 @@ def evaluate(rows: list[dict], sides: dict[str, str], judge=None, only: set[str]
         chains = defaultdict(list)
         for r in rs:
             per_kind[r["kind"]].append(auto_gain(r, judge))
-            for c in r["auto"]:
+            for c in tried(r, judge):
                 chains[f"auto:{c['chain']}"].append(c)
             for name, c in r["routes"].items():
                 chains[name].append(c)
@@ -365,6 +381,8 @@ def main(argv: list[str]) -> int:
     p.add_argument("--routes", default="", help="chains to run on every clip besides auto, e.g. normalize,detail")
     p.add_argument("--no-auto", action="store_true", help="only the --routes (no auto, no fallback)")
     p.add_argument("--no-asis", action="store_true", help="injected clips only")
+    p.add_argument("--lean", action="store_true",
+                   help="skip the fallback after an accepted chain (faster; the dump cannot be re-judged exactly)")
     p.add_argument("--side", choices=("fit", "report"), help="only renders of this side of the split")
     p.add_argument("--only", default="", help="comma-separated substrings: only renders whose name has one")
     p.add_argument("--jobs", type=int, default=2)

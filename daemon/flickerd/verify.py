@@ -273,6 +273,19 @@ class _Tally:
     change_smooth: float = 0.0  # Σ (the fix's change, averaged over three frames along the motion)²
     change_total: float = 0.0  # Σ (the fix's change)²
     change_pixels: float = 0.0
+    # the fix's change d against the input's own residual along the motion r (RGB, analysis scale;
+    # and the fine-detail band on native tiles): Σd·r, Σd², Σr²
+    flick_dr: float = 0.0
+    flick_dd: float = 0.0
+    flick_rr: float = 0.0
+    flick_pixels: float = 0.0
+    lp_dr: float = 0.0
+    lp_dd: float = 0.0
+    lp_rr: float = 0.0
+    hf_dr: float = 0.0
+    hf_dd: float = 0.0
+    hf_rr: float = 0.0
+    hf_pixels: float = 0.0
     ghost_num: float = 0.0
     ghost_den: float = 0.0
     ghost_frames: int = 0
@@ -307,6 +320,14 @@ class _Tally:
             self.kept_num += float(cv2.sumElems(cv2.multiply(oa, ob))[0])
             self.kept_den += float(cv2.sumElems(cv2.multiply(ia, ib))[0])
             self.detail_energy += (cv2.norm(ia, cv2.NORM_L2SQR) + cv2.norm(ib, cv2.NORM_L2SQR)) / 2
+            # the fix's change to each frame's detail against the input's change along the motion
+            # (the other frame's detail less this one's): removing boiling opposes it
+            r = cv2.subtract(ib, ia)
+            da, db = cv2.subtract(oa, ia), cv2.subtract(ob, ib)
+            self.hf_dr += float(cv2.sumElems(cv2.multiply(db, r))[0]) - float(cv2.sumElems(cv2.multiply(da, r))[0])
+            self.hf_dd += cv2.norm(da, cv2.NORM_L2SQR) + cv2.norm(db, cv2.NORM_L2SQR)
+            self.hf_rr += 2 * cv2.norm(r, cv2.NORM_L2SQR)
+            self.hf_pixels += 2 * int(motion.ok.sum())
             count += int(motion.ok.sum())
         self.hf_in.append(math.sqrt(moved_in / count) if count else None)
         self.hf_out.append(math.sqrt(moved_out / count) if count else None)
@@ -336,6 +357,30 @@ class _Tally:
         self.change_smooth += float(cv2.sumElems(smooth * smooth * k)[0])
         self.change_total += float(cv2.sumElems(d1 * d1 * k)[0])
         self.change_pixels += float(cv2.sumElems(k)[0])
+
+    def against_flicker(self, a0: _Img, b0: _Img, a1: _Img, b1: _Img, a2: _Img, to_prev: np.ndarray,
+                        to_next: np.ndarray, reliable: np.ndarray) -> None:
+        """The fix's change to the middle frame against the input's own residual there: the frame
+        less the mean of its neighbours warped onto it (RGB). Flicker removed opposes that residual
+        wherever it is; an error the fix adds, or content it moves (a real change of light, detail
+        that persists), does not line up with it."""
+        if not reliable.any():
+            return
+        mid = a1.rgb.astype(np.float32)
+        r = mid - (warp(a0.rgb.astype(np.float32), to_prev) + warp(a2.rgb.astype(np.float32), to_next)) * 0.5
+        d = cv2.subtract(b1.rgb, a1.rgb, dtype=cv2.CV_32F)
+        k = cv2.merge([reliable.astype(np.float32)] * 3)
+        dk = d * k
+        self.flick_dr += float(np.sum(cv2.sumElems(dk * r)[:3]))
+        self.flick_dd += float(np.sum(cv2.sumElems(dk * d)[:3]))
+        self.flick_rr += float(np.sum(cv2.sumElems(r * r * k)[:3]))
+        self.flick_pixels += 3 * float(cv2.sumElems(reliable.astype(np.float32))[0])
+        # EXPERIMENT: the same on the low band (σ 2 px)
+        rl = cv2.GaussianBlur(r * k, (0, 0), 2.0)
+        dl = cv2.GaussianBlur(dk, (0, 0), 2.0)
+        self.lp_dr += float(np.sum(cv2.sumElems(dl * rl)[:3]))
+        self.lp_dd += float(np.sum(cv2.sumElems(dl * dl)[:3]))
+        self.lp_rr += float(np.sum(cv2.sumElems(rl * rl)[:3]))
 
     def ghost(self, num: float, den: float) -> None:
         if den > 0:
@@ -377,6 +422,7 @@ def _measure_fix(src_frames: Iterator[np.ndarray], out_frames: Iterator[np.ndarr
                 mask = moving_mask(to_prev, fw, reliable=rel_prev & rel_fw)
                 tally.ghost(*ghosting(prev_out.gray, prev_in.gray, naive, mc, mask))
                 tally.persistence(older_in, older_out, prev_in, prev_out, a, b, to_prev, fw, rel_prev & rel_fw)
+                tally.against_flicker(older_in, older_out, prev_in, prev_out, a, to_prev, fw, rel_prev & rel_fw)
             prev_back = (bw, rel_bw)
         else:
             if prev_in is not None:
@@ -706,6 +752,9 @@ def _metrics(tally: _Tally, mode: str, factor: int, info_in: MediaInfo, info_out
         change_persistence=(tally.change_smooth / tally.change_total
                             if tally.change_total > MIN_CHANGE * tally.change_pixels > 0 else None),
     )
+    m["change_on_flicker"] = _against(tally.flick_dr, tally.flick_dd, tally.flick_rr, tally.flick_pixels)
+    m["change_on_flicker_lp"] = _against(tally.lp_dr, tally.lp_dd, tally.lp_rr, tally.flick_pixels * 0.0)
+    m["detail_change_on_flicker"] = _against(tally.hf_dr, tally.hf_dd, tally.hf_rr, tally.hf_pixels)
     # The headline people see everywhere (log, metric, report, plot, CLI): the warping error with
     # the input's flow, before and after; 1 − after/before, so the three figures always agree.
     m["flicker_before"], m["flicker_after"] = wb, wa
@@ -715,6 +764,15 @@ def _metrics(tally: _Tally, mode: str, factor: int, info_in: MediaInfo, info_out
     found = [m[f"{k}_reduction"] for k in FLICKER_MEASURES if m[f"{k}_reduction"] is not None]
     m["best_reduction"] = max(found) if found else None
     return m
+
+
+def _against(dr: float, dd: float, rr: float, pixels: float) -> float | None:
+    """−corr(change, residual) in [−1, 1]: 1 when all the fix changed undoes the input's residual
+    along the motion (flicker removed), 0 when none of it does; None for changes under
+    ``MIN_CHANGE`` (a fix that barely touches the picture has nothing to judge)."""
+    if dd <= MIN_CHANGE * pixels or rr <= 0:
+        return None
+    return -dr / math.sqrt(dd * rr)
 
 
 def drift_metrics(stats_in: Sequence[np.ndarray], stats_out: Sequence[np.ndarray], seams: Sequence[int] | None,
