@@ -280,6 +280,8 @@ GRID = {  # the acceptance thresholds searched, and the values tried
     "max_flicker_increase": (0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.5),
     "min_detail_kept": (0.0, 0.8, 0.9, 0.93, 0.95, 0.97, 0.98, 0.99),
     "max_change_persistence": (0.3, 0.33, 0.36, 0.38, 0.4, 0.42, 0.45, 0.5, 0.6, 0.67, 1.0),
+    "min_change_on_flicker": (-1.0, 0.3, 0.4, 0.45, 0.5, 0.52, 0.55, 0.58, 0.6, 0.62, 0.65, 0.7),
+    "min_detail_change_on_flicker": (-1.0, 0.0, 0.1, 0.2, 0.3, 0.4, 0.5),
     "min_sharpness_ratio": (0.0, 0.75, 0.85, 0.9, 0.95, 0.97),
     "max_ghosting": (0.1, 0.15, 0.2, 0.3, 0.5, 1.0),
     "min_ssim": (0.0, 0.7, 0.8, 0.9, 0.95),
@@ -307,8 +309,9 @@ def objective(ev_side: dict) -> float:
     return sum(ev_side["median_gain"].values()) - 1.0 * a["acc_harm"] - 10.0 * refused_over
 
 
-def fit_acceptance(rows: list[dict], sides: dict[str, str]):
-    """Coordinate search of the acceptance thresholds on the fit half only (3 rounds)."""
+def fit_acceptance(rows: list[dict], sides: dict[str, str], keys: tuple[str, ...] = tuple(GRID)):
+    """Coordinate search of the acceptance thresholds ``keys`` on the fit half only (3 rounds),
+    the others at their defaults."""
     import dataclasses as dc
 
     from flickerd.verify import Acceptance
@@ -320,11 +323,12 @@ def fit_acceptance(rows: list[dict], sides: dict[str, str]):
         return objective(evaluate(fit_rows, sides, judge_with(acc))["fit"])
 
     for _ in range(3):
-        for key, values in GRID.items():
+        for key in keys:
+            values = GRID[key]
             current = getattr(best, key)
             best = max((dc.replace(best, **{key: v}) for v in sorted(set(values) | {current})),
                        key=lambda acc: (score(acc), -abs(getattr(acc, key) - current)))
-        print("  fitted so far:", {k: getattr(best, k) for k in GRID}, f"objective {score(best):.2f}", flush=True)
+        print("  fitted so far:", {k: getattr(best, k) for k in keys}, f"objective {score(best):.2f}", flush=True)
     return best
 
 
@@ -393,6 +397,8 @@ def main(argv: list[str]) -> int:
     p.add_argument("--verbose", action="store_true")
     p.add_argument("--fit-acceptance", action="store_true",
                    help="search the acceptance thresholds on the fit half, then report both halves under them")
+    p.add_argument("--fit-keys", default=",".join(GRID),
+                   help="the thresholds --fit-acceptance searches (the others keep their defaults)")
     a = p.parse_args(argv)
     renders = rr.renders_dir(a.renders)
     if renders is None:
@@ -425,9 +431,13 @@ def main(argv: list[str]) -> int:
     judge = None
     if a.fit_acceptance:
         print("\n== fitting the acceptance thresholds on the fit half")
-        acc = fit_acceptance(rows, sides)
+        keys = tuple(k for k in a.fit_keys.split(",") if k)
+        unknown = set(keys) - set(GRID)
+        if unknown:
+            p.error(f"--fit-keys: unknown {', '.join(sorted(unknown))}; known: {', '.join(GRID)}")
+        acc = fit_acceptance(rows, sides, keys)
         judge = judge_with(acc)
-        print("fitted:", {k: getattr(acc, k) for k in GRID})
+        print("fitted:", {k: getattr(acc, k) for k in keys})
     elif a.from_dump:  # re-judged by today's verification thresholds
         from flickerd.verify import Acceptance
 

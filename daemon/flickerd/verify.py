@@ -54,6 +54,11 @@ DEFAULT_MIN_DETAIL_KEPT = 0.95  # persistent fine-detail energy, output over inp
 # 2/3 the persistent error's energy equals the flicker's: beyond, the fix moved the picture further
 # from a steady truth than the flicker had. 1 turns the check off.
 DEFAULT_MAX_CHANGE_PERSISTENCE = 1.0
+# How much of a fix's change lines up with the input's flicker along the motion (a correlation,
+# ``change_on_flicker``): removing flicker alone scores 0.7–1, an error or a change of content
+# adds energy that does not line up. −1 turns a check off.
+DEFAULT_MIN_CHANGE_ON_FLICKER = -1.0
+DEFAULT_MIN_DETAIL_CHANGE_ON_FLICKER = -1.0
 DEFAULT_MIN_VMAF = 0.0  # 0: VMAF not required (it is slow; computed only when asked)
 # Deband alone does not reduce flicker; it must only not add any.
 DEFAULT_ROUTE_OVERRIDES: Mapping[str, Mapping[str, float]] = MappingProxyType(
@@ -88,6 +93,8 @@ _THRESHOLDS = (
     "min_sharpness_ratio",
     "min_detail_kept",
     "max_change_persistence",
+    "min_change_on_flicker",
+    "min_detail_change_on_flicker",
     "min_vmaf",
 )
 
@@ -104,6 +111,8 @@ class Acceptance:
     min_sharpness_ratio: float = DEFAULT_MIN_SHARPNESS
     min_detail_kept: float = DEFAULT_MIN_DETAIL_KEPT
     max_change_persistence: float = DEFAULT_MAX_CHANGE_PERSISTENCE
+    min_change_on_flicker: float = DEFAULT_MIN_CHANGE_ON_FLICKER
+    min_detail_change_on_flicker: float = DEFAULT_MIN_DETAIL_CHANGE_ON_FLICKER
     min_vmaf: float = DEFAULT_MIN_VMAF
     routes: Mapping[str, Mapping[str, float]] = field(default_factory=lambda: DEFAULT_ROUTE_OVERRIDES, hash=False)
 
@@ -570,6 +579,13 @@ def judge(metrics: Mapping[str, Any], t: Acceptance, mode: str) -> list[str]:
         ("change_persistence", "max", t.max_change_persistence,
          "the fix changes the picture the same way frame after frame ({v:.3f} of its change persists over "
          "three frames, the maximum is {t:.3f}): that moves the content, not flicker."),
+        ("change_on_flicker", "min", t.min_change_on_flicker,
+         "the fix's change lines up with the input's flicker along the motion only {v:.2f} (correlation; the "
+         "minimum is {t:.2f}): the rest of what it changed is not flicker — an error it added, or real content "
+         "such as a change of light."),
+        ("detail_change_on_flicker", "min", t.min_detail_change_on_flicker,
+         "the fix's change to the fine detail lines up with the input's boiling along the motion only {v:.2f} "
+         "(correlation; the minimum is {t:.2f}): it changed detail that does not boil."),
         ("detail_kept", "min", t.min_detail_kept,
          "the fix removed detail that persists from frame to frame: it kept {v:.3f} of it, below the minimum {t:.3f}."),
     )
