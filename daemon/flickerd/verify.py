@@ -367,7 +367,7 @@ class _Tally:
         self.change_total += float(cv2.sumElems(d1 * d1 * k)[0])
         self.change_pixels += float(cv2.sumElems(k)[0])
 
-    def against_flicker(self, a0: _Img, b0: _Img, a1: _Img, b1: _Img, a2: _Img, to_prev: np.ndarray,
+    def against_flicker(self, a0: _Img, a1: _Img, b1: _Img, a2: _Img, to_prev: np.ndarray,
                         to_next: np.ndarray, reliable: np.ndarray) -> None:
         """The fix's change to the middle frame against the input's own residual there: the frame
         less the mean of its neighbours warped onto it (RGB). Flicker removed opposes that residual
@@ -425,7 +425,7 @@ def _measure_fix(src_frames: Iterator[np.ndarray], out_frames: Iterator[np.ndarr
                 mask = moving_mask(to_prev, fw, reliable=rel_prev & rel_fw)
                 tally.ghost(*ghosting(prev_out.gray, prev_in.gray, naive, mc, mask))
                 tally.persistence(older_in, older_out, prev_in, prev_out, a, b, to_prev, fw, rel_prev & rel_fw)
-                tally.against_flicker(older_in, older_out, prev_in, prev_out, a, to_prev, fw, rel_prev & rel_fw)
+                tally.against_flicker(older_in, prev_in, prev_out, a, to_prev, fw, rel_prev & rel_fw)
             prev_back = (bw, rel_bw)
         else:
             if prev_in is not None:
