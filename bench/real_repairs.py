@@ -60,6 +60,7 @@ class Job:
     cache: str
     routes: tuple[str, ...]
     auto: bool = True
+    lean: bool = False  # stop at the first accepted chain, as auto does (a dump cannot be re-judged)
 
 
 def _psnr(a: list[np.ndarray], b: list[np.ndarray]) -> float:
@@ -140,10 +141,12 @@ def _run_job(job: Job) -> list[dict]:
                    "input_psnr": input_psnr,
                    "diagnose_s": diag_s, "auto": [], "routes": {}}
             if decision.steps and job.auto:
+                # the fallback runs even after an accepted chain (unless --lean), so that a dump
+                # re-judged under other thresholds knows what auto would publish instead
                 for n, steps in enumerate([decision.steps] + ([decision.fallback] if decision.fallback else [])):
                     r = _try(clip, steps, truth_frames, input_psnr, before, work, f"auto{n}")
                     row["auto"].append(r)
-                    if r["accepted"]:
+                    if r["accepted"] and job.lean:
                         break
             for name in job.routes if v.kind != "asis" else ():
                 steps = [_step(s) for s in name.split("+")]
@@ -171,18 +174,31 @@ def _jobs(a, renders: Path, truth: dict[str, bool]) -> list[Job]:
             vs += [Variant(name, k, s, seed) for k in kinds for s in strengths for seed in seeds]
         if vs:
             jobs.append(Job(str(renders / name), tuple(vs), truth[name], a.frames, a.max_side, a.cache, routes,
-                            not a.no_auto))
+                            not a.no_auto, a.lean))
     return jobs
 
 
 # ---------------------------------------------------------------- scoring (pure, re-runnable on a dump)
 
 
+def _accepted(c: dict, judge=None) -> bool:
+    return c["accepted"] if judge is None else (judge(c) and "error" not in c)
+
+
+def tried(row: dict, judge=None) -> list[dict]:
+    """The candidates ``auto`` tries under ``judge``: its chain, then the fallback if that is refused."""
+    out = []
+    for c in row["auto"]:
+        out.append(c)
+        if _accepted(c, judge):
+            break
+    return out
+
+
 def published(row: dict, judge=None) -> dict | None:
     """The candidate ``auto`` publishes (the first accepted), re-judged by ``judge(candidate)`` if given."""
     for c in row["auto"]:
-        ok = c["accepted"] if judge is None else (judge(c) and "error" not in c)
-        if ok:
+        if _accepted(c, judge):
             return c
     return None
 
@@ -229,7 +245,7 @@ def evaluate(rows: list[dict], sides: dict[str, str], judge=None, only: set[str]
         chains = defaultdict(list)
         for r in rs:
             per_kind[r["kind"]].append(auto_gain(r, judge))
-            for c in r["auto"]:
+            for c in tried(r, judge):
                 chains[f"auto:{c['chain']}"].append(c)
             for name, c in r["routes"].items():
                 chains[name].append(c)
@@ -264,6 +280,8 @@ GRID = {  # the acceptance thresholds searched, and the values tried
     "max_flicker_increase": (0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.5),
     "min_detail_kept": (0.0, 0.8, 0.9, 0.93, 0.95, 0.97, 0.98, 0.99),
     "max_change_persistence": (0.3, 0.33, 0.36, 0.38, 0.4, 0.42, 0.45, 0.5, 0.6, 0.67, 1.0),
+    "min_change_on_flicker": (-1.0, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7),
+    "min_detail_change_on_flicker": (-1.0, 0.0, 0.1, 0.2, 0.3, 0.4, 0.5),
     "min_sharpness_ratio": (0.0, 0.75, 0.85, 0.9, 0.95, 0.97),
     "max_ghosting": (0.1, 0.15, 0.2, 0.3, 0.5, 1.0),
     "min_ssim": (0.0, 0.7, 0.8, 0.9, 0.95),
@@ -291,8 +309,9 @@ def objective(ev_side: dict) -> float:
     return sum(ev_side["median_gain"].values()) - 1.0 * a["acc_harm"] - 10.0 * refused_over
 
 
-def fit_acceptance(rows: list[dict], sides: dict[str, str]):
-    """Coordinate search of the acceptance thresholds on the fit half only (3 rounds)."""
+def fit_acceptance(rows: list[dict], sides: dict[str, str], keys: tuple[str, ...] = tuple(GRID)):
+    """Coordinate search of the acceptance thresholds ``keys`` on the fit half only (3 rounds),
+    the others at their defaults."""
     import dataclasses as dc
 
     from flickerd.verify import Acceptance
@@ -304,11 +323,12 @@ def fit_acceptance(rows: list[dict], sides: dict[str, str]):
         return objective(evaluate(fit_rows, sides, judge_with(acc))["fit"])
 
     for _ in range(3):
-        for key, values in GRID.items():
+        for key in keys:
+            values = GRID[key]
             current = getattr(best, key)
             best = max((dc.replace(best, **{key: v}) for v in sorted(set(values) | {current})),
                        key=lambda acc: (score(acc), -abs(getattr(acc, key) - current)))
-        print("  fitted so far:", {k: getattr(best, k) for k in GRID}, f"objective {score(best):.2f}", flush=True)
+        print("  fitted so far:", {k: getattr(best, k) for k in keys}, f"objective {score(best):.2f}", flush=True)
     return best
 
 
@@ -365,6 +385,8 @@ def main(argv: list[str]) -> int:
     p.add_argument("--routes", default="", help="chains to run on every clip besides auto, e.g. normalize,detail")
     p.add_argument("--no-auto", action="store_true", help="only the --routes (no auto, no fallback)")
     p.add_argument("--no-asis", action="store_true", help="injected clips only")
+    p.add_argument("--lean", action="store_true",
+                   help="skip the fallback after an accepted chain (faster; the dump cannot be re-judged exactly)")
     p.add_argument("--side", choices=("fit", "report"), help="only renders of this side of the split")
     p.add_argument("--only", default="", help="comma-separated substrings: only renders whose name has one")
     p.add_argument("--jobs", type=int, default=2)
@@ -375,6 +397,8 @@ def main(argv: list[str]) -> int:
     p.add_argument("--verbose", action="store_true")
     p.add_argument("--fit-acceptance", action="store_true",
                    help="search the acceptance thresholds on the fit half, then report both halves under them")
+    p.add_argument("--fit-keys", default=",".join(GRID),
+                   help="the thresholds --fit-acceptance searches (the others keep their defaults)")
     a = p.parse_args(argv)
     renders = rr.renders_dir(a.renders)
     if renders is None:
@@ -407,9 +431,13 @@ def main(argv: list[str]) -> int:
     judge = None
     if a.fit_acceptance:
         print("\n== fitting the acceptance thresholds on the fit half")
-        acc = fit_acceptance(rows, sides)
+        keys = tuple(k for k in a.fit_keys.split(",") if k)
+        unknown = set(keys) - set(GRID)
+        if unknown:
+            p.error(f"--fit-keys: unknown {', '.join(sorted(unknown))}; known: {', '.join(GRID)}")
+        acc = fit_acceptance(rows, sides, keys)
         judge = judge_with(acc)
-        print("fitted:", {k: getattr(acc, k) for k in GRID})
+        print("fitted:", {k: getattr(acc, k) for k in keys})
     elif a.from_dump:  # re-judged by today's verification thresholds
         from flickerd.verify import Acceptance
 

@@ -203,6 +203,8 @@ def main(argv: list[str]) -> int:
                     "warp_reduction": round(1 - _warp_errors(fixed, flows) / max(base_warp, 1e-12), 3),
                     "fps": round(len(fixed) / seconds, 1),
                     "accepted": verdict.accepted, "reasons": list(verdict.reasons),
+                    # kept so that --json can be re-judged under other acceptance thresholds
+                    "metrics": {k: v for k, v in verdict.metrics.items() if isinstance(v, (int, float, type(None)))},
                 })
                 r = rows[-1]
                 print(f"{source:12s} {kind:9s} {name:18s} in {r['psnr_in']:6.2f} dB  gain {r['psnr_gain_db']:+6.2f} dB  "

@@ -234,3 +234,28 @@ def test_a_change_that_persists_is_told_from_flicker_removed(clip):
     assert shifted.metrics["change_persistence"] > 0.7
     assert shifted.metrics["luma_flicker_reduction"] > 0.5  # every flicker measure still falls
     assert not shifted.accepted and any("the same way frame after frame" in r for r in shifted.reasons)
+
+
+def _psnr(frames, truth):
+    mse = np.mean([np.mean((np.clip(f, 0, 255) - t) ** 2) for f, t in zip(frames, truth)])
+    return 10 * np.log10(255.0**2 / mse)
+
+
+def test_a_fix_that_moves_content_while_removing_flicker_is_rejected(clip):
+    """The flicker removed, and a region's light moved for good (what a regional correction does
+    to a real light in the scene): every flicker measure falls and nothing is blurred, but the
+    picture ends further from the truth than the input. Verification used to publish it."""
+    d, clean, src = clip
+    h, w = clean[0].shape[:2]
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    region = np.exp(-((xx - 0.6 * w) ** 2 + (yy - 0.5 * h) ** 2) / (2 * (0.5 * h) ** 2))[..., None]
+    moved = [f + region * 12.0 for f in clean]
+    assert _psnr(moved, clean) < _psnr(clips.luma_flicker(clean), clean) - 1.0  # truly worse than the input
+    opt_in = Acceptance(min_change_on_flicker=0.5)  # a fix that removes only flicker scores 0.6–0.85
+    wrong = _check(src, clips.write(str(d / "moved.mp4"), moved), thresholds=opt_in)
+    right = _check(src, clips.write(str(d / "right.mp4"), clean), thresholds=opt_in)
+    m = wrong.metrics
+    assert _check(src, str(d / "moved.mp4")).accepted  # the default judgement (the check is opt-in) publishes it
+    assert m["change_on_flicker"] < 0.5 < 0.7 < right.metrics["change_on_flicker"], (m, right.metrics)
+    assert right.accepted, right.reasons
+    assert not wrong.accepted and any("lines up with the input's flicker" in r for r in wrong.reasons), wrong.reasons
