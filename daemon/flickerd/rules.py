@@ -161,3 +161,15 @@ DEFAULT_RULES: tuple[Rule, ...] = (
     Rule("incoherent", Match(verdicts=_v(Verdict.INCOHERENT)), Action.ATTENTION),
 )
 """The default rules (README, "Default rules")."""
+
+
+GUIDED_STEP = Step("guided")
+
+
+def with_guide(decision: Decision) -> Decision:
+    """The decision when the render comes with its source video (a guide): ``guided`` wherever the
+    blind decision would fix, and the blind chain as its fallback. Reports, reviews and
+    needs-attention decisions stay as they are: a guide does not make regeneration's work."""
+    if decision.action is not Action.FIX or not decision.steps:
+        return decision
+    return Decision(decision.rule, decision.action, (GUIDED_STEP,), decision.steps)
