@@ -46,6 +46,9 @@ class GuidedParams:
     tolerance: how far (fraction of full scale, 0.005–0.5) the guide's warped neighbour may differ
         from its frame before that neighbour stops counting there.
     strength: 0–1, how far each frame moves toward the guided temporal mean.
+    compensate: add to each warped neighbour what the guide changed between it and the frame,
+        through the render's local linear response to the guide (a slight misalignment or a real
+        change of light then costs little); False: the plain weighted mean.
     analysis_max_side, flow_preset: the size of the guide's frames the flows are computed on, and
         the DIS preset.
     crf, preset, pix_fmt: the final encode (pix_fmt None follows the input).
@@ -54,6 +57,7 @@ class GuidedParams:
     radius: int = RADIUS
     tolerance: float = TOLERANCE
     strength: float = STRENGTH
+    compensate: bool = True
     analysis_max_side: int = ANALYSIS_MAX_SIDE
     flow_preset: str = FLOW_PRESET
     crf: int = DEFAULT_CRF
@@ -76,7 +80,7 @@ class GuidedParams:
 
 
 _KINDS: dict[str, tuple[type, ...]] = {
-    "radius": (int,), "tolerance": (float, int), "strength": (float, int), "analysis_max_side": (int,),
+    "radius": (int,), "tolerance": (float, int), "strength": (float, int), "compensate": (bool,), "analysis_max_side": (int,),
     "flow_preset": (str,), "crf": (int,), "preset": (str,), "pix_fmt": (str, type(None)),
 }
 
@@ -106,7 +110,7 @@ class GuidedRoute:
         bits = planes.PLANAR[info.pix_fmt] if planar else 0
         dtype = np.uint8 if bits == 8 else np.uint16
         peak = float((1 << bits) - 1) if planar else 65535.0 if info.bit_depth > 8 else 255.0
-        guide_frames = _guide_frames(guide, p.analysis_max_side)
+        guide_frames = _guide_frames(guide)
         seen = 0
 
         def analyse(core: GuidedStabilizer, data: Any) -> tuple[list[np.ndarray], np.ndarray]:
@@ -133,7 +137,8 @@ class GuidedRoute:
 
             written, core = stream_frames(
                 src, info, progress=progress, analyse=analyse, write=write,
-                make_core=lambda w, h: GuidedStabilizer(peak, p.radius, p.tolerance, p.strength, p.flow_preset))
+                make_core=lambda w, h: GuidedStabilizer(peak, p.radius, p.tolerance, p.strength, p.flow_preset,
+                                                        p.analysis_max_side, p.compensate))
         progress(1.0)
         return StepResult(
             route=self.name, version=self.version,
@@ -150,10 +155,10 @@ class GuidedRoute:
         )
 
 
-def _guide_frames(guide: str, max_side: int) -> Iterator[np.ndarray]:
-    """The guide's luma at analysis size, frame by frame; a guide that breaks is a route error."""
+def _guide_frames(guide: str) -> Iterator[np.ndarray]:
+    """The guide's luma at its own size, frame by frame; a guide that breaks is a route error."""
     try:
-        for frame in iter_frames(guide, max_side=max_side, gray=True):
+        for frame in iter_frames(guide, gray=True):
             yield frame.image
     except FlickerdError as exc:
         raise RouteError(f"the guide could not be read: {exc}") from exc

@@ -24,8 +24,14 @@ import cv2
 import numpy as np
 
 from flickerd.flow import flow, occlusion_mask, warp
+from flickerd.media.reader import analysis_size
 from flickerd.routes import detail_fit as dfit
 
+FIT_RADIUS = 4  # px at the render's luma size: the window of the local linear fit render ≈ a·guide + b
+FIT_EPS = 1e-4  # regularisation of that fit (guide in [0, 1]): flat guide areas get no slope
+ROBUST = 2.5  # a neighbour counts fully where it differs from the frame by about the jitter's own level
+AGREE_SIGMA = 1.5  # px: the window of that local difference
+NOISE_FLOOR = 0.5  # grey levels (8-bit): the least jitter level assumed (a render identical to its neighbours)
 GUIDE_SIGMA = 0.7  # px at analysis scale: the guide is compared lightly smoothed (its own codec noise)
 WEIGHT_BLUR_SIGMA = 1.0  # px at analysis scale: soft edges of the agreement map
 
@@ -36,6 +42,8 @@ class _Frame:
     planes: list[np.ndarray]  # the render's planes, float32
     guide: np.ndarray  # analysis-scale guide luma in [0, 1], lightly smoothed
     gray: np.ndarray  # analysis-scale uint8 for the flow
+    fine: list[np.ndarray]  # the guide's luma in [0, 1] at each plane's size
+    slope: list[np.ndarray] | None = None  # per plane: d(render)/d(guide), the local linear fit (frame t only)
 
 
 def guide_weight(guide_t: np.ndarray, guide_s: np.ndarray, fw: np.ndarray, bw: np.ndarray,
@@ -48,6 +56,31 @@ def guide_weight(guide_t: np.ndarray, guide_s: np.ndarray, fw: np.ndarray, bw: n
     return cv2.GaussianBlur(agree * trusted, (0, 0), WEIGHT_BLUR_SIGMA) * trusted
 
 
+def local_slope(guide: np.ndarray, plane: np.ndarray, radius: int) -> np.ndarray:
+    """a of the local linear fit plane ≈ a·guide + b in each (2r+1)² window (the guided filter's slope)."""
+    k = (2 * max(1, radius) + 1,) * 2
+    mg = cv2.blur(guide, k)
+    mp = cv2.blur(plane, k)
+    cov = cv2.blur(guide * plane, k) - mg * mp
+    var = cv2.blur(guide * guide, k) - mg * mg
+    return cov / (var + FIT_EPS)
+
+
+def agreement(plane: np.ndarray, estimates: list[np.ndarray], weights: list[np.ndarray], c: float,
+              peak: float) -> None:
+    """Scale ``weights`` (in place) down where a neighbour's estimate of ``plane`` stands out of the
+    consensus: its local squared distance to the pixel-wise median of the frame and the trusted
+    estimates, against ``c``² times the median of those distances there (the jitter's own local
+    level, whatever its size: a misaligned neighbour is an outlier, a jittered frame is not)."""
+    stack = np.stack([plane] + [np.where(w > 0.5, e, plane) for e, w in zip(estimates, weights)])
+    med = np.median(stack, axis=0)
+    local = [cv2.GaussianBlur((e - med) ** 2, (0, 0), AGREE_SIGMA) for e in estimates]
+    spread = cv2.GaussianBlur(np.median(np.stack(local), axis=0), (0, 0), 2 * AGREE_SIGMA)
+    spread += (NOISE_FLOOR * peak / 255.0) ** 2
+    for m, w in zip(local, weights):
+        w *= np.exp(-m / (c * c * spread))
+
+
 class GuidedStabilizer:
     """The streaming core: ``feed(index, data, (planes, guide_luma))`` yields ``(index, data, new planes)``.
 
@@ -56,8 +89,14 @@ class GuidedStabilizer:
     At most ``2 × radius + 1`` frames are held.
     """
 
-    def __init__(self, peak: float, radius: int, tolerance: float, strength: float, flow_preset: str) -> None:
+    def __init__(self, peak: float, radius: int, tolerance: float, strength: float, flow_preset: str,
+                 analysis_max_side: int = 480, compensate: bool = True, fit_radius: int = FIT_RADIUS,
+                 robust: float = ROBUST) -> None:
         self.peak = peak
+        self.robust = robust
+        self.analysis_max_side = analysis_max_side
+        self.compensate = compensate
+        self.fit_radius = fit_radius
         self.radius = radius
         self.tolerance = tolerance
         self.strength = strength
@@ -71,9 +110,14 @@ class GuidedStabilizer:
 
     def _analyse(self, data: Any, planes: list[np.ndarray], guide: np.ndarray) -> _Frame:
         g = guide.astype(np.float32) / (65535.0 if guide.dtype == np.uint16 else 255.0)
-        self.guide_size = (g.shape[1], g.shape[0])
-        smooth = cv2.GaussianBlur(g, (0, 0), GUIDE_SIGMA)
-        return _Frame(data, planes, smooth, dfit.flow_image(smooth))
+        gh, gw = g.shape
+        size = analysis_size(gw, gh, 1.0, self.analysis_max_side)
+        self.guide_size = size
+        small = cv2.resize(g, size, interpolation=cv2.INTER_AREA) if size != (gw, gh) else g
+        smooth = cv2.GaussianBlur(small, (0, 0), GUIDE_SIGMA)
+        fine = [g if p.shape == g.shape else cv2.resize(g, (p.shape[1], p.shape[0]), interpolation=cv2.INTER_AREA
+                                                       if p.shape[1] < gw else cv2.INTER_CUBIC) for p in planes]
+        return _Frame(data, planes, smooth, dfit.flow_image(smooth), fine)
 
     def _flow(self, a: int, b: int) -> np.ndarray:
         key = (a, b)
@@ -94,8 +138,11 @@ class GuidedStabilizer:
 
     def _emit(self, t: int) -> tuple[int, Any, list[np.ndarray]]:
         here = self.frames[t]
-        acc = [p.copy() for p in here.planes]
-        total = [np.ones_like(p) for p in here.planes]
+        if self.compensate:
+            here.slope = [local_slope(g, p / self.peak, self.fit_radius * p.shape[1] // here.planes[0].shape[1])
+                          for g, p in zip(here.fine, here.planes)]
+        estimates: list[list[np.ndarray]] = [[] for _ in here.planes]  # per plane: each neighbour's guess of frame t
+        weights: list[list[np.ndarray]] = [[] for _ in here.planes]
         for s in range(t - self.radius, t + self.radius + 1):
             if s == t or s not in self.frames:
                 continue
@@ -105,8 +152,19 @@ class GuidedStabilizer:
             self.weight_count += 1
             for k, plane in enumerate(self.frames[s].planes):
                 h, w = plane.shape
-                weight = cv2.resize(w_small, (w, h), interpolation=cv2.INTER_LINEAR)
-                moved = dfit.warp_detail(plane, dfit.scale_flow(fw, w, h))
+                f = dfit.scale_flow(fw, w, h)
+                moved = dfit.warp_detail(plane, f)
+                if here.slope is not None:
+                    # what the guide changed between s and t, carried through the render's local response to it
+                    moved += self.peak * here.slope[k] * (here.fine[k] - dfit.warp_detail(self.frames[s].fine[k], f))
+                estimates[k].append(moved)
+                weights[k].append(cv2.resize(w_small, (w, h), interpolation=cv2.INTER_LINEAR))
+        acc = [p.copy() for p in here.planes]
+        total = [np.ones_like(p) for p in here.planes]
+        for k, plane in enumerate(here.planes):
+            if self.robust > 0 and estimates[k]:
+                agreement(plane, estimates[k], weights[k], self.robust, self.peak)
+            for moved, weight in zip(estimates[k], weights[k]):
                 acc[k] += weight * moved
                 total[k] += weight
         out = []
