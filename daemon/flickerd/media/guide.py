@@ -24,9 +24,13 @@ from pathlib import Path
 from flickerd.errors import FlickerdError
 
 GUIDE_MARK = ".guide"  # NAME.guide.EXT: a guide, never a job
-DEFAULT_GUIDE_WAIT_S = 30.0
 POLL_S = 1.0
 FRAME_TOLERANCE = 0  # frames: a guide must match the render's count exactly
+# what became of a job's guide (the ``guide`` label of ``flickerd_guided_jobs_total``)
+GUIDE_USED = "used"  # the published (or review) video came from the guided route
+GUIDE_NOT_USED = "not_used"  # a usable guide, but the guided fix was refused, failed, or no fix was made
+GUIDE_UNUSABLE = "unusable"  # announced or found, but missing after the wait, unreadable, unsafe or another length
+GUIDE_STATES = (GUIDE_USED, GUIDE_NOT_USED, GUIDE_UNUSABLE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +71,7 @@ def find_guide(
     *,
     root: str | os.PathLike,
     guides_dir: str | os.PathLike | None = None,
-    wait_s: float = DEFAULT_GUIDE_WAIT_S,
+    wait_s: float = 0.0,
     sidecar_guide: str | None = None,
     cancelled: Callable[[], bool] = lambda: False,
     sleep: Callable[[float], None] = time.sleep,
