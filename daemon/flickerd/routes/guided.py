@@ -30,7 +30,7 @@ from flickerd.routes.guided_core import GuidedStabilizer
 from flickerd.routes.params_table import check_choice, check_range, read_fields
 
 GUIDE_PARAM = "_guide"  # the chain's private parameter: the guide video's path
-RADIUS = 4
+RADIUS = 3
 TOLERANCE = 0.03
 STRENGTH = 1.0
 ANALYSIS_MAX_SIDE = 480

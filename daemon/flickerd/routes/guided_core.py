@@ -29,9 +29,6 @@ from flickerd.routes import detail_fit as dfit
 
 FIT_RADIUS = 4  # px at the render's luma size: the window of the local linear fit render ≈ a·guide + b
 FIT_EPS = 1e-4  # regularisation of that fit (guide in [0, 1]): flat guide areas get no slope
-ROBUST = 2.5  # a neighbour counts fully where it differs from the frame by about the jitter's own level
-AGREE_SIGMA = 1.5  # px: the window of that local difference
-NOISE_FLOOR = 0.5  # grey levels (8-bit): the least jitter level assumed (a render identical to its neighbours)
 GUIDE_SIGMA = 0.7  # px at analysis scale: the guide is compared lightly smoothed (its own codec noise)
 WEIGHT_BLUR_SIGMA = 1.0  # px at analysis scale: soft edges of the agreement map
 
@@ -66,21 +63,6 @@ def local_slope(guide: np.ndarray, plane: np.ndarray, radius: int) -> np.ndarray
     return cov / (var + FIT_EPS)
 
 
-def agreement(plane: np.ndarray, estimates: list[np.ndarray], weights: list[np.ndarray], c: float,
-              peak: float) -> None:
-    """Scale ``weights`` (in place) down where a neighbour's estimate of ``plane`` stands out of the
-    consensus: its local squared distance to the pixel-wise median of the frame and the trusted
-    estimates, against ``c``² times the median of those distances there (the jitter's own local
-    level, whatever its size: a misaligned neighbour is an outlier, a jittered frame is not)."""
-    stack = np.stack([plane] + [np.where(w > 0.5, e, plane) for e, w in zip(estimates, weights)])
-    med = np.median(stack, axis=0)
-    local = [cv2.GaussianBlur((e - med) ** 2, (0, 0), AGREE_SIGMA) for e in estimates]
-    spread = cv2.GaussianBlur(np.median(np.stack(local), axis=0), (0, 0), 2 * AGREE_SIGMA)
-    spread += (NOISE_FLOOR * peak / 255.0) ** 2
-    for m, w in zip(local, weights):
-        w *= np.exp(-m / (c * c * spread))
-
-
 class GuidedStabilizer:
     """The streaming core: ``feed(index, data, (planes, guide_luma))`` yields ``(index, data, new planes)``.
 
@@ -90,10 +72,8 @@ class GuidedStabilizer:
     """
 
     def __init__(self, peak: float, radius: int, tolerance: float, strength: float, flow_preset: str,
-                 analysis_max_side: int = 480, compensate: bool = True, fit_radius: int = FIT_RADIUS,
-                 robust: float = ROBUST) -> None:
+                 analysis_max_side: int = 480, compensate: bool = True, fit_radius: int = FIT_RADIUS) -> None:
         self.peak = peak
-        self.robust = robust
         self.analysis_max_side = analysis_max_side
         self.compensate = compensate
         self.fit_radius = fit_radius
@@ -141,8 +121,8 @@ class GuidedStabilizer:
         if self.compensate:
             here.slope = [local_slope(g, p / self.peak, self.fit_radius * p.shape[1] // here.planes[0].shape[1])
                           for g, p in zip(here.fine, here.planes)]
-        estimates: list[list[np.ndarray]] = [[] for _ in here.planes]  # per plane: each neighbour's guess of frame t
-        weights: list[list[np.ndarray]] = [[] for _ in here.planes]
+        acc = [p.copy() for p in here.planes]
+        total = [np.ones_like(p) for p in here.planes]
         for s in range(t - self.radius, t + self.radius + 1):
             if s == t or s not in self.frames:
                 continue
@@ -157,14 +137,7 @@ class GuidedStabilizer:
                 if here.slope is not None:
                     # what the guide changed between s and t, carried through the render's local response to it
                     moved += self.peak * here.slope[k] * (here.fine[k] - dfit.warp_detail(self.frames[s].fine[k], f))
-                estimates[k].append(moved)
-                weights[k].append(cv2.resize(w_small, (w, h), interpolation=cv2.INTER_LINEAR))
-        acc = [p.copy() for p in here.planes]
-        total = [np.ones_like(p) for p in here.planes]
-        for k, plane in enumerate(here.planes):
-            if self.robust > 0 and estimates[k]:
-                agreement(plane, estimates[k], weights[k], self.robust, self.peak)
-            for moved, weight in zip(estimates[k], weights[k]):
+                weight = cv2.resize(w_small, (w, h), interpolation=cv2.INTER_LINEAR)
                 acc[k] += weight * moved
                 total[k] += weight
         out = []
