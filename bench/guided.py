@@ -101,7 +101,8 @@ def _run_job(job: Job) -> dict:
     try:
         guide = real.encode(frames, os.path.join(work, "guide.mp4"), fps=fps)
         clip = real.encode(guided.processed(case, frames), os.path.join(work, "clip.mp4"), fps=fps)
-        truth = list(guided.truth(case, frames))
+        truth = _decode(real.encode(guided.truth(case, frames), os.path.join(work, "truth.mp4"), fps=fps),
+                        frames[0].shape)
         input_psnr = psnr(_decode(clip, truth[0].shape), truth)
         copy_gain = psnr(_decode(guide, truth[0].shape), truth) - input_psnr
         before = diagnose(clip)
@@ -115,7 +116,7 @@ def _run_job(job: Job) -> dict:
                 row["auto"].append(_attempt(clip, steps, before, work, f"auto{n}", truth, input_psnr))
                 if row["auto"][-1]["accepted"]:
                     break
-        dec = with_guide(blind)
+        dec = with_guide(blind, before.verdict)
         params = dict(job.params)
         for n, steps in enumerate([dec.steps] + ([dec.fallback] if dec.fallback else [])):
             steps = [Step(s.route, {**s.params, **(params if s.route == "guided" else {}), "_guide": guide})

@@ -249,9 +249,11 @@ def process_file(
         decision = decide(before, rules, sidecar=sidecar, gpu=gpu)
     if guide is not None and guide.note:
         notes.append(guide.note)
+    report_if_refused = False  # a clean render tried with its guide: a refused fix leaves a plain report
     if guide is not None and guide.path:
         if not route_override:
-            decision = with_guide(decision)
+            report_if_refused = decision.action is Action.REPORT
+            decision = with_guide(decision, before.verdict)
         decision = _guided_steps(decision, guide.path)
     if on_route is not None:
         on_route(decision.route)
@@ -320,12 +322,16 @@ def process_file(
         status, reason = "done", ""
     else:
         status, reason = "rejected", "verification rejected the fix: " + " ".join(verification.reasons)
-    if status != "rejected":
+    if status == "rejected" and report_if_refused:
+        notes.append("the guided fix of this clean render was not published (verification: "
+                     f"{' '.join(verification.reasons)}); the render is reported as it is.")
+        status, reason = "report_only", ""
+    if status not in ("rejected", "report_only"):
         carry_rotation(out, source_info["rotation"])  # a phone clip's display matrix, or it plays sideways
     paths = reports(fixed=out, before=before, decision=decision_used, chain=chain, verification=verification,
                     status=status, reason=reason)
     output: str | None = out
-    if status == "rejected":
+    if status == "rejected" or (status == "report_only" and report_if_refused):
         _remove(out)  # the side-by-side clip is made; the rejected video must never be published
         output = None
     return Outcome(status, src, output, paths, before, verification.after, decision_used, chain, verification,

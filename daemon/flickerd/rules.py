@@ -166,10 +166,14 @@ DEFAULT_RULES: tuple[Rule, ...] = (
 GUIDED_STEP = Step("guided")
 
 
-def with_guide(decision: Decision) -> Decision:
+def with_guide(decision: Decision, verdict: Verdict | None = None) -> Decision:
     """The decision when the render comes with its source video (a guide): ``guided`` wherever the
-    blind decision would fix, and the blind chain as its fallback. Reports, reviews and
-    needs-attention decisions stay as they are: a guide does not make regeneration's work."""
-    if decision.action is not Action.FIX or not decision.steps:
-        return decision
-    return Decision(decision.rule, decision.action, (GUIDED_STEP,), decision.steps)
+    blind decision would fix, with the blind chain as its fallback, and on a render the blind
+    diagnosis calls clean (the guide sees jitter it cannot: ``process_file`` reports such a render
+    as it is when verification refuses the fix). Reviews and needs-attention decisions stay as
+    they are: a guide does not make regeneration's work."""
+    if decision.action is Action.FIX and decision.steps:
+        return Decision(decision.rule, decision.action, (GUIDED_STEP,), decision.steps)
+    if decision.action is Action.REPORT and verdict is Verdict.CLEAN:
+        return Decision(decision.rule, Action.FIX, (GUIDED_STEP,), ())
+    return decision
