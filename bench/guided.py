@@ -1,7 +1,8 @@
 """Guided consistency on real renders: a restyled truth, a jittered render, the source as the guide.
 
 ``python -m bench guided [--renders DIR] [--frames 48] [--max-side 832] [--seed 0] [--jobs 2]
-[--side fit|report] [--only S,...] [--params k=v:...] [--no-auto] [--ci] [--dump FILE] [--verbose]``
+[--side fit|report] [--only S,...] [--params k=v:...] [--chain A+B] [--no-auto] [--ci] [--dump FILE]
+[--verbose]``
 
 Per truth-set render of the real-render bench (``bench real_renders``: same truth set and split):
 the guide is the render, the truth is the render under one fixed per-clip stylisation, and the
@@ -13,7 +14,10 @@ against the truth (gain = output − input, dB):
   verification, the fallback once); an unpublished fix counts 0 dB.
 - **guided**: what it does with the guide (``flickerd.process``: the ``guided`` route, verified;
   if verification refuses it, the blind chain as the fallback). ``raw`` is the guided route's
-  output whether published or not.
+  output whether published or not. ``--chain`` tries another chain in the guided route's place.
+
+The truth is scored as encoded like the render (x264 CRF 16, 4:2:0): the codec's own loss is the
+same for every candidate and is not flicker.
 
 Targets (issue 24): the median guided gain at least ``TARGET_DB`` above auto's on the same clips,
 on the report half; no clip worse than its input. ``copy`` is the guide itself scored against
@@ -49,6 +53,7 @@ class Job:
     max_side: int
     params: tuple
     auto: bool
+    chain: str = ""  # e.g. "normalize+guided": the guided decision's steps instead of with_guide's
 
 
 def psnr(a, b) -> float:
@@ -117,6 +122,8 @@ def _run_job(job: Job) -> dict:
                 if row["auto"][-1]["accepted"]:
                     break
         dec = with_guide(blind, before.verdict)
+        if job.chain:
+            dec = dataclasses.replace(dec, steps=tuple(Step(r) for r in job.chain.split("+")))
         params = dict(job.params)
         for n, steps in enumerate([dec.steps] + ([dec.fallback] if dec.fallback else [])):
             steps = [Step(s.route, {**s.params, **(params if s.route == "guided" else {}), "_guide": guide})
@@ -189,6 +196,7 @@ def main(argv: list[str]) -> int:
     p.add_argument("--only", default="", help="comma-separated substrings: only renders whose name has one")
     p.add_argument("--params", default="", help="guided route params, e.g. radius=3:tolerance=0.04")
     p.add_argument("--no-auto", action="store_true", help="skip the blind auto (its figures read 0)")
+    p.add_argument("--chain", default="", help="run this chain where the guide decides, e.g. normalize+guided")
     p.add_argument("--ci", action="store_true", help="the test suite's subset (CI_RENDERS)")
     p.add_argument("--dump", help="write every clip's results as JSON lines here")
     p.add_argument("--verbose", action="store_true")
@@ -209,7 +217,7 @@ def main(argv: list[str]) -> int:
         names = [n for n in names if sides[n] == a.side]
     if a.only:
         names = [n for n in names if any(s in n for s in a.only.split(","))]
-    jobs = [Job(str(renders / n), index[n], a.seed, a.frames, a.max_side, _params(a.params), not a.no_auto)
+    jobs = [Job(str(renders / n), index[n], a.seed, a.frames, a.max_side, _params(a.params), not a.no_auto, a.chain)
             for n in names]
     rows = []
     with ProcessPoolExecutor(max_workers=a.jobs) as pool:
