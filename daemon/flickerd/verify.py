@@ -61,7 +61,8 @@ DEFAULT_MIN_VMAF = 0.0  # 0: VMAF not required (it is slow; computed only when a
 # +2.4 dB against the truth); no guided fix there was harmful.
 DEFAULT_ROUTE_OVERRIDES: Mapping[str, Mapping[str, float]] = MappingProxyType(
     {"ffmpeg": MappingProxyType({"min_flicker_reduction": -0.05}),
-     "guided": MappingProxyType({"min_detail_kept": 0.90})}
+     "guided": MappingProxyType({"min_detail_kept": 0.90}),
+     "normalize+guided": MappingProxyType({"min_detail_kept": 0.90})}
 )
 
 ANALYSIS_MAX_SIDE = 320  # px: verification reads both files at this size

@@ -34,7 +34,7 @@ def test_daemon_uses_guides_and_never_takes_them_as_jobs(material, tmp_path):
     out = tmp_path / "in.fixed"
     shot = json.loads((out / "shot.report.json").read_text())
     assert shot["guide"]["origin"] == "beside" and shot["guide"]["used"] is True
-    assert shot["chain"]["steps"][0]["route"] == "guided" and (out / "shot.mp4").is_file()
+    assert shot["chain"]["steps"][-1]["route"] == "guided" and (out / "shot.mp4").is_file()
     late = json.loads(next(out.rglob("late.report.json")).read_text())
     assert late["guide"]["path"] is None and late["guide"]["used"] is False
     assert "did not arrive within 1 s" in late["guide"]["note"] and late["guide"]["note"] in late["notes"]

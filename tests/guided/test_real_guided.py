@@ -22,7 +22,7 @@ def row():
 
 
 def test_guided_beats_blind_and_does_no_harm(row):
-    assert row["guided"] and row["guided"][0]["chain"] == "guided"
+    assert row["guided"] and row["guided"][0]["chain"] == "normalize+guided"
     assert row["guided_raw"] > 1.0, row  # the route's own output, published or not
     assert row["guided_gain"] >= 0.0  # what is published is never worse than the input
     assert row["guided_gain"] > row["auto_gain"], row

@@ -66,11 +66,11 @@ def test_process_file_uses_the_guide_and_says_so(material, tmp_path):
     folder, *_ = material
     guide = find_guide(folder / "shot.mp4", root=folder)
     outcome = process_file(folder / "shot.mp4", tmp_path / "work", guide=guide, compare=False)
-    assert outcome.decision.steps[0].route == "guided"
+    assert [s.route for s in outcome.decision.steps] == ["normalize", "guided"]
     assert outcome.decision.fallback  # the blind chain stands behind it
     report = json.loads(open(outcome.reports.json).read())
     assert report["guide"]["path"] == str(folder / "shot.guide.mp4") and report["guide"]["origin"] == "beside"
-    assert report["guide"]["used"] is (outcome.status == "done" and outcome.chain.steps[0].route == "guided")
+    assert report["guide"]["used"] is (outcome.status == "done" and outcome.chain.steps[-1].route == "guided")
     assert outcome.status == "done" and report["guide"]["used"]
 
 
