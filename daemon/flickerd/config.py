@@ -54,6 +54,8 @@ DEFAULT_SETTLE_MAX_S = 3600.0
 DEFAULT_PRIORITY = 0
 DEFAULT_SEQUENCE_MARKER = "_done"
 DEFAULT_SEQUENCE_QUIET_S = 10.0
+DEFAULT_GUIDE_WAIT_S = 30.0  # s: a guide announced by the sidecar but not yet there is waited for this long
+MAX_GUIDE_WAIT_S = 3600.0
 DEFAULT_SEQUENCE_FPS = 24.0
 OUTPUT_SUFFIX = ".fixed"  # renders/ → renders.fixed/
 ARCHIVE_SUFFIX = ".done"  # renders/ → renders.done/ when on_success = "move"
@@ -97,6 +99,8 @@ class FolderConfig:
     sequence_quiet_s: float = DEFAULT_SEQUENCE_QUIET_S  # ... or no frame changed this long (0: marker only)
     sequence_fps: float = DEFAULT_SEQUENCE_FPS  # a sequence's rate when no sidecar gives one
     sequence_output: str = "video"  # "video" | "sequence" (frames in the source's format and depth)
+    guides: Path | None = None  # a folder of source videos, matched to renders by name (NAME.EXT)
+    guide_wait_s: float = DEFAULT_GUIDE_WAIT_S  # a guide the sidecar names is waited for this long
 
     @classmethod
     def for_dir(cls, path: Path, *, rules: tuple[Rule, ...] = DEFAULT_RULES, name: str | None = None) -> FolderConfig:
@@ -394,6 +398,11 @@ def _read_folder(
     marker = s.get_str("sequence_marker", DEFAULT_SEQUENCE_MARKER)
     if marker and (marker in (".", "..") or any(c in marker for c in "/\\\0") or len(marker) > 255):
         s.fail("sequence_marker", f"must be a plain file name (or \"\" for none), got {marker[:80]!r}.")
+    guides_text = s.get_optional_str("guides")
+    guides = _path(base, guides_text) if guides_text else None
+    if guides is not None and (guides == path or path in guides.parents):
+        s.fail("guides", f"must be a folder outside the watched folder (a sibling), got {guides}: its sources would "
+                         "be taken for renders.")
     folder = FolderConfig(
         name=name,
         path=path,
@@ -417,6 +426,8 @@ def _read_folder(
         sequence_quiet_s=s.get_float("sequence_quiet_s", DEFAULT_SEQUENCE_QUIET_S, min_value=0.0),
         sequence_fps=s.get_float("sequence_fps", DEFAULT_SEQUENCE_FPS, positive=True, max_value=MAX_SEQUENCE_FPS),
         sequence_output=s.get_choice("sequence_output", "video", SEQUENCE_OUTPUTS),
+        guides=guides,
+        guide_wait_s=s.get_float("guide_wait_s", DEFAULT_GUIDE_WAIT_S, min_value=0.0, max_value=MAX_GUIDE_WAIT_S),
     )
     s.finish()
     return folder

@@ -293,6 +293,10 @@ class Metrics:
             "Unix time of the last successful job per route; 0 = none since start.", ["route"],
         )
         self.verdicts = counter("verdicts", "Diagnosis verdicts of input files.", ["verdict"])
+        self.guided_jobs = counter(
+            "guided_jobs", "Finished jobs that came with a guide (their source video), by what became of it: used "
+            "(the published video came from the guided route), not_used (the guided fix was refused or failed), "
+            "unusable (missing after guide_wait_s, unreadable, or another frame count).", ["guide"])
         self.flicker_score = histogram(
             "flicker_score", "Warping error with the input's flow (RGB in [0,1], squared) of verified jobs, "
             "before and after the fix.", ["stage"], FLICKER_BUCKETS
@@ -427,6 +431,12 @@ class Metrics:
     def failure(self, reason: str) -> None:
         """One failed attempt; ``reason`` is an error's ``reason`` (``flickerd.errors.FAILURE_REASONS``)."""
         self.failures.labels(self._reasons(reason)).inc()
+
+    def guided_job(self, state: str) -> None:
+        """A finished job that had a guide; ``state`` is one of ``media.guide.GUIDE_STATES``."""
+        from flickerd.media.guide import GUIDE_NOT_USED, GUIDE_STATES
+
+        self.guided_jobs.labels(state if state in GUIDE_STATES else GUIDE_NOT_USED).inc()
 
     def verdict(self, verdict: str) -> None:
         self.verdicts.labels(self._verdicts(verdict)).inc()

@@ -32,7 +32,8 @@ from flickerd.media.writer import output_extension
 from flickerd.report import ReportPaths, write_reports
 from flickerd.report.settings import ReportSettings
 from flickerd.routes.base import ChainResult, ProgressFn, Step, no_progress, run_chain
-from flickerd.rules import DEFAULT_RULES, Action, Decision, Rule, decide
+from flickerd.media.guide import Guide
+from flickerd.rules import DEFAULT_RULES, Action, Decision, Rule, decide, with_guide
 from flickerd.verify import Acceptance, Verification, check
 
 STATUSES = ("done", "rejected", "report_only", "needs_attention", "review", "failed")
@@ -182,6 +183,7 @@ def process_file(
     compare: bool = True,
     output_codec: str | None = None,
     report_settings: ReportSettings | None = None,
+    guide: Guide | None = None,
 ) -> Outcome:
     """Process ``src`` into ``workdir`` and say how it ended (see the module docstring).
 
@@ -190,6 +192,8 @@ def process_file(
     ``report_settings`` (the ``[reports]`` table) says how that clip is made.
     ``output_codec`` (a folder's ``output_codec``: h264, h265, prores, ffv1, …) is the final step's
     codec; the output container follows it where the source's cannot hold it.
+    ``guide`` (``flickerd.media.guide.find_guide``): the render's source video, checked, or why there is
+    none; with one, the ``guided`` route replaces the chain the rules chose (which becomes its fallback).
     """
     src = os.fspath(src)
     workdir = os.fspath(workdir)
@@ -201,8 +205,14 @@ def process_file(
 
     def reports(**kw: Any) -> ReportPaths:
         t = time.monotonic()
+        guide_doc = None
+        if guide is not None:
+            used = kw.get("status") in ("done", "review") and kw.get("chain") is not None and any(
+                s.route == "guided" for s in kw["chain"].steps)
+            guide_doc = {**guide.to_dict(), "used": used}
         try:
             return write_reports(workdir, stem, source=src, source_info=source_info, timings=timings, notes=notes,
+                                 guide=guide_doc,
                                  compare=compare and kw.get("fixed") is not None,
                                  settings=report_settings or ReportSettings(), progress=bar.reports(), **kw)
         finally:
@@ -237,6 +247,14 @@ def process_file(
         decision = Decision("override", Action.FIX, tuple(route_override), ())
     else:
         decision = decide(before, rules, sidecar=sidecar, gpu=gpu)
+    if guide is not None and guide.note:
+        notes.append(guide.note)
+    report_if_refused = False  # a clean render tried with its guide: a refused fix leaves a plain report
+    if guide is not None and guide.path:
+        if not route_override:
+            report_if_refused = decision.action is Action.REPORT
+            decision = with_guide(decision, before.verdict)
+        decision = _guided_steps(decision, guide.path)
     if on_route is not None:
         on_route(decision.route)
 
@@ -304,16 +322,35 @@ def process_file(
         status, reason = "done", ""
     else:
         status, reason = "rejected", "verification rejected the fix: " + " ".join(verification.reasons)
-    if status != "rejected":
+    if status == "rejected" and report_if_refused:
+        notes.append("the guided fix of this clean render was not published (verification: "
+                     f"{' '.join(verification.reasons)}); the render is reported as it is.")
+        status, reason = "report_only", ""
+    if status not in ("rejected", "report_only"):
         carry_rotation(out, source_info["rotation"])  # a phone clip's display matrix, or it plays sideways
     paths = reports(fixed=out, before=before, decision=decision_used, chain=chain, verification=verification,
                     status=status, reason=reason)
     output: str | None = out
-    if status == "rejected":
+    if status == "rejected" or (status == "report_only" and report_if_refused):
         _remove(out)  # the side-by-side clip is made; the rejected video must never be published
         output = None
     return Outcome(status, src, output, paths, before, verification.after, decision_used, chain, verification,
                    reason, None, tuple(attempts), dict(timings))
+
+
+def _guided_steps(decision: Decision, guide: str) -> Decision:
+    """The decision with the guide's path handed to every ``guided`` step (the chain's private ``_guide``)."""
+    from flickerd.routes.guided import GUIDE_PARAM
+
+    def add(steps: tuple[Step, ...]) -> tuple[Step, ...]:
+        return tuple(Step(s.route, {**s.params, GUIDE_PARAM: guide}) if s.route == "guided" else s for s in steps)
+
+    return Decision(decision.rule, decision.action, add(decision.steps), add(decision.fallback))
+
+
+def guided(outcome: Outcome) -> bool:
+    """Whether the guide shaped the published result: its chain ran the ``guided`` route."""
+    return outcome.chain is not None and any(s.route == "guided" for s in outcome.chain.steps)
 
 
 def _describe_sequence(src: str, source_info: dict[str, Any], notes: list[str]) -> None:

@@ -49,6 +49,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("-o", "--output", metavar="OUT", default=None,
                    help="output file, or an existing folder (default: DIR.fixed/NAME.EXT beside the input's folder)")
     p.add_argument("--no-compare", action="store_true", help="skip the side-by-side comparison clip")
+    p.add_argument("--guide", default=None, metavar="GUIDE",
+                   help="the render's source video (same frame count, any size): stability and motion come from "
+                        "it (default: NAME.guide.EXT beside FILE, or the sidecar's 'guide' key)")
+    p.add_argument("--no-guide", action="store_true", help="ignore any guide: fix blind")
     p.add_argument("--codec", default=None, metavar="CODEC",
                    help="output codec: h264, h265, prores, prores4444, ffv1, nvenc (default: keep what came in)")
 
@@ -150,6 +154,9 @@ def main(args: argparse.Namespace) -> int:
                 final = base + output_extension(ext, args.codec)
         if os.path.abspath(final) == os.path.abspath(src):
             raise ConfigError(f"{final}: the output would overwrite the input; choose another -o.")
+        guide = None if args.no_guide else find_guide_for(src, args.guide)
+        if guide is not None and guide.path is None and args.guide:
+            raise ConfigError(guide.note.split("; the render")[0] + ".")  # named on the command line: say so
     except FlickerdError as exc:
         _err(str(exc))
         return EXIT_USAGE
@@ -168,7 +175,7 @@ def main(args: argparse.Namespace) -> int:
         try:
             outcome = process_file(src, workdir, rules=rules_with_mode(DEFAULT_RULES, args.mode),
                                    route_override=steps, progress=bar, compare=not args.no_compare,
-                                   output_codec=args.codec.lower() if args.codec else None)
+                                   output_codec=args.codec.lower() if args.codec else None, guide=guide)
         finally:
             bar.close()
         written = []
@@ -200,6 +207,23 @@ def main(args: argparse.Namespace) -> int:
             os.rmdir(out_dir)  # leave no empty folder behind a failed run
     _summary(outcome, written)
     return _EXIT.get(outcome.status, EXIT_FAILED)
+
+
+def find_guide_for(src: str, named: str | None):
+    """The guide ``--guide`` names (checked), else the one found as the daemon finds it (beside, sidecar)."""
+    from flickerd.media.guide import check_guide, find_guide
+    from flickerd.routes.regenerate.sidecar import SidecarError, read_sidecar
+
+    if named:
+        return check_guide(src, named, os.path.dirname(os.path.abspath(named)), "command line")
+    if os.path.isdir(src):
+        return None
+    try:
+        sidecar = read_sidecar(src)
+    except SidecarError:
+        sidecar = None  # a broken sidecar is the regeneration route's business; no guide from it
+    folder = os.path.dirname(os.path.abspath(src))
+    return find_guide(src, root=folder, wait_s=0.0, sidecar_guide=sidecar.guide if sidecar else None)
 
 
 def _key(src: str, steps, mode: str | None, outcome):

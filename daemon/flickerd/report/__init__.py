@@ -57,6 +57,7 @@ def write_reports(
     compare: bool = True,
     settings: ReportSettings = ReportSettings(),
     progress: Callable[[float], None] | None = None,
+    guide: Mapping[str, Any] | None = None,
 ) -> ReportPaths:
     """Write the reports for one job into ``out_dir``; the compare clip only when ``fixed`` exists.
 
@@ -91,7 +92,7 @@ def write_reports(
             notes.append(f"the side-by-side clip could not be written: {exc}")
     document = build(source=source, fixed=fixed, before=before, decision=decision, chain=chain,
                      verification=verification, status=status, reason=reason, failure=failure, source_info=source_info,
-                     timings=timings, notes=notes)
+                     timings=timings, notes=notes, guide=guide)
     document["reports"] = {"plot": _name(plot_path), "compare": _name(compare_path)}
     json_path = write_json(os.path.join(out_dir, stem + JSON_SUFFIX), document)
     return ReportPaths(json_path, plot_path, compare_path)

@@ -89,6 +89,7 @@ def _skeleton(status: str, source: str, reason: str, failure: str | None) -> dic
         "notes": [],
         "reports": {"plot": None, "compare": None},
         "duplicate_of": None,
+        "guide": None,
     }
 
 
@@ -106,6 +107,7 @@ def build(
     source_info: Mapping[str, Any] | None = None,
     timings: Mapping[str, float] | None = None,
     notes: Sequence[str] = (),
+    guide: Mapping[str, Any] | None = None,
 ) -> dict:
     """The report of a processed job as plain JSON data (pure).
 
@@ -127,6 +129,7 @@ def build(
     )
     doc["source"]["probe"] = dict(source_info) if source_info else None
     doc["key"]["route_versions"] = route_versions(chain)
+    doc["guide"] = dict(guide) if guide else None
     return doc
 
 

@@ -12,6 +12,7 @@ ROUTES: dict[str, str] = {
     "normalize": "flickerd.routes.normalize:NormalizeRoute",
     "detail": "flickerd.routes.detail:DetailRoute",
     "drift": "flickerd.routes.drift:DriftRoute",
+    "guided": "flickerd.routes.guided:GuidedRoute",
     "ffmpeg": "flickerd.routes.ffmpeg_filters:FfmpegRoute",
     "rife": "flickerd.routes.rife.route:RifeRoute",
     "regenerate": "flickerd.routes.regenerate.route:RegenerateRoute",

@@ -665,7 +665,8 @@ class Daemon:
                     final_attempt=job.attempts >= int(getattr(cfg, "max_attempts", 3)),
                     sequence_output=str(getattr(f, "sequence_output", "video")),
                     sequence_fps=float(getattr(f, "sequence_fps", 24.0)),
-                    report_settings=getattr(cfg, "reports", None) or None)
+                    report_settings=getattr(cfg, "reports", None) or None,
+                    guides=getattr(f, "guides", None), guide_wait_s=float(getattr(f, "guide_wait_s", 0.0)))
 
     def _launch(self, job: Job) -> None:
         st = self.folders[job.folder]
@@ -787,6 +788,8 @@ class Daemon:
         if state is JobState.CANCELLED:
             self.metrics.job_cancelled(res.reason)
             self._queue_cancels.own(job.id, final.finished_at)
+        if res.guide:
+            self.metrics.guided_job(res.guide)
         if res.verdict:
             self.metrics.verdict(res.verdict)
         if res.flicker_before is not None and res.flicker_after is not None:

@@ -18,6 +18,7 @@ class Skip(str, Enum):
     HIDDEN = "hidden"  # a dot name
     PARTIAL = "partial"  # still being written by someone else: .part, .tmp, .crdownload, a trailing ~
     PATTERN = "pattern"  # matches none of the folder's patterns
+    GUIDE = "guide"  # NAME.guide.EXT: the source video of the render NAME, never a job of its own
     REFUSED = "refused"  # a pipe, socket, device or link leading out (flickerd_files_refused_total says which)
 
 

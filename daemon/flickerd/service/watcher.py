@@ -24,6 +24,7 @@ from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 from watchdog.observers.polling import PollingObserver
 
+from flickerd.media.guide import is_guide_name
 from flickerd.media.sequence import is_frame_name
 from flickerd.service.ignored import Skip
 
@@ -106,6 +107,8 @@ def _name_skip(spec: WatchSpec, name: str) -> Skip | None:
         return Skip.PARTIAL
     if spec.patterns and not any(fnmatch.fnmatch(lower, pat.lower()) for pat in spec.patterns):
         return Skip.PATTERN
+    if is_guide_name(name):
+        return Skip.GUIDE
     return None
 
 

@@ -79,6 +79,8 @@ class Task:
     sequence_output: str = "video"  # an image-sequence job: "video" or "sequence" (frames, as they came)
     sequence_fps: float = 24.0  # an image sequence's rate when no sidecar gives one
     report_settings: Any = None  # the [reports] table (report.settings.ReportSettings); None: defaults
+    guides: Path | None = None  # the folder's ``guides`` folder of source videos
+    guide_wait_s: float = 0.0  # how long a guide the sidecar names is waited for
     cancel: threading.Event = field(default_factory=threading.Event)
 
 
@@ -113,6 +115,7 @@ class Result:
     route_versions: str | None = None
     seconds: float = 0.0
     chosen_route: str | None = None  # what RouteChosen said, in case that record arrives late (Ray) or not at all
+    guide: str | None = None  # a job with a guide: one of media.guide.GUIDE_STATES; None: no guide
 
 
 Processor = Callable[..., Any]
@@ -374,6 +377,32 @@ def run_task(task: Task, processor: Processor, report: Callable[[Progress | Rout
     return dataclasses.replace(result, chosen_route=chosen[0], route=route)
 
 
+def _find_guide(task: Task, src: Path):
+    """The render's guide (``media.guide``), waiting for one the sidecar names; None when there is none."""
+    from flickerd.media.guide import find_guide
+    from flickerd.routes.regenerate.sidecar import SidecarError, read_sidecar
+
+    try:
+        sidecar = read_sidecar(src)
+    except SidecarError:
+        sidecar = None  # a sidecar that cannot be used is the regeneration route's business
+    return find_guide(src, root=task.src_root, guides_dir=task.guides, wait_s=task.guide_wait_s,
+                      sidecar_guide=sidecar.guide if sidecar is not None else None, cancelled=task.cancel.is_set)
+
+
+def _guide_state(guide: Any, outcome: Any, state: JobState) -> str | None:
+    """What became of a job's guide (``media.guide.GUIDE_STATES``); None when it had none."""
+    from flickerd.media.guide import GUIDE_NOT_USED, GUIDE_UNUSABLE, GUIDE_USED
+
+    if guide is None:
+        return None
+    if not guide.path:
+        return GUIDE_UNUSABLE
+    chain = getattr(outcome, "chain", None)
+    ran = chain is not None and any(s.route == "guided" for s in chain.steps)
+    return GUIDE_USED if ran and state in (JobState.DONE, JobState.REVIEW) else GUIDE_NOT_USED
+
+
 def _run(task: Task, processor: Processor, report: Callable[[Progress | RouteChosen], None],
          on_route: Callable[[str], None]) -> Result:
     start = time.monotonic()
@@ -402,10 +431,13 @@ def _run(task: Task, processor: Processor, report: Callable[[Progress | RouteCho
         seq = _sequence_job(task) if src.is_dir() else None
         sidecar = seq.sidecar if seq is not None else src.with_suffix(".json").exists()
         codec = seq.codec if seq is not None else task.output_codec
+        guide = _find_guide(task, src) if seq is None and task.mode != "diagnose" else None
+        if task.cancel.is_set():
+            raise JobCancelled()
         with seq.fps_default() if seq is not None else contextlib.nullcontext():
             outcome = processor(str(src), str(task.workdir), rules=rules, diagnose_settings=task.diagnose_settings,
                                 acceptance=task.acceptance, gpu=task.gpu, sidecar=sidecar, progress=progress,
-                                on_route=on_route,
+                                on_route=on_route, **({"guide": guide} if guide is not None else {}),
                                 **({"output_codec": codec} if codec else {}),
                                 **({"report_settings": task.report_settings} if task.report_settings else {}))
             if task.cancel.is_set():
@@ -443,6 +475,7 @@ def _run(task: Task, processor: Processor, report: Callable[[Progress | RouteCho
             flicker_after=_flicker(outcome, "flicker_after"),
             route_versions=_route_versions(outcome),
             seconds=time.monotonic() - start,
+            guide=_guide_state(guide, outcome, state),
         )
     except JobCancelled:
         return Result(task.job.id, JobState.CANCELLED, "cancelled", reason="cancelled",

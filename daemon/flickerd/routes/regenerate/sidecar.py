@@ -39,7 +39,8 @@ MAX_SEED = 2**63 - 1
 METADATA_KEYS = ("flickerd", "comment")
 _MODEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 _FAMILY_NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,39}")
-_KEYS = frozenset({"version", "prompt", "negative_prompt", "seed", "model", "family", "strength"})
+_KEYS = frozenset({"version", "prompt", "negative_prompt", "seed", "model", "family", "strength", "guide"})
+MAX_GUIDE_CHARS = 1024
 
 
 class SidecarError(InputError):
@@ -55,6 +56,7 @@ class Sidecar:
     model: str | None = None  # a folder name under the configured model root, never a path
     family: str | None = None
     strength: float | None = None
+    guide: str | None = None  # the render's source video: a relative path inside the watched folder
 
     @property
     def text_to_video(self) -> bool:
@@ -140,7 +142,21 @@ def from_mapping(data: object, origin: str) -> Sidecar:
         model=None if model is None else _name(origin, "model", model, _MODEL_NAME),
         family=None if family is None else _name(origin, "family", family, _FAMILY_NAME),
         strength=strength,
+        guide=None if data.get("guide") is None else _relative(origin, "guide", data["guide"]),
     )
+
+
+def _relative(origin: str, key: str, value: object) -> str:
+    """A relative path that stays below the sidecar's folder (no absolute path, no '..')."""
+    if not isinstance(value, str) or not value.strip():
+        raise SidecarError(f"{origin}: {key!r} must be a non-empty string, got {_show(value)}.")
+    if len(value) > MAX_GUIDE_CHARS or any(ord(c) < 32 for c in value):
+        raise SidecarError(f"{origin}: {key!r} must be a plain relative path, got {value[:80]!r}.")
+    parts = value.replace("\\", "/").split("/")
+    if value.startswith(("/", "\\")) or ".." in parts or os.path.isabs(value):
+        raise SidecarError(f"{origin}: {key!r} must be a path inside the watched folder, relative to the render's "
+                           f"folder, without '..' ({value[:80]!r}).")
+    return value
 
 
 def parse_sidecar(text: str | bytes, origin: str) -> Sidecar:

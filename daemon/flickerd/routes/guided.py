@@ -1,0 +1,164 @@
+"""The ``guided`` route: the render's frames made as stable as its source video (the guide).
+
+The chain hands the guide's path in the private ``_guide`` parameter (``process_file`` does,
+when a guide was found and checked: same frame count, readable). The guide streams in lockstep
+with the render at analysis size, in luma only; the render is processed on its own planes
+(planar YUV, 8–12 bit) or in RGB, like ``detail``. See ``guided_core`` for the arithmetic.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import cv2
+import numpy as np
+
+from flickerd.errors import FlickerdError, RouteError
+from flickerd.flow import PRESETS
+from flickerd.media.probe import probe
+from flickerd.media.reader import iter_frames
+from flickerd.routes import normalize_planes as planes
+from flickerd.routes.base import ProgressFn, StepResult, no_progress
+from flickerd.routes.encode import (
+    DEFAULT_CRF, DEFAULT_PRESET, choose_encoding, final_codec, is_intermediate, open_writer, staged_output,
+)
+from flickerd.routes.frame_stream import is_planar, stream_frames
+from flickerd.routes.guided_core import GuidedStabilizer
+from flickerd.routes.params_table import check_choice, check_range, read_fields
+
+GUIDE_PARAM = "_guide"  # the chain's private parameter: the guide video's path
+RADIUS = 3
+TOLERANCE = 0.03
+STRENGTH = 1.0
+ANALYSIS_MAX_SIDE = 480
+FLOW_PRESET = "medium"
+
+
+@dataclass(frozen=True, slots=True)
+class GuidedParams:
+    """Parameters of the ``guided`` route.
+
+    radius: neighbours on each side (1–8) averaged where the guide is stable; more steadies more,
+        costs two flows per frame each.
+    tolerance: how far (fraction of full scale, 0.005–0.5) the guide's warped neighbour may differ
+        from its frame before that neighbour stops counting there.
+    strength: 0–1, how far each frame moves toward the guided temporal mean.
+    compensate: add to each warped neighbour what the guide changed between it and the frame,
+        through the render's local linear response to the guide (a slight misalignment or a real
+        change of light then costs little); False: the plain weighted mean.
+    analysis_max_side, flow_preset: the size of the guide's frames the flows are computed on, and
+        the DIS preset.
+    crf, preset, pix_fmt: the final encode (pix_fmt None follows the input).
+    """
+
+    radius: int = RADIUS
+    tolerance: float = TOLERANCE
+    strength: float = STRENGTH
+    compensate: bool = True
+    analysis_max_side: int = ANALYSIS_MAX_SIDE
+    flow_preset: str = FLOW_PRESET
+    crf: int = DEFAULT_CRF
+    preset: str = DEFAULT_PRESET
+    pix_fmt: str | None = None
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any], path: str = "params") -> GuidedParams:
+        p = cls(**read_fields(cls, data, path, "guided", _KINDS))
+        check_range(path, "radius", p.radius, 1, 8)
+        check_range(path, "tolerance", p.tolerance, 0.005, 0.5)
+        check_range(path, "strength", p.strength, 0.0, 1.0)
+        check_range(path, "analysis_max_side", p.analysis_max_side, 32, 4096)
+        check_range(path, "crf", p.crf, 0, 51)
+        check_choice(path, "flow_preset", p.flow_preset, PRESETS)
+        return p
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+_KINDS: dict[str, tuple[type, ...]] = {
+    "radius": (int,), "tolerance": (float, int), "strength": (float, int), "compensate": (bool,), "analysis_max_side": (int,),
+    "flow_preset": (str,), "crf": (int,), "preset": (str,), "pix_fmt": (str, type(None)),
+}
+
+
+def _rgb_planes(rgb: np.ndarray) -> list[np.ndarray]:
+    f = rgb.astype(np.float32)
+    return [f[..., 0], f[..., 1], f[..., 2]]
+
+
+class GuidedRoute:
+    """Temporal consistency taken from the source video (see ``GuidedParams``)."""
+
+    name = "guided"
+    version = "1"
+
+    def fix(self, src: str, out: str, params: Mapping[str, Any], progress: ProgressFn = no_progress) -> StepResult:
+        start = time.monotonic()
+        p = GuidedParams.from_mapping(params)
+        guide = params.get(GUIDE_PARAM)
+        if not guide:
+            raise RouteError("the guided route needs a guide video (NAME.guide.EXT beside the render, the "
+                             "sidecar's 'guide' key, or the folder's 'guides' folder); none was given.")
+        info = probe(src)
+        encoding = choose_encoding(out, info, intermediate=is_intermediate(params), crf=p.crf, preset=p.preset,
+                                   pix_fmt=p.pix_fmt, codec=final_codec(params))
+        planar = is_planar(info)
+        bits = planes.PLANAR[info.pix_fmt] if planar else 0
+        dtype = np.uint8 if bits == 8 else np.uint16
+        peak = float((1 << bits) - 1) if planar else 65535.0 if info.bit_depth > 8 else 255.0
+        guide_frames = _guide_frames(guide)
+        seen = 0
+
+        def analyse(core: GuidedStabilizer, data: Any) -> tuple[list[np.ndarray], np.ndarray]:
+            nonlocal seen
+            g = next(guide_frames, None)
+            if g is None:
+                raise RouteError(f"{guide}: the guide ended after {seen} frames, before the render did; a guide "
+                                 "needs the render's frame count.")
+            seen += 1
+            ps = [x.astype(np.float32) for x in planes.read_planes(data)] if planar else _rgb_planes(data)
+            return ps, g
+
+        with staged_output(out) as tmp, open_writer(tmp, info, encoding) as writer:
+
+            def write(data: Any, new: list[np.ndarray]) -> None:
+                if planar:
+                    ints = [(plane + 0.5).astype(dtype) for plane in new]
+                    before = planes.read_planes(data)
+                    writer.write_frame(planes.frame_from_planes(before if planes.negligible(ints, before, peak) else ints,
+                                                                data))
+                else:
+                    rgb = (np.dstack(new) + 0.5).astype(data.dtype)
+                    writer.write(data if planes.negligible([rgb], [data], peak) else rgb)
+
+            written, core = stream_frames(
+                src, info, progress=progress, analyse=analyse, write=write,
+                make_core=lambda w, h: GuidedStabilizer(peak, p.radius, p.tolerance, p.strength, p.flow_preset,
+                                                        p.analysis_max_side, p.compensate))
+        progress(1.0)
+        return StepResult(
+            route=self.name, version=self.version,
+            backend=f"guide dis-flow {p.flow_preset} (opencv {cv2.__version__})",
+            params=p.to_dict(), seconds=time.monotonic() - start, output=out,
+            extra={
+                "frames": written,
+                "guide": guide,
+                "guide_analysis_size": list(core.guide_size) if core and core.guide_size else [],
+                "mean_neighbour_weight": round(core.mean_weight, 4) if core else 0.0,
+                "encoding": encoding.describe(),
+                "working_space": f"{info.pix_fmt} planes" if planar else "rgb",
+            },
+        )
+
+
+def _guide_frames(guide: str) -> Iterator[np.ndarray]:
+    """The guide's luma at its own size, frame by frame; a guide that breaks is a route error."""
+    try:
+        for frame in iter_frames(guide, gray=True):
+            yield frame.image
+    except FlickerdError as exc:
+        raise RouteError(f"the guide could not be read: {exc}") from exc

@@ -1,0 +1,159 @@
+"""The arithmetic of guided consistency: the guide says what stays the same, the render is averaged there.
+
+A restyle, an upscale or a per-frame edit of a stable source flickers because each frame was
+processed on its own. The source (the *guide*) is clean, so its optical flow is trustworthy and
+its own frame-to-frame change says where the picture really changes. For frame t and each
+neighbour s within ``radius``, the flow t → s is computed on the guide, the guide's frame s is
+warped onto t, and where it matches the guide's frame t (within ``tolerance``, with the
+forward–backward check passing) the *render's* frame s, warped by the same flow scaled to the
+render, counts toward frame t. The new frame is the weighted mean of its own pixels (weight 1)
+and the warped neighbours'. Only the render's pixels are averaged, so its style, colours and
+detail stay; where the guide changes (motion the flow misses, occlusions, a real change of
+light, a cut), the weights fall to zero and the render keeps its own frame (after Bonneel et al.
+2015 and Lai et al. 2018, who take motion and stability from the unprocessed video).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import cv2
+import numpy as np
+
+from flickerd.flow import flow, occlusion_mask, warp
+from flickerd.media.reader import analysis_size
+from flickerd.routes import detail_fit as dfit
+
+FIT_RADIUS = 4  # px at the render's luma size: the window of the local linear fit render ≈ a·guide + b
+FIT_EPS = 1e-4  # regularisation of that fit (guide in [0, 1]): flat guide areas get no slope
+GUIDE_SIGMA = 0.7  # px at analysis scale: the guide is compared lightly smoothed (its own codec noise)
+WEIGHT_BLUR_SIGMA = 1.0  # px at analysis scale: soft edges of the agreement map
+
+
+@dataclass(slots=True)
+class _Frame:
+    data: Any  # what the writer needs back
+    planes: list[np.ndarray]  # the render's planes, float32
+    guide: np.ndarray  # analysis-scale guide luma in [0, 1], lightly smoothed
+    gray: np.ndarray  # analysis-scale uint8 for the flow
+    fine: list[np.ndarray]  # the guide's luma in [0, 1] at each plane's size
+    slope: list[np.ndarray] | None = None  # per plane: d(render)/d(guide), the local linear fit (frame t only)
+
+
+def guide_weight(guide_t: np.ndarray, guide_s: np.ndarray, fw: np.ndarray, bw: np.ndarray,
+                 tolerance: float) -> np.ndarray:
+    """Weight in [0, 1] (analysis scale) of neighbour s at frame t: the guide's s warped by ``fw``
+    (t → s) agrees with its t within ``tolerance`` (fraction of full scale) and the flow is trusted."""
+    u = np.abs(warp(guide_s, fw) - guide_t) / tolerance
+    agree = np.clip(1.0 - u * u, 0.0, 1.0)
+    trusted = (occlusion_mask(fw, bw) & dfit.inside(fw)).astype(np.float32)
+    return cv2.GaussianBlur(agree * trusted, (0, 0), WEIGHT_BLUR_SIGMA) * trusted
+
+
+def local_slope(guide: np.ndarray, plane: np.ndarray, radius: int) -> np.ndarray:
+    """a of the local linear fit plane ≈ a·guide + b in each (2r+1)² window (the guided filter's slope)."""
+    k = (2 * max(1, radius) + 1,) * 2
+    mg = cv2.blur(guide, k)
+    mp = cv2.blur(plane, k)
+    cov = cv2.blur(guide * plane, k) - mg * mp
+    var = cv2.blur(guide * guide, k) - mg * mg
+    return cov / (var + FIT_EPS)
+
+
+class GuidedStabilizer:
+    """The streaming core: ``feed(index, data, (planes, guide_luma))`` yields ``(index, data, new planes)``.
+
+    ``planes`` are the render's float32 planes in [0, peak] (any sizes); ``guide_luma`` is the
+    guide's frame at analysis size (uint8, any resolution: the flows are scaled to each plane).
+    At most ``2 × radius + 1`` frames are held.
+    """
+
+    def __init__(self, peak: float, radius: int, tolerance: float, strength: float, flow_preset: str,
+                 analysis_max_side: int = 480, compensate: bool = True, fit_radius: int = FIT_RADIUS) -> None:
+        self.peak = peak
+        self.analysis_max_side = analysis_max_side
+        self.compensate = compensate
+        self.fit_radius = fit_radius
+        self.radius = radius
+        self.tolerance = tolerance
+        self.strength = strength
+        self.flow_preset = flow_preset
+        self.frames: dict[int, _Frame] = {}
+        self.flows: dict[tuple[int, int], np.ndarray] = {}
+        self.pending: deque[int] = deque()
+        self.weight_sum = 0.0
+        self.weight_count = 0
+        self.guide_size: tuple[int, int] | None = None
+
+    def _analyse(self, data: Any, planes: list[np.ndarray], guide: np.ndarray) -> _Frame:
+        g = guide.astype(np.float32) / (65535.0 if guide.dtype == np.uint16 else 255.0)
+        gh, gw = g.shape
+        size = analysis_size(gw, gh, 1.0, self.analysis_max_side)
+        self.guide_size = size
+        small = cv2.resize(g, size, interpolation=cv2.INTER_AREA) if size != (gw, gh) else g
+        smooth = cv2.GaussianBlur(small, (0, 0), GUIDE_SIGMA)
+        fine = [g if p.shape == g.shape else cv2.resize(g, (p.shape[1], p.shape[0]), interpolation=cv2.INTER_AREA
+                                                       if p.shape[1] < gw else cv2.INTER_CUBIC) for p in planes]
+        return _Frame(data, planes, smooth, dfit.flow_image(smooth), fine)
+
+    def _flow(self, a: int, b: int) -> np.ndarray:
+        key = (a, b)
+        if key not in self.flows:
+            self.flows[key] = flow(self.frames[a].gray, self.frames[b].gray, self.flow_preset)
+        return self.flows[key]
+
+    def feed(self, i: int, data: Any, analysis: tuple[list[np.ndarray], np.ndarray]) -> Iterator[tuple[int, Any, list[np.ndarray]]]:
+        planes, guide = analysis
+        self.frames[i] = self._analyse(data, planes, guide)
+        self.pending.append(i)
+        while self.pending and i - self.pending[0] >= self.radius:
+            yield self._emit(self.pending.popleft())
+
+    def finish(self) -> Iterator[tuple[int, Any, list[np.ndarray]]]:
+        while self.pending:
+            yield self._emit(self.pending.popleft())
+
+    def _emit(self, t: int) -> tuple[int, Any, list[np.ndarray]]:
+        here = self.frames[t]
+        if self.compensate:
+            here.slope = [local_slope(g, p / self.peak, self.fit_radius * p.shape[1] // here.planes[0].shape[1])
+                          for g, p in zip(here.fine, here.planes)]
+        acc = [p.copy() for p in here.planes]
+        total = [np.ones_like(p) for p in here.planes]
+        for s in range(t - self.radius, t + self.radius + 1):
+            if s == t or s not in self.frames:
+                continue
+            fw = self._flow(t, s)
+            w_small = guide_weight(here.guide, self.frames[s].guide, fw, self._flow(s, t), self.tolerance)
+            self.weight_sum += float(w_small.mean())
+            self.weight_count += 1
+            for k, plane in enumerate(self.frames[s].planes):
+                h, w = plane.shape
+                f = dfit.scale_flow(fw, w, h)
+                moved = dfit.warp_detail(plane, f)
+                if here.slope is not None:
+                    # what the guide changed between s and t, carried through the render's local response to it
+                    moved += self.peak * here.slope[k] * (here.fine[k] - dfit.warp_detail(self.frames[s].fine[k], f))
+                weight = cv2.resize(w_small, (w, h), interpolation=cv2.INTER_LINEAR)
+                acc[k] += weight * moved
+                total[k] += weight
+        out = []
+        for k, plane in enumerate(here.planes):
+            mean = acc[k] / total[k]
+            out.append(np.clip(plane + self.strength * (mean - plane), 0.0, self.peak))
+        self._forget(t + 1 - self.radius)
+        return t, here.data, out
+
+    def _forget(self, oldest: int) -> None:
+        for i in [i for i in self.frames if i < oldest]:
+            del self.frames[i]
+        for key in [k for k in self.flows if min(k) < oldest]:
+            del self.flows[key]
+
+    @property
+    def mean_weight(self) -> float:
+        """Mean share of a neighbour's pixels the guide vouched for (0–1)."""
+        return self.weight_sum / self.weight_count if self.weight_count else 0.0

@@ -1,0 +1,92 @@
+"""The guided route and process_file with a guide: stability from the guide, appearance from the render."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from flickerd.errors import RouteError
+from flickerd.media.guide import Guide, find_guide
+from flickerd.process import process_file
+from flickerd.routes.guided import GUIDE_PARAM, GuidedRoute
+from flickerd.synth import real
+
+from .conftest import N, decoded, scene
+
+
+def psnr(a, b) -> float:
+    mse = np.mean([np.mean((x.astype(np.float32) - y.astype(np.float32)) ** 2) for x, y in zip(a, b)])
+    return float(10 * np.log10(255.0**2 / mse))
+
+
+frames_of = decoded
+
+
+def test_guided_route_steadies_without_copying_the_guide(material, tmp_path):
+    folder, guide, truth, _ = material
+    out = tmp_path / "out.mp4"
+    r = GuidedRoute().fix(str(folder / "shot.mp4"), str(out), {GUIDE_PARAM: str(folder / "shot.guide.mp4")})
+    fixed, rendered = frames_of(out), frames_of(folder / "shot.mp4")
+    assert len(fixed) == N and r.extra["frames"] == N
+    assert 0.2 < r.extra["mean_neighbour_weight"] <= 1.0
+    before, after = psnr(rendered, truth), psnr(fixed, truth)
+    assert after > before + 2.0, (before, after)
+    # the style stays: far closer to the restyled truth than to the guide it took its stability from
+    assert after > psnr(fixed, guide) + 5.0
+
+
+def test_plain_mean_is_worse_than_compensated(material, tmp_path):
+    folder, _, truth, _ = material
+    gains = {}
+    for compensate in (True, False):
+        out = tmp_path / f"out{compensate}.mp4"
+        GuidedRoute().fix(str(folder / "shot.mp4"), str(out),
+                          {GUIDE_PARAM: str(folder / "shot.guide.mp4"), "compensate": compensate})
+        gains[compensate] = psnr(frames_of(out), truth)
+    assert gains[True] > gains[False]
+
+
+def test_no_guide_is_a_route_error(material, tmp_path):
+    folder, *_ = material
+    with pytest.raises(RouteError, match="needs a guide"):
+        GuidedRoute().fix(str(folder / "shot.mp4"), str(tmp_path / "o.mp4"), {})
+
+
+def test_short_guide_is_a_route_error(material, tmp_path):
+    folder, *_ = material
+    short = real.encode(scene()[:8], tmp_path / "short.mp4", fps=12)
+    with pytest.raises(RouteError, match="guide ended after 8 frames"):
+        GuidedRoute().fix(str(folder / "shot.mp4"), str(tmp_path / "o.mp4"), {GUIDE_PARAM: short})
+    assert not (tmp_path / "o.mp4").exists()
+
+
+def test_process_file_uses_the_guide_and_says_so(material, tmp_path):
+    folder, *_ = material
+    guide = find_guide(folder / "shot.mp4", root=folder)
+    outcome = process_file(folder / "shot.mp4", tmp_path / "work", guide=guide, compare=False)
+    assert [s.route for s in outcome.decision.steps] == ["normalize", "guided"]
+    assert outcome.decision.fallback  # the blind chain stands behind it
+    report = json.loads(open(outcome.reports.json).read())
+    assert report["guide"]["path"] == str(folder / "shot.guide.mp4") and report["guide"]["origin"] == "beside"
+    assert report["guide"]["used"] is (outcome.status == "done" and outcome.chain.steps[-1].route == "guided")
+    assert outcome.status == "done" and report["guide"]["used"]
+
+
+def test_unusable_guide_goes_blind_with_a_note(material, tmp_path):
+    folder, *_ = material
+    note = "the guide x.mp4 has 8 frames, the render 16; a guide needs the same frame count, so the render was " \
+           "processed without it (blind)."
+    outcome = process_file(folder / "shot.mp4", tmp_path / "work", guide=Guide(None, "beside", note), compare=False)
+    assert all(s.route != "guided" for s in outcome.decision.steps)
+    report = json.loads(open(outcome.reports.json).read())
+    assert note in report["notes"] and report["guide"] == {"path": None, "origin": "beside", "note": note,
+                                                           "used": False}
+
+
+def test_without_a_guide_nothing_changes(material, tmp_path):
+    folder, *_ = material
+    a = process_file(folder / "shot.mp4", tmp_path / "a", compare=False)
+    assert all(s.route != "guided" for s in a.decision.steps + a.decision.fallback)
+    assert json.loads(open(a.reports.json).read())["guide"] is None
