@@ -27,7 +27,8 @@ from typing import Any
 import cv2
 import numpy as np
 
-from flickerd.flow import PRESETS, flow
+from flickerd.flow import PRESETS
+from flickerd.flow_source import AheadFlows, DirectFlows, FlowSource
 from flickerd.media.probe import probe
 from flickerd.media.reader import analysis_size
 from flickerd.routes import detail_fit as dfit
@@ -130,16 +131,21 @@ class DetailStabilizer:
 
     ``planes`` are float32 arrays in [0, peak] (Y first; chroma may be smaller). Plane 0 is
     the luma the flows are computed on (for RGB sources, pass a luma-like first plane order:
-    see ``_rgb_planes``). At most ``2 × radius + 1`` frames are held.
+    see ``_rgb_planes``). At most ``2 × radius + 2`` frames are held: a frame is emitted one
+    frame later than it could be, so ``flows`` (an ``AheadFlows``) computes the newest frame's
+    flows while the older one is worked on. The output does not depend on the flow source.
     """
 
-    def __init__(self, width: int, height: int, peak: float, p: DetailParams) -> None:
+    AHEAD = 1  # frames fed beyond what the oldest pending frame needs
+
+    def __init__(self, width: int, height: int, peak: float, p: DetailParams,
+                 flows: FlowSource | None = None) -> None:
         self.p = p
         self.peak = peak
         self.size = analysis_size(width, height, 1.0, p.analysis_max_side)
         self.scale = self.size[0] / width
         self.frames: dict[int, _Frame] = {}
-        self.flows: dict[tuple[int, int], np.ndarray] = {}
+        self.flows: FlowSource = flows if flows is not None else DirectFlows()
         self.pending: deque[int] = deque()
         self.weight_sum = 0.0
         self.weight_count = 0
@@ -160,15 +166,16 @@ class DetailStabilizer:
         return _Frame(data, bases, details, small_base, dfit.flow_image(small_base))
 
     def _flow(self, a: int, b: int) -> np.ndarray:
-        key = (a, b)
-        if key not in self.flows:
-            self.flows[key] = flow(self.frames[a].gray, self.frames[b].gray, self.p.flow_preset)
-        return self.flows[key]
+        return self.flows.get((a, b))
 
     def feed(self, i: int, data: Any, plane_list: list[np.ndarray]) -> Iterator[tuple[int, Any, list[np.ndarray]]]:
-        self.frames[i] = self._analyse(data, plane_list)
+        here = self.frames[i] = self._analyse(data, plane_list)
+        for s in range(i - self.p.radius, i):  # every pair this frame is part of, both ways
+            if s in self.frames:
+                self.flows.request((i, s), here.gray, self.frames[s].gray, self.p.flow_preset)
+                self.flows.request((s, i), self.frames[s].gray, here.gray, self.p.flow_preset)
         self.pending.append(i)
-        while self.pending and i - self.pending[0] >= self.p.radius:
+        while self.pending and i - self.pending[0] >= self.p.radius + self.AHEAD:
             yield self._emit(self.pending.popleft())
 
     def finish(self) -> Iterator[tuple[int, Any, list[np.ndarray]]]:
@@ -214,8 +221,7 @@ class DetailStabilizer:
         """Drop frames and flows that can no longer be a neighbour of a frame still to come."""
         for i in [i for i in self.frames if i < oldest]:
             del self.frames[i]
-        for key in [k for k in self.flows if min(k) < oldest]:
-            del self.flows[key]
+        self.flows.forget(lambda key: min(key) >= oldest)
 
     @property
     def mean_weight(self) -> float:
@@ -249,7 +255,7 @@ class DetailRoute:
         def analyse(core: DetailStabilizer, data: Any) -> list[np.ndarray]:
             return [x.astype(np.float32) for x in planes.read_planes(data)] if planar else _rgb_planes(data)
 
-        with staged_output(out) as tmp, open_writer(tmp, info, encoding) as writer:
+        with staged_output(out) as tmp, open_writer(tmp, info, encoding) as writer, AheadFlows() as flows:
 
             def write(data: Any, new: list[np.ndarray]) -> None:
                 # a frame the step barely touched is written exactly as it came (see
@@ -264,7 +270,7 @@ class DetailRoute:
                     rgb = (np.dstack([r, g, b]) + 0.5).astype(data.dtype)
                     writer.write(data if planes.negligible([rgb], [data], peak) else rgb)
 
-            written, core = stream_frames(src, info, make_core=lambda w, h: DetailStabilizer(w, h, peak, p),
+            written, core = stream_frames(src, info, make_core=lambda w, h: DetailStabilizer(w, h, peak, p, flows),
                                           analyse=analyse, write=write, progress=progress)
         progress(1.0)
         return StepResult(
