@@ -35,6 +35,7 @@ from flickerd.errors import ConfigError, FlickerdError, InputError
 from flickerd.flow import flow, occlusion_mask, warp
 from flickerd.media.probe import MediaInfo, probe
 from flickerd.media.reader import analysis_size, iter_frames
+from flickerd.quality.change import MAP_SIDE, ChangeMap
 from flickerd.quality.fidelity import psnr, psnr_tone_matched, ssim
 from flickerd.quality.ghosting import ghosting, midpoint_estimate, moving_mask
 from flickerd.quality.sharpness import detail_energy, stable_texture, texture_mask
@@ -187,6 +188,9 @@ class Verification:
     thresholds: Acceptance = field(default_factory=Acceptance)
     series: Mapping[str, tuple[float | None, ...]] = field(default_factory=dict)  # per source frame
     seconds: float = 0.0
+    # where the fix changed the frame-to-frame change most (``quality.change``), for the side-by-side
+    # clip's zoom; not part of the verdict or the JSON
+    change_map: np.ndarray | None = field(default=None, compare=False, repr=False)
 
     def to_json(self, *, include_after: bool = True) -> dict:
         return {
@@ -241,6 +245,12 @@ def _analysis_size(shape: tuple[int, ...], max_side: int) -> tuple[int, int] | N
     return analysis_size(w, h, max_side=max_side)
 
 
+def _thumbnails(shape: tuple[int, ...], *grays: np.ndarray) -> list[np.ndarray]:
+    """Analysis-size luma at the change map's size (``quality.change.MAP_SIDE``)."""
+    size = analysis_size(shape[1], shape[0], max_side=MAP_SIDE)
+    return [g if g.shape[::-1] == size else cv2.resize(g, size, interpolation=cv2.INTER_AREA) for g in grays]
+
+
 def _magnitude(f: np.ndarray) -> float:
     return float(cv2.magnitude(f[..., 0], f[..., 1]).mean())
 
@@ -278,6 +288,7 @@ class _Tally:
     ghost_frames: int = 0
     detail_in: float = 0.0
     detail_out: float = 0.0
+    change: ChangeMap = field(default_factory=ChangeMap)
 
     def fidelity(self, a: _Img, b: _Img) -> None:
         self.ssim.append(ssim(a.gray, b.gray))
@@ -360,6 +371,7 @@ def _measure_fix(src_frames: Iterator[np.ndarray], out_frames: Iterator[np.ndarr
         size = _analysis_size(x.shape, max_side)
         a, b = _Img(x, size), _Img(_fit(y, x.shape), size)
         tally.fidelity(a, b)
+        tally.change.add(*_thumbnails(x.shape, a.gray, b.gray))
         t = tally.frames_in - 1
         if prev_in is not None and t not in cuts:
             fw, bw, rel_fw, rel_bw = _pair_flows(prev_in, a)
@@ -657,7 +669,8 @@ def check(
         "luma_flicker_before": tuple(luma_second_difference(tally.luma_in, sorted(cuts))),
         "luma_flicker_after": tuple(luma_second_difference(tally.luma_out, sorted(cuts))),
     }
-    return Verification(not reasons, tuple(reasons), metrics, after, mode, t, series, time.monotonic() - start)
+    return Verification(not reasons, tuple(reasons), metrics, after, mode, t, series, time.monotonic() - start,
+                        change_map=tally.change.total if mode == "fix" else None)
 
 
 def _metrics(tally: _Tally, mode: str, factor: int, info_in: MediaInfo, info_out: MediaInfo,
