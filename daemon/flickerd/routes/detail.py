@@ -187,6 +187,8 @@ class DetailStabilizer:
         neighbours = [s for s in range(t - self.p.radius, t + self.p.radius + 1) if s != t and s in self.frames]
         aligned: list[list[np.ndarray]] = [[] for _ in here.details]
         weights: list[list[np.ndarray]] = [[] for _ in here.details]
+        # the luma detail's local energy: the same for the novelty gate of every neighbour and the amplitude
+        energy = dfit.local_energy(here.details[0], NOVELTY_SIGMA)
         for s in neighbours:
             fw, bw = self._flow(t, s), self._flow(s, t)
             w_small = dfit.reliability(here.small_base, self.frames[s].small_base, fw, bw, self.p.tolerance)
@@ -202,7 +204,7 @@ class DetailStabilizer:
                 if luma_weight is None:  # plane 0: the gate for every plane
                     luma_weight = cv2.resize(w_small, (w, h), interpolation=cv2.INTER_LINEAR)
                     if self.p.keep < 1.0:
-                        luma_weight *= dfit.novelty(d, moved, NOVELTY_SIGMA, self.p.keep)
+                        luma_weight *= dfit.novelty(d, moved, NOVELTY_SIGMA, self.p.keep, energy)
                     weights[k].append(luma_weight)
                 else:
                     weights[k].append(cv2.resize(luma_weight, (w, h), interpolation=cv2.INTER_LINEAR))
@@ -210,7 +212,8 @@ class DetailStabilizer:
         for k, (base, d) in enumerate(zip(here.bases, here.details)):
             if aligned[k]:
                 new = dfit.stabilise(d, aligned[k], weights[k], self.p.strength)
-                new = dfit.keep_amplitude(new, d, self.p.amplitude, NOVELTY_SIGMA * d.shape[1] / here.details[0].shape[1])
+                sigma = NOVELTY_SIGMA * d.shape[1] / here.details[0].shape[1]
+                new = dfit.keep_amplitude(new, d, self.p.amplitude, sigma, energy if k == 0 else None)
             else:
                 new = d
             out.append(np.clip(base + new, 0.0, self.peak))
