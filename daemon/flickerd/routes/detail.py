@@ -18,7 +18,6 @@ Frames stream through a bounded window of ``2 × radius + 1`` frames.
 
 from __future__ import annotations
 
-import time
 from collections import deque
 from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass
@@ -34,11 +33,9 @@ from flickerd.media.reader import analysis_size
 from flickerd.routes import detail_fit as dfit
 from flickerd.routes import normalize_planes as planes
 from flickerd.routes.base import ProgressFn, StepResult, no_progress
-from flickerd.routes.encode import (
-    DEFAULT_CRF, DEFAULT_PRESET, choose_encoding, final_codec, is_intermediate, open_writer,
-    staged_output,
-)
-from flickerd.routes.frame_stream import is_planar, stream_frames
+from flickerd.media.probe import MediaInfo
+from flickerd.routes.encode import DEFAULT_CRF, DEFAULT_PRESET, Encoding
+from flickerd.routes.frame_stream import IN_MEMORY, FrameStage, is_planar, run_stages
 from flickerd.routes.params_table import check_choice, check_range, read_fields
 
 RADIUS = 2
@@ -245,46 +242,54 @@ class DetailRoute:
     version = "2"
 
     def fix(self, src: str, out: str, params: Mapping[str, Any], progress: ProgressFn = no_progress) -> StepResult:
-        start = time.monotonic()
-        p = DetailParams.from_mapping(params)
+        p = DetailParams.from_mapping(params)  # a bad parameter is said before the input is read
         info = probe(src)
-        encoding = choose_encoding(out, info, intermediate=is_intermediate(params), crf=p.crf, preset=p.preset,
-                                   pix_fmt=p.pix_fmt, codec=final_codec(params))
+        return run_stages(src, out, [(self.stage(info, params, p), params)], info, progress)[0]
+
+    def stage(self, info: MediaInfo, params: Mapping[str, Any], p: DetailParams | None = None) -> FrameStage:
+        """The per-frame work for frames like ``info``'s (see ``frame_stream.FrameStage``)."""
+        p = p or DetailParams.from_mapping(params)
         planar = is_planar(info)
         bits = planes.PLANAR[info.pix_fmt] if planar else 0
         dtype = np.uint8 if bits == 8 else np.uint16
         peak = float((1 << bits) - 1) if planar else 65535.0 if info.bit_depth > 8 else 255.0
+        flows: list[AheadFlows] = []  # started with the core, closed by the stage's close
+
+        def make_core(width: int, height: int) -> DetailStabilizer:
+            flows.append(AheadFlows())
+            return DetailStabilizer(width, height, peak, p, flows[-1])
 
         def analyse(core: DetailStabilizer, data: Any) -> list[np.ndarray]:
             return [x.astype(np.float32) for x in planes.read_planes(data)] if planar else _rgb_planes(data)
 
-        with staged_output(out) as tmp, open_writer(tmp, info, encoding) as writer, AheadFlows() as flows:
+        def render(data: Any, new: list[np.ndarray]) -> Any:
+            # a frame the step barely touched is handed on exactly as it came (see
+            # planes.PASS_MEAN_LEVELS): clean footage must not pay for a re-encode's shift
+            if planar:
+                ints = [(plane + 0.5).astype(dtype) for plane in new]
+                before = planes.read_planes(data)
+                return planes.frame_from_planes(before if planes.negligible(ints, before, peak) else ints, data)
+            g, r, b = new
+            rgb = (np.dstack([r, g, b]) + 0.5).astype(data.dtype)
+            return data if planes.negligible([rgb], [data], peak) else rgb
 
-            def write(data: Any, new: list[np.ndarray]) -> None:
-                # a frame the step barely touched is written exactly as it came (see
-                # planes.PASS_MEAN_LEVELS): clean footage must not pay for a re-encode's shift
-                if planar:
-                    ints = [(plane + 0.5).astype(dtype) for plane in new]
-                    before = planes.read_planes(data)
-                    writer.write_frame(planes.frame_from_planes(before if planes.negligible(ints, before, peak) else ints,
-                                                                data))
-                else:
-                    g, r, b = new
-                    rgb = (np.dstack([r, g, b]) + 0.5).astype(data.dtype)
-                    writer.write(data if planes.negligible([rgb], [data], peak) else rgb)
+        def close() -> None:
+            for f in flows:
+                f.close()
 
-            written, core = stream_frames(src, info, make_core=lambda w, h: DetailStabilizer(w, h, peak, p, flows),
-                                          analyse=analyse, write=write, progress=progress)
-        progress(1.0)
-        return StepResult(
-            route=self.name, version=self.version,
-            backend=f"dis-flow {p.flow_preset} (opencv {cv2.__version__})",
-            params=p.to_dict(), seconds=time.monotonic() - start, output=out,
-            extra={
-                "frames": written,
-                "analysis_size": list(core.size) if core else [],
-                "mean_neighbour_weight": round(core.mean_weight, 4) if core else 0.0,
-                "encoding": encoding.describe(),
-                "working_space": f"{info.pix_fmt} planes" if planar else "rgb",
-            },
-        )
+        def describe(core: DetailStabilizer | None, written: int, seconds: float, out: str,
+                     encoding: Encoding | None) -> StepResult:
+            return StepResult(
+                route=self.name, version=self.version,
+                backend=f"dis-flow {p.flow_preset} (opencv {cv2.__version__})",
+                params=p.to_dict(), seconds=seconds, output=out,
+                extra={
+                    "frames": written,
+                    "analysis_size": list(core.size) if core else [],
+                    "mean_neighbour_weight": round(core.mean_weight, 4) if core else 0.0,
+                    "encoding": encoding.describe() if encoding else IN_MEMORY,
+                    "working_space": f"{info.pix_fmt} planes" if planar else "rgb",
+                },
+            )
+
+        return FrameStage(make_core, analyse, render, describe, p.crf, p.preset, p.pix_fmt, close)
