@@ -37,3 +37,15 @@ def test_fused_chain_writes_what_the_file_chain_writes(tmp_path):
     DetailRoute().fix(step, str(tmp_path / "files.mkv"), {"_codec": "ffv1"})
     a, b = _planes(str(work / "fused.mkv")), _planes(str(tmp_path / "files.mkv"))
     assert len(a) == len(b) == 16 and all(np.array_equal(x, y) for x, y in zip(a, b))
+
+
+def test_a_fused_pass_reports_each_step_at_its_expected_share():
+    from flickerd.routes.base import _steps_done
+
+    # normalize expected to take 1 s, detail 3 s: a quarter of the frames done is normalize done
+    assert _steps_done(0.125, [1.0, 3.0]) == 0.5
+    assert _steps_done(0.25, [1.0, 3.0]) == 1.0
+    assert _steps_done(0.625, [1.0, 3.0]) == 1.5
+    assert _steps_done(1.0, [1.0, 3.0]) == 2.0
+    assert _steps_done(0.5, [1.0]) == 0.5  # a step alone: its own fraction
+    assert _steps_done(0.5, [0.0, 0.0]) == 1.0

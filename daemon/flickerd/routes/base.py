@@ -91,6 +91,7 @@ def run_chain(
     routes: Mapping[str, Route] | None = None,
     progress: ProgressFn = no_progress,
     final_codec: str | None = None,
+    costs: Sequence[float] | None = None,
 ) -> ChainResult:
     """Run ``steps`` in order, each reading the previous output; the last writes ``out``.
 
@@ -99,6 +100,11 @@ def run_chain(
     run as one pass with their frames handed on in memory, not through an intermediate file;
     other routes (ffmpeg filters, RIFE, regeneration) read and write files.
     ``final_codec`` (a folder's ``output_codec``) reaches the last step as the ``_codec`` param.
+
+    ``progress`` hears step i over [i/n, (i+1)/n]. Fused steps advance together; ``costs`` (each
+    step's expected seconds, the ETA's priors) then say where one "ends": step k of a pass counts
+    as done once the pass has done the share of its frames that steps up to k take of its time, so
+    every step appears to run at the speed its prior expects and the ETA stays true.
     """
     from flickerd.routes.registry import get_route
 
@@ -118,14 +124,15 @@ def run_chain(
             params.setdefault("_codec", final_codec)
         return params
 
+    weight = [max(0.0, float(c)) for c in costs] if costs is not None and len(costs) == n else [1.0] * n
     i = 0
     while i < n:
         fused = _fusable(chosen, i, current)
         info, last = fused if fused else (None, i)
         target = out if last == n - 1 else intermediate_path(workdir, last)
 
-        def group_progress(f: float, first: int = i, count: int = last - i + 1) -> None:
-            progress((first + count * max(0.0, min(1.0, f))) / n)
+        def group_progress(f: float, first: int = i, weights: Sequence[float] = weight[i:last + 1]) -> None:
+            progress((first + _steps_done(max(0.0, min(1.0, f)), weights)) / n)
 
         if info is not None:
             from flickerd.routes.frame_stream import run_stages
@@ -140,6 +147,19 @@ def run_chain(
         i = last + 1
     progress(1.0)
     return ChainResult(steps=tuple(results), output=out, seconds=time.monotonic() - start)
+
+
+def _steps_done(f: float, weights: Sequence[float]) -> float:
+    """How many of a pass's steps (fractional) count as done when it has done ``f`` of its frames."""
+    total = sum(weights)
+    if total <= 0:
+        return f * len(weights)
+    target, acc = f * total, 0.0
+    for j, w in enumerate(weights):
+        if target <= acc + w or j == len(weights) - 1:
+            return j + (min(1.0, (target - acc) / w) if w > 0 else 1.0)
+        acc += w
+    return float(len(weights))
 
 
 def _fusable(chosen: Sequence[Route], i: int, current: str) -> tuple[Any, int] | None:
