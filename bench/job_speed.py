@@ -146,8 +146,12 @@ def main(argv: list[str]) -> int:
             for case in cases:  # floor and jobs alternate within each repeat
                 src = str(folder / CASES[case])
                 floors[case].append(floor(src, work))
+                print(f"  {case} floor: {floors[case][-1].wall:.2f} s, {floors[case][-1].cpu:.2f} CPU-s", flush=True)
                 for route in routes:
-                    jobs[(case, route)].append(job(src, route, work))
+                    run = job(src, route, work)
+                    jobs[(case, route)].append(run)
+                    print(f"  {case} --route {route}: {run.wall:.2f} s, {run.cpu:.2f} CPU-s, peak {run.rss_mb:.0f} MiB",
+                          flush=True)
             print(f"repeat {rep + 1}/{args.repeats} done", flush=True)
         from flickerd.media.probe import probe
 
