@@ -116,6 +116,10 @@ class _Progress:
         self.eta.replan(plan(*self.size, [s.route for s in steps] if steps else None, compare=self.compare,
                              bits_per_pixel=self.bpp))
 
+    def step_costs(self, steps: Sequence[Step]) -> list[float]:
+        """Each step's prior seconds: where one step of a fused pass counts as done (``run_chain``)."""
+        return [stage.prior_s for stage in plan(*self.size, [s.route for s in steps])[:len(steps)]]
+
     def first(self) -> ProgressFn:
         return self._reporter(0)
 
@@ -286,7 +290,7 @@ def process_file(
             if source_info.get("container") == "image2" and any(s.route in FILE_ONLY_ROUTES for s in steps):
                 chain_src = _sequence_as_video(src, workdir, source_info)
             chain = run_chain(chain_src, steps, out, workdir, progress=bar.chain(len(steps)),
-                              final_codec=output_codec)
+                              final_codec=output_codec, costs=bar.step_costs(steps))
         except Exception as exc:  # a route is a plug-in: any error fails this attempt only
             timings[f"fix{n}"] = time.monotonic() - t1
             _remove(out)

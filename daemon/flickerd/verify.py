@@ -28,6 +28,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from flickerd.ahead import Ahead
 from flickerd.diagnose import drift as window_drift
 from flickerd.quality import texture
 from flickerd.diagnose.model import Diagnosis
@@ -35,6 +36,7 @@ from flickerd.errors import ConfigError, FlickerdError, InputError
 from flickerd.flow import flow, occlusion_mask, warp
 from flickerd.media.probe import MediaInfo, probe
 from flickerd.media.reader import analysis_size, iter_frames
+from flickerd.quality.change import MAP_SIDE, ChangeMap
 from flickerd.quality.fidelity import psnr, psnr_tone_matched, ssim
 from flickerd.quality.ghosting import ghosting, midpoint_estimate, moving_mask
 from flickerd.quality.sharpness import detail_energy, stable_texture, texture_mask
@@ -204,6 +206,9 @@ class Verification:
     thresholds: Acceptance = field(default_factory=Acceptance)
     series: Mapping[str, tuple[float | None, ...]] = field(default_factory=dict)  # per source frame
     seconds: float = 0.0
+    # where the fix changed the frame-to-frame change most (``quality.change``), for the side-by-side
+    # clip's zoom; not part of the verdict or the JSON
+    change_map: np.ndarray | None = field(default=None, compare=False, repr=False)
 
     def to_json(self, *, include_after: bool = True) -> dict:
         return {
@@ -258,6 +263,12 @@ def _analysis_size(shape: tuple[int, ...], max_side: int) -> tuple[int, int] | N
     return analysis_size(w, h, max_side=max_side)
 
 
+def _thumbnails(shape: tuple[int, ...], *grays: np.ndarray) -> list[np.ndarray]:
+    """Analysis-size luma at the change map's size (``quality.change.MAP_SIDE``)."""
+    size = analysis_size(shape[1], shape[0], max_side=MAP_SIDE)
+    return [g if g.shape[::-1] == size else cv2.resize(g, size, interpolation=cv2.INTER_AREA) for g in grays]
+
+
 def _magnitude(f: np.ndarray) -> float:
     return float(cv2.magnitude(f[..., 0], f[..., 1]).mean())
 
@@ -305,6 +316,7 @@ class _Tally:
     ghost_frames: int = 0
     detail_in: float = 0.0
     detail_out: float = 0.0
+    change: ChangeMap = field(default_factory=ChangeMap)
 
     def fidelity(self, a: _Img, b: _Img) -> None:
         self.ssim.append(ssim(a.gray, b.gray))
@@ -317,15 +329,14 @@ class _Tally:
         self.drift_in.append(window_drift.rgb_stats(a.rgb))
         self.drift_out.append(window_drift.rgb_stats(b.rgb))
 
-    def high_frequency(self, a0: _Img, a1: _Img, b0: _Img, b1: _Img, fw: np.ndarray, reliable: np.ndarray) -> None:
+    def high_frequency(self, a0: _Img, a1: _Img, b0: _Img, b1: _Img, motions: Sequence[texture.TileMotion]) -> None:
         """Fine detail along the input's motion, on native tiles: how much changes frame to frame
         (flicker: regenerated texture, noise) before and after, and how much of the detail that
-        persists across the pair the output keeps (a fix may remove the first, never the second)."""
-        scale = a0.y.shape[1] / a0.gray.shape[1]
-        origins = texture.tile_origins(a0.gray, reliable, scale, a0.y.shape)
+        persists across the pair the output keeps (a fix may remove the first, never the second).
+        ``motions``: the input's tile motions (``_SourceSide``)."""
         moved_in = moved_out = 0.0
         count = 0
-        for motion in texture.tile_motions(a0.y, a1.y, fw, reliable, scale, origins):
+        for motion in motions:
             ia, ib = texture.tile_bands(a0.y, a1.y, motion)
             oa, ob = texture.tile_bands(b0.y, b1.y, motion)
             moved_in += cv2.norm(ia, ib, cv2.NORM_L2SQR)
@@ -347,12 +358,11 @@ class _Tally:
         self.hf_out.append(math.sqrt(moved_out / count) if count else None)
 
     def sharpness(self, a: _Img, b: _Img, nxt: _Img | None = None, fw: np.ndarray | None = None,
-                  reliable: np.ndarray | None = None) -> None:
-        """Detail kept by ``b`` on ``a``'s textured pixels; stable ones only when the next frame is given."""
-        mask = texture_mask(a.gray)
-        if nxt is not None and fw is not None and reliable is not None:
-            residual = warp(nxt.gray, fw).astype(np.float32) - a.gray.astype(np.float32)
-            mask = stable_texture(mask, residual, reliable)
+                  reliable: np.ndarray | None = None, mask: np.ndarray | None = None) -> None:
+        """Detail kept by ``b`` on ``a``'s textured pixels; stable ones only when the next frame is given.
+        ``mask``: those pixels when the source side found them already (``_sharp_mask``)."""
+        if mask is None:
+            mask = _sharp_mask(a, nxt, fw, reliable)
         if mask.any():
             self.detail_in += detail_energy(a.gray, mask)
             self.detail_out += detail_energy(b.gray, mask)
@@ -397,6 +407,47 @@ class _Tally:
             self.ghost_frames += 1
 
 
+def _sharp_mask(a: _Img, nxt: _Img | None = None, fw: np.ndarray | None = None,
+                reliable: np.ndarray | None = None) -> np.ndarray:
+    """``a``'s textured pixels, only the stable ones (along the flow to ``nxt``) when that is given."""
+    mask = texture_mask(a.gray)
+    if nxt is not None and fw is not None and reliable is not None:
+        residual = warp(nxt.gray, fw).astype(np.float32) - a.gray.astype(np.float32)
+        mask = stable_texture(mask, residual, reliable)
+    return mask
+
+
+@dataclass(frozen=True, slots=True)
+class _SourcePair:
+    """What verification measures on the input alone for the pair (t−1, t): the same for every output."""
+
+    fw: np.ndarray  # flow t−1 → t at analysis size
+    bw: np.ndarray  # t → t−1
+    rel_fw: np.ndarray  # reliable on t−1's grid
+    rel_bw: np.ndarray  # on t's grid
+    motions: tuple[texture.TileMotion, ...]  # native tiles of t−1 along the motion
+    sharp: np.ndarray  # t−1's stable textured pixels
+
+
+def _source_side(src_frames: Iterator[np.ndarray], cuts: set[int],
+                 max_side: int) -> Iterator[tuple[np.ndarray, _Img, _SourcePair | None]]:
+    """Per input frame: (native frame, analysis image, the pair with the frame before or None at a cut).
+
+    Nothing here depends on the output, so ``check`` runs it on a worker thread (``Ahead``)."""
+    prev: _Img | None = None
+    for t, x in enumerate(src_frames):
+        a = _Img(x, _analysis_size(x.shape, max_side))
+        pair = None
+        if prev is not None and t not in cuts:
+            fw, bw, rel_fw, rel_bw = _pair_flows(prev, a)
+            scale = prev.y.shape[1] / prev.gray.shape[1]
+            origins = texture.tile_origins(prev.gray, rel_fw, scale, prev.y.shape)
+            motions = tuple(texture.tile_motions(prev.y, a.y, fw, rel_fw, scale, origins))
+            pair = _SourcePair(fw, bw, rel_fw, rel_bw, motions, _sharp_mask(prev, a, fw, rel_fw))
+        yield x, a, pair
+        prev = a
+
+
 def _pair_flows(a: _Img, b: _Img) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(fw a→b, bw b→a, reliable on a's grid, reliable on b's grid)."""
     fw = flow(a.gray, b.gray)
@@ -406,42 +457,45 @@ def _pair_flows(a: _Img, b: _Img) -> tuple[np.ndarray, np.ndarray, np.ndarray, n
 
 def _measure_fix(src_frames: Iterator[np.ndarray], out_frames: Iterator[np.ndarray], cuts: set[int],
                  tally: _Tally, progress: Callable[[int], None], max_side: int = ANALYSIS_MAX_SIDE) -> None:
-    """Same frame rate: frame t of the output against frame t of the input (both native size)."""
+    """Same frame rate: frame t of the output against frame t of the input (both native size).
+
+    The input's side (decoding, flows, masks, tile motions) runs a few frames ahead on a worker
+    thread while the output's frames are decoded and measured here."""
     prev_in = prev_out = older_in = older_out = None
     prev_back = None  # (flow t−1→t−2, reliable) for the frame before the newest
-    for x, y in _zip_counting(src_frames, out_frames, tally):
-        size = _analysis_size(x.shape, max_side)
-        a, b = _Img(x, size), _Img(_fit(y, x.shape), size)
-        tally.fidelity(a, b)
-        t = tally.frames_in - 1
-        if prev_in is not None and t not in cuts:
-            fw, bw, rel_fw, rel_bw = _pair_flows(prev_in, a)
-            tally.motion.append(_magnitude(fw))
-            tally.sharpness(prev_in, prev_out, a, fw, rel_fw)
-            tally.warp_in.append(warp_error(a.rgb, prev_in.rgb, fw, rel_fw))
-            tally.warp_out.append(warp_error(b.rgb, prev_out.rgb, fw, rel_fw))
-            tally.local_in.append(local_residuals(a.gray, prev_in.gray, fw, rel_fw))
-            tally.local_out.append(local_residuals(b.gray, prev_out.gray, fw, rel_fw))
-            tally.high_frequency(prev_in, a, prev_out, b, fw, rel_fw)
-            if prev_back is not None and older_in is not None:
-                # ghosting of the middle frame (prev) from its neighbours (older, a)
-                to_prev, rel_prev = prev_back
-                naive, mc = midpoint_estimate(older_in.gray, a.gray, to_prev, fw)
-                mask = moving_mask(to_prev, fw, reliable=rel_prev & rel_fw)
-                tally.ghost(*ghosting(prev_out.gray, prev_in.gray, naive, mc, mask))
-                tally.persistence(older_in, older_out, prev_in, prev_out, a, b, to_prev, fw, rel_prev & rel_fw)
-                tally.against_flicker(older_in, prev_in, prev_out, a, to_prev, fw, rel_prev & rel_fw)
-            prev_back = (bw, rel_bw)
-        else:
-            if prev_in is not None:
-                tally.sharpness(prev_in, prev_out)
-                for series in (tally.warp_in, tally.warp_out, tally.local_in, tally.local_out, tally.hf_in,
-                               tally.hf_out):
-                    series.append(None)
-            prev_back = None
-        older_in, older_out = prev_in, prev_out
-        prev_in, prev_out = a, b
-        progress(tally.frames_in)
+    with Ahead(_source_side(src_frames, cuts, max_side), depth=3, name="flickerd-verify-source") as source:
+        for (x, a, pair), y in _zip_counting(source, out_frames, tally):
+            b = _Img(_fit(y, x.shape), _analysis_size(x.shape, max_side))
+            tally.fidelity(a, b)
+            tally.change.add(*_thumbnails(x.shape, a.gray, b.gray))
+            if prev_in is not None and pair is not None:
+                fw, rel_fw = pair.fw, pair.rel_fw
+                tally.motion.append(_magnitude(fw))
+                tally.sharpness(prev_in, prev_out, mask=pair.sharp)
+                tally.warp_in.append(warp_error(a.rgb, prev_in.rgb, fw, rel_fw))
+                tally.warp_out.append(warp_error(b.rgb, prev_out.rgb, fw, rel_fw))
+                tally.local_in.append(local_residuals(a.gray, prev_in.gray, fw, rel_fw))
+                tally.local_out.append(local_residuals(b.gray, prev_out.gray, fw, rel_fw))
+                tally.high_frequency(prev_in, a, prev_out, b, pair.motions)
+                if prev_back is not None and older_in is not None:
+                    # ghosting of the middle frame (prev) from its neighbours (older, a)
+                    to_prev, rel_prev = prev_back
+                    naive, mc = midpoint_estimate(older_in.gray, a.gray, to_prev, fw)
+                    mask = moving_mask(to_prev, fw, reliable=rel_prev & rel_fw)
+                    tally.ghost(*ghosting(prev_out.gray, prev_in.gray, naive, mc, mask))
+                    tally.persistence(older_in, older_out, prev_in, prev_out, a, b, to_prev, fw, rel_prev & rel_fw)
+                    tally.against_flicker(older_in, prev_in, prev_out, a, to_prev, fw, rel_prev & rel_fw)
+                prev_back = (pair.bw, pair.rel_bw)
+            else:
+                if prev_in is not None:
+                    tally.sharpness(prev_in, prev_out)
+                    for series in (tally.warp_in, tally.warp_out, tally.local_in, tally.local_out, tally.hf_in,
+                                   tally.hf_out):
+                        series.append(None)
+                prev_back = None
+            older_in, older_out = prev_in, prev_out
+            prev_in, prev_out = a, b
+            progress(tally.frames_in)
     if prev_in is not None:
         tally.sharpness(prev_in, prev_out)
 
@@ -718,7 +772,8 @@ def check(
         "luma_flicker_before": tuple(luma_second_difference(tally.luma_in, sorted(cuts))),
         "luma_flicker_after": tuple(luma_second_difference(tally.luma_out, sorted(cuts))),
     }
-    return Verification(not reasons, tuple(reasons), metrics, after, mode, t, series, time.monotonic() - start)
+    return Verification(not reasons, tuple(reasons), metrics, after, mode, t, series, time.monotonic() - start,
+                        change_map=tally.change.total if mode == "fix" else None)
 
 
 def _metrics(tally: _Tally, mode: str, factor: int, info_in: MediaInfo, info_out: MediaInfo,

@@ -69,6 +69,22 @@ def test_the_zoom_finds_the_region_that_flickers(pair, tmp_path):
     assert bw == pytest.approx(W / 3, abs=2) and bh == pytest.approx(H / 3, abs=2)
 
 
+def test_verification_makes_the_zoom_map_so_the_clip_needs_no_first_pass(pair, monkeypatch):
+    src, fixed = pair
+    from flickerd.report import compare
+    from flickerd.verify import check
+
+    decoded = compare.layout(src, fixed, max_width=1920, zoom=3).box
+    v = check(src, fixed, None, None, rediagnose=None)
+    assert v.change_map is not None and v.change_map.shape == compare.change_map(src, fixed, True).shape
+
+    def no_pass(*a, **k):
+        raise AssertionError("decoded both files again")
+
+    monkeypatch.setattr(compare, "change_map", no_pass)
+    assert compare.layout(src, fixed, max_width=1920, zoom=3, change=v.change_map).box == decoded
+
+
 def test_wide_sources_are_capped_and_the_box_stays_inside():
     assert panel_size(1280, 720, 1920) == (958, 538)
     assert panel_size(480, 368, 1920) == (480, 368)  # never upscaled

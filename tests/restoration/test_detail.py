@@ -81,3 +81,23 @@ def test_clean_moving_clip_keeps_its_detail(tmp_path):
     before, after = clips.load(src), clips.load(out)
     score = float(np.mean([ssim(a, b) for a, b in zip(after, before)]))
     assert score >= 0.98, score
+
+
+def test_flows_computed_ahead_give_the_same_frames():
+    from flickerd.flow_source import AheadFlows, DirectFlows
+
+    rng = np.random.default_rng(3)
+    frames = [[rng.random((48, 64)).astype(np.float32) * 255, rng.random((24, 32)).astype(np.float32) * 255,
+               rng.random((24, 32)).astype(np.float32) * 255] for _ in range(9)]
+
+    def run(flows):
+        core = DetailStabilizer(64, 48, 255.0, DetailParams(radius=2), flows)
+        out = [o for i, f in enumerate(frames) for o in core.feed(i, None, f)] + list(core.finish())
+        return [t for t, _, _ in out], [p for _, _, planes in out for p in planes]
+
+    with AheadFlows() as ahead:
+        order_a, planes_a = run(ahead)
+    order_d, planes_d = run(DirectFlows())
+    assert order_a == order_d == list(range(9))
+    assert all(np.array_equal(a, d) for a, d in zip(planes_a, planes_d))
+    assert ahead.pool._shutdown  # the worker thread is joined on exit

@@ -38,8 +38,9 @@ def _start(tmp_path, shutdown_timeout_s: float) -> tuple[Daemon, object]:
 
 
 def _intermediate(tmp_path):
-    """The normalize step's lossless output: the job is in its second step."""
-    return next((tmp_path / "state" / "work").glob("*/step0.mkv"), None)
+    """The chain's output being written: normalize+detail run as one pass (no step0.mkv), and its
+    staged output exists from the pass's start, so the job is in the middle of its fix."""
+    return next((tmp_path / "state" / "work").glob("*/.*.fixed.tmp.*"), None)
 
 
 def test_to_cancel_keeps_only_jobs_that_finish_in_time():

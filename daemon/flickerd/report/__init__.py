@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -70,32 +71,49 @@ def write_reports(
     notes = list(notes)
     plot_path: str | None = os.path.join(out_dir, stem + PLOT_SUFFIX)
     compare_path: str | None = None
-    try:
-        from flickerd.report.plot import write_plot
+    # The plot (matplotlib, mostly Python) is drawn on a thread while the side-by-side clip
+    # (decoding, resizing, encoding: C code that releases the GIL) is made here.
+    plot_note_at = len(notes)  # the plot's note, if any, comes before the clip's as it always did
+    with ThreadPoolExecutor(1, thread_name_prefix="flickerd-plot") as pool:
+        plot = pool.submit(_plot, plot_path, source, status, decision, before, verification)
+        if compare and settings.compare and fixed and os.path.exists(fixed):
+            from flickerd.errors import FlickerdError
+            from flickerd.report.compare import write_compare
 
-        write_plot(plot_path, before=before, verification=verification,
-                   title=_title(source, status, decision, verification),
-                   subtitle=_subtitle(before, status, verification))
-    except (OSError, ValueError, RuntimeError) as exc:
+            compare_path = os.path.join(out_dir, stem + COMPARE_SUFFIX)
+            try:
+                write_compare(compare_path, source, fixed, speed=settings.compare_speed,
+                              max_width=settings.compare_max_width, zoom=settings.compare_zoom, progress=progress,
+                              change=getattr(verification, "change_map", None))
+            except (FlickerdError, OSError) as exc:
+                compare_path = None
+                notes.append(f"the side-by-side clip could not be written: {exc}")
+            except BaseException:
+                plot.cancel()
+                raise
+        problem = plot.result()
+    if problem:
         plot_path = None
-        notes.append(f"the flicker plot could not be drawn: {exc}")
-    if compare and settings.compare and fixed and os.path.exists(fixed):
-        from flickerd.errors import FlickerdError
-        from flickerd.report.compare import write_compare
-
-        compare_path = os.path.join(out_dir, stem + COMPARE_SUFFIX)
-        try:
-            write_compare(compare_path, source, fixed, speed=settings.compare_speed,
-                          max_width=settings.compare_max_width, zoom=settings.compare_zoom, progress=progress)
-        except (FlickerdError, OSError) as exc:
-            compare_path = None
-            notes.append(f"the side-by-side clip could not be written: {exc}")
+        notes.insert(plot_note_at, problem)
     document = build(source=source, fixed=fixed, before=before, decision=decision, chain=chain,
                      verification=verification, status=status, reason=reason, failure=failure, source_info=source_info,
                      timings=timings, notes=notes, guide=guide)
     document["reports"] = {"plot": _name(plot_path), "compare": _name(compare_path)}
     json_path = write_json(os.path.join(out_dir, stem + JSON_SUFFIX), document)
     return ReportPaths(json_path, plot_path, compare_path)
+
+
+def _plot(path: str, source: str, status: str, decision: Decision | None, before: Diagnosis | None,
+          verification: Any | None) -> str:
+    """Draw the flicker plot; returns the note to add when it could not be drawn ("" when it was)."""
+    try:
+        from flickerd.report.plot import write_plot
+
+        write_plot(path, before=before, verification=verification, title=_title(source, status, decision, verification),
+                   subtitle=_subtitle(before, status, verification))
+    except (OSError, ValueError, RuntimeError) as exc:
+        return f"the flicker plot could not be drawn: {exc}"
+    return ""
 
 
 STATUS_WORDS = {

@@ -22,10 +22,10 @@ import numpy as np
 from flickerd.media.probe import probe
 from flickerd.media.reader import iter_frames
 from flickerd.media.writer import EncodeSettings, VideoWriter
+from flickerd.quality.change import MAP_SIDE, ChangeMap
 from flickerd.report.settings import DEFAULT_COMPARE_MAX_WIDTH, DEFAULT_COMPARE_SPEED, DEFAULT_COMPARE_ZOOM
 
 GAP = 4  # px between panels
-MAP_SIDE = 160  # px: the first pass's frame size
 MAP_SHARE = 0.25  # of the clip's making: the first pass (progress and ETA)
 ENCODE = EncodeSettings(crf=20, preset="veryfast", pix_fmt="yuv420p", codec="libx264")
 BOX_COLOUR = (255, 214, 0)
@@ -71,42 +71,35 @@ def change_map(source: str, fixed: str, same_timing: bool,
                progress: Callable[[int], None] | None = None) -> np.ndarray | None:
     """Summed |Δsource − Δfixed| between consecutive frames at ``MAP_SIDE`` (|Δsource| when the timing differs);
     ``progress`` gets the number of source frames read."""
-    total = None
-    prev = None
+    change = ChangeMap()
     src = iter_frames(source, max_side=MAP_SIDE, gray=True)
     fix = iter_frames(fixed, max_side=MAP_SIDE, gray=True) if same_timing else None
     try:
         for i, a in enumerate(src):
             if progress is not None:
                 progress(i)
-            a_img = a.image.astype(np.float32)
-            b_img = None
+            b = None
             if fix is not None:
                 b = next(fix, None)
                 if b is None:
                     break
-                b_img = cv2.resize(b.image, a_img.shape[::-1], interpolation=cv2.INTER_AREA).astype(np.float32) \
-                    if b.image.shape != a.image.shape else b.image.astype(np.float32)
-            if prev is not None:
-                d = a_img - prev[0]
-                if b_img is not None:
-                    d = d - (b_img - prev[1])
-                total = np.abs(d) if total is None else total + np.abs(d)
-            prev = (a_img, b_img)
+            change.add(a.image, b.image if b is not None else None)
     finally:
         src.close()
         if fix is not None:
             fix.close()
-    return total
+    return change.total
 
 
 def layout(source: str, fixed: str, *, max_width: int, zoom: float,
-           progress: Callable[[int], None] | None = None) -> Layout:
+           progress: Callable[[int], None] | None = None, change: np.ndarray | None = None) -> Layout:
+    """``change``: the map verification made (``quality.change``); None decodes both files for it."""
     info_src, info_fix = probe(source), probe(fixed)
     panel = panel_size(info_src.width, info_src.height, max_width)
     if not zoom:
         return Layout(panel, None)
-    change = change_map(source, fixed, info_src.frame_count == info_fix.frame_count, progress)
+    if change is None:
+        change = change_map(source, fixed, info_src.frame_count == info_fix.frame_count, progress)
     if change is None or not np.any(change):
         change = np.ones((9, 16))  # nothing moved differently: the centre
     return Layout(panel, flicker_box(change, info_src.width, info_src.height, zoom))
@@ -123,16 +116,17 @@ def _label(image: np.ndarray, text: str) -> None:
 def write_compare(path: str, source: str, fixed: str, *, speed: float = DEFAULT_COMPARE_SPEED,
                   max_width: int = DEFAULT_COMPARE_MAX_WIDTH, zoom: float = DEFAULT_COMPARE_ZOOM,
                   labels: tuple[str, str] = ("original", "fixed"),
-                  progress: Callable[[float], None] | None = None) -> str:
+                  progress: Callable[[float], None] | None = None, change: np.ndarray | None = None) -> str:
     """Write the side-by-side clip at ``speed`` × the source's rate via a temp name; returns ``path``.
 
     ``progress`` gets the fraction done (it may raise to stop the job: the temp file is removed).
+    ``change``: the zoom's change map when verification made it (see ``layout``).
     """
     info_src, info_fix = probe(source), probe(fixed)
     report = progress or (lambda f: None)
     frames = max(info_fix.frame_count, 1)
-    share = MAP_SHARE if zoom else 0.0
-    lay = layout(source, fixed, max_width=max_width, zoom=zoom,
+    share = MAP_SHARE if zoom and change is None else 0.0
+    lay = layout(source, fixed, max_width=max_width, zoom=zoom, change=change,
                  progress=lambda i: report(share * min(1.0, i / max(info_src.frame_count, 1))))
     pw, ph = lay.panel
     ratio = (info_fix.fps / info_src.fps) if info_src.fps else 1.0

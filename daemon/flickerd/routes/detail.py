@@ -18,7 +18,6 @@ Frames stream through a bounded window of ``2 × radius + 1`` frames.
 
 from __future__ import annotations
 
-import time
 from collections import deque
 from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass
@@ -27,17 +26,16 @@ from typing import Any
 import cv2
 import numpy as np
 
-from flickerd.flow import PRESETS, flow
+from flickerd.flow import PRESETS
+from flickerd.flow_source import AheadFlows, DirectFlows, FlowSource
 from flickerd.media.probe import probe
 from flickerd.media.reader import analysis_size
 from flickerd.routes import detail_fit as dfit
 from flickerd.routes import normalize_planes as planes
 from flickerd.routes.base import ProgressFn, StepResult, no_progress
-from flickerd.routes.encode import (
-    DEFAULT_CRF, DEFAULT_PRESET, choose_encoding, final_codec, is_intermediate, open_writer,
-    staged_output,
-)
-from flickerd.routes.frame_stream import is_planar, stream_frames
+from flickerd.media.probe import MediaInfo
+from flickerd.routes.encode import DEFAULT_CRF, DEFAULT_PRESET, Encoding
+from flickerd.routes.frame_stream import IN_MEMORY, FrameStage, is_planar, run_stages
 from flickerd.routes.params_table import check_choice, check_range, read_fields
 
 RADIUS = 2
@@ -130,16 +128,21 @@ class DetailStabilizer:
 
     ``planes`` are float32 arrays in [0, peak] (Y first; chroma may be smaller). Plane 0 is
     the luma the flows are computed on (for RGB sources, pass a luma-like first plane order:
-    see ``_rgb_planes``). At most ``2 × radius + 1`` frames are held.
+    see ``_rgb_planes``). At most ``2 × radius + 2`` frames are held: a frame is emitted one
+    frame later than it could be, so ``flows`` (an ``AheadFlows``) computes the newest frame's
+    flows while the older one is worked on. The output does not depend on the flow source.
     """
 
-    def __init__(self, width: int, height: int, peak: float, p: DetailParams) -> None:
+    AHEAD = 1  # frames fed beyond what the oldest pending frame needs
+
+    def __init__(self, width: int, height: int, peak: float, p: DetailParams,
+                 flows: FlowSource | None = None) -> None:
         self.p = p
         self.peak = peak
         self.size = analysis_size(width, height, 1.0, p.analysis_max_side)
         self.scale = self.size[0] / width
         self.frames: dict[int, _Frame] = {}
-        self.flows: dict[tuple[int, int], np.ndarray] = {}
+        self.flows: FlowSource = flows if flows is not None else DirectFlows()
         self.pending: deque[int] = deque()
         self.weight_sum = 0.0
         self.weight_count = 0
@@ -160,15 +163,16 @@ class DetailStabilizer:
         return _Frame(data, bases, details, small_base, dfit.flow_image(small_base))
 
     def _flow(self, a: int, b: int) -> np.ndarray:
-        key = (a, b)
-        if key not in self.flows:
-            self.flows[key] = flow(self.frames[a].gray, self.frames[b].gray, self.p.flow_preset)
-        return self.flows[key]
+        return self.flows.get((a, b))
 
     def feed(self, i: int, data: Any, plane_list: list[np.ndarray]) -> Iterator[tuple[int, Any, list[np.ndarray]]]:
-        self.frames[i] = self._analyse(data, plane_list)
+        here = self.frames[i] = self._analyse(data, plane_list)
+        for s in range(i - self.p.radius, i):  # every pair this frame is part of, both ways
+            if s in self.frames:
+                self.flows.request((i, s), here.gray, self.frames[s].gray, self.p.flow_preset)
+                self.flows.request((s, i), self.frames[s].gray, here.gray, self.p.flow_preset)
         self.pending.append(i)
-        while self.pending and i - self.pending[0] >= self.p.radius:
+        while self.pending and i - self.pending[0] >= self.p.radius + self.AHEAD:
             yield self._emit(self.pending.popleft())
 
     def finish(self) -> Iterator[tuple[int, Any, list[np.ndarray]]]:
@@ -180,6 +184,8 @@ class DetailStabilizer:
         neighbours = [s for s in range(t - self.p.radius, t + self.p.radius + 1) if s != t and s in self.frames]
         aligned: list[list[np.ndarray]] = [[] for _ in here.details]
         weights: list[list[np.ndarray]] = [[] for _ in here.details]
+        # the luma detail's local energy: the same for the novelty gate of every neighbour and the amplitude
+        energy = dfit.local_energy(here.details[0], NOVELTY_SIGMA)
         for s in neighbours:
             fw, bw = self._flow(t, s), self._flow(s, t)
             w_small = dfit.reliability(here.small_base, self.frames[s].small_base, fw, bw, self.p.tolerance)
@@ -195,7 +201,7 @@ class DetailStabilizer:
                 if luma_weight is None:  # plane 0: the gate for every plane
                     luma_weight = cv2.resize(w_small, (w, h), interpolation=cv2.INTER_LINEAR)
                     if self.p.keep < 1.0:
-                        luma_weight *= dfit.novelty(d, moved, NOVELTY_SIGMA, self.p.keep)
+                        luma_weight *= dfit.novelty(d, moved, NOVELTY_SIGMA, self.p.keep, energy)
                     weights[k].append(luma_weight)
                 else:
                     weights[k].append(cv2.resize(luma_weight, (w, h), interpolation=cv2.INTER_LINEAR))
@@ -203,7 +209,8 @@ class DetailStabilizer:
         for k, (base, d) in enumerate(zip(here.bases, here.details)):
             if aligned[k]:
                 new = dfit.stabilise(d, aligned[k], weights[k], self.p.strength)
-                new = dfit.keep_amplitude(new, d, self.p.amplitude, NOVELTY_SIGMA * d.shape[1] / here.details[0].shape[1])
+                sigma = NOVELTY_SIGMA * d.shape[1] / here.details[0].shape[1]
+                new = dfit.keep_amplitude(new, d, self.p.amplitude, sigma, energy if k == 0 else None)
             else:
                 new = d
             out.append(np.clip(base + new, 0.0, self.peak))
@@ -214,8 +221,7 @@ class DetailStabilizer:
         """Drop frames and flows that can no longer be a neighbour of a frame still to come."""
         for i in [i for i in self.frames if i < oldest]:
             del self.frames[i]
-        for key in [k for k in self.flows if min(k) < oldest]:
-            del self.flows[key]
+        self.flows.forget(lambda key: min(key) >= oldest)
 
     @property
     def mean_weight(self) -> float:
@@ -236,46 +242,54 @@ class DetailRoute:
     version = "2"
 
     def fix(self, src: str, out: str, params: Mapping[str, Any], progress: ProgressFn = no_progress) -> StepResult:
-        start = time.monotonic()
-        p = DetailParams.from_mapping(params)
+        p = DetailParams.from_mapping(params)  # a bad parameter is said before the input is read
         info = probe(src)
-        encoding = choose_encoding(out, info, intermediate=is_intermediate(params), crf=p.crf, preset=p.preset,
-                                   pix_fmt=p.pix_fmt, codec=final_codec(params))
+        return run_stages(src, out, [(self.stage(info, params, p), params)], info, progress)[0]
+
+    def stage(self, info: MediaInfo, params: Mapping[str, Any], p: DetailParams | None = None) -> FrameStage:
+        """The per-frame work for frames like ``info``'s (see ``frame_stream.FrameStage``)."""
+        p = p or DetailParams.from_mapping(params)
         planar = is_planar(info)
         bits = planes.PLANAR[info.pix_fmt] if planar else 0
         dtype = np.uint8 if bits == 8 else np.uint16
         peak = float((1 << bits) - 1) if planar else 65535.0 if info.bit_depth > 8 else 255.0
+        flows: list[AheadFlows] = []  # started with the core, closed by the stage's close
+
+        def make_core(width: int, height: int) -> DetailStabilizer:
+            flows.append(AheadFlows())
+            return DetailStabilizer(width, height, peak, p, flows[-1])
 
         def analyse(core: DetailStabilizer, data: Any) -> list[np.ndarray]:
             return [x.astype(np.float32) for x in planes.read_planes(data)] if planar else _rgb_planes(data)
 
-        with staged_output(out) as tmp, open_writer(tmp, info, encoding) as writer:
+        def render(data: Any, new: list[np.ndarray]) -> Any:
+            # a frame the step barely touched is handed on exactly as it came (see
+            # planes.PASS_MEAN_LEVELS): clean footage must not pay for a re-encode's shift
+            if planar:
+                ints = [(plane + 0.5).astype(dtype) for plane in new]
+                before = planes.read_planes(data)
+                return planes.frame_from_planes(before if planes.negligible(ints, before, peak) else ints, data)
+            g, r, b = new
+            rgb = (np.dstack([r, g, b]) + 0.5).astype(data.dtype)
+            return data if planes.negligible([rgb], [data], peak) else rgb
 
-            def write(data: Any, new: list[np.ndarray]) -> None:
-                # a frame the step barely touched is written exactly as it came (see
-                # planes.PASS_MEAN_LEVELS): clean footage must not pay for a re-encode's shift
-                if planar:
-                    ints = [(plane + 0.5).astype(dtype) for plane in new]
-                    before = planes.read_planes(data)
-                    writer.write_frame(planes.frame_from_planes(before if planes.negligible(ints, before, peak) else ints,
-                                                                data))
-                else:
-                    g, r, b = new
-                    rgb = (np.dstack([r, g, b]) + 0.5).astype(data.dtype)
-                    writer.write(data if planes.negligible([rgb], [data], peak) else rgb)
+        def close() -> None:
+            for f in flows:
+                f.close()
 
-            written, core = stream_frames(src, info, make_core=lambda w, h: DetailStabilizer(w, h, peak, p),
-                                          analyse=analyse, write=write, progress=progress)
-        progress(1.0)
-        return StepResult(
-            route=self.name, version=self.version,
-            backend=f"dis-flow {p.flow_preset} (opencv {cv2.__version__})",
-            params=p.to_dict(), seconds=time.monotonic() - start, output=out,
-            extra={
-                "frames": written,
-                "analysis_size": list(core.size) if core else [],
-                "mean_neighbour_weight": round(core.mean_weight, 4) if core else 0.0,
-                "encoding": encoding.describe(),
-                "working_space": f"{info.pix_fmt} planes" if planar else "rgb",
-            },
-        )
+        def describe(core: DetailStabilizer | None, written: int, seconds: float, out: str,
+                     encoding: Encoding | None) -> StepResult:
+            return StepResult(
+                route=self.name, version=self.version,
+                backend=f"dis-flow {p.flow_preset} (opencv {cv2.__version__})",
+                params=p.to_dict(), seconds=seconds, output=out,
+                extra={
+                    "frames": written,
+                    "analysis_size": list(core.size) if core else [],
+                    "mean_neighbour_weight": round(core.mean_weight, 4) if core else 0.0,
+                    "encoding": encoding.describe() if encoding else IN_MEMORY,
+                    "working_space": f"{info.pix_fmt} planes" if planar else "rgb",
+                },
+            )
+
+        return FrameStage(make_core, analyse, render, describe, p.crf, p.preset, p.pix_fmt, close)

@@ -16,7 +16,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from flickerd.flow import occlusion_mask, warp
+from flickerd.flow import _pixel_grid_xy, occlusion_mask, warp
+from flickerd.flow import inside as _inside
 
 FLOW_CONTRAST = 48.0  # standard deviation of the standardised flow image (grey levels)
 LEVEL_LOWPASS_SIGMA = 4.0  # px at analysis scale: base differences wider than this are level, not structure
@@ -38,10 +39,7 @@ def flow_image(luma: np.ndarray) -> np.ndarray:
 
 def inside(fw: np.ndarray) -> np.ndarray:
     """True where ``x + fw`` lands inside the frame."""
-    h, w = fw.shape[:2]
-    gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
-    x, y = gx + fw[..., 0], gy + fw[..., 1]
-    return (x >= 0) & (x <= w - 1) & (y >= 0) & (y <= h - 1)
+    return _inside(fw)
 
 
 def reliability(base_t: np.ndarray, base_s: np.ndarray, fw: np.ndarray, bw: np.ndarray, tolerance: float) -> np.ndarray:
@@ -60,18 +58,27 @@ def reliability(base_t: np.ndarray, base_s: np.ndarray, fw: np.ndarray, bw: np.n
     return np.clip(2.0 * w - 1.0, 0.0, 1.0).astype(np.float32)
 
 
-def novelty(detail_t: np.ndarray, aligned: np.ndarray, sigma: float, keep: float) -> np.ndarray:
+def novelty(detail_t: np.ndarray, aligned: np.ndarray, sigma: float, keep: float,
+            energy_t: np.ndarray | None = None) -> np.ndarray:
     """Weight in [0, 1] that is 0 where the aligned neighbour repeats frame t's detail.
 
     Local correlation ρ of the two details (Gaussian window ``sigma``): real detail the flow
     aligned even roughly correlates (ρ ≳ 0.5 on sub-pixel misalignment of fine texture), a
     re-drawn texture does not (ρ ≈ 0). Averaging repeated detail gains nothing and blurs it
     wherever the alignment is a fraction of a pixel off, so only the novel part is averaged:
-    full weight below ρ = keep / 2, none above ρ = ``keep``.
+    full weight below ρ = keep / 2, none above ρ = ``keep``. ``energy_t``: ``local_energy(detail_t,
+    sigma)`` when the caller has it (it is the same for every neighbour).
     """
     g = lambda x: cv2.GaussianBlur(x, (0, 0), sigma)  # noqa: E731
-    rho = g(detail_t * aligned) / np.sqrt(g(detail_t * detail_t) * g(aligned * aligned) + 1e-6)
+    if energy_t is None:
+        energy_t = local_energy(detail_t, sigma)
+    rho = g(detail_t * aligned) / np.sqrt(energy_t * g(aligned * aligned) + 1e-6)
     return np.clip((keep - rho) / (0.5 * keep), 0.0, 1.0).astype(np.float32)
+
+
+def local_energy(detail: np.ndarray, sigma: float) -> np.ndarray:
+    """Gaussian-weighted local mean of ``detail²`` (window ``sigma``)."""
+    return cv2.GaussianBlur(detail * detail, (0, 0), sigma)
 
 
 def scale_flow(fw: np.ndarray, width: int, height: int) -> np.ndarray:
@@ -80,16 +87,16 @@ def scale_flow(fw: np.ndarray, width: int, height: int) -> np.ndarray:
     if (w, h) == (width, height):
         return fw
     out = cv2.resize(fw, (width, height), interpolation=cv2.INTER_LINEAR)
-    out[..., 0] *= width / w
-    out[..., 1] *= height / h
+    # one broadcast multiply: the same float32 products as scaling each component, without strided passes
+    out *= np.array([width / w, height / h], np.float32)
     return out
 
 
 def warp_detail(detail: np.ndarray, fw: np.ndarray) -> np.ndarray:
     """Detail sampled at x + fw with a cubic kernel (bilinear would soften the detail it moves)."""
     h, w = fw.shape[:2]
-    gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
-    return cv2.remap(detail, gx + fw[..., 0], gy + fw[..., 1], cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
+    # one two-channel map from the cached pixel grid: the same coordinates as separate x and y maps
+    return cv2.remap(detail, _pixel_grid_xy(h, w) + fw, None, cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
 
 
 def stabilise(detail_t: np.ndarray, aligned: list[np.ndarray], weights: list[np.ndarray], strength: float) -> np.ndarray:
@@ -106,7 +113,8 @@ def stabilise(detail_t: np.ndarray, aligned: list[np.ndarray], weights: list[np.
 MAX_AMPLITUDE_GAIN = 2.0
 
 
-def keep_amplitude(new: np.ndarray, detail_t: np.ndarray, amplitude: float, sigma: float) -> np.ndarray:
+def keep_amplitude(new: np.ndarray, detail_t: np.ndarray, amplitude: float, sigma: float,
+                   energy_t: np.ndarray | None = None) -> np.ndarray:
     """``new`` rescaled where its local RMS fell below ``amplitude`` × that of ``detail_t``.
 
     A mean of re-drawn (random) detail is weaker than any one frame's; without this the
@@ -117,6 +125,6 @@ def keep_amplitude(new: np.ndarray, detail_t: np.ndarray, amplitude: float, sigm
     if amplitude <= 0:
         return new
     g = lambda x: cv2.GaussianBlur(x, (0, 0), sigma)  # noqa: E731
-    want = amplitude * np.sqrt(g(detail_t * detail_t))
+    want = amplitude * np.sqrt(local_energy(detail_t, sigma) if energy_t is None else energy_t)
     have = np.sqrt(g(new * new)) + 1e-6
     return new * np.clip(want / have, 1.0, MAX_AMPLITUDE_GAIN)

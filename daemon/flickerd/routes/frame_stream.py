@@ -3,18 +3,28 @@
 ``normalize`` and ``detail`` differ only in what they compute per frame; the loop around it
 is this one. A source is read as planar YUV (8–12-bit, even size: corrected on its own planes,
 no colour conversion) when it can be, else as RGB through ``iter_frames``.
+
+Such a route describes its per-frame work as a ``FrameStage`` (``route.stage(info, params)``),
+so a chain of them runs as one pass (``run_stages``): decode once, each stage's frames handed
+to the next through its bounded window, encode once — no lossless intermediate file between
+them. Planar sources only: a frame handed on is then exactly the frame the intermediate file
+would have given back, so a fused chain writes the same video as the file chain.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from typing import Any, Protocol
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
 
 from flickerd.media.probe import MediaInfo
 from flickerd.media.reader import iter_frames
 from flickerd.routes import normalize_planes as planes
-from flickerd.routes.base import ProgressFn
-from flickerd.routes.encode import check_all_decoded
+from flickerd.routes.base import ProgressFn, StepResult
+from flickerd.routes.encode import (
+    Encoding, check_all_decoded, choose_encoding, final_codec, is_intermediate, open_writer, staged_output,
+)
 
 Item = tuple[int, Any, Any]  # (frame index, what the writer needs back, the core's result)
 
@@ -28,6 +38,118 @@ class FrameCore(Protocol):
 def is_planar(info: MediaInfo) -> bool:
     """Whether the source is read as YUV planes (``av.VideoFrame``s) rather than RGB arrays."""
     return planes.supported(info.pix_fmt) and info.width % 2 == 0 and info.height % 2 == 0
+
+
+# a step's "encoding" in its report when its frames went to the next step in memory
+IN_MEMORY = {"codec": None, "pix_fmt": None, "crf": None, "preset": None, "intermediate": True, "in_memory": True}
+
+
+@dataclass(slots=True)
+class FrameStage:
+    """One frame route's work on a stream of frames, without the decoding and encoding around it.
+
+    ``render(data, result)`` makes the frame handed on (an ``av.VideoFrame`` of the same format
+    when planar, else an RGB array); ``describe(core, frames, seconds, out, encoding)`` makes the
+    step's ``StepResult`` (``encoding`` None: its frames went to the next stage in memory);
+    ``crf``/``preset``/``pix_fmt`` are its final encode when it is the last; ``close`` frees what
+    the stage started (a flow thread), whatever happened.
+    """
+
+    make_core: Callable[[int, int], FrameCore]
+    analyse: Callable[[FrameCore, Any], Any]
+    render: Callable[[Any, Any], Any]
+    describe: Callable[[FrameCore | None, int, float, str, Encoding | None], StepResult]
+    crf: int
+    preset: str
+    pix_fmt: str | None
+    close: Callable[[], None] = lambda: None
+    core: FrameCore | None = None
+
+
+@runtime_checkable
+class FrameRoute(Protocol):
+    """A route whose work is a ``FrameStage``: chains of them are fused (``run_stages``)."""
+
+    def stage(self, info: MediaInfo, params: Mapping[str, Any]) -> FrameStage: ...
+
+
+class _Timed:
+    """An iterator that adds up the seconds spent getting each item (its producers' work)."""
+
+    def __init__(self, items: Iterable[Any]) -> None:
+        self.items = iter(items)
+        self.seconds = 0.0
+
+    def __iter__(self) -> _Timed:
+        return self
+
+    def __next__(self) -> Any:
+        start = time.perf_counter()
+        try:
+            return next(self.items)
+        finally:
+            self.seconds += time.perf_counter() - start
+
+
+def _decoded(src: str, info: MediaInfo) -> Iterator[tuple[int, Any, int, int]]:
+    if is_planar(info):
+        return ((i, f, f.width, f.height) for i, f in enumerate(planes.decode(src)))
+    return ((f.index, f.image, f.image.shape[1], f.image.shape[0])
+            for f in iter_frames(src, deep=info.bit_depth > 8))
+
+
+def _through(stage: FrameStage, frames: Iterator[tuple[int, Any, int, int]]) -> Iterator[tuple[int, Any, int, int]]:
+    size = (0, 0)
+    for index, data, width, height in frames:
+        if stage.core is None:
+            stage.core = stage.make_core(width, height)
+            size = (width, height)
+        for i, d, result in stage.core.feed(index, data, stage.analyse(stage.core, data)):
+            yield i, stage.render(d, result), *size
+    if stage.core is not None:
+        for i, d, result in stage.core.finish():
+            yield i, stage.render(d, result), *size
+
+
+def run_stages(src: str, out: str, stages: Sequence[tuple[FrameStage, Mapping[str, Any]]], info: MediaInfo,
+               progress: ProgressFn) -> list[StepResult]:
+    """Decode ``src`` once, pass its frames through ``stages`` (each with its step's params), encode ``out``.
+
+    The last stage's params choose the encoding (``_intermediate``, ``_codec``, crf, preset).
+    Returns one ``StepResult`` per stage; each one's seconds are its own work (the first's with
+    the decoding, the last's with the encoding). Raises ``CorruptInput`` (nothing kept under
+    ``out``) when the input stops short of its listed frames.
+    """
+    start = time.monotonic()
+    last, params = stages[-1]
+    encoding = choose_encoding(out, info, intermediate=is_intermediate(params), crf=last.crf, preset=last.preset,
+                               pix_fmt=last.pix_fmt, codec=final_codec(params))
+    planar = is_planar(info)
+    total = max(1, info.frame_count)
+    written = 0
+    try:
+        with staged_output(out) as tmp, open_writer(tmp, info, encoding) as writer:
+            timed = [_Timed(_decoded(src, info))]
+            for stage, _ in stages:
+                timed.append(_Timed(_through(stage, timed[-1])))
+            for _, data, _, _ in timed[-1]:
+                if planar:
+                    writer.write_frame(data)
+                else:
+                    writer.write(data)
+                written += 1
+                progress(min(1.0, written / total))
+            check_all_decoded(src, written, info)
+    finally:
+        for stage, _ in stages:
+            stage.close()
+    progress(1.0)
+    own = [timed[k + 1].seconds - timed[k].seconds for k in range(len(stages))]
+    own[0] += timed[0].seconds
+    own[-1] += max(0.0, time.monotonic() - start - timed[-1].seconds)  # encoding, opening, probing
+    return [stage.describe(stage.core, written, max(0.0, own[k]), out if k == len(stages) - 1 else "",
+                           encoding if k == len(stages) - 1 else None)
+            for k, (stage, _) in enumerate(stages)]
 
 
 def stream_frames(

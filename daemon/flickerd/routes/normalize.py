@@ -26,7 +26,6 @@ the warped frame does not match) start a new neighbourhood.
 
 from __future__ import annotations
 
-import time
 from collections import deque
 from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass
@@ -42,11 +41,9 @@ from flickerd.media.reader import analysis_size
 from flickerd.routes import normalize_fit as fit
 from flickerd.routes import normalize_planes as planes
 from flickerd.routes.base import ProgressFn, StepResult, no_progress
-from flickerd.routes.encode import (
-    DEFAULT_CRF, DEFAULT_PRESET, choose_encoding, final_codec, is_intermediate, open_writer,
-    staged_output,
-)
-from flickerd.routes.frame_stream import is_planar, stream_frames
+from flickerd.media.probe import MediaInfo
+from flickerd.routes.encode import DEFAULT_CRF, DEFAULT_PRESET, Encoding
+from flickerd.routes.frame_stream import IN_MEMORY, FrameStage, is_planar, run_stages
 from flickerd.routes.params_table import check_choice, check_range, read_fields
 
 # The whole-frame levels use a wide window: random flicker averages out as 1/√frames, and a
@@ -286,11 +283,13 @@ class NormalizeRoute:
     version = "3"
 
     def fix(self, src: str, out: str, params: Mapping[str, Any], progress: ProgressFn = no_progress) -> StepResult:
-        start = time.monotonic()
-        p = NormalizeParams.from_mapping(params)
+        p = NormalizeParams.from_mapping(params)  # a bad parameter is said before the input is read
         info = probe(src)
-        encoding = choose_encoding(out, info, intermediate=is_intermediate(params), crf=p.crf, preset=p.preset, pix_fmt=p.pix_fmt,
-                                   codec=final_codec(params))
+        return run_stages(src, out, [(self.stage(info, params, p), params)], info, progress)[0]
+
+    def stage(self, info: MediaInfo, params: Mapping[str, Any], p: NormalizeParams | None = None) -> FrameStage:
+        """The per-frame work for frames like ``info``'s (see ``frame_stream.FrameStage``)."""
+        p = p or NormalizeParams.from_mapping(params)
         planar = is_planar(info)
         bits = planes.PLANAR[info.pix_fmt] if planar else 0
         peak = 65535.0 if info.bit_depth > 8 else 255.0  # of the RGB frames when not planar
@@ -301,31 +300,29 @@ class NormalizeRoute:
             small = cv2.resize(data, core.size, interpolation=cv2.INTER_AREA).astype(np.float32) / peak
             return fit.rgb_to_ycc(small)
 
-        with staged_output(out) as tmp, open_writer(tmp, info, encoding) as writer:
+        def render(data: Any, fields_t: fit.Fields) -> Any:
+            if planar:
+                return planes.frame_from_planes(planes.apply_planes(planes.read_planes(data), fields_t, bits, p.strength),
+                                                data)
+            rgb = fit.apply(data.astype(np.float32) / peak, fields_t, p.strength)
+            return (np.clip(rgb, 0.0, 1.0) * peak + 0.5).astype(data.dtype)
 
-            def write(data: Any, fields_t: fit.Fields) -> None:
-                if planar:
-                    fixed = planes.apply_planes(planes.read_planes(data), fields_t, bits, p.strength)
-                    writer.write_frame(planes.frame_from_planes(fixed, data))
-                else:
-                    rgb = fit.apply(data.astype(np.float32) / peak, fields_t, p.strength)
-                    writer.write((np.clip(rgb, 0.0, 1.0) * peak + 0.5).astype(data.dtype))
+        def describe(core: Normalizer | None, written: int, seconds: float, out: str,
+                     encoding: Encoding | None) -> StepResult:
+            corrections = core.luma_corrections if core else []
+            return StepResult(
+                route=self.name, version=self.version,
+                backend=f"dis-flow {p.flow_preset} (opencv {cv2.__version__})",
+                params=p.to_dict(), seconds=seconds, output=out,
+                extra={
+                    "frames": written,
+                    "analysis_size": list(core.size) if core else [],
+                    "grid": list(core.shape) if core else [],
+                    "cuts_detected": list(core.cuts_found) if core else [],
+                    "mean_luma_correction": round(float(np.mean(corrections)), 5) if corrections else 0.0,
+                    "encoding": encoding.describe() if encoding else IN_MEMORY,
+                    "working_space": f"{info.pix_fmt} planes" if planar else "rgb",
+                },
+            )
 
-            written, core = stream_frames(src, info, make_core=lambda w, h: Normalizer(w, h, p), analyse=analyse,
-                                          write=write, progress=progress)
-        progress(1.0)
-        corrections = core.luma_corrections if core else []
-        return StepResult(
-            route=self.name, version=self.version,
-            backend=f"dis-flow {p.flow_preset} (opencv {cv2.__version__})",
-            params=p.to_dict(), seconds=time.monotonic() - start, output=out,
-            extra={
-                "frames": written,
-                "analysis_size": list(core.size) if core else [],
-                "grid": list(core.shape) if core else [],
-                "cuts_detected": list(core.cuts_found) if core else [],
-                "mean_luma_correction": round(float(np.mean(corrections)), 5) if corrections else 0.0,
-                "encoding": encoding.describe(),
-                "working_space": f"{info.pix_fmt} planes" if planar else "rgb",
-            },
-        )
+        return FrameStage(lambda w, h: Normalizer(w, h, p), analyse, render, describe, p.crf, p.preset, p.pix_fmt)
