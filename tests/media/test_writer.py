@@ -50,3 +50,30 @@ def test_lossless_intermediate_is_exact(tmp_path):
     assert len(back) == 4
     # RGB→YUV444→RGB rounding only
     assert max(np.abs(a.astype(int) - b.astype(int)).max() for a, b in zip(originals, back)) <= 3
+
+
+def test_gif_output_does_not_dither_anew_every_frame(tmp_path):
+    """A GIF's dither must stay put where the picture does: a fixed rgb8 palette with error
+    diffusion re-dithered the whole frame whenever anything moved (it doubled a real render's
+    warping error); one palette for the clip with ordered dithering changes only what moved."""
+    src = make_clip(tmp_path / "s.mp4", frames=2, fps=10)
+    info = probe(src)
+    h, w = 96, 128
+    y, x = np.mgrid[0:h, 0:w].astype(np.float32)
+    sky = np.dstack([40 + 0.9 * x, 90 + 0.6 * y, 180 + 0.3 * x]).clip(0, 255)  # smooth gradients
+    frames = []
+    for t in range(6):
+        f = sky.copy()
+        f[10:30, 10 + 4 * t:30 + 4 * t] = (240, 40, 40)  # a small object moves 4 px a frame
+        frames.append(f.astype(np.uint8))
+    with VideoWriter(tmp_path / "o.gif", info, size=(w, h)) as writer:
+        for f in frames:
+            writer.write(f)
+    out = [fr.image.astype(np.int16) for fr in iter_frames(tmp_path / "o.gif")]
+    assert len(out) == 6 and not list(tmp_path.glob(".o.gif*"))  # the lossless frames are gone
+    still = np.ones((h, w), bool)
+    still[5:35, 5:60] = False  # where the object went
+    changed = [float((np.abs(b - a).max(axis=2) > 0)[still].mean()) for a, b in zip(out, out[1:])]
+    assert max(changed) < 0.01, changed
+    # and the picture is still the picture: within a few grey levels of what was written
+    assert float(np.abs(out[0] - frames[0].astype(np.int16)).mean()) < 6.0

@@ -30,6 +30,7 @@ CODEC_ALIASES: dict[str, str] = {
 }
 # Codecs whose pixel format is fixed by the codec, not by the input.
 FIXED_PIX_FMT = {"gif": "rgb8", "libwebp_anim": "yuva420p"}
+GIF_BAYER_SCALE = 4  # ordered dithering's pattern strength (0 strongest … 5 lightest)
 # AVColorSpace values swscale converts with (bt709, fcc, bt470bg, smpte170m, smpte240m, bt2020).
 YUV_MATRICES = {1, 4, 5, 6, 7, 9, 10}
 # Containers each codec can live in; the first is used when the input's container cannot take it.
@@ -127,6 +128,16 @@ class VideoWriter:
         self.path = os.fspath(path)
         self.source = source
         self.codec, self.pix_fmt = output_codec(self.path, source, settings)
+        self._gif: str | None = None
+        if self.codec == "gif":
+            # GIF's fixed rgb8 palette dithers every frame anew: temporal noise that doubled a clip's
+            # warping error. Frames go to a lossless file; ``close`` makes one palette for the whole
+            # clip and maps every frame through it with ordered (position-fixed) dithering.
+            self._gif = self.path
+            folder, name = os.path.split(self.path)
+            self.path = os.path.join(folder, f".{name}.frames.mkv")
+            self.codec, self.pix_fmt = "ffv1", "bgr0"
+            copy_audio = False
         self.rate = fps or Fraction(source.fps_num, source.fps_den)
         self.width, self.height = size or (source.width, source.height)
         ext = os.path.splitext(self.path)[1].lower()
@@ -230,13 +241,32 @@ class VideoWriter:
 
     def close(self) -> None:
         try:
-            for packet in self._v.encode():
-                self._out.mux(packet)
-            self._mux_audio_until(None)
+            try:
+                for packet in self._v.encode():
+                    self._out.mux(packet)
+                self._mux_audio_until(None)
+            finally:
+                self._out.close()
+                if self._audio_in is not None:
+                    self._audio_in.close()
+            if self._gif is not None:
+                self._palette_gif(self._gif)
         finally:
-            self._out.close()
-            if self._audio_in is not None:
-                self._audio_in.close()
+            if self._gif is not None:
+                _remove(self.path)
+
+    def _palette_gif(self, target: str) -> None:
+        """The lossless frames as ``target``: one palette for the clip (``palettegen``), ordered dithering."""
+        from flickerd.media.ffmpeg import media_arg, run_ffmpeg
+
+        palette = self.path + ".palette.png"
+        try:
+            run_ffmpeg(["-i", media_arg(self.path), "-vf", "palettegen=stats_mode=full", "-frames:v", "1",
+                        "-update", "1", media_arg(palette)])
+            run_ffmpeg(["-i", media_arg(self.path), "-i", media_arg(palette), "-lavfi",
+                        f"paletteuse=dither=bayer:bayer_scale={GIF_BAYER_SCALE}", "-loop", "0", media_arg(target)])
+        finally:
+            _remove(palette)
 
     def __enter__(self) -> "VideoWriter":
         return self
@@ -250,3 +280,12 @@ class VideoWriter:
             finally:
                 if self._audio_in is not None:
                     self._audio_in.close()
+                if self._gif is not None:
+                    _remove(self.path)
+
+
+def _remove(path: str) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
