@@ -2,6 +2,7 @@
 
 import os
 
+import numpy as np
 import pytest
 
 from flickerd.errors import ConfigError, InputError
@@ -106,3 +107,29 @@ def test_staged_output_cleans_up_on_failure(tmp_path):
             open(tmp, "wb").write(b"partial")
             raise RuntimeError("boom")
     assert os.listdir(tmp_path) == []
+
+
+def test_gif_outputs_keep_their_dither_still(tmp_path):
+    """A GIF through the ffmpeg route gets one palette and ordered dithering, like media.writer's:
+    the gif encoder's own rgb8 error diffusion re-dithered every frame (flicker the fix added)."""
+    from flickerd.media import iter_frames, probe
+    from flickerd.media.writer import VideoWriter
+    from flickerd.routes.ffmpeg_filters import FfmpegRoute
+    from tests.media.clips import make_clip
+
+    h, w = 96, 128
+    y, x = np.mgrid[0:h, 0:w].astype(np.float32)
+    sky = np.dstack([40 + 0.9 * x, 90 + 0.6 * y, 180 + 0.3 * x]).clip(0, 255)
+    info = probe(make_clip(tmp_path / "s.mp4", frames=2, fps=10))
+    with VideoWriter(tmp_path / "in.gif", info, size=(w, h)) as writer:
+        for t in range(6):
+            f = sky.copy()
+            f[10:30, 10 + 4 * t:30 + 4 * t] = (240, 40, 40)
+            writer.write(f.astype(np.uint8))
+    res = FfmpegRoute().fix(str(tmp_path / "in.gif"), str(tmp_path / "out.gif"), {"deflicker": False, "deband": True})
+    assert any("palettegen" in a for a in res.commands[0])
+    out = [fr.image.astype(np.int16) for fr in iter_frames(tmp_path / "out.gif")]
+    still = np.ones((h, w), bool)
+    still[5:35, 5:60] = False
+    changed = [float((np.abs(b - a).max(axis=2) > 0)[still].mean()) for a, b in zip(out, out[1:])]
+    assert len(out) == 6 and max(changed) < 0.01, changed

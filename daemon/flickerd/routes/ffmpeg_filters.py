@@ -19,6 +19,7 @@ import numpy as np
 
 from flickerd.errors import ConfigError, CorruptInput, RouteError
 from flickerd.media.ffmpeg import ffmpeg_exe, media_arg, run_ffmpeg
+from flickerd.media.writer import GIF_BAYER_SCALE
 from flickerd.media.probe import MediaInfo, probe
 from flickerd.media.reader import iter_frames
 from flickerd.routes.base import ProgressFn, StepResult, no_progress
@@ -163,19 +164,28 @@ def ffmpeg_version(exe: str) -> str:
         return "ffmpeg"
 
 
+GIF_PALETTE = f"split[a][b];[a]palettegen=stats_mode=full[p];[b][p]paletteuse=dither=bayer:bayer_scale={GIF_BAYER_SCALE}"
+
+
 def build_args(src: str, tmp: str, out: str, info: MediaInfo, p: FfmpegParams, size: int, intermediate: bool,
                codec: str | None = None) -> list[str]:
     """ffmpeg arguments (after the binary and its global options) for one run of the route."""
     encoding = choose_encoding(out, info, intermediate=intermediate, crf=p.crf, preset=p.preset, pix_fmt=p.pix_fmt,
                                codec=codec)
     graph = filter_chain(p, size)
+    codec_args = ffmpeg_codec_args(out, info, encoding)
+    if encoding.codec == "gif":
+        # one palette for the clip, ordered dithering (as media.writer does): the encoder's own
+        # rgb8 error diffusion re-dithers every frame. palettegen holds the (size-capped) GIF's frames.
+        graph = (graph + "," if graph else "") + GIF_PALETTE
+        codec_args = ["-c:v", "gif", *codec_args[4:]]  # no -pix_fmt: paletteuse gives the frames their palette
     return [
         "-noautorotate",  # frames stay in coded orientation, as every other route keeps them; the matrix is carried
         "-i", media_arg(src),
         "-map", "0:v:0", "-map", "0:a?",
         *(["-vf", graph] if graph else []),
         "-fps_mode", "passthrough",
-        *ffmpeg_codec_args(out, info, encoding),
+        *codec_args,
         "-map_metadata", "0",
         media_arg(tmp),
     ]
