@@ -66,6 +66,7 @@ class FrameView:
         self.planes = planes
         self.geometry = geometry
         self._rgb: np.ndarray | None = None
+        self._means: np.ndarray | None = None
         self._gray: np.ndarray | None = None
         self._detail: np.ndarray | None = None
         self._half_y: np.ndarray | None = None  # the Y plane halved (INTER_AREA), when ``histogram`` made it
@@ -83,12 +84,15 @@ class FrameView:
 
     def means(self) -> np.ndarray:
         """Full-range (Y, Cb, Cr) means of the frame, grey levels, from the thumbnails: area
-        averages of every pixel, and nearly free once ``histogram`` has made them."""
-        y, cb, cr = self._thumbnails()
-        m = np.array([cv2.mean(y)[0], cv2.mean(cb)[0], cv2.mean(cr)[0]])
-        if not self.planes.full_range:
-            m = np.array([(m[0] - 16) * 255 / 219, (m[1] - 128) * 255 / 224 + 128, (m[2] - 128) * 255 / 224 + 128])
-        return m
+        averages of every pixel, and nearly free once ``histogram`` has made them. Made once
+        (the drift levels ask again for the frame before)."""
+        if self._means is None:
+            y, cb, cr = self._thumbnails()
+            m = np.array([cv2.mean(y)[0], cv2.mean(cb)[0], cv2.mean(cr)[0]])
+            if not self.planes.full_range:
+                m = np.array([(m[0] - 16) * 255 / 219, (m[1] - 128) * 255 / 224 + 128, (m[2] - 128) * 255 / 224 + 128])
+            self._means = m
+        return self._means
 
     def spreads(self) -> tuple[float, float]:
         """Full-range (spread of Y, saturation) of the frame, grey levels, from the thumbnails:

@@ -17,6 +17,12 @@ from dataclasses import dataclass
 from flickerd.errors import RouteError
 
 
+# GIF output: one palette for the whole clip and ordered (position-fixed) dithering, so the dither
+# stays put where the picture does; the gif encoder's own rgb8 error diffusion re-dithers every frame.
+GIF_PALETTEGEN = "palettegen=stats_mode=full"
+GIF_PALETTEUSE = "paletteuse=dither=bayer:bayer_scale=4"  # 0 strongest … 5 lightest pattern
+
+
 def ffmpeg_exe(configured: str | None = None) -> str:
     """The ffmpeg to run: ``configured`` if given, else the one imageio-ffmpeg ships."""
     if configured:

@@ -30,7 +30,6 @@ CODEC_ALIASES: dict[str, str] = {
 }
 # Codecs whose pixel format is fixed by the codec, not by the input.
 FIXED_PIX_FMT = {"gif": "rgb8", "libwebp_anim": "yuva420p"}
-GIF_BAYER_SCALE = 4  # ordered dithering's pattern strength (0 strongest … 5 lightest)
 # AVColorSpace values swscale converts with (bt709, fcc, bt470bg, smpte170m, smpte240m, bt2020).
 YUV_MATRICES = {1, 4, 5, 6, 7, 9, 10}
 # Containers each codec can live in; the first is used when the input's container cannot take it.
@@ -130,9 +129,9 @@ class VideoWriter:
         self.codec, self.pix_fmt = output_codec(self.path, source, settings)
         self._gif: str | None = None
         if self.codec == "gif":
-            # GIF's fixed rgb8 palette dithers every frame anew: temporal noise that doubled a clip's
-            # warping error. Frames go to a lossless file; ``close`` makes one palette for the whole
-            # clip and maps every frame through it with ordered (position-fixed) dithering.
+            # GIF's fixed rgb8 palette dithers every frame anew (it doubled a clip's warping error):
+            # frames go to a lossless file, and ``close`` maps them through one palette
+            # (``media.ffmpeg.GIF_PALETTEGEN`` / ``GIF_PALETTEUSE``), two streaming passes.
             self._gif = self.path
             folder, name = os.path.split(self.path)
             self.path = os.path.join(folder, f".{name}.frames.mkv")
@@ -257,14 +256,14 @@ class VideoWriter:
 
     def _palette_gif(self, target: str) -> None:
         """The lossless frames as ``target``: one palette for the clip (``palettegen``), ordered dithering."""
-        from flickerd.media.ffmpeg import media_arg, run_ffmpeg
+        from flickerd.media.ffmpeg import GIF_PALETTEGEN, GIF_PALETTEUSE, media_arg, run_ffmpeg
 
         palette = self.path + ".palette.png"
         try:
-            run_ffmpeg(["-i", media_arg(self.path), "-vf", "palettegen=stats_mode=full", "-frames:v", "1",
-                        "-update", "1", media_arg(palette)])
-            run_ffmpeg(["-i", media_arg(self.path), "-i", media_arg(palette), "-lavfi",
-                        f"paletteuse=dither=bayer:bayer_scale={GIF_BAYER_SCALE}", "-loop", "0", media_arg(target)])
+            run_ffmpeg(["-i", media_arg(self.path), "-vf", GIF_PALETTEGEN, "-frames:v", "1", "-update", "1",
+                        media_arg(palette)])
+            run_ffmpeg(["-i", media_arg(self.path), "-i", media_arg(palette), "-lavfi", GIF_PALETTEUSE, "-loop", "0",
+                        media_arg(target)])
         finally:
             _remove(palette)
 

@@ -35,7 +35,7 @@ from flickerd.routes import normalize_planes as planes
 from flickerd.routes.base import ProgressFn, StepResult, no_progress
 from flickerd.media.probe import MediaInfo
 from flickerd.routes.encode import DEFAULT_CRF, DEFAULT_PRESET, Encoding
-from flickerd.routes.frame_stream import IN_MEMORY, FrameStage, is_planar, run_stages
+from flickerd.routes.frame_stream import FrameStage, flow_stage_result, is_planar, run_stages
 from flickerd.routes.params_table import check_choice, check_range, read_fields
 
 RADIUS = 2
@@ -279,17 +279,8 @@ class DetailRoute:
 
         def describe(core: DetailStabilizer | None, written: int, seconds: float, out: str,
                      encoding: Encoding | None) -> StepResult:
-            return StepResult(
-                route=self.name, version=self.version,
-                backend=f"dis-flow {p.flow_preset} (opencv {cv2.__version__})",
-                params=p.to_dict(), seconds=seconds, output=out,
-                extra={
-                    "frames": written,
-                    "analysis_size": list(core.size) if core else [],
-                    "mean_neighbour_weight": round(core.mean_weight, 4) if core else 0.0,
-                    "encoding": encoding.describe() if encoding else IN_MEMORY,
-                    "working_space": f"{info.pix_fmt} planes" if planar else "rgb",
-                },
-            )
+            return flow_stage_result(self, p, p.flow_preset, info, written=written, seconds=seconds, out=out,
+                                     encoding=encoding, size=core.size if core else None,
+                                     mean_neighbour_weight=round(core.mean_weight, 4) if core else 0.0)
 
         return FrameStage(make_core, analyse, render, describe, p.crf, p.preset, p.pix_fmt, close)

@@ -18,8 +18,7 @@ from typing import Any
 import numpy as np
 
 from flickerd.errors import ConfigError, CorruptInput, RouteError
-from flickerd.media.ffmpeg import ffmpeg_exe, media_arg, run_ffmpeg
-from flickerd.media.writer import GIF_BAYER_SCALE
+from flickerd.media.ffmpeg import GIF_PALETTEGEN, GIF_PALETTEUSE, ffmpeg_exe, media_arg, run_ffmpeg
 from flickerd.media.probe import MediaInfo, probe
 from flickerd.media.reader import iter_frames
 from flickerd.routes.base import ProgressFn, StepResult, no_progress
@@ -164,7 +163,7 @@ def ffmpeg_version(exe: str) -> str:
         return "ffmpeg"
 
 
-GIF_PALETTE = f"split[a][b];[a]palettegen=stats_mode=full[p];[b][p]paletteuse=dither=bayer:bayer_scale={GIF_BAYER_SCALE}"
+GIF_PALETTE = f"split[a][b];[a]{GIF_PALETTEGEN}[p];[b][p]{GIF_PALETTEUSE}"
 
 
 def build_args(src: str, tmp: str, out: str, info: MediaInfo, p: FfmpegParams, size: int, intermediate: bool,
@@ -175,8 +174,8 @@ def build_args(src: str, tmp: str, out: str, info: MediaInfo, p: FfmpegParams, s
     graph = filter_chain(p, size)
     codec_args = ffmpeg_codec_args(out, info, encoding)
     if encoding.codec == "gif":
-        # one palette for the clip, ordered dithering (as media.writer does): the encoder's own
-        # rgb8 error diffusion re-dithers every frame. palettegen holds the (size-capped) GIF's frames.
+        # one palette for the clip, as media.writer makes it (media.ffmpeg.GIF_PALETTEGEN); in one
+        # graph, palettegen holds the (size-capped) GIF's frames until the palette is made
         graph = (graph + "," if graph else "") + GIF_PALETTE
         codec_args = ["-c:v", "gif", *codec_args[4:]]  # no -pix_fmt: paletteuse gives the frames their palette
     return [

@@ -44,6 +44,22 @@ def is_planar(info: MediaInfo) -> bool:
 IN_MEMORY = {"codec": None, "pix_fmt": None, "crf": None, "preset": None, "intermediate": True, "in_memory": True}
 
 
+def flow_stage_result(route: FrameRoute, params: Any, flow_preset: str, info: MediaInfo, *, written: int,
+                      seconds: float, out: str, encoding: Any, size: Sequence[int] | None,
+                      **extra: Any) -> StepResult:
+    """The ``StepResult`` of a flow-based frame stage (``normalize``, ``detail``): what every such
+    step reports (frames, analysis size, encoding, working space) plus the route's own ``extra``."""
+    import cv2
+
+    return StepResult(
+        route=route.name, version=route.version, backend=f"dis-flow {flow_preset} (opencv {cv2.__version__})",
+        params=params.to_dict(), seconds=seconds, output=out,
+        extra={"frames": written, "analysis_size": list(size) if size else [], **extra,
+               "encoding": encoding.describe() if encoding else IN_MEMORY,
+               "working_space": f"{info.pix_fmt} planes" if is_planar(info) else "rgb"},
+    )
+
+
 @dataclass(slots=True)
 class FrameStage:
     """One frame route's work on a stream of frames, without the decoding and encoding around it.
