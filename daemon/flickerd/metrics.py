@@ -301,7 +301,8 @@ class Metrics:
             "window_seams", "Window seams (frames where a long render's windows join) in the inputs of finished jobs "
             "(stage=found) and in those published with a drift step that corrected them (stage=fixed).", ["stage"])
         self.flicker_score = histogram(
-            "flicker_score", "Warping error with the input's flow (RGB in [0,1], squared) of verified jobs, "
+            "flicker_score", "Warping error with the input's flow (the guide's, for a job with a guide; RGB in [0,1], "
+            "squared) of verified jobs, "
             "before and after the fix.", ["stage"], FLICKER_BUCKETS
         )
         # Negative buckets: the client exports no _sum for this one, only buckets and _count.

@@ -327,7 +327,8 @@ def process_file(
         t2 = time.monotonic()
         try:
             verification = check(src, out, before, chain, acceptance, mode=_verify_mode(steps),
-                                 rediagnose=rediagnose, progress=bar.next())
+                                 rediagnose=rediagnose, progress=bar.next(),
+                                 guide=str(guide.path) if guide is not None and guide.path else None)
         except InputError:  # the source itself went bad between diagnosis and verification
             _remove(out)
             raise

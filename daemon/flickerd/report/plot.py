@@ -113,6 +113,7 @@ def _panel(title: str, m: Measure, curves: Sequence[Curve], diagnosis: Diagnosis
 
 
 VERIFIED = "every frame; input and output measured with the input's optical flow"
+VERIFIED_GUIDE = "every frame; input and output measured with the guide's optical flow"
 DIAGNOSED = "the diagnosis of each file"
 DIAGNOSED_INPUT = "the input's diagnosis"
 
@@ -139,7 +140,9 @@ def panels(before: Diagnosis | None, verification: Any | None) -> tuple[Panel, .
     def verified(m: Measure) -> tuple[tuple[Curve, Curve], str]:
         b, a = _clean(series.get(f"{m.key}_before") or ()), _clean(series.get(f"{m.key}_after") or ())
         if b:
-            return (Curve("before (input)", b, BEFORE), Curve("after (fixed)", a, AFTER)), VERIFIED
+            by_guide = bool((getattr(verification, "metrics", None) or {}).get("flow_from_guide"))
+            return (Curve("before (input)", b, BEFORE), Curve("after (fixed)", a, AFTER)), \
+                VERIFIED_GUIDE if by_guide else VERIFIED
         return diagnosed(m), (DIAGNOSED if after is not None else DIAGNOSED_INPUT)
 
     out: list[Panel] = []
