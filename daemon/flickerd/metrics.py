@@ -327,6 +327,10 @@ class Metrics:
             self.verdicts.labels(verdict)
         for stage in ("found", "fixed"):
             self.window_seams.labels(stage)
+        from flickerd.media.guide import GUIDE_STATES
+
+        for state in GUIDE_STATES:  # the dashboard's panel reads 0, not "no data", before the first guide
+            self.guided_jobs.labels(state)
         self.healthy.set(1)
         for result in ("success", "failure"):
             self.config_reloads.labels(result)

@@ -197,6 +197,8 @@ def expected_dashboard(facts: dict) -> dict[tuple[str, str], dict]:
         ("Mean flicker score before / after fixing", "{{stage}}"): mean,
         ("Flicker reduction (1 - after/before)", "median"): {"": histogram_quantile(0.5, REDUCTION_BUCKETS, reductions)},
         ("Flicker reduction (1 - after/before)", "worst 10%"): {"": histogram_quantile(0.1, REDUCTION_BUCKETS, reductions)},
+        ("Guided jobs by guide", "{{guide}}"): {"used": 0.0, "not_used": 0.0, "unusable": 0.0},  # no guides here
+        ("Window seams", "{{stage}}"): {"found": 0.0, "fixed": 0.0},  # 2–3 s clips: no windows
         ("GPU memory", "GPU {{gpu}} used ({{instance}})"): {},  # no GPU here (asserted below)
         ("GPU memory", "GPU {{gpu}} total ({{instance}})"): {},
         ("Output disk free", "{{folder}}"): {f: disk_ratio(facts["root"] / f"{f}.fixed")[0] for f in FOLDERS},
