@@ -186,7 +186,7 @@ def summarise(rows: list[dict], sides: dict[str, str], verbose: bool) -> dict:
     if verbose:
         print("\nsource | side | style | jitter | verdict | input dB | auto | guided | raw | copy | guided chain")
         for r in rows:
-            chain = r["guided"][-1]["chain"] if r["guided"] else "-"
+            chain = next((a["chain"] for a in r["guided"] if a["accepted"]), "-")  # what was published
             print(f"{r['source'][:48]:48s} {sides.get(r['source'], '?'):6s} {r['style']:13s} {r['jitter']:10s} "
                   f"{r['verdict']:18s} {r['input_psnr']:6.2f} {r['auto_gain']:+6.2f} {r['guided_gain']:+6.2f} "
                   f"{r['guided_raw']:+6.2f} {r['copy']:+6.2f} {chain}")
