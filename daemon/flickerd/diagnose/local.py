@@ -52,6 +52,30 @@ def cell_means(residual_y: np.ndarray, mask: np.ndarray, grid: tuple[int, int]) 
     return out
 
 
+def supported(step: np.ndarray) -> np.ndarray:
+    """Each cell's step as far as a neighbouring cell (4-neighbourhood) steps the same way at once:
+    the smaller of the two magnitudes, for the best such neighbour; 0 where none does (NaN cells stay NaN).
+
+    A region that breathes is soft and larger than a cell, so its cells rise and fall together;
+    a flow error on real motion (a strumming hand, an anime character, sparks) changes one cell's
+    residual with a sign of its own. On the real-render truth set this took the as-is local score
+    of EasyAnimate's guitarist from 2.04 to 0.73 while the same render breathing at half strength
+    kept 1.02 (README, "Real renders").
+    """
+    rows, cols = step.shape
+    pad = np.full((rows + 2, cols + 2), np.nan)
+    pad[1:-1, 1:-1] = step
+    mag = np.abs(step)
+    out = np.zeros_like(step)
+    for dy, dx in ((0, 1), (0, -1), (1, 0), (-1, 0)):
+        n = pad[1 + dy:rows + 1 + dy, 1 + dx:cols + 1 + dx]
+        with np.errstate(invalid="ignore"):
+            agree = (np.sign(n) == np.sign(step)) & (step != 0)
+        out = np.where(agree, np.maximum(out, np.minimum(mag, np.abs(n))), out)
+    out[np.isnan(step)] = np.nan
+    return out
+
+
 class LocalMap:
     """Collects per-cell second differences over a clip; ``map`` is the flicker map."""
 
@@ -64,7 +88,7 @@ class LocalMap:
         """Add the cells of the next pair (None: a gap); returns this frame's peak value."""
         peak = float("nan")
         if cells is not None and self.last is not None:
-            d = np.abs(self.last - cells) / 2
+            d = supported((cells - self.last) / 2)
             if not np.isnan(d).all():
                 self.steps.append(d)
                 peak = float(np.nanmax(d))
