@@ -62,6 +62,7 @@ def run(
     scores["drift"], scores["drift_saturation"] = drift.drift(series["drift_stats"], seams)
     scores["seams"] = float(len(seams))
     v, confidence = verdict.decide(scores, settings)
+    tone = series["drift_stats"]
     timeline = tuple(
         FramePoint(
             index=t, time_s=series["time"][t], warp_error=_opt(series["warp"][t]), luma=_opt(series["luma"][t]),
@@ -70,6 +71,7 @@ def run(
             incoherence=_opt(series["incoherent"][t]), mean_diff=_opt(series["mean_diff"][t]),
             flow_failure=_opt(series["failure"][t]), banding=_opt(series["banding"][t]),
             blocking=_opt(series["blocking"][t]),
+            tone_y=_opt(tone[t, 0]), tone_cb=_opt(tone[t, 1]), tone_cr=_opt(tone[t, 2]),
             cut=t in series["cuts"], keyframe=series["keyframe"][t],
         )
         for t in range(n)

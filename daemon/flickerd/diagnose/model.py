@@ -40,6 +40,11 @@ class FramePoint:
     flow_failure: float | None = None  # fraction of the frame where the flow check fails
     banding: float | None = None
     blocking: float | None = None
+    # the frame's tone level with motion taken out (``diagnose.drift.compensated_levels``): mean Y, Cb
+    # and Cr in full-range grey levels (Cb/Cr about 128), the levels that window drift and seams are read from
+    tone_y: float | None = None
+    tone_cb: float | None = None
+    tone_cr: float | None = None
     cut: bool = False
     keyframe: bool = False
 
