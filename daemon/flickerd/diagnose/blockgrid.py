@@ -3,10 +3,11 @@
 A block codec quantises each 8×8 block of each frame on its own, so a heavily compressed clip
 carries block edges and ringing at the block boundaries that change from frame to frame: the grid
 stays put while the content moves, and the texture measure's motion-compensated residual counts
-them as re-drawn detail. Measured on the real-render truth set (48 frames, ≤ 832 px, x264 CRF 45
-and 39), the pixels within 1 px of either frame's 8-px block boundaries hold 0.70–0.77 of the tiles'
-residual energy against 0.45–0.66 of their pixels, while on renders with injected texture flicker
-the two shares agree within ±0.04 (``python -m bench real_renders`` clips; figures in the README).
+them as re-drawn detail. Measured on the 22 truth-set renders of ``python -m bench real_renders``
+(48 frames, ≤ 832 px): the pixels within 1 px of either frame's 8-px block boundaries (0.44–0.67
+of the tiles' pixels) hold more than their share of the residual energy at x264 CRF 45 (+0.04 to
++0.25, median +0.14; CRF 39: median +0.12), and their share, −0.07 to +0.04, with texture flicker
+injected at a normal CRF.
 So each pair's texture ratio is also taken on the pixels away from both frames' grids: the
 boundary pixels of frame t−1 where they are, those of frame t where the flow brings them. On a
 clip the blocking measure calls blocky, that off-grid ratio is the texture score.
