@@ -21,7 +21,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-from flickerd.diagnose import baseline, blockgrid, codec, cuts, drift, global_flicker, incoherence, local, plan, verdict, warping
+from flickerd.diagnose import (baseline, blockgrid, codec, cuts, drift, global_flicker, incoherence, local, plan, verdict,
+                               warping)
 from flickerd.diagnose.frames import FrameView, Geometry
 from flickerd.diagnose.model import Diagnosis, FramePoint
 from flickerd.diagnose.settings import DiagnoseSettings

