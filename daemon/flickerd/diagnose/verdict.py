@@ -21,8 +21,8 @@ from flickerd.diagnose.settings import DiagnoseSettings
 MIN_SEGMENT = 3  # frames
 SCORE_NAMES: tuple[str, ...] = (
     "luma_flicker", "luma_flicker_raw", "chroma_flicker", "local_flicker", "texture_flicker", "texture_flicker_all",
-    "warp_error", "flow_failure", "incoherence", "banding", "blocking", "iframe_spike", "mean_diff", "vbench_flickering", "cuts",
-    "drift", "drift_saturation", "seams",
+    "warp_error", "flow_failure", "incoherence", "banding", "blocking", "iframe_spike", "mean_diff", "vbench_flickering",
+    "cuts", "drift", "drift_saturation", "seams",
 )
 """Every key of ``Diagnosis.scores`` (documented in ``flickerd.diagnose``); rules may name these."""
 IFRAME_SPIKE = 4.0  # warping error on I-frame pairs this many times the rest: keyframe pumping
