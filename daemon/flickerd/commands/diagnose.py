@@ -1,6 +1,6 @@
 """``flickerd diagnose FILE|DIR... [--json] [--scale S] [--report OUT.html]``: diagnose and print verdicts.
 
-Human output is a small table per file; ``--json`` prints one schema-1 object per line.
+Human output is a small table per file; ``--json`` prints one object per line (the diagnosis schema, ``diagnose.model.SCHEMA_VERSION``).
 A folder stands for the videos in it (and the image sequences in its sub-folders); a folder
 holding only numbered frames is one image-sequence render. ``--report`` also writes one
 self-contained HTML page for everything diagnosed. A bad file gets a one-line error on stderr
@@ -40,7 +40,7 @@ _TABLE_KEYS = (
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("files", nargs="+", metavar="FILE", help="video files, image-sequence folders or folders of videos")
-    parser.add_argument("--json", action="store_true", help="one JSON object (schema 1) per file per line")
+    parser.add_argument("--json", action="store_true", help="one JSON object per file per line (the diagnosis schema; its \"schema\" key says which)")
     parser.add_argument("--scale", type=float, default=None,
                         help="analysis scale before the max-side cap (default 1.0)")
     parser.add_argument("--report", metavar="OUT.html", default=None,
@@ -200,7 +200,7 @@ TIMELINE_BATCH = 256  # timeline entries encoded at a time
 
 
 def write_json(d, out) -> None:
-    """``d`` as one line of JSON (schema 1), the timeline encoded a batch of entries at a time.
+    """``d`` as one line of JSON (``diagnose.model``'s schema), the timeline encoded a batch of entries at a time.
 
     The same text as ``json.dumps`` of the whole document, but a long clip's timeline (about
     1 KB a frame as dicts, and again as one string) is never held whole.
