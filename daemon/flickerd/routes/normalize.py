@@ -208,7 +208,7 @@ class Normalizer:
                 if i not in self.cuts_given:
                     self.cuts_found.append(i)
             else:
-                step = fit.link(fit.pair_stats(prev.ycc, ycc, fw, bw, self.shape))
+                step = fit.link(fit.tie_chroma_gain(fit.pair_stats(prev.ycc, ycc, fw, bw, self.shape)))
                 here.cell_offset = prev.cell_offset + step[0]
                 here.cell_log_gain = prev.cell_log_gain + step[1]
                 here.offset = prev.offset + step[2]
@@ -257,12 +257,18 @@ class Normalizer:
         if self.p.local:
             # cells: their level beyond what the frame's affine change predicts there, over the
             # (narrower) local window, shrunk where it does not stand out of the cells' noise floor
+            # and kept only as far as the cell's level oscillates over the wide window (a real,
+            # persistent regional change of light is left alone)
+            def deviation(a: _Analysed) -> np.ndarray:
+                return ((a.cell_offset - here.cell_offset) - (a.offset - here.offset)[:, None, None]
+                        - (a.log_gain - here.log_gain)[:, None, None] * centred)
+
             near = self._neighbours(t, self.p.window)
             times = np.array(near, np.float32) - t
             cells = [self.analysed[s] for s in near]
-            off = off + fit.significant(times, np.stack(
-                [(a.cell_offset - here.cell_offset) - (a.offset - here.offset)[:, None, None]
-                 - (a.log_gain - here.log_gain)[:, None, None] * centred for a in cells]))
+            local = fit.significant(times, np.stack([deviation(a) for a in cells]))
+            osc = fit.oscillation(np.stack([deviation(self.analysed[s]) for s in wide]))
+            off = off + fit.oscillating(local, osc)
             if self.p.local_gain:
                 lg = lg + fit.significant(times, np.stack(
                     [(a.cell_log_gain - here.cell_log_gain) - (a.log_gain - here.log_gain)[:, None, None] for a in cells]),
