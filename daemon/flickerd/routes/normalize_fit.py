@@ -70,7 +70,7 @@ CELL_GAIN_SIGNIFICANCE = 2.0
 # that scale never needs more; injected breathing needs ≲ 1.3). Measured on Wan's glowing egg
 # (breathing at half strength): the egg's cells scatter by up to 28 grey levels but oscillate by
 # 0.3–0.5, the injected region's by 1.2–4.3 over a floor of 0.35.
-CELL_OSC_SIGNIFICANCE = 2.0
+CELL_OSC_SIGNIFICANCE = 1.0
 CELL_OSC_CAP = 3.0
 OSC_FLOOR_MIN = 0.25 / 255.0
 
