@@ -67,7 +67,9 @@ def _decode(path: str, shape) -> list[np.ndarray]:
     return [f.image[: shape[0], : shape[1]] for f in iter_frames(path)]
 
 
-def _attempt(clip: str, steps, before, work: str, tag: str, truth, input_psnr: float) -> dict:
+def _attempt(clip: str, steps, before, work: str, tag: str, truth, input_psnr: float, guide: str | None = None) -> dict:
+    """One chain, verified as the daemon does (with ``guide``: along the guide's motion); with a
+    guide, also judged with the input's own motion (``accepted_own_flow``), side by side."""
     from flickerd.routes.base import run_chain
     from flickerd.verify import check
 
@@ -79,16 +81,19 @@ def _attempt(clip: str, steps, before, work: str, tag: str, truth, input_psnr: f
         return {"chain": "+".join(s.route for s in steps), "error": f"{type(exc).__name__}: {exc}",
                 "accepted": False, "gain": 0.0}
     fix_s = time.monotonic() - t
-    v = check(clip, out, before, chain, rediagnose=None)
+    v = check(clip, out, before, chain, rediagnose=None, guide=guide)
+    own = check(clip, out, before, chain, rediagnose=None) if guide else v
     gain = psnr(_decode(out, truth[0].shape), truth) - input_psnr
     os.remove(out)
-    return {"chain": chain.routes, "accepted": v.accepted, "reasons": list(v.reasons), "gain": gain,
-            "fix_s": fix_s, "weight": chain.steps[0].extra.get("mean_neighbour_weight")}
+    return {"chain": chain.routes, "accepted": v.accepted, "accepted_own_flow": own.accepted,
+            "reasons": list(v.reasons), "gain": gain, "fix_s": fix_s,
+            "weight": chain.steps[0].extra.get("mean_neighbour_weight")}
 
 
-def _published(attempts: list[dict]) -> float:
+def _published(attempts: list[dict], key: str = "accepted") -> float:
+    """The gain of the first attempt ``key`` accepts (0: nothing published)."""
     for a in attempts:
-        if a["accepted"]:
+        if a.get(key, a["accepted"]):
             return a["gain"]
     return 0.0
 
@@ -128,11 +133,11 @@ def _run_job(job: Job) -> dict:
         for n, steps in enumerate([dec.steps] + ([dec.fallback] if dec.fallback else [])):
             steps = [Step(s.route, {**s.params, **(params if s.route == "guided" else {}), "_guide": guide})
                      if s.route == "guided" else s for s in steps]
-            row["guided"].append(_attempt(clip, steps, before, work, f"guided{n}", truth, input_psnr))
-            if row["guided"][-1]["accepted"]:
-                break
+            # the fallback runs even after an accepted fix: the own-flow judgement may refuse it
+            row["guided"].append(_attempt(clip, steps, before, work, f"guided{n}", truth, input_psnr, guide))
         row["auto_gain"] = _published(row["auto"])
         row["guided_gain"] = _published(row["guided"])
+        row["guided_gain_own_flow"] = _published(row["guided"], "accepted_own_flow")
         row["guided_raw"] = row["guided"][0]["gain"] if row["guided"] else 0.0
         return row
     finally:
@@ -157,13 +162,15 @@ def summarise(rows: list[dict], sides: dict[str, str], verbose: bool) -> dict:
         pub = [r["guided_gain"] for r in rs]
         raw = [r["guided_raw"] for r in rs]
         worse = [r["source"] for r in rs if r["guided_gain"] < 0]
+        own = [r.get("guided_gain_own_flow", r["guided_gain"]) for r in rs]
         s = {"clips": len(rs), "auto_median_db": statistics.median(auto), "guided_median_db": statistics.median(pub),
              "guided_raw_median_db": statistics.median(raw),
              "margin_db": statistics.median(pub) - statistics.median(auto),
              "median_paired_margin_db": statistics.median([g - a for g, a in zip(pub, auto)]),
              "guided_min_db": min(pub), "worse_than_input": len(worse),
              "guided_published": sum(1 for r in rs if r["guided"] and r["guided"][0]["accepted"]),
-             "copy_median_db": statistics.median([r["copy"] for r in rs])}
+             "copy_median_db": statistics.median([r["copy"] for r in rs]),
+             "own_flow_median_db": statistics.median(own), "own_flow_worse": sum(1 for g in own if g < 0)}
         summary[side] = s
         target = "met" if s["margin_db"] >= TARGET_DB and not worse else "NOT met"
         print(f"\n== {side}: {len(rs)} clips")
@@ -173,11 +180,13 @@ def summarise(rows: list[dict], sides: dict[str, str], verbose: bool) -> dict:
               f"and no clip worse: {target}")
         print(f"  guided route published on {s['guided_published']}/{len(rs)}; worst guided {s['guided_min_db']:+.2f} dB; "
               f"clips worse than their input: {len(worse)} {worse if worse else ''}")
+        print(f"  verification along the guide's motion (the daemon's); along the input's own, as before: guided "
+              f"{s['own_flow_median_db']:+.2f} dB, {s['own_flow_worse']} clips worse than their input")
         print(f"  copying the guide would score {s['copy_median_db']:+.2f} dB (median)")
     if verbose:
         print("\nsource | side | style | jitter | verdict | input dB | auto | guided | raw | copy | guided chain")
         for r in rows:
-            chain = r["guided"][-1]["chain"] if r["guided"] else "-"
+            chain = next((a["chain"] for a in r["guided"] if a["accepted"]), "-")  # what was published
             print(f"{r['source'][:48]:48s} {sides.get(r['source'], '?'):6s} {r['style']:13s} {r['jitter']:10s} "
                   f"{r['verdict']:18s} {r['input_psnr']:6.2f} {r['auto_gain']:+6.2f} {r['guided_gain']:+6.2f} "
                   f"{r['guided_raw']:+6.2f} {r['copy']:+6.2f} {chain}")

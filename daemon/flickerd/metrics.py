@@ -297,8 +297,12 @@ class Metrics:
             "guided_jobs", "Finished jobs that came with a guide (their source video), by what became of it: used "
             "(the published video came from the guided route), not_used (the guided fix was refused or failed), "
             "unusable (missing after guide_wait_s, unreadable, or another frame count).", ["guide"])
+        self.window_seams = counter(
+            "window_seams", "Window seams (frames where a long render's windows join) in the inputs of finished jobs "
+            "(stage=found) and in those published with a drift step that corrected them (stage=fixed).", ["stage"])
         self.flicker_score = histogram(
-            "flicker_score", "Warping error with the input's flow (RGB in [0,1], squared) of verified jobs, "
+            "flicker_score", "Warping error with the input's flow (the guide's, for a job with a guide; RGB in [0,1], "
+            "squared) of verified jobs, "
             "before and after the fix.", ["stage"], FLICKER_BUCKETS
         )
         # Negative buckets: the client exports no _sum for this one, only buckets and _count.
@@ -321,6 +325,12 @@ class Metrics:
             self.failures.labels(reason)
         for verdict in VERDICTS:
             self.verdicts.labels(verdict)
+        for stage in ("found", "fixed"):
+            self.window_seams.labels(stage)
+        from flickerd.media.guide import GUIDE_STATES
+
+        for state in GUIDE_STATES:  # the dashboard's panel reads 0, not "no data", before the first guide
+            self.guided_jobs.labels(state)
         self.healthy.set(1)
         for result in ("success", "failure"):
             self.config_reloads.labels(result)
@@ -437,6 +447,13 @@ class Metrics:
         from flickerd.media.guide import GUIDE_NOT_USED, GUIDE_STATES
 
         self.guided_jobs.labels(state if state in GUIDE_STATES else GUIDE_NOT_USED).inc()
+
+    def seams(self, found: int, fixed: int) -> None:
+        """One finished job's window seams: found in its input, and corrected in its published output."""
+        if found:
+            self.window_seams.labels("found").inc(found)
+        if fixed:
+            self.window_seams.labels("fixed").inc(fixed)
 
     def verdict(self, verdict: str) -> None:
         self.verdicts.labels(self._verdicts(verdict)).inc()

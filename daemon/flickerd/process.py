@@ -17,6 +17,8 @@ Steps of ``process_file``:
 
 from __future__ import annotations
 
+import functools
+
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -70,12 +72,25 @@ class Outcome:
         return self.decision.route if self.decision is not None else "none"
 
 
-def _default_diagnose(path: str, settings: Any, progress: ProgressFn) -> Diagnosis:
+def _default_diagnose(path: str, settings: Any, progress: ProgressFn, seams: tuple[int, ...] = ()) -> Diagnosis:
     from flickerd.diagnose import run
 
     if settings is None:
-        return run(path, progress=progress)
-    return run(path, settings, progress=progress)
+        return run(path, progress=progress, seams=seams)
+    return run(path, settings, progress=progress, seams=seams)
+
+
+def _given_seams(windows: Any, source_info: dict) -> tuple[int, ...]:
+    """The seams a sidecar names, within the clip (a frame count that was only estimated may be
+    short: twice it is searched, and the diagnosis drops what lies past the last frame)."""
+    if windows is None or not (windows.window or windows.seams):
+        return ()
+    return windows.seams_within(2 * int(source_info.get("frame_count") or 0) + 1)
+
+
+def _frame_list(frames: Sequence[int], most: int = 8) -> str:
+    shown = ", ".join(str(f) for f in frames[:most])
+    return shown + (f" and {len(frames) - most} more" if len(frames) > most else "")
 
 
 def _verify_mode(steps: Sequence[Step]) -> str:
@@ -188,6 +203,7 @@ def process_file(
     output_codec: str | None = None,
     report_settings: ReportSettings | None = None,
     guide: Guide | None = None,
+    windows: Any = None,
 ) -> Outcome:
     """Process ``src`` into ``workdir`` and say how it ended (see the module docstring).
 
@@ -198,6 +214,8 @@ def process_file(
     codec; the output container follows it where the source's cannot hold it.
     ``guide`` (``flickerd.media.guide.find_guide``): the render's source video, checked, or why there is
     none; with one, the ``guided`` route replaces the chain the rules chose (which becomes its fallback).
+    ``windows``: the render's sidecar (``routes.regenerate.sidecar.Sidecar``) when it names the frames
+    that start render windows (``window``, ``seams``): the diagnosis takes those as seams.
     """
     src = os.fspath(src)
     workdir = os.fspath(workdir)
@@ -236,6 +254,9 @@ def process_file(
     source_info = probe(src).to_dict()  # InputError for an unusable source: final, nothing written
     _describe_sequence(src, source_info, notes)
     bar = _Progress(progress or no_progress, source_info, compare=compare)
+    given = _given_seams(windows, source_info)
+    if given and diagnose_fn is None:
+        diagnose = functools.partial(_default_diagnose, seams=given)
     try:
         before = diagnose(src, diagnose_settings, bar.first())
     except InputError:
@@ -244,6 +265,10 @@ def process_file(
         timings["diagnose"] = time.monotonic() - t0
         return failed(exc)
     timings["diagnose"] = time.monotonic() - t0
+    given = [f for f in given if f in before.seams]
+    if given:
+        notes.append(f"the sidecar names render windows: seam{'s' if len(given) > 1 else ''} at frame"
+                     f"{'s' if len(given) > 1 else ''} {_frame_list(given)}.")
     source_info["rotation"] = before.rotation  # PyAV's probe cannot see the display matrix; the decoder can
 
     # 2. decide
@@ -302,7 +327,8 @@ def process_file(
         t2 = time.monotonic()
         try:
             verification = check(src, out, before, chain, acceptance, mode=_verify_mode(steps),
-                                 rediagnose=rediagnose, progress=bar.next())
+                                 rediagnose=rediagnose, progress=bar.next(),
+                                 guide=str(guide.path) if guide is not None and guide.path else None)
         except InputError:  # the source itself went bad between diagnosis and verification
             _remove(out)
             raise

@@ -429,23 +429,29 @@ class _SourcePair:
     sharp: np.ndarray  # t−1's stable textured pixels
 
 
-def _source_side(src_frames: Iterator[np.ndarray], cuts: set[int],
-                 max_side: int) -> Iterator[tuple[np.ndarray, _Img, _SourcePair | None]]:
+def _source_side(src_frames: Iterator[np.ndarray], cuts: set[int], max_side: int,
+                 guide_frames: Iterator[np.ndarray] | None = None) -> Iterator[tuple[np.ndarray, _Img, _SourcePair | None]]:
     """Per input frame: (native frame, analysis image, the pair with the frame before or None at a cut).
 
+    ``guide_frames``: the render's guide (its source video, same frame count, any size); the
+    motion then comes from the guide at the input's analysis size, the flickering input steering
+    no flow. A guide that ends early leaves the remaining pairs to the input's own flow.
     Nothing here depends on the output, so ``check`` runs it on a worker thread (``Ahead``)."""
     prev: _Img | None = None
+    prev_motion: _Img | None = None  # the frame the previous pair's motion was measured on
     for t, x in enumerate(src_frames):
         a = _Img(x, _analysis_size(x.shape, max_side))
+        g = next(guide_frames, None) if guide_frames is not None else None
+        motion = a if g is None else _Img(g, a.gray.shape[1::-1])
         pair = None
         if prev is not None and t not in cuts:
-            fw, bw, rel_fw, rel_bw = _pair_flows(prev, a)
+            fw, bw, rel_fw, rel_bw = _pair_flows(prev_motion if prev_motion is not None else prev, motion)
             scale = prev.y.shape[1] / prev.gray.shape[1]
             origins = texture.tile_origins(prev.gray, rel_fw, scale, prev.y.shape)
             motions = tuple(texture.tile_motions(prev.y, a.y, fw, rel_fw, scale, origins))
             pair = _SourcePair(fw, bw, rel_fw, rel_bw, motions, _sharp_mask(prev, a, fw, rel_fw))
         yield x, a, pair
-        prev = a
+        prev, prev_motion = a, motion
 
 
 def _pair_flows(a: _Img, b: _Img) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -456,14 +462,16 @@ def _pair_flows(a: _Img, b: _Img) -> tuple[np.ndarray, np.ndarray, np.ndarray, n
 
 
 def _measure_fix(src_frames: Iterator[np.ndarray], out_frames: Iterator[np.ndarray], cuts: set[int],
-                 tally: _Tally, progress: Callable[[int], None], max_side: int = ANALYSIS_MAX_SIDE) -> None:
+                 tally: _Tally, progress: Callable[[int], None], max_side: int = ANALYSIS_MAX_SIDE,
+                 guide_frames: Iterator[np.ndarray] | None = None) -> None:
     """Same frame rate: frame t of the output against frame t of the input (both native size).
 
     The input's side (decoding, flows, masks, tile motions) runs a few frames ahead on a worker
     thread while the output's frames are decoded and measured here."""
     prev_in = prev_out = older_in = older_out = None
     prev_back = None  # (flow t−1→t−2, reliable) for the frame before the newest
-    with Ahead(_source_side(src_frames, cuts, max_side), depth=3, name="flickerd-verify-source") as source:
+    with Ahead(_source_side(src_frames, cuts, max_side, guide_frames), depth=3,
+               name="flickerd-verify-source") as source:
         for (x, a, pair), y in _zip_counting(source, out_frames, tally):
             b = _Img(_fit(y, x.shape), _analysis_size(x.shape, max_side))
             tally.fidelity(a, b)
@@ -570,6 +578,15 @@ def _images(path: str, *, output: bool = False) -> Iterator[np.ndarray]:
         if output:
             raise _OutputUnreadable(str(exc)) from exc
         raise
+
+
+def _guide_images(path: str) -> Iterator[np.ndarray]:
+    """The guide's frames until it ends or stops decoding: a broken guide leaves the rest of the
+    pairs to the input's own flow, it never fails the verification of the render."""
+    try:
+        yield from _images(path)
+    except InputError:
+        return
 
 
 # ---------------------------------------------------------------- decision (pure)
@@ -710,11 +727,13 @@ def check(
     vmaf: bool = False,
     max_side: int = ANALYSIS_MAX_SIDE,
     progress: ProgressFn = no_progress,
+    guide: str | None = None,
 ) -> Verification:
     """Measure ``fixed`` against ``src`` and accept or reject it (see the module docstring).
 
     ``rediagnose`` re-runs the diagnosis on the output (None: skip). VMAF runs when ``vmaf``
-    is true or the thresholds require it. Problems with the *output* (unreadable, wrong frame
+    is true or the thresholds require it. ``guide``: the render's guide video (checked by
+    ``media.guide``: same frame count); both files are then measured with the guide's motion. Problems with the *output* (unreadable, wrong frame
     count, rate or size) are rejections, not exceptions; an unreadable *input* raises ``InputError``.
     """
     if mode not in ("fix", "interpolate"):
@@ -742,7 +761,8 @@ def check(
         if mode == "interpolate" and factor:
             _measure_interpolated(_images(src), out_frames, factor, tally, frame_progress, max_side)
         elif mode == "fix":
-            _measure_fix(_images(src), out_frames, cuts, tally, frame_progress, max_side)
+            _measure_fix(_images(src), out_frames, cuts, tally, frame_progress, max_side,
+                         _guide_images(guide) if guide and mode == "fix" else None)
     except _OutputUnreadable as exc:
         unreadable = True
         reasons.append(f"the output cannot be decoded: {exc}")
@@ -750,6 +770,7 @@ def check(
                              tally.frames_out or info_out.frame_count, mode, factor)
 
     metrics = _metrics(tally, mode, factor, info_in, info_out, sorted(cuts))
+    metrics["flow_from_guide"] = bool(guide) and mode == "fix"  # whose motion the measures followed
     if mode == "fix":
         metrics.update(drift_metrics(tally.drift_in, tally.drift_out, before.seams if before is not None else None,
                                      sorted(cuts)))

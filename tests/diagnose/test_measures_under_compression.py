@@ -40,11 +40,11 @@ def test_sparse_flow_cells_fall_back_to_the_clipped_plain_mean():
 
 
 def test_local_score_is_regions_above_the_frame():
-    m = local.LocalMap((2, 2))
+    m = local.LocalMap((2, 4))
     for t in range(6):
         sign = 1 if t % 2 else -1
-        m.add(np.array([[3.0 * sign + 1.0 * sign, 1.0 * sign], [1.0 * sign, 1.0 * sign]]))
-    # every cell flickers by 1, one cell by 4 more: the score is the excess of the worst quarter
+        m.add(sign * np.array([[4.0, 4.0, 1.0, 1.0], [1.0, 1.0, 1.0, 1.0]]))
+    # every cell flickers by 1, a region of two cells by 4: the score is the excess of the worst quarter
     assert m.score() == pytest.approx(4.0 - 1.0)
 
 

@@ -96,9 +96,9 @@ def test_local_map_pure():
     m = LocalMap((2, 2))
     for t in range(6):
         cells = np.zeros((2, 2))
-        cells[0, 0] = 4 * (-1) ** t
+        cells[0, 0] = cells[0, 1] = 4 * (-1) ** t  # a region across the top row
         m.add(cells)
-    assert m.map[0, 0] == pytest.approx(4.0)
+    assert m.map[0, 0] == pytest.approx(4.0) and m.map[0, 1] == pytest.approx(4.0)
     assert m.map[1, 1] == 0
 
 

@@ -19,16 +19,34 @@ def test_one_blocky_shot_of_two_does_not_make_the_clip_blocky():
 
 
 def test_local_map_caps_one_off_spikes_but_keeps_recurring_bursts():
-    m = local.LocalMap((1, 3))
+    m = local.LocalMap((2, 3))  # each column one region two cells tall, so its cells step together
     frames = 13  # 12 second differences
     for t in range(frames):
         spike = 16.0 if t == 6 else 0.0  # one frame: a block refresh or a tracking slip
         burst = 4.0 * (-1) ** t if t % 3 == 0 else 0.0  # a region the encoder updates every third frame
-        m.add(np.array([[spike, burst, 0.0]]))
+        m.add(np.array([[spike, burst, 0.0], [spike, burst, 0.0]]))
     cells = m.map[0]
     assert cells[0] == pytest.approx(0.0)  # a cell's top quarter is capped at its own 75th percentile
     assert cells[1] > 1.0  # a step of 2 on two thirds of the frames: it stays
     assert cells[2] == 0
+
+
+def test_a_cell_stepping_alone_is_not_a_region():
+    # a flow error on real motion: one cell's residual jumps, its neighbours do not follow
+    lone = local.LocalMap((3, 3))
+    region = local.LocalMap((3, 3))
+    for t in range(12):
+        a = np.zeros((3, 3))
+        a[1, 1] = 6.0 * (-1) ** t
+        lone.add(a)
+        b = np.zeros((3, 3))
+        b[1, 1] = b[1, 2] = 6.0 * (-1) ** t  # a region two cells wide rising and falling together
+        region.add(b)
+    assert lone.map[1, 1] == 0
+    assert region.map[1, 1] == pytest.approx(6.0) and region.map[1, 2] == pytest.approx(6.0)
+    # cells stepping the opposite way (an object moving across the border) do not support each other
+    assert local.supported(np.array([[3.0, -3.0]])).tolist() == [[0.0, 0.0]]
+    assert local.supported(np.array([[3.0, 1.0]])).tolist() == [[1.0, 1.0]]
 
 
 def _bump(shape, peak, sigma):

@@ -35,6 +35,7 @@ def test_daemon_uses_guides_and_never_takes_them_as_jobs(material, tmp_path):
     shot = json.loads((out / "shot.report.json").read_text())
     assert shot["guide"]["origin"] == "beside" and shot["guide"]["used"] is True
     assert shot["chain"]["steps"][-1]["route"] == "guided" and (out / "shot.mp4").is_file()
+    assert shot["verification"]["metrics"]["flow_from_guide"] is True  # judged along the guide's motion
     late = json.loads(next(out.rglob("late.report.json")).read_text())
     assert late["guide"]["path"] is None and late["guide"]["used"] is False
     assert "did not arrive within 1 s" in late["guide"]["note"] and late["guide"]["note"] in late["notes"]

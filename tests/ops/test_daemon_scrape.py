@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.service.helpers import make_clip
+from tests.service.helpers import REJECT_FFMPEG, daemon_table, make_clip
 
 from .prom import PrometheusServer, finite, free_port
 from .promql import ALERTS, concrete, dashboard_targets
@@ -25,20 +25,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
 # Panels that need hardware this machine lacks; test_prometheus.py covers them with a mocked GPU.
 NEEDS_GPU = {"GPU memory"}
 
-CONFIG = """
-[daemon]
-state_dir = "state"
-metrics_address = "127.0.0.1:{port}"
-cpu_workers = 1
-gpu_slots = 0
-rescan_interval_s = 600
-shutdown_timeout_s = 10
-max_attempts = 1
-
-# Nothing re-encoded passes 1000 dB: every ffmpeg fix is rejected by verification.
-[acceptance.routes.ffmpeg]
-min_psnr = 1000.0
-
+CONFIG = daemon_table("127.0.0.1:{port}", "max_attempts = 1") + REJECT_FFMPEG + """
 [[folders]]
 name = "fix"
 path = "fix"

@@ -25,7 +25,7 @@ import pytest
 
 from flickerd.errors import FAILURE_REASONS
 from flickerd.metrics import DURATION_BUCKETS_S, QUEUE_WAIT_BUCKETS_S, REDUCTION_BUCKETS, VERDICTS, read_gpu_memory
-from tests.service.helpers import Daemon, make_clip, metric, rows, run_cli, scrape, wait_for
+from tests.service.helpers import REJECT_FFMPEG, Daemon, daemon_table, make_clip, metric, rows, run_cli, scrape, wait_for
 
 from .prom import PrometheusServer
 from .promql import ALERTS, alert_rules, concrete, dashboard_legends, metric_names
@@ -36,20 +36,7 @@ WINDOW_S = 600
 IDLE_SERIES_MAX = 300
 FOLDERS = ("slow", "fix", "strict", "attention", "regen")
 
-CONFIG = """
-[daemon]
-state_dir = "state"
-metrics_address = "127.0.0.1:0"
-cpu_workers = 1
-gpu_slots = 0
-rescan_interval_s = 600
-shutdown_timeout_s = 10
-max_attempts = 1
-
-# Nothing re-encoded passes 1000 dB: every ffmpeg fix is rejected by verification.
-[acceptance.routes.ffmpeg]
-min_psnr = 1000.0
-""" + "".join(f"""
+CONFIG = daemon_table(extra="max_attempts = 1") + REJECT_FFMPEG + "".join(f"""
 [[folders]]
 name = "{name}"
 path = "{name}"
@@ -210,6 +197,8 @@ def expected_dashboard(facts: dict) -> dict[tuple[str, str], dict]:
         ("Mean flicker score before / after fixing", "{{stage}}"): mean,
         ("Flicker reduction (1 - after/before)", "median"): {"": histogram_quantile(0.5, REDUCTION_BUCKETS, reductions)},
         ("Flicker reduction (1 - after/before)", "worst 10%"): {"": histogram_quantile(0.1, REDUCTION_BUCKETS, reductions)},
+        ("Guided jobs by guide", "{{guide}}"): {"used": 0.0, "not_used": 0.0, "unusable": 0.0},  # no guides here
+        ("Window seams", "{{stage}}"): {"found": 0.0, "fixed": 0.0},  # 2–3 s clips: no windows
         ("GPU memory", "GPU {{gpu}} used ({{instance}})"): {},  # no GPU here (asserted below)
         ("GPU memory", "GPU {{gpu}} total ({{instance}})"): {},
         ("Output disk free", "{{folder}}"): {f: disk_ratio(facts["root"] / f"{f}.fixed")[0] for f in FOLDERS},

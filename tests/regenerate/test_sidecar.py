@@ -120,3 +120,26 @@ def test_fuzzed_sidecars_raise_only_sidecar_error(data):
     assert result.seed is None or (type(result.seed) is int and result.seed >= 0)
     assert result.model is None or ("/" not in result.model and ".." not in result.model.split("."))
     assert len(result.prompt) <= MAX_PROMPT_CHARS
+
+
+def test_window_and_seams_name_the_frames_where_render_windows_join():
+    s = parse_sidecar('{"window": 81, "seams": [170, 81, 81]}', "c")
+    assert (s.window, s.seams) == (81, (81, 170))  # sorted, once each
+    assert s.seams_within(250) == (81, 162, 170, 243)
+    assert s.seams_within(100) == (81,)  # past the last frame: none
+    assert parse_sidecar("{}", "c").seams_within(250) == ()
+    assert s.to_dict()["seams"] == [81, 170]
+
+
+@pytest.mark.parametrize("text,message", [
+    ('{"window": 1}', "'window' must be a whole number of frames from 2"),
+    ('{"window": 40.5}', "'window' must be a whole number"),
+    ('{"window": true}', "'window' must be a whole number"),
+    ('{"seams": 81}', "'seams' must be a list of frame numbers"),
+    ('{"seams": [0]}', "'seams' must be a whole number of frames from 1"),
+    ('{"seams": ["81"]}', "'seams' must be a whole number"),
+    ('{"seams": [' + ",".join(["5"] * 5000) + "]}", "'seams' lists 5000 frames; the limit is 4096"),
+])
+def test_bad_window_or_seams_are_refused_with_the_reason(text, message):
+    with pytest.raises(SidecarError, match=message):
+        parse_sidecar(text, "c")

@@ -82,3 +82,38 @@ def test_the_png_has_a_panel_per_measure(clips, tmp_path, status):
     png = cv2.imread(path)
     assert png.shape[1] == 1000 and png.shape[0] == 780  # 3 panels
     assert png.std() > 10
+
+
+def _panning_frames(n: int = 64, h: int = 96, w: int = 160):
+    import numpy as np
+
+    rng = np.random.default_rng(3)
+    big = cv2.GaussianBlur(rng.uniform(40, 200, (h, w + n, 3)).astype(np.float32), (0, 0), 2.0)
+    return [np.clip(big[:, t:t + w], 0, 255).astype(np.uint8) for t in range(n)]
+
+
+def test_window_seams_get_a_tone_panel_whose_legends_agree_with_the_curves(tmp_path):
+    from flickerd.synth import drift as synth
+    from flickerd.synth.real import encode
+
+    frames = _panning_frames()
+    damaged, dmg = synth.damage(frames, seed=1, window=24)
+    d = run(encode(damaged, tmp_path / "drift.mp4", fps=24))
+    assert len(d.seams) == len(dmg.seams) and all(abs(a - b) <= 1 for a, b in zip(d.seams, dmg.seams))
+    tone = panels(d, None)[-1]
+    assert tone.title.startswith("Tone level") and tone.marks == d.seams and tone.signed
+    curve = tone.curves[0]
+    assert curve.values[0] == 0.0  # a change since frame 0
+    # the legend's summed step is what the curve shows after the last seam (no trend here)
+    settled = sorted(_finite(curve.values[d.seams[-1] + 4:]))
+    shown = settled[len(settled) // 2]
+    said = float(curve.label.split(": ")[1].split(" grey")[0])
+    assert abs(said - shown) < 1.0 and abs(said) > 3.0, (said, shown)
+    # the channel drawn is the one that steps most: the injected exposure step is mostly Y
+    assert "Tone level Y" in tone.title
+    clean = run(encode(frames, tmp_path / "clean.mp4", fps=24))
+    assert clean.seams == () and not any(p.title.startswith("Tone level") for p in panels(clean, None))
+    fig = figure(before=d, verification=None, title="t")
+    marks = [ln for ln in fig.axes[-1].lines if ln.get_linestyle() == ":" and len(set(ln.get_xdata())) == 1]
+    assert sorted(float(ln.get_xdata()[0]) + 0.5 for ln in marks) == [float(s) for s in d.seams]
+    assert fig.axes[-1].get_ylim()[0] <= -2.0  # a change of level: the axis is not pinned at 0

@@ -43,6 +43,28 @@ def sha256(path: str | os.PathLike) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
+def daemon_table(address: str = "127.0.0.1:0", extra: str = "") -> str:
+    """The ``[daemon]`` table test configs share: state in ``state``, one CPU worker, no GPU, no
+    periodic rescans, a short shutdown."""
+    return f"""
+[daemon]
+state_dir = "state"
+metrics_address = "{address}"
+cpu_workers = 1
+gpu_slots = 0
+rescan_interval_s = 600
+shutdown_timeout_s = 10
+{extra}
+"""
+
+
+# Nothing re-encoded passes 1000 dB: every ffmpeg fix is rejected by verification.
+REJECT_FFMPEG = """
+[acceptance.routes.ffmpeg]
+min_psnr = 1000.0
+"""
+
+
 REPORT_RULES = """
 [[rules]]
 name = "report-all"
@@ -54,15 +76,7 @@ def write_config(root: Path, *, folder_extra: str = "", daemon_extra: str = "", 
                  settle_s: float = 0.3, settle_max_s: float = 2.0, name: str = "cfg.toml") -> Path:
     """A config watching ``root/in`` (created) with a state dir in ``root/state``."""
     (root / "in").mkdir(parents=True, exist_ok=True)
-    text = f"""
-[daemon]
-state_dir = "state"
-metrics_address = "127.0.0.1:0"
-cpu_workers = 1
-gpu_slots = 0
-rescan_interval_s = 600
-shutdown_timeout_s = 10
-{daemon_extra}
+    text = daemon_table(extra=daemon_extra) + f"""
 {rules}
 [[folders]]
 name = "in"

@@ -279,3 +279,41 @@ def test_a_job_that_ends_before_a_route_is_chosen_has_none(tmp_path):
     res = run_task(make_task(tmp_path), process, sink)
     assert not [g for g in got if isinstance(g, RouteChosen)]
     assert res.route == "none" and res.chosen_route is None
+
+
+def test_a_sidecars_window_reaches_the_processor_and_the_seams_are_counted(tmp_path):
+    task = make_task(tmp_path)
+    (tmp_path / "in" / "sub" / "clip.json").write_text('{"window": 81}')
+    seen = {}
+    inner = fake("done")
+
+    def process(src, workdir, **kw):
+        seen.update(kw)
+        out = inner(src, workdir, **kw)
+        out.before.seams = (81, 162)
+        out.chain = SimpleNamespace(steps=(SimpleNamespace(route="drift", version=get_route("drift").version),))
+        return out
+
+    res = run_task(task, process, lambda item: None)
+    assert seen["windows"].window == 81 and seen["windows"].seams_within(200) == (81, 162)
+    assert (res.state, res.seams, res.seams_fixed) == (JobState.DONE, 2, 2)
+    # a render without a sidecar gets no windows; a chain without drift fixes no seam
+    task = make_task(tmp_path / "b")
+    seen.clear()
+    res = run_task(task, lambda src, workdir, **kw: (seen.update(kw), inner(src, workdir, **kw))[1], lambda item: None)
+    assert "windows" not in seen and (res.seams, res.seams_fixed) == (0, 0)
+
+
+def test_window_seams_are_counted_by_stage():
+    from prometheus_client import CollectorRegistry
+
+    from flickerd.metrics import Metrics
+
+    registry = CollectorRegistry()
+    m = Metrics(registry, folders=["in"], routes=["drift"])
+    value = lambda stage: registry.get_sample_value("flickerd_window_seams_total", {"stage": stage})  # noqa: E731
+    assert (value("found"), value("fixed")) == (0.0, 0.0)
+    m.seams(3, 0)
+    m.seams(2, 2)
+    m.seams(0, 0)
+    assert (value("found"), value("fixed")) == (5.0, 2.0)

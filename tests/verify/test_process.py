@@ -254,3 +254,21 @@ def test_review_candidates_are_judged_by_their_own_policy(renders, tmp_path, acc
     else:
         assert out.status == "rejected" and out.output is None
         assert "acceptance policy" in out.reason and "flicker did not fall" in out.reason
+
+
+def test_seams_a_sidecar_names_reach_the_diagnosis_the_report_and_the_plot(tmp_path, capsys):
+    (tmp_path / "in").mkdir()
+    src = clips.write(str(tmp_path / "in" / "windows.mp4"), [f + o for f, o in zip(clips.moving_frames(N, speed=2.0), OFFSETS)])
+    (tmp_path / "in" / "windows.json").write_text('{"window": 10, "seams": [12, 40]}')
+    rc = _cli(src, "--route", "test-good", "-o", str(tmp_path / "out" / "windows.mp4"))
+    assert rc == 0
+    doc = json.loads((tmp_path / "out" / ("windows" + JSON_SUFFIX)).read_text())
+    # the clip has no tone steps: only the sidecar makes these seams; 40 lies past its 16 frames
+    assert doc["diagnosis"]["before"]["seams"] == [10, 12]
+    assert "the sidecar names render windows: seams at frames 10, 12." in doc["notes"]
+    assert {"tone_y", "tone_cb", "tone_cr"} <= set(doc["diagnosis"]["before"]["timeline"][0])
+    # without the sidecar there are none
+    os.remove(tmp_path / "in" / "windows.json")
+    assert _cli(src, "--route", "test-good", "-o", str(tmp_path / "out2" / "windows.mp4")) == 0
+    doc = json.loads((tmp_path / "out2" / ("windows" + JSON_SUFFIX)).read_text())
+    assert doc["diagnosis"]["before"]["seams"] == [] and not any("sidecar" in n for n in doc["notes"])

@@ -259,3 +259,21 @@ def test_a_fix_that_moves_content_while_removing_flicker_is_rejected(clip):
     assert m["change_on_flicker"] < 0.5 < 0.7 < right.metrics["change_on_flicker"], (m, right.metrics)
     assert right.accepted, right.reasons
     assert not wrong.accepted and any("lines up with the input's flicker" in r for r in wrong.reasons), wrong.reasons
+
+
+def test_with_a_guide_both_files_are_measured_along_the_guides_motion(tmp_path):
+    frames = clips.moving_frames(12, speed=3.0)
+    src = clips.write(str(tmp_path / "pan.mp4"), clips.luma_flicker(frames, 6.0))
+    fixed = clips.write(str(tmp_path / "fixed.mp4"), frames)
+    small = clips.write(str(tmp_path / "guide.mp4"), [cv2.resize(f, (f.shape[1] // 2, f.shape[0] // 2)) for f in frames])
+    still = clips.write(str(tmp_path / "still.mp4"), [frames[0]] * len(frames))
+    short = clips.write(str(tmp_path / "short.mp4"), frames[:5])
+    own = check(src, fixed, None, None, rediagnose=None)
+    guided = check(src, fixed, None, None, rediagnose=None, guide=small)  # any size: scaled to the input's
+    wrong = check(src, fixed, None, None, rediagnose=None, guide=still)  # a guide that says nothing moves
+    broken = check(src, fixed, None, None, rediagnose=None, guide=short)  # ends early: the rest by the input's flow
+    assert not own.metrics["flow_from_guide"] and guided.metrics["flow_from_guide"]
+    m, g, w = (v.metrics["warp_error_after"] for v in (own, guided, wrong))
+    assert g == pytest.approx(m, rel=0.5)  # the guide's motion is the input's here
+    assert w > 5 * m  # with the still guide's motion the pan is not compensated: the measures follow the guide
+    assert broken.metrics["frames_in"] == own.metrics["frames_in"] and broken.metrics["warp_error_after"] < w

@@ -138,6 +138,7 @@ def main(args: argparse.Namespace) -> int:
     from flickerd.rules import DEFAULT_RULES
 
     from flickerd.media.probe import probe
+    from flickerd.routes.regenerate.sidecar import generator_record
 
     src = args.file
     try:
@@ -154,7 +155,8 @@ def main(args: argparse.Namespace) -> int:
                 final = base + output_extension(ext, args.codec)
         if os.path.abspath(final) == os.path.abspath(src):
             raise ConfigError(f"{final}: the output would overwrite the input; choose another -o.")
-        guide = None if args.no_guide else find_guide_for(src, args.guide)
+        record = generator_record(src)  # a broken sidecar is a warning here, the regeneration route's error
+        guide = None if args.no_guide else find_guide_for(src, args.guide, record)
         if guide is not None and guide.path is None and args.guide:
             raise ConfigError(guide.note.split("; the render")[0] + ".")  # named on the command line: say so
     except FlickerdError as exc:
@@ -175,7 +177,8 @@ def main(args: argparse.Namespace) -> int:
         try:
             outcome = process_file(src, workdir, rules=rules_with_mode(DEFAULT_RULES, args.mode),
                                    route_override=steps, progress=bar, compare=not args.no_compare,
-                                   output_codec=args.codec.lower() if args.codec else None, guide=guide)
+                                   output_codec=args.codec.lower() if args.codec else None, guide=guide,
+                                   windows=record if record is not None and (record.window or record.seams) else None)
         finally:
             bar.close()
         written = []
@@ -209,19 +212,14 @@ def main(args: argparse.Namespace) -> int:
     return _EXIT.get(outcome.status, EXIT_FAILED)
 
 
-def find_guide_for(src: str, named: str | None):
-    """The guide ``--guide`` names (checked), else the one found as the daemon finds it (beside, sidecar)."""
+def find_guide_for(src: str, named: str | None, sidecar=None):
+    """The guide ``--guide`` names (checked), else the one found as the daemon finds it (beside, ``sidecar``)."""
     from flickerd.media.guide import check_guide, find_guide
-    from flickerd.routes.regenerate.sidecar import SidecarError, read_sidecar
 
     if named:
         return check_guide(src, named, os.path.dirname(os.path.abspath(named)), "command line")
     if os.path.isdir(src):
         return None
-    try:
-        sidecar = read_sidecar(src)
-    except SidecarError:
-        sidecar = None  # a broken sidecar is the regeneration route's business; no guide from it
     folder = os.path.dirname(os.path.abspath(src))
     return find_guide(src, root=folder, wait_s=0.0, sidecar_guide=sidecar.guide if sidecar else None)
 

@@ -10,12 +10,17 @@ luma_flicker        mean motion-compensated second difference of luma, grey leve
 luma_flicker_raw    the same on plain per-frame means, |Y_t − (Y_{t−1}+Y_{t+1})/2|
 chroma_flicker      the same for the chroma offset (Cb, Cr), grey levels
 local_flicker       mean of the top quarter of the coarse flicker map minus its median cell:
-                    per-region second difference of the motion-compensated residual, each
-                    cell's one-off spikes capped at its 75th percentile over time, grey
-                    levels (how much the worst regions flicker beyond the frame as a whole)
+                    per-region second difference of the motion-compensated residual, as far
+                    as a neighbouring cell steps the same way at the same time (a region, not
+                    one cell's flow error), each cell's one-off spikes capped at its 75th
+                    percentile over time, grey levels (how much the worst regions flicker
+                    beyond the frame as a whole)
 texture_flicker     median over pairs of high-pass residual energy / high-pass detail energy
                     after flow compensation, on native-resolution tiles with their motion
-                    refined there (≈0–0.4 tracked, →2 regenerated)
+                    refined there (≈0–0.4 tracked, →2 regenerated); on a clip whose
+                    ``blocking`` is over its threshold, only the pixels off both frames'
+                    8-px block grids count (``blockgrid``: re-quantised blocks are the codec's)
+texture_flicker_all the same on all of the tiles' reliable pixels, blocky or not
 warp_error          mean Lai et al. warping error, RGB in [0,1], summed over channels
 flow_failure        mean fraction of each frame where the flow check fails
 incoherence         the largest isolated replaced area: fraction of the frame whose content

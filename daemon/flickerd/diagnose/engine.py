@@ -21,7 +21,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-from flickerd.diagnose import baseline, codec, cuts, drift, global_flicker, incoherence, local, plan, verdict, warping
+from flickerd.diagnose import (baseline, blockgrid, codec, cuts, drift, global_flicker, incoherence, local, plan, verdict,
+                               warping)
 from flickerd.diagnose.frames import FrameView, Geometry
 from flickerd.diagnose.model import Diagnosis, FramePoint
 from flickerd.diagnose.settings import DiagnoseSettings
@@ -57,18 +58,21 @@ def run(
     n, series = _analyse(started.reader, settings, p, progress, (info.width, info.height), info.fps or 25.0)
     blocking = codec.blocking_score(series["blocking"], series["keyframe"])
     scores, segments = verdict.scores_and_segments(series, blocking, settings)
+    tex = verdict.texture_series(series, blocking, settings)
     seams = drift.find_seams(series["drift_stats"], series["cuts"], seams)
     scores["drift"], scores["drift_saturation"] = drift.drift(series["drift_stats"], seams)
     scores["seams"] = float(len(seams))
     v, confidence = verdict.decide(scores, settings)
+    tone = series["drift_stats"]
     timeline = tuple(
         FramePoint(
             index=t, time_s=series["time"][t], warp_error=_opt(series["warp"][t]), luma=_opt(series["luma"][t]),
             luma_flicker=_opt(series["luma_flicker"][t]), chroma_flicker=_opt(series["chroma_flicker"][t]),
-            local_flicker=_opt(series["local"][t]), texture_flicker=_opt(series["texture"][t]),
+            local_flicker=_opt(series["local"][t]), texture_flicker=_opt(tex[t]),
             incoherence=_opt(series["incoherent"][t]), mean_diff=_opt(series["mean_diff"][t]),
             flow_failure=_opt(series["failure"][t]), banding=_opt(series["banding"][t]),
             blocking=_opt(series["blocking"][t]),
+            tone_y=_opt(tone[t, 0]), tone_cb=_opt(tone[t, 1]), tone_cr=_opt(tone[t, 2]),
             cut=t in series["cuts"], keyframe=series["keyframe"][t],
         )
         for t in range(n)
@@ -86,7 +90,7 @@ def run(
 
 _SKIPPED = {"warp": math.nan, "luma": math.nan, "mean_diff": math.nan, "failure": math.nan, "banding": math.nan,
             "blocking": math.nan, "keyframe": False, "offsets": None, "tone_offsets": None, "texture": math.nan,
-            "area": math.nan}
+            "texture_off_grid": math.nan, "area": math.nan}
 
 
 _NO_YCC = (math.nan, math.nan, math.nan)
@@ -116,7 +120,7 @@ def _skip_to(series: dict, lmap: local.LocalMap, n: int, t: int, fps: float) -> 
 
 # Per-frame numbers are kept as packed doubles (8 bytes a frame each, where a list of floats
 # holds 32): an hour at 24 fps keeps its series in about 10 MB; "ycc" holds three a frame.
-_PAIR_SERIES = ("mean_diff", "warp", "failure", "texture", "area")
+_PAIR_SERIES = ("mean_diff", "warp", "failure", "texture", "texture_off_grid", "area")
 _FLOAT_SERIES = ("time", "luma", "banding", "blocking", "local", "ycc", "tone", *_PAIR_SERIES)
 _NO_PAIR = {k: math.nan for k in _PAIR_SERIES} | {"offsets": None, "cells": None}
 
@@ -128,16 +132,17 @@ def _pair_measures(prev: FrameView, view: FrameView, s: DiagnoseSettings, factor
     ry_local = c.residual @ global_flicker.YCC[0] - offsets[0]
     if factor == 1 and min(view.planes.y.shape) < texture.TILE + 2 * texture.TILE_MARGIN:
         prev_y = prev.gray.astype(np.float32)  # too small for native tiles: the analysis frame is native
-        tex = texture.texture_ratio(prev_y, prev_y - ry_local - offsets[0], c.mask)
+        tex, tex_off = blockgrid.frame_ratios(prev_y, prev_y - ry_local - offsets[0], c.mask, c.flow)
     else:
         native = prev.planes.y.shape[1] / prev.gray.shape[1]
         origins = texture.tile_origins(prev.gray, c.mask, native, prev.planes.y.shape)
-        tex = texture.native_ratio(prev.planes.y, view.planes.y, c.flow, c.mask, native, origins)
+        tex, tex_off = blockgrid.native_ratios(prev.planes.y, view.planes.y, c.flow, c.mask, native, origins)
     return {
         "mean_diff": baseline.mean_diff(prev.rgb, view.rgb),
         "warp": warping.warp_error(c.residual, c.mask),
         "failure": 1.0 - np.count_nonzero(c.mask) / c.mask.size,
         "texture": tex,
+        "texture_off_grid": tex_off,
         "area": incoherence.pair_area(prev.rgb, view.rgb, prev.gray, view.gray, c, offsets),
         "offsets": offsets,
         "cells": local.cell_means(ry_local, c.mask, s.grid),

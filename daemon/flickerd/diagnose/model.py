@@ -1,7 +1,9 @@
 """What a diagnosis says: the verdict, its confidence, the scores and the per-frame timeline.
 
 These frozen records are the contract between ``diagnose`` and everything after it
-(rules, verification, reports, the journal). ``to_json`` gives the documented schema 2.
+(rules, verification, reports, the journal). ``to_json`` gives the documented schema 3
+(3: ``texture_flicker`` is read off the block grid on blocky clips, ``texture_flicker_all`` added,
+``local_flicker`` counts a cell's step only where a neighbouring cell steps with it).
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 
 class Verdict(str, Enum):
@@ -32,12 +34,17 @@ class FramePoint:
     luma_flicker: float | None = None  # |Y_t − (Y_{t−1}+Y_{t+1})/2|
     chroma_flicker: float | None = None
     local_flicker: float | None = None
-    texture_flicker: float | None = None  # high-pass residual / high-pass detail of the pair (≈1: re-drawn)
+    texture_flicker: float | None = None  # high-pass residual / high-pass detail of the pair (≈1: re-drawn), off the block grid on a blocky clip
     incoherence: float | None = None  # the pair's replaced area above its neighbours', frame fraction
     mean_diff: float | None = None  # the seed's baseline |F_t − F_{t−1}|
     flow_failure: float | None = None  # fraction of the frame where the flow check fails
     banding: float | None = None
     blocking: float | None = None
+    # the frame's tone level with motion taken out (``diagnose.drift.compensated_levels``): mean Y, Cb
+    # and Cr in full-range grey levels (Cb/Cr about 128), the levels that window drift and seams are read from
+    tone_y: float | None = None
+    tone_cb: float | None = None
+    tone_cr: float | None = None
     cut: bool = False
     keyframe: bool = False
 
@@ -79,7 +86,7 @@ class Diagnosis:
     seams: tuple[int, ...] = ()  # frames that start a new render window (``diagnose.drift``)
 
     def to_json(self, *, timeline: bool = True) -> dict:
-        """Schema 2; ``timeline=False`` leaves the per-frame entries out (an empty list)."""
+        """Schema 3; ``timeline=False`` leaves the per-frame entries out (an empty list)."""
         return {
             "schema": SCHEMA_VERSION,
             "file": self.file,

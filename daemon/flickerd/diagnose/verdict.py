@@ -20,9 +20,9 @@ from flickerd.diagnose.settings import DiagnoseSettings
 
 MIN_SEGMENT = 3  # frames
 SCORE_NAMES: tuple[str, ...] = (
-    "luma_flicker", "luma_flicker_raw", "chroma_flicker", "local_flicker", "texture_flicker", "warp_error",
-    "flow_failure", "incoherence", "banding", "blocking", "iframe_spike", "mean_diff", "vbench_flickering", "cuts",
-    "drift", "drift_saturation", "seams",
+    "luma_flicker", "luma_flicker_raw", "chroma_flicker", "local_flicker", "texture_flicker", "texture_flicker_all",
+    "warp_error", "flow_failure", "incoherence", "banding", "blocking", "iframe_spike", "mean_diff", "vbench_flickering",
+    "cuts", "drift", "drift_saturation", "seams",
 )
 """Every key of ``Diagnosis.scores`` (documented in ``flickerd.diagnose``); rules may name these."""
 IFRAME_SPIKE = 4.0  # warping error on I-frame pairs this many times the rest: keyframe pumping
@@ -73,15 +73,24 @@ def _whole(values, kind: str, score: float) -> list[Segment]:
     return [Segment(int(idx[0]), int(idx[-1]), kind, score)] if idx.size else []
 
 
+def texture_series(series: dict, blocking: float, s: DiagnoseSettings):
+    """Each pair's texture ratio as the verdict reads it: off the block grid on a clip the blocking
+    measure calls blocky (``blockgrid``: a heavy encode's re-quantised block edges are not the
+    render's texture), on all the tiles' pixels otherwise."""
+    return series["texture_off_grid"] if blocking > s.blocking_threshold else series["texture"]
+
+
 def scores_and_segments(series: dict, blocking: float, s: DiagnoseSettings) -> tuple[dict[str, float], tuple[Segment, ...]]:
     mean_diff = _mean(series["mean_diff"])
+    texture = texture_series(series, blocking, s)
     lmap = series["local_map"]
     scores = {
         "luma_flicker": _mean(series["luma_flicker"]),
         "luma_flicker_raw": _mean(series["luma_raw"]),
         "chroma_flicker": _mean(series["chroma_flicker"]),
         "local_flicker": lmap.score(),
-        "texture_flicker": _median(series["texture"]),
+        "texture_flicker": _median(texture),
+        "texture_flicker_all": _median(series["texture"]),
         "warp_error": _mean(series["warp"]),
         "flow_failure": _mean(series["failure"]),
         "incoherence": incoherence.incoherence_score(series["incoherent"]),
@@ -98,7 +107,7 @@ def scores_and_segments(series: dict, blocking: float, s: DiagnoseSettings) -> t
         ("luma", "luma_flicker", series["luma_flicker"], s.luma_threshold, s.luma_threshold),
         ("chroma", "chroma_flicker", series["chroma_flicker"], s.chroma_threshold, s.chroma_threshold),
         ("local", "local_flicker", series["local"], s.local_threshold, s.local_threshold * 2),  # per-frame peaks
-        ("texture", "texture_flicker", series["texture"], s.texture_threshold, s.texture_threshold),
+        ("texture", "texture_flicker", texture, s.texture_threshold, s.texture_threshold),
     )
     segs: list[Segment] = []
     for kind, key, values, over, per_frame in kinds:

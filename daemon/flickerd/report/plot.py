@@ -1,7 +1,8 @@
 """``NAME.flicker.png``: what was measured per frame, before and after the fix, scene cuts marked.
 
 Panels: the warping error and the global luma flicker (always), then the measure that decided
-the verdict (texture, local, chroma, codec, incoherence) when it is another one. A curve is
+the verdict (texture, local, chroma, codec, incoherence) when it is another one, and the tone
+level of the channel that drifts most when the diagnosis found window seams. A curve is
 drawn only where it was measured: a diagnosis of a long clip samples spread-out frame
 triples, so its points are markers, and each panel says in words what was not measured and
 why. ``panels`` (pure) decides all of that; ``write_plot`` only draws it.
@@ -31,7 +32,7 @@ class Curve:
     label: str
     values: tuple[float, ...]  # NaN where not measured
     colour: str
-    summary: str = "mean"  # the statistic the legend gives ("mean" | "median")
+    summary: str = "mean"  # the statistic the legend gives ("mean" | "median" | "": none, the label says it)
 
     @property
     def measured(self) -> int:
@@ -47,7 +48,7 @@ class Curve:
         return sum(finite) / len(finite)
 
     def legend(self, unit: str) -> str:
-        value = self.statistic()
+        value = self.statistic() if self.summary else None
         return self.label if value is None else f"{self.label}: {self.summary} {fmt(value)} {unit}"
 
 
@@ -60,6 +61,9 @@ class Panel:
     threshold: float | None = None  # a dashed line: the per-frame level the verdict uses
     threshold_label: str = ""
     note: str = ""  # what was not measured and why; empty when everything was
+    signed: bool = False  # values below 0 are meaningful (a change of level): the axis is not pinned at 0
+    marks: tuple[int, ...] = ()  # frames marked by a dotted line (window seams)
+    mark_label: str = ""
 
 
 def _clean(values: Sequence[Any]) -> tuple[float, ...]:
@@ -109,6 +113,7 @@ def _panel(title: str, m: Measure, curves: Sequence[Curve], diagnosis: Diagnosis
 
 
 VERIFIED = "every frame; input and output measured with the input's optical flow"
+VERIFIED_GUIDE = "every frame; input and output measured with the guide's optical flow"
 DIAGNOSED = "the diagnosis of each file"
 DIAGNOSED_INPUT = "the input's diagnosis"
 
@@ -135,7 +140,9 @@ def panels(before: Diagnosis | None, verification: Any | None) -> tuple[Panel, .
     def verified(m: Measure) -> tuple[tuple[Curve, Curve], str]:
         b, a = _clean(series.get(f"{m.key}_before") or ()), _clean(series.get(f"{m.key}_after") or ())
         if b:
-            return (Curve("before (input)", b, BEFORE), Curve("after (fixed)", a, AFTER)), VERIFIED
+            by_guide = bool((getattr(verification, "metrics", None) or {}).get("flow_from_guide"))
+            return (Curve("before (input)", b, BEFORE), Curve("after (fixed)", a, AFTER)), \
+                VERIFIED_GUIDE if by_guide else VERIFIED
         return diagnosed(m), (DIAGNOSED if after is not None else DIAGNOSED_INPUT)
 
     out: list[Panel] = []
@@ -151,7 +158,51 @@ def panels(before: Diagnosis | None, verification: Any | None) -> tuple[Panel, .
     for x in decided:
         if x.measure.key not in ("luma_flicker", "warp_error") and x.measure.per_frame is not None:
             out.append(_deciding_panel(x, diagnosed(x.measure), before, mode, after is not None))
+    if before is not None and before.seams:
+        out.append(_drift_panel(before, after))
     return tuple(out)
+
+
+TONE = (("tone_y", "Y"), ("tone_cb", "Cb"), ("tone_cr", "Cr"))
+
+
+def _seam_steps(values: Sequence[float], seams: Sequence[int]) -> float:
+    """The level change one channel makes over the seams, summed (``diagnose.drift.steps``: a flash
+    at a join and the local trend left out), grey levels; 0 when nothing was measured."""
+    import numpy as np
+
+    from flickerd.diagnose.drift import steps
+
+    v = np.array(values, np.float64).reshape(-1, 1)
+    if not np.isfinite(v).any():
+        return 0.0
+    return float(steps(v, seams).sum())
+
+
+def _drift_panel(before: Diagnosis, after: Diagnosis | None) -> Panel:
+    """The tone level of the channel that steps most at the input's seams, before and after, as a
+    change since the input's first frame (the same reference for both curves). Legends give the
+    drawn channel's own summed step at those seams, so they agree with the curves."""
+    seams = tuple(before.seams)
+    field, name, values = max(((f, n, _timeline(before, f)) for f, n in TONE),
+                              key=lambda c: abs(_seam_steps(c[2], seams)))
+    ref = next((v for v in values if not math.isnan(v)), 0.0)
+
+    def curve(label: str, vals: tuple[float, ...], colour: str) -> Curve:
+        step = _seam_steps(vals, seams)
+        per_100 = 100.0 * step / max(1, len(vals))
+        return Curve(f"{label}: {fmt(step)} grey levels over the seams ({fmt(per_100)} per 100 frames)",
+                     tuple(v - ref for v in vals), colour, summary="")
+
+    curves = [curve("before (input)", values, BEFORE)]
+    if after is not None:
+        curves.append(curve("after (fixed, re-diagnosed)", _timeline(after, field), AFTER))
+    where = ", ".join(str(s) for s in seams[:8]) + (" …" if len(seams) > 8 else "")
+    title = (f"Tone level {name} (motion-compensated) — {len(seams)} window seam{'s' if len(seams) > 1 else ''} "
+             f"at frame{'s' if len(seams) > 1 else ''} {where} ({DIAGNOSED_INPUT}); the channel that steps most")
+    note = "" if after is not None else "The fixed file was not re-diagnosed: no curve after."
+    return Panel(title, f"grey levels of {name}, change since frame 0", tuple(curves), False, note=note,
+                 signed=True, marks=seams, mark_label="window seam")
 
 
 def _deciding_panel(x: Deciding, curves: Sequence[Curve], before: Diagnosis | None, mode: str,
@@ -224,15 +275,19 @@ def _draw(ax: Any, panel: Panel, cuts: Sequence[int]) -> None:
         ax.axhline(panel.threshold, color="0.35", ls="--", lw=1, label=panel.threshold_label)
     for i, c in enumerate(cuts):
         ax.axvline(c, color="0.4", ls="-.", lw=1, label="scene cut" if i == 0 else None)
+    for i, m in enumerate(panel.marks):
+        ax.axvline(m - 0.5, color="#7d3c98", ls=":", lw=1.2, label=panel.mark_label if i == 0 else None)
     ax.set_title(panel.title, fontsize=10, loc="left")
     ax.set_ylabel(panel.ylabel, fontsize=8)
     ax.grid(alpha=0.3)
-    top = ax.get_ylim()[1]
+    bottom, top = ax.get_ylim()
     if panel.threshold is not None:
         top = max(top, 1.15 * panel.threshold)  # the threshold is in view: a clean clip plots low and flat
+    if panel.signed:  # a change of level: at least ±2 grey levels in view, so noise is not blown up
+        bottom, top = min(bottom, -2.0), max(top, 2.0)
     if panel.note:  # headroom: the note sits above the data, never on it
-        top *= 1.25 + 0.13 * _wrap(panel.note).count("\n")
-    ax.set_ylim(0, top)  # magnitudes stay honest: no zoom onto noise
+        top += (top - (bottom if panel.signed else 0.0)) * (0.25 + 0.13 * _wrap(panel.note).count("\n"))
+    ax.set_ylim(bottom if panel.signed else 0, top)  # magnitudes stay honest: no zoom onto noise
     if drew or panel.threshold is not None:
         ax.legend(loc="best", fontsize=8)
     if panel.note:

@@ -790,6 +790,7 @@ class Daemon:
             self._queue_cancels.own(job.id, final.finished_at)
         if res.guide:
             self.metrics.guided_job(res.guide)
+        self.metrics.seams(res.seams, res.seams_fixed)
         if res.verdict:
             self.metrics.verdict(res.verdict)
         if res.flicker_before is not None and res.flicker_after is not None:

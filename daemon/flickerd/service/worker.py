@@ -116,6 +116,8 @@ class Result:
     seconds: float = 0.0
     chosen_route: str | None = None  # what RouteChosen said, in case that record arrives late (Ray) or not at all
     guide: str | None = None  # a job with a guide: one of media.guide.GUIDE_STATES; None: no guide
+    seams: int = 0  # window seams the input's diagnosis found (or its sidecar named)
+    seams_fixed: int = 0  # of those, the ones a published drift step corrected
 
 
 Processor = Callable[..., Any]
@@ -377,17 +379,20 @@ def run_task(task: Task, processor: Processor, report: Callable[[Progress | Rout
     return dataclasses.replace(result, chosen_route=chosen[0], route=route)
 
 
-def _find_guide(task: Task, src: Path):
+def _find_guide(task: Task, src: Path, sidecar: Any):  # sidecar: routes.regenerate.sidecar.Sidecar | None
     """The render's guide (``media.guide``), waiting for one the sidecar names; None when there is none."""
     from flickerd.media.guide import find_guide
-    from flickerd.routes.regenerate.sidecar import SidecarError, read_sidecar
 
-    try:
-        sidecar = read_sidecar(src)
-    except SidecarError:
-        sidecar = None  # a sidecar that cannot be used is the regeneration route's business
     return find_guide(src, root=task.src_root, guides_dir=task.guides, wait_s=task.guide_wait_s,
                       sidecar_guide=sidecar.guide if sidecar is not None else None, cancelled=task.cancel.is_set)
+
+
+def _seam_counts(outcome: Any, state: JobState) -> dict[str, int]:
+    """Window seams in the input, and those a published ``drift`` step corrected (``Result``)."""
+    seams = len(getattr(getattr(outcome, "before", None), "seams", ()) or ())
+    chain = getattr(outcome, "chain", None)
+    fixed = state is JobState.DONE and chain is not None and any(s.route == "drift" for s in chain.steps)
+    return {"seams": seams, "seams_fixed": seams if fixed else 0}
 
 
 def _guide_state(guide: Any, outcome: Any, state: JobState) -> str | None:
@@ -421,6 +426,7 @@ def _run(task: Task, processor: Processor, report: Callable[[Progress | RouteCho
     shutil.rmtree(task.workdir, ignore_errors=True)
     task.workdir.mkdir(parents=True)
     try:
+        from flickerd.routes.regenerate.sidecar import generator_record
         from flickerd.rules import Action, Match, Rule
 
         rules = task.rules if task.mode != "diagnose" else (Rule("diagnose-only", Match(), Action.REPORT),)
@@ -431,13 +437,16 @@ def _run(task: Task, processor: Processor, report: Callable[[Progress | RouteCho
         seq = _sequence_job(task) if src.is_dir() else None
         sidecar = seq.sidecar if seq is not None else src.with_suffix(".json").exists()
         codec = seq.codec if seq is not None else task.output_codec
-        guide = _find_guide(task, src) if seq is None and task.mode != "diagnose" else None
+        record = generator_record(src) if seq is None else None
+        windows = record if record is not None and (record.window or record.seams) else None
+        guide = _find_guide(task, src, record) if seq is None and task.mode != "diagnose" else None
         if task.cancel.is_set():
             raise JobCancelled()
         with seq.fps_default() if seq is not None else contextlib.nullcontext():
             outcome = processor(str(src), str(task.workdir), rules=rules, diagnose_settings=task.diagnose_settings,
                                 acceptance=task.acceptance, gpu=task.gpu, sidecar=sidecar, progress=progress,
                                 on_route=on_route, **({"guide": guide} if guide is not None else {}),
+                                **({"windows": windows} if windows is not None else {}),
                                 **({"output_codec": codec} if codec else {}),
                                 **({"report_settings": task.report_settings} if task.report_settings else {}))
             if task.cancel.is_set():
@@ -476,6 +485,7 @@ def _run(task: Task, processor: Processor, report: Callable[[Progress | RouteCho
             route_versions=_route_versions(outcome),
             seconds=time.monotonic() - start,
             guide=_guide_state(guide, outcome, state),
+            **_seam_counts(outcome, state),
         )
     except JobCancelled:
         return Result(task.job.id, JobState.CANCELLED, "cancelled", reason="cancelled",

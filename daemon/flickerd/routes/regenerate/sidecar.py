@@ -39,8 +39,12 @@ MAX_SEED = 2**63 - 1
 METADATA_KEYS = ("flickerd", "comment")
 _MODEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 _FAMILY_NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,39}")
-_KEYS = frozenset({"version", "prompt", "negative_prompt", "seed", "model", "family", "strength", "guide"})
+_KEYS = frozenset({"version", "prompt", "negative_prompt", "seed", "model", "family", "strength", "guide",
+                   "window", "seams"})
 MAX_GUIDE_CHARS = 1024
+MAX_SEAMS = 4096  # window joins listed one by one; a render of 4096 windows is far past any model's
+MAX_FRAME_INDEX = 10**7
+MIN_WINDOW = 2  # frames per render window: a join every frame would be no window at all
 
 
 class SidecarError(InputError):
@@ -57,6 +61,8 @@ class Sidecar:
     family: str | None = None
     strength: float | None = None
     guide: str | None = None  # the render's source video: a relative path inside the watched folder
+    window: int | None = None  # frames per render window: a join (seam) every ``window`` frames
+    seams: tuple[int, ...] = ()  # frames that start a render window, listed (0-based)
 
     @property
     def text_to_video(self) -> bool:
@@ -64,7 +70,13 @@ class Sidecar:
         return bool(self.prompt) and self.seed is not None and self.model is not None
 
     def to_dict(self) -> dict:
-        return {k: getattr(self, k) for k in self.__slots__}
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in ((k, getattr(self, k)) for k in self.__slots__)}
+
+    def seams_within(self, frames: int) -> tuple[int, ...]:
+        """The frames inside a clip of ``frames`` that start a render window: those listed, and
+        every ``window``-th (the first window starts at 0, which is no seam)."""
+        every = range(self.window, frames, self.window) if self.window else ()
+        return tuple(sorted({s for s in (*self.seams, *every) if 0 < s < frames}))
 
 
 def _show(value: object) -> str:
@@ -143,7 +155,25 @@ def from_mapping(data: object, origin: str) -> Sidecar:
         family=None if family is None else _name(origin, "family", family, _FAMILY_NAME),
         strength=strength,
         guide=None if data.get("guide") is None else _relative(origin, "guide", data["guide"]),
+        window=None if data.get("window") is None else _count(origin, "window", data["window"], MIN_WINDOW),
+        seams=_seams(origin, data.get("seams", [])),
     )
+
+
+def _count(origin: str, key: str, value: object, least: int) -> int:
+    if type(value) is not int or not least <= value <= MAX_FRAME_INDEX:
+        raise SidecarError(f"{origin}: {key!r} must be a whole number of frames from {least} to {MAX_FRAME_INDEX}, "
+                           f"got {_show(value)}.")
+    return value
+
+
+def _seams(origin: str, value: object) -> tuple[int, ...]:
+    """Frame indices that start a render window: a list of whole numbers, at most ``MAX_SEAMS``."""
+    if not isinstance(value, list):
+        raise SidecarError(f"{origin}: 'seams' must be a list of frame numbers, got {type(value).__name__}.")
+    if len(value) > MAX_SEAMS:
+        raise SidecarError(f"{origin}: 'seams' lists {len(value)} frames; the limit is {MAX_SEAMS}.")
+    return tuple(sorted({_count(origin, "seams", v, 1) for v in value}))
 
 
 def _relative(origin: str, key: str, value: object) -> str:
