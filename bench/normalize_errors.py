@@ -96,7 +96,7 @@ def main(argv: list[str]) -> int:
     from flickerd.synth.real import Variant, load
 
     sides = {k: r["side"] for k, r in rr.split().items()}
-    names = [n for n in sides if (renders / n).is_file() and sides[n] != "?" and rr.split()[n]["family"] != "film"]
+    names = [n for n in sides if (renders / n).is_file() and rr.split()[n]["family"] != "film"]
     if a.side:
         names = [n for n in names if sides[n] == a.side]
     if a.only:
