@@ -73,3 +73,35 @@ def test_a_negligible_correction_leaves_the_frame_exactly_as_it_was():
     real = fit.Fields(np.ones((3, *shape), np.float32), np.full((3, *shape), 4.0 / 255, np.float32))
     out = planes.apply_planes([y, cb, cr], real, 8)
     assert abs(float(out[0].astype(np.float32).mean() - y.mean()) - 4.0) < 0.5
+
+
+def test_oscillation_reads_alternating_flicker_and_not_a_persistent_change():
+    rng = np.random.default_rng(6)
+    t = np.arange(31)
+    lit = np.clip((t - 10) / 3.0, 0, 1) - np.clip((t - 22) / 3.0, 0, 1)  # a light comes on, stays, goes off
+    persistent = (30.0 * lit + rng.normal(0, 0.3, 31))[:, None]
+    flicker = (4.0 * np.sin(2 * np.pi * t / 3.7) + rng.normal(0, 0.3, 31))[:, None]
+    osc_p, osc_f = fit.oscillation(persistent)[0], fit.oscillation(flicker)[0]
+    assert osc_p < 1.0 < 3.0 < osc_f, (osc_p, osc_f)
+    assert np.isnan(fit.oscillation(persistent[:4])).all()  # too few frames to tell
+
+
+def test_cells_whose_level_does_not_oscillate_keep_their_light():
+    osc = np.full((3, 4, 6), 0.4 / 255, np.float32)  # the noise floor
+    osc[0, 1, 1] = 3.0 / 255  # a breathing cell
+    corr = np.zeros((3, 4, 6), np.float32)
+    corr[0, 1, 1] = 2.5 / 255  # its correction (within a few oscillation scales): kept
+    corr[0, 2, 4] = 12.0 / 255  # a lit cell read as a level to flatten, but it does not oscillate
+    got = fit.oscillating(corr, osc)
+    assert got[0, 1, 1] > 0.85 * corr[0, 1, 1], got[0, 1, 1] * 255
+    assert abs(got[0, 2, 4]) < 1.5 / 255, got[0, 2, 4] * 255  # about CELL_OSC_CAP oscillation scales at most
+    nan = np.full_like(osc, np.nan)
+    assert np.array_equal(fit.oscillating(corr, nan), corr)  # unmeasured (a shot's first frames): unchanged
+
+
+def test_the_frame_chroma_gain_follows_the_luma_gain():
+    nan = np.full((3, 2, 2), np.nan, np.float32)
+    stats = fit.PairStats(nan, nan, np.zeros((2, 2), np.float32), np.zeros(3, np.float32),
+                          np.array([0.02, 0.4, -0.3], np.float32), 0.9)
+    tied = fit.tie_chroma_gain(stats)
+    assert np.allclose(tied.g_log_gain, 0.02) and np.allclose(stats.g_log_gain, [0.02, 0.4, -0.3])

@@ -8,8 +8,11 @@ and for the frame, and a frame gain (the slope of the cells' warped means agains
 robust line through the levels of up to ``2 × global_window`` neighbours, read at the frame by
 the flicker's own distribution (mean, or midrange for flicker that jumps between states), with
 a near-window fallback where a real curve departs from the line. The frame is corrected by one
-affine map per channel; cells correct only what is left of their level beyond it, over
-``2 × window`` neighbours, shrunk where it does not stand out of the cells' noise floor. Only
+affine map per channel (the chroma's gain is the luma's: a multiplicative flicker scales all
+three alike); cells correct only what is left of their level beyond it, over ``2 × window``
+neighbours, shrunk where it does not stand out of the cells' noise floor and kept only as far
+as the cell's level oscillates from frame to frame over the wide window (a real regional change
+of light is persistent, flicker alternates). Only
 low-frequency gain/offset fields (cubic-interpolated to full resolution) are applied, so detail
 is never blended between frames, and fades and exposure ramps lie on the line, so they survive.
 Changes under a level fade out, and a frame that would change by a fraction of a level is
@@ -208,7 +211,7 @@ class Normalizer:
                 if i not in self.cuts_given:
                     self.cuts_found.append(i)
             else:
-                step = fit.link(fit.pair_stats(prev.ycc, ycc, fw, bw, self.shape))
+                step = fit.link(fit.tie_chroma_gain(fit.pair_stats(prev.ycc, ycc, fw, bw, self.shape)))
                 here.cell_offset = prev.cell_offset + step[0]
                 here.cell_log_gain = prev.cell_log_gain + step[1]
                 here.offset = prev.offset + step[2]
@@ -257,12 +260,18 @@ class Normalizer:
         if self.p.local:
             # cells: their level beyond what the frame's affine change predicts there, over the
             # (narrower) local window, shrunk where it does not stand out of the cells' noise floor
+            # and kept only as far as the cell's level oscillates over the wide window (a real,
+            # persistent regional change of light is left alone)
+            def deviation(a: _Analysed) -> np.ndarray:
+                return ((a.cell_offset - here.cell_offset) - (a.offset - here.offset)[:, None, None]
+                        - (a.log_gain - here.log_gain)[:, None, None] * centred)
+
             near = self._neighbours(t, self.p.window)
             times = np.array(near, np.float32) - t
             cells = [self.analysed[s] for s in near]
-            off = off + fit.significant(times, np.stack(
-                [(a.cell_offset - here.cell_offset) - (a.offset - here.offset)[:, None, None]
-                 - (a.log_gain - here.log_gain)[:, None, None] * centred for a in cells]))
+            local = fit.significant(times, np.stack([deviation(a) for a in cells]))
+            osc = fit.oscillation(np.stack([deviation(self.analysed[s]) for s in wide]))
+            off = off + fit.oscillating(local, osc)
             if self.p.local_gain:
                 lg = lg + fit.significant(times, np.stack(
                     [(a.cell_log_gain - here.cell_log_gain) - (a.log_gain - here.log_gain)[:, None, None] for a in cells]),
@@ -280,7 +289,7 @@ class NormalizeRoute:
     """Temporal normalisation of tone and colour (see ``NormalizeParams``)."""
 
     name = "normalize"
-    version = "3"
+    version = "4"  # 4: chroma gain tied to the luma's, cells corrected only where they oscillate
 
     def fix(self, src: str, out: str, params: Mapping[str, Any], progress: ProgressFn = no_progress) -> StepResult:
         p = NormalizeParams.from_mapping(params)  # a bad parameter is said before the input is read
