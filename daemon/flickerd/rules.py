@@ -113,6 +113,12 @@ def _v(*verdicts: Verdict) -> tuple[Verdict, ...]:
 # (fitted on the real-render bench), so "boiling texture" means the same in both places.
 TEXTURE_ROUTE = 0.43
 
+# Boiling texture alone: no tone, colour or region flicker by the diagnosis's own thresholds
+# (luma, chroma, local), so nothing for ``normalize`` to correct. On bench real_repairs'
+# fit half ``normalize`` on such clips cost up to 0.7 dB against the render (its corrections
+# plus a re-encode), and the texture rule runs ``detail`` alone there.
+TEXTURE_ONLY = MappingProxyType({"luma_flicker": 0.59, "chroma_flicker": 0.45, "local_flicker": 0.74})
+
 # Window drift (grey levels per 100 frames, accumulated at seams) from which the opt-in rule
 # ``WINDOW_DRIFT_RULE`` runs ``drift``, whatever the verdict: a seam is a step the verdict's
 # flicker measures do not see. Not where the frame's tone or colour flickers (the diagnosis's
@@ -128,6 +134,13 @@ WINDOW_DRIFT_RULE = Rule("window-drift", Match(min_scores={"drift": DRIFT_ROUTE}
 
 DEFAULT_RULES: tuple[Rule, ...] = (
     Rule("clean", Match(verdicts=_v(Verdict.CLEAN)), Action.REPORT),
+    Rule(
+        "generative-texture-only",
+        Match(verdicts=_v(Verdict.GENERATIVE_FLICKER), min_scores={"texture_flicker": TEXTURE_ROUTE},
+              max_scores=TEXTURE_ONLY),
+        Action.FIX,
+        steps=(Step("detail"),),
+    ),
     Rule(
         "generative-texture",
         Match(verdicts=_v(Verdict.GENERATIVE_FLICKER), min_scores={"texture_flicker": TEXTURE_ROUTE}),
