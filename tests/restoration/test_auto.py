@@ -21,6 +21,12 @@ def test_default_rules_add_detail_only_where_the_texture_boils():
     assert plain.steps == (Step("normalize"),)
     names = [r.name for r in DEFAULT_RULES]
     assert names.index("generative-texture") < names.index("generative")
+    # boiling texture and no tone, colour or region flicker: nothing for normalize to correct
+    alone = next(r for r in DEFAULT_RULES if r.name == "generative-texture-only")
+    assert alone.steps == (Step("detail"),) and alone.fallback == ()
+    assert dict(alone.match.min_scores) == {"texture_flicker": TEXTURE_ROUTE}
+    assert set(alone.match.max_scores) == {"luma_flicker", "chroma_flicker", "local_flicker"}
+    assert names.index("generative-texture-only") < names.index("generative-texture")
     mixed = next(r for r in DEFAULT_RULES if r.name == "mixed-texture")
     assert [s.route for s in mixed.steps] == ["normalize", "detail", "ffmpeg"]
     assert [s.route for s in next(r for r in DEFAULT_RULES if r.name == "mixed").steps] == ["normalize", "ffmpeg"]

@@ -57,9 +57,6 @@ AMPLITUDE = 0.85
 # (detail_fit.wiener_gain): the larger, the less detail moves where its flicker share is small.
 # Fitted on the fit half of bench real_repairs (README, "Repairs on real renders").
 MISALIGNMENT = 0.25
-# px at full resolution: the blur a warp's cubic interpolation at sub-pixel offsets puts on the
-# detail it moves (detail_fit.stabilise). Fitted on the fit half of bench real_repairs.
-MATCH_SIGMA = 0.0
 NOVELTY_SIGMA = 3.0  # px at full resolution: the window of that correlation
 ANALYSIS_MAX_SIDE = 480  # flows need detail-level accuracy, so a larger analysis size than normalize's
 FLOW_PRESET = "medium"  # "fast" misaligns fine detail on zooms (clean-clip SSIM 0.971 vs 0.983 at medium)
@@ -81,8 +78,6 @@ class DetailParams:
         pixel's detail moves toward the temporal mean by the Wiener gain of its estimated
         flicker share (``detail_fit.wiener_gain``) times ``strength``. 0: by ``strength``
         everywhere (version 2's behaviour).
-    match_sigma: 0–2 px, frame t's own detail is blurred this much before it is compared with its
-        warped neighbours, so persistent detail cancels out of the move (0: compared as it is).
     chroma: stabilise the chroma planes too (False: luma only).
     analysis_max_side, flow_preset: the size and DIS preset of the flows.
     crf, preset, pix_fmt: the final encode (pix_fmt None follows the input).
@@ -96,7 +91,6 @@ class DetailParams:
     keep: float = KEEP
     amplitude: float = AMPLITUDE
     misalignment: float = MISALIGNMENT
-    match_sigma: float = MATCH_SIGMA
     analysis_max_side: int = ANALYSIS_MAX_SIDE
     flow_preset: str = FLOW_PRESET
     crf: int = DEFAULT_CRF
@@ -115,7 +109,6 @@ class DetailParams:
         check_range(path, "keep", p.keep, 0.05, 1.0)
         check_range(path, "amplitude", p.amplitude, 0.0, 1.0)
         check_range(path, "misalignment", p.misalignment, 0.0, 4.0)
-        check_range(path, "match_sigma", p.match_sigma, 0.0, 2.0)
         check_range(path, "analysis_max_side", p.analysis_max_side, 32, 4096)
         check_range(path, "crf", p.crf, 0, 51)
         check_choice(path, "flow_preset", p.flow_preset, PRESETS)
@@ -127,7 +120,7 @@ class DetailParams:
 
 _KINDS: dict[str, tuple[type, ...]] = {
     "radius": (int,), "sigma": (float, int), "strength": (float, int), "tolerance": (float, int), "chroma": (bool,), "keep": (float, int), "amplitude": (float, int),
-    "misalignment": (float, int), "match_sigma": (float, int),
+    "misalignment": (float, int),
     "analysis_max_side": (int,), "flow_preset": (str,), "crf": (int,), "preset": (str,), "pix_fmt": (str, type(None)),
 }
 
@@ -239,8 +232,7 @@ class DetailStabilizer:
                 s = strength
                 if isinstance(s, np.ndarray) and s.shape != d.shape:  # chroma at its own resolution
                     s = cv2.resize(s, (d.shape[1], d.shape[0]), interpolation=cv2.INTER_AREA)
-                new = dfit.stabilise(d, aligned[k], weights[k], s,
-                                     self.p.match_sigma * d.shape[1] / here.details[0].shape[1])
+                new = dfit.stabilise(d, aligned[k], weights[k], s)
                 sigma = NOVELTY_SIGMA * d.shape[1] / here.details[0].shape[1]
                 new = dfit.keep_amplitude(new, d, self.p.amplitude, sigma, energy if k == 0 else None)
             else:

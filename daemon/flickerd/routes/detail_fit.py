@@ -136,22 +136,16 @@ def warp_detail(detail: np.ndarray, fw: np.ndarray) -> np.ndarray:
 
 
 def stabilise(detail_t: np.ndarray, aligned: list[np.ndarray], weights: list[np.ndarray],
-              strength: float | np.ndarray, match_sigma: float = 0.0) -> np.ndarray:
+              strength: float | np.ndarray) -> np.ndarray:
     """Detail of frame t moved toward the weighted mean of itself (weight 1) and its aligned
-    neighbours; ``strength`` (0–1) is a number or a per-pixel map of ``detail_t``'s shape.
-
-    ``match_sigma`` > 0 (px): the move is measured against frame t's own detail blurred by that
-    much, as a warp's sub-pixel interpolation blurs the neighbours': then detail that persists
-    cancels out of the move instead of being replaced by its blurred copies, and only what
-    changed between the frames is averaged.
-    """
-    own = cv2.GaussianBlur(detail_t, (0, 0), match_sigma) if match_sigma > 0 else detail_t
+    neighbours; ``strength`` (0–1) is a number or a per-pixel map of ``detail_t``'s shape."""
     total = np.ones_like(detail_t)
-    acc = np.zeros_like(detail_t)
+    acc = detail_t.copy()
     for d, w in zip(aligned, weights):
-        acc += w * (d - own)
+        acc += w * d
         total += w
-    return detail_t + strength * (acc / total)
+    mean = acc / total
+    return detail_t + strength * (mean - detail_t)
 
 
 MAX_AMPLITUDE_GAIN = 2.0
