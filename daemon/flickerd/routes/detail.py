@@ -55,8 +55,12 @@ KEEP = 0.8
 AMPLITUDE = 0.85
 # The share of persistent detail energy the alignment's sub-pixel errors cost when it is averaged
 # (detail_fit.wiener_gain): the larger, the less detail moves where its flicker share is small.
-# Fitted on the fit half of bench real_repairs (README, "Repairs on real renders").
-MISALIGNMENT = 0.25
+# Fitted on the fit half of bench real_repairs (detail alone on 11 texture clips, and the boiling
+# renders): 0.25 gained 0.06–0.4 dB on weak re-drawn texture and on renders that boil by
+# themselves but lost 0.1–0.3 dB on strong texture (sum −0.56 dB; 0.1: the same trade, smaller),
+# and bench restoration's texture 0.1–0.23 dB. The estimated flicker share cannot tell a render's
+# own boiling from re-drawn texture, so it is an opt-in, off by default.
+MISALIGNMENT = 0.0
 NOVELTY_SIGMA = 3.0  # px at full resolution: the window of that correlation
 ANALYSIS_MAX_SIDE = 480  # flows need detail-level accuracy, so a larger analysis size than normalize's
 FLOW_PRESET = "medium"  # "fast" misaligns fine detail on zooms (clean-clip SSIM 0.971 vs 0.983 at medium)
@@ -74,10 +78,10 @@ class DetailParams:
         the detail is real and kept as it is; 1 averages repeated detail too.
     amplitude: 0–1, the least local detail amplitude the stabilised detail keeps, as a fraction
         of the frame's own (0: the plain temporal mean, which looks smoothed).
-    misalignment: 0–4, how much averaging costs persistent detail (alignment errors); each
+    misalignment: 0–4, how much averaging costs persistent detail (alignment errors); > 0: each
         pixel's detail moves toward the temporal mean by the Wiener gain of its estimated
-        flicker share (``detail_fit.wiener_gain``) times ``strength``. 0: by ``strength``
-        everywhere (version 2's behaviour).
+        flicker share (``detail_fit.wiener_gain``) times ``strength``. 0 (default): by
+        ``strength`` everywhere.
     chroma: stabilise the chroma planes too (False: luma only).
     analysis_max_side, flow_preset: the size and DIS preset of the flows.
     crf, preset, pix_fmt: the final encode (pix_fmt None follows the input).
@@ -263,7 +267,7 @@ class DetailRoute:
     """Temporal stabilisation of fine detail (see ``DetailParams``)."""
 
     name = "detail"
-    version = "3"
+    version = "2"
 
     def fix(self, src: str, out: str, params: Mapping[str, Any], progress: ProgressFn = no_progress) -> StepResult:
         p = DetailParams.from_mapping(params)  # a bad parameter is said before the input is read
