@@ -114,15 +114,16 @@ def _v(*verdicts: Verdict) -> tuple[Verdict, ...]:
 TEXTURE_ROUTE = 0.43
 
 # Boiling texture alone: no tone, colour or region flicker by the diagnosis's own thresholds
-# (luma, chroma, local), so nothing for ``normalize`` to correct. On bench real_repairs'
-# fit half ``normalize`` on such clips cost up to 0.7 dB against the render (its corrections
-# plus a re-encode), and the texture rule runs ``detail`` alone there.
+# (luma, chroma, local), so nothing for ``normalize`` to correct: the texture rule runs ``detail``
+# alone. On bench real_repairs' fit half that changed 14 of 18 such clips by < 0.01 dB and gained
+# +0.1 to +0.8 dB on the other 4 (where ``normalize`` moved levels that did not flicker).
 TEXTURE_ONLY = MappingProxyType({"luma_flicker": 0.59, "chroma_flicker": 0.45, "local_flicker": 0.74})
 # Where the frame's tone or colour flickers (the diagnosis's thresholds), a render's boiling is
 # its own, not injected: the texture rules stop there and ``generative`` runs ``normalize``
 # alone. On the fit half of bench real_repairs, on the renders that boil by themselves, adding
-# ``detail`` to ``normalize`` was worse against the render on all 16 tone and colour clips (by
-# 0.02–1.2 dB), and published outputs more than 0.25 dB worse fell from 12 to 8.
+# ``detail`` to ``normalize`` was worse against the render on all 15 tone and colour clips (by
+# 0.1–1.6 dB); with both texture rules published outputs more than 0.25 dB worse fell from 13 to 8
+# there (held out: 12 to 9).
 NO_TONE_FLICKER = MappingProxyType({"luma_flicker": 0.59, "chroma_flicker": 0.45})
 
 # Window drift (grey levels per 100 frames, accumulated at seams) from which the opt-in rule
