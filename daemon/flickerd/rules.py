@@ -113,6 +113,19 @@ def _v(*verdicts: Verdict) -> tuple[Verdict, ...]:
 # (fitted on the real-render bench), so "boiling texture" means the same in both places.
 TEXTURE_ROUTE = 0.43
 
+# Boiling texture alone: no tone, colour or region flicker by the diagnosis's own thresholds
+# (luma, chroma, local), so nothing for ``normalize`` to correct: the texture rule runs ``detail``
+# alone. On bench real_repairs' fit half that changed 14 of 18 such clips by < 0.01 dB and gained
+# +0.1 to +0.8 dB on the other 4 (where ``normalize`` moved levels that did not flicker).
+TEXTURE_ONLY = MappingProxyType({"luma_flicker": 0.59, "chroma_flicker": 0.45, "local_flicker": 0.74})
+# Where the frame's tone or colour flickers (the diagnosis's thresholds), a render's boiling is
+# its own, not injected: the texture rules stop there and ``generative`` runs ``normalize``
+# alone. On the fit half of bench real_repairs, on the renders that boil by themselves, adding
+# ``detail`` to ``normalize`` was worse against the render on all 15 tone and colour clips (by
+# 0.1–1.6 dB); with both texture rules published outputs more than 0.25 dB worse fell from 13 to 8
+# there (held out: 12 to 9).
+NO_TONE_FLICKER = MappingProxyType({"luma_flicker": 0.59, "chroma_flicker": 0.45})
+
 # Window drift (grey levels per 100 frames, accumulated at seams) from which the opt-in rule
 # ``WINDOW_DRIFT_RULE`` runs ``drift``, whatever the verdict: a seam is a step the verdict's
 # flicker measures do not see. Not where the frame's tone or colour flickers (the diagnosis's
@@ -129,14 +142,23 @@ WINDOW_DRIFT_RULE = Rule("window-drift", Match(min_scores={"drift": DRIFT_ROUTE}
 DEFAULT_RULES: tuple[Rule, ...] = (
     Rule("clean", Match(verdicts=_v(Verdict.CLEAN)), Action.REPORT),
     Rule(
+        "generative-texture-only",
+        Match(verdicts=_v(Verdict.GENERATIVE_FLICKER), min_scores={"texture_flicker": TEXTURE_ROUTE},
+              max_scores=TEXTURE_ONLY),
+        Action.FIX,
+        steps=(Step("detail"),),
+    ),
+    Rule(
         "generative-texture",
-        Match(verdicts=_v(Verdict.GENERATIVE_FLICKER), min_scores={"texture_flicker": TEXTURE_ROUTE}),
+        Match(verdicts=_v(Verdict.GENERATIVE_FLICKER), min_scores={"texture_flicker": TEXTURE_ROUTE},
+              max_scores=NO_TONE_FLICKER),
         Action.FIX,
         # tone/colour, then boiling texture; RIFE smoothing earned no place here (bench restoration)
         steps=(Step("normalize"), Step("detail")),
         fallback=(Step("normalize"),),
     ),
-    # without boiling texture, ``detail`` only averages real detail (bench real_repairs)
+    # without boiling texture ``detail`` only averages real detail, and with tone or colour flicker
+    # the boiling is the render's own (bench real_repairs): ``normalize`` alone
     Rule("generative", Match(verdicts=_v(Verdict.GENERATIVE_FLICKER)), Action.FIX, steps=(Step("normalize"),)),
     Rule(
         "codec-luma",

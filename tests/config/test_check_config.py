@@ -12,6 +12,7 @@ import pytest
 
 from flickerd import config
 from flickerd.commands.check_config import rule_count, systemd_path, unit_path_lines
+from flickerd.rules import DEFAULT_RULES
 
 REPO = Path(__file__).resolve().parents[2]
 FLICKERD = Path(sys.executable).with_name("flickerd")
@@ -27,13 +28,13 @@ def test_valid_file_exits_0_with_a_summary(tmp_path):
     example = REPO / "config" / "flickerd.toml"
     done = run(str(example))
     assert done.returncode == 0, done.stderr
-    assert done.stdout == f"{example}: OK (1 folder, 9 rules)\n"
+    assert done.stdout == f"{example}: OK (1 folder, {len(DEFAULT_RULES)} rules)\n"
 
 
 def test_embedded_default_without_a_file(tmp_path):
     done = run(cwd=tmp_path)
     assert done.returncode == 0, done.stderr
-    assert done.stdout == "embedded default: OK (1 folder, 9 rules)\n"
+    assert done.stdout == f"embedded default: OK (1 folder, {len(DEFAULT_RULES)} rules)\n"
 
 
 def test_invalid_file_exits_1_with_every_error_and_its_key_path(tmp_path):
@@ -97,7 +98,7 @@ def test_unit_path_lines(tmp_path):
     missing = [line for line in lines if line.startswith("#   mkdir -p ")]
     assert f"#   mkdir -p {tmp_path}/state" in missing and "#   mkdir -p /srv/out" in missing
     assert not any("in put.fixed" in line for line in missing)
-    assert rule_count(cfg) == 1 + 9  # the folder's own rule + the shared defaults of the other
+    assert rule_count(cfg) == 1 + len(DEFAULT_RULES)  # the folder's own rule + the shared defaults of the other
 
 
 def test_systemd_path_quoting():
@@ -111,7 +112,7 @@ def test_unit_paths_command_output_is_a_clean_drop_in(tmp_path):
     _two_folders(tmp_path)
     done = run("--unit-paths", str(tmp_path / "two.toml"))
     assert done.returncode == 0, done.stderr
-    assert "OK (2 folders, 10 rules)" in done.stderr  # the summary stays off stdout
+    assert f"OK (2 folders, {1 + len(DEFAULT_RULES)} rules)" in done.stderr  # the summary stays off stdout
     body = [line for line in done.stdout.splitlines() if not line.startswith("#")]
     assert body[0] == "[Service]"
     assert all(line.startswith(("ReadOnlyPaths=", "ReadWritePaths=")) for line in body[1:])

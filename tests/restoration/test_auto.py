@@ -17,10 +17,17 @@ def test_default_rules_add_detail_only_where_the_texture_boils():
     assert texture.steps == (Step("normalize"), Step("detail"))
     assert texture.fallback == (Step("normalize"),)
     assert dict(texture.match.min_scores) == {"texture_flicker": TEXTURE_ROUTE}
+    assert set(texture.match.max_scores) == {"luma_flicker", "chroma_flicker"}  # tone/colour: normalize alone
     plain = next(r for r in DEFAULT_RULES if r.name == "generative")
     assert plain.steps == (Step("normalize"),)
     names = [r.name for r in DEFAULT_RULES]
     assert names.index("generative-texture") < names.index("generative")
+    # boiling texture and no tone, colour or region flicker: nothing for normalize to correct
+    alone = next(r for r in DEFAULT_RULES if r.name == "generative-texture-only")
+    assert alone.steps == (Step("detail"),) and alone.fallback == ()
+    assert dict(alone.match.min_scores) == {"texture_flicker": TEXTURE_ROUTE}
+    assert set(alone.match.max_scores) == {"luma_flicker", "chroma_flicker", "local_flicker"}
+    assert names.index("generative-texture-only") < names.index("generative-texture")
     mixed = next(r for r in DEFAULT_RULES if r.name == "mixed-texture")
     assert [s.route for s in mixed.steps] == ["normalize", "detail", "ffmpeg"]
     assert [s.route for s in next(r for r in DEFAULT_RULES if r.name == "mixed").steps] == ["normalize", "ffmpeg"]
@@ -51,3 +58,19 @@ def test_cli_fix_auto_repairs_regenerated_texture(tmp_path):
     assert "detail" in json.dumps(report["chain"])
     gain = clips.psnr(clips.load(str(out)), clips.load(clean)) - clips.psnr(clips.load(src), clips.load(clean))
     assert gain > 1.0, gain
+
+
+def test_the_texture_rules_split_by_what_else_flickers():
+    from flickerd.diagnose.model import Diagnosis, Verdict
+    from flickerd.rules import decide
+
+    def route(**scores: float) -> str:
+        d = Diagnosis("x.mp4", Verdict.GENERATIVE_FLICKER, 0.9, scores, 48, 24.0, 64, 64, 2.0)
+        return decide(d, DEFAULT_RULES).route
+
+    quiet = {"luma_flicker": 0.1, "chroma_flicker": 0.1, "local_flicker": 0.2}
+    assert route(texture_flicker=1.2, **quiet) == "detail"  # boiling alone: nothing for normalize
+    assert route(texture_flicker=1.2, **{**quiet, "local_flicker": 2.0}) == "normalize+detail"  # a region too
+    assert route(texture_flicker=1.2, **{**quiet, "luma_flicker": 1.5}) == "normalize"  # tone: the boiling is the render's
+    assert route(texture_flicker=1.2, **{**quiet, "chroma_flicker": 1.0}) == "normalize"
+    assert route(texture_flicker=0.2, **quiet) == "normalize"

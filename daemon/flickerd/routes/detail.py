@@ -53,6 +53,14 @@ KEEP = 0.8
 # texture is weaker than any one frame's and looks smoothed. Measured on the corpus: 0 → 0.85
 # takes verification's sharpness retention from 0.59–0.67 to 0.87–0.93 for −0.1–0.3 dB.
 AMPLITUDE = 0.85
+# The share of persistent detail energy the alignment's sub-pixel errors cost when it is averaged
+# (detail_fit.wiener_gain): the larger, the less detail moves where its flicker share is small.
+# Fitted on the fit half of bench real_repairs (detail alone on 11 texture clips, and the boiling
+# renders): 0.25 gained 0.06–0.4 dB on weak re-drawn texture and on renders that boil by
+# themselves but lost 0.1–0.3 dB on strong texture (sum −0.56 dB; 0.1: the same trade, smaller),
+# and bench restoration's texture 0.1–0.23 dB. The estimated flicker share cannot tell a render's
+# own boiling from re-drawn texture, so it is an opt-in, off by default.
+MISALIGNMENT = 0.0
 NOVELTY_SIGMA = 3.0  # px at full resolution: the window of that correlation
 ANALYSIS_MAX_SIDE = 480  # flows need detail-level accuracy, so a larger analysis size than normalize's
 FLOW_PRESET = "medium"  # "fast" misaligns fine detail on zooms (clean-clip SSIM 0.971 vs 0.983 at medium)
@@ -70,6 +78,10 @@ class DetailParams:
         the detail is real and kept as it is; 1 averages repeated detail too.
     amplitude: 0–1, the least local detail amplitude the stabilised detail keeps, as a fraction
         of the frame's own (0: the plain temporal mean, which looks smoothed).
+    misalignment: 0–4, how much averaging costs persistent detail (alignment errors); > 0: each
+        pixel's detail moves toward the temporal mean by the Wiener gain of its estimated
+        flicker share (``detail_fit.wiener_gain``) times ``strength``. 0 (default): by
+        ``strength`` everywhere.
     chroma: stabilise the chroma planes too (False: luma only).
     analysis_max_side, flow_preset: the size and DIS preset of the flows.
     crf, preset, pix_fmt: the final encode (pix_fmt None follows the input).
@@ -82,6 +94,7 @@ class DetailParams:
     chroma: bool = True
     keep: float = KEEP
     amplitude: float = AMPLITUDE
+    misalignment: float = MISALIGNMENT
     analysis_max_side: int = ANALYSIS_MAX_SIDE
     flow_preset: str = FLOW_PRESET
     crf: int = DEFAULT_CRF
@@ -99,6 +112,7 @@ class DetailParams:
         check_range(path, "tolerance", p.tolerance, 0.005, 0.5)
         check_range(path, "keep", p.keep, 0.05, 1.0)
         check_range(path, "amplitude", p.amplitude, 0.0, 1.0)
+        check_range(path, "misalignment", p.misalignment, 0.0, 4.0)
         check_range(path, "analysis_max_side", p.analysis_max_side, 32, 4096)
         check_range(path, "crf", p.crf, 0, 51)
         check_choice(path, "flow_preset", p.flow_preset, PRESETS)
@@ -110,6 +124,7 @@ class DetailParams:
 
 _KINDS: dict[str, tuple[type, ...]] = {
     "radius": (int,), "sigma": (float, int), "strength": (float, int), "tolerance": (float, int), "chroma": (bool,), "keep": (float, int), "amplitude": (float, int),
+    "misalignment": (float, int),
     "analysis_max_side": (int,), "flow_preset": (str,), "crf": (int,), "preset": (str,), "pix_fmt": (str, type(None)),
 }
 
@@ -184,6 +199,8 @@ class DetailStabilizer:
         neighbours = [s for s in range(t - self.p.radius, t + self.p.radius + 1) if s != t and s in self.frames]
         aligned: list[list[np.ndarray]] = [[] for _ in here.details]
         weights: list[list[np.ndarray]] = [[] for _ in here.details]
+        rhos: list[np.ndarray] = []  # luma detail's correlation with each aligned neighbour
+        trusts: list[np.ndarray] = []  # and that neighbour's reliability (before the novelty gate)
         # the luma detail's local energy: the same for the novelty gate of every neighbour and the amplitude
         energy = dfit.local_energy(here.details[0], NOVELTY_SIGMA)
         for s in neighbours:
@@ -200,15 +217,26 @@ class DetailStabilizer:
                 aligned[k].append(moved)
                 if luma_weight is None:  # plane 0: the gate for every plane
                     luma_weight = cv2.resize(w_small, (w, h), interpolation=cv2.INTER_LINEAR)
+                    if self.p.keep < 1.0 or self.p.misalignment > 0:
+                        rho = dfit.correlation(d, moved, NOVELTY_SIGMA, energy)
+                    if self.p.misalignment > 0:
+                        rhos.append(rho)
+                        trusts.append(luma_weight.copy())
                     if self.p.keep < 1.0:
-                        luma_weight *= dfit.novelty(d, moved, NOVELTY_SIGMA, self.p.keep, energy)
+                        luma_weight *= dfit.novelty_of(rho, self.p.keep)
                     weights[k].append(luma_weight)
                 else:
                     weights[k].append(cv2.resize(luma_weight, (w, h), interpolation=cv2.INTER_LINEAR))
+        strength: float | np.ndarray = self.p.strength
+        if rhos:
+            strength = self.p.strength * dfit.wiener_gain(dfit.flicker_share(rhos, trusts), self.p.misalignment)
         out = []
         for k, (base, d) in enumerate(zip(here.bases, here.details)):
             if aligned[k]:
-                new = dfit.stabilise(d, aligned[k], weights[k], self.p.strength)
+                s = strength
+                if isinstance(s, np.ndarray) and s.shape != d.shape:  # chroma at its own resolution
+                    s = cv2.resize(s, (d.shape[1], d.shape[0]), interpolation=cv2.INTER_AREA)
+                new = dfit.stabilise(d, aligned[k], weights[k], s)
                 sigma = NOVELTY_SIGMA * d.shape[1] / here.details[0].shape[1]
                 new = dfit.keep_amplitude(new, d, self.p.amplitude, sigma, energy if k == 0 else None)
             else:

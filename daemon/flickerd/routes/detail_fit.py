@@ -58,22 +58,58 @@ def reliability(base_t: np.ndarray, base_s: np.ndarray, fw: np.ndarray, bw: np.n
     return np.clip(2.0 * w - 1.0, 0.0, 1.0).astype(np.float32)
 
 
-def novelty(detail_t: np.ndarray, aligned: np.ndarray, sigma: float, keep: float,
-            energy_t: np.ndarray | None = None) -> np.ndarray:
-    """Weight in [0, 1] that is 0 where the aligned neighbour repeats frame t's detail.
+def correlation(detail_t: np.ndarray, aligned: np.ndarray, sigma: float,
+                energy_t: np.ndarray | None = None) -> np.ndarray:
+    """Local correlation ρ of frame t's detail with an aligned neighbour's (Gaussian window ``sigma``).
 
-    Local correlation ρ of the two details (Gaussian window ``sigma``): real detail the flow
-    aligned even roughly correlates (ρ ≳ 0.5 on sub-pixel misalignment of fine texture), a
-    re-drawn texture does not (ρ ≈ 0). Averaging repeated detail gains nothing and blurs it
-    wherever the alignment is a fraction of a pixel off, so only the novel part is averaged:
-    full weight below ρ = keep / 2, none above ρ = ``keep``. ``energy_t``: ``local_energy(detail_t,
+    Real detail the flow aligned even roughly correlates (ρ ≳ 0.5 on sub-pixel misalignment of
+    fine texture); a re-drawn texture does not (ρ ≈ 0). ``energy_t``: ``local_energy(detail_t,
     sigma)`` when the caller has it (it is the same for every neighbour).
     """
-    g = lambda x: cv2.GaussianBlur(x, (0, 0), sigma)  # noqa: E731
     if energy_t is None:
         energy_t = local_energy(detail_t, sigma)
-    rho = g(detail_t * aligned) / np.sqrt(energy_t * g(aligned * aligned) + 1e-6)
+    return cv2.GaussianBlur(detail_t * aligned, (0, 0), sigma) / np.sqrt(energy_t * local_energy(aligned, sigma) + 1e-6)
+
+
+def novelty_of(rho: np.ndarray, keep: float) -> np.ndarray:
+    """Weight in [0, 1] that is 0 where the aligned neighbour repeats frame t's detail (``rho``
+    from ``correlation``). Averaging repeated detail gains nothing and blurs it wherever the
+    alignment is a fraction of a pixel off, so only the novel part is averaged: full weight below
+    ρ = keep / 2, none above ρ = ``keep``."""
     return np.clip((keep - rho) / (0.5 * keep), 0.0, 1.0).astype(np.float32)
+
+
+def novelty(detail_t: np.ndarray, aligned: np.ndarray, sigma: float, keep: float,
+            energy_t: np.ndarray | None = None) -> np.ndarray:
+    """``novelty_of(correlation(...), keep)``: 0 where the aligned neighbour repeats frame t's detail."""
+    return novelty_of(correlation(detail_t, aligned, sigma, energy_t), keep)
+
+
+def flicker_share(rhos: list[np.ndarray], weights: list[np.ndarray]) -> np.ndarray:
+    """The estimated share f (in [0, 1]) of frame t's local detail energy that is flicker.
+
+    With detail = a persistent part p + a part n re-drawn every frame, an aligned neighbour's
+    correlation is ρ = |p|² / (|p|² + |n|²), so f = 1 − ρ is n's share. ``rhos`` are the
+    neighbours' ``correlation`` maps, averaged by their reliability ``weights`` (where no
+    neighbour is trusted f does not matter: the mean is the frame's own detail).
+    """
+    acc = np.zeros_like(rhos[0])
+    total = np.full_like(rhos[0], 1e-6)
+    for r, w in zip(rhos, weights):
+        acc += w * r
+        total += w
+    return (1.0 - np.clip(acc / total, 0.0, 1.0)).astype(np.float32)
+
+
+def wiener_gain(share: np.ndarray, misalignment: float) -> np.ndarray:
+    """How far (0–1) to move frame t's detail toward the aligned temporal mean, given its flicker ``share``.
+
+    The mean removes the flicker (energy ∝ f) but blurs the persistent detail by the alignment's
+    sub-pixel errors (energy ∝ ``misalignment`` × (1 − f)); the move that minimises the sum of
+    both errors is f / (f + misalignment · (1 − f)). ``misalignment`` 0 moves all the way
+    everywhere (version 2's behaviour); 1 moves by the flicker share itself.
+    """
+    return share / (share + misalignment * (1.0 - share) + 1e-6)
 
 
 def local_energy(detail: np.ndarray, sigma: float) -> np.ndarray:
@@ -99,8 +135,10 @@ def warp_detail(detail: np.ndarray, fw: np.ndarray) -> np.ndarray:
     return cv2.remap(detail, _pixel_grid_xy(h, w) + fw, None, cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
 
 
-def stabilise(detail_t: np.ndarray, aligned: list[np.ndarray], weights: list[np.ndarray], strength: float) -> np.ndarray:
-    """Detail of frame t moved toward the weighted mean of itself (weight 1) and its aligned neighbours."""
+def stabilise(detail_t: np.ndarray, aligned: list[np.ndarray], weights: list[np.ndarray],
+              strength: float | np.ndarray) -> np.ndarray:
+    """Detail of frame t moved toward the weighted mean of itself (weight 1) and its aligned
+    neighbours; ``strength`` (0–1) is a number or a per-pixel map of ``detail_t``'s shape."""
     total = np.ones_like(detail_t)
     acc = detail_t.copy()
     for d, w in zip(aligned, weights):
