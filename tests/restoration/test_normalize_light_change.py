@@ -10,14 +10,13 @@ cells, changed the whole frame's saturation.
 
 from __future__ import annotations
 
-from fractions import Fraction
 
-import av
 import cv2
 import numpy as np
 import pytest
 
 from flickerd.routes.normalize import NormalizeRoute
+from flickerd.synth.real import encode
 from tests.restoration import clips
 
 W, H, FRAMES = 192, 112, 40
@@ -61,16 +60,7 @@ def _frames(breathing: bool) -> list[np.ndarray]:
 
 
 def _write(path: str, frames: list[np.ndarray]) -> str:
-    with av.open(path, "w") as out:
-        stream = out.add_stream("libx264", rate=Fraction(24))
-        stream.height, stream.width = H, W
-        stream.pix_fmt, stream.options = "yuv420p", {"crf": "12", "preset": "medium"}
-        for img in frames:
-            for packet in stream.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
-                out.mux(packet)
-        for packet in stream.encode():
-            out.mux(packet)
-    return path
+    return encode(frames, path, crf=12, fps=24)
 
 
 def _light_level(frames: list[np.ndarray]) -> np.ndarray:
