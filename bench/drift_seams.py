@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.real_renders import DEFAULT_RENDERS, NO_RENDERS, RENDERS_ENV, renders_dir, split, truth_set
+from bench.real_renders import NO_RENDERS, clip_arguments, renders_dir, split, truth_set
 
 SEAM_TOLERANCE = 1  # frames
 FADE_TO = 0.5  # the fade variant ends at this fraction of the render's brightness
@@ -166,9 +166,7 @@ def report(rows: list[dict], sides: dict[str, str]) -> dict:
 def main(argv: list[str]) -> int:
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     p = argparse.ArgumentParser(prog="bench drift_seams")
-    p.add_argument("--renders", help=f"folder of real renders (default ${RENDERS_ENV} or {DEFAULT_RENDERS})")
-    p.add_argument("--frames", type=int, default=250, help="frames per render (its first ones)")
-    p.add_argument("--max-side", type=int, default=640)
+    clip_arguments(p, frames=250, max_side=640, cache=False)
     p.add_argument("--seeds", type=int, default=2)
     p.add_argument("--no-verify", action="store_true", help="skip verification of the fixes")
     p.add_argument("--only", nargs="*", help="render file names (default: the truth set)")

@@ -196,9 +196,7 @@ def summarise(rows: list[dict], sides: dict[str, str], verbose: bool) -> dict:
 def main(argv: list[str]) -> int:
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     p = argparse.ArgumentParser(prog="bench guided")
-    p.add_argument("--renders", help=f"folder of real renders (default ${rr.RENDERS_ENV} or {rr.DEFAULT_RENDERS})")
-    p.add_argument("--frames", type=int, default=48)
-    p.add_argument("--max-side", type=int, default=832)
+    rr.clip_arguments(p, cache=False)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--jobs", type=int, default=2)
     p.add_argument("--side", choices=("fit", "report"))

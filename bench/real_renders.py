@@ -328,15 +328,24 @@ def synthetic_false_alarms(settings) -> tuple[int, int]:
     return ok, len(verdicts)
 
 
+CACHE = os.path.expanduser("~/.cache/flickerd/real_renders")  # encoded clips, shared by the real-render benches
+
+
+def clip_arguments(p: argparse.ArgumentParser, frames: int = 48, max_side: int = 832, cache: bool = True) -> None:
+    """The arguments every real-render bench takes: where the renders are, how much of each, the clip cache."""
+    p.add_argument("--renders", help=f"folder of real renders (default ${RENDERS_ENV} or {DEFAULT_RENDERS})")
+    p.add_argument("--frames", type=int, default=frames, help="frames per clip (the render's first ones)")
+    p.add_argument("--max-side", type=int, default=max_side, help="longest side of a clip, px")
+    if cache:
+        p.add_argument("--cache", default=CACHE, help="encoded clips, shared by the real-render benches")
+
+
 def main(argv: list[str]) -> int:
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     p = argparse.ArgumentParser(prog="bench real_renders")
-    p.add_argument("--renders", help=f"folder of real renders (default ${RENDERS_ENV} or {DEFAULT_RENDERS})")
-    p.add_argument("--frames", type=int, default=48, help="frames per clip (the render's first ones)")
-    p.add_argument("--max-side", type=int, default=832, help="longest side of a clip, px")
+    clip_arguments(p)
     p.add_argument("--seeds", type=int, default=3)
     p.add_argument("--jobs", type=int, default=2)
-    p.add_argument("--cache", default=os.path.expanduser("~/.cache/flickerd/real_renders"))
     p.add_argument("--ci", action="store_true", help="the test suite's subset")
     p.add_argument("--no-synthetic", action="store_true")
     p.add_argument("--dump", help="write every clip's scores as JSON lines here")

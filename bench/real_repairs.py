@@ -377,9 +377,7 @@ def print_report(ev: dict, verbose_rows: list[dict] | None = None) -> None:
 def main(argv: list[str]) -> int:
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     p = argparse.ArgumentParser(prog="bench real_repairs")
-    p.add_argument("--renders", help=f"folder of real renders (default ${rr.RENDERS_ENV} or {rr.DEFAULT_RENDERS})")
-    p.add_argument("--frames", type=int, default=48)
-    p.add_argument("--max-side", type=int, default=832)
+    rr.clip_arguments(p)
     p.add_argument("--seeds", type=int, default=1)
     p.add_argument("--kinds", default=",".join(KINDS))
     p.add_argument("--routes", default="", help="chains to run on every clip besides auto, e.g. normalize,detail")
@@ -390,7 +388,6 @@ def main(argv: list[str]) -> int:
     p.add_argument("--side", choices=("fit", "report"), help="only renders of this side of the split")
     p.add_argument("--only", default="", help="comma-separated substrings: only renders whose name has one")
     p.add_argument("--jobs", type=int, default=2)
-    p.add_argument("--cache", default=os.path.expanduser("~/.cache/flickerd/real_renders"))
     p.add_argument("--ci", action="store_true", help="the test suite's subset")
     p.add_argument("--dump", help="write every clip's results as JSON lines here")
     p.add_argument("--from-dump", help="score an earlier --dump instead of running")

@@ -35,7 +35,7 @@ from flickerd.routes import normalize_planes as planes
 from flickerd.routes.base import ProgressFn, StepResult, no_progress
 from flickerd.media.probe import MediaInfo
 from flickerd.routes.encode import DEFAULT_CRF, DEFAULT_PRESET, Encoding
-from flickerd.routes.frame_stream import FrameStage, flow_stage_result, is_planar, run_stages
+from flickerd.routes.frame_stream import FrameFormat, FrameStage, flow_stage_result, run_stages
 from flickerd.routes.params_table import check_choice, check_range, read_fields
 
 RADIUS = 2
@@ -277,29 +277,18 @@ class DetailRoute:
     def stage(self, info: MediaInfo, params: Mapping[str, Any], p: DetailParams | None = None) -> FrameStage:
         """The per-frame work for frames like ``info``'s (see ``frame_stream.FrameStage``)."""
         p = p or DetailParams.from_mapping(params)
-        planar = is_planar(info)
-        bits = planes.PLANAR[info.pix_fmt] if planar else 0
-        dtype = np.uint8 if bits == 8 else np.uint16
-        peak = float((1 << bits) - 1) if planar else 65535.0 if info.bit_depth > 8 else 255.0
+        fmt = FrameFormat.of(info)
         flows: list[AheadFlows] = []  # started with the core, closed by the stage's close
 
         def make_core(width: int, height: int) -> DetailStabilizer:
             flows.append(AheadFlows())
-            return DetailStabilizer(width, height, peak, p, flows[-1])
+            return DetailStabilizer(width, height, fmt.peak, p, flows[-1])
 
         def analyse(core: DetailStabilizer, data: Any) -> list[np.ndarray]:
-            return [x.astype(np.float32) for x in planes.read_planes(data)] if planar else _rgb_planes(data)
+            return [x.astype(np.float32) for x in planes.read_planes(data)] if fmt.planar else _rgb_planes(data)
 
         def render(data: Any, new: list[np.ndarray]) -> Any:
-            # a frame the step barely touched is handed on exactly as it came (see
-            # planes.PASS_MEAN_LEVELS): clean footage must not pay for a re-encode's shift
-            if planar:
-                ints = [(plane + 0.5).astype(dtype) for plane in new]
-                before = planes.read_planes(data)
-                return planes.frame_from_planes(before if planes.negligible(ints, before, peak) else ints, data)
-            g, r, b = new
-            rgb = (np.dstack([r, g, b]) + 0.5).astype(data.dtype)
-            return data if planes.negligible([rgb], [data], peak) else rgb
+            return fmt.rebuilt(data, new if fmt.planar else [new[1], new[0], new[2]])  # RGB planes come as G, R, B
 
         def close() -> None:
             for f in flows:

@@ -18,6 +18,8 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
+import numpy as np
+
 from flickerd.media.probe import MediaInfo
 from flickerd.media.reader import iter_frames
 from flickerd.routes import normalize_planes as planes
@@ -38,6 +40,35 @@ class FrameCore(Protocol):
 def is_planar(info: MediaInfo) -> bool:
     """Whether the source is read as YUV planes (``av.VideoFrame``s) rather than RGB arrays."""
     return planes.supported(info.pix_fmt) and info.width % 2 == 0 and info.height % 2 == 0
+
+
+@dataclass(frozen=True, slots=True)
+class FrameFormat:
+    """How a route holds frames like ``info``'s: YUV planes (``planar``, ``bits`` deep, ``dtype``)
+    or RGB arrays, and the full scale (``peak``) of their values."""
+
+    planar: bool
+    bits: int  # bits of the planes; 0 for RGB frames
+    dtype: Any  # the planes' integer type
+    peak: float
+
+    @classmethod
+    def of(cls, info: MediaInfo) -> FrameFormat:
+        planar = is_planar(info)
+        bits = planes.PLANAR[info.pix_fmt] if planar else 0
+        peak = float((1 << bits) - 1) if planar else 65535.0 if info.bit_depth > 8 else 255.0
+        return cls(planar, bits, np.uint8 if bits == 8 else np.uint16, peak)
+
+    def rebuilt(self, data: Any, new: Sequence[np.ndarray]) -> Any:
+        """The frame ``data`` with float planes ``new`` (Y, U, V; or R, G, B for RGB frames), or
+        ``data`` itself where the change is negligible (``planes.negligible``: a frame a step
+        barely touched is handed on exactly as it came, so clean footage pays no re-encode shift)."""
+        if self.planar:
+            ints = [(plane + 0.5).astype(self.dtype) for plane in new]
+            before = planes.read_planes(data)
+            return planes.frame_from_planes(before if planes.negligible(ints, before, self.peak) else ints, data)
+        rgb = (np.dstack(new) + 0.5).astype(data.dtype)
+        return data if planes.negligible([rgb], [data], self.peak) else rgb
 
 
 # a step's "encoding" in its report when its frames went to the next step in memory

@@ -25,7 +25,7 @@ from flickerd.routes.base import ProgressFn, StepResult, no_progress
 from flickerd.routes.encode import (
     DEFAULT_CRF, DEFAULT_PRESET, choose_encoding, final_codec, is_intermediate, open_writer, staged_output,
 )
-from flickerd.routes.frame_stream import is_planar, stream_frames
+from flickerd.routes.frame_stream import FrameFormat, stream_frames
 from flickerd.routes.guided_core import GuidedStabilizer
 from flickerd.routes.params_table import check_choice, check_range, read_fields
 
@@ -106,10 +106,7 @@ class GuidedRoute:
         info = probe(src)
         encoding = choose_encoding(out, info, intermediate=is_intermediate(params), crf=p.crf, preset=p.preset,
                                    pix_fmt=p.pix_fmt, codec=final_codec(params))
-        planar = is_planar(info)
-        bits = planes.PLANAR[info.pix_fmt] if planar else 0
-        dtype = np.uint8 if bits == 8 else np.uint16
-        peak = float((1 << bits) - 1) if planar else 65535.0 if info.bit_depth > 8 else 255.0
+        fmt = FrameFormat.of(info)
         guide_frames = _guide_frames(guide)
         seen = 0
 
@@ -120,24 +117,20 @@ class GuidedRoute:
                 raise RouteError(f"{guide}: the guide ended after {seen} frames, before the render did; a guide "
                                  "needs the render's frame count.")
             seen += 1
-            ps = [x.astype(np.float32) for x in planes.read_planes(data)] if planar else _rgb_planes(data)
+            ps = [x.astype(np.float32) for x in planes.read_planes(data)] if fmt.planar else _rgb_planes(data)
             return ps, g
 
         with staged_output(out) as tmp, open_writer(tmp, info, encoding) as writer:
 
             def write(data: Any, new: list[np.ndarray]) -> None:
-                if planar:
-                    ints = [(plane + 0.5).astype(dtype) for plane in new]
-                    before = planes.read_planes(data)
-                    writer.write_frame(planes.frame_from_planes(before if planes.negligible(ints, before, peak) else ints,
-                                                                data))
+                if fmt.planar:
+                    writer.write_frame(fmt.rebuilt(data, new))
                 else:
-                    rgb = (np.dstack(new) + 0.5).astype(data.dtype)
-                    writer.write(data if planes.negligible([rgb], [data], peak) else rgb)
+                    writer.write(fmt.rebuilt(data, new))
 
             written, core = stream_frames(
                 src, info, progress=progress, analyse=analyse, write=write,
-                make_core=lambda w, h: GuidedStabilizer(peak, p.radius, p.tolerance, p.strength, p.flow_preset,
+                make_core=lambda w, h: GuidedStabilizer(fmt.peak, p.radius, p.tolerance, p.strength, p.flow_preset,
                                                         p.analysis_max_side, p.compensate))
         progress(1.0)
         return StepResult(
@@ -150,7 +143,7 @@ class GuidedRoute:
                 "guide_analysis_size": list(core.guide_size) if core and core.guide_size else [],
                 "mean_neighbour_weight": round(core.mean_weight, 4) if core else 0.0,
                 "encoding": encoding.describe(),
-                "working_space": f"{info.pix_fmt} planes" if planar else "rgb",
+                "working_space": f"{info.pix_fmt} planes" if fmt.planar else "rgb",
             },
         )
 

@@ -46,7 +46,7 @@ from flickerd.routes import normalize_planes as planes
 from flickerd.routes.base import ProgressFn, StepResult, no_progress
 from flickerd.media.probe import MediaInfo
 from flickerd.routes.encode import DEFAULT_CRF, DEFAULT_PRESET, Encoding
-from flickerd.routes.frame_stream import FrameStage, flow_stage_result, is_planar, run_stages
+from flickerd.routes.frame_stream import FrameFormat, FrameStage, flow_stage_result, run_stages
 from flickerd.routes.params_table import check_choice, check_range, read_fields
 
 # The whole-frame levels use a wide window: random flicker averages out as 1/√frames, and a
@@ -299,9 +299,8 @@ class NormalizeRoute:
     def stage(self, info: MediaInfo, params: Mapping[str, Any], p: NormalizeParams | None = None) -> FrameStage:
         """The per-frame work for frames like ``info``'s (see ``frame_stream.FrameStage``)."""
         p = p or NormalizeParams.from_mapping(params)
-        planar = is_planar(info)
-        bits = planes.PLANAR[info.pix_fmt] if planar else 0
-        peak = 65535.0 if info.bit_depth > 8 else 255.0  # of the RGB frames when not planar
+        fmt = FrameFormat.of(info)
+        planar, bits, peak = fmt.planar, fmt.bits, fmt.peak  # peak: of the RGB frames when not planar
 
         def analyse(core: Normalizer, data: Any) -> np.ndarray:
             if planar:
