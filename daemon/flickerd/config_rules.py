@@ -8,6 +8,7 @@ One rule in TOML::
     action = "fix"                     # fix | review | report | attention
     steps = [ { route = "normalize" }, { route = "rife", params = { mode = "smooth" } } ]
     fallback = [ "normalize" ]         # a bare string is a step without parameters
+    note = "why this rule acts so"     # optional: a sentence for the report's notes
 """
 
 from __future__ import annotations
@@ -68,8 +69,9 @@ def _read_rule(section: Section, index: int, routes: Collection[str]) -> Rule:
             if section.has(key) and section.raw(key):
                 section.fail(key, f"a rule with action {action.value!r} writes no video, so it takes no {key}; "
                                   "remove them.")
+    note = section.get_str("note", "")
     section.finish()
-    return Rule(name=name, match=match, action=action, steps=steps, fallback=fallback)
+    return Rule(name=name, match=match, action=action, steps=steps, fallback=fallback, note=note)
 
 
 def _read_match(when: Section) -> Match:
@@ -212,7 +214,7 @@ def with_route_params(rules: tuple[Rule, ...], route_params: Mapping[str, Mappin
         return tuple(Step(s.route, {**route_params.get(s.route, {}), **s.params}) for s in steps)
 
     return tuple(
-        Rule(r.name, r.match, r.action, merged(r.steps), merged(r.fallback)) for r in rules
+        Rule(r.name, r.match, r.action, merged(r.steps), merged(r.fallback), r.note) for r in rules
     )
 
 

@@ -278,8 +278,11 @@ def process_file(
         decision = decide(before, rules, sidecar=sidecar, gpu=gpu)
     if guide is not None and guide.note:
         notes.append(guide.note)
-    report_if_refused = False  # a clean render tried with its guide: a refused fix leaves a plain report
-    if guide is not None and guide.path:
+    report_if_refused = False  # a render only reported blind, tried with its guide: a refused fix leaves a plain report
+    guided = guide is not None and bool(guide.path)
+    if decision.note and not (guided and not route_override):
+        notes.append(decision.note)  # why the rule acts as it does (e.g. flicker too faint to correct)
+    if guided:
         if not route_override:
             report_if_refused = decision.action is Action.REPORT
             decision = with_guide(decision, before.verdict)
@@ -353,7 +356,7 @@ def process_file(
     else:
         status, reason = "rejected", "verification rejected the fix: " + " ".join(verification.reasons)
     if status == "rejected" and report_if_refused:
-        notes.append("the guided fix of this clean render was not published (verification: "
+        notes.append(f"the guided fix of this {before.verdict.value} render, which the rules alone only report, was not published (verification: "
                      f"{' '.join(verification.reasons)}); the render is reported as it is.")
         status, reason = "report_only", ""
     if status not in ("rejected", "report_only"):

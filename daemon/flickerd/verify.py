@@ -301,6 +301,7 @@ class _Tally:
     change_smooth: float = 0.0  # Σ (the fix's change, averaged over three frames along the motion)²
     change_total: float = 0.0  # Σ (the fix's change)²
     change_pixels: float = 0.0
+    native_change: list = field(default_factory=list)  # per frame: mean squared change, RGB, native size
     # the fix's change d against the input's own residual along the motion r (RGB, analysis scale;
     # and the fine-detail band on native tiles): Σd·r, Σd², Σr²
     flick_dr: float = 0.0
@@ -473,8 +474,11 @@ def _measure_fix(src_frames: Iterator[np.ndarray], out_frames: Iterator[np.ndarr
     with Ahead(_source_side(src_frames, cuts, max_side, guide_frames), depth=3,
                name="flickerd-verify-source") as source:
         for (x, a, pair), y in _zip_counting(source, out_frames, tally):
-            b = _Img(_fit(y, x.shape), _analysis_size(x.shape, max_side))
+            y = _fit(y, x.shape)
+            b = _Img(y, _analysis_size(x.shape, max_side))
             tally.fidelity(a, b)
+            # the whole change at full size: re-encoding noise and fine detail that analysis size averages away
+            tally.native_change.append(cv2.norm(x, y, cv2.NORM_L2SQR) / x.size)
             tally.change.add(*_thumbnails(x.shape, a.gray, b.gray))
             if prev_in is not None and pair is not None:
                 fw, rel_fw = pair.fw, pair.rel_fw
@@ -844,6 +848,8 @@ def _metrics(tally: _Tally, mode: str, factor: int, info_in: MediaInfo, info_out
                             if tally.change_total > MIN_CHANGE * tally.change_pixels > 0 else None),
     )
     m["change_on_flicker"] = _against(tally.flick_dr, tally.flick_dd, tally.flick_rr, tally.flick_pixels)
+    m.update(_error_change(tally.flick_dr, tally.flick_dd, tally.flick_rr, tally.flick_pixels))
+    m["change_energy_native"] = _mean(tally.native_change)
     m["detail_change_on_flicker"] = _against(tally.hf_dr, tally.hf_dd, tally.hf_rr, tally.hf_pixels)
     # The headline people see everywhere (log, metric, report, plot, CLI): the warping error with
     # the input's flow, before and after; 1 − after/before, so the three figures always agree.
@@ -863,6 +869,19 @@ def _against(dr: float, dd: float, rr: float, pixels: float) -> float | None:
     if dd <= MIN_CHANGE * pixels or rr <= 0:
         return None
     return -dr / math.sqrt(dd * rr)
+
+
+def _error_change(dr: float, dd: float, rr: float, pixels: float) -> dict[str, float | None]:
+    """Grey levels² per RGB sample on reliably tracked pixels: the fix's change, the input's own
+    residual along the motion, and the change of squared error against a steady truth that the two
+    predict. If the input is the truth plus flicker that differs frame to frame, the residual is that
+    flicker, and an output = input + d is off the truth by |d|² + 2·d·flicker more than the input:
+    negative when the change undoes the flicker more than it adds. Residual the truth has itself
+    (motion the flow misses) counts as flicker here, so this is an estimate, not a measurement."""
+    if pixels <= 0:
+        return {"change_energy": None, "residual_energy": None, "error_change_estimate": None}
+    return {"change_energy": dd / pixels, "residual_energy": rr / pixels,
+            "error_change_estimate": (dd + 2.0 * dr) / pixels}
 
 
 def drift_metrics(stats_in: Sequence[np.ndarray], stats_out: Sequence[np.ndarray], seams: Sequence[int] | None,

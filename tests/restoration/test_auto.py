@@ -74,3 +74,54 @@ def test_the_texture_rules_split_by_what_else_flickers():
     assert route(texture_flicker=1.2, **{**quiet, "luma_flicker": 1.5}) == "normalize"  # tone: the boiling is the render's
     assert route(texture_flicker=1.2, **{**quiet, "chroma_flicker": 1.0}) == "normalize"
     assert route(texture_flicker=0.2, **quiet) == "normalize"
+
+
+def test_a_faint_region_is_reported_and_a_strong_one_fixed():
+    """Region flicker alone under 2.1 (3× the diagnosis's threshold) costs more to correct than it
+    removes on the real-render bench: reported with a note, or for ``mixed`` the codec part alone."""
+    from flickerd.diagnose.model import Diagnosis, Verdict
+    from flickerd.rules import decide
+
+    def decision(verdict=Verdict.GENERATIVE_FLICKER, **scores: float):
+        base = {"luma_flicker": 0.1, "chroma_flicker": 0.1, "texture_flicker": 0.1}
+        return decide(Diagnosis("x.mp4", verdict, 0.9, {**base, **scores}, 48, 24.0, 64, 64, 2.0), DEFAULT_RULES)
+
+    faint = decision(local_flicker=1.5)
+    assert (faint.rule, faint.route, faint.action.value) == ("faint-region", "none", "report")
+    assert "faintly" in faint.note  # the report says why
+    assert decision(local_flicker=2.5).route == "normalize"  # a strong region is corrected
+    assert decision(local_flicker=1.5, luma_flicker=0.8).route == "normalize"  # the frame's tone flickers too
+    assert decision(local_flicker=0.3).route == "normalize"  # flagged by per-frame peaks, not a region
+    assert decision(local_flicker=1.5, texture_flicker=1.2).route == "normalize+detail"  # the texture boils
+    mixed = decision(Verdict.MIXED, local_flicker=1.5)
+    assert (mixed.rule, mixed.route) == ("mixed-faint-region", "ffmpeg") and mixed.note
+    assert decision(Verdict.MIXED, local_flicker=2.5).route == "normalize+ffmpeg"
+
+
+def test_the_embedded_default_rules_are_the_config_files(tmp_path):
+    """``config/flickerd.toml`` spells the default rules out, notes included."""
+    from pathlib import Path
+
+    from flickerd import config
+
+    cfg = config.load(Path(__file__).resolve().parents[2] / "config" / "flickerd.toml")
+    assert cfg.rules == DEFAULT_RULES
+
+
+def test_with_a_guide_a_render_the_rules_only_report_is_tried_guided():
+    """Clean to the blind diagnosis, or flicker too faint to correct blind: the guide can still
+    steady it (verification decides). Incoherent renders and reviews stay as they are."""
+    from flickerd.diagnose.model import Diagnosis, Verdict
+    from flickerd.rules import GUIDED_STEPS, decide, with_guide
+
+    def guided(verdict, **scores: float):
+        base = {"luma_flicker": 0.1, "chroma_flicker": 0.1, "texture_flicker": 0.1, "local_flicker": 0.1}
+        d = Diagnosis("x.mp4", verdict, 0.9, {**base, **scores}, 48, 24.0, 64, 64, 2.0)
+        return with_guide(decide(d, DEFAULT_RULES), verdict)
+
+    for verdict, scores in ((Verdict.CLEAN, {}), (Verdict.GENERATIVE_FLICKER, {"local_flicker": 1.5})):
+        d = guided(verdict, **scores)
+        assert (d.action.value, d.steps, d.fallback) == ("fix", GUIDED_STEPS, ()), verdict
+    fix = guided(Verdict.GENERATIVE_FLICKER, luma_flicker=2.0)
+    assert fix.steps == GUIDED_STEPS and [s.route for s in fix.fallback] == ["normalize"]  # blind chain as fallback
+    assert guided(Verdict.INCOHERENT).action.value == "attention"

@@ -277,3 +277,22 @@ def test_with_a_guide_both_files_are_measured_along_the_guides_motion(tmp_path):
     assert g == pytest.approx(m, rel=0.5)  # the guide's motion is the input's here
     assert w > 5 * m  # with the still guide's motion the pan is not compensated: the measures follow the guide
     assert broken.metrics["frames_in"] == own.metrics["frames_in"] and broken.metrics["warp_error_after"] < w
+
+
+def test_the_error_change_estimate_has_the_sign_of_the_truths(clip):
+    """``error_change_estimate`` predicts, without the truth, whether the output is closer to a
+    steady truth than the input: negative for the flicker removed, positive for the flicker
+    removed plus a region's light moved for good (truly worse: see the test above)."""
+    d, clean, src = clip
+    h, w = clean[0].shape[:2]
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    region = np.exp(-((xx - 0.6 * w) ** 2 + (yy - 0.5 * h) ** 2) / (2 * (0.5 * h) ** 2))[..., None]
+    right = _check(src, clips.write(str(d / "right.mp4"), clean)).metrics
+    moved = _check(src, clips.write(str(d / "moved.mp4"), [f + region * 12.0 for f in clean])).metrics
+    assert right["error_change_estimate"] < 0 < moved["error_change_estimate"], (right, moved)
+    # the change itself: the moved light is the larger; at full size a change is never smaller
+    assert moved["change_energy"] > right["change_energy"] > 0
+    assert right["change_energy_native"] >= 0.9 * right["change_energy"]
+    # a re-encode undoes next to no flicker: it adds more error than it removes
+    same = _check(src, clips.transform(src, str(d / "same.mp4"), lambda fr: fr)).metrics
+    assert same["error_change_estimate"] > 0, same
