@@ -116,32 +116,27 @@ def _v(*verdicts: Verdict) -> tuple[Verdict, ...]:
 # (fitted on the real-render bench), so "boiling texture" means the same in both places.
 TEXTURE_ROUTE = 0.43
 
-# Boiling texture alone: no tone, colour or region flicker by the diagnosis's own thresholds
-# (luma, chroma, local), so nothing for ``normalize`` to correct: the texture rule runs ``detail``
-# alone. On bench real_repairs' fit half that changed 14 of 18 such clips by < 0.01 dB and gained
-# +0.1 to +0.8 dB on the other 4 (where ``normalize`` moved levels that did not flicker).
-# (local: 0.74, the diagnosis's threshold when this was fitted; the diagnosis's is 0.70 since its
-# region-supported local measure, and moving this one is not yet measured.)
-TEXTURE_ONLY = MappingProxyType({"luma_flicker": 0.59, "chroma_flicker": 0.45, "local_flicker": 0.74})
-# Where the frame's tone or colour flickers (the diagnosis's thresholds), a render's boiling is
-# its own, not injected: the texture rules stop there and ``generative`` runs ``normalize``
-# alone. On the fit half of bench real_repairs, on the renders that boil by themselves, adding
-# ``detail`` to ``normalize`` was worse against the render on all 15 tone and colour clips (by
-# 0.1–1.6 dB); with both texture rules published outputs more than 0.25 dB worse fell from 13 to 8
-# there (held out: 12 to 9).
-NO_TONE_FLICKER = MappingProxyType({"luma_flicker": 0.59, "chroma_flicker": 0.45})
 # A region that pulses faintly (local flicker under 3× the diagnosis's threshold of 0.70) while the
-# frame's tone and colour do not flicker and the texture does not boil: correcting it costs more
-# than it removes (the re-encode alone is 0.2–0.8 dB, and the cell corrections' own error), so the
-# clip is reported, not fixed. On the fit half of bench real_repairs every `normalize` of such a
-# region clip below local 2.16 was worse against the render (−0.04 to −0.86 dB) but one (+0.21);
-# from 2.31 up they gained. 2.1 sits in the fit half's plateau (1.8–2.4: same harm, no good fix lost).
+# frame's tone and colour do not flicker: correcting it costs more than it removes (re-encoding
+# alone is 0.2–0.8 dB, and the cell corrections add their own error). On the fit half of bench
+# real_repairs every ``normalize`` of such a region clip below local 2.16 was worse against the
+# render (−0.04 to −0.86 dB) but one (+0.21); from 2.31 up they gained. 2.1 sits in the fit half's
+# plateau (1.8–2.4: the same harm, no good fix lost).
+FAINT_REGION = MappingProxyType({"luma_flicker": 0.59, "chroma_flicker": 0.45, "local_flicker": 2.1})
 # Only where the region flicker is what the diagnosis found (local over its own threshold): a
 # one-frame flash of the whole frame, found by its per-frame peaks, is still ``normalize``'s.
-FAINT_REGION = MappingProxyType({"luma_flicker": 0.59, "chroma_flicker": 0.45, "local_flicker": 2.1})
 REGION_FLICKER = MappingProxyType({"local_flicker": 0.70})
 FAINT_REGION_NOTE = ("a region pulses faintly (local flicker under 2.1 grey levels, tone and colour steady): "
                      "correcting it would cost more picture than it removes, so it is left as it is.")
+# Boiling texture where nothing else flickers beyond a faint region: ``detail`` alone. On the fit
+# half of bench real_repairs ``normalize`` before it gained nothing on the injected texture clips
+# (the same to ±0.02 dB on 5 of 6; on the held-out half one −0.69 dB became a refusal), and on
+# breathing injected into renders that boil by themselves ``normalize+detail`` was worse than
+# ``detail`` alone on both halves (held out: 4 published 0.37–1.93 dB worse; ``detail`` alone: all 5
+# refused). Where tone, colour or a strong region flickers, the boiling is taken for the render's
+# own and ``generative`` runs ``normalize`` alone: there adding ``detail`` was worse on all 15 tone
+# and colour clips (0.1–1.6 dB) and on all 3 strong-region clips (0.8–1.7 dB) of the fit half.
+TEXTURE_ONLY = FAINT_REGION
 
 # Window drift (grey levels per 100 frames, accumulated at seams) from which the opt-in rule
 # ``WINDOW_DRIFT_RULE`` runs ``drift``, whatever the verdict: a seam is a step the verdict's
@@ -164,15 +159,6 @@ DEFAULT_RULES: tuple[Rule, ...] = (
               max_scores=TEXTURE_ONLY),
         Action.FIX,
         steps=(Step("detail"),),
-    ),
-    Rule(
-        "generative-texture",
-        Match(verdicts=_v(Verdict.GENERATIVE_FLICKER), min_scores={"texture_flicker": TEXTURE_ROUTE},
-              max_scores=NO_TONE_FLICKER),
-        Action.FIX,
-        # tone/colour, then boiling texture; RIFE smoothing earned no place here (bench restoration)
-        steps=(Step("normalize"), Step("detail")),
-        fallback=(Step("normalize"),),
     ),
     Rule("faint-region", Match(verdicts=_v(Verdict.GENERATIVE_FLICKER), min_scores=REGION_FLICKER,
                                max_scores=FAINT_REGION), Action.REPORT, note=FAINT_REGION_NOTE),

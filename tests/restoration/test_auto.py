@@ -8,26 +8,21 @@ import sys
 
 from flickerd.process import process_file
 from flickerd.routes.base import Step
-from flickerd.rules import DEFAULT_RULES, TEXTURE_ROUTE
+from flickerd.rules import DEFAULT_RULES, FAINT_REGION, TEXTURE_ROUTE
 from tests.restoration import clips
 
 
 def test_default_rules_add_detail_only_where_the_texture_boils():
-    texture = next(r for r in DEFAULT_RULES if r.name == "generative-texture")
-    assert texture.steps == (Step("normalize"), Step("detail"))
-    assert texture.fallback == (Step("normalize"),)
-    assert dict(texture.match.min_scores) == {"texture_flicker": TEXTURE_ROUTE}
-    assert set(texture.match.max_scores) == {"luma_flicker", "chroma_flicker"}  # tone/colour: normalize alone
     plain = next(r for r in DEFAULT_RULES if r.name == "generative")
     assert plain.steps == (Step("normalize"),)
     names = [r.name for r in DEFAULT_RULES]
-    assert names.index("generative-texture") < names.index("generative")
-    # boiling texture and no tone, colour or region flicker: nothing for normalize to correct
+    # boiling texture and no tone, colour or strong region flicker: detail alone
     alone = next(r for r in DEFAULT_RULES if r.name == "generative-texture-only")
     assert alone.steps == (Step("detail"),) and alone.fallback == ()
     assert dict(alone.match.min_scores) == {"texture_flicker": TEXTURE_ROUTE}
-    assert set(alone.match.max_scores) == {"luma_flicker", "chroma_flicker", "local_flicker"}
-    assert names.index("generative-texture-only") < names.index("generative-texture")
+    assert dict(alone.match.max_scores) == dict(FAINT_REGION)  # a faint region is not worth normalize
+    assert names.index("generative-texture-only") < names.index("faint-region") < names.index("generative")
+    assert "generative-texture" not in names  # normalize+detail: worse than either alone on the bench
     mixed = next(r for r in DEFAULT_RULES if r.name == "mixed-texture")
     assert [s.route for s in mixed.steps] == ["normalize", "detail", "ffmpeg"]
     assert [s.route for s in next(r for r in DEFAULT_RULES if r.name == "mixed").steps] == ["normalize", "ffmpeg"]
@@ -70,7 +65,8 @@ def test_the_texture_rules_split_by_what_else_flickers():
 
     quiet = {"luma_flicker": 0.1, "chroma_flicker": 0.1, "local_flicker": 0.2}
     assert route(texture_flicker=1.2, **quiet) == "detail"  # boiling alone: nothing for normalize
-    assert route(texture_flicker=1.2, **{**quiet, "local_flicker": 2.0}) == "normalize+detail"  # a region too
+    assert route(texture_flicker=1.2, **{**quiet, "local_flicker": 2.0}) == "detail"  # a faint region too
+    assert route(texture_flicker=1.2, **{**quiet, "local_flicker": 3.0}) == "normalize"  # a strong region
     assert route(texture_flicker=1.2, **{**quiet, "luma_flicker": 1.5}) == "normalize"  # tone: the boiling is the render's
     assert route(texture_flicker=1.2, **{**quiet, "chroma_flicker": 1.0}) == "normalize"
     assert route(texture_flicker=0.2, **quiet) == "normalize"
@@ -92,7 +88,7 @@ def test_a_faint_region_is_reported_and_a_strong_one_fixed():
     assert decision(local_flicker=2.5).route == "normalize"  # a strong region is corrected
     assert decision(local_flicker=1.5, luma_flicker=0.8).route == "normalize"  # the frame's tone flickers too
     assert decision(local_flicker=0.3).route == "normalize"  # flagged by per-frame peaks, not a region
-    assert decision(local_flicker=1.5, texture_flicker=1.2).route == "normalize+detail"  # the texture boils
+    assert decision(local_flicker=1.5, texture_flicker=1.2).route == "detail"  # the texture boils
     mixed = decision(Verdict.MIXED, local_flicker=1.5)
     assert (mixed.rule, mixed.route) == ("mixed-faint-region", "ffmpeg") and mixed.note
     assert decision(Verdict.MIXED, local_flicker=2.5).route == "normalize+ffmpeg"
