@@ -130,7 +130,8 @@ FAINT_REGION_NOTE = ("a region pulses faintly (local flicker under 2.1 grey leve
                      "correcting it would cost more picture than it removes, so it is left as it is.")
 # Boiling texture where nothing else flickers beyond a faint region: ``detail`` alone. On the fit
 # half of bench real_repairs ``normalize`` before it gained nothing on the injected texture clips
-# (the same to ±0.02 dB on 5 of 6; on the held-out half one −0.69 dB became a refusal), and on
+# (the same to ±0.02 dB on the 2 fit and 4 of 5 held-out ones; the fifth, −0.69 dB, became a
+# refusal), and on
 # breathing injected into renders that boil by themselves ``normalize+detail`` was worse than
 # ``detail`` alone on both halves (held out: 4 published 0.37–1.93 dB worse; ``detail`` alone: all 5
 # refused). Where tone, colour or a strong region flickers, the boiling is taken for the render's
