@@ -128,15 +128,14 @@ FAINT_REGION = MappingProxyType({"luma_flicker": 0.59, "chroma_flicker": 0.45, "
 REGION_FLICKER = MappingProxyType({"local_flicker": 0.70})
 FAINT_REGION_NOTE = ("a region pulses faintly (local flicker under 2.1 grey levels, tone and colour steady): "
                      "correcting it would cost more picture than it removes, so it is left as it is.")
-# Boiling texture where nothing else flickers beyond a faint region: ``detail`` alone. On the fit
-# half of bench real_repairs ``normalize`` before it gained nothing on the injected texture clips
-# (the same to ±0.02 dB on the 2 fit and 4 of 5 held-out ones; the fifth, −0.69 dB, became a
-# refusal), and on
+# Boiling texture where nothing else flickers beyond a faint region: ``detail`` alone. On bench
+# real_repairs ``normalize`` before it gained nothing on the injected texture clips (the same to
+# ±0.02 dB on the 2 fit and 4 of 5 held-out ones; the fifth, −0.69 dB, became a refusal), and on
 # breathing injected into renders that boil by themselves ``normalize+detail`` was worse than
-# ``detail`` alone on both halves (held out: 4 published 0.37–1.93 dB worse; ``detail`` alone: all 5
-# refused). Where tone, colour or a strong region flickers, the boiling is taken for the render's
-# own and ``generative`` runs ``normalize`` alone: there adding ``detail`` was worse on all 15 tone
-# and colour clips (0.1–1.6 dB) and on all 3 strong-region clips (0.8–1.7 dB) of the fit half.
+# ``detail`` alone (held out: 4 published 0.37–1.93 dB worse; ``detail`` alone: all 5 refused).
+# Where tone, colour or a strong region flickers, the boiling is taken for the render's own and
+# ``generative`` runs ``normalize`` alone: there adding ``detail`` was worse on all 15 tone and
+# colour clips (0.1–1.6 dB) and on all 3 strong-region clips (0.8–1.7 dB) of the fit half.
 TEXTURE_ONLY = FAINT_REGION
 
 # Window drift (grey levels per 100 frames, accumulated at seams) from which the opt-in rule
