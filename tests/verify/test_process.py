@@ -215,6 +215,24 @@ def test_attention_gets_a_report_and_no_video(renders, tmp_path):
     assert doc["output"] is None and doc["reports"]["compare"] is None
 
 
+def test_a_rules_note_says_why_in_the_report_the_plot_and_the_cli(renders, tmp_path, capsys):
+    """A rule that only reports (e.g. ``faint-region``) says why: in the report's notes, the plot's
+    subtitle and the CLI's summary."""
+    from flickerd.report import _subtitle
+
+    _, src, _ = renders
+    why = "the flicker is too faint to be worth a re-encode."
+    rules = (Rule("too-faint", Match(), Action.REPORT, note=why),)
+    out = process_file(src, tmp_path, rules=rules)
+    assert out.status == "report_only" and out.output is None
+    doc = json.loads(open(out.reports.json).read())
+    assert why in doc["notes"] and doc["decision"]["rule"] == "too-faint"
+    subtitle = _subtitle(out.before, out.status, None, out.decision)
+    assert "No fix was made: the flicker is too faint" in subtitle and "so only the input" not in subtitle
+    fix_cmd._summary(out, [out.reports.json])
+    assert f"rule too-faint: {why}" in capsys.readouterr().out
+
+
 @pytest.mark.skipif("normalize" not in registry.ROUTES, reason="the normalize route is not registered")
 def test_the_real_normalize_route_is_accepted_on_luma_flicker(renders, tmp_path):
     _, src, _ = renders

@@ -261,5 +261,7 @@ def _summary(outcome, written: Sequence[str]) -> None:
     print(": ".join(parts[:1]) + " (" + ", ".join(parts[1:]) + ")")
     if outcome.reason:
         print(f"  {outcome.reason}")
+    elif outcome.verification is None and outcome.decision is not None and outcome.decision.note:
+        print(f"  rule {outcome.decision.rule}: {outcome.decision.note}")  # why nothing was fixed
     for path in written:
         print(f"  {path}")

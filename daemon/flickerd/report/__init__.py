@@ -8,6 +8,7 @@ Outcomes without a video (clean, needs attention, failed) get the JSON and the p
 from __future__ import annotations
 
 import os
+import textwrap
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -110,7 +111,7 @@ def _plot(path: str, source: str, status: str, decision: Decision | None, before
         from flickerd.report.plot import write_plot
 
         write_plot(path, before=before, verification=verification, title=_title(source, status, decision, verification),
-                   subtitle=_subtitle(before, status, verification))
+                   subtitle=_subtitle(before, status, verification, decision))
     except (OSError, ValueError, RuntimeError) as exc:
         return f"the flicker plot could not be drawn: {exc}"
     return ""
@@ -133,9 +134,12 @@ def _title(source: str, status: str, decision: Decision | None, verification: An
     return title + (" — " + ", ".join(figures) if figures else "")
 
 
-def _subtitle(before: Diagnosis | None, status: str, verification: Any | None) -> str:
+def _subtitle(before: Diagnosis | None, status: str, verification: Any | None, decision: Decision | None = None) -> str:
     lines = [verdict_sentence(before)] if before is not None else []
-    if verification is None:
+    if verification is None and decision is not None and decision.note:
+        # the rule's reason (e.g. flicker too faint to correct), wrapped to the figure's width
+        lines.extend(textwrap.wrap(f"No fix was made: {decision.note} Only the input is shown.", 110))
+    elif verification is None:
         lines.append("No fix was made, so only the input is shown.")
     elif status == "rejected":
         lines.append("The fix was rejected and not published; its curves show why.")
