@@ -52,3 +52,12 @@ def test_an_unwritable_place_costs_the_shortcut_not_the_job(tmp_path):
     spill = PairSpill(str(tmp_path / "missing" / ".frames.tmp"))
     spill.add(*_pair(0))  # no exception
     assert not spill.usable
+
+
+def test_a_nearly_full_disk_is_left_alone(tmp_path, monkeypatch):
+    from flickerd.media import spill as module
+
+    monkeypatch.setattr(module, "_free_bytes", lambda folder: module.FREE_MARGIN_BYTES)
+    spill = PairSpill(str(tmp_path / ".frames.tmp"), max_bytes=10_000)
+    spill.add(*_pair(0))
+    assert not spill.usable and not (tmp_path / ".frames.tmp").exists()

@@ -5,7 +5,7 @@ very same frames again once verification has found where to zoom. ``PairSpill`` 
 pair's raw pixels to one file in the job's workdir as verification reads them, so the clip
 reads them back instead of decoding both videos a second time (the same arrays: the clip is
 unchanged). Bounded: past ``max_bytes`` it gives up, deletes what it wrote, and the clip
-decodes as before. Frames pass through a file, not memory (the page cache is not the job's RSS).
+decodes as before; it does not start on a disk with less than ``max_bytes`` + 1 GiB free. Frames pass through a file, not memory (the page cache is not the job's RSS).
 """
 
 from __future__ import annotations
@@ -16,6 +16,15 @@ from collections.abc import Iterator
 import numpy as np
 
 DEFAULT_MAX_BYTES = 512 * 1024 * 1024  # 832x480 RGB: ~220 pairs; 1080p: ~40
+FREE_MARGIN_BYTES = 1024 * 1024 * 1024  # kept free beyond the spill's own limit, or it is not started
+
+
+def _free_bytes(folder: str) -> int:
+    try:
+        st = os.statvfs(folder)
+    except OSError:
+        return 0
+    return st.f_bavail * st.f_frsize
 
 
 class PairSpill:
@@ -43,6 +52,9 @@ class PairSpill:
             return
         try:
             if self._file is None:
+                if _free_bytes(os.path.dirname(self.path) or ".") < self.max_bytes + FREE_MARGIN_BYTES:
+                    self.abandon()  # the clip, the output and the reports need that space more
+                    return
                 self._file = open(self.path, "wb")
             for f in frames:
                 self._file.write(np.ascontiguousarray(f).data)
