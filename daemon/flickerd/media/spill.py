@@ -5,7 +5,8 @@ very same frames again once verification has found where to zoom. ``PairSpill`` 
 pair's raw pixels to one file in the job's workdir as verification reads them, so the clip
 reads them back instead of decoding both videos a second time (the same arrays: the clip is
 unchanged). Bounded: past ``max_bytes`` it gives up, deletes what it wrote, and the clip
-decodes as before; it does not start on a disk with less than ``max_bytes`` + 1 GiB free. Frames pass through a file, not memory (the page cache is not the job's RSS).
+decodes as before; it does not start on a disk with less than ``max_bytes`` + 1 GiB free.
+Frames pass through a file, not memory (the page cache is not the job's RSS).
 """
 
 from __future__ import annotations

@@ -155,7 +155,8 @@ def write_compare(path: str, source: str, fixed: str, *, speed: float = DEFAULT_
     return path
 
 
-def _decoded_pairs(source: str, fixed: str, ratio: float, src_count: int) -> Iterator[tuple[np.ndarray | None, np.ndarray]]:
+def _decoded_pairs(source: str, fixed: str, ratio: float,
+                   src_count: int) -> Iterator[tuple[np.ndarray | None, np.ndarray]]:
     """Each fixed frame with the source frame shown beside it (the one at its time), both decoded."""
     src_iter = iter_frames(source)
     src_frame = None
