@@ -1,7 +1,7 @@
 """One job against its floor: `flickerd fix` wall time, CPU-seconds and peak RSS next to decode + one final encode.
 
 Usage: python -m bench job_speed [--renders DIR] [--repeats 5] [--only wan,easyanimate,hunyuan,rss]
-                                 [--routes auto,normalize+detail] [--rss-seconds 10,60] [--rss-fps 8] [--json OUT]
+                                 [--routes auto,normalize+detail] [--rss-seconds 10,60] [--rss-fps 8] [--json OUT] [--base DAEMON_DIR]
 
 - **Floor**: the render decoded and encoded once with the final step's x264 settings
   (``flickerd.routes.encode``: crf 16, preset slow, yuv420p), by the ffmpeg binary flickerd uses.
@@ -9,7 +9,9 @@ Usage: python -m bench job_speed [--renders DIR] [--repeats 5] [--only wan,easya
   video (if accepted) and all its reports are written. ``auto`` is what the daemon would do (a clean
   render ends after the diagnosis); ``normalize+detail`` forces the whole path (diagnose, a chain of
   two frame steps, verify, side-by-side clip).
-- Floor and jobs alternate, ``--repeats`` times; medians are printed. CPU-seconds and peak RSS come
+- Floor and jobs alternate, ``--repeats`` times; medians are printed. ``--base DIR`` (another
+  checkout's ``daemon`` folder) runs each job with that code too, alternating with this tree's
+  (order swapped every repeat), and prints the CPU-seconds change. CPU-seconds and peak RSS come
   from ``wait4`` on each child (its own and its waited-for children's: ffmpeg subprocesses count).
 - Per-stage seconds are the job's own ``timings`` (report JSON) and each chain step's ``seconds``.
 - **RSS** (``rss`` in ``--only``): the Self-Forcing Wan render scaled to 1920x1080 and looped to
@@ -80,12 +82,13 @@ def floor(src: str, work: str) -> Run:
                    "-pix_fmt", "yuv420p", out])
 
 
-def job(src: str, route: str, work: str) -> Run:
+def job(src: str, route: str, work: str, tree: str | None = None) -> Run:
+    """One ``flickerd fix`` child; ``tree``: another checkout's ``daemon`` folder to run instead (``--base``)."""
     out_dir = os.path.join(work, "job")
     shutil.rmtree(out_dir, ignore_errors=True)
     os.makedirs(out_dir)
-    run = _child([sys.executable, "-m", "flickerd", "fix", src, "--route", route, "-o", out_dir + os.sep],
-                 env=dict(os.environ))
+    env = dict(os.environ, **({"PYTHONPATH": tree} if tree else {}))
+    run = _child([sys.executable, "-m", "flickerd", "fix", src, "--route", route, "-o", out_dir + os.sep], env=env)
     stem = Path(src).stem
     with open(os.path.join(out_dir, stem + ".report.json")) as fh:
         report = json.load(fh)
@@ -128,6 +131,8 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--rss-fps", type=int, default=8)
     ap.add_argument("--rss-route", default="normalize")
     ap.add_argument("--json", default=None, help="write the medians as JSON here")
+    ap.add_argument("--base", default=None,
+                    help="another checkout's daemon folder: its jobs alternate with this tree's (order swapped every repeat)")
     args = ap.parse_args(argv)
 
     folder = renders_dir(args.renders)
@@ -141,17 +146,19 @@ def main(argv: list[str]) -> int:
     print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
     with tempfile.TemporaryDirectory(prefix="flickerd-job-speed-") as work:
         floors: dict[str, list[Run]] = {c: [] for c in cases}
-        jobs: dict[tuple[str, str], list[Run]] = {(c, r): [] for c in cases for r in routes}
+        versions: list[tuple[str, str | None]] = [("", None)] + ([("base", args.base)] if args.base else [])
+        jobs: dict[tuple[str, str, str], list[Run]] = {(c, r, v): [] for c in cases for r in routes for v, _ in versions}
         for rep in range(args.repeats):
             for case in cases:  # floor and jobs alternate within each repeat
                 src = str(folder / CASES[case])
                 floors[case].append(floor(src, work))
                 print(f"  {case} floor: {floors[case][-1].wall:.2f} s, {floors[case][-1].cpu:.2f} CPU-s", flush=True)
                 for route in routes:
-                    run = job(src, route, work)
-                    jobs[(case, route)].append(run)
-                    print(f"  {case} --route {route}: {run.wall:.2f} s, {run.cpu:.2f} CPU-s, peak {run.rss_mb:.0f} MiB",
-                          flush=True)
+                    for version, tree in (versions if rep % 2 == 0 else versions[::-1]):
+                        run = job(src, route, work, tree)
+                        jobs[(case, route, version)].append(run)
+                        print(f"  {case} --route {route}{' (' + version + ')' if version else ''}: {run.wall:.2f} s, "
+                              f"{run.cpu:.2f} CPU-s, peak {run.rss_mb:.0f} MiB", flush=True)
             print(f"repeat {rep + 1}/{args.repeats} done", flush=True)
         from flickerd.media.probe import probe
 
@@ -165,18 +172,24 @@ def main(argv: list[str]) -> int:
                      "floor": {"wall_s": fw, "cpu_s": fc, "rss_mib": _median(f, "rss_mb")},
                      "jobs": {}}
             for route in routes:
-                j = jobs[(case, route)]
-                jw, jc, jr = _median(j, "wall"), _median(j, "cpu"), _median(j, "rss_mb")
-                ratio = jw / fw
-                target = TARGET_RATIO[case]
-                print(f"  job --route {route:18s} {jw:6.2f} s wall ({ratio:.2f}x floor, target <= {target}x: "
-                      f"{'met' if ratio <= target else 'not met'}), {jc:6.2f} CPU-s, peak {jr:.0f} MiB, "
-                      f"status {j[0].status}")
-                stages = _stages(j)
-                print("    stages (s): " + ", ".join(f"{k.strip()} {v:.2f}" for k, v in stages.items()))
-                entry["jobs"][route] = {"wall_s": jw, "ratio": ratio, "cpu_s": jc, "rss_mib": jr,
-                                        "status": j[0].status, "stages_s": stages,
-                                        "walls_s": [round(r.wall, 3) for r in j]}
+                for version, _ in versions:
+                    j = jobs[(case, route, version)]
+                    jw, jc, jr = _median(j, "wall"), _median(j, "cpu"), _median(j, "rss_mb")
+                    ratio = jw / fw
+                    target = TARGET_RATIO[case]
+                    label = f"{route} ({version})" if version else route
+                    print(f"  job --route {label:18s} {jw:6.2f} s wall ({ratio:.2f}x floor, target <= {target}x: "
+                          f"{'met' if ratio <= target else 'not met'}), {jc:6.2f} CPU-s, peak {jr:.0f} MiB, "
+                          f"status {j[0].status}")
+                    stages = _stages(j)
+                    print("    stages (s): " + ", ".join(f"{k.strip()} {v:.2f}" for k, v in stages.items()))
+                    entry["jobs"][label] = {"wall_s": jw, "ratio": ratio, "cpu_s": jc, "rss_mib": jr,
+                                            "status": j[0].status, "stages_s": stages,
+                                            "walls_s": [round(r.wall, 3) for r in j],
+                                            "cpus_s": [round(r.cpu, 3) for r in j]}
+                if args.base:
+                    after, base = (_median(jobs[(case, route, v)], "cpu") for v, _ in versions)
+                    print(f"  --route {route}: {base:.2f} -> {after:.2f} CPU-s against the base ({after / base - 1:+.1%})")
             results["cases"][case] = entry
         if "rss" in only:
             src = str(folder / CASES["wan"])

@@ -30,6 +30,7 @@ from flickerd.errors import FlickerdError, InputError
 from flickerd.eta import Eta, diagnose_stage, plan
 from flickerd.media.probe import probe
 from flickerd.media.rotation import carry_rotation
+from flickerd.media.spill import PairSpill
 from flickerd.media.writer import output_extension
 from flickerd.report import ReportPaths, write_reports
 from flickerd.report.settings import ReportSettings
@@ -225,6 +226,8 @@ def process_file(
     timings: dict[str, float] = {}
     notes: list[str] = []
 
+    kept: list[PairSpill] = []  # verification's decoded frame pairs, for the side-by-side clip
+
     def reports(**kw: Any) -> ReportPaths:
         t = time.monotonic()
         guide_doc = None
@@ -236,8 +239,10 @@ def process_file(
             return write_reports(workdir, stem, source=src, source_info=source_info, timings=timings, notes=notes,
                                  guide=guide_doc,
                                  compare=compare and kw.get("fixed") is not None,
-                                 settings=report_settings or ReportSettings(), progress=bar.reports(), **kw)
+                                 settings=report_settings or ReportSettings(), progress=bar.reports(),
+                                 frames=_kept_pairs(kept, source_info, kw.get("verification")), **kw)
         finally:
+            _forget(kept)
             timings["reports"] = time.monotonic() - t
             bar.finish()
 
@@ -328,11 +333,16 @@ def process_file(
             return failed(exc, before, decision, None, attempts)
         timings[f"fix{n}"] = time.monotonic() - t1
         t2 = time.monotonic()
+        _forget(kept)  # a rejected chain's frames
+        if compare and (report_settings or ReportSettings()).compare and _verify_mode(steps) == "fix":
+            kept.append(PairSpill(os.path.join(workdir, f".{stem}.frames.tmp")))
         try:
             verification = check(src, out, before, chain, acceptance, mode=_verify_mode(steps),
                                  rediagnose=rediagnose, progress=bar.next(),
-                                 guide=str(guide.path) if guide is not None and guide.path else None)
-        except InputError:  # the source itself went bad between diagnosis and verification
+                                 guide=str(guide.path) if guide is not None and guide.path else None,
+                                 keep=kept[0].add if kept else None)
+        except BaseException:  # the source itself went bad between diagnosis and verification, or a cancel
+            _forget(kept)
             _remove(out)
             raise
         timings[f"verify{n}"] = time.monotonic() - t2
@@ -421,6 +431,23 @@ def _sequence_as_video(src: str, workdir: str, source_info: Mapping[str, Any]) -
                 writer.write(frame.image)
         os.replace(tmp, path)
     return path
+
+
+def _kept_pairs(kept: Sequence[PairSpill], source_info: Mapping[str, Any], verification: Verification | None):
+    """The pairs verification kept, when they are every frame of both files (else None: the clip decodes)."""
+    if not kept or not kept[0].usable or verification is None:
+        return None
+    m = verification.metrics
+    n = kept[0].count
+    if m.get("frames_in") != n or m.get("frames_out") != n or int(source_info.get("frame_count") or 0) != n:
+        return None
+    return kept[0].pairs
+
+
+def _forget(kept: list[PairSpill]) -> None:
+    for spill in kept:
+        spill.close()
+    kept.clear()
 
 
 def _own_acceptance(chain: ChainResult) -> dict | None:

@@ -464,16 +464,20 @@ def _pair_flows(a: _Img, b: _Img) -> tuple[np.ndarray, np.ndarray, np.ndarray, n
 
 def _measure_fix(src_frames: Iterator[np.ndarray], out_frames: Iterator[np.ndarray], cuts: set[int],
                  tally: _Tally, progress: Callable[[int], None], max_side: int = ANALYSIS_MAX_SIDE,
-                 guide_frames: Iterator[np.ndarray] | None = None) -> None:
+                 guide_frames: Iterator[np.ndarray] | None = None,
+                 keep: Callable[[np.ndarray, np.ndarray], None] | None = None) -> None:
     """Same frame rate: frame t of the output against frame t of the input (both native size).
 
     The input's side (decoding, flows, masks, tile motions) runs a few frames ahead on a worker
-    thread while the output's frames are decoded and measured here."""
+    thread while the output's frames are decoded and measured here. ``keep`` hears each decoded
+    (input, output) pair (``media.spill``: the side-by-side clip reads them instead of decoding)."""
     prev_in = prev_out = older_in = older_out = None
     prev_back = None  # (flow t−1→t−2, reliable) for the frame before the newest
     with Ahead(_source_side(src_frames, cuts, max_side, guide_frames), depth=3,
                name="flickerd-verify-source") as source:
         for (x, a, pair), y in _zip_counting(source, out_frames, tally):
+            if keep is not None:
+                keep(x, y)
             y = _fit(y, x.shape)
             b = _Img(y, _analysis_size(x.shape, max_side))
             tally.fidelity(a, b)
@@ -732,12 +736,14 @@ def check(
     max_side: int = ANALYSIS_MAX_SIDE,
     progress: ProgressFn = no_progress,
     guide: str | None = None,
+    keep: Callable[[np.ndarray, np.ndarray], None] | None = None,
 ) -> Verification:
     """Measure ``fixed`` against ``src`` and accept or reject it (see the module docstring).
 
     ``rediagnose`` re-runs the diagnosis on the output (None: skip). VMAF runs when ``vmaf``
     is true or the thresholds require it. ``guide``: the render's guide video (checked by
-    ``media.guide``: same frame count); both files are then measured with the guide's motion. Problems with the *output* (unreadable, wrong frame
+    ``media.guide``: same frame count); both files are then measured with the guide's motion. ``keep``
+    hears every decoded (input, output) frame pair in ``fix`` mode (``media.spill``). Problems with the *output* (unreadable, wrong frame
     count, rate or size) are rejections, not exceptions; an unreadable *input* raises ``InputError``.
     """
     if mode not in ("fix", "interpolate"):
@@ -766,7 +772,7 @@ def check(
             _measure_interpolated(_images(src), out_frames, factor, tally, frame_progress, max_side)
         elif mode == "fix":
             _measure_fix(_images(src), out_frames, cuts, tally, frame_progress, max_side,
-                         _guide_images(guide) if guide and mode == "fix" else None)
+                         _guide_images(guide) if guide and mode == "fix" else None, keep)
     except _OutputUnreadable as exc:
         unreadable = True
         reasons.append(f"the output cannot be decoded: {exc}")

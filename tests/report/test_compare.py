@@ -85,6 +85,32 @@ def test_verification_makes_the_zoom_map_so_the_clip_needs_no_first_pass(pair, m
     assert compare.layout(src, fixed, max_width=1920, zoom=3, change=v.change_map).box == decoded
 
 
+def test_frames_verification_kept_give_the_same_clip_without_decoding(pair, tmp_path, monkeypatch):
+    src, fixed = pair
+    from flickerd.media.spill import PairSpill
+    from flickerd.media.writer import VideoWriter
+    from flickerd.report import compare
+    from flickerd.verify import check
+
+    drawn: list[bytes] = []
+    write = VideoWriter.write
+    monkeypatch.setattr(VideoWriter, "write", lambda self, rgb: (drawn.append(rgb.tobytes()), write(self, rgb))[1])
+    v = check(src, fixed, None, None, rediagnose=None)
+    write_compare(str(tmp_path / "decoded.mp4"), src, fixed, change=v.change_map)
+    decoded, drawn[:] = drawn[:], []
+    with PairSpill(str(tmp_path / ".frames.tmp")) as kept:
+        v = check(src, fixed, None, None, rediagnose=None, keep=kept.add)
+        assert kept.usable and kept.count == N
+
+        def no_decode(*a, **k):
+            raise AssertionError("decoded both files again")
+
+        monkeypatch.setattr(compare, "iter_frames", no_decode)
+        write_compare(str(tmp_path / "kept.mp4"), src, fixed, change=v.change_map, frames=kept.pairs)
+    assert drawn == decoded  # the same canvases (x264 itself is not bit-reproducible with threads)
+    assert not (tmp_path / ".frames.tmp").exists()
+
+
 def test_wide_sources_are_capped_and_the_box_stays_inside():
     assert panel_size(1280, 720, 1920) == (958, 538)
     assert panel_size(480, 368, 1920) == (480, 368)  # never upscaled

@@ -98,6 +98,23 @@ def test_good_fix_is_done_with_all_reports(renders, tmp_path):
         assert float(s.average_rate) == pytest.approx(10.0)  # the source's rate: not a slideshow
 
 
+def test_the_clip_reuses_verifications_frames_and_leaves_no_spill(renders, tmp_path, monkeypatch):
+    _, src, _ = renders
+    from flickerd.report import compare
+
+    def no_decode(*a, **k):
+        raise AssertionError("the side-by-side clip decoded both files again")
+
+    monkeypatch.setattr(compare, "iter_frames", no_decode)
+    rules = (Rule("gen", Match(verdicts=(Verdict.GENERATIVE_FLICKER,)), Action.FIX,
+                  steps=(Step("test-blur"),), fallback=(Step("test-good"),)),)
+    out = process_file(src, tmp_path / "work", rules=rules)
+    assert out.status == "done" and out.attempts == ("test-blur", "test-good")
+    with av.open(out.reports.compare) as c:
+        assert sum(1 for _ in c.decode(c.streams.video[0])) == N  # the fallback's frames, all of them
+    assert not [f for f in _files(tmp_path / "work") if f.endswith(".frames.tmp")]
+
+
 @pytest.mark.parametrize("route", sorted(BAD))
 def test_bad_steps_are_rejected_and_no_video_is_kept(renders, tmp_path, route):
     _, src, _ = renders

@@ -60,11 +60,13 @@ def write_reports(
     settings: ReportSettings = ReportSettings(),
     progress: Callable[[float], None] | None = None,
     guide: Mapping[str, Any] | None = None,
+    frames: Callable[[], Any] | None = None,
 ) -> ReportPaths:
     """Write the reports for one job into ``out_dir``; the compare clip only when ``fixed`` exists.
 
     ``status`` defaults to ``done``/``rejected`` from the verification, else ``report_only``.
     A failing plot or compare clip is noted in the JSON rather than losing the whole report.
+    ``frames``: the decoded (source, fixed) frame pairs verification kept (``compare.write_compare``).
     """
     os.makedirs(out_dir, exist_ok=True)
     if not status:
@@ -85,7 +87,7 @@ def write_reports(
             try:
                 write_compare(compare_path, source, fixed, speed=settings.compare_speed,
                               max_width=settings.compare_max_width, zoom=settings.compare_zoom, progress=progress,
-                              change=getattr(verification, "change_map", None))
+                              change=getattr(verification, "change_map", None), frames=frames)
             except (FlickerdError, OSError) as exc:
                 compare_path = None
                 notes.append(f"the side-by-side clip could not be written: {exc}")

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from fractions import Fraction
 
 import cv2
@@ -116,15 +116,18 @@ def _label(image: np.ndarray, text: str) -> None:
 def write_compare(path: str, source: str, fixed: str, *, speed: float = DEFAULT_COMPARE_SPEED,
                   max_width: int = DEFAULT_COMPARE_MAX_WIDTH, zoom: float = DEFAULT_COMPARE_ZOOM,
                   labels: tuple[str, str] = ("original", "fixed"),
-                  progress: Callable[[float], None] | None = None, change: np.ndarray | None = None) -> str:
+                  progress: Callable[[float], None] | None = None, change: np.ndarray | None = None,
+                  frames: Callable[[], Iterator[tuple[np.ndarray, np.ndarray]]] | None = None) -> str:
     """Write the side-by-side clip at ``speed`` × the source's rate via a temp name; returns ``path``.
 
     ``progress`` gets the fraction done (it may raise to stop the job: the temp file is removed).
-    ``change``: the zoom's change map when verification made it (see ``layout``).
+    ``change``: the zoom's change map when verification made it (see ``layout``). ``frames``: every
+    (source, fixed) frame pair as decoded, when verification kept them (``media.spill``: the same
+    arrays, so the same clip); used only when both files have the same rate, else both are decoded.
     """
     info_src, info_fix = probe(source), probe(fixed)
     report = progress or (lambda f: None)
-    frames = max(info_fix.frame_count, 1)
+    count = max(info_fix.frame_count, 1)
     share = MAP_SHARE if zoom and change is None else 0.0
     lay = layout(source, fixed, max_width=max_width, zoom=zoom, change=change,
                  progress=lambda i: report(share * min(1.0, i / max(info_src.frame_count, 1))))
@@ -137,26 +140,38 @@ def write_compare(path: str, source: str, fixed: str, *, speed: float = DEFAULT_
                                colorspace=1, metadata={})
     root, ext = os.path.splitext(path)
     tmp = os.path.join(os.path.dirname(path) or ".", f".{os.path.basename(root)}.tmp{ext or '.mp4'}")
+    kept = frames is not None and ratio == 1
+    pairs = frames() if kept else _decoded_pairs(source, fixed, ratio, info_src.frame_count)
+    try:
+        with VideoWriter(tmp, meta, settings=ENCODE, fps=rate, size=(width, height), copy_audio=False) as writer:
+            for i, (src_frame, fixed_frame) in enumerate(pairs):
+                writer.write(_canvas(src_frame, fixed_frame, lay, labels, zoom, (info_src.width, info_src.height)))
+                report(share + (1.0 - share) * min(1.0, (i + 1) / count))
+        os.replace(tmp, path)
+    finally:
+        pairs.close()
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path
+
+
+def _decoded_pairs(source: str, fixed: str, ratio: float,
+                   src_count: int) -> Iterator[tuple[np.ndarray | None, np.ndarray]]:
+    """Each fixed frame with the source frame shown beside it (the one at its time), both decoded."""
     src_iter = iter_frames(source)
     src_frame = None
     src_index = -1
     try:
-        with VideoWriter(tmp, meta, settings=ENCODE, fps=rate, size=(width, height), copy_audio=False) as writer:
-            for i, f in enumerate(iter_frames(fixed)):
-                want = min(int(i / ratio + 1e-6), max(0, info_src.frame_count - 1)) if ratio > 0 else i
-                while src_index < want:
-                    nxt = next(src_iter, None)
-                    if nxt is None:
-                        break
-                    src_frame, src_index = nxt.image, src_index + 1
-                writer.write(_canvas(src_frame, f.image, lay, labels, zoom, (info_src.width, info_src.height)))
-                report(share + (1.0 - share) * min(1.0, (i + 1) / frames))
-        os.replace(tmp, path)
+        for i, f in enumerate(iter_frames(fixed)):
+            want = min(int(i / ratio + 1e-6), max(0, src_count - 1)) if ratio > 0 else i
+            while src_index < want:
+                nxt = next(src_iter, None)
+                if nxt is None:
+                    break
+                src_frame, src_index = nxt.image, src_index + 1
+            yield src_frame, f.image
     finally:
         src_iter.close()
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
 
 
 def _canvas(src: np.ndarray | None, fixed: np.ndarray, lay: Layout, labels: tuple[str, str], zoom: float,

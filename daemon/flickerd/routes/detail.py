@@ -209,11 +209,14 @@ class DetailStabilizer:
             self.weight_sum += float(w_small.mean())
             self.weight_count += 1
             luma_weight = None
+            coords: dict[tuple[int, int], np.ndarray] = {}  # the sampling map per plane size: Cb and Cr share one
             for k, d in enumerate(here.details):
                 if k > 0 and not self.p.chroma:
                     continue
                 h, w = d.shape
-                moved = dfit.warp_detail(self.frames[s].details[k], dfit.scale_flow(fw, w, h))
+                if (w, h) not in coords:
+                    coords[w, h] = dfit.sample_map(dfit.scale_flow(fw, w, h))
+                moved = dfit.warp_along(self.frames[s].details[k], coords[w, h])
                 aligned[k].append(moved)
                 if luma_weight is None:  # plane 0: the gate for every plane
                     luma_weight = cv2.resize(w_small, (w, h), interpolation=cv2.INTER_LINEAR)

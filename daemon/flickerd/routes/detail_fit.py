@@ -130,9 +130,20 @@ def scale_flow(fw: np.ndarray, width: int, height: int) -> np.ndarray:
 
 def warp_detail(detail: np.ndarray, fw: np.ndarray) -> np.ndarray:
     """Detail sampled at x + fw with a cubic kernel (bilinear would soften the detail it moves)."""
+    return warp_along(detail, sample_map(fw))
+
+
+def sample_map(fw: np.ndarray) -> np.ndarray:
+    """The coordinates x + fw (HxWx2 float32) that ``warp_along`` samples at: made once, it serves
+    every plane of that size (both chroma planes)."""
     h, w = fw.shape[:2]
     # one two-channel map from the cached pixel grid: the same coordinates as separate x and y maps
-    return cv2.remap(detail, _pixel_grid_xy(h, w) + fw, None, cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
+    return _pixel_grid_xy(h, w) + fw
+
+
+def warp_along(detail: np.ndarray, coords: np.ndarray) -> np.ndarray:
+    """``warp_detail`` with the map already made (``sample_map``)."""
+    return cv2.remap(detail, coords, None, cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
 
 
 def stabilise(detail_t: np.ndarray, aligned: list[np.ndarray], weights: list[np.ndarray],
