@@ -51,7 +51,7 @@ class DiagnoseSettings:
     # verdict thresholds (score units: see flickerd.diagnose), fitted on training seeds 0-71
     luma_threshold: float = 0.59
     chroma_threshold: float = 0.4504
-    local_threshold: float = 0.6966
+    local_threshold: float = 0.61
     texture_threshold: float = 0.4297
     banding_threshold: float = 0.029
     blocking_threshold: float = 1.467
