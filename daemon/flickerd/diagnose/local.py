@@ -8,8 +8,8 @@ on a minority of the cell's pixels, which moved its mean but do not move its med
 mean over the pixels the flow check trusted was worse than the plain mean: the check drops
 one side of a moved edge and keeps the other, so the two signs of a shifted edge no longer
 cancel. On the real-render bench the median took the as-is local score of ToonCrafter's anime
-girl from 1.07 to 0.07 and of EasyAnimate's guitarist from 0.73 to 0.22, while the same
-renders breathing at half strength kept 0.99-1.15 and 0.48-0.93 (README, "Real renders").
+girl from 1.07 to 0.09 and of EasyAnimate's guitarist from 0.73 to 0.23, while the same
+renders breathing at half strength kept 0.97-1.14 and 0.46-0.94 (README, "Real renders").
 
 The score of a cell is the mean over time of its level's motion-compensated second
 difference, like the global measure but per region, with each cell's rare spikes capped at
