@@ -6,10 +6,11 @@ and with them the median; the flow failing on the render's own coherent motion (
 edges, a strumming hand, an anime character's outlines, a fish's fins) leaves large residuals
 on a minority of the cell's pixels, which moved its mean but do not move its median. Leaving
 out the pixels the flow check distrusts did not help: the check misses many of the failures,
-and any one it keeps weighs by its size (ToonCrafter as it is: 1.07 on the trusted pixels' mean,
-1.07 on all pixels' mean). On the real-render bench the median took the as-is local score of ToonCrafter's anime
-girl from 1.07 to 0.09 and of EasyAnimate's guitarist from 0.73 to 0.23, while the same
-renders breathing at half strength kept 0.97-1.14 and 0.46-0.94 (README, "Real renders").
+and any one it keeps weighs by its size (ToonCrafter as it is: 1.07 on the trusted pixels'
+mean, 1.07 on all pixels' mean). On the real-render bench the median took the as-is local
+score of ToonCrafter's anime girl from 1.07 to 0.09 and of EasyAnimate's guitarist from 0.73
+to 0.23, while the same renders breathing at half strength kept 0.97-1.14 and 0.46-0.94
+(README, "Real renders").
 
 The score of a cell is the mean over time of its level's motion-compensated second
 difference, like the global measure but per region, with each cell's rare spikes capped at
