@@ -24,19 +24,22 @@ def test_high_crf_pan_is_scored_on_its_i_frame(diagnosed):
     assert d.verdict is Verdict.CODEC_ARTIFACTS
 
 
-def test_sparse_flow_cells_fall_back_to_the_clipped_plain_mean():
+def test_a_cell_level_is_what_most_of_its_pixels_agree_on():
+    """A region's brightness change moves a cell's level; a flow failure on its minority does not."""
     residual = np.zeros((60, 80), np.float32)
-    residual[:30, :40] = 6.0  # top-left region brighter than its warped neighbour
-    residual[45, 60] = 500.0  # an occlusion outlier
-    mask = np.ones_like(residual, bool)
-    mask[:30, :40] = False  # the flow failed exactly there
-    cells = local.cell_means(residual, mask, (2, 2))
-    assert cells[0, 0] == pytest.approx(6.0)
-    assert cells[1, 1] == pytest.approx(500.0 / (30 * 40))  # a well-covered cell keeps its plain masked mean
-    mask[45, 60] = False
-    mask[30:, 40:] = False  # now fully uncovered: the outlier counts only up to the clip
-    cells = local.cell_means(residual, mask, (2, 2))
-    assert cells[1, 1] == pytest.approx(local.FALLBACK_CLIP / (30 * 40))
+    residual[:30, :40] = 6.0  # the top-left region is brighter than its warped neighbour
+    assert local.cell_levels(residual, (2, 2)).tolist() == [[6.0, 0.0], [0.0, 0.0]]
+    # a moved edge the flow missed: a strip of large residuals in one cell (its mean moves by 8)
+    residual[30:34, 40:] = 120.0
+    assert local.cell_levels(residual, (2, 2))[1, 1] == 0.0
+    # even a flow failure covering most of a breathing cell's rows on one side leaves its level
+    residual[:12, :40] = -90.0
+    assert local.cell_levels(residual, (2, 2))[0, 0] == 6.0
+
+
+def test_a_tiny_frame_has_no_level_for_its_empty_cells():
+    cells = local.cell_levels(np.ones((4, 80), np.float32), (6, 8))
+    assert np.isnan(cells[0]).all() and (cells[1] == 1.0).all()
 
 
 def test_local_score_is_regions_above_the_frame():

@@ -145,7 +145,7 @@ def _pair_measures(prev: FrameView, view: FrameView, s: DiagnoseSettings, factor
         "texture_off_grid": tex_off,
         "area": incoherence.pair_area(prev.rgb, view.rgb, prev.gray, view.gray, c, offsets),
         "offsets": offsets,
-        "cells": local.cell_means(ry_local, c.mask, s.grid),
+        "cells": local.cell_levels(ry_local, s.grid),
     }
 
 
