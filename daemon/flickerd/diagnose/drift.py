@@ -20,6 +20,7 @@ that arrive gradually are not counted: they cannot be told from intended grading
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 
 import numpy as np
@@ -36,8 +37,8 @@ MIN_WINDOW = 8  # frames: no seam before this (a render's first frames often set
 LEVEL_FRAMES = 6  # frames each side that give a seam's levels
 FLASH = 3  # frames after a seam left out of its level (a flash at the join)
 REFINE = 4  # frames either side of the filtered edge where the seam may sit
-REFINE_TOLERANCE = 0.1  # × the median pair change: splits this close to the best count as as good
-REFINE_RELATIVE = 0.15  # and this fraction of the best cost (its noise)
+TRANSIENT_COST = 4.0  # a frame left out of the levels as a flash costs this many units of its typical distance (fit half)
+SCALE_FLOOR = 0.2  # grey levels: the least typical distance a column is read in (flat synthetic levels)
 TREND_MIN = 1.0  # grey levels: a trend across a seam smaller than this is not taken out of its step
 SEAM_SHARPNESS = 3.0  # step / spread of the frames about their two levels (see ``sharpness``)
 SATURATION_FLOOR = 8.0  # grey levels: near-grey footage's saturation drift is taken relative to this
@@ -133,20 +134,38 @@ def _deviation(stats: np.ndarray) -> np.ndarray:
     return dev
 
 
-def _refine(raw: np.ndarray, t: int, lo: int, hi: int) -> int:
-    """The seam near ``t``: the split that best separates ``raw`` into two levels (L1), the
-    ``FLASH`` frames after the split left out (a flash at the join); of the splits as good as
-    the best, the latest (before it, the left-out frames are still at the old level)."""
-    costs: dict[int, float] = {}
-    for s in range(max(lo + 2, t - REFINE), min(hi - 2, t + REFINE) + 1):
-        a = raw[max(lo, s - 2 * LEVEL_FRAMES): s]
-        b = raw[min(s + FLASH, hi - 1): min(hi, s + FLASH + 2 * LEVEL_FRAMES)]
-        costs[s] = float(np.abs(a - column_median(a)).sum() + np.abs(b - column_median(b)).sum()) / (len(a) + len(b))
-    if not costs:
-        return t
-    best = min(costs.values())
-    spread = float(median(np.abs(np.diff(raw, axis=0)))) if len(raw) > 1 else 0.0
-    return max(s for s, c in costs.items() if c <= best * (1 + REFINE_RELATIVE) + REFINE_TOLERANCE * spread + 1e-9)
+def _scales(raw: np.ndarray) -> np.ndarray:
+    """Per column, how far a frame typically sits from its level (the mean distance from the
+    5-frame running median; grey levels, at least ``SCALE_FLOOR``): the unit a frame's distance
+    from a level is read in, so a quiet chroma step counts as much as luma, and a GIF's palette
+    jitter or a render's motion is not taken for a flash."""
+    if len(raw) < 3:
+        return np.full(raw.shape[1], SCALE_FLOOR)
+    out = np.mean(np.abs(raw - running_median(raw, 2)), axis=0)
+    return np.maximum(out, SCALE_FLOOR)
+
+
+def _refine(raw: np.ndarray, t: int, lo: int, hi: int, scales: np.ndarray | None = None) -> int:
+    """The seam near ``t``: the split s and transient k (0..``FLASH`` frames at the new window's
+    start, left out) that best separate ``raw`` into two levels of ``LEVEL_FRAMES`` frames each
+    (L1, each column in units of its ``scales``), each frame left out costing ``TRANSIENT_COST``.
+    A flash frame that is at neither level is then left out, and the seam placed on it; a frame
+    that is at the old level is not (it would cost its distance from the new one)."""
+    scales = _scales(raw) if scales is None else scales
+    x = raw / scales
+    # the same number of frames each side for every split, as many as the candidate has room for
+    n = max(2, min(LEVEL_FRAMES, (hi - lo - FLASH) // 2 - 1))
+    best, at = math.inf, t
+    for s in range(max(lo + n, t - REFINE), min(hi - n, t + REFINE) + 1):
+        a = x[s - n: s]
+        for k in range(FLASH + 1):
+            b = x[s + k: s + k + n]
+            if len(b) < n:
+                break
+            cost = np.abs(a - column_median(a)).sum() + np.abs(b - column_median(b)).sum() + TRANSIENT_COST * k
+            if cost < best - 1e-9:
+                best, at = cost, s
+    return at
 
 
 def sharpness(raw: np.ndarray, s: int) -> tuple[float, float]:
