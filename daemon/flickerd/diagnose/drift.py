@@ -41,6 +41,7 @@ TRANSIENT_COST = 4.0  # a frame left out of the levels as a flash costs this man
 SCALE_FLOOR = 0.2  # grey levels: the least typical distance a column is read in (flat synthetic levels)
 TREND_MIN = 1.0  # grey levels: a trend across a seam smaller than this is not taken out of its step
 SEAM_SHARPNESS = 3.0  # step / spread of the frames about their two levels (see ``sharpness``)
+ISOLATED_SHARPNESS = 6.0  # the sharpness a lone step needs (twice a periodic one's; fit half's lone seams: ≥ 7.1)
 SATURATION_FLOOR = 8.0  # grey levels: near-grey footage's saturation drift is taken relative to this
 SPREAD_FLOOR = 0.25  # grey levels: the spread of the cleanest levels, so flat synthetic ones do not divide by 0
 
@@ -145,24 +146,28 @@ def _scales(raw: np.ndarray) -> np.ndarray:
     return np.maximum(out, SCALE_FLOOR)
 
 
-def _refine(raw: np.ndarray, t: int, lo: int, hi: int, scales: np.ndarray | None = None) -> int:
+def _refine(raw: np.ndarray, t: int, lo: int, hi: int, scales: np.ndarray | None = None,
+            measured: np.ndarray | None = None) -> int:
     """The seam near ``t``: the split s and transient k (0..``FLASH`` frames at the new window's
     start, left out) that best separate ``raw`` into two levels of ``LEVEL_FRAMES`` frames each
     (L1, each column in units of its ``scales``), each frame left out costing ``TRANSIENT_COST``.
     A flash frame that is at neither level is then left out, and the seam placed on it; a frame
-    that is at the old level is not (it would cost its distance from the new one)."""
+    that is at the old level is not (it would cost its distance from the new one). Frames not
+    ``measured`` (not decoded: their levels are bridged copies) neither count nor cost there."""
     scales = _scales(raw) if scales is None else scales
+    measured = np.ones(len(raw), bool) if measured is None else measured
     x = raw / scales
     # the same number of frames each side for every split, as many as the candidate has room for
     n = max(2, min(LEVEL_FRAMES, (hi - lo - FLASH) // 2 - 1))
     best, at = math.inf, t
     for s in range(max(lo + n, t - REFINE), min(hi - n, t + REFINE) + 1):
         a = x[s - n: s]
-        for k in range(FLASH + 1):
+        for k in range(2 * FLASH + 1):
+            left_out = int(measured[s: s + k].sum())
             b = x[s + k: s + k + n]
-            if len(b) < n:
+            if len(b) < n or left_out > FLASH:
                 break
-            cost = np.abs(a - column_median(a)).sum() + np.abs(b - column_median(b)).sum() + TRANSIENT_COST * k
+            cost = np.abs(a - column_median(a)).sum() + np.abs(b - column_median(b)).sum() + TRANSIENT_COST * left_out
             if cost < best - 1e-9:
                 best, at = cost, s
     return at
@@ -210,13 +215,14 @@ def find_seams(stats: np.ndarray, cuts: Iterable[int] = (), given: Sequence[int]
     floor = max(SEAM_MIN, SEAM_NOISE * float(median(dev[1:])))
     raw = _filled(stats)
     raw = np.concatenate([raw[:, :3], raw[:, 4:5]], axis=1)  # the flash leaves saturation alone
+    scales, measured = _scales(raw), np.all(np.isfinite(stats), axis=1)
     found: list[int] = []
     for t in np.argsort(-dev):
         if dev[t] < floor:
             break
         if t < 2 or t > n - 2 or any(abs(t - f) < SEAM_GAP for f in found):
             continue
-        s = _refine(raw, int(t), 0, n)
+        s = _refine(raw, int(t), 0, n, scales, measured)
         if s < MIN_WINDOW or n - s <= FLASH:  # no window that short: the render's own first or last frames
             continue
         if any(abs(s - c) <= FLASH for c in cut_set) or any(abs(s - f) < SEAM_GAP for f in found):
@@ -224,12 +230,15 @@ def find_seams(stats: np.ndarray, cuts: Iterable[int] = (), given: Sequence[int]
         step, sharp = sharpness(raw, s)
         if step >= SEAM_MIN and sharp >= SEAM_SHARPNESS:
             found.append(s)
-    found = _extend(raw, regular(found), n, cut_set)
+    found = _extend(raw, regular(found), n, cut_set, scales, measured)
     found = [f for f in found if all(abs(f - g) > REFINE for g in kept)]
+    if len(found) == 1 and not kept and sharpness(raw, found[0])[1] < ISOLATED_SHARPNESS:
+        found = []  # one step, no period and no sidecar: a seam only if it is a clean step between flat levels
     return tuple(sorted(kept + found))
 
 
-def _extend(raw: np.ndarray, found: Sequence[int], n: int, cuts: set[int]) -> list[int]:
+def _extend(raw: np.ndarray, found: Sequence[int], n: int, cuts: set[int], scales: np.ndarray,
+            measured: np.ndarray) -> list[int]:
     """Seams regularly spaced (two or more, one period) continued along their period: a weaker
     step (half the sharpness) where the period puts the next window is a seam too."""
     found = sorted(found)
@@ -247,7 +256,7 @@ def _extend(raw: np.ndarray, found: Sequence[int], n: int, cuts: set[int]) -> li
     for guess in [*steps_back, *between, *ahead]:
         if guess < MIN_WINDOW or n - guess <= FLASH or any(abs(guess - f) < SEAM_GAP for f in out):
             continue
-        s = _refine(raw, guess, max(0, guess - 2 * LEVEL_FRAMES), min(n, guess + 2 * LEVEL_FRAMES + FLASH))
+        s = _refine(raw, guess, max(0, guess - 2 * LEVEL_FRAMES), min(n, guess + 2 * LEVEL_FRAMES + FLASH), scales, measured)
         step, sharp = sharpness(raw, s)
         if abs(s - guess) <= 1 and step >= SEAM_MIN and sharp >= SEAM_SHARPNESS / 2 and \
                 not any(abs(s - c) <= FLASH for c in cuts):
