@@ -37,8 +37,9 @@ MIN_WINDOW = 8  # frames: no seam before this (a render's first frames often set
 LEVEL_FRAMES = 6  # frames each side that give a seam's levels
 FLASH = 3  # frames after a seam left out of its level (a flash at the join)
 REFINE = 4  # frames either side of the filtered edge where the seam may sit
-TRANSIENT_COST = 4.0  # a frame left out of the levels as a flash costs this many units of its typical distance (fit half)
-SCALE_FLOOR = 0.2  # grey levels: the least typical distance a column is read in (flat synthetic levels)
+TRANSIENT_COST = 2.0  # a frame left out of the levels as a flash costs this many units of its typical distance (fit half)
+TRANSIENT_SHARE = 0.1  # plus this share of the step (same units)
+SCALE_FLOOR = 0.1  # grey levels: the least typical distance a column is read in (flat synthetic levels)
 TREND_MIN = 1.0  # grey levels: a trend across a seam smaller than this is not taken out of its step
 SEAM_SHARPNESS = 3.0  # step / spread of the frames about their two levels (see ``sharpness``)
 ISOLATED_SHARPNESS = 6.0  # the sharpness a lone step needs (twice a periodic one's; fit half's lone seams: ≥ 7.1)
@@ -167,7 +168,10 @@ def _refine(raw: np.ndarray, t: int, lo: int, hi: int, scales: np.ndarray | None
             b = x[s + k: s + k + n]
             if len(b) < n or left_out > FLASH:
                 break
-            cost = np.abs(a - column_median(a)).sum() + np.abs(b - column_median(b)).sum() + TRANSIENT_COST * left_out
+            la, lb = column_median(a), column_median(b)
+            # a frame left out must be off both levels by more than a share of the step between them
+            cost = np.abs(a - la).sum() + np.abs(b - lb).sum() \
+                + left_out * (TRANSIENT_COST + TRANSIENT_SHARE * float(np.abs(lb - la).sum()))
             if cost < best - 1e-9:
                 best, at = cost, s
     return at
