@@ -8,9 +8,18 @@ A **seam** is a frame where tone or colour steps in one pair and stays stepped: 
 median-filtered over 9 frames (a flash of up to 3 frames vanishes, a step keeps its edge), the
 pair change stands out of the local trend (the median change of the 20 pairs around) by at
 least ``SEAM_MIN`` grey levels and ``SEAM_NOISE`` × the clip's typical deviation. Ramps, fades
-and camera moves change the means over many pairs, so they do not read as seams; an abrupt
-real change of light does (it is one too). A seam is placed on the pair that best splits the
-raw statistics around it into two levels (L1), so a flash at the join does not move it.
+and camera moves change the means over many pairs, so they do not read as seams. A seam is
+placed where the raw statistics split best into a level before and a level after, with a
+transient of up to ``FLASH`` decoded frames at the new window's start left out (a flash at the
+join); a frame left out costs ``TRANSIENT_COST`` units of the clip's typical distance from a level
+plus ``TRANSIENT_SHARE`` of the step, so only frames at neither level are left out, and a flash
+that cancels the luma step still shows in chroma and saturation and keeps the seam on the join.
+
+Windows recur at one period: steps that keep to a period (``regular``) are seams at the usual
+sharpness, and weaker steps where the period puts the next window join them (``_extend``). A lone
+step (no second seam, none named by the sidecar) is a seam only if it is a clean step between
+flat levels (``ISOLATED_SHARPNESS``): a real change of light in one frame reads the same in these
+statistics when the scene around it is steady, so one still slips through (README).
 
 **Drift** is what the seams accumulate: per channel, the sum of the steps at the seams (each
 the level after minus the level before, less the local trend), and the clip's drift the largest
@@ -37,12 +46,14 @@ MIN_WINDOW = 8  # frames: no seam before this (a render's first frames often set
 LEVEL_FRAMES = 6  # frames each side that give a seam's levels
 FLASH = 3  # frames after a seam left out of its level (a flash at the join)
 REFINE = 4  # frames either side of the filtered edge where the seam may sit
-TRANSIENT_COST = 2.0  # a frame left out of the levels as a flash costs this many units of its typical distance (fit half)
-TRANSIENT_SHARE = 0.1  # plus this share of the step (same units)
+# a frame left out of a seam's levels as a flash costs this many units of the clip's typical
+# distance from a level, plus this share of the step (both fitted on the fit half of bench drift_seams)
+TRANSIENT_COST = 2.0
+TRANSIENT_SHARE = 0.1
 SCALE_FLOOR = 0.1  # grey levels: the least typical distance a column is read in (flat synthetic levels)
 TREND_MIN = 1.0  # grey levels: a trend across a seam smaller than this is not taken out of its step
 SEAM_SHARPNESS = 3.0  # step / spread of the frames about their two levels (see ``sharpness``)
-ISOLATED_SHARPNESS = 6.0  # the sharpness a lone step needs (twice a periodic one's; fit half's lone seams: ≥ 7.1)
+ISOLATED_SHARPNESS = 6.0  # a lone step's (twice a periodic one's; the fit half's lone seams have ≥ 7.1)
 SATURATION_FLOOR = 8.0  # grey levels: near-grey footage's saturation drift is taken relative to this
 SPREAD_FLOOR = 0.25  # grey levels: the spread of the cleanest levels, so flat synthetic ones do not divide by 0
 
