@@ -156,6 +156,22 @@ def test_a_lone_light_change_in_a_moving_scene_is_not_a_seam_but_a_period_is():
     assert drift.find_seams(p) == (40, 80)
 
 
+def test_light_that_rises_over_a_few_frames_is_not_a_seam():
+    """A light rising over 3–4 frames (7 grey levels, warmer) fits two flat levels with the
+    frames between left out as a "flash"; but no one pair carries half the step, as a join's do."""
+    for frames in (3, 4):
+        s = _stats(n=120, seams=(), seed=0)
+        ramp = np.clip((np.arange(120) - 59) / frames, 0, 1)
+        s[:, 0] += 7.0 * ramp
+        s[:, 2] -= 1.5 * ramp
+        assert drift.find_seams(s) == ()
+        raw = np.concatenate([s[:, :3], s[:, 4:5]], axis=1)
+        assert drift.concentration(raw, 60) < drift.SEAM_CONCENTRATION
+    # a join with a flash that about cancels its luma step still carries its step in one pair
+    s = _stats(n=120, seams=(60,), step=(-6.0, -0.7, 0.5), flash=(6.0, 3))
+    assert drift.concentration(np.concatenate([s[:, :3], s[:, 4:5]], axis=1), 60) >= 0.9
+
+
 FLASHED = "Doubiiu__DynamiCrafter__pour_honey.gif"  # 16 frames: one join at 8, a 1–3 frame flash after it
 
 

@@ -14,6 +14,9 @@ transient of up to ``FLASH`` decoded frames at the new window's start left out (
 join); a frame left out costs ``TRANSIENT_COST`` units of the clip's typical distance from a level
 plus ``TRANSIENT_SHARE`` of the step, so only frames at neither level are left out, and a flash
 that cancels the luma step still shows in chroma and saturation and keeps the seam on the join.
+A join steps in one pair (or enters a flash in one pair and leaves it in another), so one pair
+carries at least half its step (``concentration``); light that rises over a few frames does not,
+even where the left-out transient would make its two levels look flat.
 
 Windows recur at one period: steps that keep to a period (``regular``) are seams at the usual
 sharpness, and weaker steps where the period puts the next window join them (``_extend``). A lone
@@ -53,6 +56,7 @@ TRANSIENT_SHARE = 0.1
 SCALE_FLOOR = 0.1  # grey levels: the least typical distance a column is read in (flat synthetic levels)
 TREND_MIN = 1.0  # grey levels: a trend across a seam smaller than this is not taken out of its step
 SEAM_SHARPNESS = 3.0  # step / spread of the frames about their two levels (see ``sharpness``)
+SEAM_CONCENTRATION = 0.5  # the share of its step a seam's largest pair carries (see ``concentration``)
 ISOLATED_SHARPNESS = 6.0  # a lone step's (twice a periodic one's; the fit half's lone seams have ≥ 7.1)
 SATURATION_FLOOR = 8.0  # grey levels: near-grey footage's saturation drift is taken relative to this
 SPREAD_FLOOR = 0.25  # grey levels: the spread of the cleanest levels, so flat synthetic ones do not divide by 0
@@ -202,6 +206,29 @@ def sharpness(raw: np.ndarray, s: int) -> tuple[float, float]:
     return step, step / (spread + SPREAD_FLOOR)
 
 
+def concentration(raw: np.ndarray, s: int, measured: np.ndarray | None = None) -> float:
+    """How much of a seam's step crosses in one pair: the largest change between consecutive
+    decoded frames, from the last before ``s`` through the ``FLASH`` after it and the first past
+    them, projected on the step of its levels (as ``sharpness``), as a share of that step. A
+    window join steps in one pair, or enters a flash in one and leaves it in another, and those
+    two pairs together carry the whole step, so one of them carries half or more; a change of
+    light that spreads over several frames (a ramp the transient would hide) carries less."""
+    v = raw[:, :3]
+    n = len(v)
+    measured = np.ones(n, bool) if measured is None else measured
+    a = v[max(0, s - LEVEL_FRAMES): s]
+    b = v[min(s + FLASH, n - 1): s + FLASH + LEVEL_FRAMES]
+    if len(a) == 0 or len(b) == 0:
+        return 0.0
+    step = column_median(b) - column_median(a)
+    size = float(step @ step)
+    before = [t for t in range(max(0, s - LEVEL_FRAMES), s) if measured[t]][-1:]
+    idx = before + [t for t in range(s, min(n, s + 2 * FLASH + 2)) if measured[t]][: FLASH + 1]
+    if size < 1e-12 or len(idx) < 2:
+        return 0.0
+    return float(np.max(np.diff(v[idx], axis=0) @ step) / size)
+
+
 def regular(candidates: Sequence[int]) -> tuple[int, ...]:
     """The largest subset of ``candidates`` (earliest-first wins ties) spaced regularly: at f + k·P
     (± 1 frame) for a first seam f and a period P. Windows of one render share a length."""
@@ -243,7 +270,7 @@ def find_seams(stats: np.ndarray, cuts: Iterable[int] = (), given: Sequence[int]
         if any(abs(s - c) <= FLASH for c in cut_set) or any(abs(s - f) < SEAM_GAP for f in found):
             continue
         step, sharp = sharpness(raw, s)
-        if step >= SEAM_MIN and sharp >= SEAM_SHARPNESS:
+        if step >= SEAM_MIN and sharp >= SEAM_SHARPNESS and concentration(raw, s, measured) >= SEAM_CONCENTRATION:
             found.append(s)
     found = _extend(raw, regular(found), n, cut_set, scales, measured)
     found = [f for f in found if all(abs(f - g) > REFINE for g in kept)]
@@ -274,7 +301,7 @@ def _extend(raw: np.ndarray, found: Sequence[int], n: int, cuts: set[int], scale
         s = _refine(raw, guess, max(0, guess - 2 * LEVEL_FRAMES), min(n, guess + 2 * LEVEL_FRAMES + FLASH), scales, measured)
         step, sharp = sharpness(raw, s)
         if abs(s - guess) <= 1 and step >= SEAM_MIN and sharp >= SEAM_SHARPNESS / 2 and \
-                not any(abs(s - c) <= FLASH for c in cuts):
+                concentration(raw, s, measured) >= SEAM_CONCENTRATION and not any(abs(s - c) <= FLASH for c in cuts):
             out.append(s)
     return sorted(out)
 
