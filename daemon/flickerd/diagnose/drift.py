@@ -166,8 +166,8 @@ def _refine(raw: np.ndarray, t: int, lo: int, hi: int, scales: np.ndarray | None
             measured: np.ndarray | None = None) -> int:
     """The seam near ``t``: the split s and transient k (0..``FLASH`` frames at the new window's
     start, left out) that best separate ``raw`` into two levels of ``LEVEL_FRAMES`` frames each
-    (L1, each column in units of its ``scales``), each frame left out costing ``TRANSIENT_COST``.
-    A flash frame that is at neither level is then left out, and the seam placed on it; a frame
+    (L1, each column in units of its ``scales``), each frame left out costing ``TRANSIENT_COST``
+    plus ``TRANSIENT_SHARE`` of the step between the two levels. A flash frame that is at neither level is then left out, and the seam placed on it; a frame
     that is at the old level is not (it would cost its distance from the new one). Frames not
     ``measured`` (not decoded: their levels are bridged copies) neither count nor cost there."""
     scales = _scales(raw) if scales is None else scales
@@ -298,7 +298,8 @@ def _extend(raw: np.ndarray, found: Sequence[int], n: int, cuts: set[int], scale
     for guess in [*steps_back, *between, *ahead]:
         if guess < MIN_WINDOW or n - guess <= FLASH or any(abs(guess - f) < SEAM_GAP for f in out):
             continue
-        s = _refine(raw, guess, max(0, guess - 2 * LEVEL_FRAMES), min(n, guess + 2 * LEVEL_FRAMES + FLASH), scales, measured)
+        lo, hi = max(0, guess - 2 * LEVEL_FRAMES), min(n, guess + 2 * LEVEL_FRAMES + FLASH)
+        s = _refine(raw, guess, lo, hi, scales, measured)
         step, sharp = sharpness(raw, s)
         if abs(s - guess) <= 1 and step >= SEAM_MIN and sharp >= SEAM_SHARPNESS / 2 and \
                 concentration(raw, s, measured) >= SEAM_CONCENTRATION and not any(abs(s - c) <= FLASH for c in cuts):
