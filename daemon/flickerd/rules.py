@@ -142,9 +142,11 @@ TEXTURE_ONLY = FAINT_REGION
 # ``WINDOW_DRIFT_RULE`` runs ``drift``, whatever the verdict: a seam is a step the verdict's
 # flicker measures do not see. Not where the frame's tone or colour flickers (the diagnosis's
 # own luma and chroma thresholds): flicker that jumps between levels can look like seams.
-# Not a default rule: seam detection (on motion-compensated levels) still finds seams where light
-# really changes in one frame, on 1 of 22 unmodified real renders and one faded one (bench
-# drift_seams), and "fixing" those costs 3.4–3.7 dB.
+# Not a default rule: a lone step of light in one frame between steady levels still reads as a
+# seam (the tone statistics cannot tell it from a join). None is left on the unmodified or faded
+# renders of bench drift_seams, but on the clips of bench real_repairs (48 frames at 832 px; as-is,
+# luma and breathing, seed 0) the rule would still take 3 of 118 clips off their route (Steamboat
+# Willie's real brightness step at frame 9; 5 before issue 23's second pass).
 DRIFT_ROUTE = 1.0
 DRIFT_MAX_FLICKER = MappingProxyType({"luma_flicker": 0.59, "chroma_flicker": 0.45})
 

@@ -26,6 +26,17 @@ def test_correction_brings_every_window_back_to_the_first():
     assert dd.seam_step(np.concatenate([corrected, s[:, 3:]], axis=1), (40, 80)) < 0.6
 
 
+def test_content_that_changes_colour_at_a_join_gets_no_gain():
+    # the scene's saturation falls by two thirds just after the join (an egg hatches): a gain of
+    # ×3 would be content "corrected" away; the window's own +5% creep is
+    s = _stats(seams=(40,), flash=(0.0, 0))
+    assert drift_fit.correction(s, (40,)).gain[60, 1] == pytest.approx(1 / 1.05, rel=0.03)
+    s[42:, 4] /= 3.0
+    c = drift_fit.correction(s, (40,))
+    assert np.allclose(c.gain[60], 1.0, atol=0.01)
+    assert c.offset[60, 0] == pytest.approx(-5.0, abs=0.6)  # its tone step still is corrected
+
+
 def test_no_seams_no_change():
     c = drift_fit.correction(_stats(seams=(), ramp=0.4), ())
     assert all(c.is_identity(t) for t in range(120))

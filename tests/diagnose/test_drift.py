@@ -130,3 +130,61 @@ def test_thumb_offset_sees_a_tone_step_through_motion_and_not_an_object():
     assert np.abs(drift.thumb_offset([y, cb, cr], entered)) .max() < 0.6
     # studio-range planes come out in full-range grey levels
     assert drift.thumb_offset([y, cb, cr], stepped, full_range=False)[0] == pytest.approx(-5.0 * 255 / 219, abs=0.7)
+
+
+def test_a_flash_that_cancels_the_luma_step_does_not_move_the_seam():
+    # the flash (+6 for 3 frames) about cancels the window's luma step (−6): only chroma and
+    # saturation step at the join; the split whose left-out frames sit at neither level is the join
+    for seed in range(5):
+        s = _stats(n=250, seams=(81, 162), step=(-6.0, -0.7, 0.5), flash=(6.0, 3), seed=seed)
+        assert drift.find_seams(s) == (81, 162)
+
+
+def test_a_lone_light_change_in_a_moving_scene_is_not_a_seam_but_a_period_is():
+    """A light comes on at frame 60 (+4.5 grey levels, warmer) in a scene whose own tone moves
+    from frame to frame: one step, no period, levels that are not flat — not a window seam.
+    The same steps recurring every 40 frames are."""
+    wobble = 1.0 * np.sin(2 * np.pi * np.arange(120) / 4.3)
+    s = _stats(n=120, seams=(), seed=0)
+    s[:, 0] += wobble
+    s[60:, 0] += 4.5
+    s[60:, 2] += 0.8
+    assert drift.find_seams(s) == ()
+    assert drift.find_seams(s, given=(60,)) == (60,)  # the sidecar names it: a seam
+    p = _stats(n=120, seams=(40, 80), step=(4.5, 0.0, 0.8), flash=(0.0, 0), seed=0)
+    p[:, 0] += wobble
+    assert drift.find_seams(p) == (40, 80)
+
+
+def test_light_that_rises_over_a_few_frames_is_not_a_seam():
+    """A light rising over 3–4 frames (7 grey levels, warmer) fits two flat levels with the
+    frames between left out as a "flash"; but no one pair carries half the step, as a join's do."""
+    for frames in (3, 4):
+        s = _stats(n=120, seams=(), seed=0)
+        ramp = np.clip((np.arange(120) - 59) / frames, 0, 1)
+        s[:, 0] += 7.0 * ramp
+        s[:, 2] -= 1.5 * ramp
+        assert drift.find_seams(s) == ()
+        raw = np.concatenate([s[:, :3], s[:, 4:5]], axis=1)
+        assert drift.concentration(raw, 60) < drift.SEAM_CONCENTRATION
+    # a join with a flash that about cancels its luma step still carries its step in one pair
+    s = _stats(n=120, seams=(60,), step=(-6.0, -0.7, 0.5), flash=(6.0, 3))
+    assert drift.concentration(np.concatenate([s[:, :3], s[:, 4:5]], axis=1), 60) >= 0.9
+
+
+FLASHED = "Doubiiu__DynamiCrafter__pour_honey.gif"  # 16 frames: one join at 8, a 1–3 frame flash after it
+
+
+@pytest.mark.skipif(RENDERS is None, reason=rr.NO_RENDERS)
+@pytest.mark.parametrize("seed", range(4))
+def test_engine_finds_a_seam_with_a_flash_in_a_short_real_render(seed, tmp_path):
+    from flickerd.diagnose import run
+    from flickerd.synth import drift as synth
+    from flickerd.synth.real import encode, load
+
+    render, fps = load(RENDERS / FLASHED, 250, 640)
+    damaged, d = synth.damage(render, seed=seed)
+    assert d.seams == (8,) and d.flashes[0][0] >= 1
+    hurt = run(encode(damaged, tmp_path / "drift.mp4", fps=fps))
+    assert len(hurt.seams) == 1 and abs(hurt.seams[0] - 8) <= 1
+    assert run(encode(render, tmp_path / "truth.mp4", fps=fps)).seams == ()

@@ -8,9 +8,21 @@ A **seam** is a frame where tone or colour steps in one pair and stays stepped: 
 median-filtered over 9 frames (a flash of up to 3 frames vanishes, a step keeps its edge), the
 pair change stands out of the local trend (the median change of the 20 pairs around) by at
 least ``SEAM_MIN`` grey levels and ``SEAM_NOISE`` × the clip's typical deviation. Ramps, fades
-and camera moves change the means over many pairs, so they do not read as seams; an abrupt
-real change of light does (it is one too). A seam is placed on the pair that best splits the
-raw statistics around it into two levels (L1), so a flash at the join does not move it.
+and camera moves change the means over many pairs, so they do not read as seams. A seam is
+placed where the raw statistics split best into a level before and a level after, with a
+transient of up to ``FLASH`` decoded frames at the new window's start left out (a flash at the
+join); a frame left out costs ``TRANSIENT_COST`` units of the clip's typical distance from a level
+plus ``TRANSIENT_SHARE`` of the step, so only frames at neither level are left out, and a flash
+that cancels the luma step still shows in chroma and saturation and keeps the seam on the join.
+A join steps in one pair (or enters a flash in one pair and leaves it in another), so one pair
+carries at least half its step (``concentration``); light that rises over a few frames does not,
+even where the left-out transient would make its two levels look flat.
+
+Windows recur at one period: steps that keep to a period (``regular``) are seams at the usual
+sharpness, and weaker steps where the period puts the next window join them (``_extend``). A lone
+step (no second seam, none named by the sidecar) is a seam only if it is a clean step between
+flat levels (``ISOLATED_SHARPNESS``): a real change of light in one frame reads the same in these
+statistics when the scene around it is steady, so one still slips through (README).
 
 **Drift** is what the seams accumulate: per channel, the sum of the steps at the seams (each
 the level after minus the level before, less the local trend), and the clip's drift the largest
@@ -20,6 +32,7 @@ that arrive gradually are not counted: they cannot be told from intended grading
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 
 import numpy as np
@@ -36,10 +49,15 @@ MIN_WINDOW = 8  # frames: no seam before this (a render's first frames often set
 LEVEL_FRAMES = 6  # frames each side that give a seam's levels
 FLASH = 3  # frames after a seam left out of its level (a flash at the join)
 REFINE = 4  # frames either side of the filtered edge where the seam may sit
-REFINE_TOLERANCE = 0.1  # × the median pair change: splits this close to the best count as as good
-REFINE_RELATIVE = 0.15  # and this fraction of the best cost (its noise)
+# a frame left out of a seam's levels as a flash costs this many units of the clip's typical
+# distance from a level, plus this share of the step (both fitted on the fit half of bench drift_seams)
+TRANSIENT_COST = 2.0
+TRANSIENT_SHARE = 0.1
+SCALE_FLOOR = 0.1  # grey levels: the least typical distance a column is read in (flat synthetic levels)
 TREND_MIN = 1.0  # grey levels: a trend across a seam smaller than this is not taken out of its step
 SEAM_SHARPNESS = 3.0  # step / spread of the frames about their two levels (see ``sharpness``)
+SEAM_CONCENTRATION = 0.5  # the share of its step a seam's largest pair carries (see ``concentration``)
+ISOLATED_SHARPNESS = 6.0  # a lone step's (twice a periodic one's; the fit half's lone seams have ≥ 7.1)
 SATURATION_FLOOR = 8.0  # grey levels: near-grey footage's saturation drift is taken relative to this
 SPREAD_FLOOR = 0.25  # grey levels: the spread of the cleanest levels, so flat synthetic ones do not divide by 0
 
@@ -133,20 +151,45 @@ def _deviation(stats: np.ndarray) -> np.ndarray:
     return dev
 
 
-def _refine(raw: np.ndarray, t: int, lo: int, hi: int) -> int:
-    """The seam near ``t``: the split that best separates ``raw`` into two levels (L1), the
-    ``FLASH`` frames after the split left out (a flash at the join); of the splits as good as
-    the best, the latest (before it, the left-out frames are still at the old level)."""
-    costs: dict[int, float] = {}
-    for s in range(max(lo + 2, t - REFINE), min(hi - 2, t + REFINE) + 1):
-        a = raw[max(lo, s - 2 * LEVEL_FRAMES): s]
-        b = raw[min(s + FLASH, hi - 1): min(hi, s + FLASH + 2 * LEVEL_FRAMES)]
-        costs[s] = float(np.abs(a - column_median(a)).sum() + np.abs(b - column_median(b)).sum()) / (len(a) + len(b))
-    if not costs:
-        return t
-    best = min(costs.values())
-    spread = float(median(np.abs(np.diff(raw, axis=0)))) if len(raw) > 1 else 0.0
-    return max(s for s, c in costs.items() if c <= best * (1 + REFINE_RELATIVE) + REFINE_TOLERANCE * spread + 1e-9)
+def _scales(raw: np.ndarray) -> np.ndarray:
+    """Per column, how far a frame typically sits from its level (the mean distance from the
+    5-frame running median; grey levels, at least ``SCALE_FLOOR``): the unit a frame's distance
+    from a level is read in, so a quiet chroma step counts as much as luma, and a GIF's palette
+    jitter or a render's motion is not taken for a flash."""
+    if len(raw) < 3:
+        return np.full(raw.shape[1], SCALE_FLOOR)
+    out = np.mean(np.abs(raw - running_median(raw, 2)), axis=0)
+    return np.maximum(out, SCALE_FLOOR)
+
+
+def _refine(raw: np.ndarray, t: int, lo: int, hi: int, scales: np.ndarray | None = None,
+            measured: np.ndarray | None = None) -> int:
+    """The seam near ``t``: the split s and transient k (0..``FLASH`` frames at the new window's
+    start, left out) that best separate ``raw`` into two levels of ``LEVEL_FRAMES`` frames each
+    (L1, each column in units of its ``scales``), each frame left out costing ``TRANSIENT_COST``
+    plus ``TRANSIENT_SHARE`` of the step between the two levels. A flash frame that is at neither level is then left out, and the seam placed on it; a frame
+    that is at the old level is not (it would cost its distance from the new one). Frames not
+    ``measured`` (not decoded: their levels are bridged copies) neither count nor cost there."""
+    scales = _scales(raw) if scales is None else scales
+    measured = np.ones(len(raw), bool) if measured is None else measured
+    x = raw / scales
+    # the same number of frames each side for every split, as many as the candidate has room for
+    n = max(2, min(LEVEL_FRAMES, (hi - lo - FLASH) // 2 - 1))
+    best, at = math.inf, t
+    for s in range(max(lo + n, t - REFINE), min(hi - n, t + REFINE) + 1):
+        a = x[s - n: s]
+        for k in range(2 * FLASH + 1):
+            left_out = int(measured[s: s + k].sum())
+            b = x[s + k: s + k + n]
+            if len(b) < n or left_out > FLASH:
+                break
+            la, lb = column_median(a), column_median(b)
+            # a frame left out must be off both levels by more than a share of the step between them
+            cost = np.abs(a - la).sum() + np.abs(b - lb).sum() \
+                + left_out * (TRANSIENT_COST + TRANSIENT_SHARE * float(np.abs(lb - la).sum()))
+            if cost < best - 1e-9:
+                best, at = cost, s
+    return at
 
 
 def sharpness(raw: np.ndarray, s: int) -> tuple[float, float]:
@@ -161,6 +204,29 @@ def sharpness(raw: np.ndarray, s: int) -> tuple[float, float]:
     spread = float(np.linalg.norm((np.abs(a - column_median(a)).sum(0) + np.abs(b - column_median(b)).sum(0))
                                   / (len(a) + len(b))))
     return step, step / (spread + SPREAD_FLOOR)
+
+
+def concentration(raw: np.ndarray, s: int, measured: np.ndarray | None = None) -> float:
+    """How much of a seam's step crosses in one pair: the largest change between consecutive
+    decoded frames, from the last before ``s`` through the ``FLASH`` after it and the first past
+    them, projected on the step of its levels (as ``sharpness``), as a share of that step. A
+    window join steps in one pair, or enters a flash in one and leaves it in another, and those
+    two pairs together carry the whole step, so one of them carries half or more; a change of
+    light that spreads over several frames (a ramp the transient would hide) carries less."""
+    v = raw[:, :3]
+    n = len(v)
+    measured = np.ones(n, bool) if measured is None else measured
+    a = v[max(0, s - LEVEL_FRAMES): s]
+    b = v[min(s + FLASH, n - 1): s + FLASH + LEVEL_FRAMES]
+    if len(a) == 0 or len(b) == 0:
+        return 0.0
+    step = column_median(b) - column_median(a)
+    size = float(step @ step)
+    before = [t for t in range(max(0, s - LEVEL_FRAMES), s) if measured[t]][-1:]
+    idx = before + [t for t in range(s, min(n, s + 2 * FLASH + 2)) if measured[t]][: FLASH + 1]
+    if size < 1e-12 or len(idx) < 2:
+        return 0.0
+    return float(np.max(np.diff(v[idx], axis=0) @ step) / size)
 
 
 def regular(candidates: Sequence[int]) -> tuple[int, ...]:
@@ -191,26 +257,30 @@ def find_seams(stats: np.ndarray, cuts: Iterable[int] = (), given: Sequence[int]
     floor = max(SEAM_MIN, SEAM_NOISE * float(median(dev[1:])))
     raw = _filled(stats)
     raw = np.concatenate([raw[:, :3], raw[:, 4:5]], axis=1)  # the flash leaves saturation alone
+    scales, measured = _scales(raw), np.all(np.isfinite(stats), axis=1)
     found: list[int] = []
     for t in np.argsort(-dev):
         if dev[t] < floor:
             break
         if t < 2 or t > n - 2 or any(abs(t - f) < SEAM_GAP for f in found):
             continue
-        s = _refine(raw, int(t), 0, n)
+        s = _refine(raw, int(t), 0, n, scales, measured)
         if s < MIN_WINDOW or n - s <= FLASH:  # no window that short: the render's own first or last frames
             continue
         if any(abs(s - c) <= FLASH for c in cut_set) or any(abs(s - f) < SEAM_GAP for f in found):
             continue
         step, sharp = sharpness(raw, s)
-        if step >= SEAM_MIN and sharp >= SEAM_SHARPNESS:
+        if step >= SEAM_MIN and sharp >= SEAM_SHARPNESS and concentration(raw, s, measured) >= SEAM_CONCENTRATION:
             found.append(s)
-    found = _extend(raw, regular(found), n, cut_set)
+    found = _extend(raw, regular(found), n, cut_set, scales, measured)
     found = [f for f in found if all(abs(f - g) > REFINE for g in kept)]
+    if len(found) == 1 and not kept and sharpness(raw, found[0])[1] < ISOLATED_SHARPNESS:
+        found = []  # one step, no period and no sidecar: a seam only if it is a clean step between flat levels
     return tuple(sorted(kept + found))
 
 
-def _extend(raw: np.ndarray, found: Sequence[int], n: int, cuts: set[int]) -> list[int]:
+def _extend(raw: np.ndarray, found: Sequence[int], n: int, cuts: set[int], scales: np.ndarray,
+            measured: np.ndarray) -> list[int]:
     """Seams regularly spaced (two or more, one period) continued along their period: a weaker
     step (half the sharpness) where the period puts the next window is a seam too."""
     found = sorted(found)
@@ -228,10 +298,11 @@ def _extend(raw: np.ndarray, found: Sequence[int], n: int, cuts: set[int]) -> li
     for guess in [*steps_back, *between, *ahead]:
         if guess < MIN_WINDOW or n - guess <= FLASH or any(abs(guess - f) < SEAM_GAP for f in out):
             continue
-        s = _refine(raw, guess, max(0, guess - 2 * LEVEL_FRAMES), min(n, guess + 2 * LEVEL_FRAMES + FLASH))
+        lo, hi = max(0, guess - 2 * LEVEL_FRAMES), min(n, guess + 2 * LEVEL_FRAMES + FLASH)
+        s = _refine(raw, guess, lo, hi, scales, measured)
         step, sharp = sharpness(raw, s)
         if abs(s - guess) <= 1 and step >= SEAM_MIN and sharp >= SEAM_SHARPNESS / 2 and \
-                not any(abs(s - c) <= FLASH for c in cuts):
+                concentration(raw, s, measured) >= SEAM_CONCENTRATION and not any(abs(s - c) <= FLASH for c in cuts):
             out.append(s)
     return sorted(out)
 

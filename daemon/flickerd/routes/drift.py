@@ -125,7 +125,7 @@ class DriftRoute:
     """Window drift and seams removed against the first window (see ``DriftParams``)."""
 
     name = "drift"
-    version = "1"
+    version = "2"  # 2: a seam whose spread or saturation moves by more than a quarter adds no gain (content)
 
     def fix(self, src: str, out: str, params: Mapping[str, Any], progress: ProgressFn = no_progress) -> StepResult:
         start = time.monotonic()
