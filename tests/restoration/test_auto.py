@@ -93,7 +93,11 @@ def test_a_faint_region_is_reported_and_a_strong_one_fixed():
     assert (mixed.rule, mixed.route) == ("faint-region", "none") and mixed.note == faint.note
     assert decision(Verdict.MIXED, local_flicker=2.5).route == "normalize+ffmpeg"
     assert decision(Verdict.MIXED, local_flicker=1.5, texture_flicker=1.2).route == "normalize+detail+ffmpeg"
-    assert decision(local_flicker=0.65).rule == "faint-region"  # from the diagnosis's own threshold, 0.61
+    assert decision(local_flicker=0.65).rule == "faint-region"  # from the diagnosis's own threshold
+    from flickerd.diagnose.settings import DiagnoseSettings
+    from flickerd.rules import REGION_FLICKER
+
+    assert REGION_FLICKER["local_flicker"] == DiagnoseSettings().local_threshold  # refit one, refit both
 
 
 def test_the_embedded_default_rules_are_the_config_files(tmp_path):
