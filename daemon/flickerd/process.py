@@ -366,8 +366,9 @@ def process_file(
     else:
         status, reason = "rejected", "verification rejected the fix: " + " ".join(verification.reasons)
     if status == "rejected" and report_if_refused:
-        notes.append(f"the guided fix of this {before.verdict.value} render, which the rules alone only report, was not published (verification: "
-                     f"{' '.join(verification.reasons)}); the render is reported as it is.")
+        notes.append(f"the guided fix of this {before.verdict.value} render, which the rules alone only report, "
+                     f"was not published (verification: {' '.join(verification.reasons)}); the render is reported "
+                     "as it is.")
         status, reason = "report_only", ""
     if status not in ("rejected", "report_only"):
         carry_rotation(out, source_info["rotation"])  # a phone clip's display matrix, or it plays sideways
