@@ -164,8 +164,9 @@ def _zoom(render: Sequence[np.ndarray], rate: float) -> Iterator[np.ndarray]:
             size = min(1.0, max(0.5, size))
 
 
-def encode(images, path: str | os.PathLike, crf: int = NORMAL_CRF, fps: float = 25.0) -> str:
-    """Encode RGB uint8 frames to H.264 (yuv420p, preset medium) at ``path``; returns the path."""
+def encode(images, path: str | os.PathLike, crf: int = NORMAL_CRF, fps: float = 25.0, threads: int = 0) -> str:
+    """Encode RGB uint8 frames to H.264 (yuv420p, preset medium) at ``path``; returns the path.
+    ``threads``: x264's (0: its own choice; 1 makes the bitstream the same on every run)."""
     path = os.fspath(path)
     with av.open(path, "w") as out:
         s = None
@@ -173,7 +174,7 @@ def encode(images, path: str | os.PathLike, crf: int = NORMAL_CRF, fps: float = 
             if s is None:
                 s = out.add_stream("libx264", rate=Fraction(fps).limit_denominator(1001))
                 s.height, s.width = img.shape[0] - img.shape[0] % 2, img.shape[1] - img.shape[1] % 2
-                s.pix_fmt, s.options = "yuv420p", {"crf": str(crf), "preset": "medium"}
+                s.pix_fmt, s.options = "yuv420p", {"crf": str(crf), "preset": "medium", "threads": str(threads)}
             frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(img[: s.height, : s.width]), format="rgb24")
             for p in s.encode(frame):
                 out.mux(p)
