@@ -14,6 +14,7 @@ from enum import Enum
 from types import MappingProxyType
 
 from flickerd.diagnose.model import Diagnosis, Verdict
+from flickerd.diagnose.settings import DiagnoseSettings
 from flickerd.routes.base import Step
 
 
@@ -127,7 +128,7 @@ TEXTURE_ROUTE = 0.43
 FAINT_REGION = MappingProxyType({"luma_flicker": 0.59, "chroma_flicker": 0.45, "local_flicker": 2.1})
 # Only where the region flicker is what the diagnosis found (local over its own threshold): a
 # one-frame flash of the whole frame, found by its per-frame peaks, is still ``normalize``'s.
-REGION_FLICKER = MappingProxyType({"local_flicker": 0.61})
+REGION_FLICKER = MappingProxyType({"local_flicker": DiagnoseSettings().local_threshold})
 FAINT_REGION_NOTE = ("a region pulses faintly (local flicker under 2.1 grey levels, tone and colour steady): "
                      "correcting it would cost more picture than it removes, so it is left as it is.")
 # Boiling texture where nothing else flickers beyond a faint region: ``detail`` alone. On bench
@@ -138,7 +139,6 @@ FAINT_REGION_NOTE = ("a region pulses faintly (local flicker under 2.1 grey leve
 # Where tone, colour or a strong region flickers, the boiling is taken for the render's own and
 # ``generative`` runs ``normalize`` alone: there adding ``detail`` was worse on all 15 tone and
 # colour clips (0.1–1.6 dB) and on all 3 strong-region clips (0.8–1.7 dB) of the fit half.
-TEXTURE_ONLY = FAINT_REGION
 
 # Window drift (grey levels per 100 frames, accumulated at seams) from which the opt-in rule
 # ``WINDOW_DRIFT_RULE`` runs ``drift``, whatever the verdict: a seam is a step the verdict's
@@ -160,7 +160,7 @@ DEFAULT_RULES: tuple[Rule, ...] = (
     Rule(
         "generative-texture-only",
         Match(verdicts=_v(Verdict.GENERATIVE_FLICKER), min_scores={"texture_flicker": TEXTURE_ROUTE},
-              max_scores=TEXTURE_ONLY),
+              max_scores=FAINT_REGION),
         Action.FIX,
         steps=(Step("detail"),),
     ),
