@@ -18,6 +18,12 @@ injected variants; identity changes are left out, nothing may fix them). Per cli
   −``HARM_DB``); and the share of truly good fixes (≥ ``GOOD_DB``) that were rejected.
 - **As-is**: every render and film as it is; where the diagnosis says flicker, ``auto``'s
   warping-error reduction (the input's flow) and detail energy kept (0 and 1 when nothing is published).
+- **Reachable gain**: what a perfect fix would gain. Its output would still be the input's
+  flicker-free content encoded once more by the routes' final encoder, so the render's as-is
+  clip (encoded like every variant) re-encoded that way, against the render, is the most a fix
+  can reach (``ceiling_psnr``); minus the clip's input PSNR it is the reachable gain. At half
+  strength the injected flicker is often smaller than one more generation of x264 at CRF 16
+  costs, so no fix can gain there, and any published one reads as harm.
 
 Verification runs without re-diagnosis (it adds no reason to a readable output). ``--dump``
 keeps every candidate's verification metrics, so ``--from-dump`` re-judges them offline under
@@ -113,32 +119,65 @@ def _step(text: str):
     return Step(route, params)
 
 
+def _clip(job: Job, v) -> str:
+    """The variant's cached clip (the real-render bench's), made if missing."""
+    clip = str(Path(job.cache) / f"{v.name}.{job.frames}f{job.max_side}.mp4")
+    if not os.path.exists(clip):
+        rr.make_clip(v, job.render, None, job.frames, job.max_side, clip)
+    return clip
+
+
+def reencoded_psnr(clip: str, truth_frames: list[np.ndarray], work: str) -> float:
+    """PSNR against the truth of ``clip`` re-encoded by the routes' final encoder (default CRF and
+    preset, planes kept when the clip is planar): the output of a fix that changed nothing."""
+    from flickerd.media.probe import probe
+    from flickerd.routes.base import no_progress
+    from flickerd.routes.encode import DEFAULT_CRF, DEFAULT_PRESET
+    from flickerd.routes.frame_stream import FrameStage, run_stages
+
+    class _Same:  # a frame stage that hands every frame on unchanged
+        def feed(self, index, data, _):
+            yield index, data, None
+
+        def finish(self):
+            return iter(())
+
+    stage = FrameStage(lambda w, h: _Same(), lambda core, data: None, lambda data, _: data,
+                       lambda *_: None, DEFAULT_CRF, DEFAULT_PRESET, None)
+    out = os.path.join(work, "reencoded.mp4")
+    run_stages(clip, out, [(stage, {})], probe(clip), no_progress)
+    try:
+        return _psnr(_decode(out, truth_frames[0].shape), truth_frames)
+    finally:
+        os.remove(out)
+
+
 def _run_job(job: Job) -> list[dict]:
     from flickerd.diagnose import run as diagnose
     from flickerd.rules import DEFAULT_RULES, decide
     from flickerd.synth import real
 
-    render = None
+    render = ceiling = None
     rows = []
     work = tempfile.mkdtemp(prefix="flickerd-repairs-")
     try:
         for v in job.variants:
-            clip = str(Path(job.cache) / f"{v.name}.{job.frames}f{job.max_side}.mp4")
-            if not os.path.exists(clip):
-                rr.make_clip(v, job.render, None, job.frames, job.max_side, clip)
+            clip = _clip(job, v)
             truth_frames = input_psnr = None
             if v.kind != "asis":
                 if render is None:
                     render = real.load(job.render, job.frames, job.max_side)[0]
                 truth_frames = render
                 input_psnr = _psnr(_decode(clip, render[0].shape), render)
+                if ceiling is None:
+                    ceiling = reencoded_psnr(_clip(job, real.Variant(v.source, "asis")), render, work)
             t = time.monotonic()
             before = diagnose(clip)
             diag_s = time.monotonic() - t
             decision = decide(before, DEFAULT_RULES)
             row = {"source": v.source, "kind": v.kind, "strength": v.strength, "seed": v.seed, "name": v.name,
                    "verdict": before.verdict.value, "scores": dict(before.scores), "rule": decision.rule,
-                   "input_psnr": input_psnr,
+                   "input_psnr": input_psnr, "ceiling_psnr": ceiling if truth_frames is not None else None,
                    "diagnose_s": diag_s, "auto": [], "routes": {}}
             if decision.steps and job.auto:
                 # the fallback runs even after an accepted chain (unless --lean), so that a dump
@@ -208,6 +247,13 @@ def auto_gain(row: dict, judge=None) -> float:
     return 0.0 if c is None or c["gain"] is None else c["gain"]
 
 
+def reachable(row: dict) -> float | None:
+    """The most a fix could gain on this clip, dB (None: no ceiling measured)."""
+    if row.get("ceiling_psnr") is None or row.get("input_psnr") is None:
+        return None
+    return row["ceiling_psnr"] - row["input_psnr"]
+
+
 def counts(cands: list[dict], judge=None) -> dict[str, int]:
     """The four counts (better: > 0 dB; harm: < −HARM_DB) and the refused good fixes."""
     out = dict.fromkeys(("acc_better", "acc_worse", "acc_harm", "rej_better", "rej_worse", "good", "good_rejected"), 0)
@@ -241,10 +287,17 @@ def evaluate(rows: list[dict], sides: dict[str, str], judge=None, only: set[str]
         rs = [r for r in rows if sides[r["source"]] == side and r["kind"] != "asis"
               and (only is None or r["source"] in only)]
         per_kind = defaultdict(list)
+        reach = defaultdict(list)
+        harm_unreachable = 0  # harmful publications where no fix could have gained HARM_DB
         route_gain = defaultdict(lambda: defaultdict(list))  # route -> kind -> raw gains, accepted or not
         chains = defaultdict(list)
         for r in rs:
             per_kind[r["kind"]].append(auto_gain(r, judge))
+            if reachable(r) is not None:
+                reach[r["kind"]].append(reachable(r))
+                c = published(r, judge)
+                harm_unreachable += (c is not None and c["gain"] is not None and c["gain"] < -HARM_DB
+                                     and reachable(r) < HARM_DB)
             for c in tried(r, judge):
                 chains[f"auto:{c['chain']}"].append(c)
             for name, c in r["routes"].items():
@@ -255,6 +308,8 @@ def evaluate(rows: list[dict], sides: dict[str, str], judge=None, only: set[str]
         out[side] = {
             "median_gain": {k: float(np.median(v)) for k, v in per_kind.items()},
             "n": {k: len(v) for k, v in per_kind.items()},
+            "median_reachable": {k: float(np.median(v)) for k, v in reach.items()},
+            "harm_unreachable": harm_unreachable,
             "published_share": {k: float(np.mean([published(r, judge) is not None for r in rs if r["kind"] == k]))
                                 for k in per_kind},
             "counts": {k: counts(v, judge) for k, v in chains.items()},
@@ -340,8 +395,10 @@ def print_report(ev: dict, verbose_rows: list[dict] | None = None) -> None:
         for k in KINDS:
             if k in e["median_gain"]:
                 target = f"  target ≥ {TARGETS[k]:+.1f}" if k in TARGETS else ""
+                reach = e.get("median_reachable", {}).get(k)
+                reach = f"  (a perfect fix: {reach:+.2f})" if reach is not None else ""
                 print(f"  {k:10s} {e['median_gain'][k]:+6.2f} dB  published {e['published_share'][k]:4.0%} "
-                      f"of {e['n'][k]}{target}")
+                      f"of {e['n'][k]}{target}{reach}")
         print("  verification vs truth per chain: acc&better acc&worse(harm>0.25dB) rej&better rej&worse "
               "| good(≥0.5dB) refused")
         for name, c in sorted(e["counts"].items()):
@@ -353,6 +410,9 @@ def print_report(ev: dict, verbose_rows: list[dict] | None = None) -> None:
         refused = a["good_rejected"] / a["good"] if a["good"] else 0.0
         print(f"  all chains: published-but-harmful {a['acc_harm']} (target 0); good fixes refused "
               f"{a['good_rejected']}/{a['good']} = {refused:.0%} (target ≤ 15%)")
+        if e.get("median_reachable"):
+            print(f"  auto's harmful publications where a perfect fix gains under {HARM_DB} dB (the flicker is "
+                  f"smaller than one more encode): {e['harm_unreachable']}")
     asis = ev["asis"]
     print(f"\n== as-is renders and films the diagnosis calls flicker: {len(asis)}")
     for r in asis:
@@ -374,6 +434,24 @@ def print_report(ev: dict, verbose_rows: list[dict] | None = None) -> None:
             print(f"  {r['name']:64s} {r['verdict'][:10]:10s} {tries}{extra}")
 
 
+def _add_ceilings(rows: list[dict], renders: Path, a) -> None:
+    """Measure the reachable gain for a dump written before it was (one re-encode per render)."""
+    from flickerd.synth import real
+
+    missing = sorted({r["source"] for r in rows if r.get("input_psnr") is not None and "ceiling_psnr" not in r})
+    work = tempfile.mkdtemp(prefix="flickerd-repairs-")
+    try:
+        for name in missing:
+            job = Job(str(renders / name), (), True, a.frames, a.max_side, a.cache, ())
+            truth_frames = real.load(job.render, job.frames, job.max_side)[0]
+            ceiling = reencoded_psnr(_clip(job, real.Variant(name, "asis")), truth_frames, work)
+            for r in rows:
+                if r["source"] == name and r.get("input_psnr") is not None:
+                    r["ceiling_psnr"] = ceiling
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
 def main(argv: list[str]) -> int:
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     p = argparse.ArgumentParser(prog="bench real_repairs")
@@ -389,7 +467,8 @@ def main(argv: list[str]) -> int:
     p.add_argument("--only", default="", help="comma-separated substrings: only renders whose name has one")
     p.add_argument("--jobs", type=int, default=2)
     p.add_argument("--ci", action="store_true", help="the test suite's subset")
-    p.add_argument("--dump", help="write every clip's results as JSON lines here")
+    p.add_argument("--dump", help="write every clip's results as JSON lines here (with --from-dump: the re-read "
+                                  "rows, with the ceilings measured for them)")
     p.add_argument("--from-dump", help="score an earlier --dump instead of running")
     p.add_argument("--verbose", action="store_true")
     p.add_argument("--fit-acceptance", action="store_true",
@@ -406,6 +485,7 @@ def main(argv: list[str]) -> int:
     if a.from_dump:
         with open(a.from_dump) as f:
             rows = [json.loads(line) for line in f]
+        _add_ceilings(rows, renders, a)
     else:
         os.makedirs(a.cache, exist_ok=True)
         names = [n for n in sides if (renders / n).is_file()]
@@ -421,10 +501,10 @@ def main(argv: list[str]) -> int:
             for done in pool.map(_run_job, jobs):
                 rows += done
                 print(f"  {len(rows)} clips done, {time.time() - start:.0f} s", flush=True)
-        if a.dump:
-            with open(a.dump, "w") as f:
-                for r in rows:
-                    f.write(json.dumps(r) + "\n")
+    if a.dump:  # a re-scored dump too: it then keeps the ceilings measured for it
+        with open(a.dump, "w") as f:
+            for r in rows:
+                f.write(json.dumps(r) + "\n")
     judge = None
     if a.fit_acceptance:
         print("\n== fitting the acceptance thresholds on the fit half")
