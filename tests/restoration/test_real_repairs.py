@@ -57,3 +57,12 @@ def test_verification_publishes_no_harm_and_refuses_no_good_fix(rows):
     c = real_repairs.counts([c for r in rows for c in real_repairs.tried(r)])
     assert c["acc_harm"] == 0, c
     assert c["good_rejected"] == 0 and c["good"] >= 4, c
+
+
+def test_a_perfect_fix_bounds_every_gain(rows):
+    """The reachable gain (the flicker-free clip re-encoded, against the render) is measured per
+    render and no published fix beats it by more than encoder noise."""
+    for r in rows:
+        reach = real_repairs.reachable(r)
+        assert reach is not None and reach > 0.5, (r["name"], reach)  # strength 1 is worth fixing
+        assert real_repairs.auto_gain(r) < reach + 0.5, (r["name"], real_repairs.auto_gain(r), reach)
