@@ -19,7 +19,7 @@ Frames stream through a bounded window of ``2 × radius + 1`` frames.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 import cv2
@@ -36,7 +36,7 @@ from flickerd.media.probe import MediaInfo
 from flickerd.routes.encode import DEFAULT_CRF, DEFAULT_PRESET, Encoding
 from flickerd.routes.frame_stream import FrameFormat, FrameStage, flow_stage_result, run_stages
 from flickerd.routes.neighbour_window import NeighbourWindow
-from flickerd.routes.params_table import check_choice, check_range, read_fields
+from flickerd.routes.params_table import RouteParams
 
 RADIUS = 2
 SIGMA = 1.5  # px at full resolution: detail finer than this is what generative models re-draw
@@ -67,7 +67,7 @@ FLOW_PRESET = "medium"  # "fast" misaligns fine detail on zooms (clean-clip SSIM
 
 
 @dataclass(frozen=True, slots=True)
-class DetailParams:
+class DetailParams(RouteParams):
     """Parameters of the ``detail`` route.
 
     radius: neighbours on each side (1–8); more removes more boiling, costs 2 flows per frame each.
@@ -101,32 +101,11 @@ class DetailParams:
     preset: str = DEFAULT_PRESET
     pix_fmt: str | None = None
 
-    @classmethod
-    def from_mapping(cls, data: Mapping[str, Any], path: str = "params") -> DetailParams:
-        """Check keys, types and ranges; private keys (``_intermediate``) belong to the chain."""
-        values = read_fields(cls, data, path, "detail", _KINDS)
-        p = cls(**values)
-        check_range(path, "radius", p.radius, 1, 8)
-        check_range(path, "sigma", p.sigma, 0.5, 8.0)
-        check_range(path, "strength", p.strength, 0.0, 1.0)
-        check_range(path, "tolerance", p.tolerance, 0.005, 0.5)
-        check_range(path, "keep", p.keep, 0.05, 1.0)
-        check_range(path, "amplitude", p.amplitude, 0.0, 1.0)
-        check_range(path, "misalignment", p.misalignment, 0.0, 4.0)
-        check_range(path, "analysis_max_side", p.analysis_max_side, 32, 4096)
-        check_range(path, "crf", p.crf, 0, 51)
-        check_choice(path, "flow_preset", p.flow_preset, PRESETS)
-        return p
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-_KINDS: dict[str, tuple[type, ...]] = {
-    "radius": (int,), "sigma": (float, int), "strength": (float, int), "tolerance": (float, int), "chroma": (bool,), "keep": (float, int), "amplitude": (float, int),
-    "misalignment": (float, int),
-    "analysis_max_side": (int,), "flow_preset": (str,), "crf": (int,), "preset": (str,), "pix_fmt": (str, type(None)),
-}
+    ROUTE = "detail"
+    RANGES = {"radius": (1, 8), "sigma": (0.5, 8.0), "strength": (0.0, 1.0), "tolerance": (0.005, 0.5),
+              "keep": (0.05, 1.0), "amplitude": (0.0, 1.0), "misalignment": (0.0, 4.0),
+              "analysis_max_side": (32, 4096), "crf": (0, 51)}
+    CHOICES = {"flow_preset": PRESETS}
 
 
 @dataclass(slots=True)
