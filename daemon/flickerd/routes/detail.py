@@ -30,7 +30,6 @@ from flickerd.flow_source import AheadFlows, FlowSource
 from flickerd.media.probe import probe
 from flickerd.media.reader import analysis_size
 from flickerd.routes import detail_fit as dfit
-from flickerd.routes import normalize_planes as planes
 from flickerd.routes.base import ProgressFn, StepResult, no_progress
 from flickerd.media.probe import MediaInfo
 from flickerd.routes.encode import DEFAULT_CRF, DEFAULT_PRESET, Encoding
@@ -122,7 +121,7 @@ class DetailStabilizer(NeighbourWindow[_Frame]):
 
     ``planes`` are float32 arrays in [0, peak] (Y first; chroma may be smaller). Plane 0 is
     the luma the flows are computed on (for RGB sources, pass a luma-like first plane order:
-    see ``_rgb_planes``). At most ``2 × radius + 2`` frames are held: a frame is emitted one
+    see ``DetailRoute.stage``). At most ``2 × radius + 2`` frames are held: a frame is emitted one
     frame later than it could be, so ``flows`` (an ``AheadFlows``) computes the newest frame's
     flows while the older one is worked on. The output does not depend on the flow source.
     ``mean_weight`` counts a neighbour's pixels whose flow and base passed, before the novelty gate.
@@ -206,12 +205,6 @@ class DetailStabilizer(NeighbourWindow[_Frame]):
         return t, here.data, out
 
 
-def _rgb_planes(rgb: np.ndarray) -> list[np.ndarray]:
-    """RGB as [G, R, B] float32 planes: green stands in for luma for the flows."""
-    f = rgb.astype(np.float32)
-    return [f[..., 1], f[..., 0], f[..., 2]]
-
-
 class DetailRoute:
     """Temporal stabilisation of fine detail (see ``DetailParams``)."""
 
@@ -234,7 +227,8 @@ class DetailRoute:
             return DetailStabilizer(width, height, fmt.peak, p, flows[-1])
 
         def analyse(core: DetailStabilizer, data: Any) -> list[np.ndarray]:
-            return [x.astype(np.float32) for x in planes.read_planes(data)] if fmt.planar else _rgb_planes(data)
+            ps = fmt.float_planes(data)
+            return ps if fmt.planar else [ps[1], ps[0], ps[2]]  # RGB as G, R, B: green stands in for luma for the flows
 
         def render(data: Any, new: list[np.ndarray]) -> Any:
             return fmt.rebuilt(data, new if fmt.planar else [new[1], new[0], new[2]])  # RGB planes come as G, R, B

@@ -20,7 +20,6 @@ from flickerd.errors import FlickerdError, RouteError
 from flickerd.flow import PRESETS
 from flickerd.media.probe import probe
 from flickerd.media.reader import iter_frames
-from flickerd.routes import normalize_planes as planes
 from flickerd.routes.base import ProgressFn, StepResult, no_progress
 from flickerd.routes.encode import (
     DEFAULT_CRF, DEFAULT_PRESET, choose_encoding, final_codec, is_intermediate, open_writer, staged_output,
@@ -70,11 +69,6 @@ class GuidedParams(RouteParams):
     CHOICES = {"flow_preset": PRESETS}
 
 
-def _rgb_planes(rgb: np.ndarray) -> list[np.ndarray]:
-    f = rgb.astype(np.float32)
-    return [f[..., 0], f[..., 1], f[..., 2]]
-
-
 class GuidedRoute:
     """Temporal consistency taken from the source video (see ``GuidedParams``)."""
 
@@ -102,8 +96,7 @@ class GuidedRoute:
                 raise RouteError(f"{guide}: the guide ended after {seen} frames, before the render did; a guide "
                                  "needs the render's frame count.")
             seen += 1
-            ps = [x.astype(np.float32) for x in planes.read_planes(data)] if fmt.planar else _rgb_planes(data)
-            return ps, g
+            return fmt.float_planes(data), g
 
         with staged_output(out) as tmp, open_writer(tmp, info, encoding) as writer:
 
