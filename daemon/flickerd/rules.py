@@ -129,8 +129,11 @@ FAINT_REGION = MappingProxyType({"luma_flicker": 0.59, "chroma_flicker": 0.45, "
 # Only where the region flicker is what the diagnosis found (local over its own threshold): a
 # one-frame flash of the whole frame, found by its per-frame peaks, is still ``normalize``'s.
 REGION_FLICKER = MappingProxyType({"local_flicker": DiagnoseSettings().local_threshold})
-FAINT_REGION_NOTE = ("a region pulses faintly (local flicker under 2.1 grey levels, tone and colour steady): "
-                     "correcting it would cost more picture than it removes, so it is left as it is.")
+# Spelt out again in both TOML configs (data cannot import it): tests/config/test_default.py and
+# tests/restoration/test_auto.py hold all three to the same text.
+FAINT_REGION_NOTE = (f"a region pulses faintly (local flicker under {FAINT_REGION['local_flicker']:g} grey levels, "
+                     "tone and colour steady): correcting it would cost more picture than it removes, so it is "
+                     "left as it is.")
 # Boiling texture where nothing else flickers beyond a faint region: ``detail`` alone. On bench
 # real_repairs ``normalize`` before it gained nothing on the injected texture clips (the same to
 # ±0.02 dB on the 2 fit and 4 of 5 held-out ones; the fifth, −0.69 dB, became a refusal), and on

@@ -18,25 +18,24 @@ Frames stream through a bounded window of ``2 × radius + 1`` frames.
 
 from __future__ import annotations
 
-from collections import deque
-from collections.abc import Iterator, Mapping
-from dataclasses import asdict, dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import cv2
 import numpy as np
 
 from flickerd.flow import PRESETS
-from flickerd.flow_source import AheadFlows, DirectFlows, FlowSource
+from flickerd.flow_source import AheadFlows, FlowSource
 from flickerd.media.probe import probe
 from flickerd.media.reader import analysis_size
 from flickerd.routes import detail_fit as dfit
-from flickerd.routes import normalize_planes as planes
 from flickerd.routes.base import ProgressFn, StepResult, no_progress
 from flickerd.media.probe import MediaInfo
 from flickerd.routes.encode import DEFAULT_CRF, DEFAULT_PRESET, Encoding
 from flickerd.routes.frame_stream import FrameFormat, FrameStage, flow_stage_result, run_stages
-from flickerd.routes.params_table import check_choice, check_range, read_fields
+from flickerd.routes.neighbour_window import NeighbourWindow
+from flickerd.routes.params_table import RouteParams
 
 RADIUS = 2
 SIGMA = 1.5  # px at full resolution: detail finer than this is what generative models re-draw
@@ -67,7 +66,7 @@ FLOW_PRESET = "medium"  # "fast" misaligns fine detail on zooms (clean-clip SSIM
 
 
 @dataclass(frozen=True, slots=True)
-class DetailParams:
+class DetailParams(RouteParams):
     """Parameters of the ``detail`` route.
 
     radius: neighbours on each side (1–8); more removes more boiling, costs 2 flows per frame each.
@@ -101,32 +100,11 @@ class DetailParams:
     preset: str = DEFAULT_PRESET
     pix_fmt: str | None = None
 
-    @classmethod
-    def from_mapping(cls, data: Mapping[str, Any], path: str = "params") -> DetailParams:
-        """Check keys, types and ranges; private keys (``_intermediate``) belong to the chain."""
-        values = read_fields(cls, data, path, "detail", _KINDS)
-        p = cls(**values)
-        check_range(path, "radius", p.radius, 1, 8)
-        check_range(path, "sigma", p.sigma, 0.5, 8.0)
-        check_range(path, "strength", p.strength, 0.0, 1.0)
-        check_range(path, "tolerance", p.tolerance, 0.005, 0.5)
-        check_range(path, "keep", p.keep, 0.05, 1.0)
-        check_range(path, "amplitude", p.amplitude, 0.0, 1.0)
-        check_range(path, "misalignment", p.misalignment, 0.0, 4.0)
-        check_range(path, "analysis_max_side", p.analysis_max_side, 32, 4096)
-        check_range(path, "crf", p.crf, 0, 51)
-        check_choice(path, "flow_preset", p.flow_preset, PRESETS)
-        return p
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-_KINDS: dict[str, tuple[type, ...]] = {
-    "radius": (int,), "sigma": (float, int), "strength": (float, int), "tolerance": (float, int), "chroma": (bool,), "keep": (float, int), "amplitude": (float, int),
-    "misalignment": (float, int),
-    "analysis_max_side": (int,), "flow_preset": (str,), "crf": (int,), "preset": (str,), "pix_fmt": (str, type(None)),
-}
+    ROUTE = "detail"
+    RANGES = {"radius": (1, 8), "sigma": (0.5, 8.0), "strength": (0.0, 1.0), "tolerance": (0.005, 0.5),
+              "keep": (0.05, 1.0), "amplitude": (0.0, 1.0), "misalignment": (0.0, 4.0),
+              "analysis_max_side": (32, 4096), "crf": (0, 51)}
+    CHOICES = {"flow_preset": PRESETS}
 
 
 @dataclass(slots=True)
@@ -138,29 +116,26 @@ class _Frame:
     gray: np.ndarray  # analysis-scale standardised uint8 for the flow
 
 
-class DetailStabilizer:
+class DetailStabilizer(NeighbourWindow[_Frame]):
     """The streaming core: ``feed(index, data, planes)`` yields ``(index, data, new planes)`` when ready.
 
     ``planes`` are float32 arrays in [0, peak] (Y first; chroma may be smaller). Plane 0 is
     the luma the flows are computed on (for RGB sources, pass a luma-like first plane order:
-    see ``_rgb_planes``). At most ``2 × radius + 2`` frames are held: a frame is emitted one
+    see ``DetailRoute.stage``). At most ``2 × radius + 2`` frames are held: a frame is emitted one
     frame later than it could be, so ``flows`` (an ``AheadFlows``) computes the newest frame's
     flows while the older one is worked on. The output does not depend on the flow source.
+    ``mean_weight`` counts a neighbour's pixels whose flow and base passed, before the novelty gate.
     """
 
-    AHEAD = 1  # frames fed beyond what the oldest pending frame needs
+    AHEAD = 1
 
     def __init__(self, width: int, height: int, peak: float, p: DetailParams,
                  flows: FlowSource | None = None) -> None:
+        super().__init__(p.radius, p.flow_preset, flows)
         self.p = p
         self.peak = peak
         self.size = analysis_size(width, height, 1.0, p.analysis_max_side)
         self.scale = self.size[0] / width
-        self.frames: dict[int, _Frame] = {}
-        self.flows: FlowSource = flows if flows is not None else DirectFlows()
-        self.pending: deque[int] = deque()
-        self.weight_sum = 0.0
-        self.weight_count = 0
 
     def _analyse(self, data: Any, plane_list: list[np.ndarray]) -> _Frame:
         width = plane_list[0].shape[1]
@@ -177,37 +152,18 @@ class DetailStabilizer:
         small_base = cv2.GaussianBlur(small, (0, 0), max(dfit.MIN_SIGMA, self.p.sigma * self.scale))
         return _Frame(data, bases, details, small_base, dfit.flow_image(small_base))
 
-    def _flow(self, a: int, b: int) -> np.ndarray:
-        return self.flows.get((a, b))
-
-    def feed(self, i: int, data: Any, plane_list: list[np.ndarray]) -> Iterator[tuple[int, Any, list[np.ndarray]]]:
-        here = self.frames[i] = self._analyse(data, plane_list)
-        for s in range(i - self.p.radius, i):  # every pair this frame is part of, both ways
-            if s in self.frames:
-                self.flows.request((i, s), here.gray, self.frames[s].gray, self.p.flow_preset)
-                self.flows.request((s, i), self.frames[s].gray, here.gray, self.p.flow_preset)
-        self.pending.append(i)
-        while self.pending and i - self.pending[0] >= self.p.radius + self.AHEAD:
-            yield self._emit(self.pending.popleft())
-
-    def finish(self) -> Iterator[tuple[int, Any, list[np.ndarray]]]:
-        while self.pending:
-            yield self._emit(self.pending.popleft())
-
     def _emit(self, t: int) -> tuple[int, Any, list[np.ndarray]]:
         here = self.frames[t]
-        neighbours = [s for s in range(t - self.p.radius, t + self.p.radius + 1) if s != t and s in self.frames]
         aligned: list[list[np.ndarray]] = [[] for _ in here.details]
         weights: list[list[np.ndarray]] = [[] for _ in here.details]
         rhos: list[np.ndarray] = []  # luma detail's correlation with each aligned neighbour
         trusts: list[np.ndarray] = []  # and that neighbour's reliability (before the novelty gate)
         # the luma detail's local energy: the same for the novelty gate of every neighbour and the amplitude
         energy = dfit.local_energy(here.details[0], NOVELTY_SIGMA)
-        for s in neighbours:
+        for s in self.neighbours(t):
             fw, bw = self._flow(t, s), self._flow(s, t)
             w_small = dfit.reliability(here.small_base, self.frames[s].small_base, fw, bw, self.p.tolerance)
-            self.weight_sum += float(w_small.mean())
-            self.weight_count += 1
+            self._count_weight(w_small)
             luma_weight = None
             coords: dict[tuple[int, int], np.ndarray] = {}  # the sampling map per plane size: Cb and Cr share one
             for k, d in enumerate(here.details):
@@ -248,23 +204,6 @@ class DetailStabilizer:
         self._forget(t + 1 - self.p.radius)
         return t, here.data, out
 
-    def _forget(self, oldest: int) -> None:
-        """Drop frames and flows that can no longer be a neighbour of a frame still to come."""
-        for i in [i for i in self.frames if i < oldest]:
-            del self.frames[i]
-        self.flows.forget(lambda key: min(key) >= oldest)
-
-    @property
-    def mean_weight(self) -> float:
-        """Mean share of a neighbour's pixels whose flow and base passed (0–1), before the novelty gate."""
-        return self.weight_sum / self.weight_count if self.weight_count else 0.0
-
-
-def _rgb_planes(rgb: np.ndarray) -> list[np.ndarray]:
-    """RGB as [G, R, B] float32 planes: green stands in for luma for the flows."""
-    f = rgb.astype(np.float32)
-    return [f[..., 1], f[..., 0], f[..., 2]]
-
 
 class DetailRoute:
     """Temporal stabilisation of fine detail (see ``DetailParams``)."""
@@ -288,7 +227,8 @@ class DetailRoute:
             return DetailStabilizer(width, height, fmt.peak, p, flows[-1])
 
         def analyse(core: DetailStabilizer, data: Any) -> list[np.ndarray]:
-            return [x.astype(np.float32) for x in planes.read_planes(data)] if fmt.planar else _rgb_planes(data)
+            ps = fmt.float_planes(data)
+            return ps if fmt.planar else [ps[1], ps[0], ps[2]]  # RGB as G, R, B: green stands in for luma for the flows
 
         def render(data: Any, new: list[np.ndarray]) -> Any:
             return fmt.rebuilt(data, new if fmt.planar else [new[1], new[0], new[2]])  # RGB planes come as G, R, B

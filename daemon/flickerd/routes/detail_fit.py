@@ -146,17 +146,35 @@ def warp_along(detail: np.ndarray, coords: np.ndarray) -> np.ndarray:
     return cv2.remap(detail, coords, None, cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
 
 
+class Blend:
+    """A plane of frame t and the running weighted sum of its aligned neighbours (t weighs 1):
+    ``add`` them one by one, so none has to be held, then take ``toward(strength)``."""
+
+    __slots__ = ("own", "acc", "total")
+
+    def __init__(self, own: np.ndarray) -> None:
+        self.own = own
+        self.acc = own.copy()
+        self.total = np.ones_like(own)
+
+    def add(self, aligned: np.ndarray, weight: np.ndarray) -> None:
+        self.acc += weight * aligned
+        self.total += weight
+
+    def toward(self, strength: float | np.ndarray) -> np.ndarray:
+        """The plane moved toward the weighted mean by ``strength`` (0–1, a number or a per-pixel map)."""
+        mean = self.acc / self.total
+        return self.own + strength * (mean - self.own)
+
+
 def stabilise(detail_t: np.ndarray, aligned: list[np.ndarray], weights: list[np.ndarray],
               strength: float | np.ndarray) -> np.ndarray:
     """Detail of frame t moved toward the weighted mean of itself (weight 1) and its aligned
     neighbours; ``strength`` (0–1) is a number or a per-pixel map of ``detail_t``'s shape."""
-    total = np.ones_like(detail_t)
-    acc = detail_t.copy()
+    blend = Blend(detail_t)
     for d, w in zip(aligned, weights):
-        acc += w * d
-        total += w
-    mean = acc / total
-    return detail_t + strength * (mean - detail_t)
+        blend.add(d, w)
+    return blend.toward(strength)
 
 
 MAX_AMPLITUDE_GAIN = 2.0

@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 import cv2
 import numpy as np
 
 from flickerd.diagnose import drift as dd
-from flickerd.errors import ConfigError
 from flickerd.media.probe import probe
 from flickerd.media.reader import iter_frames
 from flickerd.routes import drift_fit as fit
@@ -30,7 +29,7 @@ from flickerd.routes.encode import (
     DEFAULT_CRF, DEFAULT_PRESET, choose_encoding, final_codec, is_intermediate, open_writer, staged_output,
 )
 from flickerd.routes.frame_stream import is_planar, stream_frames
-from flickerd.routes.params_table import check_range, read_fields
+from flickerd.routes.params_table import RouteParams
 
 DISSOLVE = 4  # frames on each side of a seam over which what it still steps is spread
 ANALYSIS_MAX_SIDE = 320
@@ -39,7 +38,7 @@ _YCC2RGB = np.linalg.inv(_RGB2YCC).astype(np.float32)
 
 
 @dataclass(frozen=True, slots=True)
-class DriftParams:
+class DriftParams(RouteParams):
     """Parameters of the ``drift`` route.
 
     dissolve: frames on each side of a seam over which its remaining step is spread (0–30).
@@ -62,31 +61,9 @@ class DriftParams:
     preset: str = DEFAULT_PRESET
     pix_fmt: str | None = None
 
-    @classmethod
-    def from_mapping(cls, data: Mapping[str, Any], path: str = "params") -> DriftParams:
-        values = read_fields(cls, data, path, "drift", _KINDS)
-        if "seams" in values:
-            seams = values["seams"]
-            if not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in seams):
-                raise ConfigError(f"{path}.seams: expected a list of frame indices (integers > 0), got {seams!r}.")
-            values["seams"] = tuple(sorted(set(seams)))
-        p = cls(**values)
-        check_range(path, "dissolve", p.dissolve, 0, 30)
-        check_range(path, "strength", p.strength, 0.0, 1.0)
-        check_range(path, "analysis_max_side", p.analysis_max_side, 32, 4096)
-        check_range(path, "crf", p.crf, 0, 51)
-        return p
-
-    def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        d["seams"] = list(self.seams)
-        return d
-
-
-_KINDS: dict[str, tuple[type, ...]] = {
-    "dissolve": (int,), "flash": (bool,), "strength": (float, int), "seams": (list, tuple), "search": (bool,),
-    "analysis_max_side": (int,), "crf": (int,), "preset": (str,), "pix_fmt": (str, type(None)),
-}
+    ROUTE = "drift"
+    FRAME_LISTS = {"seams": 1}
+    RANGES = {"dissolve": (0, 30), "strength": (0.0, 1.0), "analysis_max_side": (32, 4096), "crf": (0, 51)}
 
 
 def _small(img: np.ndarray, max_side: int) -> np.ndarray:

@@ -22,7 +22,7 @@ from flickerd.media.ffmpeg import GIF_PALETTEGEN, GIF_PALETTEUSE, ffmpeg_exe, me
 from flickerd.media.probe import MediaInfo, probe
 from flickerd.media.reader import iter_frames
 from flickerd.routes.base import ProgressFn, StepResult, no_progress
-from flickerd.routes.params_table import check_choice, unknown_parameter
+from flickerd.routes.params_table import check_choice, kinds_of, unknown_parameter
 from flickerd.routes.encode import (
     DEFAULT_CRF,
     DEFAULT_PRESET,
@@ -104,12 +104,7 @@ class FfmpegParams:
 
 
 _KEY_ALIASES = {"thr1": "1thr", "thr2": "2thr", "thr3": "3thr"}
-_KINDS: dict[str, tuple[type, ...]] = {
-    "deflicker": (bool,), "size": (int, str), "mode": (str,), "deband": (bool,), "thr1": (float, int),
-    "thr2": (float, int), "thr3": (float, int), "range": (int,), "blur": (bool,), "crf": (int,),
-    "preset": (str,), "pix_fmt": (str, type(None)), "ffmpeg_path": (str, type(None)),
-    "timeout_s": (float, int, type(None)),
-}
+_KINDS = kinds_of(FfmpegParams)
 
 
 def _check(path: str, value: Any, kinds: tuple[type, ...]) -> Any:

@@ -59,6 +59,13 @@ class FrameFormat:
         peak = float((1 << bits) - 1) if planar else 65535.0 if info.bit_depth > 8 else 255.0
         return cls(planar, bits, np.uint8 if bits == 8 else np.uint16, peak)
 
+    def float_planes(self, data: Any) -> list[np.ndarray]:
+        """The frame's planes as float32 in [0, peak]: Y, U, V at their own sizes, or R, G, B."""
+        if self.planar:
+            return [x.astype(np.float32) for x in planes.read_planes(data)]
+        f = data.astype(np.float32)
+        return [f[..., 0], f[..., 1], f[..., 2]]
+
     def rebuilt(self, data: Any, new: Sequence[np.ndarray]) -> Any:
         """The frame ``data`` with float planes ``new`` (Y, U, V; or R, G, B for RGB frames), or
         ``data`` itself where the change is negligible (``planes.negligible``: a frame a step
@@ -139,6 +146,8 @@ class _Timed:
 
 
 def _decoded(src: str, info: MediaInfo) -> Iterator[tuple[int, Any, int, int]]:
+    """(index, frame, width, height) of every frame: ``av.VideoFrame``s when ``is_planar``, else
+    RGB arrays (16-bit when the source is deeper than 8 bits)."""
     if is_planar(info):
         return ((i, f, f.width, f.height) for i, f in enumerate(planes.decode(src)))
     return ((f.index, f.image, f.image.shape[1], f.image.shape[0])
@@ -226,12 +235,7 @@ def stream_frames(
             written += 1
             progress(min(1.0, written / total))
 
-    if is_planar(info):
-        frames = ((i, f, f.width, f.height) for i, f in enumerate(planes.decode(src)))
-    else:
-        frames = ((f.index, f.image, f.image.shape[1], f.image.shape[0])
-                  for f in iter_frames(src, deep=info.bit_depth > 8))
-    for index, data, width, height in frames:
+    for index, data, width, height in _decoded(src, info):
         if core is None:
             core = make_core(width, height)
         put(core.feed(index, data, analyse(core, data)))

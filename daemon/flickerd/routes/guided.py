@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 import cv2
@@ -20,14 +20,13 @@ from flickerd.errors import FlickerdError, RouteError
 from flickerd.flow import PRESETS
 from flickerd.media.probe import probe
 from flickerd.media.reader import iter_frames
-from flickerd.routes import normalize_planes as planes
 from flickerd.routes.base import ProgressFn, StepResult, no_progress
 from flickerd.routes.encode import (
     DEFAULT_CRF, DEFAULT_PRESET, choose_encoding, final_codec, is_intermediate, open_writer, staged_output,
 )
 from flickerd.routes.frame_stream import FrameFormat, stream_frames
 from flickerd.routes.guided_core import GuidedStabilizer
-from flickerd.routes.params_table import check_choice, check_range, read_fields
+from flickerd.routes.params_table import RouteParams
 
 GUIDE_PARAM = "_guide"  # the chain's private parameter: the guide video's path
 RADIUS = 3
@@ -38,7 +37,7 @@ FLOW_PRESET = "medium"
 
 
 @dataclass(frozen=True, slots=True)
-class GuidedParams:
+class GuidedParams(RouteParams):
     """Parameters of the ``guided`` route.
 
     radius: neighbours on each side (1–8) averaged where the guide is stable; more steadies more,
@@ -64,30 +63,10 @@ class GuidedParams:
     preset: str = DEFAULT_PRESET
     pix_fmt: str | None = None
 
-    @classmethod
-    def from_mapping(cls, data: Mapping[str, Any], path: str = "params") -> GuidedParams:
-        p = cls(**read_fields(cls, data, path, "guided", _KINDS))
-        check_range(path, "radius", p.radius, 1, 8)
-        check_range(path, "tolerance", p.tolerance, 0.005, 0.5)
-        check_range(path, "strength", p.strength, 0.0, 1.0)
-        check_range(path, "analysis_max_side", p.analysis_max_side, 32, 4096)
-        check_range(path, "crf", p.crf, 0, 51)
-        check_choice(path, "flow_preset", p.flow_preset, PRESETS)
-        return p
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-_KINDS: dict[str, tuple[type, ...]] = {
-    "radius": (int,), "tolerance": (float, int), "strength": (float, int), "compensate": (bool,), "analysis_max_side": (int,),
-    "flow_preset": (str,), "crf": (int,), "preset": (str,), "pix_fmt": (str, type(None)),
-}
-
-
-def _rgb_planes(rgb: np.ndarray) -> list[np.ndarray]:
-    f = rgb.astype(np.float32)
-    return [f[..., 0], f[..., 1], f[..., 2]]
+    ROUTE = "guided"
+    RANGES = {"radius": (1, 8), "tolerance": (0.005, 0.5), "strength": (0.0, 1.0), "analysis_max_side": (32, 4096),
+              "crf": (0, 51)}
+    CHOICES = {"flow_preset": PRESETS}
 
 
 class GuidedRoute:
@@ -117,8 +96,7 @@ class GuidedRoute:
                 raise RouteError(f"{guide}: the guide ended after {seen} frames, before the render did; a guide "
                                  "needs the render's frame count.")
             seen += 1
-            ps = [x.astype(np.float32) for x in planes.read_planes(data)] if fmt.planar else _rgb_planes(data)
-            return ps, g
+            return fmt.float_planes(data), g
 
         with staged_output(out) as tmp, open_writer(tmp, info, encoding) as writer:
 

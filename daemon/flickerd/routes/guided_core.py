@@ -15,17 +15,17 @@ light, a cut), the weights fall to zero and the render keeps its own frame (afte
 
 from __future__ import annotations
 
-from collections import deque
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import cv2
 import numpy as np
 
-from flickerd.flow import flow, occlusion_mask, warp
+from flickerd.flow import occlusion_mask, warp
+from flickerd.flow_source import FlowSource
 from flickerd.media.reader import analysis_size
 from flickerd.routes import detail_fit as dfit
+from flickerd.routes.neighbour_window import Emitted, NeighbourWindow
 
 FIT_RADIUS = 4  # px at the render's luma size: the window of the local linear fit render ≈ a·guide + b
 FIT_EPS = 1e-4  # regularisation of that fit (guide in [0, 1]): flat guide areas get no slope
@@ -63,32 +63,30 @@ def local_slope(guide: np.ndarray, plane: np.ndarray, radius: int) -> np.ndarray
     return cov / (var + FIT_EPS)
 
 
-class GuidedStabilizer:
+class GuidedStabilizer(NeighbourWindow[_Frame]):
     """The streaming core: ``feed(index, data, (planes, guide_luma))`` yields ``(index, data, new planes)``.
 
     ``planes`` are the render's float32 planes in [0, peak] (any sizes); ``guide_luma`` is the
     guide's frame at analysis size (uint8, any resolution: the flows are scaled to each plane).
-    At most ``2 × radius + 1`` frames are held.
+    At most ``2 × radius + 1`` frames are held. The flows come from ``flows`` (computed on the
+    spot by default); the output does not depend on where they come from.
+    ``mean_weight`` is the mean share of a neighbour's pixels the guide vouched for.
     """
 
     def __init__(self, peak: float, radius: int, tolerance: float, strength: float, flow_preset: str,
-                 analysis_max_side: int = 480, compensate: bool = True, fit_radius: int = FIT_RADIUS) -> None:
+                 analysis_max_side: int = 480, compensate: bool = True, fit_radius: int = FIT_RADIUS,
+                 flows: FlowSource | None = None) -> None:
+        super().__init__(radius, flow_preset, flows)
         self.peak = peak
         self.analysis_max_side = analysis_max_side
         self.compensate = compensate
         self.fit_radius = fit_radius
-        self.radius = radius
         self.tolerance = tolerance
         self.strength = strength
-        self.flow_preset = flow_preset
-        self.frames: dict[int, _Frame] = {}
-        self.flows: dict[tuple[int, int], np.ndarray] = {}
-        self.pending: deque[int] = deque()
-        self.weight_sum = 0.0
-        self.weight_count = 0
         self.guide_size: tuple[int, int] | None = None
 
-    def _analyse(self, data: Any, planes: list[np.ndarray], guide: np.ndarray) -> _Frame:
+    def _analyse(self, data: Any, analysis: tuple[list[np.ndarray], np.ndarray]) -> _Frame:
+        planes, guide = analysis
         g = guide.astype(np.float32) / (65535.0 if guide.dtype == np.uint16 else 255.0)
         gh, gw = g.shape
         size = analysis_size(gw, gh, 1.0, self.analysis_max_side)
@@ -99,37 +97,16 @@ class GuidedStabilizer:
                                                        if p.shape[1] < gw else cv2.INTER_CUBIC) for p in planes]
         return _Frame(data, planes, smooth, dfit.flow_image(smooth), fine)
 
-    def _flow(self, a: int, b: int) -> np.ndarray:
-        key = (a, b)
-        if key not in self.flows:
-            self.flows[key] = flow(self.frames[a].gray, self.frames[b].gray, self.flow_preset)
-        return self.flows[key]
-
-    def feed(self, i: int, data: Any, analysis: tuple[list[np.ndarray], np.ndarray]) -> Iterator[tuple[int, Any, list[np.ndarray]]]:
-        planes, guide = analysis
-        self.frames[i] = self._analyse(data, planes, guide)
-        self.pending.append(i)
-        while self.pending and i - self.pending[0] >= self.radius:
-            yield self._emit(self.pending.popleft())
-
-    def finish(self) -> Iterator[tuple[int, Any, list[np.ndarray]]]:
-        while self.pending:
-            yield self._emit(self.pending.popleft())
-
-    def _emit(self, t: int) -> tuple[int, Any, list[np.ndarray]]:
+    def _emit(self, t: int) -> Emitted:
         here = self.frames[t]
         if self.compensate:
             here.slope = [local_slope(g, p / self.peak, self.fit_radius * p.shape[1] // here.planes[0].shape[1])
                           for g, p in zip(here.fine, here.planes)]
-        acc = [p.copy() for p in here.planes]
-        total = [np.ones_like(p) for p in here.planes]
-        for s in range(t - self.radius, t + self.radius + 1):
-            if s == t or s not in self.frames:
-                continue
+        blends = [dfit.Blend(p) for p in here.planes]
+        for s in self.neighbours(t):
             fw = self._flow(t, s)
             w_small = guide_weight(here.guide, self.frames[s].guide, fw, self._flow(s, t), self.tolerance)
-            self.weight_sum += float(w_small.mean())
-            self.weight_count += 1
+            self._count_weight(w_small)
             for k, plane in enumerate(self.frames[s].planes):
                 h, w = plane.shape
                 f = dfit.scale_flow(fw, w, h)
@@ -137,23 +114,7 @@ class GuidedStabilizer:
                 if here.slope is not None:
                     # what the guide changed between s and t, carried through the render's local response to it
                     moved += self.peak * here.slope[k] * (here.fine[k] - dfit.warp_detail(self.frames[s].fine[k], f))
-                weight = cv2.resize(w_small, (w, h), interpolation=cv2.INTER_LINEAR)
-                acc[k] += weight * moved
-                total[k] += weight
-        out = []
-        for k, plane in enumerate(here.planes):
-            mean = acc[k] / total[k]
-            out.append(np.clip(plane + self.strength * (mean - plane), 0.0, self.peak))
+                blends[k].add(moved, cv2.resize(w_small, (w, h), interpolation=cv2.INTER_LINEAR))
+        out = [np.clip(b.toward(self.strength), 0.0, self.peak) for b in blends]
         self._forget(t + 1 - self.radius)
         return t, here.data, out
-
-    def _forget(self, oldest: int) -> None:
-        for i in [i for i in self.frames if i < oldest]:
-            del self.frames[i]
-        for key in [k for k in self.flows if min(k) < oldest]:
-            del self.flows[key]
-
-    @property
-    def mean_weight(self) -> float:
-        """Mean share of a neighbour's pixels the guide vouched for (0–1)."""
-        return self.weight_sum / self.weight_count if self.weight_count else 0.0

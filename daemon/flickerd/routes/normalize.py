@@ -31,13 +31,12 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterator, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 import cv2
 import numpy as np
 
-from flickerd.errors import ConfigError
 from flickerd.flow import PRESETS, flow, occlusion_mask, warp
 from flickerd.media.probe import probe
 from flickerd.media.reader import analysis_size
@@ -47,7 +46,7 @@ from flickerd.routes.base import ProgressFn, StepResult, no_progress
 from flickerd.media.probe import MediaInfo
 from flickerd.routes.encode import DEFAULT_CRF, DEFAULT_PRESET, Encoding
 from flickerd.routes.frame_stream import FrameFormat, FrameStage, flow_stage_result, run_stages
-from flickerd.routes.params_table import check_choice, check_range, read_fields
+from flickerd.routes.params_table import RouteParams
 
 # The whole-frame levels use a wide window: random flicker averages out as 1/√frames, and a
 # frame's level is estimated from so many pixels that it hardly drifts along the chain. A cell's
@@ -79,7 +78,7 @@ CUT_MAX_VALID = 0.6
 
 
 @dataclass(frozen=True, slots=True)
-class NormalizeParams:
+class NormalizeParams(RouteParams):
     """Parameters of the ``normalize`` route.
 
     window: neighbours on each side for the per-cell correction (1–30).
@@ -113,38 +112,11 @@ class NormalizeParams:
     preset: str = DEFAULT_PRESET
     pix_fmt: str | None = None
 
-    @classmethod
-    def from_mapping(cls, data: Mapping[str, Any], path: str = "params") -> NormalizeParams:
-        """Check keys, types and ranges; private keys (``_intermediate``) belong to the chain."""
-        values = read_fields(cls, data, path, "normalize", _KINDS)
-        if "cuts" in values:
-            cuts = values["cuts"]
-            if not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in cuts):
-                raise ConfigError(f"{path}.cuts: expected a list of frame indices (integers ≥ 0), got {cuts!r}.")
-            values["cuts"] = tuple(sorted(set(cuts)))
-        p = cls(**values)
-        check_range(path, "window", p.window, 1, 30)
-        check_range(path, "global_window", p.global_window, 1, 30)
-        check_range(path, "grid", p.grid, 1, 32)
-        check_range(path, "strength", p.strength, 0.0, 1.0)
-        check_range(path, "analysis_scale", p.analysis_scale, 0.05, 1.0)
-        check_range(path, "analysis_max_side", p.analysis_max_side, 32, 4096)
-        check_range(path, "crf", p.crf, 0, 51)
-        check_choice(path, "flow_preset", p.flow_preset, PRESETS)
-        return p
-
-    def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        d["cuts"] = list(self.cuts)
-        return d
-
-
-_KINDS: dict[str, tuple[type, ...]] = {
-    "window": (int,), "global_window": (int,), "grid": (int,), "strength": (float, int), "local": (bool,),
-    "local_gain": (bool,), "analysis_scale": (float, int),
-    "analysis_max_side": (int,), "flow_preset": (str,), "cuts": (list, tuple), "detect_cuts": (bool,),
-    "crf": (int,), "preset": (str,), "pix_fmt": (str, type(None)),
-}
+    ROUTE = "normalize"
+    FRAME_LISTS = {"cuts": 0}
+    RANGES = {"window": (1, 30), "global_window": (1, 30), "grid": (1, 32), "strength": (0.0, 1.0),
+              "analysis_scale": (0.05, 1.0), "analysis_max_side": (32, 4096), "crf": (0, 51)}
+    CHOICES = {"flow_preset": PRESETS}
 
 
 @dataclass(slots=True)
