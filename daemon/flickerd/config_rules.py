@@ -32,6 +32,8 @@ RULES_HASH_VERSION = "rules-v1"  # bump when the hashed form below changes
 ROUTE_PARAMS: dict[str, str] = {
     "normalize": "flickerd.routes.normalize:NormalizeParams",
     "detail": "flickerd.routes.detail:DetailParams",
+    "guided": "flickerd.routes.guided:GuidedParams",
+    "drift": "flickerd.routes.drift:DriftParams",
     "ffmpeg": "flickerd.routes.ffmpeg_filters:FfmpegParams",
     "rife": "flickerd.routes.rife.params:RifeParams",
     "regenerate": "flickerd.routes.regenerate.settings:RegenerateSettings",

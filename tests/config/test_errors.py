@@ -51,6 +51,10 @@ def test_unreadable_and_non_utf8_files(tmp_path):
         ('[[rules]]\nsteps = [{ route = "rife", param = {} }]\n', "rules[0].steps[0].param: unknown key; did you mean 'params'?"),
         ("[diagnose]\nmax_sid = 3\n", "diagnose.max_sid: unknown key"),
         ("[acceptance]\nmin_ssm = 0.5\n", "acceptance.min_ssm: unknown key"),
+        ('[[rules]]\nname = "g"\naction = "fix"\nsteps = [{ route = "guided", params = { radiuss = 1 } }]\n',
+         "rules[0].steps[0].params.radiuss: unknown parameter of the guided route; did you mean 'radius'?"),
+        ('[[rules]]\nname = "d"\naction = "fix"\nsteps = [{ route = "drift", params = { seams = [-1] } }]\n',
+         "rules[0].steps[0].params.seams: expected a list of frame indices"),
     ],
 )
 def test_unknown_keys_are_errors_at_every_level(text, expected):
