@@ -14,14 +14,17 @@ from tests.restoration import clips
 
 def test_default_rules_add_detail_only_where_the_texture_boils():
     plain = next(r for r in DEFAULT_RULES if r.name == "generative")
-    assert plain.steps == (Step("normalize"),)
+    assert plain.steps == (Step("normalize", {"local": False}),)  # no region: the frame's correction only
+    region = next(r for r in DEFAULT_RULES if r.name == "generative-region")
+    assert region.steps == (Step("normalize"),) and dict(region.match.min_scores) == {"local_flicker": 2.1}
     names = [r.name for r in DEFAULT_RULES]
     # boiling texture and no tone, colour or strong region flicker: detail alone
     alone = next(r for r in DEFAULT_RULES if r.name == "generative-texture-only")
     assert alone.steps == (Step("detail"),) and alone.fallback == ()
     assert dict(alone.match.min_scores) == {"texture_flicker": TEXTURE_ROUTE}
     assert dict(alone.match.max_scores) == dict(FAINT_REGION)  # a faint region is not worth normalize
-    assert names.index("generative-texture-only") < names.index("faint-region") < names.index("generative")
+    assert (names.index("generative-texture-only") < names.index("faint-region") < names.index("generative-region")
+            < names.index("generative"))
     assert "generative-texture" not in names  # normalize+detail: worse than either alone on the bench
     mixed = next(r for r in DEFAULT_RULES if r.name == "mixed-texture")
     assert [s.route for s in mixed.steps] == ["normalize", "detail", "ffmpeg"]
@@ -98,6 +101,23 @@ def test_a_faint_region_is_reported_and_a_strong_one_fixed():
     from flickerd.rules import REGION_FLICKER
 
     assert REGION_FLICKER["local_flicker"] == DiagnoseSettings().local_threshold  # refit one, refit both
+
+
+def test_tone_flicker_is_corrected_over_the_frame_and_a_strong_region_by_cells():
+    """Where no region is strong enough to correct (local flicker up to the faint bound) the
+    cells' own estimates only add error: ``normalize`` runs without them."""
+    from flickerd.diagnose.model import Diagnosis, Verdict
+    from flickerd.rules import decide
+
+    def decision(**scores: float):
+        base = {"luma_flicker": 1.5, "chroma_flicker": 0.1, "texture_flicker": 0.1}
+        return decide(Diagnosis("x.mp4", Verdict.GENERATIVE_FLICKER, 0.9, {**base, **scores}, 48, 24.0, 64, 64, 2.0),
+                      DEFAULT_RULES)
+
+    tone = decision(local_flicker=1.0)
+    assert (tone.rule, tone.steps) == ("generative", (Step("normalize", {"local": False}),))
+    region = decision(local_flicker=FAINT_REGION["local_flicker"] + 0.1)
+    assert (region.rule, region.steps) == ("generative-region", (Step("normalize"),))
 
 
 def test_codec_damage_is_debanded_only_where_there_is_banding():
