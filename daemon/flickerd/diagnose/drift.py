@@ -21,8 +21,14 @@ even where the left-out transient would make its two levels look flat.
 Windows recur at one period: steps that keep to a period (``regular``) are seams at the usual
 sharpness, and weaker steps where the period puts the next window join them (``_extend``). A lone
 step (no second seam, none named by the sidecar) is a seam only if it is a clean step between
-flat levels (``ISOLATED_SHARPNESS``): a real change of light in one frame reads the same in these
-statistics when the scene around it is steady, so one still slips through (README).
+flat levels (``ISOLATED_SHARPNESS``).
+
+A join shifts (and perhaps scales) every part of the frame alike; a real change of light in one
+frame does not, though it reads the same in these statistics when the scene around it is steady.
+So each analysed pair also gives its ``misfit``: how far the motion-compensated luma changes of
+its cells stray from one shift and gain. A candidate whose step pair's cells stray by more than
+``SEAM_DISAGREEMENT`` of its step is no seam (``uniform``); where no pair of it was measured the
+statistics decide alone.
 
 **Drift** is what the seams accumulate: per channel, the sum of the steps at the seams (each
 the level after minus the level before, less the local trend), and the clip's drift the largest
