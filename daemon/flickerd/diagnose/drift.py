@@ -142,7 +142,11 @@ def thumb_pair(prev: Sequence[np.ndarray], cur: Sequence[np.ndarray], full_range
     out = np.array([float(np.median(p.astype(np.float32)[ok] - of.warp(c.astype(np.float32), fw)[ok]))
                     for p, c in zip(prev, cur)]) * scale
     level = prev[0].astype(np.float32) if full_range else (prev[0].astype(np.float32) - 16) * np.float32(scale[0])
-    return out, (misfit(res_y, level, grid) if grid is not None else math.nan)
+    if grid is None:
+        return out, math.nan
+    from flickerd.diagnose.local import cell_levels
+
+    return out, misfit(cell_levels(res_y, grid), level)
 
 
 def _standardised(gray: np.ndarray) -> np.ndarray:
@@ -157,13 +161,14 @@ CELL_QUANTILE = 0.75  # the cells' deviations are read at this quantile: light o
 TS_MIN_LEVEL = 8.0  # grey levels: cell pairs closer in level than this give no gain slope
 
 
-def misfit(residual_y: np.ndarray, level_y: np.ndarray, grid: tuple[int, int]) -> float:
+def misfit(change: np.ndarray, level_y: np.ndarray) -> float:
     """How far the cells of one pair disagree with a single global change of tone (grey levels;
-    NaN where too few cells can tell). ``residual_y``: frame t−1's luma minus frame t's warped
-    onto it (so motion is out); ``level_y``: frame t−1's luma. See ``cell_misfit``."""
-    from flickerd.diagnose.local import cell_levels  # per-cell medians: a flow failure on under half a cell does not move them
+    NaN where too few cells can tell). ``change``: per cell, the median of frame t−1's luma minus
+    frame t's warped onto it (``local.cell_levels`` of the residual, so motion is out; the local
+    measure's own cells plus the pair's offset); ``level_y``: frame t−1's luma. See ``cell_misfit``."""
+    from flickerd.diagnose.local import cell_levels
 
-    return cell_misfit(cell_levels(residual_y, grid), cell_levels(level_y, grid))
+    return cell_misfit(change, cell_levels(level_y, np.shape(change)))
 
 
 def cell_misfit(change: np.ndarray, level: np.ndarray) -> float:

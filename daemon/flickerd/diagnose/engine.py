@@ -140,6 +140,7 @@ def _pair_measures(prev: FrameView, view: FrameView, s: DiagnoseSettings, factor
         native = prev.planes.y.shape[1] / prev.gray.shape[1]
         origins = texture.tile_origins(prev.gray, c.mask, native, prev.planes.y.shape)
         tex, tex_off = blockgrid.native_ratios(prev.planes.y, view.planes.y, c.flow, c.mask, native, origins)
+    cells = local.cell_levels(ry_local, s.grid)
     return {
         "mean_diff": baseline.mean_diff(prev.rgb, view.rgb),
         "warp": warping.warp_error(c.residual, c.mask),
@@ -148,8 +149,8 @@ def _pair_measures(prev: FrameView, view: FrameView, s: DiagnoseSettings, factor
         "texture_off_grid": tex_off,
         "area": incoherence.pair_area(prev.rgb, view.rgb, prev.gray, view.gray, c, offsets),
         "offsets": offsets,
-        "cells": local.cell_levels(ry_local, s.grid),
-        "misfit": drift.misfit(ry_local + offsets[0], prev.gray.astype(np.float32), s.grid),
+        "cells": cells,
+        "misfit": drift.misfit(cells + float(offsets[0]), prev.gray),  # the cells' change with the pair's offset
     }
 
 
