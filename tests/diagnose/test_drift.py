@@ -248,3 +248,17 @@ def test_a_real_lone_step_of_light_is_not_a_seam_but_a_join_is(tmp_path):
     joined = [f if t < 30 else np.clip(f.astype(np.int16) + 6, 0, 255).astype(np.uint8) for t, f in enumerate(render)]
     seams = run(encode(joined, tmp_path / "joined.mp4", fps=fps)).seams
     assert any(abs(s - 30) <= 1 for s in seams) and not any(abs(s - 9) <= 1 for s in seams)
+
+
+def test_thumbnail_pairs_measure_the_cells_agreement_too():
+    """Long clips sample their flow pairs: a seam's pair is then measured on the thumbnails."""
+    y = _texture(1)
+    cb, cr = np.full_like(y, 120.0), np.full_like(y, 136.0)
+    moved = [np.roll(p, 2, axis=1) for p in (y, cb, cr)]
+    offset, agree = drift.thumb_pair([y, cb, cr], [moved[0] + 6.0, moved[1], moved[2]], grid=(6, 8))
+    assert offset[0] == pytest.approx(-6.0, abs=0.6) and agree < 0.5 * 6.0 * drift.SEAM_DISAGREEMENT
+    lit = [p.copy() for p in moved]
+    lit[0][:, :40] += 12.0  # light over the left five eighths of the scene only
+    offset, apart = drift.thumb_pair([y, cb, cr], lit, grid=(6, 8))
+    assert apart > drift.SEAM_DISAGREEMENT * abs(offset[0])
+    assert np.isnan(drift.thumb_pair([y, cb, cr], lit)[1])  # no grid: not measured
