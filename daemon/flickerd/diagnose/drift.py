@@ -142,7 +142,7 @@ def thumb_pair(prev: Sequence[np.ndarray], cur: Sequence[np.ndarray], full_range
     out = np.array([float(np.median(p.astype(np.float32)[ok] - of.warp(c.astype(np.float32), fw)[ok]))
                     for p, c in zip(prev, cur)]) * scale
     level = prev[0].astype(np.float32) if full_range else (prev[0].astype(np.float32) - 16) * np.float32(scale[0])
-    if grid is None:
+    if grid is None or abs(out[0]) < SEAM_MIN:
         return out, math.nan
     from flickerd.diagnose.local import cell_levels
 
@@ -297,15 +297,16 @@ def uniform(raw: np.ndarray, misfits: np.ndarray, s: int) -> bool:
     """Whether the cells agree on one global change at a seam candidate ``s``: at the pair from
     ``s`` − 1 through the ``FLASH`` frames after it whose luma level changes most, the cells'
     ``misfit`` is at most ``SEAM_DISAGREEMENT`` of that change. True where that pair's cells were
-    not measured (no evidence either way)."""
+    not measured or its luma changes by less than ``SEAM_MIN`` (no evidence either way; the
+    diagnosis measures only pairs whose luma offset reaches it)."""
     n = len(raw)
     pairs = range(max(1, s - 1), min(n, s + FLASH + 1))
     if not len(pairs):
         return True
     change = np.abs(np.array([raw[t, 0] - raw[t - 1, 0] for t in pairs]))
     t = pairs[int(np.argmax(change))]
-    if t >= len(misfits) or not math.isfinite(misfits[t]):
-        return True
+    if change.max() < SEAM_MIN or t >= len(misfits) or not math.isfinite(misfits[t]):
+        return True  # a step of colour alone, or cells not measured: the cells (luma) cannot tell
     return float(misfits[t]) <= SEAM_DISAGREEMENT * float(change.max())
 
 

@@ -150,7 +150,8 @@ def _pair_measures(prev: FrameView, view: FrameView, s: DiagnoseSettings, factor
         "area": incoherence.pair_area(prev.rgb, view.rgb, prev.gray, view.gray, c, offsets),
         "offsets": offsets,
         "cells": cells,
-        "misfit": drift.misfit(cells + float(offsets[0]), prev.gray),  # the cells' change with the pair's offset
+        # the cells' agreement on one change of tone, where the pair's tone moves enough to be a seam's
+        "misfit": drift.misfit(cells + float(offsets[0]), prev.gray) if abs(offsets[0]) >= drift.SEAM_MIN else math.nan,
     }
 
 
