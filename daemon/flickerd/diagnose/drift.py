@@ -63,7 +63,9 @@ SCALE_FLOOR = 0.1  # grey levels: the least typical distance a column is read in
 TREND_MIN = 1.0  # grey levels: a trend across a seam smaller than this is not taken out of its step
 SEAM_SHARPNESS = 3.0  # step / spread of the frames about their two levels (see ``sharpness``)
 SEAM_CONCENTRATION = 0.5  # the share of its step a seam's largest pair carries (see ``concentration``)
-SEAM_DISAGREEMENT = 0.5  # the share of its change a seam pair's cells may disagree by (see ``uniform``)
+# the share of its change a seam pair's cells may stray from one shift and gain (``uniform``): fitted
+# on the fit half (bench drift_seams' true seams ≤ 0.33, Steamboat Willie's real step of light 0.75–1.6)
+SEAM_DISAGREEMENT = 0.5
 ISOLATED_SHARPNESS = 6.0  # a lone step's (twice a periodic one's; the fit half's lone seams have ≥ 7.1)
 SATURATION_FLOOR = 8.0  # grey levels: near-grey footage's saturation drift is taken relative to this
 SPREAD_FLOOR = 0.25  # grey levels: the spread of the cleanest levels, so flat synthetic ones do not divide by 0
@@ -138,14 +140,15 @@ def thumb_pair(prev: Sequence[np.ndarray], cur: Sequence[np.ndarray], full_range
     if ok.mean() < THUMB_EXPLAINED:
         return None, math.nan
     scale = np.array([1.0, 1.0, 1.0]) if full_range else np.array([255 / 219, 255 / 224, 255 / 224])
-    res_y = (prev[0].astype(np.float32) - of.warp(cur[0].astype(np.float32), fw)) * np.float32(scale[0])
     out = np.array([float(np.median(p.astype(np.float32)[ok] - of.warp(c.astype(np.float32), fw)[ok]))
                     for p, c in zip(prev, cur)]) * scale
-    level = prev[0].astype(np.float32) if full_range else (prev[0].astype(np.float32) - 16) * np.float32(scale[0])
-    if grid is None or abs(out[0]) < SEAM_MIN:
+    if grid is None or abs(out[0]) < SEAM_MIN:  # as the flow pairs: only a step a seam could make
         return out, math.nan
     from flickerd.diagnose.local import cell_levels
 
+    y = prev[0].astype(np.float32)
+    res_y = (y - of.warp(cur[0].astype(np.float32), fw)) * np.float32(scale[0])
+    level = y if full_range else (y - 16) * np.float32(scale[0])
     return out, misfit(cell_levels(res_y, grid), level)
 
 
@@ -157,7 +160,7 @@ def _standardised(gray: np.ndarray) -> np.ndarray:
 
 CELL_MARGIN = 4.0  # grey levels: a cell this close to black or white (past the step) may clip, and is left out
 CELL_MIN = 6  # cells a pair's misfit needs
-CELL_QUANTILE = 0.75  # the cells' deviations are read at this quantile: light over a third of the scene shows
+CELL_QUANTILE = 0.75  # the cells' deviations are read here: light over more than a quarter of the scene shows
 TS_MIN_LEVEL = 8.0  # grey levels: cell pairs closer in level than this give no gain slope
 
 
