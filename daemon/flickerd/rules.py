@@ -159,15 +159,16 @@ BANDING = MappingProxyType({"banding": DiagnoseSettings().banding_threshold})
 BLOCKING_NOTE = ("the damage is blocking from heavy compression, which no fix here can undo (deband only "
                  "smooths banding, and this clip has none): re-encode or re-render it at a higher bitrate.")
 
-# Window drift (grey levels per 100 frames, accumulated at seams) from which the opt-in rule
-# ``WINDOW_DRIFT_RULE`` runs ``drift``, whatever the verdict: a seam is a step the verdict's
+# Window drift (grey levels per 100 frames, accumulated at seams) from which the first default
+# rule, ``WINDOW_DRIFT_RULE``, runs ``drift``, whatever the verdict: a seam is a step the verdict's
 # flicker measures do not see. Not where the frame's tone or colour flickers (the diagnosis's
 # own luma and chroma thresholds): flicker that jumps between levels can look like seams.
-# Not a default rule: a lone step of light in one frame between steady levels still reads as a
-# seam (the tone statistics cannot tell it from a join). None is left on the unmodified or faded
-# renders of bench drift_seams, but on the clips of bench real_repairs (48 frames at 832 px; as-is,
-# luma and breathing, seed 0) the rule would still take 3 of 118 clips off their route (Steamboat
-# Willie's real brightness step at frame 9; 5 before issue 23's second pass).
+# A default since issue 23's third pass: a seam's cells must agree on one global change
+# (``diagnose.drift.uniform``), so a real step of light between steady levels is no longer one.
+# On the clips of bench real_repairs (48 frames at 832 px; as-is, luma and breathing at
+# strengths 1 and 0.5, seed 0) it takes none of 118 clips off its route (3 before: Steamboat
+# Willie's real brightness step at frame 9), nor does it find a seam on the unmodified or faded
+# renders of bench drift_seams.
 DRIFT_ROUTE = 1.0
 DRIFT_MAX_FLICKER = MappingProxyType({"luma_flicker": 0.59, "chroma_flicker": 0.45})
 
@@ -175,6 +176,7 @@ WINDOW_DRIFT_RULE = Rule("window-drift", Match(min_scores={"drift": DRIFT_ROUTE}
                          Action.FIX, steps=(Step("drift"),))
 
 DEFAULT_RULES: tuple[Rule, ...] = (
+    WINDOW_DRIFT_RULE,  # first: a clip with seams is any verdict, clean too
     Rule("clean", Match(verdicts=_v(Verdict.CLEAN)), Action.REPORT),
     Rule(
         "generative-texture-only",

@@ -155,8 +155,9 @@ def test_rules_hash_is_stable_and_sensitive():
     base = config.rules_hash(DEFAULT_RULES)
     assert config.rules_hash(tuple(DEFAULT_RULES)) == base
     changed = list(DEFAULT_RULES)
-    rife = changed[1]
-    changed[1] = dataclasses.replace(rife, steps=(rife.steps[0], Step("rife", {"mode": "smooth", "strength": 0.5})))
+    at = next(i for i, r in enumerate(changed) if r.steps)
+    rife = changed[at]
+    changed[at] = dataclasses.replace(rife, steps=(rife.steps[0], Step("rife", {"mode": "smooth", "strength": 0.5})))
     assert config.rules_hash(tuple(changed)) != base
     reordered = (DEFAULT_RULES[1], DEFAULT_RULES[0], *DEFAULT_RULES[2:])
     assert config.rules_hash(reordered) != base

@@ -66,7 +66,8 @@ def test_the_window_drift_rule_sends_drift_to_the_drift_step():
     from flickerd.diagnose.model import Diagnosis, Verdict
     from flickerd.rules import DEFAULT_RULES, WINDOW_DRIFT_RULE, decide
 
-    rules = (WINDOW_DRIFT_RULE, *DEFAULT_RULES)  # as a config that opts in puts it
+    rules = DEFAULT_RULES
+    assert rules[0] == WINDOW_DRIFT_RULE  # first: a clip with seams may be any verdict
 
     def diagnosis(verdict, drift):
         scores = {"drift": drift, "seams": 2.0 if drift else 0.0, "luma_flicker": 0.2, "chroma_flicker": 0.1}
@@ -74,7 +75,6 @@ def test_the_window_drift_rule_sends_drift_to_the_drift_step():
 
     assert decide(diagnosis(Verdict.CLEAN, 4.0), rules).route == "drift"
     assert decide(diagnosis(Verdict.GENERATIVE_FLICKER, 4.0), rules).route == "drift"
-    assert decide(diagnosis(Verdict.CLEAN, 4.0), DEFAULT_RULES).route == "none"  # not by default
     assert decide(diagnosis(Verdict.CLEAN, 0.0), rules).route == "none"
     assert decide(diagnosis(Verdict.GENERATIVE_FLICKER, 0.5), rules).route == "normalize"
     # flicker that jumps between levels can look like seams: that is normalize's
@@ -135,13 +135,19 @@ def test_real_fade_is_left_alone(tmp_path):
     assert _psnr(plain, fade) - _psnr(fixed, fade) <= 0.3
 
 
-def test_the_window_drift_rule_is_opt_in():
-    """Seam detection still finds seams at real changes of light (bench drift_seams): the rule
-    that sends clips to ``drift`` is offered, not run by default."""
+def test_the_window_drift_rule_is_a_default_and_the_shipped_config_says_so():
+    """A seam's cells must agree on one global change (issue 23, third pass), so a real step of
+    light no longer reads as one: the rule that sends clips to ``drift`` runs by default, and the
+    shipped config (which spells the defaults out) lists it first."""
+    from pathlib import Path
+
+    from flickerd import config
     from flickerd.rules import DEFAULT_RULES, WINDOW_DRIFT_RULE
 
     assert WINDOW_DRIFT_RULE.steps[0].route == "drift"
-    assert all(r.name != WINDOW_DRIFT_RULE.name for r in DEFAULT_RULES)
+    assert DEFAULT_RULES[0] == WINDOW_DRIFT_RULE
+    shipped = config.load(Path(__file__).resolve().parents[2] / "config" / "flickerd.toml")
+    assert shipped.rules_hash == config.rules_hash(DEFAULT_RULES)
 
 
 def test_the_drift_step_gets_the_diagnosis_seams_and_searches_no_more():

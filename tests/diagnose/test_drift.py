@@ -188,3 +188,77 @@ def test_engine_finds_a_seam_with_a_flash_in_a_short_real_render(seed, tmp_path)
     hurt = run(encode(damaged, tmp_path / "drift.mp4", fps=fps))
     assert len(hurt.seams) == 1 and abs(hurt.seams[0] - 8) <= 1
     assert run(encode(render, tmp_path / "truth.mp4", fps=fps)).seams == ()
+
+
+def _cells(seed=3, rows=6, cols=8):
+    """Cell levels of a scene: grey levels 40-200, no two neighbours alike."""
+    return np.random.default_rng(seed).uniform(40, 200, (rows, cols))
+
+
+def test_cells_agree_on_a_global_shift_and_gain_not_on_light_in_one_part():
+    level = _cells()
+    noise = np.random.default_rng(4).normal(0, 0.2, level.shape)
+    assert drift.cell_misfit(np.full(level.shape, -6.0) + noise, level) < 0.4  # a join: every cell 6 levels brighter
+    assert drift.cell_misfit(-0.06 * level - 2.0 + noise, level) < 0.4  # and with a 6% gain
+    lamp = np.zeros(level.shape)
+    lamp[:, :3] = -12.0  # a light comes on over the left of the scene
+    assert drift.cell_misfit(lamp + noise, level) > 3.0
+    # unevenly over cells of one level: more on some, less on others (a real change of light)
+    uneven = -6.0 * (1 + np.random.default_rng(5).uniform(-0.8, 0.8, level.shape))
+    assert drift.cell_misfit(uneven, level) > 1.5
+    # a cell the step would push past white (clipped sky) is not a disagreement
+    clipped = np.full(level.shape, -6.0) + noise
+    level2 = level.copy()
+    level2[0, :] = 253.0
+    clipped[0, :] = -2.0  # 253 can rise by 2 only
+    assert drift.cell_misfit(clipped, level2) < 0.4
+    # too few cells to tell
+    assert np.isnan(drift.cell_misfit(np.zeros((1, 4)), np.full((1, 4), 100.0)))
+
+
+def test_a_step_whose_cells_disagree_is_not_a_seam():
+    s = _stats(seams=(40,), flash=(0.0, 0))  # a lone clean step: a seam on the statistics alone
+    assert drift.find_seams(s) == (40,)
+    misfits = np.full(len(s), 0.3)  # the usual disagreement of a pair's cells (motion, noise)
+    assert drift.find_seams(s, misfits=misfits) == (40,)
+    misfits[40] = 0.3 + 0.5 * 5.0  # the step's own pair: its cells differ by half its step
+    assert drift.find_seams(s, misfits=misfits) == ()
+    misfits[40] = np.nan  # not measured: the statistics decide, as before
+    assert drift.find_seams(s, misfits=misfits) == (40,)
+    # a period's steps are checked one by one
+    p = _stats(seams=(40, 80, 120), n=170, flash=(0.0, 0))
+    m = np.full(len(p), 0.3)
+    m[80] = 4.0
+    assert drift.find_seams(p, misfits=m) == (40, 120)
+
+
+LIGHT_STEP = "hao-ai-lab__FastVideo__Wan2.1-T2V-1.3B_lora__steamboat_willie.mp4"  # its own light steps at frame 9
+
+
+@pytest.mark.skipif(RENDERS is None, reason=rr.NO_RENDERS)
+def test_a_real_lone_step_of_light_is_not_a_seam_but_a_join_is(tmp_path):
+    """Steamboat Willie (48 frames at 832 px, as the repair bench sees it) brightens unevenly at
+    frame 9, between steady levels: the tone statistics alone took it for a lone join."""
+    from flickerd.diagnose import run
+    from flickerd.synth.real import encode, load
+
+    render, fps = load(RENDERS / LIGHT_STEP, 48, 832)
+    assert run(encode(render, tmp_path / "asis.mp4", fps=fps)).seams == ()
+    # a join at frame 30: every pixel 6 grey levels brighter from there on
+    joined = [f if t < 30 else np.clip(f.astype(np.int16) + 6, 0, 255).astype(np.uint8) for t, f in enumerate(render)]
+    seams = run(encode(joined, tmp_path / "joined.mp4", fps=fps)).seams
+    assert any(abs(s - 30) <= 1 for s in seams) and not any(abs(s - 9) <= 1 for s in seams)
+
+
+def test_thumbnail_pairs_measure_the_cells_agreement_too():
+    """Long clips sample their flow pairs: a seam's pair is then measured on the thumbnails."""
+    y = _texture(1)
+    cb, cr = np.full_like(y, 120.0), np.full_like(y, 136.0)
+    moved = [np.roll(p, 2, axis=1) for p in (y, cb, cr)]
+    offset, agree = drift.thumb_pair([y, cb, cr], [moved[0] + 6.0, moved[1], moved[2]], grid=(6, 8))
+    assert offset[0] == pytest.approx(-6.0, abs=0.6) and agree < 0.5 * 6.0 * drift.SEAM_DISAGREEMENT
+    lit = [p.copy() for p in moved]
+    lit[0][:, :40] += 12.0  # light over the left five eighths of the scene only
+    offset, apart = drift.thumb_pair([y, cb, cr], lit, grid=(6, 8))
+    assert apart > drift.SEAM_DISAGREEMENT * abs(offset[0])
+    assert np.isnan(drift.thumb_pair([y, cb, cr], lit)[1])  # no grid: not measured

@@ -21,8 +21,14 @@ even where the left-out transient would make its two levels look flat.
 Windows recur at one period: steps that keep to a period (``regular``) are seams at the usual
 sharpness, and weaker steps where the period puts the next window join them (``_extend``). A lone
 step (no second seam, none named by the sidecar) is a seam only if it is a clean step between
-flat levels (``ISOLATED_SHARPNESS``): a real change of light in one frame reads the same in these
-statistics when the scene around it is steady, so one still slips through (README).
+flat levels (``ISOLATED_SHARPNESS``).
+
+A join shifts (and perhaps scales) every part of the frame alike; a real change of light in one
+frame does not, though it reads the same in these statistics when the scene around it is steady.
+So each analysed pair also gives its ``misfit``: how far the motion-compensated luma changes of
+its cells stray from one shift and gain. A candidate whose step pair's cells stray by more than
+``SEAM_DISAGREEMENT`` of its step is no seam (``uniform``); where no pair of it was measured the
+statistics decide alone.
 
 **Drift** is what the seams accumulate: per channel, the sum of the steps at the seams (each
 the level after minus the level before, less the local trend), and the clip's drift the largest
@@ -57,6 +63,9 @@ SCALE_FLOOR = 0.1  # grey levels: the least typical distance a column is read in
 TREND_MIN = 1.0  # grey levels: a trend across a seam smaller than this is not taken out of its step
 SEAM_SHARPNESS = 3.0  # step / spread of the frames about their two levels (see ``sharpness``)
 SEAM_CONCENTRATION = 0.5  # the share of its step a seam's largest pair carries (see ``concentration``)
+# the share of its change a seam pair's cells may stray from one shift and gain (``uniform``): fitted
+# on the fit half (bench drift_seams' true seams ≤ 0.33, Steamboat Willie's real step of light 0.75–1.6)
+SEAM_DISAGREEMENT = 0.5
 ISOLATED_SHARPNESS = 6.0  # a lone step's (twice a periodic one's; the fit half's lone seams have ≥ 7.1)
 SATURATION_FLOOR = 8.0  # grey levels: near-grey footage's saturation drift is taken relative to this
 SPREAD_FLOOR = 0.25  # grey levels: the spread of the cleanest levels, so flat synthetic ones do not divide by 0
@@ -115,24 +124,86 @@ def thumb_offset(prev: Sequence[np.ndarray], cur: Sequence[np.ndarray], full_ran
     t−1 minus frame t warped onto it, median over the pixels the flow explains; grey levels),
     for pairs the diagnosis gives no flow: a window's tone step moves every pixel, content that
     moves or changes moves the frame means. None where the flow explains too little."""
+    return thumb_pair(prev, cur, full_range)[0]
+
+
+def thumb_pair(prev: Sequence[np.ndarray], cur: Sequence[np.ndarray], full_range: bool = True,
+               grid: tuple[int, int] | None = None) -> tuple[np.ndarray | None, float]:
+    """``thumb_offset`` and, with a ``grid``, the pair's ``misfit`` on the thumbnails (NaN without)."""
     from flickerd import flow as of  # OpenCV: only the engine, which has it loaded, calls this
 
     a, b = _standardised(prev[0]), _standardised(cur[0])
     if a.shape[0] < 8 or a.shape[1] < 8:
-        return None
+        return None, math.nan
     fw, bw = of.flow(a, b), of.flow(b, a)
     ok = of.occlusion_mask(fw, bw) & of.inside(fw)
     if ok.mean() < THUMB_EXPLAINED:
-        return None
+        return None, math.nan
+    scale = np.array([1.0, 1.0, 1.0]) if full_range else np.array([255 / 219, 255 / 224, 255 / 224])
     out = np.array([float(np.median(p.astype(np.float32)[ok] - of.warp(c.astype(np.float32), fw)[ok]))
-                    for p, c in zip(prev, cur)])
-    return out if full_range else out * np.array([255 / 219, 255 / 224, 255 / 224])
+                    for p, c in zip(prev, cur)]) * scale
+    if grid is None or abs(out[0]) < SEAM_MIN:  # as the flow pairs: only a step a seam could make
+        return out, math.nan
+    from flickerd.diagnose.local import cell_levels
+
+    y = prev[0].astype(np.float32)
+    res_y = (y - of.warp(cur[0].astype(np.float32), fw)) * np.float32(scale[0])
+    level = y if full_range else (y - 16) * np.float32(scale[0])
+    return out, misfit(cell_levels(res_y, grid), level)
 
 
 def _standardised(gray: np.ndarray) -> np.ndarray:
     """uint8 luma at a fixed mean and contrast: the flow then follows structure, not a tone step."""
     g = gray.astype(np.float32)
     return np.clip((g - g.mean()) * (40.0 / (float(g.std()) + 1e-3)) + 128.0, 0, 255).astype(np.uint8)
+
+
+CELL_MARGIN = 4.0  # grey levels: a cell this close to black or white (past the step) may clip, and is left out
+CELL_MIN = 6  # cells a pair's misfit needs
+CELL_QUANTILE = 0.75  # the cells' deviations are read here: light over more than a quarter of the scene shows
+TS_MIN_LEVEL = 8.0  # grey levels: cell pairs closer in level than this give no gain slope
+
+
+def misfit(change: np.ndarray, level_y: np.ndarray) -> float:
+    """How far the cells of one pair disagree with a single global change of tone (grey levels;
+    NaN where too few cells can tell). ``change``: per cell, the median of frame t−1's luma minus
+    frame t's warped onto it (``local.cell_levels`` of the residual, so motion is out; the local
+    measure's own cells plus the pair's offset); ``level_y``: frame t−1's luma. See ``cell_misfit``."""
+    from flickerd.diagnose.local import cell_levels
+
+    return cell_misfit(change, cell_levels(level_y, np.shape(change)))
+
+
+def cell_misfit(change: np.ndarray, level: np.ndarray) -> float:
+    """The spread of the cells' changes about one shift and gain: each cell's change less a gain
+    times its level (the Theil–Sen slope over cell pairs), their absolute deviation from its
+    median at the ``CELL_QUANTILE`` (a quarter of the cells may be off: flow failures on real
+    motion, an object that enters), grey levels.
+
+    A window join or a flash shifts (and perhaps scales) every pixel of the frame alike, so its
+    cells' changes lie on one line in their levels; light that changes in one part of the
+    scene, or more in one part than in another at the same level, does not. Cells whose level
+    the change could push past black or white are left out (clipping is not disagreement)."""
+    c, lv = np.ravel(change), np.ravel(level)
+    ok = np.isfinite(c) & np.isfinite(lv)
+    c, lv = c[ok], lv[ok]
+    if len(c) < CELL_MIN:
+        return math.nan
+    reach = abs(float(median(c))) + CELL_MARGIN
+    inside = (lv > reach) & (lv < 255.0 - reach)
+    c, lv = c[inside], lv[inside]
+    if len(c) < CELL_MIN:
+        return math.nan
+    i, j = np.triu_indices(len(c), 1)
+    dl = lv[j] - lv[i]
+    far = np.abs(dl) > TS_MIN_LEVEL
+    gain = float(median((c[j] - c[i])[far] / dl[far])) if far.any() else 0.0
+    e = c - gain * lv
+    # np.quantile's linear quantile, by hand: np.median and np.quantile import numpy.ma (≈40 ms)
+    d = np.sort(np.abs(e - median(e)))
+    pos = CELL_QUANTILE * (len(d) - 1)
+    lo = int(pos)
+    return float(d[lo] + (pos - lo) * (d[min(lo + 1, len(d) - 1)] - d[lo]))
 
 
 def running_median(values: np.ndarray, half: int) -> np.ndarray:
@@ -229,6 +300,23 @@ def concentration(raw: np.ndarray, s: int, measured: np.ndarray | None = None) -
     return float(np.max(np.diff(v[idx], axis=0) @ step) / size)
 
 
+def uniform(raw: np.ndarray, misfits: np.ndarray, s: int) -> bool:
+    """Whether the cells agree on one global change at a seam candidate ``s``: at the pair from
+    ``s`` − 1 through the ``FLASH`` frames after it whose luma level changes most, the cells'
+    ``misfit`` is at most ``SEAM_DISAGREEMENT`` of that change. True where that pair's cells were
+    not measured or its luma changes by less than ``SEAM_MIN`` (no evidence either way; the
+    diagnosis measures only pairs whose luma offset reaches it)."""
+    n = len(raw)
+    pairs = range(max(1, s - 1), min(n, s + FLASH + 1))
+    if not len(pairs):
+        return True
+    change = np.abs(np.array([raw[t, 0] - raw[t - 1, 0] for t in pairs]))
+    t = pairs[int(np.argmax(change))]
+    if change.max() < SEAM_MIN or t >= len(misfits) or not math.isfinite(misfits[t]):
+        return True  # a step of colour alone, or cells not measured: the cells (luma) cannot tell
+    return float(misfits[t]) <= SEAM_DISAGREEMENT * float(change.max())
+
+
 def regular(candidates: Sequence[int]) -> tuple[int, ...]:
     """The largest subset of ``candidates`` (earliest-first wins ties) spaced regularly: at f + k·P
     (± 1 frame) for a first seam f and a period P. Windows of one render share a length."""
@@ -245,8 +333,11 @@ def regular(candidates: Sequence[int]) -> tuple[int, ...]:
     return best
 
 
-def find_seams(stats: np.ndarray, cuts: Iterable[int] = (), given: Sequence[int] = ()) -> tuple[int, ...]:
-    """Frames that start a new window (see the module docstring); ``given`` positions are kept as they are."""
+def find_seams(stats: np.ndarray, cuts: Iterable[int] = (), given: Sequence[int] = (),
+               misfits: Sequence[float] | None = None) -> tuple[int, ...]:
+    """Frames that start a new window (see the module docstring); ``given`` positions are kept as they are.
+    ``misfits[t]``: the pair (t−1, t)'s ``misfit`` (NaN or absent: not measured; then only the tone
+    statistics decide)."""
     stats = np.asarray(stats, np.float64)
     n = len(stats)
     cut_set = set(cuts)
@@ -258,6 +349,7 @@ def find_seams(stats: np.ndarray, cuts: Iterable[int] = (), given: Sequence[int]
     raw = _filled(stats)
     raw = np.concatenate([raw[:, :3], raw[:, 4:5]], axis=1)  # the flash leaves saturation alone
     scales, measured = _scales(raw), np.all(np.isfinite(stats), axis=1)
+    mis = np.full(n, np.nan) if misfits is None else np.asarray(misfits, np.float64)
     found: list[int] = []
     for t in np.argsort(-dev):
         if dev[t] < floor:
@@ -270,9 +362,10 @@ def find_seams(stats: np.ndarray, cuts: Iterable[int] = (), given: Sequence[int]
         if any(abs(s - c) <= FLASH for c in cut_set) or any(abs(s - f) < SEAM_GAP for f in found):
             continue
         step, sharp = sharpness(raw, s)
-        if step >= SEAM_MIN and sharp >= SEAM_SHARPNESS and concentration(raw, s, measured) >= SEAM_CONCENTRATION:
+        if step >= SEAM_MIN and sharp >= SEAM_SHARPNESS and concentration(raw, s, measured) >= SEAM_CONCENTRATION \
+                and uniform(raw, mis, s):
             found.append(s)
-    found = _extend(raw, regular(found), n, cut_set, scales, measured)
+    found = _extend(raw, regular(found), n, cut_set, scales, measured, mis)
     found = [f for f in found if all(abs(f - g) > REFINE for g in kept)]
     if len(found) == 1 and not kept and sharpness(raw, found[0])[1] < ISOLATED_SHARPNESS:
         found = []  # one step, no period and no sidecar: a seam only if it is a clean step between flat levels
@@ -280,7 +373,7 @@ def find_seams(stats: np.ndarray, cuts: Iterable[int] = (), given: Sequence[int]
 
 
 def _extend(raw: np.ndarray, found: Sequence[int], n: int, cuts: set[int], scales: np.ndarray,
-            measured: np.ndarray) -> list[int]:
+            measured: np.ndarray, mis: np.ndarray) -> list[int]:
     """Seams regularly spaced (two or more, one period) continued along their period: a weaker
     step (half the sharpness) where the period puts the next window is a seam too."""
     found = sorted(found)
@@ -302,7 +395,8 @@ def _extend(raw: np.ndarray, found: Sequence[int], n: int, cuts: set[int], scale
         s = _refine(raw, guess, lo, hi, scales, measured)
         step, sharp = sharpness(raw, s)
         if abs(s - guess) <= 1 and step >= SEAM_MIN and sharp >= SEAM_SHARPNESS / 2 and \
-                concentration(raw, s, measured) >= SEAM_CONCENTRATION and not any(abs(s - c) <= FLASH for c in cuts):
+                concentration(raw, s, measured) >= SEAM_CONCENTRATION and uniform(raw, mis, s) and \
+                not any(abs(s - c) <= FLASH for c in cuts):
             out.append(s)
     return sorted(out)
 

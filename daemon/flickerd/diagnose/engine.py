@@ -59,7 +59,7 @@ def run(
     blocking = codec.blocking_score(series["blocking"], series["keyframe"])
     scores, segments = verdict.scores_and_segments(series, blocking, settings)
     tex = verdict.texture_series(series, blocking, settings)
-    seams = drift.find_seams(series["drift_stats"], series["cuts"], seams)
+    seams = drift.find_seams(series["drift_stats"], series["cuts"], seams, np.frombuffer(series["misfit"]))
     scores["drift"], scores["drift_saturation"] = drift.drift(series["drift_stats"], seams)
     scores["seams"] = float(len(seams))
     v, confidence = verdict.decide(scores, settings)
@@ -97,14 +97,16 @@ _NO_YCC = (math.nan, math.nan, math.nan)
 _NO_TONE = (math.nan, math.nan)
 
 
-def _tone_offset(prev: FrameView | None, view: FrameView, offset: np.ndarray | None, cut: bool) -> np.ndarray | None:
-    """The pair's motion-compensated tone offset for the drift levels: the flicker measures' own
-    where the pair was analysed, else the thumbnails' where the frame means moved enough to matter."""
-    if prev is None or cut or offset is not None:
-        return None if cut else offset
+def _tone_offset(prev: FrameView | None, view: FrameView, pair: dict, cut: bool,
+                 grid: tuple[int, int]) -> tuple[np.ndarray | None, float]:
+    """The pair's motion-compensated tone offset for the drift levels and its cells' ``drift.misfit``:
+    the flicker measures' own where the pair was analysed, else the thumbnails' where the frame
+    means moved enough to matter."""
+    if prev is None or cut or pair["offsets"] is not None:
+        return (None, math.nan) if cut else (pair["offsets"], pair["misfit"])
     if float(np.max(np.abs(view.means() - prev.means()))) < drift.THUMB_STEP:
-        return None
-    return drift.thumb_offset(prev.thumbnails(), view.thumbnails(), view.planes.full_range)
+        return None, math.nan
+    return drift.thumb_pair(prev.thumbnails(), view.thumbnails(), view.planes.full_range, grid)
 
 
 def _skip_to(series: dict, lmap: local.LocalMap, n: int, t: int, fps: float) -> None:
@@ -115,14 +117,15 @@ def _skip_to(series: dict, lmap: local.LocalMap, n: int, t: int, fps: float) -> 
         series["time"].append(i / fps)
         series["ycc"].extend(_NO_YCC)
         series["tone"].extend(_NO_TONE)
+        series["misfit"].append(math.nan)
         series["local"].append(lmap.add(None))
 
 
 # Per-frame numbers are kept as packed doubles (8 bytes a frame each, where a list of floats
 # holds 32): an hour at 24 fps keeps its series in about 10 MB; "ycc" holds three a frame.
 _PAIR_SERIES = ("mean_diff", "warp", "failure", "texture", "texture_off_grid", "area")
-_FLOAT_SERIES = ("time", "luma", "banding", "blocking", "local", "ycc", "tone", *_PAIR_SERIES)
-_NO_PAIR = {k: math.nan for k in _PAIR_SERIES} | {"offsets": None, "cells": None}
+_FLOAT_SERIES = ("time", "luma", "banding", "blocking", "local", "ycc", "tone", "misfit", *_PAIR_SERIES)
+_NO_PAIR = {k: math.nan for k in _PAIR_SERIES} | {"offsets": None, "cells": None, "misfit": math.nan}
 
 
 def _pair_measures(prev: FrameView, view: FrameView, s: DiagnoseSettings, factor: int) -> dict:
@@ -137,6 +140,7 @@ def _pair_measures(prev: FrameView, view: FrameView, s: DiagnoseSettings, factor
         native = prev.planes.y.shape[1] / prev.gray.shape[1]
         origins = texture.tile_origins(prev.gray, c.mask, native, prev.planes.y.shape)
         tex, tex_off = blockgrid.native_ratios(prev.planes.y, view.planes.y, c.flow, c.mask, native, origins)
+    cells = local.cell_levels(ry_local, s.grid)
     return {
         "mean_diff": baseline.mean_diff(prev.rgb, view.rgb),
         "warp": warping.warp_error(c.residual, c.mask),
@@ -145,7 +149,9 @@ def _pair_measures(prev: FrameView, view: FrameView, s: DiagnoseSettings, factor
         "texture_off_grid": tex_off,
         "area": incoherence.pair_area(prev.rgb, view.rgb, prev.gray, view.gray, c, offsets),
         "offsets": offsets,
-        "cells": local.cell_levels(ry_local, s.grid),
+        "cells": cells,
+        # the cells' agreement on one change of tone, where the pair's tone moves enough to be a seam's
+        "misfit": drift.misfit(cells + float(offsets[0]), prev.gray) if abs(offsets[0]) >= drift.SEAM_MIN else math.nan,
     }
 
 
@@ -205,7 +211,9 @@ def _analyse(reader: PlaneReader, s: DiagnoseSettings, p: plan.Plan, progress: C
         for key in _PAIR_SERIES:
             series[key].append(pair[key])
         series["offsets"].append(pair["offsets"])
-        series["tone_offsets"].append(_tone_offset(prev, view, pair["offsets"], t in cut_set))
+        tone_offset, misfit = _tone_offset(prev, view, pair, t in cut_set, s.grid)
+        series["tone_offsets"].append(tone_offset)
+        series["misfit"].append(misfit)
         series["local"].append(lmap.add(pair["cells"]))
         prev, prev_hist = view, hist
         n += 1
