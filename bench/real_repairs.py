@@ -26,8 +26,10 @@ injected variants; identity changes are left out, nothing may fix them). Per cli
   costs, so no fix can gain there, and any published one reads as harm.
 
 Verification runs without re-diagnosis (it adds no reason to a readable output). ``--dump``
-keeps every candidate's verification metrics, so ``--from-dump`` re-judges them offline under
-other thresholds and ``--fit-acceptance`` searches the acceptance thresholds on the fit half.
+keeps every candidate's verification metrics, so ``--from-dump`` re-judges them without running
+a route, under other thresholds, and ``--fit-acceptance`` searches the acceptance thresholds on
+the fit half. A dump written before the reachable gain was measured gets it then (one re-encode
+per render: the renders and the same ``--frames``/``--max-side`` as the dump are needed).
 """
 
 from __future__ import annotations
@@ -395,7 +397,7 @@ def print_report(ev: dict, verbose_rows: list[dict] | None = None) -> None:
         for k in KINDS:
             if k in e["median_gain"]:
                 target = f"  target ≥ {TARGETS[k]:+.1f}" if k in TARGETS else ""
-                reach = e.get("median_reachable", {}).get(k)
+                reach = e.get("median_reachable", {}).get(k) if k in TARGETS else None  # codec: no fix restores it
                 reach = f"  (a perfect fix: {reach:+.2f})" if reach is not None else ""
                 print(f"  {k:10s} {e['median_gain'][k]:+6.2f} dB  published {e['published_share'][k]:4.0%} "
                       f"of {e['n'][k]}{target}{reach}")
@@ -438,7 +440,9 @@ def _add_ceilings(rows: list[dict], renders: Path, a) -> None:
     """Measure the reachable gain for a dump written before it was (one re-encode per render)."""
     from flickerd.synth import real
 
-    missing = sorted({r["source"] for r in rows if r.get("input_psnr") is not None and "ceiling_psnr" not in r})
+    missing = sorted({r["source"] for r in rows if r.get("input_psnr") is not None and "ceiling_psnr" not in r
+                      and (renders / r["source"]).is_file()})
+    os.makedirs(a.cache, exist_ok=True)
     work = tempfile.mkdtemp(prefix="flickerd-repairs-")
     try:
         for name in missing:

@@ -151,16 +151,17 @@ STRONG_REGION = MappingProxyType({"local_flicker": FAINT_REGION["local_flicker"]
 # colour clips (0.1–1.6 dB) and on all 3 strong-region clips (0.8–1.7 dB) of the fit half.
 
 # Deband smooths banding and nothing else: only where the diagnosis found banding (its own
-# threshold). Where the codec damage is blocking alone, deband changed nothing but cost one more
-# encode: on bench real_repairs its outputs were 0.00 to 0.09 dB worse than the input on the
+# threshold). Where the codec damage is blocking or keyframe pumping alone, deband changed
+# nothing but cost one more encode: on bench real_repairs its outputs were 0.00 to 0.09 dB worse than the input on the
 # injected codec clips, and 1.05 and 1.48 dB worse on two clips whose faint flicker the diagnosis
 # took for blocking (no banding on either); nothing here brings back what the encoder discarded.
 BANDING = MappingProxyType({"banding": DiagnoseSettings().banding_threshold})
-BLOCKING_NOTE = ("the damage is blocking from heavy compression, which no fix here can undo (deband only "
-                 "smooths banding, and this clip has none): re-encode or re-render it at a higher bitrate.")
+NO_BANDING_NOTE = ("the codec damage is blocking or keyframe pumping, which no fix here can undo (deband only "
+                   "smooths banding, and this clip has none): re-encode or re-render it at a higher bitrate.")
 
 # Window drift (grey levels per 100 frames, accumulated at seams) from which the first default
-# rule, ``WINDOW_DRIFT_RULE``, runs ``drift``, whatever the verdict: a seam is a step the verdict's
+# rule, ``WINDOW_DRIFT_RULE``, runs ``drift`` whatever the verdict but incoherent (an identity
+# change needs a person or a regeneration, not a tone fix): a seam is a step the verdict's
 # flicker measures do not see. Not where the frame's tone or colour flickers (the diagnosis's
 # own luma and chroma thresholds): flicker that jumps between levels can look like seams.
 # A default since issue 23's third pass: a seam's cells must agree on one global change
@@ -172,11 +173,12 @@ BLOCKING_NOTE = ("the damage is blocking from heavy compression, which no fix he
 DRIFT_ROUTE = 1.0
 DRIFT_MAX_FLICKER = MappingProxyType({"luma_flicker": 0.59, "chroma_flicker": 0.45})
 
-WINDOW_DRIFT_RULE = Rule("window-drift", Match(min_scores={"drift": DRIFT_ROUTE}, max_scores=DRIFT_MAX_FLICKER),
+WINDOW_DRIFT_RULE = Rule("window-drift", Match(verdicts=tuple(v for v in Verdict if v is not Verdict.INCOHERENT),
+                                                min_scores={"drift": DRIFT_ROUTE}, max_scores=DRIFT_MAX_FLICKER),
                          Action.FIX, steps=(Step("drift"),))
 
 DEFAULT_RULES: tuple[Rule, ...] = (
-    WINDOW_DRIFT_RULE,  # first: a clip with seams is any verdict, clean too
+    WINDOW_DRIFT_RULE,  # first: a clip with seams is any verdict (but incoherent), clean too
     Rule("clean", Match(verdicts=_v(Verdict.CLEAN)), Action.REPORT),
     Rule(
         "generative-texture-only",
@@ -209,7 +211,7 @@ DEFAULT_RULES: tuple[Rule, ...] = (
         Action.FIX,
         steps=(Step("ffmpeg", {"deflicker": False, "deband": True}),),
     ),
-    Rule("codec-blocking", Match(verdicts=_v(Verdict.CODEC_ARTIFACTS)), Action.REPORT, note=BLOCKING_NOTE),
+    Rule("codec-no-banding", Match(verdicts=_v(Verdict.CODEC_ARTIFACTS)), Action.REPORT, note=NO_BANDING_NOTE),
     Rule(
         "mixed-texture",
         Match(verdicts=_v(Verdict.MIXED), min_scores={"texture_flicker": TEXTURE_ROUTE}),
@@ -244,9 +246,11 @@ def with_guide(decision: Decision, verdict: Verdict | None = None) -> Decision:
     """The decision when the render comes with its source video (a guide): ``normalize`` → ``guided``
     wherever the blind decision would fix, with the blind chain as its fallback, and where it would
     only report a render that is not incoherent: clean to the blind diagnosis (the guide sees jitter
-    it cannot), or flicker too faint to correct blind (``faint-region``). ``process_file`` reports
-    such a render as it is when verification refuses the fix. Reviews and needs-attention decisions stay as
-    they are: a guide does not make regeneration's work."""
+    it cannot), flicker too faint to correct blind (``faint-region``), codec damage deband cannot
+    touch (``codec-no-banding``: the guide's stability may still even out what the codec made
+    jump). ``process_file`` reports such a render as it is when verification refuses the fix.
+    Reviews and needs-attention decisions stay as they are: a guide does not make regeneration's
+    work."""
     if decision.action is Action.FIX and decision.steps:
         return Decision(decision.rule, decision.action, GUIDED_STEPS, decision.steps)
     if decision.action is Action.REPORT and verdict is not None and verdict is not Verdict.INCOHERENT:

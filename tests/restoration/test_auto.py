@@ -134,10 +134,23 @@ def test_codec_damage_is_debanded_only_where_there_is_banding():
 
     threshold = DiagnoseSettings().banding_threshold
     blocking = decision(banding=0.0)
-    assert (blocking.rule, blocking.route, blocking.action.value) == ("codec-blocking", "none", "report")
+    assert (blocking.rule, blocking.route, blocking.action.value) == ("codec-no-banding", "none", "report")
     assert "blocking" in blocking.note and "bitrate" in blocking.note
     assert (decision(banding=threshold).rule, decision(banding=threshold).route) == ("codec", "ffmpeg")
     assert decision(banding=0.0, luma_flicker=0.8).rule == "codec-luma"  # deflicker has work to do
+    pumping = decision(banding=0.0, blocking=1.0, iframe_spike=3.0)  # keyframe pumping: deband has nothing to do
+    assert (pumping.rule, pumping.route) == ("codec-no-banding", "none") and "pumping" in pumping.note
+
+
+def test_window_drift_leaves_an_incoherent_clip_to_its_own_rules():
+    """A seam is fixed whatever the verdict, but an identity change needs review, not a tone fix."""
+    from flickerd.diagnose.model import Diagnosis, Verdict
+    from flickerd.rules import decide
+
+    scores = {"luma_flicker": 0.1, "chroma_flicker": 0.1, "drift": 3.0}
+    for verdict, rule in ((Verdict.CLEAN, "window-drift"), (Verdict.INCOHERENT, "incoherent")):
+        d = Diagnosis("x.mp4", verdict, 0.9, scores, 48, 24.0, 64, 64, 2.0)
+        assert decide(d, DEFAULT_RULES).rule == rule
 
 
 def test_the_embedded_default_rules_are_the_config_files(tmp_path):
