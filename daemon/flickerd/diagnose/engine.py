@@ -17,6 +17,7 @@ import math
 import os
 import time
 from array import array
+from collections import deque
 from collections.abc import Callable
 
 import numpy as np
@@ -90,7 +91,7 @@ def run(
 
 _SKIPPED = {"warp": math.nan, "luma": math.nan, "mean_diff": math.nan, "failure": math.nan, "banding": math.nan,
             "blocking": math.nan, "keyframe": False, "offsets": None, "tone_offsets": None, "texture": math.nan,
-            "texture_off_grid": math.nan, "area": math.nan}
+            "texture_off_grid": math.nan, "area": math.nan, "fade": math.nan}
 
 
 _NO_YCC = (math.nan, math.nan, math.nan)
@@ -122,7 +123,7 @@ def _skip_to(series: dict, lmap: local.LocalMap, n: int, t: int, fps: float) -> 
 # holds 32): an hour at 24 fps keeps its series in about 10 MB; "ycc" holds three a frame.
 _PAIR_SERIES = ("mean_diff", "warp", "failure", "texture", "texture_off_grid", "area")
 _FLOAT_SERIES = ("time", "luma", "banding", "blocking", "local", "ycc", "tone", *_PAIR_SERIES)
-_NO_PAIR = {k: math.nan for k in _PAIR_SERIES} | {"offsets": None, "cells": None}
+_NO_PAIR = {k: math.nan for k in _PAIR_SERIES} | {"offsets": None, "cells": None, "flows": None}
 
 
 def _pair_measures(prev: FrameView, view: FrameView, s: DiagnoseSettings, factor: int) -> dict:
@@ -146,6 +147,7 @@ def _pair_measures(prev: FrameView, view: FrameView, s: DiagnoseSettings, factor
         "area": incoherence.pair_area(prev.rgb, view.rgb, prev.gray, view.gray, c, offsets),
         "offsets": offsets,
         "cells": local.cell_levels(ry_local, s.grid),
+        "flows": (c.flow, c.back),
     }
 
 
@@ -161,6 +163,9 @@ def _analyse(reader: PlaneReader, s: DiagnoseSettings, p: plan.Plan, progress: C
     prev: FrameView | None = None
     prev_hist = None
     n = key_samples = 0
+    # the last fade_look consecutive measured pairs: (first frame's view, forward flow, back flow)
+    links: deque = deque(maxlen=max(1, s.fade_look))
+    series["fade"] = array("d")
     for planes in reader:
         t = planes.index
         _skip_to(series, lmap, n, t, fps)
@@ -207,6 +212,16 @@ def _analyse(reader: PlaneReader, s: DiagnoseSettings, p: plan.Plan, progress: C
         series["offsets"].append(pair["offsets"])
         series["tone_offsets"].append(_tone_offset(prev, view, pair["offsets"], t in cut_set))
         series["local"].append(lmap.add(pair["cells"]))
+        fade = math.nan
+        if s.fade_look and pair["flows"] is not None:
+            links.append((prev, *pair["flows"]))
+            if len(links) == s.fade_look:
+                first = links[0][0]
+                fade = incoherence.long_area(first.rgb, view.rgb, first.gray, view.gray,
+                                             [f for _, f, _ in links], [b for _, _, b in links])
+        else:
+            links.clear()  # a cut, a skipped or unmeasured pair: the chain starts again
+        series["fade"].append(fade)
         prev, prev_hist = view, hist
         n += 1
         if progress and n % PROGRESS_EVERY == 0:
@@ -222,6 +237,7 @@ def _analyse(reader: PlaneReader, s: DiagnoseSettings, p: plan.Plan, progress: C
     series["pumping_free_offsets"] = [None if keys[t] and t > 0 else o for t, o in enumerate(series["offsets"])]
     series["area"] = array("d", (math.nan if keys[t] and t > 0 else a for t, a in enumerate(series["area"])))
     series["incoherent"] = incoherence.isolated(series["area"])
+    series["fade"] = array("d", (math.nan if keys[t] and t > 0 else a for t, a in enumerate(series["fade"])))
     mc = global_flicker.offset_flicker(series["pumping_free_offsets"])
     series["luma_flicker"] = mc[:, 0].copy()
     series["chroma_flicker"] = np.hypot(mc[:, 1], mc[:, 2])

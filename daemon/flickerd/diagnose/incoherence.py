@@ -25,6 +25,7 @@ import cv2
 import numpy as np
 
 from flickerd import flow as of
+from flickerd.diagnose import global_flicker
 from flickerd.diagnose.global_flicker import YCC
 
 BIG_CHANGE = 28.0  # grey levels of luma (after global offset removal)
@@ -88,12 +89,12 @@ def _unexplained(residual: np.ndarray, a: np.ndarray, b_warped: np.ndarray, insi
 
 
 def replaced_area(prev_gray: np.ndarray, cur_gray: np.ndarray, forward: np.ndarray, flow: np.ndarray,
-                  back_flow: np.ndarray, backward, inside: np.ndarray) -> float:
+                  back_flow: np.ndarray, backward, inside: np.ndarray, back_inside: np.ndarray | None = None) -> float:
     """Fraction of the frame whose content is replaced: unexplained both ways at the same place.
 
     ``forward``: prev − W(cur) as (Y, Cb, Cr) residuals (global offsets removed) on prev's pixels;
     ``backward()``: gives cur − W(prev) likewise on cur's pixels (made only when needed);
-    ``inside``: ``flow.inside(flow)``.
+    ``inside``: ``flow.inside(flow)``; ``back_inside``: the same for ``back_flow`` (made when not given).
     A pixel is unexplained where its residual is large or its structure differs, and the flow
     keeps it in the frame. Replaced content fails both ways where it sits. Motion the flow gets
     wrong fails at an object's leading edge one way and its trailing edge the other; a pan fails
@@ -102,7 +103,8 @@ def replaced_area(prev_gray: np.ndarray, cur_gray: np.ndarray, forward: np.ndarr
     fwd = _unexplained(forward, prev_gray, of.warp(cur_gray, flow), inside)
     if fwd.mean() < SIGNIFICANT_AREA / 4:
         return float(fwd.mean())
-    bwd = _unexplained(backward(), cur_gray, of.warp(prev_gray, back_flow), of.inside(back_flow))
+    bwd = _unexplained(backward(), cur_gray, of.warp(prev_gray, back_flow),
+                       of.inside(back_flow) if back_inside is None else back_inside)
     both = fwd & bwd
     if both.mean() < SIGNIFICANT_AREA / 4:
         return float(both.mean())
@@ -177,3 +179,51 @@ def incoherence_score(isolated_areas) -> float:
     v = np.asarray(isolated_areas, np.float64)
     v = v[~np.isnan(v)]
     return float(v.max()) if v.size else 0.0
+
+
+# A cross-fade into other content is explained pair by pair (each step is small) but not from
+# FADE_LOOK frames before: along the motion chained over those pairs, the region holds other
+# content, and it stays so for several long looks. Fast motion is followed pair by pair, so the
+# chain follows it too. Only pixels the chain keeps in the frame at every link are judged.
+FADE_RUN = 3  # consecutive long looks a replaced area must last (a fade takes several frames)
+
+
+def chain(flows) -> tuple[np.ndarray, np.ndarray]:
+    """The flows of consecutive pairs (each on its first frame's pixels) composed into one
+    (on the first frame's pixels, to the last frame), and where every link stayed in the frame."""
+    total = flows[0].copy()
+    kept = of.inside(total)
+    for f in flows[1:]:
+        total += of.warp(f, total)  # the next link, read where the chain has got to
+        kept &= of.inside(total)
+    return total, kept
+
+
+def long_area(first_rgb: np.ndarray, last_rgb: np.ndarray, first_gray: np.ndarray, last_gray: np.ndarray,
+              forward_flows, backward_flows) -> float:
+    """The replaced area between two frames several pairs apart, judged along the chained motion.
+
+    ``forward_flows``: each pair's flow (first → last order), ``backward_flows``: each pair's
+    back flow in the same order. The same replaced-area test as one pair's.
+    """
+    fw, fw_in = chain(forward_flows)
+    bw, bw_in = chain(backward_flows[::-1])
+    residual = cv2.subtract(first_rgb, of.warp(last_rgb, fw), dtype=cv2.CV_32F)
+    offsets = global_flicker.pair_offsets(residual, fw_in)
+    forward = residual @ YCC.T - offsets
+    if unexplained_area(np.ascontiguousarray(forward[..., 0]), fw_in) == 0:
+        return 0.0
+    return replaced_area(first_gray, last_gray, forward, fw, bw,
+                         lambda: cv2.subtract(last_rgb, of.warp(first_rgb, bw), dtype=cv2.CV_32F) @ YCC.T + offsets,
+                         fw_in, bw_in)
+
+
+def fade_score(long_areas) -> float:
+    """The clip's largest replaced area that lasts ``FADE_RUN`` consecutive measured long looks
+    (the smallest of the run; fraction of the frame; 0 when too few were measured)."""
+    a = np.asarray(long_areas, np.float64)
+    a = a[~np.isnan(a)]
+    if a.size < FADE_RUN:
+        return 0.0
+    runs = np.lib.stride_tricks.sliding_window_view(a, FADE_RUN).min(axis=1)
+    return float(runs.max())
