@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import dataclasses
 
+import cv2
 import numpy as np
 import pytest
 
 from bench import real_renders as rr
 from flickerd.diagnose import incoherence, run
+from flickerd.diagnose.global_flicker import YCC
 from flickerd.diagnose.settings import DiagnoseSettings
 from flickerd.errors import ConfigError
 
@@ -30,6 +32,46 @@ def test_chained_flows_add_up_along_the_motion():
     assert np.allclose(total[..., 0], 3.0)
     assert np.allclose(total[5, :, 1], expected_y, atol=1e-4)
     assert not kept[:, -3:].any() and kept[:20, :w - 3].all()  # the last columns leave the view (and low rows)
+
+
+def test_chain_steps_are_the_chain_before_each_link():
+    a = np.zeros((8, 8, 2), np.float32)
+    a[..., 0] = 1.0
+    steps: list = []
+    total, _ = incoherence.chain([a, a, a], steps)
+    assert [float(s[4, 2, 0]) for s in steps] == [0.0, 1.0, 2.0] and total[4, 2, 0] == 3.0
+
+
+def _region_frames(values):
+    """Still frames: a textured background, and a 40x40 region whose content is ``values[t]``
+    (one of two textures of different levels: "old" content and "new" content)."""
+    rng = np.random.default_rng(5)
+    smooth = lambda lo, hi, shape: cv2.resize(rng.uniform(lo, hi, (shape[0] // 4, shape[1] // 4)), shape[::-1])
+    background = smooth(60, 200, (96, 128))
+    old, new = smooth(40, 90, (40, 40)), smooth(170, 230, (40, 40))
+    frames = []
+    for v in values:
+        f = background.copy()
+        f[28:68, 44:84] = (1 - v) * old + v * new
+        frames.append(np.repeat(f[..., None], 3, axis=2).astype(np.uint8))
+    return frames
+
+
+def _long_area(frames):
+    h, w = frames[0].shape[:2]
+    still = [np.zeros((h, w, 2), np.float32)] * (len(frames) - 1)
+    residuals = [cv2.subtract(a, b, dtype=cv2.CV_32F) @ YCC.T for a, b in zip(frames, frames[1:])]
+    gray = [f[..., 0].copy() for f in frames]
+    return incoherence.long_area(frames[0], frames[-1], gray[0], gray[-1], still, still, residuals)
+
+
+def test_a_steady_blend_is_a_fade_and_a_flickering_swap_is_not():
+    region = 40 * 40 / (96 * 128)
+    faded = _long_area(_region_frames([k / 6 for k in range(7)]))
+    assert faded > 0.7 * region
+    # the same first and last frames, the region jumping between old and new content on the way:
+    # steps of either sign (what regenerated texture gives the long look), not a fade
+    assert _long_area(_region_frames([0, 1, 0, 1, 0, 1, 1])) == 0.0
 
 
 def test_a_fade_lasts_several_long_looks():

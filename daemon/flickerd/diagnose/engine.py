@@ -147,7 +147,8 @@ def _pair_measures(prev: FrameView, view: FrameView, s: DiagnoseSettings, factor
         "area": incoherence.pair_area(prev.rgb, view.rgb, prev.gray, view.gray, c, offsets),
         "offsets": offsets,
         "cells": local.cell_levels(ry_local, s.grid),
-        "flows": (c.flow, c.back),
+        # the cross-fade look's links: flows and the (Y, Cb, Cr) residual, only when it looks
+        "flows": (c.flow, c.back, c.residual @ global_flicker.YCC.T - offsets) if s.fade_look else None,
     }
 
 
@@ -163,7 +164,7 @@ def _analyse(reader: PlaneReader, s: DiagnoseSettings, p: plan.Plan, progress: C
     prev: FrameView | None = None
     prev_hist = None
     n = key_samples = 0
-    # the last fade_look consecutive measured pairs: (first frame's view, forward flow, back flow)
+    # the last fade_look consecutive measured pairs: (first frame's view, forward flow, back flow, residual)
     links: deque = deque(maxlen=max(1, s.fade_look))
     series["fade"] = array("d")
     for planes in reader:
@@ -217,8 +218,8 @@ def _analyse(reader: PlaneReader, s: DiagnoseSettings, p: plan.Plan, progress: C
             links.append((prev, *pair["flows"]))
             if len(links) == s.fade_look:
                 first = links[0][0]
-                fade = incoherence.long_area(first.rgb, view.rgb, first.gray, view.gray,
-                                             [f for _, f, _ in links], [b for _, _, b in links])
+                _, fws, bws, res = map(list, zip(*links))
+                fade = incoherence.long_area(first.rgb, view.rgb, first.gray, view.gray, fws, bws, res)
         else:
             links.clear()  # a cut, a skipped or unmeasured pair: the chain starts again
         series["fade"].append(fade)
