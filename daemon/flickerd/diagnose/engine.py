@@ -17,6 +17,7 @@ import math
 import os
 import time
 from array import array
+from collections import deque
 from collections.abc import Callable
 
 import numpy as np
@@ -90,7 +91,7 @@ def run(
 
 _SKIPPED = {"warp": math.nan, "luma": math.nan, "mean_diff": math.nan, "failure": math.nan, "banding": math.nan,
             "blocking": math.nan, "keyframe": False, "offsets": None, "tone_offsets": None, "texture": math.nan,
-            "texture_off_grid": math.nan, "area": math.nan}
+            "texture_off_grid": math.nan, "area": math.nan, "fade": math.nan}
 
 
 _NO_YCC = (math.nan, math.nan, math.nan)
@@ -125,7 +126,7 @@ def _skip_to(series: dict, lmap: local.LocalMap, n: int, t: int, fps: float) -> 
 # holds 32): an hour at 24 fps keeps its series in about 10 MB; "ycc" holds three a frame.
 _PAIR_SERIES = ("mean_diff", "warp", "failure", "texture", "texture_off_grid", "area")
 _FLOAT_SERIES = ("time", "luma", "banding", "blocking", "local", "ycc", "tone", "misfit", *_PAIR_SERIES)
-_NO_PAIR = {k: math.nan for k in _PAIR_SERIES} | {"offsets": None, "cells": None, "misfit": math.nan}
+_NO_PAIR = {k: math.nan for k in _PAIR_SERIES} | {"offsets": None, "cells": None, "misfit": math.nan, "flows": None}
 
 
 def _pair_measures(prev: FrameView, view: FrameView, s: DiagnoseSettings, factor: int) -> dict:
@@ -152,6 +153,8 @@ def _pair_measures(prev: FrameView, view: FrameView, s: DiagnoseSettings, factor
         "cells": cells,
         # the cells' agreement on one change of tone, where the pair's tone moves enough to be a seam's
         "misfit": drift.misfit(cells + float(offsets[0]), prev.gray) if abs(offsets[0]) >= drift.SEAM_MIN else math.nan,
+        # the cross-fade look's links: flows and the (Y, Cb, Cr) residual, only when it looks
+        "flows": (c.flow, c.back, c.residual @ global_flicker.YCC.T - offsets) if s.fade_look else None,
     }
 
 
@@ -167,6 +170,9 @@ def _analyse(reader: PlaneReader, s: DiagnoseSettings, p: plan.Plan, progress: C
     prev: FrameView | None = None
     prev_hist = None
     n = key_samples = 0
+    # the last fade_look consecutive measured pairs: (first frame's view, forward flow, back flow, residual)
+    links: deque = deque(maxlen=max(1, s.fade_look))
+    series["fade"] = array("d")
     for planes in reader:
         t = planes.index
         _skip_to(series, lmap, n, t, fps)
@@ -215,6 +221,16 @@ def _analyse(reader: PlaneReader, s: DiagnoseSettings, p: plan.Plan, progress: C
         series["tone_offsets"].append(tone_offset)
         series["misfit"].append(misfit)
         series["local"].append(lmap.add(pair["cells"]))
+        fade = math.nan
+        if s.fade_look and pair["flows"] is not None:
+            links.append((prev, *pair["flows"]))
+            if len(links) == s.fade_look:
+                first = links[0][0]
+                _, fws, bws, res = map(list, zip(*links))
+                fade = incoherence.long_area(first.rgb, view.rgb, first.gray, view.gray, fws, bws, res)
+        else:
+            links.clear()  # a cut, a skipped or unmeasured pair: the chain starts again
+        series["fade"].append(fade)
         prev, prev_hist = view, hist
         n += 1
         if progress and n % PROGRESS_EVERY == 0:
@@ -230,6 +246,7 @@ def _analyse(reader: PlaneReader, s: DiagnoseSettings, p: plan.Plan, progress: C
     series["pumping_free_offsets"] = [None if keys[t] and t > 0 else o for t, o in enumerate(series["offsets"])]
     series["area"] = array("d", (math.nan if keys[t] and t > 0 else a for t, a in enumerate(series["area"])))
     series["incoherent"] = incoherence.isolated(series["area"])
+    series["fade"] = array("d", (math.nan if keys[t] and t > 0 else a for t, a in enumerate(series["fade"])))
     mc = global_flicker.offset_flicker(series["pumping_free_offsets"])
     series["luma_flicker"] = mc[:, 0].copy()
     series["chroma_flicker"] = np.hypot(mc[:, 1], mc[:, 2])

@@ -25,6 +25,7 @@ import cv2
 import numpy as np
 
 from flickerd import flow as of
+from flickerd.diagnose import global_flicker
 from flickerd.diagnose.global_flicker import YCC
 
 BIG_CHANGE = 28.0  # grey levels of luma (after global offset removal)
@@ -177,3 +178,78 @@ def incoherence_score(isolated_areas) -> float:
     v = np.asarray(isolated_areas, np.float64)
     v = v[~np.isnan(v)]
     return float(v.max()) if v.size else 0.0
+
+
+# A cross-fade into other content is explained pair by pair (each step is small) but not from
+# FADE_LOOK frames before: along the motion chained over those pairs, the region holds other
+# content, and it stays so for several long looks. Fast motion is followed pair by pair, so the
+# chain follows it too. Only pixels the chain keeps in the frame at every link are judged.
+# What else fails a long look: chained-flow error (zooms, frame skips, smooth shading the flow
+# lags behind) and regenerated texture drifting. A fade moves each pixel steadily from the old
+# content to the new, so the pairs' own residuals, read along the chain, point the same way at
+# (almost) every step; regenerated texture gives steps of either sign. And a fade replaces
+# content, far off in level or colour both ways, where lagging shading is a smaller change.
+FADE_RUN = 3  # consecutive long looks a replaced area must last (a fade takes several frames)
+FADE_STEP = 1.0  # grey levels: a pair's residual along the long look's change counts as a step of it
+FADE_LEVEL = 56.0  # grey levels (Y, Cb, Cr distance): the long look's change, both ways, at a faded pixel
+
+
+def chain(flows, steps: list | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The flows of consecutive pairs (each on its first frame's pixels) composed into one
+    (on the first frame's pixels, to the last frame), and where every link stayed in the frame.
+    ``steps``: if given, gets the chain so far before each link (zeros first)."""
+    total = flows[0].copy()
+    if steps is not None:
+        steps += [np.zeros_like(total), total.copy()]
+    kept = of.inside(total)
+    for f in flows[1:]:
+        total += of.warp(f, total)  # the next link, read where the chain has got to
+        kept &= of.inside(total)
+        if steps is not None and len(steps) < len(flows):
+            steps.append(total.copy())
+    return total, kept
+
+
+def long_area(first_rgb: np.ndarray, last_rgb: np.ndarray, first_gray: np.ndarray, last_gray: np.ndarray,
+              forward_flows, backward_flows, residuals) -> float:
+    """The faded area between two frames several pairs apart, judged along the chained motion.
+
+    ``forward_flows``: each pair's flow (first → last order), ``backward_flows``: each pair's
+    back flow in the same order, ``residuals``: each pair's (Y, Cb, Cr) residual, global offsets
+    removed, on its first frame's pixels. The pair test's replaced area (unexplained both ways,
+    not found nearby), kept where the change is ``FADE_LEVEL`` both ways and the pairs step
+    steadily towards it (all but one by ``FADE_STEP``).
+    """
+    steps: list = []
+    fw, fw_in = chain(forward_flows, steps)
+    bw, bw_in = chain(backward_flows[::-1])
+    residual = cv2.subtract(first_rgb, of.warp(last_rgb, fw), dtype=cv2.CV_32F)
+    offsets = global_flicker.pair_offsets(residual, fw_in)
+    forward = residual @ YCC.T - offsets
+    fwd = _unexplained(forward, first_gray, of.warp(last_gray, fw), fw_in)
+    if fwd.mean() < SIGNIFICANT_AREA / 4:
+        return 0.0
+    backward = cv2.subtract(last_rgb, of.warp(first_rgb, bw), dtype=cv2.CV_32F) @ YCC.T + offsets
+    both = fwd & _unexplained(backward, last_gray, of.warp(first_gray, bw), bw_in)
+    if both.mean() < SIGNIFICANT_AREA / 4:
+        return 0.0
+    at = _not_found(both, last_gray, first_gray).astype(bool)
+    at &= np.linalg.norm(forward, axis=2) > FADE_LEVEL
+    at &= np.linalg.norm(of.warp(backward, fw), axis=2) > FADE_LEVEL  # read on the first frame's pixels
+    if not at.any():
+        return 0.0
+    pair = np.stack([of.warp(r, p)[at] for r, p in zip(residuals, steps)])  # pairs x pixels x (Y, Cb, Cr)
+    total = pair.sum(axis=0)
+    along = (pair * (total / (np.linalg.norm(total, axis=1, keepdims=True) + 1e-6))).sum(axis=2)
+    steady = np.count_nonzero(along > FADE_STEP, axis=0) >= len(residuals) - 1
+    return float(np.count_nonzero(steady) / at.size)
+
+def fade_score(long_areas) -> float:
+    """The clip's largest replaced area that lasts ``FADE_RUN`` consecutive measured long looks
+    (the smallest of the run; fraction of the frame; 0 when too few were measured)."""
+    a = np.asarray(long_areas, np.float64)
+    a = a[~np.isnan(a)]
+    if a.size < FADE_RUN:
+        return 0.0
+    runs = np.lib.stride_tricks.sliding_window_view(a, FADE_RUN).min(axis=1)
+    return float(runs.max())

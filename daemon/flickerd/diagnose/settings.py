@@ -32,7 +32,7 @@ FLOW_PRESET = "ultrafast"
 PAIR_STRIDE = 1  # analyse flow on every n-th pair (1 = all pairs)
 MAX_PAIRS = 32  # longer clips: about this many pairs get the flow-based measures, spread over the clip (as triples)
 # Clips up to this many frames (Wan 2.x renders 81, HunyuanVideo 129) get every pair: a swapped
-# object shows on two pairs only, and a morph needs runs of consecutive pairs (incoherence.LongLook).
+# object shows on two pairs only, and a cross-fade needs runs of consecutive pairs (incoherence.long_area).
 EVERY_PAIR_UP_TO = 130
 GRID = (6, 8)  # rows x columns of the local flicker map
 CODEC_SAMPLES = 24  # about this many frames get the banding and blocking measures (long clips: ≤ 3 per flow triple)
@@ -57,6 +57,12 @@ class DiagnoseSettings:
     banding_threshold: float = 0.029
     blocking_threshold: float = 1.467
     incoherence_threshold: float = 0.05268
+    # cross-fades: faded area along the motion chained over fade_look pairs (0: not looked for).
+    # Off by default: on the real-render bench's held-out half it also calls one zoomed render
+    # (Allegro's aurora) incoherent (README, "Cross-fades"); 6 is the length measured. The
+    # threshold is fitted on the fit half (just above its largest score outside identity changes).
+    fade_look: int = 0  # pairs
+    fade_threshold: float = 0.0385
     cut_threshold: float = 0.45
 
     def __post_init__(self) -> None:
@@ -64,6 +70,8 @@ class DiagnoseSettings:
             raise ConfigError(f"diagnose.flow_preset: expected one of {', '.join(FLOW_PRESETS)}, got {self.flow_preset!r}.")
         if not 0 < self.scale <= 4:
             raise ConfigError(f"diagnose.scale: expected a number in (0, 4], got {self.scale!r}.")
+        if self.fade_look < 0 or self.fade_look == 1:
+            raise ConfigError(f"diagnose.fade_look: expected 0 (off) or at least 2 pairs, got {self.fade_look!r}.")
         if self.pair_stride < 1 or self.max_side < 32:
             raise ConfigError("diagnose: pair_stride must be >= 1 and max_side >= 32.")
 

@@ -21,7 +21,7 @@ from flickerd.diagnose.settings import DiagnoseSettings
 MIN_SEGMENT = 3  # frames
 SCORE_NAMES: tuple[str, ...] = (
     "luma_flicker", "luma_flicker_raw", "chroma_flicker", "local_flicker", "texture_flicker", "texture_flicker_all",
-    "warp_error", "flow_failure", "incoherence", "banding", "blocking", "iframe_spike", "mean_diff", "vbench_flickering",
+    "warp_error", "flow_failure", "incoherence", "fade", "banding", "blocking", "iframe_spike", "mean_diff", "vbench_flickering",
     "cuts", "drift", "drift_saturation", "seams",
 )
 """Every key of ``Diagnosis.scores`` (documented in ``flickerd.diagnose``); rules may name these."""
@@ -94,6 +94,7 @@ def scores_and_segments(series: dict, blocking: float, s: DiagnoseSettings) -> t
         "warp_error": _mean(series["warp"]),
         "flow_failure": _mean(series["failure"]),
         "incoherence": incoherence.incoherence_score(series["incoherent"]),
+        "fade": incoherence.fade_score(series["fade"]),
         "banding": _median(series["banding"]),
         "blocking": 0.0 if math.isnan(blocking) else blocking,
         "iframe_spike": _iframe(series),
@@ -116,6 +117,9 @@ def scores_and_segments(series: dict, blocking: float, s: DiagnoseSettings) -> t
     if scores["incoherence"] > s.incoherence_threshold:  # events, not runs: a pair where content was replaced
         segs += [Segment(int(t) - 1, int(t), "incoherent", float(series["incoherent"][t]))
                  for t in np.flatnonzero(np.nan_to_num(series["incoherent"]) > s.incoherence_threshold)]
+    if s.fade_look and scores["fade"] > s.fade_threshold:  # the long looks over the fade: frames t − fade_look .. t
+        segs += [Segment(int(t) - s.fade_look, int(t), "incoherent", float(series["fade"][t]))
+                 for t in np.flatnonzero(np.nan_to_num(series["fade"]) > s.fade_threshold)]
     return scores, tuple(sorted(segs, key=lambda x: (x.start, x.kind)))
 
 
@@ -148,6 +152,8 @@ def codec_margin(scores: dict[str, float], s: DiagnoseSettings) -> float:
 
 def decide(scores: dict[str, float], s: DiagnoseSettings) -> tuple[Verdict, float]:
     inc = _margin(scores["incoherence"], s.incoherence_threshold)
+    if s.fade_look:
+        inc = max(inc, _margin(scores.get("fade", 0.0), s.fade_threshold))
     if inc > 0:
         return Verdict.INCOHERENT, _confidence(inc)
     gen, cod = generative_margin(scores, s), codec_margin(scores, s)

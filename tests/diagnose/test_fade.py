@@ -1,0 +1,128 @@
+"""Cross-fades: a region that blends into other content over several frames is incoherent.
+
+Each pair of a cross-fade explains most of its small step, so the per-pair replaced area misses
+it; along the motion chained over ``fade_look`` pairs the region holds other content. Fast
+motion is followed pair by pair, so the chain follows it too and finds nothing replaced.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import cv2
+import numpy as np
+import pytest
+
+from bench import real_renders as rr
+from flickerd.diagnose import incoherence, run
+from flickerd.diagnose.global_flicker import YCC
+from flickerd.diagnose.settings import DiagnoseSettings
+from flickerd.errors import ConfigError
+
+
+def test_chained_flows_add_up_along_the_motion():
+    h, w = 40, 60
+    a = np.zeros((h, w, 2), np.float32)
+    a[..., 0] = 3.0  # every pixel moves 3 px right
+    b = np.zeros((h, w, 2), np.float32)
+    b[:, :, 1] = np.arange(w, dtype=np.float32)[None, :] / 10  # down by x/10, read where a pixel got to
+    total, kept = incoherence.chain([a, b])
+    x = np.arange(w, dtype=np.float32)
+    expected_y = np.minimum(x + 3, w - 1) / 10
+    assert np.allclose(total[..., 0], 3.0)
+    assert np.allclose(total[5, :, 1], expected_y, atol=1e-4)
+    assert not kept[:, -3:].any() and kept[:20, :w - 3].all()  # the last columns leave the view (and low rows)
+
+
+def test_chain_steps_are_the_chain_before_each_link():
+    a = np.zeros((8, 8, 2), np.float32)
+    a[..., 0] = 1.0
+    steps: list = []
+    total, _ = incoherence.chain([a, a, a], steps)
+    assert [float(s[4, 2, 0]) for s in steps] == [0.0, 1.0, 2.0] and total[4, 2, 0] == 3.0
+
+
+def _region_frames(values):
+    """Still frames: a textured background, and a 40x40 region whose content is ``values[t]``
+    (one of two textures of different levels: "old" content and "new" content)."""
+    rng = np.random.default_rng(5)
+    smooth = lambda lo, hi, shape: cv2.resize(rng.uniform(lo, hi, (shape[0] // 4, shape[1] // 4)), shape[::-1])
+    background = smooth(60, 200, (96, 128))
+    old, new = smooth(40, 90, (40, 40)), smooth(170, 230, (40, 40))
+    frames = []
+    for v in values:
+        f = background.copy()
+        f[28:68, 44:84] = (1 - v) * old + v * new
+        frames.append(np.repeat(f[..., None], 3, axis=2).astype(np.uint8))
+    return frames
+
+
+def _long_area(frames):
+    h, w = frames[0].shape[:2]
+    still = [np.zeros((h, w, 2), np.float32)] * (len(frames) - 1)
+    residuals = [cv2.subtract(a, b, dtype=cv2.CV_32F) @ YCC.T for a, b in zip(frames, frames[1:])]
+    gray = [f[..., 0].copy() for f in frames]
+    return incoherence.long_area(frames[0], frames[-1], gray[0], gray[-1], still, still, residuals)
+
+
+def test_a_steady_blend_is_a_fade_and_a_flickering_swap_is_not():
+    region = 40 * 40 / (96 * 128)
+    faded = _long_area(_region_frames([k / 6 for k in range(7)]))
+    assert faded > 0.7 * region
+    # the same first and last frames, the region jumping between old and new content on the way:
+    # steps of either sign (what regenerated texture gives the long look), not a fade
+    assert _long_area(_region_frames([0, 1, 0, 1, 0, 1, 1])) == 0.0
+
+
+def test_a_fade_lasts_several_long_looks():
+    nan = float("nan")
+    assert incoherence.fade_score([0.0, 0.2, 0.0, 0.2, 0.0]) == 0.0  # flashes, not a run
+    assert incoherence.fade_score([nan, 0.01, 0.12, 0.14, 0.1, 0.02]) == pytest.approx(0.1)
+    assert incoherence.fade_score([0.3, 0.3]) == 0.0  # too few looks to say
+
+
+def test_fade_look_is_checked():
+    with pytest.raises(ConfigError):
+        DiagnoseSettings(fade_look=1)
+    assert DiagnoseSettings().fade_look == 0  # off unless asked for
+
+
+LOOK = 6  # pairs: the look measured (the setting is off by default)
+RENDER = "Vchitect__Latte__latte_output_b421.mp4"  # held out (report side)
+FAST = "hao-ai-lab__FastVideo__FastMochi_0.mp4"  # its 20 px/frame pan fooled a direct t−6 → t look
+
+
+def _clip(tmp_path, name: str, kind: str, level: float, seed: int):
+    from flickerd.synth.real import Variant
+
+    clip = tmp_path / f"{kind}.mp4"
+    donor = rr.renders_dir() / "Vchitect__SEINE__orange-flower.gif" if kind == "identity" else None
+    rr.make_clip(Variant(name, kind, level, seed), str(rr.renders_dir() / name), donor and str(donor),
+                 rr.CI_FRAMES, rr.CI_MAX_SIDE, clip)
+    return clip
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(rr.renders_dir() is None, reason=rr.NO_RENDERS)
+def test_a_real_cross_fade_is_incoherent(tmp_path):
+    from flickerd.synth.real import Variant
+
+    assert Variant(RENDER, "identity", 1.0, 1).identity_mode == "morph"
+    clip = _clip(tmp_path, RENDER, "identity", 1.0, 1)
+    s = DiagnoseSettings(timeline=False, fade_look=LOOK)
+    d = run(clip, s)
+    assert d.scores["fade"] > 1.5 * s.fade_threshold, d.scores  # 0.070 on the bench
+    assert d.verdict.value == "incoherent"
+    assert any(g.kind == "incoherent" for g in d.segments)
+    # the per-pair look alone does not see it
+    assert run(clip, dataclasses.replace(s, fade_look=0)).verdict.value != "incoherent"
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(rr.renders_dir() is None, reason=rr.NO_RENDERS)
+def test_a_fast_real_pan_is_not_a_fade(tmp_path):
+    clip = _clip(tmp_path, FAST, "pan", 20.0, 0)
+    s = DiagnoseSettings(timeline=False, fade_look=LOOK)
+    d = run(clip, s)
+    assert d.scores["fade"] < s.fade_threshold / 2, d.scores
+    assert d.verdict.value != "incoherent"
