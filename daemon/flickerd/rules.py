@@ -134,13 +134,13 @@ REGION_FLICKER = MappingProxyType({"local_flicker": DiagnoseSettings().local_thr
 FAINT_REGION_NOTE = (f"a region pulses faintly (local flicker under {FAINT_REGION['local_flicker']:g} grey levels, "
                      "tone and colour steady): correcting it would cost more picture than it removes, so it is "
                      "left as it is.")
-# A region strong enough to be worth its own correction (over the faint bound): ``normalize``
-# with its per-cell corrections. Under it, tone and colour flicker is corrected over the whole
-# frame only: the cells' own estimates add error where no region flickers. On the fit half of
-# bench real_repairs ``normalize`` without cells was better on 21 of 43 such clips (up to +0.58
-# dB), worse on 16 (at most −0.26), with one harmful publication fewer, and 1.0, 1.5 and 2.1 tie
-# there (3.0 adds harm); held out, better on 27 of 31, worse on 3 (at most −0.04).
-STRONG_REGION = MappingProxyType({"local_flicker": FAINT_REGION["local_flicker"]})
+# Tone and colour flicker is corrected over the whole frame only unless the diagnosis found region
+# flicker (its local threshold, ``REGION_FLICKER``): the cells' own estimates add error where no
+# region flickers. On the fit half of bench real_repairs ``normalize`` without cells was better on
+# 14 of 30 such clips (up to +0.51 dB) and worse on 11 (at most −0.11), with one harmful
+# publication fewer; the diagnosis's threshold and 1.0, 1.5 and 2.1 tie there (3.0 adds harm), and
+# the old films as they are, whose local flicker is 0.67 and 0.71, keep their cells (warping error
+# −38% and −44% with them, −34% and −35% without). Held out: better on 18 of 20, worse on 1 (−0.02).
 # Boiling texture where nothing else flickers beyond a faint region: ``detail`` alone. On bench
 # real_repairs ``normalize`` before it gained nothing on the injected texture clips (the same to
 # ±0.02 dB on the 2 fit and 4 of 5 held-out ones; the fifth, −0.69 dB, became a refusal), and on
@@ -195,7 +195,7 @@ DEFAULT_RULES: tuple[Rule, ...] = (
          Action.REPORT, note=FAINT_REGION_NOTE),
     # without boiling texture ``detail`` only averages real detail, and with tone or colour flicker
     # the boiling is the render's own (bench real_repairs): ``normalize`` alone
-    Rule("generative-region", Match(verdicts=_v(Verdict.GENERATIVE_FLICKER), min_scores=STRONG_REGION), Action.FIX,
+    Rule("generative-region", Match(verdicts=_v(Verdict.GENERATIVE_FLICKER), min_scores=REGION_FLICKER), Action.FIX,
          steps=(Step("normalize"),)),
     Rule("generative", Match(verdicts=_v(Verdict.GENERATIVE_FLICKER)), Action.FIX,
          steps=(Step("normalize", {"local": False}),)),

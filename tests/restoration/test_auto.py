@@ -16,7 +16,9 @@ def test_default_rules_add_detail_only_where_the_texture_boils():
     plain = next(r for r in DEFAULT_RULES if r.name == "generative")
     assert plain.steps == (Step("normalize", {"local": False}),)  # no region: the frame's correction only
     region = next(r for r in DEFAULT_RULES if r.name == "generative-region")
-    assert region.steps == (Step("normalize"),) and dict(region.match.min_scores) == {"local_flicker": 2.1}
+    from flickerd.rules import REGION_FLICKER
+
+    assert region.steps == (Step("normalize"),) and dict(region.match.min_scores) == dict(REGION_FLICKER)
     names = [r.name for r in DEFAULT_RULES]
     # boiling texture and no tone, colour or strong region flicker: detail alone
     alone = next(r for r in DEFAULT_RULES if r.name == "generative-texture-only")
@@ -104,8 +106,8 @@ def test_a_faint_region_is_reported_and_a_strong_one_fixed():
 
 
 def test_tone_flicker_is_corrected_over_the_frame_and_a_strong_region_by_cells():
-    """Where no region is strong enough to correct (local flicker up to the faint bound) the
-    cells' own estimates only add error: ``normalize`` runs without them."""
+    """Where the diagnosis found no region flicker (local under its threshold) the cells' own
+    estimates only add error: ``normalize`` runs without them."""
     from flickerd.diagnose.model import Diagnosis, Verdict
     from flickerd.rules import decide
 
@@ -114,9 +116,9 @@ def test_tone_flicker_is_corrected_over_the_frame_and_a_strong_region_by_cells()
         return decide(Diagnosis("x.mp4", Verdict.GENERATIVE_FLICKER, 0.9, {**base, **scores}, 48, 24.0, 64, 64, 2.0),
                       DEFAULT_RULES)
 
-    tone = decision(local_flicker=1.0)
+    tone = decision(local_flicker=0.4)
     assert (tone.rule, tone.steps) == ("generative", (Step("normalize", {"local": False}),))
-    region = decision(local_flicker=FAINT_REGION["local_flicker"] + 0.1)
+    region = decision(local_flicker=0.7)  # over the diagnosis's threshold (an old film's 0.67–0.71)
     assert (region.rule, region.steps) == ("generative-region", (Step("normalize"),))
 
 
