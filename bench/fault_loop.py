@@ -345,17 +345,26 @@ class FaultLoop:
             time.sleep(0.05)
         return False
 
-    def state_of(self, path: str) -> str | None:
+    def _journal(self, sql: str, args: tuple = ()) -> tuple | None:
+        """One row from the daemon's journal, read-only (None: no row, or not readable yet)."""
         db = self.root / "state" / "journal.sqlite3"
         try:
             con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)
             try:
-                row = con.execute("SELECT state FROM jobs WHERE path = ? ORDER BY id DESC LIMIT 1", (path,)).fetchone()
+                return con.execute(sql, args).fetchone()
             finally:
                 con.close()
         except sqlite3.Error:
             return None
+
+    def state_of(self, path: str) -> str | None:
+        row = self._journal("SELECT state FROM jobs WHERE path = ? ORDER BY id DESC LIMIT 1", (path,))
         return row[0] if row else None
+
+    def busy(self) -> int:
+        """Jobs the daemon has taken and not finished (pending or running)."""
+        row = self._journal("SELECT COUNT(*) FROM jobs WHERE state IN ('pending', 'running')")
+        return row[0] if row else 0
 
     def recover(self, kind: str, folder: str, t0: float) -> None:
         """Probe ``folder`` until a drop is taken in under LATENCY_OK_S; record how long after ``t0`` that was."""
@@ -407,6 +416,9 @@ class FaultLoop:
         return "rep", time.time()
 
     def _running_long_clip(self, kind: str) -> Drop:
+        # on a loaded machine the drip's clips can hold the workers for longer than the wait below:
+        # let them drain first, so the fault meets its clip running rather than queued
+        self.until(lambda: self.busy() == 0, 20.0)
         d = self.drop("fix", long=True)
         if self.until(lambda: self.state_of(d.path) == "running", 20.0):
             self.fig.landed[kind] += 1
