@@ -170,7 +170,6 @@ def test_the_drift_step_gets_the_diagnosis_seams_and_searches_no_more():
 
 
 def test_without_search_the_route_corrects_only_the_given_seams(tmp_path):
-    from flickerd.media.reader import iter_frames
     from flickerd.routes.drift import DriftRoute
     from flickerd.synth import drift as synth
     from flickerd.synth.real import encode
