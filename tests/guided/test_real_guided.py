@@ -21,13 +21,9 @@ def row():
     return bench._run_job(bench.Job(str(renders / RENDER), index, 0, 24, 480, (), True))
 
 
-def test_guided_does_no_harm_and_keeps_up_with_blind(row):
+def test_guided_beats_blind_and_does_no_harm(row):
     assert row["guided"] and row["guided"][0]["chain"] == "normalize+guided"
     assert row["guided_raw"] > 1.0, row  # the route's own output, published or not
     assert row["guided_gain"] >= 0.0  # what is published is never worse than the input
-    # This clip's jitter is re-drawn texture, which blind ``detail`` also repairs: in the full
-    # bench at detail 2 guided and blind were level (+2.30 / +2.25 dB), here at detail 3 blind is
-    # ahead (+2.98 / +2.67). Guided must not fall further behind; the full comparison is
-    # ``bench guided``'s.
-    assert row["guided_gain"] > row["auto_gain"] - 0.5, row
+    assert row["guided_gain"] > row["auto_gain"], row
     assert row["copy"] < 0.0  # copying the guide would lose: the style is not in it

@@ -38,11 +38,11 @@ from flickerd.routes.neighbour_window import NeighbourWindow
 from flickerd.routes.params_table import RouteParams
 
 # Neighbours on each side. On the fit half of bench real_repairs (detail alone on the 24 texture
-# clips) 2 → 3 → 4 took the median gain against the render +0.46 → +0.72 → +0.77 dB; 4 added a
-# harmful publication (2 → 3) and 3 did not; each step costs about a third more route time
-# (10.5 → 14.1 → 17.7 s a 48-frame clip). On renders that boil by themselves 3 moves a further
-# 0.1–0.3 dB away from the render (their own boiling averaged), where 2 was already harmful.
-RADIUS = 3
+# clips) 2 → 3 → 4 took the median gain against the render +0.46 → +0.72 → +0.77 dB (4 added a
+# harmful publication), for about a third more route time each; but on renders that boil by
+# themselves 3 moved every published fix a further 0.07–0.3 dB from the render, and held out
+# verification then published two more of those (SEINE, −0.72 and −0.79 dB): 2 stays.
+RADIUS = 2
 SIGMA = 1.5  # px at full resolution: detail finer than this is what generative models re-draw
 STRENGTH = 1.0
 # Base luma mismatch (fraction of full scale) at which a neighbour stops counting. Measured on
@@ -214,7 +214,7 @@ class DetailRoute:
     """Temporal stabilisation of fine detail (see ``DetailParams``)."""
 
     name = "detail"
-    version = "3"  # 3: three neighbours on each side
+    version = "2"
 
     def fix(self, src: str, out: str, params: Mapping[str, Any], progress: ProgressFn = no_progress) -> StepResult:
         p = DetailParams.from_mapping(params)  # a bad parameter is said before the input is read
