@@ -154,6 +154,13 @@ def reencoded_psnr(clip: str, truth_frames: list[np.ndarray], work: str) -> floa
         os.remove(out)
 
 
+def _ceiling(job: Job, render: list[np.ndarray], work: str) -> float:
+    """The render's as-is clip re-encoded, against the render: a perfect fix's PSNR (dB)."""
+    from flickerd.synth.real import Variant
+
+    return reencoded_psnr(_clip(job, Variant(Path(job.render).name, "asis")), render, work)
+
+
 def _run_job(job: Job) -> list[dict]:
     from flickerd.diagnose import run as diagnose
     from flickerd.rules import DEFAULT_RULES, decide
@@ -172,7 +179,7 @@ def _run_job(job: Job) -> list[dict]:
                 truth_frames = render
                 input_psnr = _psnr(_decode(clip, render[0].shape), render)
                 if ceiling is None:
-                    ceiling = reencoded_psnr(_clip(job, real.Variant(v.source, "asis")), render, work)
+                    ceiling = _ceiling(job, render, work)
             t = time.monotonic()
             before = diagnose(clip)
             diag_s = time.monotonic() - t
@@ -295,11 +302,12 @@ def evaluate(rows: list[dict], sides: dict[str, str], judge=None, only: set[str]
         chains = defaultdict(list)
         for r in rs:
             per_kind[r["kind"]].append(auto_gain(r, judge))
-            if reachable(r) is not None:
-                reach[r["kind"]].append(reachable(r))
+            most = reachable(r)
+            if most is not None:
+                reach[r["kind"]].append(most)
                 c = published(r, judge)
                 harm_unreachable += (c is not None and c["gain"] is not None and c["gain"] < -HARM_DB
-                                     and reachable(r) < HARM_DB)
+                                     and most < HARM_DB)
             for c in tried(r, judge):
                 chains[f"auto:{c['chain']}"].append(c)
             for name, c in r["routes"].items():
@@ -447,8 +455,7 @@ def _add_ceilings(rows: list[dict], renders: Path, a) -> None:
     try:
         for name in missing:
             job = Job(str(renders / name), (), True, a.frames, a.max_side, a.cache, ())
-            truth_frames = real.load(job.render, job.frames, job.max_side)[0]
-            ceiling = reencoded_psnr(_clip(job, real.Variant(name, "asis")), truth_frames, work)
+            ceiling = _ceiling(job, real.load(job.render, job.frames, job.max_side)[0], work)
             for r in rows:
                 if r["source"] == name and r.get("input_psnr") is not None:
                     r["ceiling_psnr"] = ceiling

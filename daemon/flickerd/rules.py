@@ -17,6 +17,9 @@ from flickerd.diagnose.model import Diagnosis, Verdict
 from flickerd.diagnose.settings import DiagnoseSettings
 from flickerd.routes.base import Step
 
+# the default thresholds some rules follow (a config's [diagnose] override does not move them)
+_DIAGNOSIS = DiagnoseSettings()
+
 
 class Action(str, Enum):
     FIX = "fix"
@@ -128,19 +131,13 @@ TEXTURE_ROUTE = 0.43
 FAINT_REGION = MappingProxyType({"luma_flicker": 0.59, "chroma_flicker": 0.45, "local_flicker": 2.1})
 # Only where the region flicker is what the diagnosis found (local over its own threshold): a
 # one-frame flash of the whole frame, found by its per-frame peaks, is still ``normalize``'s.
-REGION_FLICKER = MappingProxyType({"local_flicker": DiagnoseSettings().local_threshold})
+REGION_FLICKER = MappingProxyType({"local_flicker": _DIAGNOSIS.local_threshold})
 # Spelt out again in both TOML configs (data cannot import it): tests/config/test_default.py and
 # tests/restoration/test_auto.py hold all three to the same text.
 FAINT_REGION_NOTE = (f"a region pulses faintly (local flicker under {FAINT_REGION['local_flicker']:g} grey levels, "
                      "tone and colour steady): correcting it would cost more picture than it removes, so it is "
                      "left as it is.")
-# Tone and colour flicker is corrected over the whole frame only unless the diagnosis found region
-# flicker (its local threshold, ``REGION_FLICKER``): the cells' own estimates add error where no
-# region flickers. On the fit half of bench real_repairs ``normalize`` without cells was better on
-# 14 of 30 such clips (up to +0.51 dB) and worse on 11 (at most −0.11), with one harmful
-# publication fewer; the diagnosis's threshold and 1.0, 1.5 and 2.1 tie there (3.0 adds harm), and
-# the old films as they are, whose local flicker is 0.67 and 0.71, keep their cells (warping error
-# −38% and −44% with them, −34% and −35% without). Held out: better on 18 of 20, worse on 1 (−0.02).
+
 # Boiling texture where nothing else flickers beyond a faint region: ``detail`` alone. On bench
 # real_repairs ``normalize`` before it gained nothing on the injected texture clips (the same to
 # ±0.02 dB on the 2 fit and 4 of 5 held-out ones; the fifth, −0.69 dB, became a refusal), and on
@@ -152,10 +149,11 @@ FAINT_REGION_NOTE = (f"a region pulses faintly (local flicker under {FAINT_REGIO
 
 # Deband smooths banding and nothing else: only where the diagnosis found banding (its own
 # threshold). Where the codec damage is blocking or keyframe pumping alone, deband changed
-# nothing but cost one more encode: on bench real_repairs its outputs were 0.00 to 0.09 dB worse than the input on the
-# injected codec clips, and 1.05 and 1.48 dB worse on two clips whose faint flicker the diagnosis
-# took for blocking (no banding on either); nothing here brings back what the encoder discarded.
-BANDING = MappingProxyType({"banding": DiagnoseSettings().banding_threshold})
+# nothing but cost one more encode: on bench real_repairs its outputs were 0.00 to 0.09 dB worse
+# than the input on the injected codec clips, and 1.05 and 1.48 dB worse on two clips whose faint
+# flicker the diagnosis took for blocking (no banding on either); nothing here brings back what
+# the encoder discarded.
+BANDING = MappingProxyType({"banding": _DIAGNOSIS.banding_threshold})
 NO_BANDING_NOTE = ("the codec damage is blocking or keyframe pumping, which no fix here can undo (deband only "
                    "smooths banding, and this clip has none): re-encode or re-render it at a higher bitrate.")
 
@@ -194,7 +192,13 @@ DEFAULT_RULES: tuple[Rule, ...] = (
                                max_scores={**FAINT_REGION, "texture_flicker": TEXTURE_ROUTE}),
          Action.REPORT, note=FAINT_REGION_NOTE),
     # without boiling texture ``detail`` only averages real detail, and with tone or colour flicker
-    # the boiling is the render's own (bench real_repairs): ``normalize`` alone
+    # the boiling is the render's own (bench real_repairs): ``normalize`` alone, over the whole
+    # frame only unless the diagnosis found region flicker (``REGION_FLICKER``): the cells' own
+    # estimates add error where no region flickers. On the fit half ``normalize`` without cells was
+    # better on 14 of 30 such clips (up to +0.51 dB) and worse on 11 (at most −0.11), with one
+    # harmful publication fewer; the diagnosis's threshold and 1.0, 1.5 and 2.1 tie there (3.0 adds
+    # harm), and the old films as they are (local flicker 0.67 and 0.71) keep their cells (warping
+    # error −38% and −44% with them, −34% and −35% without). Held out: 18 of 20 better, 1 worse (−0.02).
     Rule("generative-region", Match(verdicts=_v(Verdict.GENERATIVE_FLICKER), min_scores=REGION_FLICKER), Action.FIX,
          steps=(Step("normalize"),)),
     Rule("generative", Match(verdicts=_v(Verdict.GENERATIVE_FLICKER)), Action.FIX,
