@@ -133,21 +133,10 @@ def reencoded_psnr(clip: str, truth_frames: list[np.ndarray], work: str) -> floa
     """PSNR against the truth of ``clip`` re-encoded by the routes' final encoder (default CRF and
     preset, planes kept when the clip is planar): the output of a fix that changed nothing."""
     from flickerd.media.probe import probe
-    from flickerd.routes.base import no_progress
-    from flickerd.routes.encode import DEFAULT_CRF, DEFAULT_PRESET
-    from flickerd.routes.frame_stream import FrameStage, run_stages
+    from flickerd.routes.frame_stream import reencode
 
-    class _Same:  # a frame stage that hands every frame on unchanged
-        def feed(self, index, data, _):
-            yield index, data, None
-
-        def finish(self):
-            return iter(())
-
-    stage = FrameStage(lambda w, h: _Same(), lambda core, data: None, lambda data, _: data,
-                       lambda *_: None, DEFAULT_CRF, DEFAULT_PRESET, None)
     out = os.path.join(work, "reencoded.mp4")
-    run_stages(clip, out, [(stage, {})], probe(clip), no_progress)
+    reencode(clip, out, probe(clip))
     try:
         return _psnr(_decode(out, truth_frames[0].shape), truth_frames)
     finally:

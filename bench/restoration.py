@@ -159,7 +159,9 @@ def main(argv: list[str]) -> int:
 
     from flickerd.errors import FlickerdError
     from flickerd.quality.fidelity import ssim
+    from flickerd.media.probe import probe
     from flickerd.routes.base import Step, run_chain
+    from flickerd.routes.frame_stream import reencode
     from flickerd.routes.registry import get_route
     from flickerd.verify import check
 
@@ -183,7 +185,7 @@ def main(argv: list[str]) -> int:
             base_psnr, base_warp = _psnr(inp, clean), _warp_errors(inp, flows)
             if kind == CLEAN:  # the floor is the re-encoded clean clip, not the clean clip itself
                 ref = os.path.join(work, "reencode-clean.mp4")
-                run_chain(src, [Step(r, p) for r, p in ROUTES["reencode"]], ref, work)
+                reencode(src, ref, probe(src))
                 base_psnr = _psnr(_load(ref), clean)
                 os.unlink(ref)
             for name, steps in chains.items():

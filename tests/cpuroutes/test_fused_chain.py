@@ -49,3 +49,21 @@ def test_a_fused_pass_reports_each_step_at_its_expected_share():
     assert _steps_done(1.0, [1.0, 3.0]) == 2.0
     assert _steps_done(0.5, [1.0]) == 0.5  # a step alone: its own fraction
     assert _steps_done(0.5, [0.0, 0.0]) == 1.0
+
+
+
+def test_a_reencode_hands_every_frame_on_unchanged(tmp_path):
+    """``frame_stream.reencode`` (the benches' "a fix that changed nothing"): every frame, decoded
+    and encoded again at crf 16, is the source's but for x264's error; the source is untouched."""
+    from flickerd.media.probe import probe
+    from flickerd.routes.frame_stream import reencode
+
+    src, _ = clips.pair(tmp_path, "luma", seed=2, scene="pan")
+    before = os.stat(src).st_mtime_ns
+    out = str(tmp_path / "same.mp4")
+    reencode(src, out, probe(src))
+    a, b = _planes(src), _planes(out)
+    assert len(a) == len(b) == 16
+    mse = np.mean([np.mean((x.astype(np.float64) - y) ** 2) for x, y in zip(a, b)])
+    assert 10 * np.log10(255.0**2 / mse) > 40.0  # a frame out of place in the pan would cost far more
+    assert os.stat(src).st_mtime_ns == before

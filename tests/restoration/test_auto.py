@@ -155,16 +155,6 @@ def test_window_drift_leaves_an_incoherent_clip_to_its_own_rules():
         assert decide(d, DEFAULT_RULES).rule == rule
 
 
-def test_the_embedded_default_rules_are_the_config_files(tmp_path):
-    """``config/flickerd.toml`` spells the default rules out, notes included."""
-    from pathlib import Path
-
-    from flickerd import config
-
-    cfg = config.load(Path(__file__).resolve().parents[2] / "config" / "flickerd.toml")
-    assert cfg.rules == DEFAULT_RULES
-
-
 def test_with_a_guide_a_render_the_rules_only_report_is_tried_guided():
     """Clean to the blind diagnosis, or flicker too faint to correct blind: the guide can still
     steady it (verification decides). Incoherent renders and reviews stay as they are."""

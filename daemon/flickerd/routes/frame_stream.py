@@ -23,9 +23,10 @@ import numpy as np
 from flickerd.media.probe import MediaInfo
 from flickerd.media.reader import iter_frames
 from flickerd.routes import normalize_planes as planes
-from flickerd.routes.base import ProgressFn, StepResult
+from flickerd.routes.base import ProgressFn, StepResult, no_progress
 from flickerd.routes.encode import (
-    Encoding, check_all_decoded, choose_encoding, final_codec, is_intermediate, open_writer, staged_output,
+    DEFAULT_CRF, DEFAULT_PRESET, Encoding, check_all_decoded, choose_encoding, final_codec, is_intermediate,
+    open_writer, staged_output,
 )
 
 Item = tuple[int, Any, Any]  # (frame index, what the writer needs back, the core's result)
@@ -206,6 +207,24 @@ def run_stages(src: str, out: str, stages: Sequence[tuple[FrameStage, Mapping[st
     return [stage.describe(stage.core, written, max(0.0, own[k]), out if k == len(stages) - 1 else "",
                            encoding if k == len(stages) - 1 else None)
             for k, (stage, _) in enumerate(stages)]
+
+
+class _PassThrough:
+    """A core that hands every frame on unchanged."""
+
+    def feed(self, index: int, data: Any, analysis: Any) -> Iterator[Item]:
+        yield index, data, None
+
+    def finish(self) -> Iterator[Item]:
+        return iter(())
+
+
+def reencode(src: str, out: str, info: MediaInfo, progress: ProgressFn = no_progress) -> None:
+    """``src`` decoded and encoded again by the routes' final encoder (default CRF and preset,
+    planes kept when planar), nothing changed: what a fix that changed nothing would publish."""
+    stage = FrameStage(lambda w, h: _PassThrough(), lambda core, data: None, lambda data, _: data,
+                       lambda *_: None, DEFAULT_CRF, DEFAULT_PRESET, None)  # type: ignore[arg-type, return-value]
+    run_stages(src, out, [(stage, {})], info, progress)
 
 
 def stream_frames(
