@@ -56,6 +56,7 @@ MID_JOB = ("rename", "replace", "delete")
 FINAL_STATES = {"done", "rejected", "failed", "quarantined", "review", "cancelled"}
 LATENCY_OK_S = 2.0  # intake latency: a drop to its job_queued line
 RECOVER_WITHIN_S = 10.0  # ... back under LATENCY_OK_S this soon after a fault
+LOADED_WAIT_S = 45.0  # the most a mid-job fault waits for the workers to drain, and then for its clip to run
 PROBE_EVERY_S = 0.5
 DRIP_EVERY_S = (1.0, 2.5)
 GAP_S = (1.0, 3.0)  # drips between two faults
@@ -417,10 +418,12 @@ class FaultLoop:
 
     def _running_long_clip(self, kind: str) -> Drop:
         # on a loaded machine the drip's clips can hold the workers for longer than the wait below:
-        # let them drain first, so the fault meets its clip running rather than queued
-        self.until(lambda: self.busy() == 0, 20.0)
+        # let them drain first, so the fault meets its clip running rather than queued. At load 15 on
+        # 2 cores 20 s was too short for either wait (two of three mid-job faults met a queued clip);
+        # on a quiet machine both return within seconds.
+        self.until(lambda: self.busy() == 0, LOADED_WAIT_S)
         d = self.drop("fix", long=True)
-        if self.until(lambda: self.state_of(d.path) == "running", 20.0):
+        if self.until(lambda: self.state_of(d.path) == "running", LOADED_WAIT_S):
             self.fig.landed[kind] += 1
         return d
 
