@@ -208,22 +208,20 @@ DISAGREE = "Doubiiu__DynamiCrafter__pour_honey.gif"  # 16 frames; seed 2's join 
 @pytest.mark.slow
 @pytest.mark.skipif(RENDERS is None, reason=rr.NO_RENDERS)
 def test_the_route_and_verification_take_the_diagnosis_seams(tmp_path):
-    """The route's whole-frame statistics find no seam in this damaged render (its flash and the
-    honey's motion hide the step), the diagnosis finds the join at 8. A drift step that is told to
-    search, as ``flickerd fix --route drift`` runs it, and verification without a diagnosis now
-    both take the diagnosis's seam."""
+    """The route's own search on whole-frame statistics found no seam in this damaged render (route
+    version 2: its flash and the honey's motion hid the step), the diagnosis finds the join at 8.
+    A drift step that is told to search, one that ``flickerd fix --route drift`` runs, and
+    verification without a diagnosis all take the diagnosis's seam."""
     from flickerd import verify
     from flickerd.diagnose import run
     from flickerd.process import process_file
     from flickerd.routes.base import ChainResult, Step
-    from flickerd.routes.drift import measure
     from flickerd.synth import drift as synth
     from flickerd.synth.real import encode, load
 
     render, fps = load(RENDERS / DISAGREE, 250, 640)
     damaged, d = synth.damage(render, seed=2)
     src = encode(damaged, tmp_path / "drift.mp4", fps=fps)
-    assert dd.find_seams(measure(src, False, 8, 320)) == ()  # the old route-level search: no seam
     assert run(src).seams == d.seams == (8,)
     result = get_route("drift").fix(src, str(tmp_path / "fixed.mp4"), {})
     assert result.extra["seams"] == [8]
