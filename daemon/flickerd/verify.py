@@ -902,7 +902,8 @@ def judged_seams(before: Diagnosis | None, chain: ChainResult | None) -> tuple[i
     return tuple(sorted(at))
 
 
-def drift_metrics(stats_in: Sequence[np.ndarray], stats_out: Sequence[np.ndarray], seams: Sequence[int]) -> dict[str, Any]:
+def drift_metrics(stats_in: Sequence[np.ndarray], stats_out: Sequence[np.ndarray],
+                  seams: Sequence[int]) -> dict[str, Any]:
     """Window drift and the largest seam step, before and after, at the input's ``seams``
     (``judged_seams``); drift in grey levels per 100 frames, steps in grey levels."""
     if not stats_in or len(stats_in) != len(stats_out):

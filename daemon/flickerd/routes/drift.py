@@ -2,11 +2,11 @@
 
 Two streaming passes over the file, any length, one frame held at a time. The first measures
 each frame's tone statistics (``diagnose.drift.STATS``, on a copy at most
-``analysis_max_side`` px); the seams are the ``seams`` it is given (the rules hand it the
-diagnosis's) or, with ``search``, the diagnosis's own (``seamed``: one standard for seams
-everywhere, never the whole-frame statistics'); the second maps every frame with one affine map per channel (``drift_fit``) that
-brings each window back to the first, dissolves what a seam still steps and takes out flashes
-at the joins. Planar YUV sources are corrected on their own planes (no RGB round trip); others
+``analysis_max_side`` px). The seams are the ``seams`` it is given (the rules hand it the
+diagnosis's) and, with ``search``, the diagnosis's own (``seamed``: one standard for seams
+everywhere, never the whole-frame statistics'). The second pass maps every frame with one
+affine map per channel (``drift_fit``) that brings each window back to the first, dissolves
+what a seam still steps and takes out flashes at the joins. Planar YUV sources are corrected on their own planes (no RGB round trip); others
 in full-range YCbCr through RGB. A clip with no seam is re-encoded unchanged.
 """
 
