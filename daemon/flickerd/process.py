@@ -36,7 +36,7 @@ from flickerd.report import ReportPaths, write_reports
 from flickerd.report.settings import ReportSettings
 from flickerd.routes.base import ChainResult, ProgressFn, Step, no_progress, run_chain
 from flickerd.media.guide import Guide
-from flickerd.rules import DEFAULT_RULES, Action, Decision, Rule, decide, with_guide
+from flickerd.rules import DEFAULT_RULES, Action, Decision, Rule, decide, with_guide, with_seams
 from flickerd.verify import Acceptance, Verification, check
 
 STATUSES = ("done", "rejected", "report_only", "needs_attention", "review", "failed")
@@ -278,7 +278,8 @@ def process_file(
 
     # 2. decide
     if route_override:
-        decision = Decision("override", Action.FIX, tuple(route_override), ())
+        # the diagnosis's seams reach a drift step named by hand too: seams have one standard
+        decision = Decision("override", Action.FIX, with_seams(tuple(route_override), before.seams), ())
     else:
         decision = decide(before, rules, sidecar=sidecar, gpu=gpu)
     if guide is not None and guide.note:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from types import MappingProxyType
 
+from flickerd.diagnose.drift import REFINE
 from flickerd.diagnose.model import Diagnosis, Verdict
 from flickerd.diagnose.settings import DiagnoseSettings
 from flickerd.routes.base import Step
@@ -94,13 +95,28 @@ def decide(diagnosis: Diagnosis, rules: Sequence[Rule], *, sidecar: bool = False
 
 
 def _seamed(steps: tuple[Step, ...], diagnosis: Diagnosis) -> tuple[Step, ...]:
-    """A ``drift`` step that names no seams gets the diagnosis's (motion-compensated, so better
-    evidence than the route's own whole-frame statistics) and looks for no others."""
-    if not any(s.route == "drift" and "seams" not in s.params for s in steps):
-        return steps
-    seams = [int(x) for x in diagnosis.seams]
-    return tuple(Step(s.route, {**s.params, "seams": seams, "search": False})
-                 if s.route == "drift" and "seams" not in s.params else s for s in steps)
+    """Every ``drift`` step gets the diagnosis's seams (``with_seams``)."""
+    return with_seams(steps, diagnosis.seams)
+
+
+def with_seams(steps: Sequence[Step], found: Sequence[int]) -> tuple[Step, ...]:
+    """The ``drift`` steps handed the diagnosis's seams (``found``) and told to look for no others:
+    seams are decided in one place, by one standard (motion-compensated tone levels whose cells
+    agree on one global change, ``diagnose.drift.find_seams``); the route's own whole-frame
+    statistics cannot tell a join from a real change of light. A step that names seams (a user's,
+    a sidecar's) keeps them and gets the diagnosis's besides (those within a few frames of a named
+    one are the same join), as its own search used to add; one that also says ``search = false``
+    corrects exactly the seams it names."""
+    def seamed(s: Step) -> Step:
+        if s.route != "drift":
+            return s
+        if "seams" in s.params and s.params.get("search", True) is False:
+            return s
+        named = [int(x) for x in s.params.get("seams", ())]
+        seams = sorted({*named, *(int(f) for f in found if all(abs(int(f) - g) > REFINE for g in named))})
+        return Step(s.route, {**s.params, "seams": seams, "search": False})
+
+    return tuple(seamed(s) for s in steps)
 
 
 def route_names(rules: Iterable[Rule]) -> set[str]:

@@ -11,8 +11,9 @@ change is never counted as a flicker fix.
 
 A fix of window drift (``drift`` route) lowers none of the flicker measures: it is judged on
 ``drift`` (the tone and colour the seams accumulate, ``diagnose.drift``) and on the largest step
-left at a seam, both measured at the input's seams. A fix whose drift falls by more than
-``min_flicker_reduction`` counts as reducing flicker; every other check still applies.
+left at a seam, both measured at the input's seams (the diagnosis's and those the drift steps
+corrected; never found here). A fix whose drift falls by more than ``min_flicker_reduction``
+counts as reducing flicker; every other check still applies.
 """
 
 from __future__ import annotations
@@ -782,8 +783,7 @@ def check(
     metrics = _metrics(tally, mode, factor, info_in, info_out, sorted(cuts))
     metrics["flow_from_guide"] = bool(guide) and mode == "fix"  # whose motion the measures followed
     if mode == "fix":
-        metrics.update(drift_metrics(tally.drift_in, tally.drift_out, before.seams if before is not None else None,
-                                     sorted(cuts)))
+        metrics.update(drift_metrics(tally.drift_in, tally.drift_out, judged_seams(before, chain)))
     if (vmaf or t.min_vmaf > 0) and not reasons:
         from flickerd.quality.vmaf import vmaf as run_vmaf
 
@@ -890,14 +890,26 @@ def _error_change(dr: float, dd: float, rr: float, pixels: float) -> dict[str, f
             "error_change_estimate": (dd + 2.0 * dr) / pixels}
 
 
-def drift_metrics(stats_in: Sequence[np.ndarray], stats_out: Sequence[np.ndarray], seams: Sequence[int] | None,
-                  cuts: Sequence[int] = ()) -> dict[str, Any]:
-    """Window drift and the largest seam step, before and after, at the input's seams (the
-    diagnosis's, else found here); drift in grey levels per 100 frames, steps in grey levels."""
+def judged_seams(before: Diagnosis | None, chain: ChainResult | None) -> tuple[int, ...]:
+    """The seams a fix is judged at: the diagnosis's and those the chain's ``drift`` steps corrected
+    (the same seams where the rules hand the diagnosis's on). Never found here on whole-frame
+    statistics: seams have one standard (``rules.with_seams``), and a real change of light taken
+    for a seam would count as drift removed. No diagnosis and no drift step: none."""
+    at = set(before.seams) if before is not None else set()
+    for step in chain.steps if chain is not None else ():
+        if step.route == "drift":
+            at.update(int(s) for s in step.extra.get("seams", ()))
+    return tuple(sorted(at))
+
+
+def drift_metrics(stats_in: Sequence[np.ndarray], stats_out: Sequence[np.ndarray],
+                  seams: Sequence[int]) -> dict[str, Any]:
+    """Window drift and the largest seam step, before and after, at the input's ``seams``
+    (``judged_seams``); drift in grey levels per 100 frames, steps in grey levels."""
     if not stats_in or len(stats_in) != len(stats_out):
         return {}
     a, b = np.stack(stats_in), np.stack(stats_out)
-    at = tuple(seams) if seams is not None else window_drift.find_seams(a, cuts)
+    at = tuple(seams)
     m: dict[str, Any] = {"seams_checked": len(at)}
     m["drift_before"], m["drift_after"] = window_drift.drift(a, at)[0], window_drift.drift(b, at)[0]
     m["seam_step_before"], m["seam_step_after"] = window_drift.seam_step(a, at), window_drift.seam_step(b, at)

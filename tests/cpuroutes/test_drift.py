@@ -163,10 +163,27 @@ def test_the_drift_step_gets_the_diagnosis_seams_and_searches_no_more():
     assert dict(step.params) == {"seams": [40, 81], "search": False}
     p = DriftParams.from_mapping(step.params)
     assert p.seams == (40, 81) and p.search is False
-    # a rule that names its seams (a sidecar's, a user's) keeps them, and the fallback gets them too
+    # a rule that names its seams (a sidecar's, a user's) keeps them and gets the diagnosis's besides
+    # (its own search used to add the route's whole-frame ones); the fallback gets them too
     named = Rule("named", Match(), Action.FIX, steps=(Step("drift", {"seams": [10]}),), fallback=(Step("drift"),))
     d = decide(found, (named,))
-    assert dict(d.steps[0].params) == {"seams": [10]} and dict(d.fallback[0].params)["seams"] == [40, 81]
+    assert dict(d.steps[0].params) == {"seams": [10, 40, 81], "search": False}
+    assert dict(d.fallback[0].params)["seams"] == [40, 81]
+
+
+def test_seams_have_one_standard_wherever_a_drift_step_comes_from():
+    """``with_seams``: a named seam within a few frames of the diagnosis's is the same join; a
+    step that names its seams and says ``search = false`` corrects exactly those."""
+    from flickerd.routes.base import Step
+    from flickerd.rules import with_seams
+
+    steps = (Step("drift", {"seams": [42], "dissolve": 6}), Step("normalize"),
+             Step("drift", {"seams": [], "search": False}), Step("drift", {"search": False}))
+    a, b, c, e = with_seams(steps, (40, 81))
+    assert dict(a.params) == {"seams": [42, 81], "dissolve": 6, "search": False}
+    assert b == steps[1] and c == steps[2]  # exactly no seam, as asked
+    assert dict(e.params) == {"seams": [40, 81], "search": False}
+    assert with_seams((a,), (40, 81)) == (a,)  # idempotent: the chain can be seamed twice
 
 
 def test_without_search_the_route_corrects_only_the_given_seams(tmp_path):
@@ -183,3 +200,32 @@ def test_without_search_the_route_corrects_only_the_given_seams(tmp_path):
     told = route.fix(str(src), str(tmp_path / "b.mp4"), {"seams": [], "search": False})
     assert searched.extra["seams"] == list(d.seams) and told.extra["seams"] == []
     assert told.extra["max_offset"] == 0.0
+
+
+DISAGREE = "Doubiiu__DynamiCrafter__pour_honey.gif"  # 16 frames; seed 2's join at 8 is lost in whole-frame statistics
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(RENDERS is None, reason=rr.NO_RENDERS)
+def test_the_route_and_verification_take_the_diagnosis_seams(tmp_path):
+    """The route's own search on whole-frame statistics found no seam in this damaged render (route
+    version 2: its flash and the honey's motion hid the step), the diagnosis finds the join at 8.
+    A drift step that is told to search, one that ``flickerd fix --route drift`` runs, and
+    verification without a diagnosis all take the diagnosis's seam."""
+    from flickerd import verify
+    from flickerd.diagnose import run
+    from flickerd.process import process_file
+    from flickerd.routes.base import ChainResult, Step
+    from flickerd.synth import drift as synth
+    from flickerd.synth.real import encode, load
+
+    render, fps = load(RENDERS / DISAGREE, 250, 640)
+    damaged, d = synth.damage(render, seed=2)
+    src = encode(damaged, tmp_path / "drift.mp4", fps=fps)
+    assert run(src).seams == d.seams == (8,)
+    result = get_route("drift").fix(src, str(tmp_path / "fixed.mp4"), {})
+    assert result.extra["seams"] == [8]
+    check = verify.check(src, result.output, None, ChainResult((result,), result.output, 0.0), rediagnose=None)
+    assert check.metrics["seams_checked"] == 1 and check.metrics["drift_reduction"] > 0.8
+    out = process_file(src, tmp_path / "work", route_override=[Step("drift")], compare=False)
+    assert out.chain.steps[0].params["search"] is False and out.chain.steps[0].extra["seams"] == [8]

@@ -2,10 +2,11 @@
 
 Two streaming passes over the file, any length, one frame held at a time. The first measures
 each frame's tone statistics (``diagnose.drift.STATS``, on a copy at most
-``analysis_max_side`` px) and finds the seams (``diagnose.drift.find_seams``, plus any given in
-``seams``); the second maps every frame with one affine map per channel (``drift_fit``) that
-brings each window back to the first, dissolves what a seam still steps and takes out flashes
-at the joins. Planar YUV sources are corrected on their own planes (no RGB round trip); others
+``analysis_max_side`` px). The seams are the ``seams`` it is given (the rules hand it the
+diagnosis's) and, with ``search``, the diagnosis's own (``seamed``: one standard for seams
+everywhere, never the whole-frame statistics'). The second pass maps every frame with one
+affine map per channel (``drift_fit``) that brings each window back to the first, dissolves
+what a seam still steps and takes out flashes at the joins. Planar YUV sources are corrected on their own planes (no RGB round trip); others
 in full-range YCbCr through RGB. A clip with no seam is re-encoded unchanged.
 """
 
@@ -45,8 +46,8 @@ class DriftParams(RouteParams):
     flash: take out a brightness flash in the first frames after a seam.
     strength: 0–1, how much of the correction to apply.
     seams: frames known to start a new window (a sidecar's, or the diagnosis's).
-    search: also look for seams in the route's own statistics (the rules turn this off when
-        they pass the diagnosis's seams, found on motion-compensated tone levels).
+    search: also take the seams the diagnosis finds (it is run on the input: a second decode;
+        the rules turn this off, since they pass the diagnosis's seams on).
     analysis_max_side: the size the first pass measures at.
     crf, preset, pix_fmt: the final encode (pix_fmt None follows the input).
     """
@@ -88,6 +89,19 @@ def measure(src: str, planar: bool, bits: int, max_side: int) -> np.ndarray:
     return np.array(rows, np.float64).reshape(-1, 5)
 
 
+def seamed(src: str, p: DriftParams, frames: int) -> tuple[int, ...]:
+    """The seams to correct: ``p.seams``, and with ``p.search`` the diagnosis's besides (its
+    ``find_seams`` on motion-compensated levels with the cells' check, the sidecar's seams given).
+    The whole-frame statistics this route measures cannot tell a join from a real change of light
+    (Steamboat Willie's step at frame 9 read as a seam on them). Nothing to search at strength 0."""
+    if not p.search or p.strength <= 0:
+        return tuple(s for s in p.seams if 0 < s < frames)
+    from flickerd.diagnose import run
+    from flickerd.diagnose.settings import DiagnoseSettings
+
+    return tuple(s for s in run(src, DiagnoseSettings(timeline=False), seams=p.seams).seams if 0 < s < frames)
+
+
 class _Core:
     """Hands every frame straight back with its index: the corrections are known before pass two."""
 
@@ -102,7 +116,9 @@ class DriftRoute:
     """Window drift and seams removed against the first window (see ``DriftParams``)."""
 
     name = "drift"
-    version = "2"  # 2: a seam whose spread or saturation moves by more than a quarter adds no gain (content)
+    # 2: a seam whose spread or saturation moves by more than a quarter adds no gain (content)
+    # 3: ``search`` takes the diagnosis's seams (motion-compensated, cells agreeing), not the whole-frame statistics'
+    version = "3"
 
     def fix(self, src: str, out: str, params: Mapping[str, Any], progress: ProgressFn = no_progress) -> StepResult:
         start = time.monotonic()
@@ -114,7 +130,7 @@ class DriftRoute:
         bits = planes.PLANAR[info.pix_fmt] if planar else 8
         stats = measure(src, planar, bits, p.analysis_max_side)
         progress(0.3)
-        seams = dd.find_seams(stats, (), p.seams) if p.search else tuple(s for s in p.seams if 0 < s < len(stats))
+        seams = seamed(src, p, len(stats))
         c = fit.correction(stats, seams, p.dissolve, p.flash, p.strength)
         peak = 65535.0 if info.bit_depth > 8 else 255.0
 
