@@ -74,6 +74,28 @@ def test_a_steady_blend_is_a_fade_and_a_flickering_swap_is_not():
     assert _long_area(_region_frames([0, 1, 0, 1, 0, 1, 1])) == 0.0
 
 
+def _lit_frames(gains):
+    """Still frames: the same textured 40x40 region lit up by ``gains[t]`` (a lamp, an aurora
+    brightening): a gain and offset of the picture that is there, its detail keeping its shape."""
+    frames = _region_frames([0] * len(gains))
+    yy, xx = np.mgrid[0:96, 0:128]
+    light = np.exp(-(((yy - 48) / 22.0) ** 2 + ((xx - 64) / 22.0) ** 2) ** 2)[..., None]  # falls off at its rim
+    out = []
+    for f, g in zip(frames, gains):
+        f = f.astype(np.float32)
+        out.append(np.clip(f * (1 + g * light) + 60 * g * light, 0, 255).astype(np.uint8))
+    return out
+
+
+def test_a_light_brightening_steadily_is_not_a_fade():
+    # the same steady steps as a fade, and a change as large (over FADE_LEVEL on a region the
+    # size of the fade's), but the picture's own detail, lit: no other content appears
+    lit = _lit_frames([0.8 * k / 6 for k in range(7)])
+    changed = np.abs(lit[-1].astype(int) - lit[0].astype(int))[..., 0] > incoherence.FADE_LEVEL
+    assert changed.mean() > 0.7 * 40 * 40 / (96 * 128)
+    assert _long_area(lit) == 0.0
+
+
 def test_a_fade_lasts_several_long_looks():
     nan = float("nan")
     assert incoherence.fade_score([0.0, 0.2, 0.0, 0.2, 0.0]) == 0.0  # flashes, not a run
@@ -84,7 +106,7 @@ def test_a_fade_lasts_several_long_looks():
 def test_fade_look_is_checked():
     with pytest.raises(ConfigError):
         DiagnoseSettings(fade_look=1)
-    assert DiagnoseSettings().fade_look == 0  # off unless asked for
+    assert DiagnoseSettings().fade_look == 6  # on: the length measured
 
 
 LOOK = 6  # pairs: the look measured (the setting is off by default)
