@@ -25,7 +25,7 @@ warp_error          mean Lai et al. warping error, RGB in [0,1], summed over cha
 flow_failure        mean fraction of each frame where the flow check fails
 incoherence         the largest isolated replaced area: fraction of the frame whose content
                     neither frame of a pair explains (luma, colour or structure, both ways,
-                    not found nearby, its detail another picture's), above the pairs around it
+                    not found nearby), above the pairs around it
 fade                cross-fades (``fade_look`` pairs, 6 by default; 0 when off): the largest faded
                     area lasting 3 consecutive long looks (frame t−fade_look against t along the
                     motion chained over the pairs between): replaced there, changed by 56

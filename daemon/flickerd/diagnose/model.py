@@ -5,8 +5,8 @@ These frozen records are the contract between ``diagnose`` and everything after 
 (3: ``texture_flicker`` is read off the block grid on blocky clips, ``texture_flicker_all`` added,
 ``local_flicker`` counts a cell's step only where a neighbouring cell steps with it; 4:
 ``local_flicker``'s cells are the median of their pixels' residuals, not the flow-trusted mean; 5:
-``fade`` is measured by default (``fade_look`` 6), and ``incoherence`` and ``fade`` leave out areas
-whose detail is the other frame's, lit differently).
+``fade`` is measured by default (``fade_look`` 6) and leaves out areas whose detail is the first
+frame's, lit differently).
 """
 
 from __future__ import annotations
