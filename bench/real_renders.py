@@ -371,9 +371,12 @@ def main(argv: list[str]) -> int:
         jobs = _jobs(a, renders, {n: truth[n][0] for n in names}, sides)
         # the longest renders first: a pool of two finishes together
         jobs.sort(key=lambda j: -len(j.variants))
-        with ProcessPoolExecutor(max_workers=a.jobs) as pool:
+        # with --dump, each render's rows are written as it is done: a run stopped early keeps them
+        with ProcessPoolExecutor(max_workers=a.jobs) as pool, open(a.dump or os.devnull, "w") as dump:
             for done in pool.map(_run_job, jobs):
                 rows += done
+                dump.writelines(json.dumps(r) + "\n" for r in done)
+                dump.flush()
     from flickerd.diagnose.settings import DiagnoseSettings
     from flickerd.diagnose.verdict import decide
 
@@ -386,10 +389,6 @@ def main(argv: list[str]) -> int:
         for r in rows:
             v, c = decide(r["scores"], settings)
             r["verdict"], r["confidence"] = v.value, c
-    if a.dump and not a.from_dump:
-        with open(a.dump, "w") as f:
-            for r in rows:
-                f.write(json.dumps(r) + "\n")
     print_report(rows, sides, morphs, {n: truth[n] for n in names if any(r["source"] == n for r in rows)}, a.verbose)
     if not a.no_synthetic and not a.ci:
         synthetic_false_alarms(settings)

@@ -74,6 +74,28 @@ def test_a_steady_blend_is_a_fade_and_a_flickering_swap_is_not():
     assert _long_area(_region_frames([0, 1, 0, 1, 0, 1, 1])) == 0.0
 
 
+def _lit_frames(gains):
+    """Still frames: the same textured 40x40 region lit up by ``gains[t]`` (a lamp, an aurora
+    brightening): a gain and offset of the picture that is there, its detail keeping its shape."""
+    frames = _region_frames([0] * len(gains))
+    yy, xx = np.mgrid[0:96, 0:128]
+    light = np.exp(-(((yy - 48) / 22.0) ** 2 + ((xx - 64) / 22.0) ** 2) ** 2)[..., None]  # falls off at its rim
+    out = []
+    for f, g in zip(frames, gains):
+        f = f.astype(np.float32)
+        out.append(np.clip(f * (1 + g * light) + 60 * g * light, 0, 255).astype(np.uint8))
+    return out
+
+
+def test_a_light_brightening_steadily_is_not_a_fade():
+    # the same steady steps as a fade, and a change as large (over FADE_LEVEL on a region the
+    # size of the fade's), but the picture's own detail, lit: no other content appears
+    lit = _lit_frames([0.8 * k / 6 for k in range(7)])
+    changed = np.abs(lit[-1].astype(int) - lit[0].astype(int))[..., 0] > incoherence.FADE_LEVEL
+    assert changed.mean() > 0.7 * 40 * 40 / (96 * 128)
+    assert _long_area(lit) == 0.0
+
+
 def test_a_fade_lasts_several_long_looks():
     nan = float("nan")
     assert incoherence.fade_score([0.0, 0.2, 0.0, 0.2, 0.0]) == 0.0  # flashes, not a run
@@ -124,5 +146,26 @@ def test_a_fast_real_pan_is_not_a_fade(tmp_path):
     clip = _clip(tmp_path, FAST, "pan", 20.0, 0)
     s = DiagnoseSettings(timeline=False, fade_look=LOOK)
     d = run(clip, s)
+    assert d.scores["fade"] < s.fade_threshold / 2, d.scores
+    assert d.verdict.value != "incoherent"
+
+
+LIT = "Vchitect__LaVie__a_shark_swimming_in_clear_Carribean_ocean_2k_high_quality.gif"  # fit side; a small GIF
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(rr.renders_dir() is None, reason=rr.NO_RENDERS)
+def test_a_real_light_coming_on_is_not_a_fade(tmp_path):
+    from flickerd.synth import inject, real
+
+    frames, fps = real.load(rr.renders_dir() / LIT, rr.CI_FRAMES, rr.CI_MAX_SIDE)
+    h, w = frames[0].shape[:2]
+    light = inject.light_change(np.random.default_rng(2), len(frames), 1.0, w, h)
+    clip = tmp_path / "lit.mp4"
+    real.encode((np.clip(light(f.astype(np.float32), t) + 0.5, 0, 255).astype(np.uint8) for t, f in enumerate(frames)),
+                clip, real.NORMAL_CRF, fps)
+    s = DiagnoseSettings(timeline=False, fade_look=LOOK)
+    d = run(clip, s)
+    # before the faded areas had to show other detail: fade 0.060, incoherent; now 0.0
     assert d.scores["fade"] < s.fade_threshold / 2, d.scores
     assert d.verdict.value != "incoherent"

@@ -59,8 +59,10 @@ class DiagnoseSettings:
     incoherence_threshold: float = 0.05268
     # cross-fades: faded area along the motion chained over fade_look pairs (0: not looked for).
     # Off by default: on the real-render bench's held-out half it also calls one zoomed render
-    # (Allegro's aurora) incoherent (README, "Cross-fades"); 6 is the length measured. The
-    # threshold is fitted on the fit half (just above its largest score outside identity changes).
+    # (Allegro's aurora) incoherent (README, "Cross-fades"), with or without the test that a faded
+    # area shows other detail (its bands' detail decorrelates along the chained zoom: NCC -0.2-0.4);
+    # 6 is the length measured. The threshold is fitted on the fit half (just above its largest
+    # score outside identity changes).
     fade_look: int = 0  # pairs
     fade_threshold: float = 0.0385
     cut_threshold: float = 0.45

@@ -143,3 +143,31 @@ class IdentityChange:
         if self.alpha[t] == 0:
             return img
         return img + self.alpha[t] * self.mask * (self.donor(t) - img)
+
+
+LIGHT_GAIN = 0.9  # the lit region's gain at strength 1 (and LIGHT_OFFSET grey levels, warm), at its centre
+LIGHT_OFFSET = (60.0, 45.0, 20.0)
+LIGHT_SPAN = 6  # frames the light takes to come on (and to go off again)
+
+
+def light_change(rng: np.random.Generator, frames: int, strength: float, width: int, height: int) -> Injector:
+    """A region lit up without any change of identity (a lamp coming on, an aurora brightening):
+    the picture that is there gains ``LIGHT_GAIN`` and a warm offset, falling off smoothly from the
+    light's centre, over ``LIGHT_SPAN`` frames, and dims again as slowly. Not incoherence: the
+    ground truth the cross-fade look must not take for a fade (its steps are as steady)."""
+    area = 1.5 * IDENTITY_AREA * (0.4 + 0.6 * strength)
+    aspect = rng.uniform(0.6, 1.6)
+    ax = np.sqrt(area * width * height / np.pi * aspect)
+    ay = area * width * height / (np.pi * ax)
+    cx, cy = rng.uniform(0.3, 0.7) * width, rng.uniform(0.3, 0.7) * height
+    yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
+    light = np.exp(-1.5 * (((xx - cx) / ax) ** 2 + ((yy - cy) / ay) ** 2))[..., None]
+    start = int(rng.integers(max(1, frames // 4), max(2, frames // 2)))
+    t = np.arange(frames)
+    level = np.clip(np.minimum(t - start + 1, start + 2 * LIGHT_SPAN - t) / LIGHT_SPAN, 0, 1).astype(np.float32)
+    gain, offset = LIGHT_GAIN * strength * light, np.float32(LIGHT_OFFSET) * strength * light
+
+    def inject(img: np.ndarray, t: int) -> np.ndarray:
+        return img * (1 + level[t] * gain) + level[t] * offset
+
+    return inject
