@@ -65,13 +65,14 @@ AMPLITUDE = 0.85
 # and bench restoration's texture 0.1–0.23 dB. The estimated flicker share cannot tell a render's
 # own boiling from re-drawn texture, so it is an opt-in, off by default.
 MISALIGNMENT = 0.0
-# The base-residual allowance for re-drawn detail, × the local RMS of the detail's change between the
-# aligned frames (detail_fit.detail_leak): 0.08 of it leaks into the base, 3 × that is a three-sigma
-# bound. Where texture is strongest the base gate shut out correctly aligned neighbours: on the fit
-# half's strong re-drawn texture (in memory, no encode) 43-57% of the input error sat on pixels whose
-# mean reliability was < 0.3, gaining +0.2/+1.5 dB against +2.7-3.0 where the gate was open. But the
-# same allowance lets averaging reach a render's own boiling, which the bench's truth keeps: see the
-# README; off by default.
+# The base gate's allowance for re-drawn detail, × the local RMS of the detail's change between the
+# aligned frames (detail_fit.detail_leak): 0.08 of a white re-draw leaks through the split into the
+# base, 3 × that is a three-sigma bound. Strong re-drawn texture shuts the plain gate although the
+# flow is right (fit half, TurboWan astronaut, in memory: 57% of the input's error on the 17% of
+# pixels with mean reliability < 0.3). bench real_repairs, fit half, detail alone: texture at
+# strength 1 +1.19 → +1.48 dB median (0.4: +1.59), but on the renders that boil by themselves
+# their luma/breathing clips moved a further 0.05–0.45 dB from the render (the gate was what kept
+# averaging off their own boiling): off by default.
 LEAK = 0.0
 NOVELTY_SIGMA = 3.0  # px at full resolution: the window of that correlation
 ANALYSIS_MAX_SIDE = 480  # flows need detail-level accuracy, so a larger analysis size than normalize's
@@ -94,6 +95,9 @@ class DetailParams(RouteParams):
         pixel's detail moves toward the temporal mean by the Wiener gain of its estimated
         flicker share (``detail_fit.wiener_gain``) times ``strength``. 0 (default): by
         ``strength`` everywhere.
+    leak: 0–2, the base gate's allowance for what re-drawn detail leaks into the base, × the local
+        RMS of the detail's change between the aligned frames (``detail_fit.detail_leak``); 0
+        (default): none, the gate is ``tolerance`` alone.
     chroma: stabilise the chroma planes too (False: luma only).
     analysis_max_side, flow_preset: the size and DIS preset of the flows.
     crf, preset, pix_fmt: the final encode (pix_fmt None follows the input).
