@@ -165,3 +165,32 @@ def test_weak_redrawn_texture_on_a_boiling_render_is_not_moved_further_from_the_
     assert old > before * 1.05, (old, before)  # averaging everything did harm here
     assert new <= before * 1.02, (new, before)
     assert new < old * 0.95
+
+
+def test_strong_redrawn_texture_passes_the_base_gate_with_its_leak_allowed():
+    """Re-drawn texture leaks into the base layer (the split's Gaussian is no brick wall), so where it
+    is strongest the base gate shuts out neighbours the flow aligned right. Allowing that leak
+    (``leak``) averages them in: closer to the clean scene than the plain base gate."""
+    import cv2
+
+    from flickerd.synth import inject
+
+    scene = _boiling_scene(12, 160, 96, own=0.0, seed=0)
+    base = cv2.GaussianBlur(scene[0], (0, 0), 3)
+    truth = [base + (f - base) * 2.5 for f in scene]  # strong persistent texture (≈ 30 levels RMS)
+    redraw = inject.texture(np.random.default_rng(3), len(truth), 1.0)
+    src = [np.clip(redraw(np.dstack([f, f, f]), t)[..., 1], 0, 255) for t, f in enumerate(truth)]
+
+    def gain(p: DetailParams) -> float:
+        def error(frames: list[np.ndarray]) -> float:
+            return float(np.mean([np.mean((a - b) ** 2) for a, b in zip(frames, truth)]))
+        return 10 * np.log10(error(src) / error(_stabilised(src, p)))
+
+    shut, allowed = gain(DetailParams(chroma=False)), gain(DetailParams(chroma=False, leak=0.24))
+    assert allowed > shut + 0.2, (shut, allowed)
+
+
+def test_detail_leak_is_the_local_rms_of_the_detail_change_times_the_factor():
+    a = np.full((40, 60), 4.0, np.float32)
+    leak = detail_fit.detail_leak(a, -a, 3.0, (30, 20), 0.5)
+    assert leak.shape == (20, 30) and np.allclose(leak, 4.0, atol=1e-3)  # RMS 8 × 0.5

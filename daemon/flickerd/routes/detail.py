@@ -65,6 +65,15 @@ AMPLITUDE = 0.85
 # and bench restoration's texture 0.1–0.23 dB. The estimated flicker share cannot tell a render's
 # own boiling from re-drawn texture, so it is an opt-in, off by default.
 MISALIGNMENT = 0.0
+# The base gate's allowance for re-drawn detail, × the local RMS of the detail's change between the
+# aligned frames (detail_fit.detail_leak): 0.08 of a white re-draw leaks through the split into the
+# base, 3 × that is a three-sigma bound. Strong re-drawn texture shuts the plain gate although the
+# flow is right (fit half, TurboWan astronaut, in memory: 57% of the input's error on the 17% of
+# pixels with mean reliability < 0.3). bench real_repairs, fit half, detail alone: texture at
+# strength 1 +1.19 → +1.48 dB median (0.4: +1.59), but on the renders that boil by themselves
+# their luma/breathing clips moved a further 0.05–0.45 dB from the render (the gate was what kept
+# averaging off their own boiling): off by default.
+LEAK = 0.0
 NOVELTY_SIGMA = 3.0  # px at full resolution: the window of that correlation
 ANALYSIS_MAX_SIDE = 480  # flows need detail-level accuracy, so a larger analysis size than normalize's
 FLOW_PRESET = "medium"  # "fast" misaligns fine detail on zooms (clean-clip SSIM 0.971 vs 0.983 at medium)
@@ -86,6 +95,9 @@ class DetailParams(RouteParams):
         pixel's detail moves toward the temporal mean by the Wiener gain of its estimated
         flicker share (``detail_fit.wiener_gain``) times ``strength``. 0 (default): by
         ``strength`` everywhere.
+    leak: 0–2, the base gate's allowance for what re-drawn detail leaks into the base, × the local
+        RMS of the detail's change between the aligned frames (``detail_fit.detail_leak``); 0
+        (default): none, the gate is ``tolerance`` alone.
     chroma: stabilise the chroma planes too (False: luma only).
     analysis_max_side, flow_preset: the size and DIS preset of the flows.
     crf, preset, pix_fmt: the final encode (pix_fmt None follows the input).
@@ -99,6 +111,7 @@ class DetailParams(RouteParams):
     keep: float = KEEP
     amplitude: float = AMPLITUDE
     misalignment: float = MISALIGNMENT
+    leak: float = LEAK
     analysis_max_side: int = ANALYSIS_MAX_SIDE
     flow_preset: str = FLOW_PRESET
     crf: int = DEFAULT_CRF
@@ -108,6 +121,7 @@ class DetailParams(RouteParams):
     ROUTE = "detail"
     RANGES = {"radius": (1, 8), "sigma": (0.5, 8.0), "strength": (0.0, 1.0), "tolerance": (0.005, 0.5),
               "keep": (0.05, 1.0), "amplitude": (0.0, 1.0), "misalignment": (0.0, 4.0),
+              "leak": (0.0, 2.0),
               "analysis_max_side": (32, 4096), "crf": (0, 51)}
     CHOICES = {"flow_preset": PRESETS}
 
@@ -167,8 +181,6 @@ class DetailStabilizer(NeighbourWindow[_Frame]):
         energy = dfit.local_energy(here.details[0], NOVELTY_SIGMA)
         for s in self.neighbours(t):
             fw, bw = self._flow(t, s), self._flow(s, t)
-            w_small = dfit.reliability(here.small_base, self.frames[s].small_base, fw, bw, self.p.tolerance)
-            self._count_weight(w_small)
             luma_weight = None
             coords: dict[tuple[int, int], np.ndarray] = {}  # the sampling map per plane size: Cb and Cr share one
             for k, d in enumerate(here.details):
@@ -180,6 +192,12 @@ class DetailStabilizer(NeighbourWindow[_Frame]):
                 moved = dfit.warp_along(self.frames[s].details[k], coords[w, h])
                 aligned[k].append(moved)
                 if luma_weight is None:  # plane 0: the gate for every plane
+                    leak = None
+                    if self.p.leak > 0:  # the flow is judged on the base: allow what re-drawn detail leaks into it
+                        leak = dfit.detail_leak(d, moved, NOVELTY_SIGMA, self.size, self.p.leak / self.peak)
+                    w_small = dfit.reliability(here.small_base, self.frames[s].small_base, fw, bw, self.p.tolerance,
+                                               leak)
+                    self._count_weight(w_small)
                     luma_weight = cv2.resize(w_small, (w, h), interpolation=cv2.INTER_LINEAR)
                     if self.p.keep < 1.0 or self.p.misalignment > 0:
                         rho = dfit.correlation(d, moved, NOVELTY_SIGMA, energy)
