@@ -34,7 +34,7 @@ import json
 import os
 import time
 from collections import Counter, defaultdict
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 import numpy as np
@@ -371,9 +371,11 @@ def main(argv: list[str]) -> int:
         jobs = _jobs(a, renders, {n: truth[n][0] for n in names}, sides)
         # the longest renders first: a pool of two finishes together
         jobs.sort(key=lambda j: -len(j.variants))
-        # with --dump, each render's rows are written as it is done: a run stopped early keeps them
+        # with --dump, each render's rows are written as soon as it is done (in the order they finish): a
+        # run stopped early keeps them
         with ProcessPoolExecutor(max_workers=a.jobs) as pool, open(a.dump or os.devnull, "w") as dump:
-            for done in pool.map(_run_job, jobs):
+            for future in as_completed([pool.submit(_run_job, job) for job in jobs]):
+                done = future.result()
                 rows += done
                 dump.writelines(json.dumps(r) + "\n" for r in done)
                 dump.flush()

@@ -14,9 +14,10 @@ does not count, so the summary gives the accepted share next to the medians.
 
 The ``clean`` row puts each clean clip itself (one per synthetic seed, and each real clip)
 through every route: a fix must not damage footage that does not flicker. Its gain is
-PSNR(fixed, clean) − PSNR(reencode, clean), where ``reencode`` is the same clean clip through
-normalize at strength 0 (decode + the same final x264 encode): what the route costs beyond the
-unavoidable re-encode (0 = untouched, negative = damage).
+PSNR(fixed, clean) − PSNR(reencode, clean), where the floor is the same clean clip decoded and
+encoded again by the routes' final x264 encode, nothing changed (``frame_stream.reencode``; the
+``reencode`` row, normalize at strength 0, writes the same frames): what the route costs beyond
+the unavoidable re-encode (0 = untouched, negative = damage).
 
     python -m bench restoration [--seeds N] [--frames N] [--no-real] [--routes normalize,ffmpeg,...]
         [--kinds luma,texture,...,clean] [--json PATH]

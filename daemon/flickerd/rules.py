@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from types import MappingProxyType
 
-from flickerd.diagnose.drift import REFINE
+from flickerd.diagnose.seam_list import merged
 from flickerd.diagnose.model import Diagnosis, Verdict
 from flickerd.diagnose.settings import DiagnoseSettings
 from flickerd.routes.base import Step
@@ -112,8 +112,7 @@ def with_seams(steps: Sequence[Step], found: Sequence[int]) -> tuple[Step, ...]:
             return s
         if "seams" in s.params and s.params.get("search", True) is False:
             return s
-        named = [int(x) for x in s.params.get("seams", ())]
-        seams = sorted({*named, *(int(f) for f in found if all(abs(int(f) - g) > REFINE for g in named))})
+        seams = list(merged(s.params.get("seams", ()), found))
         return Step(s.route, {**s.params, "seams": seams, "search": False})
 
     return tuple(seamed(s) for s in steps)

@@ -33,6 +33,7 @@ from flickerd.ahead import Ahead
 from flickerd.diagnose import drift as window_drift
 from flickerd.quality import texture
 from flickerd.diagnose.model import Diagnosis
+from flickerd.diagnose.seam_list import merged
 from flickerd.errors import ConfigError, FlickerdError, InputError
 from flickerd.flow import flow, occlusion_mask, warp
 from flickerd.media.probe import MediaInfo, probe
@@ -891,15 +892,13 @@ def _error_change(dr: float, dd: float, rr: float, pixels: float) -> dict[str, f
 
 
 def judged_seams(before: Diagnosis | None, chain: ChainResult | None) -> tuple[int, ...]:
-    """The seams a fix is judged at: the diagnosis's and those the chain's ``drift`` steps corrected
-    (the same seams where the rules hand the diagnosis's on). Never found here on whole-frame
-    statistics: seams have one standard (``rules.with_seams``), and a real change of light taken
-    for a seam would count as drift removed. No diagnosis and no drift step: none."""
-    at = set(before.seams) if before is not None else set()
-    for step in chain.steps if chain is not None else ():
-        if step.route == "drift":
-            at.update(int(s) for s in step.extra.get("seams", ()))
-    return tuple(sorted(at))
+    """The seams a fix is judged at: those the chain's ``drift`` steps corrected and the diagnosis's,
+    one join counted once (``seam_list.merged``, as ``rules.with_seams`` hands them on). Never found
+    here on whole-frame statistics: seams have one standard, and a real change of light taken for a
+    seam would count as drift removed. No diagnosis and no drift step: none."""
+    corrected = [int(s) for step in (chain.steps if chain is not None else ()) if step.route == "drift"
+                 for s in step.extra.get("seams", ())]
+    return merged(corrected, before.seams if before is not None else ())
 
 
 def drift_metrics(stats_in: Sequence[np.ndarray], stats_out: Sequence[np.ndarray],

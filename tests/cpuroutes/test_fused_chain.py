@@ -51,7 +51,6 @@ def test_a_fused_pass_reports_each_step_at_its_expected_share():
     assert _steps_done(0.5, [0.0, 0.0]) == 1.0
 
 
-
 def test_a_reencode_hands_every_frame_on_unchanged(tmp_path):
     """``frame_stream.reencode`` (the benches' "a fix that changed nothing"): every frame, decoded
     and encoded again at crf 16, is the source's but for x264's error; the source is untouched."""
@@ -61,9 +60,9 @@ def test_a_reencode_hands_every_frame_on_unchanged(tmp_path):
     src, _ = clips.pair(tmp_path, "luma", seed=2, scene="pan")
     before = os.stat(src).st_mtime_ns
     out = str(tmp_path / "same.mp4")
-    reencode(src, out, probe(src))
+    step = reencode(src, out, probe(src))
     a, b = _planes(src), _planes(out)
-    assert len(a) == len(b) == 16
+    assert len(a) == len(b) == step.extra["frames"] == 16 and step.output == out
     mse = np.mean([np.mean((x.astype(np.float64) - y) ** 2) for x, y in zip(a, b)])
     assert 10 * np.log10(255.0**2 / mse) > 40.0  # a frame out of place in the pan would cost far more
     assert os.stat(src).st_mtime_ns == before

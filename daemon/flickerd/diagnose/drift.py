@@ -44,6 +44,7 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 
 from flickerd.diagnose.robust import column_median, median
+from flickerd.diagnose.seam_list import REFINE, merged
 
 STATS = ("y", "cb", "cr", "spread", "saturation")
 MEDIAN_HALF = 4  # running median over 9 frames: removes flashes of up to 3 frames
@@ -54,7 +55,6 @@ SEAM_GAP = 6  # frames: the closest two seams can be
 MIN_WINDOW = 8  # frames: no seam before this (a render's first frames often settle)
 LEVEL_FRAMES = 6  # frames each side that give a seam's levels
 FLASH = 3  # frames after a seam left out of its level (a flash at the join)
-REFINE = 4  # frames either side of the filtered edge where the seam may sit
 # a frame left out of a seam's levels as a flash costs this many units of the clip's typical
 # distance from a level, plus this share of the step (both fitted on the fit half of bench drift_seams)
 TRANSIENT_COST = 2.0
@@ -412,7 +412,7 @@ def find_seams(stats: np.ndarray, cuts: Iterable[int] = (), given: Sequence[int]
     found = [f for f in found if all(abs(f - g) > REFINE for g in kept)]
     if len(found) == 1 and not kept and sharpness(raw, found[0])[1] < ISOLATED_SHARPNESS:
         found = []  # one step, no period and no sidecar: a seam only if it is a clean step between flat levels
-    return tuple(sorted(kept + found))
+    return merged(kept, found)
 
 
 def _extend(raw: np.ndarray, found: Sequence[int], n: int, cuts: set[int], scales: np.ndarray,

@@ -6,8 +6,8 @@ each frame's tone statistics (``diagnose.drift.STATS``, on a copy at most
 diagnosis's) and, with ``search``, the diagnosis's own (``seamed``: one standard for seams
 everywhere, never the whole-frame statistics'). The second pass maps every frame with one
 affine map per channel (``drift_fit``) that brings each window back to the first, dissolves
-what a seam still steps and takes out flashes at the joins. Planar YUV sources are corrected on their own planes (no RGB round trip); others
-in full-range YCbCr through RGB. A clip with no seam is re-encoded unchanged.
+what a seam still steps and takes out flashes at the joins. Planar YUV sources are corrected on
+their own planes (no RGB round trip); others in full-range YCbCr through RGB. A clip with no seam is re-encoded unchanged.
 """
 
 from __future__ import annotations
@@ -46,8 +46,9 @@ class DriftParams(RouteParams):
     flash: take out a brightness flash in the first frames after a seam.
     strength: 0–1, how much of the correction to apply.
     seams: frames known to start a new window (a sidecar's, or the diagnosis's).
-    search: also take the seams the diagnosis finds (it is run on the input: a second decode;
-        the rules turn this off, since they pass the diagnosis's seams on).
+    search: also take the seams the diagnosis finds (the whole diagnosis is run on the input, at its
+        default settings, about as long as the route again; the rules turn this off, since they
+        pass the diagnosis's seams on).
     analysis_max_side: the size the first pass measures at.
     crf, preset, pix_fmt: the final encode (pix_fmt None follows the input).
     """
@@ -93,7 +94,9 @@ def seamed(src: str, p: DriftParams, frames: int) -> tuple[int, ...]:
     """The seams to correct: ``p.seams``, and with ``p.search`` the diagnosis's besides (its
     ``find_seams`` on motion-compensated levels with the cells' check, the sidecar's seams given).
     The whole-frame statistics this route measures cannot tell a join from a real change of light
-    (Steamboat Willie's step at frame 9 read as a seam on them). Nothing to search at strength 0."""
+    (a lamp lighting half the frame reads as a join on them: tests/cpuroutes/test_drift.py). The
+    search is the whole diagnosis at its default settings (about as long as the route again; the
+    rules hand the diagnosis's seams on instead). Nothing to search at strength 0."""
     if not p.search or p.strength <= 0:
         return tuple(s for s in p.seams if 0 < s < frames)
     from flickerd.diagnose import run

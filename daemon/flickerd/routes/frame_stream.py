@@ -219,12 +219,18 @@ class _PassThrough:
         return iter(())
 
 
-def reencode(src: str, out: str, info: MediaInfo, progress: ProgressFn = no_progress) -> None:
+def reencode(src: str, out: str, info: MediaInfo, progress: ProgressFn = no_progress) -> StepResult:
     """``src`` decoded and encoded again by the routes' final encoder (default CRF and preset,
     planes kept when planar), nothing changed: what a fix that changed nothing would publish."""
-    stage = FrameStage(lambda w, h: _PassThrough(), lambda core, data: None, lambda data, _: data,
-                       lambda *_: None, DEFAULT_CRF, DEFAULT_PRESET, None)  # type: ignore[arg-type, return-value]
-    run_stages(src, out, [(stage, {})], info, progress)
+
+    def describe(core: FrameCore | None, written: int, seconds: float, out: str,
+                 encoding: Encoding | None) -> StepResult:
+        return StepResult("reencode", "1", "decode and final encode", {}, seconds=seconds, output=out,
+                          extra={"frames": written, "encoding": encoding.describe() if encoding else IN_MEMORY})
+
+    stage = FrameStage(lambda w, h: _PassThrough(), lambda core, data: None, lambda data, _: data, describe,
+                       DEFAULT_CRF, DEFAULT_PRESET, None)
+    return run_stages(src, out, [(stage, {})], info, progress)[0]
 
 
 def stream_frames(
