@@ -156,18 +156,6 @@ def test_a_lone_light_change_in_a_moving_scene_is_not_a_seam_but_a_period_is():
     assert drift.find_seams(p) == (40, 80)
 
 
-def test_a_join_against_the_scene_own_light_ramp_is_a_seam():
-    """The scene brightens by itself (0.4–0.6 grey levels a frame, an aurora or a sunrise) and the
-    join steps the other way: the step is one pair on top of the trend, so it is a seam, in short
-    renders too (one join: a lone step); the same ramp without a join is none."""
-    for n, seam in ((16, 8), (40, 20), (45, 22)):
-        for ramp in (0.4, 0.6):
-            for seed in range(2):
-                s = _stats(n=n, seams=(seam,), step=(-4.0, 1.0, 1.0), flash=(8.0, 2), ramp=ramp, seed=seed)
-                assert drift.find_seams(s) == (seam,), (n, ramp, seed)
-                assert drift.find_seams(_stats(n=n, seams=(), ramp=ramp, seed=seed)) == ()
-
-
 def test_light_that_rises_over_a_few_frames_is_not_a_seam():
     """A light rising over 3–4 frames (7 grey levels, warmer) fits two flat levels with the
     frames between left out as a "flash"; but no one pair carries half the step, as a join's do."""

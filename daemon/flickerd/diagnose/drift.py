@@ -212,30 +212,9 @@ def running_median(values: np.ndarray, half: int) -> np.ndarray:
     return np.stack([column_median(v[max(0, t - half): t + half + 1]) for t in range(len(v))])
 
 
-TREND_SIGNIFICANCE = 2.0  # standard errors: a local trend smaller than this is the levels' noise
-
-
-def _slope(v: np.ndarray) -> np.ndarray:
-    """Per pair and column, the scene's own trend: the median change of the ``TREND_HALF`` pairs each
-    side, where it is more than ``TREND_SIGNIFICANCE`` standard errors of that median (from the
-    pairs' median absolute deviation), else 0: a ramp of light is taken out, a scene whose tone
-    wobbles from frame to frame keeps its levels."""
-    d = np.diff(v, axis=0)
-    if len(d) == 0:
-        return d
-    trend = running_median(d, TREND_HALF)
-    mad = running_median(np.abs(d - trend), TREND_HALF)
-    count = np.array([min(len(d), t + TREND_HALF + 1) - max(0, t - TREND_HALF) for t in range(len(d))], np.float64)
-    se = 1.4826 * 1.2533 * mad / np.sqrt(count)[:, None]  # MAD → σ; the median's σ/√n is 1.2533×the mean's
-    return np.where(np.abs(trend) > TREND_SIGNIFICANCE * se, trend, 0.0)
-
-
 def _deviation(stats: np.ndarray) -> np.ndarray:
-    """dev[t]: how far the filtered pair change (t−1 → t) of the means stands out of the local trend.
-    A trend that is more than noise (``_slope``) is taken out before the median filter too: on a
-    ramp a step against it does not keep its edge in one filtered pair."""
-    v = _filled(stats)[:, :3]
-    m = running_median(v - np.concatenate([np.zeros((1, 3)), np.cumsum(_slope(v), axis=0)]), MEDIAN_HALF)
+    """dev[t]: how far the filtered pair change (t−1 → t) of the means stands out of the local trend."""
+    m = running_median(_filled(stats)[:, :3], MEDIAN_HALF)
     d = np.diff(m, axis=0)
     base = running_median(d, TREND_HALF)
     dev = np.zeros(len(m))
@@ -284,33 +263,12 @@ def _refine(raw: np.ndarray, t: int, lo: int, hi: int, scales: np.ndarray | None
     return at
 
 
-def _trend(raw: np.ndarray, s: int) -> np.ndarray:
-    """Per column, the scene's own trend about a seam at ``s`` (grey levels a frame): the Theil–Sen
-    slope within the ``LEVEL_FRAMES`` frames before it and within those after the ``FLASH`` (pooled:
-    no pair spans the join). A join is a step between two levels on top of whatever the light
-    does (a sunrise, an aurora that brightens)."""
-    n = len(raw)
-    return _theil_sen(raw[max(0, s - LEVEL_FRAMES): s], raw[min(s + FLASH, n - 1): s + FLASH + LEVEL_FRAMES])
-
-
-def _sides(raw: np.ndarray, s: int) -> tuple[np.ndarray, np.ndarray]:
-    """The ``LEVEL_FRAMES`` frames before a seam at ``s`` and after it (the ``FLASH`` frames after it
-    left out), each column less the scene's own trend (``_trend``) about ``s``."""
-    n = len(raw)
-    lo, at = max(0, s - LEVEL_FRAMES), min(s + FLASH, n - 1)
-    a, b = raw[lo:s], raw[at: s + FLASH + LEVEL_FRAMES]
-    if len(a) == 0 or len(b) == 0:
-        return a, b
-    slope = _trend(raw, s)
-    return a - np.outer(np.arange(lo, s) - s, slope), b - np.outer(np.arange(at, at + len(b)) - s, slope)
-
-
 def sharpness(raw: np.ndarray, s: int) -> tuple[float, float]:
     """(step, sharpness) of a seam at ``s``: the norm of the mean levels' change across it (the
-    ``FLASH`` frames after it left out, the scene's own trend taken out: ``_sides``), and that step
-    over the mean L1 spread of the frames about their two levels: a step into flat levels is sharp,
-    a change spread over frames is not."""
-    a, b = _sides(raw[:, :3], s)
+    ``FLASH`` frames after it left out), and that step over the mean L1 spread of the frames
+    about their two levels: a step into flat levels is sharp, a change spread over frames is not."""
+    a = raw[max(0, s - LEVEL_FRAMES): s, :3]
+    b = raw[min(s + FLASH, len(raw) - 1): s + FLASH + LEVEL_FRAMES, :3]
     if len(a) == 0 or len(b) == 0:
         return 0.0, 0.0
     step = float(np.linalg.norm(column_median(b) - column_median(a)))
@@ -329,7 +287,8 @@ def concentration(raw: np.ndarray, s: int, measured: np.ndarray | None = None) -
     v = raw[:, :3]
     n = len(v)
     measured = np.ones(n, bool) if measured is None else measured
-    a, b = _sides(v, s)
+    a = v[max(0, s - LEVEL_FRAMES): s]
+    b = v[min(s + FLASH, n - 1): s + FLASH + LEVEL_FRAMES]
     if len(a) == 0 or len(b) == 0:
         return 0.0
     step = column_median(b) - column_median(a)
@@ -338,9 +297,7 @@ def concentration(raw: np.ndarray, s: int, measured: np.ndarray | None = None) -
     idx = before + [t for t in range(s, min(n, s + 2 * FLASH + 2)) if measured[t]][: FLASH + 1]
     if size < 1e-12 or len(idx) < 2:
         return 0.0
-    slope = _trend(v, s)
-    change = np.diff(v[idx], axis=0) - np.outer(np.diff(idx), slope)  # each pair less the scene's own trend
-    return float(np.max(change @ step) / size)
+    return float(np.max(np.diff(v[idx], axis=0) @ step) / size)
 
 
 def uniform(raw: np.ndarray, misfits: np.ndarray, s: int) -> bool:
