@@ -159,8 +159,8 @@ def main(argv: list[str]) -> int:
     args = ap.parse_args(argv)
 
     from flickerd.errors import FlickerdError
-    from flickerd.quality.fidelity import ssim
     from flickerd.media.probe import probe
+    from flickerd.quality.fidelity import ssim
     from flickerd.routes.base import Step, run_chain
     from flickerd.routes.frame_stream import reencode
     from flickerd.routes.registry import get_route

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from enum import Enum
 from types import MappingProxyType
 
-from flickerd.diagnose.seam_list import merged
 from flickerd.diagnose.model import Diagnosis, Verdict
+from flickerd.diagnose.seam_list import merged
 from flickerd.diagnose.settings import DiagnoseSettings
 from flickerd.routes.base import Step
 

@@ -13,7 +13,8 @@ from flickerd.service.shutdown import RunningJob, to_cancel
 from flickerd.synth.corpus import ClipSpec, write_clip
 from tests.service.helpers import Daemon, rows, wait_for, write_config
 
-pytestmark = pytest.mark.timeout(180)  # hang guards: the job runs twice, and at load 15 on 2 cores the test overran 60 s
+# hang guards: the job runs twice, and at load 15 on 2 cores the test overran 60 s
+pytestmark = pytest.mark.timeout(180)
 
 CHAIN = """
 [[rules]]

@@ -366,10 +366,10 @@ def find_seams(stats: np.ndarray, cuts: Iterable[int] = (), given: Sequence[int]
                 and uniform(raw, mis, s):
             found.append(s)
     found = _extend(raw, regular(found), n, cut_set, scales, measured, mis)
-    found = [f for f in found if all(abs(f - g) > REFINE for g in kept)]
+    found = [f for f in merged(kept, found) if f not in kept]  # a found seam near a given one is that one
     if len(found) == 1 and not kept and sharpness(raw, found[0])[1] < ISOLATED_SHARPNESS:
         found = []  # one step, no period and no sidecar: a seam only if it is a clean step between flat levels
-    return merged(kept, found)
+    return tuple(sorted(kept + found))
 
 
 def _extend(raw: np.ndarray, found: Sequence[int], n: int, cuts: set[int], scales: np.ndarray,

@@ -7,7 +7,8 @@ diagnosis's) and, with ``search``, the diagnosis's own (``seamed``: one standard
 everywhere, never the whole-frame statistics'). The second pass maps every frame with one
 affine map per channel (``drift_fit``) that brings each window back to the first, dissolves
 what a seam still steps and takes out flashes at the joins. Planar YUV sources are corrected on
-their own planes (no RGB round trip); others in full-range YCbCr through RGB. A clip with no seam is re-encoded unchanged.
+their own planes (no RGB round trip); others in full-range YCbCr through RGB. A clip with no
+seam is re-encoded unchanged.
 """
 
 from __future__ import annotations
