@@ -102,6 +102,13 @@ def find_guide(
     return None
 
 
+def has_guide(src: str | os.PathLike, guides_dir: str | os.PathLike | None = None) -> bool:
+    """Whether a guide lies beside the render or in the ``guides`` folder (unchecked; no wait)."""
+    src = Path(src)
+    return bool(_candidates(src.parent, src.stem + GUIDE_MARK)
+                or (guides_dir is not None and _candidates(Path(guides_dir), src.stem)))
+
+
 def check_guide(src: str | os.PathLike, guide: str | os.PathLike, root: str | os.PathLike, origin: str) -> Guide:
     """``guide`` if it is a safe, readable video with the render's frame count; else why not, as a note."""
     from flickerd.media.guarded import refusal
