@@ -194,3 +194,40 @@ def test_detail_leak_is_the_local_rms_of_the_detail_change_times_the_factor():
     a = np.full((40, 60), 4.0, np.float32)
     leak = detail_fit.detail_leak(a, -a, 3.0, (30, 20), 0.5)
     assert leak.shape == (20, 30) and np.allclose(leak, 4.0, atol=1e-3)  # RMS 8 × 0.5
+
+
+def test_leak_rho_keeps_the_leak_for_redrawn_texture_and_the_plain_gate_where_detail_persists():
+    """``leak_rho``: the allowance only where a neighbour's detail is mostly re-drawn. Strong texture
+    re-drawn every frame (mean correlation ≈ 0) keeps the leak's gain; on a render whose own strong
+    texture boils a little (70% of its energy persists) the output is the plain gate's, while ``leak``
+    alone averages that boiling, which here is the truth, away."""
+    import cv2
+
+    from flickerd.synth import inject
+
+    def strong(scene: list[np.ndarray]) -> list[np.ndarray]:
+        base = cv2.GaussianBlur(scene[0], (0, 0), 3)
+        return [base + (f - base) * 2.5 for f in scene]
+
+    def error(frames: list[np.ndarray], truth: list[np.ndarray]) -> float:
+        return float(np.mean([np.mean((a - b) ** 2) for a, b in zip(frames, truth)]))
+
+    plain, leak = DetailParams(chroma=False), DetailParams(chroma=False, leak=0.24)
+    adaptive = DetailParams(chroma=False, leak=0.24, leak_rho=0.55)
+    truth = strong(_boiling_scene(12, 160, 96, own=0.0, seed=0))
+    redraw = inject.texture(np.random.default_rng(3), len(truth), 1.0)
+    src = [np.clip(redraw(np.dstack([f, f, f]), t)[..., 1], 0, 255) for t, f in enumerate(truth)]
+    shut, kept = error(_stabilised(src, plain), truth), error(_stabilised(src, adaptive), truth)
+    assert kept < shut * 0.95 and kept == pytest.approx(error(_stabilised(src, leak), truth), rel=0.02)
+
+    own = strong(_boiling_scene(12, 160, 96, own=0.3, seed=1))  # the render as it is: its boiling is the truth
+    out_plain, out_leak, out_adaptive = (_stabilised(own, p) for p in (plain, leak, adaptive))
+    assert error(out_leak, own) > error(out_plain, own) * 1.02  # the allowance alone would average it away
+    assert all(np.array_equal(a, b) for a, b in zip(out_adaptive, out_plain))
+
+
+def test_mean_correlation_weighs_by_energy_and_ramp_down_fades_linearly():
+    rho = np.array([[1.0, 0.0]], np.float32)
+    assert detail_fit.mean_correlation(rho, np.array([[3.0, 1.0]], np.float32)) == pytest.approx(0.75)
+    assert [detail_fit.ramp_down(x, 0.55, 0.2) for x in (0.3, 0.35, 0.45, 0.55, 0.9)] == pytest.approx(
+        [1.0, 1.0, 0.5, 0.0, 0.0])

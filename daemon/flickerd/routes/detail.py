@@ -74,6 +74,11 @@ MISALIGNMENT = 0.0
 # their luma/breathing clips moved a further 0.05–0.45 dB from the render (the gate was what kept
 # averaging off their own boiling): off by default.
 LEAK = 0.0
+# The leak allowance only where the detail is mostly re-drawn: it fades out as the energy-weighted
+# mean correlation of the frame's detail with the aligned neighbour's (detail_fit.mean_correlation)
+# rises from ``leak_rho`` − LEAK_RHO_RAMP to ``leak_rho``. 0 (default): the allowance everywhere.
+LEAK_RHO = 0.0
+LEAK_RHO_RAMP = 0.2
 NOVELTY_SIGMA = 3.0  # px at full resolution: the window of that correlation
 ANALYSIS_MAX_SIDE = 480  # flows need detail-level accuracy, so a larger analysis size than normalize's
 FLOW_PRESET = "medium"  # "fast" misaligns fine detail on zooms (clean-clip SSIM 0.971 vs 0.983 at medium)
@@ -98,6 +103,9 @@ class DetailParams(RouteParams):
     leak: 0–2, the base gate's allowance for what re-drawn detail leaks into the base, × the local
         RMS of the detail's change between the aligned frames (``detail_fit.detail_leak``); 0
         (default): none, the gate is ``tolerance`` alone.
+    leak_rho: 0–1; > 0: ``leak`` only where a neighbour's detail is mostly re-drawn: it fades out as the
+        frame's mean detail correlation with that neighbour rises from ``leak_rho`` − 0.2 to ``leak_rho``
+        (a render whose detail mostly persists keeps the plain gate). 0 (default): ``leak`` everywhere.
     chroma: stabilise the chroma planes too (False: luma only).
     analysis_max_side, flow_preset: the size and DIS preset of the flows.
     crf, preset, pix_fmt: the final encode (pix_fmt None follows the input).
@@ -112,6 +120,7 @@ class DetailParams(RouteParams):
     amplitude: float = AMPLITUDE
     misalignment: float = MISALIGNMENT
     leak: float = LEAK
+    leak_rho: float = LEAK_RHO
     analysis_max_side: int = ANALYSIS_MAX_SIDE
     flow_preset: str = FLOW_PRESET
     crf: int = DEFAULT_CRF
@@ -121,7 +130,7 @@ class DetailParams(RouteParams):
     ROUTE = "detail"
     RANGES = {"radius": (1, 8), "sigma": (0.5, 8.0), "strength": (0.0, 1.0), "tolerance": (0.005, 0.5),
               "keep": (0.05, 1.0), "amplitude": (0.0, 1.0), "misalignment": (0.0, 4.0),
-              "leak": (0.0, 2.0),
+              "leak": (0.0, 2.0), "leak_rho": (0.0, 1.0),
               "analysis_max_side": (32, 4096), "crf": (0, 51)}
     CHOICES = {"flow_preset": PRESETS}
 
@@ -192,15 +201,18 @@ class DetailStabilizer(NeighbourWindow[_Frame]):
                 moved = dfit.warp_along(self.frames[s].details[k], coords[w, h])
                 aligned[k].append(moved)
                 if luma_weight is None:  # plane 0: the gate for every plane
+                    if self.p.keep < 1.0 or self.p.misalignment > 0 or self.p.leak_rho > 0:
+                        rho = dfit.correlation(d, moved, NOVELTY_SIGMA, energy)
                     leak = None
-                    if self.p.leak > 0:  # the flow is judged on the base: allow what re-drawn detail leaks into it
-                        leak = dfit.detail_leak(d, moved, NOVELTY_SIGMA, self.size, self.p.leak / self.peak)
+                    factor = self.p.leak
+                    if factor > 0 and self.p.leak_rho > 0:  # only where the detail is mostly re-drawn
+                        factor *= dfit.ramp_down(dfit.mean_correlation(rho, energy), self.p.leak_rho, LEAK_RHO_RAMP)
+                    if factor > 0:  # the flow is judged on the base: allow what re-drawn detail leaks into it
+                        leak = dfit.detail_leak(d, moved, NOVELTY_SIGMA, self.size, factor / self.peak)
                     w_small = dfit.reliability(here.small_base, self.frames[s].small_base, fw, bw, self.p.tolerance,
                                                leak)
                     self._count_weight(w_small)
                     luma_weight = cv2.resize(w_small, (w, h), interpolation=cv2.INTER_LINEAR)
-                    if self.p.keep < 1.0 or self.p.misalignment > 0:
-                        rho = dfit.correlation(d, moved, NOVELTY_SIGMA, energy)
                     if self.p.misalignment > 0:
                         rhos.append(rho)
                         trusts.append(luma_weight.copy())

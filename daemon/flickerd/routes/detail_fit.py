@@ -76,6 +76,17 @@ def detail_leak(detail_t: np.ndarray, aligned: np.ndarray, sigma: float, size: t
     return cv2.resize(rms, size, interpolation=cv2.INTER_AREA) * factor
 
 
+def mean_correlation(rho: np.ndarray, energy_t: np.ndarray) -> float:
+    """The frame's mean detail correlation with one aligned neighbour (``correlation``'s map), weighted by
+    the frame's local detail energy: what share of the textured detail persists from one frame to the next."""
+    return float((np.clip(rho, -1.0, 1.0) * energy_t).sum() / (float(energy_t.sum()) + 1e-6))
+
+
+def ramp_down(x: float, top: float, width: float) -> float:
+    """1 up to ``top`` − ``width``, 0 from ``top`` on, linear between."""
+    return float(np.clip((top - x) / width, 0.0, 1.0))
+
+
 def correlation(detail_t: np.ndarray, aligned: np.ndarray, sigma: float,
                 energy_t: np.ndarray | None = None) -> np.ndarray:
     """Local correlation ρ of frame t's detail with an aligned neighbour's (Gaussian window ``sigma``).
