@@ -858,6 +858,7 @@ def _metrics(tally: _Tally, mode: str, factor: int, info_in: MediaInfo, info_out
     m.update(_error_change(tally.flick_dr, tally.flick_dd, tally.flick_rr, tally.flick_pixels))
     m["change_energy_native"] = _mean(tally.native_change)
     m["detail_change_on_flicker"] = _against(tally.hf_dr, tally.hf_dd, tally.hf_rr, tally.hf_pixels)
+    m.update(_expected_error_change(m["change_energy_native"], tally))
     # The headline people see everywhere (log, metric, report, plot, CLI): the warping error with
     # the input's flow, before and after; 1 − after/before, so the three figures always agree.
     m["flicker_before"], m["flicker_after"] = wb, wa
@@ -889,6 +890,27 @@ def _error_change(dr: float, dd: float, rr: float, pixels: float) -> dict[str, f
         return {"change_energy": None, "residual_energy": None, "error_change_estimate": None}
     return {"change_energy": dd / pixels, "residual_energy": rr / pixels,
             "error_change_estimate": (dd + 2.0 * dr) / pixels}
+
+
+def _expected_error_change(native: float | None, tally: _Tally) -> dict[str, float | None]:
+    """Grey levels² per sample: the flicker the fix's change undoes (``flicker_undone``: −2·d·r on
+    the 320 px frames, RGB; ``detail_flicker_undone``: the same on the native fine-detail tiles,
+    luma) and ``expected_error_change``, the whole change's energy at full size less both. At full
+    size the change carries what 320 px averages away — the final encode's noise, detail moved —
+    and none of that undoes flicker, so it counts whole against the output: a fix whose change is
+    mostly one more generation of x264, or real detail averaged, is expected to end further from a
+    steady truth than its input (> 0), however much of its small change lined up with flicker."""
+    out: dict[str, float | None] = {"flicker_undone": None, "detail_flicker_undone": None,
+                                    "detail_change_energy": None, "expected_error_change": None}
+    if tally.hf_pixels > 0:
+        out["detail_flicker_undone"] = -2.0 * tally.hf_dr / tally.hf_pixels
+        out["detail_change_energy"] = tally.hf_dd / tally.hf_pixels
+    if tally.flick_pixels <= 0:
+        return out
+    out["flicker_undone"] = -2.0 * tally.flick_dr / tally.flick_pixels
+    if native is not None:
+        out["expected_error_change"] = native - out["flicker_undone"] - (out["detail_flicker_undone"] or 0.0)
+    return out
 
 
 def judged_seams(before: Diagnosis | None, chain: ChainResult | None) -> tuple[int, ...]:
