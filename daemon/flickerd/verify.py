@@ -65,6 +65,15 @@ DEFAULT_MAX_CHANGE_PERSISTENCE = 1.0
 # the steady renders, and cost texture's median gain and as-is fixes (README, Verification).
 DEFAULT_MIN_CHANGE_ON_FLICKER = -1.0
 DEFAULT_MIN_DETAIL_CHANGE_ON_FLICKER = -1.0  # reported; no threshold helped on the fit half
+# Grey levels² per sample: the most a fix's expected error change against a steady truth may be
+# (``expected_error_change``: its change's energy at full size less the flicker it undoes). Above
+# it, the change is mostly the final encode's noise or detail moved, not flicker removed.
+# Off by default: 0.25, the best on the fit half of bench real_repairs, cut published-harmful 7 → 5
+# (fit) and 5 → 3 (held out) but refused 2/42 good held-out fixes and took texture's held-out
+# median from +0.35 to 0.00 dB (README, Verification).
+FITTED_MAX_EXPECTED_ERROR_CHANGE = 0.25
+DEFAULT_MAX_EXPECTED_ERROR_CHANGE = 1e6
+OFF_EXPECTED_ERROR_CHANGE = DEFAULT_MAX_EXPECTED_ERROR_CHANGE
 DEFAULT_MIN_VMAF = 0.0  # 0: VMAF not required (it is slow; computed only when asked)
 # Deband alone does not reduce flicker; it must only not add any. Nor is its change flicker
 # removed (deband), so it is not judged on change_on_flicker either. A guided fix resamples every
@@ -72,7 +81,8 @@ DEFAULT_MIN_VMAF = 0.0  # 0: VMAF not required (it is slow; computed only when a
 # bench guided the three guided fixes refused at 0.95 kept 0.918–0.950 and all gained (+1.1 to
 # +2.4 dB against the truth); no guided fix there was harmful.
 DEFAULT_ROUTE_OVERRIDES: Mapping[str, Mapping[str, float]] = MappingProxyType(
-    {"ffmpeg": MappingProxyType({"min_flicker_reduction": -0.05, "min_change_on_flicker": -1.0}),
+    {"ffmpeg": MappingProxyType({"min_flicker_reduction": -0.05, "min_change_on_flicker": -1.0,
+                                 "max_expected_error_change": OFF_EXPECTED_ERROR_CHANGE}),
      "guided": MappingProxyType({"min_detail_kept": 0.90}),
      "normalize+guided": MappingProxyType({"min_detail_kept": 0.90})}
 )
@@ -84,6 +94,7 @@ DURATION_TOLERANCE_FRAMES = 2.0
 LUMA_FLICKER_SLACK = 0.25  # luma levels
 LOCAL_FLICKER_SLACK = 0.6  # luma levels: a re-encode alone moves it by ±0.2; half the visible level
 WARP_ERROR_FLOOR = 1e-5  # RGB in [0, 1], squared
+UNDONE_SIGMA = 1.5  # analysis px: the low pass of the change and the residual for flicker_undone_low
 MIN_CHANGE = 0.25  # luma levels²: a fix changing frames by less (RMS 0.5 level) is not judged on persistence
 PERSISTENT_SHARE = 0.1  # detail_kept is measured where at least this share of the input's detail persists
 CHROMA_FLICKER_SLACK = 0.45  # chroma levels: the diagnosis's chroma threshold, below which no chroma flicker shows (a 5-frame re-encode moves it 0.3)
@@ -107,6 +118,7 @@ _THRESHOLDS = (
     "max_change_persistence",
     "min_change_on_flicker",
     "min_detail_change_on_flicker",
+    "max_expected_error_change",
     "min_vmaf",
 )
 
@@ -125,6 +137,7 @@ class Acceptance:
     max_change_persistence: float = DEFAULT_MAX_CHANGE_PERSISTENCE
     min_change_on_flicker: float = DEFAULT_MIN_CHANGE_ON_FLICKER
     min_detail_change_on_flicker: float = DEFAULT_MIN_DETAIL_CHANGE_ON_FLICKER
+    max_expected_error_change: float = DEFAULT_MAX_EXPECTED_ERROR_CHANGE
     min_vmaf: float = DEFAULT_MIN_VMAF
     routes: Mapping[str, Mapping[str, float]] = field(default_factory=lambda: DEFAULT_ROUTE_OVERRIDES, hash=False)
 
@@ -310,6 +323,10 @@ class _Tally:
     flick_dd: float = 0.0
     flick_rr: float = 0.0
     flick_pixels: float = 0.0
+    # the same Σd·r with both low-passed (``UNDONE_SIGMA``), and with d's own residual along the
+    # motion instead of d: what a change that persists cannot score
+    flick_dr_low: float = 0.0
+    flick_dr_res: float = 0.0
     hf_dr: float = 0.0
     hf_dd: float = 0.0
     hf_rr: float = 0.0
@@ -386,7 +403,8 @@ class _Tally:
         self.change_pixels += float(cv2.sumElems(k)[0])
 
     def against_flicker(self, a0: _Img, a1: _Img, b1: _Img, a2: _Img, to_prev: np.ndarray,
-                        to_next: np.ndarray, reliable: np.ndarray) -> None:
+                        to_next: np.ndarray, reliable: np.ndarray, b0: _Img | None = None,
+                        b2: _Img | None = None) -> None:
         """The fix's change to the middle frame against the input's own residual there: the frame
         less the mean of its neighbours warped onto it (RGB). Flicker removed opposes that residual
         wherever it is; an error the fix adds, or content it moves (a real change of light, detail
@@ -402,6 +420,15 @@ class _Tally:
         self.flick_dd += float(np.sum(cv2.sumElems(dk * d)[:3]))
         self.flick_rr += float(np.sum(cv2.sumElems(r * r * k)[:3]))
         self.flick_pixels += 3 * float(cv2.sumElems(reliable.astype(np.float32))[0])
+        # warping resamples fine detail, so r holds some of the truth's detail and a change that
+        # smooths it lines up with r: low-passed, or against d's own residual, it does not
+        self.flick_dr_low += float(np.sum(cv2.sumElems(cv2.GaussianBlur(d, (0, 0), UNDONE_SIGMA) * k
+                                                       * cv2.GaussianBlur(r, (0, 0), UNDONE_SIGMA))[:3]))
+        if b0 is not None and b2 is not None:
+            d0 = cv2.subtract(b0.rgb, a0.rgb, dtype=cv2.CV_32F)
+            d2 = cv2.subtract(b2.rgb, a2.rgb, dtype=cv2.CV_32F)
+            d_res = d - (warp(d0, to_prev) + warp(d2, to_next)) * 0.5
+            self.flick_dr_res += float(np.sum(cv2.sumElems(d_res * k * r)[:3]))
 
     def ghost(self, num: float, den: float) -> None:
         if den > 0:
@@ -502,7 +529,8 @@ def _measure_fix(src_frames: Iterator[np.ndarray], out_frames: Iterator[np.ndarr
                     mask = moving_mask(to_prev, fw, reliable=rel_prev & rel_fw)
                     tally.ghost(*ghosting(prev_out.gray, prev_in.gray, naive, mc, mask))
                     tally.persistence(older_in, older_out, prev_in, prev_out, a, b, to_prev, fw, rel_prev & rel_fw)
-                    tally.against_flicker(older_in, prev_in, prev_out, a, to_prev, fw, rel_prev & rel_fw)
+                    tally.against_flicker(older_in, prev_in, prev_out, a, to_prev, fw, rel_prev & rel_fw,
+                                          older_out, b)
                 prev_back = (pair.bw, pair.rel_bw)
             else:
                 if prev_in is not None:
@@ -666,6 +694,10 @@ def judge(metrics: Mapping[str, Any], t: Acceptance, mode: str) -> list[str]:
         ("detail_change_on_flicker", "min", t.min_detail_change_on_flicker,
          "the fix's change to the fine detail lines up with the input's boiling along the motion only {v:.2f} "
          "(correlation; the minimum is {t:.2f}): it changed detail that does not boil."),
+        ("expected_error_change", "max", t.max_expected_error_change,
+         "the fix is expected to end further from a steady picture than its input: its change at full size "
+         "({v:.2f} grey levels² per sample more than the flicker it undoes; the maximum is {t:.2f}) is mostly "
+         "encoding noise or detail moved, not flicker removed."),
         ("detail_kept", "min", t.min_detail_kept,
          "the fix removed detail that persists from frame to frame: it kept {v:.3f} of it, below the minimum {t:.3f}."),
     )
@@ -858,6 +890,7 @@ def _metrics(tally: _Tally, mode: str, factor: int, info_in: MediaInfo, info_out
     m.update(_error_change(tally.flick_dr, tally.flick_dd, tally.flick_rr, tally.flick_pixels))
     m["change_energy_native"] = _mean(tally.native_change)
     m["detail_change_on_flicker"] = _against(tally.hf_dr, tally.hf_dd, tally.hf_rr, tally.hf_pixels)
+    m.update(_expected_error_change(m["change_energy_native"], tally))
     # The headline people see everywhere (log, metric, report, plot, CLI): the warping error with
     # the input's flow, before and after; 1 − after/before, so the three figures always agree.
     m["flicker_before"], m["flicker_after"] = wb, wa
@@ -889,6 +922,35 @@ def _error_change(dr: float, dd: float, rr: float, pixels: float) -> dict[str, f
         return {"change_energy": None, "residual_energy": None, "error_change_estimate": None}
     return {"change_energy": dd / pixels, "residual_energy": rr / pixels,
             "error_change_estimate": (dd + 2.0 * dr) / pixels}
+
+
+def _expected_error_change(native: float | None, tally: _Tally) -> dict[str, float | None]:
+    """Grey levels² per sample: what the fix's change is expected to add to the error against a
+    steady truth, band by band. The 320 px band: the change's energy less the flicker it undoes
+    (−2·d·r with both low-passed, ``flicker_undone_low``: warping resamples fine detail, so an
+    unfiltered r holds some of the truth's detail and smoothing it would score). The fine band:
+    what 320 px averages away of the change (full size less 320 px: the final encode's noise,
+    detail moved or removed), of which only the share the native tiles see undoing the boiling
+    (``detail_flicker_undone`` / ``detail_change_energy``) is credited. A change that is mostly one
+    more generation of x264, or real detail averaged, reads > 0: expected to end further from the
+    truth than its input. ``flicker_undone`` (unfiltered) and ``flicker_undone_res`` (d's own
+    residual along the motion in place of d) are reported for comparison."""
+    out: dict[str, float | None] = dict.fromkeys(
+        ("flicker_undone", "flicker_undone_low", "flicker_undone_res", "detail_flicker_undone",
+         "detail_change_energy", "expected_error_change"))
+    if tally.hf_pixels > 0:
+        out["detail_flicker_undone"] = -2.0 * tally.hf_dr / tally.hf_pixels
+        out["detail_change_energy"] = tally.hf_dd / tally.hf_pixels
+    if tally.flick_pixels <= 0 or native is None:
+        return out
+    out["flicker_undone"] = -2.0 * tally.flick_dr / tally.flick_pixels
+    out["flicker_undone_low"] = low = -2.0 * tally.flick_dr_low / tally.flick_pixels
+    # independent flicker: Σd_res·r = 1.5·Σd·r (r and d_res each carry three frames' flicker)
+    out["flicker_undone_res"] = -4.0 / 3.0 * tally.flick_dr_res / tally.flick_pixels
+    coarse = tally.flick_dd / tally.flick_pixels
+    share = out["detail_flicker_undone"] / out["detail_change_energy"] if out["detail_change_energy"] else 0.0
+    out["expected_error_change"] = coarse - low + max(native - coarse, 0.0) * (1.0 - share)
+    return out
 
 
 def judged_seams(before: Diagnosis | None, chain: ChainResult | None) -> tuple[int, ...]:
