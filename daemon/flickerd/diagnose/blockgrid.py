@@ -62,15 +62,15 @@ class Ratios:
         """``hp_a``/``hp_b``: high-pass of frame t−1 and of warped frame t, zero off ``ok``;
         ``ref_a``/``ref_b``: their reference bands, likewise."""
         off = ok & ~grid
-        maps = [cv2.multiply(r, r) for r in (cv2.subtract(hp_a, hp_b),)]
-        maps.append(cv2.multiply(hp_a, hp_a) + cv2.multiply(hp_b, hp_b))
+        r = cv2.subtract(hp_a, hp_b)
+        # residual and mean detail energy maps, fine band then (if given) reference band
+        maps = [cv2.multiply(r, r), (cv2.multiply(hp_a, hp_a) + cv2.multiply(hp_b, hp_b)) * 0.5]
         if ref_a is not None:
             r = cv2.subtract(ref_a, ref_b)
-            maps += [cv2.multiply(r, r), cv2.multiply(ref_a, ref_a) + cv2.multiply(ref_b, ref_b)]
-        halves = (1.0, 0.5, 1.0, 0.5)  # detail: the mean of the two frames'
-        for i, (m, h) in enumerate(zip(maps, halves)):
-            self.all[i] += float(m.sum(dtype=np.float64)) * h
-            self.off[i] += float(m[off].sum(dtype=np.float64)) * h
+            maps += [cv2.multiply(r, r), (cv2.multiply(ref_a, ref_a) + cv2.multiply(ref_b, ref_b)) * 0.5]
+        for i, m in enumerate(maps):
+            self.all[i] += float(m.sum(dtype=np.float64))
+            self.off[i] += float(m[off].sum(dtype=np.float64))
         self.all[4] += int(np.count_nonzero(ok))
         self.off[4] += int(np.count_nonzero(off))
 

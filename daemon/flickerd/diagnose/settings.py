@@ -54,7 +54,7 @@ class DiagnoseSettings:
     chroma_threshold: float = 0.4504
     local_threshold: float = 0.61
     texture_threshold: float = 0.4297
-    texture_excess_threshold: float = 0.15
+    texture_excess_threshold: float = 0.09
     banding_threshold: float = 0.029
     blocking_threshold: float = 1.467
     incoherence_threshold: float = 0.05268
