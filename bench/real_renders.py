@@ -275,7 +275,6 @@ def print_report(rows, sides, morphs, truth, verbose: bool) -> dict:
 
 THRESHOLD_SCORES = {"luma_threshold": "luma_flicker", "chroma_threshold": "chroma_flicker",
                     "local_threshold": "local_flicker", "texture_threshold": "texture_flicker",
-                    "texture_excess_threshold": "texture_excess",
                     "banding_threshold": "banding", "blocking_threshold": "blocking",
                     "incoherence_threshold": "incoherence"}
 

@@ -118,7 +118,7 @@ def scores_and_segments(series: dict, blocking: float, s: DiagnoseSettings) -> t
         ("local", "local_flicker", series["local"], s.local_threshold, s.local_threshold * 2),  # per-frame peaks
         ("texture", "texture_flicker", texture, s.texture_threshold, s.texture_threshold),
     )
-    if scores["texture_flicker"] <= s.texture_threshold:  # one texture kind: the excess only where the ratio is not over
+    if s.texture_excess_threshold and scores["texture_flicker"] <= s.texture_threshold:  # one texture kind
         kinds += (("texture", "texture_excess", excess, s.texture_excess_threshold, s.texture_excess_threshold),)
     segs: list[Segment] = []
     for kind, key, values, over, per_frame in kinds:
@@ -147,13 +147,15 @@ def _confidence(margin: float) -> float:
 
 
 def generative_margin(scores: dict[str, float], s: DiagnoseSettings) -> float:
-    return max(
+    margins = [
         _margin(scores["luma_flicker"], s.luma_threshold),
         _margin(scores["chroma_flicker"], s.chroma_threshold),
         _margin(scores["local_flicker"], s.local_threshold),
         _margin(scores["texture_flicker"], s.texture_threshold),
-        _margin(scores.get("texture_excess", 0.0), s.texture_excess_threshold),
-    )
+    ]
+    if s.texture_excess_threshold:  # opt-in (settings)
+        margins.append(_margin(scores.get("texture_excess", 0.0), s.texture_excess_threshold))
+    return max(margins)
 
 
 def codec_margin(scores: dict[str, float], s: DiagnoseSettings) -> float:
