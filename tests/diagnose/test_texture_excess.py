@@ -15,7 +15,7 @@ from flickerd.errors import ConfigError
 from flickerd.quality import texture
 from flickerd.synth import corpus, real
 
-S = DiagnoseSettings(texture_excess_threshold=0.12)  # the value README gives for the opt-in
+S = DiagnoseSettings(texture_excess_threshold=0.11)  # the value README gives for the opt-in
 
 
 @pytest.mark.parametrize("scene", ["objects", "static"])

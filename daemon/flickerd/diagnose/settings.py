@@ -55,10 +55,10 @@ class DiagnoseSettings:
     local_threshold: float = 0.61
     texture_threshold: float = 0.4297
     # faint re-drawn texture (``texture_excess``; 0: not used). Off by default: on the real-render
-    # bench's fit half 0.12 finds FastHunyuan's half-strength texture (0.14) that the ratio misses,
+    # bench's fit half 0.11 finds FastHunyuan's half-strength texture (0.14) that the ratio misses,
     # but Wan 2.1's lone hiker reads 0.12-0.15 by itself (as it is, zoomed, any kind injected):
-    # 3 more right, 4 clips newly called flicker (README, "Faint re-drawn texture"). 0.12 is the
-    # middle of the fit half's best run (0.096-0.140, the bench's objective).
+    # 3 more right, 4 clips newly called flicker (README, "Faint re-drawn texture"). 0.11 is the
+    # middle of the fit half's best run (0.088-0.140, the bench's objective; geometric middle).
     texture_excess_threshold: float = 0.0
     banding_threshold: float = 0.029
     blocking_threshold: float = 1.467
