@@ -25,7 +25,8 @@ texture_excess      median over pairs of the fine band's residual ratio (as text
                     same pixels) minus 6 x the same ratio one band coarser (σ 1-2 px): the
                     clip's own tracking error (misalignment, deformation) leaves residual in
                     both bands, re-drawn 1-3 px detail in the fine one only (≈0 tracked,
-                    can be < 0; over its threshold counts as generative flicker)
+                    can be < 0; over texture_excess_threshold, when set, it counts as
+                    generative flicker; off by default)
 warp_error          mean Lai et al. warping error, RGB in [0,1], summed over channels
 flow_failure        mean fraction of each frame where the flow check fails
 incoherence         the largest isolated replaced area: fraction of the frame whose content

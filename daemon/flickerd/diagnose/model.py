@@ -5,7 +5,7 @@ These frozen records are the contract between ``diagnose`` and everything after 
 (3: ``texture_flicker`` is read off the block grid on blocky clips, ``texture_flicker_all`` added,
 ``local_flicker`` counts a cell's step only where a neighbouring cell steps with it; 4:
 ``local_flicker``'s cells are the median of their pixels' residuals, not the flow-trusted mean;
-5: ``texture_excess`` added, and it counts towards generative flicker).
+5: ``texture_excess`` added; it counts towards generative flicker only with ``texture_excess_threshold`` set).
 """
 
 from __future__ import annotations
