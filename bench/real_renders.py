@@ -156,6 +156,8 @@ def _jobs(a, renders: Path, truth: dict[str, bool], sides: dict[str, str]) -> li
     names = sorted(truth)
     if a.ci:
         names = [n for n in names if n in CI_RENDERS]
+    if a.side:
+        names = [n for n in names if sides[n] == a.side]
     settings = DiagnoseSettings(timeline=False).to_dict()
     seeds = range(1) if a.ci else range(a.seeds)
     strengths = STRENGTHS[:1] if a.ci else STRENGTHS
@@ -261,13 +263,13 @@ def print_report(rows, sides, morphs, truth, verbose: bool) -> dict:
     print("  verdicts: " + ", ".join(f"{v} {counts[v]}" for v in VERDICTS))
     print(f"  truth-set renders called clean as they are: {clean}/{len(in_truth)}")
     if verbose:
-        keys = ("luma_flicker", "chroma_flicker", "local_flicker", "texture_flicker", "banding", "blocking",
+        keys = ("luma_flicker", "chroma_flicker", "local_flicker", "texture_flicker", "texture_excess", "banding", "blocking",
                 "iframe_spike", "incoherence")
         asis_v = {r["source"]: r["verdict"] for r in asis}
         print("\n== misses")
         for r in rows:
             if r["kind"] in INJECTED and not correct(r["kind"], r["verdict"], asis_v[r["source"]], r["source"] in morphs):
-                print(f"  {r['name']:70s} -> {r['verdict']:18s} " + " ".join(f"{k[:6]}={r['scores'][k]:.3f}" for k in keys))
+                print(f"  {r['name']:70s} -> {r['verdict']:18s} " + " ".join(f"{k.replace('_flicker', '')[:10]}={r['scores'].get(k, float('nan')):.3f}" for k in keys))
     return {"evaluation": ev, "truth_clean": (clean, len(in_truth)), "motion_incoherent": bad}
 
 
@@ -352,6 +354,7 @@ def main(argv: list[str]) -> int:
     p.add_argument("--verbose", action="store_true")
     p.add_argument("--from-dump", help="score the rows of an earlier --dump instead of diagnosing again")
     p.add_argument("--fit", action="store_true", help="fit the verdict thresholds on the fit side and re-decide")
+    p.add_argument("--side", choices=("fit", "report"), help="diagnose this half of the split only")
     a = p.parse_args(argv)
     renders = renders_dir(a.renders)
     if renders is None:

@@ -47,7 +47,7 @@ def test_every_kind_of_video_gets_a_diagnosis(tmp_path, name):
     r = subprocess.run([FLICKERD, "diagnose", "--json", path], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
     doc = json.loads(r.stdout)
-    assert doc["schema"] == 4 and doc["file"] == str(path)
+    assert doc["schema"] == 5 and doc["file"] == str(path)
     assert doc["verdict"] in {"clean", "generative_flicker", "codec_artifacts", "mixed", "incoherent"}
     assert doc["frames"] == len(doc["timeline"]) >= 10
     if frames is not None:

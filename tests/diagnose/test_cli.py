@@ -22,7 +22,7 @@ def test_json_schema_one_line_per_file(make_clip):
     assert len(lines) == 2
     docs = [json.loads(line) for line in lines]
     for doc, path in zip(docs, (a, b)):
-        assert doc["schema"] == 4 and doc["file"] == path
+        assert doc["schema"] == 5 and doc["file"] == path
         assert {"verdict", "confidence", "scores", "frames", "fps", "timeline", "segments", "cuts"} <= doc.keys()
         assert doc["frames"] == 24 and len(doc["timeline"]) == 24
         assert {"luma_flicker", "chroma_flicker", "local_flicker", "texture_flicker", "banding", "blocking",

@@ -21,7 +21,7 @@ def test_diagnosis_record_is_complete(diagnosed):
     assert d.timeline[0].warp_error is None and d.timeline[5].warp_error is not None
     assert any(s.kind == "luma" for s in d.segments)
     j = d.to_json()
-    assert j["schema"] == 4 and j["verdict"] == "generative_flicker" and len(j["timeline"]) == 24
+    assert j["schema"] == 5 and j["verdict"] == "generative_flicker" and len(j["timeline"]) == 24
 
 
 def test_progress_reaches_one(make_clip):

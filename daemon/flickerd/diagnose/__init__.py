@@ -21,6 +21,12 @@ texture_flicker     median over pairs of high-pass residual energy / high-pass d
                     ``blocking`` is over its threshold, only the pixels off both frames'
                     8-px block grids count (``blockgrid``: re-quantised blocks are the codec's)
 texture_flicker_all the same on all of the tiles' reliable pixels, blocky or not
+texture_excess      median over pairs of the fine band's residual ratio (as texture_flicker,
+                    same pixels) minus 6 x the same ratio one band coarser (σ 1-2 px): the
+                    clip's own tracking error (misalignment, deformation) leaves residual in
+                    both bands, re-drawn 1-3 px detail in the fine one only (≈0 tracked,
+                    can be < 0; over texture_excess_threshold, when set, it counts as
+                    generative flicker; off by default)
 warp_error          mean Lai et al. warping error, RGB in [0,1], summed over channels
 flow_failure        mean fraction of each frame where the flow check fails
 incoherence         the largest isolated replaced area: fraction of the frame whose content

@@ -49,33 +49,61 @@ def on_grid(prev_origin: tuple[int, int], cur_origin: tuple[int, int], flow: np.
 
 class Ratios:
     """Residual and detail energies summed over a pair's windows: on all reliable pixels and on
-    those off the block grid."""
+    those off the block grid, in the fine band and (when given) in the reference band
+    (``texture.reference_band``)."""
 
     def __init__(self) -> None:
-        self.residual = self.detail = self.residual_off = self.detail_off = 0.0
-        self.count = self.count_off = 0
+        # [fine residual, fine detail, reference residual, reference detail, pixels], all pixels / off the grid
+        self.all = np.zeros(5)
+        self.off = np.zeros(5)
 
-    def add(self, hp_a: np.ndarray, hp_b: np.ndarray, ok: np.ndarray, grid: np.ndarray) -> None:
-        """``hp_a``/``hp_b``: high-pass of frame t−1 and of warped frame t, zero off ``ok``."""
-        r = cv2.subtract(hp_a, hp_b)
-        r2 = cv2.multiply(r, r)
-        d2 = cv2.multiply(hp_a, hp_a) + cv2.multiply(hp_b, hp_b)
+    def add(self, hp_a: np.ndarray, hp_b: np.ndarray, ok: np.ndarray, grid: np.ndarray,
+            ref_a: np.ndarray | None = None, ref_b: np.ndarray | None = None) -> None:
+        """``hp_a``/``hp_b``: high-pass of frame t−1 and of warped frame t, zero off ``ok``;
+        ``ref_a``/``ref_b``: their reference bands, likewise."""
         off = ok & ~grid
-        self.residual += float(r2.sum(dtype=np.float64))
-        self.detail += float(d2.sum(dtype=np.float64)) / 2
-        self.count += int(np.count_nonzero(ok))
-        self.residual_off += float(r2[off].sum(dtype=np.float64))
-        self.detail_off += float(d2[off].sum(dtype=np.float64)) / 2
-        self.count_off += int(np.count_nonzero(off))
+        r = cv2.subtract(hp_a, hp_b)
+        # residual and mean detail energy maps, fine band then (if given) reference band
+        maps = [cv2.multiply(r, r), (cv2.multiply(hp_a, hp_a) + cv2.multiply(hp_b, hp_b)) * 0.5]
+        if ref_a is not None:
+            r = cv2.subtract(ref_a, ref_b)
+            maps += [cv2.multiply(r, r), (cv2.multiply(ref_a, ref_a) + cv2.multiply(ref_b, ref_b)) * 0.5]
+        for i, m in enumerate(maps):
+            self.all[i] += float(m.sum(dtype=np.float64))
+            self.off[i] += float(m[off].sum(dtype=np.float64))
+        self.all[4] += int(np.count_nonzero(ok))
+        self.off[4] += int(np.count_nonzero(off))
+
+    @staticmethod
+    def _one(acc: np.ndarray) -> tuple[float, float]:
+        residual, detail, ref_residual, ref_detail, count = acc
+        if not count or detail / count < texture.MIN_DETAIL:
+            return float("nan"), float("nan")
+        fine = residual / detail
+        return fine, texture.excess(fine, ref_residual / ref_detail) if ref_detail > 0 else float("nan")
 
     def ratios(self) -> tuple[float, float]:
         """(all pixels, off the grid); NaN where the pixels hold too little detail to judge."""
-        def one(residual: float, detail: float, count: int) -> float:
-            if not count or detail / count < texture.MIN_DETAIL:
-                return float("nan")
-            return residual / detail
+        return self._one(self.all)[0], self._one(self.off)[0]
 
-        return one(self.residual, self.detail, self.count), one(self.residual_off, self.detail_off, self.count_off)
+    def excesses(self) -> tuple[float, float]:
+        """``texture.excess`` of (all pixels, off the grid); NaN as ``ratios``, or without a reference band."""
+        return self._one(self.all)[1], self._one(self.off)[1]
+
+
+def native_measures(prev_y: np.ndarray, cur_y: np.ndarray, flow: np.ndarray, mask: np.ndarray, scale: float,
+                    origins: list[tuple[int, int]]) -> Ratios:
+    """The pair's tile energies, both bands, on and off the block grid (``native_ratios``' arguments)."""
+    acc = Ratios()
+    m, t = texture.TILE_MARGIN, texture.TILE
+    for motion in texture.tile_motions(prev_y, cur_y, flow, mask, scale, origins):
+        p, warped = texture.tile_windows(prev_y, cur_y, motion)
+        (py, px), (cy, cx) = motion.prev, motion.cur
+        grid = on_grid((py + m, px + m), (cy + m, cx + m), motion.flow[m:m + t, m:m + t])
+        acc.add(texture.inner(texture.high_pass(p), motion), texture.inner(texture.high_pass(warped), motion),
+                motion.ok, grid, texture.inner(texture.reference_band(p), motion),
+                texture.inner(texture.reference_band(warped), motion))
+    return acc
 
 
 def native_ratios(prev_y: np.ndarray, cur_y: np.ndarray, flow: np.ndarray, mask: np.ndarray, scale: float,
@@ -85,14 +113,17 @@ def native_ratios(prev_y: np.ndarray, cur_y: np.ndarray, flow: np.ndarray, mask:
     Arguments as ``texture.native_ratio``'s: native luma planes, the analysis flow and mask,
     native px per analysis px, the tiles' corners.
     """
+    return native_measures(prev_y, cur_y, flow, mask, scale, origins).ratios()
+
+
+def frame_measures(prev_y: np.ndarray, warped_y: np.ndarray, mask: np.ndarray, flow: np.ndarray) -> Ratios:
+    """``native_measures`` over a whole native-size frame (small clips; ``frame_ratios``' arguments)."""
+    keep = mask.astype(np.float32)
     acc = Ratios()
-    m, t = texture.TILE_MARGIN, texture.TILE
-    for motion in texture.tile_motions(prev_y, cur_y, flow, mask, scale, origins):
-        hp_a, hp_b = texture.tile_bands(prev_y, cur_y, motion)
-        (py, px), (cy, cx) = motion.prev, motion.cur
-        grid = on_grid((py + m, px + m), (cy + m, cx + m), motion.flow[m:m + t, m:m + t])
-        acc.add(hp_a, hp_b, motion.ok, grid)
-    return acc.ratios()
+    acc.add(cv2.multiply(texture.high_pass(prev_y), keep), cv2.multiply(texture.high_pass(warped_y), keep),
+            mask.astype(bool), on_grid((0, 0), (0, 0), flow),
+            cv2.multiply(texture.reference_band(prev_y), keep), cv2.multiply(texture.reference_band(warped_y), keep))
+    return acc
 
 
 def frame_ratios(prev_y: np.ndarray, warped_y: np.ndarray, mask: np.ndarray, flow: np.ndarray) -> tuple[float, float]:
@@ -100,9 +131,4 @@ def frame_ratios(prev_y: np.ndarray, warped_y: np.ndarray, mask: np.ndarray, flo
 
     ``prev_y``/``warped_y``: float luma of frame t−1 and of frame t warped onto it; ``flow``: t−1 → t.
     """
-    keep = mask.astype(np.float32)
-    hp_a = cv2.multiply(texture.high_pass(prev_y), keep)
-    hp_b = cv2.multiply(texture.high_pass(warped_y), keep)
-    acc = Ratios()
-    acc.add(hp_a, hp_b, mask.astype(bool), on_grid((0, 0), (0, 0), flow))
-    return acc.ratios()
+    return frame_measures(prev_y, warped_y, mask, flow).ratios()

@@ -91,7 +91,8 @@ def run(
 
 _SKIPPED = {"warp": math.nan, "luma": math.nan, "mean_diff": math.nan, "failure": math.nan, "banding": math.nan,
             "blocking": math.nan, "keyframe": False, "offsets": None, "tone_offsets": None, "texture": math.nan,
-            "texture_off_grid": math.nan, "area": math.nan, "fade": math.nan}
+            "texture_off_grid": math.nan, "texture_excess": math.nan, "texture_excess_off_grid": math.nan,
+            "area": math.nan, "fade": math.nan}
 
 
 _NO_YCC = (math.nan, math.nan, math.nan)
@@ -124,7 +125,8 @@ def _skip_to(series: dict, lmap: local.LocalMap, n: int, t: int, fps: float) -> 
 
 # Per-frame numbers are kept as packed doubles (8 bytes a frame each, where a list of floats
 # holds 32): an hour at 24 fps keeps its series in about 10 MB; "ycc" holds three a frame.
-_PAIR_SERIES = ("mean_diff", "warp", "failure", "texture", "texture_off_grid", "area")
+_PAIR_SERIES = ("mean_diff", "warp", "failure", "texture", "texture_off_grid", "texture_excess",
+                "texture_excess_off_grid", "area")
 _FLOAT_SERIES = ("time", "luma", "banding", "blocking", "local", "ycc", "tone", "misfit", *_PAIR_SERIES)
 _NO_PAIR = {k: math.nan for k in _PAIR_SERIES} | {"offsets": None, "cells": None, "misfit": math.nan, "flows": None}
 
@@ -136,11 +138,13 @@ def _pair_measures(prev: FrameView, view: FrameView, s: DiagnoseSettings, factor
     ry_local = c.residual @ global_flicker.YCC[0] - offsets[0]
     if factor == 1 and min(view.planes.y.shape) < texture.TILE + 2 * texture.TILE_MARGIN:
         prev_y = prev.gray.astype(np.float32)  # too small for native tiles: the analysis frame is native
-        tex, tex_off = blockgrid.frame_ratios(prev_y, prev_y - ry_local - offsets[0], c.mask, c.flow)
+        tiles = blockgrid.frame_measures(prev_y, prev_y - ry_local - offsets[0], c.mask, c.flow)
     else:
         native = prev.planes.y.shape[1] / prev.gray.shape[1]
         origins = texture.tile_origins(prev.gray, c.mask, native, prev.planes.y.shape)
-        tex, tex_off = blockgrid.native_ratios(prev.planes.y, view.planes.y, c.flow, c.mask, native, origins)
+        tiles = blockgrid.native_measures(prev.planes.y, view.planes.y, c.flow, c.mask, native, origins)
+    tex, tex_off = tiles.ratios()
+    excess, excess_off = tiles.excesses()
     cells = local.cell_levels(ry_local, s.grid)
     return {
         "mean_diff": baseline.mean_diff(prev.rgb, view.rgb),
@@ -148,6 +152,8 @@ def _pair_measures(prev: FrameView, view: FrameView, s: DiagnoseSettings, factor
         "failure": 1.0 - np.count_nonzero(c.mask) / c.mask.size,
         "texture": tex,
         "texture_off_grid": tex_off,
+        "texture_excess": excess,
+        "texture_excess_off_grid": excess_off,
         "area": incoherence.pair_area(prev.rgb, view.rgb, prev.gray, view.gray, c, offsets),
         "offsets": offsets,
         "cells": cells,

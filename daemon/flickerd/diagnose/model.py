@@ -1,10 +1,11 @@
 """What a diagnosis says: the verdict, its confidence, the scores and the per-frame timeline.
 
 These frozen records are the contract between ``diagnose`` and everything after it
-(rules, verification, reports, the journal). ``to_json`` gives the documented schema 4
+(rules, verification, reports, the journal). ``to_json`` gives the documented schema 5
 (3: ``texture_flicker`` is read off the block grid on blocky clips, ``texture_flicker_all`` added,
 ``local_flicker`` counts a cell's step only where a neighbouring cell steps with it; 4:
-``local_flicker``'s cells are the median of their pixels' residuals, not the flow-trusted mean).
+``local_flicker``'s cells are the median of their pixels' residuals, not the flow-trusted mean;
+5: ``texture_excess`` added; it counts towards generative flicker only with ``texture_excess_threshold`` set).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 
 class Verdict(str, Enum):

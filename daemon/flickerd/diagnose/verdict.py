@@ -21,6 +21,7 @@ from flickerd.diagnose.settings import DiagnoseSettings
 MIN_SEGMENT = 3  # frames
 SCORE_NAMES: tuple[str, ...] = (
     "luma_flicker", "luma_flicker_raw", "chroma_flicker", "local_flicker", "texture_flicker", "texture_flicker_all",
+    "texture_excess",
     "warp_error", "flow_failure", "incoherence", "fade", "banding", "blocking", "iframe_spike", "mean_diff", "vbench_flickering",
     "cuts", "drift", "drift_saturation", "seams",
 )
@@ -80,9 +81,15 @@ def texture_series(series: dict, blocking: float, s: DiagnoseSettings):
     return series["texture_off_grid"] if blocking > s.blocking_threshold else series["texture"]
 
 
+def excess_series(series: dict, blocking: float, s: DiagnoseSettings):
+    """Each pair's ``texture.excess`` on the pixels ``texture_series`` reads."""
+    return series["texture_excess_off_grid"] if blocking > s.blocking_threshold else series["texture_excess"]
+
+
 def scores_and_segments(series: dict, blocking: float, s: DiagnoseSettings) -> tuple[dict[str, float], tuple[Segment, ...]]:
     mean_diff = _mean(series["mean_diff"])
     texture = texture_series(series, blocking, s)
+    excess = excess_series(series, blocking, s)
     lmap = series["local_map"]
     scores = {
         "luma_flicker": _mean(series["luma_flicker"]),
@@ -91,6 +98,7 @@ def scores_and_segments(series: dict, blocking: float, s: DiagnoseSettings) -> t
         "local_flicker": lmap.score(),
         "texture_flicker": _median(texture),
         "texture_flicker_all": _median(series["texture"]),
+        "texture_excess": _median(excess),
         "warp_error": _mean(series["warp"]),
         "flow_failure": _mean(series["failure"]),
         "incoherence": incoherence.incoherence_score(series["incoherent"]),
@@ -110,6 +118,8 @@ def scores_and_segments(series: dict, blocking: float, s: DiagnoseSettings) -> t
         ("local", "local_flicker", series["local"], s.local_threshold, s.local_threshold * 2),  # per-frame peaks
         ("texture", "texture_flicker", texture, s.texture_threshold, s.texture_threshold),
     )
+    if s.texture_excess_threshold and scores["texture_flicker"] <= s.texture_threshold:  # one texture kind
+        kinds += (("texture", "texture_excess", excess, s.texture_excess_threshold, s.texture_excess_threshold),)
     segs: list[Segment] = []
     for kind, key, values, over, per_frame in kinds:
         if scores[key] > over:
@@ -137,12 +147,15 @@ def _confidence(margin: float) -> float:
 
 
 def generative_margin(scores: dict[str, float], s: DiagnoseSettings) -> float:
-    return max(
+    margins = [
         _margin(scores["luma_flicker"], s.luma_threshold),
         _margin(scores["chroma_flicker"], s.chroma_threshold),
         _margin(scores["local_flicker"], s.local_threshold),
         _margin(scores["texture_flicker"], s.texture_threshold),
-    )
+    ]
+    if s.texture_excess_threshold:  # opt-in (settings)
+        margins.append(_margin(scores.get("texture_excess", 0.0), s.texture_excess_threshold))
+    return max(margins)
 
 
 def codec_margin(scores: dict[str, float], s: DiagnoseSettings) -> float:

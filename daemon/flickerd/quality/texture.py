@@ -27,6 +27,25 @@ def high_pass(img: np.ndarray) -> np.ndarray:
     return img - cv2.GaussianBlur(img, (0, 0), HIGH_PASS_SIGMA)
 
 
+# The excess measure (``excess``): the render's own tracking error (sub-pixel misalignment,
+# deformation, its own boiling) leaves residual in every band, in proportion; regenerated
+# 1-3 px detail leaves it in the finest band only. So the next band up (σ 1 to 2 px) is the
+# clip's own reference: what it leaves, REFERENCE_WEIGHT times over, is taken off the fine
+# band's ratio. Both are ratios to the band's own detail, so neither contrast nor scale moves them.
+REFERENCE_SIGMA = 2.0  # px: the reference band is blur(σ 1) − blur(σ REFERENCE_SIGMA)
+REFERENCE_WEIGHT = 6.0  # fine-band residual ratio per reference-band ratio on tracked content
+
+
+def reference_band(img: np.ndarray) -> np.ndarray:
+    """The band just coarser than ``high_pass``'s (σ HIGH_PASS_SIGMA to REFERENCE_SIGMA px)."""
+    return cv2.GaussianBlur(img, (0, 0), HIGH_PASS_SIGMA) - cv2.GaussianBlur(img, (0, 0), REFERENCE_SIGMA)
+
+
+def excess(fine_ratio: float, reference_ratio: float) -> float:
+    """The fine band's residual ratio beyond what the clip's own tracking error explains (NaN stays NaN)."""
+    return fine_ratio - REFERENCE_WEIGHT * reference_ratio
+
+
 def texture_ratio(prev_y: np.ndarray, warped_y: np.ndarray, mask: np.ndarray) -> float:
     """Float luma of frame t−1 and warped frame t; NaN when the pair has no texture to judge."""
     m = np.ascontiguousarray(mask).view(np.uint8)
@@ -131,20 +150,28 @@ def tile_motions(prev_y: np.ndarray, cur_y: np.ndarray, flow: np.ndarray, mask: 
     return out
 
 
+def tile_windows(prev_y: np.ndarray, cur_y: np.ndarray, motion: TileMotion) -> tuple[np.ndarray, np.ndarray]:
+    """Frame t−1's window and frame t's warped onto it (float, margin included) for ``motion``'s tile."""
+    from flickerd import flow as of
+
+    t = TILE + 2 * TILE_MARGIN
+    (py, px), (cy, cx) = motion.prev, motion.cur
+    p = prev_y[py:py + t, px:px + t].astype(np.float32)
+    return p, of.warp(cur_y[cy:cy + t, cx:cx + t].astype(np.float32), motion.flow)
+
+
+def inner(band: np.ndarray, motion: TileMotion) -> np.ndarray:
+    """A window's band without its margin, zero off ``motion``'s reliable pixels."""
+    m = TILE_MARGIN
+    return cv2.multiply(band[m:m + TILE, m:m + TILE], motion.ok.astype(np.float32))
+
+
 def tile_bands(prev_y: np.ndarray, cur_y: np.ndarray, motion: TileMotion) -> tuple[np.ndarray, np.ndarray]:
     """The high-pass detail of frame t−1 and of frame t warped onto it, over ``motion``'s tile
     (zero off its reliable pixels). Applied to another video's frames (a fix), it judges them
     with the motion of the frames it was found on."""
-    from flickerd import flow as of
-
-    m = TILE_MARGIN
-    t = TILE + 2 * m
-    (py, px), (cy, cx) = motion.prev, motion.cur
-    p = prev_y[py:py + t, px:px + t].astype(np.float32)
-    warped = of.warp(cur_y[cy:cy + t, cx:cx + t].astype(np.float32), motion.flow)
-    keep = motion.ok.astype(np.float32)
-    return (cv2.multiply(high_pass(p)[m:m + TILE, m:m + TILE], keep),
-            cv2.multiply(high_pass(warped)[m:m + TILE, m:m + TILE], keep))
+    p, warped = tile_windows(prev_y, cur_y, motion)
+    return inner(high_pass(p), motion), inner(high_pass(warped), motion)
 
 
 def native_ratio(prev_y: np.ndarray, cur_y: np.ndarray, flow: np.ndarray, mask: np.ndarray, scale: float,
