@@ -28,7 +28,8 @@ def rows(tmp_path_factory):
     from flickerd.synth.real import MOTION
 
     cache = tmp_path_factory.mktemp("real-renders")
-    args = argparse.Namespace(ci=True, seeds=1, frames=rr.CI_FRAMES, max_side=rr.CI_MAX_SIDE, cache=str(cache), side=None)
+    args = argparse.Namespace(ci=True, seeds=1, frames=rr.CI_FRAMES, max_side=rr.CI_MAX_SIDE, cache=str(cache),
+                              side=None)
     sides = {k: r["side"] for k, r in rr.split().items()}
     truth = {name: rr.split()[name]["family"] != "film" for name in rr.CI_RENDERS}
     out = []
