@@ -323,10 +323,8 @@ class _Tally:
     flick_dd: float = 0.0
     flick_rr: float = 0.0
     flick_pixels: float = 0.0
-    # the same Σd·r with both low-passed (``UNDONE_SIGMA``), and with d's own residual along the
-    # motion instead of d: what a change that persists cannot score
+    # the same Σd·r with both low-passed (``UNDONE_SIGMA``)
     flick_dr_low: float = 0.0
-    flick_dr_res: float = 0.0
     hf_dr: float = 0.0
     hf_dd: float = 0.0
     hf_rr: float = 0.0
@@ -403,8 +401,7 @@ class _Tally:
         self.change_pixels += float(cv2.sumElems(k)[0])
 
     def against_flicker(self, a0: _Img, a1: _Img, b1: _Img, a2: _Img, to_prev: np.ndarray,
-                        to_next: np.ndarray, reliable: np.ndarray, b0: _Img | None = None,
-                        b2: _Img | None = None) -> None:
+                        to_next: np.ndarray, reliable: np.ndarray) -> None:
         """The fix's change to the middle frame against the input's own residual there: the frame
         less the mean of its neighbours warped onto it (RGB). Flicker removed opposes that residual
         wherever it is; an error the fix adds, or content it moves (a real change of light, detail
@@ -421,14 +418,9 @@ class _Tally:
         self.flick_rr += float(np.sum(cv2.sumElems(r * r * k)[:3]))
         self.flick_pixels += 3 * float(cv2.sumElems(reliable.astype(np.float32))[0])
         # warping resamples fine detail, so r holds some of the truth's detail and a change that
-        # smooths it lines up with r: low-passed, or against d's own residual, it does not
+        # smooths it lines up with r: low-passed it does not
         self.flick_dr_low += float(np.sum(cv2.sumElems(cv2.GaussianBlur(d, (0, 0), UNDONE_SIGMA) * k
                                                        * cv2.GaussianBlur(r, (0, 0), UNDONE_SIGMA))[:3]))
-        if b0 is not None and b2 is not None:
-            d0 = cv2.subtract(b0.rgb, a0.rgb, dtype=cv2.CV_32F)
-            d2 = cv2.subtract(b2.rgb, a2.rgb, dtype=cv2.CV_32F)
-            d_res = d - (warp(d0, to_prev) + warp(d2, to_next)) * 0.5
-            self.flick_dr_res += float(np.sum(cv2.sumElems(d_res * k * r)[:3]))
 
     def ghost(self, num: float, den: float) -> None:
         if den > 0:
@@ -529,8 +521,7 @@ def _measure_fix(src_frames: Iterator[np.ndarray], out_frames: Iterator[np.ndarr
                     mask = moving_mask(to_prev, fw, reliable=rel_prev & rel_fw)
                     tally.ghost(*ghosting(prev_out.gray, prev_in.gray, naive, mc, mask))
                     tally.persistence(older_in, older_out, prev_in, prev_out, a, b, to_prev, fw, rel_prev & rel_fw)
-                    tally.against_flicker(older_in, prev_in, prev_out, a, to_prev, fw, rel_prev & rel_fw,
-                                          older_out, b)
+                    tally.against_flicker(older_in, prev_in, prev_out, a, to_prev, fw, rel_prev & rel_fw)
                 prev_back = (pair.bw, pair.rel_bw)
             else:
                 if prev_in is not None:
@@ -933,22 +924,25 @@ def _expected_error_change(native: float | None, tally: _Tally) -> dict[str, flo
     detail moved or removed), of which only the share the native tiles see undoing the boiling
     (``detail_flicker_undone`` / ``detail_change_energy``) is credited. A change that is mostly one
     more generation of x264, or real detail averaged, reads > 0: expected to end further from the
-    truth than its input. ``flicker_undone`` (unfiltered) and ``flicker_undone_res`` (d's own
-    residual along the motion in place of d) are reported for comparison."""
+    truth than its input. ``flicker_undone`` (unfiltered) is reported for comparison. The tiles'
+    share (2 for a change that undoes exactly the boiling, more for one that undoes part of it) is
+    taken only where their change is more than ``MIN_CHANGE``: a near-zero change makes it any number."""
     out: dict[str, float | None] = dict.fromkeys(
-        ("flicker_undone", "flicker_undone_low", "flicker_undone_res", "detail_flicker_undone",
+        ("flicker_undone", "flicker_undone_low", "detail_flicker_undone",
          "detail_change_energy", "expected_error_change"))
     if tally.hf_pixels > 0:
         out["detail_flicker_undone"] = -2.0 * tally.hf_dr / tally.hf_pixels
         out["detail_change_energy"] = tally.hf_dd / tally.hf_pixels
-    if tally.flick_pixels <= 0 or native is None:
+    if tally.flick_pixels <= 0:
         return out
     out["flicker_undone"] = -2.0 * tally.flick_dr / tally.flick_pixels
     out["flicker_undone_low"] = low = -2.0 * tally.flick_dr_low / tally.flick_pixels
-    # independent flicker: Σd_res·r = 1.5·Σd·r (r and d_res each carry three frames' flicker)
-    out["flicker_undone_res"] = -4.0 / 3.0 * tally.flick_dr_res / tally.flick_pixels
+    if native is None:
+        return out
     coarse = tally.flick_dd / tally.flick_pixels
-    share = out["detail_flicker_undone"] / out["detail_change_energy"] if out["detail_change_energy"] else 0.0
+    share = 0.0
+    if tally.hf_pixels > 0 and tally.hf_dd > MIN_CHANGE * tally.hf_pixels:
+        share = -2.0 * tally.hf_dr / tally.hf_dd
     out["expected_error_change"] = coarse - low + max(native - coarse, 0.0) * (1.0 - share)
     return out
 

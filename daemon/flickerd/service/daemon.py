@@ -39,6 +39,7 @@ from flickerd.service.intake import Gate, Gated, Hashed
 from flickerd.service.journal import Job, Journal, JobState
 from flickerd.service.journal_recovery import adopt_outputs
 from flickerd.service.out_names import out_stem
+from flickerd.service.own_inputs import own_inputs
 from flickerd.service.queue_cancels import QueueCancels
 from flickerd.service.sequence_settle import SequenceRules, snapshot
 from flickerd.service.settle import Settled, Settler
@@ -653,6 +654,11 @@ class Daemon:
         for job in self._startable(free):
             self._launch(job)
 
+    def _own_inputs(self, job: Job, original: Job, st: FolderState) -> bool:
+        theirs = self.folders.get(original.folder)
+        return own_inputs(job.path, getattr(st.conf, "guides", None)) or own_inputs(
+            original.path, getattr(theirs.conf, "guides", None) if theirs else None, original.report_path)
+
     def _task(self, job: Job, st: FolderState, *, gpu: bool = False, original: Job | None = None) -> Task:
         cfg, f = self.config, st.conf
         return Task(job=job, src_root=Path(f.path), out_root=Path(f.output), mode=str(getattr(f, "mode", "fix")),
@@ -673,6 +679,8 @@ class Daemon:
         original = self.journal.get(job.duplicate_of) if job.duplicate_of is not None else None
         if original is not None and original.state is not JobState.DONE:
             original = None  # failed, cancelled, in review: its output cannot stand for this one; processed
+        elif original is not None and self._own_inputs(job, original, st):
+            original = None  # a sidecar or a guide shapes one of the two outputs: equal bytes, another job
         try:
             job = self.journal.transition(
                 job.id, JobState.RUNNING, expect=[JobState.PENDING], attempts=job.attempts + 1,

@@ -335,18 +335,6 @@ def _frames_output(task: Task, seq: _SequenceJob | None, outcome: Any) -> Path |
     return frames
 
 
-def _own_inputs(path: str, guides_dir: Path | None) -> bool:
-    """Whether files beside a render shape its output (a sidecar, a guide): then equal content under
-    equal rules need not give an equal output, so neither job stands for the other."""
-    from flickerd.media.guide import has_guide
-    from flickerd.media.sequence import sidecar_paths
-
-    src = Path(path)
-    if src.is_dir():  # an image sequence: its sidecar may set the frame rate
-        return any(os.path.exists(p) for p in sidecar_paths(src))
-    return src.with_suffix(".json").exists() or has_guide(src, guides_dir)
-
-
 def same_route_versions(recorded: str | None) -> bool:
     """Whether the routes an earlier job ran (``name=version,...``) still have those versions."""
     if not recorded:
@@ -423,8 +411,7 @@ def _guide_state(guide: Any, outcome: Any, state: JobState) -> str | None:
 def _run(task: Task, processor: Processor, report: Callable[[Progress | RouteChosen], None],
          on_route: Callable[[str], None]) -> Result:
     start = time.monotonic()
-    if task.original is not None and same_route_versions(task.original.route_versions) \
-            and not _own_inputs(task.job.path, task.guides) and not _own_inputs(task.original.path, task.guides):
+    if task.original is not None and same_route_versions(task.original.route_versions):
         return _duplicate(task)
     last = [0.0]
 
