@@ -263,13 +263,15 @@ def print_report(rows, sides, morphs, truth, verbose: bool) -> dict:
     print("  verdicts: " + ", ".join(f"{v} {counts[v]}" for v in VERDICTS))
     print(f"  truth-set renders called clean as they are: {clean}/{len(in_truth)}")
     if verbose:
-        keys = ("luma_flicker", "chroma_flicker", "local_flicker", "texture_flicker", "texture_excess", "banding", "blocking",
-                "iframe_spike", "incoherence")
+        keys = ("luma_flicker", "chroma_flicker", "local_flicker", "texture_flicker", "texture_excess", "banding",
+                "blocking", "iframe_spike", "incoherence")
         asis_v = {r["source"]: r["verdict"] for r in asis}
         print("\n== misses")
         for r in rows:
             if r["kind"] in INJECTED and not correct(r["kind"], r["verdict"], asis_v[r["source"]], r["source"] in morphs):
-                print(f"  {r['name']:70s} -> {r['verdict']:18s} " + " ".join(f"{k.replace('_flicker', '')[:10]}={r['scores'].get(k, float('nan')):.3f}" for k in keys))
+                scores = " ".join(f"{k.replace('_flicker', '')[:10]}={r['scores'].get(k, float('nan')):.3f}"
+                                  for k in keys)
+                print(f"  {r['name']:70s} -> {r['verdict']:18s} {scores}")
     return {"evaluation": ev, "truth_clean": (clean, len(in_truth)), "motion_incoherent": bad}
 
 

@@ -93,7 +93,8 @@ class Ratios:
 
 def native_measures(prev_y: np.ndarray, cur_y: np.ndarray, flow: np.ndarray, mask: np.ndarray, scale: float,
                     origins: list[tuple[int, int]]) -> Ratios:
-    """The pair's tile energies, both bands, on and off the block grid (``native_ratios``' arguments)."""
+    """The pair's tile energies, both bands, on and off the block grid (native luma planes, the
+    analysis flow and mask, native px per analysis px, the tiles' corners)."""
     acc = Ratios()
     m, t = texture.TILE_MARGIN, texture.TILE
     for motion in texture.tile_motions(prev_y, cur_y, flow, mask, scale, origins):
@@ -104,16 +105,6 @@ def native_measures(prev_y: np.ndarray, cur_y: np.ndarray, flow: np.ndarray, mas
                 motion.ok, grid, texture.inner(texture.reference_band(p), motion),
                 texture.inner(texture.reference_band(warped), motion))
     return acc
-
-
-def native_ratios(prev_y: np.ndarray, cur_y: np.ndarray, flow: np.ndarray, mask: np.ndarray, scale: float,
-                  origins: list[tuple[int, int]]) -> tuple[float, float]:
-    """``texture.native_ratio`` (the first value, identical) and the same off the block grid.
-
-    Arguments as ``texture.native_ratio``'s: native luma planes, the analysis flow and mask,
-    native px per analysis px, the tiles' corners.
-    """
-    return native_measures(prev_y, cur_y, flow, mask, scale, origins).ratios()
 
 
 def frame_measures(prev_y: np.ndarray, warped_y: np.ndarray, mask: np.ndarray, flow: np.ndarray) -> Ratios:

