@@ -6,6 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
+from flickerd.errors import ConfigError
 from flickerd.verify import FITTED_MAX_EXPECTED_ERROR_CHANGE, Acceptance, check
 from . import clips
 
@@ -40,3 +41,14 @@ def test_a_fix_is_published_only_if_it_undoes_more_flicker_than_its_encode_adds(
         assert all("expected to end further" in r for r in v.reasons), v.reasons
         off = check(src, fixed, None, None, Acceptance(max_expected_error_change=1e6), rediagnose=None)
         assert off.accepted, off.reasons
+
+
+def test_opting_in_from_a_config_keeps_deband_unjudged_on_it():
+    """``[acceptance] max_expected_error_change`` reaches a chain's thresholds; the built-in ``ffmpeg``
+    override keeps deband (no flicker removed) off it, and a chain with ffmpeg takes the strictest."""
+    a = Acceptance.from_mapping({"max_expected_error_change": 0.25})
+    assert a.for_chain(["normalize"]).max_expected_error_change == 0.25
+    assert a.for_chain(["ffmpeg"]).max_expected_error_change >= 1e6
+    assert a.for_chain(["normalize", "ffmpeg"]).max_expected_error_change == 0.25
+    with pytest.raises(ConfigError, match="max_expected_error_change"):
+        Acceptance.from_mapping({"max_expected_error_change": "low"})
