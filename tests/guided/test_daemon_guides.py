@@ -32,6 +32,7 @@ def test_daemon_uses_guides_and_never_takes_them_as_jobs(material, tmp_path):
     assert done.returncode == 0, done.stdout + done.stderr
     jobs = {r["path"].rsplit("/", 1)[-1]: r for r in rows(tmp_path)}
     assert set(jobs) == {"shot.mp4", "twin.mp4", "late.mp4"}  # the guide is no job of its own
+    assert jobs["twin.mp4"]["duplicate_of"] is None and jobs["shot.mp4"]["duplicate_of"] is None  # the journal agrees
     out = tmp_path / "in.fixed"
     shot = json.loads((out / "shot.report.json").read_text())
     assert shot["guide"]["origin"] == "beside" and shot["guide"]["used"] is True

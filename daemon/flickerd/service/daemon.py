@@ -573,6 +573,8 @@ class Daemon:
             return
         rules_hash = self._rules_hash(st)
         original = self.journal.find_original(sha, rules_hash, exclude_path=cand.path)
+        if original is not None and self._own_inputs(cand.path, original, st):
+            original = None  # neither waits for nor links to the other (checked again at launch)
         job = self.journal.add(path=cand.path, folder=cand.folder, sha256=sha, size=s.st_size, mtime=s.st_mtime,
                                priority=int(getattr(st.conf, "priority", 0)), rules_hash=rules_hash,
                                duplicate_of=original.id if original else None)
@@ -654,9 +656,11 @@ class Daemon:
         for job in self._startable(free):
             self._launch(job)
 
-    def _own_inputs(self, job: Job, original: Job, st: FolderState) -> bool:
+    def _own_inputs(self, path: str, original: Job, st: FolderState) -> bool:
+        """Whether the render at ``path`` or its ``original`` has a sidecar or a guide (``own_inputs``):
+        rare (equal bytes), so these few file lookups on the loop cost nothing in practice."""
         theirs = self.folders.get(original.folder)
-        return own_inputs(job.path, getattr(st.conf, "guides", None)) or own_inputs(
+        return own_inputs(path, getattr(st.conf, "guides", None)) or own_inputs(
             original.path, getattr(theirs.conf, "guides", None) if theirs else None, original.report_path)
 
     def _task(self, job: Job, st: FolderState, *, gpu: bool = False, original: Job | None = None) -> Task:
@@ -679,7 +683,7 @@ class Daemon:
         original = self.journal.get(job.duplicate_of) if job.duplicate_of is not None else None
         if original is not None and original.state is not JobState.DONE:
             original = None  # failed, cancelled, in review: its output cannot stand for this one; processed
-        elif original is not None and self._own_inputs(job, original, st):
+        elif original is not None and self._own_inputs(job.path, original, st):
             original = None  # a sidecar or a guide shapes one of the two outputs: equal bytes, another job
         try:
             job = self.journal.transition(
