@@ -50,7 +50,7 @@ def on_grid(prev_origin: tuple[int, int], cur_origin: tuple[int, int], flow: np.
 class Ratios:
     """Residual and detail energies summed over a pair's windows: on all reliable pixels and on
     those off the block grid, in the fine band and (when given) in the reference band
-    (``texture.reference_band``)."""
+    (``texture.bands``)."""
 
     def __init__(self) -> None:
         # [fine residual, fine detail, reference residual, reference detail, pixels], all pixels / off the grid
@@ -101,9 +101,9 @@ def native_measures(prev_y: np.ndarray, cur_y: np.ndarray, flow: np.ndarray, mas
         p, warped = texture.tile_windows(prev_y, cur_y, motion)
         (py, px), (cy, cx) = motion.prev, motion.cur
         grid = on_grid((py + m, px + m), (cy + m, cx + m), motion.flow[m:m + t, m:m + t])
-        acc.add(texture.inner(texture.high_pass(p), motion), texture.inner(texture.high_pass(warped), motion),
-                motion.ok, grid, texture.inner(texture.reference_band(p), motion),
-                texture.inner(texture.reference_band(warped), motion))
+        (fine_a, ref_a), (fine_b, ref_b) = texture.bands(p), texture.bands(warped)
+        acc.add(texture.inner(fine_a, motion), texture.inner(fine_b, motion), motion.ok, grid,
+                texture.inner(ref_a, motion), texture.inner(ref_b, motion))
     return acc
 
 
@@ -111,9 +111,9 @@ def frame_measures(prev_y: np.ndarray, warped_y: np.ndarray, mask: np.ndarray, f
     """``native_measures`` over a whole native-size frame (small clips; ``frame_ratios``' arguments)."""
     keep = mask.astype(np.float32)
     acc = Ratios()
-    acc.add(cv2.multiply(texture.high_pass(prev_y), keep), cv2.multiply(texture.high_pass(warped_y), keep),
-            mask.astype(bool), on_grid((0, 0), (0, 0), flow),
-            cv2.multiply(texture.reference_band(prev_y), keep), cv2.multiply(texture.reference_band(warped_y), keep))
+    (fine_a, ref_a), (fine_b, ref_b) = texture.bands(prev_y), texture.bands(warped_y)
+    acc.add(cv2.multiply(fine_a, keep), cv2.multiply(fine_b, keep), mask.astype(bool), on_grid((0, 0), (0, 0), flow),
+            cv2.multiply(ref_a, keep), cv2.multiply(ref_b, keep))
     return acc
 
 

@@ -82,7 +82,6 @@ def find_guide(
     ``sidecar_guide``: the sidecar's ``guide`` value (``read_sidecar``); ``cancelled`` ends a wait early.
     """
     src = Path(src)
-    stem = src.stem
     if sidecar_guide:
         path = src.parent / sidecar_guide
         deadline = clock() + wait_s
@@ -92,21 +91,26 @@ def find_guide(
             return Guide(None, "sidecar", f"the guide {sidecar_guide!r} named by the sidecar did not arrive within "
                                           f"{wait_s:g} s; the render was processed without it (blind).")
         return check_guide(src, path, root, "sidecar")
-    beside = _candidates(src.parent, stem + GUIDE_MARK)
+    found = _lying(src, guides_dir)
+    return check_guide(src, *found) if found is not None else None
+
+
+def _lying(src: Path, guides_dir: str | os.PathLike | None) -> tuple[Path, Path, str] | None:
+    """A guide beside the render, else in the ``guides`` folder, unchecked: (path, the folder it
+    was found in, origin); None when there is none."""
+    beside = _candidates(src.parent, src.stem + GUIDE_MARK)
     if beside:
-        return check_guide(src, beside[0], src.parent, "beside")
+        return beside[0], src.parent, "beside"
     if guides_dir is not None:
-        found = _candidates(Path(guides_dir), stem)
+        found = _candidates(Path(guides_dir), src.stem)
         if found:
-            return check_guide(src, found[0], guides_dir, "folder")
+            return found[0], Path(guides_dir), "folder"
     return None
 
 
 def has_guide(src: str | os.PathLike, guides_dir: str | os.PathLike | None = None) -> bool:
     """Whether a guide lies beside the render or in the ``guides`` folder (unchecked; no wait)."""
-    src = Path(src)
-    return bool(_candidates(src.parent, src.stem + GUIDE_MARK)
-                or (guides_dir is not None and _candidates(Path(guides_dir), src.stem)))
+    return _lying(Path(src), guides_dir) is not None
 
 
 def check_guide(src: str | os.PathLike, guide: str | os.PathLike, root: str | os.PathLike, origin: str) -> Guide:

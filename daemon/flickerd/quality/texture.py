@@ -36,9 +36,10 @@ REFERENCE_SIGMA = 2.0  # px: the reference band is blur(σ 1) − blur(σ REFERE
 REFERENCE_WEIGHT = 6.0  # fine-band residual ratio per reference-band ratio on tracked content
 
 
-def reference_band(img: np.ndarray) -> np.ndarray:
-    """The band just coarser than ``high_pass``'s (σ HIGH_PASS_SIGMA to REFERENCE_SIGMA px)."""
-    return cv2.GaussianBlur(img, (0, 0), HIGH_PASS_SIGMA) - cv2.GaussianBlur(img, (0, 0), REFERENCE_SIGMA)
+def bands(img: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``high_pass``'s band and the one just coarser (σ HIGH_PASS_SIGMA to REFERENCE_SIGMA px), one blur shared."""
+    low = cv2.GaussianBlur(img, (0, 0), HIGH_PASS_SIGMA)
+    return img - low, low - cv2.GaussianBlur(img, (0, 0), REFERENCE_SIGMA)
 
 
 def excess(fine_ratio: float, reference_ratio: float) -> float:
