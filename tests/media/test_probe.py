@@ -1,3 +1,4 @@
+import av
 import pytest
 
 from flickerd.errors import CorruptInput, EmptyInput, MissingInput, NotAVideo
@@ -104,3 +105,15 @@ def test_probe_open_hands_back_an_unread_container_or_none(tmp_path, ext, codec,
         return
     with container:
         assert sum(1 for _ in container.decode(video=0)) == 10
+
+
+def test_a_gif_whose_delays_alternate_keeps_its_rate(tmp_path):
+    """8 fps in centiseconds alternates 13 and 12 cs delays; the demuxer's average reads the first
+    frames alone (25/3). The rate the frames last the file for is the one reported (and written)."""
+    path = make_clip(tmp_path / "eight.gif", frames=16, w=64, h=48, fps=8, codec="gif", pix_fmt="rgb8")
+    with av.open(path) as c:
+        delays = [f.duration for f in c.decode(video=0)]
+    assert sorted(set(delays)) == [12, 13] and sum(delays) in (200, 201)
+    info = probe(path)
+    assert (info.fps_num, info.fps_den) == (8, 1)
+    assert info.duration_s == pytest.approx(2.0, abs=0.011)

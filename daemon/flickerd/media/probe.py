@@ -144,10 +144,8 @@ def probe_open(path: str | os.PathLike) -> tuple[MediaInfo, av.container.InputCo
                     "will decode (limits.max_pixels); it was not attempted."
                 )
             raise CorruptInput(f"{path}: the video stream declares no frame size.")
-        rate = stream.average_rate or stream.guessed_rate or stream.base_rate or Fraction(25)
-        rate = Fraction(rate)
-        if rate <= 0:
-            rate = Fraction(25)
+        rates = [Fraction(r) for r in (stream.average_rate, stream.guessed_rate, stream.base_rate) if r and r > 0]
+        rate = rates[0] if rates else Fraction(25)
         fps = float(rate)
         if stream.duration is not None and stream.time_base is not None:
             duration = float(stream.duration * stream.time_base)
@@ -160,6 +158,9 @@ def probe_open(path: str | os.PathLike) -> tuple[MediaInfo, av.container.InputCo
         if not exact:
             frames, duration = _count_packets(container, stream, duration, fps)
             exact = frames > 0
+        if exact and duration:
+            rate = _agreeing_rate(rates, frames, duration) or rate
+            fps = float(rate)
         if not duration and frames:
             duration = frames / fps
         audio = container.streams.audio[0] if container.streams.audio else None
@@ -195,6 +196,21 @@ def probe_open(path: str | os.PathLike) -> tuple[MediaInfo, av.container.InputCo
         if not hand_back:
             container.close()
     return info, container if hand_back else None
+
+
+RATE_TOLERANCE = 0.01  # a rate whose frames last within 1% of the stream's duration agrees with it
+
+
+def _agreeing_rate(rates: list[Fraction], frames: int, duration: float) -> Fraction | None:
+    """Of the stream's rates (the average first), the first whose ``frames`` last ``duration``.
+
+    The demuxer's average can be the first frames' alone: an 8 fps GIF, whose delays alternate
+    12 and 13 cs, reads 25/3, and its output would play 4% fast; its guessed rate, 8, agrees.
+    None when no rate agrees (variable timing: the average stays)."""
+    for r in rates:
+        if abs(frames / float(r) - duration) <= RATE_TOLERANCE * duration:
+            return r
+    return None
 
 
 _REFUSED_SIZE = re.compile(r"Picture size (\d+)x(\d+) is invalid")
