@@ -141,8 +141,11 @@ def test_replaced_content_counts_where_it_sits_and_fast_motion_cancels():
     chase = [0.05, 0.07, 0.06, 0.08, 0.06, 0.07, 0.05]  # a subject faster than the flow, pair after pair
     assert incoherence_score(isolated(swap)) == pytest.approx(0.11)
     assert incoherence_score(isolated(chase)) < 0.03
-    gaps = [np.nan, 0.0, 0.1, np.nan, np.nan, 0.0, 0.0]  # unmeasured pairs are no neighbours
-    assert np.isnan(isolated(gaps)[0]) and isolated(gaps)[2] == pytest.approx(0.1)
+    gaps = [np.nan, 0.0, 0.0, 0.1, np.nan, np.nan, 0.0, 0.0]  # unmeasured pairs are no neighbours
+    assert np.isnan(isolated(gaps)[0]) and isolated(gaps)[3] == pytest.approx(0.1)
+    # the first and last two measured pairs have no two neighbours on one side: they cannot stand alone
+    edges = [0.0, 0.2, 0.0, 0.0, 0.0, 0.0, 0.3, 0.0]
+    assert isolated(edges)[1] == 0.0 and isolated(edges)[6] == 0.0 and incoherence_score(isolated(edges)) == 0.0
 
 
 def test_iframe_spike_pure():
