@@ -1,7 +1,7 @@
 """Diagnosis on real renders: injected flicker judged against the render itself, fast motion, as-is verdicts.
 
 ``python -m bench real_renders [--renders DIR] [--frames 48] [--max-side 832] [--seeds 3] [--ci]
-[--fit] [--jobs 2] [--cache DIR] [--no-synthetic] [--verbose]``
+[--fit] [--jobs 2] [--cache DIR] [--no-synthetic] [--verbose] [--side fit|report] [--harsh]``
 
 - **Truth set**: renders of ``--renders`` (default ``../shared/real-renders``) whose own flicker is
   low: the spread of their per-frame mean luma around its 5-frame moving average is at most
@@ -10,6 +10,7 @@
   identity change's new content comes from the next truth render on the same side of the split.
 - **Fast motion**: every render, panned (20/40/60 px/frame), zoomed (2 and 4 %/frame) and with
   every third frame kept; none may be called ``incoherent`` unless the render is on the morph list.
+  ``--harsh`` adds every 4th and 6th frame and a 30 px/frame pan of every 3rd (``HARSH_MOTION``).
 - **As-is**: every render and film as it is.
 - **Split**: ``bench/real_renders_split.tsv`` (by model family, each prompt on one side);
   ``--fit`` searches the thresholds on the "fit" side only; targets are read on "report".
@@ -141,7 +142,7 @@ def make_clip(v, render: str, donor: str | None, frames: int, max_side: int, cli
     from flickerd.synth import real
 
     frames_of = frames_of or (lambda path, n: real.load(path, n, max_side))
-    n = frames * (real.SKIP if v.kind == "skip" else 1)
+    n = frames * real.frame_step(v)
     images, fps = frames_of(render, n)
     donor_frames = frames_of(donor, frames)[0] if v.kind == "identity" else None
     tmp = Path(clip).with_suffix(".tmp.mp4")
@@ -151,7 +152,7 @@ def make_clip(v, render: str, donor: str | None, frames: int, max_side: int, cli
 
 def _jobs(a, renders: Path, truth: dict[str, bool], sides: dict[str, str]) -> list[Job]:
     from flickerd.diagnose.settings import DiagnoseSettings
-    from flickerd.synth.real import INJECTED, MOTION, PAN_SPEEDS, ZOOM_RATES, Variant
+    from flickerd.synth.real import HARSH_MOTION, INJECTED, MOTION, PAN_SPEEDS, ZOOM_RATES, Variant
 
     names = sorted(truth)
     if a.ci:
@@ -177,6 +178,8 @@ def _jobs(a, renders: Path, truth: dict[str, bool], sides: dict[str, str]) -> li
             if a.ci:
                 levels = levels[-1:]
             vs += [Variant(name, k, float(lv), 0) for lv in levels]
+        if getattr(a, "harsh", False):
+            vs += [Variant(name, k, float(lv), 0) for k, levels in HARSH_MOTION.items() for lv in levels]
         jobs.append(Job(str(renders / name), tuple(vs), str(renders / donor) if donor else None,
                         a.frames, a.max_side, a.cache, settings))
     return jobs
@@ -193,6 +196,10 @@ def truth_set(renders: Path, names, frames: int, max_side: int) -> dict[str, tup
     return out
 
 
+HARSH_KINDS = ("fastskip", "panskip")
+UNINJECTED = ("asis", "pan", "zoom", "skip", *HARSH_KINDS)  # no flicker put in: the render's own verdict is right
+
+
 def evaluate(rows: list[dict], sides: dict[str, str], morphs: dict, predict=None) -> dict:
     """Accuracy figures per side; ``predict(scores) -> verdict`` re-decides (for fitting)."""
     verdict_of = (lambda r: r["verdict"]) if predict is None else (lambda r: predict(r["scores"]))
@@ -205,7 +212,7 @@ def evaluate(rows: list[dict], sides: dict[str, str], morphs: dict, predict=None
         false_incoherent = []
         for r in rs:
             v = verdict_of(r)
-            if r["kind"] not in ("asis", "pan", "zoom", "skip"):
+            if r["kind"] not in UNINJECTED:
                 ok = correct(r["kind"], v, asis[r["source"]], r["source"] in morphs)
                 per[r["kind"]].append(ok)
                 per[f"{r['kind']}@{r['strength']:g}"].append(ok)
@@ -252,6 +259,14 @@ def print_report(rows, sides, morphs, truth, verbose: bool) -> dict:
     bad = [r["name"] for r in motion if r["verdict"] == "incoherent" and r["source"] not in morphs]
     print(f"\n== fast motion (pans 20-60 px/frame, zooms 2-4 %/frame, every 3rd frame): {len(motion)} clips, "
           f"{len(bad)} called incoherent" + (": " + ", ".join(bad) if bad else ""))
+    harsh = [r for r in rows if r["kind"] in HARSH_KINDS]
+    if harsh:
+        worse = [r["name"] for r in harsh if r["verdict"] == "incoherent" and r["source"] not in morphs]
+        for side in ("fit", "report"):
+            n = [r for r in harsh if sides[r["source"]] == side]
+            w = [r for r in n if r["name"] in worse]
+            print(f"   harsher (--harsh: every 4th/6th frame, a 30 px/frame pan of every 3rd), {side}: {len(n)} clips, "
+                  f"{len(w)} called incoherent" + (": " + ", ".join(r["name"] for r in w) if w else ""))
     asis = [r for r in rows if r["kind"] == "asis"]
     print("\n== as-is: render, side, verdict, confidence")
     for r in sorted(asis, key=lambda r: r["source"]):
@@ -357,6 +372,8 @@ def main(argv: list[str]) -> int:
     p.add_argument("--from-dump", help="score the rows of an earlier --dump instead of diagnosing again")
     p.add_argument("--fit", action="store_true", help="fit the verdict thresholds on the fit side and re-decide")
     p.add_argument("--side", choices=("fit", "report"), help="diagnose this half of the split only")
+    p.add_argument("--harsh", action="store_true",
+                   help="also every 4th and 6th frame and a 30 px/frame pan of every 3rd (none may read incoherent)")
     a = p.parse_args(argv)
     renders = renders_dir(a.renders)
     if renders is None:

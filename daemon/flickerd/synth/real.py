@@ -28,13 +28,21 @@ EXPECTED = {**{k: "generative_flicker" for k in FLICKER}, "codec": "codec_artifa
 PAN_SPEEDS = (20, 40, 60)  # px/frame of the crop window, in the render's pixels
 ZOOM_RATES = (0.02, 0.04)  # fractional change of the crop's size per frame
 SKIP = 3  # every n-th frame: the render's own motion, n times faster
+# harsher than the bench's own (``bench real_renders --harsh``): every 4th or 6th frame ("fastskip",
+# strength = n), and a pan of every 3rd frame ("panskip", strength = px/frame)
+HARSH_MOTION = {"fastskip": (4, 6), "panskip": (30,)}
+
+
+def frame_step(v: "Variant") -> int:
+    """How many of the render's frames make one of the variant's."""
+    return {"skip": SKIP, "panskip": SKIP, "fastskip": int(v.strength)}.get(v.kind, 1)
 CROP = 0.6  # the moving crop window's side, as a fraction of the render's
 
 
 @dataclass(frozen=True, slots=True)
 class Variant:
     source: str  # file name of the render
-    kind: str  # "asis", one of INJECTED, or one of MOTION
+    kind: str  # "asis", one of INJECTED, one of MOTION or of HARSH_MOTION
     strength: float = 1.0  # injected kinds; for "pan" px/frame, for "zoom" size change per frame
     seed: int = 0
 
@@ -101,8 +109,10 @@ def frames(v: Variant, render: Sequence[np.ndarray], donor: Sequence[np.ndarray]
         yield from _pan(render, v.strength, rng)
     elif v.kind == "zoom":
         yield from _zoom(render, v.strength)
-    elif v.kind == "skip":
-        yield from render[:: SKIP]
+    elif v.kind in ("skip", "fastskip"):
+        yield from render[:: frame_step(v)]
+    elif v.kind == "panskip":
+        yield from _pan(render[:: frame_step(v)], v.strength, rng)
     else:
         raise ValueError(f"unknown variant kind {v.kind!r}")
 
