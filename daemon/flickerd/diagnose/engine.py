@@ -22,6 +22,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from flickerd import flow as of
 from flickerd.diagnose import (baseline, blockgrid, codec, cuts, drift, global_flicker, incoherence, local, plan, verdict,
                                warping)
 from flickerd.diagnose.frames import FrameView, Geometry
@@ -145,7 +146,8 @@ def _pair_measures(prev: FrameView, view: FrameView, s: DiagnoseSettings, factor
         tiles = blockgrid.native_measures(prev.planes.y, view.planes.y, c.flow, c.mask, native, origins)
     tex, tex_off = tiles.ratios()
     excess, excess_off = tiles.excesses()
-    cells = local.cell_levels(ry_local, s.grid)
+    inside = of.inside(c.flow)  # content still in view: the local cells and the replaced area judge only it
+    cells = local.cell_levels(ry_local, s.grid, inside)
     return {
         "mean_diff": baseline.mean_diff(prev.rgb, view.rgb),
         "warp": warping.warp_error(c.residual, c.mask),
@@ -154,7 +156,7 @@ def _pair_measures(prev: FrameView, view: FrameView, s: DiagnoseSettings, factor
         "texture_off_grid": tex_off,
         "texture_excess": excess,
         "texture_excess_off_grid": excess_off,
-        "area": incoherence.pair_area(prev.rgb, view.rgb, prev.gray, view.gray, c, offsets),
+        "area": incoherence.pair_area(prev.rgb, view.rgb, prev.gray, view.gray, c, offsets, inside),
         "offsets": offsets,
         "cells": cells,
         # the cells' agreement on one change of tone, where the pair's tone moves enough to be a seam's

@@ -153,10 +153,10 @@ def _not_found(mask: np.ndarray, cur_gray: np.ndarray, prev_gray: np.ndarray) ->
 
 
 def pair_area(prev_rgb: np.ndarray, cur_rgb: np.ndarray, prev_gray: np.ndarray, cur_gray: np.ndarray,
-              c, offsets: np.ndarray) -> float:
-    """The replaced area of a compensated pair (``warping.Compensated``; ``offsets``: its global (Y, Cb, Cr) offsets)."""
+              c, offsets: np.ndarray, inside: np.ndarray) -> float:
+    """The replaced area of a compensated pair (``warping.Compensated``; ``offsets``: its global (Y, Cb, Cr)
+    offsets; ``inside``: ``flow.inside(c.flow)``)."""
     forward = c.residual @ YCC.T - offsets
-    inside = of.inside(c.flow)
     if unexplained_area(np.ascontiguousarray(forward[..., 0]), inside) == 0:
         return 0.0  # nothing, or a smooth brightness change
     return replaced_area(prev_gray, cur_gray, forward, c.flow, c.back,
