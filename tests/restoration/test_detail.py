@@ -231,3 +231,17 @@ def test_mean_correlation_weighs_by_energy_and_ramp_down_fades_linearly():
     assert detail_fit.mean_correlation(rho, np.array([[3.0, 1.0]], np.float32)) == pytest.approx(0.75)
     assert [detail_fit.ramp_down(x, 0.55, 0.2) for x in (0.3, 0.35, 0.45, 0.55, 0.9)] == pytest.approx(
         [1.0, 1.0, 0.5, 0.0, 0.0])
+
+
+def test_scale_flow_is_the_float32_product_bit_for_bit():
+    """cv2's per-channel scale in ``scale_flow`` gives numpy's float32 products exactly (the route's
+    output depends on it), up and down in size."""
+    import cv2
+
+    rng = np.random.default_rng(7)
+    fw = (rng.standard_normal((45, 80, 2)) * 9).astype(np.float32)
+    for size in ((139, 78), (41, 23)):
+        want = cv2.resize(fw, size, interpolation=cv2.INTER_LINEAR) * np.array(
+            [size[0] / 80, size[1] / 45], np.float32)
+        assert np.array_equal(detail_fit.scale_flow(fw, *size), want)
+    assert detail_fit.scale_flow(fw, 80, 45) is fw

@@ -166,3 +166,23 @@ def test_regenerated_texture_is_not_counted_as_detail_to_keep():
     stable = stable_texture(texture, residual, occlusion_mask(fw, bw))
     assert stable[:, 8:56].mean() > 3 * stable[:, 72:120].mean()
     assert not (stable & ~texture).any()
+
+
+def test_tone_matched_psnr_equals_the_explicit_residual():
+    """The moment form (``psnr_tone_matched``) against the matched frame built pixel by pixel
+    (per-channel least-squares gain and offset, gain 1 on a flat channel), and uint8 ``psnr``
+    against float64 MSE."""
+    from flickerd.quality import psnr_tone_matched
+
+    rng = np.random.default_rng(3)
+    ref = (rng.random((40, 64, 3)) * 255).astype(np.uint8)
+    ref[..., 2] = 90  # a flat channel: no gain to fit
+    out = np.clip(ref * np.array([0.8, 1.1, 1.0]) + rng.normal(0, 3, ref.shape) + 7, 0, 255).astype(np.uint8)
+    r, o = ref.reshape(-1, 3).astype(np.float64), out.reshape(-1, 3).astype(np.float64)
+    dr, do = r - r.mean(0), o - o.mean(0)
+    var = (dr * dr).mean(0)
+    gain = np.where(var > 1e-9, (dr * do).mean(0) / np.maximum(var, 1e-9), 1.0)
+    mse = float(np.mean((dr * gain + o.mean(0) - o) ** 2))
+    assert psnr_tone_matched(ref, out) == pytest.approx(10 * math.log10(255.0**2 / mse), abs=1e-9)
+    assert psnr(ref, out) == pytest.approx(10 * math.log10(255.0**2 / np.mean((r - o) ** 2)), abs=1e-12)
+    assert psnr_tone_matched(ref, ref) == psnr(ref, ref) == 100.0

@@ -41,6 +41,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 
+import cv2
 import numpy as np
 
 from flickerd.diagnose.robust import column_median, median
@@ -473,9 +474,13 @@ def plane_stats(y: np.ndarray, cb: np.ndarray, cr: np.ndarray) -> np.ndarray:
 
 
 def rgb_stats(img: np.ndarray) -> np.ndarray:
-    """``STATS`` of one RGB frame (any range: the statistics come out in its units)."""
-    ycc = np.asarray(img, np.float32).reshape(-1, 3) @ _YCC.T
-    return plane_stats(ycc[:, 0], ycc[:, 1] + 128, ycc[:, 2] + 128)
+    """``STATS`` of one RGB frame (any range: the statistics come out in its units).
+
+    ``plane_stats`` of the YCbCr planes, by ``cv2.transform`` and ``cv2.meanStdDev`` (double sums):
+    numpy's N×3 @ 3×3 product took 19 ms a 320 px frame, this 0.4 ms; equal to 1e-7."""
+    ycc = cv2.transform(np.asarray(img, np.float32).reshape(-1, 1, 3), _YCC)
+    mean, std = (v.ravel() for v in cv2.meanStdDev(ycc))
+    return np.array([mean[0], mean[1] + 128, mean[2] + 128, std[0], math.hypot(std[1], std[2])])
 
 
 def _finite_median(values: np.ndarray) -> float:

@@ -152,9 +152,10 @@ def scale_flow(fw: np.ndarray, width: int, height: int) -> np.ndarray:
     if (w, h) == (width, height):
         return fw
     out = cv2.resize(fw, (width, height), interpolation=cv2.INTER_LINEAR)
-    # one broadcast multiply: the same float32 products as scaling each component, without strided passes
-    out *= np.array([width / w, height / h], np.float32)
-    return out
+    # cv2's per-channel scale, in place: the same float32 products as numpy's broadcast multiply by
+    # the float32 factors (bit for bit), which ran 50x slower on a 2-channel array (its inner loop is 2 long)
+    sx, sy = (float(f) for f in np.array([width / w, height / h], np.float32))
+    return cv2.multiply(out, (sx, sy, 0.0, 0.0), dst=out)
 
 
 def warp_detail(detail: np.ndarray, fw: np.ndarray) -> np.ndarray:
