@@ -11,6 +11,13 @@ and the warped neighbours'. Only the render's pixels are averaged, so its style,
 detail stay; where the guide changes (motion the flow misses, occlusions, a real change of
 light, a cut), the weights fall to zero and the render keeps its own frame (after Bonneel et al.
 2015 and Lai et al. 2018, who take motion and stability from the unprocessed video).
+
+Before averaging (``detail_gain``), each frame's fine band (σ ``DETAIL_SIGMA``) is scaled so its
+least-squares gain against the guide's fine band is the recent frames' mean: the guide's detail
+does not change in strength from frame to frame, so a render's that does (a per-frame sharpening
+amount) is flicker. One scalar per frame and plane, so sub-pixel warps do not matter; a plane
+whose fine band does not follow the guide's (correlation < ``DETAIL_MIN_CORR``: redrawn texture,
+chroma) is left alone.
 """
 
 from __future__ import annotations
@@ -128,10 +135,11 @@ class GuidedStabilizer(NeighbourWindow[_Frame]):
         return frame
 
     def _steadied(self, t: int) -> dict[int, list[np.ndarray]]:
-        """The planes of frame t and its neighbours with each fine band scaled to the window's mean
-        gain against the guide's: a per-frame sharpening or softening the guide does not have is
-        undone before the frames are averaged (averaging alone leaves it on the moving edges, where
-        the warps disagree)."""
+        """The planes of frame t and its neighbours, each fine band scaled so its gain against the
+        guide's is the mean gain of the frames from ``gain_history`` back to the window's end: a
+        per-frame sharpening or softening the guide does not have is undone before the frames are
+        averaged (averaging alone leaves it where the guide vouches for no neighbour: moving
+        edges, occlusions). Gains are scalars, so the history costs no frames held."""
         window = [t, *self.neighbours(t)]
         out = {s: self.frames[s].planes for s in window}
         if not self.detail_gain:
@@ -148,7 +156,7 @@ class GuidedStabilizer(NeighbourWindow[_Frame]):
                 continue
             target = float(np.mean(history))
             for s, g in gains.items():
-                scale = float(np.clip(target / g, lo, hi)) if g > 0 else 1.0
+                scale = float(np.clip(target / g, lo, hi))  # g > 0: detail_gain vouched for the fit
                 planes = out[s] = list(out[s]) if out[s] is self.frames[s].planes else out[s]
                 planes[k] = planes[k] + (scale - 1.0) * self.peak * self.frames[s].fine_band[k]
         return out
