@@ -49,9 +49,9 @@ class GuidedParams(RouteParams):
         through the render's local linear response to the guide (a slight misalignment or a real
         change of light then costs little); False: the plain weighted mean.
     detail_gain: before averaging, scale each frame's fine band so its gain against the guide's
-        fine band is the recent frames' mean (undoes a per-frame sharpening or softening the guide
+        fine band is the recent frames' RMS gain (undoes a per-frame sharpening or softening the guide
         does not have); planes whose fine band does not follow the guide's are left alone.
-    gain_history: how many frames back (besides the ``radius`` ahead) that mean takes in (1–250).
+    gain_history: how many frames back (besides the ``radius`` ahead) that RMS takes in (1–250).
     analysis_max_side, flow_preset: the size of the guide's frames the flows are computed on, and
         the DIS preset.
     crf, preset, pix_fmt: the final encode (pix_fmt None follows the input).

@@ -13,9 +13,9 @@ light, a cut), the weights fall to zero and the render keeps its own frame (afte
 2015 and Lai et al. 2018, who take motion and stability from the unprocessed video).
 
 Before averaging (``detail_gain``), each frame's fine band (σ ``DETAIL_SIGMA``) is scaled so its
-least-squares gain against the guide's fine band is the recent frames' mean: the guide's detail
-does not change in strength from frame to frame, so a render's that does (a per-frame sharpening
-amount) is flicker. One scalar per frame and plane, so sub-pixel warps do not matter; a plane
+least-squares gain against the guide's fine band is the recent frames' root mean square gain: the
+guide's detail does not change in strength from frame to frame, so a render's that does (a
+per-frame sharpening amount) is flicker. One scalar per frame and plane, so sub-pixel warps do not matter; a plane
 whose fine band does not follow the guide's (correlation < ``DETAIL_MIN_CORR``: redrawn texture,
 chroma) is left alone.
 """
@@ -136,7 +136,7 @@ class GuidedStabilizer(NeighbourWindow[_Frame]):
 
     def _steadied(self, t: int) -> dict[int, list[np.ndarray]]:
         """The planes of frame t and its neighbours, each fine band scaled so its gain against the
-        guide's is the mean gain of the frames from ``gain_history`` back to the window's end: a
+        guide's is the RMS gain of the frames from ``gain_history`` back to the window's end: a
         per-frame sharpening or softening the guide does not have is undone before the frames are
         averaged (averaging alone leaves it where the guide vouches for no neighbour: moving
         edges, occlusions). Gains are scalars, so the history costs no frames held."""
@@ -154,7 +154,9 @@ class GuidedStabilizer(NeighbourWindow[_Frame]):
             history = [g[k] for g in self._gains.values() if g[k] is not None]
             if len(gains) < 2 or len(history) < 2:
                 continue
-            target = float(np.mean(history))
+            # the root mean square: the fine band keeps the energy it had on average (a mean gain
+            # lost detail: clipped overshoots make sharpened frames' gains read low)
+            target = float(np.sqrt(np.mean(np.square(history))))
             for s, g in gains.items():
                 scale = float(np.clip(target / g, lo, hi))  # g > 0: detail_gain vouched for the fit
                 planes = out[s] = list(out[s]) if out[s] is self.frames[s].planes else out[s]
