@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 
 from flickerd.flow_source import AheadFlows, DirectFlows
+from flickerd.routes import guided_core
 from flickerd.routes.guided_core import GuidedStabilizer
 
 from .conftest import H, W, scene
@@ -40,3 +42,35 @@ def test_flows_computed_ahead_give_the_same_frames():
     order_d, planes_d, _ = _run(DirectFlows())
     assert order_a == order_d
     assert all(np.array_equal(a, d) for a, d in zip(planes_a, planes_d))
+
+
+def _fine_gains(planes: list[np.ndarray], guides: list[np.ndarray]) -> np.ndarray:
+    sigma = guided_core.DETAIL_SIGMA
+    return np.array([guided_core.detail_gain(guided_core.band(p / 255.0, sigma),
+                                             guided_core.band(g.astype(np.float32) / 255.0, sigma))
+                     for p, g in zip(planes, guides)], dtype=np.float64)
+
+
+def test_a_per_frame_sharpening_the_guide_does_not_have_is_held_steady():
+    # the render: the guide's frame, sharpened or softened by a random amount each frame (an
+    # upscaler's or restyler's per-frame whim); the guide's own fine band is the same throughout
+    frames = scene()
+    guides = [np.ascontiguousarray(f[..., 1]) for f in frames]
+    amounts = 0.6 * (-1.0) ** np.arange(len(frames))  # sharper, softer, sharper …
+    renders = [np.clip(g + a * (g - cv2.GaussianBlur(g, (0, 0), 1.5)), 0, 255)
+               for g, a in zip((g.astype(np.float32) for g in guides), amounts)]
+    outs = {}
+    for steady in (True, False):
+        core = GuidedStabilizer(255.0, 2, 0.03, 1.0, "fast", detail_gain=steady)
+        got = []
+        for i, y in enumerate(renders):
+            got += core.feed(i, None, ([y], guides[i]))
+        got += core.finish()
+        outs[steady] = [ps[0] for _, _, ps in got]
+    before = _fine_gains(renders, guides).std()
+    steadied = _fine_gains(outs[True], guides).std()
+    plain = _fine_gains(outs[False], guides).std()
+    assert before > 0.3
+    # averaging alone leaves most of it where the warps disagree; the held gain removes it
+    assert steadied < 0.25 * before, (before, steadied, plain)
+    assert steadied < 0.6 * plain, (before, steadied, plain)

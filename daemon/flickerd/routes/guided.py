@@ -25,7 +25,7 @@ from flickerd.routes.encode import (
     DEFAULT_CRF, DEFAULT_PRESET, choose_encoding, final_codec, is_intermediate, open_writer, staged_output,
 )
 from flickerd.routes.frame_stream import FrameFormat, stream_frames
-from flickerd.routes.guided_core import GuidedStabilizer
+from flickerd.routes.guided_core import GAIN_HISTORY, GuidedStabilizer
 from flickerd.routes.params_table import RouteParams
 
 GUIDE_PARAM = "_guide"  # the chain's private parameter: the guide video's path
@@ -48,6 +48,10 @@ class GuidedParams(RouteParams):
     compensate: add to each warped neighbour what the guide changed between it and the frame,
         through the render's local linear response to the guide (a slight misalignment or a real
         change of light then costs little); False: the plain weighted mean.
+    detail_gain: before averaging, scale each frame's fine band so its gain against the guide's
+        fine band is the recent frames' RMS gain (undoes a per-frame sharpening or softening the guide
+        does not have); planes whose fine band does not follow the guide's are left alone.
+    gain_history: how many frames back (besides the ``radius`` ahead) that RMS takes in (1–250).
     analysis_max_side, flow_preset: the size of the guide's frames the flows are computed on, and
         the DIS preset.
     crf, preset, pix_fmt: the final encode (pix_fmt None follows the input).
@@ -57,6 +61,8 @@ class GuidedParams(RouteParams):
     tolerance: float = TOLERANCE
     strength: float = STRENGTH
     compensate: bool = True
+    detail_gain: bool = True
+    gain_history: int = GAIN_HISTORY
     analysis_max_side: int = ANALYSIS_MAX_SIDE
     flow_preset: str = FLOW_PRESET
     crf: int = DEFAULT_CRF
@@ -65,7 +71,7 @@ class GuidedParams(RouteParams):
 
     ROUTE = "guided"
     RANGES = {"radius": (1, 8), "tolerance": (0.005, 0.5), "strength": (0.0, 1.0), "analysis_max_side": (32, 4096),
-              "crf": (0, 51)}
+              "gain_history": (1, 250), "crf": (0, 51)}
     CHOICES = {"flow_preset": PRESETS}
 
 
@@ -73,7 +79,7 @@ class GuidedRoute:
     """Temporal consistency taken from the source video (see ``GuidedParams``)."""
 
     name = "guided"
-    version = "1"
+    version = "2"  # 2: the fine-band gain held steady (detail_gain)
 
     def fix(self, src: str, out: str, params: Mapping[str, Any], progress: ProgressFn = no_progress) -> StepResult:
         start = time.monotonic()
@@ -109,7 +115,8 @@ class GuidedRoute:
             written, core = stream_frames(
                 src, info, progress=progress, analyse=analyse, write=write,
                 make_core=lambda w, h: GuidedStabilizer(fmt.peak, p.radius, p.tolerance, p.strength, p.flow_preset,
-                                                        p.analysis_max_side, p.compensate))
+                                                        p.analysis_max_side, p.compensate,
+                                                        detail_gain=p.detail_gain, gain_history=p.gain_history))
         progress(1.0)
         return StepResult(
             route=self.name, version=self.version,

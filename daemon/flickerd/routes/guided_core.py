@@ -11,6 +11,13 @@ and the warped neighbours'. Only the render's pixels are averaged, so its style,
 detail stay; where the guide changes (motion the flow misses, occlusions, a real change of
 light, a cut), the weights fall to zero and the render keeps its own frame (after Bonneel et al.
 2015 and Lai et al. 2018, who take motion and stability from the unprocessed video).
+
+Before averaging (``detail_gain``), each frame's fine band (σ ``DETAIL_SIGMA``) is scaled so its
+least-squares gain against the guide's fine band is the recent frames' root mean square gain: the
+guide's detail does not change in strength from frame to frame, so a render's that does (a
+per-frame sharpening amount) is flicker. One scalar per frame and plane, so sub-pixel warps do not matter; a plane
+whose fine band does not follow the guide's (correlation < ``DETAIL_MIN_CORR``: redrawn texture,
+chroma) is left alone.
 """
 
 from __future__ import annotations
@@ -31,6 +38,10 @@ FIT_RADIUS = 4  # px at the render's luma size: the window of the local linear f
 FIT_EPS = 1e-4  # regularisation of that fit (guide in [0, 1]): flat guide areas get no slope
 GUIDE_SIGMA = 0.7  # px at analysis scale: the guide is compared lightly smoothed (its own codec noise)
 WEIGHT_BLUR_SIGMA = 1.0  # px at analysis scale: soft edges of the agreement map
+DETAIL_SIGMA = 1.5  # px at the render's luma size: the fine band whose gain against the guide's is held steady
+DETAIL_MIN_CORR = 0.5  # a plane's fine band follows the guide's at least this well, or its gain is left alone
+DETAIL_GAIN_RANGE = (0.5, 2.0)  # the furthest a frame's fine band is scaled toward its window's gain
+GAIN_HISTORY = 24  # frames back whose fine-band gains (scalars, kept after the frames go) set the target
 
 
 @dataclass(slots=True)
@@ -41,6 +52,8 @@ class _Frame:
     gray: np.ndarray  # analysis-scale uint8 for the flow
     fine: list[np.ndarray]  # the guide's luma in [0, 1] at each plane's size
     slope: list[np.ndarray] | None = None  # per plane: d(render)/d(guide), the local linear fit (frame t only)
+    fine_band: list[np.ndarray] | None = None  # per plane: the render's fine band (detail_gain only)
+    gain: list[float | None] | None = None  # per plane: that band's regression on the guide's (None: unrelated)
 
 
 def guide_weight(guide_t: np.ndarray, guide_s: np.ndarray, fw: np.ndarray, bw: np.ndarray,
@@ -51,6 +64,21 @@ def guide_weight(guide_t: np.ndarray, guide_s: np.ndarray, fw: np.ndarray, bw: n
     agree = np.clip(1.0 - u * u, 0.0, 1.0)
     trusted = (occlusion_mask(fw, bw) & dfit.inside(fw)).astype(np.float32)
     return cv2.GaussianBlur(agree * trusted, (0, 0), WEIGHT_BLUR_SIGMA) * trusted
+
+
+def band(x: np.ndarray, sigma: float) -> np.ndarray:
+    return x - cv2.GaussianBlur(x, (0, 0), sigma)
+
+
+def detail_gain(render_band: np.ndarray, guide_band: np.ndarray) -> float | None:
+    """The frame's fine-band gain against the guide's (least squares over the whole plane), or None
+    where the render's fine band does not follow the guide's (a style that redraws the detail)."""
+    gg = float(np.dot(guide_band.ravel(), guide_band.ravel()))
+    rr = float(np.dot(render_band.ravel(), render_band.ravel()))
+    if gg <= 0.0 or rr <= 0.0:
+        return None
+    rg = float(np.dot(render_band.ravel(), guide_band.ravel()))
+    return rg / gg if rg >= DETAIL_MIN_CORR * (rr * gg) ** 0.5 else None
 
 
 def local_slope(guide: np.ndarray, plane: np.ndarray, radius: int) -> np.ndarray:
@@ -75,7 +103,8 @@ class GuidedStabilizer(NeighbourWindow[_Frame]):
 
     def __init__(self, peak: float, radius: int, tolerance: float, strength: float, flow_preset: str,
                  analysis_max_side: int = 480, compensate: bool = True, fit_radius: int = FIT_RADIUS,
-                 flows: FlowSource | None = None) -> None:
+                 flows: FlowSource | None = None, detail_gain: bool = True,
+                 gain_history: int = GAIN_HISTORY) -> None:
         super().__init__(radius, flow_preset, flows)
         self.peak = peak
         self.analysis_max_side = analysis_max_side
@@ -83,6 +112,9 @@ class GuidedStabilizer(NeighbourWindow[_Frame]):
         self.fit_radius = fit_radius
         self.tolerance = tolerance
         self.strength = strength
+        self.detail_gain = detail_gain
+        self.gain_history = gain_history
+        self._gains: dict[int, list[float | None]] = {}  # frame → its planes' fine-band gains
         self.guide_size: tuple[int, int] | None = None
 
     def _analyse(self, data: Any, analysis: tuple[list[np.ndarray], np.ndarray]) -> _Frame:
@@ -95,19 +127,54 @@ class GuidedStabilizer(NeighbourWindow[_Frame]):
         smooth = cv2.GaussianBlur(small, (0, 0), GUIDE_SIGMA)
         fine = [g if p.shape == g.shape else cv2.resize(g, (p.shape[1], p.shape[0]), interpolation=cv2.INTER_AREA
                                                        if p.shape[1] < gw else cv2.INTER_CUBIC) for p in planes]
-        return _Frame(data, planes, smooth, dfit.flow_image(smooth), fine)
+        frame = _Frame(data, planes, smooth, dfit.flow_image(smooth), fine)
+        if self.detail_gain:
+            sigmas = [DETAIL_SIGMA * p.shape[1] / planes[0].shape[1] for p in planes]
+            frame.fine_band = [band(p / self.peak, sg) for p, sg in zip(planes, sigmas)]
+            frame.gain = [detail_gain(b, band(f, sg)) for b, f, sg in zip(frame.fine_band, fine, sigmas)]
+        return frame
+
+    def _steadied(self, t: int) -> dict[int, list[np.ndarray]]:
+        """The planes of frame t and its neighbours, each fine band scaled so its gain against the
+        guide's is the RMS gain of the frames from ``gain_history`` back to the window's end: a
+        per-frame sharpening or softening the guide does not have is undone before the frames are
+        averaged (averaging alone leaves it where the guide vouches for no neighbour: moving
+        edges, occlusions). Gains are scalars, so the history costs no frames held."""
+        window = [t, *self.neighbours(t)]
+        out = {s: self.frames[s].planes for s in window}
+        if not self.detail_gain:
+            return out
+        for s in window:
+            self._gains[s] = self.frames[s].gain
+        for s in [s for s in self._gains if s < t - self.gain_history]:
+            del self._gains[s]
+        lo, hi = DETAIL_GAIN_RANGE
+        for k in range(len(self.frames[t].planes)):
+            gains = {s: self.frames[s].gain[k] for s in window if self.frames[s].gain[k] is not None}
+            history = [g[k] for g in self._gains.values() if g[k] is not None]
+            if len(gains) < 2 or len(history) < 2:
+                continue
+            # the root mean square: the fine band keeps the energy it had on average (a mean gain
+            # lost detail: clipped overshoots make sharpened frames' gains read low)
+            target = float(np.sqrt(np.mean(np.square(history))))
+            for s, g in gains.items():
+                scale = float(np.clip(target / g, lo, hi))  # g > 0: detail_gain vouched for the fit
+                planes = out[s] = list(out[s]) if out[s] is self.frames[s].planes else out[s]
+                planes[k] = planes[k] + (scale - 1.0) * self.peak * self.frames[s].fine_band[k]
+        return out
 
     def _emit(self, t: int) -> Emitted:
         here = self.frames[t]
+        planes = self._steadied(t)
         if self.compensate:
             here.slope = [local_slope(g, p / self.peak, self.fit_radius * p.shape[1] // here.planes[0].shape[1])
-                          for g, p in zip(here.fine, here.planes)]
-        blends = [dfit.Blend(p) for p in here.planes]
+                          for g, p in zip(here.fine, planes[t])]
+        blends = [dfit.Blend(p) for p in planes[t]]
         for s in self.neighbours(t):
             fw = self._flow(t, s)
             w_small = guide_weight(here.guide, self.frames[s].guide, fw, self._flow(s, t), self.tolerance)
             self._count_weight(w_small)
-            for k, plane in enumerate(self.frames[s].planes):
+            for k, plane in enumerate(planes[s]):
                 h, w = plane.shape
                 f = dfit.scale_flow(fw, w, h)
                 moved = dfit.warp_detail(plane, f)
