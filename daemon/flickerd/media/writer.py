@@ -7,6 +7,7 @@ and interleaved by time as video is written, so nothing is buffered whole.
 
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass
 from fractions import Fraction
@@ -63,6 +64,25 @@ def hevc_tag(codec: str, ext: str) -> str | None:
 
 # Containers that take a copied audio stream.
 AUDIO_CONTAINERS = {".mp4", ".m4v", ".mov", ".mkv", ".webm"}
+
+
+# x264's AVX-512 code (core 165, MB-tree with B-frames) reads memory it never wrote, so the same
+# frames encoded twice could differ with the heap's leftovers — a chain's threads made `fix` on one
+# render give a different file each run. Its AVX2 code is bit-exact with SSE4.2 and reads no garbage.
+X264_NO_AVX512 = "asm=avx2"
+
+
+@functools.cache
+def x264_params() -> str | None:
+    """``x264-params`` that keep libx264 reproducible here: AVX2 where the CPU has AVX-512, else None.
+
+    A CPU with AVX-512 has every AVX2 feature x264 asks for; elsewhere x264's own choice stands."""
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as f:
+            flags = f.read()
+    except OSError:
+        return None
+    return X264_NO_AVX512 if "avx512bw" in flags else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,6 +174,8 @@ class VideoWriter:
         alias = (settings.codec or "").lower()
         if self.codec in ("libx264", "libx265"):
             self._v.options = {"crf": str(settings.crf), "preset": settings.preset}
+            if self.codec == "libx264" and x264_params():
+                self._v.options["x264-params"] = x264_params()
             if self.codec == "libx265":
                 self._v.options["x265-params"] = "log-level=error"
         elif self.codec == "prores_ks":
