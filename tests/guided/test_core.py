@@ -74,3 +74,19 @@ def test_a_per_frame_sharpening_the_guide_does_not_have_is_held_steady():
     # averaging alone leaves most of it where the warps disagree; the held gain removes it
     assert steadied < 0.25 * before, (before, steadied, plain)
     assert steadied < 0.6 * plain, (before, steadied, plain)
+
+
+def test_at_strength_zero_the_render_comes_out_as_it_went_in():
+    """``strength`` moves each frame toward the guided mean; at 0 nothing moves, the held
+    fine-band gain included (it once rescaled the frame whatever the strength)."""
+    frames = scene()
+    guides = [np.ascontiguousarray(f[..., 1]) for f in frames]
+    amounts = 0.6 * (-1.0) ** np.arange(len(frames))
+    renders = [np.clip(g + a * (g - cv2.GaussianBlur(g, (0, 0), 1.5)), 0, 255)
+               for g, a in zip((g.astype(np.float32) for g in guides), amounts)]
+    core = GuidedStabilizer(255.0, 2, 0.03, 0.0, "fast")
+    got = []
+    for i, y in enumerate(renders):
+        got += core.feed(i, None, ([y], guides[i]))
+    got += core.finish()
+    assert max(float(np.abs(ps[0] - renders[t]).max()) for t, _, ps in got) < 1e-3

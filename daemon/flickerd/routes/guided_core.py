@@ -112,7 +112,7 @@ class GuidedStabilizer(NeighbourWindow[_Frame]):
         self.fit_radius = fit_radius
         self.tolerance = tolerance
         self.strength = strength
-        self.detail_gain = detail_gain
+        self.hold_gain = detail_gain  # the flag; ``detail_gain`` (the function) measures the gain
         self.gain_history = gain_history
         self._gains: dict[int, list[float | None]] = {}  # frame → its planes' fine-band gains
         self.guide_size: tuple[int, int] | None = None
@@ -128,7 +128,7 @@ class GuidedStabilizer(NeighbourWindow[_Frame]):
         fine = [g if p.shape == g.shape else cv2.resize(g, (p.shape[1], p.shape[0]), interpolation=cv2.INTER_AREA
                                                        if p.shape[1] < gw else cv2.INTER_CUBIC) for p in planes]
         frame = _Frame(data, planes, smooth, dfit.flow_image(smooth), fine)
-        if self.detail_gain:
+        if self.hold_gain:
             sigmas = [DETAIL_SIGMA * p.shape[1] / planes[0].shape[1] for p in planes]
             frame.fine_band = [band(p / self.peak, sg) for p, sg in zip(planes, sigmas)]
             frame.gain = [detail_gain(b, band(f, sg)) for b, f, sg in zip(frame.fine_band, fine, sigmas)]
@@ -142,7 +142,7 @@ class GuidedStabilizer(NeighbourWindow[_Frame]):
         edges, occlusions). Gains are scalars, so the history costs no frames held."""
         window = [t, *self.neighbours(t)]
         out = {s: self.frames[s].planes for s in window}
-        if not self.detail_gain:
+        if not self.hold_gain:
             return out
         for s in window:
             self._gains[s] = self.frames[s].gain
@@ -159,8 +159,10 @@ class GuidedStabilizer(NeighbourWindow[_Frame]):
             target = float(np.sqrt(np.mean(np.square(history))))
             for s, g in gains.items():
                 scale = float(np.clip(target / g, lo, hi))  # g > 0: detail_gain vouched for the fit
+                # the frame's own correction moves with ``strength`` like the rest of the fix (0: the render)
+                move = (scale - 1.0) * (self.strength if s == t else 1.0)
                 planes = out[s] = list(out[s]) if out[s] is self.frames[s].planes else out[s]
-                planes[k] = planes[k] + (scale - 1.0) * self.peak * self.frames[s].fine_band[k]
+                planes[k] = planes[k] + move * self.peak * self.frames[s].fine_band[k]
         return out
 
     def _emit(self, t: int) -> Emitted:
