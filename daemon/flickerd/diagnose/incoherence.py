@@ -173,18 +173,19 @@ def isolated(areas) -> np.ndarray:
     (the new content moves coherently). Motion the flow cannot follow, or a subject deforming
     fast, leaves unexplained areas pair after pair, which cancel here. NaN where not measured.
 
-    A pair without ``ISOLATION`` measured pairs on both sides (the clip's first and last two) is
-    0: it cannot be shown to stand alone. Measured on the fit half with harsher motion than the
-    bench's (every 4th or 6th frame, a 30 px/frame pan of every 3rd frame): 3 of the 4 clips
-    then called incoherent were so at their first pair (a HunyuanVideo render's first frames
-    differ most), the fourth at its second; no injected identity change moved.
+    A pair needs a measured pair on each side (up to ``ISOLATION``): the clip's first and last
+    pairs read 0, as they cannot be shown to stand alone. Measured on the fit half with harsher
+    motion than the bench's (every 4th or 6th frame, a 30 px/frame pan of every 3rd): 3 of the 4
+    clips then called incoherent were so at their first pair (a HunyuanVideo render's first frames
+    differ most); no injected identity change moved on either half. (Asking for two on each side
+    cleared the fourth too, but left a 16-frame render's first and last two pairs unjudged.)
     """
     a = np.asarray(areas, np.float64)
     measured = np.flatnonzero(~np.isnan(a))
     out = np.full(a.shape, np.nan)
     out[measured] = 0.0
-    for k in range(ISOLATION, len(measured) - ISOLATION):
-        around = a[measured[k - ISOLATION:k]].tolist() + a[measured[k + 1:k + 1 + ISOLATION]].tolist()
+    for k in range(1, len(measured) - 1):
+        around = a[measured[max(0, k - ISOLATION):k]].tolist() + a[measured[k + 1:k + 1 + ISOLATION]].tolist()
         out[measured[k]] = max(0.0, a[measured[k]] - max(around))
     return out
 
