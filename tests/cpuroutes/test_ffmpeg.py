@@ -133,3 +133,25 @@ def test_gif_outputs_keep_their_dither_still(tmp_path):
     still[5:35, 5:60] = False
     changed = [float((np.abs(b - a).max(axis=2) > 0)[still].mean()) for a, b in zip(out, out[1:])]
     assert len(out) == 6 and max(changed) < 0.01, changed
+
+
+def test_the_same_input_gives_the_same_file_whatever_the_heap_holds(tmp_path, monkeypatch):
+    """The ffmpeg binary's x264 has the AVX-512 code that reads memory it never wrote
+    (``media.writer.x264_params``): two runs whose fresh heap blocks hold different bytes
+    (glibc's ``MALLOC_PERTURB_``) must write the same file. A noisy 320x240 picture is what
+    makes that code run (a plain one did not)."""
+    import subprocess
+
+    from flickerd.media.ffmpeg import ffmpeg_exe
+
+    src = tmp_path / "noisy.mp4"
+    subprocess.run([ffmpeg_exe(), "-v", "error", "-y", "-f", "lavfi", "-i",
+                    "testsrc2=s=320x240:r=15,noise=alls=12:allf=t", "-frames:v", "30", "-c:v", "libx264",
+                    "-crf", "10", str(src)], check=True)
+    outs = []
+    for byte in ("17", "238"):
+        monkeypatch.setenv("MALLOC_PERTURB_", byte)
+        out = tmp_path / f"out{byte}.mp4"
+        FfmpegRoute().fix(str(src), str(out), {"deband": False}, lambda _: None)
+        outs.append(out.read_bytes())
+    assert outs[0] == outs[1]
