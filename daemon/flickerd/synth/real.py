@@ -32,11 +32,6 @@ SKIP = 3  # every n-th frame: the render's own motion, n times faster
 # harsher than the bench's own (``bench real_renders --harsh``): every 4th or 6th frame ("fastskip",
 # strength = n), and a pan of every 3rd frame ("panskip", strength = px/frame)
 HARSH_MOTION = {"fastskip": (4, 6), "panskip": (30,)}
-
-
-def frame_step(v: "Variant") -> int:
-    """How many of the render's frames make one of the variant's."""
-    return {"skip": SKIP, "panskip": SKIP, "fastskip": int(v.strength)}.get(v.kind, 1)
 CROP = 0.6  # the moving crop window's side, as a fraction of the render's
 
 
@@ -72,6 +67,11 @@ class Variant:
         if self.kind == "codec":
             return int(round(HIGH_CRF + 6 * math.log2(max(self.strength, 1 / 64))))
         return NORMAL_CRF
+
+
+def frame_step(v: Variant) -> int:
+    """How many of the render's frames make one of the variant's."""
+    return {"skip": SKIP, "panskip": SKIP, "fastskip": int(v.strength)}.get(v.kind, 1)
 
 
 def load(path: str | os.PathLike, max_frames: int, max_side: int) -> tuple[list[np.ndarray], float]:
