@@ -197,7 +197,8 @@ def truth_set(renders: Path, names, frames: int, max_side: int) -> dict[str, tup
 
 
 HARSH_KINDS = ("fastskip", "panskip")  # flickerd.synth.real.HARSH_MOTION's kinds (flickerd is imported lazily here)
-UNINJECTED = ("asis", "pan", "zoom", "skip", *HARSH_KINDS)  # no flicker put in: the render's own verdict is right
+MOTION_KINDS = ("pan", "zoom", "skip")  # flickerd.synth.real.MOTION
+UNINJECTED = ("asis", *MOTION_KINDS, *HARSH_KINDS)  # no flicker put in: the render's own verdict is right
 
 
 def evaluate(rows: list[dict], sides: dict[str, str], morphs: dict, predict=None) -> dict:
@@ -255,7 +256,7 @@ def print_report(rows, sides, morphs, truth, verbose: bool) -> dict:
             print(f"  {k:12s}" + "".join(f"{e['confusion'][(k, v)]:11d}" for v in VERDICTS))
         print(f"  incoherent outside identity changes and the morph list: {len(e['false_incoherent'])}"
               + (": " + ", ".join(e["false_incoherent"]) if e["false_incoherent"] else ""))
-    motion = [r for r in rows if r["kind"] in ("pan", "zoom", "skip")]
+    motion = [r for r in rows if r["kind"] in MOTION_KINDS]
     bad = [r["name"] for r in motion if r["verdict"] == "incoherent" and r["source"] not in morphs]
     print(f"\n== fast motion (pans 20-60 px/frame, zooms 2-4 %/frame, every 3rd frame): {len(motion)} clips, "
           f"{len(bad)} called incoherent" + (": " + ", ".join(bad) if bad else ""))

@@ -72,8 +72,7 @@ DEFAULT_MIN_DETAIL_CHANGE_ON_FLICKER = -1.0  # reported; no threshold helped on 
 # (fit) and 5 → 3 (held out) but refused 2/42 good held-out fixes and took texture's held-out
 # median from +0.35 to 0.00 dB (README, Verification).
 FITTED_MAX_EXPECTED_ERROR_CHANGE = 0.25
-DEFAULT_MAX_EXPECTED_ERROR_CHANGE = 1e6
-OFF_EXPECTED_ERROR_CHANGE = DEFAULT_MAX_EXPECTED_ERROR_CHANGE
+DEFAULT_MAX_EXPECTED_ERROR_CHANGE = 1e6  # off
 DEFAULT_MIN_VMAF = 0.0  # 0: VMAF not required (it is slow; computed only when asked)
 # Deband alone does not reduce flicker; it must only not add any. Nor is its change flicker
 # removed (deband), so it is not judged on change_on_flicker either. A guided fix resamples every
@@ -82,7 +81,7 @@ DEFAULT_MIN_VMAF = 0.0  # 0: VMAF not required (it is slow; computed only when a
 # +2.4 dB against the truth); no guided fix there was harmful.
 DEFAULT_ROUTE_OVERRIDES: Mapping[str, Mapping[str, float]] = MappingProxyType(
     {"ffmpeg": MappingProxyType({"min_flicker_reduction": -0.05, "min_change_on_flicker": -1.0,
-                                 "max_expected_error_change": OFF_EXPECTED_ERROR_CHANGE}),
+                                 "max_expected_error_change": DEFAULT_MAX_EXPECTED_ERROR_CHANGE}),
      "guided": MappingProxyType({"min_detail_kept": 0.90}),
      "normalize+guided": MappingProxyType({"min_detail_kept": 0.90})}
 )
