@@ -15,12 +15,14 @@ render). The untouched render is the truth. Reported, per split side and in all:
 
 PSNR is the clip's (mean squared error over every frame) against the truth's frames.
 
-``python -m bench drift_seams [--frames 250] [--max-side 640] [--seeds 2] [--no-verify]``
+``python -m bench drift_seams [--frames 250] [--max-side 640] [--seeds 2] [--first-seed 0] [--side fit|report]
+[--no-verify] [--dump rows.jsonl]``
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import tempfile
@@ -57,7 +59,8 @@ def _hits(true: tuple[int, ...], found: tuple[int, ...]) -> int:
     return sum(any(abs(s - f) <= SEAM_TOLERANCE for f in found) for s in true)
 
 
-def run_render(path: Path, frames: int, max_side: int, seeds: int, verify: bool, work: str) -> list[dict]:
+def run_render(path: Path, frames: int, max_side: int, seeds: int, verify: bool, work: str,
+               first_seed: int = 0) -> list[dict]:
     """One render's rows: per seed the damaged clip; once the unmodified and the faded render."""
     from flickerd.diagnose import run as diagnose
     from flickerd.diagnose import drift as dd
@@ -91,7 +94,7 @@ def run_render(path: Path, frames: int, max_side: int, seeds: int, verify: bool,
         rows.append({"source": path.name, "kind": name, "frames": len(truth), "false_seams": len(d.seams),
                      "seams_found": list(d.seams), "loss_db": _clip_psnr(plain, clip) - _clip_psnr(out, clip),
                      "fix_s": secs})
-    for seed in range(seeds):
+    for seed in range(first_seed, first_seed + seeds):
         damaged, dmg = synth.damage(truth, seed=seed)
         src = encode(damaged, os.path.join(work, f"{stem}.drift{seed}.mp4"), fps=fps)
         before = diagnose(src)
@@ -170,6 +173,9 @@ def main(argv: list[str]) -> int:
     p.add_argument("--seeds", type=int, default=2)
     p.add_argument("--no-verify", action="store_true", help="skip verification of the fixes")
     p.add_argument("--only", nargs="*", help="render file names (default: the truth set)")
+    p.add_argument("--side", choices=("fit", "report"), help="only this side of the split")
+    p.add_argument("--first-seed", type=int, default=0, help="seeds first-seed … first-seed + seeds − 1 (more fit analogues)")
+    p.add_argument("--dump", help="write every clip's row as JSON lines here (as renders finish)")
     p.add_argument("--verbose", action="store_true")
     a = p.parse_args(argv)
     renders = renders_dir(a.renders)
@@ -178,15 +184,18 @@ def main(argv: list[str]) -> int:
         return 2
     start = time.time()
     sides = {k: r["side"] for k, r in split().items()}
-    names = a.only or [n for n in sides if (renders / n).is_file()]
+    names = a.only or [n for n in sides if (renders / n).is_file() and (a.side is None or sides[n] == a.side)]
     truth = truth_set(renders, names, a.frames, a.max_side) if not a.only else {n: (True, 0.0) for n in names}
     chosen = [n for n in names if truth[n][0]]
     print(f"{len(chosen)} truth-set renders of {len(names)}")
     rows: list[dict] = []
     with tempfile.TemporaryDirectory(prefix="drift-seams-") as work:
         for n in chosen:
-            got = run_render(renders / n, a.frames, a.max_side, a.seeds, not a.no_verify, work)
+            got = run_render(renders / n, a.frames, a.max_side, a.seeds, not a.no_verify, work, a.first_seed)
             rows += got
+            if a.dump:
+                with open(a.dump, "a") as fh:
+                    fh.writelines(json.dumps(r) + "\n" for r in got)
             if a.verbose:
                 for r in got:
                     print({k: (round(v, 2) if isinstance(v, float) else v) for k, v in r.items()})

@@ -140,6 +140,23 @@ def test_a_flash_that_cancels_the_luma_step_does_not_move_the_seam():
         assert drift.find_seams(s) == (81, 162)
 
 
+def test_a_flash_that_cancels_the_luma_step_in_a_still_scene_leaves_the_seam_on_the_join():
+    # a still scene (image-to-video): the flash (+7.5 for 2 frames) cancels the luma step (−7.5)
+    # and chroma hardly steps, so only saturation (+5%) marks the join during the flash; the split
+    # that pays for each left-out frame put the seam after the flash (the fit half's hatching egg)
+    for seed in range(6):
+        s = _stats(n=45, seams=(22,), step=(-7.5, -0.4, -0.1), flash=(7.5, 2), seed=seed)
+        assert drift.find_seams(s) == (22,)
+        s = _stats(n=120, seams=(40, 80), step=(-7.5, -0.4, -0.1), flash=(7.5, 2), seed=seed)
+        assert drift.find_seams(s) == (40, 80)
+    # saturation that climbs a little every frame moves no seam before its join
+    for seed in range(4):
+        s = _stats(n=120, seams=(40, 80), step=(-7.5, -0.4, -0.1), flash=(7.5, 2), seed=seed)
+        s[:, 4] += 0.3 * np.arange(120)
+        found = drift.find_seams(s)
+        assert len(found) == 2 and 40 <= found[0] <= 42 and 80 <= found[1] <= 82
+
+
 def test_a_lone_light_change_in_a_moving_scene_is_not_a_seam_but_a_period_is():
     """A light comes on at frame 60 (+4.5 grey levels, warmer) in a scene whose own tone moves
     from frame to frame: one step, no period, levels that are not flat — not a window seam.

@@ -67,6 +67,12 @@ SEAM_CONCENTRATION = 0.5  # the share of its step a seam's largest pair carries 
 # the share of its change a seam pair's cells may stray from one shift and gain (``uniform``): fitted
 # on the fit half (bench drift_seams' true seams ≤ 0.33, Steamboat Willie's real step of light 0.75–1.6)
 SEAM_DISAGREEMENT = 0.5
+# frames before a seam are already in the new window where one statistic steps by this many units of its
+# typical distance from a level (``_scales``), this share of it in their first pair, and they sit past the
+# other share of the way to the new level (``onset``; fitted on the fit half's flash-cancelled joins)
+ONSET_UNITS = 3.0
+ONSET_SHARE = 0.75
+ONSET_JUMP = 0.5
 ISOLATED_SHARPNESS = 6.0  # a lone step's (twice a periodic one's; the fit half's lone seams have ≥ 7.1)
 SATURATION_FLOOR = 8.0  # grey levels: near-grey footage's saturation drift is taken relative to this
 SPREAD_FLOOR = 0.25  # grey levels: the spread of the cleanest levels, so flat synthetic ones do not divide by 0
@@ -264,6 +270,34 @@ def _refine(raw: np.ndarray, t: int, lo: int, hi: int, scales: np.ndarray | None
     return at
 
 
+def onset(raw: np.ndarray, s: int, scales: np.ndarray, measured: np.ndarray | None = None) -> int:
+    """The join of a seam found at ``s``: moved back to the earliest of the ``FLASH`` frames
+    before it where some statistic steps to the new window's level in one pair and stays there up
+    to ``s``. A join changes every statistic at once; a flash that cancels the luma step keeps
+    luma at the old level for its frames while chroma or saturation are at the new one, and the
+    split of ``_refine`` (which pays for every frame it leaves out) may still put the seam after
+    the flash. A statistic counts where its step (old level: the ``LEVEL_FRAMES`` before those
+    frames; new: as ``sharpness``) is at least ``ONSET_UNITS`` of its typical distance from a
+    level and ``SEAM_MIN`` / 4 grey levels, the pair into the frame carries ``ONSET_JUMP`` of it,
+    and the frames from there to ``s`` sit, on average, ``ONSET_SHARE`` of the way to the new
+    level (content whose saturation ramps or swings moves a little each pair, or not to the new
+    level, and has no onset). Only the position moves: whether there is a seam was decided at ``s``."""
+    measured = np.ones(len(raw), bool) if measured is None else measured
+    after = raw[min(s + FLASH, len(raw) - 1): s + FLASH + LEVEL_FRAMES]
+    lo = max(MIN_WINDOW, s - FLASH)
+    if len(after) == 0 or s - lo < 1 or not measured[lo - 1: s].all():
+        return s
+    old = column_median(raw[max(0, lo - 1 - LEVEL_FRAMES): lo - 1])
+    step = column_median(after) - old
+    big = np.abs(step) >= np.maximum(ONSET_UNITS * scales, SEAM_MIN / 4)
+    for j in range(lo, s):
+        kept = (raw[j: s].mean(axis=0) - old) * step >= ONSET_SHARE * step * step
+        jump = (raw[j] - raw[j - 1]) * step >= ONSET_JUMP * step * step
+        if (big & kept & jump).any():
+            return j
+    return s
+
+
 def sharpness(raw: np.ndarray, s: int) -> tuple[float, float]:
     """(step, sharpness) of a seam at ``s``: the norm of the mean levels' change across it (the
     ``FLASH`` frames after it left out), and that step over the mean L1 spread of the frames
@@ -370,6 +404,7 @@ def find_seams(stats: np.ndarray, cuts: Iterable[int] = (), given: Sequence[int]
     found = [f for f in merged(kept, found) if f not in kept]  # a found seam near a given one is that one
     if len(found) == 1 and not kept and sharpness(raw, found[0])[1] < ISOLATED_SHARPNESS:
         found = []  # one step, no period and no sidecar: a seam only if it is a clean step between flat levels
+    found = [onset(raw, f, scales, measured) for f in found]  # on the join, not after its flash
     return tuple(sorted(kept + found))
 
 
