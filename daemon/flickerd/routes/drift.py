@@ -50,6 +50,8 @@ class DriftParams(RouteParams):
     search: also take the seams the diagnosis finds (the whole diagnosis is run on the input, at its
         default settings, about as long as the route again; the rules turn this off, since they
         pass the diagnosis's seams on).
+    compensated: measure each seam's step of the means on motion-compensated pairs of frames
+        across it (``drift_fit.compensated_steps``), not on the whole-frame means.
     analysis_max_side: the size the first pass measures at.
     crf, preset, pix_fmt: the final encode (pix_fmt None follows the input).
     """
@@ -59,6 +61,7 @@ class DriftParams(RouteParams):
     strength: float = 1.0
     seams: tuple[int, ...] = ()
     search: bool = True
+    compensated: bool = True
     analysis_max_side: int = ANALYSIS_MAX_SIDE
     crf: int = DEFAULT_CRF
     preset: str = DEFAULT_PRESET
@@ -77,18 +80,28 @@ def _small(img: np.ndarray, max_side: int) -> np.ndarray:
     return cv2.resize(img, (max(1, int(w / k)), max(1, int(h / k))), interpolation=cv2.INTER_AREA)
 
 
-def measure(src: str, planar: bool, bits: int, max_side: int) -> np.ndarray:
-    """Pass one: ``STATS`` per frame (T × 5) in 8-bit code values of the planes (planar) or grey levels."""
-    rows = []
+def measure(src: str, planar: bool, bits: int, max_side: int,
+            keep: frozenset[int] = frozenset()) -> tuple[np.ndarray, dict[int, list[np.ndarray]]]:
+    """Pass one: ``STATS`` per frame (T × 5) in 8-bit code values of the planes (planar) or grey
+    levels; and the frames ``keep`` names as (Y, Cb, Cr) float32 at the measuring size (chroma
+    on the luma grid), for ``fit.compensated_steps``."""
+    rows, kept = [], {}
     if planar:
         unit = ((1 << bits) - 1) / 255.0
-        for frame in planes.decode(src):
+        for t, frame in enumerate(planes.decode(src)):
             y, cb, cr = (_small(p, max_side).astype(np.float32) / unit for p in planes.read_planes(frame))
             rows.append(dd.plane_stats(y, cb, cr))
+            if t in keep:
+                size = (y.shape[1], y.shape[0])
+                kept[t] = [y, cv2.resize(cb, size, interpolation=cv2.INTER_LINEAR),
+                           cv2.resize(cr, size, interpolation=cv2.INTER_LINEAR)]
     else:
-        for f in iter_frames(src, max_side=max_side):
+        for t, f in enumerate(iter_frames(src, max_side=max_side)):
             rows.append(dd.rgb_stats(f.image))
-    return np.array(rows, np.float64).reshape(-1, 5)
+            if t in keep:
+                ycc = f.image.astype(np.float32) @ _RGB2YCC.T
+                kept[t] = [ycc[..., 0].copy(), ycc[..., 1] + 128, ycc[..., 2] + 128]
+    return np.array(rows, np.float64).reshape(-1, 5), kept
 
 
 def seamed(src: str, p: DriftParams, frames: int) -> tuple[int, ...]:
@@ -122,7 +135,8 @@ class DriftRoute:
     name = "drift"
     # 2: a seam whose spread or saturation moves by more than a quarter adds no gain (content)
     # 3: ``search`` takes the diagnosis's seams (motion-compensated, cells agreeing), not the whole-frame statistics'
-    version = "3"
+    # 4: each seam's step of the means measured on motion-compensated pairs across it (``compensated``)
+    version = "4"
 
     def fix(self, src: str, out: str, params: Mapping[str, Any], progress: ProgressFn = no_progress) -> StepResult:
         start = time.monotonic()
@@ -132,10 +146,13 @@ class DriftRoute:
                                    pix_fmt=p.pix_fmt, codec=final_codec(params))
         planar = is_planar(info)
         bits = planes.PLANAR[info.pix_fmt] if planar else 8
-        stats = measure(src, planar, bits, p.analysis_max_side)
+        seams = seamed(src, p, 1 << 62)  # before pass one, which keeps the frames about them
+        stats, kept = measure(src, planar, bits, p.analysis_max_side,
+                              fit.pair_frames(seams) if p.compensated else frozenset())
         progress(0.3)
-        seams = seamed(src, p, len(stats))
-        c = fit.correction(stats, seams, p.dissolve, p.flash, p.strength)
+        seams = tuple(s for s in seams if s < len(stats))
+        steps = fit.compensated_steps(kept, seams, len(stats)) if p.compensated else None
+        c = fit.correction(stats, seams, p.dissolve, p.flash, p.strength, steps)
         peak = 65535.0 if info.bit_depth > 8 else 255.0
 
         with staged_output(out) as tmp, open_writer(tmp, info, encoding) as writer:

@@ -27,6 +27,8 @@ FLASH_MIN = 1.0  # grey levels: a frame after a seam is a flash when its means s
 # a spread that moves by more than a quarter at one seam is the content changing there (Wan 2.1
 # I2V's hatching egg: saturation 19 → 7 two frames after its join, "corrected" by ×2.9: −5 to −7 dB).
 GAIN_LIMIT = 1.25
+# (frames before a seam, frames after its FLASH) of the pairs ``compensated_steps`` compares
+PAIRS = ((1, 0), (2, 0), (1, 1), (2, 1))
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,15 +51,65 @@ def _ratio(stats: np.ndarray, s: int, step: float, column: int) -> float:
     return ratio if 1 / GAIN_LIMIT <= ratio <= GAIN_LIMIT else 1.0
 
 
+def pair_frames(seams: Sequence[int]) -> frozenset[int]:
+    """The frames ``compensated_steps`` compares across each seam."""
+    return frozenset(t for s in seams for back, ahead in PAIRS for t in (s - back, s + dd.FLASH + ahead) if t >= 0)
+
+
+def compensated_steps(frames: dict[int, list[np.ndarray]], seams: Sequence[int], n: int) -> list[np.ndarray | None]:
+    """Per seam, the step of the (Y, Cb, Cr) means measured through the motion: for each of
+    ``PAIRS`` (a frame before the seam, one after its ``FLASH`` frames, both in the windows on
+    either side of it), the later frame warped onto the earlier along their flow, minus the
+    earlier, median over the pixels the flow explains; the median over the pairs. A join
+    moves every pixel alike, content that moves or changes moves the whole-frame means (the
+    hatching egg's saturation falls from 19 to 7 as its join passes). None where no pair could
+    be measured (the whole-frame step stands)."""
+    out: list[np.ndarray | None] = []
+    bounds = [0, *seams, n]
+    for i, s in enumerate(seams):
+        found = []
+        for back, ahead in PAIRS:
+            a, b = s - back, s + dd.FLASH + ahead
+            if a < bounds[i] or b >= bounds[i + 2] or a not in frames or b not in frames:
+                continue
+            step = _pair_step(frames[a], frames[b])
+            if step is not None:
+                found.append(step)
+        out.append(np.median(np.array(found), axis=0) if found else None)
+    return out
+
+
+def _pair_step(a: list[np.ndarray], b: list[np.ndarray]) -> np.ndarray | None:
+    """Frame ``b``'s (Y, Cb, Cr) warped onto ``a`` minus ``a``'s, median over the pixels the flow
+    explains (``diagnose.drift.thumb_pair``'s test); None where it explains too little."""
+    from flickerd import flow as of  # OpenCV: only the route, which has it loaded, calls this
+
+    ga, gb = dd._standardised(a[0]), dd._standardised(b[0])
+    if ga.shape[0] < 8 or ga.shape[1] < 8:
+        return None
+    fw, bw = of.flow(ga, gb), of.flow(gb, ga)
+    ok = of.occlusion_mask(fw, bw) & of.inside(fw)
+    if ok.mean() < dd.THUMB_EXPLAINED:
+        return None
+    return np.array([float(np.median(of.warp(pb, fw)[ok] - pa[ok])) for pa, pb in zip(a, b)])
+
+
 def correction(stats: np.ndarray, seams: Sequence[int], dissolve: int = 4, flash: bool = True,
-               strength: float = 1.0) -> Correction:
-    """The maps that bring every window back to the first (see the module docstring)."""
+               strength: float = 1.0, mean_steps: Sequence[np.ndarray | None] | None = None) -> Correction:
+    """The maps that bring every window back to the first (see the module docstring).
+    ``mean_steps``: per seam, its (Y, Cb, Cr) step measured otherwise (``compensated_steps``;
+    None: the statistics'); nothing of those seams is dissolved, since what the whole-frame
+    means still step there is the content's."""
     v = dd._filled(np.asarray(stats, np.float64))
     n = len(v)
     mean = v[:, :3].copy()
     offset = np.zeros((n, 3))
     log_gain = np.zeros((n, 3))
     steps = dd.steps(v, seams) if seams else np.zeros((0, 5))
+    given = list(mean_steps) if mean_steps is not None else [None] * len(seams)
+    for i, m in enumerate(given):
+        if m is not None:
+            steps[i, :3] = m
     for s, step in zip(seams, steps):
         offset[s:] -= step[:3]
         log_gain[s:, 0] -= np.log(_ratio(v, s, step[3], 3))
@@ -66,7 +118,9 @@ def correction(stats: np.ndarray, seams: Sequence[int], dissolve: int = 4, flash
     if dissolve > 0 and seams:
         # what each seam still steps, spread over the frames around it
         left = dd.steps(np.concatenate([corrected, v[:, 3:]], axis=1), seams)[:, :3]
-        for s, r in zip(seams, left):
+        for s, r, m in zip(seams, left, given):
+            if m is not None:
+                continue
             for t in range(max(0, s - dissolve), min(n, s + dissolve)):
                 ramp = (t - (s - dissolve)) / (2 * dissolve)
                 offset[t] += r * (ramp - (1.0 if t >= s else 0.0))
