@@ -157,6 +157,21 @@ def test_a_flash_that_cancels_the_luma_step_in_a_still_scene_leaves_the_seam_on_
         assert len(found) == 2 and 40 <= found[0] <= 42 and 80 <= found[1] <= 82
 
 
+def test_a_flash_that_overshoots_the_luma_step_amid_changing_content_leaves_the_seam_on_the_join():
+    # the flash (+7.5 for 2 frames) overshoots the luma step (−6.5) by 1 grey level, chroma hardly
+    # steps and the content's own saturation swings (an egg hatching): the flash frames sit near
+    # the old level, and the split that pays for each left-out frame put the seam after them
+    def clip(n, seams, seed):
+        s = _stats(n=n, seams=seams, step=(-6.5, -0.2, 0.0), flash=(7.5, 2), seed=seed)
+        s[:, 4] += np.cumsum(np.random.default_rng(seed + 9).normal(0, 2.0, n))
+        return s
+
+    assert [drift.find_seams(clip(45, (22,), seed)) for seed in range(8)] == [(22,)] * 8  # 3 of 8 before
+    found = [drift.find_seams(clip(120, (40, 80), seed)) for seed in range(8)]
+    assert all(len(f) == 2 and 40 <= f[0] <= 42 and 80 <= f[1] <= 82 for f in found)
+    assert sum(f[0] == 40 for f in found) + sum(f[1] == 80 for f in found) >= 12  # 7 of 16 before
+
+
 def test_a_lone_light_change_in_a_moving_scene_is_not_a_seam_but_a_period_is():
     """A light comes on at frame 60 (+4.5 grey levels, warmer) in a scene whose own tone moves
     from frame to frame: one step, no period, levels that are not flat — not a window seam.

@@ -73,6 +73,7 @@ SEAM_DISAGREEMENT = 0.5
 ONSET_UNITS = 3.0
 ONSET_SHARE = 0.75
 ONSET_JUMP = 0.5
+ONSET_FLASH = SEAM_MIN / 2  # grey levels: the least luma departure read as a flash before a seam (``onset``)
 ISOLATED_SHARPNESS = 6.0  # a lone step's (twice a periodic one's; the fit half's lone seams have ≥ 7.1)
 SATURATION_FLOOR = 8.0  # grey levels: near-grey footage's saturation drift is taken relative to this
 SPREAD_FLOOR = 0.25  # grey levels: the spread of the cleanest levels, so flat synthetic ones do not divide by 0
@@ -290,10 +291,15 @@ def onset(raw: np.ndarray, s: int, scales: np.ndarray, measured: np.ndarray | No
     old = column_median(raw[max(0, lo - 1 - LEVEL_FRAMES): lo - 1])
     step = column_median(after) - old
     big = np.abs(step) >= np.maximum(ONSET_UNITS * scales, SEAM_MIN / 4)
+    flash_floor = max(ONSET_UNITS * scales[0], ONSET_FLASH)
     for j in range(lo, s):
         kept = (raw[j: s].mean(axis=0) - old) * step >= ONSET_SHARE * step * step
         jump = (raw[j] - raw[j - 1]) * step >= ONSET_JUMP * step * step
-        if (big & kept & jump).any():
+        # a flash: luma off the old level (either way) from j to s, entered in the pair into j
+        off = raw[j: s, 0] - old[0]
+        flash = np.all(off * np.sign(off[0]) >= flash_floor) and \
+            (raw[j, 0] - raw[j - 1, 0]) * np.sign(off[0]) >= ONSET_JUMP * abs(off[0])
+        if (big & kept & jump).any() or flash:
             return j
     return s
 
