@@ -172,6 +172,21 @@ def test_a_flash_that_overshoots_the_luma_step_amid_changing_content_leaves_the_
     assert sum(f[0] == 40 for f in found) + sum(f[1] == 80 for f in found) >= 12  # 7 of 16 before
 
 
+def test_a_seam_moved_onto_its_join_keeps_its_distance_from_given_seams_and_cuts():
+    # the flash cancels the luma step, so the search places the seam at 42 and ``onset`` moves it
+    # back to the join at 40; not so far that it sits within SEAM_GAP of a given seam before it
+    # (the same join corrected twice), nor within FLASH of a cut (before: (36, 40), (37, 40), (40,))
+    s = _stats(n=90, seams=(40,), step=(-7.5, -0.4, -0.1), flash=(7.5, 2), seed=3)
+    assert drift.find_seams(s) == (40,)
+    for g in (36, 37):
+        found = drift.find_seams(s, given=(g,))
+        # 42: where the search puts it; moved back no closer than SEAM_GAP to the given seam
+        assert found[0] == g and len(found) == 2 and min(g + drift.SEAM_GAP, 42) <= found[1] <= 42
+    for c in (37, 38):
+        assert all(f - c > drift.FLASH for f in drift.find_seams(s, cuts={c}))
+    assert drift.find_seams(s, given=(45,)) == (45,)  # a found seam near a given one is that one
+
+
 def test_a_lone_light_change_in_a_moving_scene_is_not_a_seam_but_a_period_is():
     """A light comes on at frame 60 (+4.5 grey levels, warmer) in a scene whose own tone moves
     from frame to frame: one step, no period, levels that are not flat — not a window seam.

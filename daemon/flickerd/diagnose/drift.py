@@ -271,7 +271,8 @@ def _refine(raw: np.ndarray, t: int, lo: int, hi: int, scales: np.ndarray | None
     return at
 
 
-def onset(raw: np.ndarray, s: int, scales: np.ndarray, measured: np.ndarray | None = None) -> int:
+def onset(raw: np.ndarray, s: int, scales: np.ndarray, measured: np.ndarray | None = None,
+          floor: int = MIN_WINDOW) -> int:
     """The join of a seam found at ``s``: moved back to the earliest of the ``FLASH`` frames
     before it where some statistic steps to the new window's level in one pair and stays there up
     to ``s``. A join changes every statistic at once; a flash that cancels the luma step keeps
@@ -282,10 +283,11 @@ def onset(raw: np.ndarray, s: int, scales: np.ndarray, measured: np.ndarray | No
     level and ``SEAM_MIN`` / 4 grey levels, the pair into the frame carries ``ONSET_JUMP`` of it,
     and the frames from there to ``s`` sit, on average, ``ONSET_SHARE`` of the way to the new
     level (content whose saturation ramps or swings moves a little each pair, or not to the new
-    level, and has no onset). Only the position moves: whether there is a seam was decided at ``s``."""
+    level, and has no onset). Only the position moves, and not before ``floor``: whether there is
+    a seam was decided at ``s``."""
     measured = np.ones(len(raw), bool) if measured is None else measured
     after = raw[min(s + FLASH, len(raw) - 1): s + FLASH + LEVEL_FRAMES]
-    lo = max(MIN_WINDOW, s - FLASH)
+    lo = max(MIN_WINDOW, floor, s - FLASH)
     if len(after) == 0 or s - lo < 1 or not measured[lo - 1: s].all():
         return s
     old = column_median(raw[max(0, lo - 1 - LEVEL_FRAMES): lo - 1])
@@ -410,8 +412,20 @@ def find_seams(stats: np.ndarray, cuts: Iterable[int] = (), given: Sequence[int]
     found = [f for f in merged(kept, found) if f not in kept]  # a found seam near a given one is that one
     if len(found) == 1 and not kept and sharpness(raw, found[0])[1] < ISOLATED_SHARPNESS:
         found = []  # one step, no period and no sidecar: a seam only if it is a clean step between flat levels
-    found = [onset(raw, f, scales, measured) for f in found]  # on the join, not after its flash
-    return tuple(sorted(kept + found))
+    return merged(kept, _on_joins(raw, found, kept, cut_set, scales, measured))
+
+
+def _on_joins(raw: np.ndarray, found: Sequence[int], given: Sequence[int], cuts: set[int], scales: np.ndarray,
+              measured: np.ndarray) -> list[int]:
+    """Each found seam on its join (``onset``), earliest first, moved back no closer than ``SEAM_GAP``
+    to a seam before it (given, or found and already placed) and never within ``FLASH`` of a cut:
+    the spacing the search kept holds after the move (a seam moved up to a sidecar's would be the
+    same join corrected twice, one moved next to a cut a cut read as a join)."""
+    out: list[int] = []
+    for s in sorted(found):
+        floor = max([MIN_WINDOW] + [g + SEAM_GAP for g in (*given, *out) if g < s] + [c + FLASH + 1 for c in cuts if c < s])
+        out.append(onset(raw, s, scales, measured, floor))
+    return out
 
 
 def _extend(raw: np.ndarray, found: Sequence[int], n: int, cuts: set[int], scales: np.ndarray,
