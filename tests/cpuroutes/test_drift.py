@@ -38,28 +38,52 @@ def test_content_that_changes_colour_at_a_join_gets_no_gain():
     assert c.offset[60, 0] == pytest.approx(-5.0, abs=0.6)  # its tone step still is corrected
 
 
-def test_compensated_steps_see_the_join_through_content_that_changes_the_means():
-    # a panning scene; at the join (frame 20, a 3-frame flash after it) the tone steps by
-    # (+6, −2, +1.5) and a bright object enters: the whole-frame means step by far more
+def _panning(light: float = 0.0, thing: bool = True):
+    """Frame t of a panning scene as (Y, Cb, Cr) planes: at the join (frame 20) the tone steps by
+    (+6, −2, +1.5) and, with ``thing``, a bright object enters; ``light``: the scene's own light
+    rising that many grey levels a frame (a real fade)."""
     rng = np.random.default_rng(0)
     scene = cv2.GaussianBlur(rng.uniform(40, 200, (140, 220)).astype(np.float32), (0, 0), 2)
     tint = cv2.GaussianBlur(rng.uniform(-20, 20, (140, 220)).astype(np.float32), (0, 0), 3)
 
     def frame(t):
-        y, c = scene[10:130, 10 + t: 170 + t].copy(), tint[10:130, 10 + t: 170 + t]
+        y, c = scene[10:130, 10 + t: 170 + t] + light * t, tint[10:130, 10 + t: 170 + t]
         cb, cr = 128 + c, 128 - 0.5 * c
         if t >= 20:
-            y[20:50, 30:60] = 235.0  # the object
+            if thing:
+                y[20:50, 30:60] = 235.0
             y, cb, cr = y + 6.0, cb - 2.0, cr + 1.5
         return [y, cb, cr]
 
+    return frame
+
+
+def test_compensated_steps_see_the_join_through_content_that_changes_the_means():
+    # the object moves the whole-frame means by far more than the join
+    frame = _panning()
     frames = {t: frame(t) for t in drift_fit.pair_frames((20,))}
-    step = drift_fit.compensated_steps(frames, (20,), 50)[0]
+    s = _stats(n=50, seams=(20,), flash=(0.0, 0))
+    step = drift_fit.compensated_steps(frames, (20,), s)[0]
     assert step == pytest.approx([6.0, -2.0, 1.5], abs=0.5)
     assert frames[23][0].mean() - frames[19][0].mean() > 10  # the means alone: far off
-    c = drift_fit.correction(_stats(n=50, seams=(20,), flash=(0.0, 0)), (20,), mean_steps=[step])
+    c = drift_fit.correction(s, (20,), mean_steps=[step])
     assert c.offset[30] == pytest.approx(-step)  # the compensated step is the one taken out
     assert np.allclose(c.offset[16:20], 0.0)  # and nothing of it dissolved before the join
+
+
+def test_compensated_steps_leave_the_scenes_own_light_ramp_alone():
+    # the light rises 0.5 grey levels a frame through the join: the pairs 4–6 frames apart carry
+    # 2–3 grey levels of it, which is the scene's, not the join's (without the trend taken out:
+    # Y 8.5, and a fade pulled off by 2.5 grey levels a seam)
+    frame = _panning(light=0.5, thing=False)
+    frames = {t: frame(t) for t in range(50)}
+    stats = np.array([dd.plane_stats(*frames[t]) for t in range(50)])
+    step = drift_fit.compensated_steps(frames, (20,), stats)[0]
+    assert step == pytest.approx([6.0, -2.0, 1.5], abs=0.6)
+    c = drift_fit.correction(stats, (20,), mean_steps=[step])
+    y = stats[:, 0] + c.offset[:, 0]
+    assert y[23] - y[19] == pytest.approx(4 * 0.5, abs=0.6)  # the ramp goes on across the join
+    assert y[45] - y[5] == pytest.approx(40 * 0.5, abs=0.6)
 
 
 def test_no_seams_no_change():

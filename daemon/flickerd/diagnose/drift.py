@@ -467,22 +467,41 @@ def _theil_sen(*sides: np.ndarray) -> np.ndarray:
     return column_median(slopes) if slopes else np.zeros(sides[0].shape[1])
 
 
-def steps(stats: np.ndarray, seams: Sequence[int]) -> np.ndarray:
-    """Per seam, each statistic's level after minus before, less the local trend (S × 5, grey levels)."""
-    v = _filled(np.asarray(stats, np.float64))
+def _sides(v: np.ndarray, seams: Sequence[int]) -> Iterable[tuple[int, np.ndarray, np.ndarray, float]]:
+    """Per seam: its index, the frames of its level before and after (the ``FLASH`` frames after it
+    left out; neither side past the next seam), and the distance between their centres (frames)."""
     n = len(v)
-    out = np.zeros((len(seams), v.shape[1]))
     bounds = [0, *seams, n]
     for i, s in enumerate(seams):
         lo, hi = max(bounds[i], s - LEVEL_FRAMES), min(bounds[i + 2], s + FLASH + LEVEL_FRAMES)
         before, after = v[lo:s], v[min(s + FLASH, hi - 1):hi]
-        if len(before) == 0 or len(after) == 0:
-            continue
-        slope = _theil_sen(before, after)
-        gap = (min(s + FLASH, hi - 1) + (len(after) - 1) / 2) - (lo + (len(before) - 1) / 2)
-        trend = slope * max(0.0, gap - 1)
-        trend[np.abs(trend) < TREND_MIN] = 0.0  # a slope that small is the levels' noise
-        out[i] = column_median(after) - column_median(before) - trend
+        if len(before) and len(after):
+            yield i, before, after, (min(s + FLASH, hi - 1) + (len(after) - 1) / 2) - (lo + (len(before) - 1) / 2)
+
+
+def trends(stats: np.ndarray, seams: Sequence[int]) -> np.ndarray:
+    """Per seam, each statistic's local trend in grey levels a frame (S × 5): the Theil–Sen slope
+    within its levels on either side (the scene's own light, which no step should take out)."""
+    v = _filled(np.asarray(stats, np.float64))
+    out = np.zeros((len(seams), v.shape[1]))
+    for i, before, after, _ in _sides(v, seams):
+        out[i] = _theil_sen(before, after)
+    return out
+
+
+def over(slope: np.ndarray, frames: float) -> np.ndarray:
+    """A trend of ``slope`` a frame over ``frames`` frames; 0 where under ``TREND_MIN`` (the levels' noise)."""
+    trend = slope * max(0.0, frames)
+    trend[np.abs(trend) < TREND_MIN] = 0.0
+    return trend
+
+
+def steps(stats: np.ndarray, seams: Sequence[int]) -> np.ndarray:
+    """Per seam, each statistic's level after minus before, less the local trend (S × 5, grey levels)."""
+    v = _filled(np.asarray(stats, np.float64))
+    out = np.zeros((len(seams), v.shape[1]))
+    for i, before, after, gap in _sides(v, seams):
+        out[i] = column_median(after) - column_median(before) - over(_theil_sen(before, after), gap - 1)
     return out
 
 

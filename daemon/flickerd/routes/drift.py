@@ -135,7 +135,8 @@ class DriftRoute:
     name = "drift"
     # 2: a seam whose spread or saturation moves by more than a quarter adds no gain (content)
     # 3: ``search`` takes the diagnosis's seams (motion-compensated, cells agreeing), not the whole-frame statistics'
-    # 4: each seam's step of the means measured on motion-compensated pairs across it (``compensated``)
+    # 4: each seam's step of the means measured on motion-compensated pairs across it, less the scene's
+    #    own trend (``compensated``)
     version = "4"
 
     def fix(self, src: str, out: str, params: Mapping[str, Any], progress: ProgressFn = no_progress) -> StepResult:
@@ -151,7 +152,7 @@ class DriftRoute:
                               fit.pair_frames(seams) if p.compensated else frozenset())
         progress(0.3)
         seams = tuple(s for s in seams if s < len(stats))
-        steps = fit.compensated_steps(kept, seams, len(stats)) if p.compensated else None
+        steps = fit.compensated_steps(kept, seams, stats) if p.compensated else None
         c = fit.correction(stats, seams, p.dissolve, p.flash, p.strength, steps)
         peak = 65535.0 if info.bit_depth > 8 else 255.0
 

@@ -56,16 +56,19 @@ def pair_frames(seams: Sequence[int]) -> frozenset[int]:
     return frozenset(t for s in seams for back, ahead in PAIRS for t in (s - back, s + dd.FLASH + ahead) if t >= 0)
 
 
-def compensated_steps(frames: dict[int, list[np.ndarray]], seams: Sequence[int], n: int) -> list[np.ndarray | None]:
+def compensated_steps(frames: dict[int, list[np.ndarray]], seams: Sequence[int], stats: np.ndarray
+                      ) -> list[np.ndarray | None]:
     """Per seam, the step of the (Y, Cb, Cr) means measured through the motion: for each of
     ``PAIRS`` (a frame before the seam, one after its ``FLASH`` frames, both in the windows on
     either side of it), the later frame warped onto the earlier along their flow, minus the
-    earlier, median over the pixels the flow explains; the median over the pairs. A join
-    moves every pixel alike, content that moves or changes moves the whole-frame means (the
-    hatching egg's saturation falls from 19 to 7 as its join passes). None where no pair could
-    be measured (the whole-frame step stands)."""
+    earlier, median over the pixels the flow explains, less the scene's own trend over the pair
+    (``dd.trends`` of the ``stats``, as ``dd.steps`` takes it out: a real fade moves every pixel
+    alike too); the median over the pairs. A join moves every pixel alike, content that moves or
+    changes moves the whole-frame means (the hatching egg's saturation falls from 19 to 7 as its
+    join passes). None where no pair could be measured (the whole-frame step stands)."""
     out: list[np.ndarray | None] = []
-    bounds = [0, *seams, n]
+    bounds = [0, *seams, len(stats)]
+    slopes = dd.trends(stats, seams)[:, :3]
     for i, s in enumerate(seams):
         found = []
         for back, ahead in PAIRS:
@@ -74,7 +77,7 @@ def compensated_steps(frames: dict[int, list[np.ndarray]], seams: Sequence[int],
                 continue
             step = _pair_step(frames[a], frames[b])
             if step is not None:
-                found.append(step)
+                found.append(step - dd.over(slopes[i], b - a))
         out.append(np.median(np.array(found), axis=0) if found else None)
     return out
 
