@@ -319,3 +319,20 @@ def test_rgb_stats_are_the_ycbcr_planes_statistics():
         want = [ycc[:, 0].mean(), ycc[:, 1].mean() + 128, ycc[:, 2].mean() + 128, ycc[:, 0].std(),
                 np.sqrt(ycc[:, 1].var() + ycc[:, 2].var())]
         assert drift.rgb_stats(img) == pytest.approx(want, rel=1e-5)
+
+
+def test_bench_drift_against_the_truth_does_not_count_the_content():
+    from bench import drift_seams as bench
+
+    truth = _stats(seams=(), ramp=0.4)  # the scene's own light rises: the truth's content
+    truth[41:, 0] += 4.0  # and something bright enters just after the first join
+    damaged = truth.copy()
+    damaged[40:, :3] += 5.0  # two windows' steps, as the damage puts them
+    damaged[80:, :3] += 5.0
+    fixed = truth + np.random.default_rng(1).normal(0, 0.15, truth.shape)  # a perfect fix, re-encoded
+    before, after = bench.residual(damaged, truth), bench.residual(fixed, truth)
+    assert bench.truth_drift(before) == pytest.approx(100 * 10.0 / 80, rel=0.25)  # the staircase's climb
+    assert bench.truth_drift(after) < 0.05 * bench.truth_drift(before)
+    assert drift.seam_step(after, (40, 80)) < 0.6
+    assert drift.drift(fixed, (40, 80))[0] > 3.0  # the fix's own means: the content's change read as drift
+    assert drift.seam_step(before, (40, 80)) == pytest.approx(5.0, abs=0.6)
