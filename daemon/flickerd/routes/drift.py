@@ -194,6 +194,9 @@ class DriftRoute:
             extra={
                 "frames": written,
                 "seams": list(seams),
+                # per seam: whether its mean step was measured through the motion (else the whole-frame
+                # step, dissolved): a compensated fix's own whole-frame means still step by the content's change
+                "compensated": [m is not None for m in steps] if steps is not None else [False] * len(seams),
                 "drift_before": round(dd.drift(stats, seams)[0], 4),
                 "max_offset": round(float(np.max(np.abs(c.offset))) if len(c.offset) else 0.0, 3),
                 "encoding": encoding.describe(),

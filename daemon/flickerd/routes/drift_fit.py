@@ -3,11 +3,15 @@ channel per frame.
 
 Every window is brought back to the first one (the reference): at each seam the step of the
 means (Y, Cb, Cr), of the spread of Y and of the saturation (``diagnose.drift.steps``: levels
-after minus before, less the local trend) is measured, the steps accumulate, and a frame
+after minus before, less the local trend) is measured — the means' step, where the route hands
+it (``mean_steps``), through the motion instead (``compensated_steps``, less the same trend) —
+the steps accumulate, and a frame
 ``t`` is mapped per channel as x' = (x − μ_t) / G_t + μ_t − A_t (μ_t the frame's mean, A_t the
 accumulated mean step, G_t the accumulated ratio of spread for Y and of saturation for Cb, Cr;
 a seam whose ratio passes ``GAIN_LIMIT`` adds none).
-What a seam still steps after that is dissolved linearly over ``dissolve`` frames on each side,
+What a seam with the whole-frame step still steps after that is dissolved linearly over
+``dissolve`` frames on each side (a compensated seam's whole-frame means step by the content's
+own change there, which is not dissolved),
 and a flash in the ``diagnose.drift.FLASH`` frames after a seam (a frame whose corrected means
 stand out of the line between the levels on both sides) is taken out. Frames away from the
 seams keep their own changes: a real ramp inside a window is not touched.
