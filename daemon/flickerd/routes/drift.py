@@ -51,7 +51,8 @@ class DriftParams(RouteParams):
         default settings, about as long as the route again; the rules turn this off, since they
         pass the diagnosis's seams on).
     compensated: measure each seam's step of the means on motion-compensated pairs of frames
-        across it (``drift_fit.compensated_steps``), not on the whole-frame means.
+        across it (``drift_fit.compensated_steps``), not on the whole-frame means (off by default:
+        on the held-out renders it lost more than it gained).
     analysis_max_side: the size the first pass measures at.
     crf, preset, pix_fmt: the final encode (pix_fmt None follows the input).
     """
@@ -61,7 +62,7 @@ class DriftParams(RouteParams):
     strength: float = 1.0
     seams: tuple[int, ...] = ()
     search: bool = True
-    compensated: bool = True
+    compensated: bool = False
     analysis_max_side: int = ANALYSIS_MAX_SIDE
     crf: int = DEFAULT_CRF
     preset: str = DEFAULT_PRESET
