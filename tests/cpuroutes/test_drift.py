@@ -63,7 +63,7 @@ def test_compensated_steps_see_the_join_through_content_that_changes_the_means()
     frame = _panning()
     frames = {t: frame(t) for t in drift_fit.pair_frames((20,))}
     s = _stats(n=50, seams=(20,), flash=(0.0, 0))
-    step = drift_fit.compensated_steps(frames, (20,), s)[0]
+    step = drift_fit.compensated_steps(frames, (20,), 50)[0]
     assert step == pytest.approx([6.0, -2.0, 1.5], abs=0.5)
     assert frames[23][0].mean() - frames[19][0].mean() > 10  # the means alone: far off
     c = drift_fit.correction(s, (20,), mean_steps=[step])
@@ -78,12 +78,29 @@ def test_compensated_steps_leave_the_scenes_own_light_ramp_alone():
     frame = _panning(light=0.5, thing=False)
     frames = {t: frame(t) for t in range(50)}
     stats = np.array([dd.plane_stats(*frames[t]) for t in range(50)])
-    step = drift_fit.compensated_steps(frames, (20,), stats)[0]
+    step = drift_fit.compensated_steps(frames, (20,), 50)[0]
     assert step == pytest.approx([6.0, -2.0, 1.5], abs=0.6)
     c = drift_fit.correction(stats, (20,), mean_steps=[step])
     y = stats[:, 0] + c.offset[:, 0]
     assert y[23] - y[19] == pytest.approx(4 * 0.5, abs=0.6)  # the ramp goes on across the join
     assert y[45] - y[5] == pytest.approx(40 * 0.5, abs=0.6)
+
+
+def test_compensated_steps_take_the_trend_through_the_motion_not_the_contents():
+    # a quarter of the scene brightens 4 grey levels a frame (a lamp coming on in one corner):
+    # the whole-frame means climb 1 grey level a frame, which is content, not the join's light
+    base = _panning(thing=False)
+
+    def frame(t):
+        y, cb, cr = base(t)
+        y = y.copy()
+        y[:60, :80] += 4.0 * t
+        return [y, cb, cr]
+
+    frames = {t: frame(t) for t in drift_fit.pair_frames((20,))}
+    assert frames[24][0].mean() - frames[23][0].mean() == pytest.approx(1.0, abs=0.1)
+    step = drift_fit.compensated_steps(frames, (20,), 50)[0]
+    assert step == pytest.approx([6.0, -2.0, 1.5], abs=0.6)
 
 
 def test_no_seams_no_change():

@@ -479,16 +479,6 @@ def _sides(v: np.ndarray, seams: Sequence[int]) -> Iterable[tuple[int, np.ndarra
             yield i, before, after, (min(s + FLASH, hi - 1) + (len(after) - 1) / 2) - (lo + (len(before) - 1) / 2)
 
 
-def trends(stats: np.ndarray, seams: Sequence[int]) -> np.ndarray:
-    """Per seam, each statistic's local trend in grey levels a frame (S × 5): the Theil–Sen slope
-    within its levels on either side (the scene's own light, which no step should take out)."""
-    v = _filled(np.asarray(stats, np.float64))
-    out = np.zeros((len(seams), v.shape[1]))
-    for i, before, after, _ in _sides(v, seams):
-        out[i] = _theil_sen(before, after)
-    return out
-
-
 def over(slope: np.ndarray, frames: float) -> np.ndarray:
     """A trend of ``slope`` a frame over ``frames`` frames; 0 where under ``TREND_MIN`` (the levels' noise)."""
     trend = slope * max(0.0, frames)

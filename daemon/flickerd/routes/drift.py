@@ -153,7 +153,7 @@ class DriftRoute:
                               fit.pair_frames(seams) if p.compensated else frozenset())
         progress(0.3)
         seams = tuple(s for s in seams if s < len(stats))
-        steps = fit.compensated_steps(kept, seams, stats) if p.compensated else None
+        steps = fit.compensated_steps(kept, seams, len(stats)) if p.compensated else None
         c = fit.correction(stats, seams, p.dissolve, p.flash, p.strength, steps)
         peak = 65535.0 if info.bit_depth > 8 else 255.0
 

@@ -33,6 +33,9 @@ FLASH_MIN = 1.0  # grey levels: a frame after a seam is a flash when its means s
 GAIN_LIMIT = 1.25
 # (frames before a seam, frames after its FLASH) of the pairs ``compensated_steps`` compares
 PAIRS = ((1, 0), (2, 0), (1, 1), (2, 1))
+# consecutive frames inside the windows either side of a seam (from, to) relative to it, whose
+# compensated change is the scene's own light a frame (``compensated_steps``'s trend)
+TREND_PAIRS = ((-2, -1), (dd.FLASH, dd.FLASH + 1))
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,28 +63,34 @@ def pair_frames(seams: Sequence[int]) -> frozenset[int]:
     return frozenset(t for s in seams for back, ahead in PAIRS for t in (s - back, s + dd.FLASH + ahead) if t >= 0)
 
 
-def compensated_steps(frames: dict[int, list[np.ndarray]], seams: Sequence[int], stats: np.ndarray
-                      ) -> list[np.ndarray | None]:
+def compensated_steps(frames: dict[int, list[np.ndarray]], seams: Sequence[int], n: int) -> list[np.ndarray | None]:
     """Per seam, the step of the (Y, Cb, Cr) means measured through the motion: for each of
     ``PAIRS`` (a frame before the seam, one after its ``FLASH`` frames, both in the windows on
     either side of it), the later frame warped onto the earlier along their flow, minus the
     earlier, median over the pixels the flow explains, less the scene's own trend over the pair
-    (``dd.trends`` of the ``stats``, as ``dd.steps`` takes it out: a real fade moves every pixel
-    alike too); the median over the pairs. A join moves every pixel alike, content that moves or
-    changes moves the whole-frame means (the hatching egg's saturation falls from 19 to 7 as its
-    join passes). None where no pair could be measured (the whole-frame step stands)."""
+    (a real fade moves every pixel alike too: the same compensated change between consecutive
+    frames inside the windows either side, ``TREND_PAIRS``, their mean; the whole-frame levels'
+    slope would carry the content's change back in); the median over the pairs. A join moves
+    every pixel alike, content that moves or changes moves the whole-frame means (the hatching
+    egg's saturation falls from 19 to 7 as its join passes). None where no pair could be
+    measured (the whole-frame step stands)."""
     out: list[np.ndarray | None] = []
-    bounds = [0, *seams, len(stats)]
-    slopes = dd.trends(stats, seams)[:, :3]
+    bounds = [0, *seams, n]
     for i, s in enumerate(seams):
+        def inside(a: int, b: int) -> bool:
+            return bounds[i] <= a and b < bounds[i + 2] and a in frames and b in frames
+
+        light = [d for a, b in ((s + x, s + y) for x, y in TREND_PAIRS) if inside(a, b)
+                 for d in [_pair_step(frames[a], frames[b])] if d is not None]
+        slope = np.mean(light, axis=0) if light else np.zeros(3)
         found = []
         for back, ahead in PAIRS:
             a, b = s - back, s + dd.FLASH + ahead
-            if a < bounds[i] or b >= bounds[i + 2] or a not in frames or b not in frames:
+            if not inside(a, b):
                 continue
             step = _pair_step(frames[a], frames[b])
             if step is not None:
-                found.append(step - dd.over(slopes[i], b - a))
+                found.append(step - dd.over(slope, b - a))
         out.append(np.median(np.array(found), axis=0) if found else None)
     return out
 
