@@ -106,10 +106,10 @@ def test_a_fade_lasts_several_long_looks():
 def test_fade_look_is_checked():
     with pytest.raises(ConfigError):
         DiagnoseSettings(fade_look=1)
-    assert DiagnoseSettings().fade_look == 0  # off unless asked for
+    assert DiagnoseSettings().fade_look == 6  # on by default (README, "Cross-fades")
 
 
-LOOK = 6  # pairs: the look measured (the setting is off by default)
+LOOK = 6  # pairs: the look measured (the default)
 RENDER = "Vchitect__Latte__latte_output_b421.mp4"  # held out (report side)
 FAST = "hao-ai-lab__FastVideo__FastMochi_0.mp4"  # its 20 px/frame pan fooled a direct t−6 → t look
 

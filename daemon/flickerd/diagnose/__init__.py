@@ -32,7 +32,7 @@ flow_failure        mean fraction of each frame where the flow check fails
 incoherence         the largest isolated replaced area: fraction of the frame whose content
                     neither frame of a pair explains (luma, colour or structure, both ways,
                     not found nearby), above the pairs around it
-fade                cross-fades (only with ``fade_look`` > 0, else 0): the largest faded
+fade                cross-fades (0 with ``fade_look`` = 0): the largest faded
                     area lasting 3 consecutive long looks (frame t−fade_look against t along the
                     motion chained over the pairs between): replaced there, changed by 56
                     levels both ways, the pairs stepping steadily towards it, its detail another

@@ -240,13 +240,13 @@ def long_area(first_rgb: np.ndarray, last_rgb: np.ndarray, first_gray: np.ndarra
     """
     steps: list = []
     fw, fw_in = chain(forward_flows, steps)
-    bw, bw_in = chain(backward_flows[::-1])
     residual = cv2.subtract(first_rgb, of.warp(last_rgb, fw), dtype=cv2.CV_32F)
     offsets = global_flicker.pair_offsets(residual, fw_in)
     forward = residual @ YCC.T - offsets
     fwd = _unexplained(forward, first_gray, of.warp(last_gray, fw), fw_in)
     if fwd.mean() < SIGNIFICANT_AREA / 4:
         return 0.0
+    bw, bw_in = chain(backward_flows[::-1])  # only where the forward look found something (most looks end above)
     backward = cv2.subtract(last_rgb, of.warp(first_rgb, bw), dtype=cv2.CV_32F) @ YCC.T + offsets
     both = fwd & _unexplained(backward, last_gray, of.warp(first_gray, bw), bw_in)
     if both.mean() < SIGNIFICANT_AREA / 4:
