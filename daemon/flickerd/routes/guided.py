@@ -78,7 +78,7 @@ class GuidedRoute:
     """Temporal consistency taken from the source video (see ``GuidedParams``)."""
 
     name = "guided"
-    version = "2"  # 2: the fine-band gain held steady (detail_gain)
+    version = "3"  # 2: the fine-band gain held steady (detail_gain); 3: normalize before it follows the guide's flow
 
     def fix(self, src: str, out: str, params: Mapping[str, Any], progress: ProgressFn = no_progress) -> StepResult:
         start = time.monotonic()
