@@ -1,8 +1,8 @@
 """Guided consistency on real renders: a restyled truth, a jittered render, the source as the guide.
 
 ``python -m bench guided [--renders DIR] [--frames 48] [--max-side 832] [--seed 0] [--jobs 2]
-[--side fit|report] [--only S,...] [--params k=v:...] [--chain A+B] [--no-auto] [--ci] [--dump FILE]
-[--verbose]``
+[--side fit|report] [--only S,...] [--params k=v:...] [--chain A+B] [--no-auto] [--blind-flows] [--ci]
+[--dump FILE] [--verbose]``
 
 Per truth-set render of the real-render bench (``bench real_renders``: same truth set and split):
 the guide is the render, the truth is the render under one fixed per-clip stylisation, and the
@@ -13,7 +13,8 @@ against the truth (gain = output − input, dB):
 - **auto**: what ``flickerd fix --route auto`` does without a guide (the default rules' chain,
   verification, the fallback once); an unpublished fix counts 0 dB.
 - **guided**: what it does with the guide (``flickerd.process``: the ``guided`` route, verified;
-  if verification refuses it, the blind chain as the fallback). ``raw`` is the guided route's
+  if verification refuses it, the blind chain as the fallback; ``normalize`` and ``detail`` in
+  either take their motion from the guide, ``--blind-flows``: from the render). ``raw`` is the guided route's
   output whether published or not. ``--chain`` tries another chain in the guided route's place.
 
 The truth is scored as encoded like the render (x264 CRF 16, 4:2:0): the codec's own loss is the
@@ -54,6 +55,7 @@ class Job:
     params: tuple
     auto: bool
     chain: str = ""  # e.g. "normalize+guided": the guided decision's steps instead of with_guide's
+    blind_flows: bool = False  # normalize and detail compute their flows on the render, as before session 15
 
 
 def psnr(a, b) -> float:
@@ -101,6 +103,7 @@ def _published(attempts: list[dict], key: str = "accepted") -> float:
 def _run_job(job: Job) -> dict:
     from flickerd.diagnose import run as diagnose
     from flickerd.routes.base import Step
+    from flickerd.routes.guide_stream import FLOWS_FROM_GUIDE
     from flickerd.rules import DEFAULT_RULES, decide, with_guide
     from flickerd.synth import guided, real
 
@@ -130,9 +133,10 @@ def _run_job(job: Job) -> dict:
         if job.chain:
             dec = dataclasses.replace(dec, steps=tuple(Step(r) for r in job.chain.split("+")))
         params = dict(job.params)
+        guide_routes = ("guided",) if job.blind_flows else FLOWS_FROM_GUIDE  # the steps handed the guide
         for n, steps in enumerate([dec.steps] + ([dec.fallback] if dec.fallback else [])):
             steps = [Step(s.route, {**s.params, **(params if s.route == "guided" else {}), "_guide": guide})
-                     if s.route == "guided" else s for s in steps]
+                     if s.route in guide_routes else s for s in steps]
             # the fallback runs even after an accepted fix: the own-flow judgement may refuse it
             row["guided"].append(_attempt(clip, steps, before, work, f"guided{n}", truth, input_psnr, guide))
         row["auto_gain"] = _published(row["auto"])
@@ -204,6 +208,8 @@ def main(argv: list[str]) -> int:
     p.add_argument("--params", default="", help="guided route params, e.g. radius=3:tolerance=0.04")
     p.add_argument("--no-auto", action="store_true", help="skip the blind auto (its figures read 0)")
     p.add_argument("--chain", default="", help="run this chain where the guide decides, e.g. normalize+guided")
+    p.add_argument("--blind-flows", action="store_true",
+                   help="hand the guide to the guided route only: normalize and detail use the render's own flow")
     p.add_argument("--ci", action="store_true", help="the test suite's subset (CI_RENDERS)")
     p.add_argument("--dump", help="write every clip's results as JSON lines here")
     p.add_argument("--verbose", action="store_true")
@@ -224,7 +230,8 @@ def main(argv: list[str]) -> int:
         names = [n for n in names if sides[n] == a.side]
     if a.only:
         names = [n for n in names if any(s in n for s in a.only.split(","))]
-    jobs = [Job(str(renders / n), index[n], a.seed, a.frames, a.max_side, _params(a.params), not a.no_auto, a.chain)
+    jobs = [Job(str(renders / n), index[n], a.seed, a.frames, a.max_side, _params(a.params), not a.no_auto, a.chain,
+                a.blind_flows)
             for n in names]
     rows = []
     with ProcessPoolExecutor(max_workers=a.jobs) as pool:

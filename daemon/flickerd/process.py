@@ -384,11 +384,14 @@ def process_file(
 
 
 def _guided_steps(decision: Decision, guide: str) -> Decision:
-    """The decision with the guide's path handed to every ``guided`` step (the chain's private ``_guide``)."""
-    from flickerd.routes.guided import GUIDE_PARAM
+    """The decision with the guide's path handed to every step that takes it (the chain's private
+    ``_guide``): ``guided`` needs it; ``normalize`` and ``detail``, in its chain or the blind
+    fallback, take their motion from it."""
+    from flickerd.routes.guide_stream import FLOWS_FROM_GUIDE, GUIDE_PARAM
 
     def add(steps: tuple[Step, ...]) -> tuple[Step, ...]:
-        return tuple(Step(s.route, {**s.params, GUIDE_PARAM: guide}) if s.route == "guided" else s for s in steps)
+        return tuple(Step(s.route, {**s.params, GUIDE_PARAM: guide}) if s.route in FLOWS_FROM_GUIDE else s
+                     for s in steps)
 
     return Decision(decision.rule, decision.action, add(decision.steps), add(decision.fallback))
 

@@ -96,6 +96,10 @@ WARP_ERROR_FLOOR = 1e-5  # RGB in [0, 1], squared
 UNDONE_SIGMA = 1.5  # analysis px: the low pass of the change and the residual for flicker_undone_low
 MIN_CHANGE = 0.25  # luma levels²: a fix changing frames by less (RMS 0.5 level) is not judged on persistence
 PERSISTENT_SHARE = 0.1  # detail_kept is measured where at least this share of the input's detail persists
+# With a guide, detail_kept follows the guide's detail where the input's detail lines up with it
+# at least this much (a correlation, over the clip's tiles); below it the guide says little about
+# which detail is the render's own, and the blind measure stands.
+GUIDE_DETAIL_CORRELATION = 0.3
 CHROMA_FLICKER_SLACK = 0.45  # chroma levels: the diagnosis's chroma threshold, below which no chroma flicker shows (a 5-frame re-encode moves it 0.3)
 DRIFT_FLOOR = 1.0  # grey levels per 100 frames: less drift than this is none (a re-encode moves it ±0.3)
 SEAM_STEP_FLOOR = 0.5  # grey levels
@@ -308,6 +312,11 @@ class _Tally:
     kept_num: float = 0.0  # Σ covariance of the output's detail across each pair (its persistent energy)
     kept_den: float = 0.0  # the same for the input
     detail_energy: float = 0.0  # Σ the input's detail energy on the same tiles
+    # with a guide: Σ the output's and the input's detail times the guide's (on the same tiles,
+    # along the same motion), Σ the guide's detail energy; None once a pair had no guide
+    guide_num: float | None = 0.0
+    guide_den: float = 0.0
+    guide_energy: float = 0.0
     ssim: list = field(default_factory=list)
     psnr: list = field(default_factory=list)
     psnr_matched: list = field(default_factory=list)
@@ -346,16 +355,27 @@ class _Tally:
         self.drift_in.append(window_drift.rgb_stats(a.rgb))
         self.drift_out.append(window_drift.rgb_stats(b.rgb))
 
-    def high_frequency(self, a0: _Img, a1: _Img, b0: _Img, b1: _Img, motions: Sequence[texture.TileMotion]) -> None:
+    def high_frequency(self, a0: _Img, a1: _Img, b0: _Img, b1: _Img, motions: Sequence[texture.TileMotion],
+                       guide_bands: Sequence[tuple[np.ndarray, np.ndarray]] | None = None) -> None:
         """Fine detail along the input's motion, on native tiles: how much changes frame to frame
         (flicker: regenerated texture, noise) before and after, and how much of the detail that
         persists across the pair the output keeps (a fix may remove the first, never the second).
-        ``motions``: the input's tile motions (``_SourceSide``)."""
+        ``motions``: the input's tile motions (``_SourceSide``); ``guide_bands``: the guide's
+        detail on the same tiles (``_SourcePair.guide_bands``), when the render has a guide."""
         moved_in = moved_out = 0.0
         count = 0
-        for motion in motions:
+        if guide_bands is None:
+            self.guide_num = None
+        for n, motion in enumerate(motions):
             ia, ib = texture.tile_bands(a0.y, a1.y, motion)
             oa, ob = texture.tile_bands(b0.y, b1.y, motion)
+            if self.guide_num is not None and guide_bands is not None:
+                # the render's detail that lines up with the guide's: a per-frame sharpening the
+                # guide does not have moves it up and down, and steadying it keeps its mean
+                ga, gb = guide_bands[n]
+                self.guide_num += _dot(oa, ga) + _dot(ob, gb)
+                self.guide_den += _dot(ia, ga) + _dot(ib, gb)
+                self.guide_energy += cv2.norm(ga, cv2.NORM_L2SQR) + cv2.norm(gb, cv2.NORM_L2SQR)
             moved_in += cv2.norm(ia, ib, cv2.NORM_L2SQR)
             moved_out += cv2.norm(oa, ob, cv2.NORM_L2SQR)
             # detail that persists along the motion: the pair's covariance (what changes cancels)
@@ -428,6 +448,10 @@ class _Tally:
             self.ghost_frames += 1
 
 
+def _dot(a: np.ndarray, b: np.ndarray) -> float:
+    return float(cv2.sumElems(cv2.multiply(a, b))[0])
+
+
 def _sharp_mask(a: _Img, nxt: _Img | None = None, fw: np.ndarray | None = None,
                 reliable: np.ndarray | None = None) -> np.ndarray:
     """``a``'s textured pixels, only the stable ones (along the flow to ``nxt``) when that is given."""
@@ -448,6 +472,7 @@ class _SourcePair:
     rel_bw: np.ndarray  # on t's grid
     motions: tuple[texture.TileMotion, ...]  # native tiles of t−1 along the motion
     sharp: np.ndarray  # t−1's stable textured pixels
+    guide_bands: tuple[tuple[np.ndarray, np.ndarray], ...] | None = None  # the guide's on ``motions``' tiles
 
 
 def _source_side(src_frames: Iterator[np.ndarray], cuts: set[int], max_side: int,
@@ -460,19 +485,30 @@ def _source_side(src_frames: Iterator[np.ndarray], cuts: set[int], max_side: int
     Nothing here depends on the output, so ``check`` runs it on a worker thread (``Ahead``)."""
     prev: _Img | None = None
     prev_motion: _Img | None = None  # the frame the previous pair's motion was measured on
+    prev_guide_y: np.ndarray | None = None
     for t, x in enumerate(src_frames):
         a = _Img(x, _analysis_size(x.shape, max_side))
         g = next(guide_frames, None) if guide_frames is not None else None
         motion = a if g is None else _Img(g, a.gray.shape[1::-1])
+        guide_y = None if g is None else _guide_luma(g, x.shape)
         pair = None
         if prev is not None and t not in cuts:
             fw, bw, rel_fw, rel_bw = _pair_flows(prev_motion if prev_motion is not None else prev, motion)
             scale = prev.y.shape[1] / prev.gray.shape[1]
             origins = texture.tile_origins(prev.gray, rel_fw, scale, prev.y.shape)
             motions = tuple(texture.tile_motions(prev.y, a.y, fw, rel_fw, scale, origins))
-            pair = _SourcePair(fw, bw, rel_fw, rel_bw, motions, _sharp_mask(prev, a, fw, rel_fw))
+            bands = (None if guide_y is None or prev_guide_y is None
+                     else tuple(texture.tile_bands(prev_guide_y, guide_y, m) for m in motions))
+            pair = _SourcePair(fw, bw, rel_fw, rel_bw, motions, _sharp_mask(prev, a, fw, rel_fw), bands)
         yield x, a, pair
-        prev, prev_motion = a, motion
+        prev, prev_motion, prev_guide_y = a, motion, guide_y
+
+
+def _guide_luma(g: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """The guide frame's luma at the input's native size (its tiles' detail is read there)."""
+    if g.shape[:2] != shape[:2]:
+        g = cv2.resize(g, (shape[1], shape[0]), interpolation=cv2.INTER_AREA)
+    return cv2.cvtColor(g, cv2.COLOR_RGB2GRAY)
 
 
 def _pair_flows(a: _Img, b: _Img) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -512,7 +548,7 @@ def _measure_fix(src_frames: Iterator[np.ndarray], out_frames: Iterator[np.ndarr
                 tally.warp_out.append(warp_error(b.rgb, prev_out.rgb, fw, rel_fw))
                 tally.local_in.append(local_residuals(a.gray, prev_in.gray, fw, rel_fw))
                 tally.local_out.append(local_residuals(b.gray, prev_out.gray, fw, rel_fw))
-                tally.high_frequency(prev_in, a, prev_out, b, pair.motions)
+                tally.high_frequency(prev_in, a, prev_out, b, pair.motions, pair.guide_bands)
                 if prev_back is not None and older_in is not None:
                     # ghosting of the middle frame (prev) from its neighbours (older, a)
                     to_prev, rel_prev = prev_back
@@ -869,8 +905,8 @@ def _metrics(tally: _Tally, mode: str, factor: int, info_in: MediaInfo, info_out
     m.update(
         # energy of the fine detail that persists along the input's motion, output over input (> 1:
         # boiling made steady); not measured where almost nothing of the input's detail persists
-        detail_kept=(tally.kept_num / tally.kept_den
-                     if tally.kept_den > PERSISTENT_SHARE * tally.detail_energy > 0 else None),
+        detail_kept=_detail_kept(tally),
+        detail_guide_correlation=_guide_correlation(tally),  # above GUIDE_DETAIL_CORRELATION: detail_kept followed the guide
         # share of the fix's change energy that persists over three frames: 1/3 for a change that
         # differs every frame (flicker removed), 1 for one that stays; not measured for tiny changes
         change_persistence=(tally.change_smooth / tally.change_total
@@ -890,6 +926,29 @@ def _metrics(tally: _Tally, mode: str, factor: int, info_in: MediaInfo, info_out
     found = [m[f"{k}_reduction"] for k in FLICKER_MEASURES if m[f"{k}_reduction"] is not None]
     m["best_reduction"] = max(found) if found else None
     return m
+
+
+def _guide_correlation(tally: _Tally) -> float | None:
+    """How closely the input's fine detail follows the guide's over the clip's tiles (None: no guide
+    on every pair, or no detail)."""
+    if tally.guide_num is None or tally.guide_energy <= 0 or tally.detail_energy <= 0:
+        return None
+    return tally.guide_den / math.sqrt(2 * tally.detail_energy * tally.guide_energy)
+
+
+def _detail_kept(tally: _Tally) -> float | None:
+    """The share of the input's persistent fine detail the output keeps. Blind: the pair
+    covariance (what persists along the motion). With a guide whose detail the input's follows
+    (``GUIDE_DETAIL_CORRELATION``): the detail that lines up with the guide's, which is stable, so
+    detail that boils in the render but not in the guide (a per-frame sharpening) is flicker and
+    its removal is no loss; the pair covariance counts the sharpened pairs' extra energy as kept
+    detail (bench guided: the truth itself kept 0.93 by it on a sharpening-jitter clip)."""
+    corr = _guide_correlation(tally)
+    if corr is not None and corr > GUIDE_DETAIL_CORRELATION:
+        return tally.guide_num / tally.guide_den
+    if tally.kept_den > PERSISTENT_SHARE * tally.detail_energy > 0:
+        return tally.kept_num / tally.kept_den
+    return None
 
 
 def _against(dr: float, dd: float, rr: float, pixels: float) -> float | None:

@@ -27,6 +27,7 @@ import numpy as np
 
 from flickerd.flow import PRESETS
 from flickerd.flow_source import AheadFlows, FlowSource
+from flickerd.routes.guide_stream import GUIDE_PARAM, GuideReader
 from flickerd.media.probe import probe
 from flickerd.media.reader import analysis_size
 from flickerd.routes import detail_fit as dfit
@@ -165,7 +166,10 @@ class DetailStabilizer(NeighbourWindow[_Frame]):
         self.size = analysis_size(width, height, 1.0, p.analysis_max_side)
         self.scale = self.size[0] / width
 
-    def _analyse(self, data: Any, plane_list: list[np.ndarray]) -> _Frame:
+    def _analyse(self, data: Any, analysis: list[np.ndarray] | tuple[list[np.ndarray], np.ndarray]) -> _Frame:
+        """``analysis``: the frame's float planes, or (those, the guide frame's luma at the
+        analysis size, uint8), whose motion the flows then follow."""
+        plane_list, guide = analysis if isinstance(analysis, tuple) else (analysis, None)
         width = plane_list[0].shape[1]
         bases, details = [], []
         for k, plane in enumerate(plane_list):
@@ -177,8 +181,11 @@ class DetailStabilizer(NeighbourWindow[_Frame]):
             bases.append(base)
             details.append(detail)
         small = cv2.resize(plane_list[0], self.size, interpolation=cv2.INTER_AREA) / self.peak
-        small_base = cv2.GaussianBlur(small, (0, 0), max(dfit.MIN_SIGMA, self.p.sigma * self.scale))
-        return _Frame(data, bases, details, small_base, dfit.flow_image(small_base))
+        sigma = max(dfit.MIN_SIGMA, self.p.sigma * self.scale)
+        small_base = cv2.GaussianBlur(small, (0, 0), sigma)
+        # the flows follow the guide's base when there is one (the same low pass), the render's otherwise
+        motion = small_base if guide is None else cv2.GaussianBlur(guide.astype(np.float32), (0, 0), sigma)
+        return _Frame(data, bases, details, small_base, dfit.flow_image(motion))
 
     def _emit(self, t: int) -> tuple[int, Any, list[np.ndarray]]:
         here = self.frames[t]
@@ -261,9 +268,12 @@ class DetailRoute:
             flows.append(AheadFlows())
             return DetailStabilizer(width, height, fmt.peak, p, flows[-1])
 
-        def analyse(core: DetailStabilizer, data: Any) -> list[np.ndarray]:
+        guide = GuideReader(params[GUIDE_PARAM]) if params.get(GUIDE_PARAM) else None
+
+        def analyse(core: DetailStabilizer, data: Any) -> list[np.ndarray] | tuple[list[np.ndarray], np.ndarray]:
             ps = fmt.float_planes(data)
-            return ps if fmt.planar else [ps[1], ps[0], ps[2]]  # RGB as G, R, B: green stands in for luma for the flows
+            ps = ps if fmt.planar else [ps[1], ps[0], ps[2]]  # RGB as G, R, B: green stands in for luma for the flows
+            return ps if guide is None else (ps, guide.next(core.size))
 
         def render(data: Any, new: list[np.ndarray]) -> Any:
             return fmt.rebuilt(data, new if fmt.planar else [new[1], new[0], new[2]])  # RGB planes come as G, R, B
@@ -276,6 +286,7 @@ class DetailRoute:
                      encoding: Encoding | None) -> StepResult:
             return flow_stage_result(self, p, p.flow_preset, info, written=written, seconds=seconds, out=out,
                                      encoding=encoding, size=core.size if core else None,
-                                     mean_neighbour_weight=round(core.mean_weight, 4) if core else 0.0)
+                                     mean_neighbour_weight=round(core.mean_weight, 4) if core else 0.0,
+                                     **({"flow_from_guide": guide.guide} if guide is not None else {}))
 
         return FrameStage(make_core, analyse, render, describe, p.crf, p.preset, p.pix_fmt, close)

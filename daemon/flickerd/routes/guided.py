@@ -9,26 +9,25 @@ with the render at analysis size, in luma only; the render is processed on its o
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import cv2
 import numpy as np
 
-from flickerd.errors import FlickerdError, RouteError
+from flickerd.errors import RouteError
 from flickerd.flow import PRESETS
 from flickerd.media.probe import probe
-from flickerd.media.reader import iter_frames
 from flickerd.routes.base import ProgressFn, StepResult, no_progress
 from flickerd.routes.encode import (
     DEFAULT_CRF, DEFAULT_PRESET, choose_encoding, final_codec, is_intermediate, open_writer, staged_output,
 )
 from flickerd.routes.frame_stream import FrameFormat, stream_frames
+from flickerd.routes.guide_stream import GUIDE_PARAM, GuideReader
 from flickerd.routes.guided_core import GAIN_HISTORY, GuidedStabilizer
 from flickerd.routes.params_table import RouteParams
 
-GUIDE_PARAM = "_guide"  # the chain's private parameter: the guide video's path
 RADIUS = 3
 TOLERANCE = 0.03
 STRENGTH = 1.0
@@ -79,7 +78,7 @@ class GuidedRoute:
     """Temporal consistency taken from the source video (see ``GuidedParams``)."""
 
     name = "guided"
-    version = "2"  # 2: the fine-band gain held steady (detail_gain)
+    version = "3"  # 2: the fine-band gain held steady (detail_gain); 3: normalize before it follows the guide's flow
 
     def fix(self, src: str, out: str, params: Mapping[str, Any], progress: ProgressFn = no_progress) -> StepResult:
         start = time.monotonic()
@@ -92,17 +91,10 @@ class GuidedRoute:
         encoding = choose_encoding(out, info, intermediate=is_intermediate(params), crf=p.crf, preset=p.preset,
                                    pix_fmt=p.pix_fmt, codec=final_codec(params))
         fmt = FrameFormat.of(info)
-        guide_frames = _guide_frames(guide)
-        seen = 0
+        reader = GuideReader(guide)
 
         def analyse(core: GuidedStabilizer, data: Any) -> tuple[list[np.ndarray], np.ndarray]:
-            nonlocal seen
-            g = next(guide_frames, None)
-            if g is None:
-                raise RouteError(f"{guide}: the guide ended after {seen} frames, before the render did; a guide "
-                                 "needs the render's frame count.")
-            seen += 1
-            return fmt.float_planes(data), g
+            return fmt.float_planes(data), reader.next()
 
         with staged_output(out) as tmp, open_writer(tmp, info, encoding) as writer:
 
@@ -132,11 +124,3 @@ class GuidedRoute:
             },
         )
 
-
-def _guide_frames(guide: str) -> Iterator[np.ndarray]:
-    """The guide's luma at its own size, frame by frame; a guide that breaks is a route error."""
-    try:
-        for frame in iter_frames(guide, gray=True):
-            yield frame.image
-    except FlickerdError as exc:
-        raise RouteError(f"the guide could not be read: {exc}") from exc

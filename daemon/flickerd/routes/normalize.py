@@ -46,6 +46,7 @@ from flickerd.routes.base import ProgressFn, StepResult, no_progress
 from flickerd.media.probe import MediaInfo
 from flickerd.routes.encode import DEFAULT_CRF, DEFAULT_PRESET, Encoding
 from flickerd.routes.frame_stream import FrameFormat, FrameStage, flow_stage_result, run_stages
+from flickerd.routes.guide_stream import GUIDE_PARAM, GuideReader
 from flickerd.routes.params_table import RouteParams
 
 # The whole-frame levels use a wide window: random flicker averages out as 1/√frames, and a
@@ -122,7 +123,8 @@ class NormalizeParams(RouteParams):
 @dataclass(slots=True)
 class _Analysed:
     ycc: np.ndarray  # analysis-scale float32 YCbCr
-    luma: np.ndarray  # standardised uint8 luma for the flow
+    luma: np.ndarray  # standardised uint8 luma (the cut test's)
+    motion: np.ndarray  # what the flows are computed on: ``luma``, or the guide's standardised luma
     shot: int
     # Levels relative to the shot's first frame, chained from frame-to-frame steps:
     cell_offset: np.ndarray  # (3, rows, cols)
@@ -168,14 +170,20 @@ class Normalizer:
             return False
         return float(occlusion_mask(fw, bw).mean()) < CUT_MAX_VALID
 
-    def feed(self, i: int, data: Any, ycc: np.ndarray) -> Iterator[tuple[int, Any, fit.Fields]]:
+    def feed(self, i: int, data: Any, analysis: np.ndarray | tuple[np.ndarray, np.ndarray]
+             ) -> Iterator[tuple[int, Any, fit.Fields]]:
+        """``analysis``: the frame's analysis YCbCr, or (that, the guide frame's luma at the
+        analysis size), whose motion the flows then follow."""
+        ycc, guide = analysis if isinstance(analysis, tuple) else (analysis, None)
         zeros3, zcells = np.zeros(3, np.float32), np.zeros((3, *self.shape), np.float32)
-        here = _Analysed(ycc, fit.flow_luma(ycc), self.shot, zcells, zcells, zeros3, zeros3)
+        luma = fit.flow_luma(ycc)
+        motion = luma if guide is None else fit.standardised(guide.astype(np.float32))
+        here = _Analysed(ycc, luma, motion, self.shot, zcells, zcells, zeros3, zeros3)
         self.analysed[i] = here
         prev = self.analysed.get(i - 1)
         if prev is not None:
-            fw = flow(prev.luma, here.luma, self.p.flow_preset)
-            bw = flow(here.luma, prev.luma, self.p.flow_preset)
+            fw = flow(prev.motion, here.motion, self.p.flow_preset)
+            bw = flow(here.motion, prev.motion, self.p.flow_preset)
             if self._is_cut(i, fw, bw):
                 self.shot += 1
                 self.shot_start[self.shot] = i
@@ -274,11 +282,14 @@ class NormalizeRoute:
         fmt = FrameFormat.of(info)
         planar, bits, peak = fmt.planar, fmt.bits, fmt.peak  # peak: of the RGB frames when not planar
 
-        def analyse(core: Normalizer, data: Any) -> np.ndarray:
+        guide = GuideReader(params[GUIDE_PARAM]) if params.get(GUIDE_PARAM) else None
+
+        def analyse(core: Normalizer, data: Any) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
             if planar:
-                return planes.analysis_ycc(planes.read_planes(data), core.size, bits)
-            small = cv2.resize(data, core.size, interpolation=cv2.INTER_AREA).astype(np.float32) / peak
-            return fit.rgb_to_ycc(small)
+                ycc = planes.analysis_ycc(planes.read_planes(data), core.size, bits)
+            else:
+                ycc = fit.rgb_to_ycc(cv2.resize(data, core.size, interpolation=cv2.INTER_AREA).astype(np.float32) / peak)
+            return ycc if guide is None else (ycc, guide.next(core.size))
 
         def render(data: Any, fields_t: fit.Fields) -> Any:
             if planar:
@@ -294,6 +305,7 @@ class NormalizeRoute:
                 self, p, p.flow_preset, info, written=written, seconds=seconds, out=out, encoding=encoding,
                 size=core.size if core else None, grid=list(core.shape) if core else [],
                 cuts_detected=list(core.cuts_found) if core else [],
-                mean_luma_correction=round(float(np.mean(corrections)), 5) if corrections else 0.0)
+                mean_luma_correction=round(float(np.mean(corrections)), 5) if corrections else 0.0,
+                **({"flow_from_guide": guide.guide} if guide is not None else {}))
 
         return FrameStage(lambda w, h: Normalizer(w, h, p), analyse, render, describe, p.crf, p.preset, p.pix_fmt)

@@ -101,7 +101,11 @@ def grid_shape(width: int, height: int, cells: int) -> tuple[int, int]:
 
 def flow_luma(ycc: np.ndarray) -> np.ndarray:
     """uint8 luma standardised to zero mean and fixed contrast: flicker must not steer the flow."""
-    y = ycc[..., 0]
+    return standardised(ycc[..., 0])
+
+
+def standardised(y: np.ndarray) -> np.ndarray:
+    """``y`` (any scale) as uint8 with its mean at 128 and a standard deviation of 48."""
     std = float(y.std()) or 1.0
     return np.clip((y - float(y.mean())) * (48.0 / std) + 128.0, 0, 255).astype(np.uint8)
 
