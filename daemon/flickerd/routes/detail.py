@@ -43,15 +43,16 @@ from flickerd.routes.params_table import RouteParams
 # themselves 3 moved every published fix a further 0.07–0.3 dB from the render, and held out
 # verification then published two more of those (SEINE, −0.72 and −0.79 dB): 2 stays.
 RADIUS = 2
-# px at full resolution: detail finer than this is stabilised. Version 2 split at 1.5; on the fit half of
-# bench real_repairs (in memory and full route) most of what stayed was where a render's real texture,
-# and its own boiling at 1-2.5 px, sat in the averaged band: 1.0 keeps those in the base, so the novelty
-# gate opens on re-drawn 1 px detail that 1.5 mixed with persisting structure, and renders that boil by
-# themselves move less far from themselves (see README, detail).
+# px at full resolution: detail finer than this is stabilised. Version 2's 1.5 put persisting 1-1.5 px
+# structure in the averaged band, so the novelty gate saw neighbours "repeat" it and shut them out (fit
+# half, woman reading, strength 1: 54% of the pixels, 38% of the error), and a render's own 1-2.5 px
+# boiling was averaged too. bench real_repairs, fit half, detail alone: texture median +0.46 -> +0.81 dB
+# (held out +0.35 -> +0.69), no harmful publication (was 2); renders that boil by themselves no worse.
 SIGMA = 1.0
 # px at full resolution: the low-pass of the analysis luma the flows and the base gate see. Version 2
 # used the split's 1.5; at 1.0 the gate's base kept so much re-drawn detail that strong re-drawn texture
-# shut it (TurboWan astronaut, strength 1, in memory: +1.81 dB at 1.5 → +0.61 at 1.0).
+# shut it (TurboWan astronaut, strength 1, in memory: +1.81 dB at 1.5 → +0.61 at 1.0; fit half's
+# strength-1 texture median +1.36 at 1.5, +0.80 at 1.0, though renders boiling by themselves fared better).
 GATE_SIGMA = 1.5
 STRENGTH = 1.0
 # Base luma mismatch (fraction of full scale) at which a neighbour stops counting. Measured on
