@@ -44,7 +44,17 @@ from flickerd.routes.params_table import RouteParams
 # themselves 3 moved every published fix a further 0.07–0.3 dB from the render, and held out
 # verification then published two more of those (SEINE, −0.72 and −0.79 dB): 2 stays.
 RADIUS = 2
-SIGMA = 1.5  # px at full resolution: detail finer than this is what generative models re-draw
+# px at full resolution: detail finer than this is stabilised. Version 2's 1.5 put persisting 1-1.5 px
+# structure in the averaged band, so the novelty gate saw neighbours "repeat" it and shut them out (fit
+# half, woman reading, strength 1: 54% of the pixels, 38% of the error), and a render's own 1-2.5 px
+# boiling was averaged too. bench real_repairs, fit half, detail alone: texture median +0.46 -> +0.81 dB
+# (held out +0.35 -> +0.69), no harmful publication (was 2); renders that boil by themselves no worse.
+SIGMA = 1.0
+# px at full resolution: the low-pass of the analysis luma the flows and the base gate see. Version 2
+# used the split's 1.5; at 1.0 the gate's base kept so much re-drawn detail that strong re-drawn texture
+# shut it (TurboWan astronaut, strength 1, in memory: +1.81 dB at 1.5 → +0.61 at 1.0; fit half's
+# strength-1 texture median +1.36 at 1.5, +0.80 at 1.0, though renders boiling by themselves fared better).
+GATE_SIGMA = 1.5
 STRENGTH = 1.0
 # Base luma mismatch (fraction of full scale) at which a neighbour stops counting. Measured on
 # clean zooms and pans: 0.03 lets sub-pixel misalignment blur (SSIM vs input 0.971), 0.015 does not (0.983).
@@ -107,6 +117,8 @@ class DetailParams(RouteParams):
     leak_rho: 0–1; > 0: ``leak`` only where a neighbour's detail is mostly re-drawn: it fades out as the
         frame's mean detail correlation with that neighbour rises from ``leak_rho`` − 0.2 to ``leak_rho``
         (a render whose detail mostly persists keeps the plain gate). 0 (default): ``leak`` everywhere.
+    gate_sigma: px at full resolution (0.5–8), the low-pass of the analysis luma the flows and the base
+        gate see (before version 3: ``sigma``).
     chroma: stabilise the chroma planes too (False: luma only).
     analysis_max_side, flow_preset: the size and DIS preset of the flows.
     crf, preset, pix_fmt: the final encode (pix_fmt None follows the input).
@@ -122,6 +134,7 @@ class DetailParams(RouteParams):
     misalignment: float = MISALIGNMENT
     leak: float = LEAK
     leak_rho: float = LEAK_RHO
+    gate_sigma: float = GATE_SIGMA
     analysis_max_side: int = ANALYSIS_MAX_SIDE
     flow_preset: str = FLOW_PRESET
     crf: int = DEFAULT_CRF
@@ -131,7 +144,7 @@ class DetailParams(RouteParams):
     ROUTE = "detail"
     RANGES = {"radius": (1, 8), "sigma": (0.5, 8.0), "strength": (0.0, 1.0), "tolerance": (0.005, 0.5),
               "keep": (0.05, 1.0), "amplitude": (0.0, 1.0), "misalignment": (0.0, 4.0),
-              "leak": (0.0, 2.0), "leak_rho": (0.0, 1.0),
+              "leak": (0.0, 2.0), "leak_rho": (0.0, 1.0), "gate_sigma": (0.5, 8.0),
               "analysis_max_side": (32, 4096), "crf": (0, 51)}
     CHOICES = {"flow_preset": PRESETS}
 
@@ -181,7 +194,7 @@ class DetailStabilizer(NeighbourWindow[_Frame]):
             bases.append(base)
             details.append(detail)
         small = cv2.resize(plane_list[0], self.size, interpolation=cv2.INTER_AREA) / self.peak
-        sigma = max(dfit.MIN_SIGMA, self.p.sigma * self.scale)
+        sigma = max(dfit.MIN_SIGMA, self.p.gate_sigma * self.scale)
         small_base = cv2.GaussianBlur(small, (0, 0), sigma)
         # the flows follow the guide's base when there is one (the same low pass), the render's otherwise
         motion = small_base if guide is None else cv2.GaussianBlur(guide.astype(np.float32), (0, 0), sigma)
@@ -251,7 +264,7 @@ class DetailRoute:
     """Temporal stabilisation of fine detail (see ``DetailParams``)."""
 
     name = "detail"
-    version = "2"
+    version = "3"  # 3: sigma 1.5 -> 1.0
 
     def fix(self, src: str, out: str, params: Mapping[str, Any], progress: ProgressFn = no_progress) -> StepResult:
         p = DetailParams.from_mapping(params)  # a bad parameter is said before the input is read
