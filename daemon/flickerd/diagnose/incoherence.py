@@ -214,16 +214,17 @@ FADE_LEVEL = 56.0  # grey levels (Y, Cb, Cr distance): the long look's change, b
 def chain(flows, steps: list | None = None) -> tuple[np.ndarray, np.ndarray]:
     """The flows of consecutive pairs (each on its first frame's pixels) composed into one
     (on the first frame's pixels, to the last frame), and where every link stayed in the frame.
-    ``steps``: if given, gets the chain so far before each link (zeros first)."""
-    total = flows[0].copy()
+    ``steps``: if given, gets the chain so far before each link (zeros first). Nothing returned
+    is written to later (no copies): a one-link chain is its flow."""
+    total = flows[0]
     if steps is not None:
-        steps += [np.zeros_like(total), total.copy()]
+        steps += [np.zeros_like(total), total]
     kept = of.inside(total)
     for f in flows[1:]:
-        total += of.warp(f, total)  # the next link, read where the chain has got to
+        total = total + of.warp(f, total)  # the next link, read where the chain has got to
         kept &= of.inside(total)
         if steps is not None and len(steps) < len(flows):
-            steps.append(total.copy())
+            steps.append(total)
     return total, kept
 
 
@@ -243,7 +244,8 @@ def long_area(first_rgb: np.ndarray, last_rgb: np.ndarray, first_gray: np.ndarra
     residual = cv2.subtract(first_rgb, of.warp(last_rgb, fw), dtype=cv2.CV_32F)
     offsets = global_flicker.pair_offsets(residual, fw_in)
     forward = residual @ YCC.T - offsets
-    fwd = _unexplained(forward, first_gray, of.warp(last_gray, fw), fw_in)
+    last_seen = of.warp(last_gray, fw)  # the last frame's grey levels on the first frame's pixels
+    fwd = _unexplained(forward, first_gray, last_seen, fw_in)
     if fwd.mean() < SIGNIFICANT_AREA / 4:
         return 0.0
     bw, bw_in = chain(backward_flows[::-1])  # only where the forward look found something (most looks end above)
@@ -251,18 +253,19 @@ def long_area(first_rgb: np.ndarray, last_rgb: np.ndarray, first_gray: np.ndarra
     both = fwd & _unexplained(backward, last_gray, of.warp(first_gray, bw), bw_in)
     if both.mean() < SIGNIFICANT_AREA / 4:
         return 0.0
-    at = _not_found(both, last_gray, first_gray).astype(bool)
-    at &= np.linalg.norm(forward, axis=2) > FADE_LEVEL
-    at &= np.linalg.norm(of.warp(backward, fw), axis=2) > FADE_LEVEL  # read on the first frame's pixels
-    if not at.any():
+    # from here on only the pixels still in question are read (flat indices, row-major like a mask's)
+    at = np.flatnonzero(_not_found(both, last_gray, first_gray))
+    at = at[np.linalg.norm(forward.reshape(-1, forward.shape[2])[at], axis=1) > FADE_LEVEL]
+    at = at[np.linalg.norm(of.warp_at(backward, fw, at), axis=1) > FADE_LEVEL]  # read on the first frame's pixels
+    if not at.size:
         return 0.0
-    pair = np.stack([of.warp(r, p)[at] for r, p in zip(residuals, steps)])  # pairs x pixels x (Y, Cb, Cr)
+    pair = np.stack([of.warp_at(r, p, at) for r, p in zip(residuals, steps)])  # pairs x pixels x (Y, Cb, Cr)
     total = pair.sum(axis=0)
     along = (pair * (total / (np.linalg.norm(total, axis=1, keepdims=True) + 1e-6))).sum(axis=2)
     steady = np.count_nonzero(along > FADE_STEP, axis=0) >= len(residuals) - 1
-    faded = np.zeros(at.shape, np.uint8)
-    faded[at] = steady
-    return float(np.count_nonzero(other_structure(faded, first_gray, of.warp(last_gray, fw), fw_in)) / at.size)
+    faded = np.zeros(first_gray.shape, np.uint8)
+    faded.reshape(-1)[at] = steady
+    return float(np.count_nonzero(other_structure(faded, first_gray, last_seen, fw_in)) / faded.size)
 
 
 # A light that brightens (an aurora, a lamp, sunrise) changes the level of the picture that is there: its
@@ -296,7 +299,9 @@ def other_structure(mask: np.ndarray, a: np.ndarray, b: np.ndarray, inside: np.n
         g = g.astype(np.float32)
         return cv2.GaussianBlur(g, (0, 0), DETAIL_SIGMAS[0]) - cv2.GaussianBlur(g, (0, 0), DETAIL_SIGMAS[1])
 
-    x, y, lab = detail(a).ravel(), detail(b).ravel(), labels.ravel()
+    # only the labelled pixels, in the same order: the areas' sums are the same, the background's unused
+    where = np.flatnonzero(labels)
+    x, y, lab = detail(a).ravel()[where], detail(b).ravel()[where], labels.ravel()[where]
 
     def per_area(w: np.ndarray | None = None) -> np.ndarray:
         return np.bincount(lab, w, minlength=n)
