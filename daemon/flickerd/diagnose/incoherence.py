@@ -124,19 +124,27 @@ FOUND_RMSE = 14.0  # grey levels: content matched this closely nearby in the oth
 SEARCH = 0.2  # the search reaches this fraction of the frame's longer side beyond the region
 
 
-def _not_found(mask: np.ndarray, cur_gray: np.ndarray, prev_gray: np.ndarray) -> np.ndarray:
+def _not_found(mask: np.ndarray, cur_gray: np.ndarray, prev_gray: np.ndarray,
+               only: np.ndarray | None = None) -> np.ndarray:
     """``mask`` without the areas whose content (in ``cur_gray``) exists nearby in ``prev_gray``.
 
     Content that moved further or deformed more than the flow can follow is still there, shifted;
     replaced content is nowhere near. Each connected area's inner box is searched for.
+    ``only`` (flat pixel indices): areas without any of them are left unsearched (and kept).
     """
     n, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    wanted = np.ones(n, bool)
+    if only is not None:
+        wanted[:] = False
+        wanted[labels.ravel()[only]] = True
     h, w = mask.shape
     reach = int(SEARCH * max(h, w))
     a = cv2.GaussianBlur(cur_gray, (0, 0), 1.0).astype(np.float32)
     b = cv2.GaussianBlur(prev_gray, (0, 0), 1.0).astype(np.float32)
     out = mask.copy()
     for i in range(1, n):
+        if not wanted[i]:
+            continue
         x, y, bw_, bh, _area = stats[i]
         # the inner half of the box: the content itself, not its surroundings
         x0, y0, x1, y1 = x + bw_ // 4, y + bh // 4, x + bw_ - bw_ // 4, y + bh - bh // 4
@@ -254,9 +262,12 @@ def long_area(first_rgb: np.ndarray, last_rgb: np.ndarray, first_gray: np.ndarra
     if both.mean() < SIGNIFICANT_AREA / 4:
         return 0.0
     # from here on only the pixels still in question are read (flat indices, row-major like a mask's)
-    at = np.flatnonzero(_not_found(both, last_gray, first_gray))
+    at = np.flatnonzero(both)
     at = at[np.linalg.norm(forward.reshape(-1, forward.shape[2])[at], axis=1) > FADE_LEVEL]
     at = at[np.linalg.norm(of.warp_at(backward, fw, at), axis=1) > FADE_LEVEL]  # read on the first frame's pixels
+    if not at.size:
+        return 0.0
+    at = at[_not_found(both, last_gray, first_gray, at).ravel()[at] != 0]  # areas with none of them: not searched
     if not at.size:
         return 0.0
     pair = np.stack([of.warp_at(r, p, at) for r, p in zip(residuals, steps)])  # pairs x pixels x (Y, Cb, Cr)
