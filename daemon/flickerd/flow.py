@@ -66,9 +66,9 @@ def _hanning(w: int, h: int) -> np.ndarray:
 def inside(flow_to: np.ndarray) -> np.ndarray:
     """True where x + flow lands inside the frame: the content is still in view in the other frame."""
     h, w = flow_to.shape[:2]
-    target = _pixel_grid_xy(h, w) + flow_to
-    x, y = target[..., 0], target[..., 1]
-    return (x >= 0) & (x <= w - 1) & (y >= 0) & (y <= h - 1)
+    kept = cv2.inRange(_pixel_grid_xy(h, w) + flow_to, (0, 0), (w - 1, h - 1))  # both bounds inclusive: 255 / 0
+    kept &= 1
+    return kept.view(bool)
 
 
 @functools.lru_cache(maxsize=8)
@@ -92,6 +92,18 @@ def warp(image: np.ndarray, flow_to: np.ndarray, border: int = cv2.BORDER_REPLIC
     h, w = flow_to.shape[:2]
     # one two-channel map: the same coordinates as separate x and y maps, built in one pass
     return cv2.remap(image, _pixel_grid_xy(h, w) + flow_to, None, cv2.INTER_LINEAR, borderMode=border)
+
+
+def warp_at(image: np.ndarray, flow_to: np.ndarray, where: np.ndarray, border: int = cv2.BORDER_REPLICATE) -> np.ndarray:
+    """``warp(image, flow_to)`` at the flat pixel indices ``where`` only (the same values, one per index)."""
+    h, w = flow_to.shape[:2]
+    n = len(where)
+    if n == 0:
+        return np.empty((0,) + image.shape[2:], image.dtype)
+    points = np.zeros((-(-n // w) * w, 2), np.float32)  # remap's output is 2D, each side under 32767: rows of w
+    points[:n] = _pixel_grid_xy(h, w).reshape(-1, 2)[where] + flow_to.reshape(-1, 2)[where]
+    out = cv2.remap(image, points.reshape(-1, w, 2), None, cv2.INTER_LINEAR, borderMode=border)
+    return out.reshape((-1,) + image.shape[2:])[:n]
 
 
 def _gradient_sq(c: np.ndarray) -> np.ndarray:

@@ -169,3 +169,24 @@ def test_a_real_light_coming_on_is_not_a_fade(tmp_path):
     # before the faded areas had to show other detail: fade 0.060, incoherent; now 0.0
     assert d.scores["fade"] < s.fade_threshold / 2, d.scores
     assert d.verdict.value != "incoherent"
+
+
+def test_warp_at_reads_what_warp_reads_and_inside_keeps_the_frame_bounds():
+    """The long look reads residuals only at the pixels it judges (``flow.warp_at``): the same values
+    as the whole warp, out-of-frame points (replicated border) and more points than a row included."""
+    from flickerd import flow as of
+
+    rng = np.random.default_rng(3)
+    h, w = 30, 50
+    flow = rng.normal(0, 12, (h, w, 2)).astype(np.float32)
+    flow[0, :3] = [[0.0, 0.0], [w - 2.0, h - 1.0], [-2.01, 0.0]]  # onto the corners (0, 0), (w - 1, h - 1); just off
+    image = rng.normal(0, 40, (h, w, 3)).astype(np.float32)
+    at = np.flatnonzero(rng.random(h * w) < 0.6)  # ~900 points: several rows of w
+    assert len(at) > 3 * w
+    assert np.array_equal(of.warp_at(image, flow, at), of.warp(image, flow).reshape(-1, 3)[at])
+    assert of.warp_at(image[..., 0], flow, at[:7]).shape == (7,) and of.warp_at(image, flow, at[:0]).shape == (0, 3)
+    target = of.pixel_grid(h, w)[0] + flow[..., 0], of.pixel_grid(h, w)[1] + flow[..., 1]
+    expected = (target[0] >= 0) & (target[0] <= w - 1) & (target[1] >= 0) & (target[1] <= h - 1)
+    kept = of.inside(flow)
+    assert kept.dtype == bool and np.array_equal(kept, expected) and kept[0, :2].all() and not kept[0, 2]
+    assert 0.2 < kept.mean() < 0.9

@@ -85,7 +85,8 @@ CHROMA_CHANGE = 20.0  # grey levels of Cb/Cr distance (after global offset remov
 def _unexplained(residual: np.ndarray, a: np.ndarray, b_warped: np.ndarray, inside: np.ndarray) -> np.ndarray:
     """uint8 mask of big connected areas whose luma, colour or structure the other frame does not explain;
     ``residual``: HxWx3 (Y, Cb, Cr) grey levels, global offsets removed."""
-    y, cb, cr = cv2.split(residual)
+    # numpy's plane copies: cv2.split costs ~3x as much at the analysis size
+    y, cb, cr = (np.ascontiguousarray(residual[..., i]) for i in range(3))
     big = (np.abs(y) > BIG_CHANGE) | (cv2.magnitude(cb, cr) > CHROMA_CHANGE)
     big = big.view(np.uint8) | structure_changed(a, b_warped)
     big &= inside.view(np.uint8)
@@ -124,19 +125,27 @@ FOUND_RMSE = 14.0  # grey levels: content matched this closely nearby in the oth
 SEARCH = 0.2  # the search reaches this fraction of the frame's longer side beyond the region
 
 
-def _not_found(mask: np.ndarray, cur_gray: np.ndarray, prev_gray: np.ndarray) -> np.ndarray:
+def _not_found(mask: np.ndarray, cur_gray: np.ndarray, prev_gray: np.ndarray,
+               only: np.ndarray | None = None) -> np.ndarray:
     """``mask`` without the areas whose content (in ``cur_gray``) exists nearby in ``prev_gray``.
 
     Content that moved further or deformed more than the flow can follow is still there, shifted;
     replaced content is nowhere near. Each connected area's inner box is searched for.
+    ``only`` (flat pixel indices): areas without any of them are left unsearched (and kept).
     """
     n, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    wanted = np.ones(n, bool)
+    if only is not None:
+        wanted[:] = False
+        wanted[labels.ravel()[only]] = True
     h, w = mask.shape
     reach = int(SEARCH * max(h, w))
     a = cv2.GaussianBlur(cur_gray, (0, 0), 1.0).astype(np.float32)
     b = cv2.GaussianBlur(prev_gray, (0, 0), 1.0).astype(np.float32)
     out = mask.copy()
     for i in range(1, n):
+        if not wanted[i]:
+            continue
         x, y, bw_, bh, _area = stats[i]
         # the inner half of the box: the content itself, not its surroundings
         x0, y0, x1, y1 = x + bw_ // 4, y + bh // 4, x + bw_ - bw_ // 4, y + bh - bh // 4
@@ -214,16 +223,17 @@ FADE_LEVEL = 56.0  # grey levels (Y, Cb, Cr distance): the long look's change, b
 def chain(flows, steps: list | None = None) -> tuple[np.ndarray, np.ndarray]:
     """The flows of consecutive pairs (each on its first frame's pixels) composed into one
     (on the first frame's pixels, to the last frame), and where every link stayed in the frame.
-    ``steps``: if given, gets the chain so far before each link (zeros first)."""
-    total = flows[0].copy()
+    ``steps``: if given, gets the chain so far before each link (zeros first). Nothing returned
+    is written to later (no copies): a one-link chain is its flow."""
+    total = flows[0]
     if steps is not None:
-        steps += [np.zeros_like(total), total.copy()]
+        steps += [np.zeros_like(total), total]
     kept = of.inside(total)
     for f in flows[1:]:
-        total += of.warp(f, total)  # the next link, read where the chain has got to
+        total = total + of.warp(f, total)  # the next link, read where the chain has got to
         kept &= of.inside(total)
         if steps is not None and len(steps) < len(flows):
-            steps.append(total.copy())
+            steps.append(total)
     return total, kept
 
 
@@ -243,7 +253,8 @@ def long_area(first_rgb: np.ndarray, last_rgb: np.ndarray, first_gray: np.ndarra
     residual = cv2.subtract(first_rgb, of.warp(last_rgb, fw), dtype=cv2.CV_32F)
     offsets = global_flicker.pair_offsets(residual, fw_in)
     forward = residual @ YCC.T - offsets
-    fwd = _unexplained(forward, first_gray, of.warp(last_gray, fw), fw_in)
+    last_seen = of.warp(last_gray, fw)  # the last frame's grey levels on the first frame's pixels
+    fwd = _unexplained(forward, first_gray, last_seen, fw_in)
     if fwd.mean() < SIGNIFICANT_AREA / 4:
         return 0.0
     bw, bw_in = chain(backward_flows[::-1])  # only where the forward look found something (most looks end above)
@@ -251,18 +262,22 @@ def long_area(first_rgb: np.ndarray, last_rgb: np.ndarray, first_gray: np.ndarra
     both = fwd & _unexplained(backward, last_gray, of.warp(first_gray, bw), bw_in)
     if both.mean() < SIGNIFICANT_AREA / 4:
         return 0.0
-    at = _not_found(both, last_gray, first_gray).astype(bool)
-    at &= np.linalg.norm(forward, axis=2) > FADE_LEVEL
-    at &= np.linalg.norm(of.warp(backward, fw), axis=2) > FADE_LEVEL  # read on the first frame's pixels
-    if not at.any():
+    # from here on only the pixels still in question are read (flat indices, row-major like a mask's)
+    at = np.flatnonzero(both)
+    at = at[np.linalg.norm(forward.reshape(-1, forward.shape[2])[at], axis=1) > FADE_LEVEL]
+    at = at[np.linalg.norm(of.warp_at(backward, fw, at), axis=1) > FADE_LEVEL]  # read on the first frame's pixels
+    if not at.size:
         return 0.0
-    pair = np.stack([of.warp(r, p)[at] for r, p in zip(residuals, steps)])  # pairs x pixels x (Y, Cb, Cr)
+    at = at[_not_found(both, last_gray, first_gray, at).ravel()[at] != 0]  # areas with none of them: not searched
+    if not at.size:
+        return 0.0
+    pair = np.stack([of.warp_at(r, p, at) for r, p in zip(residuals, steps)])  # pairs x pixels x (Y, Cb, Cr)
     total = pair.sum(axis=0)
     along = (pair * (total / (np.linalg.norm(total, axis=1, keepdims=True) + 1e-6))).sum(axis=2)
     steady = np.count_nonzero(along > FADE_STEP, axis=0) >= len(residuals) - 1
-    faded = np.zeros(at.shape, np.uint8)
-    faded[at] = steady
-    return float(np.count_nonzero(other_structure(faded, first_gray, of.warp(last_gray, fw), fw_in)) / at.size)
+    faded = np.zeros(first_gray.shape, np.uint8)
+    faded.reshape(-1)[at] = steady
+    return float(np.count_nonzero(other_structure(faded, first_gray, last_seen, fw_in)) / faded.size)
 
 
 # A light that brightens (an aurora, a lamp, sunrise) changes the level of the picture that is there: its
@@ -296,7 +311,9 @@ def other_structure(mask: np.ndarray, a: np.ndarray, b: np.ndarray, inside: np.n
         g = g.astype(np.float32)
         return cv2.GaussianBlur(g, (0, 0), DETAIL_SIGMAS[0]) - cv2.GaussianBlur(g, (0, 0), DETAIL_SIGMAS[1])
 
-    x, y, lab = detail(a).ravel(), detail(b).ravel(), labels.ravel()
+    # only the labelled pixels, in the same order: the areas' sums are the same, the background's unused
+    where = np.flatnonzero(labels)
+    x, y, lab = detail(a).ravel()[where], detail(b).ravel()[where], labels.ravel()[where]
 
     def per_area(w: np.ndarray | None = None) -> np.ndarray:
         return np.bincount(lab, w, minlength=n)
