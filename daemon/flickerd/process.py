@@ -330,6 +330,7 @@ def process_file(
             _remove(out)
             if n + 1 < len(candidates):
                 notes.append(f"chain {attempts[-1]} failed ({_sentence(exc)}); trying the fallback.")
+                candidates[n + 1] = _blind(candidates[n + 1])  # it may have failed on the guide: the fallback does not read it
                 continue
             return failed(exc, before, decision, None, attempts)
         timings[f"fix{n}"] = time.monotonic() - t1
@@ -394,6 +395,13 @@ def _guided_steps(decision: Decision, guide: str) -> Decision:
                      for s in steps)
 
     return Decision(decision.rule, decision.action, add(decision.steps), add(decision.fallback))
+
+
+def _blind(steps: Sequence[Step]) -> tuple[Step, ...]:
+    """``steps`` without the guide's path (``normalize`` and ``detail`` then take the render's own motion)."""
+    from flickerd.routes.guide_stream import GUIDE_PARAM
+
+    return tuple(Step(s.route, {k: v for k, v in s.params.items() if k != GUIDE_PARAM}) for s in steps)
 
 
 def guided(outcome: Outcome) -> bool:

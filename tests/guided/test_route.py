@@ -74,6 +74,17 @@ def test_process_file_uses_the_guide_and_says_so(material, tmp_path):
     assert outcome.status == "done" and report["guide"]["used"]
 
 
+def test_a_guide_that_breaks_during_the_chain_leaves_the_fallback_blind(material, tmp_path):
+    folder, *_ = material
+    short = real.encode(scene()[:8], tmp_path / "short.mp4", fps=12)  # changed after its frames were counted
+    outcome = process_file(folder / "shot.mp4", tmp_path / "work", guide=Guide(short, "beside", None), compare=False)
+    notes = json.loads(open(outcome.reports.json).read())["notes"]
+    assert any("guide ended after 8 frames" in n and "trying the fallback" in n for n in notes), notes
+    assert outcome.status != "failed", outcome.reason
+    assert len(outcome.attempts) == 2 and outcome.chain is not None
+    assert all("flow_from_guide" not in s.extra for s in outcome.chain.steps)  # its own motion, not the guide's
+
+
 def test_unusable_guide_goes_blind_with_a_note(material, tmp_path):
     folder, *_ = material
     note = "the guide x.mp4 has 8 frames, the render 16; a guide needs the same frame count, so the render was " \
