@@ -19,6 +19,15 @@ GUIDE_PARAM = "_guide"  # the chain's private parameter: the guide video's path
 FLOWS_FROM_GUIDE = ("normalize", "detail", "guided")  # the routes that take ``GUIDE_PARAM``
 
 
+def resized(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """``image`` at ``size`` (w, h): area-averaged when shrinking; interpolated when enlarging, where
+    INTER_AREA repeats pixels (a half-size guide would give the flows 2-px block edges)."""
+    if image.shape[1::-1] == tuple(size):
+        return image
+    shrink = size[0] <= image.shape[1] and size[1] <= image.shape[0]
+    return cv2.resize(image, tuple(size), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
+
+
 def guide_frames(guide: str) -> Iterator[np.ndarray]:
     """The guide's luma at its own size, frame by frame; a guide that breaks is a route error."""
     try:
@@ -44,6 +53,4 @@ class GuideReader:
             raise RouteError(f"{self.guide}: the guide ended after {self.seen} frames, before the render did; a guide "
                              "needs the render's frame count.")
         self.seen += 1
-        if size is not None and g.shape[1::-1] != tuple(size):
-            g = cv2.resize(g, tuple(size), interpolation=cv2.INTER_AREA)
-        return g
+        return g if size is None else resized(g, size)
