@@ -67,7 +67,7 @@ class DiagnoseSettings:
     blocking_threshold: float = 1.467
     incoherence_threshold: float = 0.05268
     # cross-fades: faded area along the motion chained over fade_look pairs (0: not looked for).
-    # On by default since 0.15 (README, "Cross-fades"): on the real-render bench it finds 12 of 24
+    # On by default since session 15 (README, "Cross-fades"): on the real-render bench it finds 12 of 24
     # cross-faded identity changes on the fit half and 16 of 20 held out that the per-pair look
     # misses (0 of both), for one more false `incoherent` held out (Allegro's aurora zoomed: its
     # glowing bands brighten and dim in place) and none among the fit half's 570 clips. 6 is the

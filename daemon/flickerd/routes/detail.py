@@ -294,6 +294,8 @@ class DetailRoute:
         def close() -> None:
             for f in flows:
                 f.close()
+            if guide is not None:
+                guide.close()
 
         def describe(core: DetailStabilizer | None, written: int, seconds: float, out: str,
                      encoding: Encoding | None) -> StepResult:

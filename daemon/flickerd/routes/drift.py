@@ -51,8 +51,10 @@ class DriftParams(RouteParams):
         default settings, about as long as the route again; the rules turn this off, since they
         pass the diagnosis's seams on).
     compensated: measure each seam's step of the means on motion-compensated pairs of frames
-        across it (``drift_fit.compensated_steps``), not on the whole-frame means (off by default:
-        on the held-out renders it lost more than it gained).
+        across it (``drift_fit.compensated_steps``), less the scene's own light measured the same
+        way inside the windows either side, not on the whole-frame means (off by default: an earlier
+        form, with the whole-frame trend, lost more than it gained on the held-out renders; this one
+        is measured on the fit half only).
     analysis_max_side: the size the first pass measures at.
     crf, preset, pix_fmt: the final encode (pix_fmt None follows the input).
     """
@@ -117,7 +119,8 @@ def seamed(src: str, p: DriftParams, frames: int) -> tuple[int, ...]:
     from flickerd.diagnose import run
     from flickerd.diagnose.settings import DiagnoseSettings
 
-    return tuple(s for s in run(src, DiagnoseSettings(timeline=False), seams=p.seams).seams if 0 < s < frames)
+    # seams do not depend on the cross-fade look, which would add about half the diagnosis's time
+    return tuple(s for s in run(src, DiagnoseSettings(timeline=False, fade_look=0), seams=p.seams).seams if 0 < s < frames)
 
 
 class _Core:
@@ -136,8 +139,8 @@ class DriftRoute:
     name = "drift"
     # 2: a seam whose spread or saturation moves by more than a quarter adds no gain (content)
     # 3: ``search`` takes the diagnosis's seams (motion-compensated, cells agreeing), not the whole-frame statistics'
-    # 4: each seam's step of the means measured on motion-compensated pairs across it, less the scene's
-    #    own trend (``compensated``)
+    # 4: ``compensated`` (opt-in: each seam's step measured through the motion); by default the output
+    #    is version 3's, and only the seams found (``onset``) may differ
     version = "4"
 
     def fix(self, src: str, out: str, params: Mapping[str, Any], progress: ProgressFn = no_progress) -> StepResult:

@@ -46,6 +46,10 @@ class GuideReader:
         self.frames = guide_frames(guide)
         self.seen = 0
 
+    def close(self) -> None:
+        """Stops the guide's decoder (a guide longer than the render is not read to its end)."""
+        self.frames.close()
+
     def next(self, size: tuple[int, int] | None = None) -> np.ndarray:
         """The next frame's luma (uint8), at ``size`` (w, h) when given."""
         g = next(self.frames, None)

@@ -308,4 +308,5 @@ class NormalizeRoute:
                 mean_luma_correction=round(float(np.mean(corrections)), 5) if corrections else 0.0,
                 **({"flow_from_guide": guide.guide} if guide is not None else {}))
 
-        return FrameStage(lambda w, h: Normalizer(w, h, p), analyse, render, describe, p.crf, p.preset, p.pix_fmt)
+        return FrameStage(lambda w, h: Normalizer(w, h, p), analyse, render, describe, p.crf, p.preset, p.pix_fmt,
+                          guide.close if guide is not None else lambda: None)
