@@ -103,7 +103,7 @@ def _published(attempts: list[dict], key: str = "accepted") -> float:
 def _run_job(job: Job) -> dict:
     from flickerd.diagnose import run as diagnose
     from flickerd.routes.base import Step
-    from flickerd.routes.guide_stream import FLOWS_FROM_GUIDE
+    from flickerd.routes.guide_stream import FLOWS_FROM_GUIDE, GUIDE_PARAM
     from flickerd.rules import DEFAULT_RULES, decide, with_guide
     from flickerd.synth import guided, real
 
@@ -135,7 +135,7 @@ def _run_job(job: Job) -> dict:
         params = dict(job.params)
         guide_routes = ("guided",) if job.blind_flows else FLOWS_FROM_GUIDE  # the steps handed the guide
         for n, steps in enumerate([dec.steps] + ([dec.fallback] if dec.fallback else [])):
-            steps = [Step(s.route, {**s.params, **(params if s.route == "guided" else {}), "_guide": guide})
+            steps = [Step(s.route, {**s.params, **(params if s.route == "guided" else {}), GUIDE_PARAM: guide})
                      if s.route in guide_routes else s for s in steps]
             # the fallback runs even after an accepted fix: the own-flow judgement may refuse it
             row["guided"].append(_attempt(clip, steps, before, work, f"guided{n}", truth, input_psnr, guide))
