@@ -172,20 +172,7 @@ def test_strong_redrawn_texture_passes_the_base_gate_with_its_leak_allowed():
     """Re-drawn texture leaks into the base layer (the split's Gaussian is no brick wall), so where it
     is strongest the base gate shuts out neighbours the flow aligned right. Allowing that leak
     (``leak``) averages them in: closer to the clean scene than the plain base gate."""
-    import cv2
-
-    from flickerd.synth import inject
-
-    scene = _boiling_scene(12, 160, 96, own=0.0, seed=0)
-    base = cv2.GaussianBlur(scene[0], (0, 0), 3)
-    truth = [base + (f - base) * 2.5 for f in scene]  # strong persistent texture (≈ 30 levels RMS)
-    redraw = inject.texture(np.random.default_rng(3), len(truth), 1.0)
-    src = [np.clip(redraw(np.dstack([f, f, f]), t)[..., 1], 0, 255) for t, f in enumerate(truth)]
-
-    def gain(p: DetailParams) -> float:
-        def error(frames: list[np.ndarray]) -> float:
-            return float(np.mean([np.mean((a - b) ** 2) for a, b in zip(frames, truth)]))
-        return 10 * np.log10(error(src) / error(_stabilised(src, p)))
+    gain = _redrawn_strong_texture()
 
     shut, allowed = gain(DetailParams(chroma=False)), gain(DetailParams(chroma=False, leak=0.24))
     assert allowed > shut + 0.2, (shut, allowed)
@@ -277,6 +264,15 @@ def test_the_base_gate_looks_at_a_coarser_base_than_the_split():
     """The 1 px split leaves more re-drawn detail in the base; a gate judging that base shuts out neighbours
     the flow aligned right where re-drawn texture is strong. The gate keeps version 2's 1.5 px low-pass
     (``gate_sigma``): closer to the clean scene than a gate on the 1 px base."""
+    gain = _redrawn_strong_texture()
+
+    coarse, fine = gain(DetailParams(chroma=False)), gain(DetailParams(chroma=False, gate_sigma=1.0))
+    assert coarse > fine + 0.2, (coarse, fine)
+
+
+def _redrawn_strong_texture():
+    """The gain (dB against the truth) of ``_stabilised`` with given params, on strong persistent
+    texture (≈ 30 levels RMS) re-drawn by the texture injector at strength 1."""
     import cv2
 
     from flickerd.synth import inject
@@ -287,10 +283,10 @@ def test_the_base_gate_looks_at_a_coarser_base_than_the_split():
     redraw = inject.texture(np.random.default_rng(3), len(truth), 1.0)
     src = [np.clip(redraw(np.dstack([f, f, f]), t)[..., 1], 0, 255) for t, f in enumerate(truth)]
 
+    def error(frames: list[np.ndarray]) -> float:
+        return float(np.mean([np.mean((a - b) ** 2) for a, b in zip(frames, truth)]))
+
     def gain(p: DetailParams) -> float:
-        def error(frames: list[np.ndarray]) -> float:
-            return float(np.mean([np.mean((a - b) ** 2) for a, b in zip(frames, truth)]))
         return 10 * np.log10(error(src) / error(_stabilised(src, p)))
 
-    coarse, fine = gain(DetailParams(chroma=False)), gain(DetailParams(chroma=False, gate_sigma=1.0))
-    assert coarse > fine + 0.2, (coarse, fine)
+    return gain
