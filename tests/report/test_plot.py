@@ -117,3 +117,19 @@ def test_window_seams_get_a_tone_panel_whose_legends_agree_with_the_curves(tmp_p
     marks = [ln for ln in fig.axes[-1].lines if ln.get_linestyle() == ":" and len(set(ln.get_xdata())) == 1]
     assert sorted(float(ln.get_xdata()[0]) + 0.5 for ln in marks) == [float(s) for s in d.seams]
     assert fig.axes[-1].get_ylim()[0] <= -2.0  # a change of level: the axis is not pinned at 0
+
+
+def test_a_cross_fade_verdict_names_the_long_look_not_the_pair_measure(clips):
+    """A clip called incoherent by ``fade`` (the pairs' own replaced area under its threshold) says
+    so, and is not drawn as "replaced content, closest to its threshold"."""
+    import dataclasses
+
+    from flickerd.diagnose.model import Verdict
+    from flickerd.report.measures import verdict_sentence
+
+    d = run(clips["luma"])
+    faded = dataclasses.replace(d, verdict=Verdict.INCOHERENT, scores={**d.scores, "fade": 0.06, "incoherence": 0.007})
+    assert faded.settings["fade_threshold"] < 0.06 and 0.007 < faded.settings["incoherence_threshold"]
+    said = verdict_sentence(faded)
+    assert said.startswith("Incoherent") and "cross-faded content 0.06 frame fraction is over" in said, said
+    assert not any(p.title.startswith("Replaced content") for p in panels(faded, None))

@@ -54,6 +54,8 @@ MEASURES: dict[str, Measure] = {m.key: m for m in (
             per_frame="incoherence", per_frame_unit="isolated replaced area, frame fraction", run_factor=None,
             how="The score is the largest area whose content neither frame of a pair explains, above the "
                 "pairs around it; the dots are each pair's."),
+    # no per-frame line: the timeline keeps no long looks (a verdict it decides says so in words)
+    Measure("fade", "cross-faded content", "frame fraction", "incoherent", "fade_threshold", run_factor=None),
     Measure("banding", "banding", "fraction of smooth area", "codec", "banding_threshold", per_frame="banding",
             summary="median"),
     Measure("blocking", "blocking", "8×8 step ratio", "codec", "blocking_threshold", per_frame="blocking",
