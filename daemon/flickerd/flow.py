@@ -94,6 +94,13 @@ def warp(image: np.ndarray, flow_to: np.ndarray, border: int = cv2.BORDER_REPLIC
     return cv2.remap(image, _pixel_grid_xy(h, w) + flow_to, None, cv2.INTER_LINEAR, borderMode=border)
 
 
+def standardised(luma: np.ndarray, contrast: float = 48.0) -> np.ndarray:
+    """``luma`` (any scale) as uint8 with its mean at 128 and a standard deviation of ``contrast``
+    grey levels: level flicker must not steer the flow."""
+    std = float(luma.std()) or 1.0
+    return np.clip((luma - float(luma.mean())) * (contrast / std) + 128.0, 0, 255).astype(np.uint8)
+
+
 def warp_at(image: np.ndarray, flow_to: np.ndarray, where: np.ndarray, border: int = cv2.BORDER_REPLICATE) -> np.ndarray:
     """``warp(image, flow_to)`` at the flat pixel indices ``where`` only (the same values, one per index)."""
     h, w = flow_to.shape[:2]

@@ -16,7 +16,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from flickerd.flow import _pixel_grid_xy, occlusion_mask, warp
+from flickerd.flow import _pixel_grid_xy, occlusion_mask, standardised, warp
 from flickerd.flow import inside as _inside
 
 FLOW_CONTRAST = 48.0  # standard deviation of the standardised flow image (grey levels)
@@ -33,8 +33,7 @@ def split(plane: np.ndarray, sigma: float) -> tuple[np.ndarray, np.ndarray]:
 
 def flow_image(luma: np.ndarray) -> np.ndarray:
     """uint8 luma standardised to zero mean and fixed contrast, so level flicker does not steer the flow."""
-    std = float(luma.std()) or 1.0
-    return np.clip((luma - float(luma.mean())) * (FLOW_CONTRAST / std) + 128.0, 0, 255).astype(np.uint8)
+    return standardised(luma, FLOW_CONTRAST)
 
 
 def inside(fw: np.ndarray) -> np.ndarray:

@@ -37,7 +37,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from flickerd.flow import PRESETS, flow, occlusion_mask, warp
+from flickerd.flow import PRESETS, flow, occlusion_mask, standardised, warp
 from flickerd.media.probe import probe
 from flickerd.media.reader import analysis_size
 from flickerd.routes import normalize_fit as fit
@@ -177,7 +177,7 @@ class Normalizer:
         ycc, guide = analysis if isinstance(analysis, tuple) else (analysis, None)
         zeros3, zcells = np.zeros(3, np.float32), np.zeros((3, *self.shape), np.float32)
         luma = fit.flow_luma(ycc)
-        motion = luma if guide is None else fit.standardised(guide.astype(np.float32))
+        motion = luma if guide is None else standardised(guide.astype(np.float32))
         here = _Analysed(ycc, luma, motion, self.shot, zcells, zcells, zeros3, zeros3)
         self.analysed[i] = here
         prev = self.analysed.get(i - 1)

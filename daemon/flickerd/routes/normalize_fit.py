@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from flickerd.flow import occlusion_mask, warp
+from flickerd.flow import occlusion_mask, standardised, warp
 
 # BT.601 luma weights; Cb/Cr centred on 0 so a chroma gain is a saturation change.
 KR, KB = 0.299, 0.114
@@ -102,12 +102,6 @@ def grid_shape(width: int, height: int, cells: int) -> tuple[int, int]:
 def flow_luma(ycc: np.ndarray) -> np.ndarray:
     """uint8 luma standardised to zero mean and fixed contrast: flicker must not steer the flow."""
     return standardised(ycc[..., 0])
-
-
-def standardised(y: np.ndarray) -> np.ndarray:
-    """``y`` (any scale) as uint8 with its mean at 128 and a standard deviation of 48."""
-    std = float(y.std()) or 1.0
-    return np.clip((y - float(y.mean())) * (48.0 / std) + 128.0, 0, 255).astype(np.uint8)
 
 
 def hist_distance(a: np.ndarray, b: np.ndarray, bins: int = 32) -> float:
