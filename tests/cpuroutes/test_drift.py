@@ -303,3 +303,33 @@ def test_the_route_and_verification_take_the_diagnosis_seams_not_whole_frame_one
     assert check.metrics["seams_checked"] == 0
     out = process_file(src, tmp_path / "work", route_override=[Step("drift")], compare=False)
     assert out.chain.steps[0].params["search"] is False and out.chain.steps[0].extra["seams"] == []
+
+
+def test_the_route_takes_a_compensated_step_out_of_a_planar_video(tmp_path):
+    """``compensated = true`` end to end on a yuv420p clip (the planar path): at a join where a bright
+    object enters, the whole frame's mean steps by the join and the object; the route takes out the
+    join's step alone (about 6 grey levels of Y), the whole-frame way takes out more."""
+    from flickerd.media import iter_frames
+    from flickerd.routes.drift import DriftRoute
+    from flickerd.synth.real import encode
+
+    frame = _panning()
+
+    def rgb(t):
+        y, cb, cr = frame(t)
+        ycrcb = np.clip(np.dstack([y, cr, cb]), 0, 255).astype(np.uint8)
+        return cv2.cvtColor(ycrcb, cv2.COLOR_YCrCb2RGB)
+
+    src = str(encode([rgb(t) for t in range(40)], tmp_path / "join.mp4", fps=24))
+
+    def luma(path):
+        return np.array([cv2.cvtColor(f.image, cv2.COLOR_RGB2YCrCb)[..., 0].mean() for f in iter_frames(path)])
+
+    taken = {}
+    for compensated in (True, False):
+        out = str(tmp_path / f"out_{compensated}.mp4")
+        r = DriftRoute().fix(src, out, {"seams": [20], "search": False, "compensated": compensated})
+        assert r.extra["compensated"] == [compensated]
+        taken[compensated] = float(np.median(luma(src)[26:36] - luma(out)[26:36]))
+    assert taken[True] == pytest.approx(6.0, abs=1.0), taken
+    assert taken[False] > taken[True] + 2.0, taken
