@@ -32,6 +32,7 @@ import numpy as np
 from flickerd.ahead import Ahead
 from flickerd.diagnose import drift as window_drift
 from flickerd.quality import texture
+from flickerd.routes.guide_stream import resized
 from flickerd.diagnose.model import Diagnosis
 from flickerd.diagnose.seam_list import merged
 from flickerd.errors import ConfigError, FlickerdError, InputError
@@ -508,8 +509,6 @@ def _source_side(src_frames: Iterator[np.ndarray], cuts: set[int], max_side: int
 
 def _guide_luma(g: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     """The guide frame's luma at the input's native size (its tiles' detail is read there)."""
-    from flickerd.routes.guide_stream import resized
-
     return cv2.cvtColor(resized(g, (shape[1], shape[0])), cv2.COLOR_RGB2GRAY)
 
 

@@ -283,8 +283,10 @@ def onset(raw: np.ndarray, s: int, scales: np.ndarray, measured: np.ndarray | No
     level and ``SEAM_MIN`` / 4 grey levels, the pair into the frame carries ``ONSET_JUMP`` of it,
     and the frames from there to ``s`` sit, on average, ``ONSET_SHARE`` of the way to the new
     level (content whose saturation ramps or swings moves a little each pair, or not to the new
-    level, and has no onset). Only the position moves, and not before ``floor``: whether there is
-    a seam was decided at ``s``."""
+    level, and has no onset). Also a luma flash: luma off the old level, either way, by at least
+    ``ONSET_FLASH`` (and ``ONSET_UNITS`` of its typical distance) from the frame to ``s``, entered
+    in the pair into it (this branch asks nothing of chroma or saturation). Only the position
+    moves, and not before ``floor``: whether there is a seam was decided at ``s``."""
     measured = np.ones(len(raw), bool) if measured is None else measured
     after = raw[min(s + FLASH, len(raw) - 1): s + FLASH + LEVEL_FRAMES]
     lo = max(MIN_WINDOW, floor, s - FLASH)
@@ -467,18 +469,6 @@ def _theil_sen(*sides: np.ndarray) -> np.ndarray:
     return column_median(slopes) if slopes else np.zeros(sides[0].shape[1])
 
 
-def _sides(v: np.ndarray, seams: Sequence[int]) -> Iterable[tuple[int, np.ndarray, np.ndarray, float]]:
-    """Per seam: its index, the frames of its level before and after (the ``FLASH`` frames after it
-    left out; neither side past the next seam), and the distance between their centres (frames)."""
-    n = len(v)
-    bounds = [0, *seams, n]
-    for i, s in enumerate(seams):
-        lo, hi = max(bounds[i], s - LEVEL_FRAMES), min(bounds[i + 2], s + FLASH + LEVEL_FRAMES)
-        before, after = v[lo:s], v[min(s + FLASH, hi - 1):hi]
-        if len(before) and len(after):
-            yield i, before, after, (min(s + FLASH, hi - 1) + (len(after) - 1) / 2) - (lo + (len(before) - 1) / 2)
-
-
 def over(slope: np.ndarray, frames: float) -> np.ndarray:
     """A trend of ``slope`` a frame over ``frames`` frames; 0 where under ``TREND_MIN`` (the levels' noise)."""
     trend = slope * max(0.0, frames)
@@ -490,8 +480,14 @@ def steps(stats: np.ndarray, seams: Sequence[int]) -> np.ndarray:
     """Per seam, each statistic's level after minus before, less the local trend (S × 5, grey levels)."""
     v = _filled(np.asarray(stats, np.float64))
     out = np.zeros((len(seams), v.shape[1]))
-    for i, before, after, gap in _sides(v, seams):
-        out[i] = column_median(after) - column_median(before) - over(_theil_sen(before, after), gap - 1)
+    bounds = [0, *seams, len(v)]
+    for i, s in enumerate(seams):
+        # the levels before and after (the FLASH frames after the seam left out; neither side past the next seam)
+        lo, hi = max(bounds[i], s - LEVEL_FRAMES), min(bounds[i + 2], s + FLASH + LEVEL_FRAMES)
+        before, after = v[lo:s], v[min(s + FLASH, hi - 1):hi]
+        if len(before) and len(after):
+            gap = (min(s + FLASH, hi - 1) + (len(after) - 1) / 2) - (lo + (len(before) - 1) / 2)  # between centres
+            out[i] = column_median(after) - column_median(before) - over(_theil_sen(before, after), gap - 1)
     return out
 
 
