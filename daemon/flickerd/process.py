@@ -232,8 +232,7 @@ def process_file(
         t = time.monotonic()
         guide_doc = None
         if guide is not None:
-            used = kw.get("status") in ("done", "review") and kw.get("chain") is not None and any(
-                s.route == "guided" for s in kw["chain"].steps)
+            used = kw.get("status") in ("done", "review") and kw.get("chain") is not None and kw["chain"].followed_guide
             guide_doc = {**guide.to_dict(), "used": used}
         try:
             return write_reports(workdir, stem, source=src, source_info=source_info, timings=timings, notes=notes,

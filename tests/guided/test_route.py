@@ -10,7 +10,10 @@ import pytest
 from flickerd.errors import RouteError
 from flickerd.media.guide import Guide, find_guide
 from flickerd.process import process_file
+from flickerd.routes.base import Step
 from flickerd.routes.guided import GUIDE_PARAM, GuidedRoute
+from flickerd.routes.registry import get_route
+from flickerd.service.worker import same_route_versions
 from flickerd.synth import real
 
 from .conftest import N, decoded, scene
@@ -101,3 +104,15 @@ def test_without_a_guide_nothing_changes(material, tmp_path):
     a = process_file(folder / "shot.mp4", tmp_path / "a", compare=False)
     assert all(s.route != "guided" for s in a.decision.steps + a.decision.fallback)
     assert json.loads(open(a.reports.json).read())["guide"] is None
+
+
+def test_a_blind_route_on_the_guides_flows_counts_as_guided(material, tmp_path):
+    folder, *_ = material
+    guide = find_guide(folder / "shot.mp4", root=folder)
+    outcome = process_file(folder / "shot.mp4", tmp_path / "work", guide=guide, compare=False,
+                           route_override=(Step("normalize"),))
+    report = json.loads(open(outcome.reports.json).read())
+    assert [s.route for s in outcome.chain.steps] == ["normalize"] and outcome.status == "done", outcome.reason
+    assert report["guide"]["used"] is True  # its motion came from the guide
+    assert report["key"]["route_versions"] == f"normalize={get_route('normalize').version}+guide"
+    assert same_route_versions(report["key"]["route_versions"])  # still the current normalize

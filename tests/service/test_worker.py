@@ -7,6 +7,7 @@ from types import SimpleNamespace
 from flickerd.commands.review import moved
 from flickerd.errors import NotAVideo, RouteError
 from flickerd.report import json_report
+from flickerd.routes.base import ChainResult, StepResult
 from flickerd.routes.registry import get_route
 from flickerd.service.hashing import sha256_file
 from flickerd.service.journal import Journal, JobState
@@ -14,7 +15,7 @@ from flickerd.service.worker import RouteChosen, Task, run_task
 
 
 RULES_HASH = "fix:0123456789abcdef"
-CHAIN = SimpleNamespace(steps=tuple(SimpleNamespace(route=r, version=get_route(r).version) for r in ("normalize", "ffmpeg")))
+CHAIN = ChainResult(tuple(StepResult(r, get_route(r).version, "test", {}) for r in ("normalize", "ffmpeg")), "", 0.0)
 VERSIONS = ",".join(f"{s.route}={s.version}" for s in CHAIN.steps)
 
 
@@ -291,7 +292,7 @@ def test_a_sidecars_window_reaches_the_processor_and_the_seams_are_counted(tmp_p
         seen.update(kw)
         out = inner(src, workdir, **kw)
         out.before.seams = (81, 162)
-        out.chain = SimpleNamespace(steps=(SimpleNamespace(route="drift", version=get_route("drift").version),))
+        out.chain = ChainResult((StepResult("drift", get_route("drift").version, "test", {}),), "", 0.0)
         return out
 
     res = run_task(task, process, lambda item: None)

@@ -27,7 +27,7 @@ GUIDE_MARK = ".guide"  # NAME.guide.EXT: a guide, never a job
 POLL_S = 1.0
 FRAME_TOLERANCE = 0  # frames: a guide must match the render's count exactly
 # what became of a job's guide (the ``guide`` label of ``flickerd_guided_jobs_total``)
-GUIDE_USED = "used"  # the published (or review) video came from the guided route
+GUIDE_USED = "used"  # the published (or review) video came from the guided route or followed the guide's flows
 GUIDE_NOT_USED = "not_used"  # a usable guide, but the guided fix was refused, failed, or no fix was made
 GUIDE_UNUSABLE = "unusable"  # announced or found, but missing after the wait, unreadable, unsafe or another length
 GUIDE_STATES = (GUIDE_USED, GUIDE_NOT_USED, GUIDE_UNUSABLE)

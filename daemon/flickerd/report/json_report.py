@@ -50,11 +50,16 @@ def decision_json(decision: Decision | None) -> dict | None:
     }
 
 
+GUIDED_FLOWS = "+guide"  # a step whose flows came from the job's guide: its output is not the blind one's
+
+
 def route_versions(chain: ChainResult | None) -> str | None:
-    """``normalize=3,detail=2``: the routes a job ran, as the journal keys it (None: no route ran)."""
+    """``normalize=3,detail=2``: the routes a job ran, as the journal keys it (None: no route ran);
+    a step that followed the guide's flows reads ``normalize=3+guide``."""
     if chain is None or not chain.steps:
         return None
-    return ",".join(f"{s.route}={s.version}" for s in chain.steps)
+    return ",".join(f"{s.route}={s.version}{GUIDED_FLOWS if 'flow_from_guide' in s.extra else ''}"
+                    for s in chain.steps)
 
 
 def _chain_json(chain: ChainResult | None) -> dict | None:

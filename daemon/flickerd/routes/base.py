@@ -73,6 +73,12 @@ class ChainResult:
     def routes(self) -> str:
         return "+".join(s.route for s in self.steps)
 
+    @property
+    def followed_guide(self) -> bool:
+        """Whether a step took its motion or stability from the job's guide (the ``guided`` route,
+        or ``normalize``/``detail`` with their flows on it)."""
+        return any(s.route == "guided" or "flow_from_guide" in s.extra for s in self.steps)
+
     def to_dict(self) -> dict:
         return {"route": self.routes, "seconds": round(self.seconds, 3), "steps": [s.to_dict() for s in self.steps]}
 

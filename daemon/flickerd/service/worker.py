@@ -26,6 +26,7 @@ from typing import Any
 
 from flickerd.errors import FlickerdError, InputError
 from flickerd.report import json_report
+from flickerd.report.json_report import GUIDED_FLOWS
 from flickerd.report.placement import Key, Placement, place, place_file
 from flickerd.service import publish as pub
 from flickerd.service.journal import Job, JobState
@@ -343,6 +344,7 @@ def same_route_versions(recorded: str | None) -> bool:
 
     for part in recorded.split(","):
         name, _, version = part.partition("=")
+        version = version.removesuffix(GUIDED_FLOWS)  # the route's own version; guided or not
         try:
             if get_route(name).version != version:
                 return False
@@ -404,7 +406,7 @@ def _guide_state(guide: Any, outcome: Any, state: JobState) -> str | None:
     if not guide.path:
         return GUIDE_UNUSABLE
     chain = getattr(outcome, "chain", None)
-    ran = chain is not None and any(s.route == "guided" for s in chain.steps)
+    ran = chain is not None and chain.followed_guide
     return GUIDE_USED if ran and state in (JobState.DONE, JobState.REVIEW) else GUIDE_NOT_USED
 
 
