@@ -316,7 +316,7 @@ def test_rgb_stats_are_the_ycbcr_planes_statistics():
     """``rgb_stats`` (cv2 transform and double sums) against numpy on the YCbCr planes, float and uint8 frames."""
     rng = np.random.default_rng(5)
     for img in ((rng.random((30, 50, 3)) * 255).astype(np.uint8), rng.random((17, 23, 3)).astype(np.float32) * 1023):
-        ycc = img.reshape(-1, 3).astype(np.float64) @ drift._YCC.T.astype(np.float64)
+        ycc = img.reshape(-1, 3).astype(np.float64) @ drift.YCC.T.astype(np.float64)
         want = [ycc[:, 0].mean(), ycc[:, 1].mean() + 128, ycc[:, 2].mean() + 128, ycc[:, 0].std(),
                 np.sqrt(ycc[:, 1].var() + ycc[:, 2].var())]
         assert drift.rgb_stats(img) == pytest.approx(want, rel=1e-5)

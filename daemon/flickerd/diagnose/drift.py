@@ -44,6 +44,7 @@ from collections.abc import Iterable, Sequence
 import cv2
 import numpy as np
 
+from flickerd.diagnose.global_flicker import YCC
 from flickerd.diagnose.robust import column_median, median
 from flickerd.diagnose.seam_list import REFINE, merged
 
@@ -523,9 +524,6 @@ def seam_step(stats: np.ndarray, seams: Sequence[int]) -> float:
     return max(0.0, worst)
 
 
-_YCC = np.array([[0.299, 0.587, 0.114], [-0.168736, -0.331264, 0.5], [0.5, -0.418688, -0.081312]], np.float32)
-
-
 def plane_stats(y: np.ndarray, cb: np.ndarray, cr: np.ndarray) -> np.ndarray:
     """``STATS`` of one frame from its full-range Y, Cb, Cr planes (any equal or subsampled sizes)."""
     y, cb, cr = (np.asarray(p, np.float32) for p in (y, cb, cr))
@@ -538,7 +536,7 @@ def rgb_stats(img: np.ndarray) -> np.ndarray:
 
     ``plane_stats`` of the YCbCr planes, by ``cv2.transform`` and ``cv2.meanStdDev`` (double sums):
     numpy's N×3 @ 3×3 product took 19 ms a 320 px frame, this 0.4 ms; equal to 1e-7."""
-    ycc = cv2.transform(np.asarray(img, np.float32).reshape(-1, 1, 3), _YCC)
+    ycc = cv2.transform(np.asarray(img, np.float32).reshape(-1, 1, 3), YCC)
     mean, std = (v.ravel() for v in cv2.meanStdDev(ycc))
     return np.array([mean[0], mean[1] + 128, mean[2] + 128, std[0], math.hypot(std[1], std[2])])
 

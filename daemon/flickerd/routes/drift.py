@@ -22,6 +22,7 @@ import cv2
 import numpy as np
 
 from flickerd.diagnose import drift as dd
+from flickerd.diagnose.global_flicker import YCC
 from flickerd.media.probe import probe
 from flickerd.media.reader import iter_frames
 from flickerd.routes import drift_fit as fit
@@ -35,8 +36,7 @@ from flickerd.routes.params_table import RouteParams
 
 DISSOLVE = 4  # frames on each side of a seam over which what it still steps is spread
 ANALYSIS_MAX_SIDE = 320
-_RGB2YCC = np.array([[0.299, 0.587, 0.114], [-0.168736, -0.331264, 0.5], [0.5, -0.418688, -0.081312]], np.float32)
-_YCC2RGB = np.linalg.inv(_RGB2YCC).astype(np.float32)
+_YCC2RGB = np.linalg.inv(YCC).astype(np.float32)
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,7 +102,7 @@ def measure(src: str, planar: bool, bits: int, max_side: int,
         for t, f in enumerate(iter_frames(src, max_side=max_side)):
             rows.append(dd.rgb_stats(f.image))
             if t in keep:
-                ycc = f.image.astype(np.float32) @ _RGB2YCC.T
+                ycc = f.image.astype(np.float32) @ YCC.T
                 kept[t] = [ycc[..., 0].copy(), ycc[..., 1] + 128, ycc[..., 2] + 128]
     return np.array(rows, np.float64).reshape(-1, 5), kept
 
@@ -182,7 +182,7 @@ class DriftRoute:
                     writer.write_frame(planes.frame_from_planes(fixed, data))
                 else:
                     rgb = data.astype(np.float32) * (255.0 / peak)
-                    ycc = rgb @ _RGB2YCC.T
+                    ycc = rgb @ YCC.T
                     ycc[..., 1:] += 128
                     ycc = fit.apply_ycc(ycc, c, t)
                     ycc[..., 1:] -= 128
