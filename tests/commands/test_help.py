@@ -36,3 +36,10 @@ def test_fix_unknown_route_suggests_the_close_one(tmp_path, capsys):
     assert cli.main(["fix", str(src), "--route", "normalize+detial"]) == 2
     err = capsys.readouterr().err
     assert "unknown route 'detial'; did you mean 'detail'? Choose auto" in err
+
+
+def test_fix_output_without_an_extension_is_refused_before_any_work(tmp_path, capsys):
+    src = make_clip(tmp_path / "a.mp4")
+    assert cli.main(["fix", str(src), "-o", str(tmp_path / "out")]) == 2
+    assert "no such folder, and no extension" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()

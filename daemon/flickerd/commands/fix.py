@@ -68,6 +68,10 @@ def resolve_output(src: str, output: str | None) -> str:
         return default_output(src)
     if os.path.isdir(output) or output.endswith(os.sep):
         return os.path.join(output, os.path.basename(src))
+    if not os.path.splitext(output)[1]:  # a folder not made yet, most likely; a video named so no player opens
+        raise ConfigError(f"{output}: no such folder, and no extension to name the video's container; give a file "
+                          f"such as {os.path.join(output, os.path.basename(src))} or an existing folder "
+                          f"(a name ending in {os.sep} is made).")
     return os.path.abspath(output)
 
 
