@@ -1,8 +1,9 @@
 """From per-frame series to scores, segments, a verdict and its confidence (pure).
 
 Incoherence wins over everything (post-processing cannot fix it); otherwise generative
-flicker (any of luma, chroma, local, texture over its threshold) and codec artifacts
-(banding, blocking, or keyframe pumping over threshold) combine into clean / generative_flicker /
+flicker (any of luma, chroma, local, texture over its threshold; texture not where it is the
+codec's, ``codec_texture``) and codec artifacts (banding, blocking, or keyframe pumping over
+threshold) combine into clean / generative_flicker /
 codec_artifacts / mixed. Confidence grows with the distance of the deciding scores from
 their thresholds (on a log scale) and is 0.5 right at a threshold.
 """
@@ -27,6 +28,14 @@ SCORE_NAMES: tuple[str, ...] = (
 )
 """Every key of ``Diagnosis.scores`` (documented in ``flickerd.diagnose``); rules may name these."""
 IFRAME_SPIKE = 4.0  # warping error on I-frame pairs this many times the rest: keyframe pumping
+# A heavy encode re-quantises each block's whole spectrum from frame to frame: the texture measure's
+# residual then spreads into the next band up, so its excess (``texture.excess``) is negative, where
+# re-drawn 1-3 px detail leaves it in the finest band (excess > 0; tracked content reads about 0).
+# Real-render bench, fit half: blocky clips whose texture ratio is over its threshold read -0.69 to
+# -0.50 when codec damage made the ratio (a HunyuanVideo render at CRF 39-45: 6 clips), +0.34 when
+# the render's texture is re-drawn (a frame-skipped pan); nothing else there is both. The bar is the
+# middle of that gap.
+CODEC_TEXTURE_EXCESS = -0.08
 
 
 def _clean(values) -> np.ndarray:
@@ -86,6 +95,12 @@ def excess_series(series: dict, blocking: float, s: DiagnoseSettings):
     return series["texture_excess_off_grid"] if blocking > s.blocking_threshold else series["texture_excess"]
 
 
+def codec_texture(scores: dict[str, float], s: DiagnoseSettings) -> bool:
+    """Whether the texture score is the codec's re-quantised detail, not re-drawn texture: the clip is
+    blocky and the texture residual is not confined to the finest band (``CODEC_TEXTURE_EXCESS``)."""
+    return scores["blocking"] > s.blocking_threshold and scores.get("texture_excess", 0.0) < CODEC_TEXTURE_EXCESS
+
+
 def scores_and_segments(series: dict, blocking: float, s: DiagnoseSettings) -> tuple[dict[str, float], tuple[Segment, ...]]:
     mean_diff = _mean(series["mean_diff"])
     texture = texture_series(series, blocking, s)
@@ -116,10 +131,11 @@ def scores_and_segments(series: dict, blocking: float, s: DiagnoseSettings) -> t
         ("luma", "luma_flicker", series["luma_flicker"], s.luma_threshold, s.luma_threshold),
         ("chroma", "chroma_flicker", series["chroma_flicker"], s.chroma_threshold, s.chroma_threshold),
         ("local", "local_flicker", series["local"], s.local_threshold, s.local_threshold * 2),  # per-frame peaks
-        ("texture", "texture_flicker", texture, s.texture_threshold, s.texture_threshold),
     )
-    if s.texture_excess_threshold and scores["texture_flicker"] <= s.texture_threshold:  # one texture kind
-        kinds += (("texture", "texture_excess", excess, s.texture_excess_threshold, s.texture_excess_threshold),)
+    if not codec_texture(scores, s):  # the codec's re-quantised detail is no texture kind
+        kinds += (("texture", "texture_flicker", texture, s.texture_threshold, s.texture_threshold),)
+        if s.texture_excess_threshold and scores["texture_flicker"] <= s.texture_threshold:  # one texture kind
+            kinds += (("texture", "texture_excess", excess, s.texture_excess_threshold, s.texture_excess_threshold),)
     segs: list[Segment] = []
     for kind, key, values, over, per_frame in kinds:
         if scores[key] > over:
@@ -151,10 +167,11 @@ def generative_margin(scores: dict[str, float], s: DiagnoseSettings) -> float:
         _margin(scores["luma_flicker"], s.luma_threshold),
         _margin(scores["chroma_flicker"], s.chroma_threshold),
         _margin(scores["local_flicker"], s.local_threshold),
-        _margin(scores["texture_flicker"], s.texture_threshold),
     ]
-    if s.texture_excess_threshold:  # opt-in (settings)
-        margins.append(_margin(scores.get("texture_excess", 0.0), s.texture_excess_threshold))
+    if not codec_texture(scores, s):
+        margins.append(_margin(scores["texture_flicker"], s.texture_threshold))
+        if s.texture_excess_threshold:  # opt-in (settings)
+            margins.append(_margin(scores.get("texture_excess", 0.0), s.texture_excess_threshold))
     return max(margins)
 
 
