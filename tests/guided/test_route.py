@@ -135,21 +135,33 @@ def test_normalize_then_guided_is_one_pass_that_writes_what_the_file_chain_write
     assert len(a) == len(b) == N and all(np.array_equal(x, y) for x, y in zip(a, b))
 
 
+class _Cancelled(BaseException):
+    """What a cancel raises from the progress callback (``service.worker.JobCancelled``)."""
+
+
+@pytest.mark.parametrize("how", ["guide ends", "cancel"])
 @pytest.mark.parametrize("second", ["guided", "detail"])
-def test_a_fused_step_that_fails_mid_stream_leaves_no_file_and_no_thread(material, tmp_path, second):
-    """A guide that ends half-way raises inside the pass (after normalize has handed frames on and
-    ``detail``'s flow thread has started): nothing is left in the workdir, no thread keeps running."""
+def test_a_fused_pass_stopped_mid_stream_leaves_no_file_and_no_thread(material, tmp_path, second, how):
+    """A guide that ends half-way raises inside the pass, a cancel from the progress callback (after
+    normalize has handed frames on and ``detail``'s flow thread has started): nothing is left in the
+    workdir, no thread keeps running."""
     import threading
 
     from flickerd.routes.base import Step, run_chain
 
     folder, *_ = material
-    short = {GUIDE_PARAM: real.encode(scene()[:8], tmp_path / "short.mp4", fps=12)}
+    guide = str(folder / "shot.guide.mp4") if how == "cancel" else real.encode(scene()[:8], tmp_path / "s.mp4", fps=12)
     work = tmp_path / "work"
     work.mkdir()
+
+    def progress(f: float) -> None:
+        if how == "cancel" and f > 0.3:
+            raise _Cancelled()
+
     before = set(threading.enumerate())
-    with pytest.raises(RouteError, match="guide ended after 8 frames"):
-        run_chain(str(folder / "shot.mp4"), [Step("normalize"), Step(second, short)], str(work / "out.mp4"),
-                  str(work))
+    expected = (_Cancelled, None) if how == "cancel" else (RouteError, "guide ended after 8 frames")
+    with pytest.raises(expected[0], match=expected[1]):
+        run_chain(str(folder / "shot.mp4"), [Step("normalize"), Step(second, {GUIDE_PARAM: guide})],
+                  str(work / "out.mp4"), str(work), progress=progress)
     assert os.listdir(work) == []
     assert [t for t in threading.enumerate() if t not in before and t.is_alive()] == []
