@@ -2,6 +2,7 @@
 
 Usage: python -m bench job_speed [--renders DIR] [--repeats 5] [--only wan,easyanimate,hunyuan,rss]
                                  [--routes auto,normalize+detail] [--rss-seconds 10,60] [--rss-fps 8] [--json OUT] [--base DAEMON_DIR]
+                                 [--guide]
 
 - **Floor**: the render decoded and encoded once with the final step's x264 settings
   (``flickerd.routes.encode``: crf 16, preset slow, yuv420p), by the ffmpeg binary flickerd uses.
@@ -13,6 +14,9 @@ Usage: python -m bench job_speed [--renders DIR] [--repeats 5] [--only wan,easya
   checkout's ``daemon`` folder) runs each job with that code too, alternating with this tree's
   (order swapped every repeat), and prints the CPU-seconds change. CPU-seconds and peak RSS come
   from ``wait4`` on each child (its own and its waited-for children's: ffmpeg subprocesses count).
+- ``--guide``: every job gets a guide (``--guide`` of ``flickerd fix``), a stand-in for the render's
+  source video made once per render: the render itself at half size, blurred (same frame count).
+  ``auto`` then runs what the daemon runs for a render with a guide (``normalize`` → ``guided``).
 - Per-stage seconds are the job's own ``timings`` (report JSON) and each chain step's ``seconds``.
 - **RSS** (``rss`` in ``--only``): the Self-Forcing Wan render scaled to 1920x1080 and looped to
   ``--rss-seconds`` (10 and 60 s at ``--rss-fps``), one job each with ``--rss-route``; the 60 s peak
@@ -82,13 +86,15 @@ def floor(src: str, work: str) -> Run:
                    "-pix_fmt", "yuv420p", out])
 
 
-def job(src: str, route: str, work: str, tree: str | None = None) -> Run:
-    """One ``flickerd fix`` child; ``tree``: another checkout's ``daemon`` folder to run instead (``--base``)."""
+def job(src: str, route: str, work: str, tree: str | None = None, guide: str | None = None) -> Run:
+    """One ``flickerd fix`` child; ``tree``: another checkout's ``daemon`` folder to run instead (``--base``);
+    ``guide``: the guide it is given."""
     out_dir = os.path.join(work, "job")
     shutil.rmtree(out_dir, ignore_errors=True)
     os.makedirs(out_dir)
     env = dict(os.environ, **({"PYTHONPATH": tree} if tree else {}))
-    run = _child([sys.executable, "-m", "flickerd", "fix", src, "--route", route, "-o", out_dir + os.sep], env=env)
+    run = _child([sys.executable, "-m", "flickerd", "fix", src, "--route", route, "-o", out_dir + os.sep]
+                 + (["--guide", guide] if guide else []), env=env)
     stem = Path(src).stem
     with open(os.path.join(out_dir, stem + ".report.json")) as fh:
         report = json.load(fh)
@@ -121,6 +127,17 @@ def make_1080p(src: str, seconds: int, fps: int, out: str) -> str:
     return out
 
 
+def make_guide(src: str, out: str) -> str:
+    """A stand-in guide for ``src``: the render at half size, blurred (x264 crf 26); same frame count."""
+    from flickerd.media.ffmpeg import ffmpeg_exe, media_arg
+
+    subprocess.run([ffmpeg_exe(), "-hide_banner", "-nostdin", "-v", "error", "-y", "-i", media_arg(src),
+                    "-map", "0:v:0", "-vf", "gblur=sigma=1.5,scale=trunc(iw/4)*2:trunc(ih/4)*2",
+                    "-c:v", "libx264", "-crf", "26", "-preset", "veryfast", "-pix_fmt", "yuv420p", "-an", out],
+                   check=True)
+    return out
+
+
 def main(argv: list[str]) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench job_speed")
     ap.add_argument("--renders", default=None)
@@ -133,6 +150,8 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--json", default=None, help="write the medians as JSON here")
     ap.add_argument("--base", default=None,
                     help="another checkout's daemon folder: its jobs alternate with this tree's (order swapped every repeat)")
+    ap.add_argument("--guide", action="store_true",
+                    help="give every job a guide (the render at half size, blurred): auto runs normalize+guided")
     args = ap.parse_args(argv)
 
     folder = renders_dir(args.renders)
@@ -142,12 +161,14 @@ def main(argv: list[str]) -> int:
     only = [x.strip() for x in args.only.split(",") if x.strip()]
     routes = [x.strip() for x in args.routes.split(",") if x.strip()]
     cases = [c for c in CASES if c in only]
-    results: dict = {"repeats": args.repeats, "cases": {}, "rss": {}}
+    results: dict = {"repeats": args.repeats, "guide": args.guide, "cases": {}, "rss": {}}
     print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
     with tempfile.TemporaryDirectory(prefix="flickerd-job-speed-") as work:
         floors: dict[str, list[Run]] = {c: [] for c in cases}
         versions: list[tuple[str, str | None]] = [("", None)] + ([("base", args.base)] if args.base else [])
         jobs: dict[tuple[str, str, str], list[Run]] = {(c, r, v): [] for c in cases for r in routes for v, _ in versions}
+        guides = {c: make_guide(str(folder / CASES[c]), os.path.join(work, f"{c}.guide.mp4")) if args.guide else None
+                  for c in cases}
         for rep in range(args.repeats):
             for case in cases:  # floor and jobs alternate within each repeat
                 src = str(folder / CASES[case])
@@ -155,7 +176,7 @@ def main(argv: list[str]) -> int:
                 print(f"  {case} floor: {floors[case][-1].wall:.2f} s, {floors[case][-1].cpu:.2f} CPU-s", flush=True)
                 for route in routes:
                     for version, tree in (versions if rep % 2 == 0 else versions[::-1]):
-                        run = job(src, route, work, tree)
+                        run = job(src, route, work, tree, guides[case])
                         jobs[(case, route, version)].append(run)
                         print(f"  {case} --route {route}{' (' + version + ')' if version else ''}: {run.wall:.2f} s, "
                               f"{run.cpu:.2f} CPU-s, peak {run.rss_mb:.0f} MiB", flush=True)

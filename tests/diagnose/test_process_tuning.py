@@ -1,4 +1,4 @@
-"""``flickerd diagnose``'s process settings: library threads and glibc's heap, the user's environment first."""
+"""Process settings of the one-shot commands (`flickerd diagnose`, `flickerd fix`): library threads and glibc's heap, the user's environment first."""
 
 import ctypes
 import os
@@ -54,3 +54,24 @@ def test_without_glibc_the_defaults_stay(monkeypatch):
     monkeypatch.setattr(ctypes, "CDLL", no_libc)
     process_tuning.tune()  # no exception; the thread settings still apply
     assert os.environ["OPENBLAS_NUM_THREADS"] == "1"
+
+
+def test_single_threaded_opencv_leaves_the_rest_and_the_users_setting(monkeypatch):
+    process_tuning.single_threaded_opencv()
+    assert os.environ["OPENCV_FOR_THREADS_NUM"] == "1" and "OPENBLAS_NUM_THREADS" not in os.environ
+    monkeypatch.setenv("OPENCV_FOR_THREADS_NUM", "3")
+    process_tuning.single_threaded_opencv()
+    assert os.environ["OPENCV_FOR_THREADS_NUM"] == "3"
+
+
+def test_flickerd_fix_runs_opencv_without_its_worker_pool():
+    """In a fresh process (OpenCV reads the setting when it loads): after ``flickerd fix`` has
+    started (here it stops at an unknown route), OpenCV runs one thread."""
+    import subprocess
+    import sys
+
+    code = ("from flickerd import cli; rc = cli.main(['fix', 'x.mp4', '--route', 'no-such-route']); "
+            "import cv2; print(rc, cv2.getNumThreads())")
+    env = {k: v for k, v in os.environ.items() if k not in VARS}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["2", "1"], out.stderr

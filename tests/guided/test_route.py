@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -116,3 +117,66 @@ def test_a_blind_route_on_the_guides_flows_counts_as_guided(material, tmp_path):
     assert report["guide"]["used"] is True  # its motion came from the guide
     assert report["key"]["route_versions"] == f"normalize={get_route('normalize').version}+guide"
     assert same_route_versions(report["key"]["route_versions"])  # still the current normalize
+
+
+def _planes(path):
+    from flickerd.routes import normalize_planes as planes
+
+    return [np.concatenate([p.ravel() for p in planes.read_planes(f)]) for f in planes.decode(str(path))]
+
+
+def test_normalize_then_guided_is_one_pass_that_writes_what_the_file_chain_writes(material, tmp_path):
+    from flickerd.routes.base import run_chain
+    from flickerd.routes.normalize import NormalizeRoute
+
+    folder, *_ = material
+    src, guide = str(folder / "shot.mp4"), {GUIDE_PARAM: str(folder / "shot.guide.mp4")}
+    work = tmp_path / "work"
+    work.mkdir()
+    seen = []
+    # lossless final codec: the comparison is of the frames
+    fused = run_chain(src, [Step("normalize", guide), Step("guided", guide)], str(work / "fused.mkv"), str(work),
+                      final_codec="ffv1", progress=seen.append)
+    assert os.listdir(work) == ["fused.mkv"]  # no intermediate file was written
+    first, last = fused.steps
+    assert first.extra["encoding"]["in_memory"] and last.extra["encoding"]["codec"] == "ffv1"
+    assert first.extra["frames"] == last.extra["frames"] == N and last.extra["guide_analysis_size"]
+    assert seen == sorted(seen) and seen[-1] == 1.0 and any(0.0 < f < 0.5 for f in seen)
+
+    step = str(tmp_path / "step0.mkv")
+    NormalizeRoute().fix(src, step, {**guide, "_intermediate": True})
+    GuidedRoute().fix(step, str(tmp_path / "files.mkv"), {**guide, "_codec": "ffv1"})
+    a, b = _planes(work / "fused.mkv"), _planes(tmp_path / "files.mkv")
+    assert len(a) == len(b) == N and all(np.array_equal(x, y) for x, y in zip(a, b))
+
+
+class _Cancelled(BaseException):
+    """What a cancel raises from the progress callback (``service.worker.JobCancelled``)."""
+
+
+@pytest.mark.parametrize("how", ["guide ends", "cancel"])
+@pytest.mark.parametrize("second", ["guided", "detail"])
+def test_a_fused_pass_stopped_mid_stream_leaves_no_file_and_no_thread(material, tmp_path, second, how):
+    """A guide that ends half-way raises inside the pass, a cancel from the progress callback (after
+    normalize has handed frames on and ``detail``'s flow thread has started): nothing is left in the
+    workdir, no thread keeps running."""
+    import threading
+
+    from flickerd.routes.base import run_chain
+
+    folder, *_ = material
+    guide = str(folder / "shot.guide.mp4") if how == "cancel" else real.encode(scene()[:8], tmp_path / "s.mp4", fps=12)
+    work = tmp_path / "work"
+    work.mkdir()
+
+    def progress(f: float) -> None:
+        if how == "cancel" and f > 0.3:
+            raise _Cancelled()
+
+    before = set(threading.enumerate())
+    expected = (_Cancelled, None) if how == "cancel" else (RouteError, "guide ended after 8 frames")
+    with pytest.raises(expected[0], match=expected[1]):
+        run_chain(str(folder / "shot.mp4"), [Step("normalize"), Step(second, {GUIDE_PARAM: guide})],
+                  str(work / "out.mp4"), str(work), progress=progress)
+    assert os.listdir(work) == []
+    assert [t for t in threading.enumerate() if t not in before and t.is_alive()] == []

@@ -136,6 +136,9 @@ def _err(message: str) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
+    from flickerd.diagnose import process_tuning
+
+    process_tuning.single_threaded_opencv()  # before OpenCV loads
     from flickerd.process import process_file
     from flickerd.report import COMPARE_SUFFIX, JSON_SUFFIX, PLOT_SUFFIX
     from flickerd.report.placement import Placement, place_file

@@ -1,4 +1,4 @@
-"""Process settings for a one-shot diagnosis (``flickerd diagnose``), applied before numpy and OpenCV load.
+"""Process settings for one-shot commands (``flickerd diagnose``, ``flickerd fix``), applied before numpy and OpenCV load.
 
 The decoder's frame threads keep every core busy, so the libraries' own thread pools only
 spin and switch: numpy's BLAS has no large products to share out, and OpenCV's workers split
@@ -20,10 +20,18 @@ MMAP_THRESHOLD = 64 << 20  # blocks below this come from the heap (glibc's defau
 TRIM_THRESHOLD = 256 << 20  # free heap kept for reuse before it is returned to the kernel
 
 
+def single_threaded_opencv() -> None:
+    """OpenCV without its worker pool (``flickerd fix``): a job's decoders, flow thread and
+    verification worker already keep the cores busy, and the pool's workers split frames of a few
+    hundred pixels a side (measured: same outputs, fewer CPU-seconds). A setting in the
+    environment wins."""
+    os.environ.setdefault("OPENCV_FOR_THREADS_NUM", "1")
+
+
 def tune() -> None:
     """Single-threaded BLAS and OpenCV, and heap-kept large blocks; settings already in the environment win."""
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-    os.environ.setdefault("OPENCV_FOR_THREADS_NUM", "1")
+    single_threaded_opencv()
     if "MALLOC_MMAP_THRESHOLD_" in os.environ or "MALLOC_TRIM_THRESHOLD_" in os.environ:
         return
     try:

@@ -102,7 +102,7 @@ def run_chain(
     """Run ``steps`` in order, each reading the previous output; the last writes ``out``.
 
     Intermediate files live in ``workdir`` and are removed as soon as the next step is done.
-    Consecutive frame routes (``frame_stream.FrameRoute``: normalize, detail) on a planar source
+    Consecutive frame routes (``frame_stream.FrameRoute``: normalize, detail, guided) on a planar source
     run as one pass with their frames handed on in memory, not through an intermediate file;
     other routes (ffmpeg filters, RIFE, regeneration) read and write files.
     ``final_codec`` (a folder's ``output_codec``) reaches the last step as the ``_codec`` param.

@@ -1,6 +1,6 @@
 """The streaming skeleton of a per-frame route: decode → core (a bounded window) → encode.
 
-``normalize`` and ``detail`` differ only in what they compute per frame; the loop around it
+``normalize``, ``detail`` and ``guided`` differ only in what they compute per frame; the loop around it
 is this one. A source is read as planar YUV (8–12-bit, even size: corrected on its own planes,
 no colour conversion) when it can be, else as RGB through ``iter_frames``.
 

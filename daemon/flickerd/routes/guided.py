@@ -8,7 +8,6 @@ with the render at analysis size, in luma only; the render is processed on its o
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -18,12 +17,10 @@ import numpy as np
 
 from flickerd.errors import RouteError
 from flickerd.flow import PRESETS
-from flickerd.media.probe import probe
+from flickerd.media.probe import MediaInfo, probe
 from flickerd.routes.base import ProgressFn, StepResult, no_progress
-from flickerd.routes.encode import (
-    DEFAULT_CRF, DEFAULT_PRESET, choose_encoding, final_codec, is_intermediate, open_writer, staged_output,
-)
-from flickerd.routes.frame_stream import FrameFormat, stream_frames
+from flickerd.routes.encode import DEFAULT_CRF, DEFAULT_PRESET, Encoding
+from flickerd.routes.frame_stream import IN_MEMORY, FrameFormat, FrameStage, run_stages
 from flickerd.routes.guide_stream import GUIDE_PARAM, GuideReader
 from flickerd.routes.guided_core import GAIN_HISTORY, GuidedStabilizer
 from flickerd.routes.params_table import RouteParams
@@ -81,46 +78,43 @@ class GuidedRoute:
     version = "3"  # 2: the fine-band gain held steady (detail_gain); 3: normalize before it follows the guide's flow
 
     def fix(self, src: str, out: str, params: Mapping[str, Any], progress: ProgressFn = no_progress) -> StepResult:
-        start = time.monotonic()
-        p = GuidedParams.from_mapping(params)
+        p = GuidedParams.from_mapping(params)  # a bad parameter is said before the input is read
+        info = probe(src)
+        return run_stages(src, out, [(self.stage(info, params, p), params)], info, progress)[0]
+
+    def stage(self, info: MediaInfo, params: Mapping[str, Any], p: GuidedParams | None = None) -> FrameStage:
+        """The per-frame work for frames like ``info``'s (see ``frame_stream.FrameStage``): after
+        ``normalize`` in a chain, its frames come in memory, not through an intermediate file."""
+        p = p or GuidedParams.from_mapping(params)
         guide = params.get(GUIDE_PARAM)
         if not guide:
             raise RouteError("the guided route needs a guide video (NAME.guide.EXT beside the render, the "
                              "sidecar's 'guide' key, or the folder's 'guides' folder); none was given.")
-        info = probe(src)
-        encoding = choose_encoding(out, info, intermediate=is_intermediate(params), crf=p.crf, preset=p.preset,
-                                   pix_fmt=p.pix_fmt, codec=final_codec(params))
         fmt = FrameFormat.of(info)
         reader = GuideReader(guide)
 
         def analyse(core: GuidedStabilizer, data: Any) -> tuple[list[np.ndarray], np.ndarray]:
             return fmt.float_planes(data), reader.next()
 
-        with staged_output(out) as tmp, open_writer(tmp, info, encoding) as writer:
+        def describe(core: GuidedStabilizer | None, written: int, seconds: float, out: str,
+                     encoding: Encoding | None) -> StepResult:
+            return StepResult(
+                route=self.name, version=self.version,
+                backend=f"guide dis-flow {p.flow_preset} (opencv {cv2.__version__})",
+                params=p.to_dict(), seconds=seconds, output=out,
+                extra={
+                    "frames": written,
+                    "guide": guide,
+                    "guide_analysis_size": list(core.guide_size) if core and core.guide_size else [],
+                    "mean_neighbour_weight": round(core.mean_weight, 4) if core else 0.0,
+                    "encoding": encoding.describe() if encoding else IN_MEMORY,
+                    "working_space": f"{info.pix_fmt} planes" if fmt.planar else "rgb",
+                },
+            )
 
-            def write(data: Any, new: list[np.ndarray]) -> None:
-                if fmt.planar:
-                    writer.write_frame(fmt.rebuilt(data, new))
-                else:
-                    writer.write(fmt.rebuilt(data, new))
-
-            written, core = stream_frames(
-                src, info, progress=progress, analyse=analyse, write=write,
-                make_core=lambda w, h: GuidedStabilizer(fmt.peak, p.radius, p.tolerance, p.strength, p.flow_preset,
-                                                        p.analysis_max_side, p.compensate,
-                                                        detail_gain=p.detail_gain, gain_history=p.gain_history))
-        progress(1.0)
-        return StepResult(
-            route=self.name, version=self.version,
-            backend=f"guide dis-flow {p.flow_preset} (opencv {cv2.__version__})",
-            params=p.to_dict(), seconds=time.monotonic() - start, output=out,
-            extra={
-                "frames": written,
-                "guide": guide,
-                "guide_analysis_size": list(core.guide_size) if core and core.guide_size else [],
-                "mean_neighbour_weight": round(core.mean_weight, 4) if core else 0.0,
-                "encoding": encoding.describe(),
-                "working_space": f"{info.pix_fmt} planes" if fmt.planar else "rgb",
-            },
-        )
+        return FrameStage(
+            lambda w, h: GuidedStabilizer(fmt.peak, p.radius, p.tolerance, p.strength, p.flow_preset,
+                                          p.analysis_max_side, p.compensate, detail_gain=p.detail_gain,
+                                          gain_history=p.gain_history),
+            analyse, fmt.rebuilt, describe, p.crf, p.preset, p.pix_fmt, reader.close)
 
