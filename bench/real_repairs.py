@@ -198,7 +198,7 @@ def _jobs(a, renders: Path, truth: dict[str, bool]) -> list[Job]:
     from flickerd.synth.real import Variant
 
     kinds = CI_KINDS if a.ci else tuple(a.kinds.split(","))
-    seeds = range(1) if a.ci else range(a.seeds)
+    seeds = range(1) if a.ci else range(a.first_seed, a.first_seed + a.seeds)
     strengths = rr.STRENGTHS[:1] if a.ci else rr.STRENGTHS
     names = sorted(truth)
     if a.ci:
@@ -458,6 +458,8 @@ def main(argv: list[str]) -> int:
     p = argparse.ArgumentParser(prog="bench real_repairs")
     rr.clip_arguments(p)
     p.add_argument("--seeds", type=int, default=1)
+    p.add_argument("--first-seed", type=int, default=0,
+                   help="seeds first-seed … first-seed+seeds−1 (to add seeds to an earlier dump)")
     p.add_argument("--kinds", default=",".join(KINDS))
     p.add_argument("--routes", default="", help="chains to run on every clip besides auto, e.g. normalize,detail")
     p.add_argument("--no-auto", action="store_true", help="only the --routes (no auto, no fallback)")
