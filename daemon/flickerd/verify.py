@@ -66,6 +66,13 @@ DEFAULT_MAX_CHANGE_PERSISTENCE = 1.0
 # the steady renders, and cost texture's median gain and as-is fixes (README, Verification).
 DEFAULT_MIN_CHANGE_ON_FLICKER = -1.0
 DEFAULT_MIN_DETAIL_CHANGE_ON_FLICKER = -1.0  # reported; no threshold helped on the fit half
+# The same correlation, asked of chains with a tone step (``TONE_ROUTES``) only, on by default: a
+# plain re-encode of a real render scores 0.09–0.11 (its noise smooths the render's own boil), so a
+# tone fix scoring near that changed little more than its encode did, and on a render whose own
+# residual swamps the flicker (Open-Sora 240p, luma at half strength) it also moved the render's own
+# light: harmful. TUNED below in the fit half of bench real_repairs (README, Verification).
+DEFAULT_MIN_TONE_CHANGE_ON_FLICKER = 0.15
+TONE_ROUTES = frozenset({"normalize"})
 # Grey levels² per sample: the most a fix's expected error change against a steady truth may be
 # (``expected_error_change``: its change's energy at full size less the flicker it undoes). Above
 # it, the change is mostly the final encode's noise or detail moved, not flicker removed.
@@ -124,6 +131,7 @@ _THRESHOLDS = (
     "max_change_persistence",
     "min_change_on_flicker",
     "min_detail_change_on_flicker",
+    "min_tone_change_on_flicker",
     "max_expected_error_change",
     "min_vmaf",
 )
@@ -143,6 +151,7 @@ class Acceptance:
     max_change_persistence: float = DEFAULT_MAX_CHANGE_PERSISTENCE
     min_change_on_flicker: float = DEFAULT_MIN_CHANGE_ON_FLICKER
     min_detail_change_on_flicker: float = DEFAULT_MIN_DETAIL_CHANGE_ON_FLICKER
+    min_tone_change_on_flicker: float = DEFAULT_MIN_TONE_CHANGE_ON_FLICKER
     max_expected_error_change: float = DEFAULT_MAX_EXPECTED_ERROR_CHANGE
     min_vmaf: float = DEFAULT_MIN_VMAF
     routes: Mapping[str, Mapping[str, float]] = field(default_factory=lambda: DEFAULT_ROUTE_OVERRIDES, hash=False)
@@ -165,7 +174,14 @@ class Acceptance:
         return cls(**values)
 
     def for_chain(self, routes: Sequence[str]) -> "Acceptance":
-        """The thresholds for a chain: its exact name's overrides, else the strictest of its steps'."""
+        """The thresholds for a chain: its exact name's overrides, else the strictest of its steps';
+        a chain with a tone step asks ``min_tone_change_on_flicker`` of ``change_on_flicker`` too."""
+        t = self._overridden(routes)
+        if TONE_ROUTES.intersection(routes) and t.min_tone_change_on_flicker > t.min_change_on_flicker:
+            t = dataclasses.replace(t, min_change_on_flicker=t.min_tone_change_on_flicker)
+        return t
+
+    def _overridden(self, routes: Sequence[str]) -> "Acceptance":
         name = "+".join(routes)
         if name in self.routes:
             return dataclasses.replace(self, routes=MappingProxyType({}), **dict(self.routes[name]))
