@@ -19,7 +19,7 @@ if RENDERS is None:
     pytest.skip(rr.NO_RENDERS, allow_module_level=True)
 
 RENDER = "hpcaitech__Open-Sora__sora_16x240x426_26.gif"
-FRAMES, MAX_SIDE = 48, 832  # the bench's clips (the GIF has 16 frames)
+FRAMES, MAX_SIDE = 48, 832  # the bench's clips (the GIF has 20 frames)
 
 
 @pytest.fixture(scope="module")
