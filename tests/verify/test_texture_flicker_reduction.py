@@ -2,9 +2,10 @@
 (``sample_0``) with a breathing region at half strength reads as re-drawn texture, and ``detail``
 takes out a fifth of the render's own boiling (the breathing stays): 1.5 dB further from the render
 than its input. Texture fixes that gain remove a third or more of the fine-detail flicker, as
-``detail`` does on the same render with re-drawn texture injected. Verification must refuse the
-first and publish the second; the render is the truth, so the test fails if either verdict is
-wrong. Skipped, saying so, without the real renders (``../shared/real-renders``)."""
+``detail`` does on the same render with re-drawn texture injected. With
+``min_texture_flicker_reduction`` at its fitted value (opt-in: held out it cost texture's median),
+verification must refuse the first and publish the second; the render is the truth, so the test
+fails if either verdict is wrong. Skipped, saying so, without the real renders (``../shared/real-renders``)."""
 
 from __future__ import annotations
 
@@ -34,13 +35,14 @@ def _detail(tmp_path, truth, kind: str, strength: float, seed: int):
     from flickerd.diagnose import run as diagnose
     from flickerd.routes.base import Step, run_chain
     from flickerd.synth.real import Variant
-    from flickerd.verify import check
+    from flickerd.verify import FITTED_MIN_TEXTURE_FLICKER_REDUCTION, Acceptance, check
 
     clip = str(tmp_path / f"{kind}{strength}.mp4")
     rr.make_clip(Variant(RENDER, kind, strength, seed), str(RENDERS / RENDER), None, FRAMES, MAX_SIDE, clip)
     out = str(tmp_path / f"fixed-{kind}{strength}.mp4")
     chain = run_chain(clip, [Step("detail", {})], out, str(tmp_path))
-    v = check(clip, out, diagnose(clip), chain, rediagnose=None)
+    on = Acceptance(min_texture_flicker_reduction=FITTED_MIN_TEXTURE_FLICKER_REDUCTION)
+    v = check(clip, out, diagnose(clip), chain, on, rediagnose=None)
     shape = truth[0].shape
     gain = (real_repairs._psnr(real_repairs._decode(out, shape), truth)
             - real_repairs._psnr(real_repairs._decode(clip, shape), truth))
@@ -64,7 +66,8 @@ def test_a_texture_fix_that_gains_is_still_published(tmp_path, truth):
 def test_only_texture_chains_are_asked_and_never_more_loosely():
     from flickerd.verify import Acceptance
 
-    a = Acceptance()
+    assert Acceptance().for_chain(["detail"]).min_flicker_reduction == Acceptance().min_flicker_reduction  # off
+    a = Acceptance.from_mapping({"min_texture_flicker_reduction": 0.3})
     assert a.for_chain(["detail"]).min_flicker_reduction == a.min_texture_flicker_reduction
     assert a.for_chain(["normalize", "detail", "ffmpeg"]).min_flicker_reduction == a.min_texture_flicker_reduction
     assert a.for_chain(["normalize"]).min_flicker_reduction == a.min_flicker_reduction
