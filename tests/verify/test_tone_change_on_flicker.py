@@ -1,7 +1,7 @@
 """Do no harm on a real render that boils by itself: Open-Sora's 240p street with luma flicker at
 half strength. ``normalize`` flattens the frame means (the injected flicker goes), but its change
 lines up with the input's residual barely more than a plain re-encode's does (0.14 against
-0.09–0.11): the render's own residual swamps the flicker, and the fix ends further from the render
+0.04–0.11 on five clips): the render's own residual swamps the flicker, and the fix ends further from the render
 than its input. Verification must refuse it, and still publish the same route's fix at full
 strength, which is truly better. The render is the truth, so the test fails if either verdict is
 wrong. Skipped, saying so, without the real renders (``../shared/real-renders``)."""
