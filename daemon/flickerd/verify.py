@@ -68,9 +68,9 @@ DEFAULT_MIN_CHANGE_ON_FLICKER = -1.0
 DEFAULT_MIN_DETAIL_CHANGE_ON_FLICKER = -1.0  # reported; no threshold helped on the fit half
 # The same correlation, asked of chains with a tone step (``TONE_ROUTES``) only, on by default: a
 # plain re-encode of a real render scores 0.04–0.11 (its noise smooths the render's own boil), so a
-# tone fix scoring near that changed little more than its encode did, and on a render whose own
-# residual swamps the flicker (Open-Sora 240p, luma at half strength) it also moved the render's own
-# light: harmful. Fit half of bench real_repairs (seeds 0-2): harmful normalize fixes score 0.09-0.14,
+# tone fix scoring near that changed little more than its encode did. Where the render's own
+# residual swamps the flicker (Open-Sora 240p, luma at half strength) the tone correction is small
+# and the fine noise of one more encode outweighs it: harmful. Fit half of bench real_repairs (seeds 0-2): harmful normalize fixes score 0.09-0.14,
 # good ones (>= +0.5 dB) 0.19 and more (README, Verification).
 DEFAULT_MIN_TONE_CHANGE_ON_FLICKER = 0.15
 TONE_ROUTES = frozenset({"normalize"})
