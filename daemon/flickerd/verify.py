@@ -110,7 +110,6 @@ DURATION_TOLERANCE_FRAMES = 2.0
 LUMA_FLICKER_SLACK = 0.25  # luma levels
 LOCAL_FLICKER_SLACK = 0.6  # luma levels: a re-encode alone moves it by ±0.2; half the visible level
 WARP_ERROR_FLOOR = 1e-5  # RGB in [0, 1], squared
-SMOOTH_SIGMA = 2.0  # native px: the low pass of smooth_change_share (a tone correction passes, encode noise mostly not)
 UNDONE_SIGMA = 1.5  # analysis px: the low pass of the change and the residual for flicker_undone_low
 MIN_CHANGE = 0.25  # luma levels²: a fix changing frames by less (RMS 0.5 level) is not judged on persistence
 PERSISTENT_SHARE = 0.1  # detail_kept is measured where at least this share of the input's detail persists
@@ -359,7 +358,6 @@ class _Tally:
     change_total: float = 0.0  # Σ (the fix's change)²
     change_pixels: float = 0.0
     native_change: list = field(default_factory=list)  # per frame: mean squared change, RGB, native size
-    native_smooth: list = field(default_factory=list)  # the same after a SMOOTH_SIGMA low-pass
     # the fix's change d against the input's own residual along the motion r (RGB, analysis scale;
     # and the fine-detail band on native tiles): Σd·r, Σd², Σr²
     flick_dr: float = 0.0
@@ -572,8 +570,6 @@ def _measure_fix(src_frames: Iterator[np.ndarray], out_frames: Iterator[np.ndarr
             tally.fidelity(a, b)
             # the whole change at full size: re-encoding noise and fine detail that analysis size averages away
             tally.native_change.append(cv2.norm(x, y, cv2.NORM_L2SQR) / x.size)
-            smooth = cv2.GaussianBlur(y.astype(np.float32) - x.astype(np.float32), (0, 0), SMOOTH_SIGMA)
-            tally.native_smooth.append(float(np.mean(smooth * smooth)))
             tally.change.add(*_thumbnails(x.shape, a.gray, b.gray))
             if prev_in is not None and pair is not None:
                 fw, rel_fw = pair.fw, pair.rel_fw
@@ -950,9 +946,6 @@ def _metrics(tally: _Tally, mode: str, factor: int, info_in: MediaInfo, info_out
     m["change_on_flicker"] = _against(tally.flick_dr, tally.flick_dd, tally.flick_rr, tally.flick_pixels)
     m.update(_error_change(tally.flick_dr, tally.flick_dd, tally.flick_rr, tally.flick_pixels))
     m["change_energy_native"] = _mean(tally.native_change)
-    # reported only: a tone fix's intended change is smooth; its fine part is mostly one more encode
-    m["smooth_change_share"] = (sum(tally.native_smooth) / sum(tally.native_change)
-                                if sum(tally.native_change) > MIN_CHANGE * len(tally.native_change) > 0 else None)
     m["detail_change_on_flicker"] = _against(tally.hf_dr, tally.hf_dd, tally.hf_rr, tally.hf_pixels)
     m.update(_expected_error_change(m["change_energy_native"], tally))
     # The headline people see everywhere (log, metric, report, plot, CLI): the warping error with
