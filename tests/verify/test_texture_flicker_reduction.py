@@ -33,16 +33,20 @@ def truth():
 
 def _detail(tmp_path, truth, kind: str, strength: float, seed: int):
     from flickerd.diagnose import run as diagnose
-    from flickerd.routes.base import Step, run_chain
+    from flickerd.routes.base import run_chain
+    from flickerd.rules import DEFAULT_RULES, decide
     from flickerd.synth.real import Variant
     from flickerd.verify import FITTED_MIN_TEXTURE_FLICKER_REDUCTION, Acceptance, check
 
     clip = str(tmp_path / f"{kind}{strength}.mp4")
     rr.make_clip(Variant(RENDER, kind, strength, seed), str(RENDERS / RENDER), None, FRAMES, MAX_SIDE, clip)
     out = str(tmp_path / f"fixed-{kind}{strength}.mp4")
-    chain = run_chain(clip, [Step("detail", {})], out, str(tmp_path))
+    before = diagnose(clip)
+    steps = decide(before, DEFAULT_RULES).steps  # what auto runs
+    assert [s.route for s in steps] == ["detail"], steps
+    chain = run_chain(clip, steps, out, str(tmp_path))
     on = Acceptance(min_texture_flicker_reduction=FITTED_MIN_TEXTURE_FLICKER_REDUCTION)
-    v = check(clip, out, diagnose(clip), chain, on, rediagnose=None)
+    v = check(clip, out, before, chain, on, rediagnose=None)
     shape = truth[0].shape
     gain = (real_repairs._psnr(real_repairs._decode(out, shape), truth)
             - real_repairs._psnr(real_repairs._decode(clip, shape), truth))

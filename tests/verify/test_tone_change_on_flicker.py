@@ -33,15 +33,19 @@ def truth():
 
 def _normalized(tmp_path, truth, strength: float):
     from flickerd.diagnose import run as diagnose
-    from flickerd.routes.base import Step, run_chain
+    from flickerd.routes.base import run_chain
+    from flickerd.rules import DEFAULT_RULES, decide
     from flickerd.synth.real import Variant
     from flickerd.verify import check
 
     clip = str(tmp_path / f"luma{strength}.mp4")
     rr.make_clip(Variant(RENDER, "luma", strength, 0), str(RENDERS / RENDER), None, FRAMES, MAX_SIDE, clip)
     out = str(tmp_path / f"fixed{strength}.mp4")
-    chain = run_chain(clip, [Step("normalize", {})], out, str(tmp_path))
-    v = check(clip, out, diagnose(clip), chain, rediagnose=None)
+    before = diagnose(clip)
+    steps = decide(before, DEFAULT_RULES).steps  # what auto runs
+    assert [s.route for s in steps] == ["normalize"], steps
+    chain = run_chain(clip, steps, out, str(tmp_path))
+    v = check(clip, out, before, chain, rediagnose=None)
     shape = truth[0].shape
     gain = (real_repairs._psnr(real_repairs._decode(out, shape), truth)
             - real_repairs._psnr(real_repairs._decode(clip, shape), truth))
