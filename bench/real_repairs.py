@@ -198,7 +198,7 @@ def _jobs(a, renders: Path, truth: dict[str, bool]) -> list[Job]:
     from flickerd.synth.real import Variant
 
     kinds = CI_KINDS if a.ci else tuple(a.kinds.split(","))
-    seeds = range(1) if a.ci else range(a.seeds)
+    seeds = range(1) if a.ci else range(a.first_seed, a.first_seed + a.seeds)
     strengths = rr.STRENGTHS[:1] if a.ci else rr.STRENGTHS
     names = sorted(truth)
     if a.ci:
@@ -336,6 +336,8 @@ GRID = {  # the acceptance thresholds searched, and the values tried
     "max_change_persistence": (0.3, 0.33, 0.36, 0.38, 0.4, 0.42, 0.45, 0.5, 0.6, 0.67, 1.0),
     "min_change_on_flicker": (-1.0, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7),
     "min_detail_change_on_flicker": (-1.0, 0.0, 0.1, 0.2, 0.3, 0.4, 0.5),
+    "min_tone_change_on_flicker": (-1.0, 0.1, 0.12, 0.15, 0.18, 0.2, 0.25, 0.3),
+    "min_texture_flicker_reduction": (-1.0, 0.15, 0.2, 0.25, 0.28, 0.3, 0.35),
     "max_expected_error_change": (1e6, 8.0, 4.0, 2.0, 1.0, 0.5, 0.25, 0.0, -0.25, -0.5, -1.0),
     "min_sharpness_ratio": (0.0, 0.75, 0.85, 0.9, 0.95, 0.97),
     "max_ghosting": (0.1, 0.15, 0.2, 0.3, 0.5, 1.0),
@@ -458,6 +460,8 @@ def main(argv: list[str]) -> int:
     p = argparse.ArgumentParser(prog="bench real_repairs")
     rr.clip_arguments(p)
     p.add_argument("--seeds", type=int, default=1)
+    p.add_argument("--first-seed", type=int, default=0,
+                   help="seeds first-seed … first-seed+seeds−1 (to add seeds to an earlier dump)")
     p.add_argument("--kinds", default=",".join(KINDS))
     p.add_argument("--routes", default="", help="chains to run on every clip besides auto, e.g. normalize,detail")
     p.add_argument("--no-auto", action="store_true", help="only the --routes (no auto, no fallback)")

@@ -66,6 +66,22 @@ DEFAULT_MAX_CHANGE_PERSISTENCE = 1.0
 # the steady renders, and cost texture's median gain and as-is fixes (README, Verification).
 DEFAULT_MIN_CHANGE_ON_FLICKER = -1.0
 DEFAULT_MIN_DETAIL_CHANGE_ON_FLICKER = -1.0  # reported; no threshold helped on the fit half
+# The same correlation, asked of chains with a tone step (``TONE_ROUTES``) only, on by default: a
+# plain re-encode of a real render scores 0.04–0.11 (its noise smooths the render's own boil), so a
+# tone fix scoring near that changed little more than its encode did. Where the render's own
+# residual swamps the flicker (Open-Sora 240p, luma at half strength) the tone correction is small
+# and the fine noise of one more encode outweighs it: harmful. Fit half of bench real_repairs (seeds 0-2): harmful normalize fixes score 0.09-0.14,
+# good ones (>= +0.5 dB) 0.19 and more (README, Verification).
+DEFAULT_MIN_TONE_CHANGE_ON_FLICKER = 0.15
+TONE_ROUTES = frozenset({"normalize"})
+# A chain with a texture step (``TEXTURE_ROUTES``) must lower its best flicker measure by more than
+# this (and ``min_flicker_reduction``). Off by default. 0.30, the fit half's best (bench real_repairs,
+# seeds 0-2), refused all 16 harmful texture fixes there (renders that boil by themselves: DynamiCrafter,
+# LaVie, Open-Sora sample_0, whose own boiling `detail` removes like injected texture) for 1 of 14 good
+# ones; held out it took texture's median from +0.69 to +0.17 dB and refused 2 of 11 good texture fixes.
+FITTED_MIN_TEXTURE_FLICKER_REDUCTION = 0.30
+DEFAULT_MIN_TEXTURE_FLICKER_REDUCTION = -1.0  # off
+TEXTURE_ROUTES = frozenset({"detail"})
 # Grey levels² per sample: the most a fix's expected error change against a steady truth may be
 # (``expected_error_change``: its change's energy at full size less the flicker it undoes). Above
 # it, the change is mostly the final encode's noise or detail moved, not flicker removed.
@@ -124,6 +140,8 @@ _THRESHOLDS = (
     "max_change_persistence",
     "min_change_on_flicker",
     "min_detail_change_on_flicker",
+    "min_tone_change_on_flicker",
+    "min_texture_flicker_reduction",
     "max_expected_error_change",
     "min_vmaf",
 )
@@ -143,6 +161,8 @@ class Acceptance:
     max_change_persistence: float = DEFAULT_MAX_CHANGE_PERSISTENCE
     min_change_on_flicker: float = DEFAULT_MIN_CHANGE_ON_FLICKER
     min_detail_change_on_flicker: float = DEFAULT_MIN_DETAIL_CHANGE_ON_FLICKER
+    min_tone_change_on_flicker: float = DEFAULT_MIN_TONE_CHANGE_ON_FLICKER
+    min_texture_flicker_reduction: float = DEFAULT_MIN_TEXTURE_FLICKER_REDUCTION
     max_expected_error_change: float = DEFAULT_MAX_EXPECTED_ERROR_CHANGE
     min_vmaf: float = DEFAULT_MIN_VMAF
     routes: Mapping[str, Mapping[str, float]] = field(default_factory=lambda: DEFAULT_ROUTE_OVERRIDES, hash=False)
@@ -165,7 +185,17 @@ class Acceptance:
         return cls(**values)
 
     def for_chain(self, routes: Sequence[str]) -> "Acceptance":
-        """The thresholds for a chain: its exact name's overrides, else the strictest of its steps'."""
+        """The thresholds for a chain: its exact name's overrides, else the strictest of its steps';
+        a chain with a tone step asks ``min_tone_change_on_flicker`` of ``change_on_flicker`` too, one
+        with a texture step ``min_texture_flicker_reduction`` of ``best_reduction`` (never looser)."""
+        t = self._overridden(routes)
+        if TONE_ROUTES.intersection(routes):
+            t = dataclasses.replace(t, min_change_on_flicker=max(t.min_change_on_flicker, t.min_tone_change_on_flicker))
+        if TEXTURE_ROUTES.intersection(routes):
+            t = dataclasses.replace(t, min_flicker_reduction=max(t.min_flicker_reduction, t.min_texture_flicker_reduction))
+        return t
+
+    def _overridden(self, routes: Sequence[str]) -> "Acceptance":
         name = "+".join(routes)
         if name in self.routes:
             return dataclasses.replace(self, routes=MappingProxyType({}), **dict(self.routes[name]))

@@ -1,0 +1,83 @@
+"""Do no harm on a real render that boils by itself: Open-Sora's 240p street with luma flicker at
+half strength. ``normalize`` flattens the frame means (the injected flicker goes), but its change
+lines up with the input's residual barely more than a plain re-encode's does (0.14 against
+0.04–0.11 on five clips): the render's own residual swamps the flicker, and the fix ends further from the render
+than its input. Verification must refuse it, and still publish the same route's fix at full
+strength, which is truly better. The render is the truth, so the test fails if either verdict is
+wrong. Skipped, saying so, without the real renders (``../shared/real-renders``)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from bench import real_renders as rr
+from bench import real_repairs
+
+RENDERS = rr.renders_dir()
+if RENDERS is None:
+    pytest.skip(rr.NO_RENDERS, allow_module_level=True)
+
+RENDER = "hpcaitech__Open-Sora__sora_16x240x426_26.gif"
+FRAMES, MAX_SIDE = 48, 832  # the bench's clips (the GIF has 20 frames)
+
+
+@pytest.fixture(scope="module")
+def truth():
+    from flickerd.synth import real
+
+    if not (RENDERS / RENDER).is_file():
+        pytest.skip(f"{RENDER} is not in {RENDERS}")
+    return real.load(RENDERS / RENDER, FRAMES, MAX_SIDE)[0]
+
+
+def _normalized(tmp_path, truth, strength: float):
+    from flickerd.diagnose import run as diagnose
+    from flickerd.routes.base import run_chain
+    from flickerd.rules import DEFAULT_RULES, decide
+    from flickerd.synth.real import Variant
+    from flickerd.verify import check
+
+    clip = str(tmp_path / f"luma{strength}.mp4")
+    rr.make_clip(Variant(RENDER, "luma", strength, 0), str(RENDERS / RENDER), None, FRAMES, MAX_SIDE, clip)
+    out = str(tmp_path / f"fixed{strength}.mp4")
+    before = diagnose(clip)
+    steps = decide(before, DEFAULT_RULES).steps  # what auto runs
+    assert [s.route for s in steps] == ["normalize"], steps
+    chain = run_chain(clip, steps, out, str(tmp_path))
+    v = check(clip, out, before, chain, rediagnose=None)
+    shape = truth[0].shape
+    gain = (real_repairs._psnr(real_repairs._decode(out, shape), truth)
+            - real_repairs._psnr(real_repairs._decode(clip, shape), truth))
+    return v, gain
+
+
+def test_a_tone_fix_that_mostly_moved_the_render_is_refused(tmp_path, truth):
+    v, gain = _normalized(tmp_path, truth, 0.5)
+    assert gain < -real_repairs.HARM_DB  # the case is what it claims: published, it would be harm
+    assert v.metrics["change_on_flicker"] < 0.15, v.metrics["change_on_flicker"]
+    assert not v.accepted
+    assert any("lines up with the input's flicker" in r for r in v.reasons), v.reasons
+
+
+def test_the_same_route_at_full_strength_is_still_published(tmp_path, truth):
+    v, gain = _normalized(tmp_path, truth, 1.0)
+    assert gain > real_repairs.GOOD_DB, gain
+    assert v.accepted, v.reasons
+
+
+def test_old_acceptance_tables_stay_valid_and_can_turn_it_off():
+    from flickerd.verify import Acceptance
+
+    old = Acceptance.from_mapping({"min_change_on_flicker": -1.0, "routes": {"normalize": {"min_ssim": 0.8}}})
+    assert old.for_chain(["normalize"]).min_change_on_flicker == old.min_tone_change_on_flicker
+    assert old.for_chain(["normalize", "ffmpeg"]).min_change_on_flicker == old.min_tone_change_on_flicker
+    assert old.for_chain(["detail"]).min_change_on_flicker == -1.0  # texture fixes are not asked
+    assert old.for_chain(["ffmpeg"]).min_change_on_flicker == -1.0
+    off = Acceptance.from_mapping({"min_tone_change_on_flicker": -1.0})
+    assert off.for_chain(["normalize"]).min_change_on_flicker == -1.0
+    stricter = Acceptance.from_mapping({"min_change_on_flicker": 0.3})  # a global opt-in is not loosened
+    assert stricter.for_chain(["normalize"]).min_change_on_flicker == 0.3
+    per_route = Acceptance.from_mapping({"routes": {"normalize": {"min_tone_change_on_flicker": 0.4}}})
+    assert per_route.for_chain(["normalize"]).min_change_on_flicker == 0.4
+    assert np.isclose(Acceptance().min_tone_change_on_flicker, 0.15)
