@@ -8,7 +8,6 @@ wrong. Skipped, saying so, without the real renders (``../shared/real-renders``)
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 from bench import real_renders as rr
@@ -65,19 +64,3 @@ def test_the_same_route_at_full_strength_is_still_published(tmp_path, truth):
     assert gain > real_repairs.GOOD_DB, gain
     assert v.accepted, v.reasons
 
-
-def test_old_acceptance_tables_stay_valid_and_can_turn_it_off():
-    from flickerd.verify import Acceptance
-
-    old = Acceptance.from_mapping({"min_change_on_flicker": -1.0, "routes": {"normalize": {"min_ssim": 0.8}}})
-    assert old.for_chain(["normalize"]).min_change_on_flicker == old.min_tone_change_on_flicker
-    assert old.for_chain(["normalize", "ffmpeg"]).min_change_on_flicker == old.min_tone_change_on_flicker
-    assert old.for_chain(["detail"]).min_change_on_flicker == -1.0  # texture fixes are not asked
-    assert old.for_chain(["ffmpeg"]).min_change_on_flicker == -1.0
-    off = Acceptance.from_mapping({"min_tone_change_on_flicker": -1.0})
-    assert off.for_chain(["normalize"]).min_change_on_flicker == -1.0
-    stricter = Acceptance.from_mapping({"min_change_on_flicker": 0.3})  # a global opt-in is not loosened
-    assert stricter.for_chain(["normalize"]).min_change_on_flicker == 0.3
-    per_route = Acceptance.from_mapping({"routes": {"normalize": {"min_tone_change_on_flicker": 0.4}}})
-    assert per_route.for_chain(["normalize"]).min_change_on_flicker == 0.4
-    assert np.isclose(Acceptance().min_tone_change_on_flicker, 0.15)

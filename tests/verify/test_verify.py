@@ -317,3 +317,25 @@ def test_the_error_change_estimate_has_the_sign_of_the_truths(clip):
     # a re-encode undoes next to no flicker: it adds more error than it removes
     same = _check(src, clips.transform(src, str(d / "same.mp4"), lambda fr: fr)).metrics
     assert same["error_change_estimate"] > 0, same
+
+
+def test_the_tone_check_old_acceptance_tables_stay_valid_and_can_turn_it_off():
+    """``min_tone_change_on_flicker`` (see ``test_tone_change_on_flicker`` for its real-render case)."""
+    from flickerd.verify import Acceptance
+
+    old = Acceptance.from_mapping({"min_change_on_flicker": -1.0, "routes": {"normalize": {"min_ssim": 0.8}}})
+    assert old.for_chain(["normalize"]).min_change_on_flicker == old.min_tone_change_on_flicker
+    assert old.for_chain(["normalize", "ffmpeg"]).min_change_on_flicker == old.min_tone_change_on_flicker
+    assert old.for_chain(["detail"]).min_change_on_flicker == -1.0  # texture fixes are not asked
+    assert old.for_chain(["ffmpeg"]).min_change_on_flicker == -1.0
+    off = Acceptance.from_mapping({"min_tone_change_on_flicker": -1.0})
+    assert off.for_chain(["normalize"]).min_change_on_flicker == -1.0
+    stricter = Acceptance.from_mapping({"min_change_on_flicker": 0.3})  # a global opt-in is not loosened
+    assert stricter.for_chain(["normalize"]).min_change_on_flicker == 0.3
+    per_route = Acceptance.from_mapping({"routes": {"normalize": {"min_tone_change_on_flicker": 0.4}}})
+    assert per_route.for_chain(["normalize"]).min_change_on_flicker == 0.4
+    assert Acceptance().min_tone_change_on_flicker == pytest.approx(0.15)
+    # guided chains are exempt (fitted on blind chains only), unless a table asks for it
+    assert Acceptance().for_chain(["normalize", "guided"]).min_change_on_flicker == Acceptance().min_change_on_flicker
+    asked = Acceptance.from_mapping({"routes": {"normalize+guided": {"min_tone_change_on_flicker": 0.2}}})
+    assert asked.for_chain(["normalize", "guided"]).min_change_on_flicker == 0.2
