@@ -25,7 +25,7 @@ from flickerd.routes.encode import (
 )
 from flickerd.routes.frame_stream import FrameFormat, stream_frames
 from flickerd.routes.guide_stream import GUIDE_PARAM, GuideReader
-from flickerd.routes.guided_core import GAIN_HISTORY, GuidedStabilizer
+from flickerd.routes.guided_core import GAIN_HISTORY, MISMATCH, GuidedStabilizer
 from flickerd.routes.params_table import RouteParams
 
 RADIUS = 3
@@ -51,6 +51,10 @@ class GuidedParams(RouteParams):
         fine band is the recent frames' RMS gain (undoes a per-frame sharpening or softening the guide
         does not have); planes whose fine band does not follow the guide's are left alone.
     gain_history: how many frames back (besides the ``radius`` ahead) that RMS takes in (1–250).
+    mismatch: when the guide's still pixels show the render has no flicker of its own (it repeats
+        the guide's changes there), a neighbour keeps a pixel only up to this many times the still
+        pixels' residual energy, less in proportion beyond (where the guide moves, averaging then
+        only blurs: flow errors, a style that does not move rigidly); 0: off (version 3's output).
     analysis_max_side, flow_preset: the size of the guide's frames the flows are computed on, and
         the DIS preset.
     crf, preset, pix_fmt: the final encode (pix_fmt None follows the input).
@@ -62,6 +66,7 @@ class GuidedParams(RouteParams):
     compensate: bool = True
     detail_gain: bool = True
     gain_history: int = GAIN_HISTORY
+    mismatch: float = MISMATCH
     analysis_max_side: int = ANALYSIS_MAX_SIDE
     flow_preset: str = FLOW_PRESET
     crf: int = DEFAULT_CRF
@@ -70,7 +75,7 @@ class GuidedParams(RouteParams):
 
     ROUTE = "guided"
     RANGES = {"radius": (1, 8), "tolerance": (0.005, 0.5), "strength": (0.0, 1.0), "analysis_max_side": (32, 4096),
-              "gain_history": (1, 250), "crf": (0, 51)}
+              "gain_history": (1, 250), "mismatch": (0.0, 100.0), "crf": (0, 51)}
     CHOICES = {"flow_preset": PRESETS}
 
 
@@ -78,7 +83,8 @@ class GuidedRoute:
     """Temporal consistency taken from the source video (see ``GuidedParams``)."""
 
     name = "guided"
-    version = "3"  # 2: the fine-band gain held steady (detail_gain); 3: normalize before it follows the guide's flow
+    version = "4"  # 2: the fine-band gain held steady (detail_gain); 3: normalize before it follows the guide's flow;
+    # 4: a render with no flicker of its own is not averaged where that only blurs (mismatch)
 
     def fix(self, src: str, out: str, params: Mapping[str, Any], progress: ProgressFn = no_progress) -> StepResult:
         start = time.monotonic()
@@ -108,7 +114,8 @@ class GuidedRoute:
                 src, info, progress=progress, analyse=analyse, write=write,
                 make_core=lambda w, h: GuidedStabilizer(fmt.peak, p.radius, p.tolerance, p.strength, p.flow_preset,
                                                         p.analysis_max_side, p.compensate,
-                                                        detail_gain=p.detail_gain, gain_history=p.gain_history))
+                                                        detail_gain=p.detail_gain, gain_history=p.gain_history,
+                                                        mismatch=p.mismatch))
         progress(1.0)
         return StepResult(
             route=self.name, version=self.version,
