@@ -101,7 +101,7 @@ def still_pixels(flow: np.ndarray, weight: np.ndarray) -> np.ndarray | None:
     """Where the guide does not move (``flow`` under ``STILL_PX``) and vouches for the neighbour: a
     warp there is exact, so the render's residual is its own flicker plus what the guide changed.
     None when there are too few such pixels to judge by."""
-    still = (np.abs(flow).max(axis=2) < STILL_PX) & (weight > 0.5)
+    still = (np.abs(flow[..., 0]) < STILL_PX) & (np.abs(flow[..., 1]) < STILL_PX) & (weight > 0.5)
     return still if int(still.sum()) >= MISMATCH_MIN_SAMPLES else None
 
 
@@ -219,6 +219,7 @@ class GuidedStabilizer(NeighbourWindow[_Frame]):
             fw = self._flow(t, s)
             w_small = guide_weight(here.guide, self.frames[s].guide, fw, self._flow(s, t), self.tolerance)
             self._count_weight(w_small)
+            keep = 1.0  # set by the luma (mismatch): 1, the render flickers and the weights stay
             for k, plane in enumerate(planes[s]):
                 h, w = plane.shape
                 f = dfit.scale_flow(fw, w, h)
@@ -230,7 +231,7 @@ class GuidedStabilizer(NeighbourWindow[_Frame]):
                     # that change carried through the render's local response to it
                     moved += self.peak * here.slope[k] * changed
                 weight = cv2.resize(w_small, (w, h), interpolation=cv2.INTER_LINEAR)
-                if self.mismatch > 0:
+                if self.mismatch > 0 and (k == 0 or keep < 1.0):
                     residual = moved - planes[t][k]
                     still = still_pixels(f, weight)
                     if k == 0:  # the luma says whether the render flickers; chroma follows it
