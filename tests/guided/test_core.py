@@ -8,8 +8,9 @@ import numpy as np
 from flickerd.flow_source import AheadFlows, DirectFlows
 from flickerd.routes import guided_core
 from flickerd.routes.guided_core import GuidedStabilizer
+from tests.cpuroutes import clips
 
-from .conftest import H, W, scene
+from .conftest import H, N, W, scene
 
 
 def _run(flows, radius: int = 2) -> tuple[list[int], list[np.ndarray], GuidedStabilizer]:
@@ -90,3 +91,50 @@ def test_at_strength_zero_the_render_comes_out_as_it_went_in():
         got += core.feed(i, None, ([y], guides[i]))
     got += core.finish()
     assert max(float(np.abs(ps[0] - renders[t]).max()) for t, _, ps in got) < 1e-3
+
+
+def _object_over_still_background(flicker: float) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]]:
+    """(guides, truths, renders): a textured object gliding 1.25 px/frame over a still background;
+    the truth posterises the guide (a style that does not move rigidly with the content: its
+    steps redraw as the object moves by fractions of a pixel), the render adds per-pixel
+    noise of SD ``flicker`` to the truth (0: a render with no flicker of its own)."""
+    bg = clips.texture(5, 2 * W, 2 * H)
+    obj = clips.texture(12, 60, 60)
+    guides, truths, renders = [], [], []
+    rng = np.random.default_rng(3)
+    for t in range(N):
+        big = bg.copy()
+        big[60:120, 20 + 5 * t // 2 : 80 + 5 * t // 2] = obj  # drawn at twice the size: fractional steps
+        g = cv2.resize(np.clip(big * 255 + 0.5, 0, 255).astype(np.uint8), (W, H), interpolation=cv2.INTER_AREA)[..., 1]
+        guides.append(np.ascontiguousarray(g))
+        truths.append(np.floor(g.astype(np.float32) / 32) * 32 + 16)
+        renders.append(np.clip(truths[-1] + rng.normal(0, flicker, g.shape).astype(np.float32), 0, 255))
+    return guides, truths, renders
+
+
+def _guided_mse(guides, truths, renders, mismatch: float) -> float:
+    core = GuidedStabilizer(255.0, 3, 0.03, 1.0, "medium", mismatch=mismatch)
+    got = []
+    for i, y in enumerate(renders):
+        got += core.feed(i, None, ([y], guides[i]))
+    got += core.finish()
+    return float(np.mean([np.mean((ps[0] - truths[t]) ** 2) for t, _, ps in got]))
+
+
+def test_a_render_with_no_flicker_of_its_own_is_not_softened_where_the_guide_moves():
+    # the guide's still pixels show the render repeats the guide there; where the object moves,
+    # averaging warped neighbours only blurs the style's steps, so they are kept from the frame
+    guides, truths, renders = _object_over_still_background(0.0)
+    plain = _guided_mse(guides, truths, renders, 0.0)
+    kept = _guided_mse(guides, truths, renders, guided_core.MISMATCH)
+    assert plain > 0.3, plain  # the averaging harms a render that needed nothing
+    assert kept < 0.1 * plain, (kept, plain)
+
+
+def test_a_render_that_flickers_is_averaged_as_before_where_the_guide_moves():
+    guides, truths, renders = _object_over_still_background(4.0)
+    before = float(np.mean([np.mean((r - t) ** 2) for r, t in zip(renders, truths)]))
+    plain = _guided_mse(guides, truths, renders, 0.0)
+    kept = _guided_mse(guides, truths, renders, guided_core.MISMATCH)
+    assert kept < 0.5 * before, (kept, before)
+    assert kept <= 1.02 * plain, (kept, plain)

@@ -22,7 +22,7 @@ from flickerd.routes.base import ProgressFn, StepResult, no_progress
 from flickerd.routes.encode import DEFAULT_CRF, DEFAULT_PRESET, Encoding
 from flickerd.routes.frame_stream import IN_MEMORY, FrameFormat, FrameStage, run_stages
 from flickerd.routes.guide_stream import GUIDE_PARAM, GuideReader
-from flickerd.routes.guided_core import GAIN_HISTORY, GuidedStabilizer
+from flickerd.routes.guided_core import GAIN_HISTORY, MISMATCH, GuidedStabilizer
 from flickerd.routes.params_table import RouteParams
 
 RADIUS = 3
@@ -48,6 +48,10 @@ class GuidedParams(RouteParams):
         fine band is the recent frames' RMS gain (undoes a per-frame sharpening or softening the guide
         does not have); planes whose fine band does not follow the guide's are left alone.
     gain_history: how many frames back (besides the ``radius`` ahead) that RMS takes in (1–250).
+    mismatch: when the guide's still pixels show the render has no flicker of its own (it repeats
+        the guide's changes there), a neighbour keeps a pixel only up to this many times the still
+        pixels' residual energy, less in proportion beyond (where the guide moves, averaging then
+        only blurs: flow errors, a style that does not move rigidly); 0: off (version 3's output).
     analysis_max_side, flow_preset: the size of the guide's frames the flows are computed on, and
         the DIS preset.
     crf, preset, pix_fmt: the final encode (pix_fmt None follows the input).
@@ -59,6 +63,7 @@ class GuidedParams(RouteParams):
     compensate: bool = True
     detail_gain: bool = True
     gain_history: int = GAIN_HISTORY
+    mismatch: float = MISMATCH
     analysis_max_side: int = ANALYSIS_MAX_SIDE
     flow_preset: str = FLOW_PRESET
     crf: int = DEFAULT_CRF
@@ -67,7 +72,7 @@ class GuidedParams(RouteParams):
 
     ROUTE = "guided"
     RANGES = {"radius": (1, 8), "tolerance": (0.005, 0.5), "strength": (0.0, 1.0), "analysis_max_side": (32, 4096),
-              "gain_history": (1, 250), "crf": (0, 51)}
+              "gain_history": (1, 250), "mismatch": (0.0, 100.0), "crf": (0, 51)}
     CHOICES = {"flow_preset": PRESETS}
 
 
@@ -75,7 +80,8 @@ class GuidedRoute:
     """Temporal consistency taken from the source video (see ``GuidedParams``)."""
 
     name = "guided"
-    version = "3"  # 2: the fine-band gain held steady (detail_gain); 3: normalize before it follows the guide's flow
+    version = "4"  # 2: the fine-band gain held steady (detail_gain); 3: normalize before it follows the guide's flow;
+    # 4: a render with no flicker of its own is not averaged where that only blurs (mismatch)
 
     def fix(self, src: str, out: str, params: Mapping[str, Any], progress: ProgressFn = no_progress) -> StepResult:
         p = GuidedParams.from_mapping(params)  # a bad parameter is said before the input is read
@@ -115,6 +121,6 @@ class GuidedRoute:
         return FrameStage(
             lambda w, h: GuidedStabilizer(fmt.peak, p.radius, p.tolerance, p.strength, p.flow_preset,
                                           p.analysis_max_side, p.compensate, detail_gain=p.detail_gain,
-                                          gain_history=p.gain_history),
+                                          gain_history=p.gain_history, mismatch=p.mismatch),
             analyse, fmt.rebuilt, describe, p.crf, p.preset, p.pix_fmt, reader.close)
 

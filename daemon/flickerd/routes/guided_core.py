@@ -42,6 +42,11 @@ DETAIL_SIGMA = 1.5  # px at the render's luma size: the fine band whose gain aga
 DETAIL_MIN_CORR = 0.5  # a plane's fine band follows the guide's at least this well, or its gain is left alone
 DETAIL_GAIN_RANGE = (0.5, 2.0)  # the furthest a frame's fine band is scaled toward its window's gain
 GAIN_HISTORY = 24  # frames back whose fine-band gains (scalars, kept after the frames go) set the target
+MISMATCH = 2.0  # a neighbour keeps all of a pixel up to this many times the still pixels' residual energy
+MISMATCH_SIGMA = 2.0  # px at each plane's size: the neighbourhood whose residual energy is compared with the floor
+MISMATCH_MIN_SAMPLES = 64  # fewer still, vouched pixels than this: no floor, the weights stay
+STILL_PX = 0.25  # px at each plane's size: a flow this small warps (almost) exactly
+FLICKER_RATIO = 4.0  # the render's still-pixel residual energy up to this many times the guide's is no flicker
 
 
 @dataclass(slots=True)
@@ -54,6 +59,7 @@ class _Frame:
     slope: list[np.ndarray] | None = None  # per plane: d(render)/d(guide), the local linear fit (frame t only)
     fine_band: list[np.ndarray] | None = None  # per plane: the render's fine band (detail_gain only)
     gain: list[float | None] | None = None  # per plane: that band's regression on the guide's (None: unrelated)
+    contrast: float | None = None  # the render's luma variance over the guide's (mismatch only)
 
 
 def guide_weight(guide_t: np.ndarray, guide_s: np.ndarray, fw: np.ndarray, bw: np.ndarray,
@@ -91,6 +97,34 @@ def local_slope(guide: np.ndarray, plane: np.ndarray, radius: int) -> np.ndarray
     return cov / (var + FIT_EPS)
 
 
+def still_pixels(flow: np.ndarray, weight: np.ndarray) -> np.ndarray | None:
+    """Where the guide does not move (``flow`` under ``STILL_PX``) and vouches for the neighbour: a
+    warp there is exact, so the render's residual is its own flicker plus what the guide changed.
+    None when there are too few such pixels to judge by."""
+    still = (np.abs(flow[..., 0]) < STILL_PX) & (np.abs(flow[..., 1]) < STILL_PX) & (weight > 0.5)
+    return still if int(still.sum()) >= MISMATCH_MIN_SAMPLES else None
+
+
+def flicker_keep(residual: np.ndarray, guide_residual: np.ndarray, still: np.ndarray, contrast: float) -> float:
+    """How sure (0–1) the render has flicker of its own to average out: its residual energy on the
+    still pixels against the guide's there (scaled by ``contrast``, the render's variance over the
+    guide's). Up to ``FLICKER_RATIO`` times the guide's, the render repeats the guide's own changes
+    (codec noise, amplified by the style): 0; at twice that or more: 1."""
+    ref = contrast * float(np.mean(np.square(guide_residual[still])))
+    ratio = float(np.mean(np.square(residual[still]))) / max(ref, 1e-12)
+    return float(np.clip(ratio / FLICKER_RATIO - 1.0, 0.0, 1.0))
+
+
+def mismatch_factor(residual: np.ndarray, still: np.ndarray, keep: float, mismatch: float) -> np.ndarray:
+    """Per pixel, in (0, 1]: the share of a vouched neighbour kept. With no flicker to remove
+    (``keep`` 0), averaging where the guide moves only costs (a flow error, a style that does not
+    move rigidly with the content): the neighbour keeps the share of its local residual energy
+    that the still pixels' floor explains (``mismatch`` × floor / energy); ``keep`` 1: all of it."""
+    floor = max(float(np.mean(np.square(residual[still]))), 1e-12)
+    energy = cv2.GaussianBlur(residual * residual, (0, 0), MISMATCH_SIGMA)
+    return keep + (1.0 - keep) * np.minimum(1.0, mismatch * floor / np.maximum(energy, 1e-12))
+
+
 class GuidedStabilizer(NeighbourWindow[_Frame]):
     """The streaming core: ``feed(index, data, (planes, guide_luma))`` yields ``(index, data, new planes)``.
 
@@ -104,7 +138,7 @@ class GuidedStabilizer(NeighbourWindow[_Frame]):
     def __init__(self, peak: float, radius: int, tolerance: float, strength: float, flow_preset: str,
                  analysis_max_side: int = 480, compensate: bool = True, fit_radius: int = FIT_RADIUS,
                  flows: FlowSource | None = None, detail_gain: bool = True,
-                 gain_history: int = GAIN_HISTORY) -> None:
+                 gain_history: int = GAIN_HISTORY, mismatch: float = MISMATCH) -> None:
         super().__init__(radius, flow_preset, flows)
         self.peak = peak
         self.analysis_max_side = analysis_max_side
@@ -114,6 +148,7 @@ class GuidedStabilizer(NeighbourWindow[_Frame]):
         self.strength = strength
         self.hold_gain = detail_gain  # the flag; ``detail_gain`` (the function) measures the gain
         self.gain_history = gain_history
+        self.mismatch = mismatch
         self._gains: dict[int, list[float | None]] = {}  # frame → its planes' fine-band gains
         self.guide_size: tuple[int, int] | None = None
 
@@ -165,6 +200,14 @@ class GuidedStabilizer(NeighbourWindow[_Frame]):
                 planes[k] = planes[k] + move * self.peak * self.frames[s].fine_band[k]
         return out
 
+    def _contrast(self, t: int) -> float:
+        """The render's luma against the guide's at frame t: the ratio of their variances."""
+        here = self.frames[t]
+        if here.contrast is None:
+            gv = float(np.var(here.fine[0]))
+            here.contrast = float(np.var(here.planes[0] / self.peak)) / gv if gv > 0 else 1.0
+        return here.contrast
+
     def _emit(self, t: int) -> Emitted:
         here = self.frames[t]
         planes = self._steadied(t)
@@ -176,14 +219,27 @@ class GuidedStabilizer(NeighbourWindow[_Frame]):
             fw = self._flow(t, s)
             w_small = guide_weight(here.guide, self.frames[s].guide, fw, self._flow(s, t), self.tolerance)
             self._count_weight(w_small)
+            keep = 1.0  # set by the luma (mismatch): 1, the render flickers and the weights stay
             for k, plane in enumerate(planes[s]):
                 h, w = plane.shape
                 f = dfit.scale_flow(fw, w, h)
                 moved = dfit.warp_detail(plane, f)
+                changed = None  # what the guide changed between s and t, at this plane's size
+                if here.slope is not None or self.mismatch > 0:
+                    changed = here.fine[k] - dfit.warp_detail(self.frames[s].fine[k], f)
                 if here.slope is not None:
-                    # what the guide changed between s and t, carried through the render's local response to it
-                    moved += self.peak * here.slope[k] * (here.fine[k] - dfit.warp_detail(self.frames[s].fine[k], f))
-                blends[k].add(moved, cv2.resize(w_small, (w, h), interpolation=cv2.INTER_LINEAR))
+                    # that change carried through the render's local response to it
+                    moved += self.peak * here.slope[k] * changed
+                weight = cv2.resize(w_small, (w, h), interpolation=cv2.INTER_LINEAR)
+                if self.mismatch > 0 and (k == 0 or keep < 1.0):
+                    residual = moved - planes[t][k]
+                    still = still_pixels(f, weight)
+                    if k == 0:  # the luma says whether the render flickers; chroma follows it
+                        keep = 1.0 if still is None else flicker_keep(residual, self.peak * changed, still,
+                                                                           self._contrast(t))
+                    if still is not None and keep < 1.0:
+                        weight = weight * mismatch_factor(residual, still, keep, self.mismatch)
+                blends[k].add(moved, weight)
         out = [np.clip(b.toward(self.strength), 0.0, self.peak) for b in blends]
         self._forget(t + 1 - self.radius)
         return t, here.data, out
