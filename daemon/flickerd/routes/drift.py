@@ -25,6 +25,7 @@ from flickerd.diagnose import drift as dd
 from flickerd.diagnose.global_flicker import YCC
 from flickerd.media.probe import probe
 from flickerd.media.reader import iter_frames
+from flickerd.routes import drift_clip as clip
 from flickerd.routes import drift_fit as fit
 from flickerd.routes import normalize_planes as planes
 from flickerd.routes.base import ProgressFn, StepResult, no_progress
@@ -55,6 +56,8 @@ class DriftParams(RouteParams):
         way inside the windows either side, not on the whole-frame means (off by default: an earlier
         form, with the whole-frame trend, lost more than it gained on the held-out renders; this one
         is measured on the fit half only).
+    fill: pixels a join clipped at black or white get the mean of the reference window's darkest
+        (brightest) share of luma as large as theirs (``drift_clip``), not the affine map's one value.
     analysis_max_side: the size the first pass measures at.
     crf, preset, pix_fmt: the final encode (pix_fmt None follows the input).
     """
@@ -65,6 +68,7 @@ class DriftParams(RouteParams):
     seams: tuple[int, ...] = ()
     search: bool = True
     compensated: bool = False
+    fill: bool = True
     analysis_max_side: int = ANALYSIS_MAX_SIDE
     crf: int = DEFAULT_CRF
     preset: str = DEFAULT_PRESET
@@ -83,17 +87,19 @@ def _small(img: np.ndarray, max_side: int) -> np.ndarray:
     return cv2.resize(img, (max(1, int(w / k)), max(1, int(h / k))), interpolation=cv2.INTER_AREA)
 
 
-def measure(src: str, planar: bool, bits: int, max_side: int,
-            keep: frozenset[int] = frozenset()) -> tuple[np.ndarray, dict[int, list[np.ndarray]]]:
+def measure(src: str, planar: bool, bits: int, max_side: int, keep: frozenset[int] = frozenset(),
+            tails: clip.Tails | None = None) -> tuple[np.ndarray, dict[int, list[np.ndarray]]]:
     """Pass one: ``STATS`` per frame (T × 5) in 8-bit code values of the planes (planar) or grey
     levels; and the frames ``keep`` names as (Y, Cb, Cr) float32 at the measuring size (chroma
-    on the luma grid), for ``fit.compensated_steps``."""
+    on the luma grid), for ``fit.compensated_steps``. Each frame's luma goes to ``tails`` too."""
     rows, kept = [], {}
     if planar:
         unit = ((1 << bits) - 1) / 255.0
         for t, frame in enumerate(planes.decode(src)):
             y, cb, cr = (_small(p, max_side).astype(np.float32) / unit for p in planes.read_planes(frame))
             rows.append(dd.plane_stats(y, cb, cr))
+            if tails is not None:
+                tails.add(t, y)
             if t in keep:
                 size = (y.shape[1], y.shape[0])
                 kept[t] = [y, cv2.resize(cb, size, interpolation=cv2.INTER_LINEAR),
@@ -101,6 +107,8 @@ def measure(src: str, planar: bool, bits: int, max_side: int,
     else:
         for t, f in enumerate(iter_frames(src, max_side=max_side)):
             rows.append(dd.rgb_stats(f.image))
+            if tails is not None:
+                tails.add(t, f.image.astype(np.float32) @ YCC[0])
             if t in keep:
                 ycc = f.image.astype(np.float32) @ YCC.T
                 kept[t] = [ycc[..., 0].copy(), ycc[..., 1] + 128, ycc[..., 2] + 128]
@@ -123,6 +131,11 @@ def seamed(src: str, p: DriftParams, frames: int) -> tuple[int, ...]:
     return tuple(s for s in run(src, DiagnoseSettings(timeline=False, fade_look=0), seams=p.seams).seams if 0 < s < frames)
 
 
+def _limited(info: Any) -> bool:
+    """Whether planar YUV samples are limited range (black 16, white 235 in 8 bits): unless marked full."""
+    return not (info.color_range == 2 or str(info.pix_fmt).startswith("yuvj"))
+
+
 class _Core:
     """Hands every frame straight back with its index: the corrections are known before pass two."""
 
@@ -141,7 +154,8 @@ class DriftRoute:
     # 3: ``search`` takes the diagnosis's seams (motion-compensated, cells agreeing), not the whole-frame statistics'
     # 4: ``compensated`` (opt-in: each seam's step measured through the motion); by default the output
     #    is version 3's, and only the seams found (``onset``) may differ
-    version = "4"
+    # 5: ``fill`` (default on): luma a join clipped at black or white gets the reference window's values
+    version = "5"
 
     def fix(self, src: str, out: str, params: Mapping[str, Any], progress: ProgressFn = no_progress) -> StepResult:
         start = time.monotonic()
@@ -152,12 +166,15 @@ class DriftRoute:
         planar = is_planar(info)
         bits = planes.PLANAR[info.pix_fmt] if planar else 8
         seams = seamed(src, p, 1 << 62)  # before pass one, which keeps the frames about them
+        black, white = (16.0, 235.0) if planar and _limited(info) else (0.0, 255.0)
+        tails = clip.Tails(black, white, seams[0]) if p.fill and seams and p.strength > 0 else None
         stats, kept = measure(src, planar, bits, p.analysis_max_side,
-                              fit.pair_frames(seams) if p.compensated else frozenset())
+                              fit.pair_frames(seams) if p.compensated else frozenset(), tails)
         progress(0.3)
         seams = tuple(s for s in seams if s < len(stats))
         steps = fit.compensated_steps(kept, seams, len(stats)) if p.compensated else None
-        c = fit.correction(stats, seams, p.dissolve, p.flash, p.strength, steps)
+        c = fit.correction(stats, seams, p.dissolve, p.flash, p.strength, steps,
+                           tails.spread_ratio if tails is not None else None)
         peak = 65535.0 if info.bit_depth > 8 else 255.0
 
         with staged_output(out) as tmp, open_writer(tmp, info, encoding) as writer:
@@ -177,14 +194,20 @@ class DriftRoute:
                     for ch, plane in enumerate(pl):
                         x = plane.astype(np.float32)
                         m = c.mean[t, ch] * unit
-                        x = (x - m) * c.gain[t, ch] + m + c.offset[t, ch] * unit
+                        mapped = (x - m) * c.gain[t, ch] + m + c.offset[t, ch] * unit
+                        if ch == 0 and tails is not None:
+                            mapped = clip.filled(x, mapped, tails.fills(t), black, white, unit)
+                        x = mapped
                         fixed.append(np.clip(x + 0.5, 0, top).astype(plane.dtype))
                     writer.write_frame(planes.frame_from_planes(fixed, data))
                 else:
                     rgb = data.astype(np.float32) * (255.0 / peak)
                     ycc = rgb @ YCC.T
                     ycc[..., 1:] += 128
+                    y0 = ycc[..., 0].copy() if tails is not None else None
                     ycc = fit.apply_ycc(ycc, c, t)
+                    if y0 is not None:
+                        ycc[..., 0] = clip.filled(y0, ycc[..., 0], tails.fills(t), black, white)
                     ycc[..., 1:] -= 128
                     back = (ycc @ _YCC2RGB.T) * (peak / 255.0)
                     writer.write(np.clip(back + 0.5, 0, peak).astype(data.dtype))

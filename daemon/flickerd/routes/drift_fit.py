@@ -19,7 +19,7 @@ seams keep their own changes: a real ramp inside a window is not touched.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -50,11 +50,12 @@ class Correction:
         return bool(np.all(np.abs(self.gain[t] - 1) < 1e-4) and np.all(np.abs(self.offset[t]) < 0.05))
 
 
-def _ratio(stats: np.ndarray, s: int, step: float, column: int) -> float:
-    """The level after a seam over the level before, of a spread statistic; 1 (no gain) where
-    it moves by more than ``GAIN_LIMIT``: that is content changing at the join, not a window's."""
+def _ratio(stats: np.ndarray, s: int, step: float, column: int, clipped: float = 1.0) -> float:
+    """The level after a seam over the level before, of a spread statistic, less the part
+    ``clipped`` explains (the ratio clipping alone makes); 1 (no gain) where it moves by more
+    than ``GAIN_LIMIT``: that is content changing at the join, not a window's."""
     before = float(np.median(stats[max(0, s - dd.LEVEL_FRAMES): s, column]))
-    ratio = (before + step) / before if before > 1e-3 else 1.0
+    ratio = (before + step) / before / clipped if before > 1e-3 else 1.0
     return ratio if 1 / GAIN_LIMIT <= ratio <= GAIN_LIMIT else 1.0
 
 
@@ -111,11 +112,15 @@ def _pair_step(a: list[np.ndarray], b: list[np.ndarray]) -> np.ndarray | None:
 
 
 def correction(stats: np.ndarray, seams: Sequence[int], dissolve: int = 4, flash: bool = True,
-               strength: float = 1.0, mean_steps: Sequence[np.ndarray | None] | None = None) -> Correction:
+               strength: float = 1.0, mean_steps: Sequence[np.ndarray | None] | None = None,
+               clipping: Callable[[float, float], float] | None = None) -> Correction:
     """The maps that bring every window back to the first (see the module docstring).
     ``mean_steps``: per seam, its (Y, Cb, Cr) step measured otherwise (``compensated_steps``;
     None: the statistics'); nothing of those seams is dissolved, since what the whole-frame
-    means still step there is the content's."""
+    means still step there is the content's. ``clipping(a, b)``: the ratio of Y spread that
+    clipping alone makes between windows whose luma sits ``a`` and ``b`` grey levels off the
+    first's (``drift_clip.Tails.spread_ratio``; where the route fills what was clipped, that
+    part of the spread's change is not the window's contrast)."""
     v = dd._filled(np.asarray(stats, np.float64))
     n = len(v)
     mean = v[:, :3].copy()
@@ -126,9 +131,12 @@ def correction(stats: np.ndarray, seams: Sequence[int], dissolve: int = 4, flash
     for i, m in enumerate(given):
         if m is not None:
             steps[i, :3] = m
+    level = 0.0  # the luma offset of the window before the seam against the first
     for s, step in zip(seams, steps):
         offset[s:] -= step[:3]
-        log_gain[s:, 0] -= np.log(_ratio(v, s, step[3], 3))
+        clipped = clipping(level, level + float(step[0])) if clipping is not None else 1.0
+        level += float(step[0])
+        log_gain[s:, 0] -= np.log(_ratio(v, s, step[3], 3, clipped))
         log_gain[s:, 1:] -= np.log(_ratio(v, s, step[4], 4))
     corrected = mean + offset
     if dissolve > 0 and seams:
