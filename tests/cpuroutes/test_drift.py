@@ -430,4 +430,4 @@ def test_fill_works_on_an_rgb_source_too(tmp_path):
         out_path = str(tmp_path / f"fill{fill}.mkv")
         DriftRoute().fix(src, out_path, {"seams": [30], "search": False, "fill": fill})
         psnr[fill] = _psnr(load(out_path, 100, 10_000)[0][30:], truth[30:])
-    assert psnr[True] > psnr[False] + 0.05, psnr
+    assert psnr[True] > psnr[False] + 0.75, psnr

@@ -117,3 +117,26 @@ def test_x264_encode_does_not_depend_on_heap_leftovers(tmp_path):
             _leftovers(0)
         outs.append((tmp_path / f"o{k}.mp4").read_bytes())
     assert outs[0] == outs[1]
+
+
+@pytest.mark.parametrize("name, codec", [("o.mp4", None), ("o.mov", "prores")])
+def test_a_full_range_rgb_source_keeps_its_levels_in_yuv(tmp_path, name, codec):
+    """An RGB source (an image sequence, an RGB codec) is tagged full range; its YUV output must
+    hold full-range values, not limited-range ones read back as full (+12 levels at 30 before);
+    ProRes, which records limited range whatever it is told, gets limited values."""
+    import cv2
+
+    folder = tmp_path / "shot"
+    folder.mkdir()
+    ramp = np.tile(np.linspace(0, 255, 96, dtype=np.float32), (64, 1))
+    frames = [np.repeat(ramp[..., None], 3, axis=2).astype(np.uint8) for _ in range(4)]
+    for t, f in enumerate(frames):
+        cv2.imwrite(str(folder / f"frame_{t:04d}.png"), f)
+    info = probe(str(folder))
+    assert info.color_range == 2  # full range, as RGB is
+    with VideoWriter(tmp_path / name, info, settings=EncodeSettings(crf=0, preset="ultrafast", codec=codec)) as w:
+        for f in frames:
+            w.write(f)
+    back = [f.image.astype(np.float32) for f in iter_frames(str(tmp_path / name))]
+    assert abs(float(np.mean(back[0][:, :8])) - float(np.mean(frames[0][:, :8]))) < 2  # black stays black
+    assert abs(float(np.mean(back[0][:, -8:])) - float(np.mean(frames[0][:, -8:]))) < 2  # white stays white

@@ -75,6 +75,17 @@ def resolve_output(src: str, output: str | None) -> str:
     return os.path.abspath(output)
 
 
+def named_codec(src: str, final: str) -> str | None:
+    """The codec ``-o``'s extension asks for when the source is an animated image (GIF, WebP): the
+    kept codec would put a GIF inside a file named ``.mp4``. None: keep what came in."""
+    from flickerd.media.writer import CONTAINER_CODEC
+
+    ext, src_ext = os.path.splitext(final)[1].lower(), os.path.splitext(src)[1].lower()
+    if src_ext in (".gif", ".webp") and ext != src_ext:
+        return CONTAINER_CODEC.get(ext)
+    return None
+
+
 def parse_route(route: str, mode: str | None):
     """``auto`` → None; ``a+b`` → steps (``--mode`` goes to RIFE steps). Unknown names: ConfigError."""
     from flickerd.routes.base import Step
@@ -110,10 +121,10 @@ class _Bar:
 
     WIDTH = 30
 
-    def __init__(self, label: str, stream=sys.stderr) -> None:
+    def __init__(self, label: str, stream=None) -> None:
         self.label = label
-        self.stream = stream
-        self.on = stream.isatty()
+        self.stream = stream or sys.stderr  # looked up now: a default taken at import outlives a redirected stderr
+        self.on = self.stream.isatty()
         self.last = -1
 
     def __call__(self, fraction: float) -> None:
@@ -184,7 +195,7 @@ def main(args: argparse.Namespace) -> int:
         try:
             outcome = process_file(src, workdir, rules=rules_with_mode(DEFAULT_RULES, args.mode),
                                    route_override=steps, progress=bar, compare=not args.no_compare,
-                                   output_codec=args.codec.lower() if args.codec else None, guide=guide,
+                                   output_codec=args.codec.lower() if args.codec else named_codec(src, final), guide=guide,
                                    windows=record if record is not None and (record.window or record.seams) else None)
         finally:
             bar.close()

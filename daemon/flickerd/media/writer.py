@@ -33,6 +33,8 @@ CODEC_ALIASES: dict[str, str] = {
 FIXED_PIX_FMT = {"gif": "rgb8", "libwebp_anim": "yuva420p"}
 # AVColorSpace values swscale converts with (bt709, fcc, bt470bg, smpte170m, smpte240m, bt2020).
 YUV_MATRICES = {1, 4, 5, 6, 7, 9, 10}
+LIMITED_RANGE, FULL_RANGE = 1, 2  # AVCOL_RANGE_MPEG, AVCOL_RANGE_JPEG
+LIMITED_ONLY = frozenset({"prores_ks"})  # encoders that write limited range whatever the tag
 # Containers each codec can live in; the first is used when the input's container cannot take it.
 CODEC_CONTAINERS: dict[str, tuple[str, ...]] = {
     "libx264": (".mp4", ".mov", ".mkv", ".m4v"), "libx265": (".mp4", ".mov", ".mkv"),
@@ -188,7 +190,9 @@ class VideoWriter:
             self._v.options = {"crf": str(settings.crf + 15), "b": "0", "row-mt": "1", "deadline": "good", "cpu-used": "4"}
         cc = self._v.codec_context
         if self.codec not in ("gif", "libwebp_anim"):
-            cc.color_range = source.color_range
+            # ProRes stores limited range whatever it is told: convert to what the file will say
+            cc.color_range = LIMITED_RANGE if self.codec in LIMITED_ONLY and source.color_range == FULL_RANGE \
+                else source.color_range
             cc.color_primaries = source.color_primaries
             cc.color_trc = source.color_trc
             cc.colorspace = source.colorspace
@@ -242,10 +246,17 @@ class VideoWriter:
             rgb = rgb[:h, :w]
         fmt = "rgb48le" if rgb.dtype == np.uint16 else "rgb24"
         frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format=fmt)
-        if self.pix_fmt.startswith("yuv") and self.source.colorspace in YUV_MATRICES:
-            # Convert with the matrix the stream is tagged with: decoders (and our reader) use
-            # the tag, while the encoder's implicit conversion would always use BT.601.
-            frame = frame.reformat(format=self.pix_fmt, dst_colorspace=self.source.colorspace)
+        if self.pix_fmt.startswith("yuv"):
+            # Convert with the matrix and range the stream is tagged with: decoders (and our reader)
+            # use the tags, while the encoder's implicit conversion is always BT.601, limited range
+            # (an RGB source, tagged full range, came out 16-235 read as 0-255: +12 levels at 30).
+            kw: dict[str, int] = {}
+            if self.source.colorspace in YUV_MATRICES:
+                kw["dst_colorspace"] = self.source.colorspace
+            if self._v.codec_context.color_range == FULL_RANGE:
+                kw["dst_color_range"] = FULL_RANGE
+            if kw:
+                frame = frame.reformat(format=self.pix_fmt, **kw)
         self.write_frame(frame)
 
     def write_frame(self, frame: av.VideoFrame) -> None:
