@@ -403,11 +403,6 @@ def _blind(steps: Sequence[Step]) -> tuple[Step, ...]:
     return tuple(Step(s.route, {k: v for k, v in s.params.items() if k != GUIDE_PARAM}) for s in steps)
 
 
-def guided(outcome: Outcome) -> bool:
-    """Whether the guide shaped the published result: its chain ran the ``guided`` route."""
-    return outcome.chain is not None and any(s.route == "guided" for s in outcome.chain.steps)
-
-
 def _describe_sequence(src: str, source_info: dict[str, Any], notes: list[str]) -> None:
     """Image sequences: gaps go into the report's notes, generator metadata (PNG chunks or the
     sidecar, as the regeneration route reads it) beside the probe. Never fatal."""

@@ -138,3 +138,19 @@ def test_a_render_that_flickers_is_averaged_as_before_where_the_guide_moves():
     kept = _guided_mse(guides, truths, renders, guided_core.MISMATCH)
     assert kept < 0.5 * before, (kept, before)
     assert kept <= 1.02 * plain, (kept, plain)
+
+
+def test_rgb_frames_decide_by_green_not_red():
+    # an RGB render whose green and blue repeat the guide's posterised style while red alone
+    # flickers: green stands for the luma (as in detail), says there is no flicker to average, and
+    # keeps green's steps crisp where the object moves; deciding by red would blur them
+    guides, truths, noisy = _object_over_still_background(12.0)
+    err = {}
+    for lead in (0, 1):
+        core = GuidedStabilizer(255.0, 3, 0.03, 1.0, "medium", lead=lead)
+        got = []
+        for i, r in enumerate(noisy):
+            got += core.feed(i, None, ([r, truths[i].copy(), truths[i].copy()], guides[i]))
+        got += core.finish()
+        err[lead] = float(np.mean([np.mean((ps[1] - truths[t]) ** 2) for t, _, ps in got]))
+    assert err[1] < 0.5 * err[0], err

@@ -335,7 +335,7 @@ def test_the_tone_check_old_acceptance_tables_stay_valid_and_can_turn_it_off():
     per_route = Acceptance.from_mapping({"routes": {"normalize": {"min_tone_change_on_flicker": 0.4}}})
     assert per_route.for_chain(["normalize"]).min_change_on_flicker == 0.4
     assert Acceptance().min_tone_change_on_flicker == pytest.approx(0.15)
-    # guided chains are exempt (fitted on blind chains only), unless a table asks for it
-    assert Acceptance().for_chain(["normalize", "guided"]).min_change_on_flicker == Acceptance().min_change_on_flicker
-    asked = Acceptance.from_mapping({"routes": {"normalize+guided": {"min_tone_change_on_flicker": 0.2}}})
-    assert asked.for_chain(["normalize", "guided"]).min_change_on_flicker == 0.2
+    # chains measured along a guide's motion are exempt (the bar was fitted on blind measures)
+    for routes in (["normalize", "guided"], ["normalize"], ["normalize", "ffmpeg"]):
+        assert Acceptance().for_chain(routes, along_guide=True).min_change_on_flicker == \
+            Acceptance().min_change_on_flicker

@@ -138,8 +138,9 @@ class GuidedStabilizer(NeighbourWindow[_Frame]):
     def __init__(self, peak: float, radius: int, tolerance: float, strength: float, flow_preset: str,
                  analysis_max_side: int = 480, compensate: bool = True, fit_radius: int = FIT_RADIUS,
                  flows: FlowSource | None = None, detail_gain: bool = True,
-                 gain_history: int = GAIN_HISTORY, mismatch: float = MISMATCH) -> None:
+                 gain_history: int = GAIN_HISTORY, mismatch: float = MISMATCH, lead: int = 0) -> None:
         super().__init__(radius, flow_preset, flows)
+        self.lead = lead  # the plane that stands for luma: Y (0) of planar YUV, G (1) of RGB
         self.peak = peak
         self.analysis_max_side = analysis_max_side
         self.compensate = compensate
@@ -204,8 +205,8 @@ class GuidedStabilizer(NeighbourWindow[_Frame]):
         """The render's luma against the guide's at frame t: the ratio of their variances."""
         here = self.frames[t]
         if here.contrast is None:
-            gv = float(np.var(here.fine[0]))
-            here.contrast = float(np.var(here.planes[0] / self.peak)) / gv if gv > 0 else 1.0
+            gv = float(np.var(here.fine[self.lead]))
+            here.contrast = float(np.var(here.planes[self.lead] / self.peak)) / gv if gv > 0 else 1.0
         return here.contrast
 
     def _emit(self, t: int) -> Emitted:
@@ -220,7 +221,9 @@ class GuidedStabilizer(NeighbourWindow[_Frame]):
             w_small = guide_weight(here.guide, self.frames[s].guide, fw, self._flow(s, t), self.tolerance)
             self._count_weight(w_small)
             keep = 1.0  # set by the luma (mismatch): 1, the render flickers and the weights stay
-            for k, plane in enumerate(planes[s]):
+            order = [self.lead] + [k for k in range(len(planes[s])) if k != self.lead]  # the luma first
+            for k in order:
+                plane = planes[s][k]
                 h, w = plane.shape
                 f = dfit.scale_flow(fw, w, h)
                 moved = dfit.warp_detail(plane, f)
@@ -231,10 +234,10 @@ class GuidedStabilizer(NeighbourWindow[_Frame]):
                     # that change carried through the render's local response to it
                     moved += self.peak * here.slope[k] * changed
                 weight = cv2.resize(w_small, (w, h), interpolation=cv2.INTER_LINEAR)
-                if self.mismatch > 0 and (k == 0 or keep < 1.0):
+                if self.mismatch > 0 and (k == self.lead or keep < 1.0):
                     residual = moved - planes[t][k]
                     still = still_pixels(f, weight)
-                    if k == 0:  # the luma says whether the render flickers; chroma follows it
+                    if k == self.lead:  # the luma says whether the render flickers; the other planes follow
                         keep = 1.0 if still is None else flicker_keep(residual, self.peak * changed, still,
                                                                            self._contrast(t))
                     if still is not None and keep < 1.0:
