@@ -224,9 +224,17 @@ class Acceptance:
         return out
 
 
+# thresholds on a correlation or a reduction: a value outside [-1, 1] is a typo (15 for 0.15)
+# that would refuse (or pass) every fix
+_UNIT_RANGE = frozenset({"min_change_on_flicker", "min_detail_change_on_flicker", "min_tone_change_on_flicker",
+                         "min_texture_flicker_reduction"})
+
+
 def _number(value: Any, path: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         raise ConfigError(f"{path}: expected a number, got {value!r}.")
+    if path.rsplit(".", 1)[-1] in _UNIT_RANGE and not -1.0 <= value <= 1.0:
+        raise ConfigError(f"{path}: {value!r} is out of range; expected a number from -1 to 1 (-1: off).")
     return float(value)
 
 

@@ -339,3 +339,14 @@ def test_the_tone_check_old_acceptance_tables_stay_valid_and_can_turn_it_off():
     for routes in (["normalize", "guided"], ["normalize"], ["normalize", "ffmpeg"]):
         assert Acceptance().for_chain(routes, along_guide=True).min_change_on_flicker == \
             Acceptance().min_change_on_flicker
+
+
+def test_a_correlation_threshold_out_of_range_is_a_config_error():
+    from flickerd.errors import ConfigError
+    from flickerd.verify import Acceptance
+
+    with pytest.raises(ConfigError, match=r"acceptance.min_tone_change_on_flicker: 15 is out of range"):
+        Acceptance.from_mapping({"min_tone_change_on_flicker": 15})
+    with pytest.raises(ConfigError, match=r"acceptance.routes.detail.min_texture_flicker_reduction: 30"):
+        Acceptance.from_mapping({"routes": {"detail": {"min_texture_flicker_reduction": 30}}})
+    assert Acceptance.from_mapping({"min_tone_change_on_flicker": -1}).min_tone_change_on_flicker == -1.0
