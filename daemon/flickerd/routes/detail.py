@@ -90,6 +90,14 @@ LEAK = 0.0
 # rises from ``leak_rho`` − LEAK_RHO_RAMP to ``leak_rho``. 0 (default): the allowance everywhere.
 LEAK_RHO = 0.0
 LEAK_RHO_RAMP = 0.2
+# px per frame at full resolution: where a neighbour's motion is slower than this, the novelty gate
+# opens (its detail is averaged even where it repeats the frame's) and, out to ``far``, neighbours
+# beyond ``radius`` count. The novelty gate guards repeated detail against the blur of sub-pixel
+# misalignment, which grows with the motion; at half the injector's strength re-drawn detail still
+# correlates 0.5-0.9 with its neighbours, so the gate held 61-82% of the error there (fit half, in
+# memory). Full weight below slow / 2, none from slow on. 0: off (version 3).
+SLOW = 0.0
+FAR = 0  # neighbours on each side counted where the motion is slow (≤ radius: none beyond radius)
 NOVELTY_SIGMA = 3.0  # px at full resolution: the window of that correlation
 ANALYSIS_MAX_SIDE = 480  # flows need detail-level accuracy, so a larger analysis size than normalize's
 FLOW_PRESET = "medium"  # "fast" misaligns fine detail on zooms (clean-clip SSIM 0.971 vs 0.983 at medium)
@@ -119,6 +127,10 @@ class DetailParams(RouteParams):
         (a render whose detail mostly persists keeps the plain gate). 0 (default): ``leak`` everywhere.
     gate_sigma: px at full resolution (0.5–8), the low-pass of the analysis luma the flows and the base
         gate see (before version 3: ``sigma``).
+    slow: px per frame at full resolution (0–8); where a neighbour's motion is slower, the novelty
+        gate opens (full below ``slow`` / 2, ramping to none at ``slow``). 0: off.
+    far: 0–8; neighbours on each side out to ``far`` count where their motion (per frame) is slower
+        than ``slow``, those beyond ``radius`` nowhere else (2 more flows per frame each). ≤ ``radius``: none.
     chroma: stabilise the chroma planes too (False: luma only).
     analysis_max_side, flow_preset: the size and DIS preset of the flows.
     crf, preset, pix_fmt: the final encode (pix_fmt None follows the input).
@@ -135,6 +147,8 @@ class DetailParams(RouteParams):
     leak: float = LEAK
     leak_rho: float = LEAK_RHO
     gate_sigma: float = GATE_SIGMA
+    slow: float = SLOW
+    far: int = FAR
     analysis_max_side: int = ANALYSIS_MAX_SIDE
     flow_preset: str = FLOW_PRESET
     crf: int = DEFAULT_CRF
@@ -145,7 +159,7 @@ class DetailParams(RouteParams):
     RANGES = {"radius": (1, 8), "sigma": (0.5, 8.0), "strength": (0.0, 1.0), "tolerance": (0.005, 0.5),
               "keep": (0.05, 1.0), "amplitude": (0.0, 1.0), "misalignment": (0.0, 4.0),
               "leak": (0.0, 2.0), "leak_rho": (0.0, 1.0), "gate_sigma": (0.5, 8.0),
-              "analysis_max_side": (32, 4096), "crf": (0, 51)}
+              "slow": (0.0, 8.0), "far": (0, 8), "analysis_max_side": (32, 4096), "crf": (0, 51)}
     CHOICES = {"flow_preset": PRESETS}
 
 
@@ -173,7 +187,7 @@ class DetailStabilizer(NeighbourWindow[_Frame]):
 
     def __init__(self, width: int, height: int, peak: float, p: DetailParams,
                  flows: FlowSource | None = None) -> None:
-        super().__init__(p.radius, p.flow_preset, flows)
+        super().__init__(max(p.radius, p.far if p.slow > 0 else 0), p.flow_preset, flows)
         self.p = p
         self.peak = peak
         self.size = analysis_size(width, height, 1.0, p.analysis_max_side)
@@ -210,6 +224,7 @@ class DetailStabilizer(NeighbourWindow[_Frame]):
         energy = dfit.local_energy(here.details[0], NOVELTY_SIGMA)
         for s in self.neighbours(t):
             fw, bw = self._flow(t, s), self._flow(s, t)
+            slow = dfit.slowness(fw, abs(s - t) * self.scale, self.p.slow) if self.p.slow > 0 else None
             luma_weight = None
             coords: dict[tuple[int, int], np.ndarray] = {}  # the sampling map per plane size: Cb and Cr share one
             for k, d in enumerate(here.details):
@@ -231,13 +246,18 @@ class DetailStabilizer(NeighbourWindow[_Frame]):
                         leak = dfit.detail_leak(d, moved, NOVELTY_SIGMA, self.size, factor / self.peak)
                     w_small = dfit.reliability(here.small_base, self.frames[s].small_base, fw, bw, self.p.tolerance,
                                                leak)
+                    if abs(s - t) > self.p.radius:  # a far neighbour counts only where the motion is slow
+                        w_small = w_small * slow
                     self._count_weight(w_small)
                     luma_weight = cv2.resize(w_small, (w, h), interpolation=cv2.INTER_LINEAR)
                     if self.p.misalignment > 0:
                         rhos.append(rho)
                         trusts.append(luma_weight.copy())
                     if self.p.keep < 1.0:
-                        luma_weight *= dfit.novelty_of(rho, self.p.keep)
+                        novel = dfit.novelty_of(rho, self.p.keep)
+                        if slow is not None:  # slow motion: misalignment is small, repeated detail may be averaged
+                            novel = np.maximum(novel, cv2.resize(slow, (w, h), interpolation=cv2.INTER_LINEAR))
+                        luma_weight *= novel
                     weights[k].append(luma_weight)
                 else:
                     weights[k].append(cv2.resize(luma_weight, (w, h), interpolation=cv2.INTER_LINEAR))
@@ -256,7 +276,7 @@ class DetailStabilizer(NeighbourWindow[_Frame]):
             else:
                 new = d
             out.append(np.clip(base + new, 0.0, self.peak))
-        self._forget(t + 1 - self.p.radius)
+        self._forget(t + 1 - self.radius)
         return t, here.data, out
 
 
