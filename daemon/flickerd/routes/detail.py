@@ -90,21 +90,22 @@ LEAK = 0.0
 # rises from ``leak_rho`` − LEAK_RHO_RAMP to ``leak_rho``. 0 (default): the allowance everywhere.
 LEAK_RHO = 0.0
 LEAK_RHO_RAMP = 0.2
-# px per frame at full resolution: where a neighbour's motion is slower than this, the novelty gate
-# opens (its detail is averaged even where it repeats the frame's) and, out to ``far``, neighbours
-# beyond ``radius`` count. The novelty gate guards repeated detail against the blur of sub-pixel
-# misalignment, which grows with the motion; at half the injector's strength re-drawn detail still
-# correlates 0.5-0.9 with its neighbours, so on the fit half (in memory, strength 0.5) 61-82% of the
-# error sat where under half a neighbour's weight passed the gates. Full weight below slow / 2, none
-# from slow on; 2 also moved DynamiCrafter honey as it is 0.1 dB further from itself, 1 did not.
-# bench real_repairs, fit half, detail alone (auto's texture median, its detail step swapped): slow 1
-# +0.81 -> +0.85 dB, with far 4 +0.93 (strength 1 +1.36 -> +1.55, 0.5 +0.08 -> +0.21), no harmful
-# publication. 0: off (version 3).
+# px per frame at full resolution: neighbours beyond ``radius``, out to ``far``, count only where their
+# motion is slower than this (full weight below slow / 2, none from slow on). At half the injector's
+# strength 61-82% of the error sat where under half a neighbour's weight passed the gates (fit half, in
+# memory), and more neighbours everywhere (radius 4) moved renders that boil by themselves 0.6 dB
+# further from themselves; where they move under 1 px a frame (DynamiCrafter honey, LaVie as they are:
+# 1-4 px) the far ones do not reach them.
 SLOW = 1.0
 # Neighbours on each side counted where the motion is slow (≤ radius: none beyond radius); their flows are
 # chained through the nearer frames' (in memory: within 0.01 dB of their own flows, at no flow cost).
 # Route CPU 0.200 -> 0.276 s a frame (832x480; 3: 0.230).
 FAR = 4
+# Where a neighbour moves slower than ``slow`` the novelty gate opens too (its repeated detail is averaged):
+# fit half, detail alone, auto's texture median (detail swapped) +0.81 -> +0.85 dB alone, +0.93 with far
+# 4; but a clean real film whose fur and grass barely move (bench restoration, bigbuckbunny at 320 px) then
+# loses 3 dB more (detail kept 0.88; verification refuses it), so it is an opt-in.
+SLOW_OPEN = False
 NOVELTY_SIGMA = 3.0  # px at full resolution: the window of that correlation
 ANALYSIS_MAX_SIDE = 480  # flows need detail-level accuracy, so a larger analysis size than normalize's
 FLOW_PRESET = "medium"  # "fast" misaligns fine detail on zooms (clean-clip SSIM 0.971 vs 0.983 at medium)
@@ -134,11 +135,13 @@ class DetailParams(RouteParams):
         (a render whose detail mostly persists keeps the plain gate). 0 (default): ``leak`` everywhere.
     gate_sigma: px at full resolution (0.5–8), the low-pass of the analysis luma the flows and the base
         gate see (before version 3: ``sigma``).
-    slow: px per frame at full resolution (0–8); where a neighbour's motion is slower, the novelty
-        gate opens (full below ``slow`` / 2, ramping to none at ``slow``). 0: off (version 3).
+    slow: px per frame at full resolution (0–8); what counts as slow motion: full below ``slow`` / 2,
+        ramping to none at ``slow``. 0: nothing (version 3).
     far: 0–8; neighbours on each side out to ``far`` count where their motion (per frame) is slower
         than ``slow``, those beyond ``radius`` nowhere else; their flows are chained through the frames
         ``radius`` apart (no more flows are computed). ≤ ``radius``, or ``slow`` 0: none.
+    slow_open: where a neighbour moves slower than ``slow`` its detail is averaged even where it
+        repeats the frame's (the novelty gate opens). False (default): the gate as everywhere.
     chroma: stabilise the chroma planes too (False: luma only).
     analysis_max_side, flow_preset: the size and DIS preset of the flows.
     crf, preset, pix_fmt: the final encode (pix_fmt None follows the input).
@@ -157,6 +160,7 @@ class DetailParams(RouteParams):
     gate_sigma: float = GATE_SIGMA
     slow: float = SLOW
     far: int = FAR
+    slow_open: bool = SLOW_OPEN
     analysis_max_side: int = ANALYSIS_MAX_SIDE
     flow_preset: str = FLOW_PRESET
     crf: int = DEFAULT_CRF
@@ -241,8 +245,11 @@ class DetailStabilizer(NeighbourWindow[_Frame]):
         energy = dfit.local_energy(here.details[0], NOVELTY_SIGMA)
         for s in self.neighbours(t):
             fw = self._flow(t, s)
-            slow = dfit.slowness(fw, abs(s - t) * self.scale, self.p.slow) if self.p.slow > 0 else None
-            if abs(s - t) > self.p.radius and not slow.any():  # a far neighbour that moves everywhere: no weight
+            far = abs(s - t) > self.p.radius
+            slow = None
+            if self.p.slow > 0 and (far or self.p.slow_open):
+                slow = dfit.slowness(fw, abs(s - t) * self.scale, self.p.slow)
+            if far and not slow.any():  # a far neighbour that moves everywhere: no weight
                 continue
             bw = self._flow(s, t)
             luma_weight = None
@@ -266,7 +273,7 @@ class DetailStabilizer(NeighbourWindow[_Frame]):
                         leak = dfit.detail_leak(d, moved, NOVELTY_SIGMA, self.size, factor / self.peak)
                     w_small = dfit.reliability(here.small_base, self.frames[s].small_base, fw, bw, self.p.tolerance,
                                                leak)
-                    if abs(s - t) > self.p.radius:  # a far neighbour counts only where the motion is slow
+                    if far:  # a far neighbour counts only where the motion is slow
                         w_small = w_small * slow
                     self._count_weight(w_small)
                     luma_weight = cv2.resize(w_small, (w, h), interpolation=cv2.INTER_LINEAR)
@@ -275,7 +282,7 @@ class DetailStabilizer(NeighbourWindow[_Frame]):
                         trusts.append(luma_weight.copy())
                     if self.p.keep < 1.0:
                         novel = dfit.novelty_of(rho, self.p.keep)
-                        if slow is not None:  # slow motion: misalignment is small, repeated detail may be averaged
+                        if self.p.slow_open and slow is not None:  # slow motion: repeated detail averaged too
                             novel = np.maximum(novel, cv2.resize(slow, (w, h), interpolation=cv2.INTER_LINEAR))
                         luma_weight *= novel
                     weights[k].append(luma_weight)
@@ -304,7 +311,7 @@ class DetailRoute:
     """Temporal stabilisation of fine detail (see ``DetailParams``)."""
 
     name = "detail"
-    version = "4"  # 3: sigma 1.5 -> 1.0; 4: slow 1.0 and far 4
+    version = "4"  # 3: sigma 1.5 -> 1.0; 4: far 4 where slower than 1 px a frame
 
     def fix(self, src: str, out: str, params: Mapping[str, Any], progress: ProgressFn = no_progress) -> StepResult:
         p = DetailParams.from_mapping(params)  # a bad parameter is said before the input is read
