@@ -56,7 +56,7 @@ def test_window_stays_bounded():
         planes = [rng.random((48, 64)).astype(np.float32) * 255, rng.random((24, 32)).astype(np.float32) * 255,
                   rng.random((24, 32)).astype(np.float32) * 255]
         emitted += [t for t, _, _ in core.feed(i, None, planes)]
-        assert len(core.frames) <= 2 * p.radius + 1
+        assert len(core.frames) <= 2 * core.radius + 1  # the window reaches out to `far` (4) by default
     emitted += [t for t, _, _ in core.finish()]
     assert emitted == list(range(12))
 
@@ -290,3 +290,92 @@ def _redrawn_strong_texture():
         return 10 * np.log10(error(src) / error(_stabilised(src, p)))
 
     return gain
+
+
+def test_slowness_is_full_below_half_the_threshold_and_none_from_it():
+    # analysis at half size, a gap of 2 frames: 1 full-res px per frame is 1 analysis px over the gap
+    fw = np.zeros((1, 5, 2), np.float32)
+    fw[0, :, 0] = [0.0, 0.5, 0.75, 1.0, 3.0]
+    assert detail_fit.slowness(fw, 2 * 0.5, 1.0)[0] == pytest.approx([1.0, 1.0, 0.5, 0.0, 0.0])
+    fw[0, :, 1] = fw[0, :, 0]  # the magnitude counts, not one component
+    assert detail_fit.slowness(fw, 1.0, 1.0)[0] == pytest.approx([1.0, 0.59, 0.0, 0.0, 0.0], abs=0.01)
+
+
+def _still_or_panning(frames: int, strength: float, step: float) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """(truth, source): persistent fine texture over a smooth picture, still (``step`` 0) or panning
+    ``step`` px per frame, its detail re-drawn by the texture injector at ``strength``."""
+    import cv2
+
+    from flickerd.synth import inject
+
+    rng = np.random.default_rng(5)
+    w, h, margin = 160, 96, int(step * frames) + 2
+    x = rng.standard_normal((h, w + margin)).astype(np.float32)
+    x -= cv2.GaussianBlur(x, (0, 0), 1.0)
+    world = cv2.GaussianBlur(rng.random((h, w + margin)).astype(np.float32), (0, 0), 5) * 300
+    world += 128 - world.mean() + 12 * x / x.std()
+    shift = lambda t: cv2.warpAffine(world, np.float32([[1, 0, -step * t], [0, 1, 0]]), (w, h),  # noqa: E731
+                                     flags=cv2.INTER_CUBIC)
+    truth = [shift(t) for t in range(frames)]
+    redraw = inject.texture(np.random.default_rng(3), frames, strength)
+    return truth, [np.clip(redraw(np.dstack([f, f, f]), t)[..., 1], 0, 255) for t, f in enumerate(truth)]
+
+
+def _error(frames: list[np.ndarray], truth: list[np.ndarray]) -> float:
+    return float(np.mean([np.mean((a - b) ** 2) for a, b in zip(frames, truth)]))
+
+
+def test_weak_redrawn_texture_where_the_motion_is_slow_passes_the_novelty_gate():
+    """Weakly re-drawn detail still correlates with its neighbours (here ρ ≈ 0.8; on the bench's encoded
+    half-strength texture 0.5–0.9), so the novelty gate shuts them out and the input stays as it was; where
+    the motion is slow (``slow``) the opt-in ``slow_open`` opens it: closer to the still scene."""
+    truth, src = _still_or_panning(12, 0.3, 0.0)
+    gated = _error(_stabilised(src, DetailParams(chroma=False, far=0)), truth)  # the default gate
+    opened = _error(_stabilised(src, DetailParams(chroma=False, slow=1.0, far=0, slow_open=True)), truth)
+    assert gated > 0.95 * _error(src, truth)  # the gate: next to nothing moved
+    assert opened < gated * 0.7, (opened, gated)  # measured: 12.5 against 24.1 levels²
+
+
+def test_far_neighbours_count_only_where_the_motion_is_slow():
+    """``far``: neighbours beyond ``radius`` are averaged in on a still scene (closer to it), and change
+    nothing where the scene pans faster than ``slow``."""
+    near, far = DetailParams(chroma=False, slow=1.0, far=0), DetailParams(chroma=False, slow=1.0, far=4)
+    truth, src = _still_or_panning(14, 1.0, 0.0)
+    assert _error(_stabilised(src, far), truth) < _error(_stabilised(src, near), truth) * 0.9
+    truth, src = _still_or_panning(14, 1.0, 3.0)
+    out_near, out_far = _stabilised(src, near), _stabilised(src, far)
+    assert max(float(np.abs(a - b).max()) for a, b in zip(out_near, out_far)) < 1e-3
+
+
+def test_far_neighbours_cost_no_flow_of_their_own():
+    """A ``far`` neighbour's flow is chained through the frames ``radius`` apart: only those are computed,
+    and the chain is the two flows added along the first."""
+    from flickerd.flow import warp
+    from flickerd.flow_source import DirectFlows
+
+    asked: list[tuple[int, int]] = []
+
+    class Recording(DirectFlows):
+        def request(self, key, src_gray, dst_gray, preset):  # noqa: ANN001
+            asked.append(key)
+            super().request(key, src_gray, dst_gray, preset)
+
+    _, src = _still_or_panning(10, 1.0, 0.5)
+    core = DetailStabilizer(160, 96, 255.0, DetailParams(chroma=False, slow=1.0, far=4), Recording())
+    emitted = [t for i, f in enumerate(src) for t, _, _ in core.feed(i, None, [f])] + [t for t, _, _ in core.finish()]
+    assert emitted == list(range(10))
+    assert max(abs(a - b) for a, b in asked) == 2 and len(asked) == 2 * (9 + 8)
+    core = DetailStabilizer(160, 96, 255.0, DetailParams(chroma=False, slow=1.0, far=4), Recording())
+    list(core.feed(0, None, [src[0]])) + list(core.feed(1, None, [src[1]])) + list(core.feed(2, None, [src[2]]))
+    f02, f01, f12 = core._flow(0, 2), core.flows.get((0, 1)), core.flows.get((1, 2))
+    assert f02 is core.flows.get((0, 2))  # within reach: the flow itself
+    core.reach = 1  # as if radius were 1: 0 → 2 is chained through frame 1
+    assert np.allclose(core._flow(0, 2), f01 + warp(f12, f01))
+
+
+def test_far_window_stays_bounded_and_off_without_slow():
+    core = DetailStabilizer(64, 48, 255.0, DetailParams(radius=2, slow=1.0, far=3))
+    assert core.radius == 3
+    assert DetailStabilizer(64, 48, 255.0, DetailParams(radius=2, far=3, slow=0.0)).radius == 2  # slow 0: far is off
+    with pytest.raises(ConfigError, match="params.far"):
+        DetailParams.from_mapping({"far": 9})

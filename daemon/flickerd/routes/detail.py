@@ -25,7 +25,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from flickerd.flow import PRESETS
+from flickerd.flow import PRESETS, warp
 from flickerd.flow_source import AheadFlows, FlowSource
 from flickerd.routes.guide_stream import GUIDE_PARAM, GuideReader
 from flickerd.media.probe import probe
@@ -90,6 +90,22 @@ LEAK = 0.0
 # rises from ``leak_rho`` − LEAK_RHO_RAMP to ``leak_rho``. 0 (default): the allowance everywhere.
 LEAK_RHO = 0.0
 LEAK_RHO_RAMP = 0.2
+# px per frame at full resolution: neighbours beyond ``radius``, out to ``far``, count only where their
+# motion is slower than this (full weight below slow / 2, none from slow on). At half the injector's
+# strength 61-82% of the error sat where under half a neighbour's weight passed the gates (fit half, in
+# memory), and more neighbours everywhere (radius 4) moved renders that boil by themselves 0.6 dB
+# further from themselves; where they move under 1 px a frame (DynamiCrafter honey, LaVie as they are:
+# 1-4 px) the far ones do not reach them.
+SLOW = 1.0
+# Neighbours on each side counted where the motion is slow (≤ radius: none beyond radius); their flows are
+# chained through the nearer frames' (in memory: within 0.01 dB of their own flows, at no flow cost).
+# Route CPU 0.200 -> 0.276 s a frame (832x480; 3: 0.230).
+FAR = 4
+# Where a neighbour moves slower than ``slow`` the novelty gate opens too (its repeated detail is averaged):
+# fit half, detail alone, auto's texture median (detail swapped) +0.81 -> +0.85 dB alone, +0.93 with far
+# 4; but a clean real film whose fur and grass barely move (bench restoration, bigbuckbunny at 320 px) then
+# loses 3 dB more (detail kept 0.88; verification refuses it), so it is an opt-in.
+SLOW_OPEN = False
 NOVELTY_SIGMA = 3.0  # px at full resolution: the window of that correlation
 ANALYSIS_MAX_SIDE = 480  # flows need detail-level accuracy, so a larger analysis size than normalize's
 FLOW_PRESET = "medium"  # "fast" misaligns fine detail on zooms (clean-clip SSIM 0.971 vs 0.983 at medium)
@@ -119,6 +135,13 @@ class DetailParams(RouteParams):
         (a render whose detail mostly persists keeps the plain gate). 0 (default): ``leak`` everywhere.
     gate_sigma: px at full resolution (0.5–8), the low-pass of the analysis luma the flows and the base
         gate see (before version 3: ``sigma``).
+    slow: px per frame at full resolution (0–8); what counts as slow motion: full below ``slow`` / 2,
+        ramping to none at ``slow``. 0: nothing (version 3).
+    far: 0–8; neighbours on each side out to ``far`` count where their motion (per frame) is slower
+        than ``slow``, those beyond ``radius`` nowhere else; their flows are chained through the frames
+        ``radius`` apart (no more flows are computed). ≤ ``radius``, or ``slow`` 0: none.
+    slow_open: where a neighbour moves slower than ``slow`` its detail is averaged even where it
+        repeats the frame's (the novelty gate opens). False (default): the gate as everywhere.
     chroma: stabilise the chroma planes too (False: luma only).
     analysis_max_side, flow_preset: the size and DIS preset of the flows.
     crf, preset, pix_fmt: the final encode (pix_fmt None follows the input).
@@ -135,6 +158,9 @@ class DetailParams(RouteParams):
     leak: float = LEAK
     leak_rho: float = LEAK_RHO
     gate_sigma: float = GATE_SIGMA
+    slow: float = SLOW
+    far: int = FAR
+    slow_open: bool = SLOW_OPEN
     analysis_max_side: int = ANALYSIS_MAX_SIDE
     flow_preset: str = FLOW_PRESET
     crf: int = DEFAULT_CRF
@@ -145,7 +171,7 @@ class DetailParams(RouteParams):
     RANGES = {"radius": (1, 8), "sigma": (0.5, 8.0), "strength": (0.0, 1.0), "tolerance": (0.005, 0.5),
               "keep": (0.05, 1.0), "amplitude": (0.0, 1.0), "misalignment": (0.0, 4.0),
               "leak": (0.0, 2.0), "leak_rho": (0.0, 1.0), "gate_sigma": (0.5, 8.0),
-              "analysis_max_side": (32, 4096), "crf": (0, 51)}
+              "slow": (0.0, 8.0), "far": (0, 8), "analysis_max_side": (32, 4096), "crf": (0, 51)}
     CHOICES = {"flow_preset": PRESETS}
 
 
@@ -173,7 +199,7 @@ class DetailStabilizer(NeighbourWindow[_Frame]):
 
     def __init__(self, width: int, height: int, peak: float, p: DetailParams,
                  flows: FlowSource | None = None) -> None:
-        super().__init__(p.radius, p.flow_preset, flows)
+        super().__init__(max(p.radius, p.far if p.slow > 0 else 0), p.flow_preset, flows, reach=p.radius)
         self.p = p
         self.peak = peak
         self.size = analysis_size(width, height, 1.0, p.analysis_max_side)
@@ -200,6 +226,15 @@ class DetailStabilizer(NeighbourWindow[_Frame]):
         motion = small_base if guide is None else cv2.GaussianBlur(guide.astype(np.float32), (0, 0), sigma)
         return _Frame(data, bases, details, small_base, dfit.flow_image(motion))
 
+    def _flow(self, a: int, b: int) -> np.ndarray:
+        """The flow a → b; beyond ``radius`` (a ``far`` neighbour) chained through the frame ``radius`` nearer
+        b: no flow of its own is computed, and where the chain is used (slow motion) it barely drifts."""
+        if abs(b - a) <= self.reach:
+            return super()._flow(a, b)
+        mid = a + (self.reach if b > a else -self.reach)
+        first = super()._flow(a, mid)
+        return first + warp(self._flow(mid, b), first)
+
     def _emit(self, t: int) -> tuple[int, Any, list[np.ndarray]]:
         here = self.frames[t]
         aligned: list[list[np.ndarray]] = [[] for _ in here.details]
@@ -209,7 +244,14 @@ class DetailStabilizer(NeighbourWindow[_Frame]):
         # the luma detail's local energy: the same for the novelty gate of every neighbour and the amplitude
         energy = dfit.local_energy(here.details[0], NOVELTY_SIGMA)
         for s in self.neighbours(t):
-            fw, bw = self._flow(t, s), self._flow(s, t)
+            fw = self._flow(t, s)
+            far = abs(s - t) > self.p.radius
+            slow = None
+            if self.p.slow > 0 and (far or self.p.slow_open):
+                slow = dfit.slowness(fw, abs(s - t) * self.scale, self.p.slow)
+            if far and not slow.any():  # a far neighbour that moves everywhere: no weight
+                continue
+            bw = self._flow(s, t)
             luma_weight = None
             coords: dict[tuple[int, int], np.ndarray] = {}  # the sampling map per plane size: Cb and Cr share one
             for k, d in enumerate(here.details):
@@ -231,13 +273,18 @@ class DetailStabilizer(NeighbourWindow[_Frame]):
                         leak = dfit.detail_leak(d, moved, NOVELTY_SIGMA, self.size, factor / self.peak)
                     w_small = dfit.reliability(here.small_base, self.frames[s].small_base, fw, bw, self.p.tolerance,
                                                leak)
+                    if far:  # a far neighbour counts only where the motion is slow
+                        w_small = w_small * slow
                     self._count_weight(w_small)
                     luma_weight = cv2.resize(w_small, (w, h), interpolation=cv2.INTER_LINEAR)
                     if self.p.misalignment > 0:
                         rhos.append(rho)
                         trusts.append(luma_weight.copy())
                     if self.p.keep < 1.0:
-                        luma_weight *= dfit.novelty_of(rho, self.p.keep)
+                        novel = dfit.novelty_of(rho, self.p.keep)
+                        if self.p.slow_open and slow is not None:  # slow motion: repeated detail averaged too
+                            novel = np.maximum(novel, cv2.resize(slow, (w, h), interpolation=cv2.INTER_LINEAR))
+                        luma_weight *= novel
                     weights[k].append(luma_weight)
                 else:
                     weights[k].append(cv2.resize(luma_weight, (w, h), interpolation=cv2.INTER_LINEAR))
@@ -256,7 +303,7 @@ class DetailStabilizer(NeighbourWindow[_Frame]):
             else:
                 new = d
             out.append(np.clip(base + new, 0.0, self.peak))
-        self._forget(t + 1 - self.p.radius)
+        self._forget(t + 1 - self.radius)
         return t, here.data, out
 
 
@@ -264,7 +311,7 @@ class DetailRoute:
     """Temporal stabilisation of fine detail (see ``DetailParams``)."""
 
     name = "detail"
-    version = "3"  # 3: sigma 1.5 -> 1.0
+    version = "4"  # 3: sigma 1.5 -> 1.0; 4: far 4 where slower than 1 px a frame
 
     def fix(self, src: str, out: str, params: Mapping[str, Any], progress: ProgressFn = no_progress) -> StepResult:
         p = DetailParams.from_mapping(params)  # a bad parameter is said before the input is read

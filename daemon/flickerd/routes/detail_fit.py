@@ -99,6 +99,14 @@ def correlation(detail_t: np.ndarray, aligned: np.ndarray, sigma: float,
     return cv2.GaussianBlur(detail_t * aligned, (0, 0), sigma) / np.sqrt(energy_t * local_energy(aligned, sigma) + 1e-6)
 
 
+def slowness(fw: np.ndarray, frames_full: float, slow: float) -> np.ndarray:
+    """Weight in [0, 1] (the flow's scale) that is 1 where the motion ``fw`` (analysis px over the frame
+    gap) is slower than ``slow`` / 2 full-resolution px per frame, 0 from ``slow`` on, linear between.
+    ``frames_full``: the frame gap × the analysis scale (analysis px per full-resolution px)."""
+    speed = cv2.magnitude(fw[..., 0], fw[..., 1]) / frames_full
+    return np.clip((slow - speed) / (0.5 * slow), 0.0, 1.0).astype(np.float32)
+
+
 def novelty_of(rho: np.ndarray, keep: float) -> np.ndarray:
     """Weight in [0, 1] that is 0 where the aligned neighbour repeats frame t's detail (``rho``
     from ``correlation``). Averaging repeated detail gains nothing and blurs it wherever the

@@ -37,8 +37,10 @@ class NeighbourWindow(Generic[F]):
 
     AHEAD = 0  # frames fed beyond what the oldest pending frame needs
 
-    def __init__(self, radius: int, flow_preset: str, flows: FlowSource | None = None) -> None:
+    def __init__(self, radius: int, flow_preset: str, flows: FlowSource | None = None,
+                 reach: int | None = None) -> None:
         self.radius = radius
+        self.reach = radius if reach is None else min(reach, radius)  # pairs further apart get no flow asked
         self.flow_preset = flow_preset
         self.flows: FlowSource = flows if flows is not None else DirectFlows()
         self.frames: dict[int, F] = {}
@@ -54,7 +56,7 @@ class NeighbourWindow(Generic[F]):
 
     def feed(self, i: int, data: Any, analysis: Any) -> Iterator[Emitted]:
         here = self.frames[i] = self._analyse(data, analysis)
-        for s in range(i - self.radius, i):  # every pair this frame is part of, both ways
+        for s in range(i - self.reach, i):  # every pair within reach this frame is part of, both ways
             if s in self.frames:
                 self.flows.request((i, s), here.gray, self.frames[s].gray, self.flow_preset)
                 self.flows.request((s, i), self.frames[s].gray, here.gray, self.flow_preset)
