@@ -99,7 +99,7 @@ LEAK_RHO_RAMP = 0.2
 SLOW = 1.0
 # Neighbours on each side counted where the motion is slow (≤ radius: none beyond radius); their flows are
 # chained through the nearer frames' (in memory: within 0.01 dB of their own flows, at no flow cost).
-# Route CPU 0.200 -> 0.276 s a frame (832x480; 3: 0.230).
+# Route CPU 0.18 -> 0.26 s a frame (832x480, 48 frames, alternated; README, detail 4); an earlier probe read 0.200 -> 0.276.
 FAR = 4
 # Where a neighbour moves slower than ``slow`` the novelty gate opens too (its repeated detail is averaged):
 # fit half, detail alone, auto's texture median (detail swapped) +0.81 -> +0.85 dB alone, +0.93 with far
