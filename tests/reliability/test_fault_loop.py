@@ -23,4 +23,6 @@ def test_two_minutes_of_faults_lose_and_double_nothing(tmp_path):
         == (0, 0, 0, 0, 0, 0), fig.problems
     assert fig.worst_recovery_s is not None and fig.worst_recovery_s <= RECOVER_WITHIN_S, fig.recoveries
     assert not fig.problems, fig.problems
-    assert fig.inputs >= 30 and fig.outputs == fig.inputs, fig.summary()
+    # a clip whose watched folder a reload removed while it ran is cancelled (folder_removed) and has
+    # no output by design; any other cancel counts as lost above
+    assert fig.inputs >= 30 and fig.outputs + fig.states["cancelled"] == fig.inputs, fig.summary()
