@@ -119,11 +119,12 @@ def test_x264_encode_does_not_depend_on_heap_leftovers(tmp_path):
     assert outs[0] == outs[1]
 
 
-@pytest.mark.parametrize("name, codec", [("o.mp4", None), ("o.mov", "prores")])
+@pytest.mark.parametrize("name, codec", [("o.mp4", None), ("o.mov", "prores"), ("o.mkv", "h265"), ("o.webm", None)])
 def test_a_full_range_rgb_source_keeps_its_levels_in_yuv(tmp_path, name, codec):
     """An RGB source (an image sequence, an RGB codec) is tagged full range; its YUV output must
     hold full-range values, not limited-range ones read back as full (+12 levels at 30 before);
-    ProRes, which records limited range whatever it is told, gets limited values."""
+    ProRes, which records limited range whatever it is told, gets limited values. Nor is the YUV
+    tagged with the RGB matrix (HEVC decoded it as G, B, R; VP9 refused to encode)."""
     import cv2
 
     folder = tmp_path / "shot"

@@ -34,6 +34,7 @@ FIXED_PIX_FMT = {"gif": "rgb8", "libwebp_anim": "yuva420p"}
 # AVColorSpace values swscale converts with (bt709, fcc, bt470bg, smpte170m, smpte240m, bt2020).
 YUV_MATRICES = {1, 4, 5, 6, 7, 9, 10}
 LIMITED_RANGE, FULL_RANGE = 1, 2  # AVCOL_RANGE_MPEG, AVCOL_RANGE_JPEG
+RGB_MATRIX, UNSPECIFIED_MATRIX = 0, 2  # AVCOL_SPC_RGB, AVCOL_SPC_UNSPECIFIED
 LIMITED_ONLY = frozenset({"prores_ks"})  # encoders that write limited range whatever the tag
 # Containers each codec can live in; the first is used when the input's container cannot take it.
 CODEC_CONTAINERS: dict[str, tuple[str, ...]] = {
@@ -195,7 +196,10 @@ class VideoWriter:
                 else source.color_range
             cc.color_primaries = source.color_primaries
             cc.color_trc = source.color_trc
-            cc.colorspace = source.colorspace
+            # YUV made from an RGB source is not "RGB" (matrix 0): decoders that honour the tag
+            # (HEVC, VP9) would read the Y, U, V planes as G, B, R
+            cc.colorspace = UNSPECIFIED_MATRIX if source.colorspace == RGB_MATRIX and self.pix_fmt.startswith("yuv") \
+                else source.colorspace
         for key in ("title", "comment", "description"):
             if key in source.metadata:
                 self._out.metadata[key] = source.metadata[key]
