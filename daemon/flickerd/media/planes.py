@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 import av
 
 from flickerd.errors import CorruptInput
-from flickerd.media.probe import _open
+from flickerd.media.probe import FULL_RANGE, _open
 from flickerd.media.webp import is_webp
 
 if TYPE_CHECKING:
@@ -39,7 +39,6 @@ QUEUE_FRAMES = (6, 64)  # fewest and most frames queued, whatever their size
 DECODE_THREADS = 4  # FFmpeg frame threads at most, when frames are skipped (the analysis is one thread)
 NATIVE = {"yuv420p", "yuv422p", "yuv444p", "yuvj420p", "yuvj422p", "yuvj444p"}
 FALLBACK_FORMAT = "yuv444p"
-_JPEG_RANGE = 2  # AVCOL_RANGE_JPEG
 _END = object()
 
 
@@ -66,7 +65,7 @@ def _view(plane) -> np.ndarray:
 
 def _native(frame: av.VideoFrame, index: int) -> tuple[av.VideoFrame, int, bool]:
     """(8-bit planar YUV frame, index, full range): converted on the decoding thread, which needs no numpy."""
-    full = frame.format.name.startswith("yuvj") or int(frame.color_range) == _JPEG_RANGE
+    full = frame.format.name.startswith("yuvj") or int(frame.color_range) == FULL_RANGE
     if frame.format.name not in NATIVE:
         frame = frame.reformat(format=FALLBACK_FORMAT)
     return frame, index, full

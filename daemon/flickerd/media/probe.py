@@ -21,6 +21,9 @@ from flickerd.media.webp import is_webp, probe_webp
 MAX_COUNTED_PACKETS = 200_000
 
 
+FULL_RANGE = 2  # AVCOL_RANGE_JPEG
+
+
 @dataclass(frozen=True, slots=True)
 class MediaInfo:
     path: str
@@ -47,6 +50,11 @@ class MediaInfo:
     size_bytes: int
     metadata: dict[str, str]  # container tags (title, comment, ...)
     sequence_gaps: tuple[int, ...] = ()  # image sequences: frame numbers missing from the run
+
+    @property
+    def full_range(self) -> bool:
+        """Whether YUV samples span 0–255 (JPEG range), not Y 16–235 / chroma 16–240."""
+        return self.color_range == FULL_RANGE or self.pix_fmt.startswith("yuvj")
 
     @property
     def is_sequence(self) -> bool:

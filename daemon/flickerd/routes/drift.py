@@ -131,11 +131,6 @@ def seamed(src: str, p: DriftParams, frames: int) -> tuple[int, ...]:
     return tuple(s for s in run(src, DiagnoseSettings(timeline=False, fade_look=0), seams=p.seams).seams if 0 < s < frames)
 
 
-def _limited(info: Any) -> bool:
-    """Whether planar YUV samples are limited range (black 16, white 235 in 8 bits): unless marked full."""
-    return not (info.color_range == 2 or str(info.pix_fmt).startswith("yuvj"))
-
-
 class _Core:
     """Hands every frame straight back with its index: the corrections are known before pass two."""
 
@@ -166,7 +161,7 @@ class DriftRoute:
         planar = is_planar(info)
         bits = planes.PLANAR[info.pix_fmt] if planar else 8
         seams = seamed(src, p, 1 << 62)  # before pass one, which keeps the frames about them
-        black, white = (16.0, 235.0) if planar and _limited(info) else (0.0, 255.0)
+        black, white = (16.0, 235.0) if planar and not info.full_range else (0.0, 255.0)
         tails = clip.Tails(black, white, seams[0]) if p.fill and seams and p.strength > 0 else None
         stats, kept = measure(src, planar, bits, p.analysis_max_side,
                               fit.pair_frames(seams) if p.compensated else frozenset(), tails)
