@@ -133,3 +133,23 @@ def test_a_cross_fade_verdict_names_the_long_look_not_the_pair_measure(clips):
     said = verdict_sentence(faded)
     assert said.startswith("Incoherent") and "cross-faded content 0.06 frame fraction is over" in said, said
     assert not any(p.title.startswith("Replaced content") for p in panels(faded, None))
+
+
+def test_frame_ticks_are_whole_frames(clips):
+    d = run(clips["short"])  # a few frames: matplotlib's own ticks would fall on half frames
+    fig = figure(before=d, verification=None, title="t")
+    ticks = fig.axes[-1].get_xticks()
+    assert len(ticks) >= 2 and all(float(t).is_integer() for t in ticks), ticks
+
+
+def test_a_rejected_plot_says_why_it_was_rejected(clips):
+    from flickerd.report import _subtitle
+
+    d = run(clips["texture"])
+    reasons = ["the fix does not reduce flicker: the best of warping error, luma flicker, local flicker, chroma "
+               "flicker and fine-detail flicker fell by only 6.4%, and it must fall by more than 10%.",
+               "SSIM vs the input 0.5000 is below the minimum 0.7000."]
+    text = _subtitle(d, "rejected", SimpleNamespace(reasons=reasons, metrics={}))
+    assert "fell by only 6.4%" in text.replace("\n", " ") and "1 more in the report" in text
+    assert "curves show why" not in text
+    assert max(len(line) for line in text.splitlines()) <= 110  # wrapped to the figure's width

@@ -144,7 +144,11 @@ def _subtitle(before: Diagnosis | None, status: str, verification: Any | None, d
     elif verification is None:
         lines.append("No fix was made, so only the input is shown.")
     elif status == "rejected":
-        lines.append("The fix was rejected and not published; its curves show why.")
+        # the reason, not "the curves show why": the measure that failed (fine-detail flicker,
+        # SSIM, ...) is often none of the panels, and a falling curve read as a success
+        reasons = list(getattr(verification, "reasons", None) or ())
+        why = f" Why: {reasons[0]}" + (f" (and {len(reasons) - 1} more in the report)" if len(reasons) > 1 else "")
+        lines.extend(textwrap.wrap(f"The fix was rejected and not published.{why if reasons else ''}", 110))
     return "\n".join(lines)
 
 

@@ -239,6 +239,7 @@ def figure(*, before: Diagnosis | None, verification: Any | None, title: str, su
 
     matplotlib.use("Agg", force=False)
     from matplotlib.figure import Figure  # no pyplot: no global state, safe in worker threads
+    from matplotlib.ticker import MaxNLocator
 
     drawn = panels(before, verification)
     fps = before.fps if before is not None and before.fps else 0.0
@@ -249,6 +250,7 @@ def figure(*, before: Diagnosis | None, verification: Any | None, title: str, su
     for ax, panel in zip(axes, drawn):
         _draw(ax, panel, cuts)
     axes[-1].set_xlabel(f"frame{f' ({fps:.3g} fps)' if fps else ''}")
+    axes[-1].xaxis.set_major_locator(MaxNLocator(integer=True))  # frames are whole: no tick at frame 2.5
     if frames > 1:
         axes[-1].set_xlim(-0.5, frames - 0.5)
     fig.suptitle(title + (f"\n{subtitle}" if subtitle else ""), fontsize=11)
