@@ -33,7 +33,7 @@ from flickerd.ahead import Ahead
 from flickerd.diagnose import drift as window_drift
 from flickerd.quality import texture
 from flickerd.routes.guide_stream import resized
-from flickerd.diagnose.model import Diagnosis
+from flickerd.diagnose.model import Diagnosis, json_float
 from flickerd.diagnose.seam_list import merged
 from flickerd.errors import ConfigError, FlickerdError, InputError
 from flickerd.flow import flow, occlusion_mask, warp
@@ -286,7 +286,7 @@ class Verification:
 
 def _round(v: Any) -> Any:
     if isinstance(v, float):
-        return round(v, 6) if math.isfinite(v) else None
+        return json_float(v) if math.isfinite(v) else None
     return v
 
 
