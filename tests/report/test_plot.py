@@ -58,7 +58,9 @@ def test_before_and_after_come_from_verification_and_the_re_diagnosis(clips):
     warp, luma, texture = panels(d, verification)
     assert [c.label for c in warp.curves] == ["before (input)", "after (fixed)"] and not warp.sampled
     assert "input's optical flow" in warp.title and warp.note == ""
-    assert warp.curves[1].legend(warp.ylabel) == "after (fixed): mean 0.001 RGB² in [0,1]"
+    assert warp.curves[1].legend(warp.ylabel) == "after (fixed): mean 0.001 RGB² in [0,1], mean of R, G, B"
+    # the diagnosis's warping error sums the channels (about 3× verification's): its panel says so
+    assert panels(d, None)[0].ylabel == "RGB² in [0,1], sum of R, G, B"
     assert texture.curves[1].label == "after (fixed, re-diagnosed)" and texture.curves[1].measured > 0
 
 

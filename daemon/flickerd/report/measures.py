@@ -39,6 +39,9 @@ class Measure:
         return self.per_frame_unit or self.unit
 
 
+WARP_UNIT_DIAGNOSIS = "RGB² in [0,1], sum of R, G, B"
+WARP_UNIT_VERIFIED = "RGB² in [0,1], mean of R, G, B"
+
 MEASURES: dict[str, Measure] = {m.key: m for m in (
     Measure("luma_flicker", "global luma flicker", "grey levels", "generative", "luma_threshold",
             per_frame="luma_flicker"),
@@ -62,7 +65,8 @@ MEASURES: dict[str, Measure] = {m.key: m for m in (
             summary="median", how="The score is the larger of the sampled frames' median and the I-frames' "
                                   "lower median (high-CRF blocks sit on I-frames)."),
     Measure("iframe_spike", "keyframe pumping", "× warping error off I-frames", "codec", fixed_threshold=IFRAME_SPIKE),
-    Measure("warp_error", "warping error", "RGB² in [0,1]", "reference", per_frame="warp_error",
+    # the diagnosis sums the channels; verification (the headline figure) averages them: about ⅓ of this
+    Measure("warp_error", "warping error", WARP_UNIT_DIAGNOSIS, "reference", per_frame="warp_error",
             run_factor=None),
 )}
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from flickerd.diagnose.model import Diagnosis
-from flickerd.report.measures import MEASURES, Deciding, Measure, deciding, fmt
+from flickerd.report.measures import MEASURES, WARP_UNIT_VERIFIED, Deciding, Measure, deciding, fmt
 
 WIDTH_IN = 10.0
 DPI = 100  # 1000 px wide
@@ -102,14 +102,14 @@ def _missing_note(curve: Curve, frames: int, mode: str) -> str:
 
 
 def _panel(title: str, m: Measure, curves: Sequence[Curve], diagnosis: Diagnosis | None, mode: str,
-           threshold: float | None = None, threshold_label: str = "", how: str = "") -> Panel:
+           threshold: float | None = None, threshold_label: str = "", how: str = "", unit: str = "") -> Panel:
     curves = tuple(c for c in curves if c.values)
     missing = [_missing_note(c, len(c.values), mode) for c in curves if c.measured == 0]
     # pair and triple measures skip the clip's ends
     sampled = [c for c in curves if 0 < c.measured < SAMPLED_SHARE * max(1, len(c.values) - 2)]
     notes = missing + ([_sampling_note(diagnosis, [c.measured for c in sampled], len(sampled[0].values))]
                        if sampled else []) + ([how] if how else [])
-    return Panel(title, m.axis_label, curves, bool(sampled), threshold, threshold_label, " ".join(notes))
+    return Panel(title, unit or m.axis_label, curves, bool(sampled), threshold, threshold_label, " ".join(notes))
 
 
 VERIFIED = "every frame; input and output measured with the input's optical flow"
@@ -154,7 +154,9 @@ def panels(before: Diagnosis | None, verification: Any | None) -> tuple[Panel, .
             out.append(_deciding_panel(x, diagnosed(m), before, mode, after is not None))
         else:
             curves, source = verified(m)
-            out.append(_panel(f"{name} — {source}", m, curves, before, mode))
+            # verification's warping error averages the channels, the diagnosis's sums them (≈3×)
+            unit = WARP_UNIT_VERIFIED if key == "warp_error" and source.startswith("every frame") else ""
+            out.append(_panel(f"{name} — {source}", m, curves, before, mode, unit=unit))
     for x in decided:
         if x.measure.key not in ("luma_flicker", "warp_error") and x.measure.per_frame is not None:
             out.append(_deciding_panel(x, diagnosed(x.measure), before, mode, after is not None))
