@@ -58,7 +58,7 @@ def test_before_and_after_come_from_verification_and_the_re_diagnosis(clips):
     warp, luma, texture = panels(d, verification)
     assert [c.label for c in warp.curves] == ["before (input)", "after (fixed)"] and not warp.sampled
     assert "input's optical flow" in warp.title and warp.note == ""
-    assert warp.curves[1].legend(warp.ylabel) == "after (fixed): mean 0.001 RGB² in [0,1], mean of R, G, B"
+    assert warp.curves[1].legend(warp.ylabel) == "after (fixed): mean 0.0010 RGB² in [0,1], mean of R, G, B"
     # the diagnosis's warping error sums the channels (about 3× verification's): its panel says so
     assert panels(d, None)[0].ylabel == "RGB² in [0,1], sum of R, G, B"
     assert texture.curves[1].label == "after (fixed, re-diagnosed)" and texture.curves[1].measured > 0
@@ -155,3 +155,9 @@ def test_a_rejected_plot_says_why_it_was_rejected(clips):
     assert "fell by only 6.4%" in text.replace("\n", " ") and "1 more in the report" in text
     assert "curves show why" not in text
     assert max(len(line) for line in text.splitlines()) <= 110  # wrapped to the figure's width
+
+
+def test_small_figures_keep_their_trailing_zero():
+    from flickerd.report.measures import fmt
+
+    assert (fmt(0.0007038), fmt(0.00068), fmt(0.5), fmt(0.0)) == ("0.00070", "0.00068", "0.50", "0")

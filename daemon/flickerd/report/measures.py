@@ -144,11 +144,12 @@ def verdict_sentence(d: Diagnosis) -> str:
 
 
 def fmt(v: float) -> str:
-    """A score as every report writes it: 2 decimals, or 2 significant digits below 0.01."""
+    """A score as every report writes it: 2 decimals, or 2 significant digits below 0.01, trailing
+    zero kept (0.00070 beside 0.00068, not 0.0007: the digits say the precision, not the value)."""
     if v == 0:
         return "0"
     if abs(v) >= 100:
         return f"{v:.0f}"
     if abs(v) >= 0.01:
         return f"{v:.2f}"
-    return f"{v:.2g}"
+    return f"{v:#.2g}"
