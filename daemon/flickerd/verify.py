@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -772,11 +773,23 @@ def judge(metrics: Mapping[str, Any], t: Acceptance, mode: str) -> list[str]:
         if v is None:
             continue
         if (kind == "min" and v < limit) or (kind == "max" and v > limit):
-            reasons.append(text.format(v=v, t=limit))
+            reasons.append(_apart(text, v, limit).format(v=v, t=limit))
     vm = metrics.get("vmaf")
     if t.min_vmaf > 0 and vm is not None and vm < t.min_vmaf:
         reasons.append(f"VMAF vs the input {vm:.2f} is below the minimum {t.min_vmaf:.2f}.")
     return reasons
+
+
+def _apart(text: str, v: float, limit: float) -> str:
+    """``text`` with ``{v:.Nf}`` widened until ``v`` no longer prints as its limit: "only 0.15 (the
+    minimum is 0.15)" read as a rejection for nothing; "only 0.149" says why."""
+    m = re.search(r"\{v:\.(\d)f\}", text)
+    if m is None:
+        return text
+    places = int(m.group(1))
+    while places < 6 and f"{v:.{places}f}" == f"{limit:.{places}f}":
+        places += 1
+    return text.replace(m.group(0), f"{{v:.{places}f}}")
 
 
 def _structure(info_in: MediaInfo, info_out: MediaInfo, frames_in: int, frames_out: int, mode: str,
