@@ -161,3 +161,15 @@ def test_small_figures_keep_their_trailing_zero():
     from flickerd.report.measures import fmt
 
     assert (fmt(0.0007038), fmt(0.00068), fmt(0.5), fmt(0.0)) == ("0.00070", "0.00068", "0.50", "0")
+
+
+def test_a_score_over_its_threshold_never_prints_as_the_threshold(clips):
+    import dataclasses
+
+    from flickerd.diagnose.model import Verdict
+    from flickerd.report.measures import verdict_sentence
+
+    d = run(clips["luma"])
+    faded = dataclasses.replace(d, verdict=Verdict.INCOHERENT, scores={**d.scores, "fade": 0.044777, "incoherence": 0.007})
+    assert round(faded.settings["fade_threshold"], 2) == 0.04  # both would print as 0.04
+    assert "cross-faded content 0.0448 frame fraction is over its threshold of 0.04" in verdict_sentence(faded)

@@ -94,7 +94,12 @@ class Deciding:
     def sentence(self) -> str:
         m = self.measure
         relation = "over" if self.over else "under"
-        return (f"{m.label} {fmt(self.score)} {m.unit} is {relation} its threshold of {fmt(self.threshold)}")
+        return (f"{m.label} {self.shown_score()} {m.unit} is {relation} its threshold of {fmt(self.threshold)}")
+
+    def shown_score(self) -> str:
+        """The score as written beside its threshold: with digits enough to differ from it ("0.045 …
+        over its threshold of 0.04", never "0.04 … over its threshold of 0.04")."""
+        return fmt_apart(self.score, self.threshold)
 
 
 def _margin(score: float, threshold: float) -> float:
@@ -141,6 +146,18 @@ def verdict_sentence(d: Diagnosis) -> str:
     if d.verdict is Verdict.CLEAN:
         return (f"Clean: no measure reaches its threshold; the closest, {found[0].sentence()}.")
     return f"{words[0].upper()}{words[1:]}: " + "; ".join(f.sentence() for f in found) + "."
+
+
+def fmt_apart(v: float, other: float) -> str:
+    """``fmt(v)``, or ``v`` with more digits (up to 6 significant) where it would print as ``other``."""
+    text = fmt(v)
+    if text != fmt(other) or v == other:
+        return text
+    for digits in range(3, 7):
+        mine, theirs = f"{v:#.{digits}g}", f"{other:#.{digits}g}"
+        if mine != theirs:
+            return mine.rstrip(".")
+    return text
 
 
 def fmt(v: float) -> str:
