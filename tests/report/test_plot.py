@@ -173,3 +173,17 @@ def test_a_score_over_its_threshold_never_prints_as_the_threshold(clips):
     faded = dataclasses.replace(d, verdict=Verdict.INCOHERENT, scores={**d.scores, "fade": 0.044777, "incoherence": 0.007})
     assert round(faded.settings["fade_threshold"], 2) == 0.04  # both would print as 0.04
     assert "cross-faded content 0.0448 frame fraction is over its threshold of 0.04" in verdict_sentence(faded)
+
+
+def test_a_mixed_verdict_subtitle_is_wrapped_to_the_figure(clips):
+    import dataclasses
+
+    from flickerd.diagnose.model import Verdict
+    from flickerd.report import SUBTITLE_WIDTH, _subtitle
+    from flickerd.report.measures import verdict_sentence
+
+    d = run(clips["texture"])
+    mixed = dataclasses.replace(d, verdict=Verdict.MIXED, scores={**d.scores, "banding": 0.08})
+    assert len(verdict_sentence(mixed)) > SUBTITLE_WIDTH  # SEINE's: two measures, 160 characters
+    text = _subtitle(mixed, "rejected", SimpleNamespace(reasons=["x"], metrics={}))
+    assert max(len(line) for line in text.splitlines()) <= SUBTITLE_WIDTH
