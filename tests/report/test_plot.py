@@ -61,6 +61,8 @@ def test_before_and_after_come_from_verification_and_the_re_diagnosis(clips):
     assert warp.curves[1].legend(warp.ylabel) == "after (fixed): mean 0.0010 RGB² in [0,1], mean of R, G, B"
     # the diagnosis's warping error sums the channels (about 3× verification's): its panel says so
     assert panels(d, None)[0].ylabel == "RGB² in [0,1], sum of R, G, B"
+    # and the two luma flickers (LaVie: 0.36 of plain means drawn, 0.008 motion-compensated scored) are told apart
+    assert "plain frame means" in luma.title and "motion-compensated" in panels(d, None)[1].title
     assert texture.curves[1].label == "after (fixed, re-diagnosed)" and texture.curves[1].measured > 0
 
 

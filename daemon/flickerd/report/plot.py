@@ -154,8 +154,12 @@ def panels(before: Diagnosis | None, verification: Any | None) -> tuple[Panel, .
             out.append(_deciding_panel(x, diagnosed(m), before, mode, after is not None))
         else:
             curves, source = verified(m)
-            # verification's warping error averages the channels, the diagnosis's sums them (≈3×)
-            unit = WARP_UNIT_VERIFIED if key == "warp_error" and source.startswith("every frame") else ""
+            by_verification = source.startswith("every frame")
+            # verification's warping error averages the channels, the diagnosis's sums them (≈3×);
+            # its luma flicker is of plain frame means, the diagnosis's (the score) motion-compensated
+            unit = WARP_UNIT_VERIFIED if key == "warp_error" and by_verification else ""
+            if key == "luma_flicker":
+                name += " of plain frame means" if by_verification else " (motion-compensated, the score)"
             out.append(_panel(f"{name} — {source}", m, curves, before, mode, unit=unit))
     for x in decided:
         if x.measure.key not in ("luma_flicker", "warp_error") and x.measure.per_frame is not None:
