@@ -147,16 +147,17 @@ def test_frame_ticks_are_whole_frames(clips):
 
 
 def test_a_rejected_plot_says_why_it_was_rejected(clips):
-    from flickerd.report import _subtitle
+    from flickerd.report import SUBTITLE_WIDTH, _subtitle
 
     d = run(clips["texture"])
     reasons = ["the fix does not reduce flicker: the best of warping error, luma flicker, local flicker, chroma "
                "flicker and fine-detail flicker fell by only 6.4%, and it must fall by more than 10%.",
                "SSIM vs the input 0.5000 is below the minimum 0.7000."]
     text = _subtitle(d, "rejected", SimpleNamespace(reasons=reasons, metrics={}))
-    assert "fell by only 6.4%" in text.replace("\n", " ") and "1 more in the report" in text
+    said = text.replace("\n", " ")
+    assert "fell by only 6.4%" in said and "1 more reason in the report." in said
     assert "curves show why" not in text
-    assert max(len(line) for line in text.splitlines()) <= 110  # wrapped to the figure's width
+    assert max(len(line) for line in text.splitlines()) <= SUBTITLE_WIDTH  # wrapped to the figure's width
 
 
 def test_small_figures_keep_their_trailing_zero():

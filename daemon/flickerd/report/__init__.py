@@ -136,7 +136,7 @@ def _title(source: str, status: str, decision: Decision | None, verification: An
     return title + (" — " + ", ".join(figures) if figures else "")
 
 
-SUBTITLE_WIDTH = 110  # characters of the plot's subtitle lines (11 pt on a 1000 px figure)
+SUBTITLE_WIDTH = 120  # characters of a plot subtitle line: about 880 of the figure's 1000 px at 11 pt
 
 
 def _subtitle(before: Diagnosis | None, status: str, verification: Any | None, decision: Decision | None = None) -> str:
@@ -151,7 +151,8 @@ def _subtitle(before: Diagnosis | None, status: str, verification: Any | None, d
         # the reason, not "the curves show why": the measure that failed (fine-detail flicker,
         # SSIM, ...) is often none of the panels, and a falling curve read as a success
         reasons = list(getattr(verification, "reasons", None) or ())
-        why = f" Why: {reasons[0]}" + (f" (and {len(reasons) - 1} more in the report)" if len(reasons) > 1 else "")
+        more = len(reasons) - 1
+        why = f" Why: {reasons[0]}" + (f" {more} more reason{'s' if more > 1 else ''} in the report." if more else "")
         lines.extend(textwrap.wrap(f"The fix was rejected and not published.{why if reasons else ''}", SUBTITLE_WIDTH))
     return "\n".join(lines)
 
