@@ -170,7 +170,7 @@ def test_too_small_a_reduction_is_said_in_words(reduction, words):
 
     reasons = judge({"best_reduction": reduction}, Acceptance(), "fix")
     assert len(reasons) == 1
-    assert f"{words}, and it must fall by more than 10%." in reasons[0]
+    assert f"(each above its noise floor) {words}, and it must fall by more than 10%." in reasons[0]
     assert "+" not in reasons[0]
 
 
