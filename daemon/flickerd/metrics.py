@@ -302,13 +302,14 @@ class Metrics:
             "(stage=found) and in those published with a drift step that corrected them (stage=fixed).", ["stage"])
         self.flicker_score = histogram(
             "flicker_score", "Warping error with the input's flow (the guide's, for a job with a guide; RGB in [0,1], "
-            "squared) of verified jobs, "
+            "squared) of verified jobs, published or rejected, "
             "before and after the fix.", ["stage"], FLICKER_BUCKETS
         )
         # Negative buckets: the client exports no _sum for this one, only buckets and _count.
         self.flicker_reduction = histogram(
             "flicker_reduction_ratio",
-            "1 - after/before flicker score of fixed jobs (1 = all removed, < 0 = worse).", [], REDUCTION_BUCKETS,
+            "1 - after/before flicker score of verified jobs, published or rejected (1 = all removed, < 0 = worse).",
+            [], REDUCTION_BUCKETS,
         )
         self.config_reloads = counter("config_reloads", "Config reloads by result.", ["result"])
         self.config_reload_ok = gauge("config_last_reload_successful", "1 if the last config (re)load succeeded.")

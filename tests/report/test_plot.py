@@ -58,7 +58,11 @@ def test_before_and_after_come_from_verification_and_the_re_diagnosis(clips):
     warp, luma, texture = panels(d, verification)
     assert [c.label for c in warp.curves] == ["before (input)", "after (fixed)"] and not warp.sampled
     assert "input's optical flow" in warp.title and warp.note == ""
-    assert warp.curves[1].legend(warp.ylabel) == "after (fixed): mean 0.001 RGB² in [0,1]"
+    assert warp.curves[1].legend(warp.ylabel) == "after (fixed): mean 0.0010 RGB² in [0,1], mean of R, G, B"
+    # the diagnosis's warping error sums the channels (about 3× verification's): its panel says so
+    assert panels(d, None)[0].ylabel == "RGB² in [0,1], sum of R, G, B"
+    # and the two luma flickers (LaVie: 0.36 of plain means drawn, 0.008 motion-compensated scored) are told apart
+    assert "plain frame means" in luma.title and "motion-compensated" in panels(d, None)[1].title
     assert texture.curves[1].label == "after (fixed, re-diagnosed)" and texture.curves[1].measured > 0
 
 
@@ -133,3 +137,56 @@ def test_a_cross_fade_verdict_names_the_long_look_not_the_pair_measure(clips):
     said = verdict_sentence(faded)
     assert said.startswith("Incoherent") and "cross-faded content 0.06 frame fraction is over" in said, said
     assert not any(p.title.startswith("Replaced content") for p in panels(faded, None))
+
+
+def test_frame_ticks_are_whole_frames(clips):
+    d = run(clips["short"])  # a few frames: matplotlib's own ticks would fall on half frames
+    fig = figure(before=d, verification=None, title="t")
+    ticks = fig.axes[-1].get_xticks()
+    assert len(ticks) >= 2 and all(float(t).is_integer() for t in ticks), ticks
+
+
+def test_a_rejected_plot_says_why_it_was_rejected(clips):
+    from flickerd.report import SUBTITLE_WIDTH, _subtitle
+
+    d = run(clips["texture"])
+    reasons = ["the fix does not reduce flicker: the best of warping error, luma flicker, local flicker, chroma "
+               "flicker and fine-detail flicker fell by only 6.4%, and it must fall by more than 10%.",
+               "SSIM vs the input 0.5000 is below the minimum 0.7000."]
+    text = _subtitle(d, "rejected", SimpleNamespace(reasons=reasons, metrics={}))
+    said = text.replace("\n", " ")
+    assert "fell by only 6.4%" in said and "1 more reason in the report." in said
+    assert "curves show why" not in text
+    assert max(len(line) for line in text.splitlines()) <= SUBTITLE_WIDTH  # wrapped to the figure's width
+
+
+def test_small_figures_keep_their_trailing_zero():
+    from flickerd.report.measures import fmt
+
+    assert (fmt(0.0007038), fmt(0.00068), fmt(0.5), fmt(0.0)) == ("0.00070", "0.00068", "0.50", "0")
+
+
+def test_a_score_over_its_threshold_never_prints_as_the_threshold(clips):
+    import dataclasses
+
+    from flickerd.diagnose.model import Verdict
+    from flickerd.report.measures import verdict_sentence
+
+    d = run(clips["luma"])
+    faded = dataclasses.replace(d, verdict=Verdict.INCOHERENT, scores={**d.scores, "fade": 0.044777, "incoherence": 0.007})
+    assert round(faded.settings["fade_threshold"], 2) == 0.04  # both would print as 0.04
+    assert "cross-faded content 0.0448 frame fraction is over its threshold of 0.04" in verdict_sentence(faded)
+
+
+def test_a_mixed_verdict_subtitle_is_wrapped_to_the_figure(clips):
+    import dataclasses
+
+    from flickerd.diagnose.model import Verdict
+    from flickerd.report import SUBTITLE_WIDTH, _subtitle
+    from flickerd.report.measures import verdict_sentence
+
+    d = run(clips["texture"])
+    mixed = dataclasses.replace(d, verdict=Verdict.MIXED, scores={**d.scores, "banding": 0.08})
+    assert len(verdict_sentence(mixed)) > SUBTITLE_WIDTH  # SEINE's: two measures, 160 characters
+    text = _subtitle(mixed, "rejected", SimpleNamespace(reasons=["x"], metrics={}))
+    assert max(len(line) for line in text.splitlines()) <= SUBTITLE_WIDTH

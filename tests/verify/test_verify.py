@@ -170,7 +170,7 @@ def test_too_small_a_reduction_is_said_in_words(reduction, words):
 
     reasons = judge({"best_reduction": reduction}, Acceptance(), "fix")
     assert len(reasons) == 1
-    assert f"{words}, and it must fall by more than 10%." in reasons[0]
+    assert f"(each above its noise floor) {words}, and it must fall by more than 10%." in reasons[0]
     assert "+" not in reasons[0]
 
 
@@ -350,3 +350,14 @@ def test_a_correlation_threshold_out_of_range_is_a_config_error():
     with pytest.raises(ConfigError, match=r"acceptance.routes.detail.min_texture_flicker_reduction: 30"):
         Acceptance.from_mapping({"routes": {"detail": {"min_texture_flicker_reduction": 30}}})
     assert Acceptance.from_mapping({"min_tone_change_on_flicker": -1}).min_tone_change_on_flicker == -1.0
+
+
+@pytest.mark.parametrize("key, value, said", [("change_on_flicker", 0.1496, "only 0.1496 (correlation; the minimum is 0.15)"),
+                                              ("ssim", 0.69999, "SSIM vs the input 0.69999 is below the minimum 0.7000"),
+                                              ("ghosting", 0.25, "ghosting on moving regions 0.250 exceeds")])
+def test_a_failed_figure_never_prints_as_its_limit(key, value, said):
+    from flickerd.verify import judge
+
+    t = Acceptance(min_change_on_flicker=0.15)
+    reasons = judge({key: value}, t, "fix")
+    assert len(reasons) == 1 and said in reasons[0], reasons

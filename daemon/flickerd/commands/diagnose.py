@@ -33,7 +33,7 @@ _TABLE_KEYS = (
     ("incoherence", "replaced content (frame fraction)"),
     ("banding", "banding (fraction of smooth area)"),
     ("blocking", "blocking (8x8 step ratio)"),
-    ("warp_error", "warping error (Lai et al.)"),
+    ("warp_error", "warping error (RGB² sum of R, G, B)"),  # ≈3× verification's (the channel mean)
     ("mean_diff", "seed's mean frame diff (comparison)"),
 )
 

@@ -10,11 +10,18 @@ These frozen records are the contract between ``diagnose`` and everything after 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 
 SCHEMA_VERSION = 5
+
+
+def json_float(v: float) -> float:
+    """``v`` as reports store it: 6 decimals, and 6 significant digits below 1, so a warping error
+    (1e-5 to 1e-2 on real renders) keeps the digits the log line shows (0.0007038, not 0.000704)."""
+    return round(v, 6) if not math.isfinite(v) or abs(v) >= 1 else float(f"{v:.6g}")
 
 
 class Verdict(str, Enum):
@@ -51,7 +58,7 @@ class FramePoint:
     keyframe: bool = False
 
     def to_json(self) -> dict:
-        return {k: (round(v, 6) if isinstance(v, float) else v) for k, v in
+        return {k: (json_float(v) if isinstance(v, float) else v) for k, v in
                 ((name, getattr(self, name)) for name in self.__slots__)}
 
 
@@ -65,7 +72,7 @@ class Segment:
     score: float
 
     def to_json(self) -> dict:
-        return {"start": self.start, "end": self.end, "kind": self.kind, "score": round(self.score, 6)}
+        return {"start": self.start, "end": self.end, "kind": self.kind, "score": json_float(self.score)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,7 +101,7 @@ class Diagnosis:
             "file": self.file,
             "verdict": self.verdict.value,
             "confidence": round(self.confidence, 4),
-            "scores": {k: (round(v, 6) if isinstance(v, float) else v) for k, v in self.scores.items()},
+            "scores": {k: (json_float(v) if isinstance(v, float) else v) for k, v in self.scores.items()},
             "frames": self.frames,
             "fps": self.fps,
             "width": self.width,

@@ -136,15 +136,24 @@ def _title(source: str, status: str, decision: Decision | None, verification: An
     return title + (" — " + ", ".join(figures) if figures else "")
 
 
+SUBTITLE_WIDTH = 120  # characters of a plot subtitle line: about 880 of the figure's 1000 px at 11 pt
+
+
 def _subtitle(before: Diagnosis | None, status: str, verification: Any | None, decision: Decision | None = None) -> str:
-    lines = [verdict_sentence(before)] if before is not None else []
+    # wrapped to the figure's width: a mixed verdict's two measures ran off both edges, centred
+    lines = textwrap.wrap(verdict_sentence(before), SUBTITLE_WIDTH) if before is not None else []
     if verification is None and decision is not None and decision.note:
         # the rule's reason (e.g. flicker too faint to correct), wrapped to the figure's width
-        lines.extend(textwrap.wrap(f"No fix was made: {decision.note} Only the input is shown.", 110))
+        lines.extend(textwrap.wrap(f"No fix was made: {decision.note} Only the input is shown.", SUBTITLE_WIDTH))
     elif verification is None:
         lines.append("No fix was made, so only the input is shown.")
     elif status == "rejected":
-        lines.append("The fix was rejected and not published; its curves show why.")
+        # the reason, not "the curves show why": the measure that failed (fine-detail flicker,
+        # SSIM, ...) is often none of the panels, and a falling curve read as a success
+        reasons = list(getattr(verification, "reasons", None) or ())
+        more = len(reasons) - 1
+        why = f" Why: {reasons[0]}" + (f" {more} more reason{'s' if more > 1 else ''} in the report." if more else "")
+        lines.extend(textwrap.wrap(f"The fix was rejected and not published.{why if reasons else ''}", SUBTITLE_WIDTH))
     return "\n".join(lines)
 
 

@@ -21,6 +21,12 @@ def flicker_reduction(verification: Any | None) -> float | None:
 
 
 def flicker_change_text(verification: Any | None) -> str | None:
-    """``flicker −45%`` (a reduction shows as a fall), or None."""
+    """``flicker -45%`` (a reduction shows as a fall), or None. Under 1% it keeps a decimal: a
+    0.2% fall printed as "-0%" reads as a signed zero, and a 0.4% rise as "+0%" as no rise."""
     value = flicker_reduction(verification)
-    return None if value is None else f"flicker {-100 * value:+.0f}%"
+    if value is None:
+        return None
+    change = -100 * value
+    if round(change) != 0:
+        return f"flicker {change:+.0f}%"
+    return f"flicker {change:+.1f}%" if round(change, 1) != 0 else "flicker unchanged"

@@ -39,6 +39,9 @@ class Measure:
         return self.per_frame_unit or self.unit
 
 
+WARP_UNIT_DIAGNOSIS = "RGB² in [0,1], sum of R, G, B"
+WARP_UNIT_VERIFIED = "RGB² in [0,1], mean of R, G, B"
+
 MEASURES: dict[str, Measure] = {m.key: m for m in (
     Measure("luma_flicker", "global luma flicker", "grey levels", "generative", "luma_threshold",
             per_frame="luma_flicker"),
@@ -62,7 +65,8 @@ MEASURES: dict[str, Measure] = {m.key: m for m in (
             summary="median", how="The score is the larger of the sampled frames' median and the I-frames' "
                                   "lower median (high-CRF blocks sit on I-frames)."),
     Measure("iframe_spike", "keyframe pumping", "× warping error off I-frames", "codec", fixed_threshold=IFRAME_SPIKE),
-    Measure("warp_error", "warping error", "RGB² in [0,1]", "reference", per_frame="warp_error",
+    # the diagnosis sums the channels; verification (the headline figure) averages them: about ⅓ of this
+    Measure("warp_error", "warping error", WARP_UNIT_DIAGNOSIS, "reference", per_frame="warp_error",
             run_factor=None),
 )}
 
@@ -90,7 +94,12 @@ class Deciding:
     def sentence(self) -> str:
         m = self.measure
         relation = "over" if self.over else "under"
-        return (f"{m.label} {fmt(self.score)} {m.unit} is {relation} its threshold of {fmt(self.threshold)}")
+        return (f"{m.label} {self.shown_score()} {m.unit} is {relation} its threshold of {fmt(self.threshold)}")
+
+    def shown_score(self) -> str:
+        """The score as written beside its threshold: with digits enough to differ from it ("0.045 …
+        over its threshold of 0.04", never "0.04 … over its threshold of 0.04")."""
+        return fmt_apart(self.score, self.threshold)
 
 
 def _margin(score: float, threshold: float) -> float:
@@ -139,12 +148,25 @@ def verdict_sentence(d: Diagnosis) -> str:
     return f"{words[0].upper()}{words[1:]}: " + "; ".join(f.sentence() for f in found) + "."
 
 
+def fmt_apart(v: float, other: float) -> str:
+    """``fmt(v)``, or ``v`` with more digits (up to 6 significant) where it would print as ``other``."""
+    text = fmt(v)
+    if text != fmt(other) or v == other:
+        return text
+    for digits in range(3, 7):
+        mine, theirs = f"{v:#.{digits}g}", f"{other:#.{digits}g}"
+        if mine != theirs:
+            return mine.rstrip(".")
+    return text
+
+
 def fmt(v: float) -> str:
-    """A score as every report writes it: 2 decimals, or 2 significant digits below 0.01."""
+    """A score as every report writes it: 2 decimals, or 2 significant digits below 0.01, trailing
+    zero kept (0.00070 beside 0.00068, not 0.0007: the digits say the precision, not the value)."""
     if v == 0:
         return "0"
     if abs(v) >= 100:
         return f"{v:.0f}"
     if abs(v) >= 0.01:
         return f"{v:.2f}"
-    return f"{v:.2g}"
+    return f"{v:#.2g}"

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from flickerd.diagnose.model import Diagnosis
-from flickerd.report.measures import MEASURES, Deciding, Measure, deciding, fmt
+from flickerd.report.measures import MEASURES, WARP_UNIT_VERIFIED, Deciding, Measure, deciding, fmt
 
 WIDTH_IN = 10.0
 DPI = 100  # 1000 px wide
@@ -102,14 +102,14 @@ def _missing_note(curve: Curve, frames: int, mode: str) -> str:
 
 
 def _panel(title: str, m: Measure, curves: Sequence[Curve], diagnosis: Diagnosis | None, mode: str,
-           threshold: float | None = None, threshold_label: str = "", how: str = "") -> Panel:
+           threshold: float | None = None, threshold_label: str = "", how: str = "", unit: str = "") -> Panel:
     curves = tuple(c for c in curves if c.values)
     missing = [_missing_note(c, len(c.values), mode) for c in curves if c.measured == 0]
     # pair and triple measures skip the clip's ends
     sampled = [c for c in curves if 0 < c.measured < SAMPLED_SHARE * max(1, len(c.values) - 2)]
     notes = missing + ([_sampling_note(diagnosis, [c.measured for c in sampled], len(sampled[0].values))]
                        if sampled else []) + ([how] if how else [])
-    return Panel(title, m.axis_label, curves, bool(sampled), threshold, threshold_label, " ".join(notes))
+    return Panel(title, unit or m.axis_label, curves, bool(sampled), threshold, threshold_label, " ".join(notes))
 
 
 VERIFIED = "every frame; input and output measured with the input's optical flow"
@@ -154,7 +154,13 @@ def panels(before: Diagnosis | None, verification: Any | None) -> tuple[Panel, .
             out.append(_deciding_panel(x, diagnosed(m), before, mode, after is not None))
         else:
             curves, source = verified(m)
-            out.append(_panel(f"{name} — {source}", m, curves, before, mode))
+            by_verification = source.startswith("every frame")
+            # verification's warping error averages the channels, the diagnosis's sums them (≈3×);
+            # its luma flicker is of plain frame means, the diagnosis's (the score) motion-compensated
+            unit = WARP_UNIT_VERIFIED if key == "warp_error" and by_verification else ""
+            if key == "luma_flicker":
+                name += " of plain frame means" if by_verification else " (motion-compensated, the score)"
+            out.append(_panel(f"{name} — {source}", m, curves, before, mode, unit=unit))
     for x in decided:
         if x.measure.key not in ("luma_flicker", "warp_error") and x.measure.per_frame is not None:
             out.append(_deciding_panel(x, diagnosed(x.measure), before, mode, after is not None))
@@ -210,7 +216,7 @@ def _deciding_panel(x: Deciding, curves: Sequence[Curve], before: Diagnosis | No
     m = x.measure
     verb = "decided the verdict" if x.over else "closest to its threshold"
     source = DIAGNOSED if with_after else DIAGNOSED_INPUT
-    title = f"{m.label.capitalize()} — {verb}: {fmt(x.score)} {m.unit}, threshold {fmt(x.threshold)} ({source})"
+    title = f"{m.label.capitalize()} — {verb}: {x.shown_score()} {m.unit}, threshold {fmt(x.threshold)} ({source})"
     line = x.threshold * m.run_factor if m.run_factor else None
     label = ""
     if line is not None:
@@ -239,6 +245,7 @@ def figure(*, before: Diagnosis | None, verification: Any | None, title: str, su
 
     matplotlib.use("Agg", force=False)
     from matplotlib.figure import Figure  # no pyplot: no global state, safe in worker threads
+    from matplotlib.ticker import MaxNLocator
 
     drawn = panels(before, verification)
     fps = before.fps if before is not None and before.fps else 0.0
@@ -249,6 +256,7 @@ def figure(*, before: Diagnosis | None, verification: Any | None, title: str, su
     for ax, panel in zip(axes, drawn):
         _draw(ax, panel, cuts)
     axes[-1].set_xlabel(f"frame{f' ({fps:.3g} fps)' if fps else ''}")
+    axes[-1].xaxis.set_major_locator(MaxNLocator(integer=True))  # frames are whole: no tick at frame 2.5
     if frames > 1:
         axes[-1].set_xlim(-0.5, frames - 0.5)
     fig.suptitle(title + (f"\n{subtitle}" if subtitle else ""), fontsize=11)
