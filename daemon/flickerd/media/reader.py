@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import av
 import numpy as np
+from av.video.reformatter import VideoReformatter
 
 from flickerd.errors import CorruptInput
 from flickerd.media.probe import _open
@@ -81,13 +82,16 @@ def iter_frames(
         cc = stream.codec_context
         w, h = analysis_size(cc.width, cc.height, scale, max_side)
         fmt = ("gray16le" if deep else "gray") if gray else ("rgb48le" if deep else "rgb24")
+        # One swscale context per conversion for the whole stream: ``frame.reformat`` builds a new
+        # one for every frame (its set-up cost ~0.5 ms a frame at 832x480; the pixels are the same).
+        to_444, to_image = VideoReformatter(), VideoReformatter()
         index = 0
         try:
             for frame in container.decode(stream):
                 if not gray and frame.format.name in VIA_444:
-                    frame = frame.reformat(format=VIA_444[frame.format.name], width=w, height=h,
-                                           interpolation="BICUBIC" if (w, h) == (frame.width, frame.height) else "AREA")
-                image = frame.to_ndarray(format=fmt, width=w, height=h)
+                    frame = to_444.reformat(frame, format=VIA_444[frame.format.name], width=w, height=h,
+                                            interpolation="BICUBIC" if (w, h) == (frame.width, frame.height) else "AREA")
+                image = to_image.reformat(frame, format=fmt, width=w, height=h).to_ndarray()
                 time_s = float(frame.time) if frame.time is not None else index / float(stream.average_rate or 25)
                 yield Frame(index, time_s, image, bool(frame.key_frame), int(frame.pict_type))
                 index += 1

@@ -14,6 +14,7 @@ from fractions import Fraction
 
 import av
 import numpy as np
+from av.video.reformatter import VideoReformatter
 
 from flickerd.errors import RouteError
 from flickerd.media.probe import FULL_RANGE, MediaInfo
@@ -151,6 +152,7 @@ class VideoWriter:
         self.source = source
         self.codec, self.pix_fmt = output_codec(self.path, source, settings)
         self._gif: str | None = None
+        self._to_yuv = VideoReformatter()  # ``write``'s RGB → YUV conversion
         if self.codec == "gif":
             # GIF's fixed rgb8 palette dithers every frame anew (it doubled a clip's warping error):
             # frames go to a lossless file, and ``close`` maps them through one palette
@@ -259,8 +261,8 @@ class VideoWriter:
                 kw["dst_colorspace"] = self.source.colorspace
             if self._v.codec_context.color_range == FULL_RANGE:
                 kw["dst_color_range"] = FULL_RANGE
-            if kw:
-                frame = frame.reformat(format=self.pix_fmt, **kw)
+            if kw:  # one swscale context for every frame (``frame.reformat`` builds one per frame)
+                frame = self._to_yuv.reformat(frame, format=self.pix_fmt, **kw)
         self.write_frame(frame)
 
     def write_frame(self, frame: av.VideoFrame) -> None:
