@@ -161,7 +161,7 @@ class DriftRoute:
         planar = is_planar(info)
         bits = planes.PLANAR[info.pix_fmt] if planar else 8
         seams = seamed(src, p, 1 << 62)  # before pass one, which keeps the frames about them
-        black, white = (16.0, 235.0) if planar and not info.full_range else (0.0, 255.0)
+        black, white = clip.format_levels(bits, planar and not info.full_range)
         tails = clip.Tails(black, white, seams[0]) if p.fill and seams and p.strength > 0 else None
         stats, kept = measure(src, planar, bits, p.analysis_max_side,
                               fit.pair_frames(seams) if p.compensated else frozenset(), tails)
