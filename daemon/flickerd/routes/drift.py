@@ -150,7 +150,10 @@ class DriftRoute:
     # 4: ``compensated`` (opt-in: each seam's step measured through the motion); by default the output
     #    is version 3's, and only the seams found (``onset``) may differ
     # 5: ``fill`` (default on): luma a join clipped at black or white gets the reference window's values
-    version = "5"
+    # 6: the seams it searches itself (``search``) as the diagnosis finds them now (a split that
+    #    content's saturation pulls off a join is retried on tone and colour alone); fill's black and
+    #    white at 10/12 bit on the format's codes
+    version = "6"
 
     def fix(self, src: str, out: str, params: Mapping[str, Any], progress: ProgressFn = no_progress) -> StepResult:
         start = time.monotonic()
