@@ -176,9 +176,7 @@ def test_a_seam_moved_onto_its_join_keeps_its_distance_from_given_seams_and_cuts
     # the flash cancels the luma step, so the search places the seam at 42 and ``onset`` moves it
     # back to the join at 40; not so far that it sits within SEAM_GAP of a given seam before it
     # (the same join corrected twice), nor within FLASH of a cut (before: (36, 40), (37, 40), (40,))
-    # (seed 5, where the search still lands at 42; with seed 3 the split, taken less its trend since
-    # session 17, lands on the join itself, and most seeds did so before too)
-    s = _stats(n=90, seams=(40,), step=(-7.5, -0.4, -0.1), flash=(7.5, 2), seed=5)
+    s = _stats(n=90, seams=(40,), step=(-7.5, -0.4, -0.1), flash=(7.5, 2), seed=3)
     assert drift.find_seams(s) == (40,)
     for g in (36, 37):
         found = drift.find_seams(s, given=(g,))
@@ -353,14 +351,3 @@ def test_a_join_is_found_where_the_contents_saturation_swings_across_it():
     assert drift.find_seams(s) == (20,)
     s[:, 4] = 7.0 * np.where(np.arange(40) >= 20, 1.05, 1.0)  # the same join without the swing
     assert drift.find_seams(s) == (20,)
-
-
-def test_a_join_in_a_scene_that_darkens_steadily_is_placed_on_its_frame():
-    """A scene darkening 0.2 grey levels a frame: a level fitted flat pays for the trend on every
-    frame, and leaving a frame before the join out as a transient paid less (seed 5: 39 for 40; on
-    fit renders ping-ponged past 162 frames, hunyuan STA's join at 81 read 82). The split's levels
-    are taken less their common trend."""
-    for seed in range(6):
-        s = _stats(n=80, seams=(40,), step=(-4.0, 1.0, 0.5), flash=(8.0, 1), seed=seed)
-        s[:, :3] -= 0.2 * np.arange(80)[:, None]
-        assert drift.find_seams(s) == (40,), seed

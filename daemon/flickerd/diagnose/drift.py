@@ -263,16 +263,9 @@ def _refine(raw: np.ndarray, t: int, lo: int, hi: int, scales: np.ndarray | None
             b = x[s + k: s + k + n]
             if len(b) < n or left_out > FLASH:
                 break
-            # the levels less their common trend (a scene that darkens, a slow light): a trend costs
-            # every frame of a flat level and is cheaper to leave out than to fit, pulling seams early
-            ma, mb = measured[s - n: s], measured[s + k: s + k + n]
-            da, db = a, b
-            if ma.sum() > 1 and mb.sum() > 1:
-                slope = _theil_sen(a[ma], b[mb])
-                da, db = a - slope * np.arange(-n, 0)[:, None], b - slope * np.arange(k, k + n)[:, None]
-            la, lb = column_median(da), column_median(db)
+            la, lb = column_median(a), column_median(b)
             # a frame left out must be off both levels by more than a share of the step between them
-            cost = np.abs(da - la).sum() + np.abs(db - lb).sum() \
+            cost = np.abs(a - la).sum() + np.abs(b - lb).sum() \
                 + left_out * (TRANSIENT_COST + TRANSIENT_SHARE * float(np.abs(lb - la).sum()))
             if cost < best - 1e-9:
                 best, at = cost, s
