@@ -431,3 +431,23 @@ def test_fill_works_on_an_rgb_source_too(tmp_path):
         DriftRoute().fix(src, out_path, {"seams": [30], "search": False, "fill": fill})
         psnr[fill] = _psnr(load(out_path, 100, 10_000)[0][30:], truth[30:])
     assert psnr[True] > psnr[False] + 0.75, psnr
+
+
+@pytest.mark.parametrize("bits, black, white", [(8, 16, 235), (10, 64, 940), (12, 256, 3760)])
+def test_fill_reads_black_and_white_at_the_bit_depths_codes(bits, black, white):
+    """Limited range puts black and white at 16 and 235 shifted to the bit depth, not scaled by
+    (2^b − 1)/255 (review 16 #11: 942.8 and 3774 at 10 and 12 bit). A window that rose clipped the
+    highlights at white (coding noise within one grey level of it): every such pixel gets the
+    reference's fill, and none comes out past the format's white."""
+    from flickerd.routes import drift_clip
+
+    unit = ((1 << bits) - 1) / 255.0
+    lo, hi = drift_clip.format_levels(bits, limited=True)
+    assert lo * unit == pytest.approx(black) and hi * unit == pytest.approx(white)
+    assert drift_clip.format_levels(bits, limited=False) == (0.0, 255.0)
+    near = white - 0.9 * unit  # within CLIP_NEAR of white: read as clipped
+    x = np.array([near, white, white, 100 * unit, 120 * unit, 150 * unit], np.float32)
+    mapped = x - 10 * unit  # the map lowers white by 10 grey levels
+    out = drift_clip.filled(x, mapped, (None, 230.0), lo, hi, unit)
+    assert np.all(out[:3] == np.float32(230.0 * unit))  # all three filled, the noisy one too
+    assert float(out.max()) <= white

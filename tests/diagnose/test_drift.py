@@ -337,3 +337,17 @@ def test_bench_drift_against_the_truth_does_not_count_the_content():
     assert drift.seam_step(after, (40, 80)) < 0.6
     assert drift.drift(fixed, (40, 80))[0] > 3.0  # the fix's own means: the content's change read as drift
     assert drift.seam_step(before, (40, 80)) == pytest.approx(5.0, abs=0.6)
+
+
+def test_a_join_is_found_where_the_contents_saturation_swings_across_it():
+    """Wan 2.1 I2V's egg cut to 40 frames (fit render, join at 20): the scene's saturation climbs
+    from 7 to 23 before the join and falls back over the four frames after it. Split on all four
+    statistics, the swing outweighs the luma step and pulls the seam to 24, where no step is left,
+    and the join went unfound; the split of tone and colour alone keeps it on 20."""
+    s = _stats(n=40, seams=(20,), step=(6.7, 0.2, -0.5), flash=(9.4, 1))
+    swing = [7.0] * 9 + [10.0, 13.3, 13.4, 10.6, 8.3, 8.1, 9.6, 13.2, 14.6, 21.9, 23.0,
+                         20.8, 19.7, 19.4, 18.7, 8.3, 7.2] + [6.7] * 14
+    s[:, 4] = swing
+    assert drift.find_seams(s) == (20,)
+    s[:, 4] = 7.0 * np.where(np.arange(40) >= 20, 1.05, 1.0)  # the same join without the swing
+    assert drift.find_seams(s) == (20,)

@@ -402,15 +402,19 @@ def find_seams(stats: np.ndarray, cuts: Iterable[int] = (), given: Sequence[int]
             break
         if t < 2 or t > n - 2 or any(abs(t - f) < SEAM_GAP for f in found):
             continue
-        s = _refine(raw, int(t), 0, n, scales, measured)
-        if s < MIN_WINDOW or n - s <= FLASH:  # no window that short: the render's own first or last frames
-            continue
-        if any(abs(s - c) <= FLASH for c in cut_set) or any(abs(s - f) < SEAM_GAP for f in found):
-            continue
-        step, sharp = sharpness(raw, s)
-        if step >= SEAM_MIN and sharp >= SEAM_SHARPNESS and concentration(raw, s, measured) >= SEAM_CONCENTRATION \
-                and uniform(raw, mis, s):
-            found.append(s)
+        # saturation keeps a flash-cancelled join on its frame, but content whose saturation swings
+        # near a join can pull the split off it: then the split of tone and colour alone is tried
+        for s in dict.fromkeys((_refine(raw, int(t), 0, n, scales, measured),
+                                _refine(raw[:, :3], int(t), 0, n, scales[:3], measured))):
+            if s < MIN_WINDOW or n - s <= FLASH:  # no window that short: the render's own first or last frames
+                continue
+            if any(abs(s - c) <= FLASH for c in cut_set) or any(abs(s - f) < SEAM_GAP for f in found):
+                continue
+            step, sharp = sharpness(raw, s)
+            if step >= SEAM_MIN and sharp >= SEAM_SHARPNESS and concentration(raw, s, measured) >= SEAM_CONCENTRATION \
+                    and uniform(raw, mis, s):
+                found.append(s)
+                break
     found = _extend(raw, regular(found), n, cut_set, scales, measured, mis)
     found = [f for f in merged(kept, found) if f not in kept]  # a found seam near a given one is that one
     if len(found) == 1 and not kept and sharpness(raw, found[0])[1] < ISOLATED_SHARPNESS:

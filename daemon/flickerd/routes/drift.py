@@ -150,7 +150,10 @@ class DriftRoute:
     # 4: ``compensated`` (opt-in: each seam's step measured through the motion); by default the output
     #    is version 3's, and only the seams found (``onset``) may differ
     # 5: ``fill`` (default on): luma a join clipped at black or white gets the reference window's values
-    version = "5"
+    # 6: the seams it searches itself (``search``) as the diagnosis finds them now (a split that
+    #    content's saturation pulls off a join is retried on tone and colour alone); fill's black and
+    #    white at 10/12 bit on the format's codes
+    version = "6"
 
     def fix(self, src: str, out: str, params: Mapping[str, Any], progress: ProgressFn = no_progress) -> StepResult:
         start = time.monotonic()
@@ -161,7 +164,7 @@ class DriftRoute:
         planar = is_planar(info)
         bits = planes.PLANAR[info.pix_fmt] if planar else 8
         seams = seamed(src, p, 1 << 62)  # before pass one, which keeps the frames about them
-        black, white = (16.0, 235.0) if planar and not info.full_range else (0.0, 255.0)
+        black, white = clip.format_levels(bits, planar and not info.full_range)
         tails = clip.Tails(black, white, seams[0]) if p.fill and seams and p.strength > 0 else None
         stats, kept = measure(src, planar, bits, p.analysis_max_side,
                               fit.pair_frames(seams) if p.compensated else frozenset(), tails)

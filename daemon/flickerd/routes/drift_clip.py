@@ -22,6 +22,16 @@ FILL_MIN = 0.5  # grey levels: a frame whose black (white) the map moves less th
 MAX_SHARE = 0.8  # a frame clipped over more than this share keeps the map's values (too little left to read)
 
 
+def format_levels(bits: int, limited: bool) -> tuple[float, float]:
+    """The format's black and white in grey levels (code values / ((2^bits − 1) / 255), as the route
+    reads planes): limited range puts them at 16 and 235 shifted to the bit depth (64 and 940 at
+    10 bit, 256 and 3760 at 12), not at 16 and 235 scaled by the unit (2 codes off at 12-bit white)."""
+    if not limited:
+        return 0.0, 255.0
+    unit = ((1 << bits) - 1) / 255.0
+    return (16 << (bits - 8)) / unit, (235 << (bits - 8)) / unit
+
+
 @dataclass(slots=True)
 class Tails:
     """Pass one's record: the reference window's luma histogram (frames before ``first``, the
