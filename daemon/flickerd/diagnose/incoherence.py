@@ -269,9 +269,6 @@ def long_area(first_rgb: np.ndarray, last_rgb: np.ndarray, first_gray: np.ndarra
     at = at[np.linalg.norm(of.warp_at(backward, fw, at), axis=1) > FADE_LEVEL]  # read on the first frame's pixels
     if not at.size:
         return 0.0
-    at = at[~lit(both, forward[..., 0], first_gray, last_seen).ravel()[at]]
-    if not at.size:
-        return 0.0
     at = at[_not_found(both, last_gray, first_gray, at).ravel()[at] != 0]  # areas with none of them: not searched
     if not at.size:
         return 0.0
@@ -281,7 +278,12 @@ def long_area(first_rgb: np.ndarray, last_rgb: np.ndarray, first_gray: np.ndarra
     steady = np.count_nonzero(along > FADE_STEP, axis=0) >= len(residuals) - 1
     faded = np.zeros(first_gray.shape, np.uint8)
     faded.reshape(-1)[at] = steady
-    return float(np.count_nonzero(other_structure(faded, first_gray, last_seen, fw_in)) / faded.size)
+    faded = other_structure(faded, first_gray, last_seen, fw_in)
+    if not faded.any():
+        return 0.0
+    # last: it only takes areas away, so no look's area can grow (other_structure's grown areas are unchanged)
+    faded[lit(both, forward[..., 0], first_gray, last_seen)] = 0
+    return float(np.count_nonzero(faded) / faded.size)
 
 
 # A light that brightens (an aurora, a lamp, sunrise) changes the level of the picture that is there: its
