@@ -96,6 +96,34 @@ def test_a_light_brightening_steadily_is_not_a_fade():
     assert _long_area(lit) == 0.0
 
 
+def _glow_frames(gains, ground=None):
+    """Still frames: a soft green band (an aurora's) glowing by ``gains[t]`` over ``ground`` (default
+    a plain dark night sky): the light adds to all it covers."""
+    h, w = 96, 128
+    sky = np.full((h, w, 3), 18.0, np.float32) if ground is None else ground.astype(np.float32)
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    band = np.exp(-(((yy - 48 - 6 * np.sin(xx / 17.0)) / 14.0) ** 2)) * (((xx - 64) / 44.0) ** 2 < 1)
+    colour = np.array([60.0, 230.0, 150.0], np.float32)
+    return [np.clip(sky + g * band[..., None] * colour, 0, 255).astype(np.uint8) for g in gains]
+
+
+def test_a_light_on_a_plain_ground_is_not_a_fade():
+    # the band comes on steadily over the sky: its steps are steady, its change over FADE_LEVEL, and
+    # the sky has no detail for other_structure to compare (on main: faded area 0.24)
+    glow = _glow_frames([k / 6 for k in range(7)])
+    assert _long_area(glow) == 0.0
+    # replaced content over the same plain ground is still a fade where it is darker in parts
+    grey = np.full((96, 128, 3), 128, np.uint8)
+    assert _long_area(_region_frames([k / 6 for k in range(7)])) > 0  # one-signed, but onto ground with detail
+    mixed = _region_frames([0] * 7)
+    rng = np.random.default_rng(3)
+    content = 128 + 100 * np.sign(cv2.resize(rng.standard_normal((8, 8)), (40, 40))).astype(np.float32)
+    for k, f in enumerate(mixed):
+        f[28:68, 44:84] = ((1 - k / 6) * grey[28:68, 44:84] + (k / 6) * content[..., None]).astype(np.uint8)
+        f[:28], f[68:], f[:, :44], f[:, 84:] = 128, 128, 128, 128
+    assert _long_area(mixed) > 0.5 * 40 * 40 / (96 * 128)
+
+
 def test_a_fade_lasts_several_long_looks():
     nan = float("nan")
     assert incoherence.fade_score([0.0, 0.2, 0.0, 0.2, 0.0]) == 0.0  # flashes, not a run
