@@ -208,14 +208,6 @@ DEFAULT_RULES: tuple[Rule, ...] = (
     Rule("faint-region", Match(verdicts=_v(Verdict.GENERATIVE_FLICKER, Verdict.MIXED), min_scores=REGION_FLICKER,
                                max_scores={**FAINT_REGION, "texture_flicker": TEXTURE_ROUTE}),
          Action.REPORT, note=FAINT_REGION_NOTE),
-    # without boiling texture ``detail`` only averages real detail, and with tone or colour flicker
-    # the boiling is the render's own (bench real_repairs): ``normalize`` alone, over the whole
-    # frame only unless the diagnosis found region flicker (``REGION_FLICKER``): the cells' own
-    # estimates add error where no region flickers. On the fit half ``normalize`` without cells was
-    # better on 14 of 30 such clips (up to +0.51 dB) and worse on 11 (at most −0.11), with one
-    # harmful publication fewer; the diagnosis's threshold and 1.0, 1.5 and 2.1 tie there (3.0 adds
-    # harm), and the old films as they are (local flicker 0.67 and 0.71) keep their cells (warping
-    # error −38% and −44% with them, −34% and −35% without). Held out: 18 of 20 better, 1 worse (−0.02).
     # colour flickers and only a faint region pulses (the earlier rules took the clips whose colour
     # holds): the colour is corrected over the whole frame, the faint region left as ``faint-region``
     # leaves it. The cells there "corrected" the render's own luma where its content moves (fit half,
@@ -224,6 +216,14 @@ DEFAULT_RULES: tuple[Rule, ...] = (
     Rule("colour-faint-region", Match(verdicts=_v(Verdict.GENERATIVE_FLICKER), min_scores=REGION_FLICKER,
                                       max_scores=FAINT_TONE_REGION), Action.FIX,
          steps=(Step("normalize", {"local": False}),)),
+    # without boiling texture ``detail`` only averages real detail, and with tone or colour flicker
+    # the boiling is the render's own (bench real_repairs): ``normalize`` alone, over the whole
+    # frame only unless the diagnosis found region flicker (``REGION_FLICKER``): the cells' own
+    # estimates add error where no region flickers. On the fit half ``normalize`` without cells was
+    # better on 14 of 30 such clips (up to +0.51 dB) and worse on 11 (at most −0.11), with one
+    # harmful publication fewer; the diagnosis's threshold and 1.0, 1.5 and 2.1 tie there (3.0 adds
+    # harm), and the old films as they are (local flicker 0.67 and 0.71) keep their cells (warping
+    # error −38% and −44% with them, −34% and −35% without). Held out: 18 of 20 better, 1 worse (−0.02).
     Rule("generative-region", Match(verdicts=_v(Verdict.GENERATIVE_FLICKER), min_scores=REGION_FLICKER), Action.FIX,
          steps=(Step("normalize"),)),
     Rule("generative", Match(verdicts=_v(Verdict.GENERATIVE_FLICKER)), Action.FIX,
