@@ -122,6 +122,27 @@ def test_tone_flicker_is_corrected_over_the_frame_and_a_strong_region_by_cells()
     assert (region.rule, region.steps) == ("generative-region", (Step("normalize"),))
 
 
+def test_colour_flicker_with_a_faint_region_is_corrected_over_the_frame():
+    """Colour flickers, the tone holds and only a faint region pulses: the cells would correct the
+    render's own luma where it moves (bench real_repairs, fit half: harmful), so ``normalize`` runs
+    over the whole frame; a strong region, or tone flicker, keeps the cells."""
+    from flickerd.diagnose.model import Diagnosis, Verdict
+    from flickerd.rules import decide
+
+    def decision(**scores: float):
+        base = {"luma_flicker": 0.28, "chroma_flicker": 1.43, "texture_flicker": 0.83}
+        return decide(Diagnosis("x.mp4", Verdict.GENERATIVE_FLICKER, 0.9, {**base, **scores}, 48, 24.0, 64, 64, 2.0),
+                      DEFAULT_RULES)
+
+    faint = decision(local_flicker=0.64)  # the LaVie clip's scores
+    assert (faint.rule, faint.steps) == ("colour-faint-region", (Step("normalize", {"local": False}),))
+    assert decision(local_flicker=2.0).rule == "colour-faint-region"
+    assert decision(local_flicker=2.5).steps == (Step("normalize"),)  # a strong region: cells
+    assert decision(local_flicker=0.64, luma_flicker=0.8).steps == (Step("normalize"),)  # the tone flickers too
+    assert decision(local_flicker=0.64, chroma_flicker=0.2).route == "detail"  # colour holds: as before
+    assert decision(local_flicker=0.64, chroma_flicker=0.2, texture_flicker=0.2).rule == "faint-region"
+
+
 def test_codec_damage_is_debanded_only_where_there_is_banding():
     """Deband smooths banding and nothing else: blocking alone is reported with a note (deband
     only re-encoded such clips, up to 1.48 dB worse against the render on the bench)."""

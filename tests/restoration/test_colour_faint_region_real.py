@@ -1,0 +1,62 @@
+"""Do no harm on a real render that boils by itself: LaVie's shark with colour flicker at half
+strength (seed 3), where the diagnosis also reads a faint region (local flicker 0.64, the render's
+own 0.59) and the tone holds. ``normalize`` with its cells "corrected" the render's own luma where
+the shark moves and ended 0.31 dB further from the render than its input; over the whole frame it
+corrects the colour alone. The render is the truth: the test fails if auto's chain is harmful (or
+if the case stops being one: the cells' chain must still be). Skipped, saying so, without the real
+renders (``../shared/real-renders``)."""
+
+from __future__ import annotations
+
+import pytest
+
+from bench import real_renders as rr
+from bench import real_repairs
+
+RENDERS = rr.renders_dir()
+if RENDERS is None:
+    pytest.skip(rr.NO_RENDERS, allow_module_level=True)
+
+RENDER = "Vchitect__LaVie__a_shark_swimming_in_clear_Carribean_ocean_2k_high_quality.gif"
+FRAMES, MAX_SIDE = 48, 832  # the bench's clips
+
+
+@pytest.fixture(scope="module")
+def case(tmp_path_factory):
+    from flickerd.diagnose import run as diagnose
+    from flickerd.synth import real
+    from flickerd.synth.real import Variant
+
+    if not (RENDERS / RENDER).is_file():
+        pytest.skip(f"{RENDER} is not in {RENDERS}")
+    tmp = tmp_path_factory.mktemp("lavie")
+    clip = str(tmp / "chroma.mp4")
+    rr.make_clip(Variant(RENDER, "chroma", 0.5, 3), str(RENDERS / RENDER), None, FRAMES, MAX_SIDE, clip)
+    return tmp, clip, diagnose(clip), real.load(RENDERS / RENDER, FRAMES, MAX_SIDE)[0]
+
+
+def _gain(tmp, clip, steps, truth) -> float:
+    from flickerd.routes.base import run_chain
+
+    out = str(tmp / f"fixed{len(list(tmp.iterdir()))}.mp4")
+    run_chain(clip, steps, out, str(tmp))
+    shape = truth[0].shape
+    return (real_repairs._psnr(real_repairs._decode(out, shape), truth)
+            - real_repairs._psnr(real_repairs._decode(clip, shape), truth))
+
+
+def test_auto_corrects_the_colour_over_the_frame_and_does_no_harm(case):
+    from flickerd.routes.base import Step
+    from flickerd.rules import DEFAULT_RULES, decide
+
+    tmp, clip, before, truth = case
+    decision = decide(before, DEFAULT_RULES)
+    assert decision.steps == (Step("normalize", {"local": False}),), (decision.rule, before.scores)
+    assert _gain(tmp, clip, decision.steps, truth) > -real_repairs.HARM_DB
+
+
+def test_the_cells_would_have_been_harmful(case):
+    from flickerd.routes.base import Step
+
+    tmp, clip, _, truth = case
+    assert _gain(tmp, clip, (Step("normalize"),), truth) < -real_repairs.HARM_DB
