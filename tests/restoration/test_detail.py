@@ -328,12 +328,26 @@ def _error(frames: list[np.ndarray], truth: list[np.ndarray]) -> float:
 def test_weak_redrawn_texture_where_the_motion_is_slow_passes_the_novelty_gate():
     """Weakly re-drawn detail still correlates with its neighbours (here ρ ≈ 0.8; on the bench's encoded
     half-strength texture 0.5–0.9), so the novelty gate shuts them out and the input stays as it was; where
-    the motion is slow (``slow``) the opt-in ``slow_open`` opens it: closer to the still scene."""
+    the motion is slow (``slow``) ``slow_open`` opens it, and so does ``open_rho`` (the default), as the
+    frame's detail repeats its neighbours' less than 0.9: closer to the still scene."""
     truth, src = _still_or_panning(12, 0.3, 0.0)
-    gated = _error(_stabilised(src, DetailParams(chroma=False, far=0)), truth)  # the default gate
+    gated = _error(_stabilised(src, DetailParams(chroma=False, far=0, open_rho=0.0)), truth)  # version 4's gate
     opened = _error(_stabilised(src, DetailParams(chroma=False, slow=1.0, far=0, slow_open=True)), truth)
+    judged = _error(_stabilised(src, DetailParams(chroma=False, slow=1.0, far=0)), truth)
     assert gated > 0.95 * _error(src, truth)  # the gate: next to nothing moved
     assert opened < gated * 0.7, (opened, gated)  # measured: 12.5 against 24.1 levels²
+    assert judged < gated * 0.7, (judged, gated)
+
+
+def test_persistent_detail_keeps_the_novelty_gate_shut_where_the_motion_is_slow():
+    """Clean fine texture that barely moves (0.1 px a frame) repeats its neighbours (ρ 0.92–1):
+    ``open_rho`` leaves the gate as version 4 had it (bit for bit), where ``slow_open`` averages it."""
+    truth, _ = _still_or_panning(10, 0.0, 0.1)
+    v4 = _stabilised(truth, DetailParams(chroma=False, slow=1.0, far=0, open_rho=0.0))
+    judged = _stabilised(truth, DetailParams(chroma=False, slow=1.0, far=0))
+    opened = _stabilised(truth, DetailParams(chroma=False, slow=1.0, far=0, slow_open=True))
+    assert all(np.array_equal(a, b) for a, b in zip(v4, judged))
+    assert not all(np.array_equal(a, b) for a, b in zip(v4, opened))  # the scene is one slow_open would change
 
 
 def test_far_neighbours_count_only_where_the_motion_is_slow():
