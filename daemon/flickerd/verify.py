@@ -175,8 +175,10 @@ class Acceptance:
             raise ConfigError(f"{path}: expected a table, got {type(data).__name__}.")
         values: dict[str, Any] = {}
         for key, value in data.items():
-            if key == "routes":  # merged over the defaults, route by route
-                values["routes"] = MappingProxyType({**DEFAULT_ROUTE_OVERRIDES, **_route_overrides(value, f"{path}.routes")})
+            if key == "routes":  # merged over the defaults key by key: a user's table keeps the defaults it does not name
+                user = _route_overrides(value, f"{path}.routes")
+                values["routes"] = MappingProxyType({**DEFAULT_ROUTE_OVERRIDES, **{
+                    r: MappingProxyType({**DEFAULT_ROUTE_OVERRIDES.get(r, {}), **t}) for r, t in user.items()}})
             elif key in _THRESHOLDS:
                 values[key] = _number(value, f"{path}.{key}")
             else:
@@ -187,16 +189,25 @@ class Acceptance:
 
     def for_chain(self, routes: Sequence[str], along_guide: bool = False) -> "Acceptance":
         """The thresholds for a chain: its exact name's overrides, else the strictest of its steps';
-        a chain with a tone step asks ``min_tone_change_on_flicker`` of ``change_on_flicker`` too (not
-        when measured ``along_guide``: the bar was fitted on chains measured with their own motion), one
-        with a texture step ``min_texture_flicker_reduction`` of ``best_reduction`` (never looser)."""
+        a chain with a tone step asks ``min_tone_change_on_flicker`` of ``change_on_flicker`` too (when
+        measured ``along_guide`` only if a route table for the chain sets it: the default bar was fitted
+        on chains measured with their own motion), one with a texture step ``min_texture_flicker_reduction``
+        of ``best_reduction`` (never looser)."""
         t = self._overridden(routes)
-        if TONE_ROUTES.intersection(routes) and not along_guide:
+        tone = not along_guide or self._route_sets(routes, "min_tone_change_on_flicker")
+        if TONE_ROUTES.intersection(routes) and tone:
             t = dataclasses.replace(t, min_change_on_flicker=max(t.min_change_on_flicker, t.min_tone_change_on_flicker))
         # the texture bar stays its own field (``judge`` asks it of best_reduction only, not of the
         # drift reduction that lets a drift fix through); a chain without a texture step has it off
         texture = max(t.min_flicker_reduction, t.min_texture_flicker_reduction) if TEXTURE_ROUTES.intersection(routes) else -1.0
         return dataclasses.replace(t, min_texture_flicker_reduction=texture)
+
+    def _route_sets(self, routes: Sequence[str], key: str) -> bool:
+        """Whether the route tables that apply to the chain (its exact name's, else its steps') name
+        ``key`` (the default tables set no tone bar, so this is the user's)."""
+        name = "+".join(routes)
+        tables = [self.routes[name]] if name in self.routes else [self.routes.get(r, {}) for r in routes]
+        return any(key in table for table in tables)
 
     def _overridden(self, routes: Sequence[str]) -> "Acceptance":
         name = "+".join(routes)

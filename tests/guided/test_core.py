@@ -154,3 +154,42 @@ def test_rgb_frames_decide_by_green_not_red():
         got += core.finish()
         err[lead] = float(np.mean([np.mean((ps[1] - truths[t]) ** 2) for t, _, ps in got]))
     assert err[1] < 0.5 * err[0], err
+
+
+def _chroma_run(monkeypatch, floor_samples: int | None) -> tuple[float, float, float]:
+    """(luma MSE, chroma MSE, mean_weight) of a render with no flicker of its own, whose chroma
+    plane is a quarter of the luma's area (4:2:0), against the truth."""
+    guides, truths, renders = _object_over_still_background(0.0)
+    chroma = [np.floor(cv2.resize(t, (W // 2, H // 2), interpolation=cv2.INTER_AREA) / 32) * 32 + 16 for t in truths]
+    if floor_samples is not None:
+        monkeypatch.setattr(guided_core, "MISMATCH_MIN_SAMPLES", floor_samples)
+    core = GuidedStabilizer(255.0, 3, 0.03, 1.0, "medium")
+    got = []
+    for i, y in enumerate(renders):
+        got += core.feed(i, None, ([y, chroma[i].copy()], guides[i]))
+    got += core.finish()
+    luma = float(np.mean([np.mean((ps[0] - truths[t]) ** 2) for t, _, ps in got]))
+    return luma, float(np.mean([np.mean((ps[1] - chroma[t]) ** 2) for t, _, ps in got])), core.mean_weight
+
+
+def test_chroma_with_too_few_still_pixels_of_its_own_follows_the_lumas(monkeypatch):
+    # enough still pixels at luma size, too few at chroma's: chroma must be cut where the luma is,
+    # not averaged with its full weights (colour blurred where the luma keeps its steps)
+    _, own, _ = _chroma_run(monkeypatch, None)  # both planes have their own still pixels
+    still = (_object_over_still_background(0.0)[0][0] >= 0).sum()  # luma pixels, most of them still
+    luma, chroma, _ = _chroma_run(monkeypatch, int(0.5 * still))  # chroma (a quarter) has too few now
+    plain = _guided_mse(*_object_over_still_background(0.0), 0.0)
+    assert luma < 0.1 * plain, (luma, plain)
+    assert chroma < 2.0 * own + 0.05, (chroma, own)
+
+
+def test_mean_weight_counts_what_the_mismatch_cut_left():
+    guides, _, renders = _object_over_still_background(0.0)
+    weights = {}
+    for mismatch in (0.0, guided_core.MISMATCH):
+        core = GuidedStabilizer(255.0, 3, 0.03, 1.0, "medium", mismatch=mismatch)
+        for i, y in enumerate(renders):
+            list(core.feed(i, None, ([y], guides[i])))
+        list(core.finish())
+        weights[mismatch] = core.mean_weight
+    assert weights[guided_core.MISMATCH] < weights[0.0] - 0.01, weights

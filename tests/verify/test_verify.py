@@ -341,6 +341,39 @@ def test_the_tone_check_old_acceptance_tables_stay_valid_and_can_turn_it_off():
             Acceptance().min_change_on_flicker
 
 
+def test_a_user_route_table_keeps_the_defaults_it_does_not_name():
+    """A user's ``routes."normalize+guided"`` table is merged key by key over the built-in one."""
+    from flickerd.verify import DEFAULT_ROUTE_OVERRIDES, Acceptance
+
+    a = Acceptance.from_mapping({"routes": {"normalize+guided": {"min_ssim": 0.6}, "ffmpeg": {"min_ssim": 0.5}}})
+    chain = a.for_chain(["normalize", "guided"])
+    assert chain.min_ssim == 0.6
+    assert chain.min_detail_kept == DEFAULT_ROUTE_OVERRIDES["normalize+guided"]["min_detail_kept"] < a.min_detail_kept
+    ffmpeg = a.for_chain(["ffmpeg"])  # the built-in loosening stays beside the user's key
+    assert ffmpeg.min_ssim == 0.5
+    assert ffmpeg.min_flicker_reduction == DEFAULT_ROUTE_OVERRIDES["ffmpeg"]["min_flicker_reduction"]
+    # a key the user names wins over the built-in one
+    own = Acceptance.from_mapping({"routes": {"normalize+guided": {"min_detail_kept": 0.85}}})
+    assert own.for_chain(["normalize", "guided"]).min_detail_kept == 0.85
+
+
+def test_a_configured_route_tone_bar_applies_along_the_guide():
+    """Along a guide's motion only the default tone bar is skipped; one set in a route table applies."""
+    from flickerd.verify import Acceptance
+
+    exact = Acceptance.from_mapping({"routes": {"normalize+guided": {"min_tone_change_on_flicker": 0.2}}})
+    assert exact.for_chain(["normalize", "guided"], along_guide=True).min_change_on_flicker == 0.2
+    step = Acceptance.from_mapping({"routes": {"normalize": {"min_tone_change_on_flicker": 0.3}}})
+    assert step.for_chain(["normalize"], along_guide=True).min_change_on_flicker == 0.3  # a blind fallback's
+    assert step.for_chain(["normalize", "ffmpeg"], along_guide=True).min_change_on_flicker == 0.3
+    # a global value is the fitted default's place: still skipped along the guide
+    glob = Acceptance.from_mapping({"min_tone_change_on_flicker": 0.25})
+    assert glob.for_chain(["normalize", "guided"], along_guide=True).min_change_on_flicker == glob.min_change_on_flicker
+    other = Acceptance.from_mapping({"routes": {"detail": {"min_tone_change_on_flicker": 0.3}}})
+    assert other.for_chain(["normalize", "guided"], along_guide=True).min_change_on_flicker == \
+        other.min_change_on_flicker
+
+
 def test_a_correlation_threshold_out_of_range_is_a_config_error():
     from flickerd.errors import ConfigError
     from flickerd.verify import Acceptance

@@ -80,8 +80,9 @@ class GuidedRoute:
     """Temporal consistency taken from the source video (see ``GuidedParams``)."""
 
     name = "guided"
-    version = "4"  # 2: the fine-band gain held steady (detail_gain); 3: normalize before it follows the guide's flow;
-    # 4: a render with no flicker of its own is not averaged where that only blurs (mismatch)
+    version = "5"  # 2: the fine-band gain held steady (detail_gain); 3: normalize before it follows the guide's flow;
+    # 4: a render with no flicker of its own is not averaged where that only blurs (mismatch); 5: a chroma
+    # plane with too few still pixels of its own follows the luma's (it was averaged where luma was not)
 
     def fix(self, src: str, out: str, params: Mapping[str, Any], progress: ProgressFn = no_progress) -> StepResult:
         p = GuidedParams.from_mapping(params)  # a bad parameter is said before the input is read

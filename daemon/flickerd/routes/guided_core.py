@@ -115,6 +115,14 @@ def flicker_keep(residual: np.ndarray, guide_residual: np.ndarray, still: np.nda
     return float(np.clip(ratio / FLICKER_RATIO - 1.0, 0.0, 1.0))
 
 
+def follow(still: np.ndarray, w: int, h: int) -> np.ndarray | None:
+    """The luma's still pixels at another plane's size (w × h), or None if none land there."""
+    if still.shape == (h, w):
+        return still
+    out = cv2.resize(still.astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST).astype(bool)
+    return out if out.any() else None
+
+
 def mismatch_factor(residual: np.ndarray, still: np.ndarray, keep: float, mismatch: float) -> np.ndarray:
     """Per pixel, in (0, 1]: the share of a vouched neighbour kept. With no flicker to remove
     (``keep`` 0), averaging where the guide moves only costs (a flow error, a style that does not
@@ -132,7 +140,8 @@ class GuidedStabilizer(NeighbourWindow[_Frame]):
     guide's frame at analysis size (uint8, any resolution: the flows are scaled to each plane).
     At most ``2 × radius + 1`` frames are held. The flows come from ``flows`` (computed on the
     spot by default); the output does not depend on where they come from.
-    ``mean_weight`` is the mean share of a neighbour's pixels the guide vouched for.
+    ``mean_weight`` is the mean share of a neighbour's luma (lead plane) averaged in: what the guide
+    vouched for, less what ``mismatch`` cut.
     """
 
     def __init__(self, peak: float, radius: int, tolerance: float, strength: float, flow_preset: str,
@@ -219,8 +228,8 @@ class GuidedStabilizer(NeighbourWindow[_Frame]):
         for s in self.neighbours(t):
             fw = self._flow(t, s)
             w_small = guide_weight(here.guide, self.frames[s].guide, fw, self._flow(s, t), self.tolerance)
-            self._count_weight(w_small)
             keep = 1.0  # set by the luma (mismatch): 1, the render flickers and the weights stay
+            lead_still = None  # the luma's still pixels: a plane with too few of its own follows them
             order = [self.lead] + [k for k in range(len(planes[s])) if k != self.lead]  # the luma first
             for k in order:
                 plane = planes[s][k]
@@ -240,8 +249,15 @@ class GuidedStabilizer(NeighbourWindow[_Frame]):
                     if k == self.lead:  # the luma says whether the render flickers; the other planes follow
                         keep = 1.0 if still is None else flicker_keep(residual, self.peak * changed, still,
                                                                            self._contrast(t))
+                        lead_still = still
+                    elif still is None and lead_still is not None:
+                        # subsampled chroma has a quarter of luma's still pixels: without a floor of
+                        # its own it would be averaged where the luma is not (colour smeared onto edges)
+                        still = follow(lead_still, w, h)
                     if still is not None and keep < 1.0:
                         weight = weight * mismatch_factor(residual, still, keep, self.mismatch)
+                if k == self.lead:
+                    self._count_weight(weight)  # what was averaged: the guide's vouching less the mismatch cut
                 blends[k].add(moved, weight)
         out = [np.clip(b.toward(self.strength), 0.0, self.peak) for b in blends]
         self._forget(t + 1 - self.radius)
