@@ -129,7 +129,7 @@ def _run_job(job: Job) -> dict:
                 row["auto"].append(_attempt(clip, steps, before, work, f"auto{n}", truth, input_psnr))
                 if row["auto"][-1]["accepted"]:
                     break
-        dec = with_guide(blind, before.verdict, before.scores)
+        dec = with_guide(blind, before.verdict)
         if job.chain:
             dec = dataclasses.replace(dec, steps=tuple(Step(r) for r in job.chain.split("+")))
         params = dict(job.params)

@@ -290,7 +290,7 @@ def process_file(
     if guided:
         if not route_override:
             report_if_refused = decision.action is Action.REPORT
-            decision = with_guide(decision, before.verdict, before.scores)
+            decision = with_guide(decision, before.verdict)
         decision = _guided_steps(decision, guide.path)
     if on_route is not None:
         on_route(decision.route)

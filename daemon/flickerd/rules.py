@@ -270,19 +270,9 @@ DEFAULT_RULES: tuple[Rule, ...] = (
 # the fit half of bench guided the pair beat ``guided`` alone by +0.15 dB (mean of the route
 # outputs; +1.2 and +0.9 dB on grading jitter, −0.5 on one).
 GUIDED_STEPS = (Step("normalize"), Step("guided"))
-# Where the blind diagnosis reads strong boiling texture (``texture_flicker`` from
-# ``TEXTURE_GUIDED``), ``guided`` averages ``TEXTURE_GUIDED_RADIUS`` neighbours a side: the render's
-# residual there is per-pixel boil, which more vouched neighbours take out further. Fit half, seeds
-# 0-1, lossless probe (normalize, then guided radius 3 -> 5): texture jitter (texture_flicker
-# 1.73-1.86) Open-Sora sample_0 +3.90 -> +4.27, LaVie +2.89 -> +3.21 dB; sharpening jitter, which
-# ``detail_gain`` handles (0.78, 1.12), sora +4.69 -> +4.70, DynamiCrafter honey +2.58 -> +2.35 dB.
-# The bar sits in that gap; the route's default stays 3 elsewhere (two flows a neighbour).
-TEXTURE_GUIDED = 1.4
-TEXTURE_GUIDED_RADIUS = 5
 
 
-def with_guide(decision: Decision, verdict: Verdict | None = None,
-               scores: Mapping[str, float] | None = None) -> Decision:
+def with_guide(decision: Decision, verdict: Verdict | None = None) -> Decision:
     """The decision when the render comes with its source video (a guide): ``normalize`` → ``guided``
     wherever the blind decision would fix, with the blind chain as its fallback, and where it would
     only report a render that is not incoherent: clean to the blind diagnosis (the guide sees jitter
@@ -290,17 +280,9 @@ def with_guide(decision: Decision, verdict: Verdict | None = None,
     touch (``codec-no-banding``: the guide's stability may still even out what the codec made
     jump). ``process_file`` reports such a render as it is when verification refuses the fix.
     Reviews and needs-attention decisions stay as they are: a guide does not make regeneration's
-    work. ``scores`` (the blind diagnosis's): strong boiling texture gets more guided neighbours
-    (``guided_steps``)."""
+    work."""
     if decision.action is Action.FIX and decision.steps:
-        return Decision(decision.rule, decision.action, guided_steps(scores), decision.steps)
+        return Decision(decision.rule, decision.action, GUIDED_STEPS, decision.steps)
     if decision.action is Action.REPORT and verdict is not None and verdict is not Verdict.INCOHERENT:
-        return Decision(decision.rule, Action.FIX, guided_steps(scores), ())
+        return Decision(decision.rule, Action.FIX, GUIDED_STEPS, ())
     return decision
-
-
-def guided_steps(scores: Mapping[str, float] | None = None) -> tuple[Step, ...]:
-    """``GUIDED_STEPS``, with ``TEXTURE_GUIDED_RADIUS`` where ``scores`` read strong boiling texture."""
-    if not scores or not scores.get("texture_flicker", 0.0) >= TEXTURE_GUIDED:  # NaN: not measured
-        return GUIDED_STEPS
-    return tuple(Step(s.route, {"radius": TEXTURE_GUIDED_RADIUS}) if s.route == "guided" else s for s in GUIDED_STEPS)

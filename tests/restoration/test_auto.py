@@ -193,26 +193,3 @@ def test_with_a_guide_a_render_the_rules_only_report_is_tried_guided():
     fix = guided(Verdict.GENERATIVE_FLICKER, luma_flicker=2.0)
     assert fix.steps == GUIDED_STEPS and [s.route for s in fix.fallback] == ["normalize"]  # blind chain as fallback
     assert guided(Verdict.INCOHERENT).action.value == "attention"
-
-
-def test_with_a_guide_strong_boiling_texture_gets_more_guided_neighbours():
-    """Texture flicker from ``TEXTURE_GUIDED``: the guided step averages ``TEXTURE_GUIDED_RADIUS``
-    neighbours a side; weaker texture (still a ``detail`` chain blind) or none keeps the default."""
-    from flickerd.diagnose.model import Diagnosis, Verdict
-    from flickerd.routes.guided import RADIUS
-    from flickerd.rules import GUIDED_STEPS, TEXTURE_GUIDED, TEXTURE_GUIDED_RADIUS, decide, with_guide
-
-    def guided(verdict, **scores: float):
-        base = {"luma_flicker": 0.1, "chroma_flicker": 0.1, "texture_flicker": 0.1, "local_flicker": 0.1}
-        d = Diagnosis("x.mp4", verdict, 0.9, {**base, **scores}, 48, 24.0, 64, 64, 2.0)
-        blind = decide(d, DEFAULT_RULES)
-        return blind, with_guide(blind, verdict, d.scores)
-
-    blind, texture = guided(Verdict.GENERATIVE_FLICKER, texture_flicker=TEXTURE_GUIDED + 0.3)
-    assert [(s.route, s.params.get("radius")) for s in texture.steps] == [("normalize", None),
-                                                                          ("guided", TEXTURE_GUIDED_RADIUS)]
-    assert TEXTURE_GUIDED_RADIUS > RADIUS
-    assert texture.fallback == blind.steps  # the blind chain stays the fallback, unchanged
-    blind, weaker = guided(Verdict.GENERATIVE_FLICKER, texture_flicker=TEXTURE_GUIDED - 0.3)
-    assert "detail" in [s.route for s in blind.steps] and weaker.steps == GUIDED_STEPS
-    assert guided(Verdict.GENERATIVE_FLICKER, luma_flicker=2.0)[1].steps == GUIDED_STEPS
