@@ -43,3 +43,15 @@ def test_the_timeline_keeps_the_texture_ratio(make_clip):
     ratios = [p.texture_flicker for p in d.timeline if p.texture_flicker is not None]
     assert len(ratios) >= 10 and sorted(ratios)[len(ratios) // 2] == pytest.approx(d.scores["texture_flicker"], rel=0.2)
     assert "texture_flicker" in d.to_json()["timeline"][5]
+
+
+def test_one_fades_overlapping_looks_are_one_segment():
+    """The long look reports frames t − look .. t for every t over its bar: one fade gave 17–23,
+    18–24, 19–25, 20–26. A reader sees one event, scored by its highest."""
+    from flickerd.diagnose.model import Segment
+    from flickerd.diagnose.verdict import _joined
+
+    looks = [Segment(t - 6, t, "incoherent", 0.04 + 0.01 * (t == 25)) for t in (23, 24, 25, 26)]
+    assert _joined(looks) == [Segment(17, 26, "incoherent", 0.05)]
+    apart = [Segment(3, 4, "incoherent", 0.2), Segment(4, 5, "incoherent", 0.3), Segment(9, 10, "incoherent", 0.1)]
+    assert _joined(apart) == [Segment(3, 5, "incoherent", 0.3), Segment(9, 10, "incoherent", 0.1)]

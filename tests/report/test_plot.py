@@ -190,3 +190,21 @@ def test_a_mixed_verdict_subtitle_is_wrapped_to_the_figure(clips):
     assert len(verdict_sentence(mixed)) > SUBTITLE_WIDTH  # SEINE's: two measures, 160 characters
     text = _subtitle(mixed, "rejected", SimpleNamespace(reasons=["x"], metrics={}))
     assert max(len(line) for line in text.splitlines()) <= SUBTITLE_WIDTH
+
+
+def test_replaced_content_is_shaded_where_the_diagnosis_found_it(clips):
+    """A needs-attention clip's plot shows where content was replaced (review: the fade's place was in no panel)."""
+    import dataclasses
+
+    from flickerd.diagnose.model import Segment, Verdict
+
+    d = run(clips["luma"])
+    faded = dataclasses.replace(d, verdict=Verdict.INCOHERENT, segments=(Segment(17, 26, "incoherent", 0.06),))
+    fig = figure(before=faded, verification=None, title="t")
+    for ax in fig.axes:
+        spans = [p for p in ax.patches if p.get_label() == "content replaced (incoherent)"]
+        assert len(spans) == 1, [p.get_label() for p in ax.patches]
+        x0, x1 = spans[0].get_x(), spans[0].get_x() + spans[0].get_width()
+        assert (x0, x1) == (16.5, 26.5)
+    plain = figure(before=d, verification=None, title="t")
+    assert not any(p.get_label() == "content replaced (incoherent)" for ax in plain.axes for p in ax.patches)

@@ -140,13 +140,28 @@ def scores_and_segments(series: dict, blocking: float, s: DiagnoseSettings) -> t
     for kind, key, values, over, per_frame in kinds:
         if scores[key] > over:
             segs += _segments(values, per_frame, kind) or _whole(values, kind, scores[key])
+    replaced: list[Segment] = []
     if scores["incoherence"] > s.incoherence_threshold:  # events, not runs: a pair where content was replaced
-        segs += [Segment(int(t) - 1, int(t), "incoherent", float(series["incoherent"][t]))
-                 for t in np.flatnonzero(np.nan_to_num(series["incoherent"]) > s.incoherence_threshold)]
+        replaced += [Segment(int(t) - 1, int(t), "incoherent", float(series["incoherent"][t]))
+                     for t in np.flatnonzero(np.nan_to_num(series["incoherent"]) > s.incoherence_threshold)]
     if s.fade_look and scores["fade"] > s.fade_threshold:  # the long looks over the fade: frames t − fade_look .. t
-        segs += [Segment(int(t) - s.fade_look, int(t), "incoherent", float(series["fade"][t]))
-                 for t in np.flatnonzero(np.nan_to_num(series["fade"]) > s.fade_threshold)]
+        replaced += [Segment(int(t) - s.fade_look, int(t), "incoherent", float(series["fade"][t]))
+                     for t in np.flatnonzero(np.nan_to_num(series["fade"]) > s.fade_threshold)]
+    segs += _joined(replaced)
     return scores, tuple(sorted(segs, key=lambda x: (x.start, x.kind)))
+
+
+def _joined(segments: list[Segment]) -> list[Segment]:
+    """Overlapping or touching segments as one, scored by their highest: one fade's looks
+    (17–23, 18–24, 19–25 …) or two neighbouring replaced pairs are one event to a reader."""
+    out: list[Segment] = []
+    for g in sorted(segments, key=lambda x: x.start):
+        if out and g.start <= out[-1].end:
+            last = out[-1]
+            out[-1] = Segment(last.start, max(last.end, g.end), last.kind, max(last.score, g.score))
+        else:
+            out.append(g)
+    return out
 
 
 def _iframe(series: dict) -> float:

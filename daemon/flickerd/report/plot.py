@@ -250,11 +250,12 @@ def figure(*, before: Diagnosis | None, verification: Any | None, title: str, su
     drawn = panels(before, verification)
     fps = before.fps if before is not None and before.fps else 0.0
     cuts = list(before.cuts) if before is not None else []
+    replaced = [(g.start, g.end) for g in before.segments if g.kind == "incoherent"] if before is not None else []
     frames = max((len(c.values) for p in drawn for c in p.curves), default=0)
     fig = Figure(figsize=(WIDTH_IN, TITLE_IN + PANEL_IN * len(drawn)), dpi=DPI, layout="constrained")
     axes = fig.subplots(len(drawn), 1, sharex=True, squeeze=False)[:, 0]
     for ax, panel in zip(axes, drawn):
-        _draw(ax, panel, cuts)
+        _draw(ax, panel, cuts, replaced)
     axes[-1].set_xlabel(f"frame{f' ({fps:.3g} fps)' if fps else ''}")
     axes[-1].xaxis.set_major_locator(MaxNLocator(integer=True))  # frames are whole: no tick at frame 2.5
     if frames > 1:
@@ -263,8 +264,11 @@ def figure(*, before: Diagnosis | None, verification: Any | None, title: str, su
     return fig
 
 
-def _draw(ax: Any, panel: Panel, cuts: Sequence[int]) -> None:
+def _draw(ax: Any, panel: Panel, cuts: Sequence[int], replaced: Sequence[tuple[int, int]] = ()) -> None:
     drew = False
+    for i, (start, end) in enumerate(replaced):  # where the diagnosis saw content replaced (incoherent)
+        ax.axvspan(start - 0.5, end + 0.5, color="#f5b041", alpha=0.18, lw=0,
+                   label="content replaced (incoherent)" if i == 0 else None)
     for c in panel.curves:
         points = [(i, v) for i, v in enumerate(c.values) if not math.isnan(v)]
         if not points:
