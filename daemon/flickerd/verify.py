@@ -735,10 +735,11 @@ def _chroma_second_difference(means: Sequence[tuple[float, float]], cuts: Sequen
     return [None if b is None else (b + r) / 2 for b, r in zip(cb, cr)]
 
 
-def _moved(reduction: float) -> str:
+def _moved(reduction: float, places: int = 1) -> str:
     """``0.01`` → "fell by only 1.0%", ``-0.03`` → "rose by 3.0%" (a signed "+1.0%" read as a gain)."""
-    pct = round(100 * reduction, 1)
-    return f"fell by only {pct:.1f}%" if pct > 0 else f"rose by {-pct:.1f}%" if pct < 0 else "did not change"
+    pct = round(100 * reduction, places)
+    return (f"fell by only {pct:.{places}f}%" if pct > 0 else f"rose by {-pct:.{places}f}%" if pct < 0
+            else "did not change")
 
 
 def judge(metrics: Mapping[str, Any], t: Acceptance, mode: str) -> list[str]:
@@ -750,12 +751,13 @@ def judge(metrics: Mapping[str, Any], t: Acceptance, mode: str) -> list[str]:
         drift_fixed = drift_red is not None and drift_red > t.min_flicker_reduction
         bar = max(t.min_flicker_reduction, t.min_texture_flicker_reduction)
         if red is not None and red <= bar and not drift_fixed:
+            places = _percent_places(red, bar)
             reasons.append(
                 # "each above its noise floor": DynamiCrafter's chroma went 0.048 -> 0.040 (-16%) under
                 # its floor and counts as none, which the report's bare before/after do not show
                 f"the fix does not reduce flicker: the best of {_listed(FLICKER_MEASURES.values())} "
-                f"(each above its noise floor) {_moved(red)}, and it must fall by more than "
-                f"{round(100 * bar, 1):g}%."
+                f"(each above its noise floor) {_moved(red, places)}, and it must fall by more than "
+                f"{round(100 * bar, places):g}%."
             )
         for key, label in FLICKER_MEASURES.items():
             b, a, r = metrics.get(f"{key}_before"), metrics.get(f"{key}_after"), metrics.get(f"{key}_reduction")
@@ -797,15 +799,30 @@ def judge(metrics: Mapping[str, Any], t: Acceptance, mode: str) -> list[str]:
 
 
 def _apart(text: str, v: float, limit: float) -> str:
-    """``text`` with ``{v:.Nf}`` widened until ``v`` no longer prints as its limit: "only 0.15 (the
-    minimum is 0.15)" read as a rejection for nothing; "only 0.149" says why."""
+    """``text`` with ``{v:.Nf}`` and ``{t:.Nf}`` widened alike until ``v`` no longer prints as its
+    limit: "only 0.15 (the minimum is 0.15)" read as a rejection for nothing; "only 0.149 (the
+    minimum is 0.150)" says why. A user's limit with more places than the template is shown in full."""
     m = re.search(r"\{v:\.(\d)f\}", text)
     if m is None:
         return text
-    places = int(m.group(1))
+    places = max(int(m.group(1)), _places(limit))
     while places < 6 and f"{v:.{places}f}" == f"{limit:.{places}f}":
         places += 1
-    return text.replace(m.group(0), f"{{v:.{places}f}}")
+    return re.sub(r"\{([vt]):\.\d+f\}", lambda g: f"{{{g.group(1)}:.{places}f}}", text)
+
+
+def _places(x: float) -> int:
+    """Decimal places ``x`` needs (up to 6): 0.155 → 3, 0.9 → 1."""
+    return next((p for p in range(7) if abs(round(x, p) - x) < 1e-9), 6)
+
+
+def _percent_places(reduction: float, bar: float) -> int:
+    """Places (1-3) that tell a reduction from its bar as percentages: "fell by only 9.96%, … more
+    than 10%" rather than "10.0% … more than 10%"."""
+    places = 1
+    while places < 3 and round(100 * reduction, places) == round(100 * bar, places):
+        places += 1
+    return places
 
 
 def _structure(info_in: MediaInfo, info_out: MediaInfo, frames_in: int, frames_out: int, mode: str,

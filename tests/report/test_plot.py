@@ -175,7 +175,18 @@ def test_a_score_over_its_threshold_never_prints_as_the_threshold(clips):
     d = run(clips["luma"])
     faded = dataclasses.replace(d, verdict=Verdict.INCOHERENT, scores={**d.scores, "fade": 0.044777, "incoherence": 0.007})
     assert round(faded.settings["fade_threshold"], 2) == 0.04  # both would print as 0.04
-    assert "cross-faded content 0.0448 frame fraction is over its threshold of 0.04" in verdict_sentence(faded)
+    assert "cross-faded content 0.0448 frame fraction is over its threshold of 0.0385" in verdict_sentence(faded)
+    near = dataclasses.replace(faded, scores={**faded.scores, "fade": 0.039})  # review 17 #1: "0.0390 … 0.04"
+    assert "cross-faded content 0.0390 frame fraction is over its threshold of 0.0385" in verdict_sentence(near)
+
+
+def test_a_pair_never_prints_alike():
+    from flickerd.report.measures import fmt_pair
+
+    assert fmt_pair(0.61, 0.614) == ("0.610", "0.614")
+    assert fmt_pair(0.0449, 0.045) == ("0.0449", "0.0450")
+    assert fmt_pair(2.5, 0.59) == ("2.50", "0.59")
+    assert fmt_pair(0.1500000001, 0.15) == ("just over 0.150000", "0.150000")
 
 
 def test_a_mixed_verdict_subtitle_is_wrapped_to_the_figure(clips):

@@ -385,8 +385,8 @@ def test_a_correlation_threshold_out_of_range_is_a_config_error():
     assert Acceptance.from_mapping({"min_tone_change_on_flicker": -1}).min_tone_change_on_flicker == -1.0
 
 
-@pytest.mark.parametrize("key, value, said", [("change_on_flicker", 0.1496, "only 0.1496 (correlation; the minimum is 0.15)"),
-                                              ("ssim", 0.69999, "SSIM vs the input 0.69999 is below the minimum 0.7000"),
+@pytest.mark.parametrize("key, value, said", [("change_on_flicker", 0.1496, "only 0.1496 (correlation; the minimum is 0.1500)"),
+                                              ("ssim", 0.69999, "SSIM vs the input 0.69999 is below the minimum 0.70000"),
                                               ("ghosting", 0.25, "ghosting on moving regions 0.250 exceeds")])
 def test_a_failed_figure_never_prints_as_its_limit(key, value, said):
     from flickerd.verify import judge
@@ -394,3 +394,20 @@ def test_a_failed_figure_never_prints_as_its_limit(key, value, said):
     t = Acceptance(min_change_on_flicker=0.15)
     reasons = judge({key: value}, t, "fix")
     assert len(reasons) == 1 and said in reasons[0], reasons
+
+
+def test_a_limit_with_more_places_than_the_sentence_is_shown_in_full():
+    from flickerd.verify import judge
+
+    reasons = judge({"change_on_flicker": 0.154}, Acceptance(min_change_on_flicker=0.155), "fix")
+    assert len(reasons) == 1 and "only 0.154 (correlation; the minimum is 0.155)" in reasons[0], reasons
+
+
+@pytest.mark.parametrize("reduction, words", [(0.0996, "fell by only 9.96%, and it must fall by more than 10%."),
+                                              (0.09999, "fell by only 9.999%, and it must fall by more than 10%."),
+                                              (0.062, "fell by only 6.2%, and it must fall by more than 10%.")])
+def test_a_reduction_never_prints_as_its_bar(reduction, words):
+    from flickerd.verify import judge
+
+    reasons = judge({"best_reduction": reduction}, Acceptance(), "fix")
+    assert len(reasons) == 1 and words in reasons[0], reasons

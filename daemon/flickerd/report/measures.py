@@ -94,12 +94,13 @@ class Deciding:
     def sentence(self) -> str:
         m = self.measure
         relation = "over" if self.over else "under"
-        return (f"{m.label} {self.shown_score()} {m.unit} is {relation} its threshold of {fmt(self.threshold)}")
+        score, threshold = self.shown()
+        return f"{m.label} {score} {m.unit} is {relation} its threshold of {threshold}"
 
-    def shown_score(self) -> str:
-        """The score as written beside its threshold: with digits enough to differ from it ("0.045 …
-        over its threshold of 0.04", never "0.04 … over its threshold of 0.04")."""
-        return fmt_apart(self.score, self.threshold)
+    def shown(self) -> tuple[str, str]:
+        """Score and threshold as written side by side: with the same digits, enough to tell them apart
+        ("0.0390 … under its threshold of 0.0385", never "0.04 … over its threshold of 0.04")."""
+        return fmt_pair(self.score, self.threshold)
 
 
 def _margin(score: float, threshold: float) -> float:
@@ -148,16 +149,17 @@ def verdict_sentence(d: Diagnosis) -> str:
     return f"{words[0].upper()}{words[1:]}: " + "; ".join(f.sentence() for f in found) + "."
 
 
-def fmt_apart(v: float, other: float) -> str:
-    """``fmt(v)``, or ``v`` with more digits (up to 6 significant) where it would print as ``other``."""
-    text = fmt(v)
-    if text != fmt(other) or v == other:
-        return text
+def fmt_pair(v: float, other: float) -> tuple[str, str]:
+    """``fmt`` of both, or both with the same, larger number of significant digits (up to 6) where
+    they would print alike; at 6 still alike, ``v`` is within a millionth of ``other`` and says so."""
+    text, theirs = fmt(v), fmt(other)
+    if text != theirs or v == other:
+        return text, theirs
     for digits in range(3, 7):
         mine, theirs = f"{v:#.{digits}g}", f"{other:#.{digits}g}"
         if mine != theirs:
-            return mine.rstrip(".")
-    return text
+            return mine.rstrip("."), theirs.rstrip(".")
+    return ("just over " if v > other else "just under ") + theirs.rstrip("."), theirs.rstrip(".")
 
 
 def fmt(v: float) -> str:

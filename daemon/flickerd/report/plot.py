@@ -216,7 +216,8 @@ def _deciding_panel(x: Deciding, curves: Sequence[Curve], before: Diagnosis | No
     m = x.measure
     verb = "decided the verdict" if x.over else "closest to its threshold"
     source = DIAGNOSED if with_after else DIAGNOSED_INPUT
-    title = f"{m.label.capitalize()} — {verb}: {x.shown_score()} {m.unit}, threshold {fmt(x.threshold)} ({source})"
+    score, threshold = x.shown()
+    title = f"{m.label.capitalize()} — {verb}: {score} {m.unit}, threshold {threshold} ({source})"
     line = x.threshold * m.run_factor if m.run_factor else None
     label = ""
     if line is not None:
