@@ -743,7 +743,8 @@ def _moved(reduction: float, places: int = 1) -> str:
 
 
 def judge(metrics: Mapping[str, Any], t: Acceptance, mode: str) -> list[str]:
-    """The reasons to reject (empty: accept). Pure: numbers in, sentences out."""
+    """The reasons to reject (empty: accept). Pure: numbers in, sentences out. ``t`` is a chain's
+    (``Acceptance.for_chain``): the raw table would ask its texture bar of every fix."""
     reasons: list[str] = []
     if mode == "fix":
         red = metrics.get("best_reduction")
@@ -896,7 +897,7 @@ def check(
         raise ValueError(f"unknown verification mode {mode!r}")
     start = time.monotonic()
     along_guide = bool(guide) and mode == "fix"  # the measures follow the guide's motion (see flow_from_guide)
-    t = thresholds.for_chain([s.route for s in chain.steps], along_guide) if chain is not None else thresholds
+    t = thresholds.for_chain([s.route for s in chain.steps] if chain is not None else [], along_guide)
     info_in = probe(src)
     try:
         info_out = probe(fixed)

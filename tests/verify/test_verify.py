@@ -411,3 +411,16 @@ def test_a_reduction_never_prints_as_its_bar(reduction, words):
 
     reasons = judge({"best_reduction": reduction}, Acceptance(), "fix")
     assert len(reasons) == 1 and words in reasons[0], reasons
+
+
+def test_a_check_without_a_chain_does_not_ask_the_texture_bar(clip):
+    """The texture bar is for chains with a `detail` step (review 17 #4: without a chain the raw table
+    asked it of every fix)."""
+    d, clean, src = clip
+    out = str(d / "fixed.mp4")
+    if not os.path.exists(out):
+        clips.write(out, clean)
+    plain = _check(src, out)
+    assert plain.accepted and plain.metrics["best_reduction"] < 0.999, plain.metrics["best_reduction"]
+    bar = Acceptance(min_texture_flicker_reduction=min(1.0, plain.metrics["best_reduction"] + 1e-3))
+    assert _check(src, out, thresholds=bar).accepted
