@@ -193,3 +193,14 @@ def test_mean_weight_counts_what_the_mismatch_cut_left():
         list(core.finish())
         weights[mismatch] = core.mean_weight
     assert weights[guided_core.MISMATCH] < weights[0.0] - 0.01, weights
+
+
+def test_chroma_follows_only_a_luma_floor_with_enough_pixels_at_its_size():
+    """Review 17 #3: nearest down-sampling kept 1-3 of 64 scattered luma pixels and a floor rested on them."""
+    scattered = np.zeros((64, 96), bool)
+    scattered[::8, ::8] = True  # 96 still luma pixels, each alone
+    assert guided_core.follow(scattered, 48, 32) is None
+    block = np.zeros((64, 96), bool)
+    block[10:26, 20:36] = True  # 256 still luma pixels together: 64 at 4:2:0
+    out = guided_core.follow(block, 48, 32)
+    assert out is not None and out.shape == (32, 48) and out.sum() == 64 and out[5:13, 10:18].all()

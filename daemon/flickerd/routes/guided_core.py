@@ -116,11 +116,14 @@ def flicker_keep(residual: np.ndarray, guide_residual: np.ndarray, still: np.nda
 
 
 def follow(still: np.ndarray, w: int, h: int) -> np.ndarray | None:
-    """The luma's still pixels at another plane's size (w × h), or None if none land there."""
+    """The luma's still pixels at another plane's size (w × h): those mostly still there (by area), or
+    None when fewer than ``MISMATCH_MIN_SAMPLES`` scaled to the plane's size remain (a floor from a
+    handful of residuals is noise)."""
     if still.shape == (h, w):
         return still
-    out = cv2.resize(still.astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST).astype(bool)
-    return out if out.any() else None
+    out = cv2.resize(still.astype(np.float32), (w, h), interpolation=cv2.INTER_AREA) > 0.5
+    need = max(16.0, MISMATCH_MIN_SAMPLES * w * h / still.size)
+    return out if np.count_nonzero(out) >= need else None
 
 
 def mismatch_factor(residual: np.ndarray, still: np.ndarray, keep: float, mismatch: float) -> np.ndarray:
