@@ -25,7 +25,8 @@ MAX_SHARE = 0.8  # a frame clipped over more than this share keeps the map's val
 def format_levels(bits: int, limited: bool) -> tuple[float, float]:
     """The format's black and white in grey levels (code values / ((2^bits − 1) / 255), as the route
     reads planes): limited range puts them at 16 and 235 shifted to the bit depth (64 and 940 at
-    10 bit, 256 and 3760 at 12), not at 16 and 235 scaled by the unit (2 codes off at 12-bit white)."""
+    10 bit, 256 and 3760 at 12), not at 16 and 235 scaled by the unit (white 2.8 codes off at 10 bit,
+    13.8 at 12: 0.86 of a grey level)."""
     if not limited:
         return 0.0, 255.0
     unit = ((1 << bits) - 1) / 255.0
@@ -37,7 +38,7 @@ class Tails:
     """Pass one's record: the reference window's luma histogram (frames before ``first``, the
     first seam) and, per frame, the share of its pixels at black and at white."""
 
-    black: float  # the format's black and white (16 and 235 in limited range, else 0 and 255)
+    black: float  # the format's black and white in grey levels (``format_levels``; 0 and 255 in full range)
     white: float
     first: int
     reference: np.ndarray = field(default_factory=lambda: np.zeros(256))
