@@ -342,6 +342,8 @@ def other_structure(mask: np.ndarray, a: np.ndarray, b: np.ndarray, inside: np.n
 # aurora-like bands that brighten, dim and sway over five fit renders (as they are and zoomed 6 %/frame;
 # /work/notes/d17): their largest fade fell from 0.037 (bar 0.0385) to 0.013, and all 24 cross-fades' fade
 # stayed the same for LIGHT_SIGN 0.8-0.95 with LIGHT_PLAIN 6-10 (without the plain test 0.8 cost 2 of them).
+# The limit: content fading in over a plain ground darker than all of it (a bright object on a black sky)
+# reads as a light too.
 LIGHT_SIGN = 0.9  # share of an area's changed pixels (luma change > BIG_CHANGE / 2) changing one way: a light
 LIGHT_PLAIN = 6.0  # grey levels: the band-passed detail (DETAIL_SIGMAS) of the area's darker end under this is plain
 
