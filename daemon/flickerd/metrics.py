@@ -460,7 +460,7 @@ class Metrics:
         self.verdicts.labels(self._verdicts(verdict)).inc()
 
     def flicker(self, before: float, after: float) -> None:
-        """Flicker scores of one fixed job, before and after the fix."""
+        """Flicker scores of one verified job (published or rejected), before and after the fix."""
         self.flicker_score.labels("before").observe(before)
         self.flicker_score.labels("after").observe(after)
         if before > 0:

@@ -116,7 +116,7 @@ SLOW_OPEN = False
 # (strength 0.5 +0.04 -> +0.09), no harmful publication; route CPU +4-9%. 0: never (version 4).
 OPEN_RHO = 0.95
 OPEN_RHO_RAMP = 0.05
-# the least share of a frame's pixels moving slowly for a neighbour's repeat to be judged (fewer: not counted)
+# the least mean slowness (the 0-1 ramp `slow`, over the frame) for a neighbour's repeat to be judged (less: not counted)
 OPEN_MIN_SLOW = 0.05
 NOVELTY_SIGMA = 3.0  # px at full resolution: the window of that correlation
 ANALYSIS_MAX_SIDE = 480  # flows need detail-level accuracy, so a larger analysis size than normalize's
