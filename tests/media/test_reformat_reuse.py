@@ -77,3 +77,17 @@ def test_writer_rgb_to_yuv_equals_a_fresh_conversion_per_frame(tmp_path):
     assert len(decoded) == N
     for a, b in zip(decoded, want):
         assert np.array_equal(a, b)
+
+
+def test_one_reformatter_follows_frames_that_change_size_and_format():
+    """A stream may change size or format mid-way (review 17): the reused context must set itself up
+    again, giving what a fresh one gives."""
+    from av.video.reformatter import VideoReformatter
+
+    rng = np.random.default_rng(11)
+    shared = VideoReformatter()
+    for (w, h), fmt in [((96, 64), "yuv420p"), ((81, 61), "yuv444p"), ((80, 60), "yuv420p"), ((96, 64), "gray")]:
+        frame = av.VideoFrame.from_ndarray(rng.integers(0, 256, (h, w, 3), dtype=np.uint8), format="rgb24").reformat(format=fmt)
+        got = shared.reformat(frame, format="rgb24", width=48, height=32).to_ndarray()
+        want = frame.reformat(format="rgb24", width=48, height=32).to_ndarray()
+        assert np.array_equal(got, want), (w, h, fmt)
