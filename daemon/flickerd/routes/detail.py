@@ -256,7 +256,8 @@ class DetailStabilizer(NeighbourWindow[_Frame]):
         aligned: list[list[np.ndarray]] = [[] for _ in here.details]
         rhos: list[np.ndarray] = []  # luma detail's correlation with each aligned neighbour
         trusts: list[np.ndarray] = []  # and that neighbour's reliability (before the novelty gate)
-        # per neighbour: its luma weight before the novelty gate, the gate, and where slow motion may open it
+        # per neighbour: its reliability (analysis size), the novelty gate, and where slow motion may open it
+        # (analysis size): full-size planes are made again below rather than held for every neighbour
         gates: list[tuple[np.ndarray, np.ndarray | None, np.ndarray | None]] = []
         repeats: list[float] = []  # per neighbour moving slowly enough: its detail's mean correlation there
         # the luma detail's local energy: the same for the novelty gate of every neighbour and the amplitude
@@ -293,25 +294,29 @@ class DetailStabilizer(NeighbourWindow[_Frame]):
             if far:  # a far neighbour counts only where the motion is slow
                 w_small = w_small * slow
             self._count_weight(w_small)
-            luma_weight = cv2.resize(w_small, (w, h), interpolation=cv2.INTER_LINEAR)
             if self.p.misalignment > 0:
                 rhos.append(rho)
-                trusts.append(luma_weight.copy())
-            novel = opening = None
+                trusts.append(cv2.resize(w_small, (w, h), interpolation=cv2.INTER_LINEAR))
+            novel = opens = None
             if self.p.keep < 1.0:
                 novel = dfit.novelty_of(rho, self.p.keep)
                 if may_open and slow is not None:  # slow motion: repeated detail may be averaged too
-                    opening = cv2.resize(slow, (w, h), interpolation=cv2.INTER_LINEAR)
+                    opens = slow
                     if not self.p.slow_open and float(slow.mean()) >= OPEN_MIN_SLOW:
+                        opening = cv2.resize(slow, (w, h), interpolation=cv2.INTER_LINEAR)
                         repeats.append(dfit.mean_correlation(rho, energy * opening))
-            gates.append((luma_weight, novel, opening))
+            gates.append((w_small, novel, opens))
         # how far slow motion opens the gate: the frame's most repeating neighbour decides (1: slow_open)
         opened = 1.0 if self.p.slow_open else (dfit.ramp_down(max(repeats), self.p.open_rho, OPEN_RHO_RAMP)
                                                if repeats and self.p.open_rho > 0 else 0.0)
         weights: list[list[np.ndarray]] = [[] for _ in here.details]
-        for luma_weight, novel, opening in gates:
+        size = here.details[0].shape[::-1]  # luma's (w, h)
+        while gates:
+            w_small, novel, opens = gates.pop(0)  # each neighbour's full-size planes live only here
+            luma_weight = cv2.resize(w_small, size, interpolation=cv2.INTER_LINEAR)
             if novel is not None:
-                if opening is not None and opened > 0:
+                if opens is not None and opened > 0:
+                    opening = cv2.resize(opens, size, interpolation=cv2.INTER_LINEAR)
                     novel = np.maximum(novel, opening * np.float32(opened))
                 luma_weight = luma_weight * novel
             for k, d in enumerate(here.details):
