@@ -21,7 +21,7 @@ from flickerd.media.webp import is_webp, probe_webp
 MAX_COUNTED_PACKETS = 200_000
 
 
-FULL_RANGE = 2  # AVCOL_RANGE_JPEG
+LIMITED_RANGE, FULL_RANGE = 1, 2  # AVCOL_RANGE_MPEG (Y 16-235), AVCOL_RANGE_JPEG (0-255)
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,7 +17,7 @@ import numpy as np
 from av.video.reformatter import VideoReformatter
 
 from flickerd.errors import RouteError
-from flickerd.media.probe import FULL_RANGE, MediaInfo
+from flickerd.media.probe import FULL_RANGE, LIMITED_RANGE, MediaInfo
 
 # extension -> default video codec
 CONTAINER_CODEC: dict[str, str] = {
@@ -34,7 +34,6 @@ CODEC_ALIASES: dict[str, str] = {
 FIXED_PIX_FMT = {"gif": "rgb8", "libwebp_anim": "yuva420p"}
 # AVColorSpace values swscale converts with (bt709, fcc, bt470bg, smpte170m, smpte240m, bt2020).
 YUV_MATRICES = {1, 4, 5, 6, 7, 9, 10}
-LIMITED_RANGE = 1  # AVCOL_RANGE_MPEG
 RGB_MATRIX, UNSPECIFIED_MATRIX = 0, 2  # AVCOL_SPC_RGB, AVCOL_SPC_UNSPECIFIED
 LIMITED_ONLY = frozenset({"prores_ks"})  # encoders that write limited range whatever the tag
 # Containers each codec can live in; the first is used when the input's container cannot take it.
