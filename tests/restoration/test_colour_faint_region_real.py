@@ -10,29 +10,20 @@ from __future__ import annotations
 
 import pytest
 
-from bench import real_renders as rr
-from bench import real_repairs
+from tests import real_clips
 
-RENDERS = rr.renders_dir()
-if RENDERS is None:
-    pytest.skip(rr.NO_RENDERS, allow_module_level=True)
-
+real_clips.renders()  # skips the module, saying so, without them
 RENDER = "Vchitect__LaVie__a_shark_swimming_in_clear_Carribean_ocean_2k_high_quality.gif"
-FRAMES, MAX_SIDE = 48, 832  # the bench's clips
 
 
 @pytest.fixture(scope="module")
 def case(tmp_path_factory):
     from flickerd.diagnose import run as diagnose
-    from flickerd.synth import real
-    from flickerd.synth.real import Variant
 
-    if not (RENDERS / RENDER).is_file():
-        pytest.skip(f"{RENDER} is not in {RENDERS}")
+    truth = real_clips.truth(RENDER)
     tmp = tmp_path_factory.mktemp("lavie")
-    clip = str(tmp / "chroma.mp4")
-    rr.make_clip(Variant(RENDER, "chroma", 0.5, 3), str(RENDERS / RENDER), None, FRAMES, MAX_SIDE, clip)
-    return tmp, clip, diagnose(clip), real.load(RENDERS / RENDER, FRAMES, MAX_SIDE)[0]
+    clip = real_clips.injected(tmp, RENDER, "chroma", 0.5, 3)
+    return tmp, clip, diagnose(clip), truth
 
 
 def _gain(tmp, clip, steps, truth) -> float:
@@ -40,9 +31,7 @@ def _gain(tmp, clip, steps, truth) -> float:
 
     out = str(tmp / f"fixed{len(list(tmp.iterdir()))}.mp4")
     run_chain(clip, steps, out, str(tmp))
-    shape = truth[0].shape
-    return (real_repairs._psnr(real_repairs._decode(out, shape), truth)
-            - real_repairs._psnr(real_repairs._decode(clip, shape), truth))
+    return real_clips.gain(out, clip, truth)
 
 
 def test_auto_corrects_the_colour_over_the_frame_and_does_no_harm(case):
@@ -52,11 +41,11 @@ def test_auto_corrects_the_colour_over_the_frame_and_does_no_harm(case):
     tmp, clip, before, truth = case
     decision = decide(before, DEFAULT_RULES)
     assert decision.steps == (Step("normalize", {"local": False}),), (decision.rule, before.scores)
-    assert _gain(tmp, clip, decision.steps, truth) > -real_repairs.HARM_DB
+    assert _gain(tmp, clip, decision.steps, truth) > -real_clips.HARM_DB
 
 
 def test_the_cells_would_have_been_harmful(case):
     from flickerd.routes.base import Step
 
     tmp, clip, _, truth = case
-    assert _gain(tmp, clip, (Step("normalize"),), truth) < -real_repairs.HARM_DB
+    assert _gain(tmp, clip, (Step("normalize"),), truth) < -real_clips.HARM_DB

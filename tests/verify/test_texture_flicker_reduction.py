@@ -11,35 +11,25 @@ from __future__ import annotations
 
 import pytest
 
-from bench import real_renders as rr
-from bench import real_repairs
+from tests import real_clips
 
-RENDERS = rr.renders_dir()
-if RENDERS is None:
-    pytest.skip(rr.NO_RENDERS, allow_module_level=True)
+real_clips.renders()  # skips the module, saying so, without them
 
 RENDER = "hpcaitech__Open-Sora__sample_0.gif"
-FRAMES, MAX_SIDE = 48, 832  # the bench's clips
 
 
 @pytest.fixture(scope="module")
 def truth():
-    from flickerd.synth import real
-
-    if not (RENDERS / RENDER).is_file():
-        pytest.skip(f"{RENDER} is not in {RENDERS}")
-    return real.load(RENDERS / RENDER, FRAMES, MAX_SIDE)[0]
+    return real_clips.truth(RENDER)
 
 
 def _detail(tmp_path, truth, kind: str, strength: float, seed: int):
     from flickerd.diagnose import run as diagnose
     from flickerd.routes.base import run_chain
     from flickerd.rules import DEFAULT_RULES, decide
-    from flickerd.synth.real import Variant
     from flickerd.verify import FITTED_MIN_TEXTURE_FLICKER_REDUCTION, Acceptance, check
 
-    clip = str(tmp_path / f"{kind}{strength}.mp4")
-    rr.make_clip(Variant(RENDER, kind, strength, seed), str(RENDERS / RENDER), None, FRAMES, MAX_SIDE, clip)
+    clip = real_clips.injected(tmp_path, RENDER, kind, strength, seed)
     out = str(tmp_path / f"fixed-{kind}{strength}.mp4")
     before = diagnose(clip)
     steps = decide(before, DEFAULT_RULES).steps  # what auto runs
@@ -47,15 +37,13 @@ def _detail(tmp_path, truth, kind: str, strength: float, seed: int):
     chain = run_chain(clip, steps, out, str(tmp_path))
     on = Acceptance(min_texture_flicker_reduction=FITTED_MIN_TEXTURE_FLICKER_REDUCTION)
     v = check(clip, out, before, chain, on, rediagnose=None)
-    shape = truth[0].shape
-    gain = (real_repairs._psnr(real_repairs._decode(out, shape), truth)
-            - real_repairs._psnr(real_repairs._decode(clip, shape), truth))
+    gain = real_clips.gain(out, clip, truth)
     return v, gain
 
 
 def test_a_texture_fix_that_removes_little_is_refused(tmp_path, truth):
     v, gain = _detail(tmp_path, truth, "breathing", 0.5, 1)
-    assert gain < -real_repairs.HARM_DB, gain  # published, it would be harm
+    assert gain < -real_clips.HARM_DB, gain  # published, it would be harm
     assert v.metrics["best_reduction"] < v.thresholds.min_texture_flicker_reduction, v.metrics["best_reduction"]
     assert not v.accepted
     assert any("does not reduce flicker" in r for r in v.reasons), v.reasons
@@ -63,7 +51,7 @@ def test_a_texture_fix_that_removes_little_is_refused(tmp_path, truth):
 
 def test_a_texture_fix_that_gains_is_still_published(tmp_path, truth):
     v, gain = _detail(tmp_path, truth, "texture", 1.0, 0)
-    assert gain > real_repairs.GOOD_DB, gain
+    assert gain > real_clips.GOOD_DB, gain
     assert v.accepted, v.reasons
 
 

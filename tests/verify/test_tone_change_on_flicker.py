@@ -10,50 +10,39 @@ from __future__ import annotations
 
 import pytest
 
-from bench import real_renders as rr
-from bench import real_repairs
+from tests import real_clips
 
-RENDERS = rr.renders_dir()
-if RENDERS is None:
-    pytest.skip(rr.NO_RENDERS, allow_module_level=True)
+real_clips.renders()  # skips the module, saying so, without them
 
 RENDER = "hpcaitech__Open-Sora__sora_16x240x426_26.gif"
-FRAMES, MAX_SIDE = 48, 832  # the bench's clips (the GIF has 20 frames)
+# the GIF has 20 frames: its bench clip is all of them
 
 
 @pytest.fixture(scope="module")
 def truth():
-    from flickerd.synth import real
-
-    if not (RENDERS / RENDER).is_file():
-        pytest.skip(f"{RENDER} is not in {RENDERS}")
-    return real.load(RENDERS / RENDER, FRAMES, MAX_SIDE)[0]
+    return real_clips.truth(RENDER)
 
 
 def _normalized(tmp_path, truth, strength: float):
     from flickerd.diagnose import run as diagnose
     from flickerd.routes.base import run_chain
     from flickerd.rules import DEFAULT_RULES, decide
-    from flickerd.synth.real import Variant
     from flickerd.verify import check
 
-    clip = str(tmp_path / f"luma{strength}.mp4")
-    rr.make_clip(Variant(RENDER, "luma", strength, 0), str(RENDERS / RENDER), None, FRAMES, MAX_SIDE, clip)
+    clip = real_clips.injected(tmp_path, RENDER, "luma", strength, 0)
     out = str(tmp_path / f"fixed{strength}.mp4")
     before = diagnose(clip)
     steps = decide(before, DEFAULT_RULES).steps  # what auto runs
     assert [s.route for s in steps] == ["normalize"], steps
     chain = run_chain(clip, steps, out, str(tmp_path))
     v = check(clip, out, before, chain, rediagnose=None)
-    shape = truth[0].shape
-    gain = (real_repairs._psnr(real_repairs._decode(out, shape), truth)
-            - real_repairs._psnr(real_repairs._decode(clip, shape), truth))
+    gain = real_clips.gain(out, clip, truth)
     return v, gain
 
 
 def test_a_tone_fix_that_mostly_moved_the_render_is_refused(tmp_path, truth):
     v, gain = _normalized(tmp_path, truth, 0.5)
-    assert gain < -real_repairs.HARM_DB  # the case is what it claims: published, it would be harm
+    assert gain < -real_clips.HARM_DB  # the case is what it claims: published, it would be harm
     assert v.metrics["change_on_flicker"] < 0.15, v.metrics["change_on_flicker"]
     assert not v.accepted
     assert any("lines up with the input's flicker" in r for r in v.reasons), v.reasons
@@ -61,6 +50,6 @@ def test_a_tone_fix_that_mostly_moved_the_render_is_refused(tmp_path, truth):
 
 def test_the_same_route_at_full_strength_is_still_published(tmp_path, truth):
     v, gain = _normalized(tmp_path, truth, 1.0)
-    assert gain > real_repairs.GOOD_DB, gain
+    assert gain > real_clips.GOOD_DB, gain
     assert v.accepted, v.reasons
 
