@@ -28,13 +28,12 @@ import numpy as np
 from flickerd.flow import PRESETS, warp
 from flickerd.flow_source import AheadFlows, FlowSource
 from flickerd.routes.guide_stream import GUIDE_PARAM, GuideReader
-from flickerd.media.probe import probe
+from flickerd.media.probe import MediaInfo
 from flickerd.media.reader import analysis_size
 from flickerd.routes import detail_fit as dfit
-from flickerd.routes.base import ProgressFn, StepResult, no_progress
-from flickerd.media.probe import MediaInfo
+from flickerd.routes.base import StepResult
 from flickerd.routes.encode import DEFAULT_CRF, DEFAULT_PRESET, Encoding
-from flickerd.routes.frame_stream import FrameFormat, FrameStage, flow_stage_result, run_stages
+from flickerd.routes.frame_stream import FrameFormat, FrameStage, StageRoute, flow_stage_result
 from flickerd.routes.neighbour_window import NeighbourWindow
 from flickerd.routes.params_table import RouteParams
 
@@ -344,16 +343,12 @@ class DetailStabilizer(NeighbourWindow[_Frame]):
         return t, here.data, out
 
 
-class DetailRoute:
+class DetailRoute(StageRoute):
     """Temporal stabilisation of fine detail (see ``DetailParams``)."""
 
     name = "detail"
+    params_type = DetailParams
     version = "5"  # 3: sigma 1.5 -> 1.0; 4: far 4 where slower than 1 px a frame; 5: open_rho 0.95
-
-    def fix(self, src: str, out: str, params: Mapping[str, Any], progress: ProgressFn = no_progress) -> StepResult:
-        p = DetailParams.from_mapping(params)  # a bad parameter is said before the input is read
-        info = probe(src)
-        return run_stages(src, out, [(self.stage(info, params, p), params)], info, progress)[0]
 
     def stage(self, info: MediaInfo, params: Mapping[str, Any], p: DetailParams | None = None) -> FrameStage:
         """The per-frame work for frames like ``info``'s (see ``frame_stream.FrameStage``)."""

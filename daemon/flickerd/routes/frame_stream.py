@@ -16,11 +16,11 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import numpy as np
 
-from flickerd.media.probe import MediaInfo
+from flickerd.media.probe import MediaInfo, probe
 from flickerd.media.reader import iter_frames
 from flickerd.routes import normalize_planes as planes
 from flickerd.routes.base import ProgressFn, StepResult, no_progress
@@ -126,6 +126,20 @@ class FrameRoute(Protocol):
     """A route whose work is a ``FrameStage``: chains of them are fused (``run_stages``)."""
 
     def stage(self, info: MediaInfo, params: Mapping[str, Any]) -> FrameStage: ...
+
+
+class StageRoute:
+    """A route whose whole work is one ``FrameStage``: alone, ``fix`` runs that stage file to file."""
+
+    params_type: ClassVar[Any]  # a ``RouteParams``: ``from_mapping`` checks the step's params
+
+    def stage(self, info: MediaInfo, params: Mapping[str, Any], p: Any = None) -> FrameStage:
+        raise NotImplementedError
+
+    def fix(self, src: str, out: str, params: Mapping[str, Any], progress: ProgressFn = no_progress) -> StepResult:
+        p = self.params_type.from_mapping(params)  # a bad parameter is said before the input is read
+        info = probe(src)
+        return run_stages(src, out, [(self.stage(info, params, p), params)], info, progress)[0]
 
 
 class _Timed:

@@ -17,10 +17,10 @@ import numpy as np
 
 from flickerd.errors import RouteError
 from flickerd.flow import PRESETS
-from flickerd.media.probe import MediaInfo, probe
-from flickerd.routes.base import ProgressFn, StepResult, no_progress
+from flickerd.media.probe import MediaInfo
+from flickerd.routes.base import StepResult
 from flickerd.routes.encode import DEFAULT_CRF, DEFAULT_PRESET, Encoding
-from flickerd.routes.frame_stream import IN_MEMORY, FrameFormat, FrameStage, run_stages
+from flickerd.routes.frame_stream import IN_MEMORY, FrameFormat, FrameStage, StageRoute
 from flickerd.routes.guide_stream import GUIDE_PARAM, GuideReader
 from flickerd.routes.guided_core import GAIN_HISTORY, MISMATCH, GuidedStabilizer
 from flickerd.routes.params_table import RouteParams
@@ -76,18 +76,14 @@ class GuidedParams(RouteParams):
     CHOICES = {"flow_preset": PRESETS}
 
 
-class GuidedRoute:
+class GuidedRoute(StageRoute):
     """Temporal consistency taken from the source video (see ``GuidedParams``)."""
 
     name = "guided"
+    params_type = GuidedParams
     version = "5"  # 2: the fine-band gain held steady (detail_gain); 3: normalize before it follows the guide's flow;
     # 4: a render with no flicker of its own is not averaged where that only blurs (mismatch); 5: a chroma
     # plane with too few still pixels of its own follows the luma's (it was averaged where luma was not)
-
-    def fix(self, src: str, out: str, params: Mapping[str, Any], progress: ProgressFn = no_progress) -> StepResult:
-        p = GuidedParams.from_mapping(params)  # a bad parameter is said before the input is read
-        info = probe(src)
-        return run_stages(src, out, [(self.stage(info, params, p), params)], info, progress)[0]
 
     def stage(self, info: MediaInfo, params: Mapping[str, Any], p: GuidedParams | None = None) -> FrameStage:
         """The per-frame work for frames like ``info``'s (see ``frame_stream.FrameStage``): after

@@ -38,14 +38,13 @@ import cv2
 import numpy as np
 
 from flickerd.flow import PRESETS, flow, occlusion_mask, standardised, warp
-from flickerd.media.probe import probe
+from flickerd.media.probe import MediaInfo
 from flickerd.media.reader import analysis_size
 from flickerd.routes import normalize_fit as fit
 from flickerd.routes import normalize_planes as planes
-from flickerd.routes.base import ProgressFn, StepResult, no_progress
-from flickerd.media.probe import MediaInfo
+from flickerd.routes.base import StepResult
 from flickerd.routes.encode import DEFAULT_CRF, DEFAULT_PRESET, Encoding
-from flickerd.routes.frame_stream import FrameFormat, FrameStage, flow_stage_result, run_stages
+from flickerd.routes.frame_stream import FrameFormat, FrameStage, StageRoute, flow_stage_result
 from flickerd.routes.guide_stream import GUIDE_PARAM, GuideReader
 from flickerd.routes.params_table import RouteParams
 
@@ -265,16 +264,12 @@ class Normalizer:
         return t, self.frames.pop(t), fields_t
 
 
-class NormalizeRoute:
+class NormalizeRoute(StageRoute):
     """Temporal normalisation of tone and colour (see ``NormalizeParams``)."""
 
     name = "normalize"
+    params_type = NormalizeParams
     version = "4"  # 4: chroma gain tied to the luma's, cells corrected only where they oscillate
-
-    def fix(self, src: str, out: str, params: Mapping[str, Any], progress: ProgressFn = no_progress) -> StepResult:
-        p = NormalizeParams.from_mapping(params)  # a bad parameter is said before the input is read
-        info = probe(src)
-        return run_stages(src, out, [(self.stage(info, params, p), params)], info, progress)[0]
 
     def stage(self, info: MediaInfo, params: Mapping[str, Any], p: NormalizeParams | None = None) -> FrameStage:
         """The per-frame work for frames like ``info``'s (see ``frame_stream.FrameStage``)."""
