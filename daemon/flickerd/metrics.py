@@ -276,7 +276,8 @@ class Metrics:
             "jobs_started", "Jobs that started running, by the route their rules chose (counted when chosen; a job "
             "that ends before a choice, or runs no route, counts under none when it ends).", ["route"])
         self.jobs_in_progress = gauge("jobs_in_progress", "Jobs running now.")
-        self.jobs = counter("jobs", "Finished jobs by route and outcome.", ["route", "outcome"])
+        self.jobs = counter("jobs", "Finished jobs by route (the one their rules chose, as jobs_started; also when "
+                            "the rule's fallback ran) and outcome.", ["route", "outcome"])
         self.job_duration = histogram(
             "job_duration_seconds", "Wall time of a job from start to its outcome.",
             ["route", "outcome"], DURATION_BUCKETS_S,
@@ -437,7 +438,7 @@ class Metrics:
         self.jobs_started.labels(self._routes(route)).inc()
 
     def job_finished(self, route: str, outcome: str, duration_s: float, queue_wait_s: float) -> None:
-        """Call exactly once per ``job_launched``; ``route`` may differ from the started one (a fallback ran)."""
+        """Call exactly once per ``job_launched``; ``route`` is the started one (the rules', when a fallback ran too)."""
         route, outcome = self._routes(route), self._outcomes(outcome)
         self.jobs.labels(route, outcome).inc()
         self.job_duration.labels(route, outcome).observe(max(0.0, duration_s))

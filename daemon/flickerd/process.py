@@ -353,8 +353,9 @@ def process_file(
         _remove(out)
 
     assert chain is not None and verification is not None
-    decision_used = decision if len(attempts) == 1 else Decision(decision.rule, decision.action,
-                                                                   tuple(candidates[len(attempts) - 1]), ())
+    # ``decision`` stays as the rule wrote it, fallback included, when the fallback ran: the route
+    # a job is counted under must be the one it started under (jobs_started/jobs_total; the
+    # journal); ``chain`` says what ran (``report.route_text``: "B, the fallback of A")
     own = _own_acceptance(chain)
     if decision.action is Action.REVIEW and own is not None and not own.get("accepted", False):
         # regeneration changes the artwork: it is judged by its own policy, not by fidelity
@@ -373,13 +374,13 @@ def process_file(
         status, reason = "report_only", ""
     if status not in ("rejected", "report_only"):
         carry_rotation(out, source_info["rotation"])  # a phone clip's display matrix, or it plays sideways
-    paths = reports(fixed=out, before=before, decision=decision_used, chain=chain, verification=verification,
+    paths = reports(fixed=out, before=before, decision=decision, chain=chain, verification=verification,
                     status=status, reason=reason)
     output: str | None = out
     if status == "rejected" or (status == "report_only" and report_if_refused):
         _remove(out)  # the side-by-side clip is made; the rejected video must never be published
         output = None
-    return Outcome(status, src, output, paths, before, verification.after, decision_used, chain, verification,
+    return Outcome(status, src, output, paths, before, verification.after, decision, chain, verification,
                    reason, None, tuple(attempts), dict(timings))
 
 

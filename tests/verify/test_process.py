@@ -136,8 +136,16 @@ def test_rejected_chain_falls_back_once(renders, tmp_path):
                   steps=(Step("test-blur"),), fallback=(Step("test-good"),)),)
     out = process_file(src, tmp_path, rules=rules, compare=False)
     assert out.status == "done" and out.attempts == ("test-blur", "test-good")
-    assert out.decision.route == "test-good" and out.reports.compare is None
+    assert out.reports.compare is None
+    # the route stays the one the rules chose (the label it started under, QA F12); the chain says what ran
+    from flickerd.report import _title, fallback_route
+
+    assert out.decision.route == "test-blur" and out.chain.routes == "test-good"
+    assert fallback_route(out.decision, out.chain) == "test-good"
+    assert "(test-good, the fallback of test-blur)" in _title(src, out.status, out.decision, out.verification, out.chain)
     doc = json.loads(open(out.reports.json).read())
+    assert doc["decision"]["route"] == "test-blur" and [s["route"] for s in doc["decision"]["fallback"]] == ["test-good"]
+    assert doc["chain"]["route"] == "test-good"
     assert any("test-blur was rejected" in n for n in doc["notes"])
 
 

@@ -78,7 +78,7 @@ def write_reports(
     # (decoding, resizing, encoding: C code that releases the GIL) is made here.
     plot_note_at = len(notes)  # the plot's note, if any, comes before the clip's as it always did
     with ThreadPoolExecutor(1, thread_name_prefix="flickerd-plot") as pool:
-        plot = pool.submit(_plot, plot_path, source, status, decision, before, verification)
+        plot = pool.submit(_plot, plot_path, source, status, decision, before, verification, chain)
         if compare and settings.compare and fixed and os.path.exists(fixed):
             from flickerd.errors import FlickerdError
             from flickerd.report.compare import write_compare
@@ -107,12 +107,12 @@ def write_reports(
 
 
 def _plot(path: str, source: str, status: str, decision: Decision | None, before: Diagnosis | None,
-          verification: Any | None) -> str:
+          verification: Any | None, chain: ChainResult | None = None) -> str:
     """Draw the flicker plot; returns the note to add when it could not be drawn ("" when it was)."""
     try:
         from flickerd.report.plot import write_plot
 
-        write_plot(path, before=before, verification=verification, title=_title(source, status, decision, verification),
+        write_plot(path, before=before, verification=verification, title=_title(source, status, decision, verification, chain),
                    subtitle=_subtitle(before, status, verification, decision))
     except (OSError, ValueError, RuntimeError) as exc:
         return f"the flicker plot could not be drawn: {exc}"
@@ -125,10 +125,25 @@ STATUS_WORDS = {
 }
 
 
-def _title(source: str, status: str, decision: Decision | None, verification: Any | None) -> str:
+def route_text(decision: Decision | None, chain: ChainResult | None) -> str:
+    """The rules' route, or "B, the fallback of A" when the fallback ``B`` ran instead of ``A``."""
+    route = decision.route if decision is not None else "none"
+    ran = fallback_route(decision, chain)
+    return f"{ran}, the fallback of {route}" if ran else route
+
+
+def fallback_route(decision: Decision | None, chain: ChainResult | None) -> str | None:
+    """The chain that ran when it is not the one the rules chose first (their fallback), else None."""
+    if decision is None or chain is None or not chain.steps or chain.routes == decision.route:
+        return None
+    return chain.routes
+
+
+def _title(source: str, status: str, decision: Decision | None, verification: Any | None,
+           chain: ChainResult | None = None) -> str:
     title = f"{os.path.basename(source)} — {STATUS_WORDS.get(status, status)}"
     if decision is not None and decision.steps:
-        title += f" ({decision.route})"
+        title += f" ({route_text(decision, chain)})"
     figures = [f for f in (flicker_change_text(verification),) if f]
     metrics = getattr(verification, "metrics", None) or {}
     if metrics.get("ssim") is not None:
@@ -161,4 +176,4 @@ def _name(path: str | None) -> str | None:
     return os.path.basename(path) if path else None
 
 
-__all__ = ["ReportPaths", "write_reports", "JSON_SUFFIX", "PLOT_SUFFIX", "COMPARE_SUFFIX"]
+__all__ = ["ReportPaths", "write_reports", "route_text", "fallback_route", "JSON_SUFFIX", "PLOT_SUFFIX", "COMPARE_SUFFIX"]

@@ -815,7 +815,8 @@ class Daemon:
             log_job_summary(outcome=outcome, route=res.route, verdict=res.verdict, duration_s=res.seconds,
                             queue_wait_s=queue_wait, flicker_before=res.flicker_before,
                             flicker_after=res.flicker_after, headline_measure=res.headline_measure,
-                            headline_reduction=res.headline_reduction, reason=res.reason, state=state.value,
+                            headline_reduction=res.headline_reduction,
+                            **({"fallback": res.fallback} if res.fallback else {}), reason=res.reason, state=state.value,
                             attempts=final.attempts, error=res.error, output=res.output_path,
                             report=final.report_path)
         self._webhook(final, verdict=res.verdict)
