@@ -165,6 +165,8 @@ def test_clean_clip_gets_a_report_only(renders, tmp_path):
     assert out.reports.compare is None and os.path.exists(out.reports.plot)
     doc = json.loads(open(out.reports.json).read())
     assert doc["verification"] is None and doc["diagnosis"]["before"]["verdict"] == "clean"
+    # a sentence, as the schema asks of every report but a published fix's (it was "", QA F16)
+    assert doc["reason"] == out.reason == "clean: no flicker worth fixing was found; the render is reported as it is."
 
 
 def test_corrupt_input_raises_and_writes_nothing(tmp_path):
@@ -252,6 +254,7 @@ def test_a_rules_note_says_why_in_the_report_the_plot_and_the_cli(renders, tmp_p
     assert out.status == "report_only" and out.output is None
     doc = json.loads(open(out.reports.json).read())
     assert why in doc["notes"] and doc["decision"]["rule"] == "too-faint"
+    assert doc["reason"] == f"generative_flicker, reported as it is by rule too-faint: {why}"
     subtitle = _subtitle(out.before, out.status, None, out.decision)
     assert "No fix was made: the flicker is too faint" in subtitle and "so only the input" not in subtitle
     fix_cmd._summary(out, [out.reports.json])
