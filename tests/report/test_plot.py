@@ -219,3 +219,22 @@ def test_replaced_content_is_shaded_where_the_diagnosis_found_it(clips):
         assert (x0, x1) == (16.5, 26.5)
     plain = figure(before=d, verification=None, title="t")
     assert not any(p.get_label() == "content replaced (incoherent)" for ax in plain.axes for p in ax.patches)
+
+
+def test_unmeasured_inner_frames_are_named_and_plain_means_claim_no_flow(clips):
+    # qa17 F17: hunyuan's texture panel missed 20 of 115 inner frames without a word (a line
+    # bridged them); and the luma panel of plain frame means said "measured with the input's optical flow"
+    d = run(clips["texture"])
+    n = d.frames
+    gap = [None if i in (5, 6, 7, 12) else 0.002 for i in range(n)]
+    gap[0] = None
+    verification = SimpleNamespace(series={"warp_error_before": gap, "warp_error_after": gap,
+                                           "luma_flicker_before": [None] + [0.5] * (n - 2) + [None],
+                                           "luma_flicker_after": [None] + [0.2] * (n - 2) + [None]},
+                                   after=d, mode="fix", metrics={})
+    warp, luma = panels(d, verification)[:2]
+    assert not warp.sampled
+    assert f"Before and after: frames 5–7, 12 not measured (4 of {n - 2} inner frames)" in warp.note
+    assert luma.note == ""  # only the ends, which a triple never has
+    assert "optical flow" in warp.title and "plain frame means" in luma.title
+    assert "no optical flow" in luma.title and "input's optical flow" not in luma.title

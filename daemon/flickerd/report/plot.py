@@ -101,6 +101,35 @@ def _missing_note(curve: Curve, frames: int, mode: str) -> str:
     return f"{curve.label}: not measured — {why}."
 
 
+def _ranges(frames: Sequence[int], most: int = 8) -> str:
+    """``14–18, 20, 24–30`` (at most ``most`` runs, then "…")."""
+    runs: list[list[int]] = []
+    for f in frames:
+        if runs and f == runs[-1][1] + 1:
+            runs[-1][1] = f
+        else:
+            runs.append([f, f])
+    text = ", ".join(str(a) if a == b else f"{a}–{b}" for a, b in runs[:most])
+    return text + (", …" if len(runs) > most else "")
+
+
+def _gaps_note(curves: Sequence[Curve]) -> list[str]:
+    """The inner frames a mostly measured curve lacks (the ends never have a pair or triple):
+    hunyuan's texture panel missed 20 of 115 without a word, and a line just bridged them."""
+    found: dict[tuple[int, ...], list[str]] = {}  # the same gaps in both curves are said once
+    for c in curves:
+        gaps = tuple(i for i in range(1, len(c.values) - 1) if math.isnan(c.values[i]))
+        if gaps:
+            found.setdefault(gaps, []).append(c.label.split(" (")[0])
+    notes = []
+    for gaps, labels in found.items():
+        inner = max(len(c.values) for c in curves) - 2
+        notes.append(f"{' and '.join(labels).capitalize()}: frame{'s' if len(gaps) > 1 else ''} {_ranges(gaps)} not "
+                     f"measured ({len(gaps)} of {inner} inner frames): a scene cut, or too little there for this "
+                     "measure to follow along the motion.")
+    return notes
+
+
 def _panel(title: str, m: Measure, curves: Sequence[Curve], diagnosis: Diagnosis | None, mode: str,
            threshold: float | None = None, threshold_label: str = "", how: str = "", unit: str = "") -> Panel:
     curves = tuple(c for c in curves if c.values)
@@ -108,12 +137,14 @@ def _panel(title: str, m: Measure, curves: Sequence[Curve], diagnosis: Diagnosis
     # pair and triple measures skip the clip's ends
     sampled = [c for c in curves if 0 < c.measured < SAMPLED_SHARE * max(1, len(c.values) - 2)]
     notes = missing + ([_sampling_note(diagnosis, [c.measured for c in sampled], len(sampled[0].values))]
-                       if sampled else []) + ([how] if how else [])
+                       if sampled else []) + _gaps_note([c for c in curves if c.measured and c not in sampled]) \
+        + ([how] if how else [])
     return Panel(title, unit or m.axis_label, curves, bool(sampled), threshold, threshold_label, " ".join(notes))
 
 
 VERIFIED = "every frame; input and output measured with the input's optical flow"
 VERIFIED_GUIDE = "every frame; input and output measured with the guide's optical flow"
+PLAIN_MEANS = "every frame of the input and the output, no optical flow"
 DIAGNOSED = "the diagnosis of each file"
 DIAGNOSED_INPUT = "the input's diagnosis"
 
@@ -160,6 +191,8 @@ def panels(before: Diagnosis | None, verification: Any | None) -> tuple[Panel, .
             unit = WARP_UNIT_VERIFIED if key == "warp_error" and by_verification else ""
             if key == "luma_flicker":
                 name += " of plain frame means" if by_verification else " (motion-compensated, the score)"
+                if by_verification:  # a frame's mean needs no flow: "measured with the input's optical flow" was wrong
+                    source = PLAIN_MEANS
             out.append(_panel(f"{name} — {source}", m, curves, before, mode, unit=unit))
     for x in decided:
         if x.measure.key not in ("luma_flicker", "warp_error") and x.measure.per_frame is not None:
