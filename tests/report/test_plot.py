@@ -243,7 +243,7 @@ def test_unmeasured_inner_frames_are_named_and_plain_means_claim_no_flow(clips):
 def test_a_long_title_is_broken_at_its_parts(tmp_path, monkeypatch):
     # the Great Train Robbery's title (135 characters) ran off the figure's left edge
     from flickerd import report
-    from flickerd.report import SUBTITLE_WIDTH, title_lines
+    from flickerd.report import TITLE_WIDTH, title_lines
 
     seen = {}
     monkeypatch.setattr("flickerd.report.plot.write_plot", lambda path, **kw: seen.update(kw))
@@ -252,6 +252,6 @@ def test_a_long_title_is_broken_at_its_parts(tmp_path, monkeypatch):
     name = "mountln__RRTN-old-film-restoration__the_great_train_robbery.mp4"
     assert report._plot(str(tmp_path / "p.png"), name, "done", None, None, v) == ""
     lines = seen["title"].splitlines()
-    assert len(lines) == 2 and max(map(len, lines)) <= SUBTITLE_WIDTH, lines
+    assert len(lines) == 2 and max(map(len, lines)) <= TITLE_WIDTH, lines
     assert lines[0] == f"{name} — fixed" and lines[1] == "luma flicker -81%, warping error -44%, SSIM 0.996"
     assert title_lines("short — title") == "short — title"

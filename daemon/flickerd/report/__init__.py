@@ -155,15 +155,18 @@ def _title(source: str, status: str, decision: Decision | None, verification: An
 SUBTITLE_WIDTH = 120  # characters of a plot subtitle line: about 880 of the figure's 1000 px at 11 pt
 
 
+TITLE_WIDTH = 100  # characters of a title line: a 124-character title of file-name capitals and "_" ran off both edges
+
+
 def title_lines(title: str) -> str:
-    """The title in lines of at most ``SUBTITLE_WIDTH`` characters, broken at its " — " parts where
+    """The title in lines of at most ``TITLE_WIDTH`` characters, broken at its " — " parts where
     it can: a film's 63-character name with "luma flicker -81%, warping error -44%" ran off the left edge."""
     lines: list[str] = []
     for part in title.split(" — "):
-        if lines and len(lines[-1]) + 3 + len(part) <= SUBTITLE_WIDTH:
+        if lines and len(lines[-1]) + 3 + len(part) <= TITLE_WIDTH:
             lines[-1] += " — " + part
         else:
-            lines.extend(textwrap.wrap(part, SUBTITLE_WIDTH) or [""])
+            lines.extend(textwrap.wrap(part, TITLE_WIDTH) or [""])
     return "\n".join(lines)
 
 
