@@ -255,3 +255,24 @@ def test_a_long_title_is_broken_at_its_parts(tmp_path, monkeypatch):
     assert len(lines) == 2 and max(map(len, lines)) <= TITLE_WIDTH, lines
     assert lines[0] == f"{name} — fixed" and lines[1] == "luma flicker -81%, warping error -44%, SSIM 0.996"
     assert title_lines("short — title") == "short — title"
+
+
+def test_a_panel_of_the_headlines_kind_gives_the_headlines_figures(clips):
+    # MagicTime: the luma panel drew the diagnoses' 1.48 -> 0.01 under a title "luma flicker -85%"
+    d = run(clips["luma"])
+    metrics = {"luma_flicker_before": 1.648, "luma_flicker_after": 0.2127, "luma_flicker_reduction": 0.8483,
+               "headline_measure": "luma_flicker", "headline_reduction": 0.8483}
+    verification = SimpleNamespace(series={}, after=d, mode="fix", metrics=metrics)
+    luma = [p for p in panels(d, verification) if p.title.startswith("Global luma flicker — ")]
+    assert luma, [p.title for p in panels(d, verification)]
+    assert ('The title\'s "luma flicker -85%" is verification\'s luma flicker, every frame of both files: '
+            "1.65 → 0.21 grey levels") in luma[0].note
+    other = SimpleNamespace(series={}, after=d, mode="fix", metrics={**metrics, "headline_measure": "warp_error"})
+    assert "The title's" not in " ".join(p.note for p in panels(d, other))
+
+
+def test_a_legend_keeps_off_the_note(clips):
+    d = run(clips["luma"], DiagnoseSettings(max_pairs=8, every_pair_up_to=0))  # a sampling note on the luma panel
+    fig = figure(before=d, verification=None, title="t")
+    ax = fig.axes[1]
+    assert ax.get_legend() is not None and ax.get_legend()._loc == 1  # upper right; the note is top left
