@@ -144,6 +144,8 @@ def log_job_summary(
     queue_wait_s: float,
     flicker_before: float | None = None,
     flicker_after: float | None = None,
+    headline_measure: str | None = None,
+    headline_reduction: float | None = None,
     reason: str | None = None,
     stages_s: Mapping[str, float] | None = None,
     logger: Any = None,
@@ -152,7 +154,9 @@ def log_job_summary(
     """The one ``job_finished`` line per job; job id, file and folder come from bound context.
 
     ``stages_s`` holds per-stage wall times (``{"diagnose": 1.2, "fix": 8.0, "verify": 1.0}``),
-    logged as ``diagnose_s`` etc. ``flicker_reduction`` is ``1 - after/before`` (1 = all removed).
+    logged as ``diagnose_s`` etc. ``flicker_before``/``flicker_after`` are the warping error and
+    ``flicker_reduction`` its ``1 - after/before`` (1 = all removed); ``headline_measure`` and
+    ``headline_reduction`` are the figure the report, plot and CLI lead with (``verify.headline``).
     Failed jobs log at warning level with their ``reason``.
     """
     # Routes import torch/diffusers lazily, after ``configure``: take over their handlers now.
@@ -174,6 +178,9 @@ def log_job_summary(
         fields["flicker_after"] = float(f"{flicker_after:.4g}")
     if flicker_before and flicker_after is not None:
         fields["flicker_reduction"] = round(1.0 - flicker_after / flicker_before, 4)
+    if headline_measure is not None and headline_reduction is not None:
+        fields["headline_measure"] = headline_measure
+        fields["headline_reduction"] = round(headline_reduction, 4)
     if reason is not None:
         fields["reason"] = reason
     fields.update(extra)

@@ -127,3 +127,26 @@ def test_reports_table_is_validated_with_its_key_path():
         loads('[reports]\ncompare_max_width = 10\n[[folders]]\npath = "in"\n')
     with pytest.raises(ConfigError, match=r"reports\.speed: unknown key"):
         loads('[reports]\nspeed = 1\n[[folders]]\npath = "in"\n')
+
+
+def test_an_rgb_gif_source_keeps_its_levels_in_the_clip(tmp_path):
+    """qa17 F15 read the clip of a GIF ~1 level darker than its source: that was ffmpeg's default
+    YUV→RGB conversion (no accurate rounding) in the check, not the clip. Read exactly (flickerd's
+    reader; ffmpeg with ``scale=flags=accurate_rnd+full_chroma_int`` agrees), MagicTime's clip is
+    within 0.1 level of its GIF. This dithered, saturated test pattern keeps a bias of about half a
+    level from 4:2:0 chroma (what players need); a wrong matrix or range would be several levels."""
+    import subprocess
+
+    from flickerd.media.ffmpeg import ffmpeg_exe
+    from flickerd.media.reader import iter_frames
+
+    src = tmp_path / "src.gif"
+    subprocess.run([ffmpeg_exe(), "-v", "error", "-f", "lavfi", "-i", "testsrc2=s=160x96:r=10", "-vf", "gblur=sigma=3", "-frames:v", "12",
+                    str(src)], check=True)
+    out = write_compare(str(tmp_path / "c.mp4"), str(src), str(src), zoom=0)
+    a = np.stack([f.image for f in iter_frames(str(src))]).astype(float)
+    b = np.stack([f.image for f in iter_frames(out)]).astype(float)[:, :96, :160]
+    assert len(a) == len(b) == 12
+    below_label = np.s_[:, 30:, :]
+    bias = (b[below_label] - a[below_label]).mean(axis=(0, 1, 2))
+    assert np.abs(bias).max() < 0.75, bias

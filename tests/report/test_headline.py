@@ -1,17 +1,81 @@
-"""The one flicker figure's text (plot title, ``flickerd fix``'s summary)."""
+"""The one flicker figure: which measure it is, its text, and that log, metric, report JSON, plot
+title and ``flickerd fix``'s summary all say the same."""
 
 from __future__ import annotations
 
 from types import SimpleNamespace
 
 import pytest
+import structlog
+from prometheus_client import CollectorRegistry
 
+from flickerd.logs import log_job_summary
+from flickerd.metrics import Metrics
+from flickerd.report import _title
 from flickerd.report.headline import flicker_change_text
+from flickerd.verify import HEADLINE_MEASURES, Verification, headline
+
+# MagicTime's normalize fix on the real render (qa17): luma flicker 1.48 -> 0.01 while the
+# warping error fell 3%; the headline said "flicker -3%"
+MAGICTIME = {
+    "warp_error_reduction": 0.031, "luma_flicker_reduction": 0.853, "local_flicker_reduction": 0.05,
+    "chroma_flicker_reduction": 0.43, "detail_flicker_reduction": None, "flicker_before": 0.00100,
+    "flicker_after": 0.00097, "flicker_reduction": 0.03, "ssim": 0.98,
+}
+
+
+def _verification(metrics: dict) -> Verification:
+    metrics = {**metrics, **headline(metrics)}
+    return Verification(True, (), metrics, None)
 
 
 @pytest.mark.parametrize(("reduction", "text"), [
-    (0.45, "flicker -45%"), (-0.03, "flicker +3%"), (0.0021, "flicker -0.2%"), (-0.004, "flicker +0.4%"),
-    (0.0002, "flicker unchanged"), (0.0, "flicker unchanged"), (None, None), (float("nan"), None),
+    (0.45, "warping error -45%"), (-0.03, "warping error +3%"), (0.0021, "warping error -0.2%"),
+    (-0.004, "warping error +0.4%"), (0.0002, "warping error unchanged"), (0.0, "warping error unchanged"),
+    (None, None), (float("nan"), None),
 ])
 def test_a_small_change_keeps_its_sign_and_size(reduction, text):
     assert flicker_change_text(SimpleNamespace(metrics={"flicker_reduction": reduction})) == text
+
+
+def test_the_headline_is_the_measure_that_fell_most():
+    assert headline(MAGICTIME) == {"headline_measure": "luma_flicker", "headline_reduction": 0.853}
+    # a drift fix lowers none of the five: its drift is the figure
+    assert headline({"warp_error_reduction": 0.01, "drift_reduction": 0.6})["headline_measure"] == "drift"
+    assert headline({"luma_flicker_reduction": None}) == {"headline_measure": None, "headline_reduction": None}
+    # a tie goes to the warping error, the measure of motion-compensated change as a whole
+    assert headline({"warp_error_reduction": 0.2, "luma_flicker_reduction": 0.2})["headline_measure"] == "warp_error"
+
+
+def test_a_tone_fix_leads_with_the_tone_and_keeps_the_warping_error():
+    v = _verification(MAGICTIME)
+    assert flicker_change_text(v) == "luma flicker -85%, warping error -3%"
+    only_warp = _verification({"warp_error_reduction": 0.45, "luma_flicker_reduction": 0.1, "flicker_reduction": 0.45})
+    assert flicker_change_text(only_warp) == "warping error -45%"
+
+
+def test_log_metric_json_title_and_cli_agree(capsys):
+    from flickerd.commands.fix import _summary
+    from flickerd.service.worker import _headline
+
+    v = _verification(MAGICTIME)
+    outcome = SimpleNamespace(verification=v, status="done", route="normalize", before=None, reason="",
+                              decision=None)
+    found = _headline(outcome)
+    with structlog.testing.capture_logs() as logs:
+        log_job_summary(outcome="done", route="normalize", verdict=None, duration_s=1, queue_wait_s=0,
+                        flicker_before=v.metrics["flicker_before"], flicker_after=v.metrics["flicker_after"],
+                        **found)
+    line = logs[0]
+    registry = CollectorRegistry()
+    Metrics(registry, folders=["in"], routes=["normalize"]).headline(found["headline_reduction"])
+    document = v.to_json()["metrics"]
+    assert line["headline_measure"] == document["headline_measure"] == "luma_flicker"
+    assert line["headline_reduction"] == round(document["headline_reduction"], 4) == 0.853
+    assert registry.get_sample_value("flickerd_headline_reduction_ratio_bucket",
+                                     {"le": "0.8"}) == 0
+    assert registry.get_sample_value("flickerd_headline_reduction_ratio_bucket",
+                                     {"le": "1.0"}) == 1
+    assert "luma flicker -85%, warping error -3%" in _title("MagicTime.gif", "done", None, v)
+    _summary(outcome, [])
+    assert "luma flicker -85%, warping error -3%" in capsys.readouterr().out

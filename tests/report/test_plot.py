@@ -219,3 +219,60 @@ def test_replaced_content_is_shaded_where_the_diagnosis_found_it(clips):
         assert (x0, x1) == (16.5, 26.5)
     plain = figure(before=d, verification=None, title="t")
     assert not any(p.get_label() == "content replaced (incoherent)" for ax in plain.axes for p in ax.patches)
+
+
+def test_unmeasured_inner_frames_are_named_and_plain_means_claim_no_flow(clips):
+    # qa17 F17: hunyuan's texture panel missed 20 of 115 inner frames without a word (a line
+    # bridged them); and the luma panel of plain frame means said "measured with the input's optical flow"
+    d = run(clips["texture"])
+    n = d.frames
+    gap = [None if i in (5, 6, 7, 12) else 0.002 for i in range(n)]
+    gap[0] = None
+    verification = SimpleNamespace(series={"warp_error_before": gap, "warp_error_after": gap,
+                                           "luma_flicker_before": [None] + [0.5] * (n - 2) + [None],
+                                           "luma_flicker_after": [None] + [0.2] * (n - 2) + [None]},
+                                   after=d, mode="fix", metrics={})
+    warp, luma = panels(d, verification)[:2]
+    assert not warp.sampled
+    assert f"Before and after: frames 5–7, 12 not measured (4 of {n - 2} inner frames)" in warp.note
+    assert luma.note == ""  # only the ends, which a triple never has
+    assert "optical flow" in warp.title and "plain frame means" in luma.title
+    assert "no optical flow" in luma.title and "input's optical flow" not in luma.title
+
+
+def test_a_long_title_is_broken_at_its_parts(tmp_path, monkeypatch):
+    # the Great Train Robbery's title (135 characters) ran off the figure's left edge
+    from flickerd import report
+    from flickerd.report import TITLE_WIDTH, title_lines
+
+    seen = {}
+    monkeypatch.setattr("flickerd.report.plot.write_plot", lambda path, **kw: seen.update(kw))
+    v = SimpleNamespace(metrics={"headline_measure": "luma_flicker", "headline_reduction": 0.808,
+                                 "flicker_reduction": 0.44, "ssim": 0.996})
+    name = "mountln__RRTN-old-film-restoration__the_great_train_robbery.mp4"
+    assert report._plot(str(tmp_path / "p.png"), name, "done", None, None, v) == ""
+    lines = seen["title"].splitlines()
+    assert len(lines) == 2 and max(map(len, lines)) <= TITLE_WIDTH, lines
+    assert lines[0] == f"{name} — fixed" and lines[1] == "luma flicker -81%, warping error -44%, SSIM 0.996"
+    assert title_lines("short — title") == "short — title"
+
+
+def test_a_panel_of_the_headlines_kind_gives_the_headlines_figures(clips):
+    # MagicTime: the luma panel drew the diagnoses' 1.48 -> 0.01 under a title "luma flicker -85%"
+    d = run(clips["luma"])
+    metrics = {"luma_flicker_before": 1.648, "luma_flicker_after": 0.2127, "luma_flicker_reduction": 0.8483,
+               "headline_measure": "luma_flicker", "headline_reduction": 0.8483}
+    verification = SimpleNamespace(series={}, after=d, mode="fix", metrics=metrics)
+    luma = [p for p in panels(d, verification) if p.title.startswith("Global luma flicker — ")]
+    assert luma, [p.title for p in panels(d, verification)]
+    assert ('The title\'s "luma flicker -85%" is verification\'s luma flicker, every frame of both files: '
+            "1.65 → 0.21 grey levels") in luma[0].note
+    other = SimpleNamespace(series={}, after=d, mode="fix", metrics={**metrics, "headline_measure": "warp_error"})
+    assert "The title's" not in " ".join(p.note for p in panels(d, other))
+
+
+def test_a_legend_keeps_off_the_note(clips):
+    d = run(clips["luma"], DiagnoseSettings(max_pairs=8, every_pair_up_to=0))  # a sampling note on the luma panel
+    fig = figure(before=d, verification=None, title="t")
+    ax = fig.axes[1]
+    assert ax.get_legend() is not None and ax.get_legend()._loc == 1  # upper right; the note is top left

@@ -26,3 +26,22 @@ def test_snapshot_reads_a_live_journal_read_only(tmp_path):
     assert [p["path"] for p in snap["pending"]] == ["/in/b.mp4"]
     ro.close()
     j.close()
+
+
+def test_done_says_how_many_were_fixed_reported_or_need_a_person(tmp_path, capsys):
+    # qa17: "done 21" held 15 clean report-only jobs and 1 needing attention; 5 were fixes
+    import argparse
+
+    from flickerd.commands.status import main
+
+    j = Journal.in_state_dir(tmp_path)
+    for i, outcome in enumerate(["done", "report_only", "report_only", "needs_attention"]):
+        job = j.add(path=f"/in/{i}.mp4", folder="in", sha256=str(i), size=1, mtime=1.0)
+        j.transition(job.id, JobState.RUNNING, attempts=1)
+        j.transition(job.id, JobState.DONE, outcome=outcome)
+    j.close()
+    ro = Journal.in_state_dir(tmp_path, readonly=True)
+    assert snapshot(ro)["done_outcomes"] == {"report_only": 2, "done": 1, "needs_attention": 1}
+    ro.close()
+    assert main(argparse.Namespace(json=False, recent=0, state_dir=str(tmp_path), config=None)) == 0
+    assert "done 4 (report only 2, fixed 1, needs attention 1)" in capsys.readouterr().out

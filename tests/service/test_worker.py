@@ -82,6 +82,19 @@ def _report(path):
     return json.loads(Path(path).read_text())
 
 
+def test_a_fallback_that_ran_keeps_the_rules_route_and_is_named_beside_it(tmp_path):
+    # the fake's rules chose normalize+rife; its chain (normalize+ffmpeg) is what ran instead
+    chosen, done = [], fake("done")
+
+    def process(src, workdir, **kw):
+        kw["on_route"]("normalize+rife")
+        return done(src, workdir, **kw)
+
+    res = run_task(make_task(tmp_path), process, lambda p: chosen.append(p))
+    assert res.route == "normalize+rife" and res.fallback == "normalize+ffmpeg"
+    assert [p.route for p in chosen if isinstance(p, RouteChosen)] == ["normalize+rife"]
+
+
 def test_published_report_names_the_published_video_and_carries_the_key(tmp_path):
     task = make_task(tmp_path)
     res = run_task(task, fake("done"), lambda p: None)

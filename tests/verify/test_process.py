@@ -136,8 +136,16 @@ def test_rejected_chain_falls_back_once(renders, tmp_path):
                   steps=(Step("test-blur"),), fallback=(Step("test-good"),)),)
     out = process_file(src, tmp_path, rules=rules, compare=False)
     assert out.status == "done" and out.attempts == ("test-blur", "test-good")
-    assert out.decision.route == "test-good" and out.reports.compare is None
+    assert out.reports.compare is None
+    # the route stays the one the rules chose (the label it started under, QA F12); the chain says what ran
+    from flickerd.report import _title, fallback_route
+
+    assert out.decision.route == "test-blur" and out.chain.routes == "test-good"
+    assert fallback_route(out.decision, out.chain) == "test-good"
+    assert "(test-good, the fallback of test-blur)" in _title(src, out.status, out.decision, out.verification, out.chain)
     doc = json.loads(open(out.reports.json).read())
+    assert doc["decision"]["route"] == "test-blur" and [s["route"] for s in doc["decision"]["fallback"]] == ["test-good"]
+    assert doc["chain"]["route"] == "test-good"
     assert any("test-blur was rejected" in n for n in doc["notes"])
 
 
@@ -157,6 +165,8 @@ def test_clean_clip_gets_a_report_only(renders, tmp_path):
     assert out.reports.compare is None and os.path.exists(out.reports.plot)
     doc = json.loads(open(out.reports.json).read())
     assert doc["verification"] is None and doc["diagnosis"]["before"]["verdict"] == "clean"
+    # a sentence, as the schema asks of every report but a published fix's (it was "", QA F16)
+    assert doc["reason"] == out.reason == "clean: no flicker worth fixing was found; the render is reported as it is."
 
 
 def test_corrupt_input_raises_and_writes_nothing(tmp_path):
@@ -244,6 +254,7 @@ def test_a_rules_note_says_why_in_the_report_the_plot_and_the_cli(renders, tmp_p
     assert out.status == "report_only" and out.output is None
     doc = json.loads(open(out.reports.json).read())
     assert why in doc["notes"] and doc["decision"]["rule"] == "too-faint"
+    assert doc["reason"] == f"generative_flicker, reported as it is by rule too-faint: {why}"
     subtitle = _subtitle(out.before, out.status, None, out.decision)
     assert "No fix was made: the flicker is too faint" in subtitle and "so only the input" not in subtitle
     fix_cmd._summary(out, [out.reports.json])

@@ -265,7 +265,9 @@ def _key(src: str, steps, mode: str | None, outcome):
 
 def _summary(outcome, written: Sequence[str]) -> None:
     v = outcome.verification
-    parts = [outcome.status, outcome.route]
+    from flickerd.report import route_text
+
+    parts = [outcome.status, route_text(outcome.decision, outcome.chain) if outcome.decision else outcome.route]
     if outcome.before is not None:
         parts.append(f"verdict {outcome.before.verdict.value}")
     if v is not None:

@@ -49,12 +49,24 @@ def _table(rows: list[list[str]], header: list[str]) -> str:
     return "\n".join(lines)
 
 
+OUTCOME_WORDS = {"done": "fixed", "report_only": "report only", "needs_attention": "needs attention"}
+
+
+def _count(state: str, n: int, outcomes: dict[str, int]) -> str:
+    """``done 21 (report only 15, fixed 5, needs attention 1)``: state done holds every job that
+    ended as it should, published or not; "done 21" read as 21 fixes."""
+    if state != "done" or not n or list(outcomes) in ([], ["done"]):
+        return f"{state} {n}"
+    return f"{state} {n} (" + ", ".join(f"{OUTCOME_WORDS.get(o, o)} {k}" for o, k in outcomes.items()) + ")"
+
+
 def snapshot(journal: Journal, recent: int = RECENT) -> dict:
     now = time.time()
     mean_s = journal.mean_seconds()
     running = journal.by_state(JobState.RUNNING, limit=100)
     return {
         "counts": journal.counts(),
+        "done_outcomes": journal.done_outcomes(),
         "running": [{**j.to_dict(), "eta_s": eta_s(j, now, mean_s)} for j in running],
         "pending": [j.to_dict() for j in journal.next_pending(20)],
         "recent": [j.to_dict() for j in journal.recent(recent)],
@@ -72,7 +84,8 @@ def main(args: argparse.Namespace) -> int:
         print(json.dumps(snap, indent=2))
         return 0
     counts = snap["counts"]
-    print("jobs: " + ", ".join(f"{k} {v}" for k, v in counts.items() if v or k in ("pending", "running")))
+    print("jobs: " + ", ".join(_count(k, v, snap["done_outcomes"]) for k, v in counts.items()
+                               if v or k in ("pending", "running")))
     if snap["running"]:
         print("\nrunning:")
         print(_table([[j["id"], f"{j['progress'] * 100:.0f}%", _fmt_s(j["eta_s"]), j["attempts"], j["folder"], j["path"]]

@@ -78,7 +78,7 @@ def write_reports(
     # (decoding, resizing, encoding: C code that releases the GIL) is made here.
     plot_note_at = len(notes)  # the plot's note, if any, comes before the clip's as it always did
     with ThreadPoolExecutor(1, thread_name_prefix="flickerd-plot") as pool:
-        plot = pool.submit(_plot, plot_path, source, status, decision, before, verification)
+        plot = pool.submit(_plot, plot_path, source, status, decision, before, verification, chain)
         if compare and settings.compare and fixed and os.path.exists(fixed):
             from flickerd.errors import FlickerdError
             from flickerd.report.compare import write_compare
@@ -107,12 +107,13 @@ def write_reports(
 
 
 def _plot(path: str, source: str, status: str, decision: Decision | None, before: Diagnosis | None,
-          verification: Any | None) -> str:
+          verification: Any | None, chain: ChainResult | None = None) -> str:
     """Draw the flicker plot; returns the note to add when it could not be drawn ("" when it was)."""
     try:
         from flickerd.report.plot import write_plot
 
-        write_plot(path, before=before, verification=verification, title=_title(source, status, decision, verification),
+        write_plot(path, before=before, verification=verification,
+                   title=title_lines(_title(source, status, decision, verification, chain)),
                    subtitle=_subtitle(before, status, verification, decision))
     except (OSError, ValueError, RuntimeError) as exc:
         return f"the flicker plot could not be drawn: {exc}"
@@ -125,10 +126,25 @@ STATUS_WORDS = {
 }
 
 
-def _title(source: str, status: str, decision: Decision | None, verification: Any | None) -> str:
+def route_text(decision: Decision | None, chain: ChainResult | None) -> str:
+    """The rules' route, or "B, the fallback of A" when the fallback ``B`` ran instead of ``A``."""
+    route = decision.route if decision is not None else "none"
+    ran = fallback_route(decision, chain)
+    return f"{ran}, the fallback of {route}" if ran else route
+
+
+def fallback_route(decision: Decision | None, chain: ChainResult | None) -> str | None:
+    """The chain that ran when it is not the one the rules chose first (their fallback), else None."""
+    if decision is None or chain is None or not chain.steps or chain.routes == decision.route:
+        return None
+    return chain.routes
+
+
+def _title(source: str, status: str, decision: Decision | None, verification: Any | None,
+           chain: ChainResult | None = None) -> str:
     title = f"{os.path.basename(source)} — {STATUS_WORDS.get(status, status)}"
     if decision is not None and decision.steps:
-        title += f" ({decision.route})"
+        title += f" ({route_text(decision, chain)})"
     figures = [f for f in (flicker_change_text(verification),) if f]
     metrics = getattr(verification, "metrics", None) or {}
     if metrics.get("ssim") is not None:
@@ -137,6 +153,21 @@ def _title(source: str, status: str, decision: Decision | None, verification: An
 
 
 SUBTITLE_WIDTH = 120  # characters of a plot subtitle line: about 880 of the figure's 1000 px at 11 pt
+
+
+TITLE_WIDTH = 100  # characters of a title line: a 124-character title of file-name capitals and "_" ran off both edges
+
+
+def title_lines(title: str) -> str:
+    """The title in lines of at most ``TITLE_WIDTH`` characters, broken at its " — " parts where
+    it can: a film's 63-character name with "luma flicker -81%, warping error -44%" ran off the left edge."""
+    lines: list[str] = []
+    for part in title.split(" — "):
+        if lines and len(lines[-1]) + 3 + len(part) <= TITLE_WIDTH:
+            lines[-1] += " — " + part
+        else:
+            lines.extend(textwrap.wrap(part, TITLE_WIDTH) or [""])
+    return "\n".join(lines)
 
 
 def _subtitle(before: Diagnosis | None, status: str, verification: Any | None, decision: Decision | None = None) -> str:
@@ -161,4 +192,4 @@ def _name(path: str | None) -> str | None:
     return os.path.basename(path) if path else None
 
 
-__all__ = ["ReportPaths", "write_reports", "JSON_SUFFIX", "PLOT_SUFFIX", "COMPARE_SUFFIX"]
+__all__ = ["ReportPaths", "write_reports", "route_text", "fallback_route", "JSON_SUFFIX", "PLOT_SUFFIX", "COMPARE_SUFFIX"]

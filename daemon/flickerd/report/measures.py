@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from flickerd.diagnose.model import Diagnosis, Verdict
 from flickerd.diagnose.verdict import IFRAME_SPIKE
+from flickerd.figures import apart, significant
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,16 +151,15 @@ def verdict_sentence(d: Diagnosis) -> str:
 
 
 def fmt_pair(v: float, other: float) -> tuple[str, str]:
-    """``fmt`` of both, or both with the same, larger number of significant digits (up to 6) where
-    they would print alike; at 6 still alike, ``v`` is within a millionth of ``other`` and says so."""
+    """``fmt`` of both, or both with the same, larger number of significant digits (3 to 6,
+    ``figures.apart``) where they would print alike; at 6 still alike, ``v`` is within a millionth
+    of ``other`` and says so."""
     text, theirs = fmt(v), fmt(other)
     if text != theirs or v == other:
         return text, theirs
-    for digits in range(3, 7):
-        mine, theirs = f"{v:#.{digits}g}", f"{other:#.{digits}g}"
-        if mine != theirs:
-            return mine.rstrip("."), theirs.rstrip(".")
-    return ("just over " if v > other else "just under ") + theirs.rstrip("."), theirs.rstrip(".")
+    digits = apart(v, other, 3, spell=significant)
+    mine, theirs = significant(v, digits), significant(other, digits)
+    return (mine, theirs) if mine != theirs else (("just over " if v > other else "just under ") + theirs, theirs)
 
 
 def fmt(v: float) -> str:

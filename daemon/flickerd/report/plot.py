@@ -101,6 +101,35 @@ def _missing_note(curve: Curve, frames: int, mode: str) -> str:
     return f"{curve.label}: not measured — {why}."
 
 
+def _ranges(frames: Sequence[int], most: int = 8) -> str:
+    """``14–18, 20, 24–30`` (at most ``most`` runs, then "…")."""
+    runs: list[list[int]] = []
+    for f in frames:
+        if runs and f == runs[-1][1] + 1:
+            runs[-1][1] = f
+        else:
+            runs.append([f, f])
+    text = ", ".join(str(a) if a == b else f"{a}–{b}" for a, b in runs[:most])
+    return text + (", …" if len(runs) > most else "")
+
+
+def _gaps_note(curves: Sequence[Curve]) -> list[str]:
+    """The inner frames a mostly measured curve lacks (the ends never have a pair or triple):
+    hunyuan's texture panel missed 20 of 115 without a word, and a line just bridged them."""
+    found: dict[tuple[int, ...], list[str]] = {}  # the same gaps in both curves are said once
+    for c in curves:
+        gaps = tuple(i for i in range(1, len(c.values) - 1) if math.isnan(c.values[i]))
+        if gaps:
+            found.setdefault(gaps, []).append(c.label.split(" (")[0])
+    notes = []
+    for gaps, labels in found.items():
+        inner = max(len(c.values) for c in curves) - 2
+        notes.append(f"{' and '.join(labels).capitalize()}: frame{'s' if len(gaps) > 1 else ''} {_ranges(gaps)} not "
+                     f"measured ({len(gaps)} of {inner} inner frames): a scene cut, or too little there for this "
+                     "measure to follow along the motion.")
+    return notes
+
+
 def _panel(title: str, m: Measure, curves: Sequence[Curve], diagnosis: Diagnosis | None, mode: str,
            threshold: float | None = None, threshold_label: str = "", how: str = "", unit: str = "") -> Panel:
     curves = tuple(c for c in curves if c.values)
@@ -108,12 +137,14 @@ def _panel(title: str, m: Measure, curves: Sequence[Curve], diagnosis: Diagnosis
     # pair and triple measures skip the clip's ends
     sampled = [c for c in curves if 0 < c.measured < SAMPLED_SHARE * max(1, len(c.values) - 2)]
     notes = missing + ([_sampling_note(diagnosis, [c.measured for c in sampled], len(sampled[0].values))]
-                       if sampled else []) + ([how] if how else [])
+                       if sampled else []) + _gaps_note([c for c in curves if c.measured and c not in sampled]) \
+        + ([how] if how else [])
     return Panel(title, unit or m.axis_label, curves, bool(sampled), threshold, threshold_label, " ".join(notes))
 
 
 VERIFIED = "every frame; input and output measured with the input's optical flow"
 VERIFIED_GUIDE = "every frame; input and output measured with the guide's optical flow"
+PLAIN_MEANS = "every frame of the input and the output, no optical flow"
 DIAGNOSED = "the diagnosis of each file"
 DIAGNOSED_INPUT = "the input's diagnosis"
 
@@ -151,7 +182,8 @@ def panels(before: Diagnosis | None, verification: Any | None) -> tuple[Panel, .
         m = MEASURES[key]
         x = next((x for x in decided if x.measure.key == key), None)
         if x is not None:
-            out.append(_deciding_panel(x, diagnosed(m), before, mode, after is not None))
+            out.append(_deciding_panel(x, diagnosed(m), before, mode, after is not None,
+                                       _headline_note(key, verification)))
         else:
             curves, source = verified(m)
             by_verification = source.startswith("every frame")
@@ -160,10 +192,13 @@ def panels(before: Diagnosis | None, verification: Any | None) -> tuple[Panel, .
             unit = WARP_UNIT_VERIFIED if key == "warp_error" and by_verification else ""
             if key == "luma_flicker":
                 name += " of plain frame means" if by_verification else " (motion-compensated, the score)"
+                if by_verification:  # a frame's mean needs no flow: "measured with the input's optical flow" was wrong
+                    source = PLAIN_MEANS
             out.append(_panel(f"{name} — {source}", m, curves, before, mode, unit=unit))
     for x in decided:
         if x.measure.key not in ("luma_flicker", "warp_error") and x.measure.per_frame is not None:
-            out.append(_deciding_panel(x, diagnosed(x.measure), before, mode, after is not None))
+            out.append(_deciding_panel(x, diagnosed(x.measure), before, mode, after is not None,
+                                       _headline_note(x.measure.key, verification)))
     if before is not None and before.seams:
         out.append(_drift_panel(before, after))
     return tuple(out)
@@ -212,7 +247,7 @@ def _drift_panel(before: Diagnosis, after: Diagnosis | None) -> Panel:
 
 
 def _deciding_panel(x: Deciding, curves: Sequence[Curve], before: Diagnosis | None, mode: str,
-                    with_after: bool) -> Panel:
+                    with_after: bool, headline: str = "") -> Panel:
     m = x.measure
     verb = "decided the verdict" if x.over else "closest to its threshold"
     source = DIAGNOSED if with_after else DIAGNOSED_INPUT
@@ -223,7 +258,31 @@ def _deciding_panel(x: Deciding, curves: Sequence[Curve], before: Diagnosis | No
     if line is not None:
         label = (f"verdict threshold {fmt(x.threshold)}" if m.run_factor == 1 else
                  f"segment level {fmt(line)} ({m.run_factor:g}× threshold)")
-    return _panel(title, m, curves, before, mode, line, label, m.how)
+    return _panel(title, m, curves, before, mode, line, label, " ".join(t for t in (m.how, headline) if t))
+
+
+# the verification measure a diagnosis panel shows the kind of (the title's headline may be it)
+HEADLINE_OF = {"warp_error": "warp_error", "luma_flicker": "luma_flicker", "local_flicker": "local_flicker",
+               "chroma_flicker": "chroma_flicker", "texture_flicker": "detail_flicker"}
+HEADLINE_UNITS = {"warp_error": WARP_UNIT_VERIFIED, "luma_flicker": "grey levels", "local_flicker": "grey levels",
+                  "chroma_flicker": "grey levels", "detail_flicker": "grey levels RMS"}
+
+
+def _headline_note(key: str, verification: Any | None) -> str:
+    """Where a panel draws the diagnoses' measure of the kind the title's headline is, the headline's
+    own figures: MagicTime's luma panel drew 1.48 → 0.01 (motion-compensated, −99%) under a title
+    saying "luma flicker -85%" (verification's plain frame means, 1.65 → 0.21, from a 0.25 floor)."""
+    from flickerd.report.headline import change_text
+    from flickerd.verify import HEADLINE_MEASURES
+
+    metrics = getattr(verification, "metrics", None) or {}
+    measure = HEADLINE_OF.get(key)
+    b, a, r = (metrics.get(f"{measure}_{w}") for w in ("before", "after", "reduction"))
+    if measure is None or metrics.get("headline_measure") != measure or None in (b, a, r):
+        return ""
+    return (f"The title's \"{change_text(HEADLINE_MEASURES[measure], r)}\" is verification's {HEADLINE_MEASURES[measure]}, "
+            f"every frame of both files: {fmt(b)} → {fmt(a)} {HEADLINE_UNITS[measure]} (a change under its noise "
+            "floor counts as none).")
 
 
 def write_plot(path: str, *, before: Diagnosis | None, verification: Any | None, title: str,
@@ -298,11 +357,16 @@ def _draw(ax: Any, panel: Panel, cuts: Sequence[int], replaced: Sequence[tuple[i
         top = max(top, 1.15 * panel.threshold)  # the threshold is in view: a clean clip plots low and flat
     if panel.signed:  # a change of level: at least ±2 grey levels in view, so noise is not blown up
         bottom, top = min(bottom, -2.0), max(top, 2.0)
-    if panel.note:  # headroom: the note sits above the data, never on it
-        top += (top - (bottom if panel.signed else 0.0)) * (0.25 + 0.13 * _wrap(panel.note).count("\n"))
+    if panel.note:  # headroom: the note (top left) and the legend (top right) sit above the data, never on it
+        entries = (sum(1 for c in panel.curves if c.measured) + (panel.threshold is not None) + bool(cuts)
+                   + bool(panel.marks) + bool(replaced))
+        legend = min(0.6, 0.05 + 0.1 * entries)  # share of the axes' height, 8 pt lines
+        room = max(0.25 + 0.13 * _wrap(panel.note).count("\n"), legend / (1 - legend))
+        top += (top - (bottom if panel.signed else 0.0)) * room
     ax.set_ylim(bottom if panel.signed else 0, top)  # magnitudes stay honest: no zoom onto noise
     if drew or panel.threshold is not None:
-        ax.legend(loc="best", fontsize=8)
+        # "best" weighs the curves only, not the note (top left): LaVie's legend sat on its note
+        ax.legend(loc="upper right" if panel.note else "best", fontsize=8)
     if panel.note:
         ax.text(0.005, 0.97, _wrap(panel.note), transform=ax.transAxes, va="top", ha="left", fontsize=7.5,
                 color="0.25", bbox={"boxstyle": "round", "fc": "white", "ec": "0.8", "alpha": 0.85})

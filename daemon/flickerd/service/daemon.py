@@ -807,12 +807,16 @@ class Daemon:
             self.metrics.verdict(res.verdict)
         if res.flicker_before is not None and res.flicker_after is not None:
             self.metrics.flicker(res.flicker_before, res.flicker_after)
+        if res.headline_measure is not None and res.headline_reduction is not None:
+            self.metrics.headline(res.headline_reduction)
         if state is JobState.DONE and st is not None:
             archive_source(job.path, run.task.src_root, st.conf)
         with structlog.contextvars.bound_contextvars(job_id=job.id, file=job.path, folder=job.folder):
             log_job_summary(outcome=outcome, route=res.route, verdict=res.verdict, duration_s=res.seconds,
                             queue_wait_s=queue_wait, flicker_before=res.flicker_before,
-                            flicker_after=res.flicker_after, reason=res.reason, state=state.value,
+                            flicker_after=res.flicker_after, headline_measure=res.headline_measure,
+                            headline_reduction=res.headline_reduction,
+                            **({"fallback": res.fallback} if res.fallback else {}), reason=res.reason, state=state.value,
                             attempts=final.attempts, error=res.error, output=res.output_path,
                             report=final.report_path)
         self._webhook(final, verdict=res.verdict)

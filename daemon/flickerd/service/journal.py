@@ -491,6 +491,12 @@ class Journal:
             out[r["state"]] = r["n"]
         return out
 
+    def done_outcomes(self) -> dict[str, int]:
+        """Outcome → number of jobs in state ``done``: a clean render reported as it is, one that
+        needs a person and a published fix all end ``done``; ``flickerd status`` tells them apart."""
+        return {r["outcome"] or "done": r["n"] for r in self._query(
+            "SELECT outcome, COUNT(*) AS n FROM jobs WHERE state = 'done' GROUP BY outcome ORDER BY n DESC, outcome")}
+
     def cancelled_since(self, after: float) -> list[tuple[int, float, str | None]]:
         """(id, finished_at, reason) of the jobs cancelled at or after ``after`` (wall clock), oldest first."""
         rows = self._query("SELECT id, finished_at, reason FROM jobs WHERE state = 'cancelled' AND finished_at >= ? "

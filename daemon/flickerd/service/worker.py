@@ -113,6 +113,9 @@ class Result:
     verdict: str | None = None
     flicker_before: float | None = None
     flicker_after: float | None = None
+    headline_measure: str | None = None  # verification's headline (``verify.headline``): the measure that fell most
+    headline_reduction: float | None = None
+    fallback: str | None = None  # the chain that ran when the rules' fallback replaced ``route`` (which stays the label)
     route_versions: str | None = None
     seconds: float = 0.0
     chosen_route: str | None = None  # what RouteChosen said, in case that record arrives late (Ray) or not at all
@@ -185,6 +188,21 @@ def _flicker(outcome: Any, key: str) -> float | None:
     """Verification's headline flicker figure (``flicker_before``/``flicker_after``), if it measured one."""
     value = (getattr(getattr(outcome, "verification", None), "metrics", None) or {}).get(key)
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def _fallback(outcome: Any) -> str | None:
+    from flickerd.report import fallback_route
+
+    return fallback_route(getattr(outcome, "decision", None), getattr(outcome, "chain", None))
+
+
+def _headline(outcome: Any) -> dict[str, Any]:
+    """Verification's headline measure and its reduction (both None when it measured none)."""
+    metrics = getattr(getattr(outcome, "verification", None), "metrics", None) or {}
+    value = _flicker(outcome, "headline_reduction")
+    measure = metrics.get("headline_measure") if value is not None else None
+    return {"headline_measure": measure if isinstance(measure, str) else None,
+            "headline_reduction": value if isinstance(measure, str) else None}
 
 
 def _route_versions(outcome: Any) -> str | None:
@@ -484,6 +502,8 @@ def _run(task: Task, processor: Processor, report: Callable[[Progress | RouteCho
             verdict=getattr(getattr(getattr(outcome, "before", None), "verdict", None), "value", None),
             flicker_before=_flicker(outcome, "flicker_before"),
             flicker_after=_flicker(outcome, "flicker_after"),
+            **_headline(outcome),
+            fallback=_fallback(outcome),
             route_versions=_route_versions(outcome),
             seconds=time.monotonic() - start,
             guide=_guide_state(guide, outcome, state),
