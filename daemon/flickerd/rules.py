@@ -16,6 +16,7 @@ from types import MappingProxyType
 from flickerd.diagnose.model import Diagnosis, Verdict
 from flickerd.diagnose.seam_list import merged
 from flickerd.diagnose.settings import DiagnoseSettings
+from flickerd.diagnose.verdict import FINE_TEXTURE_FLOOR, FINE_TEXTURE_SHARE
 from flickerd.routes.base import Step
 
 # the default thresholds some rules follow (a config's [diagnose] override does not move them)
@@ -165,6 +166,21 @@ FAINT_REGION_NOTE = (f"a region pulses faintly (local flicker under {FAINT_REGIO
 # ``generative`` runs ``normalize`` alone: there adding ``detail`` was worse on all 15 tone and
 # colour clips (0.1–1.6 dB) and on all 3 strong-region clips (0.8–1.7 dB) of the fit half.
 
+# Faint re-drawn texture alone (the diagnosis's ``fine_texture``: texture under its threshold, every
+# other flicker and banding too): reported, not fixed. On the fit half of bench real_repairs (the six
+# half-strength texture clips it finds, seeds 0-2) ``normalize`` and ``normalize`` → deband were worse
+# against the render on all six (-0.34 to -1.48 dB; verification refused them) and ``detail`` gained
+# +0.04 dB on one and was refused at -0.35 on the other (seed 0): nothing here is worth an encode.
+# Matched by the rule's own signature (texture and its excess over the least that rule finds), so
+# a generative verdict from other flicker, under a config's lower thresholds, is not taken for it.
+FINE_TEXTURE = MappingProxyType({"texture_flicker": FINE_TEXTURE_FLOOR,
+                                 "texture_excess": round(FINE_TEXTURE_FLOOR * FINE_TEXTURE_SHARE, 3)})
+FAINT_TEXTURE = MappingProxyType({"luma_flicker": _DIAGNOSIS.luma_threshold, "chroma_flicker": _DIAGNOSIS.chroma_threshold,
+                                  "local_flicker": _DIAGNOSIS.local_threshold, "texture_flicker": TEXTURE_ROUTE,
+                                  "banding": _DIAGNOSIS.banding_threshold})
+FAINT_TEXTURE_NOTE = ("the texture is re-drawn faintly (under 0.43, but changing only in the finest detail) and "
+                      "nothing else flickers: no fix here gained on such clips, so it is left as it is.")
+
 # Deband smooths banding and nothing else: only where the diagnosis found banding (its own
 # threshold). Where the codec damage is blocking or keyframe pumping alone, deband changed
 # nothing but cost one more encode: on bench real_repairs its outputs were 0.00 to 0.09 dB worse
@@ -209,6 +225,10 @@ DEFAULT_RULES: tuple[Rule, ...] = (
     Rule("faint-region", Match(verdicts=_v(Verdict.GENERATIVE_FLICKER, Verdict.MIXED), min_scores=REGION_FLICKER,
                                max_scores={**FAINT_REGION, "texture_flicker": TEXTURE_ROUTE}),
          Action.REPORT, note=FAINT_REGION_NOTE),
+    # faint re-drawn texture and nothing else over its threshold (the verdict's ``fine_texture``)
+    Rule("faint-texture", Match(verdicts=_v(Verdict.GENERATIVE_FLICKER, Verdict.MIXED), min_scores=FINE_TEXTURE,
+                                max_scores=FAINT_TEXTURE),
+         Action.REPORT, note=FAINT_TEXTURE_NOTE),
     # colour flickers and only a faint region pulses (the earlier rules took the clips whose colour
     # holds): the colour is corrected over the whole frame, the faint region left as ``faint-region``
     # leaves it. The cells there "corrected" the render's own luma where its content moves (fit half,

@@ -105,6 +105,32 @@ def test_a_faint_region_is_reported_and_a_strong_one_fixed():
     assert REGION_FLICKER["local_flicker"] == DiagnoseSettings().local_threshold  # refit one, refit both
 
 
+def test_faint_texture_alone_is_reported():
+    """Texture under 0.43 that the diagnosis counts because it changes only in the finest band
+    (``verdict.fine_texture``): no chain gained on such clips of bench real_repairs (fit half)."""
+    from flickerd.diagnose.model import Diagnosis, Verdict
+    from flickerd.diagnose.verdict import decide as verdict
+    from flickerd.diagnose.settings import DiagnoseSettings
+    from flickerd.rules import decide
+
+    def decision(**over: float):
+        # FastHunyuan's noodles with texture at half strength (fit half)
+        scores = {"luma_flicker": 0.025, "chroma_flicker": 0.02, "local_flicker": 0.072, "texture_flicker": 0.211,
+                  "texture_flicker_all": 0.211, "texture_excess": 0.146, "banding": 0.0, "blocking": 1.065,
+                  "iframe_spike": 1.0, "incoherence": 0.0, "fade": 0.0} | over
+        v, c = verdict(scores, DiagnoseSettings())
+        return v, decide(Diagnosis("x.mp4", v, c, scores, 48, 24.0, 64, 64, 2.0), DEFAULT_RULES)
+
+    v, d = decision()
+    assert v is Verdict.GENERATIVE_FLICKER and (d.rule, d.route, d.action.value) == ("faint-texture", "none", "report")
+    assert "finest detail" in d.note
+    v, d = decision(blocking=1.5)  # on a blocky render: mixed, still reported
+    assert v is Verdict.MIXED and d.rule == "faint-texture"
+    assert decision(luma_flicker=0.9)[1].route == "normalize"  # the tone flickers too
+    assert decision(banding=0.05)[1].route == "normalize+ffmpeg"  # banding too: the mixed chain debands it
+    assert decision(texture_flicker=0.9, texture_flicker_all=0.9)[1].route == "detail"  # boiling texture
+
+
 def test_tone_flicker_is_corrected_over_the_frame_and_a_strong_region_by_cells():
     """Where the diagnosis found no region flicker (local under its threshold) the cells' own
     estimates only add error: ``normalize`` runs without them."""

@@ -13,7 +13,7 @@ import math
 from dataclasses import dataclass
 
 from flickerd.diagnose.model import Diagnosis, Verdict
-from flickerd.diagnose.verdict import IFRAME_SPIKE
+from flickerd.diagnose.verdict import FINE_TEXTURE_FLOOR, FINE_TEXTURE_SHARE, IFRAME_SPIKE, fine_texture_margin
 from flickerd.figures import apart, significant
 
 
@@ -33,7 +33,13 @@ class Measure:
 
     def threshold(self, d: Diagnosis) -> float | None:
         value = d.settings.get(self.threshold_key) if self.threshold_key else self.fixed_threshold
-        return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+        if not isinstance(value, (int, float)) or isinstance(value, bool):
+            return None
+        score = d.scores.get(self.key)
+        if self.key == "texture_flicker" and isinstance(score, (int, float)) and score <= value \
+                and fine_texture_margin(d.scores) > 0:
+            return FINE_TEXTURE_FLOOR  # faint detail left in the finest band counts from here (diagnose.verdict)
+        return float(value)
 
     @property
     def axis_label(self) -> str:
@@ -53,7 +59,9 @@ MEASURES: dict[str, Measure] = {m.key: m for m in (
             how="The score is the worst quarter of a grid map of the whole clip minus its median cell; "
                 "the dots are each frame's worst cell."),
     Measure("texture_flicker", "regenerated texture", "residual/detail ratio", "generative", "texture_threshold",
-            per_frame="texture_flicker", summary="median"),
+            per_frame="texture_flicker", summary="median",
+            how=f"Under its threshold, detail changing only in the finest band (texture excess at least "
+                f"{FINE_TEXTURE_SHARE:g} of the ratio) counts from {FINE_TEXTURE_FLOOR:g}."),
     Measure("incoherence", "replaced content", "frame fraction", "incoherent", "incoherence_threshold",
             per_frame="incoherence", per_frame_unit="isolated replaced area, frame fraction", run_factor=None,
             how="The score is the largest area whose content neither frame of a pair explains, above the "
