@@ -13,6 +13,8 @@ from pathlib import Path
 import av
 import numpy as np
 
+from flickerd.media.writer import reproducible
+
 FLICKERD = str(Path(sys.executable).with_name("flickerd"))
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
 ENV.pop("NOTIFY_SOCKET", None)
@@ -90,6 +92,7 @@ def make_clip(path: Path, *, frames: int = 8, width: int = 64, height: int = 48,
     with av.open(str(path), "w") as c:
         s = c.add_stream("libx264", rate=8)
         s.width, s.height, s.pix_fmt = width, height, "yuv420p"
+        s.options = reproducible("libx264", {})
         for _ in range(frames):
             for p in s.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
                 c.mux(p)

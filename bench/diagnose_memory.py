@@ -19,13 +19,14 @@ from pathlib import Path
 
 def clip(seconds: int) -> str:
     from flickerd.media.ffmpeg import ffmpeg_exe
+    from flickerd.media.writer import reproducible_args
 
     path = os.path.join(tempfile.gettempdir(), f"flickerd-bench-1080p-{seconds}s.mp4")
     if not os.path.exists(path):
         tmp = path + ".tmp.mp4"
         subprocess.run([ffmpeg_exe(), "-v", "error", "-y", "-f", "lavfi", "-i",
                         f"testsrc2=size=1920x1080:rate=24:duration={seconds}", "-vf", "noise=alls=8:allf=t",
-                        "-c:v", "libx264", "-preset", "ultrafast", "-crf", "23", "-pix_fmt", "yuv420p", tmp],
+                        "-c:v", "libx264", *reproducible_args(), "-preset", "ultrafast", "-crf", "23", "-pix_fmt", "yuv420p", tmp],
                        check=True)
         os.replace(tmp, path)
     return path

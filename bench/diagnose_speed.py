@@ -35,10 +35,11 @@ def clip(frames: int) -> str:
 
 def ffmpeg_encoded(path: str) -> str:
     from flickerd.media.ffmpeg import ffmpeg_exe
+    from flickerd.media.writer import reproducible_args
 
     out = path.replace(".mp4", "-ffmpeg.mp4")
     if not os.path.exists(out):
-        subprocess.run([ffmpeg_exe(), "-v", "error", "-y", "-i", path, "-c:v", "libx264",
+        subprocess.run([ffmpeg_exe(), "-v", "error", "-y", "-i", path, "-c:v", "libx264", *reproducible_args(),
                         out + ".tmp.mp4"], check=True)
         os.replace(out + ".tmp.mp4", out)
     return out

@@ -27,6 +27,7 @@ def main(argv: list[str]) -> int:
     args = ap.parse_args(argv)
 
     from flickerd.media.ffmpeg import ffmpeg_exe
+    from flickerd.media.writer import reproducible_args
     from flickerd.routes.ffmpeg_filters import FfmpegRoute
 
     exe = ffmpeg_exe()
@@ -36,7 +37,7 @@ def main(argv: list[str]) -> int:
         subprocess.run([exe, "-v", "error", "-y", "-f", "lavfi", "-i",
                         f"testsrc2=size={args.width}x{args.height}:rate=24:duration={args.frames / 24}",
                         "-f", "lavfi", "-i", f"sine=frequency=440:duration={args.frames / 24}",
-                        "-c:v", "libx264", "-crf", "18", "-preset", "veryfast", "-pix_fmt", "yuv420p",
+                        "-c:v", "libx264", *reproducible_args(), "-crf", "18", "-preset", "veryfast", "-pix_fmt", "yuv420p",
                         "-c:a", "aac", "-shortest", src], check=True)
         route = FfmpegRoute()
         params = {"preset": args.preset}

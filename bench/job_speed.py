@@ -78,11 +78,12 @@ def _child(cmd: list[str], env: dict[str, str] | None = None) -> Run:
 
 def floor(src: str, work: str) -> Run:
     from flickerd.media.ffmpeg import ffmpeg_exe, media_arg
+    from flickerd.media.writer import reproducible_args
     from flickerd.routes.encode import DEFAULT_CRF, DEFAULT_PRESET
 
     out = os.path.join(work, "floor.mp4")
     return _child([ffmpeg_exe(), "-hide_banner", "-nostdin", "-v", "error", "-y", "-i", media_arg(src),
-                   "-map", "0:v:0", "-c:v", "libx264", "-crf", str(DEFAULT_CRF), "-preset", DEFAULT_PRESET,
+                   "-map", "0:v:0", "-c:v", "libx264", *reproducible_args(), "-crf", str(DEFAULT_CRF), "-preset", DEFAULT_PRESET,
                    "-pix_fmt", "yuv420p", out])
 
 
@@ -119,10 +120,11 @@ def _stages(runs: list[Run]) -> dict[str, float]:
 def make_1080p(src: str, seconds: int, fps: int, out: str) -> str:
     """``src`` scaled to 1920x1080, retimed to ``fps`` and looped to ``seconds`` (x264 crf 18)."""
     from flickerd.media.ffmpeg import ffmpeg_exe, media_arg
+    from flickerd.media.writer import reproducible_args
 
     subprocess.run([ffmpeg_exe(), "-hide_banner", "-nostdin", "-v", "error", "-y", "-stream_loop", "-1",
                     "-i", media_arg(src), "-t", str(seconds), "-vf", f"fps={fps},scale=1920:1080",
-                    "-c:v", "libx264", "-crf", "18", "-preset", "veryfast", "-pix_fmt", "yuv420p", "-an", out],
+                    "-c:v", "libx264", *reproducible_args(), "-crf", "18", "-preset", "veryfast", "-pix_fmt", "yuv420p", "-an", out],
                    check=True)
     return out
 
@@ -130,10 +132,11 @@ def make_1080p(src: str, seconds: int, fps: int, out: str) -> str:
 def make_guide(src: str, out: str) -> str:
     """A stand-in guide for ``src``: the render at half size, blurred (x264 crf 26); same frame count."""
     from flickerd.media.ffmpeg import ffmpeg_exe, media_arg
+    from flickerd.media.writer import reproducible_args
 
     subprocess.run([ffmpeg_exe(), "-hide_banner", "-nostdin", "-v", "error", "-y", "-i", media_arg(src),
                     "-map", "0:v:0", "-vf", "gblur=sigma=1.5,scale=trunc(iw/4)*2:trunc(ih/4)*2",
-                    "-c:v", "libx264", "-crf", "26", "-preset", "veryfast", "-pix_fmt", "yuv420p", "-an", out],
+                    "-c:v", "libx264", *reproducible_args(), "-crf", "26", "-preset", "veryfast", "-pix_fmt", "yuv420p", "-an", out],
                    check=True)
     return out
 

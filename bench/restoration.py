@@ -63,13 +63,15 @@ def _write(path: str, frames, fps: float = 24.0) -> None:
 
     import av
 
+    from flickerd.media.writer import reproducible
+
     with av.open(path, "w") as out:
         v = out.add_stream("libx264", rate=Fraction(fps).limit_denominator(1001))
         first = True
         for img in frames:
             if first:
                 v.height, v.width = img.shape[:2]
-                v.pix_fmt, v.options, first = "yuv420p", {"crf": "16", "preset": "medium"}, False
+                v.pix_fmt, v.options, first = "yuv420p", reproducible("libx264", {"crf": "16", "preset": "medium"}), False
             for p in v.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
                 out.mux(p)
         for p in v.encode():

@@ -25,6 +25,8 @@ import cv2
 import numpy as np
 import torch
 
+from flickerd.media.writer import reproducible
+
 TOLERANCE = 1e-4
 
 
@@ -49,7 +51,7 @@ def _write(path: Path, frames: list[np.ndarray]) -> str:
         v = out.add_stream("libx264", rate=24)
         v.height, v.width = frames[0].shape[:2]
         v.pix_fmt = "yuv420p"
-        v.options = {"crf": "12", "preset": "veryfast"}
+        v.options = reproducible("libx264", {"crf": "12", "preset": "veryfast"})
         for img in frames:
             for packet in v.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
                 out.mux(packet)

@@ -28,6 +28,8 @@ import av
 import cv2
 import numpy as np
 
+from flickerd.media.writer import reproducible
+
 KINDS = ("luma", "chroma", "texture", "breathing")
 CANDIDATES = ("oracle", "reencode", "temporal-blur", "duplicate", "spatial-blur")
 MOVING_PX = 1.0
@@ -39,7 +41,7 @@ def _write(path: str, frames, fps: float) -> str:
         s = out.add_stream("libx264", rate=Fraction(fps).limit_denominator(1001))
         s.width, s.height = frames[0].shape[1], frames[0].shape[0]
         s.pix_fmt = "yuv420p"
-        s.options = {"crf": "16", "preset": "veryfast"}
+        s.options = reproducible("libx264", {"crf": "16", "preset": "veryfast"})
         for f in frames:
             for p in s.encode(av.VideoFrame.from_ndarray(np.clip(f, 0, 255).astype(np.uint8), format="rgb24")):
                 out.mux(p)

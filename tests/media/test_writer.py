@@ -119,6 +119,17 @@ def test_x264_encode_does_not_depend_on_heap_leftovers(tmp_path):
     assert outs[0] == outs[1]
 
 
+def test_reproducible_options_ask_x264_for_its_avx2_code_where_avx512_is_there():
+    from flickerd.media.writer import reproducible, reproducible_args, x264_params
+
+    given = {"crf": "16"}
+    opts = reproducible("libx264", given)
+    assert given == {"crf": "16"}  # the caller's options are not changed
+    assert opts.get("x264-params") == x264_params() and opts["crf"] == "16"
+    assert reproducible("libx265", given) == given  # only x264 has that code
+    assert reproducible_args() == (["-x264-params", x264_params()] if x264_params() else [])
+
+
 @pytest.mark.parametrize("name, codec", [("o.mp4", None), ("o.mov", "prores"), ("o.mkv", "h265"), ("o.webm", None)])
 def test_a_full_range_rgb_source_keeps_its_levels_in_yuv(tmp_path, name, codec):
     """An RGB source (an image sequence, an RGB codec) is tagged full range; its YUV output must

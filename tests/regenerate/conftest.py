@@ -140,12 +140,13 @@ def make_render(path: str, *, width: int = 40, height: int = 32, fps: int = 12, 
                 metadata: dict[str, str] | None = None) -> str:
     """A real H.264 file from ffmpeg's test source (moving pattern), with an AAC tone when ``audio``."""
     from flickerd.media.ffmpeg import ffmpeg_exe
+    from flickerd.media.writer import reproducible_args
 
     cmd = [ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y",
            "-f", "lavfi", "-i", f"testsrc2=size={width}x{height}:rate={fps}"]
     if audio:
         cmd += ["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000"]
-    cmd += ["-frames:v", str(frames), "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p"]
+    cmd += ["-frames:v", str(frames), "-c:v", "libx264", *reproducible_args(), "-preset", "ultrafast", "-pix_fmt", "yuv420p"]
     if audio:
         cmd += ["-c:a", "aac", "-t", f"{frames / fps:.3f}"]
     for k, v in (metadata or {}).items():

@@ -9,6 +9,7 @@ import pytest
 
 from flickerd.config import loads
 from flickerd.errors import ConfigError
+from flickerd.media.writer import reproducible
 from flickerd.report.compare import GAP, flicker_box, panel_size, write_compare
 from flickerd.report.settings import ReportSettings
 
@@ -19,7 +20,7 @@ def _write(path, frames, fps=8):
     with av.open(str(path), "w") as c:
         s = c.add_stream("libx264", rate=fps)
         s.width, s.height, s.pix_fmt = W, H, "yuv420p"
-        s.options = {"crf": "12", "preset": "ultrafast"}
+        s.options = reproducible("libx264", {"crf": "12", "preset": "ultrafast"})
         for f in frames:
             for p in s.encode(av.VideoFrame.from_ndarray(f, format="rgb24")):
                 c.mux(p)

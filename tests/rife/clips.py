@@ -11,6 +11,7 @@ import av
 import cv2
 import numpy as np
 
+from flickerd.media.writer import reproducible
 from flickerd.synth.corpus import write_tone
 
 
@@ -58,7 +59,7 @@ def write(
         v = out.add_stream("libx264", rate=Fraction(fps))
         v.height, v.width = images[0].shape[:2]
         v.pix_fmt = "yuv420p10le" if ten_bit else "yuv420p"
-        v.options = {"crf": "0" if lossless else "18", "preset": "ultrafast"}
+        v.options = reproducible("libx264", {"crf": "0" if lossless else "18", "preset": "ultrafast"})
         a = None
         if audio:
             a = out.add_stream("aac", rate=48000)

@@ -88,6 +88,16 @@ def x264_params() -> str | None:
     return X264_NO_AVX512 if "avx512bw" in flags else None
 
 
+def reproducible(codec: str, options: dict[str, str]) -> dict[str, str]:
+    """A PyAV stream's ``options`` for ``codec``, with what keeps libx264 reproducible here added."""
+    return {**options, "x264-params": x264_params()} if codec == "libx264" and x264_params() else dict(options)
+
+
+def reproducible_args() -> list[str]:
+    """The same for an ffmpeg command line encoding with libx264."""
+    return ["-x264-params", x264_params()] if x264_params() else []
+
+
 @dataclass(frozen=True, slots=True)
 class EncodeSettings:
     crf: int = 16
@@ -177,9 +187,7 @@ class VideoWriter:
             self._v.codec_tag = tag
         alias = (settings.codec or "").lower()
         if self.codec in ("libx264", "libx265"):
-            self._v.options = {"crf": str(settings.crf), "preset": settings.preset}
-            if self.codec == "libx264" and x264_params():
-                self._v.options["x264-params"] = x264_params()
+            self._v.options = reproducible(self.codec, {"crf": str(settings.crf), "preset": settings.preset})
             if self.codec == "libx265":
                 self._v.options["x265-params"] = "log-level=error"
         elif self.codec == "prores_ks":

@@ -23,7 +23,7 @@ from typing import Any
 
 from flickerd.errors import CorruptInput
 from flickerd.media.probe import MediaInfo
-from flickerd.media.writer import EncodeSettings, VideoWriter, hevc_tag, output_codec, x264_params
+from flickerd.media.writer import EncodeSettings, VideoWriter, hevc_tag, output_codec, reproducible_args
 
 DEFAULT_CRF = 16
 DEFAULT_PRESET = "slow"
@@ -129,8 +129,8 @@ def ffmpeg_codec_args(out: str, source: MediaInfo, encoding: Encoding) -> list[s
     args = ["-c:v", encoding.codec, "-pix_fmt", encoding.pix_fmt]
     if encoding.codec in ("libx264", "libx265"):
         args += ["-crf", str(encoding.crf), "-preset", str(encoding.preset)]
-        if encoding.codec == "libx264" and x264_params():  # the ffmpeg binary's x264 has the same AVX-512 code
-            args += ["-x264-params", x264_params()]
+        if encoding.codec == "libx264":  # the ffmpeg binary's x264 has the same AVX-512 code
+            args += reproducible_args()
     elif encoding.codec == "libvpx-vp9":
         args += ["-crf", str((encoding.crf or DEFAULT_CRF) + VP9_CRF_OFFSET), "-b:v", "0", "-row-mt", "1"]
     elif encoding.codec == "ffv1":

@@ -16,7 +16,7 @@ from fractions import Fraction
 import av
 import numpy as np
 
-from flickerd.media.writer import x264_params
+from flickerd.media.writer import reproducible
 from flickerd.synth import inject
 from flickerd.synth.kinds import GENERATIVE, KINDS, LABEL
 from flickerd.synth.scene import SCENES, Scene
@@ -134,9 +134,7 @@ def write_clip(spec: ClipSpec, path: str | os.PathLike, *, clean: bool = False, 
         opts = {"crf": str(crf), "preset": PRESET}
         if plan.codec == "banding" and not clean:
             opts["tune"] = "grain"  # keeps the flat steps rather than smoothing them out
-        if x264_params():  # same spec, same file: x264's AVX-512 code reads leftover heap (media.writer.x264_params)
-            opts["x264-params"] = x264_params()
-        v.options = opts
+        v.options = reproducible("libx264", opts)  # same spec, same file (media.writer.x264_params)
         a = None
         if audio:
             a = out.add_stream("aac", rate=48000)

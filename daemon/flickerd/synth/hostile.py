@@ -49,6 +49,8 @@ from pathlib import Path
 import av
 import numpy as np
 
+from flickerd.media.writer import reproducible
+
 WIDTH, HEIGHT, FRAMES, FPS = 64, 48, 12, 8
 DECLARED_SIDE = 30_000  # the "huge frame" cases declare this width and height
 DECLARED_FRAMES = 1_000_000
@@ -84,7 +86,7 @@ def write_clip(path: Path, *, codec: str = "libx264", pix_fmt: str = "yuv420p", 
     """A small clip of a slowly moving texture; ``times`` (seconds) gives each frame its own pts."""
     base = _texture(seed, width + frames, height)
     with av.open(str(path), "w", options=container_options or {}) as c:
-        s = c.add_stream(codec, rate=fps, options=options or {})
+        s = c.add_stream(codec, rate=fps, options=reproducible(codec, options or {}))
         s.width, s.height, s.pix_fmt = width, height, pix_fmt
         if times is not None:
             s.time_base = Fraction(1, 1000)

@@ -18,7 +18,7 @@ import av
 import cv2
 import numpy as np
 
-from flickerd.media.writer import x264_params
+from flickerd.media.writer import reproducible
 from flickerd.synth import inject
 from flickerd.synth.corpus import HIGH_CRF, NORMAL_CRF, injector
 
@@ -185,9 +185,8 @@ def encode(images, path: str | os.PathLike, crf: int = NORMAL_CRF, fps: float = 
             if s is None:
                 s = out.add_stream("libx264", rate=Fraction(fps).limit_denominator(1001))
                 s.height, s.width = img.shape[0] - img.shape[0] % 2, img.shape[1] - img.shape[1] % 2
-                s.pix_fmt, s.options = "yuv420p", {"crf": str(crf), "preset": "medium", "threads": str(threads)}
-                if x264_params():  # the same frames give the same clip (media.writer.x264_params)
-                    s.options["x264-params"] = x264_params()
+                s.pix_fmt = "yuv420p"  # reproducible: the same frames give the same clip (media.writer.x264_params)
+                s.options = reproducible("libx264", {"crf": str(crf), "preset": "medium", "threads": str(threads)})
             frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(img[: s.height, : s.width]), format="rgb24")
             for p in s.encode(frame):
                 out.mux(p)
