@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from flickerd.diagnose.model import Diagnosis
-from flickerd.report.measures import MEASURES, WARP_UNIT_VERIFIED, Deciding, Measure, deciding, fmt
+from flickerd.report.measures import MEASURES, WARP_UNIT_VERIFIED, Deciding, Measure, deciding, fmt, fmt_pair
 
 WIDTH_IN = 10.0
 DPI = 100  # 1000 px wide
@@ -47,9 +47,10 @@ class Curve:
             return finite[mid] if len(finite) % 2 else (finite[mid - 1] + finite[mid]) / 2
         return sum(finite) / len(finite)
 
-    def legend(self, unit: str) -> str:
+    def legend(self, unit: str, text: str | None = None) -> str:
+        """The legend line: the label, and the curve's statistic (``text``: as printed) with ``unit``."""
         value = self.statistic() if self.summary else None
-        return self.label if value is None else f"{self.label}: {self.summary} {fmt(value)} {unit}"
+        return self.label if value is None else f"{self.label}: {self.summary} {text or fmt(value)} {unit}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +65,17 @@ class Panel:
     signed: bool = False  # values below 0 are meaningful (a change of level): the axis is not pinned at 0
     marks: tuple[int, ...] = ()  # frames marked by a dotted line (window seams)
     mark_label: str = ""
+
+    def legends(self) -> list[str]:
+        """Each curve's legend line; a before and an after whose statistics differ are printed with
+        digits enough to show it (a title's "-3%" beside two legends both "mean 0.0021" reads as a lie)."""
+        stats = [c.statistic() if c.summary else None for c in self.curves]
+        texts: list[str | None] = [None] * len(stats)
+        given = [k for k, v in enumerate(stats) if v is not None]
+        if len(given) == 2:
+            i, j = given
+            texts[i], texts[j] = fmt_pair(stats[i], stats[j])
+        return [c.legend(self.ylabel, t) for c, t in zip(self.curves, texts)]
 
 
 def _clean(values: Sequence[Any]) -> tuple[float, ...]:
@@ -329,7 +341,7 @@ def _draw(ax: Any, panel: Panel, cuts: Sequence[int], replaced: Sequence[tuple[i
     for i, (start, end) in enumerate(replaced):  # where the diagnosis saw content replaced (incoherent)
         ax.axvspan(start - 0.5, end + 0.5, color="#f5b041", alpha=0.18, lw=0,
                    label="content replaced (incoherent)" if i == 0 else None)
-    for c in panel.curves:
+    for c, legend in zip(panel.curves, panel.legends()):
         points = [(i, v) for i, v in enumerate(c.values) if not math.isnan(v)]
         if not points:
             continue
@@ -337,9 +349,9 @@ def _draw(ax: Any, panel: Panel, cuts: Sequence[int], replaced: Sequence[tuple[i
         if panel.sampled:
             xs, ys = zip(*points)
             ax.plot(xs, ys, color=c.colour, lw=0.7, ls=":", alpha=0.6)
-            ax.plot(xs, ys, color=c.colour, ls="none", marker="o", ms=4, label=c.legend(panel.ylabel))
+            ax.plot(xs, ys, color=c.colour, ls="none", marker="o", ms=4, label=legend)
         else:
-            ax.plot(range(len(c.values)), c.values, color=c.colour, lw=1.4, label=c.legend(panel.ylabel))
+            ax.plot(range(len(c.values)), c.values, color=c.colour, lw=1.4, label=legend)
             lone = [(i, v) for i, v in points if _isolated(c.values, i)]
             if lone:  # a measured frame between unmeasured ones would vanish from a line
                 ax.plot(*zip(*lone), color=c.colour, ls="none", marker="o", ms=3)
