@@ -422,6 +422,38 @@ def find_seams(stats: np.ndarray, cuts: Iterable[int] = (), given: Sequence[int]
     return merged(kept, _on_joins(raw, found, kept, cut_set, scales, measured))
 
 
+def placed(stats: np.ndarray, t: int, misfits: Sequence[float] | None = None) -> int | None:
+    """A seam found near ``t`` placed again on ``stats`` of every frame around it (a few dozen,
+    ``seam_window``): the split (all four statistics, then tone and colour alone, as ``find_seams``)
+    about the largest filtered step within ``REFINE`` of ``t``, read in the window's own typical
+    distances from a level (the frames near ``t`` left out of them: the step and its flash are no
+    jitter). No ``onset``: on every frame the split itself sees a flash, and onset read a slow
+    trend before a join as one (bench drift_seams' fit half, sampled pairs: 78 → 79 of 84 joins
+    on their frame without it). None where no split passes the checks of a seam the period
+    continues (half the sharpness): then the seam stays where it was found."""
+    raw = _filled(np.asarray(stats, np.float64))
+    raw = np.concatenate([raw[:, :3], raw[:, 4:5]], axis=1)
+    n = len(raw)
+    if n < 2 * LEVEL_FRAMES + FLASH:
+        return None
+    parts = [p for p in (raw[: max(0, t - REFINE)], raw[t + REFINE + FLASH:]) if len(p) >= 3]
+    scales = np.max([_scales(p) for p in parts], axis=0) if parts else _scales(raw)
+    mis = np.full(n, np.nan) if misfits is None else np.asarray(misfits, np.float64)
+    # the split is looked for about the step's edge on these frames: the sampled one may sit a few
+    # frames off it, and a split that far off can fall inside one level and cost only its noise
+    dev = _deviation(np.asarray(stats, np.float64))
+    near = range(max(1, t - REFINE), min(n - 1, t + REFINE + 1))
+    t = max(near, key=lambda j: dev[j]) if len(near) else t
+    for s in dict.fromkeys((_refine(raw, t, 0, n, scales), _refine(raw[:, :3], t, 0, n, scales[:3]))):
+        if not FLASH <= s < n - FLASH - 1:
+            continue
+        step, sharp = sharpness(raw, s)
+        if step >= SEAM_MIN and sharp >= SEAM_SHARPNESS / 2 and concentration(raw, s) >= SEAM_CONCENTRATION \
+                and uniform(raw, mis, s):
+            return s
+    return None
+
+
 def _on_joins(raw: np.ndarray, found: Sequence[int], given: Sequence[int], cuts: set[int], scales: np.ndarray,
               measured: np.ndarray) -> list[int]:
     """Each found seam on its join (``onset``), earliest first, moved back no closer than ``SEAM_GAP``

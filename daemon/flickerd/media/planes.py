@@ -260,3 +260,53 @@ def _via_rgb(path: str, max_frames: int | None) -> Iterator[Planes]:
             img = (img >> 8).astype(np.uint8)
         ycrcb = cv2.cvtColor(img, cv2.COLOR_RGB2YCrCb)
         yield Planes(f.index, f.time_s, f.keyframe, f.pict_type, ycrcb[..., 0], ycrcb[..., 2], ycrcb[..., 1], True)
+
+
+def read_range(path: str | os.PathLike, lo: int, hi: int) -> list[Planes]:
+    """The planes of every frame ``lo`` ≤ index < ``hi`` (display order), copied: the decoder
+    seeks to the keyframe before ``lo`` and skips the frames before it nobody predicts from.
+    Indices are counted as ``PlaneReader``'s with ``wanted`` (timestamps at a constant frame
+    rate, from the stream's first frame), so callers should check a frame they know. Empty for
+    WebP and image sequences, and when the seek lands past ``lo``."""
+    import numpy as np
+
+    path = os.fspath(path)
+    if os.path.isdir(path) or is_webp(path):
+        return []
+    out: list[Planes] = []
+    started = False
+    with _open(path) as container:
+        stream = container.streams.video[0]
+        if not stream.average_rate or stream.time_base is None:
+            return []
+        rate, tb = float(stream.average_rate), float(stream.time_base)
+        first = _first_pts(container, stream)
+        if first is None:
+            return []
+        container.seek(first + int(max(0, lo - 1) / rate / tb), stream=stream, backward=True, any_frame=False)
+        cc = stream.codec_context
+        for packet in container.demux(stream):
+            if packet.pts is not None:
+                cc.skip_frame = "DEFAULT" if round((packet.pts - first) * tb * rate) >= lo - 1 else "NONREF"
+            for frame in packet.decode():
+                if frame.pts is None:
+                    return []
+                index = round((frame.pts - first) * tb * rate)
+                if not started and index > lo:
+                    return []  # the seek went past the range
+                started = True
+                if lo <= index < hi:
+                    frame, _, full = _native(frame, index)
+                    p = _planes(frame, index, full, rate)
+                    out.append(Planes(p.index, p.time_s, p.keyframe, p.pict_type, np.array(p.y), np.array(p.cb),
+                                      np.array(p.cr), full))
+                if index >= hi - 1:
+                    return out
+    return out
+
+
+def _first_pts(container, stream) -> int | None:
+    """The display timestamp of the stream's first frame (``PlaneReader``'s frame 0)."""
+    for frame in container.decode(stream):
+        return frame.pts
+    return None
