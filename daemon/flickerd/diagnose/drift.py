@@ -75,6 +75,9 @@ ONSET_UNITS = 3.0
 ONSET_SHARE = 0.75
 ONSET_JUMP = 0.5
 ONSET_FLASH = SEAM_MIN / 2  # grey levels: the least luma departure read as a flash before a seam (``onset``)
+# a luma departure toward the new level, under this share of the step, is no flash (``onset``): it is the step
+# arriving (fit half, Open-Sora's 16x240 clip ping-ponged: −1 a fifth of the step, the seam went 3 frames early)
+ONSET_TOWARD = 0.5
 ISOLATED_SHARPNESS = 6.0  # a lone step's (twice a periodic one's; the fit half's lone seams have ≥ 7.1)
 SATURATION_FLOOR = 8.0  # grey levels: near-grey footage's saturation drift is taken relative to this
 SPREAD_FLOOR = 0.25  # grey levels: the spread of the cleanest levels, so flat synthetic ones do not divide by 0
@@ -286,7 +289,8 @@ def onset(raw: np.ndarray, s: int, scales: np.ndarray, measured: np.ndarray | No
     level (content whose saturation ramps or swings moves a little each pair, or not to the new
     level, and has no onset). Also a luma flash: luma off the old level, either way, by at least
     ``ONSET_FLASH`` (and ``ONSET_UNITS`` of its typical distance) from the frame to ``s``, entered
-    in the pair into it (this branch asks nothing of chroma or saturation). Only the position
+    in the pair into it, and not a departure toward the new level of less than ``ONSET_TOWARD`` of
+    its step (that is the step arriving; this branch asks nothing of chroma or saturation). Only the position
     moves, and not before ``floor``: whether there is a seam was decided at ``s``."""
     measured = np.ones(len(raw), bool) if measured is None else measured
     after = raw[min(s + FLASH, len(raw) - 1): s + FLASH + LEVEL_FRAMES]
@@ -302,7 +306,9 @@ def onset(raw: np.ndarray, s: int, scales: np.ndarray, measured: np.ndarray | No
         jump = (raw[j] - raw[j - 1]) * step >= ONSET_JUMP * step * step
         # a flash: luma off the old level (either way) from j to s, entered in the pair into j
         off = raw[j: s, 0] - old[0]
-        flash = np.all(off * np.sign(off[0]) >= flash_floor) and \
+        # part of the way to the new level is the join's own step arriving (a trend, a softened edge), no flash
+        toward = np.sign(off[0]) == np.sign(step[0]) and abs(off[0]) < ONSET_TOWARD * abs(step[0])
+        flash = not toward and np.all(off * np.sign(off[0]) >= flash_floor) and \
             (raw[j, 0] - raw[j - 1, 0]) * np.sign(off[0]) >= ONSET_JUMP * abs(off[0])
         if (big & kept & jump).any() or flash:
             return j
