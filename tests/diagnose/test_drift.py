@@ -384,7 +384,7 @@ def test_a_seam_placed_on_every_frame_sits_on_its_join_despite_a_trend_before_it
 
 
 @pytest.mark.skipif(RENDERS is None, reason=rr.NO_RENDERS)
-def test_engine_places_seams_of_a_long_clip_on_their_frames(tmp_path):
+def test_engine_places_seams_of_a_long_clip_on_their_frames_when_asked(tmp_path):
     """A fit render played forward then back (232 frames: past every_pair_up_to, so pairs are sampled and
     the decoder skips about every other frame), drift-damaged: the flash on the first join (81) was never
     decoded and the scene darkens before it, so the sampled levels put the join at 79; decoded densely
@@ -397,5 +397,9 @@ def test_engine_places_seams_of_a_long_clip_on_their_frames(tmp_path):
     render = list(render) + list(render[-2:0:-1])
     damaged, d = synth.damage(render, seed=0)
     assert d.seams == (81, 162)
-    hurt = run(encode(damaged, tmp_path / "drift.mp4", fps=fps))
+    from flickerd.diagnose.settings import DiagnoseSettings
+
+    src = encode(damaged, tmp_path / "drift.mp4", fps=fps)
+    hurt = run(src, DiagnoseSettings(seam_window=16))
     assert hurt.settings["pair_stride"] > 2 and hurt.seams == (81, 162)
+    assert run(src).seams == (79, 162)  # off by default (see DiagnoseSettings.seam_window)

@@ -63,11 +63,11 @@ def run(
     tex = verdict.texture_series(series, blocking, settings)
     given = seams
     seams = drift.find_seams(series["drift_stats"], series["cuts"], given, np.frombuffer(series["misfit"]))
-    if p.stride > 2:  # frames were skipped: the seams found are placed again on every frame around them
+    if settings.seam_window and p.stride > 2:  # frames skipped: seams found placed again on every frame about them
         geometry = Geometry.of(info.width, info.height, p.detail_scale, p.factor)
         means = np.frombuffer(series["ycc"]).reshape(-1, 3)
         placed = seam_window.place(path, [s for s in seams if s not in given], given, series["cuts"], means,
-                                   geometry, settings.grid)
+                                   geometry, settings.grid, settings.seam_window)
         seams = tuple(sorted({*(s for s in seams if s in given), *placed}))
     scores["drift"], scores["drift_saturation"] = drift.drift(series["drift_stats"], seams)
     scores["seams"] = float(len(seams))

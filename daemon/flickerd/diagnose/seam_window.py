@@ -4,7 +4,7 @@ Clips longer than ``every_pair_up_to`` frames are diagnosed on sampled pairs, an
 skips the frames nothing predicts from (about every other one): their tone levels are bridged
 copies, a flash at a join may never be decoded, and a slow trend across bridged frames costs so
 little that the split puts a join a frame or two early. So each seam found there is placed again
-on ``WINDOW`` frames either side of it, decoded densely (``planes.read_range``: a seek to the
+on ``window`` frames either side of it (``DiagnoseSettings.seam_window``, opt-in), decoded densely (``planes.read_range``: a seek to the
 keyframe before, then every frame), with the statistics a short clip gets (frame means and
 spreads, each pair's motion-compensated offset on the thumbnails) and ``drift.placed``. Only the
 position moves, and only where the dense frames pass the seam checks: whether there is a seam
@@ -16,19 +16,21 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
+import av
 import numpy as np
 
 from flickerd.diagnose import drift
 from flickerd.diagnose.frames import FrameView, Geometry
+from flickerd.errors import InputError
 from flickerd.media.planes import read_range
 
-WINDOW = 16  # frames each side of a seam decoded densely
+WINDOW = 16  # frames each side of a seam decoded densely, where the settings turn it on
 MAX_WINDOWS = 8  # seams a clip places again at most (its first ones): a few windows of decode
 SAME_MEANS = 0.01  # grey levels: a window's means on the main pass's frames, or it is not that window
 
 
 def place(path: str, found: Sequence[int], given: Iterable[int], cuts: Iterable[int], means: np.ndarray | None,
-          geometry: Geometry, grid: tuple[int, int]) -> tuple[int, ...]:
+          geometry: Geometry, grid: tuple[int, int], window: int = WINDOW) -> tuple[int, ...]:
     """``found`` seams (not the ``given`` ones) placed on densely decoded frames where frames about
     them were skipped; ``means``: the main pass's (Y, Cb, Cr) frame means (NaN: not decoded), T × 3."""
     given, cut_list = sorted(given), sorted(cuts)
@@ -37,8 +39,8 @@ def place(path: str, found: Sequence[int], given: Iterable[int], cuts: Iterable[
     for i, s in enumerate(out[:MAX_WINDOWS]):
         before = [b for b in (*given, *out[:i], *cut_list) if b < s]
         after = [b for b in (*given, *out[i + 1:], *cut_list) if b > s]
-        lo = max([0, s - WINDOW] + [b + drift.FLASH + 1 for b in before])
-        hi = min([n, s + WINDOW + drift.FLASH + 1] + after)
+        lo = max([0, s - window] + [b + drift.FLASH + 1 for b in before])
+        hi = min([n, s + window + drift.FLASH + 1] + after)
         if means is None or np.all(np.isfinite(means[lo:hi])):
             continue  # every frame about it was measured: nothing to add
         stats, misfits = _dense(path, lo, hi, means, geometry, grid)
@@ -56,7 +58,10 @@ def place(path: str, found: Sequence[int], given: Iterable[int], cuts: Iterable[
 
 def _dense(path: str, lo: int, hi: int, means: np.ndarray, geometry: Geometry, grid: tuple[int, int]):
     """(``drift.STATS`` per frame lo..hi−1, each pair's misfit) from a dense decode, or (None, None)."""
-    frames = read_range(path, lo, hi)
+    try:
+        frames = read_range(path, lo, hi)
+    except (InputError, av.error.FFmpegError, OSError):  # a file that will not seek: the seam stays where it was
+        return None, None
     if [p.index for p in frames] != list(range(lo, hi)):
         return None, None
     views = [FrameView(p, geometry) for p in frames]

@@ -153,8 +153,7 @@ class DriftRoute:
     # 6: the seams it searches itself (``search``) as the diagnosis finds them now (a split that
     #    content's saturation pulls off a join is retried on tone and colour alone); fill's black and
     #    white at 10/12 bit on the format's codes
-    # 7: the seams it searches itself are placed again on densely decoded frames in long clips
-    #    (``diagnose.seam_window``), and ``onset`` takes no step arriving for a flash
+    # 7: the seams it searches itself: ``onset`` takes no luma step arriving for a flash
     version = "7"
 
     def fix(self, src: str, out: str, params: Mapping[str, Any], progress: ProgressFn = no_progress) -> StepResult:
