@@ -403,3 +403,17 @@ def test_engine_places_seams_of_a_long_clip_on_their_frames_when_asked(tmp_path)
     hurt = run(src, DiagnoseSettings(seam_window=16))
     assert hurt.settings["pair_stride"] > 2 and hurt.seams == (81, 162)
     assert run(src).seams == (79, 162)  # off by default (see DiagnoseSettings.seam_window)
+
+
+def test_a_range_read_after_a_seek_gives_the_frames_a_full_decode_gives(tmp_path):
+    """``planes.read_range`` (the dense windows): the frames lo..hi−1, indexed as a full decode indexes them."""
+    from flickerd.media.planes import iter_planes, read_range
+    from flickerd.synth.real import encode
+
+    rng = np.random.default_rng(0)
+    base = rng.integers(40, 200, (48, 64, 3)).astype(np.float32)
+    frames = [np.clip(base + (t % 37) * 1.5, 0, 255).astype(np.uint8) for t in range(160)]
+    src = encode(frames, tmp_path / "long.mp4", fps=24)
+    full = {p.index: float(p.y.mean()) for p in iter_planes(src) if 90 <= p.index < 110}
+    got = [(p.index, float(p.y.mean())) for p in read_range(src, 90, 110)]
+    assert [i for i, _ in got] == list(range(90, 110)) and all(m == full[i] for i, m in got)

@@ -57,27 +57,31 @@ def place(path: str, found: Sequence[int], given: Iterable[int], cuts: Iterable[
 
 
 def _dense(path: str, lo: int, hi: int, means: np.ndarray, geometry: Geometry, grid: tuple[int, int]):
-    """(``drift.STATS`` per frame lo..hi−1, each pair's misfit) from a dense decode, or (None, None)."""
+    """(``drift.STATS`` per frame lo..hi−1, each pair's misfit) from a dense decode, or (None, None).
+    Streams: only the frame before's thumbnails are kept."""
+    rows, misfits, offsets = [], [], []
+    prev = None
     try:
-        frames = read_range(path, lo, hi)
+        for want, planes in enumerate(read_range(path, lo, hi), lo):
+            if planes.index != want:
+                return None, None
+            view = FrameView(planes, geometry)
+            m = view.means()
+            known = np.all(np.isfinite(means[want]))
+            if known and np.max(np.abs(m - means[want])) > SAME_MEANS:
+                return None, None  # not the frame the main pass decoded there
+            thumbs = view.thumbnails()
+            o, mis = None, np.nan
+            if prev is not None and float(np.max(np.abs(m - prev[0]))) >= drift.THUMB_STEP:
+                o, mis = drift.thumb_pair(prev[1], thumbs, planes.full_range, grid)
+            rows.append([*m, *view.spreads()])
+            offsets.append(o)
+            misfits.append(mis)
+            prev = (m, thumbs)
     except (InputError, av.error.FFmpegError, OSError):  # a file that will not seek: the seam stays where it was
         return None, None
-    if [p.index for p in frames] != list(range(lo, hi)):
+    if len(rows) != hi - lo or not np.any(np.all(np.isfinite(means[lo:hi]), axis=1)):
         return None, None
-    views = [FrameView(p, geometry) for p in frames]
-    m = np.array([v.means() for v in views])
-    known = np.all(np.isfinite(means[lo:hi]), axis=1)
-    if not known.any() or np.max(np.abs(m[known] - means[lo:hi][known])) > SAME_MEANS:
-        return None, None
-    offsets: list[np.ndarray | None] = [None]
-    misfits = [np.nan]
-    for prev, view in zip(views, views[1:]):
-        if float(np.max(np.abs(view.means() - prev.means()))) < drift.THUMB_STEP:
-            offsets.append(None)
-            misfits.append(np.nan)
-            continue
-        o, mis = drift.thumb_pair(prev.thumbnails(), view.thumbnails(), view.planes.full_range, grid)
-        offsets.append(o)
-        misfits.append(mis)
-    levels = drift.compensated_levels(m, offsets)
-    return np.concatenate([levels, np.array([v.spreads() for v in views])], axis=1), np.array(misfits)
+    stats = np.array(rows)
+    levels = drift.compensated_levels(stats[:, :3], offsets)
+    return np.concatenate([levels, stats[:, 3:]], axis=1), np.array(misfits)

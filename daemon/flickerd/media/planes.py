@@ -262,27 +262,24 @@ def _via_rgb(path: str, max_frames: int | None) -> Iterator[Planes]:
         yield Planes(f.index, f.time_s, f.keyframe, f.pict_type, ycrcb[..., 0], ycrcb[..., 2], ycrcb[..., 1], True)
 
 
-def read_range(path: str | os.PathLike, lo: int, hi: int) -> list[Planes]:
-    """The planes of every frame ``lo`` ≤ index < ``hi`` (display order), copied: the decoder
+def read_range(path: str | os.PathLike, lo: int, hi: int) -> Iterator[Planes]:
+    """The planes of every frame ``lo`` ≤ index < ``hi`` (display order), one at a time: the decoder
     seeks to the keyframe before ``lo`` and skips the frames before it nobody predicts from.
     Indices are counted as ``PlaneReader``'s with ``wanted`` (timestamps at a constant frame
-    rate, from the stream's first frame), so callers should check a frame they know. Empty for
+    rate, from the stream's first frame), so callers should check a frame they know. Nothing for
     WebP and image sequences, and when the seek lands past ``lo``."""
-    import numpy as np
-
     path = os.fspath(path)
     if os.path.isdir(path) or is_webp(path):
-        return []
-    out: list[Planes] = []
+        return
     started = False
     with _open(path) as container:
         stream = container.streams.video[0]
         if not stream.average_rate or stream.time_base is None:
-            return []
+            return
         rate, tb = float(stream.average_rate), float(stream.time_base)
         first = _first_pts(container, stream)
         if first is None:
-            return []
+            return
         container.seek(first + int(max(0, lo - 1) / rate / tb), stream=stream, backward=True, any_frame=False)
         cc = stream.codec_context
         for packet in container.demux(stream):
@@ -290,19 +287,15 @@ def read_range(path: str | os.PathLike, lo: int, hi: int) -> list[Planes]:
                 cc.skip_frame = "DEFAULT" if round((packet.pts - first) * tb * rate) >= lo - 1 else "NONREF"
             for frame in packet.decode():
                 if frame.pts is None:
-                    return []
+                    return
                 index = round((frame.pts - first) * tb * rate)
                 if not started and index > lo:
-                    return []  # the seek went past the range
+                    return  # the seek went past the range
                 started = True
                 if lo <= index < hi:
-                    frame, _, full = _native(frame, index)
-                    p = _planes(frame, index, full, rate)
-                    out.append(Planes(p.index, p.time_s, p.keyframe, p.pict_type, np.array(p.y), np.array(p.cb),
-                                      np.array(p.cr), full))
+                    yield _planes(*_native(frame, index), rate)
                 if index >= hi - 1:
-                    return out
-    return out
+                    return
 
 
 def _first_pts(container, stream) -> int | None:
