@@ -351,3 +351,69 @@ def test_a_join_is_found_where_the_contents_saturation_swings_across_it():
     assert drift.find_seams(s) == (20,)
     s[:, 4] = 7.0 * np.where(np.arange(40) >= 20, 1.05, 1.0)  # the same join without the swing
     assert drift.find_seams(s) == (20,)
+
+
+# A fit render ping-ponged (bench drift_seams' fit half, forward then back: one continuous render, no cut),
+# drift-damaged and diagnosed: its levels (Y, Cb, Cr, saturation) about a join found at frame 12 of the excerpt.
+STEP_ARRIVING = [[90.25, 127.99, 134.5, 8.28], [90.25, 127.99, 134.5, 8.46], [90.36, 128.49, 134.42, 8.35],
+                 [90.36, 128.49, 134.42, 8.28], [90.36, 128.49, 134.42, 8.36], [90.36, 128.49, 134.42, 8.36],
+                 [90.36, 128.49, 134.42, 8.14], [90.36, 128.49, 134.42, 8.2], [90.36, 128.49, 134.42, 8.26],
+                 [89.36, 128.49, 134.42, 8.3], [89.36, 128.49, 134.42, 8.3], [89.36, 128.49, 134.42, 8.53],
+                 [91.43, 127.32, 135.08, 8.69], [91.43, 127.32, 135.08, 8.77], [91.43, 127.32, 135.08, 8.61],
+                 [85.43, 127.32, 135.08, 8.64], [86.43, 127.32, 135.08, 8.62], [86.43, 127.32, 135.08, 8.52],
+                 [86.43, 127.32, 135.08, 8.49], [86.43, 127.32, 135.08, 8.75], [86.43, 127.32, 135.08, 8.74],
+                 [86.43, 127.32, 135.08, 8.65], [86.43, 127.32, 135.08, 8.69], [86.43, 127.32, 135.08, 8.87]]
+
+
+def test_onset_does_not_take_the_step_arriving_for_a_flash():
+    """Open-Sora's 16x240 clip (join at 12 here, luma dips a frame late): luma leaves the old level by
+    −1 three frames before the join, toward the new level and a fifth of the step: not a flash."""
+    raw = np.array(STEP_ARRIVING)
+    assert drift.onset(raw, 12, np.full(4, 0.1), floor=0) == 12
+
+
+def test_a_seam_placed_on_every_frame_sits_on_its_join_despite_a_trend_before_it():
+    """Dense frames about a seam the sampled pairs found two frames early: the scene darkens 0.1 a
+    frame before the join, a one-frame flash sits on it. The split about the dense step's edge puts
+    it on the join; a window with no step leaves it where it was."""
+    s = _stats(n=36, seams=(18,), step=(-4.0, 1.0, 1.0), flash=(7.0, 1), seed=2)
+    s[:18, 0] -= 0.1 * np.arange(18)
+    s[18:, 0] -= 1.8
+    assert drift.placed(s, 16) == 18
+    assert drift.placed(_stats(n=36, seams=(), seed=2), 16) is None
+
+
+@pytest.mark.skipif(RENDERS is None, reason=rr.NO_RENDERS)
+def test_engine_places_seams_of_a_long_clip_on_their_frames_when_asked(tmp_path):
+    """A fit render played forward then back (232 frames: past every_pair_up_to, so pairs are sampled and
+    the decoder skips about every other frame), drift-damaged: the flash on the first join (81) was never
+    decoded and the scene darkens before it, so the sampled levels put the join at 79; decoded densely
+    around it, it sits on 81."""
+    from flickerd.diagnose import run
+    from flickerd.synth import drift as synth
+    from flickerd.synth.real import encode, load
+
+    render, fps = load(RENDERS / "hao-ai-lab__FastVideo__hunyuan_STA__woman_reading.mp4", 250, 640)
+    render = list(render) + list(render[-2:0:-1])
+    damaged, d = synth.damage(render, seed=0)
+    assert d.seams == (81, 162)
+    from flickerd.diagnose.settings import DiagnoseSettings
+
+    src = encode(damaged, tmp_path / "drift.mp4", fps=fps)
+    hurt = run(src, DiagnoseSettings(seam_window=16))
+    assert hurt.settings["pair_stride"] > 2 and hurt.seams == (81, 162)
+    assert run(src).seams == (79, 162)  # off by default (see DiagnoseSettings.seam_window)
+
+
+def test_a_range_read_after_a_seek_gives_the_frames_a_full_decode_gives(tmp_path):
+    """``planes.read_range`` (the dense windows): the frames lo..hi−1, indexed as a full decode indexes them."""
+    from flickerd.media.planes import iter_planes, read_range
+    from flickerd.synth.real import encode
+
+    rng = np.random.default_rng(0)
+    base = rng.integers(40, 200, (48, 64, 3)).astype(np.float32)
+    frames = [np.clip(base + (t % 37) * 1.5, 0, 255).astype(np.uint8) for t in range(160)]
+    src = encode(frames, tmp_path / "long.mp4", fps=24)
+    full = {p.index: float(p.y.mean()) for p in iter_planes(src) if 90 <= p.index < 110}
+    got = [(p.index, float(p.y.mean())) for p in read_range(src, 90, 110)]
+    assert [i for i, _ in got] == list(range(90, 110)) and all(m == full[i] for i, m in got)

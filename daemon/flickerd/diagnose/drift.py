@@ -75,6 +75,9 @@ ONSET_UNITS = 3.0
 ONSET_SHARE = 0.75
 ONSET_JUMP = 0.5
 ONSET_FLASH = SEAM_MIN / 2  # grey levels: the least luma departure read as a flash before a seam (``onset``)
+# a luma departure toward the new level, under this share of the step, is no flash (``onset``): it is the step
+# arriving (fit half, Open-Sora's 16x240 clip ping-ponged: −1 a fifth of the step, the seam went 3 frames early)
+ONSET_TOWARD = 0.5
 ISOLATED_SHARPNESS = 6.0  # a lone step's (twice a periodic one's; the fit half's lone seams have ≥ 7.1)
 SATURATION_FLOOR = 8.0  # grey levels: near-grey footage's saturation drift is taken relative to this
 SPREAD_FLOOR = 0.25  # grey levels: the spread of the cleanest levels, so flat synthetic ones do not divide by 0
@@ -286,7 +289,8 @@ def onset(raw: np.ndarray, s: int, scales: np.ndarray, measured: np.ndarray | No
     level (content whose saturation ramps or swings moves a little each pair, or not to the new
     level, and has no onset). Also a luma flash: luma off the old level, either way, by at least
     ``ONSET_FLASH`` (and ``ONSET_UNITS`` of its typical distance) from the frame to ``s``, entered
-    in the pair into it (this branch asks nothing of chroma or saturation). Only the position
+    in the pair into it, and not a departure toward the new level of less than ``ONSET_TOWARD`` of
+    its step (that is the step arriving; this branch asks nothing of chroma or saturation). Only the position
     moves, and not before ``floor``: whether there is a seam was decided at ``s``."""
     measured = np.ones(len(raw), bool) if measured is None else measured
     after = raw[min(s + FLASH, len(raw) - 1): s + FLASH + LEVEL_FRAMES]
@@ -302,7 +306,9 @@ def onset(raw: np.ndarray, s: int, scales: np.ndarray, measured: np.ndarray | No
         jump = (raw[j] - raw[j - 1]) * step >= ONSET_JUMP * step * step
         # a flash: luma off the old level (either way) from j to s, entered in the pair into j
         off = raw[j: s, 0] - old[0]
-        flash = np.all(off * np.sign(off[0]) >= flash_floor) and \
+        # part of the way to the new level is the join's own step arriving (a trend, a softened edge), no flash
+        toward = np.sign(off[0]) == np.sign(step[0]) and abs(off[0]) < ONSET_TOWARD * abs(step[0])
+        flash = not toward and np.all(off * np.sign(off[0]) >= flash_floor) and \
             (raw[j, 0] - raw[j - 1, 0]) * np.sign(off[0]) >= ONSET_JUMP * abs(off[0])
         if (big & kept & jump).any() or flash:
             return j
@@ -420,6 +426,38 @@ def find_seams(stats: np.ndarray, cuts: Iterable[int] = (), given: Sequence[int]
     if len(found) == 1 and not kept and sharpness(raw, found[0])[1] < ISOLATED_SHARPNESS:
         found = []  # one step, no period and no sidecar: a seam only if it is a clean step between flat levels
     return merged(kept, _on_joins(raw, found, kept, cut_set, scales, measured))
+
+
+def placed(stats: np.ndarray, t: int, misfits: Sequence[float] | None = None) -> int | None:
+    """A seam found near ``t`` placed again on ``stats`` of every frame around it (a few dozen,
+    ``seam_window``): the split (all four statistics, then tone and colour alone, as ``find_seams``)
+    about the largest filtered step within ``REFINE`` of ``t``, read in the window's own typical
+    distances from a level (the frames near ``t`` left out of them: the step and its flash are no
+    jitter). No ``onset``: on every frame the split itself sees a flash, and onset read a slow
+    trend before a join as one (bench drift_seams' fit half, sampled pairs: 78 → 79 of 84 joins
+    on their frame without it). None where no split passes the checks of a seam the period
+    continues (half the sharpness): then the seam stays where it was found."""
+    raw = _filled(np.asarray(stats, np.float64))
+    raw = np.concatenate([raw[:, :3], raw[:, 4:5]], axis=1)
+    n = len(raw)
+    if n < 2 * LEVEL_FRAMES + FLASH:
+        return None
+    parts = [p for p in (raw[: max(0, t - REFINE)], raw[t + REFINE + FLASH:]) if len(p) >= 3]
+    scales = np.max([_scales(p) for p in parts], axis=0) if parts else _scales(raw)
+    mis = np.full(n, np.nan) if misfits is None else np.asarray(misfits, np.float64)
+    # the split is looked for about the step's edge on these frames: the sampled one may sit a few
+    # frames off it, and a split that far off can fall inside one level and cost only its noise
+    dev = _deviation(np.asarray(stats, np.float64))
+    near = range(max(1, t - REFINE), min(n - 1, t + REFINE + 1))
+    t = max(near, key=lambda j: dev[j]) if len(near) else t
+    for s in dict.fromkeys((_refine(raw, t, 0, n, scales), _refine(raw[:, :3], t, 0, n, scales[:3]))):
+        if not FLASH <= s < n - FLASH - 1:
+            continue
+        step, sharp = sharpness(raw, s)
+        if step >= SEAM_MIN and sharp >= SEAM_SHARPNESS / 2 and concentration(raw, s) >= SEAM_CONCENTRATION \
+                and uniform(raw, mis, s):
+            return s
+    return None
 
 
 def _on_joins(raw: np.ndarray, found: Sequence[int], given: Sequence[int], cuts: set[int], scales: np.ndarray,

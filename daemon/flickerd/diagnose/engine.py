@@ -23,8 +23,8 @@ from collections.abc import Callable
 import numpy as np
 
 from flickerd import flow as of
-from flickerd.diagnose import (baseline, blockgrid, codec, cuts, drift, global_flicker, incoherence, local, plan, verdict,
-                               warping)
+from flickerd.diagnose import (baseline, blockgrid, codec, cuts, drift, global_flicker, incoherence, local, plan,
+                               seam_window, verdict, warping)
 from flickerd.diagnose.frames import FrameView, Geometry
 from flickerd.diagnose.model import Diagnosis, FramePoint
 from flickerd.diagnose.settings import DiagnoseSettings
@@ -61,7 +61,14 @@ def run(
     blocking = codec.blocking_score(series["blocking"], series["keyframe"])
     scores, segments = verdict.scores_and_segments(series, blocking, settings)
     tex = verdict.texture_series(series, blocking, settings)
-    seams = drift.find_seams(series["drift_stats"], series["cuts"], seams, np.frombuffer(series["misfit"]))
+    given = seams
+    seams = drift.find_seams(series["drift_stats"], series["cuts"], given, np.frombuffer(series["misfit"]))
+    if settings.seam_window and p.stride > 2:  # frames skipped: seams found placed again on every frame about them
+        geometry = Geometry.of(info.width, info.height, p.detail_scale, p.factor)
+        means = np.frombuffer(series["ycc"]).reshape(-1, 3)
+        placed = seam_window.place(path, [s for s in seams if s not in given], given, series["cuts"], means,
+                                   geometry, settings.grid, settings.seam_window)
+        seams = tuple(sorted({*(s for s in seams if s in given), *placed}))
     scores["drift"], scores["drift_saturation"] = drift.drift(series["drift_stats"], seams)
     scores["seams"] = float(len(seams))
     v, confidence = verdict.decide(scores, settings)

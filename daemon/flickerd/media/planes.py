@@ -260,3 +260,46 @@ def _via_rgb(path: str, max_frames: int | None) -> Iterator[Planes]:
             img = (img >> 8).astype(np.uint8)
         ycrcb = cv2.cvtColor(img, cv2.COLOR_RGB2YCrCb)
         yield Planes(f.index, f.time_s, f.keyframe, f.pict_type, ycrcb[..., 0], ycrcb[..., 2], ycrcb[..., 1], True)
+
+
+def read_range(path: str | os.PathLike, lo: int, hi: int) -> Iterator[Planes]:
+    """The planes of every frame ``lo`` ≤ index < ``hi`` (display order), one at a time: the decoder
+    seeks to the keyframe before ``lo`` and skips the frames before it nobody predicts from.
+    Indices are counted as ``PlaneReader``'s with ``wanted`` (timestamps at a constant frame
+    rate, from the stream's first frame), so callers should check a frame they know. Nothing for
+    WebP and image sequences, and when the seek lands past ``lo``."""
+    path = os.fspath(path)
+    if os.path.isdir(path) or is_webp(path):
+        return
+    started = False
+    with _open(path) as container:
+        stream = container.streams.video[0]
+        if not stream.average_rate or stream.time_base is None:
+            return
+        rate, tb = float(stream.average_rate), float(stream.time_base)
+        first = _first_pts(container, stream)
+        if first is None:
+            return
+        container.seek(first + int(max(0, lo - 1) / rate / tb), stream=stream, backward=True, any_frame=False)
+        cc = stream.codec_context
+        for packet in container.demux(stream):
+            if packet.pts is not None:
+                cc.skip_frame = "DEFAULT" if round((packet.pts - first) * tb * rate) >= lo - 1 else "NONREF"
+            for frame in packet.decode():
+                if frame.pts is None:
+                    return
+                index = round((frame.pts - first) * tb * rate)
+                if not started and index > lo:
+                    return  # the seek went past the range
+                started = True
+                if lo <= index < hi:
+                    yield _planes(*_native(frame, index), rate)
+                if index >= hi - 1:
+                    return
+
+
+def _first_pts(container, stream) -> int | None:
+    """The display timestamp of the stream's first frame (``PlaneReader``'s frame 0)."""
+    for frame in container.decode(stream):
+        return frame.pts
+    return None

@@ -153,7 +153,8 @@ class DriftRoute:
     # 6: the seams it searches itself (``search``) as the diagnosis finds them now (a split that
     #    content's saturation pulls off a join is retried on tone and colour alone); fill's black and
     #    white at 10/12 bit on the format's codes
-    version = "6"
+    # 7: the seams it searches itself: ``onset`` takes no luma step arriving for a flash
+    version = "7"
 
     def fix(self, src: str, out: str, params: Mapping[str, Any], progress: ProgressFn = no_progress) -> StepResult:
         start = time.monotonic()
