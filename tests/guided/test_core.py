@@ -7,6 +7,7 @@ import numpy as np
 
 from flickerd.flow_source import AheadFlows, DirectFlows
 from flickerd.routes import guided_core
+from flickerd.routes.guided import GuidedParams
 from flickerd.routes.guided_core import GuidedStabilizer
 from tests.cpuroutes import clips
 
@@ -16,7 +17,7 @@ from .conftest import H, N, W, scene
 def _run(flows, radius: int = 2) -> tuple[list[int], list[np.ndarray], GuidedStabilizer]:
     frames = scene()
     rng = np.random.default_rng(5)
-    core = GuidedStabilizer(255.0, radius, 0.03, 1.0, "fast", flows=flows)
+    core = GuidedStabilizer(255.0, GuidedParams(radius=radius, flow_preset="fast"), flows=flows)
     out = []
     for i, rgb in enumerate(frames):
         guide = np.ascontiguousarray(rgb[..., 1])
@@ -62,7 +63,7 @@ def test_a_per_frame_sharpening_the_guide_does_not_have_is_held_steady():
                for g, a in zip((g.astype(np.float32) for g in guides), amounts)]
     outs = {}
     for steady in (True, False):
-        core = GuidedStabilizer(255.0, 2, 0.03, 1.0, "fast", detail_gain=steady)
+        core = GuidedStabilizer(255.0, GuidedParams(radius=2, flow_preset="fast", detail_gain=steady))
         got = []
         for i, y in enumerate(renders):
             got += core.feed(i, None, ([y], guides[i]))
@@ -85,7 +86,7 @@ def test_at_strength_zero_the_render_comes_out_as_it_went_in():
     amounts = 0.6 * (-1.0) ** np.arange(len(frames))
     renders = [np.clip(g + a * (g - cv2.GaussianBlur(g, (0, 0), 1.5)), 0, 255)
                for g, a in zip((g.astype(np.float32) for g in guides), amounts)]
-    core = GuidedStabilizer(255.0, 2, 0.03, 0.0, "fast")
+    core = GuidedStabilizer(255.0, GuidedParams(radius=2, strength=0.0, flow_preset="fast"))
     got = []
     for i, y in enumerate(renders):
         got += core.feed(i, None, ([y], guides[i]))
@@ -113,7 +114,7 @@ def _object_over_still_background(flicker: float) -> tuple[list[np.ndarray], lis
 
 
 def _guided_mse(guides, truths, renders, mismatch: float) -> float:
-    core = GuidedStabilizer(255.0, 3, 0.03, 1.0, "medium", mismatch=mismatch)
+    core = GuidedStabilizer(255.0, GuidedParams(mismatch=mismatch))
     got = []
     for i, y in enumerate(renders):
         got += core.feed(i, None, ([y], guides[i]))
@@ -147,7 +148,7 @@ def test_rgb_frames_decide_by_green_not_red():
     guides, truths, noisy = _object_over_still_background(12.0)
     err = {}
     for lead in (0, 1):
-        core = GuidedStabilizer(255.0, 3, 0.03, 1.0, "medium", lead=lead)
+        core = GuidedStabilizer(255.0, GuidedParams(), lead=lead)
         got = []
         for i, r in enumerate(noisy):
             got += core.feed(i, None, ([r, truths[i].copy(), truths[i].copy()], guides[i]))
@@ -163,7 +164,7 @@ def _chroma_run(monkeypatch, floor_samples: int | None) -> tuple[float, float, f
     chroma = [np.floor(cv2.resize(t, (W // 2, H // 2), interpolation=cv2.INTER_AREA) / 32) * 32 + 16 for t in truths]
     if floor_samples is not None:
         monkeypatch.setattr(guided_core, "MISMATCH_MIN_SAMPLES", floor_samples)
-    core = GuidedStabilizer(255.0, 3, 0.03, 1.0, "medium")
+    core = GuidedStabilizer(255.0, GuidedParams())
     got = []
     for i, y in enumerate(renders):
         got += core.feed(i, None, ([y, chroma[i].copy()], guides[i]))
@@ -187,7 +188,7 @@ def test_mean_weight_counts_what_the_mismatch_cut_left():
     guides, _, renders = _object_over_still_background(0.0)
     weights = {}
     for mismatch in (0.0, guided_core.MISMATCH):
-        core = GuidedStabilizer(255.0, 3, 0.03, 1.0, "medium", mismatch=mismatch)
+        core = GuidedStabilizer(255.0, GuidedParams(mismatch=mismatch))
         for i, y in enumerate(renders):
             list(core.feed(i, None, ([y], guides[i])))
         list(core.finish())

@@ -120,9 +120,6 @@ class GuidedRoute:
             )
 
         return FrameStage(
-            lambda w, h: GuidedStabilizer(fmt.peak, p.radius, p.tolerance, p.strength, p.flow_preset,
-                                          p.analysis_max_side, p.compensate, detail_gain=p.detail_gain,
-                                          gain_history=p.gain_history, mismatch=p.mismatch,
-                                          lead=0 if fmt.planar else 1),
+            lambda w, h: GuidedStabilizer(fmt.peak, p, lead=0 if fmt.planar else 1),
             analyse, fmt.rebuilt, describe, p.crf, p.preset, p.pix_fmt, reader.close)
 
