@@ -25,7 +25,7 @@ def _run(flows, radius: int = 2) -> tuple[list[int], list[np.ndarray], GuidedSta
         y = rgb[..., 1].astype(np.float32) + float(rng.normal(0, 6))
         planes = [y, np.ascontiguousarray(y[::2, ::2]), np.ascontiguousarray(y[::2, ::2])]
         out += core.feed(i, None, (planes, guide))
-        assert len(core.frames) <= 2 * radius + 1
+        assert len(core.frames) <= 2 * core.radius + 1
     out += core.finish()
     return [t for t, _, _ in out], [p for _, _, ps in out for p in ps], core
 
@@ -205,3 +205,35 @@ def test_chroma_follows_only_a_luma_floor_with_enough_pixels_at_its_size():
     block[10:26, 20:36] = True  # 256 still luma pixels together: 64 at 4:2:0
     out = guided_core.follow(block, 48, 32)
     assert out is not None and out.shape == (32, 48) and out.sum() == 64 and out[5:13, 10:18].all()
+
+
+def _neighbours_used(texture_noise: float, texture_radius: int) -> tuple[int, list[np.ndarray], list[bool]]:
+    """Neighbours averaged in (lead plane count), the output and each frame's ``redrawn``, for a
+    render = guide + a level jitter + ``texture_noise`` (a fresh per-pixel texture every frame)."""
+    rng = np.random.default_rng(7)
+    core = GuidedStabilizer(255.0, GuidedParams(radius=2, texture_radius=texture_radius, flow_preset="fast"))
+    out, redrawn = [], []
+    for i, rgb in enumerate(scene()):
+        g = rgb[..., 1].astype(np.float32)
+        y = np.clip(g + float(rng.normal(0, 6)) + rng.normal(0, texture_noise, g.shape).astype(np.float32), 0, 255)
+        out += core.feed(i, None, ([y], np.ascontiguousarray(rgb[..., 1])))
+        redrawn.append(core.frames[i].redrawn)
+    out += core.finish()
+    return core.weight_count, [p for _, _, ps in out for p in ps], redrawn
+
+
+def test_a_frame_whose_detail_is_redrawn_gets_texture_radius_neighbours():
+    """Texture re-drawn every frame (its fine band does not follow the guide's) is averaged over
+    ``texture_radius`` neighbours; a render whose detail follows the guide keeps ``radius``, and its
+    output is the same as with the texture radius off."""
+    def pairs(r: int) -> int:
+        return sum(1 for t in range(N) for s in range(N) if 0 < abs(s - t) <= r)
+
+    count, _, redrawn = _neighbours_used(40.0, 4)
+    assert all(redrawn) and count == pairs(4)
+    count, _, redrawn = _neighbours_used(40.0, 2)  # off: at most radius
+    assert not any(redrawn) and count == pairs(2)
+    count, planes, redrawn = _neighbours_used(0.0, 4)
+    assert not any(redrawn) and count == pairs(2)
+    _, off, _ = _neighbours_used(0.0, 2)
+    assert all(np.array_equal(a, b) for a, b in zip(planes, off))

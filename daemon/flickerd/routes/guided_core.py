@@ -63,6 +63,7 @@ class _Frame:
     fine_band: list[np.ndarray] | None = None  # per plane: the render's fine band (detail_gain only)
     gain: list[float | None] | None = None  # per plane: that band's regression on the guide's (None: unrelated)
     contrast: float | None = None  # the render's luma variance over the guide's (mismatch only)
+    redrawn: bool = False  # the luma's fine band does not follow the guide's: ``texture_radius`` neighbours
 
 
 @dataclass(slots=True)
@@ -161,7 +162,9 @@ class GuidedStabilizer(NeighbourWindow[_Frame]):
     """
 
     def __init__(self, peak: float, p: GuidedParams, flows: FlowSource | None = None, lead: int = 0) -> None:
-        super().__init__(p.radius, p.flow_preset, flows)
+        # the window holds ``texture_radius`` frames each side; pairs beyond ``radius`` get their
+        # flows only when a frame that re-draws its detail asks for them (``_neighbours``)
+        super().__init__(max(p.radius, p.texture_radius), p.flow_preset, flows, reach=p.radius)
         self.peak = peak
         self.p = p
         self.lead = lead
@@ -183,7 +186,25 @@ class GuidedStabilizer(NeighbourWindow[_Frame]):
             sigmas = [DETAIL_SIGMA * p.shape[1] / planes[0].shape[1] for p in planes]
             frame.fine_band = [band(p / self.peak, sg) for p, sg in zip(planes, sigmas)]
             frame.gain = [detail_gain(b, band(f, sg)) for b, f, sg in zip(frame.fine_band, fine, sigmas)]
+        if self.radius > self.p.radius:
+            lead = frame.gain[self.lead] if frame.gain is not None else detail_gain(
+                band(planes[self.lead] / self.peak, DETAIL_SIGMA), band(fine[self.lead], DETAIL_SIGMA))
+            frame.redrawn = lead is None
         return frame
+
+    def _neighbours(self, t: int) -> list[int]:
+        """The neighbours frame t is rebuilt from: within ``radius``, or ``texture_radius`` when its
+        luma's fine band does not follow the guide's (texture re-drawn each frame: per-pixel boil
+        that more neighbours average out; a per-frame sharpening follows the guide and gets none,
+        as more neighbours there only blur). Flows beyond ``radius`` are asked for here."""
+        if not self.frames[t].redrawn:
+            return [s for s in self.neighbours(t) if abs(s - t) <= self.p.radius]
+        out = self.neighbours(t)
+        for s in out:
+            if abs(s - t) > self.reach:
+                self.flows.request((t, s), self.frames[t].gray, self.frames[s].gray, self.flow_preset)
+                self.flows.request((s, t), self.frames[s].gray, self.frames[t].gray, self.flow_preset)
+        return out
 
     def _steadied(self, t: int) -> dict[int, list[np.ndarray]]:
         """The planes of frame t and its neighbours, each fine band scaled so its gain against the
@@ -191,7 +212,7 @@ class GuidedStabilizer(NeighbourWindow[_Frame]):
         per-frame sharpening or softening the guide does not have is undone before the frames are
         averaged (averaging alone leaves it where the guide vouches for no neighbour: moving
         edges, occlusions). Gains are scalars, so the history costs no frames held."""
-        window = [t, *self.neighbours(t)]
+        window = [t, *self._neighbours(t)]
         out = {s: self.frames[s].planes for s in window}
         if not self.p.detail_gain:
             return out
@@ -232,7 +253,7 @@ class GuidedStabilizer(NeighbourWindow[_Frame]):
                           for g, p in zip(here.fine, planes[t])]
         blends = [dfit.Blend(p) for p in planes[t]]
         order = [self.lead] + [k for k in range(len(planes[t])) if k != self.lead]  # the luma first
-        for s in self.neighbours(t):
+        for s in self._neighbours(t):
             fw = self._flow(t, s)
             w_small = guide_weight(here.guide, self.frames[s].guide, fw, self._flow(s, t), self.p.tolerance)
             cut = _Cut()
