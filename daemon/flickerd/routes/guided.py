@@ -76,8 +76,8 @@ class GuidedParams(RouteParams):
     pix_fmt: str | None = None
 
     ROUTE = "guided"
-    RANGES = {"radius": (1, 8), "texture_radius": (1, 8), "tolerance": (0.005, 0.5), "strength": (0.0, 1.0), "analysis_max_side": (32, 4096),
-              "gain_history": (1, 250), "mismatch": (0.0, 100.0), "crf": (0, 51)}
+    RANGES = {"radius": (1, 8), "texture_radius": (1, 8), "tolerance": (0.005, 0.5), "strength": (0.0, 1.0),
+              "analysis_max_side": (32, 4096), "gain_history": (1, 250), "mismatch": (0.0, 100.0), "crf": (0, 51)}
     CHOICES = {"flow_preset": PRESETS}
 
 
