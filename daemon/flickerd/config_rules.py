@@ -23,7 +23,7 @@ from flickerd.config_reader import Section, describe, key_path, plain, suggestio
 from flickerd.diagnose.model import Verdict
 from flickerd.errors import ConfigError
 from flickerd.routes.base import Step
-from flickerd.rules import Action, Match, Rule
+from flickerd.rules import Action, Match, Rule, with_defaults
 
 RULES_HASH_VERSION = "rules-v1"  # bump when the hashed form below changes
 
@@ -211,12 +211,9 @@ def with_route_params(rules: tuple[Rule, ...], route_params: Mapping[str, Mappin
     """The rules with each step's parameters laid over its route's defaults."""
     if not route_params:
         return rules
-
-    def merged(steps: tuple[Step, ...]) -> tuple[Step, ...]:
-        return tuple(Step(s.route, {**route_params.get(s.route, {}), **s.params}) for s in steps)
-
     return tuple(
-        Rule(r.name, r.match, r.action, merged(r.steps), merged(r.fallback), r.note) for r in rules
+        Rule(r.name, r.match, r.action, with_defaults(r.steps, route_params), with_defaults(r.fallback, route_params),
+             r.note) for r in rules
     )
 
 

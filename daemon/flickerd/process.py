@@ -205,6 +205,7 @@ def process_file(
     report_settings: ReportSettings | None = None,
     guide: Guide | None = None,
     windows: Any = None,
+    route_params: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> Outcome:
     """Process ``src`` into ``workdir`` and say how it ended (see the module docstring).
 
@@ -217,6 +218,8 @@ def process_file(
     none; with one, the ``guided`` route replaces the chain the rules chose (which becomes its fallback).
     ``windows``: the render's sidecar (``routes.regenerate.sidecar.Sidecar``) when it names the frames
     that start render windows (``window``, ``seams``): the diagnosis takes those as seams.
+    ``route_params``: the config's ``[routes.NAME]`` defaults, laid under the guided chain's steps
+    (``rules`` carry them already).
     """
     src = os.fspath(src)
     workdir = os.fspath(workdir)
@@ -290,7 +293,7 @@ def process_file(
     if guided:
         if not route_override:
             report_if_refused = decision.action is Action.REPORT
-            decision = with_guide(decision, before.verdict)
+            decision = with_guide(decision, before.verdict, route_params)
         decision = _guided_steps(decision, guide.path)
     if on_route is not None:
         on_route(decision.route)

@@ -294,7 +294,16 @@ DEFAULT_RULES: tuple[Rule, ...] = (
 GUIDED_STEPS = (Step("normalize"), Step("guided"))
 
 
-def with_guide(decision: Decision, verdict: Verdict | None = None) -> Decision:
+def with_defaults(steps: tuple[Step, ...], route_params: Mapping[str, Mapping[str, object]] | None) -> tuple[Step, ...]:
+    """``steps`` with each step's parameters laid over its route's ``[routes.NAME]`` defaults (a
+    step's own parameters win)."""
+    if not route_params:
+        return steps
+    return tuple(Step(s.route, {**route_params.get(s.route, {}), **s.params}) for s in steps)
+
+
+def with_guide(decision: Decision, verdict: Verdict | None = None,
+               route_params: Mapping[str, Mapping[str, object]] | None = None) -> Decision:
     """The decision when the render comes with its source video (a guide): ``normalize`` → ``guided``
     wherever the blind decision would fix, with the blind chain as its fallback, and where it would
     only report a render that is not incoherent: clean to the blind diagnosis (the guide sees jitter
@@ -302,9 +311,11 @@ def with_guide(decision: Decision, verdict: Verdict | None = None) -> Decision:
     touch (``codec-no-banding``: the guide's stability may still even out what the codec made
     jump). ``process_file`` reports such a render as it is when verification refuses the fix.
     Reviews and needs-attention decisions stay as they are: a guide does not make regeneration's
-    work."""
+    work. ``route_params`` (``[routes.NAME]``) are laid under the guided chain's steps as under
+    every rule's: the blind fallback came from the rules, which have them already."""
+    steps = with_defaults(GUIDED_STEPS, route_params)
     if decision.action is Action.FIX and decision.steps:
-        return Decision(decision.rule, decision.action, GUIDED_STEPS, decision.steps)
+        return Decision(decision.rule, decision.action, steps, decision.steps)
     if decision.action is Action.REPORT and verdict is not None and verdict is not Verdict.INCOHERENT:
-        return Decision(decision.rule, Action.FIX, GUIDED_STEPS, ())
+        return Decision(decision.rule, Action.FIX, steps, ())
     return decision

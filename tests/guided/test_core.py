@@ -7,6 +7,7 @@ import numpy as np
 
 from flickerd.flow_source import AheadFlows, DirectFlows
 from flickerd.routes import guided_core
+from flickerd.routes.guided import GuidedParams
 from flickerd.routes.guided_core import GuidedStabilizer
 from tests.cpuroutes import clips
 
@@ -16,7 +17,7 @@ from .conftest import H, N, W, scene
 def _run(flows, radius: int = 2) -> tuple[list[int], list[np.ndarray], GuidedStabilizer]:
     frames = scene()
     rng = np.random.default_rng(5)
-    core = GuidedStabilizer(255.0, radius, 0.03, 1.0, "fast", flows=flows)
+    core = GuidedStabilizer(255.0, GuidedParams(radius=radius, flow_preset="fast"), flows=flows)
     out = []
     for i, rgb in enumerate(frames):
         guide = np.ascontiguousarray(rgb[..., 1])
@@ -24,7 +25,7 @@ def _run(flows, radius: int = 2) -> tuple[list[int], list[np.ndarray], GuidedSta
         y = rgb[..., 1].astype(np.float32) + float(rng.normal(0, 6))
         planes = [y, np.ascontiguousarray(y[::2, ::2]), np.ascontiguousarray(y[::2, ::2])]
         out += core.feed(i, None, (planes, guide))
-        assert len(core.frames) <= 2 * radius + 1
+        assert len(core.frames) <= 2 * core.radius + 1
     out += core.finish()
     return [t for t, _, _ in out], [p for _, _, ps in out for p in ps], core
 
@@ -62,7 +63,7 @@ def test_a_per_frame_sharpening_the_guide_does_not_have_is_held_steady():
                for g, a in zip((g.astype(np.float32) for g in guides), amounts)]
     outs = {}
     for steady in (True, False):
-        core = GuidedStabilizer(255.0, 2, 0.03, 1.0, "fast", detail_gain=steady)
+        core = GuidedStabilizer(255.0, GuidedParams(radius=2, flow_preset="fast", detail_gain=steady))
         got = []
         for i, y in enumerate(renders):
             got += core.feed(i, None, ([y], guides[i]))
@@ -85,7 +86,7 @@ def test_at_strength_zero_the_render_comes_out_as_it_went_in():
     amounts = 0.6 * (-1.0) ** np.arange(len(frames))
     renders = [np.clip(g + a * (g - cv2.GaussianBlur(g, (0, 0), 1.5)), 0, 255)
                for g, a in zip((g.astype(np.float32) for g in guides), amounts)]
-    core = GuidedStabilizer(255.0, 2, 0.03, 0.0, "fast")
+    core = GuidedStabilizer(255.0, GuidedParams(radius=2, strength=0.0, flow_preset="fast"))
     got = []
     for i, y in enumerate(renders):
         got += core.feed(i, None, ([y], guides[i]))
@@ -113,7 +114,7 @@ def _object_over_still_background(flicker: float) -> tuple[list[np.ndarray], lis
 
 
 def _guided_mse(guides, truths, renders, mismatch: float) -> float:
-    core = GuidedStabilizer(255.0, 3, 0.03, 1.0, "medium", mismatch=mismatch)
+    core = GuidedStabilizer(255.0, GuidedParams(mismatch=mismatch))
     got = []
     for i, y in enumerate(renders):
         got += core.feed(i, None, ([y], guides[i]))
@@ -147,7 +148,7 @@ def test_rgb_frames_decide_by_green_not_red():
     guides, truths, noisy = _object_over_still_background(12.0)
     err = {}
     for lead in (0, 1):
-        core = GuidedStabilizer(255.0, 3, 0.03, 1.0, "medium", lead=lead)
+        core = GuidedStabilizer(255.0, GuidedParams(), lead=lead)
         got = []
         for i, r in enumerate(noisy):
             got += core.feed(i, None, ([r, truths[i].copy(), truths[i].copy()], guides[i]))
@@ -163,7 +164,7 @@ def _chroma_run(monkeypatch, floor_samples: int | None) -> tuple[float, float, f
     chroma = [np.floor(cv2.resize(t, (W // 2, H // 2), interpolation=cv2.INTER_AREA) / 32) * 32 + 16 for t in truths]
     if floor_samples is not None:
         monkeypatch.setattr(guided_core, "MISMATCH_MIN_SAMPLES", floor_samples)
-    core = GuidedStabilizer(255.0, 3, 0.03, 1.0, "medium")
+    core = GuidedStabilizer(255.0, GuidedParams())
     got = []
     for i, y in enumerate(renders):
         got += core.feed(i, None, ([y, chroma[i].copy()], guides[i]))
@@ -187,7 +188,7 @@ def test_mean_weight_counts_what_the_mismatch_cut_left():
     guides, _, renders = _object_over_still_background(0.0)
     weights = {}
     for mismatch in (0.0, guided_core.MISMATCH):
-        core = GuidedStabilizer(255.0, 3, 0.03, 1.0, "medium", mismatch=mismatch)
+        core = GuidedStabilizer(255.0, GuidedParams(mismatch=mismatch))
         for i, y in enumerate(renders):
             list(core.feed(i, None, ([y], guides[i])))
         list(core.finish())
@@ -204,3 +205,35 @@ def test_chroma_follows_only_a_luma_floor_with_enough_pixels_at_its_size():
     block[10:26, 20:36] = True  # 256 still luma pixels together: 64 at 4:2:0
     out = guided_core.follow(block, 48, 32)
     assert out is not None and out.shape == (32, 48) and out.sum() == 64 and out[5:13, 10:18].all()
+
+
+def _neighbours_used(texture_noise: float, texture_radius: int) -> tuple[int, list[np.ndarray], list[bool]]:
+    """Neighbours averaged in (lead plane count), the output and each frame's ``redrawn``, for a
+    render = guide + a level jitter + ``texture_noise`` (a fresh per-pixel texture every frame)."""
+    rng = np.random.default_rng(7)
+    core = GuidedStabilizer(255.0, GuidedParams(radius=2, texture_radius=texture_radius, flow_preset="fast"))
+    out, redrawn = [], []
+    for i, rgb in enumerate(scene()):
+        g = rgb[..., 1].astype(np.float32)
+        y = np.clip(g + float(rng.normal(0, 6)) + rng.normal(0, texture_noise, g.shape).astype(np.float32), 0, 255)
+        out += core.feed(i, None, ([y], np.ascontiguousarray(rgb[..., 1])))
+        redrawn.append(core.frames[i].redrawn)
+    out += core.finish()
+    return core.weight_count, [p for _, _, ps in out for p in ps], redrawn
+
+
+def test_a_frame_whose_detail_is_redrawn_gets_texture_radius_neighbours():
+    """Texture re-drawn every frame (its fine band does not follow the guide's) is averaged over
+    ``texture_radius`` neighbours; a render whose detail follows the guide keeps ``radius``, and its
+    output is the same as with the texture radius off."""
+    def pairs(r: int) -> int:
+        return sum(1 for t in range(N) for s in range(N) if 0 < abs(s - t) <= r)
+
+    count, _, redrawn = _neighbours_used(40.0, 4)
+    assert all(redrawn) and count == pairs(4)
+    count, _, redrawn = _neighbours_used(40.0, 2)  # off: at most radius
+    assert not any(redrawn) and count == pairs(2)
+    count, planes, redrawn = _neighbours_used(0.0, 4)
+    assert not any(redrawn) and count == pairs(2)
+    _, off, _ = _neighbours_used(0.0, 2)
+    assert all(np.array_equal(a, b) for a, b in zip(planes, off))

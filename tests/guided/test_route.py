@@ -180,3 +180,21 @@ def test_a_fused_pass_stopped_mid_stream_leaves_no_file_and_no_thread(material, 
                   str(work / "out.mp4"), str(work), progress=progress)
     assert os.listdir(work) == []
     assert [t for t in threading.enumerate() if t not in before and t.is_alive()] == []
+
+
+def test_route_defaults_reach_the_chain_a_guide_brings(material, tmp_path):
+    """``[routes.guided]`` / ``[routes.normalize]`` are laid under the guided chain's steps as under a
+    rule's; the blind fallback keeps the rule's own parameters over them."""
+    from flickerd.rules import DEFAULT_RULES
+    from flickerd.config_rules import with_route_params
+
+    folder, *_ = material
+    guide = find_guide(folder / "shot.mp4", root=folder)
+    defaults = {"guided": {"radius": 2}, "normalize": {"window": 4}}
+    outcome = process_file(folder / "shot.mp4", tmp_path / "work", guide=guide, compare=False,
+                           rules=with_route_params(DEFAULT_RULES, defaults), route_params=defaults)
+    normalize, guided = outcome.decision.steps
+    assert (guided.params["radius"], normalize.params["window"]) == (2, 4)
+    assert all(s.params.get("window") == 4 for s in outcome.decision.fallback if s.route == "normalize")
+    ran = {s.route: s for s in outcome.chain.steps}
+    assert ran["guided"].params["radius"] == 2

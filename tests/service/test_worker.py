@@ -331,3 +331,28 @@ def test_window_seams_are_counted_by_stage():
     m.seams(2, 2)
     m.seams(0, 0)
     assert (value("found"), value("fixed")) == (5.0, 2.0)
+
+
+def test_route_defaults_reach_the_processor_from_the_config(tmp_path):
+    """A guide's chain is built in process_file, after the rules were merged with ``[routes.NAME]``:
+    the daemon hands those defaults along so the guided chain gets them too."""
+    from flickerd import config
+    from flickerd.service.daemon import Daemon
+    from tests.service.helpers import make_clip, write_config
+
+    cfg = write_config(tmp_path, rules="[routes.guided]\nradius = 2\n", settle_s=0.1, folder_extra='mode = "fix"')
+    make_clip(tmp_path / "stage.mp4").rename(tmp_path / "in" / "a.mp4")
+    seen = {}
+    inner = fake("done")
+
+    def process(src, workdir, **kw):
+        seen.update(kw)
+        return inner(src, workdir, **kw)
+
+    Daemon(config.load(cfg), processor=process, once=True, install_signals=False).run()
+    assert seen["route_params"] == {"guided": {"radius": 2}}
+    # without [routes] tables nothing extra is passed (a processor may not know the keyword)
+    seen.clear()
+    task = make_task(tmp_path / "b")
+    run_task(task, lambda src, workdir, **kw: (seen.update(kw), inner(src, workdir, **kw))[1], lambda item: None)
+    assert "route_params" not in seen and seen

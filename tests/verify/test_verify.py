@@ -424,3 +424,13 @@ def test_a_check_without_a_chain_does_not_ask_the_texture_bar(clip):
     assert plain.accepted and plain.metrics["best_reduction"] < 0.999, plain.metrics["best_reduction"]
     bar = Acceptance(min_texture_flicker_reduction=min(1.0, plain.metrics["best_reduction"] + 1e-3))
     assert _check(src, out, thresholds=bar).accepted
+
+
+def test_a_steps_route_table_does_not_reach_the_guided_chain():
+    """The chain's exact (built-in) ``normalize+guided`` table applies, not ``routes.normalize``
+    (README, Guides): a blind ``normalize`` chain gets the user's bar, the guided chain the default."""
+    from flickerd.verify import Acceptance
+
+    a = Acceptance.from_mapping({"routes": {"normalize": {"min_flicker_reduction": 0.5}}})
+    assert a.for_chain(["normalize"]).min_flicker_reduction == 0.5
+    assert a.for_chain(["normalize", "guided"], along_guide=True).min_flicker_reduction == Acceptance().min_flicker_reduction

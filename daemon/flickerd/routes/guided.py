@@ -26,6 +26,7 @@ from flickerd.routes.guided_core import GAIN_HISTORY, MISMATCH, GuidedStabilizer
 from flickerd.routes.params_table import RouteParams
 
 RADIUS = 3
+TEXTURE_RADIUS = 5
 TOLERANCE = 0.03
 STRENGTH = 1.0
 ANALYSIS_MAX_SIDE = 480
@@ -38,6 +39,9 @@ class GuidedParams(RouteParams):
 
     radius: neighbours on each side (1–8) averaged where the guide is stable; more steadies more,
         costs two flows per frame each.
+    texture_radius: neighbours on each side for a frame whose luma fine band does not follow the
+        guide's (correlation < 0.5: texture re-drawn every frame, which more neighbours average
+        out); at or below ``radius``: off, every frame gets ``radius``.
     tolerance: how far (fraction of full scale, 0.005–0.5) the guide's warped neighbour may differ
         from its frame before that neighbour stops counting there.
     strength: 0–1, how far each frame moves toward the guided temporal mean.
@@ -58,6 +62,7 @@ class GuidedParams(RouteParams):
     """
 
     radius: int = RADIUS
+    texture_radius: int = TEXTURE_RADIUS
     tolerance: float = TOLERANCE
     strength: float = STRENGTH
     compensate: bool = True
@@ -71,8 +76,8 @@ class GuidedParams(RouteParams):
     pix_fmt: str | None = None
 
     ROUTE = "guided"
-    RANGES = {"radius": (1, 8), "tolerance": (0.005, 0.5), "strength": (0.0, 1.0), "analysis_max_side": (32, 4096),
-              "gain_history": (1, 250), "mismatch": (0.0, 100.0), "crf": (0, 51)}
+    RANGES = {"radius": (1, 8), "texture_radius": (1, 8), "tolerance": (0.005, 0.5), "strength": (0.0, 1.0),
+              "analysis_max_side": (32, 4096), "gain_history": (1, 250), "mismatch": (0.0, 100.0), "crf": (0, 51)}
     CHOICES = {"flow_preset": PRESETS}
 
 
@@ -81,9 +86,10 @@ class GuidedRoute(StageRoute):
 
     name = "guided"
     params_type = GuidedParams
-    version = "5"  # 2: the fine-band gain held steady (detail_gain); 3: normalize before it follows the guide's flow;
+    version = "6"  # 2: the fine-band gain held steady (detail_gain); 3: normalize before it follows the guide's flow;
     # 4: a render with no flicker of its own is not averaged where that only blurs (mismatch); 5: a chroma
-    # plane with too few still pixels of its own follows the luma's (it was averaged where luma was not)
+    # plane with too few still pixels of its own follows the luma's (it was averaged where luma was not);
+    # 6: a frame whose luma detail does not follow the guide's (re-drawn texture) gets texture_radius neighbours
 
     def stage(self, info: MediaInfo, params: Mapping[str, Any], p: GuidedParams | None = None) -> FrameStage:
         """The per-frame work for frames like ``info``'s (see ``frame_stream.FrameStage``): after
@@ -116,9 +122,6 @@ class GuidedRoute(StageRoute):
             )
 
         return FrameStage(
-            lambda w, h: GuidedStabilizer(fmt.peak, p.radius, p.tolerance, p.strength, p.flow_preset,
-                                          p.analysis_max_side, p.compensate, detail_gain=p.detail_gain,
-                                          gain_history=p.gain_history, mismatch=p.mismatch,
-                                          lead=0 if fmt.planar else 1),
+            lambda w, h: GuidedStabilizer(fmt.peak, p, lead=0 if fmt.planar else 1),
             analyse, fmt.rebuilt, describe, p.crf, p.preset, p.pix_fmt, reader.close)
 

@@ -23,7 +23,7 @@ chroma) is left alone.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
@@ -33,6 +33,9 @@ from flickerd.flow_source import FlowSource
 from flickerd.media.reader import analysis_size
 from flickerd.routes import detail_fit as dfit
 from flickerd.routes.neighbour_window import Emitted, NeighbourWindow
+
+if TYPE_CHECKING:
+    from flickerd.routes.guided import GuidedParams
 
 FIT_RADIUS = 4  # px at the render's luma size: the window of the local linear fit render ≈ a·guide + b
 FIT_EPS = 1e-4  # regularisation of that fit (guide in [0, 1]): flat guide areas get no slope
@@ -60,6 +63,15 @@ class _Frame:
     fine_band: list[np.ndarray] | None = None  # per plane: the render's fine band (detail_gain only)
     gain: list[float | None] | None = None  # per plane: that band's regression on the guide's (None: unrelated)
     contrast: float | None = None  # the render's luma variance over the guide's (mismatch only)
+    redrawn: bool = False  # the luma's fine band does not follow the guide's: ``texture_radius`` neighbours
+
+
+@dataclass(slots=True)
+class _Cut:
+    """What the luma's mismatch test left for the other planes of one neighbour."""
+
+    keep: float = 1.0  # 1: the render flickers there, the weights stay (``flicker_keep``)
+    lead_still: np.ndarray | None = None  # the luma's still pixels: a plane with too few of its own follows them
 
 
 def guide_weight(guide_t: np.ndarray, guide_s: np.ndarray, fw: np.ndarray, bw: np.ndarray,
@@ -141,27 +153,21 @@ class GuidedStabilizer(NeighbourWindow[_Frame]):
 
     ``planes`` are the render's float32 planes in [0, peak] (any sizes); ``guide_luma`` is the
     guide's frame at analysis size (uint8, any resolution: the flows are scaled to each plane).
+    ``p`` (``guided.GuidedParams``, frozen) holds the route's settings; ``lead`` is the plane that
+    stands for luma: Y (0) of planar YUV, G (1) of RGB.
     At most ``2 × radius + 1`` frames are held. The flows come from ``flows`` (computed on the
     spot by default); the output does not depend on where they come from.
     ``mean_weight`` is the mean share of a neighbour's luma (lead plane) averaged in: what the guide
     vouched for, less what ``mismatch`` cut.
     """
 
-    def __init__(self, peak: float, radius: int, tolerance: float, strength: float, flow_preset: str,
-                 analysis_max_side: int = 480, compensate: bool = True, fit_radius: int = FIT_RADIUS,
-                 flows: FlowSource | None = None, detail_gain: bool = True,
-                 gain_history: int = GAIN_HISTORY, mismatch: float = MISMATCH, lead: int = 0) -> None:
-        super().__init__(radius, flow_preset, flows)
-        self.lead = lead  # the plane that stands for luma: Y (0) of planar YUV, G (1) of RGB
+    def __init__(self, peak: float, p: GuidedParams, flows: FlowSource | None = None, lead: int = 0) -> None:
+        # the window holds ``texture_radius`` frames each side; pairs beyond ``radius`` get their
+        # flows only when a frame that re-draws its detail asks for them (``_neighbours``)
+        super().__init__(max(p.radius, p.texture_radius), p.flow_preset, flows, reach=p.radius)
         self.peak = peak
-        self.analysis_max_side = analysis_max_side
-        self.compensate = compensate
-        self.fit_radius = fit_radius
-        self.tolerance = tolerance
-        self.strength = strength
-        self.hold_gain = detail_gain  # the flag; ``detail_gain`` (the function) measures the gain
-        self.gain_history = gain_history
-        self.mismatch = mismatch
+        self.p = p
+        self.lead = lead
         self._gains: dict[int, list[float | None]] = {}  # frame → its planes' fine-band gains
         self.guide_size: tuple[int, int] | None = None
 
@@ -169,18 +175,36 @@ class GuidedStabilizer(NeighbourWindow[_Frame]):
         planes, guide = analysis
         g = guide.astype(np.float32) / (65535.0 if guide.dtype == np.uint16 else 255.0)
         gh, gw = g.shape
-        size = analysis_size(gw, gh, 1.0, self.analysis_max_side)
+        size = analysis_size(gw, gh, 1.0, self.p.analysis_max_side)
         self.guide_size = size
         small = cv2.resize(g, size, interpolation=cv2.INTER_AREA) if size != (gw, gh) else g
         smooth = cv2.GaussianBlur(small, (0, 0), GUIDE_SIGMA)
         fine = [g if p.shape == g.shape else cv2.resize(g, (p.shape[1], p.shape[0]), interpolation=cv2.INTER_AREA
                                                        if p.shape[1] < gw else cv2.INTER_CUBIC) for p in planes]
         frame = _Frame(data, planes, smooth, dfit.flow_image(smooth), fine)
-        if self.hold_gain:
+        if self.p.detail_gain:
             sigmas = [DETAIL_SIGMA * p.shape[1] / planes[0].shape[1] for p in planes]
             frame.fine_band = [band(p / self.peak, sg) for p, sg in zip(planes, sigmas)]
             frame.gain = [detail_gain(b, band(f, sg)) for b, f, sg in zip(frame.fine_band, fine, sigmas)]
+        if self.radius > self.p.radius:
+            lead = frame.gain[self.lead] if frame.gain is not None else detail_gain(
+                band(planes[self.lead] / self.peak, DETAIL_SIGMA), band(fine[self.lead], DETAIL_SIGMA))
+            frame.redrawn = lead is None
         return frame
+
+    def _neighbours(self, t: int) -> list[int]:
+        """The neighbours frame t is rebuilt from: within ``radius``, or ``texture_radius`` when its
+        luma's fine band does not follow the guide's (texture re-drawn each frame: per-pixel boil
+        that more neighbours average out; a per-frame sharpening follows the guide and gets none,
+        as more neighbours there only blur). Flows beyond ``radius`` are asked for here."""
+        if not self.frames[t].redrawn:
+            return [s for s in self.neighbours(t) if abs(s - t) <= self.p.radius]
+        out = self.neighbours(t)
+        for s in out:
+            if abs(s - t) > self.reach:
+                self.flows.request((t, s), self.frames[t].gray, self.frames[s].gray, self.flow_preset)
+                self.flows.request((s, t), self.frames[s].gray, self.frames[t].gray, self.flow_preset)
+        return out
 
     def _steadied(self, t: int) -> dict[int, list[np.ndarray]]:
         """The planes of frame t and its neighbours, each fine band scaled so its gain against the
@@ -188,13 +212,13 @@ class GuidedStabilizer(NeighbourWindow[_Frame]):
         per-frame sharpening or softening the guide does not have is undone before the frames are
         averaged (averaging alone leaves it where the guide vouches for no neighbour: moving
         edges, occlusions). Gains are scalars, so the history costs no frames held."""
-        window = [t, *self.neighbours(t)]
+        window = [t, *self._neighbours(t)]
         out = {s: self.frames[s].planes for s in window}
-        if not self.hold_gain:
+        if not self.p.detail_gain:
             return out
         for s in window:
             self._gains[s] = self.frames[s].gain
-        for s in [s for s in self._gains if s < t - self.gain_history]:
+        for s in [s for s in self._gains if s < t - self.p.gain_history]:
             del self._gains[s]
         lo, hi = DETAIL_GAIN_RANGE
         for k in range(len(self.frames[t].planes)):
@@ -208,7 +232,7 @@ class GuidedStabilizer(NeighbourWindow[_Frame]):
             for s, g in gains.items():
                 scale = float(np.clip(target / g, lo, hi))  # g > 0: detail_gain vouched for the fit
                 # the frame's own correction moves with ``strength`` like the rest of the fix (0: the render)
-                move = (scale - 1.0) * (self.strength if s == t else 1.0)
+                move = (scale - 1.0) * (self.p.strength if s == t else 1.0)
                 planes = out[s] = list(out[s]) if out[s] is self.frames[s].planes else out[s]
                 planes[k] = planes[k] + move * self.peak * self.frames[s].fine_band[k]
         return out
@@ -224,44 +248,50 @@ class GuidedStabilizer(NeighbourWindow[_Frame]):
     def _emit(self, t: int) -> Emitted:
         here = self.frames[t]
         planes = self._steadied(t)
-        if self.compensate:
-            here.slope = [local_slope(g, p / self.peak, self.fit_radius * p.shape[1] // here.planes[0].shape[1])
+        if self.p.compensate:
+            here.slope = [local_slope(g, p / self.peak, FIT_RADIUS * p.shape[1] // here.planes[0].shape[1])
                           for g, p in zip(here.fine, planes[t])]
         blends = [dfit.Blend(p) for p in planes[t]]
-        for s in self.neighbours(t):
+        order = [self.lead] + [k for k in range(len(planes[t])) if k != self.lead]  # the luma first
+        for s in self._neighbours(t):
             fw = self._flow(t, s)
-            w_small = guide_weight(here.guide, self.frames[s].guide, fw, self._flow(s, t), self.tolerance)
-            keep = 1.0  # set by the luma (mismatch): 1, the render flickers and the weights stay
-            lead_still = None  # the luma's still pixels: a plane with too few of its own follows them
-            order = [self.lead] + [k for k in range(len(planes[s])) if k != self.lead]  # the luma first
+            w_small = guide_weight(here.guide, self.frames[s].guide, fw, self._flow(s, t), self.p.tolerance)
+            cut = _Cut()
             for k in order:
                 plane = planes[s][k]
                 h, w = plane.shape
                 f = dfit.scale_flow(fw, w, h)
                 moved = dfit.warp_detail(plane, f)
                 changed = None  # what the guide changed between s and t, at this plane's size
-                if here.slope is not None or self.mismatch > 0:
+                if here.slope is not None or self.p.mismatch > 0:
                     changed = here.fine[k] - dfit.warp_detail(self.frames[s].fine[k], f)
                 if here.slope is not None:
                     # that change carried through the render's local response to it
                     moved += self.peak * here.slope[k] * changed
                 weight = cv2.resize(w_small, (w, h), interpolation=cv2.INTER_LINEAR)
-                if self.mismatch > 0 and (k == self.lead or keep < 1.0):
-                    residual = moved - planes[t][k]
-                    still = still_pixels(f, weight)
-                    if k == self.lead:  # the luma says whether the render flickers; the other planes follow
-                        keep = 1.0 if still is None else flicker_keep(residual, self.peak * changed, still,
-                                                                           self._contrast(t))
-                        lead_still = still
-                    elif still is None and lead_still is not None:
-                        # subsampled chroma has a quarter of luma's still pixels: without a floor of
-                        # its own it would be averaged where the luma is not (colour smeared onto edges)
-                        still = follow(lead_still, w, h)
-                    if still is not None and keep < 1.0:
-                        weight = weight * mismatch_factor(residual, still, keep, self.mismatch)
+                if self.p.mismatch > 0 and (k == self.lead or cut.keep < 1.0):
+                    weight = self._mismatch_weight(t, k, weight, moved - planes[t][k], f, changed, cut)
                 if k == self.lead:
                     self._count_weight(weight)  # what was averaged: the guide's vouching less the mismatch cut
                 blends[k].add(moved, weight)
-        out = [np.clip(b.toward(self.strength), 0.0, self.peak) for b in blends]
+        out = [np.clip(b.toward(self.p.strength), 0.0, self.peak) for b in blends]
         self._forget(t + 1 - self.radius)
         return t, here.data, out
+
+    def _mismatch_weight(self, t: int, k: int, weight: np.ndarray, residual: np.ndarray, flow: np.ndarray,
+                         changed: np.ndarray, cut: _Cut) -> np.ndarray:
+        """Plane k's weight for one neighbour of frame t after the ``mismatch`` cut. The luma (lead
+        plane, first) sets ``cut``: how sure the render flickers (``keep`` 1: the weights stay) and
+        its still pixels. Subsampled chroma has a quarter of luma's still pixels: without enough of
+        its own it follows the luma's (``follow``), or it would be averaged where the luma is not
+        (colour smeared onto edges)."""
+        still = still_pixels(flow, weight)
+        if k == self.lead:
+            cut.keep = 1.0 if still is None else flicker_keep(residual, self.peak * changed, still, self._contrast(t))
+            cut.lead_still = still
+        elif still is None and cut.lead_still is not None:
+            h, w = weight.shape
+            still = follow(cut.lead_still, w, h)
+        if still is None or cut.keep >= 1.0:
+            return weight
+        return weight * mismatch_factor(residual, still, cut.keep, self.p.mismatch)

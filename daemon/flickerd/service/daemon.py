@@ -676,7 +676,8 @@ class Daemon:
                     sequence_output=str(getattr(f, "sequence_output", "video")),
                     sequence_fps=float(getattr(f, "sequence_fps", 24.0)),
                     report_settings=getattr(cfg, "reports", None) or None,
-                    guides=getattr(f, "guides", None), guide_wait_s=float(getattr(f, "guide_wait_s", 0.0)))
+                    guides=getattr(f, "guides", None), guide_wait_s=float(getattr(f, "guide_wait_s", 0.0)),
+                    route_params=getattr(cfg, "route_params", None) or None)
 
     def _launch(self, job: Job) -> None:
         st = self.folders[job.folder]

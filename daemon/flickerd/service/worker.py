@@ -82,6 +82,7 @@ class Task:
     report_settings: Any = None  # the [reports] table (report.settings.ReportSettings); None: defaults
     guides: Path | None = None  # the folder's ``guides`` folder of source videos
     guide_wait_s: float = 0.0  # how long a guide the sidecar names is waited for
+    route_params: Any = None  # the config's [routes.NAME] defaults, for the chain a guide brings
     cancel: threading.Event = field(default_factory=threading.Event)
 
 
@@ -467,6 +468,7 @@ def _run(task: Task, processor: Processor, report: Callable[[Progress | RouteCho
                                 acceptance=task.acceptance, gpu=task.gpu, sidecar=sidecar, progress=progress,
                                 on_route=on_route, **({"guide": guide} if guide is not None else {}),
                                 **({"windows": windows} if windows is not None else {}),
+                                **({"route_params": task.route_params} if task.route_params else {}),
                                 **({"output_codec": codec} if codec else {}),
                                 **({"report_settings": task.report_settings} if task.report_settings else {}))
             if task.cancel.is_set():
