@@ -171,8 +171,11 @@ FAINT_REGION_NOTE = (f"a region pulses faintly (local flicker under {FAINT_REGIO
 # half-strength texture clips it finds, seeds 0-2) ``normalize`` and ``normalize`` → deband were worse
 # against the render on all six (-0.34 to -1.48 dB; verification refused them) and ``detail`` gained
 # +0.04 dB on one and was refused at -0.35 on the other (seed 0): nothing here is worth an encode.
-# Matched by the rule's own signature (texture and its excess over the least that rule finds), so
-# a generative verdict from other flicker, under a config's lower thresholds, is not taken for it.
+# A rule matches scores, not their ratio: it asks the least texture and excess ``fine_texture`` can
+# have (its floor, and the floor times its share), and the default thresholds for the rest. Under a
+# config's lower [diagnose] thresholds, a clip made generative by other flicker that sits under these
+# defaults, with texture and excess over those least values, is reported by it too (review 18 #3):
+# such a config should list its own rules.
 FINE_TEXTURE = MappingProxyType({"texture_flicker": FINE_TEXTURE_FLOOR,
                                  "texture_excess": round(FINE_TEXTURE_FLOOR * FINE_TEXTURE_SHARE, 3)})
 FAINT_TEXTURE = MappingProxyType({"luma_flicker": _DIAGNOSIS.luma_threshold, "chroma_flicker": _DIAGNOSIS.chroma_threshold,

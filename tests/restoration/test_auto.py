@@ -124,10 +124,13 @@ def test_faint_texture_alone_is_reported():
     v, d = decision()
     assert v is Verdict.GENERATIVE_FLICKER and (d.rule, d.route, d.action.value) == ("faint-texture", "none", "report")
     assert "finest detail" in d.note
-    v, d = decision(blocking=1.5)  # on a blocky render: mixed, still reported
-    assert v is Verdict.MIXED and d.rule == "faint-texture"
     assert decision(luma_flicker=0.9)[1].route == "normalize"  # the tone flickers too
-    assert decision(banding=0.05)[1].route == "normalize+ffmpeg"  # banding too: the mixed chain debands it
+    # with codec damage the codec rules decide, as before fine texture counted (review 18 #1): a blocky
+    # clip's luma under 0.59 is deflickered, banding debanded, not reported nor given the mixed chain
+    v, d = decision(blocking=1.5, luma_flicker=0.55)
+    assert v is Verdict.CODEC_ARTIFACTS and (d.rule, d.route) == ("codec-luma", "ffmpeg"), (v, d.rule)
+    v, d = decision(banding=0.05)
+    assert v is Verdict.CODEC_ARTIFACTS and (d.rule, d.route) == ("codec", "ffmpeg"), (v, d.rule)
     assert decision(texture_flicker=0.9, texture_flicker_all=0.9)[1].route == "detail"  # boiling texture
 
 

@@ -117,8 +117,12 @@ def fine_texture_margin(scores: dict[str, float]) -> float:
 
 
 def fine_texture(scores: dict[str, float], s: DiagnoseSettings) -> bool:
-    """Whether texture under its threshold counts as generative flicker (``fine_texture_margin``)."""
-    return scores["texture_flicker"] <= s.texture_threshold and fine_texture_margin(scores) > 0
+    """Whether texture under its threshold counts as generative flicker (``fine_texture_margin``).
+
+    Only on a clip without codec damage: there the codec rules choose the fix (deflicker, deband), and
+    a faint texture that no route improves must not turn them into ``mixed`` chains (README, rules)."""
+    return (scores["texture_flicker"] <= s.texture_threshold and codec_margin(scores, s) <= 0
+            and fine_texture_margin(scores) > 0)
 
 
 def scores_and_segments(series: dict, blocking: float, s: DiagnoseSettings) -> tuple[dict[str, float], tuple[Segment, ...]]:
@@ -207,8 +211,8 @@ def generative_margin(scores: dict[str, float], s: DiagnoseSettings) -> float:
     ]
     if not codec_texture(scores, s):
         margins.append(_margin(scores["texture_flicker"], s.texture_threshold))
-        if scores["texture_flicker"] <= s.texture_threshold:
-            margins.append(fine_texture_margin(scores))
+        if scores["texture_flicker"] <= s.texture_threshold and codec_margin(scores, s) <= 0:
+            margins.append(fine_texture_margin(scores))  # as ``fine_texture`` counts it
         if s.texture_excess_threshold:  # opt-in (settings)
             margins.append(_margin(scores.get("texture_excess", 0.0), s.texture_excess_threshold))
     return max(margins)

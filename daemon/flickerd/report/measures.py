@@ -13,8 +13,18 @@ import math
 from dataclasses import dataclass
 
 from flickerd.diagnose.model import Diagnosis, Verdict
-from flickerd.diagnose.verdict import FINE_TEXTURE_FLOOR, FINE_TEXTURE_SHARE, IFRAME_SPIKE, fine_texture_margin
+from flickerd.diagnose.settings import DiagnoseSettings
+from flickerd.diagnose.verdict import FINE_TEXTURE_FLOOR, FINE_TEXTURE_SHARE, IFRAME_SPIKE, fine_texture
+from flickerd.errors import ConfigError
 from flickerd.figures import apart, significant
+
+
+def _fine_texture(d: Diagnosis) -> bool:
+    """The verdict's ``fine_texture``, judged with the settings the diagnosis recorded."""
+    try:
+        return fine_texture(d.scores, DiagnoseSettings.from_mapping(d.settings))
+    except (ConfigError, KeyError, TypeError):  # a report from another version: keys missing or unknown
+        return False
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,9 +45,7 @@ class Measure:
         value = d.settings.get(self.threshold_key) if self.threshold_key else self.fixed_threshold
         if not isinstance(value, (int, float)) or isinstance(value, bool):
             return None
-        score = d.scores.get(self.key)
-        if self.key == "texture_flicker" and isinstance(score, (int, float)) and score <= value \
-                and fine_texture_margin(d.scores) > 0:
+        if self.key == "texture_flicker" and _fine_texture(d):
             return FINE_TEXTURE_FLOOR  # faint detail left in the finest band counts from here (diagnose.verdict)
         return float(value)
 
