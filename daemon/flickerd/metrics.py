@@ -315,7 +315,7 @@ class Metrics:
         self.headline_reduction = histogram(
             "headline_reduction_ratio",
             "The figure reports, plots and the CLI lead with: 1 - after/before of the flicker measure that fell "
-            "most (each above its noise floor; the job_finished line's headline_measure names it) of verified jobs, "
+            "most among those over their noise floor, else the warping error's (the job_finished line's headline_measure names it) of verified jobs, "
             "published or rejected (1 = all removed, < 0 = worse).",
             [], REDUCTION_BUCKETS,
         )

@@ -125,6 +125,11 @@ CHROMA_FLICKER_SLACK = 0.45  # chroma levels: the diagnosis's chroma threshold, 
 DRIFT_FLOOR = 1.0  # grey levels per 100 frames: less drift than this is none (a re-encode moves it ±0.3)
 SEAM_STEP_FLOOR = 0.5  # grey levels
 DETAIL_FLICKER_SLACK = 2.0  # grey levels RMS: a per-frame gain of a few % (a deflicker) moves fine detail by 1.5; no bench decision changes
+# each flicker measure's noise floor: under it the input had none of that flicker to reduce
+FLOORS: Mapping[str, float] = MappingProxyType({
+    "warp_error": WARP_ERROR_FLOOR, "luma_flicker": LUMA_FLICKER_SLACK, "local_flicker": LOCAL_FLICKER_SLACK,
+    "chroma_flicker": CHROMA_FLICKER_SLACK, "detail_flicker": DETAIL_FLICKER_SLACK, "drift": DRIFT_FLOOR,
+})
 # The flicker measures, each with the input's motion: a fix must lower one and raise none.
 FLICKER_MEASURES: Mapping[str, str] = MappingProxyType({
     "warp_error": "warping error", "luma_flicker": "luma flicker", "local_flicker": "local flicker",
@@ -975,18 +980,18 @@ def _metrics(tally: _Tally, mode: str, factor: int, info_in: MediaInfo, info_out
     if mode == "interpolate":
         m["interpolation_factor"] = factor
         return m
-    series = {  # measure: (before, after, noise floor)
-        "warp_error": (_mean(tally.warp_in), _mean(tally.warp_out), WARP_ERROR_FLOOR),
+    series = {  # measure: (before, after); each judged against its noise floor (FLOORS)
+        "warp_error": (_mean(tally.warp_in), _mean(tally.warp_out)),
         "luma_flicker": (_mean(luma_second_difference(tally.luma_in, cuts)),
-                         _mean(luma_second_difference(tally.luma_out, cuts)), LUMA_FLICKER_SLACK),
-        "local_flicker": (_mean(tally.local_in), _mean(tally.local_out), LOCAL_FLICKER_SLACK),
+                         _mean(luma_second_difference(tally.luma_out, cuts))),
+        "local_flicker": (_mean(tally.local_in), _mean(tally.local_out)),
         "chroma_flicker": (_mean(_chroma_second_difference(tally.chroma_in, cuts)),
-                           _mean(_chroma_second_difference(tally.chroma_out, cuts)), CHROMA_FLICKER_SLACK),
-        "detail_flicker": (_mean(tally.hf_in), _mean(tally.hf_out), DETAIL_FLICKER_SLACK),
+                           _mean(_chroma_second_difference(tally.chroma_out, cuts))),
+        "detail_flicker": (_mean(tally.hf_in), _mean(tally.hf_out)),
     }
-    for key, (before, after, floor) in series.items():
+    for key, (before, after) in series.items():
         m[f"{key}_before"], m[f"{key}_after"] = before, after
-        m[f"{key}_reduction"] = _reduction(before, after, floor)
+        m[f"{key}_reduction"] = _reduction(before, after, FLOORS[key])
     wb, wa = series["warp_error"][:2]
     m.update(
         # energy of the fine detail that persists along the input's motion, output over input (> 1:
@@ -1003,8 +1008,8 @@ def _metrics(tally: _Tally, mode: str, factor: int, info_in: MediaInfo, info_out
     m["change_energy_native"] = _mean(tally.native_change)
     m["detail_change_on_flicker"] = _against(tally.hf_dr, tally.hf_dd, tally.hf_rr, tally.hf_pixels)
     m.update(_expected_error_change(m["change_energy_native"], tally))
-    # The headline people see everywhere (log, metric, report, plot, CLI): the warping error with
-    # the input's flow, before and after; 1 − after/before, so the three figures always agree.
+    # The warping error with the input's flow, before and after, and 1 − after/before (not raised to
+    # its floor): flickerd_flicker_score/_reduction_ratio, and the headline's fallback (``headline``).
     m["flicker_before"], m["flicker_after"] = wb, wa
     m["flicker_reduction"] = 1.0 - wa / wb if wb and wa is not None else None
     # Acceptance asks more leniently: a fix may target one kind of flicker only (a breathing
@@ -1104,17 +1109,27 @@ def judged_seams(before: Diagnosis | None, chain: ChainResult | None) -> tuple[i
 HEADLINE_MEASURES: Mapping[str, str] = MappingProxyType({**FLICKER_MEASURES, "drift": "window drift"})
 
 
+def _finite(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
 def headline(metrics: Mapping[str, Any]) -> dict[str, Any]:
     """The figure people see for a fix (log, metric, report, plot title, CLI): the reduction of the
-    measure that fell most, each above its noise floor (``*_reduction``) — the kind the fix was for.
-    The warping error alone undersold tone fixes: MagicTime's luma flicker fell 87%, its warping
-    error 3%. A tie goes to the first in ``HEADLINE_MEASURES``; nothing measured: no headline."""
+    measure that fell most among those whose input was over their noise floor (``FLOORS``) — the
+    kind the fix was for. The warping error alone undersold tone fixes: MagicTime's luma flicker
+    fell 87%, its warping error 3%. Where no such measure fell, the warping error's own change
+    (``flicker_reduction``, not raised to a floor): a fix that made everything worse says so, rather
+    than a 0% of a measure the input never had. A tie goes to the first in ``HEADLINE_MEASURES``;
+    nothing measured: no headline."""
     found = [(metrics[f"{k}_reduction"], -i, k) for i, k in enumerate(HEADLINE_MEASURES)
-             if isinstance(metrics.get(f"{k}_reduction"), (int, float)) and math.isfinite(metrics[f"{k}_reduction"])]
-    if not found:
-        return {"headline_measure": None, "headline_reduction": None}
-    red, _, key = max(found)
-    return {"headline_measure": key, "headline_reduction": float(red)}
+             if _finite(metrics.get(f"{k}_reduction")) and _finite(metrics.get(f"{k}_before"))
+             and metrics[f"{k}_before"] > FLOORS[k]]
+    if found and max(found)[0] > 0:
+        red, _, key = max(found)
+        return {"headline_measure": key, "headline_reduction": float(red)}
+    if _finite(metrics.get("flicker_reduction")):
+        return {"headline_measure": "warp_error", "headline_reduction": float(metrics["flicker_reduction"])}
+    return {"headline_measure": None, "headline_reduction": None}
 
 
 def drift_metrics(stats_in: Sequence[np.ndarray], stats_out: Sequence[np.ndarray],
@@ -1128,5 +1143,5 @@ def drift_metrics(stats_in: Sequence[np.ndarray], stats_out: Sequence[np.ndarray
     m: dict[str, Any] = {"seams_checked": len(at)}
     m["drift_before"], m["drift_after"] = window_drift.drift(a, at)[0], window_drift.drift(b, at)[0]
     m["seam_step_before"], m["seam_step_after"] = window_drift.seam_step(a, at), window_drift.seam_step(b, at)
-    m["drift_reduction"] = _reduction(m["drift_before"], m["drift_after"], DRIFT_FLOOR) if at else None
+    m["drift_reduction"] = _reduction(m["drift_before"], m["drift_after"], FLOORS["drift"]) if at else None
     return m

@@ -20,7 +20,8 @@ from flickerd.verify import HEADLINE_MEASURES, Verification, headline
 MAGICTIME = {
     "warp_error_reduction": 0.031, "luma_flicker_reduction": 0.853, "local_flicker_reduction": 0.05,
     "chroma_flicker_reduction": 0.43, "detail_flicker_reduction": None, "flicker_before": 0.00100,
-    "flicker_after": 0.00097, "flicker_reduction": 0.03, "ssim": 0.98,
+    "flicker_after": 0.00097, "flicker_reduction": 0.03, "ssim": 0.98, "warp_error_before": 0.00100,
+    "luma_flicker_before": 1.65, "local_flicker_before": 0.7, "chroma_flicker_before": 0.5,
 }
 
 
@@ -41,16 +42,31 @@ def test_a_small_change_keeps_its_sign_and_size(reduction, text):
 def test_the_headline_is_the_measure_that_fell_most():
     assert headline(MAGICTIME) == {"headline_measure": "luma_flicker", "headline_reduction": 0.853}
     # a drift fix lowers none of the five: its drift is the figure
-    assert headline({"warp_error_reduction": 0.01, "drift_reduction": 0.6})["headline_measure"] == "drift"
+    assert headline({"warp_error_reduction": 0.01, "warp_error_before": 1e-3, "drift_reduction": 0.6,
+                     "drift_before": 3.0})["headline_measure"] == "drift"
     assert headline({"luma_flicker_reduction": None}) == {"headline_measure": None, "headline_reduction": None}
     # a tie goes to the warping error, the measure of motion-compensated change as a whole
-    assert headline({"warp_error_reduction": 0.2, "luma_flicker_reduction": 0.2})["headline_measure"] == "warp_error"
+    assert headline({"warp_error_reduction": 0.2, "warp_error_before": 1e-3, "luma_flicker_reduction": 0.2,
+                     "luma_flicker_before": 1.0})["headline_measure"] == "warp_error"
+
+
+def test_a_fix_that_made_things_worse_says_so():
+    """A measure whose input was under its noise floor reads exactly 0% (both raised to the floor):
+    it must not be the headline of a fix whose real measures rose (review 18 #2)."""
+    worse = {"warp_error_reduction": -0.2, "warp_error_before": 1e-3, "detail_flicker_reduction": -0.1,
+             "detail_flicker_before": 3.0, "luma_flicker_reduction": 0.0, "luma_flicker_before": 0.1,
+             "flicker_reduction": -0.2}
+    assert headline(worse) == {"headline_measure": "warp_error", "headline_reduction": -0.2}
+    assert flicker_change_text(_verification(worse)) == "warping error +20%"
+    # a measure under its floor that "fell" is no headline either: the warping error's own change is
+    assert headline({**worse, "luma_flicker_reduction": 0.5})["headline_measure"] == "warp_error"
 
 
 def test_a_tone_fix_leads_with_the_tone_and_keeps_the_warping_error():
     v = _verification(MAGICTIME)
     assert flicker_change_text(v) == "luma flicker -85%, warping error -3%"
-    only_warp = _verification({"warp_error_reduction": 0.45, "luma_flicker_reduction": 0.1, "flicker_reduction": 0.45})
+    only_warp = _verification({"warp_error_reduction": 0.45, "warp_error_before": 1e-3, "luma_flicker_reduction": 0.1,
+                               "luma_flicker_before": 1.0, "flicker_reduction": 0.45})
     assert flicker_change_text(only_warp) == "warping error -45%"
 
 
