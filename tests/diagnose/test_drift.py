@@ -417,3 +417,17 @@ def test_a_range_read_after_a_seek_gives_the_frames_a_full_decode_gives(tmp_path
     full = {p.index: float(p.y.mean()) for p in iter_planes(src) if 90 <= p.index < 110}
     got = [(p.index, float(p.y.mean())) for p in read_range(src, 90, 110)]
     assert [i for i, _ in got] == list(range(90, 110)) and all(m == full[i] for i, m in got)
+
+
+def test_a_seam_window_too_narrow_to_place_a_seam_is_refused():
+    """``drift.placed`` needs a seam level each side and the flash (2 × LEVEL_FRAMES + FLASH frames):
+    a narrower ``seam_window`` could never act, so check-config says so (review 18 #6)."""
+    from flickerd.diagnose import drift
+    from flickerd.diagnose.settings import MIN_SEAM_WINDOW, DiagnoseSettings
+    from flickerd.errors import ConfigError
+
+    assert 2 * MIN_SEAM_WINDOW + drift.FLASH + 1 >= 2 * drift.LEVEL_FRAMES + drift.FLASH  # the window's frames
+    with pytest.raises(ConfigError, match="seam_window"):
+        DiagnoseSettings(seam_window=MIN_SEAM_WINDOW - 1)
+    assert DiagnoseSettings(seam_window=MIN_SEAM_WINDOW).seam_window == MIN_SEAM_WINDOW
+    assert DiagnoseSettings(seam_window=0).seam_window == 0

@@ -237,3 +237,16 @@ def test_a_frame_whose_detail_is_redrawn_gets_texture_radius_neighbours():
     assert not any(redrawn) and count == pairs(2)
     _, off, _ = _neighbours_used(0.0, 2)
     assert all(np.array_equal(a, b) for a, b in zip(planes, off))
+
+
+def test_a_flat_frame_is_not_redrawn_texture():
+    """A black, faded or flat frame has no fine band to follow the guide's: it is not re-drawn
+    texture and gets no extra neighbours (review 18 #7: ``detail_gain``'s None read as "re-drawn")."""
+    from flickerd.routes.guided_core import band, redrawn
+
+    rng = np.random.default_rng(3)
+    guide = band(rng.random((48, 64)).astype(np.float32), 1.0)
+    assert not redrawn(np.zeros((48, 64), np.float32), guide)  # a black render frame
+    assert not redrawn(guide, np.zeros((48, 64), np.float32))  # a flat guide frame
+    assert not redrawn(guide, guide)  # detail that follows the guide
+    assert redrawn(band(rng.random((48, 64)).astype(np.float32), 1.0), guide)  # other detail: re-drawn

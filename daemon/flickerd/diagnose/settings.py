@@ -39,6 +39,9 @@ GRID = (6, 8)  # rows x columns of the local flicker map
 CODEC_SAMPLES = 24  # about this many frames get the banding and blocking measures (long clips: ≤ 3 per flow triple)
 
 
+# a window narrower than a seam level each side (drift.LEVEL_FRAMES) holds too few frames to place one
+MIN_SEAM_WINDOW = 6  # frames
+
 @dataclass(frozen=True, slots=True)
 class DiagnoseSettings:
     scale: float = SCALE
@@ -93,8 +96,9 @@ class DiagnoseSettings:
                               f"got {self.texture_excess_threshold!r}.")
         if self.fade_look < 0 or self.fade_look == 1:
             raise ConfigError(f"diagnose.fade_look: expected 0 (off) or at least 2 pairs, got {self.fade_look!r}.")
-        if not 0 <= self.seam_window <= 64:
-            raise ConfigError(f"diagnose.seam_window: expected 0 (off) to 64 frames, got {self.seam_window!r}.")
+        if self.seam_window != 0 and not MIN_SEAM_WINDOW <= self.seam_window <= 64:
+            raise ConfigError(f"diagnose.seam_window: expected 0 (off) or {MIN_SEAM_WINDOW} to 64 frames, "
+                              f"got {self.seam_window!r}.")
         if self.pair_stride < 1 or self.max_side < 32:
             raise ConfigError("diagnose: pair_stride must be >= 1 and max_side >= 32.")
 

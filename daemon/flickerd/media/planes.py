@@ -265,9 +265,11 @@ def _via_rgb(path: str, max_frames: int | None) -> Iterator[Planes]:
 def read_range(path: str | os.PathLike, lo: int, hi: int) -> Iterator[Planes]:
     """The planes of every frame ``lo`` ≤ index < ``hi`` (display order), one at a time: the decoder
     seeks to the keyframe before ``lo`` and skips the frames before it nobody predicts from.
-    Indices are counted as ``PlaneReader``'s with ``wanted`` (timestamps at a constant frame
-    rate, from the stream's first frame), so callers should check a frame they know. Nothing for
-    WebP and image sequences, and when the seek lands past ``lo``."""
+    Indices come from timestamps at the stream's average rate, from its first frame: on a constant
+    rate they are ``PlaneReader``'s, but on a variable-rate file or a GIF they can repeat or skip
+    where ``PlaneReader``'s never do, so callers must check frames they know (``seam_window`` compares
+    the main pass's means and refuses the window). Nothing for WebP and image sequences, and when the
+    seek lands past ``lo``."""
     path = os.fspath(path)
     if os.path.isdir(path) or is_webp(path):
         return

@@ -99,6 +99,17 @@ def detail_gain(render_band: np.ndarray, guide_band: np.ndarray) -> float | None
     return rg / gg if rg >= DETAIL_MIN_CORR * (rr * gg) ** 0.5 else None
 
 
+def redrawn(render_band: np.ndarray, guide_band: np.ndarray) -> bool:
+    """Whether the render's fine band does not follow the guide's (texture re-drawn each frame):
+    both carry detail and they correlate under ``DETAIL_MIN_CORR``. A flat, black or faded frame
+    (no fine-band energy on a side) is not: there is nothing to average out."""
+    gg = float(np.dot(guide_band.ravel(), guide_band.ravel()))
+    rr = float(np.dot(render_band.ravel(), render_band.ravel()))
+    if gg <= 0.0 or rr <= 0.0:
+        return False
+    return float(np.dot(render_band.ravel(), guide_band.ravel())) < DETAIL_MIN_CORR * (rr * gg) ** 0.5
+
+
 def local_slope(guide: np.ndarray, plane: np.ndarray, radius: int) -> np.ndarray:
     """a of the local linear fit plane ≈ a·guide + b in each (2r+1)² window (the guided filter's slope)."""
     k = (2 * max(1, radius) + 1,) * 2
@@ -187,9 +198,9 @@ class GuidedStabilizer(NeighbourWindow[_Frame]):
             frame.fine_band = [band(p / self.peak, sg) for p, sg in zip(planes, sigmas)]
             frame.gain = [detail_gain(b, band(f, sg)) for b, f, sg in zip(frame.fine_band, fine, sigmas)]
         if self.radius > self.p.radius:
-            lead = frame.gain[self.lead] if frame.gain is not None else detail_gain(
-                band(planes[self.lead] / self.peak, DETAIL_SIGMA), band(fine[self.lead], DETAIL_SIGMA))
-            frame.redrawn = lead is None
+            mine = frame.fine_band[self.lead] if frame.fine_band is not None else band(planes[self.lead] / self.peak,
+                                                                                         DETAIL_SIGMA)
+            frame.redrawn = redrawn(mine, band(fine[self.lead], DETAIL_SIGMA))
         return frame
 
     def _neighbours(self, t: int) -> list[int]:
