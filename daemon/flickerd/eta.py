@@ -57,7 +57,9 @@ COSTS: dict[str, Cost] = {
     "detail": Cost(0.0, 0.028, 0.35),
     "ffmpeg": Cost(0.0, 0.0042, 0.029),
     "drift": Cost(0.0, 0.0057, 0.056),  # not fitted: two streaming passes of per-frame maps, costed as normalize
-    "guided": Cost(0.0, 0.042, 0.5),  # not fitted: as detail with 6 flows a frame instead of 4 (radius 3)
+    # not fitted: as detail with 6 flows a frame instead of 4 (radius 3); guided 6 gives frames of re-drawn
+    # texture texture_radius 5 (10 flows), 40-58% more on such clips (bench guided, fit): an ETA runs short there
+    "guided": Cost(0.0, 0.042, 0.5),
     "rife": Cost(2.0, 0.3, 2.0),  # not fitted: about 0.5 frames/s at 720p on CPU (bench rife_speed)
     "regenerate": Cost(60.0, 1.0, 0.0),  # not fitted: a GPU route, minutes per clip
     "verify": Cost(0.465, 0.0225, 0.013),

@@ -113,3 +113,15 @@ def test_merging_into_a_journal_leaves_its_rows_and_moves_taken_ids(tmp_path):
         assert len(journal.by_state(JobState.DONE, JobState.PENDING)) == 5
     finally:
         journal.close()
+
+
+def test_a_fallback_jobs_row_keeps_the_route_its_rules_chose(tmp_path):
+    """The live journal keeps the rules' route when a fallback ran (README, Upgrading session 18):
+    a row rebuilt from the report must too (review 18 #4), not the chain that ran."""
+    from flickerd.service.journal_rebuild import row
+
+    path = report(tmp_path / "out" / "a.report.json", source="/in/a.mp4", job=5)
+    doc = json.loads(path.read_text())
+    doc["decision"] = {**(doc.get("decision") or {}), "route": "detail", "fallback": "normalize"}
+    doc["chain"] = {**(doc.get("chain") or {}), "route": "normalize"}
+    assert row(doc, "in", path)["route"] == "detail"

@@ -292,8 +292,9 @@ def _headline_note(key: str, verification: Any | None) -> str:
     b, a, r = (metrics.get(f"{measure}_{w}") for w in ("before", "after", "reduction"))
     if measure is None or metrics.get("headline_measure") != measure or None in (b, a, r):
         return ""
+    before, after = fmt_pair(b, a)
     return (f"The title's \"{change_text(HEADLINE_MEASURES[measure], r)}\" is verification's {HEADLINE_MEASURES[measure]}, "
-            f"every frame of both files: {fmt(b)} → {fmt(a)} {HEADLINE_UNITS[measure]} (a change under its noise "
+            f"every frame of both files: {before} → {after} {HEADLINE_UNITS[measure]} (a change under its noise "
             "floor counts as none).")
 
 

@@ -80,7 +80,7 @@ def row(doc: Mapping[str, Any], folder: str, report: Path) -> dict[str, Any] | N
     out = {
         "path": str(source["path"]), "folder": folder, "sha256": str(key["sha256"]),
         "size": UNKNOWN_STAT, "mtime": float(UNKNOWN_STAT), "state": state.value, "outcome": str(doc["status"]),
-        "route": chain.get("route") or decision.get("route") or None, "attempts": int(job.get("attempts") or 0),
+        "route": decision.get("route") or chain.get("route") or None, "attempts": int(job.get("attempts") or 0),
         "created_at": when or 0.0, "finished_at": when,
         "error": (doc.get("reason") or None) if state is not JobState.DONE else None,
         "reason": doc.get("failure") or None, "report_path": str(report), "output_path": doc.get("output") or None,
