@@ -73,12 +73,13 @@ class Outcome:
         return self.decision.route if self.decision is not None else "none"
 
 
-def _default_diagnose(path: str, settings: Any, progress: ProgressFn, seams: tuple[int, ...] = ()) -> Diagnosis:
+def _default_diagnose(path: str, settings: Any, progress: ProgressFn, seams: tuple[int, ...] = (),
+                      keep_tiles: bool = False) -> Diagnosis:
     from flickerd.diagnose import run
 
     if settings is None:
-        return run(path, progress=progress, seams=seams)
-    return run(path, settings, progress=progress, seams=seams)
+        return run(path, progress=progress, seams=seams, keep_tiles=keep_tiles)
+    return run(path, settings, progress=progress, seams=seams, keep_tiles=keep_tiles)
 
 
 def _given_seams(windows: Any, source_info: dict) -> tuple[int, ...]:
@@ -230,6 +231,8 @@ def process_file(
 
     def reports(**kw: Any) -> ReportPaths:
         t = time.monotonic()
+        if getattr(kw.get("before"), "tile_motions", None) is not None:
+            kw["before"].tile_motions.clear()  # verification is over: its ≈0.4 MB a pair go
         guide_doc = None
         if guide is not None:
             used = kw.get("status") in ("done", "review") and kw.get("chain") is not None and kw["chain"].followed_guide
@@ -261,8 +264,10 @@ def process_file(
     given = _given_seams(windows, source_info)
     if given and diagnose_fn is None:
         diagnose = functools.partial(_default_diagnose, seams=given)
+    # the input's native tile motions are kept for verification (not the output's re-diagnosis')
+    first = diagnose if diagnose_fn is not None else functools.partial(diagnose, keep_tiles=True)
     try:
-        before = diagnose(src, diagnose_settings, bar.first())
+        before = first(src, diagnose_settings, bar.first())
     except InputError:
         raise  # the source is unusable: final, the caller quarantines it or prints one line
     except FlickerdError as exc:

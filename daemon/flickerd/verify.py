@@ -531,8 +531,14 @@ class _SourcePair:
 
 
 def _source_side(src_frames: Iterator[np.ndarray], cuts: set[int], max_side: int,
-                 guide_frames: Iterator[np.ndarray] | None = None) -> Iterator[tuple[np.ndarray, _Img, _SourcePair | None]]:
+                 guide_frames: Iterator[np.ndarray] | None = None,
+                 tiles: texture.PairMotions | None = None) -> Iterator[tuple[np.ndarray, _Img, _SourcePair | None]]:
     """Per input frame: (native frame, analysis image, the pair with the frame before or None at a cut).
+
+    ``tiles``: the diagnosis's native tile motions of the input (``Diagnosis.tile_motions``); a
+    pair it measured takes them instead of refining its own tiles from this pass's flow (the
+    same measure on the same frames: its tiles sit where the 400 px analysis found texture, their
+    motion refined on the decoder's luma plane). Ignored with a guide (the motion is the guide's).
 
     ``guide_frames``: the render's guide (its source video, same frame count, any size); the
     motion then comes from the guide at the input's analysis size, the flickering input steering
@@ -549,9 +555,11 @@ def _source_side(src_frames: Iterator[np.ndarray], cuts: set[int], max_side: int
         pair = None
         if prev is not None and t not in cuts:
             fw, bw, rel_fw, rel_bw = _pair_flows(prev_motion if prev_motion is not None else prev, motion)
-            scale = prev.y.shape[1] / prev.gray.shape[1]
-            origins = texture.tile_origins(prev.gray, rel_fw, scale, prev.y.shape)
-            motions = tuple(texture.tile_motions(prev.y, a.y, fw, rel_fw, scale, origins))
+            motions = tiles.get(t, x.shape) if tiles is not None and g is None else None
+            if motions is None:
+                scale = prev.y.shape[1] / prev.gray.shape[1]
+                origins = texture.tile_origins(prev.gray, rel_fw, scale, prev.y.shape)
+                motions = tuple(texture.tile_motions(prev.y, a.y, fw, rel_fw, scale, origins))
             bands = (None if guide_y is None or prev_guide_y is None
                      else tuple(texture.tile_bands(prev_guide_y, guide_y, m) for m in motions))
             pair = _SourcePair(fw, bw, rel_fw, rel_bw, motions, _sharp_mask(prev, a, fw, rel_fw), bands)
@@ -574,7 +582,8 @@ def _pair_flows(a: _Img, b: _Img) -> tuple[np.ndarray, np.ndarray, np.ndarray, n
 def _measure_fix(src_frames: Iterator[np.ndarray], out_frames: Iterator[np.ndarray], cuts: set[int],
                  tally: _Tally, progress: Callable[[int], None], max_side: int = ANALYSIS_MAX_SIDE,
                  guide_frames: Iterator[np.ndarray] | None = None,
-                 keep: Callable[[np.ndarray, np.ndarray], None] | None = None) -> None:
+                 keep: Callable[[np.ndarray, np.ndarray], None] | None = None,
+                 tiles: texture.PairMotions | None = None) -> None:
     """Same frame rate: frame t of the output against frame t of the input (both native size).
 
     The input's side (decoding, flows, masks, tile motions) runs a few frames ahead on a worker
@@ -582,7 +591,7 @@ def _measure_fix(src_frames: Iterator[np.ndarray], out_frames: Iterator[np.ndarr
     (input, output) pair (``media.spill``: the side-by-side clip reads them instead of decoding)."""
     prev_in = prev_out = older_in = older_out = None
     prev_back = None  # (flow t−1→t−2, reliable) for the frame before the newest
-    with Ahead(_source_side(src_frames, cuts, max_side, guide_frames), depth=3,
+    with Ahead(_source_side(src_frames, cuts, max_side, guide_frames, tiles), depth=3,
                name="flickerd-verify-source") as source:
         for (x, a, pair), y in _zip_counting(source, out_frames, tally):
             if keep is not None:
@@ -920,7 +929,8 @@ def check(
             _measure_interpolated(_images(src), out_frames, factor, tally, frame_progress, max_side)
         elif mode == "fix":
             _measure_fix(_images(src), out_frames, cuts, tally, frame_progress, max_side,
-                         _guide_images(guide) if guide and mode == "fix" else None, keep)
+                         _guide_images(guide) if guide and mode == "fix" else None, keep,
+                         before.tile_motions if before is not None and not guide else None)
     except _OutputUnreadable as exc:
         unreadable = True
         reasons.append(f"the output cannot be decoded: {exc}")

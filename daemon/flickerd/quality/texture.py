@@ -14,7 +14,7 @@ pixel, which leaves as much high-pass residual as regeneration does.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
@@ -111,6 +111,28 @@ class TileMotion:
     cur: tuple[int, int]
     flow: np.ndarray
     ok: np.ndarray
+
+
+@dataclass(slots=True)
+class PairMotions:
+    """Tile motions one pass found, by each pair's second frame t (t−1 → t), on native frames of
+    ``shape`` (h, w). Verification's input side reads the diagnosis's instead of refining tiles
+    of the same frames again (≈0.4 MB a pair; the diagnosis measures at most ``EVERY_PAIR_UP_TO``
+    pairs of a clip). ``clear`` frees them once no pass needs them."""
+
+    shape: tuple[int, int] | None = None
+    pairs: dict[int, tuple[TileMotion, ...]] = field(default_factory=dict)
+
+    def add(self, t: int, shape: tuple[int, ...], motions: tuple[TileMotion, ...]) -> None:
+        self.shape = (int(shape[0]), int(shape[1]))
+        self.pairs[t] = motions
+
+    def get(self, t: int, shape: tuple[int, ...]) -> tuple[TileMotion, ...] | None:
+        """The pair ending on frame t, if found on frames of this (h, w); None: measure it."""
+        return self.pairs.get(t) if self.shape == (shape[0], shape[1]) else None
+
+    def clear(self) -> None:
+        self.pairs.clear()
 
 
 def tile_motions(prev_y: np.ndarray, cur_y: np.ndarray, flow: np.ndarray, mask: np.ndarray, scale: float,
