@@ -74,12 +74,13 @@ class Outcome:
 
 
 def _default_diagnose(path: str, settings: Any, progress: ProgressFn, seams: tuple[int, ...] = (),
-                      keep_tiles: bool = False) -> Diagnosis:
+                      **tiles: Any) -> Diagnosis:
+    """``tiles``: ``diagnose.run``'s ``keep_tiles``/``tiles_of``."""
     from flickerd.diagnose import run
 
     if settings is None:
-        return run(path, progress=progress, seams=seams, keep_tiles=keep_tiles)
-    return run(path, settings, progress=progress, seams=seams, keep_tiles=keep_tiles)
+        return run(path, progress=progress, seams=seams, **tiles)
+    return run(path, settings, progress=progress, seams=seams, **tiles)
 
 
 def _given_seams(windows: Any, source_info: dict) -> tuple[int, ...]:
@@ -313,8 +314,13 @@ def process_file(
     # 4–5. fix and verify, then the fallback once
     out = _output_path(src, workdir, output_codec)
     # the re-diagnosis inside verification reports no fraction of its own, but each call is a point
-    # where a cancelled job stops (``flickerd cancel``, a shutdown)
-    rediagnose = (lambda p: diagnose(p, diagnose_settings, lambda f: bar.tick()))
+    # where a cancelled job stops (``flickerd cancel``, a shutdown). A fix frame for frame (the
+    # candidate's ``steps``) has its texture judged on the input's tiles along the input's motion,
+    # as verification judges it (``diagnose.run``'s ``tiles_of``)
+    def rediagnose(path: str) -> Diagnosis:
+        along = {"tiles_of": before.tile_motions} if diagnose_fn is None and _verify_mode(steps) == "fix" else {}
+        return diagnose(path, diagnose_settings, lambda f: bar.tick(), **along)
+
     attempts: list[str] = []
     candidates = [decision.steps] + ([decision.fallback] if decision.fallback else [])
     chain: ChainResult | None = None

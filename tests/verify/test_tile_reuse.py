@@ -93,7 +93,24 @@ def test_a_job_verifies_with_its_diagnosis_tiles_and_then_frees_them(boiling, tm
     finally:
         registry.unregister("test-same")
     assert out.verification is not None and out.verification.metrics["detail_flicker_before"] is not None
-    # the input's pairs are refined once (the diagnosis), the output's once (its re-diagnosis)
-    assert len(calls) == 2 * (N - 1)
+    # the input's pairs are refined once, by the diagnosis: verification and the output's
+    # re-diagnosis judge the output on the same tiles along the input's motion
+    assert len(calls) == N - 1
     assert out.before.tile_motions is not None and out.before.tile_motions.pairs == {}
     assert out.after is not None and out.after.tile_motions is None
+
+
+def test_a_fix_is_re_diagnosed_on_its_inputs_tiles(boiling, monkeypatch):
+    d, clean, src = boiling
+    steady = clips.write(str(d / "steady_re.mp4"), clean)
+    before = diagnose(src, keep_tiles=True)
+    own = diagnose(steady)
+    calls = _counting(monkeypatch)
+    along = diagnose(steady, tiles_of=before.tile_motions)
+    assert calls == []
+    # steadied texture reads steady either way, far below the boiling input's
+    for d_ in (own, along):
+        assert d_.scores["texture_flicker"] < 0.5 * before.scores["texture_flicker"], (d_.scores, before.scores)
+    # nothing off the tiles moves
+    for key in ("warp_error", "luma_flicker", "local_flicker", "chroma_flicker", "incoherence"):
+        assert along.scores[key] == own.scores[key], key
