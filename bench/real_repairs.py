@@ -170,7 +170,7 @@ def _run_job(job: Job) -> list[dict]:
                 if ceiling is None:
                     ceiling = _ceiling(job, render, work)
             t = time.monotonic()
-            before = diagnose(clip, keep_tiles=True)  # as process_file: verification reads its tile motions
+            before = diagnose(clip)
             diag_s = time.monotonic() - t
             decision = decide(before, DEFAULT_RULES)
             row = {"source": v.source, "kind": v.kind, "strength": v.strength, "seed": v.seed, "name": v.name,

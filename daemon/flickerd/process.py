@@ -265,7 +265,7 @@ def process_file(
     given = _given_seams(windows, source_info)
     if given and diagnose_fn is None:
         diagnose = functools.partial(_default_diagnose, seams=given)
-    # the input's native tile motions are kept for verification (not the output's re-diagnosis')
+    # the input's native tile motions are kept for the output's re-diagnosis (``rediagnose``)
     first = diagnose if diagnose_fn is not None else functools.partial(diagnose, keep_tiles=True)
     try:
         before = first(src, diagnose_settings, bar.first())

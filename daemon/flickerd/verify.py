@@ -893,13 +893,17 @@ def check(
     progress: ProgressFn = no_progress,
     guide: str | None = None,
     keep: Callable[[np.ndarray, np.ndarray], None] | None = None,
+    input_tiles: texture.PairMotions | None = None,
 ) -> Verification:
     """Measure ``fixed`` against ``src`` and accept or reject it (see the module docstring).
 
     ``rediagnose`` re-runs the diagnosis on the output (None: skip). VMAF runs when ``vmaf``
     is true or the thresholds require it. ``guide``: the render's guide video (checked by
     ``media.guide``: same frame count); both files are then measured with the guide's motion. ``keep``
-    hears every decoded (input, output) frame pair in ``fix`` mode (``media.spill``). Problems with the *output* (unreadable, wrong frame
+    hears every decoded (input, output) frame pair in ``fix`` mode (``media.spill``). ``input_tiles``:
+    the diagnosis's native tile motions of the input (``diagnose.run(keep_tiles=True)``), read instead
+    of refining tiles here (≈20 % of a check's CPU); not passed by ``process_file``: on the fit half
+    of bench real_repairs it flipped 1 of 33 decisions (a close call at the flicker bar). Problems with the *output* (unreadable, wrong frame
     count, rate or size) are rejections, not exceptions; an unreadable *input* raises ``InputError``.
     """
     if mode not in ("fix", "interpolate"):
@@ -930,7 +934,7 @@ def check(
         elif mode == "fix":
             _measure_fix(_images(src), out_frames, cuts, tally, frame_progress, max_side,
                          _guide_images(guide) if guide and mode == "fix" else None, keep,
-                         before.tile_motions if before is not None and not guide else None)
+                         None if guide else input_tiles)
     except _OutputUnreadable as exc:
         unreadable = True
         reasons.append(f"the output cannot be decoded: {exc}")

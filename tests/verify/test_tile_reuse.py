@@ -1,6 +1,5 @@
-"""Verification reads the diagnosis's native tile motions of the input instead of refining its own."""
-
-import dataclasses
+"""The diagnosis's native tile motions of the input, read by the output's re-diagnosis (and by
+verification when asked) instead of refining tiles of the same frames again."""
 
 import cv2
 import numpy as np
@@ -58,9 +57,9 @@ def test_verification_refines_no_tile_of_a_pair_the_diagnosis_measured(boiling, 
     d, clean, src = boiling
     steady = clips.write(str(d / "steady.mp4"), clean)
     before = diagnose(src, keep_tiles=True)
-    own = check(src, steady, dataclasses.replace(before, tile_motions=None), None, rediagnose=None)
+    own = check(src, steady, before, None, rediagnose=None)
     calls = _counting(monkeypatch)
-    shared = check(src, steady, before, None, rediagnose=None)
+    shared = check(src, steady, before, None, rediagnose=None, input_tiles=before.tile_motions)
     assert calls == []
     own_m, m = own.metrics, shared.metrics
     assert shared.accepted == own.accepted and shared.reasons == own.reasons
@@ -84,7 +83,7 @@ def test_tiles_found_on_frames_of_another_size_are_not_used():
     assert tiles.get(3, (160, 224, 3)) is None
 
 
-def test_a_job_verifies_with_its_diagnosis_tiles_and_then_frees_them(boiling, tmp_path, monkeypatch):
+def test_a_job_re_diagnoses_the_fix_on_its_diagnosis_tiles_and_then_frees_them(boiling, tmp_path, monkeypatch):
     _, _, src = boiling
     registry.register("test-same", FrameRoute("test-same", lambda fr: fr))
     try:
@@ -93,9 +92,9 @@ def test_a_job_verifies_with_its_diagnosis_tiles_and_then_frees_them(boiling, tm
     finally:
         registry.unregister("test-same")
     assert out.verification is not None and out.verification.metrics["detail_flicker_before"] is not None
-    # the input's pairs are refined once, by the diagnosis: verification and the output's
-    # re-diagnosis judge the output on the same tiles along the input's motion
-    assert len(calls) == N - 1
+    # the input's pairs are refined by the diagnosis and by verification (its own tiles: see
+    # ``check``'s ``input_tiles``); the output's re-diagnosis judges it on the diagnosis's tiles
+    assert len(calls) == 2 * (N - 1)
     assert out.before.tile_motions is not None and out.before.tile_motions.pairs == {}
     assert out.after is not None and out.after.tile_motions is None
 
