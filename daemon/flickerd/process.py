@@ -74,13 +74,12 @@ class Outcome:
 
 
 def _default_diagnose(path: str, settings: Any, progress: ProgressFn, seams: tuple[int, ...] = (),
-                      **tiles: Any) -> Diagnosis:
-    """``tiles``: ``diagnose.run``'s ``keep_tiles``/``tiles_of``."""
+                      tiles_of: Any = None) -> Diagnosis:
     from flickerd.diagnose import run
 
     if settings is None:
-        return run(path, progress=progress, seams=seams, **tiles)
-    return run(path, settings, progress=progress, seams=seams, **tiles)
+        return run(path, progress=progress, seams=seams, tiles_of=tiles_of)
+    return run(path, settings, progress=progress, seams=seams, tiles_of=tiles_of)
 
 
 def _given_seams(windows: Any, source_info: dict) -> tuple[int, ...]:
@@ -232,8 +231,6 @@ def process_file(
 
     def reports(**kw: Any) -> ReportPaths:
         t = time.monotonic()
-        if getattr(kw.get("before"), "tile_motions", None) is not None:
-            kw["before"].tile_motions.clear()  # verification is over: its ≈0.4 MB a pair go
         guide_doc = None
         if guide is not None:
             used = kw.get("status") in ("done", "review") and kw.get("chain") is not None and kw["chain"].followed_guide
@@ -265,10 +262,8 @@ def process_file(
     given = _given_seams(windows, source_info)
     if given and diagnose_fn is None:
         diagnose = functools.partial(_default_diagnose, seams=given)
-    # the input's native tile motions are kept for the output's re-diagnosis (``rediagnose``)
-    first = diagnose if diagnose_fn is not None else functools.partial(diagnose, keep_tiles=True)
     try:
-        before = first(src, diagnose_settings, bar.first())
+        before = diagnose(src, diagnose_settings, bar.first())
     except InputError:
         raise  # the source is unusable: final, the caller quarantines it or prints one line
     except FlickerdError as exc:
@@ -314,11 +309,10 @@ def process_file(
     # 4–5. fix and verify, then the fallback once
     out = _output_path(src, workdir, output_codec)
     # the re-diagnosis inside verification reports no fraction of its own, but each call is a point
-    # where a cancelled job stops (``flickerd cancel``, a shutdown). A fix frame for frame (the
-    # candidate's ``steps``) has its texture judged on the input's tiles along the input's motion,
-    # as verification judges it (``diagnose.run``'s ``tiles_of``)
-    def rediagnose(path: str) -> Diagnosis:
-        along = {"tiles_of": before.tile_motions} if diagnose_fn is None and _verify_mode(steps) == "fix" else {}
+    # where a cancelled job stops (``flickerd cancel``, a shutdown). ``tiles``: verification's of
+    # the input (``verify.check``), on which the engine judges the fix's texture
+    def rediagnose(path: str, tiles: Any) -> Diagnosis:
+        along = {"tiles_of": tiles} if diagnose_fn is None else {}
         return diagnose(path, diagnose_settings, lambda f: bar.tick(), **along)
 
     attempts: list[str] = []

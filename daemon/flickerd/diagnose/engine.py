@@ -44,17 +44,15 @@ def run(
     progress: Callable[[float], None] | None = None,
     started: plan.Started | None = None,
     seams: tuple[int, ...] = (),
-    keep_tiles: bool = False,
     tiles_of: texture.PairMotions | None = None,
 ) -> Diagnosis:
     """Diagnose one video file. Raises ``flickerd.errors.InputError`` subclasses for bad input.
 
     ``started``: this file already probed and decoding (``plan.start``, same settings).
     ``seams``: frames known to start a render window (a sidecar's); more are looked for.
-    ``keep_tiles``: keep the native tiles' motions (``Diagnosis.tile_motions``) for verification.
-    ``tiles_of``: the motions kept by the diagnosis of the video this one is a fix of, frame for
-    frame: its texture is then judged on the same tiles along the same motion (a fix's
-    re-diagnosis, as verification judges it), pairs it did not measure on tiles of their own.
+    ``tiles_of``: native tile motions of the video this one is a fix of, frame for frame
+    (verification's, ``verify.check``): its texture is then judged on the same tiles along the
+    input's motion, as verification judges it; pairs without them on tiles of their own.
     """
     start = time.monotonic()
     path = os.fspath(path)
@@ -63,9 +61,7 @@ def run(
     elif started.path != path:
         raise ValueError(f"started for {started.path}, not for {path}")
     info, p = started.info, started.plan
-    tiles = texture.PairMotions() if keep_tiles else None
-    n, series = _analyse(started.reader, settings, p, progress, (info.width, info.height), info.fps or 25.0, tiles,
-                         tiles_of)
+    n, series = _analyse(started.reader, settings, p, progress, (info.width, info.height), info.fps or 25.0, tiles_of)
     blocking = codec.blocking_score(series["blocking"], series["keyframe"])
     scores, segments = verdict.scores_and_segments(series, blocking, settings)
     tex = verdict.texture_series(series, blocking, settings)
@@ -94,7 +90,7 @@ def run(
         width=info.width, height=info.height, duration_s=info.duration_s or n / max(info.fps, 1e-6),
         timeline=timeline, segments=segments, cuts=tuple(sorted(series["cuts"])), seams=seams,
         settings=settings.to_dict() | {"pair_stride": p.stride, "analysis_scale": p.scale},
-        seconds=time.monotonic() - start, rotation=started.reader.rotation, tile_motions=tiles,
+        seconds=time.monotonic() - start, rotation=started.reader.rotation,
     )
 
 
@@ -137,8 +133,7 @@ def _skip_to(series: dict, lmap: local.LocalMap, n: int, t: int, fps: float) -> 
 _PAIR_SERIES = ("mean_diff", "warp", "failure", "texture", "texture_off_grid", "texture_excess",
                 "texture_excess_off_grid", "area")
 _FLOAT_SERIES = ("time", "luma", "banding", "blocking", "local", "ycc", "tone", "misfit", *_PAIR_SERIES)
-_NO_PAIR = {k: math.nan for k in _PAIR_SERIES} | {"offsets": None, "cells": None, "misfit": math.nan, "flows": None,
-                                                  "motions": None}
+_NO_PAIR = {k: math.nan for k in _PAIR_SERIES} | {"offsets": None, "cells": None, "misfit": math.nan, "flows": None}
 
 
 def _pair_measures(prev: FrameView, view: FrameView, s: DiagnoseSettings, factor: int,
@@ -148,7 +143,6 @@ def _pair_measures(prev: FrameView, view: FrameView, s: DiagnoseSettings, factor
     c = warping.compensate(prev.rgb, view.rgb, s.flow_preset, prev.gray, view.gray)
     offsets = global_flicker.pair_offsets(c.residual, c.mask)
     ry_local = c.residual @ global_flicker.YCC[0] - offsets[0]
-    motions = None
     if factor == 1 and min(view.planes.y.shape) < texture.TILE + 2 * texture.TILE_MARGIN:
         prev_y = prev.gray.astype(np.float32)  # too small for native tiles: the analysis frame is native
         tiles = blockgrid.frame_measures(prev_y, prev_y - ry_local - offsets[0], c.mask, c.flow)
@@ -178,15 +172,13 @@ def _pair_measures(prev: FrameView, view: FrameView, s: DiagnoseSettings, factor
         "misfit": drift.misfit(cells + float(offsets[0]), prev.gray) if abs(offsets[0]) >= drift.SEAM_MIN else math.nan,
         # the cross-fade look's links: flows and the (Y, Cb, Cr) residual, only when it looks
         "flows": (c.flow, c.back, c.residual @ global_flicker.YCC.T - offsets) if s.fade_look else None,
-        "motions": motions,  # the native tiles' (``Diagnosis.tile_motions``)
     }
 
 
 def _analyse(reader: PlaneReader, s: DiagnoseSettings, p: plan.Plan, progress: Callable[[float], None] | None,
-             size: tuple[int, int], fps: float, tiles: texture.PairMotions | None = None,
-             tiles_of: texture.PairMotions | None = None) -> tuple[int, dict]:
-    """Analyse the planes at 1/``factor`` of the detail scale (blocking uses the detail); ``tiles``
-    hears each measured pair's tile motions, ``tiles_of`` gives those found already (``run``)."""
+             size: tuple[int, int], fps: float, tiles_of: texture.PairMotions | None = None) -> tuple[int, dict]:
+    """Analyse the planes at 1/``factor`` of the detail scale (blocking uses the detail); ``tiles_of``:
+    tile motions found already (``run``)."""
     period = int(round(8 * p.detail_scale)) if p.detail_scale <= 1 else 0
     factor, total = p.factor, p.total
     geometry = Geometry.of(size[0], size[1], p.detail_scale, factor)
@@ -243,8 +235,6 @@ def _analyse(reader: PlaneReader, s: DiagnoseSettings, p: plan.Plan, progress: C
                 pair = _NO_PAIR | {"mean_diff": pair["mean_diff"]}  # the seed's baseline counts cut pairs too
         for key in _PAIR_SERIES:
             series[key].append(pair[key])
-        if tiles is not None and pair["motions"] is not None:
-            tiles.add(t, view.planes.y.shape, pair["motions"])
         series["offsets"].append(pair["offsets"])
         tone_offset, misfit = _tone_offset(prev, view, pair, t in cut_set, s.grid)
         series["tone_offsets"].append(tone_offset)

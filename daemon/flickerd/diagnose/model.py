@@ -14,7 +14,6 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any
 
 SCHEMA_VERSION = 5
 
@@ -94,9 +93,6 @@ class Diagnosis:
     seconds: float = 0.0  # wall time spent diagnosing
     rotation: int = 0  # the display matrix's degrees counter-clockwise, from the first frame (0 when none)
     seams: tuple[int, ...] = ()  # frames that start a new render window (``diagnose.drift``)
-    # the native tiles' motions of the measured pairs (``quality.texture.PairMotions``), kept when
-    # asked (``run(keep_tiles=True)``) for verification's input side; not part of the JSON
-    tile_motions: Any = field(default=None, compare=False, repr=False)
 
     def to_json(self, *, timeline: bool = True) -> dict:
         """Schema 3; ``timeline=False`` leaves the per-frame entries out (an empty list)."""
