@@ -894,8 +894,8 @@ def check(
     """Measure ``fixed`` against ``src`` and accept or reject it (see the module docstring).
 
     ``rediagnose(output, tiles)`` re-runs the diagnosis on the output (None: skip); ``tiles``: the
-    input's native tile motions measured here (``diagnose.run``'s ``tiles_of``; None with a guide or
-    in ``interpolate`` mode), so that the output's texture is judged on the same tiles along the
+    input's native tile motions measured here (``diagnose.run``'s ``tiles_of``; None with a guide,
+    in ``interpolate`` mode or when the frame counts differ), so that the output's texture is judged on the same tiles along the
     input's motion without refining them again. VMAF runs when ``vmaf``
     is true or the thresholds require it. ``guide``: the render's guide video (checked by
     ``media.guide``: same frame count); both files are then measured with the guide's motion. ``keep``
@@ -950,7 +950,9 @@ def check(
     after = None
     if rediagnose is not None and not unreadable:
         try:
-            after = rediagnose(fixed, seen if seen is not None and seen.pairs else None)
+            # frame t of the output is frame t of the input only when none was dropped or added
+            same = seen is not None and seen.pairs and tally.frames_in == tally.frames_out
+            after = rediagnose(fixed, seen if same else None)
         except FlickerdError as exc:
             reasons.append(f"the output cannot be diagnosed: {exc}")
     progress(1.0)

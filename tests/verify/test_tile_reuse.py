@@ -90,3 +90,11 @@ def test_a_job_refines_the_inputs_tiles_in_verification_and_no_tile_of_the_fix(b
     assert out.verification is not None and out.after is not None
     # the diagnosis's and verification's tiles of the input; the output's re-diagnosis reads verification's
     assert len(calls) == 2 * (N - 1)
+
+
+def test_an_output_with_a_frame_dropped_is_re_diagnosed_on_its_own_tiles(boiling):
+    d, src, _ = boiling
+    dropped = clips.transform(src, str(d / "dropped.mp4"), lambda fr: fr[:5] + fr[6:])
+    handed = []
+    v = check(src, dropped, diagnose(src), None, rediagnose=lambda p, tiles: handed.append(tiles))
+    assert not v.accepted and handed == [None]
