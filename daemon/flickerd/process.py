@@ -73,12 +73,13 @@ class Outcome:
         return self.decision.route if self.decision is not None else "none"
 
 
-def _default_diagnose(path: str, settings: Any, progress: ProgressFn, seams: tuple[int, ...] = ()) -> Diagnosis:
+def _default_diagnose(path: str, settings: Any, progress: ProgressFn, seams: tuple[int, ...] = (),
+                      tiles_of: Any = None) -> Diagnosis:
     from flickerd.diagnose import run
 
     if settings is None:
-        return run(path, progress=progress, seams=seams)
-    return run(path, settings, progress=progress, seams=seams)
+        return run(path, progress=progress, seams=seams, tiles_of=tiles_of)
+    return run(path, settings, progress=progress, seams=seams, tiles_of=tiles_of)
 
 
 def _given_seams(windows: Any, source_info: dict) -> tuple[int, ...]:
@@ -311,8 +312,12 @@ def process_file(
     # 4–5. fix and verify, then the fallback once
     out = _output_path(src, workdir, output_codec)
     # the re-diagnosis inside verification reports no fraction of its own, but each call is a point
-    # where a cancelled job stops (``flickerd cancel``, a shutdown)
-    rediagnose = (lambda p: diagnose(p, diagnose_settings, lambda f: bar.tick()))
+    # where a cancelled job stops (``flickerd cancel``, a shutdown). ``tiles``: verification's of
+    # the input (``verify.check``), on which the engine judges the fix's texture
+    def rediagnose(path: str, tiles: Any) -> Diagnosis:
+        along = {"tiles_of": tiles} if diagnose_fn is None else {}
+        return diagnose(path, diagnose_settings, lambda f: bar.tick(), **along)
+
     attempts: list[str] = []
     candidates = [decision.steps] + ([decision.fallback] if decision.fallback else [])
     chain: ChainResult | None = None

@@ -537,8 +537,11 @@ class _SourcePair:
 
 
 def _source_side(src_frames: Iterator[np.ndarray], cuts: set[int], max_side: int,
-                 guide_frames: Iterator[np.ndarray] | None = None) -> Iterator[tuple[np.ndarray, _Img, _SourcePair | None]]:
+                 guide_frames: Iterator[np.ndarray] | None = None,
+                 seen: texture.PairMotions | None = None) -> Iterator[tuple[np.ndarray, _Img, _SourcePair | None]]:
     """Per input frame: (native frame, analysis image, the pair with the frame before or None at a cut).
+
+    ``seen`` hears each pair's native tile motions (for the output's re-diagnosis, ``check``).
 
     ``guide_frames``: the render's guide (its source video, same frame count, any size); the
     motion then comes from the guide at the input's analysis size, the flickering input steering
@@ -558,6 +561,8 @@ def _source_side(src_frames: Iterator[np.ndarray], cuts: set[int], max_side: int
             scale = prev.y.shape[1] / prev.gray.shape[1]
             origins = texture.tile_origins(prev.gray, rel_fw, scale, prev.y.shape)
             motions = tuple(texture.tile_motions(prev.y, a.y, fw, rel_fw, scale, origins))
+            if seen is not None:
+                seen.add(t, x.shape, motions)
             bands = (None if guide_y is None or prev_guide_y is None
                      else tuple(texture.tile_bands(prev_guide_y, guide_y, m) for m in motions))
             pair = _SourcePair(fw, bw, rel_fw, rel_bw, motions, _sharp_mask(prev, a, fw, rel_fw), bands)
@@ -580,7 +585,8 @@ def _pair_flows(a: _Img, b: _Img) -> tuple[np.ndarray, np.ndarray, np.ndarray, n
 def _measure_fix(src_frames: Iterator[np.ndarray], out_frames: Iterator[np.ndarray], cuts: set[int],
                  tally: _Tally, progress: Callable[[int], None], max_side: int = ANALYSIS_MAX_SIDE,
                  guide_frames: Iterator[np.ndarray] | None = None,
-                 keep: Callable[[np.ndarray, np.ndarray], None] | None = None) -> None:
+                 keep: Callable[[np.ndarray, np.ndarray], None] | None = None,
+                 seen: texture.PairMotions | None = None) -> None:
     """Same frame rate: frame t of the output against frame t of the input (both native size).
 
     The input's side (decoding, flows, masks, tile motions) runs a few frames ahead on a worker
@@ -588,7 +594,7 @@ def _measure_fix(src_frames: Iterator[np.ndarray], out_frames: Iterator[np.ndarr
     (input, output) pair (``media.spill``: the side-by-side clip reads them instead of decoding)."""
     prev_in = prev_out = older_in = older_out = None
     prev_back = None  # (flow t−1→t−2, reliable) for the frame before the newest
-    with Ahead(_source_side(src_frames, cuts, max_side, guide_frames), depth=3,
+    with Ahead(_source_side(src_frames, cuts, max_side, guide_frames, seen), depth=3,
                name="flickerd-verify-source") as source:
         for (x, a, pair), y in _zip_counting(source, out_frames, tally):
             if keep is not None:
@@ -864,12 +870,12 @@ def _interpolation_factor(info_in: MediaInfo, info_out: MediaInfo) -> int:
     return k if k >= 2 and abs(ratio - k) <= FPS_TOLERANCE * k else 0
 
 
-def _default_rediagnose(path: str) -> Diagnosis | None:
+def _default_rediagnose(path: str, tiles: texture.PairMotions | None = None) -> Diagnosis | None:
     try:
         from flickerd.diagnose import run
     except ImportError:  # the diagnosis engine is optional for verification itself
         return None
-    return run(path)
+    return run(path, tiles_of=tiles)
 
 
 def check(
@@ -880,7 +886,7 @@ def check(
     thresholds: Acceptance = Acceptance(),
     *,
     mode: str = "fix",
-    rediagnose: Callable[[str], Diagnosis | None] | None = _default_rediagnose,
+    rediagnose: Callable[[str, texture.PairMotions | None], Diagnosis | None] | None = _default_rediagnose,
     vmaf: bool = False,
     max_side: int = ANALYSIS_MAX_SIDE,
     progress: ProgressFn = no_progress,
@@ -889,7 +895,10 @@ def check(
 ) -> Verification:
     """Measure ``fixed`` against ``src`` and accept or reject it (see the module docstring).
 
-    ``rediagnose`` re-runs the diagnosis on the output (None: skip). VMAF runs when ``vmaf``
+    ``rediagnose(output, tiles)`` re-runs the diagnosis on the output (None: skip); ``tiles``: the
+    input's native tile motions measured here (``diagnose.run``'s ``tiles_of``; None with a guide,
+    in ``interpolate`` mode or when the frame counts differ), so that the output's texture is judged on the same tiles along the
+    input's motion without refining them again. VMAF runs when ``vmaf``
     is true or the thresholds require it. ``guide``: the render's guide video (checked by
     ``media.guide``: same frame count); both files are then measured with the guide's motion. ``keep``
     hears every decoded (input, output) frame pair in ``fix`` mode (``media.spill``). Problems with the *output* (unreadable, wrong frame
@@ -910,6 +919,7 @@ def check(
     cuts = set(before.cuts) if before is not None else set()
     total = max(1, info_in.frame_count)
     tally = _Tally()
+    seen = texture.PairMotions() if rediagnose is not None and mode == "fix" and not guide else None
 
     def frame_progress(i: int) -> None:
         progress(min(0.9, 0.9 * i / total))
@@ -922,7 +932,7 @@ def check(
             _measure_interpolated(_images(src), out_frames, factor, tally, frame_progress, max_side)
         elif mode == "fix":
             _measure_fix(_images(src), out_frames, cuts, tally, frame_progress, max_side,
-                         _guide_images(guide) if guide and mode == "fix" else None, keep)
+                         _guide_images(guide) if guide and mode == "fix" else None, keep, seen)
     except _OutputUnreadable as exc:
         unreadable = True
         reasons.append(f"the output cannot be decoded: {exc}")
@@ -943,7 +953,9 @@ def check(
     after = None
     if rediagnose is not None and not unreadable:
         try:
-            after = rediagnose(fixed)
+            # frame t of the output is frame t of the input only when none was dropped or added
+            same = seen is not None and seen.pairs and tally.frames_in == tally.frames_out
+            after = rediagnose(fixed, seen if same else None)
         except FlickerdError as exc:
             reasons.append(f"the output cannot be diagnosed: {exc}")
     progress(1.0)

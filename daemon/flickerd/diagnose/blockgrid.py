@@ -15,6 +15,8 @@ clip the blocking measure calls blocky, that off-grid ratio is the texture score
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import cv2
 import numpy as np
 
@@ -95,9 +97,14 @@ def native_measures(prev_y: np.ndarray, cur_y: np.ndarray, flow: np.ndarray, mas
                     origins: list[tuple[int, int]]) -> Ratios:
     """The pair's tile energies, both bands, on and off the block grid (native luma planes, the
     analysis flow and mask, native px per analysis px, the tiles' corners)."""
+    return tile_measures(prev_y, cur_y, texture.tile_motions(prev_y, cur_y, flow, mask, scale, origins))
+
+
+def tile_measures(prev_y: np.ndarray, cur_y: np.ndarray, motions: Sequence[texture.TileMotion]) -> Ratios:
+    """``native_measures`` on tiles whose motions are found already."""
     acc = Ratios()
     m, t = texture.TILE_MARGIN, texture.TILE
-    for motion in texture.tile_motions(prev_y, cur_y, flow, mask, scale, origins):
+    for motion in motions:
         p, warped = texture.tile_windows(prev_y, cur_y, motion)
         (py, px), (cy, cx) = motion.prev, motion.cur
         grid = on_grid((py + m, px + m), (cy + m, cx + m), motion.flow[m:m + t, m:m + t])

@@ -44,11 +44,15 @@ def run(
     progress: Callable[[float], None] | None = None,
     started: plan.Started | None = None,
     seams: tuple[int, ...] = (),
+    tiles_of: texture.PairMotions | None = None,
 ) -> Diagnosis:
     """Diagnose one video file. Raises ``flickerd.errors.InputError`` subclasses for bad input.
 
     ``started``: this file already probed and decoding (``plan.start``, same settings).
     ``seams``: frames known to start a render window (a sidecar's); more are looked for.
+    ``tiles_of``: native tile motions of the video this one is a fix of, frame for frame
+    (verification's, ``verify.check``): its texture is then judged on the same tiles along the
+    input's motion, as verification judges it; pairs without them on tiles of their own.
     """
     start = time.monotonic()
     path = os.fspath(path)
@@ -57,7 +61,7 @@ def run(
     elif started.path != path:
         raise ValueError(f"started for {started.path}, not for {path}")
     info, p = started.info, started.plan
-    n, series = _analyse(started.reader, settings, p, progress, (info.width, info.height), info.fps or 25.0)
+    n, series = _analyse(started.reader, settings, p, progress, (info.width, info.height), info.fps or 25.0, tiles_of)
     blocking = codec.blocking_score(series["blocking"], series["keyframe"])
     scores, segments = verdict.scores_and_segments(series, blocking, settings)
     tex = verdict.texture_series(series, blocking, settings)
@@ -139,8 +143,10 @@ _FLOAT_SERIES = ("time", "luma", "banding", "blocking", "local", "ycc", "tone", 
 _NO_PAIR = {k: math.nan for k in _PAIR_SERIES} | {"offsets": None, "cells": None, "misfit": math.nan, "flows": None}
 
 
-def _pair_measures(prev: FrameView, view: FrameView, s: DiagnoseSettings, factor: int) -> dict:
-    """The flow-based measures of one sampled pair (t−1, t), keyed as the series are."""
+def _pair_measures(prev: FrameView, view: FrameView, s: DiagnoseSettings, factor: int,
+                   given: tuple[texture.TileMotion, ...] | None = None) -> dict:
+    """The flow-based measures of one sampled pair (t−1, t), keyed as the series are; ``given``:
+    its tiles' motions, found already (``run``'s ``tiles_of``)."""
     c = warping.compensate(prev.rgb, view.rgb, s.flow_preset, prev.gray, view.gray)
     offsets = global_flicker.pair_offsets(c.residual, c.mask)
     ry_local = c.residual @ global_flicker.YCC[0] - offsets[0]
@@ -148,9 +154,12 @@ def _pair_measures(prev: FrameView, view: FrameView, s: DiagnoseSettings, factor
         prev_y = prev.gray.astype(np.float32)  # too small for native tiles: the analysis frame is native
         tiles = blockgrid.frame_measures(prev_y, prev_y - ry_local - offsets[0], c.mask, c.flow)
     else:
-        native = prev.planes.y.shape[1] / prev.gray.shape[1]
-        origins = texture.tile_origins(prev.gray, c.mask, native, prev.planes.y.shape)
-        tiles = blockgrid.native_measures(prev.planes.y, view.planes.y, c.flow, c.mask, native, origins)
+        motions = given
+        if motions is None:
+            native = prev.planes.y.shape[1] / prev.gray.shape[1]
+            origins = texture.tile_origins(prev.gray, c.mask, native, prev.planes.y.shape)
+            motions = tuple(texture.tile_motions(prev.planes.y, view.planes.y, c.flow, c.mask, native, origins))
+        tiles = blockgrid.tile_measures(prev.planes.y, view.planes.y, motions)
     tex, tex_off = tiles.ratios()
     excess, excess_off = tiles.excesses()
     inside = of.inside(c.flow)  # content still in view: the local cells and the replaced area judge only it
@@ -174,8 +183,9 @@ def _pair_measures(prev: FrameView, view: FrameView, s: DiagnoseSettings, factor
 
 
 def _analyse(reader: PlaneReader, s: DiagnoseSettings, p: plan.Plan, progress: Callable[[float], None] | None,
-             size: tuple[int, int], fps: float) -> tuple[int, dict]:
-    """Analyse the planes at 1/``factor`` of the detail scale (blocking uses the detail)."""
+             size: tuple[int, int], fps: float, tiles_of: texture.PairMotions | None = None) -> tuple[int, dict]:
+    """Analyse the planes at 1/``factor`` of the detail scale (blocking uses the detail); ``tiles_of``:
+    tile motions found already (``run``)."""
     period = int(round(8 * p.detail_scale)) if p.detail_scale <= 1 else 0
     factor, total = p.factor, p.total
     geometry = Geometry.of(size[0], size[1], p.detail_scale, factor)
@@ -224,7 +234,8 @@ def _analyse(reader: PlaneReader, s: DiagnoseSettings, p: plan.Plan, progress: C
             if candidate:
                 failure, area = cuts.flow_evidence(prev.rgb, view.rgb, s.flow_preset)
             elif sampled_pair:
-                pair = _pair_measures(prev, view, s, factor)
+                given = tiles_of.get(t, view.planes.y.shape) if tiles_of is not None else None
+                pair = _pair_measures(prev, view, s, factor, given)
                 failure, area = pair["failure"], pair["area"]
             if not one_shot and (cuts.is_cut(jump, area, s.cut_threshold) or (failure > cuts.FLOW_CUT and area > 0.25)):
                 cut_set.add(t)

@@ -14,7 +14,7 @@ pixel, which leaves as much high-pass residual as regeneration does.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
@@ -111,6 +111,27 @@ class TileMotion:
     cur: tuple[int, int]
     flow: np.ndarray
     ok: np.ndarray
+
+
+@dataclass(slots=True)
+class PairMotions:
+    """Tile motions one pass found, by each pair's second frame t (t−1 → t), on native frames of
+    ``shape`` (h, w): verification's of the input, which the output's re-diagnosis reads instead
+    of refining tiles again. At most ``limit`` pairs, the first ones (≈0.3 MB a pair; the diagnosis
+    measures every pair of a clip up to ``EVERY_PAIR_UP_TO`` frames, a few spread pairs of longer ones)."""
+
+    limit: int = 129
+    shape: tuple[int, int] | None = None
+    pairs: dict[int, tuple[TileMotion, ...]] = field(default_factory=dict)
+
+    def add(self, t: int, shape: tuple[int, ...], motions: tuple[TileMotion, ...]) -> None:
+        if len(self.pairs) < self.limit:
+            self.shape = (int(shape[0]), int(shape[1]))
+            self.pairs[t] = motions
+
+    def get(self, t: int, shape: tuple[int, ...]) -> tuple[TileMotion, ...] | None:
+        """The pair ending on frame t, if found on frames of this (h, w); None: measure it."""
+        return self.pairs.get(t) if self.shape == (shape[0], shape[1]) else None
 
 
 def tile_motions(prev_y: np.ndarray, cur_y: np.ndarray, flow: np.ndarray, mask: np.ndarray, scale: float,
