@@ -81,8 +81,11 @@ TONE_ROUTES = frozenset({"normalize"})
 # removed, it is error added. A half-strength clip whose injected flicker is small beside the render's own
 # residual reads low. Fit half of bench real_repairs (456 clips, seeds 0-5, 6-11 on two renders): published tone
 # fixes worse than their input 12 -> 1 (the -0.31 dB one among the 11), good ones (>= +0.5 dB) refused 13 of 259
-# (5%), medians unchanged (README, Verification).
-DEFAULT_MIN_TONE_UNDONE_LOW_SHARE = 0.80
+# (5%), medians unchanged; held out harmful 3 -> 2, good refused 0 -> 1 of 43. Off by default: a contrast
+# correction (breathing) undoes real fine-band flicker too, and on bench restoration's real footage 0.80 refused
+# 3 good breathing fixes (+0.68 to +0.86 dB; README, Verification).
+FITTED_MIN_TONE_UNDONE_LOW_SHARE = 0.80
+DEFAULT_MIN_TONE_UNDONE_LOW_SHARE = -1.0  # off
 TONE_UNDONE_FLOOR = 0.5  # grey levels²: under it the fix undoes next to nothing and the share is any number
 # A chain with a texture step (``TEXTURE_ROUTES``) must lower its best flicker measure by more than
 # this (and ``min_flicker_reduction``). Off by default. 0.30, the fit half's best (bench real_repairs,

@@ -3,8 +3,8 @@ half strength. ``normalize`` takes the colour flicker out, yet ends further from
 input: its fine-band change (the encode smoothing the render's own boil) costs more against the render
 than it undoes, while the blind measure credits it as flicker removed (only 0.52 of what it undoes lies
 in the low band; a smooth correction: 0.8 and more). It passes the tone bar (``change_on_flicker`` 0.19).
-Verification must refuse it, and still publish the same route's fix at full strength, which is truly
-better. The render is the truth, so the test fails if either verdict is wrong. Skipped, saying so,
+Verification under the opt-in value (``FITTED_MIN_TONE_UNDONE_LOW_SHARE``) must refuse it, and still
+publish the same route's fix at full strength, which is truly better. The render is the truth, so the test fails if either verdict is wrong. Skipped, saying so,
 without the real renders (``../shared/real-renders``)."""
 
 from __future__ import annotations
@@ -31,12 +31,12 @@ def truth():
     return real.load(RENDERS / RENDER, FRAMES, MAX_SIDE)[0]
 
 
-def _normalized(tmp_path, truth, strength: float):
+def _normalized(tmp_path, truth, strength: float):  # judged under the opt-in value
     from flickerd.diagnose import run as diagnose
     from flickerd.routes.base import run_chain
     from flickerd.rules import DEFAULT_RULES, decide
     from flickerd.synth.real import Variant
-    from flickerd.verify import check
+    from flickerd.verify import FITTED_MIN_TONE_UNDONE_LOW_SHARE, Acceptance, check
 
     clip = str(tmp_path / f"chroma{strength}.mp4")
     rr.make_clip(Variant(RENDER, "chroma", strength, 0), str(RENDERS / RENDER), None, FRAMES, MAX_SIDE, clip)
@@ -45,7 +45,8 @@ def _normalized(tmp_path, truth, strength: float):
     steps = decide(before, DEFAULT_RULES).steps  # what auto runs
     assert [s.route for s in steps] == ["normalize"], steps
     chain = run_chain(clip, steps, out, str(tmp_path))
-    v = check(clip, out, before, chain, rediagnose=None)
+    opt_in = Acceptance(min_tone_undone_low_share=FITTED_MIN_TONE_UNDONE_LOW_SHARE)
+    v = check(clip, out, before, chain, rediagnose=None, thresholds=opt_in)
     shape = truth[0].shape
     gain = (real_repairs._psnr(real_repairs._decode(out, shape), truth)
             - real_repairs._psnr(real_repairs._decode(clip, shape), truth))
