@@ -337,6 +337,7 @@ GRID = {  # the acceptance thresholds searched, and the values tried
     "min_change_on_flicker": (-1.0, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7),
     "min_detail_change_on_flicker": (-1.0, 0.0, 0.1, 0.2, 0.3, 0.4, 0.5),
     "min_tone_change_on_flicker": (-1.0, 0.1, 0.12, 0.15, 0.18, 0.2, 0.25, 0.3),
+    "min_tone_undone_low_share": (-1.0, 0.6, 0.65, 0.7, 0.72, 0.75, 0.78, 0.8, 0.85),
     "min_texture_flicker_reduction": (-1.0, 0.15, 0.2, 0.25, 0.28, 0.3, 0.35),
     "max_expected_error_change": (1e6, 8.0, 4.0, 2.0, 1.0, 0.5, 0.25, 0.0, -0.25, -0.5, -1.0),
     "min_sharpness_ratio": (0.0, 0.75, 0.85, 0.9, 0.95, 0.97),

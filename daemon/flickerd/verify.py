@@ -76,6 +76,18 @@ DEFAULT_MIN_DETAIL_CHANGE_ON_FLICKER = -1.0  # reported; no threshold helped on 
 # good ones (>= +0.5 dB) 0.19 and more (README, Verification).
 DEFAULT_MIN_TONE_CHANGE_ON_FLICKER = 0.15
 TONE_ROUTES = frozenset({"normalize"})
+# Also asked of tone chains only: the share of the flicker a fix undoes that lies in the low band
+# (``flicker_undone_low`` / ``flicker_undone``). A tone correction is smooth; the fine part of what it
+# "undoes" is its encode smoothing the render's own fine boil, which the truth has: credited as flicker
+# removed, it is error added. A half-strength clip whose injected flicker is small beside the render's own
+# residual reads low. Fit half of bench real_repairs (456 clips, seeds 0-5, 6-11 on two renders): published tone
+# fixes worse than their input 12 -> 1 (the -0.31 dB one among the 11), good ones (>= +0.5 dB) refused 13 of 259
+# (5%), medians unchanged; held out harmful 3 -> 2, good refused 0 -> 1 of 43. Off by default: a contrast
+# correction (breathing) undoes real fine-band flicker too, and on bench restoration's real footage 0.80 refused
+# 3 good breathing fixes (+0.68 to +0.86 dB; README, Verification).
+FITTED_MIN_TONE_UNDONE_LOW_SHARE = 0.80
+DEFAULT_MIN_TONE_UNDONE_LOW_SHARE = -1.0  # off
+TONE_UNDONE_FLOOR = 0.5  # grey levels²: under it the fix undoes next to nothing and the share is any number
 # A chain with a texture step (``TEXTURE_ROUTES``) must lower its best flicker measure by more than
 # this (and ``min_flicker_reduction``). Off by default. 0.30, the fit half's best (bench real_repairs,
 # seeds 0-2), refused all 16 harmful texture fixes there (renders that boil by themselves: DynamiCrafter,
@@ -148,6 +160,7 @@ _THRESHOLDS = (
     "min_change_on_flicker",
     "min_detail_change_on_flicker",
     "min_tone_change_on_flicker",
+    "min_tone_undone_low_share",
     "min_texture_flicker_reduction",
     "max_expected_error_change",
     "min_vmaf",
@@ -169,6 +182,7 @@ class Acceptance:
     min_change_on_flicker: float = DEFAULT_MIN_CHANGE_ON_FLICKER
     min_detail_change_on_flicker: float = DEFAULT_MIN_DETAIL_CHANGE_ON_FLICKER
     min_tone_change_on_flicker: float = DEFAULT_MIN_TONE_CHANGE_ON_FLICKER
+    min_tone_undone_low_share: float = DEFAULT_MIN_TONE_UNDONE_LOW_SHARE
     min_texture_flicker_reduction: float = DEFAULT_MIN_TEXTURE_FLICKER_REDUCTION
     max_expected_error_change: float = DEFAULT_MAX_EXPECTED_ERROR_CHANGE
     min_vmaf: float = DEFAULT_MIN_VMAF
@@ -203,6 +217,10 @@ class Acceptance:
         tone = not along_guide or self._route_sets(routes, "min_tone_change_on_flicker")
         if TONE_ROUTES.intersection(routes) and tone:
             t = dataclasses.replace(t, min_change_on_flicker=max(t.min_change_on_flicker, t.min_tone_change_on_flicker))
+        # the low-band share is asked of tone chains only, and along a guide only where a route table sets it
+        share = not along_guide or self._route_sets(routes, "min_tone_undone_low_share")
+        if not (TONE_ROUTES.intersection(routes) and share):
+            t = dataclasses.replace(t, min_tone_undone_low_share=-1.0)
         # the texture bar stays its own field (``judge`` asks it of best_reduction only, not of the
         # drift reduction that lets a drift fix through); a chain without a texture step has it off
         texture = max(t.min_flicker_reduction, t.min_texture_flicker_reduction) if TEXTURE_ROUTES.intersection(routes) else -1.0
@@ -246,7 +264,7 @@ class Acceptance:
 # thresholds on a correlation or a reduction: a value outside [-1, 1] is a typo (15 for 0.15)
 # that would refuse (or pass) every fix
 _UNIT_RANGE = frozenset({"min_change_on_flicker", "min_detail_change_on_flicker", "min_tone_change_on_flicker",
-                         "min_texture_flicker_reduction"})
+                         "min_tone_undone_low_share", "min_texture_flicker_reduction"})
 
 
 def _number(value: Any, path: str) -> float:
@@ -805,6 +823,12 @@ def judge(metrics: Mapping[str, Any], t: Acceptance, mode: str) -> list[str]:
             continue
         if (kind == "min" and v < limit) or (kind == "max" and v > limit):
             reasons.append(_apart(text, v, limit).format(v=v, t=limit))
+    share = undone_low_share(metrics)
+    if share is not None and share < t.min_tone_undone_low_share:
+        reasons.append(
+            f"only {share:.2f} of the flicker the tone fix undoes is in the low band (the minimum is "
+            f"{t.min_tone_undone_low_share:.2f}): the rest is its encode smoothing the picture's own fine "
+            "detail, which is not flicker removed.")
     vm = metrics.get("vmaf")
     if t.min_vmaf > 0 and vm is not None and vm < t.min_vmaf:
         reasons.append(f"VMAF vs the input {vm:.2f} is below the minimum {t.min_vmaf:.2f}.")
@@ -1020,6 +1044,7 @@ def _metrics(tally: _Tally, mode: str, factor: int, info_in: MediaInfo, info_out
     m["change_energy_native"] = _mean(tally.native_change)
     m["detail_change_on_flicker"] = _against(tally.hf_dr, tally.hf_dd, tally.hf_rr, tally.hf_pixels)
     m.update(_expected_error_change(m["change_energy_native"], tally))
+    m["flicker_undone_low_share"] = undone_low_share(m)
     # The warping error with the input's flow, before and after, and 1 − after/before (not raised to
     # its floor): flickerd_flicker_score/_reduction_ratio, and the headline's fallback (``headline``).
     m["flicker_before"], m["flicker_after"] = wb, wa
@@ -1052,6 +1077,15 @@ def _detail_kept(tally: _Tally) -> float | None:
     if tally.kept_den > PERSISTENT_SHARE * tally.detail_energy > 0:
         return tally.kept_num / tally.kept_den
     return None
+
+
+def undone_low_share(metrics: Mapping[str, Any]) -> float | None:
+    """``flicker_undone_low`` / ``flicker_undone`` (derived, so a stored metrics dict is re-judged the
+    same); None where the fix undoes under ``TONE_UNDONE_FLOOR`` or either is unmeasured."""
+    full, low = metrics.get("flicker_undone"), metrics.get("flicker_undone_low")
+    if full is None or low is None or full < TONE_UNDONE_FLOOR:
+        return None
+    return low / full
 
 
 def _against(dr: float, dd: float, rr: float, pixels: float) -> float | None:

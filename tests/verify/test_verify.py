@@ -434,3 +434,34 @@ def test_a_steps_route_table_does_not_reach_the_guided_chain():
     a = Acceptance.from_mapping({"routes": {"normalize": {"min_flicker_reduction": 0.5}}})
     assert a.for_chain(["normalize"]).min_flicker_reduction == 0.5
     assert a.for_chain(["normalize", "guided"], along_guide=True).min_flicker_reduction == Acceptance().min_flicker_reduction
+
+
+def test_the_low_band_share_is_asked_of_tone_chains_only_and_old_tables_stay_valid():
+    """``min_tone_undone_low_share`` (see ``test_tone_undone_low_share`` for its real-render case)."""
+    from flickerd.verify import FITTED_MIN_TONE_UNDONE_LOW_SHARE, judge, undone_low_share
+
+    bar = FITTED_MIN_TONE_UNDONE_LOW_SHARE
+    assert 0.5 < bar < 1.0
+    low = {"flicker_undone": 3.32, "flicker_undone_low": 1.74}  # LaVie chroma 0.5 s0: -0.20 dB, published on main
+    assert undone_low_share(low) == pytest.approx(1.74 / 3.32)
+    assert not judge(low, Acceptance().for_chain(["normalize"]), "fix")  # off by default
+    old = Acceptance.from_mapping({"min_change_on_flicker": -1.0, "min_tone_undone_low_share": bar,
+                                   "routes": {"normalize": {"min_ssim": 0.8}}})
+    for routes in (["normalize"], ["normalize", "ffmpeg"], ["normalize", "detail", "ffmpeg"]):
+        reasons = judge(low, old.for_chain(routes), "fix")
+        assert any("low band" in r for r in reasons), (routes, reasons)
+    for routes in (["detail"], ["ffmpeg"], []):  # no tone step: not asked
+        assert old.for_chain(routes).min_tone_undone_low_share == -1.0
+        assert not judge(low, old.for_chain(routes), "fix")
+    # a smooth correction passes; a fix that undoes next to nothing is not judged on a share
+    assert not judge({"flicker_undone": 7.09, "flicker_undone_low": 5.80}, old.for_chain(["normalize"]), "fix")
+    assert undone_low_share({"flicker_undone": 0.1, "flicker_undone_low": 0.01}) is None
+    assert undone_low_share({"flicker_undone": 3.0}) is None  # a dump from before the metric
+    off = Acceptance.from_mapping({"min_tone_undone_low_share": -1})
+    assert not judge(low, off.for_chain(["normalize"]), "fix")
+    # along a guide only a route table's value applies (the bar was fitted on blind measures)
+    assert old.for_chain(["normalize", "guided"], along_guide=True).min_tone_undone_low_share == -1.0
+    own = Acceptance.from_mapping({"routes": {"normalize+guided": {"min_tone_undone_low_share": 0.6}}})
+    assert own.for_chain(["normalize", "guided"], along_guide=True).min_tone_undone_low_share == 0.6
+    with pytest.raises(ConfigError, match=r"acceptance.min_tone_undone_low_share: 75 is out of range"):
+        Acceptance.from_mapping({"min_tone_undone_low_share": 75})
