@@ -363,12 +363,11 @@ class DetailRoute(StageRoute):
         guide = GuideReader(params[GUIDE_PARAM]) if params.get(GUIDE_PARAM) else None
 
         def analyse(core: DetailStabilizer, data: Any) -> list[np.ndarray] | tuple[list[np.ndarray], np.ndarray]:
-            ps = fmt.float_planes(data)
-            ps = ps if fmt.planar else [ps[1], ps[0], ps[2]]  # RGB as G, R, B: green stands in for luma for the flows
+            ps = fmt.lead_first(fmt.float_planes(data))  # the luma's plane first: the flows are made from it
             return ps if guide is None else (ps, guide.next(core.size))
 
         def render(data: Any, new: list[np.ndarray]) -> Any:
-            return fmt.rebuilt(data, new if fmt.planar else [new[1], new[0], new[2]])  # RGB planes come as G, R, B
+            return fmt.rebuilt(data, fmt.in_order(new))
 
         def close() -> None:
             for f in flows:

@@ -60,6 +60,20 @@ class FrameFormat:
         peak = float((1 << bits) - 1) if planar else 65535.0 if info.bit_depth > 8 else 255.0
         return cls(planar, bits, np.uint8 if bits == 8 else np.uint16, peak)
 
+    @property
+    def lead(self) -> int:
+        """The plane that stands for luma: Y (0) of YUV planes, G (1) of RGB (most of luma's weight)."""
+        return 0 if self.planar else 1
+
+    def lead_first(self, planes_: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """``planes_`` with the ``lead`` plane first (Y, U, V; or G, R, B), for cores that take luma first."""
+        return [planes_[self.lead], *(p for k, p in enumerate(planes_) if k != self.lead)]
+
+    def in_order(self, planes_: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """The planes ``lead_first`` gave, back in the frame's own order."""
+        rest = list(planes_[1:])
+        return [*rest[: self.lead], planes_[0], *rest[self.lead:]]
+
     def float_planes(self, data: Any) -> list[np.ndarray]:
         """The frame's planes as float32 in [0, peak]: Y, U, V at their own sizes, or R, G, B."""
         if self.planar:

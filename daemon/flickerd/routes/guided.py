@@ -122,6 +122,6 @@ class GuidedRoute(StageRoute):
             )
 
         return FrameStage(
-            lambda w, h: GuidedStabilizer(fmt.peak, p, lead=0 if fmt.planar else 1),
+            lambda w, h: GuidedStabilizer(fmt.peak, p, lead=fmt.lead),
             analyse, fmt.rebuilt, describe, p.crf, p.preset, p.pix_fmt, reader.close)
 
