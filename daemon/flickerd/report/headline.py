@@ -4,8 +4,9 @@ Every place that shows a reduction reads it here: verification's ``metrics["head
 and ``["headline_reduction"]`` (``verify.headline``): the measure that fell most among those whose
 input was over its noise floor (else the warping error's own change), and its 1 − after/before (a
 fraction: 0.45 = 45% less). The daemon's ``job_finished`` line (``headline_measure``,
-``headline_reduction``) carries both; ``flickerd_headline_reduction_ratio`` (no label) the reduction. When that measure is not the warping error, the warping error's own
-reduction (``flicker_reduction``) follows it, so the text still says what happened to motion-compensated
+``headline_reduction``) carries both; ``flickerd_headline_reduction_ratio`` (no label) the
+reduction. When that measure is not the warping error, the warping error's own reduction
+(``flicker_reduction``) follows it, so the text still says what happened to motion-compensated
 change as a whole ("luma flicker -85%, warping error -3%").
 """
 
