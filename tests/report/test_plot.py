@@ -166,6 +166,19 @@ def test_a_rejected_plot_says_why_it_was_rejected(clips):
     assert max(len(line) for line in text.splitlines()) <= SUBTITLE_WIDTH  # wrapped to the figure's width
 
 
+def test_a_refused_fix_of_a_reported_render_says_it_was_not_published(clips):
+    """qa19: a guided fix of a clean render, refused, ends report_only with its "after" curves drawn;
+    the plot said nowhere that this fix was not published, nor why."""
+    from flickerd.report import _subtitle
+
+    d = run(clips["texture"])
+    refused = SimpleNamespace(accepted=False, reasons=["the fix does not reduce flicker: fell by only 0.1%."], metrics={})
+    said = _subtitle(d, "report_only", refused).replace("\n", " ")
+    assert "refused and not published" in said and "fell by only 0.1%" in said
+    kept = SimpleNamespace(accepted=True, reasons=[], metrics={})
+    assert "not published" not in _subtitle(d, "done", kept)
+
+
 def test_small_figures_keep_their_trailing_zero():
     from flickerd.report.measures import fmt
 
