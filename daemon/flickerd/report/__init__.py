@@ -85,7 +85,8 @@ def write_reports(
 
             compare_path = os.path.join(out_dir, stem + COMPARE_SUFFIX)
             try:
-                write_compare(compare_path, source, fixed, speed=settings.compare_speed,
+                write_compare(compare_path, source, fixed, labels=("original", FIX_LABELS.get(status, "fix")),
+                              speed=settings.compare_speed,
                               max_width=settings.compare_max_width, zoom=settings.compare_zoom, progress=progress,
                               change=getattr(verification, "change_map", None), frames=frames)
             except (FlickerdError, OSError) as exc:
@@ -118,6 +119,11 @@ def _plot(path: str, source: str, status: str, decision: Decision | None, before
     except (OSError, ValueError, RuntimeError) as exc:
         return f"the flicker plot could not be drawn: {exc}"
     return ""
+
+
+# The compare clip's right half. A rejected fix, or a refused guided fix of a render that ends
+# report_only (its clip sits in the output folder beside no video), was labelled "fixed" (qa19).
+FIX_LABELS = {"done": "fixed", "review": "candidate", "rejected": "rejected fix", "report_only": "refused fix"}
 
 
 STATUS_WORDS = {
