@@ -295,3 +295,20 @@ def test_a_legend_keeps_off_the_note(clips):
     fig = figure(before=d, verification=None, title="t")
     ax = fig.axes[1]
     assert ax.get_legend() is not None and ax.get_legend()._loc == 1  # upper right; the note is top left
+
+
+def test_a_fall_under_its_noise_floor_says_the_title_does_not_count_it(clips):
+    """qa19, SEINE: the luma panel drew 0.22 → 0.09 (−59%) under a title "local flicker -11%"."""
+    d = run(clips["texture"])
+    metrics = {"luma_flicker_before": 0.216356, "luma_flicker_after": 0.0910993, "luma_flicker_reduction": 0.0,
+               "local_flicker_before": 0.9676, "local_flicker_after": 0.8635, "local_flicker_reduction": 0.1077,
+               "headline_measure": "local_flicker", "headline_reduction": 0.1077}
+    series = {"luma_flicker_before": [0.3, 0.1, 0.25], "luma_flicker_after": [0.1, 0.05, 0.12]}
+
+    def luma_note(m):
+        v = SimpleNamespace(series=series, after=d, mode="fix", metrics=m)
+        return next(p.note for p in panels(d, v) if p.title.startswith("Global luma flicker of plain frame means"))
+
+    assert "luma flicker, 0.22 → 0.09 grey levels, stays under its noise floor of 0.25" in luma_note(metrics)
+    over = {**metrics, "luma_flicker_before": 0.4, "luma_flicker_reduction": 0.0}  # counted: no such note
+    assert "noise floor" not in luma_note(over)
