@@ -206,8 +206,8 @@ def panels(before: Diagnosis | None, verification: Any | None) -> tuple[Panel, .
                 name += " of plain frame means" if by_verification else " (motion-compensated, the score)"
                 if by_verification:  # a frame's mean needs no flow: "measured with the input's optical flow" was wrong
                     source = PLAIN_MEANS
-            out.append(_panel(f"{name} — {source}", m, curves, before, mode, how=_headline_note(key, verification),
-                              unit=unit))
+            out.append(_panel(f"{name} — {source}", m, curves, before, mode,
+                              how=_floor_note(key, verification) if by_verification else "", unit=unit))
     for x in decided:
         if x.measure.key not in ("luma_flicker", "warp_error") and x.measure.per_frame is not None:
             out.append(_deciding_panel(x, diagnosed(x.measure), before, mode, after is not None,
@@ -288,24 +288,30 @@ def _headline_note(key: str, verification: Any | None) -> str:
     from flickerd.report.headline import change_text
     from flickerd.verify import HEADLINE_MEASURES
 
-    from flickerd.verify import FLOORS
-
     metrics = getattr(verification, "metrics", None) or {}
     measure = HEADLINE_OF.get(key)
     b, a, r = (metrics.get(f"{measure}_{w}") for w in ("before", "after", "reduction"))
-    if measure is None or None in (b, a, r):
+    if measure is None or metrics.get("headline_measure") != measure or None in (b, a, r):
         return ""
     before, after = fmt_pair(b, a)
-    if metrics.get("headline_measure") != measure:
-        # SEINE: this panel drew luma 0.22 → 0.09 (−59%) under a title of "local flicker -11%";
-        # the fall is real but under the floor, where the headline and acceptance count none (qa19)
-        if measure == "warp_error" or max(b, a) > FLOORS[measure] or b == a:
-            return ""
-        return (f"Verification's {HEADLINE_MEASURES[measure]}, {before} → {after} {HEADLINE_UNITS[measure]}, stays "
-                f"under its noise floor of {fmt(FLOORS[measure])}: the title's figure counts no change in it.")
     return (f"The title's \"{change_text(HEADLINE_MEASURES[measure], r)}\" is verification's {HEADLINE_MEASURES[measure]}, "
             f"every frame of both files: {before} → {after} {HEADLINE_UNITS[measure]} (a change under its noise "
             "floor counts as none).")
+
+
+def _floor_note(key: str, verification: Any | None) -> str:
+    """Where a panel draws verification's own measure, which moved but stayed under its noise floor:
+    SEINE's luma panel drew 0.22 → 0.09 (−59%) under a title of "local flicker -11%"; the headline
+    and acceptance count no change under the floor (qa19)."""
+    from flickerd.verify import FLOORS, HEADLINE_MEASURES
+
+    metrics = getattr(verification, "metrics", None) or {}
+    b, a = metrics.get(f"{key}_before"), metrics.get(f"{key}_after")
+    if key == "warp_error" or key not in FLOORS or None in (b, a) or b == a or max(b, a) > FLOORS[key]:
+        return ""
+    before, after = fmt_pair(b, a)
+    return (f"Verification's {HEADLINE_MEASURES[key]}, {before} → {after} {HEADLINE_UNITS[key]}, stays under its "
+            f"noise floor of {fmt(FLOORS[key])}: the title's figure counts no change in it.")
 
 
 def write_plot(path: str, *, before: Diagnosis | None, verification: Any | None, title: str,
