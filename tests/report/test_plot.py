@@ -317,3 +317,14 @@ def test_a_fall_under_its_noise_floor_says_the_title_does_not_count_it(clips):
     v = SimpleNamespace(series={**series, "warp_error_before": [1e-4], "warp_error_after": [1e-4]}, after=d, mode="fix",
                         metrics=warp)
     assert not panels(d, v)[0].note  # the panel is the title's own figure: no note repeating it
+
+
+def test_a_refused_fix_is_not_called_fixed_in_the_legends(clips):
+    """qa19: a rejected fix's and a refused guided fix's curves read "after (fixed)"."""
+    d = run(clips["texture"])
+    series = {"warp_error_before": [0.002] * d.frames, "warp_error_after": [0.001] * d.frames}
+    refused = SimpleNamespace(series=series, after=d, mode="fix", metrics={}, accepted=False)
+    labels = [c.label for p in panels(d, refused) for c in p.curves if c.label.startswith("after")]
+    assert labels and all("refused fix" in x and "fixed" not in x for x in labels), labels
+    kept = SimpleNamespace(series=series, after=d, mode="fix", metrics={}, accepted=True)
+    assert all("(fixed" in c.label for p in panels(d, kept) for c in p.curves if c.label.startswith("after"))
