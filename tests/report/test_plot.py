@@ -312,6 +312,8 @@ def test_a_fall_under_its_noise_floor_says_the_title_does_not_count_it(clips):
     assert "luma flicker, 0.22 → 0.09 grey levels, stays under its noise floor of 0.25" in luma_note(metrics)
     over = {**metrics, "luma_flicker_before": 0.4, "luma_flicker_reduction": 0.0}  # counted: no such note
     assert "noise floor" not in luma_note(over)
+    small = {**metrics, "luma_flicker_before": 0.13, "luma_flicker_after": 0.12}  # −8%: no one reads it as a fix
+    assert "noise floor" not in luma_note(small)
     warp = {**metrics, "warp_error_before": 9.89e-05, "warp_error_after": 9.88e-05, "warp_error_reduction": 0.001,
             "headline_measure": "warp_error", "headline_reduction": 0.001}
     v = SimpleNamespace(series={**series, "warp_error_before": [1e-4], "warp_error_after": [1e-4]}, after=d, mode="fix",

@@ -301,6 +301,9 @@ def _headline_note(key: str, verification: Any | None) -> str:
             "floor counts as none).")
 
 
+NOTED_CHANGE = 0.1  # a change under a floor is noted from 10% of its input: acceptance's bar for a fix
+
+
 def _floor_note(key: str, verification: Any | None) -> str:
     """Where a panel draws verification's own measure, which moved but stayed under its noise floor:
     SEINE's luma panel drew 0.22 → 0.09 (−59%) under a title of "local flicker -11%"; the headline
@@ -309,7 +312,9 @@ def _floor_note(key: str, verification: Any | None) -> str:
 
     metrics = getattr(verification, "metrics", None) or {}
     b, a = metrics.get(f"{key}_before"), metrics.get(f"{key}_after")
-    if key == "warp_error" or key not in FLOORS or None in (b, a) or b == a or max(b, a) > FLOORS[key]:
+    if key == "warp_error" or key not in FLOORS or None in (b, a) or max(b, a) > FLOORS[key]:
+        return ""
+    if abs(b - a) < NOTED_CHANGE * b:  # DynamiCrafter's 0.13 → 0.12 reads as no fix anyway
         return ""
     before, after = fmt_pair(b, a)
     return (f"Verification's {HEADLINE_MEASURES[key]}, {before} → {after} {HEADLINE_UNITS[key]}, stays under its "
