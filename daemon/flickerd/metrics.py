@@ -33,6 +33,7 @@ from flickerd import __version__
 from flickerd.diagnose.model import Verdict
 from flickerd.errors import FAILURE_REASONS
 from flickerd.media.guarded import Refusal
+from flickerd.rules import GUIDED_ROUTE
 from flickerd.metrics_http import DEFAULT_ADDRESS, MetricsServer, ServerLimits, parse_address, serve  # noqa: F401
 from flickerd.service.ignored import Skip
 
@@ -40,7 +41,9 @@ log = structlog.get_logger("flickerd.metrics")
 
 NAMESPACE = "flickerd"
 
-BASE_ROUTES: tuple[str, ...] = ("none", "normalize", "ffmpeg", "rife", "regenerate")
+# Routes any config can put on a job besides its rules': a render with a guide (any folder) runs the
+# guided chain; without it here every guided job counted under "other" with a warning (qa19).
+BASE_ROUTES: tuple[str, ...] = ("none", "normalize", "ffmpeg", "rife", "regenerate", GUIDED_ROUTE)
 OUTCOMES: tuple[str, ...] = (
     "done", "rejected", "failed", "quarantined", "cancelled", "report_only", "needs_attention", "review", "duplicate",
 )

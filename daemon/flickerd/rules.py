@@ -295,6 +295,7 @@ DEFAULT_RULES: tuple[Rule, ...] = (
 # the fit half of bench guided the pair beat ``guided`` alone by +0.15 dB (mean of the route
 # outputs; +1.2 and +0.9 dB on grading jitter, −0.5 on one).
 GUIDED_STEPS = (Step("normalize"), Step("guided"))
+GUIDED_ROUTE = "+".join(s.route for s in GUIDED_STEPS)  # its Decision.route: the metrics' route label
 
 
 def with_defaults(steps: tuple[Step, ...], route_params: Mapping[str, Mapping[str, object]] | None) -> tuple[Step, ...]:

@@ -772,6 +772,17 @@ def _moved(reduction: float, places: int = 1) -> str:
             else "did not change")
 
 
+def _none_fell(metrics: Mapping[str, Any], red: float, places: int) -> str:
+    """Where the best "did not change" only because the measures under their floors count 0 while
+    the warping error moved: guided_mochi's reason said "did not change" under a title "warping
+    error +0.4%" (qa19). Words only; the figure judged is the same."""
+    warp = metrics.get("flicker_reduction")
+    if round(100 * red, places) != 0 or not isinstance(warp, (int, float)) or not math.isfinite(warp) \
+            or round(100 * warp, places) == 0:
+        return ""
+    return f" (the warping error {_moved(warp, places)}; a measure under its noise floor counts as unchanged)"
+
+
 def judge(metrics: Mapping[str, Any], t: Acceptance, mode: str) -> list[str]:
     """The reasons to reject (empty: accept). Pure: numbers in, sentences out. ``t`` is a chain's
     (``Acceptance.for_chain``): the raw table would ask its texture bar of every fix."""
@@ -787,8 +798,8 @@ def judge(metrics: Mapping[str, Any], t: Acceptance, mode: str) -> list[str]:
                 # "each above its noise floor": DynamiCrafter's chroma went 0.048 -> 0.040 (-16%) under
                 # its floor and counts as none, which the report's bare before/after do not show
                 f"the fix does not reduce flicker: the best of {_listed(FLICKER_MEASURES.values())} "
-                f"(each above its noise floor) {_moved(red, places)}, and it must fall by more than "
-                f"{round(100 * bar, places):g}%."
+                f"(each above its noise floor) {_moved(red, places)}{_none_fell(metrics, red, places)}, and it must "
+                f"fall by more than {round(100 * bar, places):g}%."
             )
         for key, label in FLICKER_MEASURES.items():
             b, a, r = metrics.get(f"{key}_before"), metrics.get(f"{key}_after"), metrics.get(f"{key}_reduction")

@@ -164,6 +164,21 @@ def default_metrics(tmp_path) -> Metrics:
     return m
 
 
+def test_a_guided_job_counts_under_its_route_not_other(tmp_path):
+    """qa19: any folder's render with a guide runs the guided chain, a route no rule names; the daemon
+    counted every such job under route="other" (and logged metric_label_unknown)."""
+    from flickerd.diagnose.model import Verdict
+    from flickerd.rules import Action, Decision, Step, with_guide
+
+    m = default_metrics(tmp_path)
+    route = with_guide(Decision("generative", Action.FIX, (Step("normalize"),), ()), Verdict.GENERATIVE_FLICKER).route
+    m.job_started(route)
+    m.job_finished(route, "done", 1.0, 0.0)
+    lines = exposition_samples(m.registry)
+    assert f'flickerd_jobs_total{{outcome="done",route="{route}"}} 1.0' in lines
+    assert not [ln for ln in lines if 'route="other"' in ln and not ln.endswith(" 0.0")]
+
+
 def test_an_idle_daemon_exports_at_most_300_series_and_no_created(tmp_path):
     m = default_metrics(tmp_path)
     lines = exposition_samples(m.registry)

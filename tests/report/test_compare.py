@@ -151,3 +151,23 @@ def test_an_rgb_gif_source_keeps_its_levels_in_the_clip(tmp_path):
     below_label = np.s_[:, 30:, :]
     bias = (b[below_label] - a[below_label]).mean(axis=(0, 1, 2))
     assert np.abs(bias).max() < 0.75, bias
+
+
+@pytest.mark.parametrize("status, label", [("done", "fixed"), ("rejected", "rejected fix"), ("report_only", "refused fix")])
+def test_the_fix_half_says_whether_the_fix_was_published(pair, tmp_path, monkeypatch, status, label):
+    """qa19: a rejected fix's clip in _failed/, and a refused guided fix's beside no video, said "fixed"."""
+    from types import SimpleNamespace
+
+    import flickerd.report as report
+    from flickerd.report import compare, write_reports
+
+    said = []
+    monkeypatch.setattr(compare, "write_compare", lambda path, *a, labels=("original", "fixed"), **k: said.append(labels))
+    monkeypatch.setattr(report, "_plot", lambda *a, **k: "")  # only the clip is looked at here
+    monkeypatch.setattr(report, "build", lambda **k: {})
+    monkeypatch.setattr(report, "write_json", lambda path, doc: path)  # no JSON: it is not a real report
+    src, fixed = pair
+    v = SimpleNamespace(accepted=status == "done", reasons=["x"], metrics={}, change_map=None)
+    write_reports(str(tmp_path), "c", source=src, fixed=fixed, before=None, decision=None, chain=None,
+                  verification=v, status=status)
+    assert said == [("original", label)]

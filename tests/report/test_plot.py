@@ -166,6 +166,19 @@ def test_a_rejected_plot_says_why_it_was_rejected(clips):
     assert max(len(line) for line in text.splitlines()) <= SUBTITLE_WIDTH  # wrapped to the figure's width
 
 
+def test_a_refused_fix_of_a_reported_render_says_it_was_not_published(clips):
+    """qa19: a guided fix of a clean render, refused, ends report_only with its "after" curves drawn;
+    the plot said nowhere that this fix was not published, nor why."""
+    from flickerd.report import _subtitle
+
+    d = run(clips["texture"])
+    refused = SimpleNamespace(accepted=False, reasons=["the fix does not reduce flicker: fell by only 0.1%."], metrics={})
+    said = _subtitle(d, "report_only", refused).replace("\n", " ")
+    assert "refused and not published" in said and "fell by only 0.1%" in said
+    kept = SimpleNamespace(accepted=True, reasons=[], metrics={})
+    assert "not published" not in _subtitle(d, "done", kept)
+
+
 def test_small_figures_keep_their_trailing_zero():
     from flickerd.report.measures import fmt
 
@@ -282,3 +295,38 @@ def test_a_legend_keeps_off_the_note(clips):
     fig = figure(before=d, verification=None, title="t")
     ax = fig.axes[1]
     assert ax.get_legend() is not None and ax.get_legend()._loc == 1  # upper right; the note is top left
+
+
+def test_a_fall_under_its_noise_floor_says_the_title_does_not_count_it(clips):
+    """qa19, SEINE: the luma panel drew 0.22 → 0.09 (−59%) under a title "local flicker -11%"."""
+    d = run(clips["texture"])
+    metrics = {"luma_flicker_before": 0.216356, "luma_flicker_after": 0.0910993, "luma_flicker_reduction": 0.0,
+               "local_flicker_before": 0.9676, "local_flicker_after": 0.8635, "local_flicker_reduction": 0.1077,
+               "headline_measure": "local_flicker", "headline_reduction": 0.1077}
+    series = {"luma_flicker_before": [0.3, 0.1, 0.25], "luma_flicker_after": [0.1, 0.05, 0.12]}
+
+    def luma_note(m):
+        v = SimpleNamespace(series=series, after=d, mode="fix", metrics=m)
+        return next(p.note for p in panels(d, v) if p.title.startswith("Global luma flicker of plain frame means"))
+
+    assert "luma flicker, 0.22 → 0.09 grey levels, stays under its noise floor of 0.25" in luma_note(metrics)
+    over = {**metrics, "luma_flicker_before": 0.4, "luma_flicker_reduction": 0.0}  # counted: no such note
+    assert "noise floor" not in luma_note(over)
+    small = {**metrics, "luma_flicker_before": 0.13, "luma_flicker_after": 0.12}  # −8%: no one reads it as a fix
+    assert "noise floor" not in luma_note(small)
+    warp = {**metrics, "warp_error_before": 9.89e-05, "warp_error_after": 9.88e-05, "warp_error_reduction": 0.001,
+            "headline_measure": "warp_error", "headline_reduction": 0.001}
+    v = SimpleNamespace(series={**series, "warp_error_before": [1e-4], "warp_error_after": [1e-4]}, after=d, mode="fix",
+                        metrics=warp)
+    assert not panels(d, v)[0].note  # the panel is the title's own figure: no note repeating it
+
+
+def test_a_refused_fix_is_not_called_fixed_in_the_legends(clips):
+    """qa19: a rejected fix's and a refused guided fix's curves read "after (fixed)"."""
+    d = run(clips["texture"])
+    series = {"warp_error_before": [0.002] * d.frames, "warp_error_after": [0.001] * d.frames}
+    refused = SimpleNamespace(series=series, after=d, mode="fix", metrics={}, accepted=False)
+    labels = [c.label for p in panels(d, refused) for c in p.curves if c.label.startswith("after")]
+    assert labels and all("refused fix" in x and "fixed" not in x for x in labels), labels
+    kept = SimpleNamespace(series=series, after=d, mode="fix", metrics={}, accepted=True)
+    assert all("(fixed" in c.label for p in panels(d, kept) for c in p.curves if c.label.startswith("after"))

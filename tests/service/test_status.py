@@ -45,3 +45,19 @@ def test_done_says_how_many_were_fixed_reported_or_need_a_person(tmp_path, capsy
     ro.close()
     assert main(argparse.Namespace(json=False, recent=0, state_dir=str(tmp_path), config=None)) == 0
     assert "done 4 (report only 2, fixed 1, needs attention 1)" in capsys.readouterr().out
+
+
+def test_recent_jobs_are_not_the_queue_again(tmp_path):
+    # qa19: with 24 queued, "recent" (20 rows) listed 15 queued jobs and only 4 finished ones
+    j = Journal.in_state_dir(tmp_path)
+    done = j.add(path="/in/done.mp4", folder="in", sha256="d", size=1, mtime=1.0)
+    j.transition(done.id, JobState.RUNNING, attempts=1)
+    j.transition(done.id, JobState.DONE, outcome="done")
+    for i in range(3):
+        j.add(path=f"/in/q{i}.mp4", folder="in", sha256=str(i), size=1, mtime=1.0)
+    j.close()
+    ro = Journal.in_state_dir(tmp_path, readonly=True)
+    snap = snapshot(ro, recent=2)
+    assert [r["path"] for r in snap["recent"]] == ["/in/done.mp4"]
+    assert len(snap["pending"]) == 3
+    ro.close()

@@ -356,3 +356,24 @@ def test_route_defaults_reach_the_processor_from_the_config(tmp_path):
     task = make_task(tmp_path / "b")
     run_task(task, lambda src, workdir, **kw: (seen.update(kw), inner(src, workdir, **kw))[1], lambda item: None)
     assert "route_params" not in seen and seen
+
+
+def test_a_refused_guided_fix_reported_as_is_did_not_use_its_guide(tmp_path, monkeypatch):
+    # qa19: a clean render's guided fix, refused, ends report_only (journal state done): the report
+    # said guide.used false, flickerd_guided_jobs_total counted it "used"
+    from flickerd.media.guide import Guide
+    from flickerd.service import worker
+
+    monkeypatch.setattr(worker, "_find_guide", lambda task, src, sidecar: Guide(str(src), "beside"))
+    guided = ChainResult(tuple(StepResult(r, get_route(r).version, "test", {}) for r in ("normalize", "guided")), "", 0.0)
+    reported = fake("report_only", video=False)
+
+    def process(src, workdir, **kw):
+        return SimpleNamespace(**{**vars(reported(src, workdir, **kw)), "chain": guided})
+
+    res = run_task(make_task(tmp_path), process, lambda p: None)
+    assert res.outcome == "report_only" and res.guide == "not_used"
+    done = fake("done")
+    res = run_task(make_task(tmp_path / "b"), lambda s, w, **kw: SimpleNamespace(**{**vars(done(s, w, **kw)),
+                                                                                  "chain": guided}), lambda p: None)
+    assert res.outcome == "done" and res.guide == "used"

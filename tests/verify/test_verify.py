@@ -174,6 +174,17 @@ def test_too_small_a_reduction_is_said_in_words(reduction, words):
     assert "+" not in reasons[0]
 
 
+def test_a_best_of_none_says_what_the_warping_error_did():
+    # qa19, guided_mochi: "the best of ... did not change" under a title "warping error +0.4%"
+    from flickerd.verify import judge
+
+    (reason,) = judge({"best_reduction": 0.0, "flicker_reduction": -0.00383}, Acceptance(), "fix")
+    assert ("did not change (the warping error rose by 0.4%; a measure under its noise floor counts as unchanged), "
+            "and it must fall by more than 10%.") in reason
+    (fell,) = judge({"best_reduction": 0.05, "flicker_reduction": -0.00383}, Acceptance(), "fix")
+    assert "rose by" not in fell  # a best that moved says so itself
+
+
 # ---------------------------------------------------------------- fine detail and chroma
 
 

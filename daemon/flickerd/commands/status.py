@@ -69,7 +69,7 @@ def snapshot(journal: Journal, recent: int = RECENT) -> dict:
         "done_outcomes": journal.done_outcomes(),
         "running": [{**j.to_dict(), "eta_s": eta_s(j, now, mean_s)} for j in running],
         "pending": [j.to_dict() for j in journal.next_pending(20)],
-        "recent": [j.to_dict() for j in journal.recent(recent)],
+        "recent": [j.to_dict() for j in journal.recent(recent, queued=False)],
     }
 
 

@@ -85,7 +85,8 @@ def write_reports(
 
             compare_path = os.path.join(out_dir, stem + COMPARE_SUFFIX)
             try:
-                write_compare(compare_path, source, fixed, speed=settings.compare_speed,
+                write_compare(compare_path, source, fixed, labels=("original", FIX_LABELS.get(status, "fix")),
+                              speed=settings.compare_speed,
                               max_width=settings.compare_max_width, zoom=settings.compare_zoom, progress=progress,
                               change=getattr(verification, "change_map", None), frames=frames)
             except (FlickerdError, OSError) as exc:
@@ -118,6 +119,11 @@ def _plot(path: str, source: str, status: str, decision: Decision | None, before
     except (OSError, ValueError, RuntimeError) as exc:
         return f"the flicker plot could not be drawn: {exc}"
     return ""
+
+
+# The compare clip's right half. A rejected fix, or a refused guided fix of a render that ends
+# report_only (its clip sits in the output folder beside no video), was labelled "fixed" (qa19).
+FIX_LABELS = {"done": "fixed", "review": "candidate", "rejected": "rejected fix", "report_only": "refused fix"}
 
 
 STATUS_WORDS = {
@@ -178,13 +184,17 @@ def _subtitle(before: Diagnosis | None, status: str, verification: Any | None, d
         lines.extend(textwrap.wrap(f"No fix was made: {decision.note} Only the input is shown.", SUBTITLE_WIDTH))
     elif verification is None:
         lines.append("No fix was made, so only the input is shown.")
-    elif status == "rejected":
+    elif status == "rejected" or (status != "done" and not getattr(verification, "accepted", True)):
         # the reason, not "the curves show why": the measure that failed (fine-detail flicker,
-        # SSIM, ...) is often none of the panels, and a falling curve read as a success
+        # SSIM, ...) is often none of the panels, and a falling curve read as a success. A refused
+        # guided fix of a render the rules only report ends report_only: its "after" curves are of
+        # a fix nobody gets, which the plot said nowhere (qa19)
         reasons = list(getattr(verification, "reasons", None) or ())
         more = len(reasons) - 1
         why = f" Why: {reasons[0]}" + (f" {more} more reason{'s' if more > 1 else ''} in the report." if more else "")
-        lines.extend(textwrap.wrap(f"The fix was rejected and not published.{why if reasons else ''}", SUBTITLE_WIDTH))
+        what = ("The fix was rejected and not published." if status == "rejected"
+                else "The fix was refused and not published; the render is reported as it is.")
+        lines.extend(textwrap.wrap(f"{what}{why if reasons else ''}", SUBTITLE_WIDTH))
     return "\n".join(lines)
 
 

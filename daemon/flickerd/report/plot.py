@@ -174,17 +174,19 @@ def panels(before: Diagnosis | None, verification: Any | None) -> tuple[Panel, .
     after = getattr(verification, "after", None)
     mode = str(getattr(verification, "mode", "fix") or "fix")
     decided = deciding(before) if before is not None else ()
+    # a rejected fix, or a refused guided fix of a render reported as it is: nobody gets it (qa19)
+    fixed = "fixed" if getattr(verification, "accepted", True) is not False else "refused fix"
 
     def diagnosed(m: Measure) -> tuple[Curve, Curve]:
         field = m.per_frame or m.key
         return (Curve("before (input)", _timeline(before, field), BEFORE, m.summary),
-                Curve("after (fixed, re-diagnosed)", _timeline(after, field), AFTER, m.summary))
+                Curve(f"after ({fixed}, re-diagnosed)", _timeline(after, field), AFTER, m.summary))
 
     def verified(m: Measure) -> tuple[tuple[Curve, Curve], str]:
         b, a = _clean(series.get(f"{m.key}_before") or ()), _clean(series.get(f"{m.key}_after") or ())
         if b:
             by_guide = bool((getattr(verification, "metrics", None) or {}).get("flow_from_guide"))
-            return (Curve("before (input)", b, BEFORE), Curve("after (fixed)", a, AFTER)), \
+            return (Curve("before (input)", b, BEFORE), Curve(f"after ({fixed})", a, AFTER)), \
                 VERIFIED_GUIDE if by_guide else VERIFIED
         return diagnosed(m), (DIAGNOSED if after is not None else DIAGNOSED_INPUT)
 
@@ -206,13 +208,14 @@ def panels(before: Diagnosis | None, verification: Any | None) -> tuple[Panel, .
                 name += " of plain frame means" if by_verification else " (motion-compensated, the score)"
                 if by_verification:  # a frame's mean needs no flow: "measured with the input's optical flow" was wrong
                     source = PLAIN_MEANS
-            out.append(_panel(f"{name} — {source}", m, curves, before, mode, unit=unit))
+            out.append(_panel(f"{name} — {source}", m, curves, before, mode,
+                              how=_floor_note(key, verification) if by_verification else "", unit=unit))
     for x in decided:
         if x.measure.key not in ("luma_flicker", "warp_error") and x.measure.per_frame is not None:
             out.append(_deciding_panel(x, diagnosed(x.measure), before, mode, after is not None,
                                        _headline_note(x.measure.key, verification)))
     if before is not None and before.seams:
-        out.append(_drift_panel(before, after))
+        out.append(_drift_panel(before, after, fixed))
     return tuple(out)
 
 
@@ -232,7 +235,7 @@ def _seam_steps(values: Sequence[float], seams: Sequence[int]) -> float:
     return float(steps(v, seams).sum())
 
 
-def _drift_panel(before: Diagnosis, after: Diagnosis | None) -> Panel:
+def _drift_panel(before: Diagnosis, after: Diagnosis | None, fixed: str = "fixed") -> Panel:
     """The tone level of the channel that steps most at the input's seams, before and after, as a
     change since the input's first frame (the same reference for both curves). Legends give the
     drawn channel's own summed step at those seams, so they agree with the curves."""
@@ -249,7 +252,7 @@ def _drift_panel(before: Diagnosis, after: Diagnosis | None) -> Panel:
 
     curves = [curve("before (input)", values, BEFORE)]
     if after is not None:
-        curves.append(curve("after (fixed, re-diagnosed)", _timeline(after, field), AFTER))
+        curves.append(curve(f"after ({fixed}, re-diagnosed)", _timeline(after, field), AFTER))
     where = ", ".join(str(s) for s in seams[:8]) + (" …" if len(seams) > 8 else "")
     title = (f"Tone level {name} (motion-compensated) — {len(seams)} window seam{'s' if len(seams) > 1 else ''} "
              f"at frame{'s' if len(seams) > 1 else ''} {where} ({DIAGNOSED_INPUT}); the channel that steps most")
@@ -296,6 +299,26 @@ def _headline_note(key: str, verification: Any | None) -> str:
     return (f"The title's \"{change_text(HEADLINE_MEASURES[measure], r)}\" is verification's {HEADLINE_MEASURES[measure]}, "
             f"every frame of both files: {before} → {after} {HEADLINE_UNITS[measure]} (a change under its noise "
             "floor counts as none).")
+
+
+NOTED_CHANGE = 0.1  # a change under a floor is noted from 10% of its input: acceptance's bar for a fix
+
+
+def _floor_note(key: str, verification: Any | None) -> str:
+    """Where a panel draws verification's own measure, which moved but stayed under its noise floor:
+    SEINE's luma panel drew 0.22 → 0.09 (−59%) under a title of "local flicker -11%"; the headline
+    and acceptance count no change under the floor (qa19)."""
+    from flickerd.verify import FLOORS, HEADLINE_MEASURES
+
+    metrics = getattr(verification, "metrics", None) or {}
+    b, a = metrics.get(f"{key}_before"), metrics.get(f"{key}_after")
+    if key == "warp_error" or key not in FLOORS or None in (b, a) or max(b, a) > FLOORS[key]:
+        return ""
+    if abs(b - a) < NOTED_CHANGE * b:  # DynamiCrafter's 0.13 → 0.12 reads as no fix anyway
+        return ""
+    before, after = fmt_pair(b, a)
+    return (f"Verification's {HEADLINE_MEASURES[key]}, {before} → {after} {HEADLINE_UNITS[key]}, stays under its "
+            f"noise floor of {fmt(FLOORS[key])}: the title's figure counts no change in it.")
 
 
 def write_plot(path: str, *, before: Diagnosis | None, verification: Any | None, title: str,

@@ -479,9 +479,12 @@ class Journal:
                            (*(s.value for s in states), limit))
         return [Job.from_row(r) for r in rows]
 
-    def recent(self, limit: int = 20) -> list[Job]:
-        rows = self._query("SELECT * FROM jobs ORDER BY COALESCE(finished_at, started_at, created_at) DESC, id DESC "
-                           "LIMIT ?", (limit,))
+    def recent(self, limit: int = 20, *, queued: bool = True) -> list[Job]:
+        """The latest jobs; ``queued=False`` leaves pending ones out (``flickerd status`` lists its
+        queue apart: with 24 queued, its 20 "recent" rows were 15 of them and 4 finished jobs, qa19)."""
+        where = "" if queued else "WHERE state != 'pending' "
+        rows = self._query(f"SELECT * FROM jobs {where}ORDER BY COALESCE(finished_at, started_at, created_at) DESC, "
+                           "id DESC LIMIT ?", (limit,))
         return [Job.from_row(r) for r in rows]
 
     def counts(self) -> dict[str, int]:

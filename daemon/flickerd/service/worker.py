@@ -416,8 +416,10 @@ def _seam_counts(outcome: Any, state: JobState) -> dict[str, int]:
     return {"seams": seams, "seams_fixed": seams if fixed else 0}
 
 
-def _guide_state(guide: Any, outcome: Any, state: JobState) -> str | None:
-    """What became of a job's guide (``media.guide.GUIDE_STATES``); None when it had none."""
+def _guide_state(guide: Any, outcome: Any, status: str) -> str | None:
+    """What became of a job's guide (``media.guide.GUIDE_STATES``); None when it had none. By the
+    outcome, as the report's ``guide.used``: a refused guided fix of a render reported as it is ends
+    in state done (outcome report_only) and was counted "used" (qa19)."""
     from flickerd.media.guide import GUIDE_NOT_USED, GUIDE_UNUSABLE, GUIDE_USED
 
     if guide is None:
@@ -426,7 +428,7 @@ def _guide_state(guide: Any, outcome: Any, state: JobState) -> str | None:
         return GUIDE_UNUSABLE
     chain = getattr(outcome, "chain", None)
     ran = chain is not None and chain.followed_guide
-    return GUIDE_USED if ran and state in (JobState.DONE, JobState.REVIEW) else GUIDE_NOT_USED
+    return GUIDE_USED if ran and status in ("done", "review") else GUIDE_NOT_USED
 
 
 def _run(task: Task, processor: Processor, report: Callable[[Progress | RouteChosen], None],
@@ -508,7 +510,7 @@ def _run(task: Task, processor: Processor, report: Callable[[Progress | RouteCho
             fallback=_fallback(outcome),
             route_versions=_route_versions(outcome),
             seconds=time.monotonic() - start,
-            guide=_guide_state(guide, outcome, state),
+            guide=_guide_state(guide, outcome, status),
             **_seam_counts(outcome, state),
         )
     except JobCancelled:
