@@ -81,3 +81,17 @@ def test_half_strength_texture_on_a_smooth_render(tmp_path):
     d = run(clip, DiagnoseSettings(timeline=False))
     assert d.scores["texture_flicker"] < S.texture_threshold
     assert d.verdict in (Verdict.GENERATIVE_FLICKER, Verdict.CODEC_ARTIFACTS)  # the render is blocky by itself
+
+
+def test_the_plot_says_the_finest_band_rule_only_where_it_set_the_threshold():
+    from flickerd.report.measures import deciding
+    from flickerd.report.plot import _deciding_panel
+
+    def note(scores):
+        d = Diagnosis("x.mp4", verdict.decide(scores, S)[0], 0.6, scores, 8, 24.0, 64, 64, 8 / 24,
+                      settings=S.to_dict())
+        x = next(x for x in deciding(d) if x.measure.key == "texture_flicker")
+        return _deciding_panel(x, (), d, "fix", False).note
+
+    assert "finest band" in note(FASTHUNYUAN)  # 0.21 counted from 0.17: the rule says why
+    assert "finest band" not in note(_scores(texture_flicker=0.88, texture_excess=0.3))  # SEINE: over 0.43 itself
