@@ -58,3 +58,22 @@ def gain(out: str, clip: str, truth: list[np.ndarray]) -> float:
     shape = truth[0].shape
     return (real_repairs._psnr(real_repairs._decode(out, shape), truth)
             - real_repairs._psnr(real_repairs._decode(clip, shape), truth))
+
+
+def auto_fixed(folder: Path, name: str, truth: list[np.ndarray], kind: str, strength: float, seed: int,
+               route: str, thresholds=None):
+    """``kind`` injected into ``name``, fixed by the chain ``auto`` chooses (asserted to be ``route``) and
+    verified under ``thresholds`` (default: ``Acceptance()``): (the verification, the gain against the truth)."""
+    from flickerd.diagnose import run as diagnose
+    from flickerd.routes.base import run_chain
+    from flickerd.rules import DEFAULT_RULES, decide
+    from flickerd.verify import Acceptance, check
+
+    clip = injected(folder, name, kind, strength, seed)
+    out = str(folder / f"fixed-{kind}{strength}-s{seed}.mp4")
+    before = diagnose(clip)
+    steps = decide(before, DEFAULT_RULES).steps  # what auto runs
+    assert "+".join(s.route for s in steps) == route, steps
+    chain = run_chain(clip, steps, out, str(folder))
+    v = check(clip, out, before, chain, thresholds or Acceptance(), rediagnose=None)
+    return v, gain(out, clip, truth)

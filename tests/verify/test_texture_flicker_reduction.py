@@ -24,21 +24,10 @@ def truth():
 
 
 def _detail(tmp_path, truth, kind: str, strength: float, seed: int):
-    from flickerd.diagnose import run as diagnose
-    from flickerd.routes.base import run_chain
-    from flickerd.rules import DEFAULT_RULES, decide
-    from flickerd.verify import FITTED_MIN_TEXTURE_FLICKER_REDUCTION, Acceptance, check
+    from flickerd.verify import FITTED_MIN_TEXTURE_FLICKER_REDUCTION, Acceptance
 
-    clip = real_clips.injected(tmp_path, RENDER, kind, strength, seed)
-    out = str(tmp_path / f"fixed-{kind}{strength}.mp4")
-    before = diagnose(clip)
-    steps = decide(before, DEFAULT_RULES).steps  # what auto runs
-    assert [s.route for s in steps] == ["detail"], steps
-    chain = run_chain(clip, steps, out, str(tmp_path))
     on = Acceptance(min_texture_flicker_reduction=FITTED_MIN_TEXTURE_FLICKER_REDUCTION)
-    v = check(clip, out, before, chain, on, rediagnose=None)
-    gain = real_clips.gain(out, clip, truth)
-    return v, gain
+    return real_clips.auto_fixed(tmp_path, RENDER, truth, kind, strength, seed, "detail", on)
 
 
 def test_a_texture_fix_that_removes_little_is_refused(tmp_path, truth):

@@ -24,20 +24,7 @@ def truth():
 
 
 def _normalized(tmp_path, truth, strength: float):
-    from flickerd.diagnose import run as diagnose
-    from flickerd.routes.base import run_chain
-    from flickerd.rules import DEFAULT_RULES, decide
-    from flickerd.verify import check
-
-    clip = real_clips.injected(tmp_path, RENDER, "luma", strength, 0)
-    out = str(tmp_path / f"fixed{strength}.mp4")
-    before = diagnose(clip)
-    steps = decide(before, DEFAULT_RULES).steps  # what auto runs
-    assert [s.route for s in steps] == ["normalize"], steps
-    chain = run_chain(clip, steps, out, str(tmp_path))
-    v = check(clip, out, before, chain, rediagnose=None)
-    gain = real_clips.gain(out, clip, truth)
-    return v, gain
+    return real_clips.auto_fixed(tmp_path, RENDER, truth, "luma", strength, 0, "normalize")
 
 
 def test_a_tone_fix_that_mostly_moved_the_render_is_refused(tmp_path, truth):

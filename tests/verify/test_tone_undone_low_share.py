@@ -11,46 +11,23 @@ from __future__ import annotations
 
 import pytest
 
-from bench import real_renders as rr
-from bench import real_repairs
+from tests import real_clips
 
-RENDERS = rr.renders_dir()
-if RENDERS is None:
-    pytest.skip(rr.NO_RENDERS, allow_module_level=True)
+real_clips.renders()  # skips the module, saying so, without them
 
-RENDER = "Vchitect__LaVie__a_shark_swimming_in_clear_Carribean_ocean_2k_high_quality.gif"
-FRAMES, MAX_SIDE = 48, 832  # the bench's clips (the GIF has 16 frames)
+RENDER = "Vchitect__LaVie__a_shark_swimming_in_clear_Carribean_ocean_2k_high_quality.gif"  # 16 frames: all in its clip
 
 
 @pytest.fixture(scope="module")
 def truth():
-    from flickerd.synth import real
-
-    if not (RENDERS / RENDER).is_file():
-        pytest.skip(f"{RENDER} is not in {RENDERS}")
-    return real.load(RENDERS / RENDER, FRAMES, MAX_SIDE)[0]
+    return real_clips.truth(RENDER)
 
 
 def _normalized(tmp_path, truth, strength: float):  # judged under the opt-in value
-    from flickerd.diagnose import run as diagnose
-    from flickerd.routes.base import run_chain
-    from flickerd.rules import DEFAULT_RULES, decide
-    from flickerd.synth.real import Variant
-    from flickerd.verify import FITTED_MIN_TONE_UNDONE_LOW_SHARE, Acceptance, check
+    from flickerd.verify import FITTED_MIN_TONE_UNDONE_LOW_SHARE, Acceptance
 
-    clip = str(tmp_path / f"chroma{strength}.mp4")
-    rr.make_clip(Variant(RENDER, "chroma", strength, 0), str(RENDERS / RENDER), None, FRAMES, MAX_SIDE, clip)
-    out = str(tmp_path / f"fixed{strength}.mp4")
-    before = diagnose(clip)
-    steps = decide(before, DEFAULT_RULES).steps  # what auto runs
-    assert [s.route for s in steps] == ["normalize"], steps
-    chain = run_chain(clip, steps, out, str(tmp_path))
     opt_in = Acceptance(min_tone_undone_low_share=FITTED_MIN_TONE_UNDONE_LOW_SHARE)
-    v = check(clip, out, before, chain, rediagnose=None, thresholds=opt_in)
-    shape = truth[0].shape
-    gain = (real_repairs._psnr(real_repairs._decode(out, shape), truth)
-            - real_repairs._psnr(real_repairs._decode(clip, shape), truth))
-    return v, gain
+    return real_clips.auto_fixed(tmp_path, RENDER, truth, "chroma", strength, 0, "normalize", opt_in)
 
 
 def test_a_tone_fix_credited_for_the_encodes_smoothing_is_refused(tmp_path, truth):
@@ -66,5 +43,5 @@ def test_a_tone_fix_credited_for_the_encodes_smoothing_is_refused(tmp_path, trut
 
 def test_the_same_route_at_full_strength_is_still_published(tmp_path, truth):
     v, gain = _normalized(tmp_path, truth, 1.0)
-    assert gain > real_repairs.GOOD_DB, gain
+    assert gain > real_clips.GOOD_DB, gain
     assert v.accepted, v.reasons
