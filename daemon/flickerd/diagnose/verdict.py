@@ -116,13 +116,16 @@ def fine_texture_margin(scores: dict[str, float]) -> float:
     return min(_margin(t, FINE_TEXTURE_FLOOR), _margin(e / t if t > 0 else 0.0, FINE_TEXTURE_SHARE))
 
 
-def fine_texture(scores: dict[str, float], s: DiagnoseSettings) -> bool:
-    """Whether texture under its threshold counts as generative flicker (``fine_texture_margin``).
+def _fine_texture_counts(scores: dict[str, float], s: DiagnoseSettings) -> bool:
+    """Whether ``fine_texture_margin`` is read at all: texture under its threshold, on a clip without
+    codec damage (there the codec rules choose the fix, deflicker or deband, and a faint texture that
+    no route improves must not turn them into ``mixed`` chains: README, rules)."""
+    return scores["texture_flicker"] <= s.texture_threshold and codec_margin(scores, s) <= 0
 
-    Only on a clip without codec damage: there the codec rules choose the fix (deflicker, deband), and
-    a faint texture that no route improves must not turn them into ``mixed`` chains (README, rules)."""
-    return (scores["texture_flicker"] <= s.texture_threshold and codec_margin(scores, s) <= 0
-            and fine_texture_margin(scores) > 0)
+
+def fine_texture(scores: dict[str, float], s: DiagnoseSettings) -> bool:
+    """Whether texture under its threshold counts as generative flicker (``fine_texture_margin``)."""
+    return _fine_texture_counts(scores, s) and fine_texture_margin(scores) > 0
 
 
 def scores_and_segments(series: dict, blocking: float, s: DiagnoseSettings) -> tuple[dict[str, float], tuple[Segment, ...]]:
@@ -211,8 +214,8 @@ def generative_margin(scores: dict[str, float], s: DiagnoseSettings) -> float:
     ]
     if not codec_texture(scores, s):
         margins.append(_margin(scores["texture_flicker"], s.texture_threshold))
-        if scores["texture_flicker"] <= s.texture_threshold and codec_margin(scores, s) <= 0:
-            margins.append(fine_texture_margin(scores))  # as ``fine_texture`` counts it
+        if _fine_texture_counts(scores, s):
+            margins.append(fine_texture_margin(scores))
         if s.texture_excess_threshold:  # opt-in (settings)
             margins.append(_margin(scores.get("texture_excess", 0.0), s.texture_excess_threshold))
     return max(margins)
