@@ -330,3 +330,24 @@ def test_a_refused_fix_is_not_called_fixed_in_the_legends(clips):
     assert labels and all("refused fix" in x and "fixed" not in x for x in labels), labels
     kept = SimpleNamespace(series=series, after=d, mode="fix", metrics={}, accepted=True)
     assert all("(fixed" in c.label for p in panels(d, kept) for c in p.curves if c.label.startswith("after"))
+
+
+def test_the_warping_error_means_one_quantity_on_every_plot(clips):
+    # a report-only plot drew the diagnosis's sum of R, G, B, a fixed one verification's mean of
+    # them, both titled "Flow-compensated warping error": 3× apart in one batch (qa19 #10)
+    from flickerd.report.measures import WARP_UNIT_VERIFIED
+
+    d = run(clips["texture"])
+    reported = panels(d, None)[0]
+    n = d.frames
+    verification = SimpleNamespace(series={"warp_error_before": [None] + [0.002] * (n - 1),
+                                           "warp_error_after": [None] + [0.001] * (n - 1)},
+                                   after=d, mode="fix", metrics={})
+    fixed = panels(d, verification)[0]
+    assert reported.title.split(" — ")[0] == fixed.title.split(" — ")[0]
+    assert reported.ylabel == fixed.ylabel == WARP_UNIT_VERIFIED
+    sums = [p.warp_error for p in d.timeline if p.warp_error is not None and not math.isnan(p.warp_error)]
+    assert _finite(reported.curves[0].values) == pytest.approx([v / 3 for v in sums])
+    # the JSON's score is still the sum: the note says how the two relate
+    assert 3 * reported.curves[0].statistic() == pytest.approx(d.scores["warp_error"], rel=1e-6)
+    assert "3× these values" in reported.note and "diagnosis.scores.warp_error" in reported.note

@@ -155,6 +155,10 @@ def _panel(title: str, m: Measure, curves: Sequence[Curve], diagnosis: Diagnosis
     return Panel(title, unit or m.axis_label, curves, bool(sampled), threshold, threshold_label, " ".join(notes))
 
 
+WARP_CHANNELS = 3  # the diagnosis's warping error sums R, G, B; verification's (and the plot's) is their mean
+WARP_SUM_NOTE = ("Drawn as the mean of R, G, B, as on a fixed render's plot; the diagnosis's score "
+                 "(report.json diagnosis.scores.warp_error) sums them, 3× these values.")
+
 VERIFIED = "every frame; input and output measured with the input's optical flow"
 VERIFIED_GUIDE = "every frame; input and output measured with the guide's optical flow"
 PLAIN_MEANS = "every frame of the input and the output, no optical flow"
@@ -180,8 +184,13 @@ def panels(before: Diagnosis | None, verification: Any | None) -> tuple[Panel, .
 
     def diagnosed(m: Measure) -> tuple[Curve, Curve]:
         field = m.per_frame or m.key
-        return (Curve("before (input)", _timeline(before, field), BEFORE, m.summary),
-                Curve(f"after ({fixed}, re-diagnosed)", _timeline(after, field), AFTER, m.summary))
+        k = 1.0 / WARP_CHANNELS if m.key == "warp_error" else 1.0  # drawn as verification's, the channels' mean
+
+        def values(d: Diagnosis | None) -> tuple[float, ...]:
+            return tuple(v * k for v in _timeline(d, field))
+
+        return (Curve("before (input)", values(before), BEFORE, m.summary),
+                Curve(f"after ({fixed}, re-diagnosed)", values(after), AFTER, m.summary))
 
     def verified(m: Measure) -> tuple[tuple[Curve, Curve], str]:
         b, a = _clean(series.get(f"{m.key}_before") or ()), _clean(series.get(f"{m.key}_after") or ())
@@ -202,15 +211,17 @@ def panels(before: Diagnosis | None, verification: Any | None) -> tuple[Panel, .
         else:
             curves, source = verified(m)
             by_verification = source.startswith("every frame")
-            # verification's warping error averages the channels, the diagnosis's sums them (≈3×);
-            # its luma flicker is of plain frame means, the diagnosis's (the score) motion-compensated
-            unit = WARP_UNIT_VERIFIED if key == "warp_error" and by_verification else ""
+            # the warping error is drawn as the mean of R, G, B on every plot: the diagnosis sums the
+            # channels, so a report-only plot read 3× a fixed one's under the same title (qa19 #10);
+            # verification's luma flicker is of plain frame means, the diagnosis's (the score) motion-compensated
+            unit = WARP_UNIT_VERIFIED if key == "warp_error" else ""
+            how = _floor_note(key, verification) if by_verification else \
+                WARP_SUM_NOTE if key == "warp_error" and any(c.measured for c in curves) else ""
             if key == "luma_flicker":
                 name += " of plain frame means" if by_verification else " (motion-compensated, the score)"
                 if by_verification:  # a frame's mean needs no flow: "measured with the input's optical flow" was wrong
                     source = PLAIN_MEANS
-            out.append(_panel(f"{name} — {source}", m, curves, before, mode,
-                              how=_floor_note(key, verification) if by_verification else "", unit=unit))
+            out.append(_panel(f"{name} — {source}", m, curves, before, mode, how=how, unit=unit))
     for x in decided:
         if x.measure.key not in ("luma_flicker", "warp_error") and x.measure.per_frame is not None:
             out.append(_deciding_panel(x, diagnosed(x.measure), before, mode, after is not None,
