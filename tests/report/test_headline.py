@@ -95,3 +95,19 @@ def test_log_metric_json_title_and_cli_agree(capsys):
     assert "luma flicker -85%, warping error -3%" in _title("MagicTime.gif", "done", None, v)
     _summary(outcome, [])
     assert "luma flicker -85%, warping error -3%" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(("detail", "warp", "bars", "text"), [
+    # sample_8_seed2 (qa19 #14): 1.22% and 0.61% both printed "-1%"
+    (0.0122, 0.0061, {}, "fine-detail flicker -1.2%, warping error -0.6%"),
+    (0.85, 0.03, {}, "fine-detail flicker -85%, warping error -3%"),  # far apart: whole percents
+    (0.85, 0.004, {}, "fine-detail flicker -85%, warping error -0.4%"),  # never "-0%"
+    # a figure never reads as acceptance's bar when it is not: 9.96% is not "-10%"
+    (0.0996, 0.03, {"min_flicker_reduction": 0.10}, "fine-detail flicker -9.96%, warping error -3%"),
+    (0.10, 0.03, {"min_flicker_reduction": 0.10}, "fine-detail flicker -10%, warping error -3%"),
+    (0.997, 0.5, {}, "fine-detail flicker -99.7%, warping error -50%"),  # something is left: not "-100%"
+])
+def test_two_figures_never_print_alike_nor_as_zero_or_the_bar(detail, warp, bars, text):
+    v = SimpleNamespace(metrics={"headline_measure": "detail_flicker", "headline_reduction": detail,
+                                 "flicker_reduction": warp}, thresholds=bars)
+    assert flicker_change_text(v) == text

@@ -301,7 +301,7 @@ def _headline_note(key: str, verification: Any | None) -> str:
     """Where a panel draws the diagnoses' measure of the kind the title's headline is, the headline's
     own figures: MagicTime's luma panel drew 1.48 → 0.01 (motion-compensated, −99%) under a title
     saying "luma flicker -85%" (verification's plain frame means, 1.65 → 0.21, from a 0.25 floor)."""
-    from flickerd.report.headline import change_text
+    from flickerd.report.headline import change_texts
     from flickerd.verify import HEADLINE_MEASURES
 
     metrics = getattr(verification, "metrics", None) or {}
@@ -309,8 +309,11 @@ def _headline_note(key: str, verification: Any | None) -> str:
     b, a, r = (metrics.get(f"{measure}_{w}") for w in ("before", "after", "reduction"))
     if measure is None or metrics.get("headline_measure") != measure or None in (b, a, r):
         return ""
+    texts = change_texts(verification)
+    if not texts:
+        return ""
     before, after = fmt_pair(b, a)
-    return (f"The title's \"{change_text(HEADLINE_MEASURES[measure], r)}\" is verification's {HEADLINE_MEASURES[measure]}, "
+    return (f"The title's \"{texts[0]}\" is verification's {HEADLINE_MEASURES[measure]}, "
             f"every frame of both files: {before} → {after} {HEADLINE_UNITS[measure]} (a change under its noise "
             "floor counts as none).")
 
