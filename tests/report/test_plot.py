@@ -351,3 +351,26 @@ def test_the_warping_error_means_one_quantity_on_every_plot(clips):
     # the JSON's score is still the sum: the note says how the two relate
     assert 3 * reported.curves[0].statistic() == pytest.approx(d.scores["warp_error"], rel=1e-6)
     assert "3× these values" in reported.note and "diagnosis.scores.warp_error" in reported.note
+
+
+def test_a_cross_fade_verdict_is_shaded_and_drawn_by_what_decided_it(clips):
+    # Vchitect s0_seed3 (qa19 #11): decided by the fade look (0.0448 over 0.0385), no panel showed
+    # it, and the shading said "content replaced"
+    import dataclasses
+
+    from flickerd.diagnose.model import Segment, Verdict
+
+    d = run(clips["luma"])
+    faded = dataclasses.replace(d, verdict=Verdict.INCOHERENT, scores={**d.scores, "fade": 0.0448, "incoherence": 0.007},
+                                segments=(Segment(17, 26, "incoherent", 0.0517),))
+    fade = [p for p in panels(faded, None) if p.title.startswith("Cross-faded content — decided the verdict")]
+    assert len(fade) == 1 and "0.0448" in fade[0].title and fade[0].threshold == faded.settings["fade_threshold"]
+    drawn = fade[0].curves[0].values
+    assert [t for t, v in enumerate(drawn) if not math.isnan(v)] == list(range(17, 27)) and drawn[20] == 0.0517
+    fig = figure(before=faded, verification=None, title="t")
+    labels = {p.get_label() for ax in fig.axes for p in ax.patches}
+    assert "content cross-faded (incoherent)" in labels and "content replaced (incoherent)" not in labels
+    # replaced pairs over their own threshold keep their words
+    both = dataclasses.replace(faded, scores={**faded.scores, "incoherence": 1.0})
+    labels = {p.get_label() for ax in figure(before=both, verification=None, title="t").axes for p in ax.patches}
+    assert "content replaced or cross-faded (incoherent)" in labels

@@ -226,6 +226,8 @@ def panels(before: Diagnosis | None, verification: Any | None) -> tuple[Panel, .
         if x.measure.key not in ("luma_flicker", "warp_error") and x.measure.per_frame is not None:
             out.append(_deciding_panel(x, diagnosed(x.measure), before, mode, after is not None,
                                        _headline_note(x.measure.key, verification)))
+        elif x.measure.key == "fade" and before is not None and replaced_cause(before) == "fade":
+            out.append(_fade_panel(x, before))
     if before is not None and before.seams:
         out.append(_drift_panel(before, after, fixed))
     return tuple(out)
@@ -271,6 +273,45 @@ def _drift_panel(before: Diagnosis, after: Diagnosis | None, fixed: str = "fixed
     note = "" if after is not None else "The fixed file was not re-diagnosed: no curve after."
     return Panel(title, f"grey levels of {name}, change since frame 0", tuple(curves), False, note=note,
                  signed=True, marks=seams, mark_label="window seam")
+
+
+def replaced_cause(d: Diagnosis) -> str:
+    """What made the diagnosis's ``incoherent`` segments, by the rule that made them
+    (``diagnose.verdict``): "pairs" (content replaced between two frames), "fade" (a cross-fade
+    found by the long look), "both", or "" (none)."""
+    scores, settings = d.scores, d.settings
+
+    def over(key: str, threshold: str) -> bool:
+        v, t = scores.get(key), settings.get(threshold)
+        return isinstance(v, (int, float)) and isinstance(t, (int, float)) and v > t
+
+    pairs = over("incoherence", "incoherence_threshold")
+    fade = bool(settings.get("fade_look")) and over("fade", "fade_threshold")
+    return "both" if pairs and fade else "pairs" if pairs else "fade" if fade else ""
+
+
+REPLACED_LABELS = {"pairs": "content replaced (incoherent)", "fade": "content cross-faded (incoherent)",
+                   "both": "content replaced or cross-faded (incoherent)", "": "content replaced (incoherent)"}
+
+
+def _fade_panel(x: Deciding, before: Diagnosis) -> Panel:
+    """A verdict decided by the cross-fade look had no panel, and its shading said "content
+    replaced" (qa19 #11, Vchitect s0_seed3). The timeline keeps no per-look series: each
+    cross-faded stretch is drawn as a bar at its highest look, against the threshold."""
+    m = x.measure
+    values = [math.nan] * before.frames
+    for g in before.segments:
+        if g.kind == "incoherent":
+            for t in range(max(0, g.start), min(before.frames, g.end + 1)):
+                values[t] = g.score
+    score, threshold = x.shown()
+    look = before.settings.get("fade_look")
+    title = f"{m.label.capitalize()} — decided the verdict: {score} {m.unit}, threshold {threshold} ({DIAGNOSED_INPUT})"
+    note = (f"A look compares frames {look} pairs apart through the flow; the score is the largest area "
+            "that three consecutive looks find cross-faded (the smallest of the three). No per-frame series is "
+            "kept: each bar spans a cross-faded stretch at its highest look.")
+    curve = Curve("before (input): highest look over each cross-faded stretch", tuple(values), BEFORE, summary="")
+    return Panel(title, m.unit, (curve,), False, x.threshold, f"verdict threshold {fmt(x.threshold)}", note)
 
 
 def _deciding_panel(x: Deciding, curves: Sequence[Curve], before: Diagnosis | None, mode: str,
@@ -364,11 +405,12 @@ def figure(*, before: Diagnosis | None, verification: Any | None, title: str, su
     fps = before.fps if before is not None and before.fps else 0.0
     cuts = list(before.cuts) if before is not None else []
     replaced = [(g.start, g.end) for g in before.segments if g.kind == "incoherent"] if before is not None else []
+    replaced_label = REPLACED_LABELS[replaced_cause(before)] if before is not None else ""
     frames = max((len(c.values) for p in drawn for c in p.curves), default=0)
     fig = Figure(figsize=(WIDTH_IN, TITLE_IN + PANEL_IN * len(drawn)), dpi=DPI, layout="constrained")
     axes = fig.subplots(len(drawn), 1, sharex=True, squeeze=False)[:, 0]
     for ax, panel in zip(axes, drawn):
-        _draw(ax, panel, cuts, replaced)
+        _draw(ax, panel, cuts, replaced, replaced_label)
     axes[-1].set_xlabel(f"frame{f' ({fps:.3g} fps)' if fps else ''}")
     axes[-1].xaxis.set_major_locator(MaxNLocator(integer=True))  # frames are whole: no tick at frame 2.5
     if frames > 1:
@@ -377,11 +419,12 @@ def figure(*, before: Diagnosis | None, verification: Any | None, title: str, su
     return fig
 
 
-def _draw(ax: Any, panel: Panel, cuts: Sequence[int], replaced: Sequence[tuple[int, int]] = ()) -> None:
+def _draw(ax: Any, panel: Panel, cuts: Sequence[int], replaced: Sequence[tuple[int, int]] = (),
+          replaced_label: str = REPLACED_LABELS["pairs"]) -> None:
     drew = False
-    for i, (start, end) in enumerate(replaced):  # where the diagnosis saw content replaced (incoherent)
+    for i, (start, end) in enumerate(replaced):  # where the diagnosis saw content replaced or cross-faded
         ax.axvspan(start - 0.5, end + 0.5, color="#f5b041", alpha=0.18, lw=0,
-                   label="content replaced (incoherent)" if i == 0 else None)
+                   label=replaced_label if i == 0 else None)
     for c, legend in zip(panel.curves, panel.legends()):
         points = [(i, v) for i, v in enumerate(c.values) if not math.isnan(v)]
         if not points:
