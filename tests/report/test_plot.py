@@ -365,6 +365,8 @@ def test_a_cross_fade_verdict_is_shaded_and_drawn_by_what_decided_it(clips):
                                 segments=(Segment(17, 26, "incoherent", 0.0517),))
     fade = [p for p in panels(faded, None) if p.title.startswith("Cross-faded content — decided the verdict")]
     assert len(fade) == 1 and "0.0448" in fade[0].title and fade[0].threshold == faded.settings["fade_threshold"]
+    # the legend's threshold as the title prints it (0.0385, not 0.04)
+    assert fade[0].threshold_label == f"verdict threshold {fade[0].title.split('threshold ')[1].split(' ')[0]}"
     drawn = fade[0].curves[0].values
     assert [t for t, v in enumerate(drawn) if not math.isnan(v)] == list(range(17, 27)) and drawn[20] == 0.0517
     fig = figure(before=faded, verification=None, title="t")

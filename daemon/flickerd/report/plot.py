@@ -311,7 +311,7 @@ def _fade_panel(x: Deciding, before: Diagnosis) -> Panel:
             "that three consecutive looks find cross-faded (the smallest of the three). No per-frame series is "
             "kept: each bar spans a cross-faded stretch at its highest look.")
     curve = Curve("before (input): highest look over each cross-faded stretch", tuple(values), BEFORE, summary="")
-    return Panel(title, m.unit, (curve,), False, x.threshold, f"verdict threshold {fmt(x.threshold)}", note)
+    return Panel(title, m.unit, (curve,), False, x.threshold, f"verdict threshold {threshold}", note)
 
 
 def _deciding_panel(x: Deciding, curves: Sequence[Curve], before: Diagnosis | None, mode: str,
@@ -324,7 +324,8 @@ def _deciding_panel(x: Deciding, curves: Sequence[Curve], before: Diagnosis | No
     line = x.threshold * m.run_factor if m.run_factor else None
     label = ""
     if line is not None:
-        label = (f"verdict threshold {fmt(x.threshold)}" if m.run_factor == 1 else
+        # as the title prints it: "0.0448 …, threshold 0.0385" over a legend "verdict threshold 0.04" disagreed
+        label = (f"verdict threshold {threshold}" if m.run_factor == 1 else
                  f"segment level {fmt(line)} ({m.run_factor:g}× threshold)")
     # texture's finest-band rule is said only where it set the threshold (SEINE's 0.88 over 0.43 showed it)
     how = "" if m.key == "texture_flicker" and x.threshold != FINE_TEXTURE_FLOOR else m.how
