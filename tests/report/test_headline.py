@@ -111,3 +111,28 @@ def test_two_figures_never_print_alike_nor_as_zero_or_the_bar(detail, warp, bars
     v = SimpleNamespace(metrics={"headline_measure": "detail_flicker", "headline_reduction": detail,
                                  "flicker_reduction": warp}, thresholds=bars)
     assert flicker_change_text(v) == text
+
+
+@pytest.mark.parametrize(("status", "words", "label"), [
+    ("done", "fixed", None), ("rejected", "rejected", "rejected fix"), ("report_only", "report only", "refused fix"),
+])
+def test_the_cli_keeps_the_status_token_adds_the_plots_words_and_never_publishes_a_refused_fixs_figures(
+        capsys, status, words, label):
+    # guided_mochi (qa19 #12): "report_only (normalize+guided, verdict clean, warping error +0.4%, SSIM …)"
+    # led with the figures of a fix nobody got
+    from flickerd.commands.fix import _summary
+
+    v = _verification(MAGICTIME)
+    outcome = SimpleNamespace(verification=v, status=status, route="normalize", before=None, reason="r.",
+                              decision=None)
+    _summary(outcome, [])
+    line = capsys.readouterr().out.splitlines()[0]
+    assert line.split()[0] == status and line.startswith(f"{status} ({words}: normalize")
+    figures = "luma flicker -85%, warping error -3%, SSIM 0.980"
+    if label is None:
+        assert line == f"done (fixed: normalize, {figures})"
+    else:
+        assert line == f"{status} ({words}: normalize); the {label}, not published: {figures}"
+    # the plot's title says it alike
+    title = _title("guided_mochi.mp4", status, None, v)
+    assert title == f"guided_mochi.mp4 — {words} — " + (figures if label is None else f"the {label}, not published: {figures}")

@@ -152,6 +152,8 @@ def _title(source: str, status: str, decision: Decision | None, verification: An
     if decision is not None and decision.steps:
         title += f" ({route_text(decision, chain)})"
     figures = figures_text(verification)
+    if figures and status not in ("done", "review"):  # as ``flickerd fix`` says it: nobody got this fix
+        figures = f"the {FIX_LABELS.get(status, 'fix')}, not published: {figures}"
     return title + (" — " + figures if figures else "")
 
 
