@@ -376,3 +376,29 @@ def test_a_cross_fade_verdict_is_shaded_and_drawn_by_what_decided_it(clips):
     both = dataclasses.replace(faded, scores={**faded.scores, "incoherence": 1.0})
     labels = {p.get_label() for ax in figure(before=both, verification=None, title="t").axes for p in ax.patches}
     assert "content replaced or cross-faded (incoherent)" in labels
+
+
+def test_repeated_frames_are_marked_and_their_zeros_said(clips):
+    # Open-Sora's 16x240 GIF (qa19 #9): frames 2, 7, 12, 17 repeat the one before; the warp and
+    # texture panels drew unmarked dips to 0 that their legends' statistics counted
+    import dataclasses
+
+    d = run(clips["texture"])
+    held = {5, 11}
+    timeline = tuple(dataclasses.replace(p, mean_diff=0.0, warp_error=0.0, texture_flicker=0.0) if p.index in held else p
+                     for p in d.timeline)
+    gif = dataclasses.replace(d, timeline=timeline)
+    warp = panels(gif, None)[0]
+    texture = [p for p in panels(gif, None) if p.title.startswith("Regenerated texture")][0]
+    assert warp.repeats == texture.repeats == (5, 11)
+    values = [v for v in warp.curves[0].values if not math.isnan(v)]
+    without = [v for t, v in enumerate(warp.curves[0].values) if not math.isnan(v) and t not in held]
+    assert "Frames 5, 11 repeat the frame before exactly" in warp.note
+    from flickerd.report.measures import fmt_pair
+    a, b = fmt_pair(sum(values) / len(values), sum(without) / len(without))
+    assert f"its mean counts them: {a} with, {b} without." in warp.note
+    assert "its median counts them" in texture.note
+    fig = figure(before=gif, verification=None, title="t")
+    assert all(any(ln.get_label() == "repeated frame" for ln in ax.lines) for ax in fig.axes)
+    # a render without repeats has no such marks
+    assert not any(p.repeats for p in panels(d, None))

@@ -66,6 +66,7 @@ class Panel:
     signed: bool = False  # values below 0 are meaningful (a change of level): the axis is not pinned at 0
     marks: tuple[int, ...] = ()  # frames marked by a dotted line (window seams)
     mark_label: str = ""
+    repeats: tuple[int, ...] = ()  # frames that repeat the one before exactly (a GIF's or a film's duplicates)
 
     def legends(self) -> list[str]:
         """Each curve's legend line; a before and an after whose statistics differ are printed with
@@ -230,7 +231,44 @@ def panels(before: Diagnosis | None, verification: Any | None) -> tuple[Panel, .
             out.append(_fade_panel(x, before))
     if before is not None and before.seams:
         out.append(_drift_panel(before, after, fixed))
-    return tuple(out)
+    repeats = repeated_frames(before)
+    return tuple(_with_repeats(p, repeats) for p in out) if repeats else tuple(out)
+
+
+def repeated_frames(d: Diagnosis | None) -> tuple[int, ...]:
+    """Frames t whose decoded picture is the frame t − 1's exactly (``mean_diff`` 0: a GIF's held
+    frames, a film's telecine duplicates). Their pair measures are 0 by construction, and were drawn
+    as unmarked dips (qa18 F13, qa19 #9: Open-Sora 16x240 frames 2, 7, 12, 17)."""
+    if d is None:
+        return ()
+    return tuple(p.index for p in d.timeline if p.mean_diff is not None and p.mean_diff == 0 and p.index > 0)
+
+
+REPEAT_LABEL = "repeated frame"
+
+
+def _with_repeats(panel: Panel, repeats: tuple[int, ...]) -> Panel:
+    """The panel with its repeated frames marked, and a note where the input's curve reads 0 there:
+    what its legend's statistic is with and without them (the score counts them; no score changes)."""
+    import dataclasses
+
+    inside = tuple(t for t in repeats if any(t < len(c.values) for c in panel.curves))
+    if not inside or panel.signed:
+        return panel
+    first = panel.curves[0]
+    zeros = [t for t in inside if t < len(first.values) and first.values[t] == 0]
+    note = ""
+    if zeros and first.summary:
+        kept = Curve(first.label, tuple(math.nan if t in zeros else v for t, v in enumerate(first.values)),
+                     first.colour, first.summary)
+        with_, without = first.statistic(), kept.statistic()
+        if with_ is not None and without is not None:
+            a, b = fmt_pair(with_, without)
+            n = len(zeros)
+            note = (f"Frame{'s' if n > 1 else ''} {_ranges(zeros)} repeat{'s' if n == 1 else ''} the frame before "
+                    f"exactly (dotted grey): the input's pair{'s' if n > 1 else ''} there measure{'s' if n == 1 else ''} 0, "
+                    f"and its {first.summary} counts {'them' if n > 1 else 'it'}: {a} with, {b} without.")
+    return dataclasses.replace(panel, repeats=inside, note=" ".join(t for t in (panel.note, note) if t))
 
 
 TONE = (("tone_y", "Y"), ("tone_cb", "Cb"), ("tone_cr", "Cr"))
@@ -446,6 +484,8 @@ def _draw(ax: Any, panel: Panel, cuts: Sequence[int], replaced: Sequence[tuple[i
         ax.axvline(c, color="0.4", ls="-.", lw=1, label="scene cut" if i == 0 else None)
     for i, m in enumerate(panel.marks):
         ax.axvline(m - 0.5, color="#7d3c98", ls=":", lw=1.2, label=panel.mark_label if i == 0 else None)
+    for i, t in enumerate(panel.repeats):  # on the frame whose pair is a repeat: where the dip is
+        ax.axvline(t, color="0.55", ls=(0, (1, 2)), lw=1.0, label=REPEAT_LABEL if i == 0 else None)
     ax.set_title(panel.title, fontsize=10, loc="left")
     ax.set_ylabel(panel.ylabel, fontsize=8)
     ax.grid(alpha=0.3)
@@ -456,7 +496,7 @@ def _draw(ax: Any, panel: Panel, cuts: Sequence[int], replaced: Sequence[tuple[i
         bottom, top = min(bottom, -2.0), max(top, 2.0)
     if panel.note:  # headroom: the note (top left) and the legend (top right) sit above the data, never on it
         entries = (sum(1 for c in panel.curves if c.measured) + (panel.threshold is not None) + bool(cuts)
-                   + bool(panel.marks) + bool(replaced))
+                   + bool(panel.marks) + bool(panel.repeats) + bool(replaced))
         legend = min(0.6, 0.05 + 0.1 * entries)  # share of the axes' height, 8 pt lines
         room = max(0.25 + 0.13 * _wrap(panel.note).count("\n"), legend / (1 - legend))
         top += (top - (bottom if panel.signed else 0.0)) * room
