@@ -113,6 +113,13 @@ def test_two_figures_never_print_alike_nor_as_zero_or_the_bar(detail, warp, bars
     assert flicker_change_text(v) == text
 
 
+def test_a_rejected_fix_gives_its_figures_as_its_reason_does():
+    # Open-Sora 16x240: the reason said "fell by only 2.8%", the title "luma flicker -3%"
+    v = SimpleNamespace(metrics={"headline_measure": "luma_flicker", "headline_reduction": 0.0283,
+                                 "flicker_reduction": 0.0012}, thresholds={"min_flicker_reduction": 0.10}, accepted=False)
+    assert flicker_change_text(v) == "luma flicker -2.8%, warping error -0.1%"
+
+
 @pytest.mark.parametrize(("status", "words", "label"), [
     ("done", "fixed", None), ("rejected", "rejected", "rejected fix"), ("report_only", "report only", "refused fix"),
 ])

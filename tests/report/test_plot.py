@@ -393,12 +393,21 @@ def test_repeated_frames_are_marked_and_their_zeros_said(clips):
     assert warp.repeats == texture.repeats == (5, 11)
     values = [v for v in warp.curves[0].values if not math.isnan(v)]
     without = [v for t, v in enumerate(warp.curves[0].values) if not math.isnan(v) and t not in held]
-    assert "Frames 5, 11 repeat the frame before exactly" in warp.note
+    assert "Frames 5, 11 repeat the frame before (exactly; dotted grey): the input's pairs there measure 0" in warp.note
     from flickerd.report.measures import fmt_pair
     a, b = fmt_pair(sum(values) / len(values), sum(without) / len(without))
     assert f"its mean counts them: {a} with, {b} without." in warp.note
     assert "its median counts them" in texture.note
+    # luma's second difference is no pair measure: a 0 at a repeat is said nowhere (Market Street's frame 12)
+    timeline = tuple(dataclasses.replace(p, luma_flicker=0.0) if p.index in held else p for p in timeline)
+    luma = panels(dataclasses.replace(gif, timeline=timeline), None)[1]
+    assert luma.repeats == (5, 11) and "repeat" not in luma.note
     fig = figure(before=gif, verification=None, title="t")
     assert all(any(ln.get_label() == "repeated frame" for ln in ax.lines) for ax in fig.axes)
     # a render without repeats has no such marks
     assert not any(p.repeats for p in panels(d, None))
+    # a film's coded duplicates differ by coding noise (Market Street: 0.03-0.10 grey levels, its median 10.9)
+    noisy = tuple(dataclasses.replace(p, mean_diff=0.05, warp_error=p.warp_error * 1e-3) if p.index in held else
+                  dataclasses.replace(p, mean_diff=10.0) if p.mean_diff is not None else p for p in d.timeline)
+    film = panels(dataclasses.replace(d, timeline=noisy), None)[0]
+    assert film.repeats == (5, 11) and "(up to coding noise; dotted grey)" in film.note and "almost nothing" in film.note

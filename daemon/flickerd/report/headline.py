@@ -58,11 +58,11 @@ def change_text(label: str, reduction: float, places: int | None = None) -> str:
     return f"{label} {change:+.{places}f}%"
 
 
-def percent_places(reductions: list[float], limits: tuple[float, ...] = ()) -> list[int]:
+def percent_places(reductions: list[float], limits: tuple[float, ...] = (), least: int = 0) -> list[int]:
     """Decimals (0 to 2) for each figure as a percentage: the fewest at which it reads neither as 0%
     nor as a limit (acceptance's bar) it is not, then more for both of two different figures that
     would still read alike: sample_8_seed2's title said "fine-detail flicker -1%, warping error
-    -1%" for 1.22% and 0.61% (qa19 #14)."""
+    -1%" for 1.22% and 0.61% (qa19 #14). ``least``: decimals to start from."""
     pcts = [100 * r for r in reductions]
     bars = [100 * b for b in limits] + [100.0]  # 99.7% is not "-100%": nothing is left
 
@@ -70,7 +70,7 @@ def percent_places(reductions: list[float], limits: tuple[float, ...] = ()) -> l
         def ok(n: int) -> bool:
             t = f"{abs(p):.{n}f}"
             return float(t) != 0 and not any(t == f"{b:.{n}f}" and round(p - b, 9) != 0 for b in bars)
-        return next((n for n in range(MOST_PLACES) if ok(n)), MOST_PLACES)
+        return next((n for n in range(least, MOST_PLACES) if ok(n)), MOST_PLACES)
 
     places = [own(p) for p in pcts]
     for i in range(len(pcts)):
@@ -101,7 +101,9 @@ def change_texts(verification: Any | None) -> list[str]:
     key, value = found
     warp = flicker_reduction(verification)
     figures = [(key, value)] + ([(WARP, warp)] if key != WARP and warp is not None else [])
-    places = percent_places([v for _, v in figures], _bars(verification))
+    # a refused fix's reason gives its best fall with a decimal ("fell by only 2.8%"): so does its title
+    least = 1 if getattr(verification, "accepted", True) is False else 0
+    places = percent_places([v for _, v in figures], _bars(verification), least)
     return [change_text(HEADLINE_MEASURES[k], v, n) for (k, v), n in zip(figures, places)]
 
 

@@ -67,6 +67,7 @@ class Panel:
     marks: tuple[int, ...] = ()  # frames marked by a dotted line (window seams)
     mark_label: str = ""
     repeats: tuple[int, ...] = ()  # frames that repeat the one before exactly (a GIF's or a film's duplicates)
+    measure: str = ""  # the MEASURES key drawn ("" for the tone panel)
 
     def legends(self) -> list[str]:
         """Each curve's legend line; a before and an after whose statistics differ are printed with
@@ -153,7 +154,8 @@ def _panel(title: str, m: Measure, curves: Sequence[Curve], diagnosis: Diagnosis
     notes = missing + ([_sampling_note(diagnosis, [c.measured for c in sampled], len(sampled[0].values))]
                        if sampled else []) + _gaps_note([c for c in curves if c.measured and c not in sampled]) \
         + ([how] if how else [])
-    return Panel(title, unit or m.axis_label, curves, bool(sampled), threshold, threshold_label, " ".join(notes))
+    return Panel(title, unit or m.axis_label, curves, bool(sampled), threshold, threshold_label, " ".join(notes),
+                 measure=m.key)
 
 
 WARP_CHANNELS = 3  # the diagnosis's warping error sums R, G, B; verification's (and the plot's) is their mean
@@ -235,16 +237,36 @@ def panels(before: Diagnosis | None, verification: Any | None) -> tuple[Panel, .
     return tuple(_with_repeats(p, repeats) for p in out) if repeats else tuple(out)
 
 
+# A repeated frame: its mean |F_t − F_{t−1}| is under this share of the clip's median pair and
+# under REPEAT_MOST grey levels. On the 27 real renders: GIF repeats read 0, a film's coded duplicates
+# 0.03–0.10 (0.3–0.9% of its median 10.9); the lowest other pair of any render is 14% of its median.
+REPEAT_SHARE = 0.02
+REPEAT_MOST = 0.5
+
+
 def repeated_frames(d: Diagnosis | None) -> tuple[int, ...]:
-    """Frames t whose decoded picture is the frame t − 1's exactly (``mean_diff`` 0: a GIF's held
-    frames, a film's telecine duplicates). Their pair measures are 0 by construction, and were drawn
-    as unmarked dips (qa18 F13, qa19 #9: Open-Sora 16x240 frames 2, 7, 12, 17)."""
+    """Frames t whose picture repeats frame t − 1's (a GIF's held frames exactly, a film's telecine
+    duplicates up to coding noise). Their pair measures are (about) 0 by construction, and were
+    drawn as unmarked dips (qa18 F13, qa19 #9: Open-Sora 16x240 frames 2, 7, 12, 17; Market Street
+    2, 12, 19, 29, 48, 55)."""
     if d is None:
         return ()
-    return tuple(p.index for p in d.timeline if p.mean_diff is not None and p.mean_diff == 0 and p.index > 0)
+    diffs = [(p.index, p.mean_diff) for p in d.timeline if p.mean_diff is not None and math.isfinite(p.mean_diff)
+             and p.index > 0]
+    if len(diffs) < 3:
+        return ()
+    ordered = sorted(v for _, v in diffs)
+    median = ordered[len(ordered) // 2]
+    return tuple(t for t, v in diffs if v <= min(REPEAT_MOST, REPEAT_SHARE * median))
 
 
 REPEAT_LABEL = "repeated frame"
+PAIR_MEASURES = frozenset({"warp_error", "texture_flicker", "local_flicker", "incoherence"})  # of frames t − 1, t
+
+
+def _median(values: Sequence[float]) -> float | None:
+    finite = sorted(v for v in values if not math.isnan(v))
+    return finite[len(finite) // 2] if finite else None
 
 
 def _with_repeats(panel: Panel, repeats: tuple[int, ...]) -> Panel:
@@ -256,17 +278,22 @@ def _with_repeats(panel: Panel, repeats: tuple[int, ...]) -> Panel:
     if not inside or panel.signed:
         return panel
     first = panel.curves[0]
-    zeros = [t for t in inside if t < len(first.values) and first.values[t] == 0]
+    # where the input's curve reads (about) nothing at the repeats: pair measures only (luma's second
+    # difference of a triple is not 0 at a repeat; a 0 there is a coincidence: Market Street's frame 12)
+    low = [t for t in inside if t < len(first.values) and not math.isnan(first.values[t])
+           and first.values[t] <= REPEAT_SHARE * (_median(first.values) or 0.0)] if panel.measure in PAIR_MEASURES else []
     note = ""
-    if zeros and first.summary:
-        kept = Curve(first.label, tuple(math.nan if t in zeros else v for t, v in enumerate(first.values)),
+    if low and first.summary:
+        kept = Curve(first.label, tuple(math.nan if t in low else v for t, v in enumerate(first.values)),
                      first.colour, first.summary)
         with_, without = first.statistic(), kept.statistic()
-        if with_ is not None and without is not None:
+        if with_ is not None and without is not None and fmt(with_) != fmt(without):
             a, b = fmt_pair(with_, without)
-            n = len(zeros)
-            note = (f"Frame{'s' if n > 1 else ''} {_ranges(zeros)} repeat{'s' if n == 1 else ''} the frame before "
-                    f"exactly (dotted grey): the input's pair{'s' if n > 1 else ''} there measure{'s' if n == 1 else ''} 0, "
+            n = len(low)
+            exact = all(first.values[t] == 0 for t in low)
+            note = (f"Frame{'s' if n > 1 else ''} {_ranges(low)} repeat{'s' if n == 1 else ''} the frame before "
+                    f"({'exactly' if exact else 'up to coding noise'}; dotted grey): the input's pair"
+                    f"{'s' if n > 1 else ''} there measure{'s' if n == 1 else ''} {'0' if exact else 'almost nothing'}, "
                     f"and its {first.summary} counts {'them' if n > 1 else 'it'}: {a} with, {b} without.")
     return dataclasses.replace(panel, repeats=inside, note=" ".join(t for t in (panel.note, note) if t))
 
@@ -349,7 +376,7 @@ def _fade_panel(x: Deciding, before: Diagnosis) -> Panel:
             "that three consecutive looks find cross-faded (the smallest of the three). No per-frame series is "
             "kept: each bar spans a cross-faded stretch at its highest look.")
     curve = Curve("before (input): highest look over each cross-faded stretch", tuple(values), BEFORE, summary="")
-    return Panel(title, m.unit, (curve,), False, x.threshold, f"verdict threshold {threshold}", note)
+    return Panel(title, m.unit, (curve,), False, x.threshold, f"verdict threshold {threshold}", note, measure=m.key)
 
 
 def _deciding_panel(x: Deciding, curves: Sequence[Curve], before: Diagnosis | None, mode: str,
@@ -494,16 +521,16 @@ def _draw(ax: Any, panel: Panel, cuts: Sequence[int], replaced: Sequence[tuple[i
         top = max(top, 1.15 * panel.threshold)  # the threshold is in view: a clean clip plots low and flat
     if panel.signed:  # a change of level: at least ±2 grey levels in view, so noise is not blown up
         bottom, top = min(bottom, -2.0), max(top, 2.0)
-    if panel.note:  # headroom: the note (top left) and the legend (top right) sit above the data, never on it
+    if panel.note or panel.repeats:  # headroom: the note (top left) and the legend (top right) sit above the data, never on it
         entries = (sum(1 for c in panel.curves if c.measured) + (panel.threshold is not None) + bool(cuts)
                    + bool(panel.marks) + bool(panel.repeats) + bool(replaced))
         legend = min(0.6, 0.05 + 0.1 * entries)  # share of the axes' height, 8 pt lines
-        room = max(0.25 + 0.13 * _wrap(panel.note).count("\n"), legend / (1 - legend))
+        room = max(0.25 + 0.13 * _wrap(panel.note).count("\n") if panel.note else 0.0, legend / (1 - legend))
         top += (top - (bottom if panel.signed else 0.0)) * room
     ax.set_ylim(bottom if panel.signed else 0, top)  # magnitudes stay honest: no zoom onto noise
     if drew or panel.threshold is not None:
         # "best" weighs the curves only, not the note (top left): LaVie's legend sat on its note
-        ax.legend(loc="upper right" if panel.note else "best", fontsize=8)
+        ax.legend(loc="upper right" if panel.note or panel.repeats else "best", fontsize=8)
     if panel.note:
         ax.text(0.005, 0.97, _wrap(panel.note), transform=ax.transAxes, va="top", ha="left", fontsize=7.5,
                 color="0.25", bbox={"boxstyle": "round", "fc": "white", "ec": "0.8", "alpha": 0.85})
