@@ -411,3 +411,15 @@ def test_repeated_frames_are_marked_and_their_zeros_said(clips):
                   dataclasses.replace(p, mean_diff=10.0) if p.mean_diff is not None else p for p in d.timeline)
     film = panels(dataclasses.replace(d, timeline=noisy), None)[0]
     assert film.repeats == (5, 11) and "(up to coding noise; dotted grey)" in film.note and "almost nothing" in film.note
+
+
+def test_a_headline_no_panel_draws_is_given_on_the_first(clips):
+    # SEINE: the title led with "local flicker -11%" over panels of warp, luma, texture and banding
+    d = run(clips["texture"])
+    metrics = {"local_flicker_before": 0.9676, "local_flicker_after": 0.8635, "local_flicker_reduction": 0.1077,
+               "headline_measure": "local_flicker", "headline_reduction": 0.1077, "flicker_reduction": 0.04}
+    drawn = panels(d, SimpleNamespace(series={}, after=d, mode="fix", metrics=metrics))
+    assert not any(p.measure == "local_flicker" for p in drawn)
+    assert ('The title\'s "local flicker -11%" is verification\'s local flicker, every frame of both files: '
+            "0.97 → 0.86 grey levels; no panel draws it.") in drawn[0].note
+    assert sum("The title's" in p.note for p in drawn) == 1

@@ -18,6 +18,7 @@ from typing import Any
 
 from flickerd.diagnose.model import Diagnosis
 from flickerd.diagnose.verdict import FINE_TEXTURE_FLOOR
+from flickerd.report.headline import change_texts
 from flickerd.report.measures import MEASURES, WARP_UNIT_VERIFIED, Deciding, Measure, deciding, fmt, fmt_pair
 
 WIDTH_IN = 10.0
@@ -233,6 +234,11 @@ def panels(before: Diagnosis | None, verification: Any | None) -> tuple[Panel, .
             out.append(_fade_panel(x, before))
     if before is not None and before.seams:
         out.append(_drift_panel(before, after, fixed))
+    unshown = _unshown_headline_note(verification, {HEADLINE_OF.get(p.measure) for p in out})
+    if unshown and out:
+        import dataclasses
+
+        out[0] = dataclasses.replace(out[0], note=" ".join(t for t in (out[0].note, unshown) if t))
     repeats = repeated_frames(before)
     return tuple(_with_repeats(p, repeats) for p in out) if repeats else tuple(out)
 
@@ -408,7 +414,6 @@ def _headline_note(key: str, verification: Any | None) -> str:
     """Where a panel draws the diagnoses' measure of the kind the title's headline is, the headline's
     own figures: MagicTime's luma panel drew 1.48 → 0.01 (motion-compensated, −99%) under a title
     saying "luma flicker -85%" (verification's plain frame means, 1.65 → 0.21, from a 0.25 floor)."""
-    from flickerd.report.headline import change_texts
     from flickerd.verify import HEADLINE_MEASURES
 
     metrics = getattr(verification, "metrics", None) or {}
@@ -423,6 +428,24 @@ def _headline_note(key: str, verification: Any | None) -> str:
     return (f"The title's \"{texts[0]}\" is verification's {HEADLINE_MEASURES[measure]}, "
             f"every frame of both files: {before} → {after} {HEADLINE_UNITS[measure]} (a change under its noise "
             "floor counts as none).")
+
+
+def _unshown_headline_note(verification: Any | None, drawn: set[str | None]) -> str:
+    """The title's headline figures where no panel draws that measure's kind: SEINE's title led with
+    "local flicker -11%" over panels of warping error, luma, texture and banding."""
+    from flickerd.verify import HEADLINE_MEASURES
+
+    metrics = getattr(verification, "metrics", None) or {}
+    measure = metrics.get("headline_measure")
+    b, a = metrics.get(f"{measure}_before"), metrics.get(f"{measure}_after")
+    if measure in drawn or measure not in HEADLINE_UNITS or None in (b, a):
+        return ""
+    texts = change_texts(verification)
+    if not texts:
+        return ""
+    before, after = fmt_pair(b, a)
+    return (f"The title's \"{texts[0]}\" is verification's {HEADLINE_MEASURES[measure]}, every frame of both files: "
+            f"{before} → {after} {HEADLINE_UNITS[measure]}; no panel draws it.")
 
 
 NOTED_CHANGE = 0.1  # a change under a floor is noted from 10% of its input: acceptance's bar for a fix
