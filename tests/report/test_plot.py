@@ -423,3 +423,15 @@ def test_a_headline_no_panel_draws_is_given_on_the_first(clips):
     assert ('The title\'s "local flicker -11%" is verification\'s local flicker, every frame of both files: '
             "0.97 → 0.86 grey levels; no panel draws it.") in drawn[0].note
     assert sum("The title's" in p.note for p in drawn) == 1
+
+
+def test_legends_imply_the_change_the_title_gives():
+    # DynamiCrafter: "mean 0.0012" -> "mean 0.0011" (-8% to a reader) beside "warping error -3.0%"
+    from flickerd.report.plot import AFTER, BEFORE, Curve, Panel
+
+    unit = "RGB² in [0,1], mean of R, G, B"
+    curves = (Curve("before (input)", (0.00118,), BEFORE), Curve("after (fixed)", (0.001144,), AFTER))
+    assert Panel("warp", unit, curves, sampled=False).legends() == [f"before (input): mean 0.00118 {unit}",
+                                                                     f"after (fixed): mean 0.00114 {unit}"]
+    far = (Curve("before (input)", (0.0018,), BEFORE), Curve("after (fixed)", (0.0011,), AFTER))
+    assert Panel("warp", unit, far, sampled=False).legends()[1] == f"after (fixed): mean 0.0011 {unit}"
