@@ -435,3 +435,11 @@ def test_legends_imply_the_change_the_title_gives():
                                                                      f"after (fixed): mean 0.00114 {unit}"]
     far = (Curve("before (input)", (0.0018,), BEFORE), Curve("after (fixed)", (0.0011,), AFTER))
     assert Panel("warp", unit, far, sampled=False).legends()[1] == f"after (fixed): mean 0.0011 {unit}"
+
+
+def test_small_figures_are_never_in_e_notation():
+    # guided_mochi's warp legends read "mean 9.89e-05" beside other plots' "0.00070"
+    from flickerd.report.measures import fmt, fmt_pair
+
+    assert fmt(9.89e-05) == "0.000099" and fmt(9.996e-05) == "0.00010" and fmt(0.000681) == "0.00068"
+    assert fmt_pair(9.89e-05, 9.88e-05) == ("0.0000989", "0.0000988")
