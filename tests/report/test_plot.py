@@ -443,3 +443,15 @@ def test_small_figures_are_never_in_e_notation():
 
     assert fmt(9.89e-05) == "0.000099" and fmt(9.996e-05) == "0.00010" and fmt(0.000681) == "0.00068"
     assert fmt_pair(9.89e-05, 9.88e-05) == ("0.0000989", "0.0000988")
+
+
+def test_a_luma_panel_of_zeros_says_what_zero_means(clips):
+    # hunyuan woman_reading, clean and still: "mean 0 grey levels" over a flat line, measured
+    import dataclasses
+
+    d = run(clips["texture"])
+    flat = dataclasses.replace(d, timeline=tuple(dataclasses.replace(p, luma_flicker=0.0) if p.luma_flicker is not None
+                                                 else p for p in d.timeline))
+    luma = panels(flat, None)[1]
+    assert luma.title.startswith("Global luma flicker (motion-compensated, the score)")
+    assert "moves in steps of about 0.06 grey levels: 0 means less than that." in luma.note

@@ -250,6 +250,8 @@ def panels(before: Diagnosis | None, verification: Any | None) -> tuple[Panel, .
                 name += " of plain frame means" if by_verification else " (motion-compensated, the score)"
                 if by_verification:  # a frame's mean needs no flow: "measured with the input's optical flow" was wrong
                     source = PLAIN_MEANS
+                else:
+                    how = _luma_step_note(curves[0])
             out.append(_panel(f"{name} — {source}", m, curves, before, mode, how=how, unit=unit))
     for x in decided:
         if x.measure.key not in ("luma_flicker", "warp_error") and x.measure.per_frame is not None:
@@ -471,6 +473,20 @@ def _unshown_headline_note(verification: Any | None, drawn: set[str | None]) -> 
     before, after = fmt_pair(b, a)
     return (f"The title's \"{texts[0]}\" is verification's {HEADLINE_MEASURES[measure]}, every frame of both files: "
             f"{before} → {after} {HEADLINE_UNITS[measure]}; no panel draws it.")
+
+
+def _luma_step_note(curve: Curve) -> str:
+    """The diagnosis's luma flicker moves in steps (each pair's offset is a median of whole RGB
+    levels): a clean still render's panel was a flat "mean 0 grey levels", which reads as unmeasured
+    or as perfect. Said where most measured values are 0."""
+    from flickerd.diagnose.global_flicker import YCC
+
+    measured = [v for v in curve.values if not math.isnan(v)]
+    if not measured or sum(1 for v in measured if v == 0) * 2 <= len(measured):
+        return ""
+    step = float(min(abs(YCC[0]))) / 2
+    return (f"Each pair's tone offset is a median of whole RGB levels, so this measure moves in steps of about "
+            f"{fmt(step)} grey levels: 0 means less than that.")
 
 
 NOTED_CHANGE = 0.1  # a change under a floor is noted from 10% of its input: acceptance's bar for a fix
