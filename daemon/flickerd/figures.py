@@ -8,6 +8,7 @@ rule the verification reasons (``verify``) and the report's score/threshold pair
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 
@@ -17,8 +18,20 @@ def fixed(x: float, places: int) -> str:
 
 
 def significant(x: float, digits: int) -> str:
-    """``x`` with ``digits`` significant digits, trailing zeros kept (0.0450, 0.000681)."""
-    return f"{x:#.{digits}g}".rstrip(".")
+    """``x`` with ``digits`` significant digits, trailing zeros kept (0.0450, 0.000681), and never in
+    e-notation below 1 (a static render's warping error read "9.89e-05" beside "0.00070")."""
+    text = f"{x:#.{digits}g}".rstrip(".")
+    if "e-" in text and x != 0:
+        places = digits - 1 - math.floor(math.log10(abs(x)))
+        text = f"{x:.{places}f}"
+        if significant_digits(text) > digits:  # 9.996e-05 at 2 digits rounds up to 0.00010
+            text = f"{x:.{places - 1}f}"
+    return text
+
+
+def significant_digits(text: str) -> int:
+    """Significant digits in a positional number's text ("0.000100" → 3)."""
+    return len(text.lstrip("-").replace(".", "").lstrip("0"))
 
 
 def apart(v: float, other: float, start: int, most: int = 6,

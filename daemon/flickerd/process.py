@@ -32,7 +32,7 @@ from flickerd.media.probe import probe
 from flickerd.media.rotation import carry_rotation
 from flickerd.media.spill import PairSpill
 from flickerd.media.writer import output_extension
-from flickerd.report import ReportPaths, write_reports
+from flickerd.report import ReportPaths, fixed_reason, write_reports
 from flickerd.report.settings import ReportSettings
 from flickerd.routes.base import ChainResult, ProgressFn, Step, no_progress, run_chain
 from flickerd.media.guide import Guide
@@ -63,7 +63,7 @@ class Outcome:
     decision: Decision | None = None
     chain: ChainResult | None = None
     verification: Verification | None = None
-    reason: str = ""  # a full sentence for people; empty when done
+    reason: str = ""  # a full sentence for people, whatever the status
     failure: str | None = None  # the errors.FAILURE_REASONS label when status is "failed"
     attempts: tuple[str, ...] = ()  # chains tried, in order, e.g. ("normalize+rife", "normalize")
     timings: Mapping[str, float] = field(default_factory=dict)
@@ -372,7 +372,7 @@ def process_file(
     elif decision.action is Action.REVIEW:
         status, reason = "review", "a regenerated candidate for a person to review."
     elif verification.accepted:
-        status, reason = "done", ""
+        status, reason = "done", fixed_reason(decision, chain, verification)
     else:
         status, reason = "rejected", "verification rejected the fix: " + " ".join(verification.reasons)
     if status == "rejected" and report_if_refused:

@@ -95,3 +95,51 @@ def test_log_metric_json_title_and_cli_agree(capsys):
     assert "luma flicker -85%, warping error -3%" in _title("MagicTime.gif", "done", None, v)
     _summary(outcome, [])
     assert "luma flicker -85%, warping error -3%" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(("detail", "warp", "bars", "text"), [
+    # sample_8_seed2 (qa19 #14): 1.22% and 0.61% both printed "-1%"
+    (0.0122, 0.0061, {}, "fine-detail flicker -1.2%, warping error -0.6%"),
+    (0.85, 0.03, {}, "fine-detail flicker -85%, warping error -3%"),  # far apart: whole percents
+    (0.85, 0.004, {}, "fine-detail flicker -85%, warping error -0.4%"),  # never "-0%"
+    # a figure never reads as acceptance's bar when it is not: 9.96% is not "-10%"
+    (0.0996, 0.03, {"min_flicker_reduction": 0.10}, "fine-detail flicker -9.96%, warping error -3%"),
+    (0.10, 0.03, {"min_flicker_reduction": 0.10}, "fine-detail flicker -10%, warping error -3%"),
+    (0.997, 0.5, {}, "fine-detail flicker -99.7%, warping error -50%"),  # something is left: not "-100%"
+])
+def test_two_figures_never_print_alike_nor_as_zero_or_the_bar(detail, warp, bars, text):
+    v = SimpleNamespace(metrics={"headline_measure": "detail_flicker", "headline_reduction": detail,
+                                 "flicker_reduction": warp}, thresholds=bars)
+    assert flicker_change_text(v) == text
+
+
+def test_a_rejected_fix_gives_its_figures_as_its_reason_does():
+    # Open-Sora 16x240: the reason said "fell by only 2.8%", the title "luma flicker -3%"
+    v = SimpleNamespace(metrics={"headline_measure": "luma_flicker", "headline_reduction": 0.0283,
+                                 "flicker_reduction": 0.0012}, thresholds={"min_flicker_reduction": 0.10}, accepted=False)
+    assert flicker_change_text(v) == "luma flicker -2.8%, warping error -0.1%"
+
+
+@pytest.mark.parametrize(("status", "words", "label"), [
+    ("done", "fixed", None), ("rejected", "rejected", "rejected fix"), ("report_only", "report only", "refused fix"),
+])
+def test_the_cli_keeps_the_status_token_adds_the_plots_words_and_never_publishes_a_refused_fixs_figures(
+        capsys, status, words, label):
+    # guided_mochi (qa19 #12): "report_only (normalize+guided, verdict clean, warping error +0.4%, SSIM …)"
+    # led with the figures of a fix nobody got
+    from flickerd.commands.fix import _summary
+
+    v = _verification(MAGICTIME)
+    outcome = SimpleNamespace(verification=v, status=status, route="normalize", before=None, reason="r.",
+                              decision=None)
+    _summary(outcome, [])
+    line = capsys.readouterr().out.splitlines()[0]
+    assert line.split()[0] == status and line.startswith(f"{status} ({words}: normalize")
+    figures = "luma flicker -85%, warping error -3%, SSIM 0.980"
+    if label is None:
+        assert line == f"done (fixed: normalize, {figures})"
+    else:
+        assert line == f"{status} ({words}: normalize); the {label}, not published: {figures}"
+    # the plot's title says it alike
+    title = _title("guided_mochi.mp4", status, None, v)
+    assert title == f"guided_mochi.mp4 — {words} — " + (figures if label is None else f"the {label}, not published: {figures}")

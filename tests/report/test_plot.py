@@ -330,3 +330,128 @@ def test_a_refused_fix_is_not_called_fixed_in_the_legends(clips):
     assert labels and all("refused fix" in x and "fixed" not in x for x in labels), labels
     kept = SimpleNamespace(series=series, after=d, mode="fix", metrics={}, accepted=True)
     assert all("(fixed" in c.label for p in panels(d, kept) for c in p.curves if c.label.startswith("after"))
+
+
+def test_the_warping_error_means_one_quantity_on_every_plot(clips):
+    # a report-only plot drew the diagnosis's sum of R, G, B, a fixed one verification's mean of
+    # them, both titled "Flow-compensated warping error": 3× apart in one batch (qa19 #10)
+    from flickerd.report.measures import WARP_UNIT_VERIFIED
+
+    d = run(clips["texture"])
+    reported = panels(d, None)[0]
+    n = d.frames
+    verification = SimpleNamespace(series={"warp_error_before": [None] + [0.002] * (n - 1),
+                                           "warp_error_after": [None] + [0.001] * (n - 1)},
+                                   after=d, mode="fix", metrics={})
+    fixed = panels(d, verification)[0]
+    assert reported.title.split(" — ")[0] == fixed.title.split(" — ")[0]
+    assert reported.ylabel == fixed.ylabel == WARP_UNIT_VERIFIED
+    sums = [p.warp_error for p in d.timeline if p.warp_error is not None and not math.isnan(p.warp_error)]
+    assert _finite(reported.curves[0].values) == pytest.approx([v / 3 for v in sums])
+    # the JSON's score is still the sum: the note says how the two relate
+    assert 3 * reported.curves[0].statistic() == pytest.approx(d.scores["warp_error"], rel=1e-6)
+    assert "3× these values" in reported.note and "diagnosis.scores.warp_error" in reported.note
+
+
+def test_a_cross_fade_verdict_is_shaded_and_drawn_by_what_decided_it(clips):
+    # Vchitect s0_seed3 (qa19 #11): decided by the fade look (0.0448 over 0.0385), no panel showed
+    # it, and the shading said "content replaced"
+    import dataclasses
+
+    from flickerd.diagnose.model import Segment, Verdict
+
+    d = run(clips["luma"])
+    faded = dataclasses.replace(d, verdict=Verdict.INCOHERENT, scores={**d.scores, "fade": 0.0448, "incoherence": 0.007},
+                                segments=(Segment(17, 26, "incoherent", 0.0517),))
+    fade = [p for p in panels(faded, None) if p.title.startswith("Cross-faded content — decided the verdict")]
+    assert len(fade) == 1 and "0.0448" in fade[0].title and fade[0].threshold == faded.settings["fade_threshold"]
+    # the legend's threshold as the title prints it (0.0385, not 0.04)
+    assert fade[0].threshold_label == f"verdict threshold {fade[0].title.split('threshold ')[1].split(' ')[0]}"
+    drawn = fade[0].curves[0].values
+    assert [t for t, v in enumerate(drawn) if not math.isnan(v)] == list(range(17, 27)) and drawn[20] == 0.0517
+    fig = figure(before=faded, verification=None, title="t")
+    labels = {p.get_label() for ax in fig.axes for p in ax.patches}
+    assert "content cross-faded (incoherent)" in labels and "content replaced (incoherent)" not in labels
+    # replaced pairs over their own threshold keep their words
+    both = dataclasses.replace(faded, scores={**faded.scores, "incoherence": 1.0})
+    labels = {p.get_label() for ax in figure(before=both, verification=None, title="t").axes for p in ax.patches}
+    assert "content replaced or cross-faded (incoherent)" in labels
+
+
+def test_repeated_frames_are_marked_and_their_zeros_said(clips):
+    # Open-Sora's 16x240 GIF (qa19 #9): frames 2, 7, 12, 17 repeat the one before; the warp and
+    # texture panels drew unmarked dips to 0 that their legends' statistics counted
+    import dataclasses
+
+    d = run(clips["texture"])
+    held = {5, 11}
+    timeline = tuple(dataclasses.replace(p, mean_diff=0.0, warp_error=0.0, texture_flicker=0.0) if p.index in held else p
+                     for p in d.timeline)
+    gif = dataclasses.replace(d, timeline=timeline)
+    warp = panels(gif, None)[0]
+    texture = [p for p in panels(gif, None) if p.title.startswith("Regenerated texture")][0]
+    assert warp.repeats == texture.repeats == (5, 11)
+    values = [v for v in warp.curves[0].values if not math.isnan(v)]
+    without = [v for t, v in enumerate(warp.curves[0].values) if not math.isnan(v) and t not in held]
+    assert "Frames 5, 11 repeat the frame before (exactly; dotted grey): the input's pairs there measure 0" in warp.note
+    from flickerd.report.measures import fmt_pair
+    a, b = fmt_pair(sum(values) / len(values), sum(without) / len(without))
+    assert f"its mean counts them: {a} with, {b} without." in warp.note
+    assert "its median counts them" in texture.note
+    # luma's second difference is no pair measure: a 0 at a repeat is said nowhere (Market Street's frame 12)
+    timeline = tuple(dataclasses.replace(p, luma_flicker=0.0) if p.index in held else p for p in timeline)
+    luma = panels(dataclasses.replace(gif, timeline=timeline), None)[1]
+    assert luma.repeats == (5, 11) and "repeat" not in luma.note
+    fig = figure(before=gif, verification=None, title="t")
+    assert all(any(ln.get_label() == "repeated frame" for ln in ax.lines) for ax in fig.axes)
+    # a render without repeats has no such marks
+    assert not any(p.repeats for p in panels(d, None))
+    # a film's coded duplicates differ by coding noise (Market Street: 0.03-0.10 grey levels, its median 10.9)
+    noisy = tuple(dataclasses.replace(p, mean_diff=0.05, warp_error=p.warp_error * 1e-3) if p.index in held else
+                  dataclasses.replace(p, mean_diff=10.0) if p.mean_diff is not None else p for p in d.timeline)
+    film = panels(dataclasses.replace(d, timeline=noisy), None)[0]
+    assert film.repeats == (5, 11) and "(up to coding noise; dotted grey)" in film.note and "almost nothing" in film.note
+
+
+def test_a_headline_no_panel_draws_is_given_on_the_first(clips):
+    # SEINE: the title led with "local flicker -11%" over panels of warp, luma, texture and banding
+    d = run(clips["texture"])
+    metrics = {"local_flicker_before": 0.9676, "local_flicker_after": 0.8635, "local_flicker_reduction": 0.1077,
+               "headline_measure": "local_flicker", "headline_reduction": 0.1077, "flicker_reduction": 0.04}
+    drawn = panels(d, SimpleNamespace(series={}, after=d, mode="fix", metrics=metrics))
+    assert not any(p.measure == "local_flicker" for p in drawn)
+    assert ('The title\'s "local flicker -11%" is verification\'s local flicker, every frame of both files: '
+            "0.97 → 0.86 grey levels; no panel draws it.") in drawn[0].note
+    assert sum("The title's" in p.note for p in drawn) == 1
+
+
+def test_legends_imply_the_change_the_title_gives():
+    # DynamiCrafter: "mean 0.0012" -> "mean 0.0011" (-8% to a reader) beside "warping error -3.0%"
+    from flickerd.report.plot import AFTER, BEFORE, Curve, Panel
+
+    unit = "RGB² in [0,1], mean of R, G, B"
+    curves = (Curve("before (input)", (0.00118,), BEFORE), Curve("after (fixed)", (0.001144,), AFTER))
+    assert Panel("warp", unit, curves, sampled=False).legends() == [f"before (input): mean 0.00118 {unit}",
+                                                                     f"after (fixed): mean 0.00114 {unit}"]
+    far = (Curve("before (input)", (0.0018,), BEFORE), Curve("after (fixed)", (0.0011,), AFTER))
+    assert Panel("warp", unit, far, sampled=False).legends()[1] == f"after (fixed): mean 0.0011 {unit}"
+
+
+def test_small_figures_are_never_in_e_notation():
+    # guided_mochi's warp legends read "mean 9.89e-05" beside other plots' "0.00070"
+    from flickerd.report.measures import fmt, fmt_pair
+
+    assert fmt(9.89e-05) == "0.000099" and fmt(9.996e-05) == "0.00010" and fmt(0.000681) == "0.00068"
+    assert fmt_pair(9.89e-05, 9.88e-05) == ("0.0000989", "0.0000988")
+
+
+def test_a_luma_panel_of_zeros_says_what_zero_means(clips):
+    # hunyuan woman_reading, clean and still: "mean 0 grey levels" over a flat line, measured
+    import dataclasses
+
+    d = run(clips["texture"])
+    flat = dataclasses.replace(d, timeline=tuple(dataclasses.replace(p, luma_flicker=0.0) if p.luma_flicker is not None
+                                                 else p for p in d.timeline))
+    luma = panels(flat, None)[1]
+    assert luma.title.startswith("Global luma flicker (motion-compensated, the score)")
+    assert "moves in steps of about 0.06 grey levels: 0 means less than that." in luma.note

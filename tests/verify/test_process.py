@@ -81,6 +81,10 @@ def test_good_fix_is_done_with_all_reports(renders, tmp_path):
     step = doc["chain"]["steps"][0]
     assert step["backend"] == "numpy test route" and step["version"] == "test-1" and "seconds" in step
     assert doc["verification"]["accepted"] is True
+    # a published fix's reason is a sentence too (it was ""), with the title's own figures
+    from flickerd.report import figures_text
+    assert doc["reason"] == out.reason == f"fixed with test-good, the route given by hand: {figures_text(out.verification)}."
+    assert "warping error" in out.reason and "SSIM" in out.reason
     for key in ("flicker_reduction", "ssim", "psnr_db", "ghosting", "sharpness_ratio", "warp_error_before"):
         assert isinstance(doc["verification"]["metrics"][key], float)
     assert set(doc["timings"]) >= {"diagnose", "fix0", "verify0"}
@@ -110,6 +114,7 @@ def test_the_clip_reuses_verifications_frames_and_leaves_no_spill(renders, tmp_p
                   steps=(Step("test-blur"),), fallback=(Step("test-good"),)),)
     out = process_file(src, tmp_path / "work", rules=rules)
     assert out.status == "done" and out.attempts == ("test-blur", "test-good")
+    assert out.reason.startswith("fixed by rule gen with test-good, the fallback of test-blur: ")
     with av.open(out.reports.compare) as c:
         assert sum(1 for _ in c.decode(c.streams.video[0])) == N  # the fallback's frames, all of them
     assert not [f for f in _files(tmp_path / "work") if f.endswith(".frames.tmp")]
@@ -136,6 +141,7 @@ def test_rejected_chain_falls_back_once(renders, tmp_path):
                   steps=(Step("test-blur"),), fallback=(Step("test-good"),)),)
     out = process_file(src, tmp_path, rules=rules, compare=False)
     assert out.status == "done" and out.attempts == ("test-blur", "test-good")
+    assert out.reason.startswith("fixed by rule gen with test-good, the fallback of test-blur: ")
     assert out.reports.compare is None
     # the route stays the one the rules chose (the label it started under, QA F12); the chain says what ran
     from flickerd.report import _title, fallback_route
@@ -297,6 +303,7 @@ def test_review_candidates_are_judged_by_their_own_policy(renders, tmp_path, acc
         registry.unregister(name)
     if accepted:  # identity output: the CPU fidelity checks do not judge a candidate
         assert out.status == "review" and out.output and os.path.exists(out.output)
+        assert out.reason == "a regenerated candidate for a person to review."
     else:
         assert out.status == "rejected" and out.output is None
         assert "acceptance policy" in out.reason and "flicker did not fall" in out.reason

@@ -264,21 +264,23 @@ def _key(src: str, steps, mode: str | None, outcome):
 
 
 def _summary(outcome, written: Sequence[str]) -> None:
-    v = outcome.verification
-    from flickerd.report import route_text
+    """``done (fixed: normalize, verdict generative_flicker, luma flicker -85%, …)``: the status token
+    first (scripts parse it), then the plot's words for it. A fix nobody gets (rejected, or a refused
+    guided fix of a render reported as it is) gives its figures after saying so, not as if published (qa19 #12)."""
+    from flickerd.report import FIX_LABELS, STATUS_WORDS, figures_text, route_text
 
-    parts = [outcome.status, route_text(outcome.decision, outcome.chain) if outcome.decision else outcome.route]
+    v = outcome.verification
+    parts = [route_text(outcome.decision, outcome.chain) if outcome.decision else outcome.route]
     if outcome.before is not None:
         parts.append(f"verdict {outcome.before.verdict.value}")
-    if v is not None:
-        from flickerd.report.headline import flicker_change_text
-
-        change = flicker_change_text(v)
-        if change:
-            parts.append(change)
-        if v.metrics.get("ssim") is not None:
-            parts.append(f"SSIM {v.metrics['ssim']:.3f}")
-    print(": ".join(parts[:1]) + " (" + ", ".join(parts[1:]) + ")")
+    figures = figures_text(v) if v is not None else ""
+    published = outcome.status in ("done", "review")
+    if figures and published:
+        parts.append(figures)
+    line = f"{outcome.status} ({STATUS_WORDS.get(outcome.status, outcome.status)}: {', '.join(parts)})"
+    if figures and not published:
+        line += f"; the {FIX_LABELS.get(outcome.status, 'fix')}, not published: {figures}"
+    print(line)
     if outcome.reason:
         print(f"  {outcome.reason}")
     elif outcome.verification is None and outcome.decision is not None and outcome.decision.note:

@@ -151,11 +151,32 @@ def _title(source: str, status: str, decision: Decision | None, verification: An
     title = f"{os.path.basename(source)} — {STATUS_WORDS.get(status, status)}"
     if decision is not None and decision.steps:
         title += f" ({route_text(decision, chain)})"
+    figures = figures_text(verification)
+    if figures and status not in ("done", "review"):  # as ``flickerd fix`` says it: nobody got this fix
+        figures = f"the {FIX_LABELS.get(status, 'fix')}, not published: {figures}"
+    return title + (" — " + figures if figures else "")
+
+
+def figures_text(verification: Any | None) -> str:
+    """The fix's figures as the title, the CLI and a fixed job's ``reason`` give them:
+    "luma flicker -85%, warping error -3%, SSIM 0.995" ("" without a verification)."""
     figures = [f for f in (flicker_change_text(verification),) if f]
     metrics = getattr(verification, "metrics", None) or {}
     if metrics.get("ssim") is not None:
         figures.append(f"SSIM {metrics['ssim']:.3f}")
-    return title + (" — " + ", ".join(figures) if figures else "")
+    return ", ".join(figures)
+
+
+def fixed_reason(decision: Decision | None, chain: ChainResult | None, verification: Any | None) -> str:
+    """A published fix's ``reason`` (it was "" though the README calls it a sentence for people):
+    the rule, what ran and the title's figures, "fixed by rule generative with normalize: luma
+    flicker -85%, warping error -3%, SSIM 0.995."."""
+    route = route_text(decision, chain)
+    rule = getattr(decision, "rule", None)
+    how = (f"fixed with {route}, the route given by hand" if rule == "override"
+           else f"fixed by rule {rule} with {route}" if rule else f"fixed with {route}")
+    figures = figures_text(verification)
+    return f"{how}: {figures}." if figures else f"{how}."
 
 
 SUBTITLE_WIDTH = 120  # characters of a plot subtitle line: about 880 of the figure's 1000 px at 11 pt
@@ -202,4 +223,4 @@ def _name(path: str | None) -> str | None:
     return os.path.basename(path) if path else None
 
 
-__all__ = ["ReportPaths", "write_reports", "route_text", "fallback_route", "JSON_SUFFIX", "PLOT_SUFFIX", "COMPARE_SUFFIX"]
+__all__ = ["ReportPaths", "write_reports", "route_text", "fixed_reason", "figures_text", "fallback_route", "JSON_SUFFIX", "PLOT_SUFFIX", "COMPARE_SUFFIX"]

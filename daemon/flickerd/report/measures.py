@@ -187,4 +187,4 @@ def fmt(v: float) -> str:
         return f"{v:.0f}"
     if abs(v) >= 0.01:
         return f"{v:.2f}"
-    return f"{v:#.2g}"
+    return significant(v, 2)

@@ -18,6 +18,7 @@ from typing import Any
 
 from flickerd.diagnose.model import Diagnosis
 from flickerd.diagnose.verdict import FINE_TEXTURE_FLOOR
+from flickerd.report.headline import change_texts
 from flickerd.report.measures import MEASURES, WARP_UNIT_VERIFIED, Deciding, Measure, deciding, fmt, fmt_pair
 
 WIDTH_IN = 10.0
@@ -66,6 +67,8 @@ class Panel:
     signed: bool = False  # values below 0 are meaningful (a change of level): the axis is not pinned at 0
     marks: tuple[int, ...] = ()  # frames marked by a dotted line (window seams)
     mark_label: str = ""
+    repeats: tuple[int, ...] = ()  # frames that repeat the one before exactly (a GIF's or a film's duplicates)
+    measure: str = ""  # the MEASURES key drawn ("" for the tone panel)
 
     def legends(self) -> list[str]:
         """Each curve's legend line; a before and an after whose statistics differ are printed with
@@ -75,8 +78,33 @@ class Panel:
         given = [k for k, v in enumerate(stats) if v is not None]
         if len(given) == 2:
             i, j = given
-            texts[i], texts[j] = fmt_pair(stats[i], stats[j])
+            texts[i], texts[j] = _pair_as_changed(stats[i], stats[j])
         return [c.legend(self.ylabel, t) for c, t in zip(self.curves, texts)]
+
+
+CHANGE_SLACK = 0.01  # the change two printed figures imply may be off the true one by a percentage point
+
+
+def _pair_as_changed(before: float, after: float) -> tuple[str, str]:
+    """``fmt_pair``, with more significant digits (up to 4) while the printed pair implies a change
+    more than a point off the true one: DynamiCrafter's "0.0012 → 0.0011" read as −8% beside a
+    title's "warping error -3.0%" (0.00118 → 0.00114)."""
+    from flickerd.figures import significant
+
+    a, b = fmt_pair(before, after)
+    if before <= 0 or after < 0:
+        return a, b
+    digits = 2
+    while digits < 4:
+        try:
+            implied = 1 - float(b) / float(a)
+        except (ValueError, ZeroDivisionError):  # "just over 0.5" and the like: already apart
+            return a, b
+        if abs(implied - (1 - after / before)) <= CHANGE_SLACK:
+            return a, b
+        digits += 1
+        a, b = significant(before, digits), significant(after, digits)
+    return a, b
 
 
 def _clean(values: Sequence[Any]) -> tuple[float, ...]:
@@ -152,8 +180,13 @@ def _panel(title: str, m: Measure, curves: Sequence[Curve], diagnosis: Diagnosis
     notes = missing + ([_sampling_note(diagnosis, [c.measured for c in sampled], len(sampled[0].values))]
                        if sampled else []) + _gaps_note([c for c in curves if c.measured and c not in sampled]) \
         + ([how] if how else [])
-    return Panel(title, unit or m.axis_label, curves, bool(sampled), threshold, threshold_label, " ".join(notes))
+    return Panel(title, unit or m.axis_label, curves, bool(sampled), threshold, threshold_label, " ".join(notes),
+                 measure=m.key)
 
+
+WARP_CHANNELS = 3  # the diagnosis's warping error sums R, G, B; verification's (and the plot's) is their mean
+WARP_SUM_NOTE = ("Drawn as the mean of R, G, B, as on a fixed render's plot; the diagnosis's score "
+                 "(report.json diagnosis.scores.warp_error) sums them, 3× these values.")
 
 VERIFIED = "every frame; input and output measured with the input's optical flow"
 VERIFIED_GUIDE = "every frame; input and output measured with the guide's optical flow"
@@ -180,8 +213,13 @@ def panels(before: Diagnosis | None, verification: Any | None) -> tuple[Panel, .
 
     def diagnosed(m: Measure) -> tuple[Curve, Curve]:
         field = m.per_frame or m.key
-        return (Curve("before (input)", _timeline(before, field), BEFORE, m.summary),
-                Curve(f"after ({fixed}, re-diagnosed)", _timeline(after, field), AFTER, m.summary))
+        k = 1.0 / WARP_CHANNELS if m.key == "warp_error" else 1.0  # drawn as verification's, the channels' mean
+
+        def values(d: Diagnosis | None) -> tuple[float, ...]:
+            return tuple(v * k for v in _timeline(d, field))
+
+        return (Curve("before (input)", values(before), BEFORE, m.summary),
+                Curve(f"after ({fixed}, re-diagnosed)", values(after), AFTER, m.summary))
 
     def verified(m: Measure) -> tuple[tuple[Curve, Curve], str]:
         b, a = _clean(series.get(f"{m.key}_before") or ()), _clean(series.get(f"{m.key}_after") or ())
@@ -202,22 +240,95 @@ def panels(before: Diagnosis | None, verification: Any | None) -> tuple[Panel, .
         else:
             curves, source = verified(m)
             by_verification = source.startswith("every frame")
-            # verification's warping error averages the channels, the diagnosis's sums them (≈3×);
-            # its luma flicker is of plain frame means, the diagnosis's (the score) motion-compensated
-            unit = WARP_UNIT_VERIFIED if key == "warp_error" and by_verification else ""
+            # the warping error is drawn as the mean of R, G, B on every plot: the diagnosis sums the
+            # channels, so a report-only plot read 3× a fixed one's under the same title (qa19 #10);
+            # verification's luma flicker is of plain frame means, the diagnosis's (the score) motion-compensated
+            unit = WARP_UNIT_VERIFIED if key == "warp_error" else ""
+            how = _floor_note(key, verification) if by_verification else \
+                WARP_SUM_NOTE if key == "warp_error" and any(c.measured for c in curves) else ""
             if key == "luma_flicker":
                 name += " of plain frame means" if by_verification else " (motion-compensated, the score)"
                 if by_verification:  # a frame's mean needs no flow: "measured with the input's optical flow" was wrong
                     source = PLAIN_MEANS
-            out.append(_panel(f"{name} — {source}", m, curves, before, mode,
-                              how=_floor_note(key, verification) if by_verification else "", unit=unit))
+                else:
+                    how = _luma_step_note(curves[0])
+            out.append(_panel(f"{name} — {source}", m, curves, before, mode, how=how, unit=unit))
     for x in decided:
         if x.measure.key not in ("luma_flicker", "warp_error") and x.measure.per_frame is not None:
             out.append(_deciding_panel(x, diagnosed(x.measure), before, mode, after is not None,
                                        _headline_note(x.measure.key, verification)))
+        elif x.measure.key == "fade" and before is not None and replaced_cause(before) == "fade":
+            out.append(_fade_panel(x, before))
     if before is not None and before.seams:
         out.append(_drift_panel(before, after, fixed))
-    return tuple(out)
+    unshown = _unshown_headline_note(verification, {HEADLINE_OF.get(p.measure) for p in out})
+    if unshown and out:
+        import dataclasses
+
+        out[0] = dataclasses.replace(out[0], note=" ".join(t for t in (out[0].note, unshown) if t))
+    repeats = repeated_frames(before)
+    return tuple(_with_repeats(p, repeats) for p in out) if repeats else tuple(out)
+
+
+# A repeated frame: its mean |F_t − F_{t−1}| is under this share of the clip's median pair and
+# under REPEAT_MOST grey levels. On the 27 real renders: GIF repeats read 0, a film's coded duplicates
+# 0.03–0.10 (0.3–0.9% of its median 10.9); the lowest other pair of any render is 14% of its median.
+REPEAT_SHARE = 0.02
+REPEAT_MOST = 0.5
+
+
+def repeated_frames(d: Diagnosis | None) -> tuple[int, ...]:
+    """Frames t whose picture repeats frame t − 1's (a GIF's held frames exactly, a film's telecine
+    duplicates up to coding noise). Their pair measures are (about) 0 by construction, and were
+    drawn as unmarked dips (qa18 F13, qa19 #9: Open-Sora 16x240 frames 2, 7, 12, 17; Market Street
+    2, 12, 19, 29, 48, 55)."""
+    if d is None:
+        return ()
+    diffs = [(p.index, p.mean_diff) for p in d.timeline if p.mean_diff is not None and math.isfinite(p.mean_diff)
+             and p.index > 0]
+    if len(diffs) < 3:
+        return ()
+    ordered = sorted(v for _, v in diffs)
+    median = ordered[len(ordered) // 2]
+    return tuple(t for t, v in diffs if v <= min(REPEAT_MOST, REPEAT_SHARE * median))
+
+
+REPEAT_LABEL = "repeated frame"
+PAIR_MEASURES = frozenset({"warp_error", "texture_flicker", "local_flicker", "incoherence"})  # of frames t − 1, t
+
+
+def _median(values: Sequence[float]) -> float | None:
+    finite = sorted(v for v in values if not math.isnan(v))
+    return finite[len(finite) // 2] if finite else None
+
+
+def _with_repeats(panel: Panel, repeats: tuple[int, ...]) -> Panel:
+    """The panel with its repeated frames marked, and a note where the input's curve reads 0 there:
+    what its legend's statistic is with and without them (the score counts them; no score changes)."""
+    import dataclasses
+
+    inside = tuple(t for t in repeats if any(t < len(c.values) for c in panel.curves))
+    if not inside or panel.signed:
+        return panel
+    first = panel.curves[0]
+    # where the input's curve reads (about) nothing at the repeats: pair measures only (luma's second
+    # difference of a triple is not 0 at a repeat; a 0 there is a coincidence: Market Street's frame 12)
+    low = [t for t in inside if t < len(first.values) and not math.isnan(first.values[t])
+           and first.values[t] <= REPEAT_SHARE * (_median(first.values) or 0.0)] if panel.measure in PAIR_MEASURES else []
+    note = ""
+    if low and first.summary:
+        kept = Curve(first.label, tuple(math.nan if t in low else v for t, v in enumerate(first.values)),
+                     first.colour, first.summary)
+        with_, without = first.statistic(), kept.statistic()
+        if with_ is not None and without is not None and fmt(with_) != fmt(without):
+            a, b = fmt_pair(with_, without)
+            n = len(low)
+            exact = all(first.values[t] == 0 for t in low)
+            note = (f"Frame{'s' if n > 1 else ''} {_ranges(low)} repeat{'s' if n == 1 else ''} the frame before "
+                    f"({'exactly' if exact else 'up to coding noise'}; dotted grey): the input's pair"
+                    f"{'s' if n > 1 else ''} there measure{'s' if n == 1 else ''} {'0' if exact else 'almost nothing'}, "
+                    f"and its {first.summary} counts {'them' if n > 1 else 'it'}: {a} with, {b} without.")
+    return dataclasses.replace(panel, repeats=inside, note=" ".join(t for t in (panel.note, note) if t))
 
 
 TONE = (("tone_y", "Y"), ("tone_cb", "Cb"), ("tone_cr", "Cr"))
@@ -262,6 +373,45 @@ def _drift_panel(before: Diagnosis, after: Diagnosis | None, fixed: str = "fixed
                  signed=True, marks=seams, mark_label="window seam")
 
 
+def replaced_cause(d: Diagnosis) -> str:
+    """What made the diagnosis's ``incoherent`` segments, by the rule that made them
+    (``diagnose.verdict``): "pairs" (content replaced between two frames), "fade" (a cross-fade
+    found by the long look), "both", or "" (none)."""
+    scores, settings = d.scores, d.settings
+
+    def over(key: str, threshold: str) -> bool:
+        v, t = scores.get(key), settings.get(threshold)
+        return isinstance(v, (int, float)) and isinstance(t, (int, float)) and v > t
+
+    pairs = over("incoherence", "incoherence_threshold")
+    fade = bool(settings.get("fade_look")) and over("fade", "fade_threshold")
+    return "both" if pairs and fade else "pairs" if pairs else "fade" if fade else ""
+
+
+REPLACED_LABELS = {"pairs": "content replaced (incoherent)", "fade": "content cross-faded (incoherent)",
+                   "both": "content replaced or cross-faded (incoherent)", "": "content replaced (incoherent)"}
+
+
+def _fade_panel(x: Deciding, before: Diagnosis) -> Panel:
+    """A verdict decided by the cross-fade look had no panel, and its shading said "content
+    replaced" (qa19 #11, Vchitect s0_seed3). The timeline keeps no per-look series: each
+    cross-faded stretch is drawn as a bar at its highest look, against the threshold."""
+    m = x.measure
+    values = [math.nan] * before.frames
+    for g in before.segments:
+        if g.kind == "incoherent":
+            for t in range(max(0, g.start), min(before.frames, g.end + 1)):
+                values[t] = g.score
+    score, threshold = x.shown()
+    look = before.settings.get("fade_look")
+    title = f"{m.label.capitalize()} — decided the verdict: {score} {m.unit}, threshold {threshold} ({DIAGNOSED_INPUT})"
+    note = (f"A look compares frames {look} pairs apart through the flow; the score is the largest area "
+            "that three consecutive looks find cross-faded (the smallest of the three). No per-frame series is "
+            "kept: each bar spans a cross-faded stretch at its highest look.")
+    curve = Curve("before (input): highest look over each cross-faded stretch", tuple(values), BEFORE, summary="")
+    return Panel(title, m.unit, (curve,), False, x.threshold, f"verdict threshold {threshold}", note, measure=m.key)
+
+
 def _deciding_panel(x: Deciding, curves: Sequence[Curve], before: Diagnosis | None, mode: str,
                     with_after: bool, headline: str = "") -> Panel:
     m = x.measure
@@ -272,7 +422,8 @@ def _deciding_panel(x: Deciding, curves: Sequence[Curve], before: Diagnosis | No
     line = x.threshold * m.run_factor if m.run_factor else None
     label = ""
     if line is not None:
-        label = (f"verdict threshold {fmt(x.threshold)}" if m.run_factor == 1 else
+        # as the title prints it: "0.0448 …, threshold 0.0385" over a legend "verdict threshold 0.04" disagreed
+        label = (f"verdict threshold {threshold}" if m.run_factor == 1 else
                  f"segment level {fmt(line)} ({m.run_factor:g}× threshold)")
     # texture's finest-band rule is said only where it set the threshold (SEINE's 0.88 over 0.43 showed it)
     how = "" if m.key == "texture_flicker" and x.threshold != FINE_TEXTURE_FLOOR else m.how
@@ -290,7 +441,6 @@ def _headline_note(key: str, verification: Any | None) -> str:
     """Where a panel draws the diagnoses' measure of the kind the title's headline is, the headline's
     own figures: MagicTime's luma panel drew 1.48 → 0.01 (motion-compensated, −99%) under a title
     saying "luma flicker -85%" (verification's plain frame means, 1.65 → 0.21, from a 0.25 floor)."""
-    from flickerd.report.headline import change_text
     from flickerd.verify import HEADLINE_MEASURES
 
     metrics = getattr(verification, "metrics", None) or {}
@@ -298,10 +448,45 @@ def _headline_note(key: str, verification: Any | None) -> str:
     b, a, r = (metrics.get(f"{measure}_{w}") for w in ("before", "after", "reduction"))
     if measure is None or metrics.get("headline_measure") != measure or None in (b, a, r):
         return ""
+    texts = change_texts(verification)
+    if not texts:
+        return ""
     before, after = fmt_pair(b, a)
-    return (f"The title's \"{change_text(HEADLINE_MEASURES[measure], r)}\" is verification's {HEADLINE_MEASURES[measure]}, "
+    return (f"The title's \"{texts[0]}\" is verification's {HEADLINE_MEASURES[measure]}, "
             f"every frame of both files: {before} → {after} {HEADLINE_UNITS[measure]} (a change under its noise "
             "floor counts as none).")
+
+
+def _unshown_headline_note(verification: Any | None, drawn: set[str | None]) -> str:
+    """The title's headline figures where no panel draws that measure's kind: SEINE's title led with
+    "local flicker -11%" over panels of warping error, luma, texture and banding."""
+    from flickerd.verify import HEADLINE_MEASURES
+
+    metrics = getattr(verification, "metrics", None) or {}
+    measure = metrics.get("headline_measure")
+    b, a = metrics.get(f"{measure}_before"), metrics.get(f"{measure}_after")
+    if measure in drawn or measure not in HEADLINE_UNITS or None in (b, a):
+        return ""
+    texts = change_texts(verification)
+    if not texts:
+        return ""
+    before, after = fmt_pair(b, a)
+    return (f"The title's \"{texts[0]}\" is verification's {HEADLINE_MEASURES[measure]}, every frame of both files: "
+            f"{before} → {after} {HEADLINE_UNITS[measure]}; no panel draws it.")
+
+
+def _luma_step_note(curve: Curve) -> str:
+    """The diagnosis's luma flicker moves in steps (each pair's offset is a median of whole RGB
+    levels): a clean still render's panel was a flat "mean 0 grey levels", which reads as unmeasured
+    or as perfect. Said where most measured values are 0."""
+    from flickerd.diagnose.global_flicker import YCC
+
+    measured = [v for v in curve.values if not math.isnan(v)]
+    if not measured or sum(1 for v in measured if v == 0) * 2 <= len(measured):
+        return ""
+    step = float(min(abs(YCC[0]))) / 2
+    return (f"Each pair's tone offset is a median of whole RGB levels, so this measure moves in steps of about "
+            f"{fmt(step)} grey levels: 0 means less than that.")
 
 
 NOTED_CHANGE = 0.1  # a change under a floor is noted from 10% of its input: acceptance's bar for a fix
@@ -350,11 +535,12 @@ def figure(*, before: Diagnosis | None, verification: Any | None, title: str, su
     fps = before.fps if before is not None and before.fps else 0.0
     cuts = list(before.cuts) if before is not None else []
     replaced = [(g.start, g.end) for g in before.segments if g.kind == "incoherent"] if before is not None else []
+    replaced_label = REPLACED_LABELS[replaced_cause(before)] if before is not None else ""
     frames = max((len(c.values) for p in drawn for c in p.curves), default=0)
     fig = Figure(figsize=(WIDTH_IN, TITLE_IN + PANEL_IN * len(drawn)), dpi=DPI, layout="constrained")
     axes = fig.subplots(len(drawn), 1, sharex=True, squeeze=False)[:, 0]
     for ax, panel in zip(axes, drawn):
-        _draw(ax, panel, cuts, replaced)
+        _draw(ax, panel, cuts, replaced, replaced_label)
     axes[-1].set_xlabel(f"frame{f' ({fps:.3g} fps)' if fps else ''}")
     axes[-1].xaxis.set_major_locator(MaxNLocator(integer=True))  # frames are whole: no tick at frame 2.5
     if frames > 1:
@@ -363,11 +549,12 @@ def figure(*, before: Diagnosis | None, verification: Any | None, title: str, su
     return fig
 
 
-def _draw(ax: Any, panel: Panel, cuts: Sequence[int], replaced: Sequence[tuple[int, int]] = ()) -> None:
+def _draw(ax: Any, panel: Panel, cuts: Sequence[int], replaced: Sequence[tuple[int, int]] = (),
+          replaced_label: str = REPLACED_LABELS["pairs"]) -> None:
     drew = False
-    for i, (start, end) in enumerate(replaced):  # where the diagnosis saw content replaced (incoherent)
+    for i, (start, end) in enumerate(replaced):  # where the diagnosis saw content replaced or cross-faded
         ax.axvspan(start - 0.5, end + 0.5, color="#f5b041", alpha=0.18, lw=0,
-                   label="content replaced (incoherent)" if i == 0 else None)
+                   label=replaced_label if i == 0 else None)
     for c, legend in zip(panel.curves, panel.legends()):
         points = [(i, v) for i, v in enumerate(c.values) if not math.isnan(v)]
         if not points:
@@ -388,6 +575,8 @@ def _draw(ax: Any, panel: Panel, cuts: Sequence[int], replaced: Sequence[tuple[i
         ax.axvline(c, color="0.4", ls="-.", lw=1, label="scene cut" if i == 0 else None)
     for i, m in enumerate(panel.marks):
         ax.axvline(m - 0.5, color="#7d3c98", ls=":", lw=1.2, label=panel.mark_label if i == 0 else None)
+    for i, t in enumerate(panel.repeats):  # on the frame whose pair is a repeat: where the dip is
+        ax.axvline(t, color="0.55", ls=(0, (1, 2)), lw=1.0, label=REPEAT_LABEL if i == 0 else None)
     ax.set_title(panel.title, fontsize=10, loc="left")
     ax.set_ylabel(panel.ylabel, fontsize=8)
     ax.grid(alpha=0.3)
@@ -396,16 +585,16 @@ def _draw(ax: Any, panel: Panel, cuts: Sequence[int], replaced: Sequence[tuple[i
         top = max(top, 1.15 * panel.threshold)  # the threshold is in view: a clean clip plots low and flat
     if panel.signed:  # a change of level: at least ±2 grey levels in view, so noise is not blown up
         bottom, top = min(bottom, -2.0), max(top, 2.0)
-    if panel.note:  # headroom: the note (top left) and the legend (top right) sit above the data, never on it
+    if panel.note or panel.repeats:  # headroom: the note (top left) and the legend (top right) sit above the data, never on it
         entries = (sum(1 for c in panel.curves if c.measured) + (panel.threshold is not None) + bool(cuts)
-                   + bool(panel.marks) + bool(replaced))
+                   + bool(panel.marks) + bool(panel.repeats) + bool(replaced))
         legend = min(0.6, 0.05 + 0.1 * entries)  # share of the axes' height, 8 pt lines
-        room = max(0.25 + 0.13 * _wrap(panel.note).count("\n"), legend / (1 - legend))
+        room = max(0.25 + 0.13 * _wrap(panel.note).count("\n") if panel.note else 0.0, legend / (1 - legend))
         top += (top - (bottom if panel.signed else 0.0)) * room
     ax.set_ylim(bottom if panel.signed else 0, top)  # magnitudes stay honest: no zoom onto noise
     if drew or panel.threshold is not None:
         # "best" weighs the curves only, not the note (top left): LaVie's legend sat on its note
-        ax.legend(loc="upper right" if panel.note else "best", fontsize=8)
+        ax.legend(loc="upper right" if panel.note or panel.repeats else "best", fontsize=8)
     if panel.note:
         ax.text(0.005, 0.97, _wrap(panel.note), transform=ax.transAxes, va="top", ha="left", fontsize=7.5,
                 color="0.25", bbox={"boxstyle": "round", "fc": "white", "ec": "0.8", "alpha": 0.85})
