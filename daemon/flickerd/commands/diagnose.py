@@ -32,7 +32,7 @@ _TABLE_KEYS = (
     ("texture_flicker", "regenerated texture (residual/detail)"),
     ("incoherence", "replaced content (frame fraction)"),
     ("banding", "banding (fraction of smooth area)"),
-    ("blocking", "blocking (8x8 step ratio)"),
+    ("blocking", "blocking (block-edge step ratio, 8 or 16 px)"),
     ("warp_error", "warping error (RGB² sum of R, G, B)"),  # ≈3× verification's (the channel mean)
     ("mean_diff", "seed's mean frame diff (comparison)"),
 )

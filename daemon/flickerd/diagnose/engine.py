@@ -217,7 +217,7 @@ def _analyse(reader: PlaneReader, s: DiagnoseSettings, p: plan.Plan, progress: C
         key = series["keyframe"][-1]
         block = period >= 2 and (sampled or (key and key_samples < s.codec_samples))
         key_samples += key and block
-        series["blocking"].append(codec.blocking(view.detail, period) if block else float("nan"))
+        series["blocking"].append(codec.grid_blocking(view.detail, period) if block else float("nan"))
         pair = _NO_PAIR
         jump = float("nan")
         if prev is not None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from flickerd.diagnose.codec import COARSE_GRID_EXCESS
 from flickerd.diagnose.model import Diagnosis, Verdict
 from flickerd.diagnose.settings import DiagnoseSettings
 from flickerd.diagnose.verdict import FINE_TEXTURE_FLOOR, FINE_TEXTURE_SHARE, IFRAME_SPIKE, fine_texture
@@ -78,9 +79,11 @@ MEASURES: dict[str, Measure] = {m.key: m for m in (
     Measure("fade", "cross-faded content", "frame fraction", "incoherent", "fade_threshold", run_factor=None),
     Measure("banding", "banding", "fraction of smooth area", "codec", "banding_threshold", per_frame="banding",
             summary="median"),
-    Measure("blocking", "blocking", "8×8 step ratio", "codec", "blocking_threshold", per_frame="blocking",
+    Measure("blocking", "blocking", "block-edge step ratio (8 or 16 px)", "codec", "blocking_threshold", per_frame="blocking",
             summary="median", how="The score is the larger of the sampled frames' median and the I-frames' "
-                                  "lower median (high-CRF blocks sit on I-frames)."),
+                                  "lower median (high-CRF blocks sit on I-frames); a frame reads the 8-px grid, or "
+                                  f"the 16-px grid over {COARSE_GRID_EXCESS:g} where that is larger (macroblock "
+                                  "edges, re-uploads)."),
     Measure("iframe_spike", "keyframe pumping", "× warping error off I-frames", "codec", fixed_threshold=IFRAME_SPIKE),
     # the diagnosis sums the channels; verification (the headline figure) averages them: about ⅓ of this
     Measure("warp_error", "warping error", WARP_UNIT_DIAGNOSIS, "reference", per_frame="warp_error",

@@ -19,13 +19,14 @@ import cv2
 import numpy as np
 
 from flickerd.media.writer import reproducible
-from flickerd.synth import inject
+from flickerd.synth import codec_forms, inject
 from flickerd.synth.corpus import HIGH_CRF, NORMAL_CRF, injector
 
 FLICKER = ("luma", "chroma", "texture", "breathing")  # generative flicker kinds
 INJECTED = (*FLICKER, "codec", "identity")
 MOTION = ("pan", "zoom", "skip")  # fast motion made from the render itself: still one coherent shot
-EXPECTED = {**{k: "generative_flicker" for k in FLICKER}, "codec": "codec_artifacts", "identity": "incoherent"}
+EXPECTED = {**{k: "generative_flicker" for k in FLICKER}, "codec": "codec_artifacts", "identity": "incoherent",
+            **{k: "codec_artifacts" for k in codec_forms.FORMS}}  # the forms: a stress set, not INJECTED
 PAN_SPEEDS = (20, 40, 60)  # px/frame of the crop window, in the render's pixels
 ZOOM_RATES = (0.02, 0.04)  # fractional change of the crop's size per frame
 SKIP = 3  # every n-th frame: the render's own motion, n times faster
@@ -38,7 +39,7 @@ CROP = 0.6  # the moving crop window's side, as a fraction of the render's
 @dataclass(frozen=True, slots=True)
 class Variant:
     source: str  # file name of the render
-    kind: str  # "asis", one of INJECTED, one of MOTION or of HARSH_MOTION
+    kind: str  # "asis", one of INJECTED, MOTION, HARSH_MOTION or codec_forms.FORMS
     strength: float = 1.0  # injected kinds; for "pan" px/frame, for "zoom" size change per frame
     seed: int = 0
 
@@ -94,7 +95,7 @@ def frames(v: Variant, render: Sequence[np.ndarray], donor: Sequence[np.ndarray]
     n = len(render)
     h, w = render[0].shape[:2]
     rng = np.random.default_rng([v.seed, 17, INJECTED.index(v.kind) if v.kind in INJECTED else 99])
-    if v.kind in ("asis", "codec"):
+    if v.kind in ("asis", "codec", *codec_forms.FORMS):  # the damage is the encode's (``encode_variant``)
         yield from render
     elif v.kind in FLICKER:
         inj = injector(v.kind, rng, n, v.strength, w, h)
@@ -173,6 +174,13 @@ def _zoom(render: Sequence[np.ndarray], rate: float) -> Iterator[np.ndarray]:
         if size < 0.5 or size > 1.0:
             direction = -direction
             size = min(1.0, max(0.5, size))
+
+
+def encode_variant(v: Variant, images, path: str | os.PathLike, fps: float = 25.0) -> str:
+    """The variant's clip at ``path``: its frames through the committed encode, or a codec form's."""
+    if v.kind in codec_forms.FORMS:
+        return codec_forms.encode(v.kind, v.strength, list(images), path, fps)
+    return encode(images, path, v.crf, fps)
 
 
 def encode(images, path: str | os.PathLike, crf: int = NORMAL_CRF, fps: float = 25.0, threads: int = 0) -> str:
