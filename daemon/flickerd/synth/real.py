@@ -36,7 +36,7 @@ HARSH_MOTION = {"fastskip": (4, 6), "panskip": (30,)}
 # every k-th frame, every k-th frame shown twice ("dup": a 24 -> 30 fps conversion is k = 4), a pan of every 3rd
 # frame, and a hand-held crop ("shake", strength = the jitter's px/frame)
 STRESS_MOTION = {"pan": (20, 30, 40, 50, 60), "zoom": (0.02, 0.04, 0.06), "fastskip": (2, 4, 5, 6), "dup": (2, 4),
-                 "panskip": (20, 40), "shake": (8, 16)}
+                 "panskip": (20, 30, 40), "shake": (8, 16)}
 SEEDED_MOTION = ("pan", "panskip", "shake")  # kinds whose seed changes the clip (a pan's direction, a hand's path)
 CROP = 0.6  # the moving crop window's side, as a fraction of the render's
 
