@@ -295,7 +295,10 @@ def long_area(first_rgb: np.ndarray, last_rgb: np.ndarray, first_gray: np.ndarra
 # to the last, started from the chain (so it need not find large motion on its own) and refined by DIS,
 # follows the content where it is the same content moved or deformed; a cross-fade's new content is not the
 # old one anywhere, so no flow explains it. Faded pixels this direct look explains are dropped (last, like lit:
-# the look's area can only fall).
+# the look's area can only fall). Fit half of the real-render bench (issue 16, session 20; /work/notes/d20), 284
+# clips whose fade can matter: cross-fades 12/24 and swaps 40/48 kept, the largest fade outside identity changes
+# 0.0373 -> 0.0294 (every 5th/6th frame of a noodle render; bar 0.0385); cross-fades keep 0.82 of their fade at
+# the median, stress clips 0.54-0.84. Started from the global shift instead of the chain it lost 2 cross-fades.
 DIRECT_LOOK = True
 DIRECT_PRESET = "medium"  # finer than the pairs' preset: one flow per look, and only where a fade is left
 
