@@ -1,8 +1,8 @@
 """Diagnosis on real renders: injected flicker judged against the render itself, fast motion, as-is verdicts.
 
 ``python -m bench real_renders [--renders DIR] [--frames 48] [--max-side 832] [--seeds 3] [--ci]
-[--fit] [--jobs 2] [--cache DIR] [--no-synthetic] [--verbose] [--side fit|report] [--harsh]
-[--codec-forms] [--kinds K,..] [--only NAME,..] [--first-seed N] [--no-motion]``
+[--fit] [--jobs 2] [--cache DIR] [--no-synthetic] [--verbose] [--side fit|report] [--harsh] [--stress]
+[--motion-only] [--codec-forms] [--kinds K,..] [--only NAME,..] [--first-seed N] [--no-motion]``
 
 - **Truth set**: renders of ``--renders`` (default ``../shared/real-renders``) whose own flicker is
   low: the spread of their per-frame mean luma around its 5-frame moving average is at most
@@ -12,6 +12,10 @@
 - **Fast motion**: every render, panned (20/40/60 px/frame), zoomed (2 and 4 %/frame) and with
   every third frame kept; none may be called ``incoherent`` unless the render is on the morph list.
   ``--harsh`` adds every 4th and 6th frame and a 30 px/frame pan of every 3rd (``HARSH_MOTION``).
+  ``--stress`` adds a larger set (``STRESS_MOTION``): pans 20-60 px/frame, zooms 2-6 %/frame, every 2nd-6th
+  frame, duplicated frames, pans of every 3rd frame and a hand-held crop, the seeded ones at every seed;
+  ``--motion-only`` leaves the injected variants out. Each motion kind's incoherent clips are counted by the
+  look that decided them.
 - **As-is**: every render and film as it is.
 - **Split**: ``bench/real_renders_split.tsv`` (by model family, each prompt on one side);
   ``--fit`` searches the thresholds on the "fit" side only; targets are read on "report".
@@ -157,7 +161,8 @@ def make_clip(v, render: str, donor: str | None, frames: int, max_side: int, cli
 def _jobs(a, renders: Path, truth: dict[str, bool], sides: dict[str, str]) -> list[Job]:
     from flickerd.diagnose.settings import DiagnoseSettings
     from flickerd.synth import codec_forms
-    from flickerd.synth.real import HARSH_MOTION, INJECTED, MOTION, PAN_SPEEDS, ZOOM_RATES, Variant
+    from flickerd.synth.real import (HARSH_MOTION, INJECTED, MOTION, PAN_SPEEDS, SEEDED_MOTION, STRESS_MOTION, ZOOM_RATES,
+                                     Variant)
 
     names = sorted(truth)
     if a.ci:
@@ -192,6 +197,13 @@ def _jobs(a, renders: Path, truth: dict[str, bool], sides: dict[str, str]) -> li
             vs += [Variant(name, k, float(lv), 0) for lv in levels]
         if getattr(a, "harsh", False) and motion:
             vs += [Variant(name, k, float(lv), 0) for k, levels in HARSH_MOTION.items() for lv in levels]
+        if getattr(a, "stress", False):
+            have = set(vs)
+            vs += [v for k, levels in STRESS_MOTION.items() for lv in levels
+                   for seed in (range(a.seeds) if k in SEEDED_MOTION else (0,))
+                   if (v := Variant(name, k, float(lv), seed)) not in have]
+        if getattr(a, "motion_only", False):
+            vs = [v for v in vs if v.kind not in INJECTED]
         jobs.append(Job(str(renders / name), tuple(vs), str(renders / donor) if donor else None,
                         a.frames, a.max_side, a.cache, settings))
     return jobs
@@ -210,7 +222,8 @@ def truth_set(renders: Path, names, frames: int, max_side: int) -> dict[str, tup
 
 HARSH_KINDS = ("fastskip", "panskip")  # flickerd.synth.real.HARSH_MOTION's kinds (flickerd is imported lazily here)
 MOTION_KINDS = ("pan", "zoom", "skip")  # flickerd.synth.real.MOTION
-UNINJECTED = ("asis", *MOTION_KINDS, *HARSH_KINDS)  # no flicker put in: the render's own verdict is right
+STRESS_KINDS = ("dup", "shake")  # flickerd.synth.real.STRESS_MOTION's kinds not in the two above
+UNINJECTED = ("asis", *MOTION_KINDS, *HARSH_KINDS, *STRESS_KINDS)  # no flicker put in: the render's own verdict is right
 
 
 def evaluate(rows: list[dict], sides: dict[str, str], morphs: dict, predict=None) -> dict:
@@ -287,6 +300,7 @@ def print_report(rows, sides, morphs, truth, verbose: bool) -> dict:
             w = [r for r in n if r["name"] in worse]
             print(f"   harsher (--harsh: every 4th/6th frame, a 30 px/frame pan of every 3rd), {side}: {len(n)} clips, "
                   f"{len(w)} called incoherent" + (": " + ", ".join(r["name"] for r in w) if w else ""))
+    stress_report(rows, sides, morphs)
     asis = [r for r in rows if r["kind"] == "asis"]
     print("\n== as-is: render, side, verdict, confidence")
     for r in sorted(asis, key=lambda r: r["source"]):
@@ -308,6 +322,28 @@ def print_report(rows, sides, morphs, truth, verbose: bool) -> dict:
                                   for k in keys)
                 print(f"  {r['name']:70s} -> {r['verdict']:18s} {scores}")
     return {"evaluation": ev, "truth_clean": (clean, len(in_truth)), "motion_incoherent": bad}
+
+
+def stress_report(rows, sides, morphs) -> None:
+    """Per motion kind and side: clips, those called incoherent (renders off the morph list) and which look
+    decided it: the per-pair look (``incoherence`` over its bar), the cross-fade look (``fade``), or both."""
+    from flickerd.diagnose.settings import DiagnoseSettings
+
+    s = DiagnoseSettings()
+    kinds = [k for k in (*MOTION_KINDS, *HARSH_KINDS, *STRESS_KINDS) if any(r["kind"] == k for r in rows)]
+    if not kinds:
+        return
+    print("\n== motion, every kind: clips, incoherent (per-pair look / fade look / both)")
+    for side in ("fit", "report"):
+        for k in kinds:
+            rs = [r for r in rows if r["kind"] == k and sides[r["source"]] == side]
+            bad = [r for r in rs if r["verdict"] == "incoherent" and r["source"] not in morphs]
+            if not rs:
+                continue
+            pair = sum(r["scores"]["incoherence"] > s.incoherence_threshold for r in bad)
+            fade = sum(bool(s.fade_look) and r["scores"].get("fade", 0.0) > s.fade_threshold for r in bad)
+            print(f"  {side:6s} {k:9s} {len(rs):4d} clips, {len(bad):3d} incoherent ({pair} / {fade})"
+                  + (": " + ", ".join(r["name"] for r in bad) if bad else ""))
 
 
 THRESHOLD_SCORES = {"luma_threshold": "luma_flicker", "chroma_threshold": "chroma_flicker",
@@ -400,6 +436,9 @@ def main(argv: list[str]) -> int:
                    help="also the stress set of other codec damage (flickerd.synth.codec_forms; not in the figures)")
     p.add_argument("--harsh", action="store_true",
                    help="also every 4th and 6th frame and a 30 px/frame pan of every 3rd (none may read incoherent)")
+    p.add_argument("--stress", action="store_true",
+                   help="also the larger motion stress set (synth.real.STRESS_MOTION; seeded kinds at every --seeds)")
+    p.add_argument("--motion-only", action="store_true", help="no injected variants (as-is and motion clips only)")
     a = p.parse_args(argv)
     renders = renders_dir(a.renders)
     if renders is None:

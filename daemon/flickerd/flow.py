@@ -38,6 +38,12 @@ def flow(src_gray: np.ndarray, dst_gray: np.ndarray, preset: str = "ultrafast",
     return _dis(preset).calc(src_gray, dst_gray, init)
 
 
+def flow_from(src_gray: np.ndarray, dst_gray: np.ndarray, start: np.ndarray, preset: str = "ultrafast") -> np.ndarray:
+    """Flow from ``src`` to ``dst`` with DIS started from the flow ``start`` (HxWx2; copied: DIS writes its
+    result into the flow it starts from)."""
+    return _dis(preset).calc(src_gray, dst_gray, np.array(start, np.float32))
+
+
 # DIS starts at a pyramid level a few pixels across: a pan faster than about a tenth of the
 # frame per pair is beyond its reach, and the pair then looks like replaced content. Phase
 # correlation finds such a translation in one FFT; DIS refines from it.

@@ -33,6 +33,12 @@ SKIP = 3  # every n-th frame: the render's own motion, n times faster
 # harsher than the bench's own (``bench real_renders --harsh``): every 4th or 6th frame ("fastskip",
 # strength = n), and a pan of every 3rd frame ("panskip", strength = px/frame)
 HARSH_MOTION = {"fastskip": (4, 6), "panskip": (30,)}
+# a larger stress set (``bench real_renders --stress``), seeded kinds at every seed: pans, zooms in and out,
+# every k-th frame, every k-th frame shown twice ("dup": a 24 -> 30 fps conversion is k = 4), a pan of every 3rd
+# frame, and a hand-held crop ("shake", strength = the jitter's px/frame)
+STRESS_MOTION = {"pan": (20, 30, 40, 50, 60), "zoom": (0.02, 0.04, 0.06), "fastskip": (2, 4, 5, 6), "dup": (2, 4),
+                 "panskip": (20, 30, 40), "shake": (8, 16)}
+SEEDED_MOTION = ("pan", "panskip", "shake")  # kinds whose seed changes the clip (a pan's direction, a hand's path)
 CROP = 0.6  # the moving crop window's side, as a fraction of the render's
 
 
@@ -115,6 +121,14 @@ def frames(v: Variant, render: Sequence[np.ndarray], donor: Sequence[np.ndarray]
         yield from render[:: frame_step(v)]
     elif v.kind == "panskip":
         yield from _pan(render[:: frame_step(v)], v.strength, rng)
+    elif v.kind == "dup":
+        k = int(v.strength)
+        for t, img in enumerate(render):
+            yield img
+            if t % k == k - 1:
+                yield img
+    elif v.kind == "shake":
+        yield from _shake(render, v.strength, rng)
     else:
         raise ValueError(f"unknown variant kind {v.kind!r}")
 
@@ -159,6 +173,21 @@ def _bounce(pos: float, velocity: float, limit: float) -> tuple[float, float]:
     if pos > limit:
         return 2 * limit - pos, -velocity
     return pos, velocity
+
+
+def _shake(render: Sequence[np.ndarray], jitter: float, rng: np.random.Generator) -> Iterator[np.ndarray]:
+    """A hand-held crop: the window's centre and angle wander (a damped random walk, ``jitter`` px and
+    0.5 degree per frame), within the frame."""
+    h, w = render[0].shape[:2]
+    ch, cw = _crop_size(h, w)
+    room = np.array([(w - cw) / 2, (h - ch) / 2]) * 0.8
+    p, angle = np.zeros(2), 0.0
+    for img in render:
+        p = np.clip(0.8 * p + rng.normal(0, jitter, 2), -room, room)
+        angle = 0.8 * angle + rng.normal(0, 0.5)
+        m = cv2.getRotationMatrix2D((w / 2 + p[0], h / 2 + p[1]), angle, 1.0)
+        m[:, 2] -= (w / 2 + p[0] - cw / 2, h / 2 + p[1] - ch / 2)  # the window's corner to the origin
+        yield cv2.warpAffine(img, m, (cw, ch), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
 
 
 def _zoom(render: Sequence[np.ndarray], rate: float) -> Iterator[np.ndarray]:
