@@ -56,6 +56,11 @@ class GuidedParams(RouteParams):
         the guide's changes there), a neighbour keeps a pixel only up to this many times the still
         pixels' residual energy, less in proportion beyond (where the guide moves, averaging then
         only blurs: flow errors, a style that does not move rigidly); 0: off (version 3's output).
+    flicker_cut: a render that does flicker is cut too, where its residual against a neighbour is
+        over ``mismatch`` times the flicker expected there (fitted on the still pixels: a constant, noise
+        such as re-quantisation, plus a share of the local detail energy, a per-frame sharpening); a
+        warp's misfit is then not averaged in as if it were flicker. False: such a render keeps every
+        vouched weight (version 6's output).
     analysis_max_side, flow_preset: the size of the guide's frames the flows are computed on, and
         the DIS preset.
     crf, preset, pix_fmt: the final encode (pix_fmt None follows the input).
@@ -69,6 +74,7 @@ class GuidedParams(RouteParams):
     detail_gain: bool = True
     gain_history: int = GAIN_HISTORY
     mismatch: float = MISMATCH
+    flicker_cut: bool = True
     analysis_max_side: int = ANALYSIS_MAX_SIDE
     flow_preset: str = FLOW_PRESET
     crf: int = DEFAULT_CRF
@@ -86,10 +92,11 @@ class GuidedRoute(StageRoute):
 
     name = "guided"
     params_type = GuidedParams
-    version = "6"  # 2: the fine-band gain held steady (detail_gain); 3: normalize before it follows the guide's flow;
+    version = "7"  # 2: the fine-band gain held steady (detail_gain); 3: normalize before it follows the guide's flow;
     # 4: a render with no flicker of its own is not averaged where that only blurs (mismatch); 5: a chroma
     # plane with too few still pixels of its own follows the luma's (it was averaged where luma was not);
-    # 6: a frame whose luma detail does not follow the guide's (re-drawn texture) gets texture_radius neighbours
+    # 6: a frame whose luma detail does not follow the guide's (re-drawn texture) gets texture_radius neighbours;
+    # 7: a render that flickers is cut too where a neighbour misfits beyond its flicker (flicker_cut)
 
     def stage(self, info: MediaInfo, params: Mapping[str, Any], p: GuidedParams | None = None) -> FrameStage:
         """The per-frame work for frames like ``info``'s (see ``frame_stream.FrameStage``): after

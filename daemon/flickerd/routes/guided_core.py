@@ -64,6 +64,7 @@ class _Frame:
     gain: list[float | None] | None = None  # per plane: that band's regression on the guide's (None: unrelated)
     contrast: float | None = None  # the render's luma variance over the guide's (mismatch only)
     redrawn: bool = False  # the luma's fine band does not follow the guide's: ``texture_radius`` neighbours
+    detail: list[np.ndarray | None] | None = None  # per plane: local fine-band energy (flicker_cut only)
 
 
 @dataclass(slots=True)
@@ -149,14 +150,35 @@ def follow(still: np.ndarray, w: int, h: int) -> np.ndarray | None:
     return out if np.count_nonzero(out) >= need else None
 
 
-def mismatch_factor(residual: np.ndarray, still: np.ndarray, keep: float, mismatch: float) -> np.ndarray:
+def mismatch_factor(residual: np.ndarray, still: np.ndarray, keep: float, mismatch: float,
+                    detail: np.ndarray | None = None) -> np.ndarray:
     """Per pixel, in (0, 1]: the share of a vouched neighbour kept. With no flicker to remove
     (``keep`` 0), averaging where the guide moves only costs (a flow error, a style that does not
     move rigidly with the content): the neighbour keeps the share of its local residual energy
-    that the still pixels' floor explains (``mismatch`` × floor / energy); ``keep`` 1: all of it."""
+    that the still pixels' floor explains (``mismatch`` × floor / energy); ``keep`` 1: all of it,
+    or, given ``detail`` (the frame's local fine-band energy), the share that the flicker expected
+    there explains (``flicker_floor``): a residual well above the flicker is a misfit, not flicker."""
     floor = max(float(np.mean(np.square(residual[still]))), 1e-12)
-    energy = cv2.GaussianBlur(residual * residual, (0, 0), MISMATCH_SIGMA)
-    return keep + (1.0 - keep) * np.minimum(1.0, mismatch * floor / np.maximum(energy, 1e-12))
+    energy = np.maximum(cv2.GaussianBlur(residual * residual, (0, 0), MISMATCH_SIGMA), 1e-12)
+    cut = np.minimum(1.0, mismatch * floor / energy)
+    if detail is None:
+        return keep + (1.0 - keep) * cut
+    flicker = np.minimum(1.0, mismatch * flicker_floor(energy, detail, still) / energy)
+    return keep * flicker + (1.0 - keep) * cut
+
+
+def flicker_floor(energy: np.ndarray, detail: np.ndarray, still: np.ndarray) -> np.ndarray:
+    """The render's flicker energy expected at each pixel: on the still pixels (exact warps: the
+    residual is flicker) the local residual energy is fitted as a + b × the local fine-band energy
+    (a, b ≥ 0). Flicker that is noise (re-quantisation) is flat, a; flicker of the detail's
+    strength (a per-frame sharpening) grows with it, b: it is not cut on edges where it lives."""
+    e, d = energy[still].astype(np.float64), detail[still].astype(np.float64)
+    dv = float(np.var(d))
+    b = max(float(np.mean((d - d.mean()) * (e - e.mean()))) / dv, 0.0) if dv > 0 else 0.0
+    a = float(e.mean()) - b * float(d.mean())
+    if a < 0.0:  # through the origin: the flicker is all the detail's
+        a, b = 0.0, float(np.dot(d, e) / max(np.dot(d, d), 1e-24))
+    return np.maximum(a + b * detail, 1e-12)
 
 
 class GuidedStabilizer(NeighbourWindow[_Frame]):
@@ -280,7 +302,7 @@ class GuidedStabilizer(NeighbourWindow[_Frame]):
                     # that change carried through the render's local response to it
                     moved += self.peak * here.slope[k] * changed
                 weight = cv2.resize(w_small, (w, h), interpolation=cv2.INTER_LINEAR)
-                if self.p.mismatch > 0 and (k == self.lead or cut.keep < 1.0):
+                if self.p.mismatch > 0 and (k == self.lead or cut.keep < 1.0 or self.p.flicker_cut):
                     weight = self._mismatch_weight(t, k, weight, moved - planes[t][k], f, changed, cut)
                 if k == self.lead:
                     self._count_weight(weight)  # what was averaged: the guide's vouching less the mismatch cut
@@ -303,6 +325,18 @@ class GuidedStabilizer(NeighbourWindow[_Frame]):
         elif still is None and cut.lead_still is not None:
             h, w = weight.shape
             still = follow(cut.lead_still, w, h)
-        if still is None or cut.keep >= 1.0:
+        if still is None or (cut.keep >= 1.0 and not self.p.flicker_cut):
             return weight
-        return weight * mismatch_factor(residual, still, cut.keep, self.p.mismatch)
+        detail = self._detail(t, k) if self.p.flicker_cut and cut.keep > 0.0 else None
+        return weight * mismatch_factor(residual, still, cut.keep, self.p.mismatch, detail)
+
+    def _detail(self, t: int, k: int) -> np.ndarray:
+        """Plane k of frame t: its local fine-band energy (σ ``MISMATCH_SIGMA``), in the plane's units."""
+        here = self.frames[t]
+        if here.detail is None:
+            here.detail = [None] * len(here.planes)
+        if here.detail[k] is None:
+            plane = here.planes[k]
+            fine = band(plane, DETAIL_SIGMA * plane.shape[1] / here.planes[0].shape[1])
+            here.detail[k] = cv2.GaussianBlur(fine * fine, (0, 0), MISMATCH_SIGMA)
+        return here.detail[k]
