@@ -376,6 +376,12 @@ def test_a_cross_fade_verdict_is_shaded_and_drawn_by_what_decided_it(clips):
     both = dataclasses.replace(faded, scores={**faded.scores, "incoherence": 1.0})
     labels = {p.get_label() for ax in figure(before=both, verification=None, title="t").axes for p in ax.patches}
     assert "content replaced or cross-faded (incoherent)" in labels
+    # ... and fade, the larger margin, decided: its panel is drawn all the same (review20 #1: none was)
+    decided = [p for p in panels(dataclasses.replace(faded, scores={**faded.scores, "incoherence":
+                                                                  1.05 * faded.settings["incoherence_threshold"]}), None)
+               if p.title.startswith("Cross-faded content — decided the verdict")]
+    assert len(decided) == 1 and "may be replaced content rather than a cross-fade" in decided[0].note
+    assert "may be replaced" not in fade[0].note
 
 
 def test_repeated_frames_are_marked_and_their_zeros_said(clips):

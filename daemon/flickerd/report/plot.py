@@ -257,8 +257,9 @@ def panels(before: Diagnosis | None, verification: Any | None) -> tuple[Panel, .
         if x.measure.key not in ("luma_flicker", "warp_error") and x.measure.per_frame is not None:
             out.append(_deciding_panel(x, diagnosed(x.measure), before, mode, after is not None,
                                        _headline_note(x.measure.key, verification)))
-        elif x.measure.key == "fade" and before is not None and replaced_cause(before) == "fade":
-            out.append(_fade_panel(x, before))
+        elif x.measure.key == "fade" and before is not None and replaced_cause(before) in ("fade", "both"):
+            # also when replaced pairs fire too: fade's larger margin decides, and no other panel drew it (review20 #1)
+            out.append(_fade_panel(x, before, replaced_cause(before) == "both"))
     if before is not None and before.seams:
         out.append(_drift_panel(before, after, fixed))
     unshown = _unshown_headline_note(verification, {HEADLINE_OF.get(p.measure) for p in out})
@@ -392,7 +393,7 @@ REPLACED_LABELS = {"pairs": "content replaced (incoherent)", "fade": "content cr
                    "both": "content replaced or cross-faded (incoherent)", "": "content replaced (incoherent)"}
 
 
-def _fade_panel(x: Deciding, before: Diagnosis) -> Panel:
+def _fade_panel(x: Deciding, before: Diagnosis, both: bool = False) -> Panel:
     """A verdict decided by the cross-fade look had no panel, and its shading said "content
     replaced" (qa19 #11, Vchitect s0_seed3). The timeline keeps no per-look series: each
     cross-faded stretch is drawn as a bar at its highest look, against the threshold."""
@@ -408,6 +409,9 @@ def _fade_panel(x: Deciding, before: Diagnosis) -> Panel:
     note = (f"A look compares frames {look} pairs apart through the flow; the score is the largest area "
             "that three consecutive looks find cross-faded (the smallest of the three). No per-frame series is "
             "kept: each bar spans a cross-faded stretch at its highest look.")
+    if both:  # the pairs' own rule fired too: its segments are joined with the fade's
+        note += (" Replaced pairs are over their own threshold too, so a stretch may be replaced content "
+                 "rather than a cross-fade, its bar that stretch's score.")
     curve = Curve("before (input): highest look over each cross-faded stretch", tuple(values), BEFORE, summary="")
     return Panel(title, m.unit, (curve,), False, x.threshold, f"verdict threshold {threshold}", note, measure=m.key)
 
