@@ -432,15 +432,28 @@ def test_a_headline_no_panel_draws_is_given_on_the_first(clips):
 
 
 def test_legends_imply_the_change_the_title_gives():
-    # DynamiCrafter: "mean 0.0012" -> "mean 0.0011" (-8% to a reader) beside "warping error -3.0%"
+    # DynamiCrafter: "mean 0.0012" -> "mean 0.0011" (-8% to a reader) beside "warping error -3.0%";
+    # then "0.00118 -> 0.00115" (-2.5%) from the real pair 0.00118135 -> 0.0011456 (review20 #3)
     from flickerd.report.plot import AFTER, BEFORE, Curve, Panel
 
     unit = "RGB² in [0,1], mean of R, G, B"
-    curves = (Curve("before (input)", (0.00118,), BEFORE), Curve("after (fixed)", (0.001144,), AFTER))
-    assert Panel("warp", unit, curves, sampled=False).legends() == [f"before (input): mean 0.00118 {unit}",
-                                                                     f"after (fixed): mean 0.00114 {unit}"]
+    curves = (Curve("before (input)", (0.00118135,), BEFORE), Curve("after (fixed)", (0.0011456,), AFTER))
+    assert Panel("warp", unit, curves, sampled=False, change_places=1).legends() == [
+        f"before (input): mean 0.001181 {unit}", f"after (fixed): mean 0.001146 {unit}"]
+    # the title's decimals by default: -3% needs no more than 0.00118 -> 0.00115
+    assert Panel("warp", unit, curves, sampled=False).legends()[1] == f"after (fixed): mean 0.00115 {unit}"
     far = (Curve("before (input)", (0.0018,), BEFORE), Curve("after (fixed)", (0.0011,), AFTER))
     assert Panel("warp", unit, far, sampled=False).legends()[1] == f"after (fixed): mean 0.0011 {unit}"
+    # a plot's panel takes its decimals from the title: a rejected fix's "-3.0%"
+    from flickerd.report.headline import change_texts
+
+    verification = SimpleNamespace(series={"warp_error_before": [None, 0.00118135], "warp_error_after": [None, 0.0011456]},
+                                   after=None, mode="fix", accepted=False,
+                                   metrics={"headline_measure": "warp_error", "headline_reduction": 1 - 0.0011456 / 0.00118135,
+                                            "flicker_reduction": 1 - 0.0011456 / 0.00118135})
+    assert change_texts(verification) == ["warping error -3.0%"]
+    warp = panels(None, verification)[0]
+    assert warp.legends()[0].startswith("before (input): mean 0.001181 ")
 
 
 def test_small_figures_are_never_in_e_notation():

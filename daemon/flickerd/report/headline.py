@@ -91,10 +91,9 @@ def _bars(verification: Any | None) -> tuple[float, ...]:
     return tuple(b for b in found if b is not None and b > 0)
 
 
-def change_texts(verification: Any | None) -> list[str]:
-    """``["luma flicker -85%", "warping error -3%"]``: the headline, then the warping error when it
-    is another measure; [] without one. Decimals by ``percent_places``: "-1.2%, -0.6%" rather
-    than "-1%, -1%"."""
+def change_figures(verification: Any | None) -> list[tuple[str, float, int]]:
+    """(measure key, reduction, decimals) of each figure the title gives, in its order: the headline,
+    then the warping error when it is another measure; [] without one."""
     found = headline(verification)
     if found is None:
         return []
@@ -104,7 +103,13 @@ def change_texts(verification: Any | None) -> list[str]:
     # a refused fix's reason gives its best fall with a decimal ("fell by only 2.8%"): so does its title
     least = 1 if getattr(verification, "accepted", True) is False else 0
     places = percent_places([v for _, v in figures], _bars(verification), least)
-    return [change_text(HEADLINE_MEASURES[k], v, n) for (k, v), n in zip(figures, places)]
+    return [(k, v, n) for (k, v), n in zip(figures, places)]
+
+
+def change_texts(verification: Any | None) -> list[str]:
+    """``["luma flicker -85%", "warping error -3%"]`` (``change_figures``). Decimals by
+    ``percent_places``: "-1.2%, -0.6%" rather than "-1%, -1%"."""
+    return [change_text(HEADLINE_MEASURES[k], v, n) for k, v, n in change_figures(verification)]
 
 
 def flicker_change_text(verification: Any | None) -> str | None:

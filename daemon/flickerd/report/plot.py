@@ -70,6 +70,8 @@ class Panel:
     repeats: tuple[int, ...] = ()  # frames that repeat the one before exactly (a GIF's or a film's duplicates)
     measure: str = ""  # the MEASURES key drawn ("" for the tone panel)
 
+    change_places: int | None = None  # the title's decimals for this panel's change, where the title gives it
+
     def legends(self) -> list[str]:
         """Each curve's legend line; a before and an after whose statistics differ are printed with
         digits enough to show it (a title's "-3%" beside two legends both "mean 0.0021" reads as a lie)."""
@@ -78,33 +80,37 @@ class Panel:
         given = [k for k, v in enumerate(stats) if v is not None]
         if len(given) == 2:
             i, j = given
-            texts[i], texts[j] = _pair_as_changed(stats[i], stats[j])
+            texts[i], texts[j] = _pair_as_changed(stats[i], stats[j], self.change_places)
         return [c.legend(self.ylabel, t) for c, t in zip(self.curves, texts)]
 
 
-CHANGE_SLACK = 0.01  # the change two printed figures imply may be off the true one by a percentage point
+MOST_LEGEND_DIGITS = 6
 
 
-def _pair_as_changed(before: float, after: float) -> tuple[str, str]:
-    """``fmt_pair``, with more significant digits (up to 4) while the printed pair implies a change
-    more than a point off the true one: DynamiCrafter's "0.0012 → 0.0011" read as −8% beside a
-    title's "warping error -3.0%" (0.00118 → 0.00114)."""
+def _pair_as_changed(before: float, after: float, places: int | None = None) -> tuple[str, str]:
+    """``fmt_pair``, with more significant digits (up to 6) until the change the printed pair implies,
+    printed at ``places`` decimals (the title's; by default ``headline.percent_places`` of the change
+    alone), reads as the true change does: DynamiCrafter's 0.00118135 → 0.0011456 is "warping error
+    -3.0%" in the title; "0.0012 → 0.0011" implied -8%, "0.00118 → 0.00115" -2.5%, "0.001181 →
+    0.001146" -3.0% (review20 #3)."""
     from flickerd.figures import significant
+    from flickerd.report.headline import percent_places
 
     a, b = fmt_pair(before, after)
     if before <= 0 or after < 0:
         return a, b
+    true = 1 - after / before
+    places = percent_places([true])[0] if places is None else places
     digits = 2
-    while digits < 4:
+    while True:
         try:
             implied = 1 - float(b) / float(a)
         except (ValueError, ZeroDivisionError):  # "just over 0.5" and the like: already apart
             return a, b
-        if abs(implied - (1 - after / before)) <= CHANGE_SLACK:
+        if f"{-100 * implied:+.{places}f}" == f"{-100 * true:+.{places}f}" or digits >= MOST_LEGEND_DIGITS:
             return a, b
         digits += 1
         a, b = significant(before, digits), significant(after, digits)
-    return a, b
 
 
 def _clean(values: Sequence[Any]) -> tuple[float, ...]:
@@ -267,8 +273,22 @@ def panels(before: Diagnosis | None, verification: Any | None) -> tuple[Panel, .
         import dataclasses
 
         out[0] = dataclasses.replace(out[0], note=" ".join(t for t in (out[0].note, unshown) if t))
+    out = [_with_title_places(p, verification) for p in out]
     repeats = repeated_frames(before)
     return tuple(_with_repeats(p, repeats) for p in out) if repeats else tuple(out)
+
+
+def _with_title_places(panel: Panel, verification: Any | None) -> Panel:
+    """A panel drawing verification's own before and after of a measure the title gives a change of:
+    its legends imply that change at the title's decimals."""
+    import dataclasses
+
+    from flickerd.report.headline import change_figures
+
+    if not panel.title.split(" — ", 1)[-1].startswith("every frame"):
+        return panel
+    places = {k: n for k, _, n in change_figures(verification)}.get(HEADLINE_OF.get(panel.measure))
+    return panel if places is None else dataclasses.replace(panel, change_places=places)
 
 
 # A repeated frame: its mean |F_t − F_{t−1}| is under this share of the clip's median pair and
