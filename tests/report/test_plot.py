@@ -400,8 +400,10 @@ def test_repeated_frames_are_marked_and_their_zeros_said(clips):
     values = [v for v in warp.curves[0].values if not math.isnan(v)]
     without = [v for t, v in enumerate(warp.curves[0].values) if not math.isnan(v) and t not in held]
     assert "Frames 5, 11 repeat the frame before (exactly; dotted grey): the input's pairs there measure 0" in warp.note
-    from flickerd.report.measures import fmt_pair
-    a, b = fmt_pair(sum(values) / len(values), sum(without) / len(without))
+    from flickerd.figures import significant, significant_digits
+    a = warp.legends()[0].split("mean ")[1].split(" ")[0]  # "with" is the legend's text (review20 #4)
+    assert float(a) == pytest.approx(sum(values) / len(values), rel=0.05)
+    b = significant(sum(without) / len(without), max(2, significant_digits(a)))
     assert f"its mean counts them: {a} with, {b} without." in warp.note
     assert "its median counts them" in texture.note
     # luma's second difference is no pair measure: a 0 at a repeat is said nowhere (Market Street's frame 12)
@@ -417,6 +419,20 @@ def test_repeated_frames_are_marked_and_their_zeros_said(clips):
                   dataclasses.replace(p, mean_diff=10.0) if p.mean_diff is not None else p for p in d.timeline)
     film = panels(dataclasses.replace(d, timeline=noisy), None)[0]
     assert film.repeats == (5, 11) and "(up to coding noise; dotted grey)" in film.note and "almost nothing" in film.note
+
+
+def test_a_repeat_note_says_with_as_the_legend_does():
+    # Open-Sora sample_0: legend "mean 0.000307", note "0.00031 with, 0.00039 without"; 16x240:
+    # legend "0.00787", note "0.0079 with, 0.010 without" (review20 #4)
+    from flickerd.report.plot import AFTER, BEFORE, Curve, Panel, _with_repeats
+
+    before = (math.nan, 0.01, 0.0, 0.0105, 0.0095, 0.0, 0.0101, 0.0099, 0.0, 0.01)
+    after = tuple(math.nan if math.isnan(v) else 0.965 * v for v in before)
+    panel = Panel("warp", "u", (Curve("before (input)", before, BEFORE), Curve("after (fixed)", after, AFTER)),
+                  sampled=False, measure="warp_error", change_places=1)
+    noted = _with_repeats(panel, (2, 5, 8))
+    legend = noted.legends()[0].split("mean ")[1].split(" ")[0]
+    assert legend == "0.006667" and "its mean counts them: 0.006667 with, 0.01000 without." in noted.note
 
 
 def test_a_headline_no_panel_draws_is_given_on_the_first(clips):

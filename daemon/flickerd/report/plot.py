@@ -72,16 +72,21 @@ class Panel:
 
     change_places: int | None = None  # the title's decimals for this panel's change, where the title gives it
 
-    def legends(self) -> list[str]:
-        """Each curve's legend line; a before and an after whose statistics differ are printed with
-        digits enough to show it (a title's "-3%" beside two legends both "mean 0.0021" reads as a lie)."""
+    def statistic_texts(self) -> list[str | None]:
+        """Each curve's statistic as its legend prints it (None: no statistic); a before and an after
+        whose statistics differ are printed with digits enough to show it (a title's "-3%" beside
+        two legends both "mean 0.0021" reads as a lie)."""
         stats = [c.statistic() if c.summary else None for c in self.curves]
-        texts: list[str | None] = [None] * len(stats)
+        texts: list[str | None] = [None if v is None else fmt(v) for v in stats]
         given = [k for k, v in enumerate(stats) if v is not None]
         if len(given) == 2:
             i, j = given
             texts[i], texts[j] = _pair_as_changed(stats[i], stats[j], self.change_places)
-        return [c.legend(self.ylabel, t) for c, t in zip(self.curves, texts)]
+        return texts
+
+    def legends(self) -> list[str]:
+        """Each curve's legend line (``statistic_texts``)."""
+        return [c.legend(self.ylabel, t) for c, t in zip(self.curves, self.statistic_texts())]
 
 
 MOST_LEGEND_DIGITS = 6
@@ -323,6 +328,13 @@ def _median(values: Sequence[float]) -> float | None:
     return finite[len(finite) // 2] if finite else None
 
 
+def _like(v: float, text: str) -> str:
+    """``v`` with as many significant digits as ``text`` has (at least 2)."""
+    from flickerd.figures import significant, significant_digits
+
+    return significant(v, max(2, significant_digits(text)))
+
+
 def _with_repeats(panel: Panel, repeats: tuple[int, ...]) -> Panel:
     """The panel with its repeated frames marked, and a note where the input's curve reads 0 there:
     what its legend's statistic is with and without them (the score counts them; no score changes)."""
@@ -341,8 +353,11 @@ def _with_repeats(panel: Panel, repeats: tuple[int, ...]) -> Panel:
         kept = Curve(first.label, tuple(math.nan if t in low else v for t, v in enumerate(first.values)),
                      first.colour, first.summary)
         with_, without = first.statistic(), kept.statistic()
-        if with_ is not None and without is not None and fmt(with_) != fmt(without):
-            a, b = fmt_pair(with_, without)
+        # "with" is the legend's own text; "without" has its significant digits (review20 #4: legend
+        # "mean 0.000307" beside a note "0.00031 with, 0.00039 without")
+        a = panel.statistic_texts()[0] if with_ is not None else None
+        b = _like(without, a) if without is not None and a is not None else None
+        if a is not None and b is not None and a != b:
             n = len(low)
             exact = all(first.values[t] == 0 for t in low)
             note = (f"Frame{'s' if n > 1 else ''} {_ranges(low)} repeat{'s' if n == 1 else ''} the frame before "
