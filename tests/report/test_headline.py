@@ -106,6 +106,12 @@ def test_log_metric_json_title_and_cli_agree(capsys):
     (0.0996, 0.03, {"min_flicker_reduction": 0.10}, "fine-detail flicker -9.96%, warping error -3%"),
     (0.10, 0.03, {"min_flicker_reduction": 0.10}, "fine-detail flicker -10%, warping error -3%"),
     (0.997, 0.5, {}, "fine-detail flicker -99.7%, warping error -50%"),  # something is left: not "-100%"
+    # review20 #5: one rule to 3 places, bars compared with the sign
+    (0.01221, 0.01224, {}, "fine-detail flicker -1.221%, warping error -1.224%"),  # never alike
+    (0.99996, 0.5, {}, "fine-detail flicker -99.996%, warping error -50%"),  # not "-100.00%"
+    (0.5, -1.0, {}, "fine-detail flicker -50%, warping error +100%"),  # doubled: a rise is no fall bar
+    (0.9999999, 0.5, {}, "fine-detail flicker fell just under 100%, warping error -50%"),
+    (0.0999999, 0.03, {"min_flicker_reduction": 0.10}, "fine-detail flicker fell just under 10%, warping error -3%"),
 ])
 def test_two_figures_never_print_alike_nor_as_zero_or_the_bar(detail, warp, bars, text):
     v = SimpleNamespace(metrics={"headline_measure": "detail_flicker", "headline_reduction": detail,
@@ -118,6 +124,13 @@ def test_a_rejected_fix_gives_its_figures_as_its_reason_does():
     v = SimpleNamespace(metrics={"headline_measure": "luma_flicker", "headline_reduction": 0.0283,
                                  "flicker_reduction": 0.0012}, thresholds={"min_flicker_reduction": 0.10}, accepted=False)
     assert flicker_change_text(v) == "luma flicker -2.8%, warping error -0.1%"
+    # at the bar: the title rounds as the reason does ("fell by only 9.996%"), never "-10.00%" (review20 #5)
+    from flickerd.verify import Acceptance, judge
+
+    near = SimpleNamespace(metrics={**v.metrics, "headline_reduction": 0.09996}, thresholds=v.thresholds, accepted=False)
+    assert flicker_change_text(near) == "luma flicker -9.996%, warping error -0.1%"
+    reason = judge({"best_reduction": 0.09996}, Acceptance(), "fix")[0]
+    assert "9.996%" in reason, reason
 
 
 @pytest.mark.parametrize(("status", "words", "label"), [

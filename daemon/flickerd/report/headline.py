@@ -16,7 +16,7 @@ import math
 from typing import Any
 
 from flickerd.figures import apart
-from flickerd.verify import HEADLINE_MEASURES
+from flickerd.verify import HEADLINE_MEASURES, _percent_places
 
 WARP = "warp_error"
 
@@ -44,35 +44,46 @@ def headline(verification: Any | None) -> tuple[str, float] | None:
 
 
 UNCHANGED = 0.05  # a change (in %) under this reads "unchanged"
-MOST_PLACES = 2
+MOST_PLACES = 3  # as verification's reasons (``verify._percent_places``): one rounding rule for both
 
 
-def change_text(label: str, reduction: float, places: int | None = None) -> str:
+def _reads_as(fall: float, bar: float, places: int) -> bool:
+    """A fall (in %, a rise negative) printed at ``places`` reads as the bar (a fall) without being it:
+    compared with the sign, so a rise of 100% is no "-100%"."""
+    return f"{fall:+.{places}f}" == f"{bar:+.{places}f}" and round(fall - bar, 9) != 0
+
+
+def change_text(label: str, reduction: float, places: int | None = None, bars: tuple[float, ...] = ()) -> str:
     """``luma flicker -45%`` (a reduction shows as a fall). ``places`` (decimals) defaults to
     ``percent_places`` of this figure alone: under 1% it keeps a decimal, since a 0.2% fall printed
-    as "-0%" reads as a signed zero, and a 0.4% rise as "+0%" as no rise."""
+    as "-0%" reads as a signed zero, and a 0.4% rise as "+0%" as no rise. A figure that at the
+    most places still reads as one of ``bars`` (or as 100%) says "fell just under 10%"."""
     change = -100 * reduction
     if abs(change) < UNCHANGED:
         return f"{label} unchanged"
-    places = percent_places([reduction])[0] if places is None else places
+    places = percent_places([reduction], bars)[0] if places is None else places
+    near = next((b for b in [100 * b for b in bars] + [100.0] if _reads_as(-change, b, places)), None)
+    if near is not None:
+        return f"{label} fell just {'under' if -change < near else 'over'} {near:g}%"
     return f"{label} {change:+.{places}f}%"
 
 
-def percent_places(reductions: list[float], limits: tuple[float, ...] = (), least: int = 0) -> list[int]:
-    """Decimals (0 to 2) for each figure as a percentage: the fewest at which it reads neither as 0%
-    nor as a limit (acceptance's bar) it is not, then more for both of two different figures that
-    would still read alike: sample_8_seed2's title said "fine-detail flicker -1%, warping error
-    -1%" for 1.22% and 0.61% (qa19 #14). ``least``: decimals to start from."""
+def percent_places(reductions: list[float], limits: tuple[float, ...] = (), least: int = 0,
+                   start: list[int] | None = None) -> list[int]:
+    """Decimals (0 to 3) for each figure as a percentage: the fewest at which it reads neither as 0%
+    nor as a limit (acceptance's bar, or 100%: something is left) it is not, then more for both of
+    two different figures that would still read alike: sample_8_seed2's title said "fine-detail
+    flicker -1%, warping error -1%" for 1.22% and 0.61% (qa19 #14). ``least``: decimals to start
+    from; ``start``: per figure (a refused fix's headline starts at its reason's)."""
     pcts = [100 * r for r in reductions]
     bars = [100 * b for b in limits] + [100.0]  # 99.7% is not "-100%": nothing is left
 
-    def own(p: float) -> int:
+    def own(p: float, first: int) -> int:
         def ok(n: int) -> bool:
-            t = f"{abs(p):.{n}f}"
-            return float(t) != 0 and not any(t == f"{b:.{n}f}" and round(p - b, 9) != 0 for b in bars)
-        return next((n for n in range(least, MOST_PLACES) if ok(n)), MOST_PLACES)
+            return float(f"{abs(p):.{n}f}") != 0 and not any(_reads_as(p, b, n) for b in bars)
+        return next((n for n in range(first, MOST_PLACES) if ok(n)), MOST_PLACES)
 
-    places = [own(p) for p in pcts]
+    places = [own(p, max(least, (start or [])[i] if i < len(start or []) else 0)) for i, p in enumerate(pcts)]
     for i in range(len(pcts)):
         for j in range(i + 1, len(pcts)):
             if round(pcts[i] - pcts[j], 9) == 0:
@@ -100,16 +111,20 @@ def change_figures(verification: Any | None) -> list[tuple[str, float, int]]:
     key, value = found
     warp = flicker_reduction(verification)
     figures = [(key, value)] + ([(WARP, warp)] if key != WARP and warp is not None else [])
-    # a refused fix's reason gives its best fall with a decimal ("fell by only 2.8%"): so does its title
-    least = 1 if getattr(verification, "accepted", True) is False else 0
-    places = percent_places([v for _, v in figures], _bars(verification), least)
+    # a refused fix's reason gives its best fall with a decimal ("fell by only 2.8%") and the
+    # places that tell it from the bar (``verify._percent_places``): so does its title's headline
+    bars = _bars(verification)
+    refused = getattr(verification, "accepted", True) is False
+    start = [_percent_places(value, max(bars))] if refused and bars else None
+    places = percent_places([v for _, v in figures], bars, 1 if refused else 0, start)
     return [(k, v, n) for (k, v), n in zip(figures, places)]
 
 
 def change_texts(verification: Any | None) -> list[str]:
     """``["luma flicker -85%", "warping error -3%"]`` (``change_figures``). Decimals by
     ``percent_places``: "-1.2%, -0.6%" rather than "-1%, -1%"."""
-    return [change_text(HEADLINE_MEASURES[k], v, n) for k, v, n in change_figures(verification)]
+    bars = _bars(verification)
+    return [change_text(HEADLINE_MEASURES[k], v, n, bars) for k, v, n in change_figures(verification)]
 
 
 def flicker_change_text(verification: Any | None) -> str | None:
