@@ -119,6 +119,15 @@ def test_two_figures_never_print_alike_nor_as_zero_or_the_bar(detail, warp, bars
     assert flicker_change_text(v) == text
 
 
+def test_a_job_with_no_decision_prints_no_route(capsys):
+    # "failed (failed: none)" (review20 #7)
+    from flickerd.commands.fix import _summary
+
+    _summary(SimpleNamespace(verification=None, status="failed", route="none", before=None, decision=None,
+                             reason="corrupt_input: no video stream."), [])
+    assert capsys.readouterr().out.splitlines() == ["failed", "  corrupt_input: no video stream."]
+
+
 def test_a_rejected_fix_gives_its_figures_as_its_reason_does():
     # Open-Sora 16x240: the reason said "fell by only 2.8%", the title "luma flicker -3%"
     v = SimpleNamespace(metrics={"headline_measure": "luma_flicker", "headline_reduction": 0.0283,
@@ -144,7 +153,7 @@ def test_the_cli_keeps_the_status_token_adds_the_plots_words_and_never_publishes
 
     v = _verification(MAGICTIME)
     outcome = SimpleNamespace(verification=v, status=status, route="normalize", before=None, reason="r.",
-                              decision=None)
+                              decision=None, chain=None)
     _summary(outcome, [])
     line = capsys.readouterr().out.splitlines()[0]
     assert line.split()[0] == status and line.startswith(f"{status} ({words}: normalize")
@@ -154,5 +163,12 @@ def test_the_cli_keeps_the_status_token_adds_the_plots_words_and_never_publishes
     else:
         assert line == f"{status} ({words}: normalize); the {label}, not published: {figures}"
     # the plot's title says it alike
+    if label is None:  # a done fix's reason repeats the line's figures: they are printed once (review20 #7)
+        outcome.reason = f"fixed by rule generative with normalize: {figures}."
+        outcome.decision = SimpleNamespace(route="normalize", rule="generative", note="")
+        _summary(outcome, [])
+        out = capsys.readouterr().out
+        assert out.count("luma flicker -85%") == 1, out
+        assert out.splitlines()[1] == "  fixed by rule generative with normalize."
     title = _title("guided_mochi.mp4", status, None, v)
     assert title == f"guided_mochi.mp4 — {words} — " + (figures if label is None else f"the {label}, not published: {figures}")

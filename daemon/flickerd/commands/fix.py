@@ -267,21 +267,26 @@ def _summary(outcome, written: Sequence[str]) -> None:
     """``done (fixed: normalize, verdict generative_flicker, luma flicker -85%, …)``: the status token
     first (scripts parse it), then the plot's words for it. A fix nobody gets (rejected, or a refused
     guided fix of a render reported as it is) gives its figures after saying so, not as if published (qa19 #12)."""
-    from flickerd.report import FIX_LABELS, STATUS_WORDS, figures_text, route_text
+    from flickerd.report import FIX_LABELS, STATUS_WORDS, figures_text, fixed_how, route_text
 
     v = outcome.verification
-    parts = [route_text(outcome.decision, outcome.chain) if outcome.decision else outcome.route]
+    route = route_text(outcome.decision, outcome.chain) if outcome.decision else outcome.route
+    parts = [route] if route and route != "none" else []  # a job with no decision: "failed", not "(failed: none)"
     if outcome.before is not None:
         parts.append(f"verdict {outcome.before.verdict.value}")
     figures = figures_text(v) if v is not None else ""
     published = outcome.status in ("done", "review")
     if figures and published:
         parts.append(figures)
-    line = f"{outcome.status} ({STATUS_WORDS.get(outcome.status, outcome.status)}: {', '.join(parts)})"
+    words = STATUS_WORDS.get(outcome.status, outcome.status)
+    line = f"{outcome.status} ({words}: {', '.join(parts)})" if parts else outcome.status
     if figures and not published:
         line += f"; the {FIX_LABELS.get(outcome.status, 'fix')}, not published: {figures}"
     print(line)
-    if outcome.reason:
+    if outcome.status == "done":  # its reason repeats the line's figures: the rule part only (review20 #7)
+        if outcome.decision is not None:
+            print(f"  {fixed_how(outcome.decision, getattr(outcome, 'chain', None))}.")
+    elif outcome.reason:
         print(f"  {outcome.reason}")
     elif outcome.verification is None and outcome.decision is not None and outcome.decision.note:
         print(f"  rule {outcome.decision.rule}: {outcome.decision.note}")  # why nothing was fixed

@@ -167,14 +167,19 @@ def figures_text(verification: Any | None) -> str:
     return ", ".join(figures)
 
 
+def fixed_how(decision: Decision | None, chain: ChainResult | None) -> str:
+    """``fixed_reason``'s rule part, without the figures: "fixed by rule generative with normalize"."""
+    route = route_text(decision, chain)
+    rule = getattr(decision, "rule", None)
+    return (f"fixed with {route}, the route given by hand" if rule == "override"
+            else f"fixed by rule {rule} with {route}" if rule else f"fixed with {route}")
+
+
 def fixed_reason(decision: Decision | None, chain: ChainResult | None, verification: Any | None) -> str:
     """A published fix's ``reason`` (it was "" though the README calls it a sentence for people):
     the rule, what ran and the title's figures, "fixed by rule generative with normalize: luma
     flicker -85%, warping error -3%, SSIM 0.995."."""
-    route = route_text(decision, chain)
-    rule = getattr(decision, "rule", None)
-    how = (f"fixed with {route}, the route given by hand" if rule == "override"
-           else f"fixed by rule {rule} with {route}" if rule else f"fixed with {route}")
+    how = fixed_how(decision, chain)
     figures = figures_text(verification)
     return f"{how}: {figures}." if figures else f"{how}."
 
