@@ -489,4 +489,11 @@ def test_a_luma_panel_of_zeros_says_what_zero_means(clips):
                                                  else p for p in d.timeline))
     luma = panels(flat, None)[1]
     assert luma.title.startswith("Global luma flicker (motion-compensated, the score)")
-    assert "moves in steps of about 0.06 grey levels: 0 means less than that." in luma.note
+    assert ("a whole-level change of one channel reads at least 0.06 grey levels, of all three 0.50; 0 means no "
+            "such change.") in luma.note
+    # with non-zero readings, the curve's own smallest one (review20 #6: astronaut_egg's only one was 0.5)
+    steps = iter((0.5, 0.0, 0.0, 0.0356, 0.0) * 10)
+    stepped = dataclasses.replace(d, timeline=tuple(dataclasses.replace(p, luma_flicker=next(steps))
+                                                    if p.luma_flicker is not None else p for p in d.timeline))
+    luma = panels(stepped, None)[1]
+    assert "its smallest non-zero reading here is 0.036 grey levels, and 0 means no such step." in luma.note, luma.note

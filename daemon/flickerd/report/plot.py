@@ -519,13 +519,21 @@ def _luma_step_note(curve: Curve) -> str:
     levels): a clean still render's panel was a flat "mean 0 grey levels", which reads as unmeasured
     or as perfect. Said where most measured values are 0."""
     from flickerd.diagnose.global_flicker import YCC
+    from flickerd.figures import significant
 
     measured = [v for v in curve.values if not math.isnan(v)]
     if not measured or sum(1 for v in measured if v == 0) * 2 <= len(measured):
         return ""
-    step = float(min(abs(YCC[0]))) / 2
-    return (f"Each pair's tone offset is a median of whole RGB levels, so this measure moves in steps of about "
-            f"{fmt(step)} grey levels: 0 means less than that.")
+    # a step is not one size: |Δoffset_Y| / 2 of mixed channels (s0_seed3 read 0.0355; R, G, B moving
+    # together step by 0.5: TurboWan astronaut_egg), so the curve's own smallest reading is said (review20 #6)
+    lowest = min((v for v in measured if v > 0), default=None)
+    if lowest is not None:
+        return (f"Each pair's tone offset is a median of whole RGB levels, so this measure moves in steps: its "
+                f"smallest non-zero reading here is {significant(lowest, 2)} grey levels, and 0 means no such step.")
+    one, three = float(min(abs(YCC[0]))) / 2, float(sum(YCC[0])) / 2
+    return (f"Each pair's tone offset is a median of whole RGB levels, so this measure moves in steps: a "
+            f"whole-level change of one channel reads at least {fmt(one)} grey levels, of all three {fmt(three)}; "
+            "0 means no such change.")
 
 
 NOTED_CHANGE = 0.1  # a change under a floor is noted from 10% of its input: acceptance's bar for a fix
