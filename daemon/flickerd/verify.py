@@ -32,6 +32,7 @@ import numpy as np
 
 from flickerd.ahead import Ahead
 from flickerd.diagnose import drift as window_drift
+from flickerd.diagnose.baseline import mean_diff
 from flickerd.quality import texture
 from flickerd.routes.guide_stream import resized
 from flickerd.diagnose.model import Diagnosis, json_float
@@ -377,6 +378,7 @@ class _Tally:
     frames_in: int = 0
     frames_out: int = 0
     warp_in: list = field(default_factory=list)
+    diff_in: list = field(default_factory=list)  # the input's mean |F_t − F_{t−1}|, every pair: the plot's repeated frames
     warp_out: list = field(default_factory=list)
     local_in: list = field(default_factory=list)
     local_out: list = field(default_factory=list)
@@ -623,6 +625,8 @@ def _measure_fix(src_frames: Iterator[np.ndarray], out_frames: Iterator[np.ndarr
             # the whole change at full size: re-encoding noise and fine detail that analysis size averages away
             tally.native_change.append(cv2.norm(x, y, cv2.NORM_L2SQR) / x.size)
             tally.change.add(*_thumbnails(x.shape, a.gray, b.gray))
+            if prev_in is not None:  # every pair, cuts too (as the diagnosis's sampled mean_diff)
+                tally.diff_in.append(mean_diff(prev_in.rgb, a.rgb))
             if prev_in is not None and pair is not None:
                 fw, rel_fw = pair.fw, pair.rel_fw
                 tally.motion.append(_magnitude(fw))
@@ -996,6 +1000,7 @@ def check(
     progress(1.0)
     series = {
         "warp_error_before": tuple([None] + tally.warp_in) if tally.warp_in else (),
+        "mean_diff_before": tuple([None] + tally.diff_in) if tally.diff_in else (),
         "warp_error_after": tuple([None] + tally.warp_out) if tally.warp_out else (),
         "luma_flicker_before": tuple(luma_second_difference(tally.luma_in, sorted(cuts))),
         "luma_flicker_after": tuple(luma_second_difference(tally.luma_out, sorted(cuts))),

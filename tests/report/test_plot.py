@@ -421,6 +421,30 @@ def test_repeated_frames_are_marked_and_their_zeros_said(clips):
     assert film.repeats == (5, 11) and "(up to coding noise; dotted grey)" in film.note and "almost nothing" in film.note
 
 
+def test_repeats_come_from_every_pair_where_verification_has_them_else_the_sample_is_said(clips):
+    # Allegro, Open-Sora-Plan: the diagnosis sampled 31 of 175 and 255 pairs; verification's panels
+    # draw every frame, and kept unmarked dips at the unsampled repeats (review20 #2)
+    import dataclasses
+
+    d = run(clips["luma"], DiagnoseSettings(max_pairs=8, every_pair_up_to=0))
+    sampled = {p.index for p in d.timeline if p.mean_diff is not None and p.index > 0}
+    held = next(t for t in range(2, d.frames) if t not in sampled)
+    diffs = [None] + [0.0 if t == held else 8.0 for t in range(1, d.frames)]
+    verification = SimpleNamespace(series={"mean_diff_before": diffs}, after=None, mode="fix", metrics={})
+    drawn = panels(d, verification)
+    assert drawn[0].repeats == (held,) and "pairs the diagnosis sampled" not in drawn[0].note
+    # without it: the diagnosis's sample, and the note says so
+    timeline = tuple(dataclasses.replace(p, mean_diff=0.0) if p.index == min(sampled) else p for p in d.timeline)
+    alone = panels(dataclasses.replace(d, timeline=timeline), None)
+    assert alone[0].repeats == (min(sampled),)
+    assert f"looked for among the {len(sampled)} pairs the diagnosis sampled." in alone[0].note
+    assert sum("the diagnosis sampled." in p.note for p in alone) == 1
+    # 8 fps held in 24 fps: most pairs are a repeat's coding noise; the median is of the moving ones
+    held3 = [None] + [8.0 if t % 3 == 0 else 0.05 for t in range(1, d.frames)]
+    drawn = panels(d, SimpleNamespace(series={"mean_diff_before": held3}, after=None, mode="fix", metrics={}))
+    assert drawn[0].repeats == tuple(t for t in range(1, d.frames) if t % 3)
+
+
 def test_a_repeat_note_says_with_as_the_legend_does():
     # Open-Sora sample_0: legend "mean 0.000307", note "0.00031 with, 0.00039 without"; 16x240:
     # legend "0.00787", note "0.0079 with, 0.010 without" (review20 #4)

@@ -41,6 +41,9 @@ def test_a_real_fix_is_accepted(clip):
     assert m["ssim"] > 0.95 and m["sharpness_ratio"] > 0.95 and m["ghosting"] < 0.05
     assert m["frames_in"] == m["frames_out"] == N
     assert len(v.series["luma_flicker_after"]) == N
+    # every pair's mean |F_t - F_t-1| of the input: the plot's repeated frames (review20 #2)
+    diffs = v.series["mean_diff_before"]
+    assert len(diffs) == N and diffs[0] is None and all(x > 0 for x in diffs[1:])
     doc = v.to_json()
     assert doc["accepted"] is True and doc["metrics"]["frames_out"] == N and doc["thresholds"]["min_ssim"] > 0
 

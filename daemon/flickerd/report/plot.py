@@ -279,8 +279,17 @@ def panels(before: Diagnosis | None, verification: Any | None) -> tuple[Panel, .
 
         out[0] = dataclasses.replace(out[0], note=" ".join(t for t in (out[0].note, unshown) if t))
     out = [_with_title_places(p, verification) for p in out]
-    repeats = repeated_frames(before)
-    return tuple(_with_repeats(p, repeats) for p in out) if repeats else tuple(out)
+    repeats = repeated_frames(before, verification)
+    if not repeats:
+        return tuple(out)
+    out = [_with_repeats(p, repeats) for p in out]
+    sample = repeat_sample(before, verification)
+    if sample is not None and out:  # repeats between unsampled pairs are not marked: said once (review20 #2)
+        import dataclasses
+
+        said = f"Repeated frames (dotted grey) are looked for among the {sample} pairs the diagnosis sampled."
+        out[0] = dataclasses.replace(out[0], note=" ".join(t for t in (out[0].note, said) if t))
+    return tuple(out)
 
 
 def _with_title_places(panel: Panel, verification: Any | None) -> Panel:
@@ -303,20 +312,43 @@ REPEAT_SHARE = 0.02
 REPEAT_MOST = 0.5
 
 
-def repeated_frames(d: Diagnosis | None) -> tuple[int, ...]:
+def repeated_frames(d: Diagnosis | None, verification: Any | None = None) -> tuple[int, ...]:
     """Frames t whose picture repeats frame t − 1's (a GIF's held frames exactly, a film's telecine
     duplicates up to coding noise). Their pair measures are (about) 0 by construction, and were
     drawn as unmarked dips (qa18 F13, qa19 #9: Open-Sora 16x240 frames 2, 7, 12, 17; Market Street
-    2, 12, 19, 29, 48, 55)."""
-    if d is None:
+    2, 12, 19, 29, 48, 55). From verification's every pair of the input where it has them, else
+    from the pairs the diagnosis sampled (``repeat_sample``)."""
+    every = _every_pair_diffs(verification)
+    if every is not None:
+        diffs = every
+    elif d is not None:
+        diffs = [(p.index, p.mean_diff) for p in d.timeline if p.mean_diff is not None
+                 and math.isfinite(p.mean_diff) and p.index > 0]
+    else:
         return ()
-    diffs = [(p.index, p.mean_diff) for p in d.timeline if p.mean_diff is not None and math.isfinite(p.mean_diff)
-             and p.index > 0]
     if len(diffs) < 3:
         return ()
-    ordered = sorted(v for _, v in diffs)
-    median = ordered[len(ordered) // 2]
+    # the median of the pairs that are no repeats: with 8 fps held in 24 fps most pairs are a
+    # repeat's coding noise, and a share of their median marked none (review20 #2)
+    moving = sorted(v for _, v in diffs if v > REPEAT_MOST) or sorted(v for _, v in diffs)
+    median = moving[len(moving) // 2]
     return tuple(t for t, v in diffs if v <= min(REPEAT_MOST, REPEAT_SHARE * median))
+
+
+def _every_pair_diffs(verification: Any | None) -> list[tuple[int, float]] | None:
+    """Verification's mean |F_t − F_{t−1}| of the input for every pair (None where it has none)."""
+    values = (getattr(verification, "series", None) or {}).get("mean_diff_before") or ()
+    diffs = [(t, float(v)) for t, v in enumerate(values) if t > 0 and isinstance(v, (int, float))
+             and math.isfinite(v)]
+    return diffs if values and len(diffs) == len(values) - 1 else None
+
+
+def repeat_sample(d: Diagnosis | None, verification: Any | None) -> int | None:
+    """How many pairs repeats were looked for among when the diagnosis sampled them (None: every pair)."""
+    if d is None or _every_pair_diffs(verification) is not None:
+        return None
+    n = sum(1 for p in d.timeline if p.mean_diff is not None and math.isfinite(p.mean_diff) and p.index > 0)
+    return n if n < d.frames - 1 else None
 
 
 REPEAT_LABEL = "repeated frame"
