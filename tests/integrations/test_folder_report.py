@@ -150,3 +150,30 @@ def test_diagnose_folder_with_an_image_sequence(tmp_path):
     text = out.read_text()
     assert text.count("<section") == 2 and ">seq<" in text and text.count("<img") == 6
     assert run  # the engine stays importable next to the report
+
+
+def test_the_warping_error_is_charted_as_the_plots_mean_and_the_table_keeps_the_sum(renders):
+    # the page drew the diagnosis's sum of R, G, B (3x) beside plots of the channels' mean (review20 #8)
+    from flickerd.report.folder_html import _values, scales, worst_frame
+
+    d = run(str(renders / "texture.mp4"))
+    summed = [p.warp_error for p in d.timeline]
+    drawn = _values(d, "warp_error")
+    assert [v for v in drawn if v is not None] == pytest.approx([v / 3 for v in summed if v is not None])
+    text = render([d])
+    chart = text[text.index('data-measure="warp_error"'):]
+    chart = chart[:chart.index("</svg>")]
+    assert "RGB² in [0,1], mean of R, G, B" in chart and "sum of R, G, B" not in chart
+    assert float(re.search(r'data-ymax="([^"]+)"', text[text.index('data-measure="warp_error"') - 80:]).group(1)) \
+        == scales([d])["warp_error"].top
+    head = text[text.index("<thead>"):text.index("</thead>")]
+    assert "sum of R, G, B" in head and "their sum (3×)" in text
+    import dataclasses
+
+    from flickerd.diagnose.model import Verdict
+
+    plain = dataclasses.replace(d, verdict=Verdict.CODEC_ARTIFACTS, scores={"warp_error": d.scores["warp_error"]})
+    frame, caption = worst_frame(plain)
+    from flickerd.report.measures import fmt
+
+    assert caption.endswith(f"(warping error {fmt(max(v for v in drawn if v is not None))} RGB² in [0,1], mean of R, G, B)")

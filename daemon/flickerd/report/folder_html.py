@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from flickerd.diagnose.model import Diagnosis, Verdict
-from flickerd.report.measures import MEASURES, deciding, fmt, verdict_sentence
+from flickerd.report.measures import MEASURES, WARP_CHANNELS, WARP_UNIT_VERIFIED, deciding, fmt, verdict_sentence
 
 VERDICT_COLOURS = {
     "clean": "#2e7d32",
@@ -70,12 +70,21 @@ class Scale:
 
 
 def _values(d: Diagnosis, key: str) -> list[float | None]:
+    """The per-frame values charted; the warping error as the mean of R, G, B, as on the plots (the
+    diagnosis sums the channels: the folder page drew 3× a fixed plot's, review20 #8)."""
     field = MEASURES[key].per_frame or key
+    k = 1.0 / WARP_CHANNELS if key == "warp_error" else 1.0
     out: list[float | None] = []
     for p in d.timeline:
         v = getattr(p, field, None)
-        out.append(float(v) if isinstance(v, (int, float)) and math.isfinite(v) else None)
+        out.append(float(v) * k if isinstance(v, (int, float)) and math.isfinite(v) else None)
     return out
+
+
+def _unit(key: str) -> str:
+    """The unit of ``_values``: the table keeps the diagnosis's score (the sum), labelled so."""
+    m = MEASURES[key]
+    return WARP_UNIT_VERIFIED if key == "warp_error" else m.per_frame_unit or m.unit
 
 
 def _quantile(values: Sequence[float], q: float) -> float:
@@ -115,7 +124,7 @@ def chart_svg(d: Diagnosis, scale: Scale) -> str:
     pw, ph = CHART_W - LEFT - RIGHT, CHART_H - TOP - BOTTOM
     x = lambda i: LEFT + pw * (i / max(1, n - 1))  # noqa: E731
     y = lambda v: TOP + ph * (1 - min(v, scale.top) / scale.top)  # noqa: E731
-    unit = m.per_frame_unit or m.unit
+    unit = _unit(scale.key)
     label = f"{m.label} ({unit})"
     parts = [f'<svg class="chart" role="img" data-measure="{scale.key}" data-ymax="{scale.top:g}" '
              f'aria-label="{html.escape(label)} per frame, 0 to {scale.top:g}" width="{CHART_W}" height="{CHART_H}" '
@@ -167,7 +176,7 @@ def worst_frame(d: Diagnosis) -> tuple[int, str] | None:
         if measured:
             v, i = max(measured)
             m = MEASURES[key]
-            return i, f"worst: frame {i} ({m.label} {fmt(v)} {m.per_frame_unit or m.unit})"
+            return i, f"worst: frame {i} ({m.label} {fmt(v)} {_unit(key)})"
     return None
 
 
@@ -254,7 +263,9 @@ def render(diagnoses: Sequence[Diagnosis], errors: Sequence[tuple[str, str]] = (
     legend = ("Charts: one per measure and clip. Each measure's charts share one scale across every clip on this "
               "page (its top is the label on the axis), so a clean clip looks as flat as it is. Dashed line: the "
               "per-frame level of the verdict's threshold; red dashes: scene cuts; dots: frames a long clip's "
-              "diagnosis sampled (the others were not measured).")
+              "diagnosis sampled (the others were not measured). The warping error's charts and worst-frame "
+              "captions are the mean of R, G, B, as on the plots; its table column is the diagnosis's score, "
+              "their sum (3×).")
     return (
         f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
         f"<style>{_CSS}</style></head><body><h1>{html.escape(title)}</h1>"

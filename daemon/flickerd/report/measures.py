@@ -57,6 +57,7 @@ class Measure:
 
 WARP_UNIT_DIAGNOSIS = "RGB² in [0,1], sum of R, G, B"
 WARP_UNIT_VERIFIED = "RGB² in [0,1], mean of R, G, B"
+WARP_CHANNELS = 3  # the diagnosis's warping error sums R, G, B; verification's (and every chart's) is their mean
 
 MEASURES: dict[str, Measure] = {m.key: m for m in (
     Measure("luma_flicker", "global luma flicker", "grey levels", "generative", "luma_threshold",

@@ -19,7 +19,7 @@ from typing import Any
 from flickerd.diagnose.model import Diagnosis
 from flickerd.diagnose.verdict import FINE_TEXTURE_FLOOR
 from flickerd.report.headline import change_texts
-from flickerd.report.measures import MEASURES, WARP_UNIT_VERIFIED, Deciding, Measure, deciding, fmt, fmt_pair
+from flickerd.report.measures import MEASURES, WARP_CHANNELS, WARP_UNIT_VERIFIED, Deciding, Measure, deciding, fmt, fmt_pair
 
 WIDTH_IN = 10.0
 DPI = 100  # 1000 px wide
@@ -195,7 +195,6 @@ def _panel(title: str, m: Measure, curves: Sequence[Curve], diagnosis: Diagnosis
                  measure=m.key)
 
 
-WARP_CHANNELS = 3  # the diagnosis's warping error sums R, G, B; verification's (and the plot's) is their mean
 WARP_SUM_NOTE = ("Drawn as the mean of R, G, B, as on a fixed render's plot; the diagnosis's score "
                  "(report.json diagnosis.scores.warp_error) sums them, 3× these values.")
 
