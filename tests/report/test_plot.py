@@ -480,7 +480,7 @@ def test_legends_imply_the_change_the_title_gives():
     curves = (Curve("before (input)", (0.00118135,), BEFORE), Curve("after (fixed)", (0.0011456,), AFTER))
     assert Panel("warp", unit, curves, sampled=False, change_places=1).legends() == [
         f"before (input): mean 0.001181 {unit}", f"after (fixed): mean 0.001146 {unit}"]
-    # the title's decimals by default: -3% needs no more than 0.00118 -> 0.00115
+    # a change no title gives: within a percentage point (-2.5% for -3.0%)
     assert Panel("warp", unit, curves, sampled=False).legends()[1] == f"after (fixed): mean 0.00115 {unit}"
     far = (Curve("before (input)", (0.0018,), BEFORE), Curve("after (fixed)", (0.0011,), AFTER))
     assert Panel("warp", unit, far, sampled=False).legends()[1] == f"after (fixed): mean 0.0011 {unit}"

@@ -90,29 +90,32 @@ class Panel:
 
 
 MOST_LEGEND_DIGITS = 6
+CHANGE_SLACK = 0.01  # a panel whose change no title gives: the printed pair may imply it ±1 percentage point
 
 
 def _pair_as_changed(before: float, after: float, places: int | None = None) -> tuple[str, str]:
-    """``fmt_pair``, with more significant digits (up to 6) until the change the printed pair implies,
-    printed at ``places`` decimals (the title's; by default ``headline.percent_places`` of the change
-    alone), reads as the true change does: DynamiCrafter's 0.00118135 → 0.0011456 is "warping error
-    -3.0%" in the title; "0.0012 → 0.0011" implied -8%, "0.00118 → 0.00115" -2.5%, "0.001181 →
-    0.001146" -3.0% (review20 #3)."""
+    """``fmt_pair``, with more significant digits until the change the printed pair implies reads as
+    the true one: printed at ``places`` decimals (the title's, for a measure the title gives), it is
+    the title's text, up to 6 digits: DynamiCrafter's 0.00118135 → 0.0011456 is "warping error -3.0%"
+    in the title; "0.0012 → 0.0011" implied -8%, "0.00118 → 0.00115" -2.5%, "0.001181 → 0.001146"
+    -3.0% (review20 #3). Without ``places`` (no title gives the change) within a percentage point,
+    up to 4 digits."""
     from flickerd.figures import significant
-    from flickerd.report.headline import percent_places
 
     a, b = fmt_pair(before, after)
     if before <= 0 or after < 0:
         return a, b
     true = 1 - after / before
-    places = percent_places([true])[0] if places is None else places
+    most = 4 if places is None else MOST_LEGEND_DIGITS
     digits = 2
     while True:
         try:
             implied = 1 - float(b) / float(a)
         except (ValueError, ZeroDivisionError):  # "just over 0.5" and the like: already apart
             return a, b
-        if f"{-100 * implied:+.{places}f}" == f"{-100 * true:+.{places}f}" or digits >= MOST_LEGEND_DIGITS:
+        same = abs(implied - true) <= CHANGE_SLACK if places is None else \
+            f"{-100 * implied:+.{places}f}" == f"{-100 * true:+.{places}f}"
+        if same or digits >= most:
             return a, b
         digits += 1
         a, b = significant(before, digits), significant(after, digits)
