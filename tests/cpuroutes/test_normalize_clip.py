@@ -1,4 +1,4 @@
-"""``normalize_clip``: a tone correction does not move a channel at its clip level inward."""
+"""``normalize_clip``: a tone correction does not darken a channel at full scale."""
 
 from __future__ import annotations
 
@@ -44,5 +44,5 @@ def test_only_the_clipped_channel_keeps_its_level_in_rgb():
     rgb = np.zeros((4, 4, 3), np.float32) + np.array([0.5, 0.5, 1.0], np.float32)  # blue at full scale
     out = clip.keep_clipped_rgb(rgb, rgb * 0.9)
     assert np.allclose(out[..., 2], 1.0) and np.allclose(out[..., :2], 0.45)
-    dark = np.zeros((4, 4, 3), np.float32)  # black lifted by a colour cast: stays black
-    assert np.allclose(clip.keep_clipped_rgb(dark, dark + 0.02), 0.0)
+    dark = np.zeros((4, 4, 3), np.float32)  # black lifted by a colour cast: lifted (dark detail is not told from a crush)
+    assert np.allclose(clip.keep_clipped_rgb(dark, dark + 0.02), 0.02)

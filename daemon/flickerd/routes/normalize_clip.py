@@ -1,18 +1,19 @@
-"""A tone correction stops at the clip level: a saturated sample only says its true level lies beyond it.
+"""A tone correction does not darken clipped highlights: a saturated sample only says its true level lies beyond it.
 
 Exposure flicker that brightens a frame pushes highlights to full scale in one or more of R, G,
-B (and a darkening or a colour cast pushes shadows to zero). The frame's correction, an affine
-map in YCbCr, would move such a sample inward by the whole correction, to the far end of the
-range its true level could have been in, although the true level is usually at or near the clip
-level itself (renders clip their own highlights: skies, lamps, white cloth). So a channel within
-``CLIP_MARGIN`` of 0 or full scale keeps its level wherever the correction would move it inward,
-fading back to the full correction over ``CLIP_RAMP``; the pixel's other channels are corrected
-as usual. A correction that moves a sample outward is left alone (the clip does that already).
+B. The frame's correction, an affine map in YCbCr, would pull such a sample down by the whole
+correction, to the far end of the range its true level could have been in, although the true
+level is usually at or near full scale itself (renders clip their own highlights: skies, lamps,
+white cloth). So a channel within ``CLIP_MARGIN`` of full scale keeps its level wherever the
+correction would darken it, fading back to the full correction over ``CLIP_RAMP``; the pixel's
+other channels are corrected as usual, and a correction that brightens is left alone.
 
-Measured (tone20, fit half, the exact inverse of the injected flicker on the decoded input):
-leaving channels within 3 levels of the clip level alone took lone_hiker's luma flicker from
-5.83 to 3.14 MSE against the render (woman_reading's colour cast 4.38 → 2.84); halving their
-correction instead helped less (3.45, 2.91): the render's own clipped highlights dominate.
+Only highlights: at black, dark real detail and the encode's noise sit within any margin that
+would catch a crushed sample, and there the same rule cost normalize 0.1–0.3 dB (fit, colour
+casts). Measured (tone20, fit half, in memory before the final encode, normalize's own output):
+lone_hiker luma 5.16 → 4.73 MSE against the render; margin 3 + ramp 4 levels 4.87; halving the
+correction instead of none helped less on the exact inverse of the injected flicker (3.45 vs
+3.08): the render's own clipped highlights dominate.
 """
 
 from __future__ import annotations
@@ -20,30 +21,29 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-CLIP_MARGIN = 3.0 / 255.0  # of full scale: a clipped plateau's spread after one encode at CRF 16
-CLIP_RAMP = 4.0 / 255.0  # below the margin, back to the full correction over this much
+CLIP_MARGIN = 2.0 / 255.0  # of full scale: a clipped plateau's spread after one encode at CRF 16
+CLIP_RAMP = 1.0 / 255.0  # below the margin, back to the full correction over this much
 # (Kr, Kb) by AVColorSpace; anything else is read as BT.601, what decoders assume for untagged video
 LUMA_WEIGHTS = {1: (0.2126, 0.0722), 9: (0.2627, 0.0593), 10: (0.2627, 0.0593)}
 BT601 = (0.299, 0.114)
 
 
-def inward_weight(level: np.ndarray, delta: np.ndarray) -> np.ndarray:
-    """How much of ``delta`` a channel at ``level`` (0–1) keeps: none at the clip level when it moves inward."""
+def darkening_weight(level: np.ndarray, delta: np.ndarray) -> np.ndarray:
+    """How much of ``delta`` a channel at ``level`` (0–1) keeps: none at full scale when it darkens."""
     top = np.clip((1.0 - CLIP_MARGIN - level) / CLIP_RAMP, 0.0, 1.0)
-    bottom = np.clip((level - CLIP_MARGIN) / CLIP_RAMP, 0.0, 1.0)
-    return np.where(delta < 0, top, np.where(delta > 0, bottom, 1.0)).astype(np.float32)
+    return np.where(delta < 0, top, 1.0).astype(np.float32)
 
 
 def keep_clipped_rgb(rgb: np.ndarray, corrected: np.ndarray) -> np.ndarray:
-    """``corrected`` (float RGB, 0–1) with clipped channels of ``rgb`` not moved inward."""
+    """``corrected`` (float RGB, 0–1) with channels of ``rgb`` at full scale not darkened."""
     delta = corrected - rgb
-    return rgb + inward_weight(rgb, delta) * delta
+    return rgb + darkening_weight(rgb, delta) * delta
 
 
 def keep_clipped_planes(y: np.ndarray, cb: np.ndarray, cr: np.ndarray, dy: np.ndarray, dcb: np.ndarray,
                         dcr: np.ndarray, peak: float, full_range: bool, colorspace: int
                         ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Plane deltas (code values; chroma at its own resolution) with clipped RGB channels not moved inward.
+    """Plane deltas (code values; chroma at its own resolution) with RGB channels at full scale not darkened.
 
     The pixel's RGB and the delta's are read at luma resolution; what changes in chroma is
     brought back to the chroma planes' resolution by area averaging. Returns the deltas as
@@ -65,7 +65,7 @@ def keep_clipped_planes(y: np.ndarray, cb: np.ndarray, cr: np.ndarray, dy: np.nd
         return r, (a - kr * r - kb * bl) / kg, bl
 
     levels, deltas = rgb(yn, cbn, crn), rgb(ddy, dcbn, dcrn)
-    weights = [inward_weight(lv, d) for lv, d in zip(levels, deltas)]
+    weights = [darkening_weight(lv, d) for lv, d in zip(levels, deltas)]
     if all(bool((wt == 1.0).all()) for wt in weights):
         return dy, dcb, dcr
     dr, dg, db = (wt * d for wt, d in zip(weights, deltas))
