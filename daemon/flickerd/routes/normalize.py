@@ -76,7 +76,7 @@ FLOW_PRESET = "fast"
 CUT_RESIDUAL = 15.0
 CUT_HIST_DISTANCE = 0.5
 CUT_MAX_VALID = 0.6
-# A channel at full scale is not darkened (see normalize_clip): measured on the fit half.
+# A channel at full scale is darkened by half the correction (see normalize_clip): measured on the fit half.
 KEEP_CLIPPED = True
 
 
@@ -103,8 +103,8 @@ class NormalizeParams(RouteParams):
     cuts: frame indices that start a new shot (added to the detected ones).
     detect_cuts: look for cuts (the flow fails and the warped frame does not match).
     crf, preset, pix_fmt: the final encode (pix_fmt None follows the input).
-    keep_clipped: leave RGB channels at full scale where the correction would darken them
-        (``normalize_clip``).
+    keep_clipped: darken RGB channels at full scale by half the correction only, to the middle
+        of the range their true level could be in (``normalize_clip``).
     """
 
     window: int = WINDOW
@@ -280,7 +280,7 @@ class NormalizeRoute(StageRoute):
 
     name = "normalize"
     params_type = NormalizeParams
-    version = "5"  # 5: clipped highlights are not darkened; 4: chroma gain tied to the luma's
+    version = "5"  # 5: clipped highlights are darkened half way; 4: chroma gain tied to the luma's
 
     def stage(self, info: MediaInfo, params: Mapping[str, Any], p: NormalizeParams | None = None) -> FrameStage:
         """The per-frame work for frames like ``info``'s (see ``frame_stream.FrameStage``)."""

@@ -74,8 +74,8 @@ def apply_planes(planes: list[np.ndarray], fields: Fields, bits: int, strength: 
                  clip: tuple[bool, int] | None = None) -> list[np.ndarray]:
     """Corrected planes, same shapes and dtype: Y ← gain·Y + bias, C ← gain·C + bias (C centred on 0).
 
-    ``clip``: (full range, AVColorSpace) of the frame, to leave RGB channels at full scale
-    where the correction would darken them (``normalize_clip``); None corrects them too.
+    ``clip``: (full range, AVColorSpace) of the frame, to darken RGB channels at full scale by
+    half the correction only (``normalize_clip``); None corrects them like the rest.
     """
     peak = float((1 << bits) - 1)
     dtype = planes[0].dtype
