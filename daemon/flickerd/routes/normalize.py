@@ -306,7 +306,7 @@ class NormalizeRoute(StageRoute):
             corrected = fit.apply(rgb, fields_t, p.strength)
             if p.keep_clipped:
                 corrected = keep_clipped_rgb(rgb, corrected)
-            return (np.clip(rgb, 0.0, 1.0) * peak + 0.5).astype(data.dtype)
+            return (np.clip(corrected, 0.0, 1.0) * peak + 0.5).astype(data.dtype)
 
         def describe(core: Normalizer | None, written: int, seconds: float, out: str,
                      encoding: Encoding | None) -> StepResult:
