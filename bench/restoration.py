@@ -40,6 +40,7 @@ CLEAN = "clean"  # the clean clip itself through each route (see the module docs
 ROUTES = {
     "reencode": [("normalize", {"strength": 0.0})],  # the floor: decode + x264 crf 16 re-encode only
     "normalize": [("normalize", {})],
+    "normalize-noclip": [("normalize", {"keep_clipped": False})],  # without normalize_clip (A/B in one run)
     "ffmpeg": [("ffmpeg", {})],  # the seed's command: deflicker size 5 am, deband 0.02, x264 crf 16 slow
     "normalize+ffmpeg": [("normalize", {}), ("ffmpeg", {"deflicker": False})],
     "normalize+rife": [("normalize", {}), ("rife", {"mode": "smooth"})],

@@ -38,10 +38,11 @@ import cv2
 import numpy as np
 
 from flickerd.flow import PRESETS, flow, occlusion_mask, standardised, warp
-from flickerd.media.probe import MediaInfo
+from flickerd.media.probe import FULL_RANGE, MediaInfo
 from flickerd.media.reader import analysis_size
 from flickerd.routes import normalize_fit as fit
 from flickerd.routes import normalize_planes as planes
+from flickerd.routes.normalize_clip import keep_clipped_rgb
 from flickerd.routes.base import StepResult
 from flickerd.routes.encode import DEFAULT_CRF, DEFAULT_PRESET, Encoding
 from flickerd.routes.frame_stream import FrameFormat, FrameStage, StageRoute, flow_stage_result
@@ -75,6 +76,13 @@ FLOW_PRESET = "fast"
 CUT_RESIDUAL = 15.0
 CUT_HIST_DISTANCE = 0.5
 CUT_MAX_VALID = 0.6
+# A channel at full scale is darkened by half the correction (see normalize_clip): measured on the fit half.
+KEEP_CLIPPED = True
+
+
+def fmt_full_range(frame: Any) -> bool:
+    """True for a JPEG-range (0–255) planar frame."""
+    return frame.format.name.startswith("yuvj") or int(frame.color_range) == FULL_RANGE
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +103,8 @@ class NormalizeParams(RouteParams):
     cuts: frame indices that start a new shot (added to the detected ones).
     detect_cuts: look for cuts (the flow fails and the warped frame does not match).
     crf, preset, pix_fmt: the final encode (pix_fmt None follows the input).
+    keep_clipped: darken RGB channels at full scale by half the correction only, to the middle
+        of the range their true level could be in (``normalize_clip``).
     """
 
     window: int = WINDOW
@@ -111,6 +121,7 @@ class NormalizeParams(RouteParams):
     crf: int = DEFAULT_CRF
     preset: str = DEFAULT_PRESET
     pix_fmt: str | None = None
+    keep_clipped: bool = KEEP_CLIPPED
 
     ROUTE = "normalize"
     FRAME_LISTS = {"cuts": 0}
@@ -269,7 +280,7 @@ class NormalizeRoute(StageRoute):
 
     name = "normalize"
     params_type = NormalizeParams
-    version = "4"  # 4: chroma gain tied to the luma's, cells corrected only where they oscillate
+    version = "5"  # 5: clipped highlights are darkened half way; 4: chroma gain tied to the luma's
 
     def stage(self, info: MediaInfo, params: Mapping[str, Any], p: NormalizeParams | None = None) -> FrameStage:
         """The per-frame work for frames like ``info``'s (see ``frame_stream.FrameStage``)."""
@@ -288,10 +299,14 @@ class NormalizeRoute(StageRoute):
 
         def render(data: Any, fields_t: fit.Fields) -> Any:
             if planar:
-                return planes.frame_from_planes(planes.apply_planes(planes.read_planes(data), fields_t, bits, p.strength),
-                                                data)
-            rgb = fit.apply(data.astype(np.float32) / peak, fields_t, p.strength)
-            return (np.clip(rgb, 0.0, 1.0) * peak + 0.5).astype(data.dtype)
+                clip = (fmt_full_range(data), int(data.colorspace)) if p.keep_clipped else None
+                return planes.frame_from_planes(
+                    planes.apply_planes(planes.read_planes(data), fields_t, bits, p.strength, clip), data)
+            rgb = data.astype(np.float32) / peak
+            corrected = fit.apply(rgb, fields_t, p.strength)
+            if p.keep_clipped:
+                corrected = keep_clipped_rgb(rgb, corrected)
+            return (np.clip(corrected, 0.0, 1.0) * peak + 0.5).astype(data.dtype)
 
         def describe(core: Normalizer | None, written: int, seconds: float, out: str,
                      encoding: Encoding | None) -> StepResult:

@@ -16,6 +16,7 @@ import cv2
 import numpy as np
 
 from flickerd.errors import CorruptInput
+from flickerd.routes.normalize_clip import keep_clipped_planes
 from flickerd.routes.normalize_fit import FIELD_STEP, Fields
 
 # Changes well under one 8-bit level are estimation noise, not flicker: they are faded out
@@ -69,8 +70,13 @@ def _field(grid: np.ndarray, width: int, height: int) -> np.ndarray:
     return full.reshape(height, width, -1)
 
 
-def apply_planes(planes: list[np.ndarray], fields: Fields, bits: int, strength: float = 1.0) -> list[np.ndarray]:
-    """Corrected planes, same shapes and dtype: Y ← gain·Y + bias, C ← gain·C + bias (C centred on 0)."""
+def apply_planes(planes: list[np.ndarray], fields: Fields, bits: int, strength: float = 1.0,
+                 clip: tuple[bool, int] | None = None) -> list[np.ndarray]:
+    """Corrected planes, same shapes and dtype: Y ← gain·Y + bias, C ← gain·C + bias (C centred on 0).
+
+    ``clip``: (full range, AVColorSpace) of the frame, to darken RGB channels at full scale by
+    half the correction only (``normalize_clip``); None corrects them like the rest.
+    """
     peak = float((1 << bits) - 1)
     dtype = planes[0].dtype
     y = planes[0].astype(np.float32)
@@ -78,15 +84,17 @@ def apply_planes(planes: list[np.ndarray], fields: Fields, bits: int, strength: 
     lum = _field(np.dstack([fields.gain[0], fields.bias[0]]), w, h)
     gain = 1.0 + strength * (lum[..., 0] - 1.0)
     d = DEADBAND_LEVELS * peak / 255.0
-    out = [np.clip(y + _deadband((gain - 1.0) * y + strength * peak * lum[..., 1], d) + 0.5, 0, peak).astype(dtype)]
+    deltas = [(gain - 1.0) * y + strength * peak * lum[..., 1]]
     ch, cw = planes[1].shape
     # chroma gains are one per frame (see normalize_fit.link); samples are centred on peak / 2
     for c in (1, 2):
         field = _field(np.dstack([fields.gain[c], fields.bias[c]]), cw, ch)
         cgain = 1.0 + strength * (field[..., 0] - 1.0)
-        x = planes[c].astype(np.float32)
-        delta = (cgain - 1.0) * (x - 0.5 * peak) + strength * peak * field[..., 1]
-        out.append(np.clip(x + _deadband(delta, d) + 0.5, 0, peak).astype(dtype))
+        deltas.append((cgain - 1.0) * (planes[c].astype(np.float32) - 0.5 * peak) + strength * peak * field[..., 1])
+    if clip is not None:
+        deltas = list(keep_clipped_planes(planes[0], planes[1], planes[2], *deltas, peak, *clip))
+    out = [np.clip(x.astype(np.float32) + _deadband(delta, d) + 0.5, 0, peak).astype(dtype)
+           for x, delta in zip(planes, deltas)]
     return [a.copy() for a in planes] if negligible(out, planes, peak) else out
 
 
