@@ -510,42 +510,40 @@ HEADLINE_UNITS = {"warp_error": WARP_UNIT_VERIFIED, "luma_flicker": "grey levels
                   "chroma_flicker": "grey levels", "detail_flicker": "grey levels RMS"}
 
 
-def _headline_note(key: str, verification: Any | None) -> str:
-    """Where a panel draws the diagnoses' measure of the kind the title's headline is, the headline's
-    own figures: MagicTime's luma panel drew 1.48 → 0.01 (motion-compensated, −99%) under a title
-    saying "luma flicker -85%" (verification's plain frame means, 1.65 → 0.21, from a 0.25 floor)."""
+def _headline_said(verification: Any | None, measure: str | None) -> str:
+    """The title's headline as verification's figures of ``measure``, "" unless it is the headline:
+    'The title's "luma flicker -85%" is verification's luma flicker, every frame of both files: 1.65 → 0.21 grey levels'."""
     from flickerd.verify import HEADLINE_MEASURES
 
     metrics = getattr(verification, "metrics", None) or {}
-    measure = HEADLINE_OF.get(key)
-    b, a, r = (metrics.get(f"{measure}_{w}") for w in ("before", "after", "reduction"))
-    if measure is None or metrics.get("headline_measure") != measure or None in (b, a, r):
-        return ""
-    texts = change_texts(verification)
-    if not texts:
-        return ""
-    before, after = fmt_pair(b, a)
-    return (f"The title's \"{texts[0]}\" is verification's {HEADLINE_MEASURES[measure]}, "
-            f"every frame of both files: {before} → {after} {HEADLINE_UNITS[measure]} (a change under its noise "
-            "floor counts as none).")
-
-
-def _unshown_headline_note(verification: Any | None, drawn: set[str | None]) -> str:
-    """The title's headline figures where no panel draws that measure's kind: SEINE's title led with
-    "local flicker -11%" over panels of warping error, luma, texture and banding."""
-    from flickerd.verify import HEADLINE_MEASURES
-
-    metrics = getattr(verification, "metrics", None) or {}
-    measure = metrics.get("headline_measure")
     b, a = metrics.get(f"{measure}_before"), metrics.get(f"{measure}_after")
-    if measure in drawn or measure not in HEADLINE_UNITS or None in (b, a):
+    if measure not in HEADLINE_UNITS or metrics.get("headline_measure") != measure or None in (b, a):
         return ""
     texts = change_texts(verification)
     if not texts:
         return ""
     before, after = fmt_pair(b, a)
     return (f"The title's \"{texts[0]}\" is verification's {HEADLINE_MEASURES[measure]}, every frame of both files: "
-            f"{before} → {after} {HEADLINE_UNITS[measure]}; no panel draws it.")
+            f"{before} → {after} {HEADLINE_UNITS[measure]}")
+
+
+def _headline_note(key: str, verification: Any | None) -> str:
+    """Where a panel draws the diagnoses' measure of the kind the title's headline is, the headline's
+    own figures: MagicTime's luma panel drew 1.48 → 0.01 (motion-compensated, −99%) under a title
+    saying "luma flicker -85%" (verification's plain frame means, 1.65 → 0.21, from a 0.25 floor)."""
+    said = _headline_said(verification, HEADLINE_OF.get(key))
+    metrics = getattr(verification, "metrics", None) or {}
+    if not said or metrics.get(f"{HEADLINE_OF[key]}_reduction") is None:
+        return ""
+    return said + " (a change under its noise floor counts as none)."
+
+
+def _unshown_headline_note(verification: Any | None, drawn: set[str | None]) -> str:
+    """The title's headline figures where no panel draws that measure's kind: SEINE's title led with
+    "local flicker -11%" over panels of warping error, luma, texture and banding."""
+    measure = (getattr(verification, "metrics", None) or {}).get("headline_measure")
+    said = "" if measure in drawn else _headline_said(verification, measure)
+    return said + "; no panel draws it." if said else ""
 
 
 def _luma_step_note(curve: Curve) -> str:
