@@ -24,6 +24,22 @@ def _dis(preset: str) -> cv2.DISOpticalFlow:
     return cv2.DISOpticalFlow_create(PRESETS[preset])
 
 
+# DIS crashes the process (SIGSEGV, OpenCV 4.x/5.x) on frames under about 32 px on a side, e.g. a
+# 480x48 banner at analysis size (240x24): a hostile or odd file must not kill a worker. Smaller
+# frames are padded by repeating their edge rows/columns, and the flow is cropped back.
+MIN_SIDE = 32
+
+
+def _calc(preset: str, src: np.ndarray, dst: np.ndarray, init: np.ndarray | None) -> np.ndarray:
+    h, w = src.shape[:2]
+    dh, dw = max(0, MIN_SIDE - h), max(0, MIN_SIDE - w)
+    if not (dh or dw):
+        return _dis(preset).calc(src, dst, init)
+    pad = (lambda a: cv2.copyMakeBorder(a, 0, dh, 0, dw, cv2.BORDER_REPLICATE))
+    out = _dis(preset).calc(pad(src), pad(dst), None if init is None else pad(init))
+    return np.ascontiguousarray(out[:h, :w])
+
+
 def flow(src_gray: np.ndarray, dst_gray: np.ndarray, preset: str = "ultrafast",
          shift: tuple[float, float] | None = None) -> np.ndarray:
     """Flow from ``src`` to ``dst`` (HxWx2 float32): ``src[y, x]`` moves to ``dst[y+v, x+u]``.
@@ -32,16 +48,18 @@ def flow(src_gray: np.ndarray, dst_gray: np.ndarray, preset: str = "ultrafast",
     ``global_shift``; DIS starts from it instead of from rest.
     """
     if shift is None:
-        return _dis(preset).calc(src_gray, dst_gray, None)
+        return _calc(preset, src_gray, dst_gray, None)
     init = np.empty((*src_gray.shape[:2], 2), np.float32)
     init[..., 0], init[..., 1] = shift
-    return _dis(preset).calc(src_gray, dst_gray, init)
+    return _calc(preset, src_gray, dst_gray, init)
 
 
 def flow_from(src_gray: np.ndarray, dst_gray: np.ndarray, start: np.ndarray, preset: str = "ultrafast") -> np.ndarray:
     """Flow from ``src`` to ``dst`` with DIS started from the flow ``start`` (HxWx2; copied: DIS writes its
     result into the flow it starts from)."""
-    return _dis(preset).calc(src_gray, dst_gray, np.array(start, np.float32))
+    if start.shape != (*src_gray.shape[:2], 2):  # DIS would silently start from rest
+        raise ValueError(f"start flow of shape {start.shape} for frames of {src_gray.shape[:2]}")
+    return _calc(preset, src_gray, dst_gray, np.array(start, np.float32))
 
 
 # DIS starts at a pyramid level a few pixels across: a pan faster than about a tenth of the
