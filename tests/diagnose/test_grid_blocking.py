@@ -44,6 +44,15 @@ def test_blocks_on_the_16px_grid_read_blocky():
     assert codec.grid_blocking(eight, 8) == pytest.approx(codec.blocking(eight, 8))
 
 
+def test_the_coarse_grid_counts_only_with_enough_lines():
+    """On a frame with a handful of 16-px lines the coarse median is noise: only the 8-px reading counts."""
+    blocks = _blocks(_scene(), 16)
+    small = blocks[:24, :40].astype(np.uint8)  # 2 + 1 coarse lines
+    assert codec.grid_blocking(small, 8) == pytest.approx(codec.blocking(small, 8))
+    larger = blocks[:96, :160].astype(np.uint8)  # the same blocks, 15 coarse lines
+    assert codec.grid_blocking(larger, 8) > codec.blocking(larger, 8)
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(rr.renders_dir() is None, reason=rr.NO_RENDERS)
 def test_a_halved_re_upload_is_codec_damage(tmp_path):
