@@ -55,7 +55,8 @@ class GuidedParams(RouteParams):
     mismatch: when the guide's still pixels show the render has no flicker of its own (it repeats
         the guide's changes there), a neighbour keeps a pixel only up to this many times the still
         pixels' residual energy, less in proportion beyond (where the guide moves, averaging then
-        only blurs: flow errors, a style that does not move rigidly); 0: off (version 3's output).
+        only blurs: flow errors, a style that does not move rigidly); with ``flicker_cut`` a render
+        that flickers is cut too; 0: off, both (version 3's output).
     flicker_cut: a render that does flicker is cut too, where its residual against a neighbour is
         over ``mismatch`` times the flicker expected there (fitted on the still pixels: a constant, noise
         such as re-quantisation, plus a share of the local detail energy, a per-frame sharpening); a

@@ -71,7 +71,7 @@ class _Frame:
 class _Cut:
     """What the luma's mismatch test left for the other planes of one neighbour."""
 
-    keep: float = 1.0  # 1: the render flickers there, the weights stay (``flicker_keep``)
+    keep: float = 1.0  # 1: the render flickers there (``flicker_keep``): only ``flicker_cut`` cuts its weights
     lead_still: np.ndarray | None = None  # the luma's still pixels: a plane with too few of its own follows them
 
 
@@ -308,13 +308,14 @@ class GuidedStabilizer(NeighbourWindow[_Frame]):
                     self._count_weight(weight)  # what was averaged: the guide's vouching less the mismatch cut
                 blends[k].add(moved, weight)
         out = [np.clip(b.toward(self.p.strength), 0.0, self.peak) for b in blends]
+        here.detail = None  # read for frame t only: not held through the window (a plane a frame at 4K)
         self._forget(t + 1 - self.radius)
         return t, here.data, out
 
     def _mismatch_weight(self, t: int, k: int, weight: np.ndarray, residual: np.ndarray, flow: np.ndarray,
                          changed: np.ndarray, cut: _Cut) -> np.ndarray:
         """Plane k's weight for one neighbour of frame t after the ``mismatch`` cut. The luma (lead
-        plane, first) sets ``cut``: how sure the render flickers (``keep`` 1: the weights stay) and
+        plane, first) sets ``cut``: how sure the render flickers (``keep`` 1: cut only by ``flicker_cut``) and
         its still pixels. Subsampled chroma has a quarter of luma's still pixels: without enough of
         its own it follows the luma's (``follow``), or it would be averaged where the luma is not
         (colour smeared onto edges)."""
