@@ -197,13 +197,13 @@ def _jobs(a, renders: Path, truth: dict[str, bool], sides: dict[str, str]) -> li
             vs += [Variant(name, k, float(lv), 0) for lv in levels]
         if getattr(a, "harsh", False) and motion:
             vs += [Variant(name, k, float(lv), 0) for k, levels in HARSH_MOTION.items() for lv in levels]
-        if getattr(a, "stress", False):
+        if getattr(a, "stress", False) and motion:
             have = set(vs)
             vs += [v for k, levels in STRESS_MOTION.items() for lv in levels
-                   for seed in (range(a.seeds) if k in SEEDED_MOTION else (0,))
+                   for seed in (seeds if k in SEEDED_MOTION else (0,))
                    if (v := Variant(name, k, float(lv), seed)) not in have]
         if getattr(a, "motion_only", False):
-            vs = [v for v in vs if v.kind not in INJECTED]
+            vs = [v for v in vs if v.kind not in INJECTED and v.kind not in forms]
         jobs.append(Job(str(renders / name), tuple(vs), str(renders / donor) if donor else None,
                         a.frames, a.max_side, a.cache, settings))
     return jobs
@@ -340,9 +340,11 @@ def stress_report(rows, sides, morphs) -> None:
             bad = [r for r in rs if r["verdict"] == "incoherent" and r["source"] not in morphs]
             if not rs:
                 continue
-            pair = sum(r["scores"]["incoherence"] > s.incoherence_threshold for r in bad)
-            fade = sum(bool(s.fade_look) and r["scores"].get("fade", 0.0) > s.fade_threshold for r in bad)
-            print(f"  {side:6s} {k:9s} {len(rs):4d} clips, {len(bad):3d} incoherent ({pair} / {fade})"
+            pair = [r["scores"]["incoherence"] > s.incoherence_threshold for r in bad]
+            fade = [bool(s.fade_look) and r["scores"].get("fade", 0.0) > s.fade_threshold for r in bad]
+            both = sum(p and f for p, f in zip(pair, fade))
+            print(f"  {side:6s} {k:9s} {len(rs):4d} clips, {len(bad):3d} incoherent "
+                  f"({sum(pair) - both} / {sum(fade) - both} / {both})"
                   + (": " + ", ".join(r["name"] for r in bad) if bad else ""))
 
 

@@ -625,7 +625,7 @@ def _measure_fix(src_frames: Iterator[np.ndarray], out_frames: Iterator[np.ndarr
             # the whole change at full size: re-encoding noise and fine detail that analysis size averages away
             tally.native_change.append(cv2.norm(x, y, cv2.NORM_L2SQR) / x.size)
             tally.change.add(*_thumbnails(x.shape, a.gray, b.gray))
-            if prev_in is not None:  # every pair, cuts too (as the diagnosis's sampled mean_diff)
+            if prev_in is not None:  # every pair, cuts too, at verification's analysis size (the diagnosis's mean_diff: sampled pairs, its own size)
                 tally.diff_in.append(mean_diff(prev_in.rgb, a.rgb))
             if prev_in is not None and pair is not None:
                 fw, rel_fw = pair.fw, pair.rel_fw
