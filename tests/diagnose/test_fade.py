@@ -262,3 +262,24 @@ def test_a_real_zoom_is_not_near_a_fade(tmp_path):
     d = run(clip, s)
     assert d.scores["fade"] < 0.75 * s.fade_threshold, d.scores
     assert d.verdict.value != "incoherent"
+
+
+def test_the_direct_look_starts_from_the_chain():
+    """A 60 px move is beyond DIS's reach from rest: the direct flow explains it only from the chained start
+    (12 px off), so a look that lost its start would count the moved content as faded."""
+    rng = np.random.default_rng(3)
+    h, w, shift = 160, 320, 60
+    texture = cv2.GaussianBlur(rng.uniform(0, 255, (h + 40, w + shift + 40)).astype(np.float32), (0, 0), 3)
+    texture = cv2.normalize(texture, None, 20, 235, cv2.NORM_MINMAX).astype(np.uint8)
+    first = np.ascontiguousarray(texture[20:20 + h, 20:20 + w])
+    last = np.ascontiguousarray(texture[20:20 + h, 20 + shift:20 + shift + w])
+    rgb = lambda g: np.repeat(g[..., None], 3, axis=2)
+    inner = (slice(40, 120), slice(40, 200))
+
+    def unexplained(start_x: float) -> float:
+        start = np.zeros((h, w, 2), np.float32)
+        start[..., 0] = start_x
+        return incoherence.direct_unexplained(rgb(first), rgb(last), first, last, start, np.zeros(3, np.float32))[inner].mean()
+
+    assert unexplained(-shift + 12.0) < 0.05
+    assert unexplained(0.0) > 0.15
