@@ -151,7 +151,7 @@ def main(args: argparse.Namespace) -> int:
 
     process_tuning.single_threaded_opencv()  # before OpenCV loads
     from flickerd.process import process_file
-    from flickerd.report import COMPARE_SUFFIX, JSON_SUFFIX, PLOT_SUFFIX
+    from flickerd.report import COMPARE_SUFFIX, JSON_SUFFIX, PLOT_SUFFIX, PUBLISHED
     from flickerd.report.placement import Placement, place_file
     from flickerd.rules import DEFAULT_RULES
 
@@ -200,7 +200,7 @@ def main(args: argparse.Namespace) -> int:
         finally:
             bar.close()
         written = []
-        publish_video = outcome.status in ("done", "review") and bool(outcome.output)
+        publish_video = outcome.status in PUBLISHED and bool(outcome.output)
         produced = {suffix: path for path, suffix in (
             (outcome.reports.json if outcome.reports else None, JSON_SUFFIX),
             (outcome.reports.plot if outcome.reports else None, PLOT_SUFFIX),
@@ -267,7 +267,7 @@ def _summary(outcome, written: Sequence[str]) -> None:
     """``done (fixed: normalize, verdict generative_flicker, luma flicker -85%, …)``: the status token
     first (scripts parse it), then the plot's words for it. A fix nobody gets (rejected, or a refused
     guided fix of a render reported as it is) gives its figures after saying so, not as if published (qa19 #12)."""
-    from flickerd.report import FIX_LABELS, STATUS_WORDS, figures_text, fixed_how, route_text
+    from flickerd.report import PUBLISHED, STATUS_WORDS, figures_text, fixed_how, route_text, unpublished
 
     v = outcome.verification
     route = route_text(outcome.decision, outcome.chain) if outcome.decision else outcome.route
@@ -275,13 +275,13 @@ def _summary(outcome, written: Sequence[str]) -> None:
     if outcome.before is not None:
         parts.append(f"verdict {outcome.before.verdict.value}")
     figures = figures_text(v) if v is not None else ""
-    published = outcome.status in ("done", "review")
+    published = outcome.status in PUBLISHED
     if figures and published:
         parts.append(figures)
     words = STATUS_WORDS.get(outcome.status, outcome.status)
     line = f"{outcome.status} ({words}: {', '.join(parts)})" if parts else outcome.status
     if figures and not published:
-        line += f"; the {FIX_LABELS.get(outcome.status, 'fix')}, not published: {figures}"
+        line += f"; {unpublished(outcome.status, figures)}"
     print(line)
     if outcome.status == "done":  # its reason repeats the line's figures: the rule part only (review20 #7)
         if outcome.decision is not None:

@@ -152,9 +152,17 @@ def _title(source: str, status: str, decision: Decision | None, verification: An
     if decision is not None and decision.steps:
         title += f" ({route_text(decision, chain)})"
     figures = figures_text(verification)
-    if figures and status not in ("done", "review"):  # as ``flickerd fix`` says it: nobody got this fix
-        figures = f"the {FIX_LABELS.get(status, 'fix')}, not published: {figures}"
+    if figures and status not in PUBLISHED:  # as ``flickerd fix`` says it: nobody got this fix
+        figures = unpublished(status, figures)
     return title + (" — " + figures if figures else "")
+
+
+PUBLISHED = ("done", "review")  # the statuses whose fix is written out
+
+
+def unpublished(status: str, figures: str) -> str:
+    """A fix nobody got, with its figures: "the rejected fix, not published: luma flicker -2.8%, …"."""
+    return f"the {FIX_LABELS.get(status, 'fix')}, not published: {figures}"
 
 
 def figures_text(verification: Any | None) -> str:

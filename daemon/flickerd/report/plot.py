@@ -10,6 +10,7 @@ why. ``panels`` (pure) decides all of that; ``write_plot`` only draws it.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 from collections.abc import Sequence
@@ -87,6 +88,10 @@ class Panel:
     def legends(self) -> list[str]:
         """Each curve's legend line (``statistic_texts``)."""
         return [c.legend(self.ylabel, t) for c, t in zip(self.curves, self.statistic_texts())]
+
+    def with_note(self, text: str, **changes: Any) -> "Panel":
+        """The panel with ``text`` added to its note (and any other ``changes``)."""
+        return dataclasses.replace(self, note=" ".join(t for t in (self.note, text) if t), **changes)
 
 
 MOST_LEGEND_DIGITS = 6
@@ -277,9 +282,7 @@ def panels(before: Diagnosis | None, verification: Any | None) -> tuple[Panel, .
         out.append(_drift_panel(before, after, fixed))
     unshown = _unshown_headline_note(verification, {HEADLINE_OF.get(p.measure) for p in out})
     if unshown and out:
-        import dataclasses
-
-        out[0] = dataclasses.replace(out[0], note=" ".join(t for t in (out[0].note, unshown) if t))
+        out[0] = out[0].with_note(unshown)
     out = [_with_title_places(p, verification) for p in out]
     repeats = repeated_frames(before, verification)
     if not repeats:
@@ -287,18 +290,13 @@ def panels(before: Diagnosis | None, verification: Any | None) -> tuple[Panel, .
     out = [_with_repeats(p, repeats) for p in out]
     sample = repeat_sample(before, verification)
     if sample is not None and out:  # repeats between unsampled pairs are not marked: said once (review20 #2)
-        import dataclasses
-
-        said = f"Repeated frames (dotted grey) are looked for among the {sample} pairs the diagnosis sampled."
-        out[0] = dataclasses.replace(out[0], note=" ".join(t for t in (out[0].note, said) if t))
+        out[0] = out[0].with_note(f"Repeated frames (dotted grey) are looked for among the {sample} pairs the diagnosis sampled.")
     return tuple(out)
 
 
 def _with_title_places(panel: Panel, verification: Any | None) -> Panel:
     """A panel drawing verification's own before and after of a measure the title gives a change of:
     its legends imply that change at the title's decimals."""
-    import dataclasses
-
     from flickerd.report.headline import change_figures
 
     if not panel.title.split(" — ", 1)[-1].startswith("every frame"):
@@ -324,8 +322,7 @@ def repeated_frames(d: Diagnosis | None, verification: Any | None = None) -> tup
     if every is not None:
         diffs = every
     elif d is not None:
-        diffs = [(p.index, p.mean_diff) for p in d.timeline if p.mean_diff is not None
-                 and math.isfinite(p.mean_diff) and p.index > 0]
+        diffs = _sampled_diffs(d)
     else:
         return ()
     if len(diffs) < 3:
@@ -349,8 +346,14 @@ def repeat_sample(d: Diagnosis | None, verification: Any | None) -> int | None:
     """How many pairs repeats were looked for among when the diagnosis sampled them (None: every pair)."""
     if d is None or _every_pair_diffs(verification) is not None:
         return None
-    n = sum(1 for p in d.timeline if p.mean_diff is not None and math.isfinite(p.mean_diff) and p.index > 0)
+    n = len(_sampled_diffs(d))
     return n if n < d.frames - 1 else None
+
+
+def _sampled_diffs(d: Diagnosis) -> list[tuple[int, float]]:
+    """The diagnosis's mean |F_t − F_{t−1}| of each pair it sampled."""
+    return [(p.index, p.mean_diff) for p in d.timeline
+            if p.mean_diff is not None and math.isfinite(p.mean_diff) and p.index > 0]
 
 
 REPEAT_LABEL = "repeated frame"
@@ -372,8 +375,6 @@ def _like(v: float, text: str) -> str:
 def _with_repeats(panel: Panel, repeats: tuple[int, ...]) -> Panel:
     """The panel with its repeated frames marked, and a note where the input's curve reads 0 there:
     what its legend's statistic is with and without them (the score counts them; no score changes)."""
-    import dataclasses
-
     inside = tuple(t for t in repeats if any(t < len(c.values) for c in panel.curves))
     if not inside or panel.signed:
         return panel
@@ -398,7 +399,7 @@ def _with_repeats(panel: Panel, repeats: tuple[int, ...]) -> Panel:
                     f"({'exactly' if exact else 'up to coding noise'}; dotted grey): the input's pair"
                     f"{'s' if n > 1 else ''} there measure{'s' if n == 1 else ''} {'0' if exact else 'almost nothing'}, "
                     f"and its {first.summary} counts {'them' if n > 1 else 'it'}: {a} with, {b} without.")
-    return dataclasses.replace(panel, repeats=inside, note=" ".join(t for t in (panel.note, note) if t))
+    return panel.with_note(note, repeats=inside)
 
 
 TONE = (("tone_y", "Y"), ("tone_cb", "Cb"), ("tone_cr", "Cr"))
