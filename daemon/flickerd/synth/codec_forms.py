@@ -39,7 +39,10 @@ def crf(strength: float) -> int:
     return int(round(HIGH_CRF + 6 * math.log2(max(strength, 1 / 64))))
 
 
-def _write(images, path: str, codec: str, options: dict[str, str], fps: float) -> str:
+def write_video(images, path: str | os.PathLike, codec: str, options: dict[str, str], fps: float) -> str:
+    """RGB uint8 frames encoded with ``codec`` (yuv420p, even size, x264 made reproducible; ``threads``
+    1 unless ``options`` say otherwise) at ``path``; returns the path."""
+    path = os.fspath(path)
     with av.open(path, "w") as out:
         s = None
         for img in images:
@@ -51,6 +54,8 @@ def _write(images, path: str, codec: str, options: dict[str, str], fps: float) -
             frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(img[: s.height, : s.width]), format="rgb24")
             for p in s.encode(frame):
                 out.mux(p)
+        if s is None:
+            raise ValueError("write_video: no frames")
         for p in s.encode():
             out.mux(p)
     return path
@@ -66,26 +71,26 @@ def encode(form: str, strength: float, images: list[np.ndarray], path: str | os.
     path = os.fspath(path)
     x264 = {"crf": str(crf(strength)), "preset": "medium"}
     if form == "codec_gop":
-        return _write(images, path, "libx264", {**x264, "g": str(GOP), "keyint_min": str(GOP), "sc_threshold": "0"}, fps)
+        return write_video(images, path, "libx264", {**x264, "g": str(GOP), "keyint_min": str(GOP), "sc_threshold": "0"}, fps)
     if form == "codec_chroma":
-        return _write(images, path, "libx264", {**x264, "chromaoffset": str(CHROMA_OFFSET)}, fps)
+        return write_video(images, path, "libx264", {**x264, "chromaoffset": str(CHROMA_OFFSET)}, fps)
     if form == "codec_mpeg4":
         q = int(round(2 + (MPEG4_Q - 2) * strength))
-        return _write(images, path, "mpeg4", {"qmin": str(q), "qmax": str(q), "g": "250"}, fps)
+        return write_video(images, path, "mpeg4", {"qmin": str(q), "qmax": str(q), "g": "250"}, fps)
     if form == "codec_rescale":
         h, w = images[0].shape[:2]
         small = [cv2.resize(im, (w // 4 * 2, h // 4 * 2), interpolation=cv2.INTER_AREA) for im in images]
         tmp = path + ".half.mp4"
         try:
-            _write(small, tmp, "libx264", x264, fps)
+            write_video(small, tmp, "libx264", x264, fps)
             big = [cv2.resize(im, (w, h), interpolation=cv2.INTER_LINEAR) for im in _decode(tmp)]
         finally:
             if os.path.exists(tmp):
                 os.remove(tmp)
-        return _write(big, path, "libx264", {"crf": str(NORMAL_CRF), "preset": "medium"}, fps)
+        return write_video(big, path, "libx264", {"crf": str(NORMAL_CRF), "preset": "medium"}, fps)
     if form == "codec_palette":
         levels = int(round(2 ** (8 - 4 * strength)))
         step = 256 / levels
         quant = [np.clip((np.floor(im / step) + 0.5) * step, 0, 255).astype(np.uint8) for im in images]
-        return _write(quant, path, "libx264", {"crf": str(NORMAL_CRF), "preset": "medium"}, fps)
+        return write_video(quant, path, "libx264", {"crf": str(NORMAL_CRF), "preset": "medium"}, fps)
     raise ValueError(f"unknown codec form {form!r}")

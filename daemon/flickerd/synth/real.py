@@ -12,13 +12,10 @@ import math
 import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from fractions import Fraction
 
-import av
 import cv2
 import numpy as np
 
-from flickerd.media.writer import reproducible
 from flickerd.synth import codec_forms, inject
 from flickerd.synth.corpus import HIGH_CRF, NORMAL_CRF, injector
 
@@ -215,20 +212,6 @@ def encode_variant(v: Variant, images, path: str | os.PathLike, fps: float = 25.
 def encode(images, path: str | os.PathLike, crf: int = NORMAL_CRF, fps: float = 25.0, threads: int = 0) -> str:
     """Encode RGB uint8 frames to H.264 (yuv420p, preset medium) at ``path``; returns the path.
     ``threads``: x264's (0: its own choice; 1 makes the bitstream the same on every run)."""
-    path = os.fspath(path)
-    with av.open(path, "w") as out:
-        s = None
-        for img in images:
-            if s is None:
-                s = out.add_stream("libx264", rate=Fraction(fps).limit_denominator(1001))
-                s.height, s.width = img.shape[0] - img.shape[0] % 2, img.shape[1] - img.shape[1] % 2
-                s.pix_fmt = "yuv420p"  # reproducible: the same frames give the same clip (media.writer.x264_params)
-                s.options = reproducible("libx264", {"crf": str(crf), "preset": "medium", "threads": str(threads)})
-            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(img[: s.height, : s.width]), format="rgb24")
-            for p in s.encode(frame):
-                out.mux(p)
-        if s is None:
-            raise ValueError("encode: no frames")
-        for p in s.encode():
-            out.mux(p)
-    return path
+    # reproducible: the same frames give the same clip (media.writer.x264_params)
+    return codec_forms.write_video(images, path, "libx264",
+                                   {"crf": str(crf), "preset": "medium", "threads": str(threads)}, fps)
