@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from flickerd.diagnose.model import Diagnosis, Verdict
-from flickerd.report.measures import MEASURES, WARP_CHANNELS, WARP_UNIT_VERIFIED, deciding, fmt, verdict_sentence
+from flickerd.report.measures import MEASURES, WARP_UNIT_VERIFIED, charted, deciding, fmt, verdict_sentence
 
 VERDICT_COLOURS = {
     "clean": "#2e7d32",
@@ -73,11 +73,10 @@ def _values(d: Diagnosis, key: str) -> list[float | None]:
     """The per-frame values charted; the warping error as the mean of R, G, B, as on the plots (the
     diagnosis sums the channels: the folder page drew 3× a fixed plot's, review20 #8)."""
     field = MEASURES[key].per_frame or key
-    k = 1.0 / WARP_CHANNELS if key == "warp_error" else 1.0
     out: list[float | None] = []
     for p in d.timeline:
         v = getattr(p, field, None)
-        out.append(float(v) * k if isinstance(v, (int, float)) and math.isfinite(v) else None)
+        out.append(charted(key, float(v)) if isinstance(v, (int, float)) and math.isfinite(v) else None)
     return out
 
 

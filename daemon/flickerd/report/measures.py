@@ -59,6 +59,12 @@ WARP_UNIT_DIAGNOSIS = "RGB² in [0,1], sum of R, G, B"
 WARP_UNIT_VERIFIED = "RGB² in [0,1], mean of R, G, B"
 WARP_CHANNELS = 3  # the diagnosis's warping error sums R, G, B; verification's (and every chart's) is their mean
 
+
+def charted(key: str, value: float) -> float:
+    """A diagnosis's per-frame ``key`` value as every chart draws it: the warping error as the mean of
+    R, G, B (verification's), not the diagnosis's sum of them."""
+    return value / WARP_CHANNELS if key == "warp_error" else value
+
 MEASURES: dict[str, Measure] = {m.key: m for m in (
     Measure("luma_flicker", "global luma flicker", "grey levels", "generative", "luma_threshold",
             per_frame="luma_flicker"),

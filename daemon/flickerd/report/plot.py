@@ -20,7 +20,7 @@ from typing import Any
 from flickerd.diagnose.model import Diagnosis
 from flickerd.diagnose.verdict import FINE_TEXTURE_FLOOR
 from flickerd.report.headline import change_texts
-from flickerd.report.measures import MEASURES, WARP_CHANNELS, WARP_UNIT_VERIFIED, Deciding, Measure, deciding, fmt, fmt_pair
+from flickerd.report.measures import MEASURES, WARP_UNIT_VERIFIED, Deciding, Measure, charted, deciding, fmt, fmt_pair
 
 WIDTH_IN = 10.0
 DPI = 100  # 1000 px wide
@@ -231,10 +231,8 @@ def panels(before: Diagnosis | None, verification: Any | None) -> tuple[Panel, .
 
     def diagnosed(m: Measure) -> tuple[Curve, Curve]:
         field = m.per_frame or m.key
-        k = 1.0 / WARP_CHANNELS if m.key == "warp_error" else 1.0  # drawn as verification's, the channels' mean
-
-        def values(d: Diagnosis | None) -> tuple[float, ...]:
-            return tuple(v * k for v in _timeline(d, field))
+        def values(d: Diagnosis | None) -> tuple[float, ...]:  # drawn as verification's, the channels' mean
+            return tuple(charted(m.key, v) for v in _timeline(d, field))
 
         return (Curve("before (input)", values(before), BEFORE, m.summary),
                 Curve(f"after ({fixed}, re-diagnosed)", values(after), AFTER, m.summary))
