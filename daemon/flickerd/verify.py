@@ -38,7 +38,7 @@ from flickerd.routes.guide_stream import resized
 from flickerd.diagnose.model import Diagnosis, json_float
 from flickerd.diagnose.seam_list import merged
 from flickerd.errors import ConfigError, FlickerdError, InputError
-from flickerd.figures import apart
+from flickerd.figures import apart, percent_apart
 from flickerd.flow import flow, occlusion_mask, warp
 from flickerd.media.probe import MediaInfo, probe
 from flickerd.media.reader import analysis_size, iter_frames
@@ -797,7 +797,7 @@ def judge(metrics: Mapping[str, Any], t: Acceptance, mode: str) -> list[str]:
         drift_fixed = drift_red is not None and drift_red > t.min_flicker_reduction
         bar = max(t.min_flicker_reduction, t.min_texture_flicker_reduction)
         if red is not None and red <= bar and not drift_fixed:
-            places = _percent_places(red, bar)
+            places = percent_apart(red, bar)
             reasons.append(
                 # "each above its noise floor": DynamiCrafter's chroma went 0.048 -> 0.040 (-16%) under
                 # its floor and counts as none, which the report's bare before/after do not show
@@ -865,12 +865,6 @@ def _apart(text: str, v: float, limit: float) -> str:
 def _places(x: float) -> int:
     """Decimal places ``x`` needs (up to 6): 0.155 → 3, 0.9 → 1."""
     return next((p for p in range(7) if abs(round(x, p) - x) < 1e-9), 6)
-
-
-def _percent_places(reduction: float, bar: float) -> int:
-    """Places (1-3) that tell a reduction from its bar as percentages (``figures.apart``): "fell by
-    only 9.96%, … more than 10%" rather than "10.0% … more than 10%"."""
-    return apart(100 * reduction, 100 * bar, 1, most=3)
 
 
 def _structure(info_in: MediaInfo, info_out: MediaInfo, frames_in: int, frames_out: int, mode: str,

@@ -174,6 +174,6 @@ def test_the_warping_error_is_charted_as_the_plots_mean_and_the_table_keeps_the_
 
     plain = dataclasses.replace(d, verdict=Verdict.CODEC_ARTIFACTS, scores={"warp_error": d.scores["warp_error"]})
     frame, caption = worst_frame(plain)
-    from flickerd.report.measures import fmt
+    from flickerd.figures import fmt
 
     assert caption.endswith(f"(warping error {fmt(max(v for v in drawn if v is not None))} RGB² in [0,1], mean of R, G, B)")

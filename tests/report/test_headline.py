@@ -172,3 +172,14 @@ def test_the_cli_keeps_the_status_token_adds_the_plots_words_and_never_publishes
         assert out.splitlines()[1] == "  fixed by rule generative with normalize."
     title = _title("guided_mochi.mp4", status, None, v)
     assert title == f"guided_mochi.mp4 — {words} — " + (figures if label is None else f"the {label}, not published: {figures}")
+
+
+def test_the_reason_and_the_title_round_a_reduction_by_one_public_rule():
+    """``figures.percent_apart`` is the rule both read (the headline imported verification's
+    private copy): 9.96% beside a 10% bar keeps 2 places, 9.996% 3, a clear 4.0% 1; never more than 3."""
+    from flickerd.figures import PERCENT_MOST_PLACES, percent_apart
+    from flickerd.report import headline
+
+    assert [percent_apart(r, 0.10) for r in (0.0996, 0.09996, 0.04, 0.0999999)] == [2, 3, 1, PERCENT_MOST_PLACES]
+    assert not any(name.startswith("_") and not name.startswith("__") and getattr(headline, name).__module__ != headline.__name__
+                   for name in vars(headline) if callable(getattr(headline, name)))

@@ -180,7 +180,7 @@ def test_a_refused_fix_of_a_reported_render_says_it_was_not_published(clips):
 
 
 def test_small_figures_keep_their_trailing_zero():
-    from flickerd.report.measures import fmt
+    from flickerd.figures import fmt
 
     assert (fmt(0.0007038), fmt(0.00068), fmt(0.5), fmt(0.0)) == ("0.00070", "0.00068", "0.50", "0")
 
@@ -200,7 +200,7 @@ def test_a_score_over_its_threshold_never_prints_as_the_threshold(clips):
 
 
 def test_a_pair_never_prints_alike():
-    from flickerd.report.measures import fmt_pair
+    from flickerd.figures import fmt_pair
 
     assert fmt_pair(0.61, 0.614) == ("0.610", "0.614")
     assert fmt_pair(0.0449, 0.045) == ("0.0449", "0.0450")
@@ -498,7 +498,7 @@ def test_legends_imply_the_change_the_title_gives():
 
 def test_small_figures_are_never_in_e_notation():
     # guided_mochi's warp legends read "mean 9.89e-05" beside other plots' "0.00070"
-    from flickerd.report.measures import fmt, fmt_pair
+    from flickerd.figures import fmt, fmt_pair
 
     assert fmt(9.89e-05) == "0.000099" and fmt(9.996e-05) == "0.00010" and fmt(0.000681) == "0.00068"
     assert fmt_pair(9.89e-05, 9.88e-05) == ("0.0000989", "0.0000988")

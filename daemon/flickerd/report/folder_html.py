@@ -20,7 +20,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from flickerd.diagnose.model import Diagnosis, Verdict
-from flickerd.report.measures import MEASURES, WARP_UNIT_VERIFIED, charted, deciding, fmt, verdict_sentence
+from flickerd.figures import fmt
+from flickerd.report.measures import MEASURES, WARP_UNIT_VERIFIED, charted, deciding, verdict_sentence
 
 VERDICT_COLOURS = {
     "clean": "#2e7d32",

@@ -15,8 +15,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from flickerd.figures import apart
-from flickerd.verify import HEADLINE_MEASURES, _percent_places
+from flickerd.figures import PERCENT_MOST_PLACES, apart, percent_apart
+from flickerd.verify import HEADLINE_MEASURES
 
 WARP = "warp_error"
 
@@ -44,7 +44,6 @@ def headline(verification: Any | None) -> tuple[str, float] | None:
 
 
 UNCHANGED = 0.05  # a change (in %) under this reads "unchanged"
-MOST_PLACES = 3  # as verification's reasons (``verify._percent_places``): one rounding rule for both
 
 
 def _reads_as(fall: float, bar: float, places: int) -> bool:
@@ -81,7 +80,7 @@ def percent_places(reductions: list[float], limits: tuple[float, ...] = (), leas
     def own(p: float, first: int) -> int:
         def ok(n: int) -> bool:
             return float(f"{abs(p):.{n}f}") != 0 and not any(_reads_as(p, b, n) for b in bars)
-        return next((n for n in range(first, MOST_PLACES) if ok(n)), MOST_PLACES)
+        return next((n for n in range(first, PERCENT_MOST_PLACES) if ok(n)), PERCENT_MOST_PLACES)
 
     places = [own(p, max(least, (start or [])[i] if i < len(start or []) else 0)) for i, p in enumerate(pcts)]
     for i in range(len(pcts)):
@@ -89,7 +88,7 @@ def percent_places(reductions: list[float], limits: tuple[float, ...] = (), leas
             if round(pcts[i] - pcts[j], 9) == 0:
                 continue
             if f"{pcts[i]:+.{places[i]}f}" == f"{pcts[j]:+.{places[j]}f}":  # then the same places
-                places[i] = places[j] = apart(pcts[i], pcts[j], max(places[i], places[j]), MOST_PLACES)
+                places[i] = places[j] = apart(pcts[i], pcts[j], max(places[i], places[j]), PERCENT_MOST_PLACES)
     return places
 
 
@@ -112,10 +111,10 @@ def change_figures(verification: Any | None) -> list[tuple[str, float, int]]:
     warp = flicker_reduction(verification)
     figures = [(key, value)] + ([(WARP, warp)] if key != WARP and warp is not None else [])
     # a refused fix's reason gives its best fall with a decimal ("fell by only 2.8%") and the
-    # places that tell it from the bar (``verify._percent_places``): so does its title's headline
+    # places that tell it from the bar (``figures.percent_apart``): so does its title's headline
     bars = _bars(verification)
     refused = getattr(verification, "accepted", True) is False
-    start = [_percent_places(value, max(bars))] if refused and bars else None
+    start = [percent_apart(value, max(bars))] if refused and bars else None
     places = percent_places([v for _, v in figures], bars, 1 if refused else 0, start)
     return [(k, v, n) for (k, v), n in zip(figures, places)]
 

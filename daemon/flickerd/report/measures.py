@@ -17,7 +17,7 @@ from flickerd.diagnose.model import Diagnosis, Verdict
 from flickerd.diagnose.settings import DiagnoseSettings
 from flickerd.diagnose.verdict import FINE_TEXTURE_FLOOR, FINE_TEXTURE_SHARE, IFRAME_SPIKE, fine_texture
 from flickerd.errors import ConfigError
-from flickerd.figures import apart, significant
+from flickerd.figures import fmt_pair
 
 
 def _fine_texture(d: Diagnosis) -> bool:
@@ -174,27 +174,3 @@ def verdict_sentence(d: Diagnosis) -> str:
     if d.verdict is Verdict.CLEAN:
         return (f"Clean: no measure reaches its threshold; the closest, {found[0].sentence()}.")
     return f"{words[0].upper()}{words[1:]}: " + "; ".join(f.sentence() for f in found) + "."
-
-
-def fmt_pair(v: float, other: float) -> tuple[str, str]:
-    """``fmt`` of both, or both with the same, larger number of significant digits (3 to 6,
-    ``figures.apart``) where they would print alike; at 6 still alike, ``v`` is within a millionth
-    of ``other`` and says so."""
-    text, theirs = fmt(v), fmt(other)
-    if text != theirs or v == other:
-        return text, theirs
-    digits = apart(v, other, 3, spell=significant)
-    mine, theirs = significant(v, digits), significant(other, digits)
-    return (mine, theirs) if mine != theirs else (("just over " if v > other else "just under ") + theirs, theirs)
-
-
-def fmt(v: float) -> str:
-    """A score as every report writes it: 2 decimals, or 2 significant digits below 0.01, trailing
-    zero kept (0.00070 beside 0.00068, not 0.0007: the digits say the precision, not the value)."""
-    if v == 0:
-        return "0"
-    if abs(v) >= 100:
-        return f"{v:.0f}"
-    if abs(v) >= 0.01:
-        return f"{v:.2f}"
-    return significant(v, 2)

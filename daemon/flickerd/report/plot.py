@@ -19,8 +19,9 @@ from typing import Any
 
 from flickerd.diagnose.model import Diagnosis
 from flickerd.diagnose.verdict import FINE_TEXTURE_FLOOR
+from flickerd.figures import fmt, fmt_pair
 from flickerd.report.headline import change_texts
-from flickerd.report.measures import MEASURES, WARP_UNIT_VERIFIED, Deciding, Measure, charted, deciding, fmt, fmt_pair
+from flickerd.report.measures import MEASURES, WARP_UNIT_VERIFIED, Deciding, Measure, charted, deciding
 
 WIDTH_IN = 10.0
 DPI = 100  # 1000 px wide
