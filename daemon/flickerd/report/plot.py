@@ -20,7 +20,7 @@ from typing import Any
 from flickerd.diagnose.model import Diagnosis
 from flickerd.diagnose.verdict import FINE_TEXTURE_FLOOR
 from flickerd.figures import fmt, fmt_pair
-from flickerd.report.headline import change_texts
+from flickerd.report.headline import change_figures, change_texts
 from flickerd.report.measures import MEASURES, WARP_UNIT_VERIFIED, Deciding, Measure, charted, deciding
 
 WIDTH_IN = 10.0
@@ -192,7 +192,8 @@ def _gaps_note(curves: Sequence[Curve]) -> list[str]:
 
 
 def _panel(title: str, m: Measure, curves: Sequence[Curve], diagnosis: Diagnosis | None, mode: str,
-           threshold: float | None = None, threshold_label: str = "", how: str = "", unit: str = "") -> Panel:
+           threshold: float | None = None, threshold_label: str = "", how: str = "", unit: str = "",
+           change_places: int | None = None) -> Panel:
     curves = tuple(c for c in curves if c.values)
     missing = [_missing_note(c, len(c.values), mode) for c in curves if c.measured == 0]
     # pair and triple measures skip the clip's ends
@@ -201,7 +202,7 @@ def _panel(title: str, m: Measure, curves: Sequence[Curve], diagnosis: Diagnosis
                        if sampled else []) + _gaps_note([c for c in curves if c.measured and c not in sampled]) \
         + ([how] if how else [])
     return Panel(title, unit or m.axis_label, curves, bool(sampled), threshold, threshold_label, " ".join(notes),
-                 measure=m.key)
+                 measure=m.key, change_places=change_places)
 
 
 WARP_SUM_NOTE = ("Drawn as the mean of R, G, B, as on a fixed render's plot; the diagnosis's score "
@@ -246,6 +247,9 @@ def panels(before: Diagnosis | None, verification: Any | None) -> tuple[Panel, .
                 VERIFIED_GUIDE if by_guide else VERIFIED
         return diagnosed(m), (DIAGNOSED if after is not None else DIAGNOSED_INPUT)
 
+    # a panel drawing verification's own before and after of a measure the title gives a change of:
+    # its legends imply that change at the title's decimals
+    title_places = {k: n for k, _, n in change_figures(verification)}
     out: list[Panel] = []
     for key, name in (("warp_error", "Flow-compensated warping error (Lai et al.)"),
                       ("luma_flicker", "Global luma flicker")):
@@ -269,7 +273,8 @@ def panels(before: Diagnosis | None, verification: Any | None) -> tuple[Panel, .
                     source = PLAIN_MEANS
                 else:
                     how = _luma_step_note(curves[0])
-            out.append(_panel(f"{name} — {source}", m, curves, before, mode, how=how, unit=unit))
+            places = title_places.get(HEADLINE_OF[key]) if by_verification else None
+            out.append(_panel(f"{name} — {source}", m, curves, before, mode, how=how, unit=unit, change_places=places))
     for x in decided:
         if x.measure.key not in ("luma_flicker", "warp_error") and x.measure.per_frame is not None:
             out.append(_deciding_panel(x, diagnosed(x.measure), before, mode, after is not None,
@@ -282,7 +287,6 @@ def panels(before: Diagnosis | None, verification: Any | None) -> tuple[Panel, .
     unshown = _unshown_headline_note(verification, {HEADLINE_OF.get(p.measure) for p in out})
     if unshown and out:
         out[0] = out[0].with_note(unshown)
-    out = [_with_title_places(p, verification) for p in out]
     repeats = repeated_frames(before, verification)
     if not repeats:
         return tuple(out)
@@ -291,17 +295,6 @@ def panels(before: Diagnosis | None, verification: Any | None) -> tuple[Panel, .
     if sample is not None and out:  # repeats between unsampled pairs are not marked: said once (review20 #2)
         out[0] = out[0].with_note(f"Repeated frames (dotted grey) are looked for among the {sample} pairs the diagnosis sampled.")
     return tuple(out)
-
-
-def _with_title_places(panel: Panel, verification: Any | None) -> Panel:
-    """A panel drawing verification's own before and after of a measure the title gives a change of:
-    its legends imply that change at the title's decimals."""
-    from flickerd.report.headline import change_figures
-
-    if not panel.title.split(" — ", 1)[-1].startswith("every frame"):
-        return panel
-    places = {k: n for k, _, n in change_figures(verification)}.get(HEADLINE_OF.get(panel.measure))
-    return panel if places is None else dataclasses.replace(panel, change_places=places)
 
 
 # A repeated frame: its mean |F_t − F_{t−1}| is under this share of the clip's median pair and
