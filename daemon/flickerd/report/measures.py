@@ -9,7 +9,9 @@ the largest log-ratio to its threshold.
 
 from __future__ import annotations
 
+import dataclasses
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from flickerd.diagnose.codec import COARSE_GRID_EXCESS
@@ -21,11 +23,23 @@ from flickerd.figures import fmt_pair
 
 
 def _fine_texture(d: Diagnosis) -> bool:
-    """The verdict's ``fine_texture``, judged with the settings the diagnosis recorded."""
+    """The verdict's ``fine_texture``, judged with the settings the diagnosis recorded (``recorded``)."""
     try:
-        return fine_texture(d.scores, DiagnoseSettings.from_mapping(d.settings))
-    except (ConfigError, KeyError, TypeError):  # a report from another version: keys missing or unknown
+        return fine_texture(d.scores, recorded(d.settings))
+    except (ConfigError, KeyError, TypeError):  # a report from another version: a value of another type, a score missing
         return False
+
+
+SETTINGS = frozenset(f.name for f in dataclasses.fields(DiagnoseSettings))
+
+
+def recorded(settings: Mapping[str, object]) -> DiagnoseSettings:
+    """The settings a diagnosis recorded, as it was judged with them. The engine records what it
+    derived beside them (``analysis_scale``), and a report from another version may carry a key this
+    one does not know: neither is a setting, so neither is read. Rebuilt from the whole record, every
+    real diagnosis was refused as "unknown key" and a faint re-drawn texture's verdict was explained
+    against the ordinary texture threshold (0.43) instead of ``FINE_TEXTURE_FLOOR``'s 0.17."""
+    return DiagnoseSettings.from_mapping({k: v for k, v in settings.items() if k in SETTINGS})
 
 
 @dataclass(frozen=True, slots=True)
