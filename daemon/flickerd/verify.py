@@ -1054,7 +1054,7 @@ def _metrics(tally: _Tally, mode: str, factor: int, info_in: MediaInfo, info_out
     m["change_energy_native"] = _mean(tally.native_change)
     m["detail_change_on_flicker"] = _against(tally.hf_dr, tally.hf_dd, tally.hf_rr, tally.hf_pixels)
     m.update(_expected_error_change(m["change_energy_native"], tally))
-    m["flicker_undone_low_share"] = undone_low_share(m)
+    m["flicker_undone_low_share"] = _low_share(m["flicker_undone"], m["flicker_undone_low"])
     # The warping error with the input's flow, before and after, and 1 − after/before (not raised to
     # its floor): flickerd_flicker_score/_reduction_ratio, and the headline's fallback (``headline``).
     m["flicker_before"], m["flicker_after"] = wb, wa
@@ -1090,9 +1090,17 @@ def _detail_kept(tally: _Tally) -> float | None:
 
 
 def undone_low_share(metrics: Mapping[str, Any]) -> float | None:
-    """``flicker_undone_low`` / ``flicker_undone`` (derived, so a stored metrics dict is re-judged the
-    same); None where the fix undoes under ``TONE_UNDONE_FLOOR`` or either is unmeasured."""
-    full, low = metrics.get("flicker_undone"), metrics.get("flicker_undone_low")
+    """The reported ``flicker_undone_low_share`` (derived once, by ``_metrics``); a stored metrics
+    dict from before it was reported (``bench real_repairs --from-dump``) derives it from its
+    ``flicker_undone`` and ``flicker_undone_low``, so it is re-judged the same."""
+    if "flicker_undone_low_share" in metrics:
+        return metrics["flicker_undone_low_share"]
+    return _low_share(metrics.get("flicker_undone"), metrics.get("flicker_undone_low"))
+
+
+def _low_share(full: float | None, low: float | None) -> float | None:
+    """``low`` / ``full``: the low band's share of the flicker a fix undoes; None where it undoes under
+    ``TONE_UNDONE_FLOOR`` or either is unmeasured."""
     if full is None or low is None or full < TONE_UNDONE_FLOOR:
         return None
     return low / full
