@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import av
@@ -19,6 +22,16 @@ FLICKERD = str(Path(sys.executable).with_name("flickerd"))
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
 ENV.pop("NOTIFY_SOCKET", None)
 CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+@contextlib.contextmanager
+def work_root(keep: str | None) -> Iterator[Path]:
+    """The folder a loop runs in: ``keep`` (``--keep DIR``: made if missing, and kept), else a
+    temporary one, removed afterwards."""
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(keep) if keep else Path(tmp)
+        root.mkdir(parents=True, exist_ok=True)
+        yield root
 
 
 def write_config(root: Path, folders: list[str], *, settle_s: float = 0.5, settle_max_s: float = 2.0,

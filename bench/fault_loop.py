@@ -47,7 +47,7 @@ from datetime import datetime
 from pathlib import Path
 
 from bench._checks import sha256_of, whole
-from bench._daemon import ENV, FLICKERD, make_clip
+from bench._daemon import ENV, FLICKERD, make_clip, work_root
 from flickerd.service.publish import is_temp_name
 
 KINDS = ("kill9", "fifo", "socket", "link", "rename", "replace", "delete", "recreate", "reload", "disk_full",
@@ -661,9 +661,7 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--keep", metavar="DIR", help="run in DIR and keep it (default: a temp dir)")
     args = ap.parse_args(argv)
-    with tempfile.TemporaryDirectory() as tmp:
-        root = Path(args.keep) if args.keep else Path(tmp)
-        root.mkdir(parents=True, exist_ok=True)
+    with work_root(args.keep) as root:
         fig = run_fault_loop(root, minutes=args.minutes, seed=args.seed, log=print)
     print(json.dumps(fig.summary(), indent=2))
     for p in fig.problems:

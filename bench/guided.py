@@ -219,7 +219,7 @@ def main(argv: list[str]) -> int:
         print(rr.NO_RENDERS)
         return 2
     start = time.time()
-    sides = {k: r["side"] for k, r in rr.split().items()}
+    sides = rr.split_sides()
     names = sorted(n for n in sides if (renders / n).is_file())
     truth = rr.truth_set(renders, names, a.frames, a.max_side)
     names = [n for n in names if truth[n][0]]

@@ -22,12 +22,12 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench._checks import sha256_of, whole
+from bench._daemon import work_root
 from flickerd.service.publish import is_temp_name
 from flickerd.synth.hostile import write_clip
 
@@ -260,9 +260,7 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--keep", metavar="DIR", help="run in DIR and keep it (default: a temp dir)")
     args = ap.parse_args(argv)
-    with tempfile.TemporaryDirectory() as tmp:
-        root = Path(args.keep) if args.keep else Path(tmp)
-        root.mkdir(parents=True, exist_ok=True)
+    with work_root(args.keep) as root:
         fig = run_kill_loop(root, runs=args.runs, clips_per_run=args.clips_per_run, seed=args.seed, log=print)
     print(json.dumps({"runs": fig.runs, "faults_injected": fig.kills, "jobs_interrupted": fig.jobs_interrupted,
                       "jobs_finished_between_kills": fig.jobs_finished_between, "temp_files_swept": fig.temp_swept,

@@ -92,7 +92,7 @@ def main(argv: list[str]) -> int:
     from flickerd.routes.normalize import NormalizeRoute
     from flickerd.synth.real import Variant, load
 
-    sides = {k: r["side"] for k, r in rr.split().items()}
+    sides = rr.split_sides()
     names = [n for n in sides if (renders / n).is_file() and rr.split()[n]["family"] != "film"]
     if a.side:
         names = [n for n in names if sides[n] == a.side]

@@ -82,6 +82,11 @@ def split() -> dict[str, dict[str, str]]:
     return {r["file"]: r for r in _tsv(SPLIT)}
 
 
+def split_sides() -> dict[str, str]:
+    """Each render's half of the split: ``fit`` or ``report`` (held out)."""
+    return {k: r["side"] for k, r in split().items()}
+
+
 @functools.cache
 def morph_list() -> dict[str, tuple[int, int]]:
     return {r["file"]: (int(r["first"]), int(r["last"])) for r in _tsv(MORPH)}
@@ -448,7 +453,7 @@ def main(argv: list[str]) -> int:
         return 2
     start = time.time()
     os.makedirs(a.cache, exist_ok=True)
-    sides = {k: r["side"] for k, r in split().items()}
+    sides = split_sides()
     names = [n for n in sides if (renders / n).is_file()]
     truth = truth_set(renders, names, a.frames, a.max_side)
     morphs = morph_list()

@@ -487,7 +487,7 @@ def main(argv: list[str]) -> int:
         print(rr.NO_RENDERS)
         return 2
     start = time.time()
-    sides = {k: r["side"] for k, r in rr.split().items()}
+    sides = rr.split_sides()
     if a.from_dump:
         with open(a.from_dump) as f:
             rows = [json.loads(line) for line in f]
