@@ -16,7 +16,7 @@ from av.video.reformatter import VideoReformatter
 
 from flickerd.errors import CorruptInput
 from flickerd.media.probe import _open
-from flickerd.media.sequence import find_sequence, iter_sequence, sequence_fps
+from flickerd.media.sequence import find_sequence, iter_sequence, read_image, sequence_fps
 from flickerd.media.webp import is_webp, iter_webp, probe_webp
 
 # AVPictureType values as PyAV reports them
@@ -117,8 +117,6 @@ def _iter_webp(path, scale, max_side, gray, deep, max_frames) -> Iterator[Frame]
 
 def _iter_sequence(path, scale, max_side, gray, deep, max_frames) -> Iterator[Frame]:
     seq = find_sequence(path)
-    from flickerd.media.sequence import read_image
-
     first = read_image(seq.paths[0])
     size = analysis_size(first.shape[1], first.shape[0], scale, max_side)
     fps = float(sequence_fps(path))

@@ -308,17 +308,3 @@ class SequenceWriter:
 
     def __exit__(self, *exc) -> None:
         self.close()
-
-
-def video_to_sequence(video: str, folder: str | os.PathLike, template: ImageSequence, *, sixteen_bit: bool) -> int:
-    """Decode ``video`` frame by frame into a numbered sequence like ``template``; returns the count.
-
-    Frame numbers follow the template's (gaps included), so frame N of the output replaces
-    frame N of the source.
-    """
-    from flickerd.media.reader import iter_frames
-
-    with SequenceWriter(folder, template, sixteen_bit=sixteen_bit) as writer:
-        for frame in iter_frames(video, deep=sixteen_bit, threads=False):
-            writer.write(frame.image)
-    return writer.frames

@@ -347,7 +347,7 @@ def _frames_output(task: Task, seq: _SequenceJob | None, outcome: Any) -> Path |
     if seq is None or task.sequence_output != "sequence" or task.mode == "diagnose" or not video \
             or not Path(video).exists():
         return None
-    from flickerd.media.sequence import video_to_sequence
+    from flickerd.media.to_sequence import video_to_sequence
 
     frames = task.workdir / "frames" / seq.folder.name
     # numbered like the source (an interpolated output numbers on past its last frame)
