@@ -33,7 +33,7 @@ from flickerd.service import health, intake, restart_keys, shutdown
 from flickerd.service.archive import archive_source
 from flickerd.service import publish as pub
 from flickerd.service.folders import FolderState, Look, identity, look
-from flickerd.service.disk import DISK_FREED_BYTES, DISK_FULL_RETRY_S, free_bytes, is_disk_full
+from flickerd.service.disk import DISK_FREED_BYTES, free_bytes, is_disk_full, space_back
 from flickerd.service.ignored import IgnoredNames, Skip
 from flickerd.service.intake import Gate, Gated, Hashed
 from flickerd.service.journal import Job, Journal, JobState
@@ -416,7 +416,7 @@ class Daemon:
         """Resume a full folder once space was freed, or after ``DISK_FULL_RETRY_S`` to try again."""
         if self._state_full_since is not None:
             free = free_bytes(self.state_dir)
-            if free < self._state_free + DISK_FREED_BYTES and now - self._state_full_since < DISK_FULL_RETRY_S:
+            if not space_back(free, self._state_free, self._state_full_since, now):
                 return
             self._state_full_since = None
             for job_id in sorted(self._stale_running):  # their outputs are published again by a rerun
@@ -436,7 +436,7 @@ class Daemon:
             if st.full_since is None:
                 continue
             free = free_bytes(st.conf.output)
-            if free >= st.full_free + DISK_FREED_BYTES or now - st.full_since >= DISK_FULL_RETRY_S:
+            if space_back(free, st.full_free, st.full_since, now):
                 st.full_since = None
                 if not st.paused:
                     self.metrics.set_intake_paused(st.spec.name, False)

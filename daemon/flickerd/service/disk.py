@@ -30,3 +30,9 @@ def free_bytes(folder: str | os.PathLike) -> int:
     except OSError:
         return 0
     return st.f_bavail * st.f_frsize
+
+
+def space_back(free: int, free_when_full: int, full_since: float, now: float) -> bool:
+    """Whether a disk found full at ``full_since`` (``free_when_full`` bytes free then) may be written
+    again at ``now`` (monotonic s): ``DISK_FREED_BYTES`` more are free, or ``DISK_FULL_RETRY_S`` passed."""
+    return free >= free_when_full + DISK_FREED_BYTES or now - full_since >= DISK_FULL_RETRY_S
