@@ -19,7 +19,7 @@ from typing import Any
 
 from flickerd.diagnose.model import Diagnosis
 from flickerd.diagnose.verdict import FINE_TEXTURE_FLOOR
-from flickerd.figures import fmt, fmt_pair
+from flickerd.figures import fmt, fmt_pair, significant, significant_digits
 from flickerd.report.headline import change_figures, change_texts
 from flickerd.report.measures import MEASURES, WARP_UNIT_VERIFIED, Deciding, Measure, charted, deciding
 
@@ -106,8 +106,6 @@ def _pair_as_changed(before: float, after: float, places: int | None = None) -> 
     in the title; "0.0012 → 0.0011" implied -8%, "0.00118 → 0.00115" -2.5%, "0.001181 → 0.001146"
     -3.0% (review20 #3). Without ``places`` (no title gives the change) within a percentage point,
     up to 4 digits."""
-    from flickerd.figures import significant
-
     a, b = fmt_pair(before, after)
     if before <= 0 or after < 0:
         return a, b
@@ -359,8 +357,6 @@ def _median(values: Sequence[float]) -> float | None:
 
 def _like(v: float, text: str) -> str:
     """``v`` with as many significant digits as ``text`` has (at least 2)."""
-    from flickerd.figures import significant, significant_digits
-
     return significant(v, max(2, significant_digits(text)))
 
 
@@ -544,7 +540,6 @@ def _luma_step_note(curve: Curve) -> str:
     levels): a clean still render's panel was a flat "mean 0 grey levels", which reads as unmeasured
     or as perfect. Said where most measured values are 0."""
     from flickerd.diagnose.global_flicker import YCC
-    from flickerd.figures import significant
 
     measured = [v for v in curve.values if not math.isnan(v)]
     if not measured or sum(1 for v in measured if v == 0) * 2 <= len(measured):
