@@ -11,7 +11,6 @@ drains what is in the folders and the queue, then returns (tests, bench).
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import queue
 import shutil
@@ -48,6 +47,7 @@ from flickerd.service.stage import Stage, StageFailed
 from flickerd.service.state_dir import StateDir
 from flickerd.service.watcher import EventsLost, Seen, Skipped, Watcher, WatchLost, WatchSpec, candidates, owns
 from flickerd.service.notify import Notifier
+from flickerd.service.outcome import journal_changes, next_state, timed_out
 from flickerd.service.webhooks import WebhookSender, job_event
 from flickerd.service.worker import (
     Processor, Progress, Result, RouteChosen, Task, default_processor, failure_note,
@@ -751,33 +751,17 @@ class Daemon:
             self._requeue(run, "shutdown")
             return
         if run.timed_out and res.state is JobState.CANCELLED:
-            # the same file would take as long again: not retried
-            limit = float(self.config.limits.job_timeout_s)
-            res = dataclasses.replace(
-                res, state=JobState.QUARANTINED, outcome="quarantined", reason="timeout",
-                error=f"{job.path}: processing took longer than {limit:g} s (limits.job_timeout_s); it was stopped.")
-        state, outcome = res.state, res.outcome
-        attempts = job.attempts
+            res = timed_out(res, job.path, float(self.config.limits.job_timeout_s))
         st = self.folders.get(job.folder)
-        if res.reason == "disk_full" and res.retryable and st is not None:
-            # not the file's fault: back in the queue without spending an attempt
+        disk_full = res.reason == "disk_full" and res.retryable and st is not None
+        if disk_full:  # pause what is full until space returns
             if free_bytes(self.state_dir) < DISK_FREED_BYTES:  # the workdir's disk, not the output's
                 self._state_full(OSError(28, res.error or "No space left on device"))
             else:
                 self._disk_full(st, res.error)
-            state, outcome, attempts = JobState.PENDING, "failed", max(job.attempts - 1, 0)
-        elif res.retryable:
-            max_attempts = int(getattr(self.config, "max_attempts", 3))
-            state = JobState.PENDING if job.attempts < max_attempts else JobState.QUARANTINED
-            outcome = "failed" if state is JobState.PENDING else "quarantined"
-        changes: dict[str, Any] = dict(outcome=outcome, route=res.route, reason=res.reason, error=res.error,
-                                       progress=1.0 if state is not JobState.PENDING else 0.0, attempts=attempts)
-        if res.output_path:
-            changes["output_path"] = res.output_path
-        if res.report_path:
-            changes["report_path"] = res.report_path
-        if res.route_versions:
-            changes["route_versions"] = res.route_versions
+        state, outcome, attempts = next_state(res, job.attempts, int(getattr(self.config, "max_attempts", 3)),
+                                              disk_full=disk_full)
+        changes = journal_changes(res, state, outcome, attempts)
         if state is JobState.QUARANTINED and not res.report_path:
             try:
                 changes["report_path"] = str(failure_note(run.task, res.reason or "internal", res.error or "", state))
