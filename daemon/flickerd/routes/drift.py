@@ -53,8 +53,9 @@ class DriftParams(RouteParams):
         pass the diagnosis's seams on).
     compensated: measure each seam's step of the means on motion-compensated pairs of frames
         across it (``drift_fit.compensated_steps``), less the scene's own light measured the same
-        way inside the windows either side, not on the whole-frame means, which carry the content's
-        own change across the join (on by default since version 8; false gives version 7's output).
+        way inside the windows either side, not on the whole-frame means (off by default: an earlier
+        form, with the whole-frame trend, lost more than it gained on the held-out renders; this one
+        is measured on the fit half only).
     fill: pixels a join clipped at black or white get the mean of the reference window's darkest
         (brightest) share of luma as large as theirs (``drift_clip``), not the affine map's one value.
     analysis_max_side: the size the first pass measures at.
@@ -66,7 +67,7 @@ class DriftParams(RouteParams):
     strength: float = 1.0
     seams: tuple[int, ...] = ()
     search: bool = True
-    compensated: bool = True
+    compensated: bool = False
     fill: bool = True
     analysis_max_side: int = ANALYSIS_MAX_SIDE
     crf: int = DEFAULT_CRF
@@ -153,9 +154,7 @@ class DriftRoute:
     #    content's saturation pulls off a join is retried on tone and colour alone); fill's black and
     #    white at 10/12 bit on the format's codes
     # 7: the seams it searches itself: ``onset`` takes no luma step arriving for a flash
-    # 8: ``compensated`` on by default: each seam's step of the means measured through the motion
-    #    (bench drift_seams, fit half: the whole-frame step carried the content's change across a join)
-    version = "8"
+    version = "7"
 
     def fix(self, src: str, out: str, params: Mapping[str, Any], progress: ProgressFn = no_progress) -> StepResult:
         start = time.monotonic()
