@@ -53,9 +53,9 @@ class DriftParams(RouteParams):
         pass the diagnosis's seams on).
     compensated: measure each seam's step of the means on motion-compensated pairs of frames
         across it (``drift_fit.compensated_steps``), less the scene's own light measured the same
-        way inside the windows either side, not on the whole-frame means (off by default: an earlier
-        form, with the whole-frame trend, lost more than it gained on the held-out renders; this one
-        is measured on the fit half only).
+        way inside the windows either side, not on the whole-frame means (off by default: it gains on
+        most clips of both halves, but held out a seam found 3 frames before its join put the trend's
+        pair across the join's flash and that fix lost 11 dB against the truth; README, session 21).
     fill: pixels a join clipped at black or white get the mean of the reference window's darkest
         (brightest) share of luma as large as theirs (``drift_clip``), not the affine map's one value.
     analysis_max_side: the size the first pass measures at.
