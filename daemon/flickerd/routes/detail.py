@@ -219,8 +219,6 @@ class DetailStabilizer(NeighbourWindow[_Frame]):
         self.peak = peak
         self.size = analysis_size(width, height, 1.0, p.analysis_max_side)
         self.scale = self.size[0] / width
-        # chained flows by (a, b): frame t's far neighbour s needs the chain s -> t, and s later needs it as its t -> s
-        self.chained: dict[tuple[int, int], np.ndarray] = {}
 
     def _analyse(self, data: Any, analysis: list[np.ndarray] | tuple[list[np.ndarray], np.ndarray]) -> _Frame:
         """``analysis``: the frame's float planes, or (those, the guide frame's luma at the
@@ -248,11 +246,9 @@ class DetailStabilizer(NeighbourWindow[_Frame]):
         b: no flow of its own is computed, and where the chain is used (slow motion) it barely drifts."""
         if abs(b - a) <= self.reach:
             return super()._flow(a, b)
-        if (a, b) not in self.chained:
-            mid = a + (self.reach if b > a else -self.reach)
-            first = super()._flow(a, mid)
-            self.chained[a, b] = first + warp(self._flow(mid, b), first)
-        return self.chained[a, b]
+        mid = a + (self.reach if b > a else -self.reach)
+        first = super()._flow(a, mid)
+        return first + warp(self._flow(mid, b), first)
 
     def _emit(self, t: int) -> tuple[int, Any, list[np.ndarray]]:
         here = self.frames[t]
@@ -344,8 +340,6 @@ class DetailStabilizer(NeighbourWindow[_Frame]):
                 new = d
             out.append(np.clip(base + new, 0.0, self.peak))
         self._forget(t + 1 - self.radius)
-        for key in [k for k in self.chained if min(k) < t + 1 - self.radius]:
-            del self.chained[key]
         return t, here.data, out
 
 
