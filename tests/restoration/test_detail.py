@@ -393,4 +393,3 @@ def test_far_window_stays_bounded_and_off_without_slow():
     assert DetailStabilizer(64, 48, 255.0, DetailParams(radius=2, far=3, slow=0.0)).radius == 2  # slow 0: far is off
     with pytest.raises(ConfigError, match="params.far"):
         DetailParams.from_mapping({"far": 9})
-
