@@ -25,6 +25,12 @@ WEIGHT_BLUR_SIGMA = 1.0  # px at analysis scale: soft edges for the reliability 
 MIN_SIGMA = 0.5
 
 
+def _unit(a: np.ndarray) -> np.ndarray:
+    """``a`` (a fresh array) clipped to [0, 1] in place, as float32: the values of ``np.clip(...).astype(np.float32)``
+    without its two extra copies of the plane."""
+    return np.clip(a, 0.0, 1.0, out=a).astype(np.float32, copy=False)
+
+
 def split(plane: np.ndarray, sigma: float) -> tuple[np.ndarray, np.ndarray]:
     """(base, detail) of a float32 plane: base = Gaussian(σ), detail = plane − base."""
     base = cv2.GaussianBlur(plane, (0, 0), max(MIN_SIGMA, sigma))
@@ -57,7 +63,7 @@ def reliability(base_t: np.ndarray, base_s: np.ndarray, fw: np.ndarray, bw: np.n
     trusted = (occlusion_mask(fw, bw) & inside(fw)).astype(np.float32)
     # erode-like: a soft blur of the product, then only the confidently trusted core keeps weight
     w = cv2.GaussianBlur(agree * trusted, (0, 0), WEIGHT_BLUR_SIGMA)
-    return np.clip(2.0 * w - 1.0, 0.0, 1.0).astype(np.float32)
+    return _unit(2.0 * w - 1.0)
 
 
 def detail_leak(detail_t: np.ndarray, aligned: np.ndarray, sigma: float, size: tuple[int, int],
@@ -104,7 +110,7 @@ def slowness(fw: np.ndarray, frames_full: float, slow: float) -> np.ndarray:
     gap) is slower than ``slow`` / 2 full-resolution px per frame, 0 from ``slow`` on, linear between.
     ``frames_full``: the frame gap × the analysis scale (analysis px per full-resolution px)."""
     speed = cv2.magnitude(fw[..., 0], fw[..., 1]) / frames_full
-    return np.clip((slow - speed) / (0.5 * slow), 0.0, 1.0).astype(np.float32)
+    return _unit((slow - speed) / (0.5 * slow))
 
 
 def novelty_of(rho: np.ndarray, keep: float) -> np.ndarray:
@@ -112,7 +118,7 @@ def novelty_of(rho: np.ndarray, keep: float) -> np.ndarray:
     from ``correlation``). Averaging repeated detail gains nothing and blurs it wherever the
     alignment is a fraction of a pixel off, so only the novel part is averaged: full weight below
     ρ = keep / 2, none above ρ = ``keep``."""
-    return np.clip((keep - rho) / (0.5 * keep), 0.0, 1.0).astype(np.float32)
+    return _unit((keep - rho) / (0.5 * keep))
 
 
 def novelty(detail_t: np.ndarray, aligned: np.ndarray, sigma: float, keep: float,
