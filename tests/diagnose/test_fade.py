@@ -75,6 +75,24 @@ def test_a_steady_blend_is_a_fade_and_a_flickering_swap_is_not():
     assert _long_area(_region_frames([0, 1, 0, 1, 0, 1, 1])) == 0.0
 
 
+def test_a_fade_shorter_than_the_look_is_a_fade_and_a_one_pair_jump_is_not():
+    region = 40 * 40 / (96 * 128)
+    # the fade fills four of the look's six pairs (a look that starts before it): two steps of 0
+    assert _long_area(_region_frames([0, 0, 0.25, 0.5, 0.75, 1, 1])) > 0.7 * region
+    # the same change in one pair: a swap, the per-pair look's, not a fade
+    assert _long_area(_region_frames([0, 0, 0, 1, 1, 1, 1])) == 0.0
+
+
+def test_steady_steps_go_one_way_and_are_spread():
+    pixels = [[10.0, 10, 0, 10, 10],  # spread, one way (a pair of 0 among them)
+              [10, 10, 10, 10, -10],  # one step back: 0.6 of the steps' summed size goes the change's way
+              [0, 0, 10, 10, 0],  # half of it in one pair: still spread
+              [0, 10, 0, 0, 0],  # all of it in one pair
+              [10, 0, 0, 0, 40]]  # most of it in one pair
+    along = np.array(pixels).T  # pairs x pixels
+    assert incoherence.steady(along).tolist() == [True, False, True, False, False]
+
+
 def _lit_frames(gains):
     """Still frames: the same textured 40x40 region lit up by ``gains[t]`` (a lamp, an aurora
     brightening): a gain and offset of the picture that is there, its detail keeping its shape."""

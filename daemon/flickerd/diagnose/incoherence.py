@@ -212,11 +212,23 @@ def incoherence_score(isolated_areas) -> float:
 # chain follows it too. Only pixels the chain keeps in the frame at every link are judged.
 # What else fails a long look: chained-flow error (zooms, frame skips, smooth shading the flow
 # lags behind) and regenerated texture drifting. A fade moves each pixel steadily from the old
-# content to the new, so the pairs' own residuals, read along the chain, point the same way at
-# (almost) every step; regenerated texture gives steps of either sign. And a fade replaces
+# content to the new, so the pairs' own residuals, read along the chain, point the same way
+# (``steady``); regenerated texture gives steps of either sign. And a fade replaces
 # content, far off in level or colour both ways, where lagging shading is a smaller change.
 FADE_RUN = 3  # consecutive long looks a replaced area must last (a fade takes several frames)
-FADE_STEP = 1.0  # grey levels: a pair's residual along the long look's change counts as a step of it
+# A fade's steps go one way (FADE_ONE_WAY of their summed size along the change) and are spread over
+# the look (no pair carries more than FADE_SPREAD of the change: a one-pair jump is the per-pair look's).
+# Until session 21 a step had to exceed 1 grey level at all but one pair: a fade whose ramp fills fewer
+# pairs than the look (a 6-frame fade seen by a look that starts or ends off it) or whose content one
+# pair's flow partly follows lost those pixels, and only the one look aligned with the ramp kept its
+# area. Real-render bench, fit half (issue 16, session 21; README "Cross-fades, steady steps (session 21)"),
+# each clip's fade read both ways in one pass: cross-fades of smooth renders about double (LaVie's shark at
+# half strength 0.028 -> 0.054, over the 0.0385 bar; DynamiCrafter's honey 0.050 -> 0.079), those of the
+# noodle renders move by under 0.004 either way, and no clip outside the identity changes rose (the largest,
+# FastHunyuan as it is and zoomed 2 %/frame, 0.015 -> 0.012 and 0.023 -> 0.019). 0.8 is the middle of the
+# values tried on the fit half (0.7, 0.8, 0.9: cross-fades' fade falls with it, the rest's too).
+FADE_ONE_WAY = 0.8
+FADE_SPREAD = 0.5
 FADE_LEVEL = 56.0  # grey levels (Y, Cb, Cr distance): the long look's change, both ways, at a faded pixel
 
 
@@ -237,6 +249,14 @@ def chain(flows, steps: list | None = None) -> tuple[np.ndarray, np.ndarray]:
     return total, kept
 
 
+def steady(along: np.ndarray) -> np.ndarray:
+    """Per pixel (columns of ``along``: pairs x pixels, each pair's step along the long look's change,
+    grey levels; they sum to the change): whether the steps go one way and are spread over the look
+    (``FADE_ONE_WAY``, ``FADE_SPREAD``). Steps of 0 (pairs before or after the fade) count for neither."""
+    change = along.sum(axis=0)
+    return (change >= FADE_ONE_WAY * np.abs(along).sum(axis=0)) & (along.max(axis=0) <= FADE_SPREAD * change)
+
+
 def long_area(first_rgb: np.ndarray, last_rgb: np.ndarray, first_gray: np.ndarray, last_gray: np.ndarray,
               forward_flows, backward_flows, residuals) -> float:
     """The faded area between two frames several pairs apart, judged along the chained motion.
@@ -245,7 +265,7 @@ def long_area(first_rgb: np.ndarray, last_rgb: np.ndarray, first_gray: np.ndarra
     back flow in the same order, ``residuals``: each pair's (Y, Cb, Cr) residual, global offsets
     removed, on its first frame's pixels. The pair test's replaced area (unexplained both ways,
     not found nearby), kept where the change is ``FADE_LEVEL`` both ways and the pairs step
-    steadily towards it (all but one by ``FADE_STEP``), in areas whose detail is another
+    steadily towards it (``steady``), in areas whose detail is another
     picture's (``other_structure``: a light brightening keeps the detail it lights), that are
     not a light on a plain ground (``lit``) and that a direct flow first → last does not explain
     (``direct_unexplained``, with ``DIRECT_LOOK``).
@@ -276,9 +296,8 @@ def long_area(first_rgb: np.ndarray, last_rgb: np.ndarray, first_gray: np.ndarra
     pair = np.stack([of.warp_at(r, p, at) for r, p in zip(residuals, steps)])  # pairs x pixels x (Y, Cb, Cr)
     total = pair.sum(axis=0)
     along = (pair * (total / (np.linalg.norm(total, axis=1, keepdims=True) + 1e-6))).sum(axis=2)
-    steady = np.count_nonzero(along > FADE_STEP, axis=0) >= len(residuals) - 1
     faded = np.zeros(first_gray.shape, np.uint8)
-    faded.reshape(-1)[at] = steady
+    faded.reshape(-1)[at] = steady(along)
     faded = other_structure(faded, first_gray, last_seen, fw_in)
     if not faded.any():
         return 0.0
