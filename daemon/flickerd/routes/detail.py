@@ -73,7 +73,7 @@ AMPLITUDE = 0.85
 # persistence is the mean, over its near neighbours, of the energy-weighted correlation of its detail with
 # the aligned neighbour's (detail_fit.mean_correlation): the amplitude rises from ``amplitude`` at
 # ``amplitude_rho`` − AMPLITUDE_RHO_RAMP to 1 at ``amplitude_rho``. Fit half, in memory (luma, 24 frames,
-# no final encode): half-strength re-drawn texture persists 0.44-0.81 (TurboWan astronaut 0.58, lone hiker
+# no final encode): half-strength re-drawn texture persists 0.36-0.81 (TurboWan astronaut 0.58, lone hiker
 # 0.45, woman reading 0.81), full strength 0.11-0.16, LaVie's shark (boiling by itself) 0.24 at half strength.
 # Half-strength output detail on the lone hiker was 0.55 x the render's (input 0.63) with its re-drawn part
 # 3.22 -> 1.86 grey levels^2: the loss is the render's detail, not flicker (see README, detail 6).
