@@ -67,6 +67,18 @@ KEEP = 0.8
 # texture is weaker than any one frame's and looks smoothed. Measured on the corpus: 0 → 0.85
 # takes verification's sharpness retention from 0.59–0.67 to 0.87–0.93 for −0.1–0.3 dB.
 AMPLITUDE = 0.85
+# Where the frame's detail mostly persists, the stabilised detail keeps all of its local amplitude (1, not
+# ``amplitude``): the flicker is then a small share of the frame's detail energy, and what the mean lost is
+# the real detail that the re-draw (and the alignment's sub-pixel errors) took, not flicker. The frame's
+# persistence is the mean, over its near neighbours, of the energy-weighted correlation of its detail with
+# the aligned neighbour's (detail_fit.mean_correlation): the amplitude rises from ``amplitude`` at
+# ``amplitude_rho`` − AMPLITUDE_RHO_RAMP to 1 at ``amplitude_rho``. Fit half, in memory (luma, 24 frames,
+# no final encode): half-strength re-drawn texture persists 0.36-0.81 (TurboWan astronaut 0.58, lone hiker
+# 0.45, woman reading 0.81), full strength 0.11-0.16, LaVie's shark (boiling by itself) 0.24 at half strength.
+# Half-strength output detail on the lone hiker was 0.55 x the render's (input 0.63) with its re-drawn part
+# 3.22 -> 1.86 grey levels^2: the loss is the render's detail, not flicker (see README, detail 6).
+AMPLITUDE_RHO = 0.45
+AMPLITUDE_RHO_RAMP = 0.15
 # The share of persistent detail energy the alignment's sub-pixel errors cost when it is averaged
 # (detail_fit.wiener_gain): the larger, the less detail moves where its flicker share is small.
 # Fitted on the fit half of bench real_repairs (detail alone on 11 texture clips, and the boiling
@@ -134,6 +146,9 @@ class DetailParams(RouteParams):
         the detail is real and kept as it is; 1 averages repeated detail too.
     amplitude: 0–1, the least local detail amplitude the stabilised detail keeps, as a fraction
         of the frame's own (0: the plain temporal mean, which looks smoothed).
+    amplitude_rho: 0–1; > 0: where the frame's detail persists (its mean correlation with its aligned near
+        neighbours) at ``amplitude_rho`` or more the least amplitude kept is 1, ramping down to ``amplitude``
+        at ``amplitude_rho`` − 0.15. 0: ``amplitude`` everywhere (version 5).
     misalignment: 0–4, how much averaging costs persistent detail (alignment errors); > 0: each
         pixel's detail moves toward the temporal mean by the Wiener gain of its estimated
         flicker share (``detail_fit.wiener_gain``) times ``strength``. 0 (default): by
@@ -168,6 +183,7 @@ class DetailParams(RouteParams):
     chroma: bool = True
     keep: float = KEEP
     amplitude: float = AMPLITUDE
+    amplitude_rho: float = AMPLITUDE_RHO
     misalignment: float = MISALIGNMENT
     leak: float = LEAK
     leak_rho: float = LEAK_RHO
@@ -184,7 +200,7 @@ class DetailParams(RouteParams):
 
     ROUTE = "detail"
     RANGES = {"radius": (1, 8), "sigma": (0.5, 8.0), "strength": (0.0, 1.0), "tolerance": (0.005, 0.5),
-              "keep": (0.05, 1.0), "amplitude": (0.0, 1.0), "misalignment": (0.0, 4.0),
+              "keep": (0.05, 1.0), "amplitude": (0.0, 1.0), "amplitude_rho": (0.0, 1.0), "misalignment": (0.0, 4.0),
               "leak": (0.0, 2.0), "leak_rho": (0.0, 1.0), "gate_sigma": (0.5, 8.0),
               "slow": (0.0, 8.0), "far": (0, 8), "open_rho": (0.0, 1.0), "analysis_max_side": (32, 4096), "crf": (0, 51)}
     CHOICES = {"flow_preset": PRESETS}
@@ -259,6 +275,7 @@ class DetailStabilizer(NeighbourWindow[_Frame]):
         # (analysis size): full-size planes are made again below rather than held for every neighbour
         gates: list[tuple[np.ndarray, np.ndarray | None, np.ndarray | None]] = []
         repeats: list[float] = []  # per neighbour moving slowly enough: its detail's mean correlation there
+        persists: list[float] = []  # per near neighbour: its detail's mean correlation over the frame
         # the luma detail's local energy: the same for the novelty gate of every neighbour and the amplitude
         energy = dfit.local_energy(here.details[0], NOVELTY_SIGMA)
         may_open = self.p.slow > 0 and (self.p.slow_open or self.p.open_rho > 0)
@@ -281,8 +298,11 @@ class DetailStabilizer(NeighbourWindow[_Frame]):
                 aligned[k].append(dfit.warp_along(self.frames[s].details[k], coords[w, h]))
             d, moved = here.details[0], aligned[0][-1]
             h, w = d.shape
-            if self.p.keep < 1.0 or self.p.misalignment > 0 or (self.p.leak > 0 and self.p.leak_rho > 0):
+            if (self.p.keep < 1.0 or self.p.misalignment > 0 or (self.p.leak > 0 and self.p.leak_rho > 0)
+                    or self.p.amplitude_rho > 0):
                 rho = dfit.correlation(d, moved, NOVELTY_SIGMA, energy)
+            if self.p.amplitude_rho > 0 and not far:
+                persists.append(dfit.mean_correlation(rho, energy))
             leak = None
             factor = self.p.leak
             if factor > 0 and self.p.leak_rho > 0:  # only where the detail is mostly re-drawn
@@ -324,6 +344,10 @@ class DetailStabilizer(NeighbourWindow[_Frame]):
                 h, w = d.shape
                 weights[k].append(luma_weight if k == 0 else
                                   cv2.resize(luma_weight, (w, h), interpolation=cv2.INTER_LINEAR))
+        amplitude = self.p.amplitude
+        if persists and self.p.amplitude_rho > 0:  # detail that mostly persists keeps all of its amplitude
+            rise = 1.0 - dfit.ramp_down(float(np.mean(persists)), self.p.amplitude_rho, AMPLITUDE_RHO_RAMP)
+            amplitude += (1.0 - amplitude) * rise
         strength: float | np.ndarray = self.p.strength
         if rhos:
             strength = self.p.strength * dfit.wiener_gain(dfit.flicker_share(rhos, trusts), self.p.misalignment)
@@ -335,7 +359,7 @@ class DetailStabilizer(NeighbourWindow[_Frame]):
                     s = cv2.resize(s, (d.shape[1], d.shape[0]), interpolation=cv2.INTER_AREA)
                 new = dfit.stabilise(d, aligned[k], weights[k], s)
                 sigma = NOVELTY_SIGMA * d.shape[1] / here.details[0].shape[1]
-                new = dfit.keep_amplitude(new, d, self.p.amplitude, sigma, energy if k == 0 else None)
+                new = dfit.keep_amplitude(new, d, amplitude, sigma, energy if k == 0 else None)
             else:
                 new = d
             out.append(np.clip(base + new, 0.0, self.peak))
@@ -348,7 +372,7 @@ class DetailRoute(StageRoute):
 
     name = "detail"
     params_type = DetailParams
-    version = "5"  # 3: sigma 1.5 -> 1.0; 4: far 4 where slower than 1 px a frame; 5: open_rho 0.95
+    version = "6"  # 3: sigma 1.5 -> 1.0; 4: far 4 where slower than 1 px a frame; 5: open_rho 0.95; 6: amplitude_rho 0.45
 
     def stage(self, info: MediaInfo, params: Mapping[str, Any], p: DetailParams | None = None) -> FrameStage:
         """The per-frame work for frames like ``info``'s (see ``frame_stream.FrameStage``)."""
