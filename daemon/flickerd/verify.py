@@ -45,6 +45,7 @@ from flickerd.media.reader import analysis_size, iter_frames
 from flickerd.quality.change import MAP_SIDE, ChangeMap
 from flickerd.quality.fidelity import psnr, psnr_tone_matched, ssim
 from flickerd.quality.ghosting import ghosting, midpoint_estimate, moving_mask
+from flickerd.quality import sums
 from flickerd.quality.sharpness import detail_energy, stable_texture, texture_mask
 from flickerd.quality.temporal import local_residuals, luma_second_difference, warp_error
 from flickerd.routes.base import ChainResult, ProgressFn, no_progress
@@ -454,20 +455,20 @@ class _Tally:
                 # the render's detail that lines up with the guide's: a per-frame sharpening the
                 # guide does not have moves it up and down, and steadying it keeps its mean
                 ga, gb = guide_bands[n]
-                self.guide_num += _dot(oa, ga) + _dot(ob, gb)
-                self.guide_den += _dot(ia, ga) + _dot(ib, gb)
+                self.guide_num += sums.dot(oa, ga) + sums.dot(ob, gb)
+                self.guide_den += sums.dot(ia, ga) + sums.dot(ib, gb)
                 self.guide_energy += cv2.norm(ga, cv2.NORM_L2SQR) + cv2.norm(gb, cv2.NORM_L2SQR)
             moved_in += cv2.norm(ia, ib, cv2.NORM_L2SQR)
             moved_out += cv2.norm(oa, ob, cv2.NORM_L2SQR)
             # detail that persists along the motion: the pair's covariance (what changes cancels)
-            self.kept_num += float(cv2.sumElems(cv2.multiply(oa, ob))[0])
-            self.kept_den += float(cv2.sumElems(cv2.multiply(ia, ib))[0])
+            self.kept_num += sums.dot(oa, ob)
+            self.kept_den += sums.dot(ia, ib)
             self.detail_energy += (cv2.norm(ia, cv2.NORM_L2SQR) + cv2.norm(ib, cv2.NORM_L2SQR)) / 2
             # the fix's change to each frame's detail against the input's change along the motion
             # (the other frame's detail less this one's): removing boiling opposes it
             r = cv2.subtract(ib, ia)
             da, db = cv2.subtract(oa, ia), cv2.subtract(ob, ib)
-            self.hf_dr += float(cv2.sumElems(cv2.multiply(db, r))[0]) - float(cv2.sumElems(cv2.multiply(da, r))[0])
+            self.hf_dr += sums.dot(db, r) - sums.dot(da, r)
             self.hf_dd += cv2.norm(da, cv2.NORM_L2SQR) + cv2.norm(db, cv2.NORM_L2SQR)
             self.hf_rr += 2 * cv2.norm(r, cv2.NORM_L2SQR)
             self.hf_pixels += 2 * int(motion.ok.sum())
@@ -496,9 +497,9 @@ class _Tally:
         d0, d1, d2 = (cv2.subtract(b.gray, a.gray, dtype=cv2.CV_32F) for a, b in ((a0, b0), (a1, b1), (a2, b2)))
         smooth = (warp(d0, to_prev) + d1 + warp(d2, to_next)) / 3.0
         k = reliable.astype(np.float32)
-        self.change_smooth += float(cv2.sumElems(smooth * smooth * k)[0])
-        self.change_total += float(cv2.sumElems(d1 * d1 * k)[0])
-        self.change_pixels += float(cv2.sumElems(k)[0])
+        self.change_smooth += sums.total(smooth * smooth * k)
+        self.change_total += sums.total(d1 * d1 * k)
+        self.change_pixels += sums.total(k)
 
     def against_flicker(self, a0: _Img, a1: _Img, b1: _Img, a2: _Img, to_prev: np.ndarray,
                         to_next: np.ndarray, reliable: np.ndarray) -> None:
@@ -513,24 +514,20 @@ class _Tally:
         d = cv2.subtract(b1.rgb, a1.rgb, dtype=cv2.CV_32F)
         k = cv2.merge([reliable.astype(np.float32)] * 3)
         dk = d * k
-        self.flick_dr += float(np.sum(cv2.sumElems(dk * r)[:3]))
-        self.flick_dd += float(np.sum(cv2.sumElems(dk * d)[:3]))
-        self.flick_rr += float(np.sum(cv2.sumElems(r * r * k)[:3]))
-        self.flick_pixels += 3 * float(cv2.sumElems(reliable.astype(np.float32))[0])
+        self.flick_dr += sums.total(dk * r)
+        self.flick_dd += sums.total(dk * d)
+        self.flick_rr += sums.total(r * r * k)
+        self.flick_pixels += 3 * float(np.count_nonzero(reliable))
         # warping resamples fine detail, so r holds some of the truth's detail and a change that
         # smooths it lines up with r: low-passed it does not
-        self.flick_dr_low += float(np.sum(cv2.sumElems(cv2.GaussianBlur(d, (0, 0), UNDONE_SIGMA) * k
-                                                       * cv2.GaussianBlur(r, (0, 0), UNDONE_SIGMA))[:3]))
+        self.flick_dr_low += sums.total(cv2.GaussianBlur(d, (0, 0), UNDONE_SIGMA) * k
+                                        * cv2.GaussianBlur(r, (0, 0), UNDONE_SIGMA))
 
     def ghost(self, num: float, den: float) -> None:
         if den > 0:
             self.ghost_num += num
             self.ghost_den += den
             self.ghost_frames += 1
-
-
-def _dot(a: np.ndarray, b: np.ndarray) -> float:
-    return float(cv2.sumElems(cv2.multiply(a, b))[0])
 
 
 def _sharp_mask(a: _Img, nxt: _Img | None = None, fw: np.ndarray | None = None,

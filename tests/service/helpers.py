@@ -115,6 +115,12 @@ def wait_for(cond: Callable[[], object], timeout: float = 30.0, interval: float 
     raise AssertionError(f"timed out after {timeout}s waiting for {what or cond}")
 
 
+# ``Daemon.wait_while_moving``: a daemon whose log and jobs stand still this long is hung (the
+# longest silent stretch before a fix, at load 29 on 2 cores, was 3.9 s); the whole wait is bounded too.
+STALL_S = 30.0
+MOVING_LIMIT_S = 150.0
+
+
 class Daemon:
     """``flickerd run`` in a subprocess, logging to a file we can search."""
 
@@ -133,6 +139,31 @@ class Daemon:
     def wait_log(self, text: str, timeout: float = 30.0) -> None:
         wait_for(lambda: text in self.log() or self.proc.poll() is not None, timeout, what=text)
         assert text in self.log(), f"daemon exited ({self.proc.returncode}) before logging {text!r}:\n{self.log()}"
+
+    def wait_while_moving(self, cond: Callable[[], object], what: str, *, stall_s: float = STALL_S,
+                          limit_s: float = MOVING_LIMIT_S, interval: float = 0.1) -> object:
+        """Wait for ``cond`` while the daemon makes headway: its log grows, or a job's state or
+        progress (the journal's) moves. Fails at once when the daemon exits, after ``stall_s``
+        without headway (a hang), and after ``limit_s`` in all. A fixed 30 s on the whole wait
+        failed under load (25 on 2 cores) while the job's diagnosis was still moving."""
+        start = last = time.monotonic()
+        seen: tuple | None = None
+        while True:
+            got = cond()
+            if got:
+                return got
+            if self.proc.poll() is not None:
+                raise AssertionError(f"daemon exited ({self.proc.returncode}) before {what}:\n{self.log()}")
+            now = time.monotonic()
+            mark = (self.log_path.stat().st_size, tuple((r["state"], r["progress"]) for r in rows(self.root)))
+            if mark != seen:
+                seen, last = mark, now
+            if now - last > stall_s:
+                raise AssertionError(f"no headway for {stall_s:.0f} s waiting for {what} (jobs: {mark[1]}):\n"
+                                     f"{self.log()}")
+            if now - start > limit_s:
+                raise AssertionError(f"still waiting for {what} after {limit_s:.0f} s (jobs: {mark[1]})")
+            time.sleep(interval)
 
     def signal(self, sig: int) -> None:
         self.proc.send_signal(sig)

@@ -11,6 +11,7 @@ import cv2
 import numpy as np
 
 from flickerd.flow import warp
+from flickerd.quality import sums
 
 # Local flicker grid (rows, cols) and the reliable share a cell needs to count.
 LOCAL_GRID = (6, 8)
@@ -27,7 +28,7 @@ def warp_error(nxt: np.ndarray, cur: np.ndarray, fw: np.ndarray, mask: np.ndarra
     d *= d
     # per-channel adds, not .sum(-1): numpy reduces a 3-long last axis slowly
     sq = (d[..., 0] + d[..., 1] + d[..., 2]) / 3.0 if d.ndim == 3 else d
-    return float(cv2.sumElems(sq * m)[0]) / (total * 255.0 * 255.0)
+    return sums.total(sq * m) / (total * 255.0 * 255.0)
 
 
 def luma_second_difference(means: Sequence[float], cuts: Sequence[int] = ()) -> list[float | None]:
@@ -55,11 +56,11 @@ def local_residuals(nxt_luma: np.ndarray, cur_luma: np.ndarray, fw: np.ndarray, 
     """
     r = warp(nxt_luma, fw).astype(np.float32) - cur_luma.astype(np.float32)
     m = mask.astype(np.float32)
-    total = float(cv2.sumElems(m)[0])
+    total = sums.total(m)
     if total < 1.0:
         return None
     rm = r * m
-    glob = float(cv2.sumElems(rm)[0]) / total
+    glob = sums.total(rm) / total
     rows, cols = grid
     # INTER_AREA to the grid size gives each cell's mean: sums per cell without a Python loop
     cell_rm = cv2.resize(rm, (cols, rows), interpolation=cv2.INTER_AREA)

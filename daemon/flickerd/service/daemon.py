@@ -32,8 +32,9 @@ from flickerd.service import health, intake, restart_keys, shutdown
 from flickerd.service.archive import archive_source
 from flickerd.service import publish as pub
 from flickerd.service.folders import FolderState, Look, identity, look
-from flickerd.service.disk import DISK_FREED_BYTES, free_bytes, is_disk_full, space_back
+from flickerd.service.disk import DISK_FREED_BYTES, free_bytes, is_disk_full
 from flickerd.service.ignored import IgnoredNames, Skip
+from flickerd.service.pauses import Pauses
 from flickerd.service.intake import Gate, Gated, Hashed
 from flickerd.service.journal import Job, Journal, JobState
 from flickerd.service.journal_recovery import adopt_outputs
@@ -113,8 +114,6 @@ class Daemon:
         self._ignored_names = IgnoredNames()  # each name that is not an input is said once
         self._unhealthy: str | None = None  # why, while the health check fails
         self._fatal: str | None = None  # the loop ends with this reason (the state dir was lost)
-        self._state_full_since: float | None = None  # the state dir's disk filled up: all intake waits
-        self._state_free = 0
         self._webhooks: WebhookSender | None = None  # started with the first event a folder wants sent
         self._stale_running: set[int] = set()  # finished while the journal could not be written
 
@@ -166,6 +165,7 @@ class Daemon:
         shutil.rmtree(self.workdir_root, ignore_errors=True)  # nothing runs yet: every workdir is stale
         self.workdir_root.mkdir(parents=True, exist_ok=True)
         self.watcher = Watcher(self.events)
+        self.pauses = Pauses(self.folders, self.state_dir, self.metrics, self.watcher.unschedule)
         self.intake_stage.start()
         self._apply_folders(cfg)
         self._adopt_or_cancel()
@@ -259,14 +259,14 @@ class Daemon:
         timeout = TICK_S if due is None else min(TICK_S, max(0.0, due - now))
         self._drain_events(timeout)
         now = time.monotonic()
-        for check in self.settler.due(now, paused=self._paused):
+        for check in self.settler.due(now, paused=self.pauses.paused):
             self._settled(check)
         if now - self._last_housekeeping >= HOUSEKEEPING_S:
             self._last_housekeeping = now
             self._check_folders()
             self._forward_cancels()
             self._queue_cancels.sweep()
-            self._check_disk_space(now)
+            self.pauses.check_space(now, requeue_stale=self._requeue_stale, scan=self._scan_folder)
             self._check_health(now)
             self._notify_status()
         if now - self._last_rescan >= float(getattr(self.config, "rescan_interval_s", 60.0)):
@@ -289,9 +289,9 @@ class Daemon:
 
     def _handle(self, item: Any) -> None:
         if isinstance(item, Seen):
-            st = self.folders.get(item.folder)
-            if st is None or st.paused or st.full_since is not None or self._state_full_since is not None:
+            if self.pauses.paused(item.folder):
                 return  # the rescan on resume picks it up
+            st = self.folders[item.folder]
             if self._refuses(st, item.path, sequence=item.sequence):
                 return
             if item.path not in self.settler:
@@ -312,7 +312,7 @@ class Daemon:
                     self.journal.update(item.job_id, progress=item.fraction)
                 except JournalError as exc:  # progress is best effort; a full disk pauses intake
                     if is_disk_full(exc):
-                        self._state_full(exc)
+                        self.pauses.state_full(exc)
         elif isinstance(item, RouteChosen):
             run = self.running.get(item.job_id)
             if run is not None and not run.route_counted:
@@ -340,7 +340,7 @@ class Daemon:
             except JournalError as exc:
                 if not is_disk_full(exc):
                     raise
-                self._state_full(exc)  # the file is not journaled: the rescan on resume takes it in
+                self.pauses.state_full(exc)  # the file is not journaled: the rescan on resume takes it in
 
     # ---- folders ------------------------------------------------------------------------
 
@@ -360,7 +360,7 @@ class Daemon:
             if state.identity is not None:
                 self.watcher.schedule(spec)
             else:
-                self._pause(state, "missing")
+                self.pauses.pause(state, "missing")
 
     def _refuses(self, st: FolderState, path: str, *, sequence: bool) -> bool:
         """Whether ``path`` must not become a candidate: a link (or under one) leading out of its
@@ -381,69 +381,18 @@ class Daemon:
             self.metrics.file_ignored(folder, why)
             log.info("file_ignored", file=path, folder=folder, why=why.value)
 
-    def _pause(self, st: FolderState, why: str) -> None:
-        if not st.paused:
-            st.paused = True
-            self.watcher.unschedule(st.spec.name)
-            self.metrics.set_intake_paused(st.spec.name, True)
-            log.warning("folder_paused", folder=st.spec.name, path=str(st.spec.path), why=why)
-
-    def _paused(self, folder: str) -> bool:
-        st = self.folders.get(folder)
-        return st is None or st.paused or st.full_since is not None or self._state_full_since is not None
-
-    def _state_full(self, error: BaseException) -> None:
-        """The state dir's disk is full (journal, workdirs): pause every folder until space returns."""
-        if self._state_full_since is None:
-            self._state_full_since = time.monotonic()
-            self._state_free = free_bytes(self.state_dir)
-            for name in self.folders:
-                self.metrics.set_intake_paused(name, True)
-            self.metrics.failure("disk_full")
-            log.error("intake_paused", why="state_disk_full", path=str(self.state_dir), free_bytes=self._state_free,
-                      error=str(error))
-
-    def _disk_full(self, st: FolderState, error: str | None) -> None:
-        """The output is full: pause intake and jobs of this folder until space returns."""
-        if st.full_since is None:
-            st.full_since = time.monotonic()
-            st.full_free = free_bytes(st.conf.output)
-            self.metrics.set_intake_paused(st.spec.name, True)
-            log.error("folder_paused", folder=st.spec.name, path=str(st.conf.output), why="disk_full",
-                      free_bytes=st.full_free, error=error)
-
-    def _check_disk_space(self, now: float) -> None:
-        """Resume a full folder once space was freed, or after ``DISK_FULL_RETRY_S`` to try again."""
-        if self._state_full_since is not None:
-            free = free_bytes(self.state_dir)
-            if not space_back(free, self._state_free, self._state_full_since, now):
-                return
-            self._state_full_since = None
-            for job_id in sorted(self._stale_running):  # their outputs are published again by a rerun
-                try:
-                    self.journal.transition(job_id, JobState.PENDING, expect=[JobState.RUNNING], progress=0.0)
-                except JournalError as exc:
-                    if is_disk_full(exc):
-                        self._state_full(exc)
-                        return
-                self._stale_running.discard(job_id)
-            for st in self.folders.values():
-                if not st.paused and st.full_since is None:
-                    self.metrics.set_intake_paused(st.spec.name, False)
-                    self._scan_folder(st, now)
-            log.info("intake_resumed", why="state_disk_space", path=str(self.state_dir), free_bytes=free)
-        for st in self.folders.values():
-            if st.full_since is None:
-                continue
-            free = free_bytes(st.conf.output)
-            if space_back(free, st.full_free, st.full_since, now):
-                st.full_since = None
-                if not st.paused:
-                    self.metrics.set_intake_paused(st.spec.name, False)
-                log.info("folder_resumed", folder=st.spec.name, path=str(st.conf.output), why="disk_space",
-                         free_bytes=free)
-                if not st.paused:
-                    self._scan_folder(st, now)
+    def _requeue_stale(self) -> bool:
+        """Jobs that finished while the journal could not be written go back to pending (a rerun
+        publishes their outputs again); False when the state dir's disk filled again."""
+        for job_id in sorted(self._stale_running):
+            try:
+                self.journal.transition(job_id, JobState.PENDING, expect=[JobState.RUNNING], progress=0.0)
+            except JournalError as exc:
+                if is_disk_full(exc):
+                    self.pauses.state_full(exc)
+                    return False
+            self._stale_running.discard(job_id)
+        return True
 
     def _check_folders(self) -> None:
         """A vanished path or a changed device (unmounted share) pauses intake, it is not a deletion; a folder
@@ -452,7 +401,7 @@ class Daemon:
         for st in self.folders.values():
             seen, now = look(st)
             if seen is Look.GONE:
-                self._pause(st, "unavailable")
+                self.pauses.pause(st, "unavailable")
             elif seen is not Look.SAME or st.spec.name in stopped:
                 self._watch_again(st, now, why=seen.value if seen is not Look.SAME else "watch_stopped")
 
@@ -463,7 +412,7 @@ class Daemon:
             return
         now = identity(st.spec.path)
         if now is None:
-            self._pause(st, "unavailable")
+            self.pauses.pause(st, "unavailable")
         else:
             self._watch_again(st, now, why="deleted")
 
@@ -651,7 +600,7 @@ class Daemon:
 
     def _dispatch(self) -> None:
         free = self._slots() - len(self.running)
-        if free <= 0 or self.signals.stop.is_set() or self._state_full_since is not None:
+        if free <= 0 or self.signals.stop.is_set() or self.pauses.state_full_since is not None:
             return
         for job in self._startable(free):
             self._launch(job)
@@ -694,7 +643,7 @@ class Daemon:
             )
         except JournalError as exc:  # cancelled from the CLI a moment ago, or a full disk
             if is_disk_full(exc):
-                self._state_full(exc)
+                self.pauses.state_full(exc)
             log.info("job_start_skipped", job_id=job.id, error=str(exc))
             return
         gpu = (original is None and st.conf.mode != "diagnose" and wants_gpu(st.conf.rules)
@@ -756,9 +705,9 @@ class Daemon:
         disk_full = res.reason == "disk_full" and res.retryable and st is not None
         if disk_full:  # pause what is full until space returns
             if free_bytes(self.state_dir) < DISK_FREED_BYTES:  # the workdir's disk, not the output's
-                self._state_full(OSError(28, res.error or "No space left on device"))
+                self.pauses.state_full(OSError(28, res.error or "No space left on device"))
             else:
-                self._disk_full(st, res.error)
+                self.pauses.output_full(st, res.error)
         state, outcome, attempts = next_state(res, job.attempts, int(getattr(self.config, "max_attempts", 3)),
                                               disk_full=disk_full)
         changes = journal_changes(res, state, outcome, attempts)
@@ -772,7 +721,7 @@ class Daemon:
         except JournalError as exc:
             log.error("job_commit_failed", job_id=job.id, error=str(exc))
             if is_disk_full(exc):  # left "running"; run again once the journal can be written
-                self._state_full(exc)
+                self.pauses.state_full(exc)
                 self._stale_running.add(job.id)
             self.metrics.job_requeued()  # not running here any more; its rerun is launched (and counted) again
             return
@@ -864,7 +813,7 @@ class Daemon:
                                             outcome="cancelled", reason="folder_removed", error=error)
             except JournalError as exc:  # cancelled from the CLI meanwhile, or a full disk: the next sweep
                 if is_disk_full(exc):
-                    self._state_full(exc)
+                    self.pauses.state_full(exc)
                 log.info("job_folder_change_skipped", job_id=job.id, error=str(exc))
                 continue
             if owner is not None:
