@@ -88,9 +88,10 @@ def test_steady_steps_go_one_way_and_are_spread():
               [10, 10, 10, 10, -10],  # one step back: 0.6 of the steps' summed size goes the change's way
               [0, 0, 10, 10, 0],  # half of it in one pair: still spread
               [0, 10, 0, 0, 0],  # all of it in one pair
-              [10, 0, 0, 0, 40]]  # most of it in one pair
+              [10, 0, 0, 0, 40],  # most of it in one pair
+              [0, 0, 0, 0, 0]]  # no change at all
     along = np.array(pixels).T  # pairs x pixels
-    assert incoherence.steady(along).tolist() == [True, False, True, False, False]
+    assert incoherence.steady(along).tolist() == [True, False, True, False, False, False]
 
 
 def _lit_frames(gains):
@@ -151,8 +152,10 @@ def test_a_fade_lasts_several_long_looks():
 
 
 def test_fade_look_is_checked():
-    with pytest.raises(ConfigError):
-        DiagnoseSettings(fade_look=1)
+    for pairs in (1, 2, -1):  # 2: a fade's steps cannot be spread over two pairs (review21b)
+        with pytest.raises(ConfigError, match="at least 3 pairs"):
+            DiagnoseSettings(fade_look=pairs)
+    assert DiagnoseSettings(fade_look=3).fade_look == 3
     assert DiagnoseSettings().fade_look == 6  # on by default (README, "Cross-fades")
 
 

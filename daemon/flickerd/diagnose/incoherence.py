@@ -252,9 +252,12 @@ def chain(flows, steps: list | None = None) -> tuple[np.ndarray, np.ndarray]:
 def steady(along: np.ndarray) -> np.ndarray:
     """Per pixel (columns of ``along``: pairs x pixels, each pair's step along the long look's change,
     grey levels; they sum to the change): whether the steps go one way and are spread over the look
-    (``FADE_ONE_WAY``, ``FADE_SPREAD``). Steps of 0 (pairs before or after the fade) count for neither."""
+    (``FADE_ONE_WAY``, ``FADE_SPREAD``). Steps of 0 (pairs before or after the fade) count for neither;
+    a pixel with no change at all is no fade. A look needs 3 pairs or more (``DiagnoseSettings.fade_look``):
+    over 2, one of a fade's steps always carries half of it or more."""
     change = along.sum(axis=0)
-    return (change >= FADE_ONE_WAY * np.abs(along).sum(axis=0)) & (along.max(axis=0) <= FADE_SPREAD * change)
+    return ((change > 0) & (change >= FADE_ONE_WAY * np.abs(along).sum(axis=0))
+            & (along.max(axis=0) <= FADE_SPREAD * change))
 
 
 def long_area(first_rgb: np.ndarray, last_rgb: np.ndarray, first_gray: np.ndarray, last_gray: np.ndarray,

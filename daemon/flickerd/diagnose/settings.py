@@ -94,8 +94,9 @@ class DiagnoseSettings:
         if not math.isfinite(self.texture_excess_threshold) or self.texture_excess_threshold < 0:
             raise ConfigError("diagnose.texture_excess_threshold: expected 0 (off) or a finite number above, "
                               f"got {self.texture_excess_threshold!r}.")
-        if self.fade_look < 0 or self.fade_look == 1:
-            raise ConfigError(f"diagnose.fade_look: expected 0 (off) or at least 2 pairs, got {self.fade_look!r}.")
+        if self.fade_look < 0 or self.fade_look in (1, 2):  # 2: a fade's steps cannot be spread (incoherence.steady)
+            raise ConfigError(f"diagnose.fade_look: expected 0 (off) or at least 3 pairs (over 2 pairs a fade's "
+                              f"steps cannot be told from a one-pair jump), got {self.fade_look!r}.")
         if self.seam_window != 0 and not MIN_SEAM_WINDOW <= self.seam_window <= 64:
             raise ConfigError(f"diagnose.seam_window: expected 0 (off) or {MIN_SEAM_WINDOW} to 64 frames, "
                               f"got {self.seam_window!r}.")
