@@ -1087,12 +1087,13 @@ def _detail_kept(tally: _Tally) -> float | None:
 
 
 def undone_low_share(metrics: Mapping[str, Any]) -> float | None:
-    """The reported ``flicker_undone_low_share`` (derived once, by ``_metrics``); a stored metrics
-    dict from before it was reported (``bench real_repairs --from-dump``) derives it from its
-    ``flicker_undone`` and ``flicker_undone_low``, so it is re-judged the same."""
-    if "flicker_undone_low_share" in metrics:
-        return metrics["flicker_undone_low_share"]
-    return _low_share(metrics.get("flicker_undone"), metrics.get("flicker_undone_low"))
+    """``flicker_undone_low_share`` from the metrics' ``flicker_undone`` and ``flicker_undone_low``
+    under today's ``TONE_UNDONE_FLOOR`` (what ``_metrics`` reported, the same numbers): a stored
+    metrics dict (``bench real_repairs --from-dump``) is re-judged by today's thresholds, whether or
+    not it carries the share. One without the two parts gives the share it carries."""
+    if "flicker_undone" in metrics and "flicker_undone_low" in metrics:
+        return _low_share(metrics["flicker_undone"], metrics["flicker_undone_low"])
+    return metrics.get("flicker_undone_low_share")
 
 
 def _low_share(full: float | None, low: float | None) -> float | None:

@@ -80,3 +80,37 @@ def test_weights_worked_out_near_full_scale_only_match_the_whole_frames():
     ny, ncb, ncr = clip.keep_clipped_planes(y, cb, cr, dy, dc, dc, 255.0, False, 1)
     assert ny[:, 30:].max() == -6.0 and ny[:, :14].max() > -4.0  # grey corrected fully, white by about half
     assert np.abs(ncr[:, 18:] + 1.0).max() < 1e-5  # chroma away from the highlights keeps its delta
+
+
+def test_every_pixel_whose_channel_may_reach_the_ramp_is_near_full_scale():
+    """``_near_full_scale`` is a bound: every pixel whose R, G or B (chroma upsampled as the route does it)
+    lies above ``_BELOW_RAMP`` is among its indices, at every bit depth, chroma layout, range and
+    colour space; the pixels it leaves out get weight 1 (review21a: a looser slack passed the other tests)."""
+    rng = np.random.default_rng(21)
+    for case in range(1200):
+        bits = (8, 10, 12)[case % 3]
+        peak = float((1 << bits) - 1)
+        sub = ((2, 2), (1, 2), (1, 1))[(case // 3) % 3]  # 4:2:0, 4:2:2, 4:4:4 (rows, columns)
+        full_range = bool((case // 9) % 2)
+        colorspace = (1, 5, 9)[(case // 18) % 3]
+        h, w = int(rng.integers(2, 12)) * sub[0], int(rng.integers(2, 12)) * sub[1]
+        dtype = np.uint8 if bits == 8 else np.uint16
+        y = rng.uniform(0.75, 1.0, (h, w)) * peak  # dense near the ramp
+        y = y.round().astype(dtype)
+        # chroma flat over the frame half the time: no neighbour widens the bound, so it is met at its edge
+        spread = 0.0 if case % 2 else 0.25 * peak
+        cb, cr = (np.clip(rng.normal(peak / 2, 0.2 * peak) + rng.normal(0, spread + 1e-9, (h // sub[0], w // sub[1])),
+                          0, peak).round().astype(dtype) for _ in range(2))
+        kr, kb = clip.LUMA_WEIGHTS.get(colorspace, clip.BT601)
+        s = peak / 255.0
+        y_scale, c_scale = (peak, peak) if full_range else (219.0 * s, 224.0 * s)
+        y_zero, c_zero = (0.0, peak / 2.0) if full_range else (16.0 * s, 128.0 * s)
+        near = clip._near_full_scale(y, cb, cr, kr, kb, y_scale, y_zero, c_scale, c_zero)
+        up = (lambda a: a.astype(np.float32)) if cb.shape == y.shape else (
+            lambda a: cv2.resize(a.astype(np.float32), (w, h), interpolation=cv2.INTER_LINEAR))
+        yn = (y.astype(np.float32) - y_zero) / y_scale
+        cbn, crn = (up(cb) - c_zero) / c_scale, (up(cr) - c_zero) / c_scale
+        r, b = yn + 2 * (1 - kr) * crn, yn + 2 * (1 - kb) * cbn
+        g = (yn - kr * r - kb * b) / (1 - kr - kb)
+        above = np.flatnonzero((np.maximum(np.maximum(r, g), b) > clip._BELOW_RAMP + clip.BOUND_SLACK).reshape(-1))
+        assert np.isin(above, near).all(), (case, bits, sub, full_range, colorspace)
